@@ -1,0 +1,27 @@
+# Switchyard — the two commands a new machine needs are `make run` and `make test`.
+.PHONY: run test check fmt lint clean-db help
+
+help:
+	@echo "make run    install what is missing, start a private Postgres (unless DATABASE_URL is set),"
+	@echo "            apply the schema, seed the demo and serve on http://127.0.0.1:3000"
+	@echo "make test   everything: lint, unit + integration tests (real Postgres), browser tests (Chromium)"
+	@echo "make fmt    format the code"
+	@echo "make clean-db  delete the private Postgres clusters under .switchyard/"
+
+run:
+	@scripts/run.sh
+
+test:
+	@scripts/test.sh
+
+fmt:
+	cargo fmt --all
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --features ssr --all-targets -- -D warnings
+
+clean-db:
+	@scripts/pg.sh stop .switchyard/pg || true
+	@scripts/pg.sh stop .switchyard/pg-test || true
+	rm -rf .switchyard

@@ -1,0 +1,68 @@
+//! The HTML shell and the router: which page answers which path.
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{ParentRoute, Route, Router, Routes, A};
+use leptos_router::{path, SsrMode};
+
+use crate::ui::home::HomePage;
+use crate::ui::migration::MigrationPage;
+use crate::ui::not_found::NotFound;
+use crate::ui::phases::PhasesSection;
+use crate::ui::plan::PlanSection;
+use crate::ui::spec::SpecSection;
+use crate::ui::tasks::TasksSection;
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Effects only run in the browser, after hydration: the attribute tells
+    // tests (and anyone curious) that the buttons are live.
+    Effect::new(move |_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+    view! {
+        <Stylesheet id="leptos" href="/pkg/switchyard.css"/>
+        <Title text="Switchyard"/>
+        <Router>
+            <header class="topbar">
+                <A href="/" attr:class="brand">"Switchyard"</A>
+                <span class="tagline">"zero-downtime Postgres migrations"</span>
+            </header>
+            <main class="page">
+                // Pages render fully before they are sent (Async): readable
+                // without JavaScript, and an unknown migration answers with a
+                // real 404 status.
+                <Routes fallback=|| view! { <NotFound what="page"/> }>
+                    <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
+                    <ParentRoute path=path!("/m/:name") view=MigrationPage ssr=SsrMode::Async>
+                        <Route path=path!("") view=SpecSection/>
+                        <Route path=path!("plan") view=PlanSection/>
+                        <Route path=path!("tasks") view=TasksSection/>
+                        <Route path=path!("phases") view=PhasesSection/>
+                    </ParentRoute>
+                </Routes>
+            </main>
+        </Router>
+    }
+}

@@ -1,0 +1,227 @@
+//! What the pages show about a migration: its summary, spec, plan, tasks and
+//! phases. Plans and tasks carry a revision, an updated-at and an optional
+//! Notion page id so the Notion mirror can sync them both ways.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use super::notion::Block;
+
+/// Runtime state of one phase, as the engine records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhaseState {
+    Pending,
+    Running,
+    Paused,
+    Verifying,
+    Done,
+    Failed,
+    RolledBack,
+}
+
+impl PhaseState {
+    pub const ALL: [PhaseState; 7] = [
+        PhaseState::Pending,
+        PhaseState::Running,
+        PhaseState::Paused,
+        PhaseState::Verifying,
+        PhaseState::Done,
+        PhaseState::Failed,
+        PhaseState::RolledBack,
+    ];
+
+    /// The value stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PhaseState::Pending => "pending",
+            PhaseState::Running => "running",
+            PhaseState::Paused => "paused",
+            PhaseState::Verifying => "verifying",
+            PhaseState::Done => "done",
+            PhaseState::Failed => "failed",
+            PhaseState::RolledBack => "rolled_back",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            PhaseState::Pending => "Pending",
+            PhaseState::Running => "Running",
+            PhaseState::Paused => "Paused",
+            PhaseState::Verifying => "Verifying",
+            PhaseState::Done => "Done",
+            PhaseState::Failed => "Failed",
+            PhaseState::RolledBack => "Rolled back",
+        }
+    }
+}
+
+impl fmt::Display for PhaseState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// Column of the task board.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TaskStatus {
+    ToDo,
+    InProgress,
+    Blocked,
+    Done,
+}
+
+impl TaskStatus {
+    /// Board order.
+    pub const ALL: [TaskStatus; 4] = [
+        TaskStatus::ToDo,
+        TaskStatus::InProgress,
+        TaskStatus::Blocked,
+        TaskStatus::Done,
+    ];
+
+    /// The label Notion's Status property uses, and our stored value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::ToDo => "To Do",
+            TaskStatus::InProgress => "In Progress",
+            TaskStatus::Blocked => "Blocked",
+            TaskStatus::Done => "Done",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+impl fmt::Display for TaskStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Priority {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Priority {
+    pub const ALL: [Priority; 4] = [
+        Priority::Low,
+        Priority::Medium,
+        Priority::High,
+        Priority::Critical,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Low => "Low",
+            Priority::Medium => "Medium",
+            Priority::High => "High",
+            Priority::Critical => "Critical",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+impl fmt::Display for Priority {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One row of the home page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MigrationSummary {
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    pub phases_done: usize,
+    pub phases_total: usize,
+    /// The phase that is next to act on (first not done), if any.
+    pub current_phase: Option<PhaseHeadline>,
+    pub tasks_done: usize,
+    pub tasks_total: usize,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PhaseHeadline {
+    pub position: i16,
+    pub title: String,
+    pub state: PhaseState,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SpecView {
+    pub title: String,
+    pub blocks: Vec<Block>,
+    /// Where the spec came from: a Notion page id, or `None` for local specs.
+    pub notion_page_id: Option<String>,
+    pub fetched_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PhaseView {
+    pub position: i16,
+    pub title: String,
+    pub description: String,
+    pub owner: Option<String>,
+    /// Positions of the phases this one depends on.
+    pub depends_on: Vec<i16>,
+    pub state: PhaseState,
+    pub state_changed_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlanView {
+    pub title: String,
+    pub body_markdown: String,
+    pub revision: i32,
+    pub updated_at: DateTime<Utc>,
+    pub notion_page_id: Option<String>,
+    pub phases: Vec<PhaseView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskRef {
+    pub id: i64,
+    pub title: String,
+    pub status: TaskStatus,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Criterion {
+    pub id: i64,
+    pub text: String,
+    pub done: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskView {
+    pub id: i64,
+    pub title: String,
+    pub status: TaskStatus,
+    pub priority: Priority,
+    pub assignee: Option<String>,
+    pub sprint: Option<String>,
+    pub phase_position: Option<i16>,
+    pub depends_on: Vec<TaskRef>,
+    pub criteria: Vec<Criterion>,
+    pub revision: i32,
+    pub updated_at: DateTime<Utc>,
+    pub notion_page_id: Option<String>,
+}

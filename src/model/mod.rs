@@ -1,0 +1,9 @@
+//! Types shared by the server and the browser bundle. Everything here compiles
+//! for both targets: no database, no I/O.
+
+pub mod error;
+pub mod migration;
+pub mod notion;
+
+pub use error::AppError;
+pub use migration::*;

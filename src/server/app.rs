@@ -1,0 +1,32 @@
+//! Builds the axum application: Leptos pages, server functions, static files,
+//! request tracing. Tests build the very same router.
+
+use axum::Router;
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use sqlx::PgPool;
+use tower_http::compression::CompressionLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::app::{shell, App};
+
+/// The router serving everything, with `pool` available to server functions.
+pub fn router(leptos_options: LeptosOptions, pool: PgPool) -> Router {
+    let routes = generate_route_list(App);
+    let context_pool = pool.clone();
+    Router::new()
+        .leptos_routes_with_context(
+            &leptos_options,
+            routes,
+            move || provide_context(context_pool.clone()),
+            {
+                let options = leptos_options.clone();
+                move || shell(options.clone())
+            },
+        )
+        .fallback(leptos_axum::file_and_error_handler(shell))
+        // The wasm bundle shrinks about 3x with gzip.
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .with_state(leptos_options)
+}

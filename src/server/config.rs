@@ -1,0 +1,77 @@
+//! All configuration, read once from the environment, in one place.
+
+use std::env;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where Switchyard keeps its own schema (and, for the demo, the database
+    /// being migrated).
+    pub database_url: String,
+    /// Pool size for the web server.
+    pub max_connections: u32,
+    /// Seed the built-in demo migration on start-up.
+    pub seed_demo: bool,
+    /// Number of generated rows in the demo `users` table.
+    pub demo_users: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("DATABASE_URL is not set; `make run` starts a private Postgres and sets it for you")]
+    MissingDatabaseUrl,
+    #[error("{name}={value:?} is not valid: {reason}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        reason: &'static str,
+    },
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let database_url = env::var("DATABASE_URL")
+            .ok()
+            .filter(|s| !s.trim().is_empty())
+            .ok_or(ConfigError::MissingDatabaseUrl)?;
+        Ok(Config {
+            database_url,
+            max_connections: parse_var("SWITCHYARD_DB_POOL", 10u32, "expected a whole number")?,
+            seed_demo: parse_bool("SWITCHYARD_SEED_DEMO", true)?,
+            demo_users: parse_var(
+                "SWITCHYARD_DEMO_USERS",
+                100_000u64,
+                "expected a whole number of users, e.g. 100000",
+            )?,
+        })
+    }
+}
+
+fn parse_var<T: std::str::FromStr>(
+    name: &'static str,
+    default: T,
+    reason: &'static str,
+) -> Result<T, ConfigError> {
+    match env::var(name) {
+        Err(_) => Ok(default),
+        Ok(value) => value.trim().parse().map_err(|_| ConfigError::Invalid {
+            name,
+            value,
+            reason,
+        }),
+    }
+}
+
+fn parse_bool(name: &'static str, default: bool) -> Result<bool, ConfigError> {
+    match env::var(name) {
+        Err(_) => Ok(default),
+        Ok(value) => match value.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(true),
+            "0" | "false" | "no" | "off" => Ok(false),
+            _ => Err(ConfigError::Invalid {
+                name,
+                value,
+                reason: "expected true or false",
+            }),
+        },
+    }
+}

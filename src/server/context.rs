@@ -1,0 +1,23 @@
+//! What server functions get from the request context.
+
+use leptos::prelude::use_context;
+use sqlx::PgPool;
+
+use crate::model::AppError;
+
+/// The database pool the server put into the Leptos context.
+pub fn pool() -> Result<PgPool, AppError> {
+    use_context::<PgPool>().ok_or_else(|| {
+        tracing::error!("no PgPool in the Leptos context; was the router built by server::app?");
+        AppError::Internal {
+            reference: "no-pool".into(),
+        }
+    })
+}
+
+/// Marks the response being rendered as 404 (no-op outside a request).
+pub fn set_not_found() {
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::NOT_FOUND);
+    }
+}

@@ -1,0 +1,7 @@
+//! Server-only plumbing: configuration, the axum app, shared state, and the
+//! mapping of domain errors to what crosses the wire.
+
+pub mod app;
+pub mod config;
+pub mod context;
+pub mod error;

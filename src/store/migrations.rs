@@ -1,0 +1,349 @@
+//! Reading a migration and its documents: summary, spec, plan, tasks, phases.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use std::collections::HashMap;
+
+use super::{StoreError, StoreResult};
+use crate::domain::phases::current_phase;
+use crate::model::notion::Block;
+use crate::model::{
+    Criterion, MigrationSummary, PhaseState, PhaseView, PlanView, Priority, SpecView, TaskRef,
+    TaskStatus, TaskView,
+};
+
+#[derive(sqlx::FromRow)]
+struct MigrationRow {
+    id: i64,
+    name: String,
+    title: String,
+    description: String,
+    updated_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct PhaseRow {
+    migration_id: i64,
+    position: i16,
+    title: String,
+    description: String,
+    owner: Option<String>,
+    depends_on: Vec<i16>,
+    state: String,
+    changed_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct TaskCountRow {
+    migration_id: i64,
+    total: i64,
+    done: i64,
+}
+
+/// Every migration with its current phase, by name.
+#[tracing::instrument(skip(pool))]
+pub async fn list_summaries(pool: &PgPool) -> StoreResult<Vec<MigrationSummary>> {
+    let rows: Vec<MigrationRow> = sqlx::query_as(
+        "SELECT id, name, title, description, updated_at FROM switchyard.migrations ORDER BY name",
+    )
+    .fetch_all(pool)
+    .await?;
+    summaries(pool, rows).await
+}
+
+/// One migration's summary; `NotFound` when there is no such migration.
+#[tracing::instrument(skip(pool))]
+pub async fn find_summary(pool: &PgPool, name: &str) -> StoreResult<MigrationSummary> {
+    let row = find_row(pool, name).await?;
+    summaries(pool, vec![row])
+        .await?
+        .pop()
+        .ok_or_else(|| not_found(name))
+}
+
+async fn find_row(pool: &PgPool, name: &str) -> StoreResult<MigrationRow> {
+    sqlx::query_as(
+        "SELECT id, name, title, description, updated_at FROM switchyard.migrations WHERE name = $1",
+    )
+    .bind(name)
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(|| not_found(name))
+}
+
+fn not_found(name: &str) -> StoreError {
+    StoreError::NotFound(format!("migration {name:?}"))
+}
+
+async fn summaries(pool: &PgPool, rows: Vec<MigrationRow>) -> StoreResult<Vec<MigrationSummary>> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut phases = phases_for(pool, &ids).await?;
+    let counts: Vec<TaskCountRow> = sqlx::query_as(
+        "SELECT migration_id, count(*) AS total, count(*) FILTER (WHERE status = 'Done') AS done
+         FROM switchyard.tasks WHERE migration_id = ANY($1) GROUP BY migration_id",
+    )
+    .bind(&ids)
+    .fetch_all(pool)
+    .await?;
+    let counts: HashMap<i64, TaskCountRow> =
+        counts.into_iter().map(|c| (c.migration_id, c)).collect();
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let phases = phases.remove(&row.id).unwrap_or_default();
+            let (tasks_total, tasks_done) = counts
+                .get(&row.id)
+                .map(|c| (c.total as usize, c.done as usize))
+                .unwrap_or((0, 0));
+            MigrationSummary {
+                phases_done: phases
+                    .iter()
+                    .filter(|p| p.state == PhaseState::Done)
+                    .count(),
+                phases_total: phases.len(),
+                current_phase: current_phase(&phases),
+                name: row.name,
+                title: row.title,
+                description: row.description,
+                tasks_done,
+                tasks_total,
+                updated_at: row.updated_at,
+            }
+        })
+        .collect())
+}
+
+/// Phases (document and runtime state together) of several migrations.
+async fn phases_for(pool: &PgPool, ids: &[i64]) -> StoreResult<HashMap<i64, Vec<PhaseView>>> {
+    let rows: Vec<PhaseRow> = sqlx::query_as(
+        "SELECT p.migration_id, p.position, p.title, p.description, p.owner,
+                coalesce(array_agg(d.depends_on ORDER BY d.depends_on)
+                         FILTER (WHERE d.depends_on IS NOT NULL), '{}') AS depends_on,
+                coalesce(s.state, 'pending') AS state,
+                coalesce(s.changed_at, now()) AS changed_at
+         FROM switchyard.plan_phases p
+         LEFT JOIN switchyard.plan_phase_dependencies d
+                ON d.migration_id = p.migration_id AND d.position = p.position
+         LEFT JOIN switchyard.phase_states s
+                ON s.migration_id = p.migration_id AND s.position = p.position
+         WHERE p.migration_id = ANY($1)
+         GROUP BY p.migration_id, p.position, s.state, s.changed_at
+         ORDER BY p.migration_id, p.position",
+    )
+    .bind(ids)
+    .fetch_all(pool)
+    .await?;
+    let mut out: HashMap<i64, Vec<PhaseView>> = HashMap::new();
+    for row in rows {
+        let state = PhaseState::parse(&row.state).ok_or_else(|| StoreError::Corrupt {
+            what: format!("state of phase {}", row.position),
+            detail: format!("unknown state {:?}", row.state),
+        })?;
+        out.entry(row.migration_id).or_default().push(PhaseView {
+            position: row.position,
+            title: row.title,
+            description: row.description,
+            owner: row.owner,
+            depends_on: row.depends_on,
+            state,
+            state_changed_at: row.changed_at,
+        });
+    }
+    Ok(out)
+}
+
+/// The five phases of one migration, in order.
+#[tracing::instrument(skip(pool))]
+pub async fn phases(pool: &PgPool, name: &str) -> StoreResult<Vec<PhaseView>> {
+    let row = find_row(pool, name).await?;
+    Ok(phases_for(pool, &[row.id])
+        .await?
+        .remove(&row.id)
+        .unwrap_or_default())
+}
+
+#[derive(sqlx::FromRow)]
+struct SpecRow {
+    title: String,
+    blocks: sqlx::types::Json<serde_json::Value>,
+    notion_page_id: Option<String>,
+    fetched_at: DateTime<Utc>,
+}
+
+#[tracing::instrument(skip(pool))]
+pub async fn spec(pool: &PgPool, name: &str) -> StoreResult<SpecView> {
+    let row: SpecRow = sqlx::query_as(
+        "SELECT s.title, s.blocks, s.notion_page_id, s.fetched_at
+         FROM switchyard.specs s JOIN switchyard.migrations m ON m.id = s.migration_id
+         WHERE m.name = $1",
+    )
+    .bind(name)
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(|| StoreError::NotFound(format!("spec of migration {name:?}")))?;
+    let blocks: Vec<Block> =
+        serde_json::from_value(row.blocks.0).map_err(|e| StoreError::Corrupt {
+            what: format!("spec of migration {name:?}"),
+            detail: e.to_string(),
+        })?;
+    Ok(SpecView {
+        title: row.title,
+        blocks,
+        notion_page_id: row.notion_page_id,
+        fetched_at: row.fetched_at,
+    })
+}
+
+#[derive(sqlx::FromRow)]
+struct PlanRow {
+    migration_id: i64,
+    title: String,
+    body_markdown: String,
+    revision: i32,
+    notion_page_id: Option<String>,
+    updated_at: DateTime<Utc>,
+}
+
+#[tracing::instrument(skip(pool))]
+pub async fn plan(pool: &PgPool, name: &str) -> StoreResult<PlanView> {
+    let row: PlanRow = sqlx::query_as(
+        "SELECT p.migration_id, p.title, p.body_markdown, p.revision, p.notion_page_id, p.updated_at
+         FROM switchyard.plans p JOIN switchyard.migrations m ON m.id = p.migration_id
+         WHERE m.name = $1",
+    )
+    .bind(name)
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(|| StoreError::NotFound(format!("plan of migration {name:?}")))?;
+    let phases = phases_for(pool, &[row.migration_id])
+        .await?
+        .remove(&row.migration_id)
+        .unwrap_or_default();
+    Ok(PlanView {
+        title: row.title,
+        body_markdown: row.body_markdown,
+        revision: row.revision,
+        updated_at: row.updated_at,
+        notion_page_id: row.notion_page_id,
+        phases,
+    })
+}
+
+#[derive(sqlx::FromRow)]
+struct TaskRow {
+    id: i64,
+    title: String,
+    status: String,
+    priority: String,
+    assignee: Option<String>,
+    sprint: Option<String>,
+    phase_position: Option<i16>,
+    revision: i32,
+    updated_at: DateTime<Utc>,
+    notion_page_id: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct CriterionRow {
+    id: i64,
+    task_id: i64,
+    text: String,
+    done: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct DependencyRow {
+    task_id: i64,
+    depends_on: i64,
+}
+
+/// The tasks of one migration, in board order, with dependencies and criteria.
+#[tracing::instrument(skip(pool))]
+pub async fn tasks(pool: &PgPool, name: &str) -> StoreResult<Vec<TaskView>> {
+    let migration = find_row(pool, name).await?;
+    let rows: Vec<TaskRow> = sqlx::query_as(
+        "SELECT id, title, status, priority, assignee, sprint, phase_position, revision,
+                updated_at, notion_page_id
+         FROM switchyard.tasks WHERE migration_id = $1 ORDER BY rank, id",
+    )
+    .bind(migration.id)
+    .fetch_all(pool)
+    .await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let criteria: Vec<CriterionRow> = sqlx::query_as(
+        "SELECT id, task_id, text, done FROM switchyard.acceptance_criteria
+         WHERE task_id = ANY($1) ORDER BY task_id, position",
+    )
+    .bind(&ids)
+    .fetch_all(pool)
+    .await?;
+    let deps: Vec<DependencyRow> = sqlx::query_as(
+        "SELECT task_id, depends_on FROM switchyard.task_dependencies
+         WHERE task_id = ANY($1) ORDER BY task_id, depends_on",
+    )
+    .bind(&ids)
+    .fetch_all(pool)
+    .await?;
+
+    let mut criteria_by_task: HashMap<i64, Vec<Criterion>> = HashMap::new();
+    for c in criteria {
+        criteria_by_task
+            .entry(c.task_id)
+            .or_default()
+            .push(Criterion {
+                id: c.id,
+                text: c.text,
+                done: c.done,
+            });
+    }
+
+    let mut parsed = Vec::with_capacity(rows.len());
+    for row in rows {
+        let status = TaskStatus::parse(&row.status).ok_or_else(|| StoreError::Corrupt {
+            what: format!("status of task {}", row.id),
+            detail: format!("unknown status {:?}", row.status),
+        })?;
+        let priority = Priority::parse(&row.priority).ok_or_else(|| StoreError::Corrupt {
+            what: format!("priority of task {}", row.id),
+            detail: format!("unknown priority {:?}", row.priority),
+        })?;
+        parsed.push((row, status, priority));
+    }
+    let refs: HashMap<i64, TaskRef> = parsed
+        .iter()
+        .map(|(row, status, _)| {
+            (
+                row.id,
+                TaskRef {
+                    id: row.id,
+                    title: row.title.clone(),
+                    status: *status,
+                },
+            )
+        })
+        .collect();
+    let mut deps_by_task: HashMap<i64, Vec<TaskRef>> = HashMap::new();
+    for d in deps {
+        if let Some(r) = refs.get(&d.depends_on) {
+            deps_by_task.entry(d.task_id).or_default().push(r.clone());
+        }
+    }
+
+    Ok(parsed
+        .into_iter()
+        .map(|(row, status, priority)| TaskView {
+            depends_on: deps_by_task.remove(&row.id).unwrap_or_default(),
+            criteria: criteria_by_task.remove(&row.id).unwrap_or_default(),
+            id: row.id,
+            title: row.title,
+            status,
+            priority,
+            assignee: row.assignee,
+            sprint: row.sprint,
+            phase_position: row.phase_position,
+            revision: row.revision,
+            updated_at: row.updated_at,
+            notion_page_id: row.notion_page_id,
+        })
+        .collect())
+}

@@ -1,0 +1,47 @@
+//! Postgres access for Switchyard's own schema, one module per resource.
+//! Nothing above this layer writes SQL.
+
+pub mod demo;
+pub mod migrations;
+pub mod seed;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("schema migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored document no longer parses (e.g. a hand-edited spec).
+    #[error("stored {what} is corrupt: {detail}")]
+    Corrupt { what: String, detail: String },
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Opens a pool; fails fast with a clear error when the server is unreachable.
+#[tracing::instrument(skip(database_url))]
+pub async fn connect(database_url: &str, max_connections: u32) -> StoreResult<PgPool> {
+    let options = PgConnectOptions::from_str(database_url)?.application_name("switchyard");
+    let pool = PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await?;
+    Ok(pool)
+}
+
+/// Applies our schema (`migrations/`), idempotently.
+#[tracing::instrument(skip(pool))]
+pub async fn migrate(pool: &PgPool) -> StoreResult<()> {
+    sqlx::migrate!("./migrations").run(pool).await?;
+    Ok(())
+}

@@ -1,0 +1,90 @@
+//! The real router (pages and server functions) over a real database.
+#![cfg(feature = "ssr")]
+
+use axum::body::{to_bytes, Body};
+use axum::http::{Request, StatusCode};
+use leptos::prelude::LeptosOptions;
+use sqlx::PgPool;
+use tower::ServiceExt;
+
+fn app(pool: PgPool) -> axum::Router {
+    let options = LeptosOptions::builder()
+        .output_name("switchyard")
+        .site_root("target/site")
+        .build();
+    switchyard::server::app::router(options, pool)
+}
+
+async fn get(pool: &PgPool, uri: &str) -> (StatusCode, String) {
+    let response = app(pool.clone())
+        .oneshot(Request::get(uri).body(Body::empty()).expect("request"))
+        .await
+        .expect("response");
+    let status = response.status();
+    let body = to_bytes(response.into_body(), 10 * 1024 * 1024)
+        .await
+        .expect("body");
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn home_page_lists_the_seeded_migration(pool: PgPool) {
+    switchyard::store::seed::seed_demo(&pool, 0)
+        .await
+        .expect("seed");
+    let (status, html) = get(&pool, "/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("User Preferences Schema Migration"), "{html}");
+    assert!(html.contains("Phase 1 of 5: Create new tables with indexes"));
+    assert!(html.contains("href=\"/m/user-preferences\""));
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn migration_page_renders_spec_from_the_database(pool: PgPool) {
+    switchyard::store::seed::seed_demo(&pool, 0)
+        .await
+        .expect("seed");
+    // Change the stored spec: the page must show what the database holds.
+    sqlx::query(
+        r#"UPDATE switchyard.specs SET blocks = '[{"type":"code","code":{"language":"sql",
+           "rich_text":[{"type":"text","plain_text":"SELECT 42 AS answer","href":null}]}}]'"#,
+    )
+    .execute(&pool)
+    .await
+    .expect("update");
+    let (status, html) = get(&pool, "/m/user-preferences").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("SELECT 42 AS answer"), "{html}");
+    assert!(html.contains("data-language=\"sql\""));
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn unknown_migration_is_a_404(pool: PgPool) {
+    switchyard::store::seed::seed_demo(&pool, 0)
+        .await
+        .expect("seed");
+    let (status, html) = get(&pool, "/m/does-not-exist").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(html.contains("Not found"));
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn hostile_links_in_a_spec_are_not_rendered_as_links(pool: PgPool) {
+    switchyard::store::seed::seed_demo(&pool, 0)
+        .await
+        .expect("seed");
+    sqlx::query(
+        r#"UPDATE switchyard.specs SET blocks = '[{"type":"paragraph","paragraph":{
+           "rich_text":[{"type":"text","plain_text":"<script>alert(1)</script> click",
+                          "href":"javascript:alert(1)"}]}}]'"#,
+    )
+    .execute(&pool)
+    .await
+    .expect("update");
+    let (status, html) = get(&pool, "/m/user-preferences").await;
+    assert_eq!(status, StatusCode::OK);
+    // The text may appear in the serialised hydration data, never as a link.
+    assert!(!html.contains("href=\"javascript:"));
+    assert!(!html.contains("<script>alert(1)</script>"));
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; click"));
+}
