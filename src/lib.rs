@@ -10,7 +10,11 @@
 
 pub mod api;
 pub mod app;
+#[cfg(feature = "ssr")]
+pub mod cli;
 pub mod domain;
+#[cfg(feature = "ssr")]
+pub mod engine;
 pub mod model;
 pub mod ui;
 

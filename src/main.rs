@@ -1,6 +1,7 @@
 //! The `switchyard` binary: the web server (default) and the CLI.
 
 use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use switchyard::server::config::Config;
@@ -23,6 +24,50 @@ enum Command {
     Serve,
     /// Apply the schema and seed the demo, then exit.
     Setup,
+    /// Recipes: check one (against DATABASE_URL too, when set).
+    Recipe {
+        #[command(subcommand)]
+        command: RecipeCommand,
+    },
+    /// Print every phase's SQL (dry run); changes nothing.
+    Plan { file: PathBuf },
+    /// Run or roll back a phase against DATABASE_URL.
+    Phase {
+        #[command(subcommand)]
+        command: PhaseCommand,
+    },
+    /// JSON: each phase's state, progress, quarantine and unmapped keys.
+    Status { file: PathBuf },
+    /// JSON: compare every document with the targets; exit 1 on differences.
+    Verify { file: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum RecipeCommand {
+    /// Validate a recipe; exit 1 listing every error.
+    Check { file: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum PhaseCommand {
+    /// Run phase N (1-5) to completion; Ctrl-C pauses at a checkpoint.
+    Run {
+        #[arg(value_parser = clap::value_parser!(i16).range(1..=5))]
+        phase: i16,
+        file: PathBuf,
+        /// Phase 4: proceed although documents are quarantined (recorded).
+        #[arg(long)]
+        accept_quarantine: bool,
+        /// Phase 4: proceed although verification lists differences (recorded).
+        #[arg(long)]
+        accept_differences: bool,
+    },
+    /// Roll back phase N (phases roll back in reverse order).
+    Rollback {
+        #[arg(value_parser = clap::value_parser!(i16).range(1..=5))]
+        phase: i16,
+        file: PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -37,6 +82,7 @@ async fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve().await,
         Command::Setup => setup().await.map(|_| ()),
+        engine_command => return run_engine_command(engine_command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -44,6 +90,68 @@ async fn main() -> ExitCode {
             eprintln!("error: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Engine commands: the database is DATABASE_URL; our bookkeeping schema is
+/// applied there first (idempotent).
+async fn run_engine_command(command: Command) -> ExitCode {
+    use switchyard::cli;
+    // A dry run touches no database at all.
+    if let Command::Plan { file } = &command {
+        let unused = sqlx::postgres::PgPoolOptions::new()
+            .connect_lazy_with(sqlx::postgres::PgConnectOptions::new());
+        return cli::plan(file, unused).await;
+    }
+    let pool = match std::env::var("DATABASE_URL") {
+        Ok(url) if !url.trim().is_empty() => match store::connect(&url, 5).await {
+            Ok(pool) => match store::migrate(&pool).await {
+                Ok(()) => Some(pool),
+                Err(e) => {
+                    eprintln!("error: applying Switchyard's schema: {e}");
+                    return ExitCode::from(cli::EXIT_FAILED);
+                }
+            },
+            Err(e) => {
+                eprintln!("error: cannot connect to DATABASE_URL: {e}");
+                return ExitCode::from(cli::EXIT_FAILED);
+            }
+        },
+        _ => None,
+    };
+    let need = |pool: Option<sqlx::PgPool>| {
+        pool.ok_or_else(|| {
+            eprintln!("error: DATABASE_URL must name the database to migrate");
+            ExitCode::from(cli::EXIT_FAILED)
+        })
+    };
+    match command {
+        Command::Recipe {
+            command: RecipeCommand::Check { file },
+        } => cli::recipe_check(&file, pool).await,
+        Command::Phase { command } => match need(pool) {
+            Ok(p) => match command {
+                PhaseCommand::Run {
+                    phase,
+                    file,
+                    accept_quarantine,
+                    accept_differences,
+                } => cli::phase_run(phase, &file, accept_quarantine, accept_differences, p).await,
+                PhaseCommand::Rollback { phase, file } => {
+                    cli::phase_rollback(phase, &file, p).await
+                }
+            },
+            Err(c) => c,
+        },
+        Command::Status { file } => match need(pool) {
+            Ok(p) => cli::status(&file, p).await,
+            Err(c) => c,
+        },
+        Command::Verify { file } => match need(pool) {
+            Ok(p) => cli::verify(&file, p).await,
+            Err(c) => c,
+        },
+        Command::Serve | Command::Setup | Command::Plan { .. } => ExitCode::SUCCESS,
     }
 }
 

@@ -1,0 +1,243 @@
+//! The engine's command line: `switchyard recipe check | plan | phase run |
+//! phase rollback | status | verify`. The target database comes from
+//! DATABASE_URL. Exit codes a script can rely on:
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | done |
+//! | 1 | failed: invalid recipe, verification differences, a step failed |
+//! | 2 | bad usage (unknown command or option) |
+//! | 3 | busy: another runner is acting on this migration |
+//! | 4 | refused: phase order, rollback order, soak time, gate |
+//! | 5 | stopped before the end: paused (Ctrl-C) or aborted |
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use crate::engine::backfill::Progress;
+use crate::engine::inspect::check_database;
+use crate::engine::phases::{Outcome, RunControl};
+use crate::engine::{Engine, EngineError, EngineOptions, Recipe, StepMode};
+
+pub const EXIT_FAILED: u8 = 1;
+pub const EXIT_BUSY: u8 = 3;
+pub const EXIT_REFUSED: u8 = 4;
+pub const EXIT_STOPPED: u8 = 5;
+
+/// Reads and parses a recipe file; every problem is printed with its field.
+pub fn load_recipe(path: &Path) -> Result<Recipe, ExitCode> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        eprintln!("error: cannot read {}: {e}", path.display());
+        ExitCode::from(EXIT_FAILED)
+    })?;
+    Recipe::parse(&text).map_err(|errors| {
+        eprintln!("{}: {} error(s):", path.display(), errors.len());
+        for e in &errors {
+            eprintln!("  {e}");
+        }
+        ExitCode::from(EXIT_FAILED)
+    })
+}
+
+pub fn exit_for(err: &EngineError) -> ExitCode {
+    eprintln!("error: {err}");
+    ExitCode::from(match err {
+        EngineError::Busy(_) => EXIT_BUSY,
+        EngineError::Refused(_) => EXIT_REFUSED,
+        _ => EXIT_FAILED,
+    })
+}
+
+async fn engine(recipe: Recipe, pool: sqlx::PgPool) -> Engine {
+    let actor = std::env::var("SWITCHYARD_ACTOR")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "cli".into());
+    Engine::new(
+        pool,
+        recipe,
+        EngineOptions {
+            actor: format!("cli:{actor}"),
+            ..EngineOptions::default()
+        },
+    )
+}
+
+pub async fn recipe_check(file: &Path, pool: Option<sqlx::PgPool>) -> ExitCode {
+    let recipe = match load_recipe(file) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    if let Some(pool) = pool {
+        match check_database(&pool, &recipe).await {
+            Ok(errors) if errors.is_empty() => {}
+            Ok(errors) => {
+                eprintln!(
+                    "{}: {} error(s) against the database:",
+                    file.display(),
+                    errors.len()
+                );
+                for e in &errors {
+                    eprintln!("  {e}");
+                }
+                return ExitCode::from(EXIT_FAILED);
+            }
+            Err(e) => return exit_for(&e),
+        }
+    }
+    println!(
+        "{}: ok ({} target table(s))",
+        file.display(),
+        recipe.targets.len()
+    );
+    ExitCode::SUCCESS
+}
+
+pub async fn plan(file: &Path, pool: sqlx::PgPool) -> ExitCode {
+    let recipe = match load_recipe(file) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let engine = engine(recipe, pool).await;
+    for phase in 1..=5 {
+        let steps = match engine.plan(phase) {
+            Ok(s) => s,
+            Err(e) => return exit_for(&e),
+        };
+        println!("-- ===== phase {phase} =====");
+        for step in steps {
+            let how = match step.mode {
+                StepMode::Transaction => "one transaction, lock_timeout, retried",
+                StepMode::Concurrent => "outside a transaction, lock_timeout, retried",
+                StepMode::Batched => "repeated in key batches",
+            };
+            println!("-- {} ({how})", step.label);
+            for sql in step.sql {
+                println!("{sql};\n");
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn print_progress(p: &Progress) {
+    let eta = p
+        .eta_seconds()
+        .map(|s| format!("{:.0}s", s))
+        .unwrap_or_else(|| "?".into());
+    eprintln!(
+        "backfill {}/{} ({:.1}%) {:.0} rows/s ETA {eta} quarantined {} batch {}",
+        p.rows_done,
+        p.rows_total,
+        p.percent(),
+        p.rows_per_second,
+        p.quarantined,
+        p.batch_size
+    );
+}
+
+pub async fn phase_run(
+    phase: i16,
+    file: &Path,
+    accept_quarantine: bool,
+    accept_differences: bool,
+    pool: sqlx::PgPool,
+) -> ExitCode {
+    let recipe = match load_recipe(file) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    if let Ok(errors) = check_database(&pool, &recipe).await {
+        if phase == 1 && !errors.is_empty() {
+            for e in &errors {
+                eprintln!("  {e}");
+            }
+            return ExitCode::from(EXIT_FAILED);
+        }
+    }
+    let engine = engine(recipe, pool).await;
+    let ctl = RunControl {
+        accept_quarantine,
+        accept_differences,
+        on_progress: Some(Arc::new(print_progress)),
+        ..RunControl::default()
+    };
+    // Ctrl-C: stop at the next checkpoint, leaving the phase resumable.
+    let stop = ctl.stop.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("stopping at the next checkpoint (Ctrl-C again to kill)…");
+            stop.store(true, Ordering::Relaxed);
+            let _ = tokio::signal::ctrl_c().await;
+            std::process::exit(130);
+        }
+    });
+    match engine.apply(phase, &ctl).await {
+        Ok(Outcome::Done) => {
+            println!("phase {phase}: done");
+            ExitCode::SUCCESS
+        }
+        Ok(Outcome::Paused) => {
+            println!("phase {phase}: paused at its checkpoint; run it again to resume");
+            ExitCode::from(EXIT_STOPPED)
+        }
+        Ok(Outcome::Aborted) => {
+            println!("phase {phase}: aborted");
+            ExitCode::from(EXIT_STOPPED)
+        }
+        Err(e) => exit_for(&e),
+    }
+}
+
+pub async fn phase_rollback(phase: i16, file: &Path, pool: sqlx::PgPool) -> ExitCode {
+    let recipe = match load_recipe(file) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let engine = engine(recipe, pool).await;
+    match engine.rollback(phase).await {
+        Ok(()) => {
+            println!("phase {phase}: rolled back");
+            ExitCode::SUCCESS
+        }
+        Err(e) => exit_for(&e),
+    }
+}
+
+pub async fn status(file: &Path, pool: sqlx::PgPool) -> ExitCode {
+    let recipe = match load_recipe(file) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let engine = engine(recipe, pool).await;
+    match engine.status().await {
+        Ok(s) => {
+            println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Err(e) => exit_for(&e),
+    }
+}
+
+pub async fn verify(file: &Path, pool: sqlx::PgPool) -> ExitCode {
+    let recipe = match load_recipe(file) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let engine = engine(recipe, pool).await;
+    match engine.verify().await {
+        Ok(report) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
+            if report.differences > 0 {
+                ExitCode::from(EXIT_FAILED)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => exit_for(&e),
+    }
+}

@@ -1,0 +1,229 @@
+//! Phase 2: keyset batches, each one transaction that maps the batch and
+//! commits the checkpoint with it, so a crash resumes exactly where it
+//! stopped. The batch size follows a target batch duration; the operator can
+//! pause, throttle or abort between any two batches.
+
+use serde::Serialize;
+use std::time::{Duration, Instant};
+
+use super::phases::{min_key, Outcome, RunControl};
+use super::{sql, state, Engine, EngineError};
+
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct Progress {
+    pub last_key: Option<String>,
+    pub rows_done: i64,
+    pub rows_total: i64,
+    pub quarantined: i64,
+    pub batch_size: i32,
+    pub rows_per_second: f64,
+    pub paused: bool,
+    pub target_batch_ms: i32,
+    pub throttle_ms: i32,
+}
+
+impl Progress {
+    /// Seconds left at the current rate.
+    pub fn eta_seconds(&self) -> Option<f64> {
+        (self.rows_per_second > 0.0)
+            .then(|| (self.rows_total - self.rows_done).max(0) as f64 / self.rows_per_second)
+    }
+
+    pub fn percent(&self) -> f64 {
+        if self.rows_total <= 0 {
+            100.0
+        } else {
+            (self.rows_done as f64 * 100.0 / self.rows_total as f64).min(100.0)
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct BatchResult {
+    rows: i64,
+    quarantined: i64,
+}
+
+const MIN_BATCH: f64 = 100.0;
+const MAX_BATCH: f64 = 50_000.0;
+
+impl Engine {
+    pub async fn progress(&self) -> Result<Option<Progress>, EngineError> {
+        Ok(sqlx::query_as(
+            "SELECT last_key, rows_done, rows_total, quarantined, batch_size, rows_per_second,
+                    paused, target_batch_ms, throttle_ms
+             FROM switchyard.backfill_progress WHERE migration_name = $1",
+        )
+        .bind(&self.recipe.name)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Operator controls, read by the running backfill before each batch.
+    pub async fn set_backfill_controls(
+        &self,
+        paused: Option<bool>,
+        abort: bool,
+        target_batch_ms: Option<i32>,
+        throttle_ms: Option<i32>,
+    ) -> Result<(), EngineError> {
+        sqlx::query(
+            "UPDATE switchyard.backfill_progress SET
+                 paused = coalesce($2, paused),
+                 abort_requested = abort_requested OR $3,
+                 target_batch_ms = coalesce($4, target_batch_ms),
+                 throttle_ms = coalesce($5, throttle_ms)
+             WHERE migration_name = $1",
+        )
+        .bind(&self.recipe.name)
+        .bind(paused)
+        .bind(abort)
+        .bind(target_batch_ms)
+        .bind(throttle_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(super) async fn backfill(&self, id: i64, ctl: &RunControl) -> Result<Outcome, EngineError> {
+        let r = &self.recipe;
+        let src = sql::source_table(r);
+        let key = &r.source.key;
+        let kt = r.source.key_type.sql();
+        let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {src}"))
+            .fetch_one(&self.pool)
+            .await?;
+        // A fresh start or a resume: either way we were asked to run now.
+        sqlx::query(
+            "INSERT INTO switchyard.backfill_progress (migration_name, batch_size, rows_total, target_batch_ms)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (migration_name) DO UPDATE SET paused = false, abort_requested = false, rows_total = $3",
+        )
+        .bind(&r.name)
+        .bind(r.initial_batch_size as i32)
+        .bind(total)
+        .bind(r.target_batch_ms as i32)
+        .execute(&self.pool)
+        .await?;
+
+        let next_hi = format!(
+            "SELECT (array_agg(k ORDER BY k DESC))[1]::text FROM (SELECT {key} AS k FROM {src} WHERE {key} > $1::{kt} ORDER BY {key} LIMIT $2) AS batch"
+        );
+        let map = sql::map_statement(
+            r,
+            &format!("s.{key} > $1::{kt} AND s.{key} <= $2::{kt}"),
+            true,
+        );
+        let mut last_event = Instant::now() - Duration::from_secs(10);
+        loop {
+            let Some(p) = self.progress().await? else {
+                return Err(EngineError::Refused(
+                    "backfill progress vanished (rolled back meanwhile?)".into(),
+                ));
+            };
+            let abort: bool = sqlx::query_scalar(
+                "SELECT abort_requested FROM switchyard.backfill_progress WHERE migration_name = $1",
+            )
+            .bind(&r.name)
+            .fetch_one(&self.pool)
+            .await?;
+            if abort {
+                return Ok(Outcome::Aborted);
+            }
+            if p.paused || ctl.stop_requested() {
+                sqlx::query("UPDATE switchyard.backfill_progress SET paused = true WHERE migration_name = $1")
+                    .bind(&r.name)
+                    .execute(&self.pool)
+                    .await?;
+                return Ok(Outcome::Paused);
+            }
+            let lo = p
+                .last_key
+                .clone()
+                .unwrap_or_else(|| min_key(r.source.key_type));
+            let started = Instant::now();
+            let mut tx = self.pool.begin().await?;
+            let hi: Option<String> = sqlx::query_scalar(&next_hi)
+                .bind(&lo)
+                .bind(p.batch_size as i64)
+                .fetch_one(&mut *tx)
+                .await?;
+            let Some(hi) = hi else {
+                tx.commit().await?;
+                break;
+            };
+            let batch: BatchResult = sqlx::query_as(&map)
+                .bind(&lo)
+                .bind(&hi)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| EngineError::Step {
+                    step: format!("backfill batch after key {lo}"),
+                    source: e,
+                })?;
+            let elapsed = started.elapsed().as_secs_f64().max(0.001);
+            let instant_rate = batch.rows as f64 / elapsed;
+            let rate = if p.rows_per_second > 0.0 {
+                0.7 * p.rows_per_second + 0.3 * instant_rate
+            } else {
+                instant_rate
+            };
+            // Aim the next batch at the target duration, changing by at most 2x.
+            let target = p.target_batch_ms.max(1) as f64 / 1000.0;
+            let size = p.batch_size as f64;
+            let next_size = (size * target / elapsed)
+                .clamp(size / 2.0, size * 2.0)
+                .clamp(MIN_BATCH, MAX_BATCH);
+            sqlx::query(
+                "UPDATE switchyard.backfill_progress SET last_key = $2, rows_done = rows_done + $3,
+                     quarantined = quarantined + $4, batch_size = $5, rows_per_second = $6, updated_at = now()
+                 WHERE migration_name = $1",
+            )
+            .bind(&r.name)
+            .bind(&hi)
+            .bind(batch.rows)
+            .bind(batch.quarantined)
+            .bind(next_size as i32)
+            .bind(rate)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+
+            if last_event.elapsed() >= Duration::from_millis(250) {
+                last_event = Instant::now();
+                if let Some(p) = self.progress().await? {
+                    if let Some(cb) = &ctl.on_progress {
+                        cb(&p);
+                    }
+                    state::event(
+                        &self.pool,
+                        id,
+                        Some(2),
+                        &self.opts.actor,
+                        "progress",
+                        serde_json::to_value(&p).unwrap_or_default(),
+                    )
+                    .await?;
+                }
+            }
+            if p.throttle_ms > 0 {
+                tokio::time::sleep(Duration::from_millis(p.throttle_ms as u64)).await;
+            }
+        }
+        if let Some(p) = self.progress().await? {
+            if let Some(cb) = &ctl.on_progress {
+                cb(&p);
+            }
+            state::event(
+                &self.pool,
+                id,
+                Some(2),
+                &self.opts.actor,
+                "progress",
+                serde_json::to_value(&p).unwrap_or_default(),
+            )
+            .await?;
+        }
+        Ok(Outcome::Done)
+    }
+}

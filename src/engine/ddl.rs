@@ -1,0 +1,154 @@
+//! Running DDL without ever making the application wait: every statement runs
+//! under a short `lock_timeout`; when it cannot get its lock in time it gives
+//! up (so queries queued behind it proceed), waits with exponential backoff
+//! and jitter, and tries again.
+
+use rand::Rng;
+use sqlx::{Executor, PgPool};
+use std::time::Duration;
+
+use super::EngineError;
+
+#[derive(Clone, Debug)]
+pub struct LockPolicy {
+    pub lock_timeout: Duration,
+    pub max_attempts: u32,
+    pub base_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for LockPolicy {
+    fn default() -> Self {
+        LockPolicy {
+            lock_timeout: Duration::from_millis(500),
+            max_attempts: 30,
+            base_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+impl LockPolicy {
+    fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self
+            .base_backoff
+            .saturating_mul(1u32 << attempt.min(16))
+            .min(self.max_backoff);
+        // Full jitter: several runners (or retries) never move in lockstep.
+        let ms = rand::rng().random_range(0..=exp.as_millis().max(1) as u64);
+        Duration::from_millis(ms)
+    }
+}
+
+/// SQLSTATE 55P03: lock_not_available (what lock_timeout raises).
+fn is_lock_timeout(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|c| c == "55P03")
+}
+
+/// Runs `statements` in one transaction under `lock_timeout`, retrying the
+/// whole transaction on lock timeouts. Returns the attempts it took.
+#[tracing::instrument(skip(pool, statements, policy), fields(label = %label))]
+pub async fn run_in_transaction(
+    pool: &PgPool,
+    label: &str,
+    statements: &[String],
+    policy: &LockPolicy,
+) -> Result<u32, EngineError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let result: Result<(), sqlx::Error> = async {
+            let mut tx = pool.begin().await?;
+            tx.execute(
+                format!(
+                    "SET LOCAL lock_timeout = '{}ms'",
+                    policy.lock_timeout.as_millis()
+                )
+                .as_str(),
+            )
+            .await?;
+            for sql in statements {
+                tx.execute(sql.as_str()).await?;
+            }
+            tx.commit().await
+        }
+        .await;
+        match result {
+            Ok(()) => return Ok(attempt),
+            Err(e) if is_lock_timeout(&e) && attempt < policy.max_attempts => {
+                let wait = policy.backoff(attempt);
+                tracing::warn!(attempt, ?wait, "lock_timeout; retrying");
+                tokio::time::sleep(wait).await;
+            }
+            Err(e) if is_lock_timeout(&e) => {
+                return Err(EngineError::LockTimeout {
+                    statement: label.to_string(),
+                    attempts: attempt,
+                })
+            }
+            Err(e) => {
+                return Err(EngineError::Step {
+                    step: label.to_string(),
+                    source: e,
+                })
+            }
+        }
+    }
+}
+
+/// Runs one statement that cannot run in a transaction (`CREATE INDEX
+/// CONCURRENTLY`) under `lock_timeout`; `cleanup` (e.g. dropping the invalid
+/// index a failed attempt leaves behind) runs before each retry.
+#[tracing::instrument(skip(pool, sql, cleanup, policy), fields(label = %label))]
+pub async fn run_outside_transaction(
+    pool: &PgPool,
+    label: &str,
+    sql: &str,
+    cleanup: Option<&str>,
+    policy: &LockPolicy,
+) -> Result<u32, EngineError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let result: Result<(), sqlx::Error> = async {
+            let mut conn = pool.acquire().await?;
+            conn.execute(
+                format!("SET lock_timeout = '{}ms'", policy.lock_timeout.as_millis()).as_str(),
+            )
+            .await?;
+            let r = conn.execute(sql).await.map(|_| ());
+            // Pooled connections must not keep our setting.
+            let _ = conn.execute("RESET lock_timeout").await;
+            r
+        }
+        .await;
+        match result {
+            Ok(()) => return Ok(attempt),
+            Err(e) if is_lock_timeout(&e) && attempt < policy.max_attempts => {
+                if let Some(c) = cleanup {
+                    let _ = sqlx::query(c).execute(pool).await;
+                }
+                let wait = policy.backoff(attempt);
+                tracing::warn!(attempt, ?wait, "lock_timeout; retrying");
+                tokio::time::sleep(wait).await;
+            }
+            Err(e) if is_lock_timeout(&e) => {
+                if let Some(c) = cleanup {
+                    let _ = sqlx::query(c).execute(pool).await;
+                }
+                return Err(EngineError::LockTimeout {
+                    statement: label.to_string(),
+                    attempts: attempt,
+                });
+            }
+            Err(e) => {
+                return Err(EngineError::Step {
+                    step: label.to_string(),
+                    source: e,
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! The engine's record of a migration: phase states, events (+ NOTIFY), and
+//! the advisory lock that lets one runner act at a time across processes.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::pool::PoolConnection;
+use sqlx::{PgPool, Postgres};
+
+use super::recipe::Recipe;
+use super::EngineError;
+use crate::model::PhaseState;
+
+/// Channel carrying every engine event (payload: JSON).
+pub const EVENTS_CHANNEL: &str = "switchyard_events";
+/// Channel announcing read-flag changes (payload: JSON).
+pub const READ_FLAG_CHANNEL: &str = "switchyard_read_flag";
+
+pub const PHASE_TITLES: [&str; 5] = [
+    "Expand: create the new tables",
+    "Backfill from the JSONB column",
+    "Dual-write",
+    "Switch reads",
+    "Contract: drop the old column",
+];
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PhaseRecord {
+    pub phase: i16,
+    pub state: PhaseState,
+    pub started_by: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+}
+
+/// Makes sure the migration exists in our schema (the CLI may run a recipe
+/// nobody opened in the browser yet); returns its id.
+pub async fn ensure_migration(pool: &PgPool, recipe: &Recipe) -> Result<i64, EngineError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO switchyard.migrations (name, title) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(&recipe.name)
+    .bind(&recipe.title)
+    .execute(&mut *tx)
+    .await?;
+    let id: i64 = sqlx::query_scalar("SELECT id FROM switchyard.migrations WHERE name = $1")
+        .bind(&recipe.name)
+        .fetch_one(&mut *tx)
+        .await?;
+    for (i, title) in PHASE_TITLES.iter().enumerate() {
+        let position = i as i16 + 1;
+        sqlx::query(
+            "INSERT INTO switchyard.plan_phases (migration_id, position, title) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(id)
+        .bind(position)
+        .bind(title)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO switchyard.phase_states (migration_id, position) VALUES ($1, $2)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(id)
+        .bind(position)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(id)
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    position: i16,
+    state: String,
+    started_by: Option<String>,
+    started_at: Option<DateTime<Utc>>,
+    finished_at: Option<DateTime<Utc>>,
+    error: Option<String>,
+}
+
+pub async fn phases(pool: &PgPool, migration_id: i64) -> Result<Vec<PhaseRecord>, EngineError> {
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT position, state, started_by, started_at, finished_at, error
+         FROM switchyard.phase_states WHERE migration_id = $1 ORDER BY position",
+    )
+    .bind(migration_id)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| PhaseRecord {
+            phase: r.position,
+            state: PhaseState::parse(&r.state).unwrap_or(PhaseState::Failed),
+            started_by: r.started_by,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            error: r.error,
+        })
+        .collect())
+}
+
+/// Records a state change and announces it.
+pub async fn set_state(
+    pool: &PgPool,
+    migration_id: i64,
+    phase: i16,
+    state: PhaseState,
+    actor: &str,
+    error: Option<&str>,
+) -> Result<(), EngineError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "UPDATE switchyard.phase_states SET state = $3, changed_at = now(), error = $5,
+             started_by = CASE WHEN $3 = 'running' AND state <> 'paused' THEN $4 ELSE started_by END,
+             started_at = CASE WHEN $3 = 'running' AND state <> 'paused' THEN now() ELSE started_at END,
+             finished_at = CASE WHEN $3 IN ('done', 'rolled_back', 'failed') THEN now()
+                                WHEN $3 = 'running' THEN NULL ELSE finished_at END
+         WHERE migration_id = $1 AND position = $2",
+    )
+    .bind(migration_id)
+    .bind(phase)
+    .bind(state.as_str())
+    .bind(actor)
+    .bind(error)
+    .execute(&mut *tx)
+    .await?;
+    event_in(
+        &mut tx,
+        migration_id,
+        Some(phase),
+        actor,
+        "phase_state",
+        serde_json::json!({ "state": state.as_str(), "error": error }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Appends an event row and NOTIFYs it, in the caller's transaction.
+pub async fn event_in(
+    conn: &mut sqlx::PgConnection,
+    migration_id: i64,
+    phase: Option<i16>,
+    actor: &str,
+    kind: &str,
+    payload: serde_json::Value,
+) -> Result<(), EngineError> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO switchyard.events (migration_id, phase, actor, kind, payload)
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(migration_id)
+    .bind(phase)
+    .bind(actor)
+    .bind(kind)
+    .bind(&payload)
+    .fetch_one(&mut *conn)
+    .await?;
+    let note = serde_json::json!({
+        "event_id": id, "migration_id": migration_id, "phase": phase, "kind": kind,
+    });
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(EVENTS_CHANNEL)
+        .bind(note.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn event(
+    pool: &PgPool,
+    migration_id: i64,
+    phase: Option<i16>,
+    actor: &str,
+    kind: &str,
+    payload: serde_json::Value,
+) -> Result<(), EngineError> {
+    let mut conn = pool.acquire().await?;
+    event_in(&mut conn, migration_id, phase, actor, kind, payload).await
+}
+
+/// Held while a runner acts on a migration. The lock lives in a session of
+/// its own: if the process dies, Postgres drops the session and the lock.
+pub struct RunnerLock {
+    conn: Option<PoolConnection<Postgres>>,
+    name: String,
+}
+
+impl RunnerLock {
+    pub async fn acquire(pool: &PgPool, name: &str) -> Result<Self, EngineError> {
+        let mut conn = pool.acquire().await?;
+        let got: bool = sqlx::query_scalar(
+            "SELECT pg_try_advisory_lock(hashtext('switchyard.runner'), hashtext($1))",
+        )
+        .bind(name)
+        .fetch_one(&mut *conn)
+        .await?;
+        if got {
+            Ok(RunnerLock {
+                conn: Some(conn),
+                name: name.to_string(),
+            })
+        } else {
+            Err(EngineError::Busy(name.to_string()))
+        }
+    }
+}
+
+impl RunnerLock {
+    /// Releases the lock now (the next runner must not race a closing
+    /// session), then returns the session to the pool.
+    pub async fn release(mut self) {
+        if let Some(mut conn) = self.conn.take() {
+            let unlocked = sqlx::query(
+                "SELECT pg_advisory_unlock(hashtext('switchyard.runner'), hashtext($1))",
+            )
+            .bind(&self.name)
+            .execute(&mut *conn)
+            .await;
+            if unlocked.is_err() {
+                // Could not say so: close the session, which releases it too.
+                drop(conn.detach());
+            }
+        }
+    }
+}
+
+impl Drop for RunnerLock {
+    fn drop(&mut self) {
+        // Closing the session releases the lock; never hand a locked
+        // session back to the pool.
+        if let Some(conn) = self.conn.take() {
+            drop(conn.detach());
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! The CLI as a script sees it: exit codes and messages.
+#![cfg(feature = "ssr")]
+
+use sqlx::PgPool;
+use std::process::{Command, Output};
+
+fn cli(args: &[&str], database_url: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchyard"));
+    cmd.args(args).env_remove("DATABASE_URL");
+    if let Some(url) = database_url {
+        cmd.env("DATABASE_URL", url);
+    }
+    cmd.output().expect("run the CLI")
+}
+
+fn write(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("sy-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write");
+    path
+}
+
+async fn url_of(pool: &PgPool) -> String {
+    let db: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(pool)
+        .await
+        .expect("db");
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let (server, _) = base.rsplit_once('/').expect("url with a database");
+    format!("{server}/{db}")
+}
+
+#[test]
+fn recipe_check_lists_every_error_and_exits_1() {
+    let path = write(
+        "hostile.toml",
+        r#"
+name = "x"
+[source]
+table = "users\"; DROP TABLE users; --"
+key = "id"
+column = "Preferences"
+[[targets]]
+table = "t"
+source_key_column = "k"
+[[targets.columns]]
+name = "a"
+path = "a..b"
+type = "text"
+"#,
+    );
+    let out = cli(&["recipe", "check", path.to_str().expect("utf8")], None);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("source.table"), "{stderr}");
+    assert!(stderr.contains("source.column"), "{stderr}");
+    assert!(stderr.contains("targets[0].columns[0].path"), "{stderr}");
+    assert!(stderr.contains("3 error(s)"), "{stderr}");
+}
+
+#[test]
+fn plan_prints_every_phase_without_a_database() {
+    let out = cli(&["plan", "recipes/user_preferences.toml"], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for phase in 1..=5 {
+        assert!(
+            stdout.contains(&format!("-- ===== phase {phase} =====")),
+            "phase {phase}"
+        );
+    }
+    assert!(
+        stdout.contains("CREATE INDEX CONCURRENTLY IF NOT EXISTS \"user_preferences_theme_idx\"")
+    );
+    assert!(stdout.contains("NOT VALID"));
+    assert!(stdout.contains("ALTER TABLE \"public\".\"users\" DROP COLUMN \"preferences\""));
+}
+
+#[test]
+fn unreadable_recipe_is_a_clear_error() {
+    let out = cli(&["recipe", "check", "/nonexistent/recipe.toml"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read /nonexistent/recipe.toml"));
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn phase_order_is_refused_with_exit_4_and_status_is_json(pool: PgPool) {
+    switchyard::store::seed::seed_demo(&pool, 50)
+        .await
+        .expect("seed");
+    let url = url_of(&pool).await;
+    let out = cli(
+        &["phase", "run", "2", "recipes/user_preferences.toml"],
+        Some(&url),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("phases run in order"));
+
+    let out = cli(
+        &["phase", "run", "1", "recipes/user_preferences.toml"],
+        Some(&url),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = cli(&["status", "recipes/user_preferences.toml"], Some(&url));
+    assert!(out.status.success());
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status is JSON");
+    assert_eq!(status["phases"][0]["state"], "done");
+    assert_eq!(status["phases"][1]["state"], "pending");
+
+    let out = cli(&["verify", "recipes/user_preferences.toml"], Some(&url));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("verify is JSON");
+    // Nothing backfilled yet: every valid document is a difference.
+    assert!(report["differences"].as_i64().unwrap_or(0) > 0, "{report}");
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn recipe_check_against_the_database_finds_missing_tables(pool: PgPool) {
+    let url = url_of(&pool).await;
+    let out = cli(
+        &["recipe", "check", "recipes/order_metadata.toml"],
+        Some(&url),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("public.orders does not exist"));
+}
