@@ -508,13 +508,16 @@ fn parse_target(
     let mut columns = Vec::new();
     for (ci, c) in t.columns.iter().enumerate() {
         let cat = format!("{at}.columns[{ci}]");
-        if let Some(col) = parse_column(errs, &cat, c) {
-            if !names.insert(col.name.clone()) {
+        // Duplicates are reported even when the column has other errors.
+        if let Some(Ok(name)) = c.name.as_deref().map(Ident::parse) {
+            if !names.insert(name.clone()) {
                 errs.push(
                     format!("{cat}.name"),
-                    format!("duplicate column {}", col.name.as_str()),
+                    format!("duplicate column {}", name.as_str()),
                 );
             }
+        }
+        if let Some(col) = parse_column(errs, &cat, c) {
             columns.push(col);
         }
     }
