@@ -109,11 +109,9 @@ impl Engine {
         let next_hi = format!(
             "SELECT (array_agg(k ORDER BY k DESC))[1]::text FROM (SELECT {key} AS k FROM {src} WHERE {key} > $1::{kt} ORDER BY {key} LIMIT $2) AS batch"
         );
-        let map = sql::map_statement(
-            r,
-            &format!("s.{key} > $1::{kt} AND s.{key} <= $2::{kt}"),
-            true,
-        );
+        let filter = format!("s.{key} > $1::{kt} AND s.{key} <= $2::{kt}");
+        let map = sql::map_statement(r, &filter, true);
+        let map_locking = sql::map_statement_locking(r, &filter, true, true);
         let mut last_event = Instant::now() - Duration::from_secs(10);
         loop {
             let Some(p) = self.progress().await? else {
@@ -142,25 +140,44 @@ impl Engine {
                 .clone()
                 .unwrap_or_else(|| min_key(r.source.key_type));
             let started = Instant::now();
-            let mut tx = self.pool.begin().await?;
-            let hi: Option<String> = sqlx::query_scalar(&next_hi)
-                .bind(&lo)
-                .bind(p.batch_size as i64)
-                .fetch_one(&mut *tx)
-                .await?;
-            let Some(hi) = hi else {
-                tx.commit().await?;
-                break;
+            let mut attempt = 0;
+            let (mut tx, hi, batch) = loop {
+                attempt += 1;
+                let mut tx = self.pool.begin().await?;
+                let hi: Option<String> = sqlx::query_scalar(&next_hi)
+                    .bind(&lo)
+                    .bind(p.batch_size as i64)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let Some(hi) = hi else {
+                    tx.commit().await?;
+                    return self.finish_backfill(id, ctl).await;
+                };
+                // First try lock-free; after racing a delete, lock the rows.
+                let statement = if attempt == 1 { &map } else { &map_locking };
+                match sqlx::query_as::<_, BatchResult>(statement)
+                    .bind(&lo)
+                    .bind(&hi)
+                    .fetch_one(&mut *tx)
+                    .await
+                {
+                    Ok(batch) => break (tx, hi, batch),
+                    // A source row deleted by the application after our
+                    // snapshot fails the targets' foreign key: the batch is
+                    // rolled back whole and retried, locking its rows this
+                    // time (locking every batch would cost every row a write).
+                    Err(e) if is_fk_violation(&e) && attempt < 3 => {
+                        tracing::debug!(attempt, "batch raced a delete; retrying");
+                        drop(tx);
+                    }
+                    Err(e) => {
+                        return Err(EngineError::Step {
+                            step: format!("backfill batch after key {lo} (attempt {attempt})"),
+                            source: e,
+                        })
+                    }
+                }
             };
-            let batch: BatchResult = sqlx::query_as(&map)
-                .bind(&lo)
-                .bind(&hi)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(|e| EngineError::Step {
-                    step: format!("backfill batch after key {lo}"),
-                    source: e,
-                })?;
             let elapsed = started.elapsed().as_secs_f64().max(0.001);
             let instant_rate = batch.rows as f64 / elapsed;
             let rate = if p.rows_per_second > 0.0 {
@@ -210,6 +227,9 @@ impl Engine {
                 tokio::time::sleep(Duration::from_millis(p.throttle_ms as u64)).await;
             }
         }
+    }
+
+    async fn finish_backfill(&self, id: i64, ctl: &RunControl) -> Result<Outcome, EngineError> {
         if let Some(p) = self.progress().await? {
             if let Some(cb) = &ctl.on_progress {
                 cb(&p);
@@ -226,4 +246,11 @@ impl Engine {
         }
         Ok(Outcome::Done)
     }
+}
+
+/// SQLSTATE 23503: foreign_key_violation.
+fn is_fk_violation(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|c| c == "23503")
 }

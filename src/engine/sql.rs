@@ -277,15 +277,26 @@ pub fn reason_expr(r: &Recipe, d: &str) -> String {
 /// are added to `switchyard.unmapped_keys`. Returns one row:
 /// (rows, quarantined, last_key::text).
 pub fn map_statement(r: &Recipe, filter: &str, count_unmapped: bool) -> String {
+    map_statement_locking(r, filter, count_unmapped, false)
+}
+
+/// As `map_statement`; with `lock_rows`, the batch's source rows are locked
+/// FOR KEY SHARE first, so a concurrent delete waits for the batch instead of
+/// failing its foreign keys (document updates are not blocked).
+pub fn map_statement_locking(
+    r: &Recipe,
+    filter: &str,
+    count_unmapped: bool,
+    lock_rows: bool,
+) -> String {
     let key = &r.source.key;
     let col = &r.source.column;
     let name = literal(&r.name);
     let mut ctes = vec![format!(
-        // FOR KEY SHARE: a row deleted while the batch runs would otherwise
-        // fail the targets' foreign key; updates of the document still pass.
-        "src AS MATERIALIZED (\n  SELECT s.{key} AS k, s.{col} AS d, {} AS reason\n  FROM {} s WHERE {filter}\n  FOR KEY SHARE OF s\n)",
+        "src AS MATERIALIZED (\n  SELECT s.{key} AS k, s.{col} AS d, {} AS reason\n  FROM {} s WHERE {filter}{}\n)",
         reason_expr(r, &format!("s.{col}")),
-        source_table(r)
+        source_table(r),
+        if lock_rows { "\n  FOR KEY SHARE OF s" } else { "" }
     )];
     ctes.push(format!(
         "q AS (\n  INSERT INTO switchyard.quarantine (migration_name, source_key, reason, document)\n  \
