@@ -1,10 +1,11 @@
 # Switchyard — the two commands a new machine needs are `make run` and `make test`.
-.PHONY: run test check fmt lint clean-db help
+.PHONY: run test bench fmt lint clean-db help
 
 help:
 	@echo "make run    install what is missing, start a private Postgres (unless DATABASE_URL is set),"
 	@echo "            apply the schema, seed the demo and serve on http://127.0.0.1:3000"
 	@echo "make test   everything: lint, unit + integration tests (real Postgres), browser tests (Chromium)"
+	@echo "make bench  backfill vs INSERT ... SELECT (1M users) and write p99, side by side"
 	@echo "make fmt    format the code"
 	@echo "make clean-db  delete the private Postgres clusters under .switchyard/"
 
@@ -13,6 +14,9 @@ run:
 
 test:
 	@scripts/test.sh
+
+bench:
+	@scripts/bench.sh
 
 fmt:
 	cargo fmt --all

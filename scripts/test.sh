@@ -44,7 +44,7 @@ PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); 
 export LEPTOS_SITE_ADDR="127.0.0.1:$PORT"
 leptos_env
 log "starting the app on http://$LEPTOS_SITE_ADDR"
-DATABASE_URL="$E2E_URL" SWITCHYARD_DEMO_USERS="${SWITCHYARD_DEMO_USERS:-20000}" \
+DATABASE_URL="$E2E_URL" SWITCHYARD_DEMO_USERS="${SWITCHYARD_DEMO_USERS:-20000}" SWITCHYARD_SOAK_HOURS=0 \
   "$ROOT/target/release/switchyard" serve >"$ROOT/target/e2e-server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 120); do

@@ -12,6 +12,8 @@ pub mod api;
 pub mod app;
 #[cfg(feature = "ssr")]
 pub mod cli;
+#[cfg(feature = "ssr")]
+pub mod console;
 pub mod domain;
 #[cfg(feature = "ssr")]
 pub mod engine;

@@ -31,7 +31,7 @@ impl Progress {
 
     pub fn percent(&self) -> f64 {
         if self.rows_total <= 0 {
-            100.0
+            0.0
         } else {
             (self.rows_done as f64 * 100.0 / self.rows_total as f64).min(100.0)
         }
@@ -57,6 +57,26 @@ impl Engine {
         .bind(&self.recipe.name)
         .fetch_optional(&self.pool)
         .await?)
+    }
+
+    /// Throttle settings, before or during the backfill (read before each batch).
+    pub async fn set_throttle(
+        &self,
+        target_batch_ms: i32,
+        throttle_ms: i32,
+    ) -> Result<(), EngineError> {
+        sqlx::query(
+            "INSERT INTO switchyard.backfill_progress (migration_name, batch_size, target_batch_ms, throttle_ms)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (migration_name) DO UPDATE SET target_batch_ms = $3, throttle_ms = $4",
+        )
+        .bind(&self.recipe.name)
+        .bind(self.recipe.initial_batch_size as i32)
+        .bind(target_batch_ms)
+        .bind(throttle_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// Operator controls, read by the running backfill before each batch.

@@ -397,6 +397,55 @@ impl Engine {
         })
     }
 
+    /// Why phase `phase` cannot run now (order, soak time), or `None`.
+    pub fn why_not_apply(&self, phases: &[PhaseRecord], phase: i16) -> Option<String> {
+        let idx = check_phase(phase).ok()?;
+        let me = phases.get(idx)?;
+        if me.state == PhaseState::Done {
+            return Some(format!("phase {phase} is already done"));
+        }
+        if idx > 0 && phases[idx - 1].state != PhaseState::Done {
+            return Some(format!(
+                "phase {} is {}; phases run in order, so phase {phase} must wait",
+                phase - 1,
+                phases[idx - 1].state.label().to_lowercase()
+            ));
+        }
+        if phase == 5 {
+            let finished = phases[3].finished_at.unwrap_or_else(Utc::now);
+            let soak =
+                chrono::Duration::milliseconds((self.recipe.soak_hours * 3_600_000.0) as i64);
+            let ready_at = finished + soak;
+            if Utc::now() < ready_at {
+                return Some(format!(
+                    "the soak time is not over: phase 5 may run from {} ({} h after phase 4 finished)",
+                    ready_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                    self.recipe.soak_hours
+                ));
+            }
+        }
+        None
+    }
+
+    /// Is another runner acting on this migration right now?
+    pub async fn is_busy(&self) -> Result<bool, EngineError> {
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
+                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                 AND classid = hashtext('switchyard.runner')::oid AND objid = hashtext($1)::oid
+                 AND objsubid = 2)",
+        )
+        .bind(&self.recipe.name)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Records of the five phases (creating the migration's rows if needed).
+    pub async fn phase_records(&self) -> Result<Vec<PhaseRecord>, EngineError> {
+        let id = self.migration_id().await?;
+        state::phases(&self.pool, id).await
+    }
+
     async fn migration_id(&self) -> Result<i64, EngineError> {
         state::ensure_migration(&self.pool, &self.recipe).await
     }
@@ -411,34 +460,11 @@ impl Engine {
     }
 
     async fn apply_locked(&self, phase: i16, ctl: &RunControl) -> Result<Outcome, EngineError> {
-        let idx = check_phase(phase)?;
+        check_phase(phase)?;
         let id = self.migration_id().await?;
         let phases = state::phases(&self.pool, id).await?;
-        let me = &phases[idx];
-        if me.state == PhaseState::Done {
-            return Err(EngineError::Refused(format!(
-                "phase {phase} is already done"
-            )));
-        }
-        if idx > 0 && phases[idx - 1].state != PhaseState::Done {
-            return Err(EngineError::Refused(format!(
-                "phase {} is {}; phases run in order, so phase {phase} must wait",
-                phase - 1,
-                phases[idx - 1].state.label().to_lowercase()
-            )));
-        }
-        if phase == 5 {
-            let finished = phases[3].finished_at.unwrap_or_else(Utc::now);
-            let soak =
-                chrono::Duration::milliseconds((self.recipe.soak_hours * 3_600_000.0) as i64);
-            let ready_at = finished + soak;
-            if Utc::now() < ready_at {
-                return Err(EngineError::Refused(format!(
-                    "the soak time is not over: phase 5 may run from {} ({} h after phase 4 finished)",
-                    ready_at.format("%Y-%m-%d %H:%M:%S UTC"),
-                    self.recipe.soak_hours
-                )));
-            }
+        if let Some(reason) = self.why_not_apply(&phases, phase) {
+            return Err(EngineError::Refused(reason));
         }
         state::set_state(
             &self.pool,
@@ -671,29 +697,11 @@ impl Engine {
     }
 
     async fn rollback_locked(&self, phase: i16) -> Result<(), EngineError> {
-        let idx = check_phase(phase)?;
+        check_phase(phase)?;
         let id = self.migration_id().await?;
         let phases = state::phases(&self.pool, id).await?;
-        if matches!(
-            phases[idx].state,
-            PhaseState::Pending | PhaseState::RolledBack
-        ) {
-            return Err(EngineError::Refused(format!(
-                "phase {phase} has not run, so there is nothing to roll back"
-            )));
-        }
-        if idx + 1 < phases.len()
-            && !matches!(
-                phases[idx + 1].state,
-                PhaseState::Pending | PhaseState::RolledBack
-            )
-        {
-            return Err(EngineError::Refused(format!(
-                "phase {} is {}; roll back in reverse order, phase {} first",
-                phase + 1,
-                phases[idx + 1].state.label().to_lowercase(),
-                phase + 1
-            )));
+        if let Some(reason) = why_not_roll_back(&phases, phase) {
+            return Err(EngineError::Refused(reason));
         }
         state::event(
             &self.pool,
@@ -851,6 +859,30 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// Why phase `phase` cannot be rolled back now, or `None`.
+pub fn why_not_roll_back(phases: &[PhaseRecord], phase: i16) -> Option<String> {
+    let idx = check_phase(phase).ok()?;
+    if matches!(
+        phases.get(idx)?.state,
+        PhaseState::Pending | PhaseState::RolledBack
+    ) {
+        return Some(format!(
+            "phase {phase} has not run, so there is nothing to roll back"
+        ));
+    }
+    if let Some(next) = phases.get(idx + 1) {
+        if !matches!(next.state, PhaseState::Pending | PhaseState::RolledBack) {
+            return Some(format!(
+                "phase {} is {}; roll back in reverse order, phase {} first",
+                phase + 1,
+                next.state.label().to_lowercase(),
+                phase + 1
+            ));
+        }
+    }
+    None
 }
 
 /// A key below every real key, as text, for `key > $1` on the first batch.

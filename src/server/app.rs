@@ -13,8 +13,16 @@ use crate::app::{shell, App};
 /// The router serving everything, with `pool` available to server functions.
 pub fn router(leptos_options: LeptosOptions, pool: PgPool) -> Router {
     let routes = generate_route_list(App);
+    // Live console updates over SSE, fed by the engine's NOTIFYs.
+    let live = Router::new()
+        .route("/{name}", axum::routing::get(crate::console::live::sse))
+        .with_state(crate::console::live::LiveState {
+            pool: pool.clone(),
+            hub: crate::console::live::LiveHub::start(pool.clone()),
+        });
     let context_pool = pool.clone();
     Router::new()
+        .nest_service("/live", live)
         .leptos_routes_with_context(
             &leptos_options,
             routes,

@@ -2,6 +2,7 @@
 
 pub mod common;
 pub mod home;
+pub mod live;
 pub mod migration;
 pub mod not_found;
 pub mod phases;

@@ -1,56 +1,379 @@
-//! The Phases section: the state of each phase of the migration.
+//! The Phases section: the console where an engineer drives the migration
+//! and everyone watches it, live. It calls server functions only; every rule
+//! is enforced on the server too.
 
 use leptos::prelude::*;
 
 use super::common::{use_migration_name, ErrorNote, Loading, PhaseBadge};
-use crate::api::migrations::get_phases;
-use crate::domain::phases::blocked_by;
+use crate::api::console::{get_console, ActOnPhase, SetThrottle};
+use crate::model::console::{ConsolePhase, ConsoleView, PhaseAction, ThroughputPoint};
+use crate::model::PhaseState;
 
 #[component]
 pub fn PhasesSection() -> impl IntoView {
     let name = use_migration_name();
-    let phases = Resource::new(move || name.get(), get_phases);
+    let console = Resource::new(move || name.get(), get_console);
     view! {
-        <Suspense fallback=|| view! { <Loading what="phases"/> }>
+        <Suspense fallback=|| view! { <Loading what="phase console"/> }>
             {move || Suspend::new(async move {
-                match phases.await {
-                    Ok(phases) => {
-                        let all = phases.clone();
-                        view! {
-                            <section class="phases" aria-label="Phases">
-                                <table class="phase-table">
-                                    <thead>
-                                        <tr>
-                                            <th scope="col">"#"</th>
-                                            <th scope="col">"Phase"</th>
-                                            <th scope="col">"State"</th>
-                                            <th scope="col">"Since"</th>
-                                            <th scope="col">"Can it run?"</th>
-                                        </tr>
-                                    </thead>
-                                    <tbody>
-                                        {phases.into_iter().map(|p| {
-                                            let reason = blocked_by(&p, &all)
-                                                .unwrap_or_else(|| "Ready".to_string());
-                                            view! {
-                                                <tr data-position=p.position>
-                                                    <td>{p.position}</td>
-                                                    <td class="phase-title">{p.title.clone()}</td>
-                                                    <td><PhaseBadge state=p.state/></td>
-                                                    <td>{p.state_changed_at.format("%Y-%m-%d %H:%M UTC").to_string()}</td>
-                                                    <td>{reason}</td>
-                                                </tr>
-                                            }
-                                        }).collect_view()}
-                                    </tbody>
-                                </table>
-                            </section>
-                        }
-                            .into_any()
-                    }
+                match console.await {
+                    Ok(initial) => view! { <Console initial/> }.into_any(),
                     Err(error) => view! { <ErrorNote error/> }.into_any(),
                 }
             })}
         </Suspense>
+    }
+}
+
+/// An action waiting for the operator's confirmation.
+#[derive(Clone, Copy, PartialEq)]
+struct Pending {
+    phase: i16,
+    action: PhaseAction,
+}
+
+#[component]
+fn Console(initial: ConsoleView) -> impl IntoView {
+    let name = initial.name.clone();
+    let view = RwSignal::new(initial);
+    super::live::subscribe(name.clone(), view);
+    let act = ServerAction::<ActOnPhase>::new();
+    let confirming = RwSignal::new(None::<Pending>);
+    let accept_quarantine = RwSignal::new(false);
+    let error = move || {
+        act.value()
+            .get()
+            .and_then(|r| r.err())
+            .map(|e| e.to_string())
+    };
+    let name_for_do = name.clone();
+    let do_action = move |phase: i16, action: PhaseAction, accept: bool| {
+        act.dispatch(ActOnPhase {
+            name: name_for_do.clone(),
+            phase,
+            action,
+            accept_quarantine: accept,
+        });
+    };
+    let request = {
+        let do_action = do_action.clone();
+        move |phase: i16, action: PhaseAction| {
+            let needs_confirmation =
+                action == PhaseAction::RollBack || (action == PhaseAction::Run && phase >= 4);
+            if needs_confirmation {
+                accept_quarantine.set(false);
+                confirming.set(Some(Pending { phase, action }));
+            } else {
+                do_action(phase, action, false);
+            }
+        }
+    };
+    view! {
+        <section class="console" aria-label="Phase console">
+            {move || {
+                view.with(|v| v.recipe_error.clone())
+                    .map(|e| view! { <p class="error-note" role="alert">{e}</p> })
+            }}
+            <p class="action-error" role="alert">{error}</p>
+            <ProgressPanel view name=name.clone()/>
+            {move || {
+                confirming
+                    .get()
+                    .map(|p| {
+                        let v = view.get();
+                        let phase = v.phases.iter().find(|x| x.position == p.phase).cloned();
+                        let consequence = match (p.action, phase) {
+                            (PhaseAction::RollBack, Some(ph)) => format!(
+                                "Rolling back phase {} ({}) undoes it: {}",
+                                ph.position,
+                                ph.title,
+                                rollback_consequence(ph.position)
+                            ),
+                            (_, Some(ph)) => ph.consequence.unwrap_or_default(),
+                            _ => String::new(),
+                        };
+                        let quarantined = v.quarantined;
+                        let ask_accept = p.action == PhaseAction::Run && p.phase == 4 && quarantined > 0;
+                        let do_action = do_action.clone();
+                        view! {
+                            <div class="confirm" role="dialog" aria-label="Confirm">
+                                <p><strong>{format!("Confirm {} phase {}", verb(p.action), p.phase)}</strong></p>
+                                <p>{consequence}</p>
+                                {ask_accept.then(|| view! {
+                                    <label>
+                                        <input type="checkbox"
+                                            prop:checked=move || accept_quarantine.get()
+                                            on:change=move |ev| accept_quarantine.set(event_target_checked(&ev))/>
+                                        {format!(" Accept the {quarantined} quarantined document(s): they will not be readable from the new tables")}
+                                    </label>
+                                })}
+                                <div class="buttons">
+                                    <button class="danger" on:click=move |_| {
+                                        confirming.set(None);
+                                        do_action(p.phase, p.action, accept_quarantine.get_untracked());
+                                    }>"Confirm"</button>
+                                    <button on:click=move |_| confirming.set(None)>"Cancel"</button>
+                                </div>
+                            </div>
+                        }
+                    })
+            }}
+            <ol class="console-phases">
+                {move || {
+                    let v = view.get();
+                    let busy = v.busy;
+                    v.phases
+                        .into_iter()
+                        .map(|p| {
+                            let request = request.clone();
+                            view! { <PhaseCard phase=p busy request pending=act.pending()/> }
+                        })
+                        .collect_view()
+                }}
+            </ol>
+            <QuarantinePanel view/>
+            <EventLog view/>
+        </section>
+    }
+}
+
+fn verb(a: PhaseAction) -> &'static str {
+    match a {
+        PhaseAction::Run => "running",
+        PhaseAction::Pause => "pausing",
+        PhaseAction::Resume => "resuming",
+        PhaseAction::Abort => "aborting",
+        PhaseAction::RollBack => "rolling back",
+    }
+}
+
+fn rollback_consequence(phase: i16) -> &'static str {
+    match phase {
+        1 => "the new tables, the capture trigger and all quarantine records are dropped.",
+        2 => "the new tables are emptied; the backfill starts from the beginning next time.",
+        3 => "dual-write stops; writes are captured again instead.",
+        4 => "applications are told to read from the JSONB column again; reverse sync stops.",
+        _ => "the column is re-added and restored from the backup, with every write made to the new tables since.",
+    }
+}
+
+#[component]
+fn PhaseCard<F>(phase: ConsolePhase, busy: bool, request: F, pending: Memo<bool>) -> impl IntoView
+where
+    F: Fn(i16, PhaseAction) + Clone + Send + Sync + 'static,
+{
+    let p = phase.position;
+    let state = phase.state;
+    let backfill = p == 2;
+    let can_run = phase.cannot_run.is_none()
+        && matches!(
+            state,
+            PhaseState::Pending | PhaseState::RolledBack | PhaseState::Failed
+        );
+    let can_resume = backfill
+        && phase.cannot_run.is_none()
+        && (state == PhaseState::Paused || (state == PhaseState::Running && !busy));
+    let can_pause = backfill && state == PhaseState::Running && busy;
+    let can_roll_back = phase.cannot_roll_back.is_none();
+    let reason = match state {
+        PhaseState::Done | PhaseState::Running | PhaseState::Verifying => None,
+        _ => phase.cannot_run.clone(),
+    };
+    let started = phase.started_at.map(|at| {
+        format!(
+            "Started by {} at {}",
+            phase.started_by.clone().unwrap_or_else(|| "?".into()),
+            at.format("%Y-%m-%d %H:%M:%S UTC")
+        )
+    });
+    let button = move |label: &'static str, action: PhaseAction, enabled: bool| {
+        let request = request.clone();
+        view! {
+            <button
+                disabled=move || !enabled || pending.get()
+                on:click=move |_| request(p, action)
+            >
+                {label}
+            </button>
+        }
+    };
+    let sql = phase.sql.join("\n");
+    view! {
+        <li class="console-phase" data-position=p data-state=state.as_str()>
+            <h3>
+                <span class="phase-number">{format!("Phase {p}")}</span>
+                " "
+                <span class="phase-title">{phase.title.clone()}</span>
+                " "
+                <PhaseBadge state/>
+            </h3>
+            {started.map(|s| view! { <p class="meta">{s}</p> })}
+            {phase.error.clone().map(|e| view! { <p class="phase-error">{e}</p> })}
+            {reason.map(|r| view! { <p class="blocked-reason">{format!("Cannot run yet: {r}")}</p> })}
+            <div class="buttons" role="group" aria-label=format!("Phase {p} actions")>
+                {button("Run", PhaseAction::Run, can_run)}
+                {backfill.then(|| button("Pause", PhaseAction::Pause, can_pause))}
+                {backfill.then(|| button("Resume", PhaseAction::Resume, can_resume))}
+                {backfill.then(|| button("Abort", PhaseAction::Abort, can_pause))}
+                {button("Roll back", PhaseAction::RollBack, can_roll_back)}
+            </div>
+            <details class="dry-run">
+                <summary>"Dry run: the SQL this phase executes"</summary>
+                <pre><code data-language="sql">{sql}</code></pre>
+            </details>
+        </li>
+    }
+    .into_any()
+}
+
+#[component]
+fn ProgressPanel(view: RwSignal<ConsoleView>, name: String) -> impl IntoView {
+    let throttle = ServerAction::<SetThrottle>::new();
+    let throttle_error = move || {
+        throttle
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .map(|e| e.to_string())
+    };
+    move || {
+        let v = view.get();
+        let backfill_state = v.phases.get(1).map(|p| p.state);
+        let started = !matches!(
+            backfill_state,
+            None | Some(PhaseState::Pending) | Some(PhaseState::RolledBack)
+        );
+        let bar = v.progress.clone().filter(|_| started).map(|p| {
+            let percent = p.percent;
+            let eta = p
+                .eta_seconds
+                .map(|s| format!("{s:.0} s"))
+                .unwrap_or_else(|| "—".into());
+            view! {
+                <div class="progress" role="progressbar" aria-label="Backfill"
+                    aria-valuemin="0" aria-valuemax="100" aria-valuenow=format!("{percent:.0}")>
+                    <div class="bar" style=format!("width: {percent:.1}%")></div>
+                </div>
+                <p class="progress-numbers">
+                    <span class="rows">{format!("{} / {} rows", p.rows_done, p.rows_total)}</span>
+                    <span>{format!("{:.0} rows/s", p.rows_per_second)}</span>
+                    <span>{format!("ETA {eta}")}</span>
+                    <span>{format!("{} quarantined", p.quarantined)}</span>
+                    <span>{format!("batch {}", p.batch_size)}</span>
+                    {p.paused.then(|| view! { <span class="badge phase-paused">"paused"</span> })}
+                </p>
+                <ThroughputChart points=v.throughput.clone()/>
+            }
+        });
+        let throttleable = backfill_state.is_some_and(|s| s != PhaseState::Done);
+        let form = throttleable.then(|| {
+            let name = name.clone();
+            view! {
+                <ActionForm action=throttle attr:class="throttle">
+                    <input type="hidden" name="name" value=name/>
+                    <label>"Target batch duration (ms) "
+                        <input type="number" name="target_batch_ms" value=v.target_batch_ms/>
+                    </label>
+                    <label>" Pause between batches (ms) "
+                        <input type="number" name="throttle_ms" value=v.throttle_ms/>
+                    </label>
+                    <button type="submit">"Apply throttle"</button>
+                </ActionForm>
+                <p class="action-error" role="alert">{throttle_error}</p>
+            }
+        });
+        (bar.is_some() || form.is_some()).then(|| {
+            view! {
+                <div class="progress-panel" aria-label="Backfill progress">
+                    <h3>"Backfill"</h3>
+                    {bar}
+                    {form}
+                </div>
+            }
+        })
+    }
+}
+
+/// Rows/s over time, as an SVG line.
+#[component]
+fn ThroughputChart(points: Vec<ThroughputPoint>) -> impl IntoView {
+    if points.len() < 2 {
+        return view! { <p class="meta">"Throughput chart appears once the backfill reports."</p> }
+            .into_any();
+    }
+    let (w, h) = (600.0_f64, 120.0_f64);
+    let t0 = points[0].at.timestamp_millis() as f64;
+    let t1 = points[points.len() - 1].at.timestamp_millis() as f64;
+    let span = (t1 - t0).max(1.0);
+    let max = points
+        .iter()
+        .map(|p| p.rows_per_second)
+        .fold(1.0_f64, f64::max);
+    let line: Vec<String> = points
+        .iter()
+        .map(|p| {
+            let x = (p.at.timestamp_millis() as f64 - t0) / span * w;
+            let y = h - p.rows_per_second / max * (h - 10.0);
+            format!("{x:.1},{y:.1}")
+        })
+        .collect();
+    view! {
+        <svg class="throughput" viewBox=format!("0 0 {w} {h}") role="img"
+            aria-label=format!("Throughput over time, peak {max:.0} rows/s")>
+            <polyline points=line.join(" ") fill="none" stroke="currentColor" stroke-width="2"/>
+            <text x="4" y="12" class="axis">{format!("{max:.0} rows/s")}</text>
+        </svg>
+    }
+    .into_any()
+}
+
+#[component]
+fn QuarantinePanel(view: RwSignal<ConsoleView>) -> impl IntoView {
+    move || {
+        let v = view.get();
+        (v.quarantined > 0 || !v.unmapped_keys.is_empty()).then(|| {
+            view! {
+                <div class="quarantine" aria-label="Quarantine">
+                    <h3>{format!("Quarantine: {} document(s)", v.quarantined)}</h3>
+                    <table class="phase-table">
+                        <thead><tr><th scope="col">"Key"</th><th scope="col">"Reason"</th></tr></thead>
+                        <tbody>
+                            {v.quarantine_sample.into_iter().map(|q| view! {
+                                <tr><td>{q.key}</td><td>{q.reason}</td></tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                    {(!v.unmapped_keys.is_empty()).then(|| view! {
+                        <h4>"Keys mapped nowhere (lost at phase 5)"</h4>
+                        <ul class="unmapped">
+                            {v.unmapped_keys.into_iter().map(|(k, n)| view! {
+                                <li><code>{k}</code>{format!(" in {n} document(s)")}</li>
+                            }).collect_view()}
+                        </ul>
+                    })}
+                </div>
+            }
+        })
+    }
+}
+
+#[component]
+fn EventLog(view: RwSignal<ConsoleView>) -> impl IntoView {
+    view! {
+        <div class="event-log" aria-label="Event log">
+            <h3>"Event log"</h3>
+            <ol>
+                {move || view.get().events.into_iter().map(|e| view! {
+                    <li data-kind=e.kind.clone()>
+                        <time>{e.at.format("%H:%M:%S").to_string()}</time>
+                        " "
+                        <span class="actor">{e.actor}</span>
+                        " "
+                        {e.phase.map(|p| format!("phase {p}: ")).unwrap_or_default()}
+                        {e.detail}
+                    </li>
+                }).collect_view()}
+            </ol>
+        </div>
     }
 }

@@ -100,10 +100,12 @@ test("task board has a column per status with the seeded cards", async ({ page }
 
 test("phases section shows the state of each phase", async ({ page }) => {
   await page.goto("/m/user-preferences/phases");
-  const rows = page.locator(".phase-table tbody tr");
-  await expect(rows).toHaveCount(5);
-  await expect(rows.nth(0)).toContainText("Ready");
-  await expect(rows.nth(1)).toContainText("Waiting: phase 1 (Create new tables with indexes) is Pending");
+  const phases = page.locator(".console-phase");
+  await expect(phases).toHaveCount(5);
+  for (let n = 1; n <= 5; n++) {
+    await expect(phases.nth(n - 1)).toHaveAttribute("data-state", "pending");
+  }
+  await expect(phases.nth(1)).toContainText("Cannot run yet: phase 1 is pending");
 });
 
 test("sections switch on the client without a page reload", async ({ page }) => {
@@ -123,7 +125,7 @@ test("sections switch on the client without a page reload", async ({ page }) => 
   await expect(nav.getByRole("link", { name: "Tasks" })).toHaveAttribute("aria-current", "page");
 
   await nav.getByRole("link", { name: "Phases" }).click();
-  await expect(page.locator(".phase-table tbody tr")).toHaveCount(5);
+  await expect(page.locator(".console-phase")).toHaveCount(5);
 
   await nav.getByRole("link", { name: "Plan" }).click();
   await expect(page.locator(".plan-phase")).toHaveCount(5);

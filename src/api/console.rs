@@ -1,0 +1,35 @@
+//! The phase console: its view, and operator actions. Every rule is enforced
+//! by the console service on the server, whatever the buttons say.
+
+use leptos::prelude::*;
+
+use crate::model::console::{ConsoleView, PhaseAction};
+use crate::model::AppError;
+
+#[server]
+pub async fn get_console(name: String) -> Result<ConsoleView, AppError> {
+    let pool = crate::server::context::pool()?;
+    Ok(crate::console::view(&pool, &name).await?)
+}
+
+#[server]
+pub async fn act_on_phase(
+    name: String,
+    phase: i16,
+    action: PhaseAction,
+    accept_quarantine: bool,
+) -> Result<(), AppError> {
+    let pool = crate::server::context::pool()?;
+    // No accounts yet (SPEC section 6 comes later): actions are by "web".
+    Ok(crate::console::act(&pool, &name, phase, action, accept_quarantine, "web").await?)
+}
+
+#[server]
+pub async fn set_throttle(
+    name: String,
+    target_batch_ms: i32,
+    throttle_ms: i32,
+) -> Result<(), AppError> {
+    let pool = crate::server::context::pool()?;
+    Ok(crate::console::throttle(&pool, &name, target_batch_ms, throttle_ms).await?)
+}

@@ -1,0 +1,145 @@
+//! Live updates: the engine NOTIFYs every event; each app instance LISTENs
+//! once and fans the notifications out to its browsers over Server-Sent
+//! Events. Each message carries the whole console view, so a browser that
+//! (re)connects is current at once.
+
+use axum::extract::{Path, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::stream::Stream;
+use http::StatusCode;
+use serde::Deserialize;
+use sqlx::postgres::PgListener;
+use sqlx::PgPool;
+use std::convert::Infallible;
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+use crate::engine::state::EVENTS_CHANNEL;
+
+/// Per-instance fan-out of engine notifications (migration ids).
+#[derive(Clone)]
+pub struct LiveHub {
+    tx: broadcast::Sender<i64>,
+}
+
+#[derive(Deserialize)]
+struct Note {
+    migration_id: i64,
+}
+
+impl LiveHub {
+    /// Starts listening; reconnects on its own when the database drops it.
+    pub fn start(pool: PgPool) -> Self {
+        let (tx, _) = broadcast::channel(1024);
+        let hub = LiveHub { tx: tx.clone() };
+        tokio::spawn(async move {
+            loop {
+                match listen(&pool, &tx).await {
+                    Ok(()) => {}
+                    Err(e) => tracing::warn!(error = %e, "live listener lost; reconnecting"),
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        });
+        hub
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<i64> {
+        self.tx.subscribe()
+    }
+}
+
+async fn listen(pool: &PgPool, tx: &broadcast::Sender<i64>) -> Result<(), sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(EVENTS_CHANNEL).await?;
+    loop {
+        let note = listener.recv().await?;
+        if let Ok(n) = serde_json::from_str::<Note>(note.payload()) {
+            // No receivers is fine: nobody is watching.
+            let _ = tx.send(n.migration_id);
+        }
+    }
+}
+
+/// State the SSE route needs.
+#[derive(Clone)]
+pub struct LiveState {
+    pub pool: PgPool,
+    pub hub: LiveHub,
+}
+
+/// `GET /live/{name}`: the console view now, then again after every event.
+pub async fn sse(State(state): State<LiveState>, Path(name): Path<String>) -> Response {
+    let id: Option<i64> =
+        match sqlx::query_scalar("SELECT id FROM switchyard.migrations WHERE name = $1")
+            .bind(&name)
+            .fetch_optional(&state.pool)
+            .await
+        {
+            Ok(id) => id,
+            Err(e) => {
+                tracing::error!(error = %e, "live: lookup failed");
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            }
+        };
+    let Some(id) = id else {
+        return (StatusCode::NOT_FOUND, "no such migration").into_response();
+    };
+    Sse::new(updates(state, name, id))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
+}
+
+struct Feed {
+    state: LiveState,
+    name: String,
+    id: i64,
+    rx: broadcast::Receiver<i64>,
+    first: bool,
+}
+
+fn updates(
+    state: LiveState,
+    name: String,
+    id: i64,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    let rx = state.hub.subscribe();
+    let feed = Feed {
+        state,
+        name,
+        id,
+        rx,
+        first: true,
+    };
+    futures::stream::unfold(feed, |mut feed| async move {
+        if !feed.first {
+            // Wait for an event of this migration, then coalesce a burst
+            // (progress ticks) into one update.
+            loop {
+                match feed.rx.recv().await {
+                    Ok(m) if m == feed.id => break,
+                    Ok(_) => continue,
+                    Err(broadcast::error::RecvError::Lagged(_)) => break,
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            while feed.rx.try_recv().is_ok() {}
+        }
+        feed.first = false;
+        let event = match super::view(&feed.state.pool, &feed.name).await {
+            Ok(view) => match serde_json::to_string(&view) {
+                Ok(json) => Event::default().event("console").data(json),
+                Err(e) => Event::default().event("error").data(e.to_string()),
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "live: cannot build the view");
+                Event::default()
+                    .event("error")
+                    .data("the console could not be loaded")
+            }
+        };
+        Some((Ok(event), feed))
+    })
+}

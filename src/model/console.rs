@@ -1,0 +1,93 @@
+//! What the phase console shows; sent whole on every live update so a
+//! browser that reconnects gets the current state, never a gap.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::PhaseState;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConsoleView {
+    pub name: String,
+    pub phases: Vec<ConsolePhase>,
+    pub progress: Option<ProgressView>,
+    /// Rows/s over time during the backfill, oldest first.
+    pub throughput: Vec<ThroughputPoint>,
+    pub quarantined: i64,
+    pub quarantine_sample: Vec<QuarantineRow>,
+    pub unmapped_keys: Vec<(String, i64)>,
+    pub events: Vec<EventView>,
+    pub reads_from: String,
+    /// Another runner currently holds the migration.
+    pub busy: bool,
+    /// Set when the recipe cannot be loaded; the console is then read-only.
+    pub recipe_error: Option<String>,
+    /// Backfill throttle: target batch duration and pause between batches.
+    pub target_batch_ms: i32,
+    pub throttle_ms: i32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConsolePhase {
+    pub position: i16,
+    pub title: String,
+    pub state: PhaseState,
+    pub started_by: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+    /// Why Run is not possible now, if it is not.
+    pub cannot_run: Option<String>,
+    /// Why Roll back is not possible now, if it is not.
+    pub cannot_roll_back: Option<String>,
+    /// The dry run: every statement the phase executes.
+    pub sql: Vec<String>,
+    /// What the operator must confirm (phases 4 and 5), if anything.
+    pub consequence: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProgressView {
+    pub rows_done: i64,
+    pub rows_total: i64,
+    pub rows_per_second: f64,
+    pub eta_seconds: Option<f64>,
+    pub percent: f64,
+    pub quarantined: i64,
+    pub batch_size: i32,
+    pub paused: bool,
+    pub target_batch_ms: i32,
+    pub throttle_ms: i32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ThroughputPoint {
+    pub at: DateTime<Utc>,
+    pub rows_per_second: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QuarantineRow {
+    pub key: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EventView {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub phase: Option<i16>,
+    pub kind: String,
+    pub detail: String,
+}
+
+/// What the operator asks of a phase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PhaseAction {
+    Run,
+    Pause,
+    Resume,
+    Abort,
+    RollBack,
+}
