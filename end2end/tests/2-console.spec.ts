@@ -96,6 +96,9 @@ test("the console drives the migration 1 -> 5 and back, live in two browsers", a
   await confirm.getByRole("button", { name: "Confirm" }).click();
   await expectState(a, 4, "done");
   await expectState(b, 4, "done");
+  const verification = b.getByRole("region", { name: "Verification results" });
+  await expect(verification).toContainText("0 difference(s)");
+  await expect(b.getByRole("progressbar", { name: "Verification" })).toHaveAttribute("aria-valuenow", "100");
 
   await button(a, 5, "Run").click();
   await expect(confirm).toContainText("dropped");

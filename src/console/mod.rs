@@ -9,9 +9,11 @@ use sqlx::PgPool;
 
 use crate::engine::phases::{why_not_roll_back, RunControl};
 use crate::engine::state::PhaseRecord;
+use crate::engine::verify::VerifyReport;
 use crate::engine::{Engine, EngineError, EngineOptions, Recipe};
 use crate::model::console::{
-    ConsolePhase, ConsoleView, EventView, PhaseAction, ProgressView, QuarantineRow, ThroughputPoint,
+    ConsolePhase, ConsoleView, DifferenceRow, EventView, PhaseAction, ProgressView, QuarantineRow,
+    ThroughputPoint, VerificationView,
 };
 use crate::model::{AppError, PhaseState};
 
@@ -221,7 +223,7 @@ async fn base_view(pool: &PgPool, name: &str) -> Result<ConsoleView, ConsoleErro
     let events: Vec<Ev> = sqlx::query_as(
         "SELECT e.id, e.at, e.actor, e.phase, e.kind, e.payload FROM switchyard.events e
          JOIN switchyard.migrations m ON m.id = e.migration_id
-         WHERE m.name = $1 AND e.kind <> 'progress' ORDER BY e.id DESC LIMIT 50",
+         WHERE m.name = $1 AND e.kind NOT IN ('progress', 'verify_progress') ORDER BY e.id DESC LIMIT 50",
     )
     .bind(name)
     .fetch_all(pool)
@@ -266,9 +268,50 @@ async fn base_view(pool: &PgPool, name: &str) -> Result<ConsoleView, ConsoleErro
         reads_from: "source".into(),
         busy: false,
         recipe_error: None,
+        verification: latest_verification(pool, name).await?,
         target_batch_ms: 200,
         throttle_ms: 0,
     })
+}
+
+async fn latest_verification(
+    pool: &PgPool,
+    name: &str,
+) -> Result<Option<VerificationView>, ConsoleError> {
+    let row: Option<(chrono::DateTime<chrono::Utc>, String, serde_json::Value)> = sqlx::query_as(
+        "SELECT e.at, e.kind, e.payload FROM switchyard.events e
+         JOIN switchyard.migrations m ON m.id = e.migration_id
+         WHERE m.name = $1 AND e.kind IN ('verify_progress', 'verified')
+         ORDER BY e.id DESC LIMIT 1",
+    )
+    .bind(name)
+    .fetch_optional(pool)
+    .await?;
+    let Some((at, kind, payload)) = row else {
+        return Ok(None);
+    };
+    let Ok(report) = serde_json::from_value::<VerifyReport>(payload) else {
+        return Ok(None);
+    };
+    let show = |v: Option<serde_json::Value>| v.map(|v| v.to_string());
+    Ok(Some(VerificationView {
+        at,
+        finished: kind == "verified",
+        rows_compared: report.rows_compared,
+        rows_total: report.rows_total,
+        differences: report.differences,
+        first_differences: report
+            .first_differences
+            .into_iter()
+            .map(|d| DifferenceRow {
+                table: d.table,
+                key: d.key,
+                entry: d.entry,
+                expected: show(d.expected),
+                actual: show(d.actual),
+            })
+            .collect(),
+    }))
 }
 
 fn describe(kind: &str, payload: &serde_json::Value) -> String {
@@ -286,6 +329,10 @@ fn describe(kind: &str, payload: &serde_json::Value) -> String {
             payload["quarantined"], payload["differences"]
         ),
         "rollback_started" => "rollback started".into(),
+        "verified" => format!(
+            "verified {} rows: {} difference(s), {} quarantined",
+            payload["rows_compared"], payload["differences"], payload["quarantined"]
+        ),
         "throttle" => format!(
             "throttle: target batch {} ms, pause {} ms",
             payload["target_batch_ms"], payload["throttle_ms"]

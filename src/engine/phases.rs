@@ -600,7 +600,25 @@ impl Engine {
                 Ok(Outcome::Done)
             }
             4 => {
+                state::set_state(
+                    &self.pool,
+                    id,
+                    4,
+                    PhaseState::Verifying,
+                    &self.opts.actor,
+                    None,
+                )
+                .await?;
                 let report = self.verify().await?;
+                state::set_state(
+                    &self.pool,
+                    id,
+                    4,
+                    PhaseState::Running,
+                    &self.opts.actor,
+                    None,
+                )
+                .await?;
                 self.gate(id, &report, ctl).await?;
                 self.run_steps(&steps).await?;
                 Ok(Outcome::Done)

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::phases::min_key;
 use super::{sql, Engine, EngineError};
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Difference {
     pub table: String,
     pub key: String,
@@ -16,9 +16,11 @@ pub struct Difference {
     pub actual: Option<serde_json::Value>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct VerifyReport {
     pub rows_compared: i64,
+    /// Source rows when the verification started.
+    pub rows_total: i64,
     pub differences: i64,
     pub first_differences: Vec<Difference>,
     pub quarantined: i64,
@@ -64,10 +66,16 @@ impl Engine {
             .collect();
         let mut report = VerifyReport {
             rows_compared: 0,
+            rows_total: 0,
             differences: 0,
             first_differences: Vec::new(),
             quarantined: 0,
         };
+        report.rows_total = sqlx::query_scalar(&format!("SELECT count(*) FROM {src}"))
+            .fetch_one(&self.pool)
+            .await?;
+        let id = super::state::ensure_migration(&self.pool, r).await?;
+        let mut last_event = std::time::Instant::now();
         let mut lo = min_key(r.source.key_type);
         loop {
             // One snapshot per batch: source and targets compared consistently.
@@ -103,6 +111,10 @@ impl Engine {
             }
             tx.commit().await?;
             lo = hi;
+            if last_event.elapsed() >= std::time::Duration::from_millis(250) {
+                last_event = std::time::Instant::now();
+                self.verify_event(id, "verify_progress", &report).await?;
+            }
         }
         report.quarantined = sqlx::query_scalar(
             "SELECT count(*) FROM switchyard.quarantine WHERE migration_name = $1",
@@ -110,6 +122,24 @@ impl Engine {
         .bind(&r.name)
         .fetch_one(&self.pool)
         .await?;
+        self.verify_event(id, "verified", &report).await?;
         Ok(report)
+    }
+
+    async fn verify_event(
+        &self,
+        id: i64,
+        kind: &str,
+        report: &VerifyReport,
+    ) -> Result<(), EngineError> {
+        super::state::event(
+            &self.pool,
+            id,
+            Some(4),
+            &self.opts.actor,
+            kind,
+            serde_json::to_value(report).unwrap_or_default(),
+        )
+        .await
     }
 }

@@ -22,6 +22,8 @@ pub struct ConsoleView {
     pub busy: bool,
     /// Set when the recipe cannot be loaded; the console is then read-only.
     pub recipe_error: Option<String>,
+    /// The latest verification (phase 4 gate or `switchyard verify`).
+    pub verification: Option<VerificationView>,
     /// Backfill throttle: target batch duration and pause between batches.
     pub target_batch_ms: i32,
     pub throttle_ms: i32,
@@ -90,4 +92,23 @@ pub enum PhaseAction {
     Resume,
     Abort,
     RollBack,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VerificationView {
+    pub at: DateTime<Utc>,
+    pub finished: bool,
+    pub rows_compared: i64,
+    pub rows_total: i64,
+    pub differences: i64,
+    pub first_differences: Vec<DifferenceRow>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DifferenceRow {
+    pub table: String,
+    pub key: String,
+    pub entry: Option<String>,
+    pub expected: Option<String>,
+    pub actual: Option<String>,
 }

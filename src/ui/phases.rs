@@ -131,6 +131,7 @@ fn Console(initial: ConsoleView) -> impl IntoView {
                         .collect_view()
                 }}
             </ol>
+            <VerificationPanel view/>
             <QuarantinePanel view/>
             <EventLog view/>
         </section>
@@ -325,6 +326,50 @@ fn ThroughputChart(points: Vec<ThroughputPoint>) -> impl IntoView {
         </svg>
     }
     .into_any()
+}
+
+#[component]
+fn VerificationPanel(view: RwSignal<ConsoleView>) -> impl IntoView {
+    move || {
+        let v = view.get().verification?;
+        let percent = if v.rows_total > 0 {
+            (v.rows_compared as f64 * 100.0 / v.rows_total as f64).min(100.0)
+        } else {
+            100.0
+        };
+        let percent = if v.finished { 100.0 } else { percent };
+        Some(view! {
+            <section class="verification" aria-label="Verification results">
+                <h3>{if v.finished { "Verification" } else { "Verification running" }}</h3>
+                <div class="progress" role="progressbar" aria-label="Verification"
+                    aria-valuemin="0" aria-valuemax="100" aria-valuenow=format!("{percent:.0}")>
+                    <div class="bar" style=format!("width: {percent:.1}%")></div>
+                </div>
+                <p class="progress-numbers">
+                    <span>{format!("{} / {} rows compared", v.rows_compared, v.rows_total)}</span>
+                    <span class="differences">{format!("{} difference(s)", v.differences)}</span>
+                    <span>{format!("at {}", v.at.format("%H:%M:%S UTC"))}</span>
+                </p>
+                {(!v.first_differences.is_empty()).then(|| view! {
+                    <table class="phase-table">
+                        <thead><tr>
+                            <th scope="col">"Table"</th><th scope="col">"Key"</th><th scope="col">"Entry"</th>
+                            <th scope="col">"Expected"</th><th scope="col">"Actual"</th>
+                        </tr></thead>
+                        <tbody>
+                            {v.first_differences.into_iter().map(|d| view! {
+                                <tr>
+                                    <td>{d.table}</td><td>{d.key}</td><td>{d.entry.unwrap_or_default()}</td>
+                                    <td><code>{d.expected.unwrap_or_else(|| "(none)".into())}</code></td>
+                                    <td><code>{d.actual.unwrap_or_else(|| "(none)".into())}</code></td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                })}
+            </section>
+        })
+    }
 }
 
 #[component]
