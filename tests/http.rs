@@ -88,3 +88,23 @@ async fn hostile_links_in_a_spec_are_not_rendered_as_links(pool: PgPool) {
     assert!(!html.contains("<script>alert(1)</script>"));
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; click"));
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn read_flag_endpoint_reports_where_to_read(pool: PgPool) {
+    switchyard::store::seed::seed_demo(&pool, 0)
+        .await
+        .expect("seed");
+    let (status, body) = get(&pool, "/flags/user-preferences").await;
+    assert_eq!(status, StatusCode::OK);
+    let json: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(json["reads_from"], "source");
+    sqlx::query("INSERT INTO switchyard.read_flags (migration_name, reads_from) VALUES ('user-preferences', 'targets')")
+        .execute(&pool)
+        .await
+        .expect("flip");
+    let (_, body) = get(&pool, "/flags/user-preferences").await;
+    let json: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(json["reads_from"], "targets");
+    let (status, _) = get(&pool, "/flags/nope").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

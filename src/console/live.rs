@@ -143,3 +143,38 @@ fn updates(
         Some((Ok(event), feed))
     })
 }
+
+/// `GET /flags/{name}`: where applications should read from, for those that
+/// poll rather than LISTEN on `switchyard_read_flag`.
+pub async fn read_flag(State(state): State<LiveState>, Path(name): Path<String>) -> Response {
+    let row: Result<Option<(String, chrono::DateTime<chrono::Utc>)>, sqlx::Error> = sqlx::query_as(
+        "SELECT reads_from, changed_at FROM switchyard.read_flags WHERE migration_name = $1",
+    )
+    .bind(&name)
+    .fetch_optional(&state.pool)
+    .await;
+    let exists: Result<bool, sqlx::Error> =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM switchyard.migrations WHERE name = $1)")
+            .bind(&name)
+            .fetch_one(&state.pool)
+            .await;
+    match (row, exists) {
+        (Ok(_), Ok(false)) => (StatusCode::NOT_FOUND, "no such migration").into_response(),
+        (Ok(row), Ok(true)) => {
+            let (reads_from, changed_at) = match row {
+                Some((r, at)) => (r, Some(at)),
+                None => ("source".to_string(), None),
+            };
+            axum::Json(serde_json::json!({
+                "migration": name,
+                "reads_from": reads_from,
+                "changed_at": changed_at,
+            }))
+            .into_response()
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::error!(error = %e, "read flag lookup failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}

@@ -14,15 +14,24 @@ use crate::app::{shell, App};
 pub fn router(leptos_options: LeptosOptions, pool: PgPool) -> Router {
     let routes = generate_route_list(App);
     // Live console updates over SSE, fed by the engine's NOTIFYs.
+    let live_state = crate::console::live::LiveState {
+        pool: pool.clone(),
+        hub: crate::console::live::LiveHub::start(pool.clone()),
+    };
     let live = Router::new()
         .route("/{name}", axum::routing::get(crate::console::live::sse))
-        .with_state(crate::console::live::LiveState {
-            pool: pool.clone(),
-            hub: crate::console::live::LiveHub::start(pool.clone()),
-        });
+        .with_state(live_state.clone());
+    // The read flag over HTTP, for applications that poll.
+    let flags = Router::new()
+        .route(
+            "/{name}",
+            axum::routing::get(crate::console::live::read_flag),
+        )
+        .with_state(live_state);
     let context_pool = pool.clone();
     Router::new()
         .nest_service("/live", live)
+        .nest_service("/flags", flags)
         .leptos_routes_with_context(
             &leptos_options,
             routes,
