@@ -232,7 +232,12 @@ async fn base_view(pool: &PgPool, name: &str) -> Result<ConsoleView, ConsoleErro
         "SELECT at, (payload->>'rows_per_second')::float8 FROM (
              SELECT e.at, e.payload, e.id FROM switchyard.events e
              JOIN switchyard.migrations m ON m.id = e.migration_id
-             WHERE m.name = $1 AND e.kind = 'progress' ORDER BY e.id DESC LIMIT 120) x
+             WHERE m.name = $1 AND e.kind = 'progress'
+               -- this backfill only: not one from before a rollback of phase 2
+               AND e.id > coalesce((SELECT max(r.id) FROM switchyard.events r
+                                    WHERE r.migration_id = m.id AND r.phase = 2
+                                      AND r.kind = 'rollback_started'), 0)
+             ORDER BY e.id DESC LIMIT 120) x
          ORDER BY id",
     )
     .bind(name)
