@@ -14,6 +14,9 @@ pub enum AppError {
     /// Input was refused; `field` says where, `message` says why.
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
+    /// Someone else saved first; nothing was changed.
+    #[error("conflict: {message}")]
+    Conflict { message: String },
     /// Something failed on the server; details are in the server log only.
     #[error("internal error (reference {reference}); the details are in the server log")]
     Internal { reference: String },

@@ -101,6 +101,18 @@ impl TaskStatus {
     }
 }
 
+impl TaskStatus {
+    /// Parses form input; the error names the field.
+    pub fn parse_field(s: &str) -> Result<Self, super::AppError> {
+        Self::parse(s).ok_or_else(|| {
+            super::AppError::invalid(
+                "status",
+                format!("{s:?} is not a status (To Do, In Progress, Blocked, Done)"),
+            )
+        })
+    }
+}
+
 impl fmt::Display for TaskStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -134,6 +146,18 @@ impl Priority {
 
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+impl Priority {
+    /// Parses form input; the error names the field.
+    pub fn parse_field(s: &str) -> Result<Self, super::AppError> {
+        Self::parse(s).ok_or_else(|| {
+            super::AppError::invalid(
+                "priority",
+                format!("{s:?} is not a priority (Low, Medium, High, Critical)"),
+            )
+        })
     }
 }
 
@@ -224,4 +248,21 @@ pub struct TaskView {
     pub revision: i32,
     pub updated_at: DateTime<Utc>,
     pub notion_page_id: Option<String>,
+}
+
+/// A task as a form submits it (strings, parsed on the server). Every field
+/// has a default: URL-encoded forms omit empty lists.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TaskForm {
+    pub title: String,
+    pub status: String,
+    pub priority: String,
+    pub assignee: String,
+    pub sprint: String,
+    pub phase: Option<i16>,
+    /// Ids of the tasks this one depends on.
+    pub depends_on: Vec<i64>,
+    /// One acceptance criterion per line.
+    pub criteria: String,
 }

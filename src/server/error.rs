@@ -9,6 +9,7 @@ impl From<StoreError> for AppError {
         match err {
             StoreError::NotFound(what) => AppError::NotFound { what },
             StoreError::Invalid { field, message } => AppError::Invalid { field, message },
+            StoreError::Conflict(message) => AppError::Conflict { message },
             other => {
                 let reference = error_reference();
                 tracing::error!(%reference, error = %other, "request failed");

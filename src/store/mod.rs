@@ -4,6 +4,7 @@
 pub mod demo;
 pub mod migrations;
 pub mod seed;
+pub mod tasks;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
@@ -16,6 +17,9 @@ pub enum StoreError {
     NotFound(String),
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
+    /// Someone else changed it first (stale revision).
+    #[error("conflict: {0}")]
+    Conflict(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("schema migration failed: {0}")]

@@ -1,10 +1,16 @@
-//! The Tasks section: a board with one column per Status.
+//! The Tasks section: a board with one column per Status. Cards move by drag
+//! and drop or by their arrow buttons (keyboard), criteria tick in place;
+//! each change is saved at once and reverted with a message if the save
+//! fails. Filters live in the URL so a filtered board can be shared.
 
 use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::{use_navigate, use_query_map};
 
 use super::common::{use_migration_name, ErrorNote, Loading};
 use crate::api::migrations::get_tasks;
-use crate::model::{TaskStatus, TaskView};
+use crate::api::tasks::{create_task, delete_task, move_task, set_criterion};
+use crate::model::{Priority, TaskForm, TaskStatus, TaskView};
 
 #[component]
 pub fn TasksSection() -> impl IntoView {
@@ -14,25 +20,7 @@ pub fn TasksSection() -> impl IntoView {
         <Suspense fallback=|| view! { <Loading what="tasks"/> }>
             {move || Suspend::new(async move {
                 match tasks.await {
-                    Ok(tasks) => {
-                        let name = name.get_untracked();
-                        view! {
-                            <section class="board" aria-label="Task board">
-                                {TaskStatus::ALL
-                                    .into_iter()
-                                    .map(|status| {
-                                        let cards: Vec<TaskView> = tasks
-                                            .iter()
-                                            .filter(|t| t.status == status)
-                                            .cloned()
-                                            .collect();
-                                        view! { <Column status cards name=name.clone()/> }
-                                    })
-                                    .collect_view()}
-                            </section>
-                        }
-                            .into_any()
-                    }
+                    Ok(initial) => view! { <Board initial name=name.get_untracked()/> }.into_any(),
                     Err(error) => view! { <ErrorNote error/> }.into_any(),
                 }
             })}
@@ -40,20 +28,226 @@ pub fn TasksSection() -> impl IntoView {
     }
 }
 
+/// The board's shared state, handed to columns and cards.
+#[derive(Clone, Copy)]
+struct BoardState {
+    name: StoredValue<String>,
+    tasks: RwSignal<Vec<TaskView>>,
+    error: RwSignal<Option<String>>,
+    dragging: RwSignal<Option<i64>>,
+}
+
+impl BoardState {
+    /// Optimistic move: shown at once, saved, reverted if the save fails.
+    fn move_to(self, task_id: i64, status: TaskStatus) {
+        let Some(before) = self
+            .tasks
+            .with_untracked(|ts| ts.iter().find(|t| t.id == task_id).cloned())
+        else {
+            return;
+        };
+        if before.status == status {
+            return;
+        }
+        self.set(task_id, |t| t.status = status);
+        self.error.set(None);
+        let name = self.name.get_value();
+        spawn_local(async move {
+            match move_task(name, task_id, status.as_str().to_string(), before.revision).await {
+                Ok(revision) => self.set(task_id, |t| t.revision = revision),
+                Err(e) => {
+                    self.set(task_id, |t| t.status = before.status);
+                    self.error
+                        .set(Some(format!("Could not move “{}”: {e}", before.title)));
+                }
+            }
+        });
+    }
+
+    fn tick(self, task_id: i64, criterion_id: i64, done: bool) {
+        self.set(task_id, |t| {
+            if let Some(c) = t.criteria.iter_mut().find(|c| c.id == criterion_id) {
+                c.done = done;
+            }
+        });
+        self.error.set(None);
+        let name = self.name.get_value();
+        spawn_local(async move {
+            match set_criterion(name, criterion_id, done).await {
+                Ok(revision) => self.set(task_id, |t| t.revision = revision),
+                Err(e) => {
+                    self.set(task_id, |t| {
+                        if let Some(c) = t.criteria.iter_mut().find(|c| c.id == criterion_id) {
+                            c.done = !done;
+                        }
+                    });
+                    self.error
+                        .set(Some(format!("Could not save the criterion: {e}")));
+                }
+            }
+        });
+    }
+
+    fn delete(self, task: TaskView) {
+        let name = self.name.get_value();
+        spawn_local(async move {
+            match delete_task(name, task.id, task.revision).await {
+                Ok(()) => self.tasks.update(|ts| ts.retain(|t| t.id != task.id)),
+                Err(e) => self
+                    .error
+                    .set(Some(format!("Could not delete “{}”: {e}", task.title))),
+            }
+        });
+    }
+
+    fn set(self, task_id: i64, f: impl FnOnce(&mut TaskView)) {
+        self.tasks.update(|ts| {
+            if let Some(t) = ts.iter_mut().find(|t| t.id == task_id) {
+                f(t);
+            }
+        });
+    }
+}
+
+/// Percent-encodes a query value (names have spaces).
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 #[component]
-fn Column(status: TaskStatus, cards: Vec<TaskView>, name: String) -> impl IntoView {
-    let count = cards.len();
+fn Board(initial: Vec<TaskView>, name: String) -> impl IntoView {
+    let state = BoardState {
+        name: StoredValue::new(name),
+        tasks: RwSignal::new(initial),
+        error: RwSignal::new(None),
+        dragging: RwSignal::new(None),
+    };
+    let query = use_query_map();
+    let filter = move |key: &'static str| query.read().get(key).filter(|v| !v.is_empty());
+    let options = move |f: fn(&TaskView) -> Option<String>| {
+        let mut values: Vec<String> = state.tasks.with(|ts| ts.iter().filter_map(f).collect());
+        values.sort();
+        values.dedup();
+        values
+    };
+    let navigate = use_navigate();
+    let set_filter = move |key: &'static str, value: String| {
+        let mut pairs: Vec<(String, String)> = ["assignee", "sprint", "priority"]
+            .into_iter()
+            .filter(|k| *k != key)
+            .filter_map(|k| {
+                query
+                    .read_untracked()
+                    .get(k)
+                    .filter(|v| !v.is_empty())
+                    .map(|v| (k.to_string(), v))
+            })
+            .collect();
+        if !value.is_empty() {
+            pairs.push((key.to_string(), value));
+        }
+        pairs.sort();
+        let qs: Vec<String> = pairs
+            .iter()
+            .map(|(k, v)| format!("{k}={}", encode(v)))
+            .collect();
+        let path = format!(
+            "/m/{}/tasks{}",
+            state.name.get_value(),
+            if qs.is_empty() {
+                String::new()
+            } else {
+                format!("?{}", qs.join("&"))
+            }
+        );
+        navigate(&path, Default::default());
+    };
+    let visible = move |t: &TaskView| {
+        filter("assignee").is_none_or(|a| t.assignee.as_deref() == Some(a.as_str()))
+            && filter("sprint").is_none_or(|s| t.sprint.as_deref() == Some(s.as_str()))
+            && filter("priority").is_none_or(|p| t.priority.as_str() == p)
+    };
+    let select = move |key: &'static str, label: &'static str, values: Vec<String>| {
+        let set_filter = set_filter.clone();
+        view! {
+            <label>{label} " "
+                <select
+                    name=key
+                    on:change=move |ev| set_filter(key, event_target_value(&ev))
+                    prop:value=move || filter(key).unwrap_or_default()
+                >
+                    <option value="">"All"</option>
+                    {values.into_iter().map(|v| {
+                        let selected = filter(key).as_deref() == Some(v.as_str());
+                        view! { <option value=v.clone() selected=selected>{v.clone()}</option> }
+                    }).collect_view()}
+                </select>
+            </label>
+        }
+    };
     view! {
-        <div class="column" role="region" aria-label=status.as_str() data-status=status.as_str()>
-            <h3>{status.as_str()} <span class="count">{count}</span></h3>
-            {cards.into_iter().map(|task| view! { <Card task name=name.clone()/> }).collect_view()}
+        <div class="board-tools">
+            <form class="filters" aria-label="Filters">
+                {select("assignee", "Assignee", options(|t| t.assignee.clone()))}
+                {select("sprint", "Sprint", options(|t| t.sprint.clone()))}
+                {select("priority", "Priority", Priority::ALL.iter().map(|p| p.as_str().to_string()).collect())}
+            </form>
+            <NewTask state/>
+        </div>
+        <p class="action-error" role="alert">{move || state.error.get()}</p>
+        <section class="board" aria-label="Task board">
+            {TaskStatus::ALL
+                .into_iter()
+                .map(|status| view! { <Column status state visible/> })
+                .collect_view()}
+        </section>
+    }
+}
+
+#[component]
+fn Column<V>(status: TaskStatus, state: BoardState, visible: V) -> impl IntoView
+where
+    V: Fn(&TaskView) -> bool + Copy + Send + Sync + 'static,
+{
+    let cards = move || {
+        state
+            .tasks
+            .get()
+            .into_iter()
+            .filter(|t| t.status == status && visible(t))
+            .collect::<Vec<_>>()
+    };
+    view! {
+        <div
+            class="column"
+            role="region"
+            aria-label=status.as_str()
+            data-status=status.as_str()
+            on:dragover=move |ev| ev.prevent_default()
+            on:drop=move |ev| {
+                ev.prevent_default();
+                if let Some(id) = state.dragging.get_untracked() {
+                    state.dragging.set(None);
+                    state.move_to(id, status);
+                }
+            }
+        >
+            <h3>{status.as_str()} <span class="count">{move || cards().len()}</span></h3>
+            {move || cards().into_iter().map(|task| view! { <Card task state/> }).collect_view()}
         </div>
     }
     .into_any()
 }
 
 #[component]
-fn Card(task: TaskView, name: String) -> impl IntoView {
+fn Card(task: TaskView, state: BoardState) -> impl IntoView {
     let done = task.criteria.iter().filter(|c| c.done).count();
     let total = task.criteria.len();
     let waiting: Vec<String> = task
@@ -62,8 +256,23 @@ fn Card(task: TaskView, name: String) -> impl IntoView {
         .filter(|d| d.status != TaskStatus::Done)
         .map(|d| d.title.clone())
         .collect();
+    let idx = TaskStatus::ALL
+        .iter()
+        .position(|s| *s == task.status)
+        .unwrap_or(0);
+    let left = idx.checked_sub(1).map(|i| TaskStatus::ALL[i]);
+    let right = TaskStatus::ALL.get(idx + 1).copied();
+    let id = task.id;
+    let name = state.name.get_value();
+    let to_delete = task.clone();
     view! {
-        <article class="card" data-task-id=task.id>
+        <article
+            class="card"
+            data-task-id=task.id
+            draggable="true"
+            on:dragstart=move |_| state.dragging.set(Some(id))
+            on:dragend=move |_| state.dragging.set(None)
+        >
             <h4>{task.title.clone()}</h4>
             <p class="card-meta">
                 <span class=format!("badge priority-{}", task.priority.as_str().to_lowercase())>
@@ -87,17 +296,84 @@ fn Card(task: TaskView, name: String) -> impl IntoView {
             <div class="criteria">
                 <p class="criteria-count">{format!("Acceptance criteria {done}/{total}")}</p>
                 <ul>
-                    {task.criteria.iter().map(|c| view! {
-                        <li>
-                            <label>
-                                <input type="checkbox" checked=c.done disabled=true/>
-                                <span class:done=c.done>{c.text.clone()}</span>
-                            </label>
-                        </li>
+                    {task.criteria.iter().map(|c| {
+                        let cid = c.id;
+                        view! {
+                            <li>
+                                <label>
+                                    <input type="checkbox" prop:checked=c.done
+                                        on:change=move |ev| state.tick(id, cid, event_target_checked(&ev))/>
+                                    <span class:done=c.done>{c.text.clone()}</span>
+                                </label>
+                            </li>
+                        }
                     }).collect_view()}
                 </ul>
+            </div>
+            <div class="card-actions">
+                {left.map(|s| view! {
+                    <button aria-label=format!("Move to {}", s.as_str()) on:click=move |_| state.move_to(id, s)>"◀"</button>
+                })}
+                {right.map(|s| view! {
+                    <button aria-label=format!("Move to {}", s.as_str()) on:click=move |_| state.move_to(id, s)>"▶"</button>
+                })}
+                <button class="delete" aria-label=format!("Delete {}", task.title)
+                    on:click=move |_| state.delete(to_delete.clone())>"Delete"</button>
             </div>
         </article>
     }
     .into_any()
+}
+
+#[component]
+fn NewTask(state: BoardState) -> impl IntoView {
+    let title = RwSignal::new(String::new());
+    let assignee = RwSignal::new(String::new());
+    let priority = RwSignal::new("Medium".to_string());
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let name = state.name.get_value();
+        let (t, a, p) = (
+            title.get_untracked(),
+            assignee.get_untracked(),
+            priority.get_untracked(),
+        );
+        spawn_local(async move {
+            let form = TaskForm {
+                title: t,
+                status: TaskStatus::ToDo.as_str().into(),
+                priority: p,
+                assignee: a,
+                ..TaskForm::default()
+            };
+            let created = create_task(name.clone(), form).await;
+            match created {
+                Ok(_) => match get_tasks(name).await {
+                    Ok(all) => {
+                        state.tasks.set(all);
+                        state.error.set(None);
+                        title.set(String::new());
+                    }
+                    Err(e) => state.error.set(Some(e.to_string())),
+                },
+                Err(e) => state
+                    .error
+                    .set(Some(format!("Could not create the task: {e}"))),
+            }
+        });
+    };
+    view! {
+        <form class="new-task" aria-label="New task" on:submit=submit>
+            <input type="text" placeholder="New task title" aria-label="Title"
+                prop:value=move || title.get() on:input=move |ev| title.set(event_target_value(&ev))/>
+            <input type="text" placeholder="Assignee" aria-label="Assignee"
+                prop:value=move || assignee.get() on:input=move |ev| assignee.set(event_target_value(&ev))/>
+            <select aria-label="Priority" on:change=move |ev| priority.set(event_target_value(&ev))>
+                {Priority::ALL.iter().map(|p| view! {
+                    <option value=p.as_str() selected=*p == Priority::Medium>{p.as_str()}</option>
+                }).collect_view()}
+            </select>
+            <button type="submit">"Add task"</button>
+        </form>
+    }
 }

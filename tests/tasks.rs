@@ -1,0 +1,205 @@
+//! Task board changes against a real Postgres: revisions, validation,
+//! dependencies, and nothing half-saved.
+#![cfg(feature = "ssr")]
+
+use sqlx::PgPool;
+use switchyard::model::{Priority, TaskStatus};
+use switchyard::store::tasks::{self, TaskInput};
+use switchyard::store::{migrations, seed, StoreError};
+
+fn input(title: &str) -> TaskInput {
+    TaskInput {
+        title: title.into(),
+        status: TaskStatus::ToDo,
+        priority: Priority::Low,
+        assignee: Some(" Eve ".into()),
+        sprint: Some(String::new()),
+        phase_position: Some(2),
+        depends_on: vec![],
+        criteria: vec!["first".into(), "  ".into(), "second".into()],
+    }
+}
+
+async fn task_id(pool: &PgPool, title: &str) -> (i64, i32) {
+    sqlx::query_as("SELECT id, revision FROM switchyard.tasks WHERE title = $1")
+        .bind(title)
+        .fetch_one(pool)
+        .await
+        .expect("task")
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn moves_bump_the_revision_and_stale_ones_conflict(pool: PgPool) {
+    seed::seed_demo(&pool, 0).await.expect("seed");
+    let (id, rev) = task_id(&pool, "Add dual-write").await;
+    let new_rev = tasks::move_task(
+        &pool,
+        "user-preferences",
+        id,
+        TaskStatus::InProgress,
+        rev,
+        "t",
+    )
+    .await
+    .expect("move");
+    assert_eq!(new_rev, rev + 1);
+    let err = tasks::move_task(&pool, "user-preferences", id, TaskStatus::Done, rev, "t")
+        .await
+        .expect_err("stale revision");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    let all = migrations::tasks(&pool, "user-preferences")
+        .await
+        .expect("tasks");
+    let t = all.iter().find(|t| t.id == id).expect("task");
+    assert_eq!(
+        t.status,
+        TaskStatus::InProgress,
+        "the stale move changed nothing"
+    );
+    let moved: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM switchyard.events WHERE kind = 'task_moved'")
+            .fetch_one(&pool)
+            .await
+            .expect("events");
+    assert_eq!(moved, 1);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn criteria_tick_and_persist(pool: PgPool) {
+    seed::seed_demo(&pool, 0).await.expect("seed");
+    let all = migrations::tasks(&pool, "user-preferences")
+        .await
+        .expect("tasks");
+    let task = all
+        .iter()
+        .find(|t| t.title == "Add dual-write")
+        .expect("task");
+    let c = &task.criteria[0];
+    assert!(!c.done);
+    tasks::set_criterion(&pool, "user-preferences", c.id, true, "t")
+        .await
+        .expect("tick");
+    let again = migrations::tasks(&pool, "user-preferences")
+        .await
+        .expect("tasks");
+    let t = again.iter().find(|t| t.id == task.id).expect("task");
+    assert!(t.criteria[0].done);
+    assert_eq!(t.revision, task.revision + 1);
+    let err = tasks::set_criterion(&pool, "user-preferences", 999_999, true, "t")
+        .await
+        .expect_err("unknown criterion");
+    assert!(matches!(err, StoreError::NotFound(_)));
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn bad_input_is_refused_with_its_field_and_nothing_saved(pool: PgPool) {
+    seed::seed_demo(&pool, 0).await.expect("seed");
+    let cases: Vec<(TaskInput, &str)> = vec![
+        (input("   "), "title"),
+        (input(&"x".repeat(201)), "title"),
+        (
+            TaskInput {
+                assignee: Some("a".repeat(101)),
+                ..input("ok")
+            },
+            "assignee",
+        ),
+        (
+            TaskInput {
+                phase_position: Some(9),
+                ..input("ok")
+            },
+            "phase",
+        ),
+        (
+            TaskInput {
+                criteria: vec!["c".repeat(501)],
+                ..input("ok")
+            },
+            "criteria",
+        ),
+        (
+            TaskInput {
+                depends_on: vec![987_654],
+                ..input("ok")
+            },
+            "depends_on",
+        ),
+    ];
+    for (case, field) in cases {
+        match tasks::create_task(&pool, "user-preferences", case, "t").await {
+            Err(StoreError::Invalid { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("expected {field} refused, got {other:?}"),
+        }
+    }
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM switchyard.tasks")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(count, 5, "nothing half-saved");
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn create_trims_and_keeps_criteria(pool: PgPool) {
+    seed::seed_demo(&pool, 0).await.expect("seed");
+    let id = tasks::create_task(&pool, "user-preferences", input("  New one "), "t")
+        .await
+        .expect("create");
+    let all = migrations::tasks(&pool, "user-preferences")
+        .await
+        .expect("tasks");
+    let t = all.iter().find(|t| t.id == id).expect("created");
+    assert_eq!(t.title, "New one");
+    assert_eq!(t.assignee.as_deref(), Some("Eve"));
+    assert_eq!(t.sprint, None);
+    let texts: Vec<&str> = t.criteria.iter().map(|c| c.text.as_str()).collect();
+    assert_eq!(texts, vec!["first", "second"]);
+    tasks::delete_task(&pool, "user-preferences", id, t.revision, "t")
+        .await
+        .expect("delete");
+    assert!(migrations::tasks(&pool, "user-preferences")
+        .await
+        .expect("tasks")
+        .iter()
+        .all(|x| x.id != id));
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn dependency_cycles_and_other_migrations_are_refused(pool: PgPool) {
+    seed::seed_demo(&pool, 0).await.expect("seed");
+    let (write_sql, rev) = task_id(&pool, "Write migration SQL").await;
+    let (backfill, _) = task_id(&pool, "Implement backfill job").await;
+    // backfill depends on write_sql; making write_sql depend on backfill is a cycle.
+    let mut edit = input("Write migration SQL");
+    edit.depends_on = vec![backfill];
+    let err = tasks::update_task(&pool, "user-preferences", write_sql, rev, edit, "t")
+        .await
+        .expect_err("cycle");
+    assert!(
+        matches!(err, StoreError::Invalid { ref field, ref message } if field == "depends_on" && message.contains("cycle")),
+        "{err:?}"
+    );
+
+    // A task of another migration.
+    sqlx::query("INSERT INTO switchyard.migrations (name, title) VALUES ('other', 'Other')")
+        .execute(&pool)
+        .await
+        .expect("other");
+    let other = tasks::create_task(&pool, "other", input("Elsewhere"), "t")
+        .await
+        .expect("other task");
+    let mut edit = input("Write migration SQL");
+    edit.depends_on = vec![other];
+    let err = tasks::update_task(&pool, "user-preferences", write_sql, rev, edit, "t")
+        .await
+        .expect_err("foreign dependency");
+    assert!(
+        matches!(err, StoreError::Invalid { ref field, .. } if field == "depends_on"),
+        "{err:?}"
+    );
+    // A task of another migration cannot be moved through this one either.
+    let err = tasks::move_task(&pool, "user-preferences", other, TaskStatus::Done, 1, "t")
+        .await
+        .expect_err("not ours");
+    assert!(matches!(err, StoreError::NotFound(_)));
+}
