@@ -228,20 +228,7 @@ impl Engine {
 
             if last_event.elapsed() >= Duration::from_millis(250) {
                 last_event = Instant::now();
-                if let Some(p) = self.progress().await? {
-                    if let Some(cb) = &ctl.on_progress {
-                        cb(&p);
-                    }
-                    state::event(
-                        &self.pool,
-                        id,
-                        Some(2),
-                        &self.opts.actor,
-                        "progress",
-                        serde_json::to_value(&p).unwrap_or_default(),
-                    )
-                    .await?;
-                }
+                self.report_progress(id, ctl).await?;
             }
             if p.throttle_ms > 0 {
                 tokio::time::sleep(Duration::from_millis(p.throttle_ms as u64)).await;
@@ -250,6 +237,12 @@ impl Engine {
     }
 
     async fn finish_backfill(&self, id: i64, ctl: &RunControl) -> Result<Outcome, EngineError> {
+        self.report_progress(id, ctl).await?;
+        Ok(Outcome::Done)
+    }
+
+    /// A progress tick: to the caller (CLI line) and as an event (+ NOTIFY).
+    async fn report_progress(&self, id: i64, ctl: &RunControl) -> Result<(), EngineError> {
         if let Some(p) = self.progress().await? {
             if let Some(cb) = &ctl.on_progress {
                 cb(&p);
@@ -264,7 +257,7 @@ impl Engine {
             )
             .await?;
         }
-        Ok(Outcome::Done)
+        Ok(())
     }
 }
 

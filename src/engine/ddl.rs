@@ -47,46 +47,37 @@ fn is_lock_timeout(err: &sqlx::Error) -> bool {
         .is_some_and(|c| c == "55P03")
 }
 
-/// Runs `statements` in one transaction under `lock_timeout`, retrying the
-/// whole transaction on lock timeouts. Returns the attempts it took.
-#[tracing::instrument(skip(pool, statements, policy), fields(label = %label))]
-pub async fn run_in_transaction(
+/// Runs `attempt` until it succeeds, retrying lock timeouts with backoff
+/// (after `cleanup`, if any). Returns the attempts it took.
+async fn with_retries<F, Fut>(
     pool: &PgPool,
     label: &str,
-    statements: &[String],
+    cleanup: Option<&str>,
     policy: &LockPolicy,
-) -> Result<u32, EngineError> {
+    mut attempt_once: F,
+) -> Result<u32, EngineError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), sqlx::Error>>,
+{
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let result: Result<(), sqlx::Error> = async {
-            let mut tx = pool.begin().await?;
-            tx.execute(
-                format!(
-                    "SET LOCAL lock_timeout = '{}ms'",
-                    policy.lock_timeout.as_millis()
-                )
-                .as_str(),
-            )
-            .await?;
-            for sql in statements {
-                tx.execute(sql.as_str()).await?;
-            }
-            tx.commit().await
-        }
-        .await;
-        match result {
+        match attempt_once().await {
             Ok(()) => return Ok(attempt),
-            Err(e) if is_lock_timeout(&e) && attempt < policy.max_attempts => {
+            Err(e) if is_lock_timeout(&e) => {
+                if let Some(c) = cleanup {
+                    let _ = sqlx::query(c).execute(pool).await;
+                }
+                if attempt >= policy.max_attempts {
+                    return Err(EngineError::LockTimeout {
+                        statement: label.to_string(),
+                        attempts: attempt,
+                    });
+                }
                 let wait = policy.backoff(attempt);
                 tracing::warn!(attempt, ?wait, "lock_timeout; retrying");
                 tokio::time::sleep(wait).await;
-            }
-            Err(e) if is_lock_timeout(&e) => {
-                return Err(EngineError::LockTimeout {
-                    statement: label.to_string(),
-                    attempts: attempt,
-                })
             }
             Err(e) => {
                 return Err(EngineError::Step {
@@ -96,6 +87,30 @@ pub async fn run_in_transaction(
             }
         }
     }
+}
+
+/// Runs `statements` in one transaction under `lock_timeout`, retrying the
+/// whole transaction on lock timeouts. Returns the attempts it took.
+#[tracing::instrument(skip(pool, statements, policy), fields(label = %label))]
+pub async fn run_in_transaction(
+    pool: &PgPool,
+    label: &str,
+    statements: &[String],
+    policy: &LockPolicy,
+) -> Result<u32, EngineError> {
+    let set_timeout = format!(
+        "SET LOCAL lock_timeout = '{}ms'",
+        policy.lock_timeout.as_millis()
+    );
+    with_retries(pool, label, None, policy, || async {
+        let mut tx = pool.begin().await?;
+        tx.execute(set_timeout.as_str()).await?;
+        for sql in statements {
+            tx.execute(sql.as_str()).await?;
+        }
+        tx.commit().await
+    })
+    .await
 }
 
 /// Runs one statement that cannot run in a transaction (`CREATE INDEX
@@ -109,46 +124,14 @@ pub async fn run_outside_transaction(
     cleanup: Option<&str>,
     policy: &LockPolicy,
 ) -> Result<u32, EngineError> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let result: Result<(), sqlx::Error> = async {
-            let mut conn = pool.acquire().await?;
-            conn.execute(
-                format!("SET lock_timeout = '{}ms'", policy.lock_timeout.as_millis()).as_str(),
-            )
-            .await?;
-            let r = conn.execute(sql).await.map(|_| ());
-            // Pooled connections must not keep our setting.
-            let _ = conn.execute("RESET lock_timeout").await;
-            r
-        }
-        .await;
-        match result {
-            Ok(()) => return Ok(attempt),
-            Err(e) if is_lock_timeout(&e) && attempt < policy.max_attempts => {
-                if let Some(c) = cleanup {
-                    let _ = sqlx::query(c).execute(pool).await;
-                }
-                let wait = policy.backoff(attempt);
-                tracing::warn!(attempt, ?wait, "lock_timeout; retrying");
-                tokio::time::sleep(wait).await;
-            }
-            Err(e) if is_lock_timeout(&e) => {
-                if let Some(c) = cleanup {
-                    let _ = sqlx::query(c).execute(pool).await;
-                }
-                return Err(EngineError::LockTimeout {
-                    statement: label.to_string(),
-                    attempts: attempt,
-                });
-            }
-            Err(e) => {
-                return Err(EngineError::Step {
-                    step: label.to_string(),
-                    source: e,
-                })
-            }
-        }
-    }
+    let set_timeout = format!("SET lock_timeout = '{}ms'", policy.lock_timeout.as_millis());
+    with_retries(pool, label, cleanup, policy, || async {
+        let mut conn = pool.acquire().await?;
+        conn.execute(set_timeout.as_str()).await?;
+        let result = conn.execute(sql).await.map(|_| ());
+        // Pooled connections must not keep our setting.
+        let _ = conn.execute("RESET lock_timeout").await;
+        result
+    })
+    .await
 }

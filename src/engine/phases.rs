@@ -476,53 +476,27 @@ impl Engine {
         )
         .await?;
         let result = self.run_phase(id, phase, ctl).await;
-        match &result {
-            Ok(Outcome::Done) => {
-                state::set_state(
-                    &self.pool,
-                    id,
-                    phase,
-                    PhaseState::Done,
-                    &self.opts.actor,
-                    None,
-                )
-                .await?
-            }
-            Ok(Outcome::Paused) => {
-                state::set_state(
-                    &self.pool,
-                    id,
-                    phase,
-                    PhaseState::Paused,
-                    &self.opts.actor,
-                    None,
-                )
-                .await?
-            }
-            Ok(Outcome::Aborted) => {
-                state::set_state(
-                    &self.pool,
-                    id,
-                    phase,
-                    PhaseState::Failed,
-                    &self.opts.actor,
-                    Some("aborted by the operator"),
-                )
-                .await?
-            }
-            Err(e) => {
-                let message = e.to_string();
-                // Best effort: the original error matters more than this one.
-                let _ = state::set_state(
-                    &self.pool,
-                    id,
-                    phase,
-                    PhaseState::Failed,
-                    &self.opts.actor,
-                    Some(&message),
-                )
-                .await;
-            }
+        let (final_state, error) = match &result {
+            Ok(Outcome::Done) => (PhaseState::Done, None),
+            Ok(Outcome::Paused) => (PhaseState::Paused, None),
+            Ok(Outcome::Aborted) => (
+                PhaseState::Failed,
+                Some("aborted by the operator".to_string()),
+            ),
+            Err(e) => (PhaseState::Failed, Some(e.to_string())),
+        };
+        let recorded = state::set_state(
+            &self.pool,
+            id,
+            phase,
+            final_state,
+            &self.opts.actor,
+            error.as_deref(),
+        )
+        .await;
+        // A failed phase reports its own error first; recording is best effort then.
+        if result.is_ok() {
+            recorded?;
         }
         result
     }
