@@ -3,4 +3,5 @@
 
 pub mod console;
 pub mod migrations;
+pub mod plans;
 pub mod tasks;

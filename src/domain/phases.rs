@@ -44,6 +44,8 @@ mod tests {
             title: format!("Phase {position}"),
             description: String::new(),
             owner: None,
+            status_note: String::new(),
+            blockers: String::new(),
             depends_on: if position > 1 {
                 vec![position - 1]
             } else {

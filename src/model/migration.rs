@@ -204,6 +204,9 @@ pub struct PhaseView {
     pub title: String,
     pub description: String,
     pub owner: Option<String>,
+    /// Free text from the plan's editors.
+    pub status_note: String,
+    pub blockers: String,
     /// Positions of the phases this one depends on.
     pub depends_on: Vec<i16>,
     pub state: PhaseState,

@@ -5,6 +5,7 @@ pub mod console;
 pub mod error;
 pub mod migration;
 pub mod notion;
+pub mod plan;
 
 pub use error::AppError;
 pub use migration::*;

@@ -28,6 +28,8 @@ struct PhaseRow {
     title: String,
     description: String,
     owner: Option<String>,
+    status_note: String,
+    blockers: String,
     depends_on: Vec<i16>,
     state: String,
     changed_at: DateTime<Utc>,
@@ -116,7 +118,7 @@ async fn summaries(pool: &PgPool, rows: Vec<MigrationRow>) -> StoreResult<Vec<Mi
 /// Phases (document and runtime state together) of several migrations.
 async fn phases_for(pool: &PgPool, ids: &[i64]) -> StoreResult<HashMap<i64, Vec<PhaseView>>> {
     let rows: Vec<PhaseRow> = sqlx::query_as(
-        "SELECT p.migration_id, p.position, p.title, p.description, p.owner,
+        "SELECT p.migration_id, p.position, p.title, p.description, p.owner, p.status_note, p.blockers,
                 coalesce(array_agg(d.depends_on ORDER BY d.depends_on)
                          FILTER (WHERE d.depends_on IS NOT NULL), '{}') AS depends_on,
                 coalesce(s.state, 'pending') AS state,
@@ -144,6 +146,8 @@ async fn phases_for(pool: &PgPool, ids: &[i64]) -> StoreResult<HashMap<i64, Vec<
             title: row.title,
             description: row.description,
             owner: row.owner,
+            status_note: row.status_note,
+            blockers: row.blockers,
             depends_on: row.depends_on,
             state,
             state_changed_at: row.changed_at,

@@ -3,6 +3,7 @@
 
 pub mod demo;
 pub mod migrations;
+pub mod plans;
 pub mod seed;
 pub mod tasks;
 

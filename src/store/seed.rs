@@ -95,6 +95,8 @@ async fn seed_migration(tx: &mut Transaction<'_, Postgres>) -> StoreResult<bool>
         .await?;
     }
 
+    super::plans::snapshot(tx, id, "system").await?;
+
     let mut task_ids = Vec::with_capacity(demo::TASKS.len());
     for (rank, task) in demo::TASKS.iter().enumerate() {
         let task_id: i64 = sqlx::query_scalar(

@@ -1,0 +1,71 @@
+import { test, expect, Page, Browser } from "@playwright/test";
+
+const URL = "/m/user-preferences/plan";
+
+async function open(browser: Browser): Promise<Page> {
+  const page = await (await browser.newContext()).newPage();
+  await page.goto(URL);
+  await expect(page.locator("body[data-hydrated=true]")).toBeAttached();
+  return page;
+}
+
+test("edit and save the plan, see the version in history, compare and keep it after reload", async ({ browser }) => {
+  const page = await open(browser);
+  await expect(page.locator(".revision")).toHaveText("Revision 1");
+  await page.getByRole("button", { name: "Edit plan" }).click();
+  const editor = page.getByRole("region", { name: "Plan editor" });
+  await editor.getByRole("textbox", { name: "Plan text" }).fill("## Rollout\n\nShip **carefully** with `lock_timeout`.\n\n- [x] rehearsed");
+  // Live preview, rendered like the spec.
+  const preview = editor.getByLabel("Preview");
+  await expect(preview.locator("strong")).toHaveText("carefully");
+  await expect(preview.locator(".n-todo input")).toBeChecked();
+  await editor.locator(".phase-edit").nth(1).getByLabel("Status note").fill("waiting for the benchmark");
+  await editor.getByRole("button", { name: "Save plan" }).click();
+
+  await expect(page.locator(".revision")).toHaveText("Revision 2");
+  await expect(page.locator(".plan-body strong")).toHaveText("carefully");
+  await expect(page.locator(".plan-phase").nth(1)).toContainText("Status: waiting for the benchmark");
+  const history = page.getByRole("region", { name: "History" });
+  await expect(history.locator("li[data-revision]")).toHaveCount(2);
+  await expect(history.locator('li[data-revision="2"]')).toContainText("by web");
+  await history.getByRole("button", { name: "Compare" }).click();
+  const diff = history.getByLabel("Differences");
+  await expect(diff.locator(".added").first()).toBeVisible();
+  await expect(diff.locator(".added", { hasText: "Status note: waiting for the benchmark" })).toHaveCount(1);
+
+  await page.reload();
+  await expect(page.locator(".revision")).toHaveText("Revision 2");
+  await expect(page.locator(".plan-phase").nth(1)).toContainText("waiting for the benchmark");
+});
+
+test("a conflicting edit from a second browser is shown as a conflict, not overwritten", async ({ browser }) => {
+  const a = await open(browser);
+  const b = await open(browser);
+  await a.getByRole("button", { name: "Edit plan" }).click();
+  await b.getByRole("button", { name: "Edit plan" }).click();
+
+  await a.getByRole("textbox", { name: "Plan text" }).fill("Alice's plan");
+  await a.getByRole("button", { name: "Save plan" }).click();
+  await expect(a.locator(".revision")).toHaveText("Revision 3");
+
+  await b.getByRole("textbox", { name: "Plan text" }).fill("Bob's plan");
+  await b.getByRole("button", { name: "Save plan" }).click();
+  const conflict = b.getByRole("region", { name: "Conflict" });
+  await expect(conflict).toContainText("revision 3 was saved by web");
+  await expect(conflict.locator("pre.theirs")).toContainText("Alice's plan");
+  await expect(conflict.locator("pre.mine")).toContainText("Bob's plan");
+
+  // Nothing was overwritten.
+  await a.reload();
+  await expect(a.locator(".plan-body")).toContainText("Alice's plan");
+
+  // Bob chooses to keep his, knowingly.
+  await conflict.getByRole("button", { name: "Keep mine (save over theirs)" }).click();
+  await expect(b.locator(".revision")).toHaveText("Revision 4");
+  await expect(b.locator(".plan-body")).toContainText("Bob's plan");
+
+  // Restore revision 3 from the history.
+  await b.getByRole("button", { name: "Restore revision 3" }).click();
+  await expect(b.locator(".revision")).toHaveText("Revision 5");
+  await expect(b.locator(".plan-body")).toContainText("Alice's plan");
+});

@@ -1,0 +1,66 @@
+//! The plan editor: save with a revision (conflicts refused), history, any
+//! version, a readable diff between two, restore.
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+
+use crate::model::plan::{DiffLine, PlanEdit, PlanVersion};
+use crate::model::AppError;
+
+/// Saves on top of `base_revision`; returns the new revision, or a conflict
+/// when someone else saved first (nothing is overwritten).
+#[server(input = Json)]
+pub async fn save_plan(name: String, base_revision: i32, edit: PlanEdit) -> Result<i32, AppError> {
+    let pool = crate::server::context::pool()?;
+    Ok(crate::store::plans::save(&pool, &name, base_revision, edit, "web").await?)
+}
+
+/// Every version, newest first.
+#[server]
+pub async fn get_plan_history(name: String) -> Result<Vec<PlanVersion>, AppError> {
+    let pool = crate::server::context::pool()?;
+    Ok(crate::store::plans::history(&pool, &name).await?)
+}
+
+#[server]
+pub async fn get_plan_version(name: String, revision: i32) -> Result<PlanVersion, AppError> {
+    let pool = crate::server::context::pool()?;
+    Ok(crate::store::plans::version(&pool, &name, revision).await?)
+}
+
+/// Line diff of version `from` to version `to`.
+#[server]
+pub async fn get_plan_diff(name: String, from: i32, to: i32) -> Result<Vec<DiffLine>, AppError> {
+    use crate::model::plan::DiffKind;
+    let pool = crate::server::context::pool()?;
+    let a = crate::store::plans::version(&pool, &name, from)
+        .await?
+        .plan
+        .as_text();
+    let b = crate::store::plans::version(&pool, &name, to)
+        .await?
+        .plan
+        .as_text();
+    Ok(similar::TextDiff::from_lines(&a, &b)
+        .iter_all_changes()
+        .map(|c| DiffLine {
+            kind: match c.tag() {
+                similar::ChangeTag::Equal => DiffKind::Same,
+                similar::ChangeTag::Insert => DiffKind::Added,
+                similar::ChangeTag::Delete => DiffKind::Removed,
+            },
+            text: c.value().trim_end_matches('\n').to_string(),
+        })
+        .collect())
+}
+
+/// Restores version `revision` as a new revision on top of `base_revision`.
+#[server]
+pub async fn restore_plan(
+    name: String,
+    revision: i32,
+    base_revision: i32,
+) -> Result<i32, AppError> {
+    let pool = crate::server::context::pool()?;
+    Ok(crate::store::plans::restore(&pool, &name, revision, base_revision, "web").await?)
+}
