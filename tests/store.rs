@@ -120,6 +120,17 @@ async fn reads_the_demo_back(pool: PgPool) {
     let positions: Vec<i16> = plan.phases.iter().map(|p| p.position).collect();
     assert_eq!(positions, vec![1, 2, 3, 4, 5]);
     assert!(plan.phases[0].depends_on.is_empty());
+    // Phase 1's one task is done, with all three criteria ticked.
+    let p1 = &plan.phases[0].tasks;
+    assert_eq!(
+        (p1.tasks, p1.tasks_done, p1.criteria, p1.criteria_done),
+        (1, 1, 3, 3)
+    );
+    let p2 = &plan.phases[1].tasks;
+    assert_eq!(
+        (p2.tasks, p2.tasks_done, p2.criteria, p2.criteria_done),
+        (1, 0, 3, 1)
+    );
     for phase in &plan.phases[1..] {
         assert_eq!(phase.depends_on, vec![phase.position - 1]);
     }

@@ -67,6 +67,8 @@ test("plan shows the five phases in order with dependencies and state", async ({
   await expect(phases.nth(1)).toContainText("Depends on Phase 1: Create new tables with indexes");
   await expect(phases.nth(4)).toContainText("Depends on Phase 4: Switch reads to the new schema");
   await expect(phases.nth(0).locator("[data-state]")).toHaveText("Pending");
+  await expect(phases.nth(0)).toContainText("Tasks 1/1 done · acceptance criteria 3/3 done");
+  await expect(phases.nth(1)).toContainText("Tasks 0/1 done · acceptance criteria 1/3 done");
 });
 
 test("task board has a column per status with the seeded cards", async ({ page }) => {

@@ -71,3 +71,30 @@ test("filters live in the URL and a new task appears", async ({ page }) => {
   await page.reload();
   await expect(column(page, "To Do")).toContainText("Write the runbook");
 });
+
+test("a task is edited in place; refusals appear next to their field", async ({ page }) => {
+  await page.goto(URL);
+  await hydrated(page);
+  const sql = card(page, "Write migration SQL");
+  await sql.getByRole("button", { name: "Edit Write migration SQL" }).click();
+  const editor = page.getByRole("form", { name: "Edit task Write migration SQL" });
+
+  // A dependency cycle is refused, next to "Depends on".
+  await editor.getByRole("checkbox", { name: "Implement backfill job" }).check();
+  await editor.getByRole("button", { name: "Save task" }).click();
+  await expect(editor.locator("fieldset .field-error")).toContainText("cycle");
+
+  // An empty title is refused, next to the title.
+  await editor.getByRole("checkbox", { name: "Implement backfill job" }).uncheck();
+  await editor.getByLabel("Title").fill("");
+  await editor.getByRole("button", { name: "Save task" }).click();
+  await expect(editor.locator("label", { hasText: "Title" }).locator(".field-error")).toContainText("a task needs a title");
+
+  // A valid edit is saved and survives a reload.
+  await editor.getByLabel("Title").fill("Write and review migration SQL");
+  await editor.getByLabel("Sprint").fill("Sprint 13");
+  await editor.getByRole("button", { name: "Save task" }).click();
+  await expect(card(page, "Write and review migration SQL")).toContainText("Sprint 13");
+  await page.reload();
+  await expect(card(page, "Write and review migration SQL")).toContainText("Sprint 13");
+});

@@ -43,6 +43,30 @@ pub async fn create_task(name: String, form: TaskForm) -> Result<i64, AppError> 
     Ok(crate::store::tasks::create_task(&pool, &name, input, "web").await?)
 }
 
+/// Edits a task on top of `revision`; returns the new revision. Refusals name
+/// the field (title, assignee, sprint, phase, depends_on, criteria, status,
+/// priority); a stale revision is a conflict.
+#[server(input = leptos::server_fn::codec::Json)]
+pub async fn update_task(
+    name: String,
+    task_id: i64,
+    revision: i32,
+    form: TaskForm,
+) -> Result<i32, AppError> {
+    let pool = crate::server::context::pool()?;
+    let input = crate::store::tasks::TaskInput {
+        title: form.title,
+        status: crate::model::TaskStatus::parse_field(&form.status)?,
+        priority: crate::model::Priority::parse_field(&form.priority)?,
+        assignee: Some(form.assignee),
+        sprint: Some(form.sprint),
+        phase_position: form.phase,
+        depends_on: form.depends_on,
+        criteria: form.criteria.lines().map(str::to_string).collect(),
+    };
+    Ok(crate::store::tasks::update_task(&pool, &name, task_id, revision, input, "web").await?)
+}
+
 #[server]
 pub async fn delete_task(name: String, task_id: i64, revision: i32) -> Result<(), AppError> {
     let pool = crate::server::context::pool()?;

@@ -53,6 +53,7 @@ mod tests {
             },
             state,
             state_changed_at: Utc::now(),
+            tasks: Default::default(),
         }
     }
 

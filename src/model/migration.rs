@@ -211,6 +211,16 @@ pub struct PhaseView {
     pub depends_on: Vec<i16>,
     pub state: PhaseState,
     pub state_changed_at: DateTime<Utc>,
+    /// Progress of the tasks linked to this phase.
+    pub tasks: TaskProgress,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TaskProgress {
+    pub tasks: usize,
+    pub tasks_done: usize,
+    pub criteria: usize,
+    pub criteria_done: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -8,8 +8,8 @@ use super::{StoreError, StoreResult};
 use crate::domain::phases::current_phase;
 use crate::model::notion::Block;
 use crate::model::{
-    Criterion, MigrationSummary, PhaseState, PhaseView, PlanView, Priority, SpecView, TaskRef,
-    TaskStatus, TaskView,
+    Criterion, MigrationSummary, PhaseState, PhaseView, PlanView, Priority, SpecView, TaskProgress,
+    TaskRef, TaskStatus, TaskView,
 };
 
 #[derive(sqlx::FromRow)]
@@ -135,8 +135,32 @@ async fn phases_for(pool: &PgPool, ids: &[i64]) -> StoreResult<HashMap<i64, Vec<
     .bind(ids)
     .fetch_all(pool)
     .await?;
+    let progress: Vec<(i64, i16, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT t.migration_id, t.phase_position, count(DISTINCT t.id),
+                count(DISTINCT t.id) FILTER (WHERE t.status = 'Done'),
+                count(c.id), count(c.id) FILTER (WHERE c.done)
+         FROM switchyard.tasks t LEFT JOIN switchyard.acceptance_criteria c ON c.task_id = t.id
+         WHERE t.migration_id = ANY($1) AND t.phase_position IS NOT NULL
+         GROUP BY t.migration_id, t.phase_position",
+    )
+    .bind(ids)
+    .fetch_all(pool)
+    .await?;
+    let progress_of = |migration: i64, position: i16| {
+        progress
+            .iter()
+            .find(|p| p.0 == migration && p.1 == position)
+            .map(|p| TaskProgress {
+                tasks: p.2 as usize,
+                tasks_done: p.3 as usize,
+                criteria: p.4 as usize,
+                criteria_done: p.5 as usize,
+            })
+            .unwrap_or_default()
+    };
     let mut out: HashMap<i64, Vec<PhaseView>> = HashMap::new();
     for row in rows {
+        let tasks = progress_of(row.migration_id, row.position);
         let state = PhaseState::parse(&row.state).ok_or_else(|| StoreError::Corrupt {
             what: format!("state of phase {}", row.position),
             detail: format!("unknown state {:?}", row.state),
@@ -151,6 +175,7 @@ async fn phases_for(pool: &PgPool, ids: &[i64]) -> StoreResult<HashMap<i64, Vec<
             depends_on: row.depends_on,
             state,
             state_changed_at: row.changed_at,
+            tasks,
         });
     }
     Ok(out)

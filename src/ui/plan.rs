@@ -101,6 +101,14 @@ fn PlanPhase(phase: PhaseView, all: Vec<PhaseView>) -> impl IntoView {
                 <span class="deps">{deps}</span>
                 {phase.owner.clone().map(|o| view! { <span class="owner">{format!("Owner: {o}")}</span> })}
             </p>
+            {(phase.tasks.tasks > 0).then(|| view! {
+                <p class="task-progress">
+                    {format!(
+                        "Tasks {}/{} done · acceptance criteria {}/{} done",
+                        phase.tasks.tasks_done, phase.tasks.tasks, phase.tasks.criteria_done, phase.tasks.criteria
+                    )}
+                </p>
+            })}
             {(!phase.status_note.is_empty()).then(|| view! { <p class="status-note">{format!("Status: {}", phase.status_note)}</p> })}
             {(!phase.blockers.is_empty()).then(|| view! { <p class="blocked-reason">{format!("Blockers: {}", phase.blockers)}</p> })}
             {blocked.map(|b| view! { <p class="blocked-reason">{b}</p> })}

@@ -9,8 +9,8 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 
 use super::common::{use_migration_name, ErrorNote, Loading};
 use crate::api::migrations::get_tasks;
-use crate::api::tasks::{create_task, delete_task, move_task, set_criterion};
-use crate::model::{Priority, TaskForm, TaskStatus, TaskView};
+use crate::api::tasks::{create_task, delete_task, move_task, set_criterion, update_task};
+use crate::model::{AppError, Priority, TaskForm, TaskStatus, TaskView};
 
 #[component]
 pub fn TasksSection() -> impl IntoView {
@@ -265,6 +265,8 @@ fn Card(task: TaskView, state: BoardState) -> impl IntoView {
     let id = task.id;
     let name = state.name.get_value();
     let to_delete = task.clone();
+    let to_edit = task.clone();
+    let editing = RwSignal::new(false);
     view! {
         <article
             class="card"
@@ -317,9 +319,12 @@ fn Card(task: TaskView, state: BoardState) -> impl IntoView {
                 {right.map(|s| view! {
                     <button aria-label=format!("Move to {}", s.as_str()) on:click=move |_| state.move_to(id, s)>"▶"</button>
                 })}
+                <button aria-label=format!("Edit {}", task.title)
+                    on:click=move |_| editing.update(|e| *e = !*e)>"Edit"</button>
                 <button class="delete" aria-label=format!("Delete {}", task.title)
                     on:click=move |_| state.delete(to_delete.clone())>"Delete"</button>
             </div>
+            {move || editing.get().then(|| view! { <TaskEditor task=to_edit.clone() state editing/> })}
         </article>
     }
     .into_any()
@@ -376,4 +381,142 @@ fn NewTask(state: BoardState) -> impl IntoView {
             <button type="submit">"Add task"</button>
         </form>
     }
+}
+
+/// Edits every field of a task; a refusal is shown next to its field.
+#[component]
+fn TaskEditor(task: TaskView, state: BoardState, editing: RwSignal<bool>) -> impl IntoView {
+    let form = RwSignal::new(TaskForm {
+        title: task.title.clone(),
+        status: task.status.as_str().into(),
+        priority: task.priority.as_str().into(),
+        assignee: task.assignee.clone().unwrap_or_default(),
+        sprint: task.sprint.clone().unwrap_or_default(),
+        phase: task.phase_position,
+        depends_on: task.depends_on.iter().map(|d| d.id).collect(),
+        criteria: task
+            .criteria
+            .iter()
+            .map(|c| c.text.clone())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    });
+    let field_error = RwSignal::new(None::<(String, String)>);
+    let error = RwSignal::new(None::<String>);
+    let (id, revision) = (task.id, task.revision);
+    let others: Vec<(i64, String)> = state.tasks.with_untracked(|ts| {
+        ts.iter()
+            .filter(|t| t.id != id)
+            .map(|t| (t.id, t.title.clone()))
+            .collect()
+    });
+    let message_for = move |field: &'static str| {
+        move || {
+            field_error
+                .get()
+                .filter(|(f, _)| f == field)
+                .map(|(_, m)| view! { <span class="field-error" role="alert">{m}</span> })
+        }
+    };
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        field_error.set(None);
+        error.set(None);
+        let name = state.name.get_value();
+        let submitted = form.get_untracked();
+        spawn_local(async move {
+            match update_task(name.clone(), id, revision, submitted).await {
+                Ok(_) => {
+                    if let Ok(all) = get_tasks(name).await {
+                        state.tasks.set(all);
+                    }
+                    editing.set(false);
+                }
+                Err(AppError::Invalid { field, message }) => {
+                    field_error.set(Some((field, message)))
+                }
+                Err(e) => error.set(Some(e.to_string())),
+            }
+        });
+    };
+    let text = move |label: &'static str,
+                     field: &'static str,
+                     get: fn(&TaskForm) -> String,
+                     set: fn(&mut TaskForm, String)| {
+        view! {
+            <label>{label}
+                <input type="text" name=field
+                    prop:value=move || form.with(get)
+                    on:input=move |ev| { let v = event_target_value(&ev); form.update(|f| set(f, v)); }/>
+                {message_for(field)}
+            </label>
+        }
+    };
+    let choice = move |label: &'static str,
+                       field: &'static str,
+                       options: Vec<&'static str>,
+                       get: fn(&TaskForm) -> String,
+                       set: fn(&mut TaskForm, String)| {
+        view! {
+            <label>{label}
+                <select name=field on:change=move |ev| { let v = event_target_value(&ev); form.update(|f| set(f, v)); }>
+                    {options.into_iter().map(|o| view! {
+                        <option value=o selected=move || form.with(get) == o>{o}</option>
+                    }).collect_view()}
+                </select>
+                {message_for(field)}
+            </label>
+        }
+    };
+    view! {
+        <form class="task-editor" aria-label=format!("Edit task {}", task.title) on:submit=save>
+            {text("Title", "title", |f| f.title.clone(), |f, v| f.title = v)}
+            {choice("Status", "status", TaskStatus::ALL.iter().map(|s| s.as_str()).collect(), |f| f.status.clone(), |f, v| f.status = v)}
+            {choice("Priority", "priority", Priority::ALL.iter().map(|p| p.as_str()).collect(), |f| f.priority.clone(), |f, v| f.priority = v)}
+            {text("Assignee", "assignee", |f| f.assignee.clone(), |f, v| f.assignee = v)}
+            {text("Sprint", "sprint", |f| f.sprint.clone(), |f, v| f.sprint = v)}
+            <label>"Phase"
+                <select name="phase" on:change=move |ev| {
+                    let v = event_target_value(&ev).parse::<i16>().ok();
+                    form.update(|f| f.phase = v);
+                }>
+                    <option value="" selected=move || form.with(|f| f.phase.is_none())>"None"</option>
+                    {(1..=5i16).map(|p| view! {
+                        <option value=p.to_string() selected=move || form.with(|f| f.phase == Some(p))>{format!("Phase {p}")}</option>
+                    }).collect_view()}
+                </select>
+                {message_for("phase")}
+            </label>
+            <fieldset>
+                <legend>"Depends on"</legend>
+                {others.into_iter().map(|(other, title)| view! {
+                    <label class="dep">
+                        <input type="checkbox"
+                            prop:checked=move || form.with(|f| f.depends_on.contains(&other))
+                            on:change=move |ev| {
+                                let on = event_target_checked(&ev);
+                                form.update(|f| {
+                                    f.depends_on.retain(|d| *d != other);
+                                    if on { f.depends_on.push(other) }
+                                });
+                            }/>
+                        {title}
+                    </label>
+                }).collect_view()}
+                {message_for("depends_on")}
+            </fieldset>
+            <label>"Acceptance criteria (one per line)"
+                <textarea name="criteria" rows="4"
+                    prop:value=move || form.with(|f| f.criteria.clone())
+                    on:input=move |ev| { let v = event_target_value(&ev); form.update(|f| f.criteria = v); }></textarea>
+                {message_for("criteria")}
+            </label>
+            <p class="action-error" role="alert">{move || error.get()}</p>
+            <div class="buttons">
+                <button type="submit" class="primary">"Save task"</button>
+                <button type="button" on:click=move |_| editing.set(false)>"Cancel"</button>
+            </div>
+        </form>
+    }
+    .into_any()
 }
