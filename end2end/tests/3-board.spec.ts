@@ -98,3 +98,22 @@ test("a task is edited in place; refusals appear next to their field", async ({ 
   await page.reload();
   await expect(card(page, "Write and review migration SQL")).toContainText("Sprint 13");
 });
+
+test("a move that cannot be saved is reverted with a message", async ({ browser }) => {
+  const a = await (await browser.newContext()).newPage();
+  const b = await (await browser.newContext()).newPage();
+  for (const p of [a, b]) {
+    await p.goto(URL);
+    await hydrated(p);
+  }
+  // B moves the card first; A still holds the old revision.
+  await card(b, "Implement backfill job").getByRole("button", { name: "Move to Blocked" }).click();
+  await expect(column(b, "Blocked")).toContainText("Implement backfill job");
+  await b.waitForLoadState("networkidle");
+
+  await card(a, "Implement backfill job").getByRole("button", { name: "Move to To Do" }).click();
+  await expect(a.getByRole("alert").filter({ hasText: "Could not move" })).toContainText("changed by someone else");
+  // Reverted to where A last knew it to be, not left in To Do.
+  await expect(column(a, "In Progress")).toContainText("Implement backfill job");
+  await expect(column(a, "To Do")).not.toContainText("Implement backfill job");
+});
