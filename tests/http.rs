@@ -4,6 +4,7 @@
 use axum::body::{to_bytes, Body};
 use axum::http::{Request, StatusCode};
 use leptos::prelude::LeptosOptions;
+use leptos::server_fn::ServerFn;
 use sqlx::PgPool;
 use tower::ServiceExt;
 
@@ -107,4 +108,87 @@ async fn read_flag_endpoint_reports_where_to_read(pool: PgPool) {
     assert_eq!(json["reads_from"], "targets");
     let (status, _) = get(&pool, "/flags/nope").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// Calls a server function the way the browser does (URL-encoded POST).
+async fn call(pool: &PgPool, path: &str, form: &str) -> (StatusCode, String) {
+    let response = app(pool.clone())
+        .oneshot(
+            Request::post(path)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("accept", "application/json")
+                .body(Body::from(form.to_string()))
+                .expect("request"),
+        )
+        .await
+        .expect("response");
+    let status = response.status();
+    let body = to_bytes(response.into_body(), 1024 * 1024)
+        .await
+        .expect("body");
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn move_task_server_fn_refuses_unknown_statuses_and_stale_revisions(pool: PgPool) {
+    use switchyard::api::tasks::MoveTask;
+    switchyard::store::seed::seed_demo(&pool, 0)
+        .await
+        .expect("seed");
+    let (id, rev): (i64, i32) =
+        sqlx::query_as("SELECT id, revision FROM switchyard.tasks WHERE title = 'Add dual-write'")
+            .fetch_one(&pool)
+            .await
+            .expect("task");
+    let (status, body) = call(
+        &pool,
+        MoveTask::PATH,
+        &format!("name=user-preferences&task_id={id}&status=Shipped&revision={rev}"),
+    )
+    .await;
+    assert!(!status.is_success(), "{status}");
+    assert!(
+        body.contains("status") && body.contains("Shipped"),
+        "{body}"
+    );
+
+    let (status, body) = call(
+        &pool,
+        MoveTask::PATH,
+        &format!("name=user-preferences&task_id={id}&status=Done&revision={rev}"),
+    )
+    .await;
+    assert!(status.is_success(), "{status}: {body}");
+    assert_eq!(body.trim(), (rev + 1).to_string());
+
+    let (status, body) = call(
+        &pool,
+        MoveTask::PATH,
+        &format!("name=user-preferences&task_id={id}&status=Blocked&revision={rev}"),
+    )
+    .await;
+    assert!(!status.is_success());
+    assert!(body.contains("Conflict"), "{body}");
+    let stored: String = sqlx::query_scalar("SELECT status FROM switchyard.tasks WHERE id = $1")
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .expect("status");
+    assert_eq!(stored, "Done", "the stale move changed nothing");
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn act_on_phase_server_fn_refuses_out_of_order(pool: PgPool) {
+    use switchyard::api::console::ActOnPhase;
+    switchyard::store::seed::seed_demo(&pool, 0)
+        .await
+        .expect("seed");
+    let (status, body) = call(
+        &pool,
+        ActOnPhase::PATH,
+        "name=user-preferences&phase=3&action=Run&accept_quarantine=false",
+    )
+    .await;
+    assert!(!status.is_success(), "{status}");
+    assert!(body.contains("phases run in order"), "{body}");
 }

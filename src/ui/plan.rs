@@ -88,7 +88,7 @@ fn PlanPhase(phase: PhaseView, all: Vec<PhaseView>) -> impl IntoView {
     };
     let blocked = blocked_by(&phase, &all);
     view! {
-        <li class="plan-phase" data-position=phase.position>
+        <li class="plan-phase" id=format!("phase-{}", phase.position) data-position=phase.position>
             <h3>
                 <span class="phase-number">{format!("Phase {}", phase.position)}</span>
                 " "

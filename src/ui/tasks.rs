@@ -283,7 +283,7 @@ fn Card(task: TaskView, state: BoardState) -> impl IntoView {
                 {task.assignee.clone().map(|a| view! { <span class="assignee">{a}</span> })}
                 {task.sprint.clone().map(|s| view! { <span class="sprint">{s}</span> })}
                 {task.phase_position.map(|p| view! {
-                    <a class="phase-link" href=format!("/m/{name}/plan")>{format!("Phase {p}")}</a>
+                    <a class="phase-link" href=format!("/m/{name}/plan#phase-{p}")>{format!("Phase {p}")}</a>
                 })}
             </p>
             {(!task.depends_on.is_empty()).then(|| view! {
