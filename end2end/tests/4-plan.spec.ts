@@ -19,6 +19,11 @@ test("edit and save the plan, see the version in history, compare and keep it af
   const preview = editor.getByLabel("Preview");
   await expect(preview.locator("strong")).toHaveText("carefully");
   await expect(preview.locator(".n-todo input")).toBeChecked();
+  // An over-long owner is refused beside that field; nothing is saved.
+  await editor.locator(".phase-edit").nth(2).getByLabel("Owner").fill("x".repeat(101));
+  await editor.getByRole("button", { name: "Save plan" }).click();
+  await expect(editor.locator(".phase-edit").nth(2).locator(".field-error")).toContainText("at most 100 characters");
+  await editor.locator(".phase-edit").nth(2).getByLabel("Owner").fill("Chen Wei");
   await editor.locator(".phase-edit").nth(1).getByLabel("Status note").fill("waiting for the benchmark");
   await editor.getByRole("button", { name: "Save plan" }).click();
 

@@ -149,12 +149,15 @@ where
     let draft = RwSignal::new(edit_of(&plan));
     let base = RwSignal::new(plan.revision);
     let error = RwSignal::new(None::<String>);
+    // A refusal that names a field is shown beside that field.
+    let field_error = RwSignal::new(None::<(String, String)>);
     let conflict = RwSignal::new(None::<Conflict>);
     let saving = RwSignal::new(false);
     let name = StoredValue::new(name);
     let save = move || {
         saving.set(true);
         error.set(None);
+        field_error.set(None);
         let (n, b, d) = (
             name.get_value(),
             base.get_untracked(),
@@ -177,15 +180,28 @@ where
                         }
                     }
                 }
+                Err(AppError::Invalid { field, message }) => {
+                    field_error.set(Some((field, message)))
+                }
                 Err(e) => error.set(Some(e.to_string())),
             }
             saving.set(false);
         });
     };
+    let message_for = move |field: String| {
+        move || {
+            field_error
+                .get()
+                .filter(|(f, _)| *f == field)
+                .map(|(_, m)| view! { <span class="field-error" role="alert">{m}</span> })
+        }
+    };
     let field = move |label: &'static str,
+                      key: &'static str,
                       i: usize,
                       get: fn(&PhaseEdit) -> String,
                       set: fn(&mut PhaseEdit, String)| {
+        let position = draft.with_untracked(|d| d.phases.get(i).map(|p| p.position).unwrap_or(0));
         view! {
             <label>{label}
                 <input type="text"
@@ -194,6 +210,7 @@ where
                         let v = event_target_value(&ev);
                         draft.update(|d| if let Some(p) = d.phases.get_mut(i) { set(p, v) });
                     }/>
+                {message_for(format!("phases[{position}].{key}"))}
             </label>
         }
     };
@@ -208,6 +225,7 @@ where
                             let v = event_target_value(&ev);
                             draft.update(|d| d.body_markdown = v);
                         }></textarea>
+                    {message_for("body".to_string())}
                 </label>
                 <div class="preview notion-doc" aria-label="Preview">
                     {move || render_blocks(&to_blocks(&draft.with(|d| d.body_markdown.clone())))}
@@ -217,10 +235,10 @@ where
                 {plan.phases.iter().enumerate().map(|(i, p)| view! {
                     <li class="phase-edit">
                         <h3>{format!("Phase {}: {}", p.position, p.title)}</h3>
-                        {field("Description", i, |p| p.description.clone(), |p, v| p.description = v)}
-                        {field("Owner", i, |p| p.owner.clone(), |p, v| p.owner = v)}
-                        {field("Status note", i, |p| p.status_note.clone(), |p, v| p.status_note = v)}
-                        {field("Blockers", i, |p| p.blockers.clone(), |p, v| p.blockers = v)}
+                        {field("Description", "description", i, |p| p.description.clone(), |p, v| p.description = v)}
+                        {field("Owner", "owner", i, |p| p.owner.clone(), |p, v| p.owner = v)}
+                        {field("Status note", "status_note", i, |p| p.status_note.clone(), |p, v| p.status_note = v)}
+                        {field("Blockers", "blockers", i, |p| p.blockers.clone(), |p, v| p.blockers = v)}
                     </li>
                 }).collect_view()}
             </ol>

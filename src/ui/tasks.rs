@@ -335,8 +335,10 @@ fn NewTask(state: BoardState) -> impl IntoView {
     let title = RwSignal::new(String::new());
     let assignee = RwSignal::new(String::new());
     let priority = RwSignal::new("Medium".to_string());
+    let field_error = RwSignal::new(None::<(String, String)>);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
+        field_error.set(None);
         let name = state.name.get_value();
         let (t, a, p) = (
             title.get_untracked(),
@@ -361,6 +363,10 @@ fn NewTask(state: BoardState) -> impl IntoView {
                     }
                     Err(e) => state.error.set(Some(e.to_string())),
                 },
+                // A refusal naming a field is shown beside the form's fields.
+                Err(AppError::Invalid { field, message }) => {
+                    field_error.set(Some((field, message)))
+                }
                 Err(e) => state
                     .error
                     .set(Some(format!("Could not create the task: {e}"))),
@@ -379,6 +385,9 @@ fn NewTask(state: BoardState) -> impl IntoView {
                 }).collect_view()}
             </select>
             <button type="submit">"Add task"</button>
+            {move || field_error.get().map(|(field, message)| view! {
+                <span class="field-error" role="alert" data-field=field.clone()>{format!("{field}: {message}")}</span>
+            })}
         </form>
     }
 }
