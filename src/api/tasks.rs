@@ -30,16 +30,7 @@ pub async fn set_criterion(name: String, criterion_id: i64, done: bool) -> Resul
 #[server]
 pub async fn create_task(name: String, form: TaskForm) -> Result<i64, AppError> {
     let pool = crate::server::context::pool()?;
-    let input = crate::store::tasks::TaskInput {
-        title: form.title,
-        status: crate::model::TaskStatus::parse_field(&form.status)?,
-        priority: crate::model::Priority::parse_field(&form.priority)?,
-        assignee: Some(form.assignee),
-        sprint: Some(form.sprint),
-        phase_position: form.phase,
-        depends_on: form.depends_on,
-        criteria: form.criteria.lines().map(str::to_string).collect(),
-    };
+    let input = task_input(form)?;
     Ok(crate::store::tasks::create_task(&pool, &name, input, "web").await?)
 }
 
@@ -54,7 +45,21 @@ pub async fn update_task(
     form: TaskForm,
 ) -> Result<i32, AppError> {
     let pool = crate::server::context::pool()?;
-    let input = crate::store::tasks::TaskInput {
+    let input = task_input(form)?;
+    Ok(crate::store::tasks::update_task(&pool, &name, task_id, revision, input, "web").await?)
+}
+
+#[server]
+pub async fn delete_task(name: String, task_id: i64, revision: i32) -> Result<(), AppError> {
+    let pool = crate::server::context::pool()?;
+    Ok(crate::store::tasks::delete_task(&pool, &name, task_id, revision, "web").await?)
+}
+
+/// Parses a submitted form into the store's input (status and priority
+/// refused with their field named; the store checks the rest).
+#[cfg(feature = "ssr")]
+fn task_input(form: TaskForm) -> Result<crate::store::tasks::TaskInput, AppError> {
+    Ok(crate::store::tasks::TaskInput {
         title: form.title,
         status: crate::model::TaskStatus::parse_field(&form.status)?,
         priority: crate::model::Priority::parse_field(&form.priority)?,
@@ -63,12 +68,5 @@ pub async fn update_task(
         phase_position: form.phase,
         depends_on: form.depends_on,
         criteria: form.criteria.lines().map(str::to_string).collect(),
-    };
-    Ok(crate::store::tasks::update_task(&pool, &name, task_id, revision, input, "web").await?)
-}
-
-#[server]
-pub async fn delete_task(name: String, task_id: i64, revision: i32) -> Result<(), AppError> {
-    let pool = crate::server::context::pool()?;
-    Ok(crate::store::tasks::delete_task(&pool, &name, task_id, revision, "web").await?)
+    })
 }

@@ -109,8 +109,8 @@ pub async fn view(pool: &PgPool, name: &str) -> Result<ConsoleView, ConsoleError
         Err(ConsoleError::Recipe(message)) => return read_only_view(pool, name, message).await,
         Err(e) => return Err(e),
     };
-    let records = engine.phase_records().await?;
     let status = engine.status().await?;
+    let records = &status.phases;
     let busy = engine.is_busy().await?;
     let titles: Vec<String> = sqlx::query_scalar(
         "SELECT p.title FROM switchyard.plan_phases p JOIN switchyard.migrations m ON m.id = p.migration_id
@@ -120,7 +120,7 @@ pub async fn view(pool: &PgPool, name: &str) -> Result<ConsoleView, ConsoleError
     .fetch_all(pool)
     .await?;
     let mut phases = Vec::new();
-    for r in &records {
+    for r in records {
         let sql = engine
             .plan(r.phase)?
             .into_iter()
@@ -132,12 +132,12 @@ pub async fn view(pool: &PgPool, name: &str) -> Result<ConsoleView, ConsoleError
         let cannot_run = if busy {
             Some("another runner is active on this migration".to_string())
         } else {
-            engine.why_not_apply(&records, r.phase)
+            engine.why_not_apply(records, r.phase)
         };
         let cannot_roll_back = if busy {
             Some("another runner is active on this migration".to_string())
         } else {
-            why_not_roll_back(&records, r.phase)
+            why_not_roll_back(records, r.phase)
         };
         phases.push(console_phase(r, &titles, sql, cannot_run, cannot_roll_back));
     }
@@ -443,13 +443,7 @@ pub async fn act(
                     record.state.label().to_lowercase()
                 )));
             }
-            if action == PhaseAction::Pause {
-                engine
-                    .set_backfill_controls(Some(true), false, None, None)
-                    .await?;
-            } else {
-                engine.set_backfill_controls(None, true, None, None).await?;
-            }
+            engine.request_stop(action == PhaseAction::Abort).await?;
         }
         PhaseAction::RollBack => {
             if busy {

@@ -79,27 +79,16 @@ impl Engine {
         Ok(())
     }
 
-    /// Operator controls, read by the running backfill before each batch.
-    pub async fn set_backfill_controls(
-        &self,
-        paused: Option<bool>,
-        abort: bool,
-        target_batch_ms: Option<i32>,
-        throttle_ms: Option<i32>,
-    ) -> Result<(), EngineError> {
+    /// Asks the running backfill to pause (`abort = false`) or abort at its
+    /// next checkpoint; read before every batch, from any process.
+    pub async fn request_stop(&self, abort: bool) -> Result<(), EngineError> {
         sqlx::query(
-            "UPDATE switchyard.backfill_progress SET
-                 paused = coalesce($2, paused),
-                 abort_requested = abort_requested OR $3,
-                 target_batch_ms = coalesce($4, target_batch_ms),
-                 throttle_ms = coalesce($5, throttle_ms)
+            "UPDATE switchyard.backfill_progress
+             SET paused = paused OR NOT $2, abort_requested = abort_requested OR $2
              WHERE migration_name = $1",
         )
         .bind(&self.recipe.name)
-        .bind(paused)
         .bind(abort)
-        .bind(target_batch_ms)
-        .bind(throttle_ms)
         .execute(&self.pool)
         .await?;
         Ok(())

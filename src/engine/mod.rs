@@ -116,8 +116,4 @@ impl Engine {
     pub fn recipe(&self) -> &Recipe {
         &self.recipe
     }
-
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
 }

@@ -430,21 +430,6 @@ impl Recipe {
         }
     }
 
-    /// Every top-level key (and entry sub-key) the recipe maps; anything
-    /// else found in documents is reported as mapped nowhere.
-    pub fn mapped_paths(&self) -> Vec<Vec<String>> {
-        let mut out = Vec::new();
-        for t in &self.targets {
-            match &t.kind {
-                TargetKind::PerRow => {
-                    out.extend(t.columns.iter().map(|c| c.path.clone()));
-                }
-                TargetKind::PerEntry { path, .. } => out.push(path.clone()),
-            }
-        }
-        out
-    }
-
     /// Machine-safe form of the name for generated object names.
     pub fn slug_ident(&self) -> String {
         self.name.replace('-', "_")

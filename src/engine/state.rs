@@ -10,8 +10,7 @@ use super::recipe::Recipe;
 use super::EngineError;
 use crate::model::PhaseState;
 
-/// Channel carrying every engine event (payload: JSON).
-pub const EVENTS_CHANNEL: &str = "switchyard_events";
+pub use crate::store::events::EVENTS_CHANNEL;
 /// Channel announcing read-flag changes (payload: JSON).
 pub const READ_FLAG_CHANNEL: &str = "switchyard_read_flag";
 
@@ -36,6 +35,18 @@ pub struct PhaseRecord {
 /// Makes sure the migration exists in our schema (the CLI may run a recipe
 /// nobody opened in the browser yet); returns its id.
 pub async fn ensure_migration(pool: &PgPool, recipe: &Recipe) -> Result<i64, EngineError> {
+    // The common case (every status read, every live update): all there,
+    // answered by one read instead of eleven idempotent inserts.
+    let existing: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT m.id, (SELECT count(*) FROM switchyard.phase_states s WHERE s.migration_id = m.id)
+         FROM switchyard.migrations m WHERE m.name = $1",
+    )
+    .bind(&recipe.name)
+    .fetch_optional(pool)
+    .await?;
+    if let Some((id, 5)) = existing {
+        return Ok(id);
+    }
     let mut tx = pool.begin().await?;
     sqlx::query(
         "INSERT INTO switchyard.migrations (name, title) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
@@ -150,25 +161,7 @@ pub async fn event_in(
     kind: &str,
     payload: serde_json::Value,
 ) -> Result<(), EngineError> {
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO switchyard.events (migration_id, phase, actor, kind, payload)
-         VALUES ($1, $2, $3, $4, $5) RETURNING id",
-    )
-    .bind(migration_id)
-    .bind(phase)
-    .bind(actor)
-    .bind(kind)
-    .bind(&payload)
-    .fetch_one(&mut *conn)
-    .await?;
-    let note = serde_json::json!({
-        "event_id": id, "migration_id": migration_id, "phase": phase, "kind": kind,
-    });
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(EVENTS_CHANNEL)
-        .bind(note.to_string())
-        .execute(&mut *conn)
-        .await?;
+    crate::store::events::record(conn, migration_id, phase, actor, kind, payload).await?;
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 //! Nothing above this layer writes SQL.
 
 pub mod demo;
+pub mod events;
 pub mod migrations;
 pub mod plans;
 pub mod seed;

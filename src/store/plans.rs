@@ -120,13 +120,14 @@ pub async fn save(
         .await?;
     }
     snapshot(&mut tx, mid, actor).await?;
-    sqlx::query(
-        "INSERT INTO switchyard.events (migration_id, actor, kind, payload) VALUES ($1, $2, 'plan_saved', $3)",
+    super::events::record(
+        &mut tx,
+        mid,
+        None,
+        actor,
+        "plan_saved",
+        serde_json::json!({ "revision": revision }),
     )
-    .bind(mid)
-    .bind(actor)
-    .bind(serde_json::json!({ "revision": revision }))
-    .execute(&mut *tx)
     .await?;
     tx.commit().await?;
     Ok(revision)

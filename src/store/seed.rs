@@ -139,12 +139,14 @@ async fn seed_migration(tx: &mut Transaction<'_, Postgres>) -> StoreResult<bool>
             .await?;
         }
     }
-    sqlx::query(
-        "INSERT INTO switchyard.events (migration_id, actor, kind, payload)
-         VALUES ($1, 'system', 'seeded', '{\"source\": \"built-in demo\"}')",
+    super::events::record(
+        tx,
+        id,
+        None,
+        "system",
+        "seeded",
+        serde_json::json!({ "source": "built-in demo" }),
     )
-    .bind(id)
-    .execute(&mut **tx)
     .await?;
     Ok(true)
 }

@@ -125,15 +125,7 @@ async fn record(
     kind: &str,
     payload: serde_json::Value,
 ) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO switchyard.events (migration_id, actor, kind, payload) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(migration_id)
-    .bind(actor)
-    .bind(kind)
-    .bind(payload)
-    .execute(&mut **tx)
-    .await?;
+    super::events::record(tx, migration_id, None, actor, kind, payload).await?;
     Ok(())
 }
 
