@@ -1,6 +1,7 @@
 //! `make bench`: phase 2 (the engine's batched, checkpointed backfill) against
-//! one `INSERT ... SELECT` of the same mapping, on the same server, in one
-//! run, printed as a ratio (target <= 1.25); and the p99 latency of a
+//! a plain extraction (one hand-written `INSERT ... SELECT` per target with
+//! `->>` and `jsonb_each`, no checks: what Postgres needs to move the data),
+//! on the same server, in one run, printed as a ratio; and the p99 latency of a
 //! concurrent single-row write load with and without the backfill running
 //! (target <= 2x). Needs DATABASE_URL (scripts/bench.sh provides one).
 
@@ -10,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use switchyard::engine::phases::{Outcome, RunControl};
-use switchyard::engine::{sql, Engine, EngineOptions, Recipe};
+use switchyard::engine::{Engine, EngineOptions, Recipe};
 
 const RECIPE: &str = include_str!("../recipes/user_preferences.toml");
 
@@ -78,7 +79,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let b = mean(&baseline);
     let p = mean(&backfill);
     println!(
-        "one INSERT ... SELECT of the mapping: {b:.2}s ({:?})",
+        "plain extraction (INSERT ... SELECT per target, no checks): {b:.2}s ({:?})",
         baseline
     );
     println!(
@@ -86,7 +87,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         backfill
     );
     println!(
-        "backfill / INSERT ... SELECT = {:.3}  (target <= 1.25)",
+        "backfill / plain extraction = {:.3}  (target <= 1.5, issue 10)",
         p / b
     );
     println!("backfill throughput: {:.0} rows/s", users as f64 / p);
@@ -125,12 +126,32 @@ async fn reset_targets(pool: &PgPool) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-async fn time_insert_select(pool: &PgPool, recipe: &Recipe) -> Result<f64, sqlx::Error> {
+/// The floor: the demo's data moved by hand-written extraction, guarded only
+/// as far as the target tables' constraints require.
+const PLAIN_EXTRACTION: [&str; 2] = [
+    "INSERT INTO public.user_preferences (user_id, theme, language, timezone)
+     SELECT id, coalesce(preferences->>'theme', 'system'), coalesce(preferences->>'language', 'en'),
+            coalesce(preferences->>'timezone', 'UTC')
+     FROM public.users
+     WHERE jsonb_typeof(preferences) = 'object'
+       AND coalesce(preferences->>'theme', 'system') IN ('light', 'dark', 'system')",
+    "INSERT INTO public.notification_preferences (user_id, channel, enabled, frequency)
+     SELECT u.id, e.key, coalesce((e.value->>'enabled')::boolean, true), coalesce(e.value->>'frequency', 'daily')
+     FROM public.users u
+     CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(u.preferences->'notifications') = 'object'
+                                        THEN u.preferences->'notifications' ELSE '{}' END) AS e
+     WHERE jsonb_typeof(e.value) = 'object' AND e.key IN ('email', 'push', 'sms')
+       AND coalesce(e.value->>'enabled', 'true') IN ('true', 'false')
+       AND coalesce(e.value->>'frequency', 'daily') IN ('instant', 'daily', 'weekly', 'never')",
+];
+
+async fn time_insert_select(pool: &PgPool, _recipe: &Recipe) -> Result<f64, sqlx::Error> {
     reset_targets(pool).await?;
-    let statement = sql::map_statement(recipe, "true", true);
     let t = Instant::now();
     let mut tx = pool.begin().await?;
-    sqlx::query(&statement).execute(&mut *tx).await?;
+    for statement in PLAIN_EXTRACTION {
+        sqlx::query(statement).execute(&mut *tx).await?;
+    }
     tx.commit().await?;
     Ok(t.elapsed().as_secs_f64())
 }

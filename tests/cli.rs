@@ -78,7 +78,9 @@ fn plan_prints_every_phase_without_a_database() {
         stdout.contains("CREATE INDEX CONCURRENTLY IF NOT EXISTS \"user_preferences_theme_idx\"")
     );
     assert!(stdout.contains("NOT VALID"));
-    assert!(stdout.contains("ALTER TABLE \"public\".\"users\" DROP COLUMN \"preferences\""));
+    assert!(
+        stdout.contains("ALTER TABLE \"public\".\"users\" DROP COLUMN IF EXISTS \"preferences\"")
+    );
 }
 
 #[test]

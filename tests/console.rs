@@ -47,9 +47,10 @@ async fn refusals_are_checked_on_the_server(pool: PgPool) {
     refused(act(9, PhaseAction::Run).await, "no phase 9");
 
     // Another runner holds the migration: everything that runs is refused.
-    let lock = RunnerLock::acquire(&pool, "user-preferences")
-        .await
-        .expect("lock");
+    let recipe =
+        switchyard::engine::Recipe::parse(include_str!("../recipes/user_preferences.toml"))
+            .expect("demo recipe");
+    let lock = RunnerLock::acquire(&pool, &recipe).await.expect("lock");
     refused(act(1, PhaseAction::Run).await, "another runner");
     let v = console::view(&pool, "user-preferences")
         .await

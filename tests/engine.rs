@@ -29,6 +29,7 @@ fn engine(pool: &PgPool, recipe: Recipe) -> Engine {
                 base_backoff: Duration::from_millis(20),
                 max_backoff: Duration::from_millis(200),
             },
+            soak_hours: None,
         },
     )
 }
@@ -301,7 +302,7 @@ async fn quarantine_holds_each_bad_document_with_its_reason(pool: PgPool) {
 async fn a_second_runner_gets_busy(pool: PgPool) {
     seed::seed_demo(&pool, 100).await.expect("seed");
     let e = engine(&pool, demo_recipe());
-    let held = RunnerLock::acquire(&pool, "user-preferences")
+    let held = RunnerLock::acquire(&pool, &demo_recipe())
         .await
         .expect("first runner");
     let err = e.apply(1, &accept_all()).await.expect_err("second runner");

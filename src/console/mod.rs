@@ -62,7 +62,7 @@ pub async fn engine_for(pool: &PgPool, name: &str, actor: &str) -> Result<Engine
         .ok_or_else(|| ConsoleError::Recipe("no recipe is attached to this migration".into()))?;
     let text = std::fs::read_to_string(&path)
         .map_err(|e| ConsoleError::Recipe(format!("cannot read {path}: {e}")))?;
-    let mut recipe = Recipe::parse(&text).map_err(|errors| {
+    let recipe = Recipe::parse(&text).map_err(|errors| {
         ConsoleError::Recipe(
             errors
                 .iter()
@@ -72,12 +72,9 @@ pub async fn engine_for(pool: &PgPool, name: &str, actor: &str) -> Result<Engine
         )
     })?;
     // Demos and tests may shorten the soak time for every recipe.
-    if let Some(hours) = std::env::var("SWITCHYARD_SOAK_HOURS")
+    let soak_hours = std::env::var("SWITCHYARD_SOAK_HOURS")
         .ok()
-        .and_then(|v| v.parse::<f64>().ok())
-    {
-        recipe.soak_hours = hours;
-    }
+        .and_then(|v| v.parse::<f64>().ok());
     if recipe.name != name {
         return Err(ConsoleError::Recipe(format!(
             "{path} is for migration {:?}, not {name:?}",
@@ -89,6 +86,7 @@ pub async fn engine_for(pool: &PgPool, name: &str, actor: &str) -> Result<Engine
         recipe,
         EngineOptions {
             actor: actor.to_string(),
+            soak_hours,
             ..EngineOptions::default()
         },
     ))

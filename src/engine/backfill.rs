@@ -6,8 +6,9 @@
 use serde::Serialize;
 use std::time::{Duration, Instant};
 
-use super::phases::{min_key, Outcome, RunControl};
-use super::{sql, state, Engine, EngineError};
+use super::phases::{Outcome, RunControl};
+use super::state::RunnerLock;
+use super::{sql, state, Engine, EngineError, Step};
 
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct Progress {
@@ -40,9 +41,15 @@ impl Progress {
 
 #[derive(sqlx::FromRow)]
 struct BatchResult {
-    rows: i64,
-    quarantined: i64,
+    n_rows: i64,
+    n_quarantined: i64,
 }
+
+/// The checkpoint, committed in the batch's transaction.
+pub const CHECKPOINT: &str =
+    "UPDATE switchyard.backfill_progress SET last_key = $2, rows_done = rows_done + $3, \
+     quarantined = quarantined + $4, batch_size = $5, rows_per_second = $6, updated_at = now() \
+     WHERE migration_name = $1";
 
 const MIN_BATCH: f64 = 100.0;
 const MAX_BATCH: f64 = 50_000.0;
@@ -94,14 +101,23 @@ impl Engine {
         Ok(())
     }
 
-    pub(super) async fn backfill(&self, id: i64, ctl: &RunControl) -> Result<Outcome, EngineError> {
+    /// Phase 2's loop over the step's statements: `[first bounds, next
+    /// bounds, map batch, CHECKPOINT]`. Each batch and its checkpoint commit
+    /// in one fenced transaction.
+    pub(super) async fn backfill(
+        &self,
+        id: i64,
+        step: &Step,
+        ctl: &RunControl,
+        lock: &RunnerLock,
+    ) -> Result<Outcome, EngineError> {
         let r = &self.recipe;
-        let src = sql::source_table(r);
-        let key = &r.source.key;
-        let kt = r.source.key_type.sql();
-        let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {src}"))
-            .fetch_one(&self.pool)
-            .await?;
+        let [first, next, map, checkpoint] =
+            [&step.sql[0], &step.sql[1], &step.sql[2], &step.sql[3]];
+        let total: i64 =
+            sqlx::query_scalar(&format!("SELECT count(*) FROM {}", sql::source_table(r)))
+                .fetch_one(&self.pool)
+                .await?;
         // A fresh start or a resume: either way we were asked to run now.
         sqlx::query(
             "INSERT INTO switchyard.backfill_progress (migration_name, batch_size, rows_total, target_batch_ms)
@@ -115,14 +131,9 @@ impl Engine {
         .execute(&self.pool)
         .await?;
 
-        let next_hi = format!(
-            "SELECT (array_agg(k ORDER BY k DESC))[1]::text FROM (SELECT {key} AS k FROM {src} WHERE {key} > $1::{kt} ORDER BY {key} LIMIT $2) AS batch"
-        );
-        let filter = format!("s.{key} > $1::{kt} AND s.{key} <= $2::{kt}");
-        let map = sql::map_statement(r, &filter, true);
-        let map_locking = sql::map_statement_locking(r, &filter, true, true);
         let mut last_event = Instant::now() - Duration::from_secs(10);
         loop {
+            lock.check().await?;
             let Some(p) = self.progress().await? else {
                 return Err(EngineError::Refused(
                     "backfill progress vanished (rolled back meanwhile?)".into(),
@@ -144,51 +155,39 @@ impl Engine {
                     .await?;
                 return Ok(Outcome::Paused);
             }
-            let lo = p
-                .last_key
-                .clone()
-                .unwrap_or_else(|| min_key(r.source.key_type));
             let started = Instant::now();
-            let mut attempt = 0;
-            let (mut tx, hi, batch) = loop {
-                attempt += 1;
-                let mut tx = self.pool.begin().await?;
-                let hi: Option<String> = sqlx::query_scalar(&next_hi)
-                    .bind(&lo)
-                    .bind(p.batch_size as i64)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                let Some(hi) = hi else {
-                    tx.commit().await?;
-                    return self.finish_backfill(id, ctl).await;
-                };
-                // First try lock-free; after racing a delete, lock the rows.
-                let statement = if attempt == 1 { &map } else { &map_locking };
-                match sqlx::query_as::<_, BatchResult>(statement)
-                    .bind(&lo)
-                    .bind(&hi)
-                    .fetch_one(&mut *tx)
-                    .await
-                {
-                    Ok(batch) => break (tx, hi, batch),
-                    // A source row deleted by the application after our
-                    // snapshot fails the targets' foreign key: the batch is
-                    // rolled back whole and retried, locking its rows this
-                    // time (locking every batch would cost every row a write).
-                    Err(e) if is_fk_violation(&e) && attempt < 3 => {
-                        tracing::debug!(attempt, "batch raced a delete; retrying");
-                        drop(tx);
-                    }
-                    Err(e) => {
-                        return Err(EngineError::Step {
-                            step: format!("backfill batch after key {lo} (attempt {attempt})"),
-                            source: e,
-                        })
-                    }
+            let mut tx = self.pool.begin().await?;
+            lock.fence()
+                .assert(&mut tx)
+                .await
+                .map_err(|e| EngineError::from_step(&step.label, e))?;
+            let bounds: (Option<String>, Option<String>, i64) = match &p.last_key {
+                None => {
+                    sqlx::query_as(first)
+                        .bind(p.batch_size as i64)
+                        .fetch_one(&mut *tx)
+                        .await?
+                }
+                Some(last) => {
+                    sqlx::query_as(next)
+                        .bind(last)
+                        .bind(p.batch_size as i64)
+                        .fetch_one(&mut *tx)
+                        .await?
                 }
             };
+            let (Some(lo), Some(hi)) = (bounds.0, bounds.1) else {
+                tx.commit().await?;
+                return self.finish_backfill(id, ctl).await;
+            };
+            let batch: BatchResult = sqlx::query_as(map)
+                .bind(&lo)
+                .bind(&hi)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| EngineError::from_step(&format!("backfill batch {lo}..={hi}"), e))?;
             let elapsed = started.elapsed().as_secs_f64().max(0.001);
-            let instant_rate = batch.rows as f64 / elapsed;
+            let instant_rate = batch.n_rows as f64 / elapsed;
             let rate = if p.rows_per_second > 0.0 {
                 0.7 * p.rows_per_second + 0.3 * instant_rate
             } else {
@@ -200,19 +199,15 @@ impl Engine {
             let next_size = (size * target / elapsed)
                 .clamp(size / 2.0, size * 2.0)
                 .clamp(MIN_BATCH, MAX_BATCH);
-            sqlx::query(
-                "UPDATE switchyard.backfill_progress SET last_key = $2, rows_done = rows_done + $3,
-                     quarantined = quarantined + $4, batch_size = $5, rows_per_second = $6, updated_at = now()
-                 WHERE migration_name = $1",
-            )
-            .bind(&r.name)
-            .bind(&hi)
-            .bind(batch.rows)
-            .bind(batch.quarantined)
-            .bind(next_size as i32)
-            .bind(rate)
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query(checkpoint)
+                .bind(&r.name)
+                .bind(&hi)
+                .bind(batch.n_rows)
+                .bind(batch.n_quarantined)
+                .bind(next_size as i32)
+                .bind(rate)
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
 
             if last_event.elapsed() >= Duration::from_millis(250) {
@@ -248,11 +243,4 @@ impl Engine {
         }
         Ok(())
     }
-}
-
-/// SQLSTATE 23503: foreign_key_violation.
-fn is_fk_violation(err: &sqlx::Error) -> bool {
-    err.as_database_error()
-        .and_then(|e| e.code())
-        .is_some_and(|c| c == "23503")
 }

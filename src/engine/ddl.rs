@@ -4,9 +4,10 @@
 //! and jitter, and tries again.
 
 use rand::Rng;
-use sqlx::{Executor, PgPool};
+use sqlx::PgPool;
 use std::time::Duration;
 
+use super::state::Fence;
 use super::EngineError;
 
 #[derive(Clone, Debug)]
@@ -79,24 +80,34 @@ where
                 tracing::warn!(attempt, ?wait, "lock_timeout; retrying");
                 tokio::time::sleep(wait).await;
             }
-            Err(e) => {
-                return Err(EngineError::Step {
-                    step: label.to_string(),
-                    source: e,
-                })
-            }
+            Err(e) => return Err(EngineError::from_step(label, e)),
         }
     }
 }
 
+/// Runs one generated statement. The extended protocol refuses several
+/// statements in one text, so nothing generated can smuggle a second one.
+pub async fn exec<'c, E>(conn: E, sql: &str) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Postgres>,
+{
+    sqlx::query(sql)
+        .persistent(false)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
 /// Runs `statements` in one transaction under `lock_timeout`, retrying the
-/// whole transaction on lock timeouts. Returns the attempts it took.
-#[tracing::instrument(skip(pool, statements, policy), fields(label = %label))]
+/// whole transaction on lock timeouts; the transaction first proves this
+/// runner is still current (`fence`). Returns the attempts it took.
+#[tracing::instrument(skip(pool, statements, policy, fence), fields(label = %label))]
 pub async fn run_in_transaction(
     pool: &PgPool,
     label: &str,
     statements: &[String],
     policy: &LockPolicy,
+    fence: Option<&Fence>,
 ) -> Result<u32, EngineError> {
     let set_timeout = format!(
         "SET LOCAL lock_timeout = '{}ms'",
@@ -104,9 +115,12 @@ pub async fn run_in_transaction(
     );
     with_retries(pool, label, None, policy, || async {
         let mut tx = pool.begin().await?;
-        tx.execute(set_timeout.as_str()).await?;
+        if let Some(f) = fence {
+            f.assert(&mut tx).await?;
+        }
+        exec(&mut *tx, &set_timeout).await?;
         for sql in statements {
-            tx.execute(sql.as_str()).await?;
+            exec(&mut *tx, sql).await?;
         }
         tx.commit().await
     })
@@ -127,10 +141,10 @@ pub async fn run_outside_transaction(
     let set_timeout = format!("SET lock_timeout = '{}ms'", policy.lock_timeout.as_millis());
     with_retries(pool, label, cleanup, policy, || async {
         let mut conn = pool.acquire().await?;
-        conn.execute(set_timeout.as_str()).await?;
-        let result = conn.execute(sql).await.map(|_| ());
+        exec(&mut *conn, &set_timeout).await?;
+        let result = exec(&mut *conn, sql).await;
         // Pooled connections must not keep our setting.
-        let _ = conn.execute("RESET lock_timeout").await;
+        let _ = exec(&mut *conn, "RESET lock_timeout").await;
         result
     })
     .await

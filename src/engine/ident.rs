@@ -42,18 +42,49 @@ impl fmt::Display for Ident {
     }
 }
 
-/// A SQL string literal, quotes doubled.
+/// A SQL string literal that means the same text whatever the server's
+/// `standard_conforming_strings`: quotes are doubled, and a value holding a
+/// backslash is written as an escape string (`E'...'`) with backslashes
+/// doubled, so no content can end the literal early. Recipes never carry NUL
+/// (the recipe check refuses it), which no Postgres text can hold.
 pub fn literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
+    if s.contains('\\') {
+        format!("E'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
+    } else {
+        format!("'{}'", s.replace('\'', "''"))
+    }
 }
 
-/// A `text[]` literal for a JSON path, e.g. `'{notifications,email}'`.
+/// Any identifier (e.g. a constraint name read from the catalog), quoted.
+pub fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// A `text[]` literal for a JSON path, e.g. `'{"notifications","email"}'`.
 pub fn path_literal(segments: &[String]) -> String {
     let inner: Vec<String> = segments
         .iter()
         .map(|s| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"")))
         .collect();
-    literal(&format!("{{{}}}", inner.join(",")))
+    format!("{}::text[]", literal(&format!("{{{}}}", inner.join(","))))
+}
+
+/// `body` between dollar quotes whose tag does not occur in it, so nothing
+/// in the body (a recipe value holding `$sy$`, say) can end it early.
+pub fn dollar_quote(body: &str) -> String {
+    let mut n = 0u32;
+    loop {
+        let tag = if n == 0 {
+            "$sy$".to_string()
+        } else {
+            format!("$sy{n}$")
+        };
+        // Also refuse a tag that could be completed by the body's last characters.
+        if !body.contains(&tag[..tag.len() - 1]) {
+            return format!("{tag}\n{body}\n{tag}");
+        }
+        n += 1;
+    }
 }
 
 #[cfg(test)]
@@ -92,7 +123,18 @@ mod tests {
         assert_eq!(literal("it's"), "'it''s'");
         assert_eq!(
             path_literal(&["a".into(), "b'c".into()]),
-            "'{\"a\",\"b''c\"}'"
+            "'{\"a\",\"b''c\"}'::text[]"
         );
+        // A backslash cannot escape the closing quote, whatever the server's
+        // standard_conforming_strings.
+        assert_eq!(literal("a\\'; DROP"), "E'a\\\\''; DROP'");
+    }
+
+    #[test]
+    fn dollar_quotes_never_occur_in_the_body() {
+        let body = "x $sy$ y $sy1$ z $sy";
+        let quoted = dollar_quote(body);
+        assert!(quoted.starts_with("$sy2$"), "{quoted}");
+        assert_eq!(quoted.matches("$sy2$").count(), 2);
     }
 }

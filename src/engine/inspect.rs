@@ -32,8 +32,8 @@ pub async fn check_database(pool: &PgPool, r: &Recipe) -> Result<Vec<RecipeError
         ));
         return Ok(errors);
     }
-    let columns: Vec<(String, String)> = sqlx::query_as(
-        "SELECT column_name::text, data_type::text FROM information_schema.columns
+    let columns: Vec<(String, String, bool)> = sqlx::query_as(
+        "SELECT column_name::text, data_type::text, is_nullable = 'YES' FROM information_schema.columns
          WHERE table_schema = $1 AND table_name = $2",
     )
     .bind(s.schema.as_str())
@@ -43,9 +43,10 @@ pub async fn check_database(pool: &PgPool, r: &Recipe) -> Result<Vec<RecipeError
     let type_of = |name: &str| {
         columns
             .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, t)| t.as_str())
+            .find(|(n, _, _)| n == name)
+            .map(|(_, t, _)| t.as_str())
     };
+    let nullable = |name: &str| columns.iter().any(|(n, _, null)| n == name && *null);
     let want_key = match s.key_type {
         KeyType::Integer => "integer",
         KeyType::BigInt => "bigint",
@@ -67,11 +68,19 @@ pub async fn check_database(pool: &PgPool, r: &Recipe) -> Result<Vec<RecipeError
                 s.key.as_str()
             ),
         )),
+        Some(_) if nullable(s.key.as_str()) => errors.push(err(
+            "source.key",
+            format!(
+                "column {} is nullable; rows with a NULL key could never be migrated. Make it NOT NULL",
+                s.key.as_str()
+            ),
+        )),
         Some(_) => {
             let unique: bool = sqlx::query_scalar(
                 "SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a
                      ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-                 WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indnkeyatts = 1
+                 WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indisvalid
+                   AND i.indnkeyatts = 1 AND i.indpred IS NULL AND i.indexprs IS NULL
                    AND a.attname = $2)",
             )
             .bind(&qualified)
@@ -82,7 +91,7 @@ pub async fn check_database(pool: &PgPool, r: &Recipe) -> Result<Vec<RecipeError
                 errors.push(err(
                     "source.key",
                     format!(
-                        "column {} has no unique index; keyset batches need one",
+                        "column {} has no valid, non-partial unique index of its own; keyset batches need one",
                         s.key.as_str()
                     ),
                 ));

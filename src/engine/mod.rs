@@ -6,11 +6,16 @@
 //! 1. expand: targets, indexes CONCURRENTLY, FKs NOT VALID + VALIDATE, and a
 //!    capture trigger that logs the key of every later write;
 //! 2. backfill: keyset batches, upserts, checkpoint in the batch's transaction;
-//! 3. dual-write: a trigger re-maps each written row in its own transaction,
-//!    then the capture log is drained (so nothing since phase 1 is missed);
+//! 3. dual-write: statement triggers re-map the written rows in the writing
+//!    transaction, then the capture log is drained (nothing since phase 1
+//!    is missed);
 //! 4. switch reads: gated by a full verification; read flag + NOTIFY; writes
 //!    to the targets flow back into the JSONB column;
-//! 5. contract: after the soak time, back up the column, drop it.
+//! 5. contract: after the soak time, the column's definition recorded, a
+//!    backup kept in step by a trigger, and the column dropped (one table
+//!    locked per transaction).
+//!
+//! `sql` states the mapping's semantics; `phases` what each phase runs.
 
 pub mod backfill;
 pub mod ddl;
@@ -27,6 +32,7 @@ use sqlx::PgPool;
 
 pub use ddl::LockPolicy;
 pub use recipe::{Recipe, RecipeError};
+pub use state::Fence;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -36,6 +42,8 @@ pub enum EngineError {
     Busy(String),
     #[error("refused: {0}")]
     Refused(String),
+    #[error("this runner lost its lock on migration {0:?} (database restart or session ended); it stopped before writing anything more. Run the phase again to resume")]
+    LockLost(String),
     #[error("{statement}: could not get its lock within lock_timeout after {attempts} attempts; the application was never blocked, try again later")]
     LockTimeout { statement: String, attempts: u32 },
     #[error("step {step:?} failed: {source}")]
@@ -48,11 +56,27 @@ pub enum EngineError {
     Database(#[from] sqlx::Error),
 }
 
+impl EngineError {
+    /// A failed step, with the fencing refusal told apart.
+    pub fn from_step(step: &str, source: sqlx::Error) -> Self {
+        if let Some(name) = state::fenced(&source) {
+            return EngineError::LockLost(name);
+        }
+        EngineError::Step {
+            step: step.to_string(),
+            source,
+        }
+    }
+}
+
 /// Who acts, and how DDL waits.
 #[derive(Clone, Debug)]
 pub struct EngineOptions {
     pub actor: String,
     pub lock: LockPolicy,
+    /// Overrides the recipe's soak time (demos, tests); not part of the
+    /// pinned recipe.
+    pub soak_hours: Option<f64>,
 }
 
 impl Default for EngineOptions {
@@ -60,6 +84,7 @@ impl Default for EngineOptions {
         EngineOptions {
             actor: "cli".into(),
             lock: LockPolicy::default(),
+            soak_hours: None,
         }
     }
 }
@@ -81,8 +106,45 @@ pub enum StepMode {
 pub struct Step {
     pub label: String,
     pub mode: StepMode,
-    /// Statements run together (one transaction) for `Transaction` steps.
+    /// Statements run together (one transaction) for `Transaction` steps;
+    /// the statements a `Batched` step repeats.
     pub sql: Vec<String>,
+    /// What the runner checks around the step (not part of its SQL).
+    #[serde(skip)]
+    pub guard: Option<Guard>,
+    /// For `Batched` steps: which loop runs `sql`.
+    #[serde(skip)]
+    pub batch: Option<Batch>,
+}
+
+/// The batched loops; each runs its step's `sql` in order, as listed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Batch {
+    /// [first bounds, next bounds, map batch, checkpoint]
+    Backfill,
+    /// [take keys from the capture log, map them]
+    DrainCapture,
+    /// [first bounds, next bounds, one comparison per target]
+    Verify,
+    /// [first bounds, next bounds, copy]
+    BackupCopy,
+    /// [first bounds, next bounds, restore]
+    Restore,
+    /// [take captured (target, key, entry)s, one re-sync per target]
+    ReplayContract,
+    /// [apply deferred sync work]
+    DrainSync,
+}
+
+/// Checks the runner makes around a step.
+#[derive(Clone, Debug)]
+pub enum Guard {
+    /// An index built CONCURRENTLY (schema-qualified, quoted): an invalid
+    /// leftover of a failed attempt is dropped before every attempt, and the
+    /// step only counts as done when the index exists and is valid.
+    Index(String),
+    /// Skipped when constraint `name` already exists on `table` (a re-run).
+    NewConstraint { table: String, name: String },
 }
 
 impl Step {
@@ -91,6 +153,17 @@ impl Step {
             label: label.into(),
             mode: StepMode::Transaction,
             sql,
+            guard: None,
+            batch: None,
+        }
+    }
+    fn batched(label: impl Into<String>, batch: Batch, sql: Vec<String>) -> Self {
+        Step {
+            label: label.into(),
+            mode: StepMode::Batched,
+            sql,
+            guard: None,
+            batch: Some(batch),
         }
     }
 }
@@ -103,7 +176,10 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(pool: PgPool, recipe: Recipe, opts: EngineOptions) -> Self {
+    pub fn new(pool: PgPool, mut recipe: Recipe, opts: EngineOptions) -> Self {
+        if let Some(hours) = opts.soak_hours {
+            recipe.soak_hours = hours;
+        }
         let names = sql::Names::new(&recipe);
         Engine {
             pool,

@@ -1,18 +1,20 @@
 //! What each phase does (its steps, shown as a dry run before anything runs)
-//! and the rules for running and rolling back phases.
+//! and the rules for running and rolling back phases. The runner executes
+//! exactly the steps `plan` / `rollback_plan` return: the dry run is the run.
 
 use chrono::Utc;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::backfill::Progress;
 use super::ddl::{run_in_transaction, run_outside_transaction};
-use super::ident::literal;
+use super::ident::{literal, quote_ident};
+use super::recipe::Recipe;
 use super::sql;
 use super::state::{self, PhaseRecord, RunnerLock, READ_FLAG_CHANNEL};
 use super::verify::VerifyReport;
-use super::{Engine, EngineError, Step, StepMode};
+use super::{Batch, Engine, EngineError, Guard, Step, StepMode};
 use crate::model::PhaseState;
 
 /// Called with each progress tick of a backfill.
@@ -53,13 +55,44 @@ pub struct Status {
     pub quarantined: i64,
     pub unmapped_keys: Vec<UnmappedKey>,
     pub pending_captured_writes: i64,
+    /// Sync work handed over by triggers that gave way to a deadlock.
+    pub pending_sync: i64,
     pub reads_from: String,
+    /// The hash of the recipe pinned at phase 1 (None before phase 1).
+    pub pinned_recipe_hash: Option<String>,
+    /// The hash of the recipe this engine was given.
+    pub recipe_hash: String,
+    /// True when the given recipe differs from the pinned one (later phases
+    /// use the pinned one).
+    pub recipe_changed: bool,
 }
 
 #[derive(Debug, Serialize, sqlx::FromRow)]
 pub struct UnmappedKey {
     pub key_path: String,
     pub documents: i64,
+}
+
+/// The source column's definition as phase 5 found it (restored by its
+/// rollback). Read from the catalog by `record_definition`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct ColumnDefinition {
+    pub default: Option<String>,
+    pub not_null: bool,
+    pub checks: Vec<NamedDefinition>,
+    pub indexes: Vec<NamedDefinition>,
+    /// Only when it differs from the type's default.
+    pub storage: Option<String>,
+    /// Only when set.
+    pub statistics: Option<i32>,
+    pub compression: Option<String>,
+    pub comment: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct NamedDefinition {
+    pub name: String,
+    pub definition: String,
 }
 
 fn check_phase(phase: i16) -> Result<usize, EngineError> {
@@ -72,26 +105,68 @@ fn check_phase(phase: i16) -> Result<usize, EngineError> {
     }
 }
 
+fn read_flag(r: &Recipe, to: &str) -> Vec<String> {
+    vec![
+        format!(
+            "INSERT INTO switchyard.read_flags (migration_name, reads_from) VALUES ({name}, {to}) ON CONFLICT (migration_name) DO UPDATE SET reads_from = {to}, changed_at = now()",
+            name = literal(&r.name),
+            to = literal(to)
+        ),
+        format!(
+            "SELECT pg_notify({}, {})",
+            literal(READ_FLAG_CHANNEL),
+            literal(&serde_json::json!({"migration": r.name, "reads_from": to}).to_string())
+        ),
+    ]
+}
+
+/// `CREATE [UNIQUE] INDEX CONCURRENTLY IF NOT EXISTS ...` from the
+/// catalog's `CREATE [UNIQUE] INDEX name ON ...`.
+fn concurrently(def: &str) -> String {
+    for prefix in ["CREATE UNIQUE INDEX ", "CREATE INDEX "] {
+        if let Some(rest) = def.strip_prefix(prefix) {
+            return format!("{prefix}CONCURRENTLY IF NOT EXISTS {rest}");
+        }
+    }
+    def.to_string()
+}
+
 impl Engine {
+    fn src(&self) -> String {
+        sql::source_table(&self.recipe)
+    }
+
+    fn bounds(&self, table: &str, key: &str) -> [String; 2] {
+        [
+            sql::batch_bounds(&self.recipe, table, key, true),
+            sql::batch_bounds(&self.recipe, table, key, false),
+        ]
+    }
+
+    fn drain_sync_step(&self) -> Step {
+        Step::batched(
+            "apply sync work deferred by triggers that gave way to a deadlock",
+            Batch::DrainSync,
+            vec![format!("SELECT {}()", self.names.drain_fn())],
+        )
+    }
+
     /// The exact steps `apply(phase)` runs (dry run; changes nothing).
     pub fn plan(&self, phase: i16) -> Result<Vec<Step>, EngineError> {
         check_phase(phase)?;
         let r = &self.recipe;
         let n = &self.names;
-        let src = sql::source_table(r);
+        let src = self.src();
         let key = &r.source.key;
         let kt = r.source.key_type.sql();
         Ok(match phase {
             1 => {
                 let mut steps = Vec::new();
-                for t in &r.targets {
+                for (i, t) in r.targets.iter().enumerate() {
+                    let tt = sql::target_table(r, t);
                     steps.push(Step::tx(
                         format!("create table {}", t.table.as_str()),
-                        vec![sql::create_target(r, t).replacen(
-                            "CREATE TABLE",
-                            "CREATE TABLE IF NOT EXISTS",
-                            1,
-                        )],
+                        vec![sql::create_target(r, t)],
                     ));
                     for ix in &t.indexes {
                         let cols: Vec<String> = ix.columns.iter().map(|c| c.to_string()).collect();
@@ -99,188 +174,286 @@ impl Engine {
                             label: format!("create index {}", ix.name.as_str()),
                             mode: StepMode::Concurrent,
                             sql: vec![format!(
-                                "CREATE {}INDEX CONCURRENTLY IF NOT EXISTS {} ON {} ({})",
+                                "CREATE {}INDEX CONCURRENTLY IF NOT EXISTS {} ON {tt} ({})",
                                 if ix.unique { "UNIQUE " } else { "" },
                                 ix.name,
-                                sql::target_table(r, t),
                                 cols.join(", ")
                             )],
+                            guard: Some(Guard::Index(format!("{}.{}", r.source.schema, ix.name))),
+                            batch: None,
                         });
                     }
-                    steps.push(Step::tx(
-                        format!("foreign key {} (not valid)", t.table.as_str()),
+                    let mut fk = Step::tx(
+                        format!("foreign key of {} (not valid)", t.table.as_str()),
                         vec![format!(
-                            "ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {src} ({key}) ON DELETE CASCADE NOT VALID",
-                            sql::target_table(r, t),
-                            n.fk(t),
+                            "ALTER TABLE {tt} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {src} ({key}) ON UPDATE CASCADE ON DELETE CASCADE NOT VALID",
+                            n.fk(i),
                             t.source_key_column
                         )],
-                    ));
+                    );
+                    fk.guard = Some(Guard::NewConstraint {
+                        table: tt.clone(),
+                        name: n.fk_bare(i),
+                    });
+                    steps.push(fk);
                     steps.push(Step::tx(
-                        format!("validate foreign key {}", t.table.as_str()),
-                        vec![format!(
-                            "ALTER TABLE {} VALIDATE CONSTRAINT {}",
-                            sql::target_table(r, t),
-                            n.fk(t)
-                        )],
+                        format!("validate the foreign key of {}", t.table.as_str()),
+                        vec![format!("ALTER TABLE {tt} VALIDATE CONSTRAINT {}", n.fk(i))],
                     ));
                 }
-                steps.push(Step::tx(
-                    "create mapping function",
-                    vec![sql::create_remap_fn(r, n)],
-                ));
+                let mut functions = vec![
+                    sql::create_apply_fn(r, n),
+                    sql::create_map_fn(r, n),
+                    sql::create_capture_fn(r, n),
+                    sql::create_dual_write_fn(r, n),
+                ];
+                for (i, t) in r.targets.iter().enumerate() {
+                    functions.push(sql::create_writeback_fn(r, n, i, t));
+                    functions.push(sql::create_rsync_fn(r, n, i, t));
+                    functions.push(sql::create_resync_fn(r, n, i, t));
+                    functions.push(sql::create_reverse_fn(r, n, i, t));
+                    functions.push(sql::create_contract_fn(r, n, i, t));
+                }
+                functions.push(sql::create_drain_fn(r, n));
+                steps.push(Step::tx("create the mapping and sync functions", functions));
                 steps.push(Step::tx(
                     "capture writes from now on",
-                    vec![
-                        sql::create_capture_fn(r, n),
-                        sql::create_capture_trigger(r, n)
-                            .replacen("CREATE TRIGGER", "CREATE OR REPLACE TRIGGER", 1),
-                    ],
+                    sql::create_capture_triggers(r, n),
                 ));
                 steps
             }
-            2 => vec![Step {
-                label: "backfill in keyset batches (checkpoint committed with each batch)".into(),
-                mode: StepMode::Batched,
-                sql: vec![
-                    format!("SELECT (array_agg(k ORDER BY k DESC))[1]::text FROM (SELECT {key} AS k FROM {src} WHERE {key} > $1::{kt} ORDER BY {key} LIMIT $2) AS batch"),
-                    sql::map_statement(r, &format!("s.{key} > $1::{kt} AND s.{key} <= $2::{kt}"), true),
-                    "UPDATE switchyard.backfill_progress SET last_key = $2, rows_done = rows_done + $3, ... WHERE migration_name = $1".into(),
-                ],
-            }],
-            3 => vec![
-                Step::tx(
-                    "switch capture to dual-write",
+            2 => {
+                let [first, next] = self.bounds(&src, &key.to_string());
+                vec![Step::batched(
+                    "backfill in keyset batches (checkpoint committed with each batch)",
+                    Batch::Backfill,
                     vec![
-                        sql::create_dual_write_fn(r, n),
-                        sql::create_dual_write_trigger(r, n)
-                            .replacen("CREATE TRIGGER", "CREATE OR REPLACE TRIGGER", 1),
-                        format!("DROP TRIGGER IF EXISTS {} ON {src}", n.capture_trigger()),
+                        first,
+                        next,
+                        sql::backfill_batch(r, n),
+                        super::backfill::CHECKPOINT.to_string(),
                     ],
-                ),
-                Step {
-                    label: "drain writes captured since phase 1".into(),
-                    mode: StepMode::Batched,
-                    sql: vec![
-                        format!(
-                            "WITH d AS (DELETE FROM switchyard.capture_log WHERE id IN (SELECT id FROM switchyard.capture_log WHERE migration_name = {} ORDER BY id LIMIT 5000) RETURNING source_key) SELECT array_agg(DISTINCT source_key) FROM d",
-                            literal(&r.name)
-                        ),
-                        format!("SELECT {}($1::{kt}[])", n.remap_fn()),
-                    ],
-                },
-            ],
-            4 => {
-                let mut reverse = Vec::new();
-                for t in &r.targets {
-                    reverse.push(sql::create_reverse_fn(r, n, t));
-                    reverse.push(
-                        sql::create_reverse_trigger(r, n, t)
-                            .replacen("CREATE TRIGGER", "CREATE OR REPLACE TRIGGER", 1),
-                    );
-                }
+                )]
+            }
+            3 => {
+                let mut switch = sql::create_dual_write_triggers(r, n);
+                switch.extend(sql::drop_capture_triggers(r, n));
                 vec![
-                    Step {
-                        label: "verify every document against the targets (gate)".into(),
-                        mode: StepMode::Batched,
-                        sql: r
-                            .targets
-                            .iter()
-                            .map(|t| {
-                                sql::verify_statement(
-                                    r,
-                                    t,
-                                    &format!("s.{key} > $1::{kt} AND s.{key} <= $2::{kt}"),
-                                    &format!("a.{} > $1::{kt} AND a.{} <= $2::{kt}", t.source_key_column, t.source_key_column),
-                                )
-                            })
-                            .collect(),
-                    },
-                    Step::tx("writes to the targets flow back into the JSONB column", reverse),
-                    Step::tx(
-                        "flip the read flag",
+                    Step::tx("switch capture to dual-write", switch),
+                    Step::batched(
+                        "re-map every key written since phase 1",
+                        Batch::DrainCapture,
                         vec![
-                            format!(
-                                "INSERT INTO switchyard.read_flags (migration_name, reads_from) VALUES ({}, 'targets') ON CONFLICT (migration_name) DO UPDATE SET reads_from = 'targets', changed_at = now()",
-                                literal(&r.name)
-                            ),
-                            format!(
-                                "SELECT pg_notify({}, {})",
-                                literal(READ_FLAG_CHANNEL),
-                                literal(&serde_json::json!({"migration": r.name, "reads_from": "targets"}).to_string())
-                            ),
+                            "WITH d AS (DELETE FROM switchyard.capture_log WHERE id IN (SELECT id FROM switchyard.capture_log WHERE migration_name = $1 ORDER BY id LIMIT 5000) RETURNING source_key) SELECT array_agg(DISTINCT source_key ORDER BY source_key) FROM d".to_string(),
+                            format!("SELECT m.n_rows FROM {}($1::text[]::{kt}[], false) AS m", n.map_fn()),
                         ],
                     ),
                 ]
             }
-            5 => {
-                let mut drop = vec![format!(
-                    "DROP TRIGGER IF EXISTS {} ON {src}",
-                    n.dual_write_trigger()
-                )];
-                for t in &r.targets {
-                    drop.push(format!(
-                        "DROP TRIGGER IF EXISTS {} ON {}",
-                        n.reverse_trigger(),
-                        sql::target_table(r, t)
+            4 => {
+                let [first, next] = self.bounds(&src, &key.to_string());
+                let mut verify = vec![first, next];
+                verify.extend(r.targets.iter().map(|t| sql::verify_statement(r, t)));
+                let mut steps = vec![
+                    self.drain_sync_step(),
+                    Step::batched(
+                        "verify every document against the targets (gate)",
+                        Batch::Verify,
+                        verify,
+                    ),
+                ];
+                for (i, t) in r.targets.iter().enumerate() {
+                    steps.push(Step::tx(
+                        format!(
+                            "writes to {} flow back into the JSONB column",
+                            t.table.as_str()
+                        ),
+                        vec![sql::create_reverse_trigger(r, n, i, t)],
                     ));
                 }
-                for t in &r.targets {
-                    drop.push(sql::create_contract_capture_fn(r, n, t));
-                    drop.push(sql::create_contract_capture_trigger(r, n, t));
-                }
-                drop.push(format!("ALTER TABLE {src} DROP COLUMN {}", r.source.column));
-                vec![
+                steps.push(Step::tx("flip the read flag", read_flag(r, "targets")));
+                steps
+            }
+            5 => {
+                let col = &r.source.column;
+                let [first, next] = self.bounds(&src, &key.to_string());
+                let mut steps = vec![
                     Step::tx(
-                        "back up the column",
+                        "record the column's definition (default, NOT NULL, checks, indexes)",
+                        vec![self.record_definition_sql()],
+                    ),
+                    Step::tx(
+                        "keep a backup of the column in step from now on",
+                        sql::create_backup(r, n),
+                    ),
+                    Step::batched(
+                        "copy the column into the backup",
+                        Batch::BackupCopy,
                         vec![
-                            format!("DROP TABLE IF EXISTS {}", n.backup_table()),
+                            first,
+                            next,
                             format!(
-                                "CREATE TABLE {} AS SELECT {key}, {} FROM {src}",
-                                n.backup_table(),
-                                r.source.column
+                                "INSERT INTO {} (key, doc) SELECT s.{key}, s.{col} FROM {src} s WHERE s.{key} BETWEEN $1::{kt} AND $2::{kt} ON CONFLICT (key) DO NOTHING",
+                                n.backup_table()
                             ),
                         ],
                     ),
-                    Step::tx("drop the triggers and the old column", drop),
-                ]
+                ];
+                for (i, t) in r.targets.iter().enumerate() {
+                    steps.push(Step::tx(
+                        format!("remember writes to {} from now on", t.table.as_str()),
+                        vec![sql::create_contract_trigger(r, n, i, t)],
+                    ));
+                }
+                for t in &r.targets {
+                    steps.push(Step::tx(
+                        format!("stop writing {} back into the column", t.table.as_str()),
+                        vec![sql::drop_reverse_trigger(r, n, t)],
+                    ));
+                }
+                let mut drop = vec![format!("LOCK TABLE {src} IN ACCESS EXCLUSIVE MODE")];
+                drop.extend(sql::drop_dual_write_triggers(r, n));
+                drop.push(format!("SELECT {}()", n.drain_fn()));
+                drop.push(format!(
+                    "DROP TRIGGER IF EXISTS {} ON {src}",
+                    n.backup_trigger()
+                ));
+                drop.push(format!("ALTER TABLE {src} DROP COLUMN IF EXISTS {col}"));
+                steps.push(Step::tx(
+                    "drop dual-write, apply deferred sync work, drop the column (the backup is exact)",
+                    drop,
+                ));
+                steps
             }
             _ => unreachable!("checked above"),
         })
     }
 
-    /// The exact steps `rollback(phase)` runs.
-    pub fn rollback_plan(&self, phase: i16) -> Result<Vec<Step>, EngineError> {
+    /// The catalog query phase 5 records the column's definition with.
+    fn record_definition_sql(&self) -> String {
+        let r = &self.recipe;
+        format!(
+            "INSERT INTO switchyard.contract_columns (migration_name, definition)
+SELECT {name}, jsonb_build_object(
+  'default', pg_get_expr(d.adbin, d.adrelid),
+  'not_null', a.attnotnull,
+  'checks', coalesce((SELECT jsonb_agg(jsonb_build_object('name', c.conname, 'definition', pg_get_constraintdef(c.oid)) ORDER BY c.conname)
+                      FROM pg_constraint c WHERE c.conrelid = a.attrelid AND c.contype = 'c' AND a.attnum = ANY (c.conkey)), '[]'::jsonb),
+  'indexes', coalesce((SELECT jsonb_agg(jsonb_build_object('name', ic.relname, 'definition', pg_get_indexdef(i.indexrelid)) ORDER BY ic.relname)
+                       FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+                       WHERE i.indrelid = a.attrelid AND EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = 'pg_class'::regclass
+                             AND dep.objid = i.indexrelid AND dep.refobjid = a.attrelid AND dep.refobjsubid = a.attnum)), '[]'::jsonb),
+  'storage', CASE WHEN a.attstorage <> t.typstorage THEN a.attstorage::text END,
+  'statistics', CASE WHEN a.attstattarget >= 0 THEN a.attstattarget END,
+  'compression', nullif(a.attcompression::text, ''),
+  'comment', col_description(a.attrelid, a.attnum))
+FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+WHERE a.attrelid = {table}::regclass AND a.attname = {col} AND NOT a.attisdropped
+ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, saved_at = now()",
+            name = literal(&r.name),
+            table = literal(&self.src()),
+            col = literal(r.source.column.as_str()),
+        )
+    }
+
+    /// Objects depending on the source column that phase 5 could not
+    /// restore on rollback (views, rules, triggers naming it, policies,
+    /// unique or exclusion constraints, column privileges…).
+    async fn unrestorable_dependents(&self) -> Result<Vec<String>, EngineError> {
+        Ok(sqlx::query_scalar(
+            "WITH col AS (SELECT attrelid, attnum, attacl FROM pg_attribute
+                          WHERE attrelid = $1::regclass AND attname = $2 AND NOT attisdropped)
+             SELECT pg_describe_object(dep.classid, dep.objid, dep.objsubid)
+             FROM pg_depend dep JOIN col ON dep.refclassid = 'pg_class'::regclass
+                  AND dep.refobjid = col.attrelid AND dep.refobjsubid = col.attnum
+             WHERE dep.deptype IN ('n', 'a')
+               AND dep.classid <> 'pg_attrdef'::regclass
+               AND NOT (dep.classid = 'pg_class'::regclass AND EXISTS (
+                        SELECT 1 FROM pg_index i WHERE i.indexrelid = dep.objid
+                        AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)))
+               AND NOT (dep.classid = 'pg_constraint'::regclass AND EXISTS (
+                        SELECT 1 FROM pg_constraint c WHERE c.oid = dep.objid AND c.contype = 'c'))
+             UNION ALL
+             SELECT 'column-level privileges on ' || $2 FROM col WHERE attacl IS NOT NULL",
+        )
+        .bind(self.src())
+        .bind(self.recipe.source.column.as_str())
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn column_exists(&self) -> Result<bool, EngineError> {
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2 AND NOT attisdropped)",
+        )
+        .bind(self.src())
+        .bind(self.recipe.source.column.as_str())
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    async fn saved_definition(&self) -> Result<Option<ColumnDefinition>, EngineError> {
+        let raw: Option<serde_json::Value> = sqlx::query_scalar(
+            "SELECT definition FROM switchyard.contract_columns WHERE migration_name = $1",
+        )
+        .bind(&self.recipe.name)
+        .fetch_optional(&self.pool)
+        .await?;
+        raw.map(|v| {
+            serde_json::from_value(v).map_err(|e| {
+                EngineError::Refused(format!(
+                    "the recorded definition of the dropped column cannot be read: {e}"
+                ))
+            })
+        })
+        .transpose()
+    }
+
+    /// The exact steps `rollback(phase)` runs. Rolling back phase 5 reads
+    /// what phase 5 recorded (whether the column was dropped, and its
+    /// definition), so this one asks the database.
+    pub async fn rollback_plan(&self, phase: i16) -> Result<Vec<Step>, EngineError> {
         check_phase(phase)?;
         let r = &self.recipe;
         let n = &self.names;
-        let src = sql::source_table(r);
+        let src = self.src();
         let key = &r.source.key;
         let kt = r.source.key_type.sql();
         let name = literal(&r.name);
         Ok(match phase {
             1 => {
-                let mut sql_drop = vec![
-                    format!("DROP TRIGGER IF EXISTS {} ON {src}", n.capture_trigger()),
-                    format!("DROP FUNCTION IF EXISTS {}()", n.capture_fn()),
-                ];
-                sql_drop.push(format!("DROP FUNCTION IF EXISTS {}({kt}[])", n.remap_fn()));
+                let mut s = sql::drop_capture_triggers(r, n);
+                s.extend(sql::drop_dual_write_triggers(r, n));
+                s.push(format!(
+                    "DROP TRIGGER IF EXISTS {} ON {src}",
+                    n.backup_trigger()
+                ));
                 for t in r.targets.iter().rev() {
-                    sql_drop.push(format!("DROP TABLE IF EXISTS {}", sql::target_table(r, t)));
+                    s.push(format!("DROP TABLE IF EXISTS {}", sql::target_table(r, t)));
                 }
+                for f in n.functions(r) {
+                    s.push(format!("DROP FUNCTION IF EXISTS {f}"));
+                }
+                s.push(format!("DROP TABLE IF EXISTS {}", n.backup_table()));
                 for table in [
                     "quarantine",
                     "capture_log",
+                    "sync_queue",
                     "unmapped_keys",
                     "backfill_progress",
+                    "contract_columns",
                 ] {
-                    sql_drop.push(format!(
+                    s.push(format!(
                         "DELETE FROM switchyard.{table} WHERE migration_name = {name}"
                     ));
                 }
+                s.push(format!(
+                    "UPDATE switchyard.migrations SET pinned_recipe = NULL, pinned_hash = NULL, pinned_at = NULL WHERE name = {name}"
+                ));
                 vec![Step::tx(
-                    "drop capture, mapping and target tables",
-                    sql_drop,
+                    "drop capture, functions and target tables; unpin the recipe",
+                    s,
                 )]
             }
             2 => {
@@ -296,105 +469,253 @@ impl Engine {
                 }
                 vec![Step::tx("empty the targets and forget the checkpoint", s)]
             }
-            3 => vec![Step::tx(
-                "switch dual-write back to capture",
-                vec![
-                    sql::create_capture_trigger(r, n).replacen(
-                        "CREATE TRIGGER",
-                        "CREATE OR REPLACE TRIGGER",
-                        1,
-                    ),
-                    format!("DROP TRIGGER IF EXISTS {} ON {src}", n.dual_write_trigger()),
-                    format!("DROP FUNCTION IF EXISTS {}()", n.dual_write_fn()),
-                ],
-            )],
+            3 => {
+                let mut s = sql::create_capture_triggers(r, n);
+                s.extend(sql::drop_dual_write_triggers(r, n));
+                // Re-maps handed over to a reverse sync that never came:
+                // the capture log takes them, phase 3 re-maps them again.
+                s.push(format!(
+                    "INSERT INTO switchyard.capture_log (migration_name, source_key) SELECT migration_name, source_key FROM switchyard.sync_queue WHERE migration_name = {name} AND kind = 'forward'"
+                ));
+                s.push(format!(
+                    "DELETE FROM switchyard.sync_queue WHERE migration_name = {name} AND kind IN ('forward', 'reverse')"
+                ));
+                vec![Step::tx("switch dual-write back to capture", s)]
+            }
             4 => {
-                let mut s = Vec::new();
+                let mut steps = Vec::new();
                 for t in &r.targets {
-                    s.push(format!(
-                        "DROP TRIGGER IF EXISTS {} ON {}",
-                        n.reverse_trigger(),
-                        sql::target_table(r, t)
+                    steps.push(Step::tx(
+                        format!("stop writing {} back into the column", t.table.as_str()),
+                        vec![sql::drop_reverse_trigger(r, n, t)],
                     ));
-                    s.push(format!("DROP FUNCTION IF EXISTS {}()", n.reverse_fn(t)));
                 }
-                s.push(format!(
-                    "INSERT INTO switchyard.read_flags (migration_name, reads_from) VALUES ({name}, 'source') ON CONFLICT (migration_name) DO UPDATE SET reads_from = 'source', changed_at = now()"
+                steps.push(self.drain_sync_step());
+                steps.push(Step::tx(
+                    "read from the source again",
+                    read_flag(r, "source"),
                 ));
-                s.push(format!(
-                    "SELECT pg_notify({}, {})",
-                    literal(READ_FLAG_CHANNEL),
-                    literal(
-                        &serde_json::json!({"migration": r.name, "reads_from": "source"})
-                            .to_string()
-                    )
-                ));
-                vec![Step::tx(
-                    "stop reverse sync and read from the source again",
-                    s,
-                )]
+                steps
             }
             5 => {
-                let mut restore_triggers = vec![
-                    format!(
-                        "ALTER TABLE {src} ADD COLUMN IF NOT EXISTS {} jsonb",
-                        r.source.column
-                    ),
-                    sql::create_dual_write_trigger(r, n).replacen(
-                        "CREATE TRIGGER",
-                        "CREATE OR REPLACE TRIGGER",
-                        1,
-                    ),
-                ];
-                for t in &r.targets {
-                    restore_triggers.push(sql::create_reverse_trigger(r, n, t).replacen(
-                        "CREATE TRIGGER",
-                        "CREATE OR REPLACE TRIGGER",
-                        1,
+                let col = &r.source.column;
+                let dropped = !self.column_exists().await?;
+                let definition = self.saved_definition().await?;
+                let bk = n.backup_table();
+                let mut steps = Vec::new();
+                if dropped {
+                    steps.push(Step::tx(
+                        "re-add the column",
+                        vec![format!(
+                            "ALTER TABLE {src} ADD COLUMN IF NOT EXISTS {col} jsonb"
+                        )],
+                    ));
+                    let [first, next] = self.bounds(&bk, "key");
+                    steps.push(Step::batched(
+                        "restore the documents from the backup",
+                        Batch::Restore,
+                        vec![
+                            first,
+                            next,
+                            format!(
+                                "UPDATE {src} s SET {col} = b.doc FROM {bk} b WHERE s.{key} = b.key AND b.key BETWEEN $1::{kt} AND $2::{kt} AND s.{col} IS NULL AND b.doc IS NOT NULL"
+                            ),
+                        ],
+                    ));
+                    if definition.as_ref().is_some_and(|d| d.default.is_some()) {
+                        steps.push(Step::tx(
+                            "rows inserted since the contract get the column's default",
+                            vec![format!(
+                                "UPDATE {src} s SET {col} = DEFAULT WHERE s.{col} IS NULL AND NOT EXISTS (SELECT 1 FROM {bk} b WHERE b.key = s.{key})"
+                            )],
+                        ));
+                    }
+                }
+                for (i, t) in r.targets.iter().enumerate() {
+                    steps.push(Step::tx(
+                        format!(
+                            "writes to {} flow back into the column again",
+                            t.table.as_str()
+                        ),
+                        vec![sql::create_reverse_trigger(r, n, i, t)],
                     ));
                 }
-                let restore = format!(
-                    "UPDATE {src} s SET {col} = b.{col} FROM {bk} b WHERE s.{key} = b.{key} AND b.{key} > $1::{kt} AND b.{key} <= $2::{kt}",
-                    col = r.source.column,
-                    bk = n.backup_table()
-                );
-                // Target rows written after the contract: replay them through
-                // the reverse trigger into the restored documents.
-                let contract_log = literal(&format!("{}:contract", r.name));
-                let mut replay = Vec::new();
-                for t in &r.targets {
-                    replay.push(format!(
-                        "UPDATE {} SET {kc} = {kc} WHERE {kc} IN (SELECT source_key::{kt} FROM switchyard.capture_log WHERE migration_name = {contract_log})",
-                        sql::target_table(r, t),
-                        kc = t.source_key_column
-                    ));
+                steps.push(Step::tx(
+                    "dual-write again",
+                    sql::create_dual_write_triggers(r, n),
+                ));
+                let mut replay = vec![format!(
+                    "SELECT max(id), array_agg(target ORDER BY id), array_agg(source_key ORDER BY id), array_agg(entry_key ORDER BY id) FROM (SELECT id, target, source_key, entry_key FROM switchyard.sync_queue WHERE migration_name = {name} AND kind = 'contract' ORDER BY id LIMIT 1000) AS q"
+                )];
+                for i in 0..r.targets.len() {
+                    replay.push(format!("SELECT {}($1::text::{kt}, $2)", n.resync_fn(i)));
                 }
                 replay.push(format!(
-                    "DELETE FROM switchyard.capture_log WHERE migration_name = {contract_log}"
+                    "DELETE FROM switchyard.sync_queue WHERE migration_name = {name} AND kind = 'contract' AND id <= $1"
                 ));
-                let mut cleanup = Vec::new();
+                steps.push(Step::batched(
+                    "re-sync the documents of target rows written since the contract",
+                    Batch::ReplayContract,
+                    replay.clone(),
+                ));
                 for t in &r.targets {
-                    cleanup.push(format!(
-                        "DROP TRIGGER IF EXISTS {} ON {}",
-                        n.contract_trigger(),
-                        sql::target_table(r, t)
+                    steps.push(Step::tx(
+                        format!("stop remembering writes to {}", t.table.as_str()),
+                        vec![format!(
+                            "DROP TRIGGER IF EXISTS {} ON {}",
+                            n.contract_trigger(),
+                            sql::target_table(r, t)
+                        )],
                     ));
-                    cleanup.push(format!("DROP FUNCTION IF EXISTS {}()", n.contract_fn(t)));
                 }
-                cleanup.push(format!("DROP TABLE IF EXISTS {}", n.backup_table()));
-                vec![
-                    Step::tx("re-add the column and the triggers", restore_triggers),
-                    Step {
-                        label: "restore documents from the backup (sync off)".into(),
-                        mode: StepMode::Batched,
-                        sql: vec![restore],
-                    },
-                    Step::tx("replay target writes made since the contract", replay),
-                    Step::tx("drop the contract capture and the backup", cleanup),
-                ]
+                steps.push(Step::batched(
+                    "re-sync the rest",
+                    Batch::ReplayContract,
+                    replay,
+                ));
+                if dropped {
+                    if let Some(def) = &definition {
+                        steps.extend(self.restore_definition_steps(def));
+                    }
+                }
+                steps.push(Step::tx(
+                    "drop the backup",
+                    vec![
+                        format!("DROP TRIGGER IF EXISTS {} ON {src}", n.backup_trigger()),
+                        format!("DROP TABLE IF EXISTS {bk}"),
+                        format!(
+                            "DELETE FROM switchyard.contract_columns WHERE migration_name = {name}"
+                        ),
+                    ],
+                ));
+                steps
             }
             _ => unreachable!("checked above"),
         })
+    }
+
+    /// DEFAULT, CHECKs, NOT NULL (through a validated CHECK, so the table is
+    /// never scanned under an exclusive lock), indexes CONCURRENTLY, storage,
+    /// statistics, compression and comment, as phase 5 recorded them.
+    fn restore_definition_steps(&self, def: &ColumnDefinition) -> Vec<Step> {
+        let r = &self.recipe;
+        let src = self.src();
+        let col = &r.source.column;
+        let mut steps = Vec::new();
+        if let Some(expr) = &def.default {
+            steps.push(Step::tx(
+                "restore the column's default",
+                vec![format!(
+                    "ALTER TABLE {src} ALTER COLUMN {col} SET DEFAULT {expr}"
+                )],
+            ));
+        }
+        for c in &def.checks {
+            let cname = quote_ident(&c.name);
+            let already_not_valid = c.definition.ends_with("NOT VALID");
+            let mut add = Step::tx(
+                format!("restore check {}", c.name),
+                vec![format!(
+                    "ALTER TABLE {src} ADD CONSTRAINT {cname} {}{}",
+                    c.definition,
+                    if already_not_valid { "" } else { " NOT VALID" }
+                )],
+            );
+            add.guard = Some(Guard::NewConstraint {
+                table: src.clone(),
+                name: c.name.clone(),
+            });
+            steps.push(add);
+            if !already_not_valid {
+                steps.push(Step::tx(
+                    format!("validate check {}", c.name),
+                    vec![format!("ALTER TABLE {src} VALIDATE CONSTRAINT {cname}")],
+                ));
+            }
+        }
+        if def.not_null {
+            let nn = self.names.not_null_check();
+            let mut add = Step::tx(
+                "NOT NULL: a check, not yet validated",
+                vec![format!(
+                    "ALTER TABLE {src} ADD CONSTRAINT {nn} CHECK ({col} IS NOT NULL) NOT VALID"
+                )],
+            );
+            add.guard = Some(Guard::NewConstraint {
+                table: src.clone(),
+                name: nn.trim_matches('"').to_string(),
+            });
+            steps.push(add);
+            steps.push(Step::tx(
+                "NOT NULL: validate the check",
+                vec![format!("ALTER TABLE {src} VALIDATE CONSTRAINT {nn}")],
+            ));
+            steps.push(Step::tx(
+                "NOT NULL: set it (proved by the check, no scan) and drop the check",
+                vec![
+                    format!("ALTER TABLE {src} ALTER COLUMN {col} SET NOT NULL"),
+                    format!("ALTER TABLE {src} DROP CONSTRAINT IF EXISTS {nn}"),
+                ],
+            ));
+        }
+        for ix in &def.indexes {
+            steps.push(Step {
+                label: format!("restore index {}", ix.name),
+                mode: StepMode::Concurrent,
+                sql: vec![concurrently(&ix.definition)],
+                guard: Some(Guard::Index(format!(
+                    "{}.{}",
+                    r.source.schema,
+                    quote_ident(&ix.name)
+                ))),
+                batch: None,
+            });
+        }
+        let mut attrs = Vec::new();
+        if let Some(s) = &def.storage {
+            let mode = match s.as_str() {
+                "p" => Some("PLAIN"),
+                "e" => Some("EXTERNAL"),
+                "m" => Some("MAIN"),
+                "x" => Some("EXTENDED"),
+                _ => None,
+            };
+            if let Some(mode) = mode {
+                attrs.push(format!(
+                    "ALTER TABLE {src} ALTER COLUMN {col} SET STORAGE {mode}"
+                ));
+            }
+        }
+        if let Some(stat) = def.statistics {
+            attrs.push(format!(
+                "ALTER TABLE {src} ALTER COLUMN {col} SET STATISTICS {stat}"
+            ));
+        }
+        if let Some(c) = &def.compression {
+            let method = match c.as_str() {
+                "p" => Some("pglz"),
+                "l" => Some("lz4"),
+                _ => None,
+            };
+            if let Some(m) = method {
+                attrs.push(format!(
+                    "ALTER TABLE {src} ALTER COLUMN {col} SET COMPRESSION {m}"
+                ));
+            }
+        }
+        if let Some(comment) = &def.comment {
+            attrs.push(format!(
+                "COMMENT ON COLUMN {src}.{col} IS {}",
+                literal(comment)
+            ));
+        }
+        if !attrs.is_empty() {
+            steps.push(Step::tx(
+                "restore the column's storage, statistics, compression and comment",
+                attrs,
+            ));
+        }
+        steps
     }
 
     /// Why phase `phase` cannot run now (order, soak time), or `None`.
@@ -446,26 +767,95 @@ impl Engine {
         state::phases(&self.pool, id).await
     }
 
-    async fn migration_id(&self) -> Result<i64, EngineError> {
+    pub(super) async fn migration_id(&self) -> Result<i64, EngineError> {
         state::ensure_migration(&self.pool, &self.recipe).await
+    }
+
+    /// The recipe pinned at phase 1, if any: (text, hash).
+    pub async fn pinned(&self) -> Result<Option<(String, String)>, EngineError> {
+        let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT pinned_recipe, pinned_hash FROM switchyard.migrations WHERE name = $1",
+        )
+        .bind(&self.recipe.name)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some((Some(text), Some(hash))) => Some((text, hash)),
+            _ => None,
+        })
+    }
+
+    /// The engine that must act: this one, or (once phase 1 pinned a
+    /// recipe that differs from the one given) one for the pinned recipe,
+    /// after recording that the given recipe is not the pinned one.
+    async fn effective(&self, id: i64) -> Result<Option<Engine>, EngineError> {
+        let Some((text, hash)) = self.pinned().await? else {
+            return Ok(None);
+        };
+        if hash == self.recipe.hash() {
+            return Ok(None);
+        }
+        let pinned = Recipe::parse(&text).map_err(EngineError::Recipe)?;
+        tracing::warn!(
+            migration = %self.recipe.name,
+            pinned = %hash,
+            given = %self.recipe.hash(),
+            "the recipe differs from the one pinned at phase 1; using the pinned one"
+        );
+        state::event(
+            &self.pool,
+            id,
+            None,
+            &self.opts.actor,
+            "recipe_changed",
+            serde_json::json!({ "pinned_hash": hash, "given_hash": self.recipe.hash(), "used": "pinned" }),
+        )
+        .await?;
+        let mut opts = self.opts.clone();
+        opts.soak_hours = opts.soak_hours.or(Some(self.recipe.soak_hours));
+        Ok(Some(Engine::new(self.pool.clone(), pinned, opts)))
     }
 
     /// Runs phase `phase` to completion (or until paused / aborted).
     pub async fn apply(&self, phase: i16, ctl: &RunControl) -> Result<Outcome, EngineError> {
         check_phase(phase)?;
-        let lock = RunnerLock::acquire(&self.pool, &self.recipe.name).await?;
-        let result = self.apply_locked(phase, ctl).await;
+        let lock = RunnerLock::acquire(&self.pool, &self.recipe).await?;
+        let id = self.migration_id().await;
+        let result = match id {
+            Ok(id) => match self.effective(id).await {
+                Ok(Some(pinned)) => pinned.apply_locked(phase, ctl, &lock).await,
+                Ok(None) => self.apply_locked(phase, ctl, &lock).await,
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
         lock.release().await;
         result
     }
 
-    async fn apply_locked(&self, phase: i16, ctl: &RunControl) -> Result<Outcome, EngineError> {
+    async fn apply_locked(
+        &self,
+        phase: i16,
+        ctl: &RunControl,
+        lock: &RunnerLock,
+    ) -> Result<Outcome, EngineError> {
         check_phase(phase)?;
         let id = self.migration_id().await?;
         let phases = state::phases(&self.pool, id).await?;
         if let Some(reason) = self.why_not_apply(&phases, phase) {
             return Err(EngineError::Refused(reason));
         }
+        if phase == 5 {
+            let blockers = self.unrestorable_dependents().await?;
+            if !blockers.is_empty() {
+                return Err(EngineError::Refused(format!(
+                    "the column {} cannot be dropped and restored losslessly: {} depend(s) on it. Remove or change them first",
+                    self.recipe.source.column.as_str(),
+                    blockers.join(", ")
+                )));
+            }
+        }
+        let fence = Some(lock.fence());
         state::set_state(
             &self.pool,
             id,
@@ -473,9 +863,13 @@ impl Engine {
             PhaseState::Running,
             &self.opts.actor,
             None,
+            fence,
         )
         .await?;
-        let result = self.run_phase(id, phase, ctl).await;
+        if phase == 1 {
+            self.pin(lock).await?;
+        }
+        let result = self.run_phase(id, phase, ctl, lock).await;
         let (final_state, error) = match &result {
             Ok(Outcome::Done) => (PhaseState::Done, None),
             Ok(Outcome::Paused) => (PhaseState::Paused, None),
@@ -485,6 +879,10 @@ impl Engine {
             ),
             Err(e) => (PhaseState::Failed, Some(e.to_string())),
         };
+        if matches!(result, Err(EngineError::LockLost(_))) {
+            // The runner that replaced us owns the state now.
+            return result;
+        }
         let recorded = state::set_state(
             &self.pool,
             id,
@@ -492,6 +890,7 @@ impl Engine {
             final_state,
             &self.opts.actor,
             error.as_deref(),
+            fence,
         )
         .await;
         // A failed phase reports its own error first; recording is best effort then.
@@ -501,50 +900,142 @@ impl Engine {
         result
     }
 
-    async fn run_steps(&self, steps: &[Step]) -> Result<(), EngineError> {
-        for step in steps {
-            match step.mode {
-                StepMode::Transaction => {
-                    run_in_transaction(&self.pool, &step.label, &step.sql, &self.opts.lock).await?;
-                }
-                StepMode::Concurrent => {
-                    for s in &step.sql {
-                        self.drop_invalid_index(step).await?;
-                        run_outside_transaction(&self.pool, &step.label, s, None, &self.opts.lock)
-                            .await?;
-                        self.drop_invalid_index(step).await?;
-                    }
-                }
-                StepMode::Batched => {}
-            }
-        }
+    /// Phase 1 pins the recipe it runs with (later phases use it).
+    async fn pin(&self, lock: &RunnerLock) -> Result<(), EngineError> {
+        let mut tx = self.pool.begin().await?;
+        lock.fence()
+            .assert(&mut tx)
+            .await
+            .map_err(|e| EngineError::from_step("pin the recipe", e))?;
+        sqlx::query(
+            "UPDATE switchyard.migrations SET pinned_recipe = $2, pinned_hash = $3, pinned_at = now()
+             WHERE name = $1 AND pinned_hash IS NULL",
+        )
+        .bind(&self.recipe.name)
+        .bind(&self.recipe.text)
+        .bind(self.recipe.hash())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
-    /// A CREATE INDEX CONCURRENTLY that failed (lock timeout, crash) leaves
-    /// an invalid index that IF NOT EXISTS would then skip: drop it first.
-    async fn drop_invalid_index(&self, step: &Step) -> Result<(), EngineError> {
-        let Some(name) = step.label.strip_prefix("create index ") else {
+    /// Runs `steps` in order: transactions and concurrent statements with
+    /// their guards, batched loops by their kind. The lock is checked
+    /// before every step.
+    async fn run_steps(
+        &self,
+        id: i64,
+        phase: i16,
+        steps: &[Step],
+        ctl: &RunControl,
+        lock: &RunnerLock,
+    ) -> Result<Outcome, EngineError> {
+        let fence = Some(lock.fence());
+        for step in steps {
+            lock.check().await?;
+            if let Some(Guard::NewConstraint { table, name }) = &step.guard {
+                if self.constraint_exists(table, name).await? {
+                    continue;
+                }
+            }
+            match step.mode {
+                StepMode::Transaction => {
+                    run_in_transaction(&self.pool, &step.label, &step.sql, &self.opts.lock, fence)
+                        .await?;
+                }
+                StepMode::Concurrent => {
+                    for s in &step.sql {
+                        self.run_concurrent(step, s).await?;
+                    }
+                }
+                StepMode::Batched => {
+                    let outcome = match step.batch {
+                        Some(Batch::Backfill) => self.backfill(id, step, ctl, lock).await?,
+                        Some(Batch::DrainCapture) => {
+                            self.drain_capture(id, step, lock).await?;
+                            Outcome::Done
+                        }
+                        Some(Batch::Verify) => {
+                            self.verify_gate(id, phase, step, ctl, lock).await?;
+                            Outcome::Done
+                        }
+                        Some(Batch::BackupCopy) | Some(Batch::Restore) => {
+                            self.copy_in_batches(step, lock).await?;
+                            Outcome::Done
+                        }
+                        Some(Batch::ReplayContract) => {
+                            self.replay_contract(step, lock).await?;
+                            Outcome::Done
+                        }
+                        Some(Batch::DrainSync) => {
+                            self.drain_sync(step, lock).await?;
+                            Outcome::Done
+                        }
+                        None => Outcome::Done,
+                    };
+                    if outcome != Outcome::Done {
+                        return Ok(outcome);
+                    }
+                }
+            }
+        }
+        Ok(Outcome::Done)
+    }
+
+    /// One CONCURRENTLY statement: a failed attempt's invalid index is
+    /// dropped before every attempt (IF NOT EXISTS would skip it), and the
+    /// step is done only when the index exists and is valid.
+    async fn run_concurrent(&self, step: &Step, statement: &str) -> Result<(), EngineError> {
+        let Some(Guard::Index(qualified)) = &step.guard else {
+            run_outside_transaction(&self.pool, &step.label, statement, None, &self.opts.lock)
+                .await?;
             return Ok(());
         };
-        let qualified = format!("{}.\"{}\"", self.recipe.source.schema, name);
-        let invalid: Option<bool> = sqlx::query_scalar(
-            "SELECT NOT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)",
-        )
-        .bind(&qualified)
-        .fetch_optional(&self.pool)
-        .await?;
-        if invalid == Some(true) {
-            run_outside_transaction(
-                &self.pool,
-                &format!("drop invalid index {name}"),
-                &format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified}"),
-                None,
-                &self.opts.lock,
-            )
-            .await?;
+        let drop_invalid = format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified}");
+        for _ in 0..self.opts.lock.max_attempts.max(1) {
+            if self.index_validity(qualified).await? == Some(false) {
+                run_outside_transaction(
+                    &self.pool,
+                    &format!("drop the invalid index left by {}", step.label),
+                    &drop_invalid,
+                    None,
+                    &self.opts.lock,
+                )
+                .await?;
+            }
+            // A lock timeout inside leaves an invalid index: drop it and retry.
+            run_outside_transaction(&self.pool, &step.label, statement, None, &self.opts.lock)
+                .await?;
+            if self.index_validity(qualified).await? == Some(true) {
+                return Ok(());
+            }
         }
-        Ok(())
+        Err(EngineError::Refused(format!(
+            "{}: the index is still not valid after {} attempts",
+            step.label, self.opts.lock.max_attempts
+        )))
+    }
+
+    async fn index_validity(&self, qualified: &str) -> Result<Option<bool>, EngineError> {
+        Ok(
+            sqlx::query_scalar(
+                "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)",
+            )
+            .bind(qualified)
+            .fetch_optional(&self.pool)
+            .await?,
+        )
+    }
+
+    async fn constraint_exists(&self, table: &str, name: &str) -> Result<bool, EngineError> {
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = $1 AND conrelid = to_regclass($2))",
+        )
+        .bind(name)
+        .bind(table)
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     async fn run_phase(
@@ -552,80 +1043,47 @@ impl Engine {
         id: i64,
         phase: i16,
         ctl: &RunControl,
+        lock: &RunnerLock,
     ) -> Result<Outcome, EngineError> {
         let steps = self.plan(phase)?;
-        match phase {
-            1 => {
-                // Skip the FK steps whose constraint already exists (re-run).
-                let mut todo = Vec::new();
-                for s in steps {
-                    if s.label.starts_with("foreign key ") && self.fk_exists(&s).await? {
-                        continue;
-                    }
-                    todo.push(s);
-                }
-                self.run_steps(&todo).await?;
-                Ok(Outcome::Done)
-            }
-            2 => self.backfill(id, ctl).await,
-            3 => {
-                self.run_steps(&steps).await?;
-                self.drain_capture(id).await?;
-                Ok(Outcome::Done)
-            }
-            4 => {
-                state::set_state(
-                    &self.pool,
-                    id,
-                    4,
-                    PhaseState::Verifying,
-                    &self.opts.actor,
-                    None,
-                )
-                .await?;
-                let report = self.verify().await?;
-                state::set_state(
-                    &self.pool,
-                    id,
-                    4,
-                    PhaseState::Running,
-                    &self.opts.actor,
-                    None,
-                )
-                .await?;
-                self.gate(id, &report, ctl).await?;
-                self.run_steps(&steps).await?;
-                Ok(Outcome::Done)
-            }
-            5 => {
-                self.run_steps(&steps).await?;
-                Ok(Outcome::Done)
-            }
-            _ => unreachable!("checked by plan"),
-        }
+        self.run_steps(id, phase, &steps, ctl, lock).await
     }
 
-    async fn fk_exists(&self, step: &Step) -> Result<bool, EngineError> {
-        let Some(t) = self
-            .recipe
-            .targets
-            .iter()
-            .find(|t| step.label == format!("foreign key {} (not valid)", t.table.as_str()))
-        else {
-            return Ok(false);
-        };
-        let exists: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = $1 AND conrelid = to_regclass($2))",
+    /// Phase 4's gate: verification (with its own states), then zero
+    /// differences and no quarantine, or the operator's recorded acceptance.
+    async fn verify_gate(
+        &self,
+        id: i64,
+        phase: i16,
+        step: &Step,
+        ctl: &RunControl,
+        lock: &RunnerLock,
+    ) -> Result<(), EngineError> {
+        let fence = Some(lock.fence());
+        state::set_state(
+            &self.pool,
+            id,
+            phase,
+            PhaseState::Verifying,
+            &self.opts.actor,
+            None,
+            fence,
         )
-        .bind(self.names.fk(t).trim_matches('"'))
-        .bind(sql::target_table(&self.recipe, t))
-        .fetch_one(&self.pool)
         .await?;
-        Ok(exists)
+        let report = self.verify_with(step, Some(lock)).await?;
+        state::set_state(
+            &self.pool,
+            id,
+            phase,
+            PhaseState::Running,
+            &self.opts.actor,
+            None,
+            fence,
+        )
+        .await?;
+        self.gate(id, &report, ctl).await
     }
 
-    /// Phase 4's gate: zero differences and no quarantine, or the operator's
-    /// recorded acceptance of what is listed.
     async fn gate(
         &self,
         id: i64,
@@ -682,13 +1140,21 @@ impl Engine {
     /// Rolls back phase `phase` (phases roll back in reverse order).
     pub async fn rollback(&self, phase: i16) -> Result<(), EngineError> {
         check_phase(phase)?;
-        let lock = RunnerLock::acquire(&self.pool, &self.recipe.name).await?;
-        let result = self.rollback_locked(phase).await;
+        let lock = RunnerLock::acquire(&self.pool, &self.recipe).await?;
+        let id = self.migration_id().await;
+        let result = match id {
+            Ok(id) => match self.effective(id).await {
+                Ok(Some(pinned)) => pinned.rollback_locked(phase, &lock).await,
+                Ok(None) => self.rollback_locked(phase, &lock).await,
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
         lock.release().await;
         result
     }
 
-    async fn rollback_locked(&self, phase: i16) -> Result<(), EngineError> {
+    async fn rollback_locked(&self, phase: i16, lock: &RunnerLock) -> Result<(), EngineError> {
         check_phase(phase)?;
         let id = self.migration_id().await?;
         let phases = state::phases(&self.pool, id).await?;
@@ -704,22 +1170,15 @@ impl Engine {
             serde_json::json!({}),
         )
         .await?;
-        let steps = self.rollback_plan(phase)?;
         let result = async {
-            if phase == 5 {
-                // Column and triggers back, documents restored, then the
-                // backup dropped: in that order, or the backup is lost.
-                self.run_steps(&steps[..1]).await?;
-                self.restore_column().await?;
-                self.run_steps(&steps[2..]).await?;
-            } else {
-                self.run_steps(&steps).await?;
-            }
-            Ok::<(), EngineError>(())
+            let steps = self.rollback_plan(phase).await?;
+            self.run_steps(id, phase, &steps, &RunControl::default(), lock)
+                .await
         }
         .await;
+        let fence = Some(lock.fence());
         match result {
-            Ok(()) => {
+            Ok(_) => {
                 state::set_state(
                     &self.pool,
                     id,
@@ -727,9 +1186,11 @@ impl Engine {
                     PhaseState::RolledBack,
                     &self.opts.actor,
                     None,
+                    fence,
                 )
                 .await
             }
+            Err(e @ EngineError::LockLost(_)) => Err(e),
             Err(e) => {
                 let _ = state::set_state(
                     &self.pool,
@@ -738,6 +1199,7 @@ impl Engine {
                     PhaseState::Failed,
                     &self.opts.actor,
                     Some(&format!("rollback failed: {e}")),
+                    fence,
                 )
                 .await;
                 Err(e)
@@ -750,8 +1212,10 @@ impl Engine {
         let id = self.migration_id().await?;
         let phases = state::phases(&self.pool, id).await?;
         let backfill = self.progress().await?;
-        let quarantined: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM switchyard.quarantine WHERE migration_name = $1",
+        let counts: (i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM switchyard.quarantine WHERE migration_name = $1),
+                    (SELECT count(*) FROM switchyard.capture_log WHERE migration_name = $1),
+                    (SELECT count(*) FROM switchyard.sync_queue WHERE migration_name = $1 AND kind IN ('forward', 'reverse'))",
         )
         .bind(&self.recipe.name)
         .fetch_one(&self.pool)
@@ -762,38 +1226,46 @@ impl Engine {
         .bind(&self.recipe.name)
         .fetch_all(&self.pool)
         .await?;
-        let pending_captured_writes: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM switchyard.capture_log WHERE migration_name = $1",
-        )
-        .bind(&self.recipe.name)
-        .fetch_one(&self.pool)
-        .await?;
         let reads_from: Option<String> = sqlx::query_scalar(
             "SELECT reads_from FROM switchyard.read_flags WHERE migration_name = $1",
         )
         .bind(&self.recipe.name)
         .fetch_optional(&self.pool)
         .await?;
+        let pinned = self.pinned().await?.map(|(_, h)| h);
+        let recipe_hash = self.recipe.hash();
         Ok(Status {
             migration: self.recipe.name.clone(),
             phases,
             backfill,
-            quarantined,
+            quarantined: counts.0,
             unmapped_keys,
-            pending_captured_writes,
+            pending_captured_writes: counts.1,
+            pending_sync: counts.2,
             reads_from: reads_from.unwrap_or_else(|| "source".into()),
+            recipe_changed: pinned.as_ref().is_some_and(|p| *p != recipe_hash),
+            pinned_recipe_hash: pinned,
+            recipe_hash,
         })
     }
 
     /// Phase 3: every key captured since phase 1 is re-mapped from the
     /// document as it is now (dual-write already covers new writes).
-    async fn drain_capture(&self, id: i64) -> Result<(), EngineError> {
-        let kt = self.recipe.source.key_type.sql();
-        let take = "WITH d AS (DELETE FROM switchyard.capture_log WHERE id IN (SELECT id FROM switchyard.capture_log WHERE migration_name = $1 ORDER BY id LIMIT 5000) RETURNING source_key) SELECT array_agg(DISTINCT source_key ORDER BY source_key) FROM d";
-        let remap = format!("SELECT {}($1::text[]::{kt}[])", self.names.remap_fn());
+    async fn drain_capture(
+        &self,
+        id: i64,
+        step: &Step,
+        lock: &RunnerLock,
+    ) -> Result<(), EngineError> {
+        let [take, remap] = [&step.sql[0], &step.sql[1]];
         let mut drained = 0usize;
         loop {
+            lock.check().await?;
             let mut tx = self.pool.begin().await?;
+            lock.fence()
+                .assert(&mut tx)
+                .await
+                .map_err(|e| EngineError::from_step(&step.label, e))?;
             let keys: Option<Vec<String>> = sqlx::query_scalar(take)
                 .bind(&self.recipe.name)
                 .fetch_one(&mut *tx)
@@ -803,7 +1275,11 @@ impl Engine {
                 break;
             };
             drained += keys.len();
-            sqlx::query(&remap).bind(&keys).execute(&mut *tx).await?;
+            sqlx::query(remap)
+                .bind(&keys)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| EngineError::from_step(&step.label, e))?;
             tx.commit().await?;
         }
         state::event(
@@ -818,39 +1294,141 @@ impl Engine {
         Ok(())
     }
 
-    /// Phase 5 rollback: documents back from the backup in key batches,
-    /// with the sync triggers silenced (the targets already hold the truth).
-    async fn restore_column(&self) -> Result<(), EngineError> {
-        let r = &self.recipe;
-        let steps = self.rollback_plan(5)?;
-        let restore = &steps[1].sql[0];
-        let kt = r.source.key_type.sql();
-        let key = &r.source.key;
-        let next = format!(
-            "SELECT (array_agg(k ORDER BY k DESC))[1]::text FROM (SELECT {key} AS k FROM {} WHERE {key} > $1::{kt} ORDER BY {key} LIMIT 5000) AS b",
-            self.names.backup_table()
-        );
-        let mut lo = min_key(r.source.key_type);
+    /// Runs `[first bounds, next bounds, statement($1, $2)]` over every key
+    /// batch, each batch in a fenced transaction.
+    async fn copy_in_batches(&self, step: &Step, lock: &RunnerLock) -> Result<(), EngineError> {
+        let [first, next, work] = [&step.sql[0], &step.sql[1], &step.sql[2]];
+        let mut last: Option<String> = None;
         loop {
-            let hi: Option<String> = sqlx::query_scalar(&next)
-                .bind(&lo)
-                .fetch_one(&self.pool)
-                .await?;
-            let Some(hi) = hi else { break };
+            lock.check().await?;
             let mut tx = self.pool.begin().await?;
-            sqlx::query("SELECT set_config('switchyard.syncing', 'on', true)")
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(restore)
+            lock.fence()
+                .assert(&mut tx)
+                .await
+                .map_err(|e| EngineError::from_step(&step.label, e))?;
+            let (lo, hi, _count): (Option<String>, Option<String>, i64) = match &last {
+                None => {
+                    sqlx::query_as(first)
+                        .bind(5000i64)
+                        .fetch_one(&mut *tx)
+                        .await?
+                }
+                Some(k) => {
+                    sqlx::query_as(next)
+                        .bind(k)
+                        .bind(5000i64)
+                        .fetch_one(&mut *tx)
+                        .await?
+                }
+            };
+            let (Some(lo), Some(hi)) = (lo, hi) else {
+                tx.commit().await?;
+                return Ok(());
+            };
+            sqlx::query(work)
                 .bind(&lo)
                 .bind(&hi)
                 .execute(&mut *tx)
-                .await?;
+                .await
+                .map_err(|e| EngineError::from_step(&step.label, e))?;
             tx.commit().await?;
-            lo = hi;
+            last = Some(hi);
+        }
+    }
+
+    /// Rolling back phase 5: the documents of target rows written since the
+    /// contract are re-synced from the targets' current state. A deadlock
+    /// with an application write is retried (nothing is lost: the batch is
+    /// one transaction).
+    async fn replay_contract(&self, step: &Step, lock: &RunnerLock) -> Result<(), EngineError> {
+        let take = &step.sql[0];
+        let resync = &step.sql[1..step.sql.len() - 1];
+        let forget = &step.sql[step.sql.len() - 1];
+        let mut attempts = 0;
+        loop {
+            lock.check().await?;
+            let mut tx = self.pool.begin().await?;
+            lock.fence()
+                .assert(&mut tx)
+                .await
+                .map_err(|e| EngineError::from_step(&step.label, e))?;
+            type Taken = (
+                Option<i64>,
+                Option<Vec<i16>>,
+                Option<Vec<String>>,
+                Option<Vec<Option<String>>>,
+            );
+            let (max_id, targets, keys, entries): Taken = sqlx::query_as(take)
+                .bind(&self.recipe.name)
+                .fetch_one(&mut *tx)
+                .await?;
+            let (Some(max_id), Some(targets), Some(keys), Some(entries)) =
+                (max_id, targets, keys, entries)
+            else {
+                tx.commit().await?;
+                return Ok(());
+            };
+            let mut seen = std::collections::HashSet::new();
+            let mut failed = None;
+            for ((t, k), e) in targets.iter().zip(&keys).zip(&entries) {
+                if !seen.insert((*t, k.clone(), e.clone())) {
+                    continue;
+                }
+                let Some(stmt) = resync.get(*t as usize) else {
+                    continue;
+                };
+                if let Err(err) = sqlx::query(stmt).bind(k).bind(e).execute(&mut *tx).await {
+                    failed = Some(err);
+                    break;
+                }
+            }
+            match failed {
+                None => {
+                    sqlx::query(forget).bind(max_id).execute(&mut *tx).await?;
+                    tx.commit().await?;
+                    attempts = 0;
+                }
+                Some(err) if is_retryable(&err) && attempts < 20 => {
+                    attempts += 1;
+                    drop(tx);
+                    tokio::time::sleep(self.opts.lock.base_backoff).await;
+                }
+                Some(err) => return Err(EngineError::from_step(&step.label, err)),
+            }
+        }
+    }
+
+    /// Applies sync work deferred by triggers (see `sql::create_drain_fn`),
+    /// retrying when it meets an application's deadlock itself.
+    async fn drain_sync(&self, step: &Step, lock: &RunnerLock) -> Result<(), EngineError> {
+        for attempt in 1..=20 {
+            lock.check().await?;
+            let mut tx = self.pool.begin().await?;
+            lock.fence()
+                .assert(&mut tx)
+                .await
+                .map_err(|e| EngineError::from_step(&step.label, e))?;
+            match sqlx::query(&step.sql[0]).execute(&mut *tx).await {
+                Ok(_) => {
+                    tx.commit().await?;
+                    return Ok(());
+                }
+                Err(e) if is_retryable(&e) && attempt < 20 => {
+                    drop(tx);
+                    tokio::time::sleep(self.opts.lock.base_backoff).await;
+                }
+                Err(e) => return Err(EngineError::from_step(&step.label, e)),
+            }
         }
         Ok(())
     }
+}
+
+/// Deadlocks, lock timeouts and serialization failures: try again.
+pub(super) fn is_retryable(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|c| c == "40P01" || c == "55P03" || c == "40001")
 }
 
 /// Why phase `phase` cannot be rolled back now, or `None`.
@@ -875,13 +1453,4 @@ pub fn why_not_roll_back(phases: &[PhaseRecord], phase: i16) -> Option<String> {
         }
     }
     None
-}
-
-/// A key below every real key, as text, for `key > $1` on the first batch.
-pub fn min_key(kt: super::recipe::KeyType) -> String {
-    match kt {
-        super::recipe::KeyType::Integer => i32::MIN.to_string(),
-        super::recipe::KeyType::BigInt => i64::MIN.to_string(),
-        super::recipe::KeyType::Uuid => "00000000-0000-0000-0000-000000000000".into(),
-    }
 }

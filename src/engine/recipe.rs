@@ -123,6 +123,8 @@ pub struct Recipe {
     /// Backfill tuning.
     pub target_batch_ms: u64,
     pub initial_batch_size: i64,
+    /// The TOML it was parsed from (pinned with the migration at phase 1).
+    pub text: String,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -276,12 +278,33 @@ impl Errors {
     }
 }
 
+/// Bounds on what a recipe may ask for. The generated SQL grows linearly in
+/// targets × columns × path depth; these keep every function well under
+/// Postgres's limits (and the dry run readable).
+pub const MAX_TARGETS: usize = 16;
+pub const MAX_COLUMNS: usize = 100;
+pub const MAX_PATH_DEPTH: usize = 8;
+pub const MAX_PATH_SEGMENT: usize = 63;
+pub const MAX_ALLOWED_VALUES: usize = 1000;
+pub const MAX_VALUE_BYTES: usize = 1000;
+
 /// `a.b.c` → `["a","b","c"]`; segments are JSON object keys.
 fn parse_path(s: &str) -> Result<Vec<String>, String> {
     if s.trim().is_empty() {
         return Err("is empty".into());
     }
     let segments: Vec<String> = s.split('.').map(str::to_string).collect();
+    if segments.len() > MAX_PATH_DEPTH {
+        return Err(format!(
+            "{s:?} is {} levels deep; at most {MAX_PATH_DEPTH} are supported",
+            segments.len()
+        ));
+    }
+    if segments.iter().any(|seg| seg.len() > MAX_PATH_SEGMENT) {
+        return Err(format!(
+            "{s:?} has a key longer than {MAX_PATH_SEGMENT} characters"
+        ));
+    }
     for seg in &segments {
         if seg.is_empty()
             || !seg
@@ -294,6 +317,53 @@ fn parse_path(s: &str) -> Result<Vec<String>, String> {
         }
     }
     Ok(segments)
+}
+
+/// A list of literal values (allowed values, entry keys): bounded, no NUL
+/// (no Postgres text can hold one), no duplicates.
+fn check_values(errs: &mut Errors, field: &str, values: &[String]) {
+    if values.len() > MAX_ALLOWED_VALUES {
+        errs.push(
+            field,
+            format!("has {} values; at most {MAX_ALLOWED_VALUES}", values.len()),
+        );
+    }
+    let mut seen = HashSet::new();
+    for (i, v) in values.iter().enumerate() {
+        if v.contains('\0') {
+            errs.push(format!("{field}[{i}]"), "contains a NUL character");
+        } else if v.len() > MAX_VALUE_BYTES {
+            errs.push(
+                format!("{field}[{i}]"),
+                format!("is longer than {MAX_VALUE_BYTES} bytes"),
+            );
+        } else if !seen.insert(v) {
+            errs.push(format!("{field}[{i}]"), format!("duplicate value {v:?}"));
+        }
+    }
+}
+
+/// Each document path may be mapped once, and never inside another mapped
+/// path (`a` and `a.b` cannot both be values): otherwise a write through one
+/// column would silently change another.
+fn check_overlaps(errs: &mut Errors, paths: &[(Vec<String>, String)]) {
+    for (i, (a, fa)) in paths.iter().enumerate() {
+        for (b, fb) in &paths[..i] {
+            let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+            if long.starts_with(short) {
+                let what = if a == b {
+                    format!("maps the same path {:?} as {fb}", a.join("."))
+                } else {
+                    format!(
+                        "path {:?} overlaps {:?} mapped by {fb}",
+                        a.join("."),
+                        b.join(".")
+                    )
+                };
+                errs.push(fa.clone(), what);
+            }
+        }
+    }
 }
 
 impl Recipe {
@@ -382,6 +452,12 @@ impl Recipe {
         if raw.targets.is_empty() {
             errs.push("targets", "at least one target table is required");
         }
+        if raw.targets.len() > MAX_TARGETS {
+            errs.push(
+                "targets",
+                format!("{} targets; at most {MAX_TARGETS}", raw.targets.len()),
+            );
+        }
         let mut targets = Vec::new();
         let mut table_names = HashSet::new();
         let mut index_names = HashSet::new();
@@ -402,6 +478,31 @@ impl Recipe {
                 targets.push(target);
             }
         }
+        // Document-level paths: per-row columns and per-entry objects.
+        let mut doc_paths = Vec::new();
+        for (ti, t) in targets.iter().enumerate() {
+            match &t.kind {
+                TargetKind::PerRow => {
+                    for (ci, c) in t.columns.iter().enumerate() {
+                        doc_paths
+                            .push((c.path.clone(), format!("targets[{ti}].columns[{ci}].path")));
+                    }
+                }
+                TargetKind::PerEntry { path, .. } => {
+                    doc_paths.push((path.clone(), format!("targets[{ti}].entries")));
+                    let inner: Vec<_> = t
+                        .columns
+                        .iter()
+                        .enumerate()
+                        .map(|(ci, c)| {
+                            (c.path.clone(), format!("targets[{ti}].columns[{ci}].path"))
+                        })
+                        .collect();
+                    check_overlaps(&mut errs, &inner);
+                }
+            }
+        }
+        check_overlaps(&mut errs, &doc_paths);
 
         let soak_hours = raw.soak_hours.unwrap_or(24.0);
         if !(0.0..=24.0 * 365.0).contains(&soak_hours) {
@@ -425,9 +526,19 @@ impl Recipe {
                 soak_hours,
                 target_batch_ms,
                 initial_batch_size,
+                text: text.to_string(),
             }),
             _ => Err(errs.0),
         }
+    }
+
+    /// SHA-256 of the recipe's text, hex: what a pinned recipe is known by.
+    pub fn hash(&self) -> String {
+        use sha2::{Digest, Sha256};
+        Sha256::digest(self.text.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
     /// Machine-safe form of the name for generated object names.
@@ -462,6 +573,11 @@ fn parse_target(
                 None => None,
             };
             let key_column = errs.ident(&format!("{at}.entry_key_column"), &t.entry_key_column);
+            check_values(
+                errs,
+                &format!("{at}.entry_key_allowed"),
+                &t.entry_key_allowed,
+            );
             match (path, key_column) {
                 (Some(path), Some(key_column)) => Some(TargetKind::PerEntry {
                     path,
@@ -489,6 +605,12 @@ fn parse_target(
     }
     if t.columns.is_empty() {
         errs.push(format!("{at}.columns"), "at least one column is required");
+    }
+    if t.columns.len() > MAX_COLUMNS {
+        errs.push(
+            format!("{at}.columns"),
+            format!("{} columns; at most {MAX_COLUMNS}", t.columns.len()),
+        );
     }
     let mut columns = Vec::new();
     for (ci, c) in t.columns.iter().enumerate() {
@@ -594,6 +716,7 @@ fn parse_column(errs: &mut Errors, at: &str, c: &RawColumn) -> Option<Column> {
         None => None,
     };
     let ty = ty?;
+    check_values(errs, &format!("{at}.allowed"), &c.allowed);
     if !c.allowed.is_empty() && ty != SqlType::Text {
         errs.push(
             format!("{at}.allowed"),
@@ -622,6 +745,24 @@ fn parse_column(errs: &mut Errors, at: &str, c: &RawColumn) -> Option<Column> {
                 }
                 (SqlType::Numeric | SqlType::Double, toml::Value::Float(f)) if f.is_finite() => {
                     Some(DefaultValue::Float(*f))
+                }
+                (_, toml::Value::String(s)) if s.contains('\0') || s.len() > MAX_VALUE_BYTES => {
+                    errs.push(
+                        format!("{at}.default"),
+                        format!("must be at most {MAX_VALUE_BYTES} bytes, without NUL"),
+                    );
+                    return None;
+                }
+                (SqlType::Timestamptz | SqlType::Date, toml::Value::String(s))
+                    if ["now", "today", "tomorrow", "yesterday"]
+                        .iter()
+                        .any(|w| s.to_ascii_lowercase().contains(w)) =>
+                {
+                    errs.push(
+                        format!("{at}.default"),
+                        format!("{s:?} is a relative time; a default must be a fixed value"),
+                    );
+                    return None;
                 }
                 (
                     SqlType::Text | SqlType::Timestamptz | SqlType::Date | SqlType::Uuid,

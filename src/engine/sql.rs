@@ -1,72 +1,209 @@
 //! SQL generated from a recipe. Identifiers come from `Ident` (always
-//! quoted), values from `literal` (always escaped); nothing is pasted.
+//! quoted), values from `literal` (always escaped), function bodies from
+//! `dollar_quote` (a tag that does not occur in the body); nothing is pasted.
 //!
-//! Mapping of one document happens in a single statement whose first CTE
-//! evaluates each document once (the reason it cannot be mapped, or NULL);
-//! the backfill, the dual-write trigger and the capture drain all reuse it.
+//! Semantics (the reference model in `tests/proof/model.rs` states the same
+//! rules independently):
+//! - A JSON path walks objects only (`->` with a text key): an array, a
+//!   scalar or a missing key on the way means "absent".
+//! - Forward mapping: a document that is not an object, or with a value of
+//!   the wrong JSON type, a value not allowed, out of range for its type,
+//!   not castable, a relative time (`now`, `today`…), or a required key
+//!   absent/null, is quarantined with a reason; otherwise every target gets
+//!   its rows. Absent or null optional keys take the default (or NULL).
+//!   Integer columns take any integral JSON number (`1.0` is 1).
+//!   Anything the database still refuses (a value past an index's row
+//!   limit, say) quarantines the document with the database's own message:
+//!   the mapping never stops a batch or fails an application write.
+//! - Reverse sync (phase 4): a target write changes exactly the document
+//!   paths its columns map: an UPDATE only the columns whose value changed,
+//!   an INSERT every column; a value already meaning the same is left as
+//!   written; SQL NULL in an optional column removes the key. The result
+//!   maps forward to exactly that target row. Deleting a per-entry row
+//!   removes the entry; deleting a per-row row removes its mapped keys.
+//! - Every generated function pins `TimeZone`, `DateStyle`,
+//!   `extra_float_digits` and `search_path`, so a document maps to the same
+//!   values whoever writes it.
+//!
+//! Size: every expression is built by appending, never by nesting an
+//! expression inside a copy of itself, so the generated SQL grows linearly
+//! with the number of columns and the depth of their paths.
 
-use super::ident::{literal, path_literal};
+use sha2::{Digest, Sha256};
+
+use super::ident::{dollar_quote, literal, path_literal};
 use super::recipe::{Column, DefaultValue, Recipe, SqlType, Target, TargetKind};
 
-/// Names of the objects the engine creates for one recipe.
-pub struct Names {
-    pub slug: String,
+/// Settings every generated function runs with (see the module comment).
+pub const FUNCTION_SETTINGS: &str = "SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp";
+
+/// The same settings for a transaction the engine runs itself (verification).
+pub const LOCAL_SETTINGS: [&str; 3] = [
+    "SET LOCAL TimeZone = 'UTC'",
+    "SET LOCAL DateStyle = 'ISO, MDY'",
+    "SET LOCAL extra_float_digits = 1",
+];
+
+/// The transaction-local setting that tells the sync triggers a write is
+/// their own (so a reverse sync does not echo back as a dual-write).
+pub const SYNCING_SETTING: &str = "switchyard.syncing";
+
+/// Which statement a trigger fires on (transition tables need one each).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    Insert,
+    Update,
+    Delete,
 }
+
+impl Op {
+    pub const ALL: [Op; 3] = [Op::Insert, Op::Update, Op::Delete];
+    fn sql(self) -> &'static str {
+        match self {
+            Op::Insert => "INSERT",
+            Op::Update => "UPDATE",
+            Op::Delete => "DELETE",
+        }
+    }
+    fn suffix(self) -> &'static str {
+        match self {
+            Op::Insert => "ins",
+            Op::Update => "upd",
+            Op::Delete => "del",
+        }
+    }
+    fn transition(self) -> &'static str {
+        match self {
+            Op::Insert => "REFERENCING NEW TABLE AS sy_new",
+            Op::Update => "REFERENCING OLD TABLE AS sy_old NEW TABLE AS sy_new",
+            Op::Delete => "REFERENCING OLD TABLE AS sy_old",
+        }
+    }
+}
+
+/// Names of the objects the engine creates for one recipe. Every name is
+/// `sy_<slug prefix>_<hash of the migration name>_<fixed suffix>[_<target
+/// index>]`: unique by construction, and at most 50 bytes, so Postgres never
+/// truncates (and so never merges) two of them.
+#[derive(Clone, Debug)]
+pub struct Names {
+    base: String,
+}
+
+/// The longest suffix `Names` appends (`resync_` + a two-digit index).
+const LONGEST_SUFFIX: usize = "resync_99".len();
 
 impl Names {
     pub fn new(recipe: &Recipe) -> Self {
+        let slug: String = recipe.slug_ident().chars().take(24).collect();
+        let digest = Sha256::digest(recipe.name.as_bytes());
+        let hash: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
         Names {
-            slug: recipe.slug_ident(),
+            base: format!("sy_{slug}_{hash}"),
         }
     }
-    fn obj(&self, suffix: &str) -> String {
-        // Validated slug (a-z0-9_) plus a fixed suffix: safe to quote as is.
-        format!("\"sy_{}_{}\"", self.slug, suffix)
+
+    /// The longest name this recipe can produce, in bytes.
+    pub fn longest(&self) -> usize {
+        self.base.len() + 1 + LONGEST_SUFFIX
     }
-    pub fn remap_fn(&self) -> String {
-        format!("switchyard.{}", self.obj("remap"))
+
+    fn bare(&self, suffix: &str) -> String {
+        format!("{}_{}", self.base, suffix)
+    }
+    fn quoted(&self, suffix: &str) -> String {
+        format!("\"{}\"", self.bare(suffix))
+    }
+    fn func(&self, suffix: &str) -> String {
+        format!("switchyard.{}", self.quoted(suffix))
+    }
+
+    pub fn apply_fn(&self) -> String {
+        self.func("apply")
+    }
+    pub fn map_fn(&self) -> String {
+        self.func("map")
+    }
+    pub fn drain_fn(&self) -> String {
+        self.func("drain")
     }
     pub fn capture_fn(&self) -> String {
-        format!("switchyard.{}", self.obj("capture"))
+        self.func("capture")
+    }
+    pub fn capture_trigger(&self, op: Op) -> String {
+        self.quoted(&format!("capture_{}", op.suffix()))
     }
     pub fn dual_write_fn(&self) -> String {
-        format!("switchyard.{}", self.obj("dual_write"))
+        self.func("dw")
     }
-    pub fn reverse_fn(&self, target: &Target) -> String {
-        format!(
-            "switchyard.\"sy_{}_reverse_{}\"",
-            self.slug,
-            target.table.as_str()
-        )
+    pub fn dual_write_trigger(&self, op: Op) -> String {
+        self.quoted(&format!("dw_{}", op.suffix()))
     }
-    pub fn capture_trigger(&self) -> String {
-        self.obj("capture")
+    pub fn writeback_fn(&self, i: usize) -> String {
+        self.func(&format!("wb_{i}"))
     }
-    pub fn dual_write_trigger(&self) -> String {
-        self.obj("dual_write")
+    pub fn rsync_fn(&self, i: usize) -> String {
+        self.func(&format!("rsync_{i}"))
+    }
+    pub fn resync_fn(&self, i: usize) -> String {
+        self.func(&format!("resync_{i}"))
+    }
+    pub fn reverse_fn(&self, i: usize) -> String {
+        self.func(&format!("rev_{i}"))
     }
     pub fn reverse_trigger(&self) -> String {
-        self.obj("reverse")
+        self.quoted("rev")
     }
-    pub fn contract_fn(&self, target: &Target) -> String {
-        format!(
-            "switchyard.\"sy_{}_contract_{}\"",
-            self.slug,
-            target.table.as_str()
-        )
+    pub fn contract_fn(&self, i: usize) -> String {
+        self.func(&format!("ctr_{i}"))
     }
     pub fn contract_trigger(&self) -> String {
-        self.obj("contract")
+        self.quoted("ctr")
     }
-    pub fn fk(&self, target: &Target) -> String {
-        format!(
-            "\"{}_{}_fk\"",
-            target.table.as_str(),
-            target.source_key_column.as_str()
-        )
+    pub fn backup_fn(&self) -> String {
+        self.func("bk")
+    }
+    pub fn backup_trigger(&self) -> String {
+        self.quoted("bk")
     }
     pub fn backup_table(&self) -> String {
-        format!("switchyard.{}", self.obj("backup"))
+        self.func("backup")
+    }
+    /// The foreign key of target `i` (a constraint name, unqualified).
+    pub fn fk_bare(&self, i: usize) -> String {
+        self.bare(&format!("fk_{i}"))
+    }
+    pub fn fk(&self, i: usize) -> String {
+        self.quoted(&format!("fk_{i}"))
+    }
+    /// The temporary CHECK that lets a rollback restore NOT NULL without a
+    /// long lock.
+    pub fn not_null_check(&self) -> String {
+        self.quoted("nn")
+    }
+
+    /// Every function's signature, for dropping them.
+    pub fn functions(&self, r: &Recipe) -> Vec<String> {
+        let kt = r.source.key_type.sql();
+        let mut fns = vec![
+            format!("{}({kt}[], boolean, boolean)", self.apply_fn()),
+            format!("{}({kt}[], boolean)", self.map_fn()),
+            format!("{}()", self.drain_fn()),
+            format!("{}()", self.capture_fn()),
+            format!("{}()", self.dual_write_fn()),
+            format!("{}()", self.backup_fn()),
+        ];
+        for i in 0..r.targets.len() {
+            fns.push(format!(
+                "{}(jsonb, text, jsonb, jsonb)",
+                self.writeback_fn(i)
+            ));
+            fns.push(format!("{}(text, jsonb, jsonb)", self.rsync_fn(i)));
+            fns.push(format!("{}({kt}, text)", self.resync_fn(i)));
+            fns.push(format!("{}()", self.reverse_fn(i)));
+            fns.push(format!("{}()", self.contract_fn(i)));
+        }
+        fns
     }
 }
 
@@ -82,7 +219,32 @@ fn path_text(path: &[String]) -> String {
     path.join(".")
 }
 
-/// `CREATE TABLE` for a target, with checks mirroring the recipe's rules.
+/// `(base -> 'a' -> 'b')`: the value at `path`, walking objects only.
+fn get(base: &str, path: &[String]) -> String {
+    let mut s = format!("({base}");
+    for seg in path {
+        s.push_str(" -> ");
+        s.push_str(&literal(seg));
+    }
+    s.push(')');
+    s
+}
+
+/// A plpgsql function (or trigger function) with the pinned settings.
+fn function(signature: &str, returns: &str, declare: &str, body: &str) -> String {
+    let declare = if declare.is_empty() {
+        String::new()
+    } else {
+        format!("DECLARE\n{declare}\n")
+    };
+    format!(
+        "CREATE OR REPLACE FUNCTION {signature} RETURNS {returns}\nLANGUAGE plpgsql {FUNCTION_SETTINGS}\nAS {}",
+        dollar_quote(&format!("{declare}BEGIN\n{body}\nEND;"))
+    )
+}
+
+/// `CREATE TABLE` for a target, with checks mirroring the recipe's rules:
+/// a target only admits values a document can hold.
 pub fn create_target(r: &Recipe, t: &Target) -> String {
     let mut cols = vec![format!(
         "    {} {} NOT NULL",
@@ -115,11 +277,18 @@ pub fn create_target(r: &Recipe, t: &Target) -> String {
             .as_ref()
             .map(|d| format!(" DEFAULT {}", default_sql(c.ty, d)))
             .unwrap_or_default();
-        let check = if c.allowed.is_empty() {
-            String::new()
-        } else {
-            format!(" CHECK ({} IN ({}))", c.name, list(&c.allowed))
-        };
+        let mut checks = Vec::new();
+        if !c.allowed.is_empty() {
+            checks.push(format!("{} IN ({})", c.name, list(&c.allowed)));
+        }
+        // JSON numbers are finite: NaN and infinities could not be written back.
+        if matches!(c.ty, SqlType::Numeric | SqlType::Double) {
+            checks.push(format!(
+                "{n} NOT IN ('NaN', 'Infinity', '-Infinity')",
+                n = c.name
+            ));
+        }
+        let check: String = checks.iter().map(|c| format!(" CHECK ({c})")).collect();
         cols.push(format!(
             "    {} {}{not_null}{default}{check}",
             c.name,
@@ -128,7 +297,7 @@ pub fn create_target(r: &Recipe, t: &Target) -> String {
     }
     cols.push(format!("    PRIMARY KEY ({})", pk.join(", ")));
     format!(
-        "CREATE TABLE {} (\n{}\n)",
+        "CREATE TABLE IF NOT EXISTS {} (\n{}\n)",
         target_table(r, t),
         cols.join(",\n")
     )
@@ -152,12 +321,22 @@ pub fn default_sql(ty: SqlType, d: &DefaultValue) -> String {
     format!("{raw}::{}", ty.sql())
 }
 
-/// Why the value at `v` (a jsonb expression) cannot go into column `c`, or NULL.
+/// Bounds past which a JSON number surely cannot become a `double
+/// precision` (overflow to infinity, underflow to zero). Numbers between a
+/// bound and the exact limit are left to the database, whose refusal
+/// quarantines the document just the same.
+const DOUBLE_OVERFLOW: &str = "1.7976931348623159e308";
+const DOUBLE_UNDERFLOW: &str = "2.4703282292062327e-324";
+
+/// Why the value at `v` (a jsonb expression) cannot go into column `c`, or
+/// NULL. `label` is a SQL text expression naming the place.
 fn column_check(c: &Column, v: &str, label: &str) -> String {
     let text = format!("({v} #>> '{{}}')");
+    let num = format!("({v})::numeric");
+    let msg = |s: &str| format!("{label} || {}", literal(s));
     let mut arms = Vec::new();
     let missing = if c.required {
-        literal(&format!("{label}: required key is missing"))
+        msg(": required key is missing")
     } else {
         "NULL".into()
     };
@@ -165,21 +344,35 @@ fn column_check(c: &Column, v: &str, label: &str) -> String {
         "WHEN {v} IS NULL OR {v} = 'null'::jsonb THEN {missing}"
     ));
     arms.push(format!(
-        "WHEN jsonb_typeof({v}) <> {jt} THEN {} || jsonb_typeof({v})",
-        literal(&format!("{label}: expected {}, got ", c.ty.json_type())),
-        jt = literal(c.ty.json_type())
+        "WHEN jsonb_typeof({v}) <> {} THEN {} || jsonb_typeof({v})",
+        literal(c.ty.json_type()),
+        msg(&format!(": expected {}, got ", c.ty.json_type()))
     ));
     if let Some((lo, hi)) = c.ty.int_range() {
         arms.push(format!(
-            "WHEN {text} !~ '^-?[0-9]{{1,19}}$' OR {text}::numeric NOT BETWEEN {lo} AND {hi} THEN {} || {text}",
-            literal(&format!("{label}: not a valid {}: ", c.ty.sql()))
+            "WHEN {num} <> trunc({num}) OR {num} NOT BETWEEN {lo} AND {hi} THEN {} || {text}",
+            msg(&format!(": not a valid {}: ", c.ty.sql()))
         ));
     }
     match c.ty {
-        SqlType::Timestamptz | SqlType::Date | SqlType::Uuid => arms.push(format!(
-            "WHEN switchyard.try_cast({text}, {}) IS NOT TRUE THEN {} || {text}",
-            literal(c.ty.sql()),
-            literal(&format!("{label}: not a valid {}: ", c.ty.sql()))
+        SqlType::Double => arms.push(format!(
+            "WHEN abs({num}) >= {DOUBLE_OVERFLOW} OR ({num} <> 0 AND abs({num}) < {DOUBLE_UNDERFLOW}) THEN {} || {text}",
+            msg(": out of range for double precision: ")
+        )),
+        SqlType::Timestamptz | SqlType::Date => {
+            arms.push(format!(
+                "WHEN lower({text}) ~ '(now|today|tomorrow|yesterday)' THEN {} || {text}",
+                msg(": a relative time is not a value: ")
+            ));
+            arms.push(format!(
+                "WHEN switchyard.try_cast({text}, {}) IS NOT TRUE THEN {} || {text}",
+                literal(c.ty.sql()),
+                msg(&format!(": not a valid {}: ", c.ty.sql()))
+            ));
+        }
+        SqlType::Uuid => arms.push(format!(
+            "WHEN switchyard.try_cast({text}, 'uuid') IS NOT TRUE THEN {} || {text}",
+            msg(": not a valid uuid: ")
         )),
         _ => {}
     }
@@ -187,7 +380,7 @@ fn column_check(c: &Column, v: &str, label: &str) -> String {
         arms.push(format!(
             "WHEN {text} NOT IN ({}) THEN {} || {text} || {}",
             list(&c.allowed),
-            literal(&format!("{label}: value ")),
+            msg(": value "),
             literal(" is not allowed")
         ));
     }
@@ -195,21 +388,29 @@ fn column_check(c: &Column, v: &str, label: &str) -> String {
 }
 
 /// The value a column gets from jsonb expression `v` (already checked).
-fn column_value(c: &Column, v: &str) -> String {
-    let cast = format!("({v} #>> '{{}}')::{}", c.ty.sql());
+pub fn column_value(c: &Column, v: &str) -> String {
+    let cast = match c.ty {
+        SqlType::Text => format!("({v} #>> '{{}}')"),
+        SqlType::Boolean => format!("({v})::boolean"),
+        SqlType::SmallInt | SqlType::Integer | SqlType::BigInt => {
+            format!("({v})::numeric::{}", c.ty.sql())
+        }
+        SqlType::Numeric => format!("({v})::numeric"),
+        SqlType::Double => format!("({v})::double precision"),
+        SqlType::Timestamptz | SqlType::Date | SqlType::Uuid => {
+            format!("({v} #>> '{{}}')::{}", c.ty.sql())
+        }
+    };
+    let guarded = format!("CASE WHEN {v} IS NULL OR {v} = 'null'::jsonb THEN NULL ELSE {cast} END");
     match &c.default {
-        Some(d) => format!("coalesce({cast}, {})", default_sql(c.ty, d)),
-        None => cast,
+        Some(d) => format!("coalesce({guarded}, {})", default_sql(c.ty, d)),
+        None => guarded,
     }
-}
-
-fn jpath(base: &str, path: &[String]) -> String {
-    format!("({base} #> {})", path_literal(path))
 }
 
 /// The entries object of a per-entry target, `{}` when absent.
 fn entries_of(doc: &str, path: &[String]) -> String {
-    let v = jpath(doc, path);
+    let v = get(doc, path);
     format!("(CASE WHEN jsonb_typeof({v}) = 'object' THEN {v} ELSE '{{}}'::jsonb END)")
 }
 
@@ -220,14 +421,18 @@ pub fn reason_expr(r: &Recipe, d: &str) -> String {
         match &t.kind {
             TargetKind::PerRow => {
                 for c in &t.columns {
-                    checks.push(column_check(c, &jpath(d, &c.path), &path_text(&c.path)));
+                    checks.push(column_check(
+                        c,
+                        &get(d, &c.path),
+                        &literal(&path_text(&c.path)),
+                    ));
                 }
             }
             TargetKind::PerEntry {
                 path, key_allowed, ..
             } => {
                 let p = path_text(path);
-                let v = jpath(d, path);
+                let v = get(d, path);
                 checks.push(format!(
                     "CASE WHEN {v} IS NOT NULL AND jsonb_typeof({v}) NOT IN ('object', 'null') THEN {} || jsonb_typeof({v}) END",
                     literal(&format!("{p}: expected object, got "))
@@ -247,13 +452,12 @@ pub fn reason_expr(r: &Recipe, d: &str) -> String {
                     literal(": expected object, got ")
                 ));
                 for c in &t.columns {
-                    let check = column_check(c, &jpath("e.value", &c.path), "§");
-                    // Put the entry key into the message: '§' marks where.
-                    entry_checks.push(format!(
-                        "replace({check}, '§', {} || e.key || {})",
+                    let label = format!(
+                        "({} || e.key || {})",
                         literal(&format!("{p}.")),
                         literal(&format!(".{}", path_text(&c.path)))
-                    ));
+                    );
+                    entry_checks.push(column_check(c, &get("e.value", &c.path), &label));
                 }
                 checks.push(format!(
                     "(SELECT x.r FROM (SELECT coalesce({}) AS r FROM jsonb_each({}) AS e) x WHERE x.r IS NOT NULL LIMIT 1)",
@@ -271,29 +475,18 @@ pub fn reason_expr(r: &Recipe, d: &str) -> String {
     )
 }
 
-/// One statement that maps every source row matching `filter` (over alias
-/// `s`): valid documents are upserted into every target, the others are
-/// quarantined with their reason. With `count_unmapped`, keys mapped nowhere
-/// are added to `switchyard.unmapped_keys`. Returns one row:
-/// (rows, quarantined, last_key::text).
-pub fn map_statement(r: &Recipe, filter: &str, count_unmapped: bool) -> String {
-    map_statement_locking(r, filter, count_unmapped, false)
-}
-
-/// As `map_statement`; with `lock_rows`, the batch's source rows are locked
-/// FOR KEY SHARE first, so a concurrent delete waits for the batch instead of
-/// failing its foreign keys (document updates are not blocked).
-pub fn map_statement_locking(
-    r: &Recipe,
-    filter: &str,
-    count_unmapped: bool,
-    lock_rows: bool,
-) -> String {
+/// One statement that maps every source row whose key is in `keys` (over
+/// alias `s`): valid documents are upserted into every target, the others
+/// quarantined with their reason; when `backfill` is true, keys mapped
+/// nowhere are added to `switchyard.unmapped_keys`. With `lock_rows`, the
+/// rows are locked FOR KEY SHARE first (so a concurrent delete waits).
+/// Ends `INTO n_rows, n_quarantined, n_written` (plpgsql variables).
+fn map_statement(r: &Recipe, lock_rows: bool) -> String {
     let key = &r.source.key;
     let col = &r.source.column;
     let name = literal(&r.name);
     let mut ctes = vec![format!(
-        "src AS MATERIALIZED (\n  SELECT s.{key} AS k, s.{col} AS d, {} AS reason\n  FROM {} s WHERE {filter}{}\n)",
+        "src AS MATERIALIZED (\n  SELECT s.{key} AS k, s.{col} AS d, {} AS reason\n  FROM {} s WHERE s.{key} = ANY(keys){}\n)",
         reason_expr(r, &format!("s.{col}")),
         source_table(r),
         if lock_rows { "\n  FOR KEY SHARE OF s" } else { "" }
@@ -312,19 +505,14 @@ pub fn map_statement_locking(
             .iter()
             .map(|n| format!("{n} = EXCLUDED.{n}"))
             .collect();
-        let on_conflict = |keys: &str| {
-            if updates.is_empty() {
-                format!("ON CONFLICT ({keys}) DO NOTHING")
-            } else {
-                format!("ON CONFLICT ({keys}) DO UPDATE SET {}", updates.join(", "))
-            }
-        };
+        let on_conflict =
+            |keys: &str| format!("ON CONFLICT ({keys}) DO UPDATE SET {}", updates.join(", "));
         match &t.kind {
             TargetKind::PerRow => {
                 let values: Vec<String> = t
                     .columns
                     .iter()
-                    .map(|c| column_value(c, &jpath("d", &c.path)))
+                    .map(|c| column_value(c, &get("d", &c.path)))
                     .collect();
                 ctes.push(format!(
                     "t{i} AS (\n  INSERT INTO {table} ({kc}, {})\n  SELECT k, {} FROM src WHERE reason IS NULL\n  {}\n  RETURNING 1\n)",
@@ -339,7 +527,7 @@ pub fn map_statement_locking(
                 let values: Vec<String> = t
                     .columns
                     .iter()
-                    .map(|c| column_value(c, &jpath("e.value", &c.path)))
+                    .map(|c| column_value(c, &get("e.value", &c.path)))
                     .collect();
                 ctes.push(format!(
                     "t{i} AS (\n  INSERT INTO {table} ({kc}, {key_column}, {})\n  SELECT k, e.key, {} FROM src CROSS JOIN LATERAL jsonb_each({}) AS e\n  WHERE reason IS NULL\n  {}\n  RETURNING 1\n)",
@@ -351,307 +539,615 @@ pub fn map_statement_locking(
             }
         }
     }
-    if count_unmapped {
-        let mut top: Vec<String> = r
-            .targets
-            .iter()
-            .flat_map(|t| match &t.kind {
-                TargetKind::PerRow => t.columns.iter().map(|c| c.path[0].clone()).collect(),
-                TargetKind::PerEntry { path, .. } => vec![path[0].clone()],
-            })
-            .collect();
-        top.sort();
-        top.dedup();
-        let mut parts = vec![format!(
-            "SELECT k.key AS path FROM src CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(d) = 'object' THEN d ELSE '{{}}'::jsonb END) AS k(key) WHERE reason IS NULL AND k.key NOT IN ({})",
-            list(&top)
-        )];
-        for t in &r.targets {
-            if let TargetKind::PerEntry { path, .. } = &t.kind {
-                let mut inner: Vec<String> = t.columns.iter().map(|c| c.path[0].clone()).collect();
-                inner.sort();
-                inner.dedup();
-                parts.push(format!(
-                    "SELECT {} || '.*.' || k.key FROM src CROSS JOIN LATERAL jsonb_each({}) AS e CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(e.value) = 'object' THEN e.value ELSE '{{}}'::jsonb END) AS k(key) WHERE reason IS NULL AND k.key NOT IN ({})",
-                    literal(&path_text(path)),
-                    entries_of("d", path),
-                    list(&inner)
-                ));
-            }
+    let mut top: Vec<String> = r
+        .targets
+        .iter()
+        .flat_map(|t| match &t.kind {
+            TargetKind::PerRow => t.columns.iter().map(|c| c.path[0].clone()).collect(),
+            TargetKind::PerEntry { path, .. } => vec![path[0].clone()],
+        })
+        .collect();
+    top.sort();
+    top.dedup();
+    let mut parts = vec![format!(
+        "SELECT k.key AS path FROM src CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(d) = 'object' THEN d ELSE '{{}}'::jsonb END) AS k(key) WHERE reason IS NULL AND k.key NOT IN ({})",
+        list(&top)
+    )];
+    for t in &r.targets {
+        if let TargetKind::PerEntry { path, .. } = &t.kind {
+            let mut inner: Vec<String> = t.columns.iter().map(|c| c.path[0].clone()).collect();
+            inner.sort();
+            inner.dedup();
+            parts.push(format!(
+                "SELECT {} || '.*.' || k.key FROM src CROSS JOIN LATERAL jsonb_each({}) AS e CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(e.value) = 'object' THEN e.value ELSE '{{}}'::jsonb END) AS k(key) WHERE reason IS NULL AND k.key NOT IN ({})",
+                literal(&path_text(path)),
+                entries_of("d", path),
+                list(&inner)
+            ));
         }
-        ctes.push(format!(
-            "u AS (\n  INSERT INTO switchyard.unmapped_keys (migration_name, key_path, documents)\n  SELECT {name}, path, count(*) FROM ({}) AS x GROUP BY path\n  ON CONFLICT (migration_name, key_path) DO UPDATE SET documents = switchyard.unmapped_keys.documents + EXCLUDED.documents\n  RETURNING 1\n)",
-            parts.join("\n  UNION ALL ")
-        ));
     }
+    ctes.push(format!(
+        "u AS (\n  INSERT INTO switchyard.unmapped_keys (migration_name, key_path, documents)\n  SELECT {name}, path, count(*) FROM ({}) AS x WHERE backfill GROUP BY path\n  ON CONFLICT (migration_name, key_path) DO UPDATE SET documents = switchyard.unmapped_keys.documents + EXCLUDED.documents\n  RETURNING 1\n)",
+        parts.join("\n  UNION ALL ")
+    ));
     let touch: Vec<String> = (0..r.targets.len())
         .map(|i| format!("(SELECT count(*) FROM t{i})"))
-        .chain(count_unmapped.then(|| "(SELECT count(*) FROM u)".to_string()))
+        .chain(std::iter::once("(SELECT count(*) FROM u)".to_string()))
         .collect();
     format!(
-        "WITH {}\nSELECT (SELECT count(*) FROM src) AS rows, (SELECT count(*) FROM q) AS quarantined, (SELECT k::text FROM src ORDER BY k DESC LIMIT 1) AS last_key, {} AS written",
-        ctes.join(",\n"),
-        touch.join(" + ")
-    )
+        "WITH {}\nSELECT (SELECT count(*) FROM src), (SELECT count(*) FROM q), {} INTO n_rows, n_quarantined, n_written",
+        ctes.join(",\n")
+    , touch.join(" + "))
 }
 
-/// `keys` filter for the key array parameter of the remap function.
 fn key_array_type(r: &Recipe) -> String {
     format!("{}[]", r.source.key_type.sql())
 }
 
-/// The full re-map of a set of keys: targets deleted, then rebuilt from the
-/// current document (or the document quarantined). Used by the dual-write
-/// trigger and to drain the capture log. Rows are locked in key order first
-/// so a concurrent writer and the drain never interleave on one key.
-pub fn create_remap_fn(r: &Recipe, n: &Names) -> String {
+/// The raw mapping of a set of keys. Outside the backfill the keys' rows
+/// are locked in key order and their target rows, quarantine entries and
+/// deferred sync work are cleared first (a full re-map). Errors propagate;
+/// `map` is the safe entry point.
+pub fn create_apply_fn(r: &Recipe, n: &Names) -> String {
     let key = &r.source.key;
-    let mut body = vec![format!(
-        "PERFORM 1 FROM {} s WHERE s.{key} = ANY(keys) ORDER BY s.{key} FOR UPDATE;",
+    let name = literal(&r.name);
+    let mut clear = vec![format!(
+        "  PERFORM 1 FROM {} s WHERE s.{key} = ANY(keys) ORDER BY s.{key} FOR NO KEY UPDATE;",
         source_table(r)
     )];
     for t in &r.targets {
-        body.push(format!(
-            "DELETE FROM {} WHERE {} = ANY(keys);",
+        clear.push(format!(
+            "  DELETE FROM {} WHERE {} = ANY(keys);",
             target_table(r, t),
             t.source_key_column
         ));
     }
-    body.push(format!(
-        "DELETE FROM switchyard.quarantine WHERE migration_name = {} AND source_key = ANY(keys::text[]);",
-        literal(&r.name)
+    clear.push(format!(
+        "  DELETE FROM switchyard.quarantine WHERE migration_name = {name} AND source_key = ANY(keys::text[]);"
     ));
-    // A data-modifying WITH must be a top-level statement: SELECT ... INTO.
-    body.push(format!(
-        "{} INTO mapped;",
-        map_statement(r, &format!("s.{key} = ANY(keys)"), false)
+    clear.push(format!(
+        "  DELETE FROM switchyard.sync_queue WHERE migration_name = {name} AND kind IN ('forward', 'reverse') AND source_key = ANY(keys::text[]);"
     ));
-    format!(
-        "CREATE OR REPLACE FUNCTION {}(keys {}) RETURNS void\nLANGUAGE plpgsql AS $sy$\nDECLARE mapped record;\nBEGIN\n{}\nEND;\n$sy$",
-        n.remap_fn(),
-        key_array_type(r),
-        body.join("\n")
+    let body = format!(
+        "IF NOT backfill THEN\n{}\nEND IF;\nIF lock_rows THEN\n{};\nELSE\n{};\nEND IF;",
+        clear.join("\n"),
+        map_statement(r, true),
+        map_statement(r, false)
+    );
+    function(
+        &format!(
+            "{}(keys {}, backfill boolean, lock_rows boolean, OUT n_rows bigint, OUT n_quarantined bigint)",
+            n.apply_fn(),
+            key_array_type(r)
+        ),
+        "record",
+        "  n_written bigint;",
+        &body,
     )
 }
 
-/// Phase 1's capture: remember the key of every write to the source column.
-pub fn create_capture_fn(r: &Recipe, n: &Names) -> String {
-    let key = &r.source.key;
-    let name = literal(&r.name);
-    format!(
-        "CREATE OR REPLACE FUNCTION {}() RETURNS trigger\nLANGUAGE plpgsql AS $sy$\nBEGIN\n\
-         IF TG_OP IN ('UPDATE', 'DELETE') THEN\n  INSERT INTO switchyard.capture_log (migration_name, source_key) VALUES ({name}, OLD.{key}::text);\nEND IF;\n\
-         IF TG_OP IN ('INSERT', 'UPDATE') THEN\n  INSERT INTO switchyard.capture_log (migration_name, source_key) VALUES ({name}, NEW.{key}::text);\nEND IF;\n\
-         RETURN NULL;\nEND;\n$sy$",
-        n.capture_fn()
-    )
-}
+/// The conditions a sync trigger lets through to the application: its own
+/// lock waits, cancellations and serialization failures are never ours to hide.
+const PASS_THROUGH: &str =
+    "deadlock_detected OR lock_not_available OR query_canceled OR serialization_failure";
 
-pub fn create_capture_trigger(r: &Recipe, n: &Names) -> String {
-    format!(
-        "CREATE TRIGGER {} AFTER INSERT OR UPDATE OF {}, {} OR DELETE ON {} FOR EACH ROW EXECUTE FUNCTION {}()",
-        n.capture_trigger(),
-        r.source.column,
-        r.source.key,
-        source_table(r),
-        n.capture_fn()
-    )
-}
-
-/// Phase 3's dual-write: every write to the source column re-maps the row
-/// in the same transaction. Skipped while a reverse sync (phase 4) writes.
-pub fn create_dual_write_fn(r: &Recipe, n: &Names) -> String {
-    let key = &r.source.key;
-    let kt = key_array_type(r);
-    format!(
-        "CREATE OR REPLACE FUNCTION {}() RETURNS trigger\nLANGUAGE plpgsql AS $sy$\nBEGIN\n\
-         IF current_setting('switchyard.syncing', true) = 'on' THEN RETURN NULL; END IF;\n\
-         PERFORM set_config('switchyard.syncing', 'on', true);\n\
-         IF TG_OP = 'INSERT' THEN PERFORM {f}(ARRAY[NEW.{key}]::{kt});\n\
-         ELSIF TG_OP = 'DELETE' THEN PERFORM {f}(ARRAY[OLD.{key}]::{kt});\n\
-         ELSE PERFORM {f}(ARRAY[OLD.{key}, NEW.{key}]::{kt}); END IF;\n\
-         PERFORM set_config('switchyard.syncing', 'off', true);\n\
-         RETURN NULL;\nEND;\n$sy$",
-        n.dual_write_fn(),
-        f = n.remap_fn()
-    )
-}
-
-pub fn create_dual_write_trigger(r: &Recipe, n: &Names) -> String {
-    format!(
-        "CREATE TRIGGER {} AFTER INSERT OR UPDATE OF {}, {} OR DELETE ON {} FOR EACH ROW EXECUTE FUNCTION {}()",
-        n.dual_write_trigger(),
-        r.source.column,
-        r.source.key,
-        source_table(r),
-        n.dual_write_fn()
-    )
-}
-
-/// A jsonb object built from (path, value) pairs, nesting shared prefixes.
-fn build_object(pairs: &[(Vec<String>, String)]) -> String {
-    let mut firsts: Vec<&String> = pairs.iter().map(|(p, _)| &p[0]).collect();
-    firsts.dedup();
-    let mut seen = std::collections::HashSet::new();
-    let mut args = Vec::new();
-    for first in firsts {
-        if !seen.insert(first.clone()) {
-            continue;
-        }
-        let leaf = pairs.iter().find(|(p, _)| p.len() == 1 && &p[0] == first);
-        let value = match leaf {
-            Some((_, v)) => format!("to_jsonb({v})"),
-            None => {
-                let nested: Vec<(Vec<String>, String)> = pairs
-                    .iter()
-                    .filter(|(p, _)| &p[0] == first && p.len() > 1)
-                    .map(|(p, v)| (p[1..].to_vec(), v.clone()))
-                    .collect();
-                build_object(&nested)
-            }
-        };
-        args.push(format!("{}, {value}", literal(first)));
-    }
-    format!("jsonb_build_object({})", args.join(", "))
-}
-
-/// `doc` with the object at `path` merged with `obj` (creating parents).
-fn set_path(doc: &str, path: &[String], obj: &str) -> String {
-    let mut expr =
-        format!("coalesce(CASE WHEN jsonb_typeof({doc}) = 'object' THEN {doc} END, '{{}}'::jsonb)");
-    for i in 1..path.len() {
-        let prefix = &path[..i];
-        expr = format!(
-            "jsonb_set({expr}, {p}, coalesce(CASE WHEN jsonb_typeof({expr} #> {p}) = 'object' THEN {expr} #> {p} END, '{{}}'::jsonb))",
-            p = path_literal(prefix)
-        );
-    }
-    format!("jsonb_set({expr}, {}, {obj})", path_literal(path))
-}
-
-/// Phase 4's reverse sync: a write to a target flows back into the JSONB
-/// column so that rolling back stays lossless.
-pub fn create_reverse_fn(r: &Recipe, n: &Names, t: &Target) -> String {
-    let src = source_table(r);
+/// The safe mapping every path uses (backfill, dual-write, drain): the whole
+/// set in one statement; if the database refuses anything, key by key, and a
+/// key it still refuses is quarantined with the database's own message.
+pub fn create_map_fn(r: &Recipe, n: &Names) -> String {
     let key = &r.source.key;
     let col = &r.source.column;
-    let kc = &t.source_key_column;
-    let (upsert, delete) = match &t.kind {
-        TargetKind::PerRow => {
-            let mut set_expr = format!("s.{col}");
-            for c in &t.columns {
-                set_expr = set_path(&set_expr, &c.path, &format!("to_jsonb(NEW.{})", c.name));
-            }
-            let mut del_expr = format!("s.{col}");
-            for c in &t.columns {
-                del_expr = format!("({del_expr} #- {})", path_literal(&c.path));
-            }
-            (
-                format!("UPDATE {src} s SET {col} = {set_expr} WHERE s.{key} = NEW.{kc};"),
-                format!("UPDATE {src} s SET {col} = {del_expr} WHERE s.{key} = OLD.{kc};"),
+    let name = literal(&r.name);
+    let kt = r.source.key_type.sql();
+    let mut drop_rows = Vec::new();
+    for t in &r.targets {
+        drop_rows.push(format!(
+            "        DELETE FROM {} WHERE {} = k;",
+            target_table(r, t),
+            t.source_key_column
+        ));
+    }
+    let body = format!(
+        "n_rows := 0;
+n_quarantined := 0;
+IF keys IS NULL OR cardinality(keys) = 0 THEN RETURN; END IF;
+BEGIN
+  SELECT a.n_rows, a.n_quarantined INTO n_rows, n_quarantined FROM {apply}(keys, backfill, false) a;
+  RETURN;
+EXCEPTION
+  WHEN {PASS_THROUGH} THEN RAISE;
+  WHEN OTHERS THEN NULL;
+END;
+-- Slow path: one key at a time, rows locked, so one document the database
+-- refuses (or a row deleted meanwhile) cannot stop the others.
+FOREACH k IN ARRAY keys LOOP
+  BEGIN
+    SELECT a.n_rows, a.n_quarantined INTO one FROM {apply}(ARRAY[k], backfill, true) a;
+    n_rows := n_rows + one.n_rows;
+    n_quarantined := n_quarantined + one.n_quarantined;
+  EXCEPTION
+    WHEN {PASS_THROUGH} THEN RAISE;
+    WHEN OTHERS THEN
+      GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+      SELECT s.{col} INTO doc FROM {src} s WHERE s.{key} = k;
+      IF FOUND THEN
+{drops}
+        INSERT INTO switchyard.quarantine (migration_name, source_key, reason, document)
+        VALUES ({name}, k::text, 'the database refused the mapping: ' || msg, doc)
+        ON CONFLICT (migration_name, source_key) DO UPDATE
+          SET reason = EXCLUDED.reason, document = EXCLUDED.document, quarantined_at = now();
+        n_rows := n_rows + 1;
+        n_quarantined := n_quarantined + 1;
+      END IF;
+  END;
+END LOOP;",
+        apply = n.apply_fn(),
+        src = source_table(r),
+        drops = drop_rows.join("\n"),
+    );
+    function(
+        &format!(
+            "{}(keys {}, backfill boolean, OUT n_rows bigint, OUT n_quarantined bigint)",
+            n.map_fn(),
+            key_array_type(r)
+        ),
+        "record",
+        &format!("  k {kt};\n  one record;\n  msg text;\n  doc jsonb;"),
+        &body,
+    )
+}
+
+/// Keys a statement changed, from its transition tables: every inserted or
+/// deleted row, and every updated row whose key or document changed (as
+/// text: `1.0` and `1` are different documents).
+fn changed_keys(r: &Recipe, op: Op) -> String {
+    let key = &r.source.key;
+    let col = &r.source.column;
+    match op {
+        Op::Insert => format!("SELECT array_agg(n.{key} ORDER BY n.{key}) FROM sy_new n"),
+        Op::Delete => format!("SELECT array_agg(o.{key} ORDER BY o.{key}) FROM sy_old o"),
+        Op::Update => format!(
+            "SELECT array_agg(DISTINCT x.k ORDER BY x.k) FROM (\n    \
+             SELECT n.{key} AS k FROM sy_new n WHERE NOT EXISTS (SELECT 1 FROM sy_old o WHERE o.{key} = n.{key} AND o.{col}::text IS NOT DISTINCT FROM n.{col}::text)\n    \
+             UNION ALL SELECT o.{key} FROM sy_old o WHERE NOT EXISTS (SELECT 1 FROM sy_new n WHERE n.{key} = o.{key})) x"
+        ),
+    }
+}
+
+fn keys_by_op(r: &Recipe) -> String {
+    format!(
+        "IF TG_OP = 'INSERT' THEN\n  {} INTO keys;\nELSIF TG_OP = 'DELETE' THEN\n  {} INTO keys;\nELSE\n  {} INTO keys;\nEND IF;",
+        changed_keys(r, Op::Insert),
+        changed_keys(r, Op::Delete),
+        changed_keys(r, Op::Update)
+    )
+}
+
+/// Phase 1's capture: remember the key of every write to the source table
+/// (whichever columns the statement names: a BEFORE trigger of the
+/// application's may change the document on any update).
+pub fn create_capture_fn(r: &Recipe, n: &Names) -> String {
+    let body = format!(
+        "{}\nIF keys IS NOT NULL THEN\n  INSERT INTO switchyard.capture_log (migration_name, source_key) SELECT {}, k::text FROM unnest(keys) AS k;\nEND IF;\nRETURN NULL;",
+        keys_by_op(r),
+        literal(&r.name)
+    );
+    function(
+        &format!("{}()", n.capture_fn()),
+        "trigger",
+        &format!("  keys {};", key_array_type(r)),
+        &body,
+    )
+}
+
+fn statement_trigger(r: &Recipe, name: &str, op: Op, func: &str) -> String {
+    format!(
+        "CREATE OR REPLACE TRIGGER {name} AFTER {} ON {} {} FOR EACH STATEMENT EXECUTE FUNCTION {func}()",
+        op.sql(),
+        source_table(r),
+        op.transition()
+    )
+}
+
+pub fn create_capture_triggers(r: &Recipe, n: &Names) -> Vec<String> {
+    Op::ALL
+        .iter()
+        .map(|&op| statement_trigger(r, &n.capture_trigger(op), op, &n.capture_fn()))
+        .collect()
+}
+
+pub fn drop_capture_triggers(r: &Recipe, n: &Names) -> Vec<String> {
+    Op::ALL
+        .iter()
+        .map(|&op| {
+            format!(
+                "DROP TRIGGER IF EXISTS {} ON {}",
+                n.capture_trigger(op),
+                source_table(r)
             )
+        })
+        .collect()
+}
+
+/// Phase 3's dual-write: every statement's changed rows are re-mapped in the
+/// same transaction. Skipped while a reverse sync writes. If re-mapping
+/// would deadlock with a reverse sync of the same key, the work is handed to
+/// that sync (queued as `forward`) instead of failing the application.
+pub fn create_dual_write_fn(r: &Recipe, n: &Names) -> String {
+    let body = format!(
+        "IF current_setting('{SYNCING_SETTING}', true) = 'on' THEN RETURN NULL; END IF;
+{}
+IF keys IS NULL THEN RETURN NULL; END IF;
+PERFORM set_config('{SYNCING_SETTING}', 'on', true);
+BEGIN
+  PERFORM {}(keys, false);
+EXCEPTION WHEN deadlock_detected OR lock_not_available THEN
+  INSERT INTO switchyard.sync_queue (migration_name, kind, source_key)
+  SELECT {}, 'forward', k::text FROM unnest(keys) AS k;
+END;
+PERFORM set_config('{SYNCING_SETTING}', 'off', true);
+RETURN NULL;",
+        keys_by_op(r),
+        n.map_fn(),
+        literal(&r.name)
+    );
+    function(
+        &format!("{}()", n.dual_write_fn()),
+        "trigger",
+        &format!("  keys {};", key_array_type(r)),
+        &body,
+    )
+}
+
+pub fn create_dual_write_triggers(r: &Recipe, n: &Names) -> Vec<String> {
+    Op::ALL
+        .iter()
+        .map(|&op| statement_trigger(r, &n.dual_write_trigger(op), op, &n.dual_write_fn()))
+        .collect()
+}
+
+pub fn drop_dual_write_triggers(r: &Recipe, n: &Names) -> Vec<String> {
+    Op::ALL
+        .iter()
+        .map(|&op| {
+            format!(
+                "DROP TRIGGER IF EXISTS {} ON {}",
+                n.dual_write_trigger(op),
+                source_table(r)
+            )
+        })
+        .collect()
+}
+
+/// Does JSON value `v` already mean `x` (a column's value as `to_jsonb`
+/// renders it) for type `ty`?
+fn same_expr(ty: SqlType, v: &str, x: &str) -> String {
+    match ty {
+        SqlType::Timestamptz | SqlType::Date | SqlType::Uuid => format!(
+            "(coalesce({v} = {x}, false) OR switchyard.same_value({v}, {x} #>> '{{}}', {}))",
+            literal(ty.sql())
+        ),
+        _ => format!("coalesce({v} = {x}, false)"),
+    }
+}
+
+/// Phase 4's write-back for target `i`, as a pure function: the document
+/// `doc` after the target write (`op`, old and new row as `to_jsonb`).
+/// A document that is not an object (a quarantined one) is left alone.
+pub fn create_writeback_fn(_r: &Recipe, n: &Names, i: usize, t: &Target) -> String {
+    let mut body = vec![
+        "IF d IS NOT NULL AND jsonb_typeof(d) NOT IN ('object', 'null') THEN RETURN doc; END IF;"
+            .to_string(),
+    ];
+    // The document path of a column: fixed (per row) or under the entry.
+    let (prefix, entry_base): (Option<String>, Option<String>) = match &t.kind {
+        TargetKind::PerRow => (None, None),
+        TargetKind::PerEntry { path, .. } => (
+            Some(format!("{} || ek", path_literal(path))),
+            Some(format!("{} -> ek", get("d", path))),
+        ),
+    };
+    let full_path = |c: &Column| match &prefix {
+        None => path_literal(&c.path),
+        Some(p) => format!("({p} || {})", path_literal(&c.path)),
+    };
+    let value_at = |c: &Column| match &entry_base {
+        None => get("d", &c.path),
+        Some(b) => get(&format!("({b})"), &c.path),
+    };
+    match &t.kind {
+        TargetKind::PerRow => {
+            let mut removes = Vec::new();
+            for c in &t.columns {
+                removes.push(format!(
+                    "  d := switchyard.jsonb_remove(d, {});",
+                    path_literal(&c.path)
+                ));
+            }
+            body.push(format!(
+                "IF op = 'DELETE' THEN\n{}\n  RETURN d;\nEND IF;",
+                removes.join("\n")
+            ));
         }
         TargetKind::PerEntry {
             path, key_column, ..
         } => {
-            let pairs: Vec<(Vec<String>, String)> = t
-                .columns
-                .iter()
-                .map(|c| (c.path.clone(), format!("NEW.{}", c.name)))
-                .collect();
-            let obj = build_object(&pairs);
-            // The entry's own path is dynamic (its key); build it in SQL.
-            let entries = format!(
-                "coalesce(CASE WHEN jsonb_typeof(s.{col} #> {p}) = 'object' THEN s.{col} #> {p} END, '{{}}'::jsonb)",
-                p = path_literal(path)
-            );
-            let with_entry = format!("{entries} || jsonb_build_object(NEW.{key_column}, {obj})");
-            let without_entry = format!("({entries} - OLD.{key_column})");
-            (
-                format!(
-                    "UPDATE {src} s SET {col} = {} WHERE s.{key} = NEW.{kc};",
-                    set_path(&format!("s.{col}"), path, &with_entry)
-                ),
-                format!(
-                    "UPDATE {src} s SET {col} = {} WHERE s.{key} = OLD.{kc};",
-                    set_path(&format!("s.{col}"), path, &without_entry)
-                ),
-            )
+            body.push(format!(
+                "IF op = 'DELETE' THEN\n  RETURN switchyard.jsonb_remove(d, {} || (old_row ->> {}));\nEND IF;\nek := new_row ->> {};",
+                path_literal(path),
+                literal(key_column.as_str()),
+                literal(key_column.as_str())
+            ));
         }
-    };
-    format!(
-        "CREATE OR REPLACE FUNCTION {}() RETURNS trigger\nLANGUAGE plpgsql AS $sy$\nBEGIN\n\
-         IF current_setting('switchyard.syncing', true) = 'on' THEN RETURN NULL; END IF;\n\
-         PERFORM set_config('switchyard.syncing', 'on', true);\n\
-         IF TG_OP IN ('UPDATE', 'DELETE') THEN {delete} END IF;\n\
-         IF TG_OP IN ('INSERT', 'UPDATE') THEN {upsert} END IF;\n\
-         PERFORM set_config('switchyard.syncing', 'off', true);\n\
-         RETURN NULL;\nEND;\n$sy$",
-        n.reverse_fn(t)
+    }
+    for c in &t.columns {
+        let name = literal(c.name.as_str());
+        body.push(format!(
+            "x := new_row -> {name};
+IF op = 'INSERT' OR (old_row -> {name}) IS DISTINCT FROM x THEN
+  v := {value};
+  IF x IS NULL OR x = 'null'::jsonb THEN
+    IF v IS NOT NULL AND v <> 'null'::jsonb THEN d := switchyard.jsonb_remove(d, {path}); END IF;
+  ELSIF NOT {same} THEN
+    d := switchyard.jsonb_put(d, {path}, x);
+  END IF;
+END IF;",
+            value = value_at(c),
+            path = full_path(c),
+            same = same_expr(c.ty, "v", "x"),
+        ));
+    }
+    body.push("RETURN d;".into());
+    function(
+        &format!(
+            "{}(doc jsonb, op text, old_row jsonb, new_row jsonb)",
+            n.writeback_fn(i)
+        ),
+        "jsonb",
+        "  d jsonb := doc;\n  x jsonb;\n  v jsonb;\n  ek text;",
+        &body.join("\n"),
     )
 }
 
-pub fn create_reverse_trigger(r: &Recipe, n: &Names, t: &Target) -> String {
+/// Applies one target row change (`op`, old and new row images) to the
+/// document(s) it belongs to, locking each source row first.
+pub fn create_rsync_fn(r: &Recipe, n: &Names, i: usize, t: &Target) -> String {
+    let src = source_table(r);
+    let key = &r.source.key;
+    let col = &r.source.column;
+    let kt = r.source.key_type.sql();
+    let kc = literal(t.source_key_column.as_str());
+    let moved = match &t.kind {
+        TargetKind::PerRow => "ok IS DISTINCT FROM nk".to_string(),
+        TargetKind::PerEntry { key_column, .. } => format!(
+            "ok IS DISTINCT FROM nk OR (old_row ->> {k}) IS DISTINCT FROM (new_row ->> {k})",
+            k = literal(key_column.as_str())
+        ),
+    };
+    let write = |k: &str, op: &str, old: &str, new: &str| {
+        format!(
+            "  SELECT s.{col} INTO d FROM {src} s WHERE s.{key} = {k} FOR NO KEY UPDATE;
+  IF FOUND THEN
+    nd := {wb}(d, {op}, {old}, {new});
+    IF nd IS DISTINCT FROM d THEN UPDATE {src} s SET {col} = nd WHERE s.{key} = {k}; END IF;
+  END IF;",
+            wb = n.writeback_fn(i)
+        )
+    };
+    let body = format!(
+        "ok := (old_row ->> {kc})::{kt};
+nk := (new_row ->> {kc})::{kt};
+moved := op = 'UPDATE' AND ({moved});
+IF op = 'DELETE' OR moved THEN
+{}
+END IF;
+IF op <> 'DELETE' THEN
+{}
+END IF;",
+        write("ok", "'DELETE'", "old_row", "NULL"),
+        write(
+            "nk",
+            "CASE WHEN moved THEN 'INSERT' ELSE op END",
+            "old_row",
+            "new_row"
+        ),
+    );
+    function(
+        &format!("{}(op text, old_row jsonb, new_row jsonb)", n.rsync_fn(i)),
+        "void",
+        &format!("  d jsonb;\n  nd jsonb;\n  ok {kt};\n  nk {kt};\n  moved boolean;"),
+        &body,
+    )
+}
+
+/// Re-syncs the document from the target row's current state (for keys
+/// captured after phase 5): the row locked FOR SHARE, then written back in
+/// full, or its absence written back as a delete.
+pub fn create_resync_fn(r: &Recipe, n: &Names, i: usize, t: &Target) -> String {
+    let kt = r.source.key_type.sql();
+    let kc = &t.source_key_column;
+    let (filter, key_obj) = match &t.kind {
+        TargetKind::PerRow => (
+            format!("t.{kc} = k"),
+            format!("jsonb_build_object({}, k)", literal(kc.as_str())),
+        ),
+        TargetKind::PerEntry { key_column, .. } => (
+            format!("t.{kc} = k AND t.{key_column} = entry"),
+            format!(
+                "jsonb_build_object({}, k, {}, entry)",
+                literal(kc.as_str()),
+                literal(key_column.as_str())
+            ),
+        ),
+    };
+    let body = format!(
+        "SELECT to_jsonb(t) INTO img FROM {} t WHERE {filter} FOR SHARE;
+IF FOUND THEN
+  PERFORM {rs}('INSERT', NULL, img);
+ELSE
+  PERFORM {rs}('DELETE', {key_obj}, NULL);
+END IF;",
+        target_table(r, t),
+        rs = n.rsync_fn(i),
+    );
+    function(
+        &format!("{}(k {kt}, entry text)", n.resync_fn(i)),
+        "void",
+        "  img jsonb;",
+        &body,
+    )
+}
+
+/// Phase 4's reverse-sync trigger on target `i`. If writing the document
+/// would deadlock with a dual-write of the same key, the row image is queued
+/// (`reverse`) instead of failing the application; a dual-write handed over
+/// to this key (`forward`) is done here, once the document is ours.
+pub fn create_reverse_fn(r: &Recipe, n: &Names, i: usize, t: &Target) -> String {
+    let kc = &t.source_key_column;
+    let name = literal(&r.name);
+    let body = format!(
+        "IF current_setting('{SYNCING_SETTING}', true) = 'on' THEN RETURN NULL; END IF;
+PERFORM set_config('{SYNCING_SETTING}', 'on', true);
+IF TG_OP = 'DELETE' THEN k := OLD.{kc}; ELSE k := NEW.{kc}; END IF;
+IF TG_OP <> 'INSERT' THEN old_img := to_jsonb(OLD); END IF;
+IF TG_OP <> 'DELETE' THEN new_img := to_jsonb(NEW); END IF;
+BEGIN
+  PERFORM {rs}(TG_OP, old_img, new_img);
+  IF EXISTS (SELECT 1 FROM switchyard.sync_queue q WHERE q.migration_name = {name} AND q.kind = 'forward' AND q.source_key = k::text) THEN
+    PERFORM {map}(ARRAY[k], false);
+  END IF;
+EXCEPTION WHEN deadlock_detected OR lock_not_available THEN
+  INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, op, old_row, new_row)
+  VALUES ({name}, 'reverse', k::text, {i}, TG_OP, old_img, new_img);
+END;
+PERFORM set_config('{SYNCING_SETTING}', 'off', true);
+RETURN NULL;",
+        rs = n.rsync_fn(i),
+        map = n.map_fn(),
+    );
+    function(
+        &format!("{}()", n.reverse_fn(i)),
+        "trigger",
+        &format!(
+            "  k {};\n  old_img jsonb;\n  new_img jsonb;",
+            r.source.key_type.sql()
+        ),
+        &body,
+    )
+}
+
+pub fn create_reverse_trigger(r: &Recipe, n: &Names, i: usize, t: &Target) -> String {
     format!(
-        "CREATE TRIGGER {} AFTER INSERT OR UPDATE OR DELETE ON {} FOR EACH ROW EXECUTE FUNCTION {}()",
+        "CREATE OR REPLACE TRIGGER {} AFTER INSERT OR UPDATE OR DELETE ON {} FOR EACH ROW EXECUTE FUNCTION {}()",
         n.reverse_trigger(),
         target_table(r, t),
-        n.reverse_fn(t)
+        n.reverse_fn(i)
+    )
+}
+
+pub fn drop_reverse_trigger(r: &Recipe, n: &Names, t: &Target) -> String {
+    format!(
+        "DROP TRIGGER IF EXISTS {} ON {}",
+        n.reverse_trigger(),
+        target_table(r, t)
+    )
+}
+
+/// Applies the sync work queued by triggers that gave way to a deadlock:
+/// row images into documents first (in the order they were written), then
+/// re-maps. Returns how many entries it applied.
+pub fn create_drain_fn(r: &Recipe, n: &Names) -> String {
+    let name = literal(&r.name);
+    let kt = r.source.key_type.sql();
+    let mut arms = Vec::new();
+    for i in 0..r.targets.len() {
+        arms.push(format!(
+            "    WHEN {i} THEN PERFORM {}(e.op, e.old_row, e.new_row);",
+            n.rsync_fn(i)
+        ));
+    }
+    let body = format!(
+        "done := 0;
+PERFORM set_config('{SYNCING_SETTING}', 'on', true);
+FOR e IN SELECT * FROM switchyard.sync_queue q WHERE q.migration_name = {name} AND q.kind = 'reverse' ORDER BY q.id LOOP
+  CASE e.target
+{}
+    ELSE RAISE EXCEPTION 'sync_queue entry % names no target', e.id;
+  END CASE;
+  DELETE FROM switchyard.sync_queue WHERE id = e.id;
+  done := done + 1;
+END LOOP;
+SELECT array_agg(DISTINCT q.source_key::{kt}) INTO keys FROM switchyard.sync_queue q WHERE q.migration_name = {name} AND q.kind = 'forward';
+IF keys IS NOT NULL THEN
+  PERFORM {}(keys, false);
+  done := done + cardinality(keys);
+END IF;
+PERFORM set_config('{SYNCING_SETTING}', 'off', true);
+RETURN done;",
+        arms.join("\n"),
+        n.map_fn(),
+    );
+    function(
+        &format!("{}()", n.drain_fn()),
+        "bigint",
+        &format!("  e record;\n  keys {kt}[];\n  done bigint;"),
+        &body,
     )
 }
 
 /// Differences between what the targets hold and what the documents in the
-/// key range say they should hold. Rows: (key, entry key, expected, actual).
-pub fn verify_statement(r: &Recipe, t: &Target, src_filter: &str, tgt_filter: &str) -> String {
+/// key range `$1..=$2` say they should hold; quarantined keys are left out.
+/// Rows: (key, entry key, expected, actual).
+pub fn verify_statement(r: &Recipe, t: &Target) -> String {
     let key = &r.source.key;
     let col = &r.source.column;
     let kc = &t.source_key_column;
-    let exp_values: Vec<String>;
+    let kt = r.source.key_type.sql();
     let act_values: Vec<String> = t
         .columns
         .iter()
         .map(|c| format!("to_jsonb(a.{})", c.name))
         .collect();
-    let (exp_from, exp_ek, act_ek) = match &t.kind {
-        TargetKind::PerRow => {
-            exp_values = t
-                .columns
-                .iter()
-                .map(|c| format!("to_jsonb({})", column_value(c, &jpath("d", &c.path))))
-                .collect();
-            (
+    let (exp_values, exp_from, exp_ek, act_ek): (Vec<String>, String, String, String) =
+        match &t.kind {
+            TargetKind::PerRow => (
+                t.columns
+                    .iter()
+                    .map(|c| format!("to_jsonb({})", column_value(c, &get("d", &c.path))))
+                    .collect(),
                 "src".to_string(),
                 "NULL::text".to_string(),
                 "NULL::text".to_string(),
-            )
-        }
-        TargetKind::PerEntry {
-            path, key_column, ..
-        } => {
-            exp_values = t
-                .columns
-                .iter()
-                .map(|c| format!("to_jsonb({})", column_value(c, &jpath("e.value", &c.path))))
-                .collect();
-            (
+            ),
+            TargetKind::PerEntry {
+                path, key_column, ..
+            } => (
+                t.columns
+                    .iter()
+                    .map(|c| format!("to_jsonb({})", column_value(c, &get("e.value", &c.path))))
+                    .collect(),
                 format!(
                     "src CROSS JOIN LATERAL jsonb_each({}) AS e",
                     entries_of("d", path)
                 ),
                 "e.key".to_string(),
                 format!("a.{key_column}"),
-            )
-        }
-    };
+            ),
+        };
     format!(
-        "WITH src AS MATERIALIZED (SELECT s.{key} AS k, s.{col} AS d, {reason} AS reason FROM {st} s WHERE {src_filter}),\n\
+        "WITH src AS MATERIALIZED (SELECT s.{key} AS k, s.{col} AS d, {reason} AS reason FROM {st} s \
+         WHERE s.{key} BETWEEN $1::{kt} AND $2::{kt} \
+         AND NOT EXISTS (SELECT 1 FROM switchyard.quarantine q WHERE q.migration_name = {name} AND q.source_key = s.{key}::text)),\n\
          exp AS (SELECT k::text AS key, {exp_ek} AS ek, jsonb_build_array({ev}) AS v FROM {exp_from} WHERE reason IS NULL),\n\
-         act AS (SELECT a.{kc}::text AS key, {act_ek} AS ek, jsonb_build_array({av}) AS v FROM {tt} a WHERE {tgt_filter})\n\
+         act AS (SELECT a.{kc}::text AS key, {act_ek} AS ek, jsonb_build_array({av}) AS v FROM {tt} a \
+         WHERE a.{kc} BETWEEN $1::{kt} AND $2::{kt} \
+         AND NOT EXISTS (SELECT 1 FROM switchyard.quarantine q WHERE q.migration_name = {name} AND q.source_key = a.{kc}::text))\n\
          SELECT coalesce(exp.key, act.key) AS key, coalesce(exp.ek, act.ek) AS entry, exp.v AS expected, act.v AS actual\n\
          FROM exp FULL JOIN act ON exp.key = act.key AND exp.ek IS NOT DISTINCT FROM act.ek\n\
          WHERE exp.v IS DISTINCT FROM act.v",
         reason = reason_expr(r, &format!("s.{col}")),
         st = source_table(r),
+        name = literal(&r.name),
         ev = exp_values.join(", "),
         av = act_values.join(", "),
         tt = target_table(r, t),
@@ -659,25 +1155,92 @@ pub fn verify_statement(r: &Recipe, t: &Target, src_filter: &str, tgt_filter: &s
 }
 
 /// After phase 5 the reverse sync has no column to write to; this trigger
-/// remembers which keys' target rows change, so rolling back phase 5 can
-/// replay exactly those into the restored documents.
-pub fn create_contract_capture_fn(r: &Recipe, n: &Names, t: &Target) -> String {
+/// remembers which (key, entry) of target `i` changed, so rolling back
+/// phase 5 can re-sync exactly those into the restored documents.
+pub fn create_contract_fn(r: &Recipe, n: &Names, i: usize, t: &Target) -> String {
     let kc = &t.source_key_column;
-    let name = literal(&format!("{}:contract", r.name));
-    format!(
-        "CREATE OR REPLACE FUNCTION {}() RETURNS trigger\nLANGUAGE plpgsql AS $sy$\nBEGIN\n\
-         IF TG_OP IN ('UPDATE', 'DELETE') THEN INSERT INTO switchyard.capture_log (migration_name, source_key) VALUES ({name}, OLD.{kc}::text); END IF;\n\
-         IF TG_OP IN ('INSERT', 'UPDATE') THEN INSERT INTO switchyard.capture_log (migration_name, source_key) VALUES ({name}, NEW.{kc}::text); END IF;\n\
-         RETURN NULL;\nEND;\n$sy$",
-        n.contract_fn(t)
-    )
+    let name = literal(&r.name);
+    let (old_e, new_e) = match &t.kind {
+        TargetKind::PerRow => ("NULL::text".to_string(), "NULL::text".to_string()),
+        TargetKind::PerEntry { key_column, .. } => {
+            (format!("OLD.{key_column}"), format!("NEW.{key_column}"))
+        }
+    };
+    let body = format!(
+        "IF TG_OP <> 'INSERT' THEN
+  INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key) VALUES ({name}, 'contract', OLD.{kc}::text, {i}, {old_e});
+END IF;
+IF TG_OP <> 'DELETE' THEN
+  INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key) VALUES ({name}, 'contract', NEW.{kc}::text, {i}, {new_e});
+END IF;
+RETURN NULL;"
+    );
+    function(&format!("{}()", n.contract_fn(i)), "trigger", "", &body)
 }
 
-pub fn create_contract_capture_trigger(r: &Recipe, n: &Names, t: &Target) -> String {
+pub fn create_contract_trigger(r: &Recipe, n: &Names, i: usize, t: &Target) -> String {
     format!(
         "CREATE OR REPLACE TRIGGER {} AFTER INSERT OR UPDATE OR DELETE ON {} FOR EACH ROW EXECUTE FUNCTION {}()",
         n.contract_trigger(),
         target_table(r, t),
-        n.contract_fn(t)
+        n.contract_fn(i)
+    )
+}
+
+/// Phase 5's backup, kept in step with the source by a trigger from before
+/// the copy until the column is dropped (in the drop's own transaction).
+pub fn create_backup(r: &Recipe, n: &Names) -> Vec<String> {
+    let key = &r.source.key;
+    let col = &r.source.column;
+    let bk = n.backup_table();
+    let body = format!(
+        "IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND OLD.{key} IS DISTINCT FROM NEW.{key}) THEN
+  DELETE FROM {bk} WHERE key = OLD.{key};
+END IF;
+IF TG_OP <> 'DELETE' THEN
+  INSERT INTO {bk} (key, doc) VALUES (NEW.{key}, NEW.{col})
+  ON CONFLICT (key) DO UPDATE SET doc = EXCLUDED.doc;
+END IF;
+RETURN NULL;"
+    );
+    vec![
+        format!(
+            "CREATE TABLE IF NOT EXISTS {bk} (key {} PRIMARY KEY, doc jsonb)",
+            r.source.key_type.sql()
+        ),
+        function(&format!("{}()", n.backup_fn()), "trigger", "", &body),
+        format!(
+            "CREATE OR REPLACE TRIGGER {} AFTER INSERT OR UPDATE OR DELETE ON {} FOR EACH ROW EXECUTE FUNCTION {}()",
+            n.backup_trigger(),
+            source_table(r),
+            n.backup_fn()
+        ),
+    ]
+}
+
+/// Keyset batches over `key` of `table`: the bounds and size of the first
+/// batch (`$1` keys at most), or of the batch after key `$1` (`$2` keys at
+/// most). Both return (first key, last key, count); no rows left gives NULLs.
+pub fn batch_bounds(r: &Recipe, table: &str, key: &str, first: bool) -> String {
+    if first {
+        format!(
+            "SELECT (array_agg(k ORDER BY k))[1]::text, (array_agg(k ORDER BY k DESC))[1]::text, count(*) FROM (SELECT {key} AS k FROM {table} ORDER BY {key} LIMIT $1) AS batch"
+        )
+    } else {
+        format!(
+            "SELECT (array_agg(k ORDER BY k))[1]::text, (array_agg(k ORDER BY k DESC))[1]::text, count(*) FROM (SELECT {key} AS k FROM {table} WHERE {key} > $1::{kt} ORDER BY {key} LIMIT $2) AS batch",
+            kt = r.source.key_type.sql()
+        )
+    }
+}
+
+/// The keys of the source rows in `$1..=$2`, mapped (backfill).
+pub fn backfill_batch(r: &Recipe, n: &Names) -> String {
+    let key = &r.source.key;
+    let kt = r.source.key_type.sql();
+    format!(
+        "SELECT m.n_rows, m.n_quarantined FROM {}(ARRAY(SELECT s.{key} FROM {} s WHERE s.{key} BETWEEN $1::{kt} AND $2::{kt} ORDER BY s.{key}), true) AS m",
+        n.map_fn(),
+        source_table(r)
     )
 }

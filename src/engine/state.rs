@@ -122,8 +122,14 @@ pub async fn set_state(
     state: PhaseState,
     actor: &str,
     error: Option<&str>,
+    fence: Option<&Fence>,
 ) -> Result<(), EngineError> {
     let mut tx = pool.begin().await?;
+    if let Some(f) = fence {
+        f.assert(&mut tx)
+            .await
+            .map_err(|e| EngineError::from_step("record the phase state", e))?;
+    }
     sqlx::query(
         "UPDATE switchyard.phase_states SET state = $3, changed_at = now(), error = $5,
              started_by = CASE WHEN $3 = 'running' AND state <> 'paused' THEN $4 ELSE started_by END,
@@ -177,15 +183,50 @@ pub async fn event(
     event_in(&mut conn, migration_id, phase, actor, kind, payload).await
 }
 
+/// Proof that a runner is still the current one: its epoch, checked by
+/// `switchyard.assert_runner` at the start of every transaction it commits.
+#[derive(Clone, Debug)]
+pub struct Fence {
+    pub migration: String,
+    pub epoch: i64,
+}
+
+impl Fence {
+    pub async fn assert(&self, conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT switchyard.assert_runner($1, $2)")
+            .bind(&self.migration)
+            .bind(self.epoch)
+            .execute(conn)
+            .await
+            .map(|_| ())
+    }
+}
+
+/// SQLSTATE SYF01: `assert_runner` refused a replaced runner.
+pub fn fenced(err: &sqlx::Error) -> Option<String> {
+    let db = err.as_database_error()?;
+    (db.code().as_deref() == Some("SYF01")).then(|| db.message().to_string())
+}
+
+const LOCK_HELD: &str = "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
+     AND pid = pg_backend_pid()
+     AND classid = hashtext('switchyard.runner')::oid AND objid = hashtext($1)::oid AND objsubid = 2)";
+
 /// Held while a runner acts on a migration. The lock lives in a session of
 /// its own: if the process dies, Postgres drops the session and the lock.
+/// If the session is lost while the runner lives (a Postgres restart,
+/// `idle_session_timeout`, a terminated backend), `check` notices before the
+/// next step, and the epoch (`Fence`) refuses any transaction still in flight.
 pub struct RunnerLock {
-    conn: Option<PoolConnection<Postgres>>,
+    conn: tokio::sync::Mutex<Option<PoolConnection<Postgres>>>,
     name: String,
+    fence: Fence,
 }
 
 impl RunnerLock {
-    pub async fn acquire(pool: &PgPool, name: &str) -> Result<Self, EngineError> {
+    pub async fn acquire(pool: &PgPool, recipe: &Recipe) -> Result<Self, EngineError> {
+        ensure_migration(pool, recipe).await?;
+        let name = &recipe.name;
         let mut conn = pool.acquire().await?;
         let got: bool = sqlx::query_scalar(
             "SELECT pg_try_advisory_lock(hashtext('switchyard.runner'), hashtext($1))",
@@ -193,22 +234,56 @@ impl RunnerLock {
         .bind(name)
         .fetch_one(&mut *conn)
         .await?;
-        if got {
-            Ok(RunnerLock {
-                conn: Some(conn),
-                name: name.to_string(),
-            })
-        } else {
-            Err(EngineError::Busy(name.to_string()))
+        if !got {
+            return Err(EngineError::Busy(name.to_string()));
+        }
+        let epoch: i64 = sqlx::query_scalar(
+            "UPDATE switchyard.migrations SET runner_epoch = runner_epoch + 1 WHERE name = $1 RETURNING runner_epoch",
+        )
+        .bind(name)
+        .fetch_one(&mut *conn)
+        .await?;
+        Ok(RunnerLock {
+            conn: tokio::sync::Mutex::new(Some(conn)),
+            name: name.to_string(),
+            fence: Fence {
+                migration: name.to_string(),
+                epoch,
+            },
+        })
+    }
+
+    pub fn fence(&self) -> &Fence {
+        &self.fence
+    }
+
+    /// Is the advisory lock still held by our session? Errors when not.
+    pub async fn check(&self) -> Result<(), EngineError> {
+        let mut guard = self.conn.lock().await;
+        let Some(conn) = guard.as_mut() else {
+            return Err(EngineError::LockLost(self.name.clone()));
+        };
+        let held: Result<bool, sqlx::Error> = sqlx::query_scalar(LOCK_HELD)
+            .bind(&self.name)
+            .fetch_one(&mut **conn)
+            .await;
+        match held {
+            Ok(true) => Ok(()),
+            _ => {
+                // A dead or lockless session must never go back to the pool.
+                if let Some(c) = guard.take() {
+                    drop(c.detach());
+                }
+                Err(EngineError::LockLost(self.name.clone()))
+            }
         }
     }
-}
 
-impl RunnerLock {
     /// Releases the lock now (the next runner must not race a closing
     /// session), then returns the session to the pool.
-    pub async fn release(mut self) {
-        if let Some(mut conn) = self.conn.take() {
+    pub async fn release(self) {
+        let taken = self.conn.lock().await.take();
+        if let Some(mut conn) = taken {
             let unlocked = sqlx::query(
                 "SELECT pg_advisory_unlock(hashtext('switchyard.runner'), hashtext($1))",
             )
@@ -227,7 +302,7 @@ impl Drop for RunnerLock {
     fn drop(&mut self) {
         // Closing the session releases the lock; never hand a locked
         // session back to the pool.
-        if let Some(conn) = self.conn.take() {
+        if let Some(conn) = self.conn.get_mut().take() {
             drop(conn.detach());
         }
     }

@@ -4,8 +4,8 @@
 
 use serde::Serialize;
 
-use super::phases::min_key;
-use super::{sql, Engine, EngineError};
+use super::state::RunnerLock;
+use super::{sql, Batch, Engine, EngineError, Step};
 
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Difference {
@@ -38,31 +38,30 @@ const BATCH: i64 = 20_000;
 const LISTED: usize = 20;
 
 impl Engine {
+    /// A full verification (what phase 4's gate runs), outside any phase.
     pub async fn verify(&self) -> Result<VerifyReport, EngineError> {
+        let step = self
+            .plan(4)?
+            .into_iter()
+            .find(|s| s.batch == Some(Batch::Verify))
+            .ok_or_else(|| EngineError::Refused("phase 4 has no verification step".into()))?;
+        self.verify_with(&step, None).await
+    }
+
+    /// Runs a verification step: `[first bounds, next bounds, one
+    /// comparison per target]`, each batch in one snapshot.
+    pub(super) async fn verify_with(
+        &self,
+        step: &Step,
+        lock: Option<&RunnerLock>,
+    ) -> Result<VerifyReport, EngineError> {
         let r = &self.recipe;
-        let key = &r.source.key;
-        let kt = r.source.key_type.sql();
-        let src = sql::source_table(r);
-        let next_hi = format!(
-            "SELECT (array_agg(k ORDER BY k DESC))[1]::text, count(*) FROM (SELECT {key} AS k FROM {src} WHERE {key} > $1::{kt} ORDER BY {key} LIMIT $2) AS batch"
-        );
-        let statements: Vec<(String, String)> = r
+        let [first, next] = [&step.sql[0], &step.sql[1]];
+        let statements: Vec<(String, &String)> = r
             .targets
             .iter()
-            .map(|t| {
-                (
-                    t.table.as_str().to_string(),
-                    sql::verify_statement(
-                        r,
-                        t,
-                        &format!("s.{key} > $1::{kt} AND s.{key} <= $2::{kt}"),
-                        &format!(
-                            "a.{kc} > $1::{kt} AND a.{kc} <= $2::{kt}",
-                            kc = t.source_key_column
-                        ),
-                    ),
-                )
-            })
+            .zip(&step.sql[2..])
+            .map(|(t, stmt)| (t.table.as_str().to_string(), stmt))
             .collect();
         let mut report = VerifyReport {
             rows_compared: 0,
@@ -71,31 +70,51 @@ impl Engine {
             first_differences: Vec::new(),
             quarantined: 0,
         };
-        report.rows_total = sqlx::query_scalar(&format!("SELECT count(*) FROM {src}"))
-            .fetch_one(&self.pool)
-            .await?;
+        report.rows_total =
+            sqlx::query_scalar(&format!("SELECT count(*) FROM {}", sql::source_table(r)))
+                .fetch_one(&self.pool)
+                .await?;
         let id = super::state::ensure_migration(&self.pool, r).await?;
         let mut last_event = std::time::Instant::now();
-        let mut lo = min_key(r.source.key_type);
+        let mut last: Option<String> = None;
         loop {
+            if let Some(l) = lock {
+                l.check().await?;
+            }
             // One snapshot per batch: source and targets compared consistently.
             let mut tx = self.pool.begin().await?;
             sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 .execute(&mut *tx)
                 .await?;
-            let (hi, n): (Option<String>, i64) = sqlx::query_as(&next_hi)
-                .bind(&lo)
-                .bind(BATCH)
-                .fetch_one(&mut *tx)
-                .await?;
-            let Some(hi) = hi else { break };
+            for setting in sql::LOCAL_SETTINGS {
+                sqlx::query(setting).execute(&mut *tx).await?;
+            }
+            let (lo, hi, n): (Option<String>, Option<String>, i64) = match &last {
+                None => {
+                    sqlx::query_as(first)
+                        .bind(BATCH)
+                        .fetch_one(&mut *tx)
+                        .await?
+                }
+                Some(k) => {
+                    sqlx::query_as(next)
+                        .bind(k)
+                        .bind(BATCH)
+                        .fetch_one(&mut *tx)
+                        .await?
+                }
+            };
+            let (Some(lo), Some(hi)) = (lo, hi) else {
+                break;
+            };
             report.rows_compared += n;
             for (table, stmt) in &statements {
                 let rows: Vec<DiffRow> = sqlx::query_as(stmt)
                     .bind(&lo)
                     .bind(&hi)
                     .fetch_all(&mut *tx)
-                    .await?;
+                    .await
+                    .map_err(|e| EngineError::from_step(&step.label, e))?;
                 report.differences += rows.len() as i64;
                 for row in rows {
                     if report.first_differences.len() < LISTED {
@@ -110,7 +129,7 @@ impl Engine {
                 }
             }
             tx.commit().await?;
-            lo = hi;
+            last = Some(hi);
             if last_event.elapsed() >= std::time::Duration::from_millis(250) {
                 last_event = std::time::Instant::now();
                 self.verify_event(id, "verify_progress", &report).await?;
