@@ -588,3 +588,6 @@ async fn a_killed_backfill_resumes_from_its_checkpoint(pool: PgPool) {
     assert_eq!(rows + report.quarantined, 30_000, "no row missing");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[path = "engine/guarantees.rs"]
+mod guarantees;

@@ -522,11 +522,12 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
                             ),
                         ],
                     ));
-                    if definition.as_ref().is_some_and(|d| d.default.is_some()) {
+                    // (The default itself comes back with the definition, later.)
+                    if let Some(expr) = definition.as_ref().and_then(|d| d.default.as_ref()) {
                         steps.push(Step::tx(
                             "rows inserted since the contract get the column's default",
                             vec![format!(
-                                "UPDATE {src} s SET {col} = DEFAULT WHERE s.{col} IS NULL AND NOT EXISTS (SELECT 1 FROM {bk} b WHERE b.key = s.{key})"
+                                "UPDATE {src} s SET {col} = {expr} WHERE s.{col} IS NULL AND NOT EXISTS (SELECT 1 FROM {bk} b WHERE b.key = s.{key})"
                             )],
                         ));
                     }
@@ -574,6 +575,19 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
                     replay,
                 ));
                 if dropped {
+                    // Rows inserted since the contract now have a document
+                    // (the default, plus what their target rows say): their
+                    // targets follow it, so both sides agree again.
+                    steps.push(Step::tx(
+                        "re-map the rows inserted since the contract",
+                        vec![
+                            format!("SELECT set_config('{}', 'on', true)", sql::SYNCING_SETTING),
+                            format!(
+                                "SELECT m.n_rows FROM {}(ARRAY(SELECT s.{key} FROM {src} s WHERE NOT EXISTS (SELECT 1 FROM {bk} b WHERE b.key = s.{key}) ORDER BY s.{key}), false) AS m",
+                                n.map_fn()
+                            ),
+                        ],
+                    ));
                     if let Some(def) = &definition {
                         steps.extend(self.restore_definition_steps(def));
                     }

@@ -17,8 +17,10 @@
 //!   the mapping never stops a batch or fails an application write.
 //! - Reverse sync (phase 4): a target write changes exactly the document
 //!   paths its columns map: an UPDATE only the columns whose value changed,
-//!   an INSERT every column; a value already meaning the same is left as
-//!   written; SQL NULL in an optional column removes the key. The result
+//!   an INSERT every column; a value that already maps to the column's value
+//!   (`1.0` for 1, an absent key for the default, another spelling of the
+//!   same instant) is left as written; SQL NULL in an optional column
+//!   removes the key. The result
 //!   maps forward to exactly that target row. Deleting a per-entry row
 //!   removes the entry; deleting a per-row row removes its mapped keys.
 //! - Every generated function pins `TimeZone`, `DateStyle`,
@@ -230,7 +232,9 @@ fn get(base: &str, path: &[String]) -> String {
     s
 }
 
-/// A plpgsql function (or trigger function) with the pinned settings.
+/// A plpgsql function (or trigger function) with the pinned settings. A
+/// recipe may name a column like one of our variables (`k`): variables win,
+/// and every column reference in generated bodies is qualified.
 fn function(signature: &str, returns: &str, declare: &str, body: &str) -> String {
     let declare = if declare.is_empty() {
         String::new()
@@ -239,7 +243,7 @@ fn function(signature: &str, returns: &str, declare: &str, body: &str) -> String
     };
     format!(
         "CREATE OR REPLACE FUNCTION {signature} RETURNS {returns}\nLANGUAGE plpgsql {FUNCTION_SETTINGS}\nAS {}",
-        dollar_quote(&format!("{declare}BEGIN\n{body}\nEND;"))
+        dollar_quote(&format!("#variable_conflict use_variable\n{declare}BEGIN\n{body}\nEND;"))
     )
 }
 
@@ -493,7 +497,7 @@ fn map_statement(r: &Recipe, lock_rows: bool) -> String {
     )];
     ctes.push(format!(
         "q AS (\n  INSERT INTO switchyard.quarantine (migration_name, source_key, reason, document)\n  \
-         SELECT {name}, k::text, reason, d FROM src WHERE reason IS NOT NULL\n  \
+         SELECT {name}, src.k::text, src.reason, src.d FROM src WHERE src.reason IS NOT NULL\n  \
          ON CONFLICT (migration_name, source_key) DO UPDATE\n    \
          SET reason = EXCLUDED.reason, document = EXCLUDED.document, quarantined_at = now()\n  RETURNING 1\n)"
     ));
@@ -512,10 +516,10 @@ fn map_statement(r: &Recipe, lock_rows: bool) -> String {
                 let values: Vec<String> = t
                     .columns
                     .iter()
-                    .map(|c| column_value(c, &get("d", &c.path)))
+                    .map(|c| column_value(c, &get("src.d", &c.path)))
                     .collect();
                 ctes.push(format!(
-                    "t{i} AS (\n  INSERT INTO {table} ({kc}, {})\n  SELECT k, {} FROM src WHERE reason IS NULL\n  {}\n  RETURNING 1\n)",
+                    "t{i} AS (\n  INSERT INTO {table} ({kc}, {})\n  SELECT src.k, {} FROM src WHERE src.reason IS NULL\n  {}\n  RETURNING 1\n)",
                     names.join(", "),
                     values.join(", "),
                     on_conflict(&kc.to_string())
@@ -530,10 +534,10 @@ fn map_statement(r: &Recipe, lock_rows: bool) -> String {
                     .map(|c| column_value(c, &get("e.value", &c.path)))
                     .collect();
                 ctes.push(format!(
-                    "t{i} AS (\n  INSERT INTO {table} ({kc}, {key_column}, {})\n  SELECT k, e.key, {} FROM src CROSS JOIN LATERAL jsonb_each({}) AS e\n  WHERE reason IS NULL\n  {}\n  RETURNING 1\n)",
+                    "t{i} AS (\n  INSERT INTO {table} ({kc}, {key_column}, {})\n  SELECT src.k, e.key, {} FROM src CROSS JOIN LATERAL jsonb_each({}) AS e\n  WHERE src.reason IS NULL\n  {}\n  RETURNING 1\n)",
                     names.join(", "),
                     values.join(", "),
-                    entries_of("d", path),
+                    entries_of("src.d", path),
                     on_conflict(&format!("{kc}, {key_column}"))
                 ));
             }
@@ -550,7 +554,7 @@ fn map_statement(r: &Recipe, lock_rows: bool) -> String {
     top.sort();
     top.dedup();
     let mut parts = vec![format!(
-        "SELECT k.key AS path FROM src CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(d) = 'object' THEN d ELSE '{{}}'::jsonb END) AS k(key) WHERE reason IS NULL AND k.key NOT IN ({})",
+        "SELECT k.key AS path FROM src CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(src.d) = 'object' THEN src.d ELSE '{{}}'::jsonb END) AS k(key) WHERE src.reason IS NULL AND k.key NOT IN ({})",
         list(&top)
     )];
     for t in &r.targets {
@@ -559,15 +563,15 @@ fn map_statement(r: &Recipe, lock_rows: bool) -> String {
             inner.sort();
             inner.dedup();
             parts.push(format!(
-                "SELECT {} || '.*.' || k.key FROM src CROSS JOIN LATERAL jsonb_each({}) AS e CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(e.value) = 'object' THEN e.value ELSE '{{}}'::jsonb END) AS k(key) WHERE reason IS NULL AND k.key NOT IN ({})",
+                "SELECT {} || '.*.' || k.key FROM src CROSS JOIN LATERAL jsonb_each({}) AS e CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(e.value) = 'object' THEN e.value ELSE '{{}}'::jsonb END) AS k(key) WHERE src.reason IS NULL AND k.key NOT IN ({})",
                 literal(&path_text(path)),
-                entries_of("d", path),
+                entries_of("src.d", path),
                 list(&inner)
             ));
         }
     }
     ctes.push(format!(
-        "u AS (\n  INSERT INTO switchyard.unmapped_keys (migration_name, key_path, documents)\n  SELECT {name}, path, count(*) FROM ({}) AS x WHERE backfill GROUP BY path\n  ON CONFLICT (migration_name, key_path) DO UPDATE SET documents = switchyard.unmapped_keys.documents + EXCLUDED.documents\n  RETURNING 1\n)",
+        "u AS (\n  INSERT INTO switchyard.unmapped_keys (migration_name, key_path, documents)\n  SELECT {name}, x.path, count(*) FROM ({}) AS x WHERE backfill GROUP BY x.path\n  ON CONFLICT (migration_name, key_path) DO UPDATE SET documents = switchyard.unmapped_keys.documents + EXCLUDED.documents\n  RETURNING 1\n)",
         parts.join("\n  UNION ALL ")
     ));
     let touch: Vec<String> = (0..r.targets.len())
@@ -597,16 +601,16 @@ pub fn create_apply_fn(r: &Recipe, n: &Names) -> String {
     )];
     for t in &r.targets {
         clear.push(format!(
-            "  DELETE FROM {} WHERE {} = ANY(keys);",
+            "  DELETE FROM {} t WHERE t.{} = ANY(keys);",
             target_table(r, t),
             t.source_key_column
         ));
     }
     clear.push(format!(
-        "  DELETE FROM switchyard.quarantine WHERE migration_name = {name} AND source_key = ANY(keys::text[]);"
+        "  DELETE FROM switchyard.quarantine q WHERE q.migration_name = {name} AND q.source_key = ANY(keys::text[]);"
     ));
     clear.push(format!(
-        "  DELETE FROM switchyard.sync_queue WHERE migration_name = {name} AND kind IN ('forward', 'reverse') AND source_key = ANY(keys::text[]);"
+        "  DELETE FROM switchyard.sync_queue q WHERE q.migration_name = {name} AND q.kind IN ('forward', 'reverse') AND q.source_key = ANY(keys::text[]);"
     ));
     let body = format!(
         "IF NOT backfill THEN\n{}\nEND IF;\nIF lock_rows THEN\n{};\nELSE\n{};\nEND IF;",
@@ -642,7 +646,7 @@ pub fn create_map_fn(r: &Recipe, n: &Names) -> String {
     let mut drop_rows = Vec::new();
     for t in &r.targets {
         drop_rows.push(format!(
-            "        DELETE FROM {} WHERE {} = k;",
+            "        DELETE FROM {} t WHERE t.{} = k;",
             target_table(r, t),
             t.source_key_column
         ));
@@ -819,20 +823,37 @@ pub fn drop_dual_write_triggers(r: &Recipe, n: &Names) -> Vec<String> {
         .collect()
 }
 
-/// Does JSON value `v` already mean `x` (a column's value as `to_jsonb`
-/// renders it) for type `ty`?
-fn same_expr(ty: SqlType, v: &str, x: &str) -> String {
-    match ty {
+/// Is JSON value `v` present and already meaning `x` (a column's value as
+/// `to_jsonb` renders it) for column `c`? (`1.0` for 1, another spelling of
+/// the same instant or uuid.)
+fn same_present(c: &Column, v: &str, x: &str) -> String {
+    match c.ty {
         SqlType::Timestamptz | SqlType::Date | SqlType::Uuid => format!(
             "(coalesce({v} = {x}, false) OR switchyard.same_value({v}, {x} #>> '{{}}', {}))",
-            literal(ty.sql())
+            literal(c.ty.sql())
         ),
         _ => format!("coalesce({v} = {x}, false)"),
     }
 }
 
+/// Does JSON value `v` already map forward to `x`? As `same_present`, and an
+/// absent or null value maps to the column's default.
+fn same_mapped(c: &Column, v: &str, x: &str) -> String {
+    match &c.default {
+        None => same_present(c, v, x),
+        Some(d) => format!(
+            "(CASE WHEN {v} IS NULL OR {v} = 'null'::jsonb THEN coalesce({x} = to_jsonb({}), false) ELSE {} END)",
+            default_sql(c.ty, d),
+            same_present(c, v, x)
+        ),
+    }
+}
+
 /// Phase 4's write-back for target `i`, as a pure function: the document
 /// `doc` after the target write (`op`, old and new row as `to_jsonb`).
+/// `INSERT` writes every column (a present value meaning the same is kept);
+/// `UPDATE` only the columns whose value changed, `SYNC` every column, both
+/// leaving a value alone when the document already maps to it.
 /// A document that is not an object (a quarantined one) is left alone.
 pub fn create_writeback_fn(_r: &Recipe, n: &Names, i: usize, t: &Target) -> String {
     let mut body = vec![
@@ -864,19 +885,23 @@ pub fn create_writeback_fn(_r: &Recipe, n: &Names, i: usize, t: &Target) -> Stri
                     path_literal(&c.path)
                 ));
             }
+            // A row for a document that is SQL or JSON null: an empty object
+            // maps to the defaults, the columns are written below.
             body.push(format!(
-                "IF op = 'DELETE' THEN\n{}\n  RETURN d;\nEND IF;",
+                "IF op = 'DELETE' THEN\n{}\n  RETURN d;\nEND IF;\nIF d IS NULL OR d = 'null'::jsonb THEN d := '{{}}'::jsonb; END IF;",
                 removes.join("\n")
             ));
         }
         TargetKind::PerEntry {
             path, key_column, ..
         } => {
+            // The entry must exist as an object (an absent entry is no row
+            // at all, not a row of defaults).
             body.push(format!(
-                "IF op = 'DELETE' THEN\n  RETURN switchyard.jsonb_remove(d, {} || (old_row ->> {}));\nEND IF;\nek := new_row ->> {};",
-                path_literal(path),
-                literal(key_column.as_str()),
-                literal(key_column.as_str())
+                "IF op = 'DELETE' THEN\n  RETURN switchyard.jsonb_remove(d, {p} || (old_row ->> {k}));\nEND IF;\nek := new_row ->> {k};\nIF jsonb_typeof({e}) IS DISTINCT FROM 'object' THEN d := switchyard.jsonb_put(d, {p} || ek, '{{}}'::jsonb); END IF;",
+                p = path_literal(path),
+                k = literal(key_column.as_str()),
+                e = format!("({} -> ek)", get("d", path)),
             ));
         }
     }
@@ -884,17 +909,18 @@ pub fn create_writeback_fn(_r: &Recipe, n: &Names, i: usize, t: &Target) -> Stri
         let name = literal(c.name.as_str());
         body.push(format!(
             "x := new_row -> {name};
-IF op = 'INSERT' OR (old_row -> {name}) IS DISTINCT FROM x THEN
+IF op <> 'UPDATE' OR (old_row -> {name}) IS DISTINCT FROM x THEN
   v := {value};
   IF x IS NULL OR x = 'null'::jsonb THEN
     IF v IS NOT NULL AND v <> 'null'::jsonb THEN d := switchyard.jsonb_remove(d, {path}); END IF;
-  ELSIF NOT {same} THEN
+  ELSIF NOT (CASE WHEN op = 'INSERT' THEN {present} ELSE {mapped} END) THEN
     d := switchyard.jsonb_put(d, {path}, x);
   END IF;
 END IF;",
             value = value_at(c),
             path = full_path(c),
-            same = same_expr(c.ty, "v", "x"),
+            present = same_present(c, "v", "x"),
+            mapped = same_mapped(c, "v", "x"),
         ));
     }
     body.push("RETURN d;".into());
@@ -961,8 +987,9 @@ END IF;",
 }
 
 /// Re-syncs the document from the target row's current state (for keys
-/// captured after phase 5): the row locked FOR SHARE, then written back in
-/// full, or its absence written back as a delete.
+/// captured after phase 5): the row locked FOR SHARE, then every column
+/// written back where the document does not already map to it, or its
+/// absence written back as a delete.
 pub fn create_resync_fn(r: &Recipe, n: &Names, i: usize, t: &Target) -> String {
     let kt = r.source.key_type.sql();
     let kc = &t.source_key_column;
@@ -983,7 +1010,7 @@ pub fn create_resync_fn(r: &Recipe, n: &Names, i: usize, t: &Target) -> String {
     let body = format!(
         "SELECT to_jsonb(t) INTO img FROM {} t WHERE {filter} FOR SHARE;
 IF FOUND THEN
-  PERFORM {rs}('INSERT', NULL, img);
+  PERFORM {rs}('SYNC', NULL, img);
 ELSE
   PERFORM {rs}('DELETE', {key_obj}, NULL);
 END IF;",
@@ -1074,7 +1101,7 @@ FOR e IN SELECT * FROM switchyard.sync_queue q WHERE q.migration_name = {name} A
 {}
     ELSE RAISE EXCEPTION 'sync_queue entry % names no target', e.id;
   END CASE;
-  DELETE FROM switchyard.sync_queue WHERE id = e.id;
+  DELETE FROM switchyard.sync_queue q WHERE q.id = e.id;
   done := done + 1;
 END LOOP;
 SELECT array_agg(DISTINCT q.source_key::{kt}) INTO keys FROM switchyard.sync_queue q WHERE q.migration_name = {name} AND q.kind = 'forward';
@@ -1195,7 +1222,7 @@ pub fn create_backup(r: &Recipe, n: &Names) -> Vec<String> {
     let bk = n.backup_table();
     let body = format!(
         "IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND OLD.{key} IS DISTINCT FROM NEW.{key}) THEN
-  DELETE FROM {bk} WHERE key = OLD.{key};
+  DELETE FROM {bk} b WHERE b.key = OLD.{key};
 END IF;
 IF TG_OP <> 'DELETE' THEN
   INSERT INTO {bk} (key, doc) VALUES (NEW.{key}, NEW.{col})
@@ -1243,4 +1270,192 @@ pub fn backfill_batch(r: &Recipe, n: &Names) -> String {
         n.map_fn(),
         source_table(r)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A recipe of one per-row and one per-entry target, `cols` columns each
+    /// (every type, default/required/allowed mixed), paths `depth` deep.
+    fn wide(cols: usize, depth: usize) -> Recipe {
+        let types = [
+            "text",
+            "boolean",
+            "smallint",
+            "integer",
+            "bigint",
+            "numeric",
+            "double precision",
+            "timestamptz",
+            "date",
+            "uuid",
+        ];
+        let mut toml = String::from(
+            "name = \"wide\"\n[source]\ntable = \"src\"\nkey = \"id\"\ncolumn = \"doc\"\n",
+        );
+        for (t, kind) in ["per_row", "per_entry"].iter().enumerate() {
+            toml.push_str(&format!(
+                "[[targets]]\ntable = \"t{t}\"\nkind = \"{kind}\"\nsource_key_column = \"src_id\"\n"
+            ));
+            if *kind == "per_entry" {
+                toml.push_str("entries = \"entries\"\nentry_key_column = \"entry\"\n");
+            }
+            for c in 0..cols {
+                let ty = types[c % types.len()];
+                let path: Vec<String> = (0..depth)
+                    .map(|d| {
+                        if d + 1 == depth {
+                            format!("c{c}")
+                        } else {
+                            format!("l{d}")
+                        }
+                    })
+                    .collect();
+                let prefix = if *kind == "per_row" { "p." } else { "" };
+                toml.push_str(&format!(
+                    "[[targets.columns]]\nname = \"c{c}\"\npath = \"{prefix}{}\"\ntype = \"{ty}\"\n",
+                    path.join(".")
+                ));
+                match (c % 3, ty) {
+                    (0, "text") => toml.push_str("allowed = [\"a\", \"b\"]\ndefault = \"a\"\n"),
+                    (1, _) => toml.push_str("required = true\n"),
+                    _ => {}
+                }
+            }
+        }
+        Recipe::parse(&toml).unwrap_or_else(|e| panic!("wide recipe: {e:?}\n{toml}"))
+    }
+
+    /// Every statement the engine generates for a recipe.
+    fn all_sql(r: &Recipe) -> Vec<String> {
+        let n = Names::new(r);
+        let mut out = vec![
+            create_apply_fn(r, &n),
+            create_map_fn(r, &n),
+            create_capture_fn(r, &n),
+            create_dual_write_fn(r, &n),
+            create_drain_fn(r, &n),
+            backfill_batch(r, &n),
+        ];
+        out.extend(create_capture_triggers(r, &n));
+        out.extend(create_dual_write_triggers(r, &n));
+        out.extend(create_backup(r, &n));
+        for (i, t) in r.targets.iter().enumerate() {
+            out.push(create_target(r, t));
+            out.push(create_writeback_fn(r, &n, i, t));
+            out.push(create_rsync_fn(r, &n, i, t));
+            out.push(create_resync_fn(r, &n, i, t));
+            out.push(create_reverse_fn(r, &n, i, t));
+            out.push(create_reverse_trigger(r, &n, i, t));
+            out.push(create_contract_fn(r, &n, i, t));
+            out.push(verify_statement(r, t));
+        }
+        out
+    }
+
+    fn size(cols: usize, depth: usize) -> usize {
+        all_sql(&wide(cols, depth)).iter().map(String::len).sum()
+    }
+
+    /// The bound this engine keeps (issue 8, item 12): all generated SQL
+    /// for a recipe is at most 2 KB per column per path level, plus 64 KB (measured: 542 KB
+    /// for 2 targets × 60 columns at depth 5, about 0.9 KB per column-level).
+    const BYTES_PER_COLUMN_LEVEL: usize = 2 * 1024;
+
+    #[test]
+    fn generated_sql_grows_linearly_in_columns_and_depth() {
+        let big = size(60, 5);
+        eprintln!(
+            "generated SQL: 60 cols depth 5: {big} bytes; 30/5: {}; 60/1: {}",
+            size(30, 5),
+            size(60, 1)
+        );
+        assert!(
+            big <= 64 * 1024 + BYTES_PER_COLUMN_LEVEL * 2 * 60 * 5,
+            "60 columns × 2 targets at depth 5: {big} bytes"
+        );
+        // Doubling the columns at most doubles the text (plus a constant);
+        // so does going from depth 1 to 5 at most quintuple it.
+        let half = size(30, 5);
+        assert!(big <= 2 * half + 16 * 1024, "{half} -> {big}");
+        let shallow = size(60, 1);
+        assert!(big <= 5 * shallow, "{shallow} -> {big}");
+        // And in absolute terms it stays small: under 3 MB.
+        assert!(big < 3 * 1024 * 1024, "{big}");
+    }
+
+    #[test]
+    fn object_names_are_unique_and_never_truncated() {
+        let long = "a".repeat(40);
+        let r = Recipe::parse(&format!(
+            "name = \"{}\"\n[source]\ntable = \"s\"\nkey = \"id\"\ncolumn = \"d\"\n\
+             [[targets]]\ntable = \"{long}_x\"\nsource_key_column = \"k\"\n[[targets.columns]]\nname = \"x\"\ntype = \"text\"\n\
+             [[targets]]\ntable = \"{long}_y\"\nsource_key_column = \"k\"\n[[targets.columns]]\nname = \"y\"\ntype = \"text\"\n",
+            "m".repeat(40)
+        ))
+        .expect("recipe");
+        let n = Names::new(&r);
+        assert!(n.longest() <= 63, "{}", n.longest());
+        let mut names = vec![
+            n.apply_fn(),
+            n.map_fn(),
+            n.drain_fn(),
+            n.capture_fn(),
+            n.dual_write_fn(),
+            n.backup_fn(),
+            n.backup_table(),
+        ];
+        for i in 0..2 {
+            names.extend([
+                n.writeback_fn(i),
+                n.rsync_fn(i),
+                n.resync_fn(i),
+                n.reverse_fn(i),
+                n.contract_fn(i),
+            ]);
+        }
+        for name in &names {
+            let bare = name.trim_start_matches("switchyard.").trim_matches('"');
+            assert!(bare.len() <= 63, "{bare}");
+        }
+        let unique: std::collections::HashSet<_> = names.iter().collect();
+        assert_eq!(unique.len(), names.len());
+        // Two migrations never share names.
+        let other = Recipe::parse(
+            &r.text
+                .replace(&"m".repeat(40), &format!("{}n", "m".repeat(39))),
+        )
+        .expect("other");
+        assert_ne!(Names::new(&other).map_fn(), n.map_fn());
+    }
+
+    #[test]
+    fn hostile_values_stay_inside_their_literals_and_bodies() {
+        let r = Recipe::parse(
+            r#"name = "h"
+[source]
+table = "s"
+key = "id"
+column = "d"
+[[targets]]
+table = "t"
+source_key_column = "k"
+[[targets.columns]]
+name = "x"
+type = "text"
+allowed = ["$sy$ END; $$; DROP TABLE s; --", "a\\'; DROP TABLE s; --", "$sy1$"]
+"#,
+        )
+        .expect("recipe");
+        let n = Names::new(&r);
+        let f = create_apply_fn(&r, &n);
+        // The body's tag occurs exactly twice: opening and closing.
+        let tag_at = f.find("AS $").expect("dollar quote") + 3;
+        let tag_end = f[tag_at + 1..].find('$').expect("tag end") + tag_at + 2;
+        let tag = &f[tag_at..tag_end];
+        assert_eq!(f.matches(tag).count(), 2, "tag {tag} in\n{f}");
+        // The backslash value is an escape string with the backslash doubled.
+        assert!(f.contains(r"E'a\\''; DROP TABLE s; --'"), "{f}");
+    }
 }

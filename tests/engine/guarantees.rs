@@ -1,0 +1,814 @@
+//! One test per defect listed in issue 8; each failed on the engine before it
+//! was fixed. Item numbers refer to that issue.
+
+use super::*;
+use serde_json::{json, Value};
+
+/// A recipe over `public.docs (id bigint PRIMARY KEY, doc jsonb)`.
+fn docs_recipe(targets: &str) -> Recipe {
+    Recipe::parse(&format!(
+        r#"
+name = "docs"
+soak_hours = 0.0
+initial_batch_size = 3
+[source]
+table = "docs"
+key = "id"
+column = "doc"
+{targets}
+"#
+    ))
+    .expect("test recipe")
+}
+
+const PREFS: &str = r#"
+[[targets]]
+table = "prefs"
+source_key_column = "doc_id"
+[[targets.columns]]
+name = "theme"
+type = "text"
+[[targets.columns]]
+name = "language"
+type = "text"
+default = "en"
+[[targets]]
+table = "channels"
+kind = "per_entry"
+entries = "notifications"
+source_key_column = "doc_id"
+entry_key_column = "channel"
+[[targets.columns]]
+name = "enabled"
+type = "boolean"
+default = true
+"#;
+
+async fn docs_table(pool: &PgPool, docs: &[(i64, Value)]) {
+    sqlx::query("CREATE TABLE public.docs (id bigint PRIMARY KEY, email text, doc jsonb)")
+        .execute(pool)
+        .await
+        .expect("docs table");
+    for (id, doc) in docs {
+        sqlx::query("INSERT INTO public.docs (id, doc) VALUES ($1, $2)")
+            .bind(id)
+            .bind(doc)
+            .execute(pool)
+            .await
+            .expect("doc");
+    }
+}
+
+async fn doc(pool: &PgPool, id: i64) -> Value {
+    sqlx::query_scalar::<_, Option<Value>>("SELECT doc FROM public.docs WHERE id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .expect("doc")
+        .unwrap_or(Value::Null)
+}
+
+async fn run_to(e: &Engine, last: i16) {
+    for phase in 1..=last {
+        run(e, phase).await;
+    }
+}
+
+async fn zero_differences(e: &Engine) {
+    let report = e.verify().await.expect("verify");
+    assert_eq!(report.differences, 0, "{:?}", report.first_differences);
+}
+
+// 1 and 2: reverse sync changes exactly the mapped paths.
+#[sqlx::test(migrations = "./migrations")]
+async fn reverse_sync_keeps_every_key_it_does_not_map(pool: PgPool) {
+    let original = json!({
+        "language": "de",
+        "notifications": {"email": {"enabled": true, "verified_at": "2024-01-01"}},
+        "extra": [1, 2]
+    });
+    docs_table(&pool, &[(1, original.clone())]).await;
+    let e = engine(&pool, docs_recipe(PREFS));
+    run_to(&e, 4).await;
+
+    // 1: theme is NULL (optional, absent); updating another column keeps the rest.
+    sqlx::query("UPDATE public.prefs SET language = 'fr' WHERE doc_id = 1")
+        .execute(&pool)
+        .await
+        .expect("update prefs");
+    let mut expected = original.clone();
+    expected["language"] = json!("fr");
+    assert_eq!(doc(&pool, 1).await, expected);
+
+    // 2: an entry's keys that no column maps survive a target write.
+    sqlx::query("UPDATE public.channels SET enabled = false WHERE doc_id = 1")
+        .execute(&pool)
+        .await
+        .expect("update channel");
+    expected["notifications"]["email"]["enabled"] = json!(false);
+    assert_eq!(doc(&pool, 1).await, expected);
+
+    // NULL written to an optional column removes the key; setting it adds it.
+    sqlx::query("UPDATE public.prefs SET theme = 'dark' WHERE doc_id = 1")
+        .execute(&pool)
+        .await
+        .expect("set theme");
+    expected["theme"] = json!("dark");
+    assert_eq!(doc(&pool, 1).await, expected);
+    sqlx::query("UPDATE public.prefs SET theme = NULL WHERE doc_id = 1")
+        .execute(&pool)
+        .await
+        .expect("unset theme");
+    expected.as_object_mut().expect("object").remove("theme");
+    assert_eq!(doc(&pool, 1).await, expected);
+
+    // A new entry, then its deletion: only that entry changes.
+    sqlx::query("INSERT INTO public.channels (doc_id, channel, enabled) VALUES (1, 'sms', true)")
+        .execute(&pool)
+        .await
+        .expect("insert channel");
+    expected["notifications"]["sms"] = json!({"enabled": true});
+    assert_eq!(doc(&pool, 1).await, expected);
+    sqlx::query("DELETE FROM public.channels WHERE doc_id = 1 AND channel = 'sms'")
+        .execute(&pool)
+        .await
+        .expect("delete channel");
+    expected["notifications"]
+        .as_object_mut()
+        .expect("object")
+        .remove("sms");
+    assert_eq!(doc(&pool, 1).await, expected);
+    zero_differences(&e).await;
+}
+
+async fn create_rich_column(pool: &PgPool) {
+    for stmt in [
+        "CREATE TABLE public.docs (id bigint PRIMARY KEY, email text, doc jsonb NOT NULL DEFAULT '{}'::jsonb CHECK (jsonb_typeof(doc) = 'object'))",
+        "CREATE INDEX docs_doc_gin ON public.docs USING gin (doc)",
+        "COMMENT ON COLUMN public.docs.doc IS 'the preferences document'",
+        "INSERT INTO public.docs (id, doc) SELECT g, jsonb_build_object('theme', 'light', 'notifications', jsonb_build_object('email', jsonb_build_object('enabled', true, 'since', g))) FROM generate_series(1, 50) g",
+    ] {
+        sqlx::query(stmt).execute(pool).await.expect(stmt);
+    }
+}
+
+async fn column_shape(
+    pool: &PgPool,
+) -> (
+    Option<String>,
+    bool,
+    Vec<String>,
+    Vec<String>,
+    Option<String>,
+) {
+    sqlx::query_as(
+        "SELECT pg_get_expr(d.adbin, d.adrelid), a.attnotnull,
+                ARRAY(SELECT pg_get_constraintdef(c.oid) FROM pg_constraint c WHERE c.conrelid = a.attrelid AND c.contype = 'c' ORDER BY 1),
+                ARRAY(SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indisvalid ORDER BY 1),
+                col_description(a.attrelid, a.attnum)
+         FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+         WHERE a.attrelid = 'public.docs'::regclass AND a.attname = 'doc'",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("column shape")
+}
+
+// 3: the contract is lossless both ways, deletes included, and the column
+// comes back with its definition.
+#[sqlx::test(migrations = "./migrations")]
+async fn rolling_back_the_contract_restores_definition_and_every_write(pool: PgPool) {
+    create_rich_column(&pool).await;
+    let shape = column_shape(&pool).await;
+    let e = engine(&pool, docs_recipe(PREFS));
+    run_to(&e, 5).await;
+
+    // After the contract: a delete, an update and an insert on the targets,
+    // and a new source row.
+    for stmt in [
+        "DELETE FROM public.channels WHERE doc_id = 2 AND channel = 'email'",
+        "UPDATE public.prefs SET theme = 'dark' WHERE doc_id = 3",
+        "INSERT INTO public.channels (doc_id, channel, enabled) VALUES (4, 'push', false)",
+        "INSERT INTO public.docs (id) VALUES (51)",
+    ] {
+        sqlx::query(stmt).execute(&pool).await.expect(stmt);
+    }
+    e.rollback(5).await.expect("rollback 5");
+
+    assert_eq!(
+        column_shape(&pool).await,
+        shape,
+        "DEFAULT, NOT NULL, CHECK, index, comment"
+    );
+    assert_eq!(
+        doc(&pool, 2).await,
+        json!({"theme": "light", "notifications": {}})
+    );
+    assert_eq!(doc(&pool, 3).await["theme"], json!("dark"));
+    assert_eq!(
+        doc(&pool, 4).await["notifications"],
+        json!({"email": {"enabled": true, "since": 4}, "push": {"enabled": false}})
+    );
+    assert_eq!(
+        doc(&pool, 51).await,
+        json!({}),
+        "a row inserted meanwhile gets the default"
+    );
+    assert_eq!(
+        doc(&pool, 5).await["notifications"]["email"]["since"],
+        json!(5)
+    );
+    // Dual-write and reverse sync are back.
+    sqlx::query(
+        "UPDATE public.docs SET doc = jsonb_set(doc, '{theme}', '\"system\"') WHERE id = 6",
+    )
+    .execute(&pool)
+    .await
+    .expect("doc write");
+    let theme: String = sqlx::query_scalar("SELECT theme FROM public.prefs WHERE doc_id = 6")
+        .fetch_one(&pool)
+        .await
+        .expect("theme");
+    assert_eq!(theme, "system");
+    zero_differences(&e).await;
+}
+
+// 3: a drop that fails, then document writes, then the rollback: nothing lost.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_failed_drop_then_rollback_keeps_later_document_writes(pool: PgPool) {
+    create_rich_column(&pool).await;
+    let quick = Engine::new(
+        pool.clone(),
+        docs_recipe(PREFS),
+        EngineOptions {
+            actor: "test".into(),
+            lock: LockPolicy {
+                lock_timeout: Duration::from_millis(100),
+                max_attempts: 2,
+                base_backoff: Duration::from_millis(10),
+                max_backoff: Duration::from_millis(20),
+            },
+            soak_hours: None,
+        },
+    );
+    run_to(&quick, 4).await;
+    // A reader holding the table: the drop cannot get its exclusive lock.
+    let mut reader = pool.begin().await.expect("reader");
+    sqlx::query("SELECT count(*) FROM public.docs")
+        .execute(&mut *reader)
+        .await
+        .expect("read");
+    let err = quick
+        .apply(5, &accept_all())
+        .await
+        .expect_err("drop must time out");
+    assert!(matches!(err, EngineError::LockTimeout { .. }), "{err}");
+    reader.rollback().await.expect("end reader");
+
+    sqlx::query("UPDATE public.docs SET doc = jsonb_set(doc, '{theme}', '\"dark\"') WHERE id = 7")
+        .execute(&pool)
+        .await
+        .expect("write after the failed drop");
+    sqlx::query("UPDATE public.prefs SET theme = 'system' WHERE doc_id = 8")
+        .execute(&pool)
+        .await
+        .expect("target write after the failed drop");
+    quick.rollback(5).await.expect("rollback 5");
+    assert_eq!(doc(&pool, 7).await["theme"], json!("dark"));
+    assert_eq!(doc(&pool, 8).await["theme"], json!("system"));
+    let backup_left: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = 'switchyard' AND tablename LIKE 'sy\\_%backup')",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("backup");
+    assert!(!backup_left);
+    zero_differences(&quick).await;
+}
+
+// 4: the lowest key is migrated; a nullable key is refused.
+#[sqlx::test(migrations = "./migrations")]
+async fn the_lowest_possible_key_is_migrated_and_nullable_keys_refused(pool: PgPool) {
+    docs_table(
+        &pool,
+        &[
+            (i64::MIN, json!({"theme": "a"})),
+            (i64::MIN + 1, json!({"theme": "b"})),
+            (0, json!({"theme": "c"})),
+        ],
+    )
+    .await;
+    let e = engine(&pool, docs_recipe(PREFS));
+    run_to(&e, 2).await;
+    let keys: Vec<i64> = sqlx::query_scalar("SELECT doc_id FROM public.prefs ORDER BY doc_id")
+        .fetch_all(&pool)
+        .await
+        .expect("keys");
+    assert_eq!(keys, vec![i64::MIN, i64::MIN + 1, 0]);
+    zero_differences(&e).await;
+
+    sqlx::query("CREATE TABLE public.loose (id bigint UNIQUE, doc jsonb)")
+        .execute(&pool)
+        .await
+        .expect("loose");
+    let loose = Recipe::parse(
+        &docs_recipe(PREFS)
+            .text
+            .replace("table = \"docs\"", "table = \"loose\"")
+            .replace("name = \"docs\"", "name = \"loose\""),
+    )
+    .expect("loose recipe");
+    let errors = switchyard::engine::inspect::check_database(&pool, &loose)
+        .await
+        .expect("check");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.field == "source.key" && e.message.contains("nullable")),
+        "{errors:?}"
+    );
+}
+
+// 5 and 10: key updates work; a document changed by the application's own
+// BEFORE trigger (on an update naming another column) is captured.
+#[sqlx::test(migrations = "./migrations")]
+async fn key_updates_and_documents_changed_by_before_triggers_are_followed(pool: PgPool) {
+    docs_table(
+        &pool,
+        &[(1, json!({"theme": "a"})), (2, json!({"theme": "b"}))],
+    )
+    .await;
+    sqlx::query(
+        "CREATE FUNCTION public.stamp() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+           IF NEW.email IS DISTINCT FROM OLD.email THEN
+             NEW.doc := jsonb_set(NEW.doc, '{theme}', to_jsonb(NEW.email));
+           END IF;
+           RETURN NEW;
+         END $$",
+    )
+    .execute(&pool)
+    .await
+    .expect("app trigger fn");
+    sqlx::query("CREATE TRIGGER stamp BEFORE UPDATE ON public.docs FOR EACH ROW EXECUTE FUNCTION public.stamp()")
+        .execute(&pool)
+        .await
+        .expect("app trigger");
+    let e = engine(&pool, docs_recipe(PREFS));
+    run_to(&e, 2).await;
+    // Phase 2: a key update (the FK follows it) and a captured BEFORE-trigger change.
+    sqlx::query("UPDATE public.docs SET id = 10 WHERE id = 1")
+        .execute(&pool)
+        .await
+        .expect("key update during phase 2");
+    sqlx::query("UPDATE public.docs SET email = 'captured' WHERE id = 2")
+        .execute(&pool)
+        .await
+        .expect("email update during phase 2");
+    run(&e, 3).await;
+    sqlx::query("UPDATE public.docs SET id = 11 WHERE id = 10")
+        .execute(&pool)
+        .await
+        .expect("key update during phase 3");
+    let rows: Vec<(i64, String)> =
+        sqlx::query_as("SELECT doc_id, theme FROM public.prefs ORDER BY doc_id")
+            .fetch_all(&pool)
+            .await
+            .expect("prefs");
+    assert_eq!(rows, vec![(2, "captured".into()), (11, "a".into())]);
+    sqlx::query("UPDATE public.docs SET email = 'dual' WHERE id = 2")
+        .execute(&pool)
+        .await
+        .expect("email update during phase 3");
+    let theme: String = sqlx::query_scalar("SELECT theme FROM public.prefs WHERE doc_id = 2")
+        .fetch_one(&pool)
+        .await
+        .expect("theme");
+    assert_eq!(theme, "dual");
+    zero_differences(&e).await;
+}
+
+// 6: a document writer and a target writer on the same key, in opposite
+// lock order: both commit, no deadlock error reaches either.
+#[sqlx::test(migrations = "./migrations")]
+async fn opposite_writers_never_see_a_deadlock(pool: PgPool) {
+    docs_table(
+        &pool,
+        &[(
+            1,
+            json!({"theme": "a", "notifications": {"email": {"enabled": true}}}),
+        )],
+    )
+    .await;
+    let e = engine(&pool, docs_recipe(PREFS));
+    run_to(&e, 4).await;
+    for round in 0..3 {
+        // The document writer locks the source row first...
+        let mut doc_writer = pool.begin().await.expect("doc writer");
+        sqlx::query("UPDATE public.docs SET email = $1 WHERE id = 1")
+            .bind(format!("round {round}"))
+            .execute(&mut *doc_writer)
+            .await
+            .expect("lock the source row");
+        // ...the target writer locks the target row, then waits for the source.
+        let target_pool = pool.clone();
+        let target_writer = tokio::spawn(async move {
+            let mut tx = target_pool.begin().await?;
+            sqlx::query("UPDATE public.prefs SET theme = 'from-target' WHERE doc_id = 1")
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Now the document writer needs the target row: a lock cycle.
+        sqlx::query(
+            "UPDATE public.docs SET doc = jsonb_set(doc, '{theme}', '\"from-doc\"') WHERE id = 1",
+        )
+        .execute(&mut *doc_writer)
+        .await
+        .expect("document write never fails with a deadlock");
+        doc_writer.commit().await.expect("doc writer commits");
+        target_writer
+            .await
+            .expect("join")
+            .expect("target write never fails with a deadlock");
+        // Both committed; the one that committed last decides, on both sides.
+        let theme: String = sqlx::query_scalar("SELECT theme FROM public.prefs WHERE doc_id = 1")
+            .fetch_one(&pool)
+            .await
+            .expect("theme");
+        assert!(
+            ["from-target", "from-doc"].contains(&theme.as_str()),
+            "{theme}"
+        );
+        assert_eq!(doc(&pool, 1).await["theme"], json!(theme));
+        let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM switchyard.sync_queue")
+            .fetch_one(&pool)
+            .await
+            .expect("queue");
+        assert_eq!(
+            pending, 0,
+            "the handed-over work was done by the other writer"
+        );
+        zero_differences(&e).await;
+    }
+}
+
+// 7: long target names that share a 63-byte prefix do not collide.
+#[sqlx::test(migrations = "./migrations")]
+async fn long_target_names_never_collide(pool: PgPool) {
+    docs_table(&pool, &[(1, json!({"a": "x", "b": "y"}))]).await;
+    let long = "user_notification_channel_preferences_for_every_device_kind";
+    let e = engine(
+        &pool,
+        docs_recipe(&format!(
+            r#"
+[[targets]]
+table = "{long}_a"
+source_key_column = "doc_id"
+[[targets.columns]]
+name = "a"
+type = "text"
+[[targets]]
+table = "{long}_b"
+source_key_column = "doc_id"
+[[targets.columns]]
+name = "b"
+type = "text"
+"#
+        )),
+    );
+    run_to(&e, 4).await;
+    for (t, v) in [("a", "x2"), ("b", "y2")] {
+        sqlx::query(&format!("UPDATE public.{long}_{t} SET {t} = $1"))
+            .bind(v)
+            .execute(&pool)
+            .await
+            .expect("write each target");
+    }
+    assert_eq!(doc(&pool, 1).await, json!({"a": "x2", "b": "y2"}));
+}
+
+// 8: values the reason check cannot foresee are quarantined with the
+// database's reason; batches and application writes never fail.
+#[sqlx::test(migrations = "./migrations")]
+async fn values_the_database_refuses_are_quarantined_not_fatal(pool: PgPool) {
+    // Incompressible, so it cannot fit an index row (2704 bytes) compressed.
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let huge_key: String = (0..4000)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            char::from(b'a' + (seed % 26) as u8)
+        })
+        .collect();
+    docs_table(
+        &pool,
+        &[
+            (1, json!({"x": 1.5})),
+            (3, json!({"x": 2, "entries": {huge_key.clone(): {"v": 1}}})),
+            (4, json!({"x": 3})),
+        ],
+    )
+    .await;
+    // Past f64: written as text, as an application would.
+    sqlx::query("INSERT INTO public.docs (id, doc) VALUES (2, '{\"x\": 1e309}')")
+        .execute(&pool)
+        .await
+        .expect("doc 2");
+    let recipe = docs_recipe(
+        r#"
+[[targets]]
+table = "nums"
+source_key_column = "doc_id"
+[[targets.columns]]
+name = "x"
+type = "double precision"
+[[targets]]
+table = "entries"
+kind = "per_entry"
+entries = "entries"
+source_key_column = "doc_id"
+entry_key_column = "k"
+[[targets.columns]]
+name = "v"
+type = "integer"
+"#,
+    );
+    let e = engine(&pool, recipe);
+    run_to(&e, 3).await;
+    let quarantined: Vec<String> =
+        sqlx::query_scalar("SELECT source_key FROM switchyard.quarantine ORDER BY source_key")
+            .fetch_all(&pool)
+            .await
+            .expect("quarantine");
+    assert_eq!(quarantined, vec!["2", "3"]);
+    // During dual-write an application write of such a value is accepted.
+    sqlx::query("UPDATE public.docs SET doc = '{\"x\": 1e400}' WHERE id = 4")
+        .execute(&pool)
+        .await
+        .expect("the application's write is accepted");
+    let reason: String =
+        sqlx::query_scalar("SELECT reason FROM switchyard.quarantine WHERE source_key = '4'")
+            .fetch_one(&pool)
+            .await
+            .expect("quarantined");
+    assert!(reason.contains("out of range"), "{reason}");
+    sqlx::query("UPDATE public.docs SET doc = '{\"x\": 4}' WHERE id = 4")
+        .execute(&pool)
+        .await
+        .expect("fixed");
+    let n: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM switchyard.quarantine WHERE source_key = '4'")
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+    assert_eq!(n, 0, "a fixed document leaves the quarantine");
+    zero_differences(&e).await;
+}
+
+// 11: the same document maps to the same values whatever the writing
+// session's TimeZone and DateStyle; relative times are refused.
+#[sqlx::test(migrations = "./migrations")]
+async fn time_values_do_not_depend_on_the_writing_session(pool: PgPool) {
+    docs_table(&pool, &[]).await;
+    let recipe = docs_recipe(
+        r#"
+[[targets]]
+table = "times"
+source_key_column = "doc_id"
+[[targets.columns]]
+name = "at"
+type = "timestamptz"
+[[targets.columns]]
+name = "day"
+type = "date"
+"#,
+    );
+    let e = engine(&pool, recipe);
+    run_to(&e, 3).await;
+    let mut conn = pool.acquire().await.expect("conn");
+    sqlx::query("SET TimeZone = 'America/New_York'")
+        .execute(&mut *conn)
+        .await
+        .expect("tz");
+    sqlx::query("SET DateStyle = 'SQL, DMY'")
+        .execute(&mut *conn)
+        .await
+        .expect("datestyle");
+    sqlx::query(
+        r#"INSERT INTO public.docs (id, doc) VALUES
+           (1, '{"at": "2026-01-02 03:04:05", "day": "03/04/2026"}'),
+           (2, '{"at": "now"}'), (3, '{"day": "today"}')"#,
+    )
+    .execute(&mut *conn)
+    .await
+    .expect("writes in another time zone");
+    drop(conn);
+    let (at, day): (String, String) = sqlx::query_as(
+        "SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), day::text FROM public.times WHERE doc_id = 1",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("row");
+    assert_eq!(at, "2026-01-02 03:04:05", "no zone means UTC");
+    assert_eq!(day, "2026-03-04", "dates read month first (ISO, MDY)");
+    let quarantined: Vec<String> =
+        sqlx::query_scalar("SELECT source_key FROM switchyard.quarantine ORDER BY source_key")
+            .fetch_all(&pool)
+            .await
+            .expect("quarantine");
+    assert_eq!(quarantined, vec!["2", "3"]);
+}
+
+// 13: an index build that timed out is rebuilt, and phase 1 is only done
+// with a valid index.
+#[sqlx::test(migrations = "./migrations")]
+async fn an_interrupted_concurrent_index_is_rebuilt_valid(pool: PgPool) {
+    docs_table(&pool, &[(1, json!({"theme": "a"}))]).await;
+    let recipe = docs_recipe(
+        r#"
+[[targets]]
+table = "prefs"
+source_key_column = "doc_id"
+[[targets.columns]]
+name = "theme"
+type = "text"
+[[targets.indexes]]
+columns = ["theme"]
+unique = true
+"#,
+    );
+    let create = switchyard::engine::sql::create_target(&recipe, &recipe.targets[0]);
+    sqlx::query(&create)
+        .execute(&pool)
+        .await
+        .expect("pre-created target");
+    // A writer on the target: CREATE INDEX CONCURRENTLY waits for it and
+    // times out at least once, leaving an invalid index behind.
+    let mut writer = pool.begin().await.expect("writer");
+    sqlx::query("INSERT INTO public.prefs (doc_id, theme) VALUES (1, 'a')")
+        .execute(&mut *writer)
+        .await
+        .expect("write");
+    let release = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1_200)).await;
+        writer.rollback().await
+    });
+    let e = engine(&pool, recipe);
+    run(&e, 1).await;
+    release.await.expect("join").expect("release");
+    let valid: Option<bool> = sqlx::query_scalar(
+        "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('public.prefs_theme_idx')",
+    )
+    .fetch_optional(&pool)
+    .await
+    .expect("index");
+    assert_eq!(
+        valid,
+        Some(true),
+        "phase 1 done means the unique index is there and valid"
+    );
+}
+
+// 14: a recipe value holding the dollar-quote tag or a backslash-quote
+// cannot break out, even with check_function_bodies and
+// standard_conforming_strings off.
+#[sqlx::test(migrations = "./migrations")]
+async fn hostile_recipe_values_stay_values(pool: PgPool) {
+    let db: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(&pool)
+        .await
+        .expect("db");
+    for setting in [
+        "check_function_bodies = off",
+        "standard_conforming_strings = off",
+    ] {
+        sqlx::query(&format!("ALTER DATABASE \"{db}\" SET {setting}"))
+            .execute(&pool)
+            .await
+            .expect("setting");
+    }
+    // New sessions pick the settings up.
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(5)
+        .connect_with((*pool.connect_options()).clone())
+        .await
+        .expect("pool");
+    let scs: String = sqlx::query_scalar("SHOW standard_conforming_strings")
+        .fetch_one(&pool)
+        .await
+        .expect("show");
+    assert_eq!(scs, "off");
+    let evil_dollar = "x$sy$; DROP TABLE public.docs; --";
+    let evil_backslash = "y\\'; DROP TABLE public.docs; --";
+    docs_table(
+        &pool,
+        &[
+            (1, json!({"theme": evil_dollar})),
+            (2, json!({"theme": evil_backslash})),
+            (3, json!({"theme": "plain"})),
+        ],
+    )
+    .await;
+    let recipe = docs_recipe(&format!(
+        r#"
+[[targets]]
+table = "prefs"
+source_key_column = "doc_id"
+[[targets.columns]]
+name = "theme"
+type = "text"
+allowed = [{}, {}]
+"#,
+        toml::Value::String(evil_dollar.into()),
+        toml::Value::String(evil_backslash.into())
+    ));
+    let e = engine(&pool, recipe);
+    run_to(&e, 4).await;
+    let themes: Vec<String> = sqlx::query_scalar("SELECT theme FROM public.prefs ORDER BY doc_id")
+        .fetch_all(&pool)
+        .await
+        .expect("docs still there, values intact");
+    assert_eq!(
+        themes,
+        vec![evil_dollar.to_string(), evil_backslash.to_string()]
+    );
+    let quarantined: Vec<String> =
+        sqlx::query_scalar("SELECT source_key FROM switchyard.quarantine")
+            .fetch_all(&pool)
+            .await
+            .expect("quarantine");
+    assert_eq!(quarantined, vec!["3"], "'plain' is not an allowed value");
+}
+
+// 15: a runner that lost its lock notices before its next write, and its
+// transactions are refused once another runner took over.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_runner_that_lost_its_lock_is_fenced(pool: PgPool) {
+    seed::seed_demo(&pool, 10).await.expect("seed");
+    let recipe = demo_recipe();
+    let first = RunnerLock::acquire(&pool, &recipe).await.expect("first");
+    first.check().await.expect("held");
+    // The lock's session dies (a restart, idle_session_timeout, an admin).
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = hashtext('user-preferences')::oid",
+    )
+    .execute(&pool)
+    .await
+    .expect("terminate");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(matches!(first.check().await, Err(EngineError::LockLost(_))));
+    let second = RunnerLock::acquire(&pool, &recipe)
+        .await
+        .expect("second runner");
+    let mut tx = pool.begin().await.expect("tx");
+    let refused = first
+        .fence()
+        .assert(&mut tx)
+        .await
+        .expect_err("stale epoch");
+    assert!(
+        switchyard::engine::state::fenced(&refused).is_some(),
+        "{refused}"
+    );
+    drop(tx);
+    let mut tx = pool.begin().await.expect("tx");
+    second.fence().assert(&mut tx).await.expect("current epoch");
+    drop(tx);
+    second.release().await;
+}
+
+// 16: the recipe is pinned at phase 1; a changed file is reported, not used.
+#[sqlx::test(migrations = "./migrations")]
+async fn later_phases_use_the_recipe_pinned_at_phase_1(pool: PgPool) {
+    docs_table(&pool, &[(1, json!({}))]).await;
+    let e = engine(&pool, docs_recipe(PREFS));
+    run(&e, 1).await;
+    let edited = Recipe::parse(
+        &docs_recipe(PREFS)
+            .text
+            .replace("default = \"en\"", "default = \"fr\""),
+    )
+    .expect("edited");
+    let e2 = engine(&pool, edited);
+    let status = e2.status().await.expect("status");
+    assert!(status.recipe_changed);
+    assert_eq!(status.pinned_recipe_hash, Some(docs_recipe(PREFS).hash()));
+    run(&e2, 2).await;
+    let language: String = sqlx::query_scalar("SELECT language FROM public.prefs WHERE doc_id = 1")
+        .fetch_one(&pool)
+        .await
+        .expect("language");
+    assert_eq!(
+        language, "en",
+        "the pinned recipe's default, not the edited file's"
+    );
+    let events: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM switchyard.events WHERE kind = 'recipe_changed'")
+            .fetch_one(&pool)
+            .await
+            .expect("events");
+    assert!(events >= 1);
+}
