@@ -897,11 +897,11 @@ pub fn create_writeback_fn(_r: &Recipe, n: &Names, i: usize, t: &Target) -> Stri
         } => {
             // The entry must exist as an object (an absent entry is no row
             // at all, not a row of defaults).
+            let entries = get("d", path);
             body.push(format!(
-                "IF op = 'DELETE' THEN\n  RETURN switchyard.jsonb_remove(d, {p} || (old_row ->> {k}));\nEND IF;\nek := new_row ->> {k};\nIF jsonb_typeof({e}) IS DISTINCT FROM 'object' THEN d := switchyard.jsonb_put(d, {p} || ek, '{{}}'::jsonb); END IF;",
+                "IF op = 'DELETE' THEN\n  RETURN switchyard.jsonb_remove(d, {p} || (old_row ->> {k}));\nEND IF;\nek := new_row ->> {k};\nIF jsonb_typeof({entries} -> ek) IS DISTINCT FROM 'object' THEN d := switchyard.jsonb_put(d, {p} || ek, '{{}}'::jsonb); END IF;",
                 p = path_literal(path),
                 k = literal(key_column.as_str()),
-                e = format!("({} -> ek)", get("d", path)),
             ));
         }
     }
