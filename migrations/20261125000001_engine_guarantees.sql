@@ -40,6 +40,9 @@ ALTER TABLE switchyard.migrations
 CREATE TABLE switchyard.contract_columns (
     migration_name  text PRIMARY KEY,
     definition      jsonb NOT NULL,
+    -- Set in the transaction that drops the column: a rollback interrupted
+    -- after re-adding it still knows the documents come from the backup.
+    dropped         boolean NOT NULL DEFAULT false,
     saved_at        timestamptz NOT NULL DEFAULT now()
 );
 
@@ -97,9 +100,11 @@ EXCEPTION WHEN data_exception THEN
 END;
 $$;
 
--- Does the JSON string `v` denote the same `type_name` value as `canon`?
--- (Reverse sync leaves a document value alone when it already maps to the
--- target's value, e.g. '2024-01-01T00:00:00Z' for 2024-01-01 00:00:00+00.)
+-- Does the JSON value `v` map to the same `type_name` value as `canon` (the
+-- text of the target's value)? Reverse sync leaves a document value alone
+-- when it already maps to the target's value ('2024-01-01T00:00:00Z' for
+-- 2024-01-01 00:00:00+00, 0.1000000000000000055511 for the double 0.1).
+-- Never raises: a value that cannot be cast is simply not the same.
 CREATE FUNCTION switchyard.same_value(v jsonb, canon text, type_name text) RETURNS boolean
 LANGUAGE plpgsql STABLE
 SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY'
@@ -107,7 +112,12 @@ AS $$
 DECLARE
     s text;
 BEGIN
-    IF jsonb_typeof(v) IS DISTINCT FROM 'string' OR canon IS NULL THEN RETURN false; END IF;
+    IF canon IS NULL THEN RETURN false; END IF;
+    IF type_name = 'double precision' THEN
+        IF jsonb_typeof(v) IS DISTINCT FROM 'number' THEN RETURN false; END IF;
+        RETURN (v #>> '{}')::double precision = canon::double precision;
+    END IF;
+    IF jsonb_typeof(v) IS DISTINCT FROM 'string' THEN RETURN false; END IF;
     s := v #>> '{}';
     IF s = canon THEN RETURN true; END IF;
     IF lower(s) ~ '(now|today|tomorrow|yesterday)' THEN RETURN false; END IF;

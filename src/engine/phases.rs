@@ -319,6 +319,10 @@ impl Engine {
                     n.backup_trigger()
                 ));
                 drop.push(format!("ALTER TABLE {src} DROP COLUMN IF EXISTS {col}"));
+                drop.push(format!(
+                    "UPDATE switchyard.contract_columns SET dropped = true WHERE migration_name = {}",
+                    literal(&r.name)
+                ));
                 steps.push(Step::tx(
                     "drop dual-write, apply deferred sync work, drop the column (the backup is exact)",
                     drop,
@@ -393,19 +397,23 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
         .await?)
     }
 
-    async fn saved_definition(&self) -> Result<Option<ColumnDefinition>, EngineError> {
-        let raw: Option<serde_json::Value> = sqlx::query_scalar(
-            "SELECT definition FROM switchyard.contract_columns WHERE migration_name = $1",
+    /// What phase 5 recorded: the column's definition, and whether the
+    /// column was dropped (set in the drop's own transaction).
+    async fn saved_definition(&self) -> Result<Option<(ColumnDefinition, bool)>, EngineError> {
+        let raw: Option<(serde_json::Value, bool)> = sqlx::query_as(
+            "SELECT definition, dropped FROM switchyard.contract_columns WHERE migration_name = $1",
         )
         .bind(&self.recipe.name)
         .fetch_optional(&self.pool)
         .await?;
-        raw.map(|v| {
-            serde_json::from_value(v).map_err(|e| {
-                EngineError::Refused(format!(
-                    "the recorded definition of the dropped column cannot be read: {e}"
-                ))
-            })
+        raw.map(|(v, dropped)| {
+            serde_json::from_value(v)
+                .map(|def| (def, dropped))
+                .map_err(|e| {
+                    EngineError::Refused(format!(
+                        "the recorded definition of the dropped column cannot be read: {e}"
+                    ))
+                })
         })
         .transpose()
     }
@@ -499,8 +507,10 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
             }
             5 => {
                 let col = &r.source.column;
-                let dropped = !self.column_exists().await?;
-                let definition = self.saved_definition().await?;
+                let (definition, dropped) = match self.saved_definition().await? {
+                    Some((def, dropped)) => (Some(def), dropped),
+                    None => (None, false),
+                };
                 let bk = n.backup_table();
                 let mut steps = Vec::new();
                 if dropped {
@@ -1059,6 +1069,10 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
         ctl: &RunControl,
         lock: &RunnerLock,
     ) -> Result<Outcome, EngineError> {
+        if phase == 5 && !self.column_exists().await? {
+            // A re-run after the drop committed: its last step is done.
+            return Ok(Outcome::Done);
+        }
         let steps = self.plan(phase)?;
         self.run_steps(id, phase, &steps, ctl, lock).await
     }

@@ -823,15 +823,17 @@ pub fn drop_dual_write_triggers(r: &Recipe, n: &Names) -> Vec<String> {
         .collect()
 }
 
-/// Is JSON value `v` present and already meaning `x` (a column's value as
-/// `to_jsonb` renders it) for column `c`? (`1.0` for 1, another spelling of
-/// the same instant or uuid.)
+/// Is JSON value `v` present and already mapping to `x` (a column's value as
+/// `to_jsonb` renders it) for column `c`, exactly as the forward mapping
+/// reads it? Integers by value (`1.0` is 1), numerics by value and scale,
+/// doubles as doubles, times, dates and uuids by what they denote.
 fn same_present(c: &Column, v: &str, x: &str) -> String {
     match c.ty {
-        SqlType::Timestamptz | SqlType::Date | SqlType::Uuid => format!(
+        SqlType::Timestamptz | SqlType::Date | SqlType::Uuid | SqlType::Double => format!(
             "(coalesce({v} = {x}, false) OR switchyard.same_value({v}, {x} #>> '{{}}', {}))",
             literal(c.ty.sql())
         ),
+        SqlType::Numeric => format!("coalesce({v}::text = {x}::text, false)"),
         _ => format!("coalesce({v} = {x}, false)"),
     }
 }
@@ -909,7 +911,7 @@ pub fn create_writeback_fn(_r: &Recipe, n: &Names, i: usize, t: &Target) -> Stri
         let name = literal(c.name.as_str());
         body.push(format!(
             "x := new_row -> {name};
-IF op <> 'UPDATE' OR (old_row -> {name}) IS DISTINCT FROM x THEN
+IF op <> 'UPDATE' OR (old_row -> {name})::text IS DISTINCT FROM x::text THEN
   v := {value};
   IF x IS NULL OR x = 'null'::jsonb THEN
     IF v IS NOT NULL AND v <> 'null'::jsonb THEN d := switchyard.jsonb_remove(d, {path}); END IF;
