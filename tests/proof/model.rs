@@ -516,7 +516,10 @@ fn same_present(c: &Column, v: Option<&J>, x: &J) -> bool {
             (SqlType::Double, Some(da), _) => {
                 let (fa, fb) = (a.parse::<f64>(), b.parse::<f64>());
                 match (fa, fb) {
-                    (Ok(fa), Ok(fb)) => fa.is_finite() && !(fa == 0.0 && !da.is_zero()) && fa == fb,
+                    (Ok(fa), Ok(fb)) => {
+                        // Finite, not an underflow of a non-zero number, equal.
+                        fa.is_finite() && (fa != 0.0 || da.is_zero()) && fa == fb
+                    }
                     _ => false,
                 }
             }
