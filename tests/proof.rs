@@ -17,6 +17,8 @@
 mod gen;
 #[path = "proof/model.rs"]
 mod model;
+#[path = "proof/workload.rs"]
+mod workload;
 
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;

@@ -128,7 +128,7 @@ pub enum Batch {
     Verify,
     /// [first bounds, next bounds, copy]
     BackupCopy,
-    /// [first bounds, next bounds, restore]
+    /// [first bounds, next bounds, restore, catch-up, count left]
     Restore,
     /// [take captured (target, key, entry)s, one re-sync per target]
     ReplayContract,

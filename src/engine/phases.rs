@@ -215,6 +215,7 @@ impl Engine {
                     functions.push(sql::create_contract_fn(r, n, i, t));
                 }
                 functions.push(sql::create_drain_fn(r, n));
+                functions.push(sql::create_backup_keys_fn(r, n));
                 steps.push(Step::tx("create the mapping and sync functions", functions));
                 steps.push(Step::tx(
                     "capture writes from now on",
@@ -319,6 +320,7 @@ impl Engine {
                     n.backup_trigger()
                 ));
                 drop.push(format!("ALTER TABLE {src} DROP COLUMN IF EXISTS {col}"));
+                drop.push(sql::create_backup_keys_trigger(r, n));
                 drop.push(format!(
                     "UPDATE switchyard.contract_columns SET dropped = true WHERE migration_name = {}",
                     literal(&r.name)
@@ -437,6 +439,10 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
                     "DROP TRIGGER IF EXISTS {} ON {src}",
                     n.backup_trigger()
                 ));
+                s.push(format!(
+                    "DROP TRIGGER IF EXISTS {} ON {src}",
+                    n.backup_keys_trigger()
+                ));
                 for t in r.targets.iter().rev() {
                     s.push(format!("DROP TABLE IF EXISTS {}", sql::target_table(r, t)));
                 }
@@ -514,12 +520,17 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
                 let bk = n.backup_table();
                 let mut steps = Vec::new();
                 if dropped {
-                    steps.push(Step::tx(
-                        "re-add the column",
-                        vec![format!(
-                            "ALTER TABLE {src} ADD COLUMN IF NOT EXISTS {col} jsonb"
-                        )],
-                    ));
+                    // The default at once (for rows inserted from now on),
+                    // but not in ADD COLUMN, which would fill every row.
+                    let mut readd = vec![format!(
+                        "ALTER TABLE {src} ADD COLUMN IF NOT EXISTS {col} jsonb"
+                    )];
+                    if let Some(expr) = definition.as_ref().and_then(|d| d.default.as_ref()) {
+                        readd.push(format!(
+                            "ALTER TABLE {src} ALTER COLUMN {col} SET DEFAULT {expr}"
+                        ));
+                    }
+                    steps.push(Step::tx("re-add the column (and its default)", readd));
                     let [first, next] = self.bounds(&bk, "key");
                     steps.push(Step::batched(
                         "restore the documents from the backup",
@@ -529,6 +540,16 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
                             next,
                             format!(
                                 "UPDATE {src} s SET {col} = b.doc FROM {bk} b WHERE s.{key} = b.key AND b.key BETWEEN $1::{kt} AND $2::{kt} AND s.{col} IS NULL AND b.doc IS NOT NULL"
+                            ),
+                            // Catch-up: a key updated while its batch ran is
+                            // skipped by that batch (the join is re-checked
+                            // against the moved row); repeated until nothing
+                            // restorable is left.
+                            format!(
+                                "UPDATE {src} s SET {col} = b.doc FROM {bk} b WHERE s.{key} = b.key AND s.{col} IS NULL AND b.doc IS NOT NULL"
+                            ),
+                            format!(
+                                "SELECT count(*) FROM {src} s JOIN {bk} b ON s.{key} = b.key WHERE s.{col} IS NULL AND b.doc IS NOT NULL"
                             ),
                         ],
                     ));
@@ -556,13 +577,13 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
                     sql::create_dual_write_triggers(r, n),
                 ));
                 let mut replay = vec![format!(
-                    "SELECT max(id), array_agg(target ORDER BY id), array_agg(source_key ORDER BY id), array_agg(entry_key ORDER BY id) FROM (SELECT id, target, source_key, entry_key FROM switchyard.sync_queue WHERE migration_name = {name} AND kind = 'contract' ORDER BY id LIMIT 1000) AS q"
+                    "SELECT array_agg(id ORDER BY id), array_agg(target ORDER BY id), array_agg(source_key ORDER BY id), array_agg(entry_key ORDER BY id) FROM (SELECT id, target, source_key, entry_key FROM switchyard.sync_queue WHERE migration_name = {name} AND kind = 'contract' ORDER BY id LIMIT 1000) AS q"
                 )];
                 for i in 0..r.targets.len() {
                     replay.push(format!("SELECT {}($1::text::{kt}, $2)", n.resync_fn(i)));
                 }
                 replay.push(format!(
-                    "DELETE FROM switchyard.sync_queue WHERE migration_name = {name} AND kind = 'contract' AND id <= $1"
+                    "DELETE FROM switchyard.sync_queue q USING unnest($1::bigint[], $2::text[]) AS done(id, source_key) WHERE q.migration_name = {name} AND q.kind = 'contract' AND q.id = done.id AND q.source_key = done.source_key"
                 ));
                 steps.push(Step::batched(
                     "re-sync the documents of target rows written since the contract",
@@ -586,17 +607,17 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
                 ));
                 if dropped {
                     // Rows inserted since the contract now have a document
-                    // (the default, plus what their target rows say): their
-                    // targets follow it, so both sides agree again.
+                    // (the default, plus what their target rows say). Their
+                    // targets follow it by a re-map, queued rather than done
+                    // here: the application may still be inserting their
+                    // target rows. The next sync of such a key does it in
+                    // the writer's own transaction; rolling back phase 4
+                    // (target writes stopped) does the rest.
                     steps.push(Step::tx(
-                        "re-map the rows inserted since the contract",
-                        vec![
-                            format!("SELECT set_config('{}', 'on', true)", sql::SYNCING_SETTING),
-                            format!(
-                                "SELECT m.n_rows FROM {}(ARRAY(SELECT s.{key} FROM {src} s WHERE NOT EXISTS (SELECT 1 FROM {bk} b WHERE b.key = s.{key}) ORDER BY s.{key}), false) AS m",
-                                n.map_fn()
-                            ),
-                        ],
+                        "queue a re-map of the rows inserted since the contract",
+                        vec![format!(
+                            "INSERT INTO switchyard.sync_queue (migration_name, kind, source_key) SELECT {name}, 'forward', s.{key}::text FROM {src} s WHERE NOT EXISTS (SELECT 1 FROM {bk} b WHERE b.key = s.{key})"
+                        )],
                     ));
                     if let Some(def) = &definition {
                         steps.extend(self.restore_definition_steps(def));
@@ -606,6 +627,10 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
                     "drop the backup",
                     vec![
                         format!("DROP TRIGGER IF EXISTS {} ON {src}", n.backup_trigger()),
+                        format!(
+                            "DROP TRIGGER IF EXISTS {} ON {src}",
+                            n.backup_keys_trigger()
+                        ),
                         format!("DROP TABLE IF EXISTS {bk}"),
                         format!(
                             "DELETE FROM switchyard.contract_columns WHERE migration_name = {name}"
@@ -618,7 +643,7 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
         })
     }
 
-    /// DEFAULT, CHECKs, NOT NULL (through a validated CHECK, so the table is
+    /// CHECKs, NOT NULL (through a validated CHECK, so the table is
     /// never scanned under an exclusive lock), indexes CONCURRENTLY, storage,
     /// statistics, compression and comment, as phase 5 recorded them.
     fn restore_definition_steps(&self, def: &ColumnDefinition) -> Vec<Step> {
@@ -626,14 +651,6 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
         let src = self.src();
         let col = &r.source.column;
         let mut steps = Vec::new();
-        if let Some(expr) = &def.default {
-            steps.push(Step::tx(
-                "restore the column's default",
-                vec![format!(
-                    "ALTER TABLE {src} ALTER COLUMN {col} SET DEFAULT {expr}"
-                )],
-            ));
-        }
         for c in &def.checks {
             let cname = quote_ident(&c.name);
             let already_not_valid = c.definition.ends_with("NOT VALID");
@@ -984,8 +1001,13 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
                             self.verify_gate(id, phase, step, ctl, lock).await?;
                             Outcome::Done
                         }
-                        Some(Batch::BackupCopy) | Some(Batch::Restore) => {
+                        Some(Batch::BackupCopy) => {
                             self.copy_in_batches(step, lock).await?;
+                            Outcome::Done
+                        }
+                        Some(Batch::Restore) => {
+                            self.copy_in_batches(step, lock).await?;
+                            self.restore_catch_up(step, lock).await?;
                             Outcome::Done
                         }
                         Some(Batch::ReplayContract) => {
@@ -1364,6 +1386,31 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
         }
     }
 
+    /// The restore's last pass (`[.., .., .., catch-up, count]`): until a
+    /// fresh snapshot shows no source row that still lacks its backed-up
+    /// document. (A key update in flight still shows its old version, so it
+    /// is counted and waited out.)
+    async fn restore_catch_up(&self, step: &Step, lock: &RunnerLock) -> Result<(), EngineError> {
+        let [catch_up, count] = [&step.sql[3], &step.sql[4]];
+        loop {
+            lock.check().await?;
+            let mut tx = self.pool.begin().await?;
+            lock.fence()
+                .assert(&mut tx)
+                .await
+                .map_err(|e| EngineError::from_step(&step.label, e))?;
+            sqlx::query(catch_up)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| EngineError::from_step(&step.label, e))?;
+            tx.commit().await?;
+            let left: i64 = sqlx::query_scalar(count).fetch_one(&self.pool).await?;
+            if left == 0 {
+                return Ok(());
+            }
+        }
+    }
+
     /// Rolling back phase 5: the documents of target rows written since the
     /// contract are re-synced from the targets' current state. A deadlock
     /// with an application write is retried (nothing is lost: the batch is
@@ -1380,18 +1427,21 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
                 .assert(&mut tx)
                 .await
                 .map_err(|e| EngineError::from_step(&step.label, e))?;
+            // Exactly the entries taken are forgotten: ids are not handed
+            // out in commit order, so "all ids up to the highest seen"
+            // would drop entries committed meanwhile.
             type Taken = (
-                Option<i64>,
+                Option<Vec<i64>>,
                 Option<Vec<i16>>,
                 Option<Vec<String>>,
                 Option<Vec<Option<String>>>,
             );
-            let (max_id, targets, keys, entries): Taken = sqlx::query_as(take)
+            let (ids, targets, keys, entries): Taken = sqlx::query_as(take)
                 .bind(&self.recipe.name)
                 .fetch_one(&mut *tx)
                 .await?;
-            let (Some(max_id), Some(targets), Some(keys), Some(entries)) =
-                (max_id, targets, keys, entries)
+            let (Some(ids), Some(targets), Some(keys), Some(entries)) =
+                (ids, targets, keys, entries)
             else {
                 tx.commit().await?;
                 return Ok(());
@@ -1412,7 +1462,13 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
             }
             match failed {
                 None => {
-                    sqlx::query(forget).bind(max_id).execute(&mut *tx).await?;
+                    // An entry whose key was updated meanwhile (it follows
+                    // the row) is kept for the next round, under its new key.
+                    sqlx::query(forget)
+                        .bind(&ids)
+                        .bind(&keys)
+                        .execute(&mut *tx)
+                        .await?;
                     tx.commit().await?;
                     attempts = 0;
                 }

@@ -17,10 +17,10 @@
 //!   the mapping never stops a batch or fails an application write.
 //! - Reverse sync (phase 4): a target write changes exactly the document
 //!   paths its columns map: an UPDATE only the columns whose value changed,
-//!   an INSERT every column; a value that already maps to the column's value
-//!   (`1.0` for 1, an absent key for the default, another spelling of the
-//!   same instant) is left as written; SQL NULL in an optional column
-//!   removes the key. The result
+//!   an INSERT every column, and of those only where the document does not
+//!   already map to the row's value (`1.0` for 1, an absent key for the
+//!   default, another spelling of the same instant are left as written);
+//!   SQL NULL in an optional column removes the key. The result
 //!   maps forward to exactly that target row. Deleting a per-entry row
 //!   removes the entry; deleting a per-row row removes its mapped keys.
 //! - Every generated function pins `TimeZone`, `DateStyle`,
@@ -171,6 +171,12 @@ impl Names {
     pub fn backup_table(&self) -> String {
         self.func("backup")
     }
+    pub fn backup_keys_fn(&self) -> String {
+        self.func("bkk")
+    }
+    pub fn backup_keys_trigger(&self) -> String {
+        self.quoted("bkk")
+    }
     /// The foreign key of target `i` (a constraint name, unqualified).
     pub fn fk_bare(&self, i: usize) -> String {
         self.bare(&format!("fk_{i}"))
@@ -194,6 +200,7 @@ impl Names {
             format!("{}()", self.capture_fn()),
             format!("{}()", self.dual_write_fn()),
             format!("{}()", self.backup_fn()),
+            format!("{}()", self.backup_keys_fn()),
         ];
         for i in 0..r.targets.len() {
             fns.push(format!(
@@ -589,9 +596,10 @@ fn key_array_type(r: &Recipe) -> String {
 }
 
 /// The raw mapping of a set of keys. Outside the backfill the keys' rows
-/// are locked in key order and their target rows, quarantine entries and
-/// deferred sync work are cleared first (a full re-map). Errors propagate;
-/// `map` is the safe entry point.
+/// are locked in key order, target writes queued for them are written into
+/// their documents, and their target rows, quarantine entries and queued
+/// work are cleared first (a full re-map). Errors propagate; `map` is the
+/// safe entry point.
 pub fn create_apply_fn(r: &Recipe, n: &Names) -> String {
     let key = &r.source.key;
     let name = literal(&r.name);
@@ -606,6 +614,39 @@ pub fn create_apply_fn(r: &Recipe, n: &Names) -> String {
             t.source_key_column
         ));
     }
+    // Target writes that gave way to a deadlock reach the documents before
+    // they are re-mapped: a re-map never discards them.
+    let mut arms = Vec::new();
+    for i in 0..r.targets.len() {
+        arms.push(format!(
+            "      WHEN {i} THEN PERFORM {}(queued.op, queued.old_row, queued.new_row);",
+            n.rsync_fn(i)
+        ));
+    }
+    let mut resyncs = Vec::new();
+    for i in 0..r.targets.len() {
+        resyncs.push(format!(
+            "      WHEN {i} THEN PERFORM {}(queued.source_key::{kt}, queued.entry_key);",
+            n.resync_fn(i),
+            kt = r.source.key_type.sql()
+        ));
+    }
+    // So do target writes remembered since the contract (a rollback of
+    // phase 5 under way): re-synced from the targets' state, then forgotten.
+    clear.insert(
+        1,
+        format!(
+            "  FOR queued IN SELECT DISTINCT q.target, q.source_key, q.entry_key FROM switchyard.sync_queue q WHERE q.migration_name = {name} AND q.kind = 'contract' AND q.source_key = ANY(keys::text[]) LOOP\n    CASE queued.target\n{}\n      ELSE NULL;\n    END CASE;\n  END LOOP;\n  DELETE FROM switchyard.sync_queue q WHERE q.migration_name = {name} AND q.kind = 'contract' AND q.source_key = ANY(keys::text[]);",
+            resyncs.join("\n")
+        ),
+    );
+    clear.insert(
+        1,
+        format!(
+            "  FOR queued IN SELECT * FROM switchyard.sync_queue q WHERE q.migration_name = {name} AND q.kind = 'reverse' AND q.source_key = ANY(keys::text[]) ORDER BY q.id LOOP\n    CASE queued.target\n{}\n      ELSE NULL;\n    END CASE;\n  END LOOP;",
+            arms.join("\n")
+        ),
+    );
     clear.push(format!(
         "  DELETE FROM switchyard.quarantine q WHERE q.migration_name = {name} AND q.source_key = ANY(keys::text[]);"
     ));
@@ -625,7 +666,7 @@ pub fn create_apply_fn(r: &Recipe, n: &Names) -> String {
             key_array_type(r)
         ),
         "record",
-        "  n_written bigint;",
+        "  n_written bigint;\n  queued record;",
         &body,
     )
 }
@@ -853,9 +894,9 @@ fn same_mapped(c: &Column, v: &str, x: &str) -> String {
 
 /// Phase 4's write-back for target `i`, as a pure function: the document
 /// `doc` after the target write (`op`, old and new row as `to_jsonb`).
-/// `INSERT` writes every column (a present value meaning the same is kept);
-/// `UPDATE` only the columns whose value changed, `SYNC` every column, both
-/// leaving a value alone when the document already maps to it.
+/// `UPDATE` considers the columns whose value changed, `INSERT` and `SYNC`
+/// every column; a value the document already maps to is left as written
+/// (so an absent key stays absent when the row holds its default).
 /// A document that is not an object (a quarantined one) is left alone.
 pub fn create_writeback_fn(_r: &Recipe, n: &Names, i: usize, t: &Target) -> String {
     let mut body = vec![
@@ -915,13 +956,12 @@ IF op <> 'UPDATE' OR (old_row -> {name})::text IS DISTINCT FROM x::text THEN
   v := {value};
   IF x IS NULL OR x = 'null'::jsonb THEN
     IF v IS NOT NULL AND v <> 'null'::jsonb THEN d := switchyard.jsonb_remove(d, {path}); END IF;
-  ELSIF NOT (CASE WHEN op = 'INSERT' THEN {present} ELSE {mapped} END) THEN
+  ELSIF NOT {mapped} THEN
     d := switchyard.jsonb_put(d, {path}, x);
   END IF;
 END IF;",
             value = value_at(c),
             path = full_path(c),
-            present = same_present(c, "v", "x"),
             mapped = same_mapped(c, "v", "x"),
         ));
     }
@@ -938,7 +978,9 @@ END IF;",
 }
 
 /// Applies one target row change (`op`, old and new row images) to the
-/// document(s) it belongs to, locking each source row first.
+/// document(s) it belongs to, locking each source row first. A row that
+/// moved to another key (a cascaded key update) is removed from the old
+/// document and synced into the new one (values unchanged, nothing added).
 pub fn create_rsync_fn(r: &Recipe, n: &Names, i: usize, t: &Target) -> String {
     let src = source_table(r);
     let key = &r.source.key;
@@ -975,7 +1017,7 @@ END IF;",
         write("ok", "'DELETE'", "old_row", "NULL"),
         write(
             "nk",
-            "CASE WHEN moved THEN 'INSERT' ELSE op END",
+            "CASE WHEN moved THEN 'SYNC' ELSE op END",
             "old_row",
             "new_row"
         ),
@@ -1009,20 +1051,24 @@ pub fn create_resync_fn(r: &Recipe, n: &Names, i: usize, t: &Target) -> String {
             ),
         ),
     };
+    // Its own document writes must not echo back as dual-writes.
     let body = format!(
-        "SELECT to_jsonb(t) INTO img FROM {} t WHERE {filter} FOR SHARE;
+        "prev := current_setting('{SYNCING_SETTING}', true);
+PERFORM set_config('{SYNCING_SETTING}', 'on', true);
+SELECT to_jsonb(t) INTO img FROM {} t WHERE {filter} FOR SHARE;
 IF FOUND THEN
   PERFORM {rs}('SYNC', NULL, img);
 ELSE
   PERFORM {rs}('DELETE', {key_obj}, NULL);
-END IF;",
+END IF;
+PERFORM set_config('{SYNCING_SETTING}', coalesce(prev, 'off'), true);",
         target_table(r, t),
         rs = n.rsync_fn(i),
     );
     function(
         &format!("{}(k {kt}, entry text)", n.resync_fn(i)),
         "void",
-        "  img jsonb;",
+        "  img jsonb;\n  prev text;",
         &body,
     )
 }
@@ -1041,6 +1087,9 @@ IF TG_OP = 'DELETE' THEN k := OLD.{kc}; ELSE k := NEW.{kc}; END IF;
 IF TG_OP <> 'INSERT' THEN old_img := to_jsonb(OLD); END IF;
 IF TG_OP <> 'DELETE' THEN new_img := to_jsonb(NEW); END IF;
 BEGIN
+  IF TG_OP = 'UPDATE' AND OLD.{kc} IS DISTINCT FROM NEW.{kc} THEN
+    {follow}
+  END IF;
   PERFORM {rs}(TG_OP, old_img, new_img);
   IF EXISTS (SELECT 1 FROM switchyard.sync_queue q WHERE q.migration_name = {name} AND q.kind = 'forward' AND q.source_key = k::text) THEN
     PERFORM {map}(ARRAY[k], false);
@@ -1053,6 +1102,7 @@ PERFORM set_config('{SYNCING_SETTING}', 'off', true);
 RETURN NULL;",
         rs = n.rsync_fn(i),
         map = n.map_fn(),
+        follow = follow_key_sql(r, &format!("OLD.{kc}"), &format!("NEW.{kc}")),
     );
     function(
         &format!("{}()", n.reverse_fn(i)),
@@ -1091,19 +1141,19 @@ pub fn create_drain_fn(r: &Recipe, n: &Names) -> String {
     let mut arms = Vec::new();
     for i in 0..r.targets.len() {
         arms.push(format!(
-            "    WHEN {i} THEN PERFORM {}(e.op, e.old_row, e.new_row);",
+            "    WHEN {i} THEN PERFORM {}(queued.op, queued.old_row, queued.new_row);",
             n.rsync_fn(i)
         ));
     }
     let body = format!(
         "done := 0;
 PERFORM set_config('{SYNCING_SETTING}', 'on', true);
-FOR e IN SELECT * FROM switchyard.sync_queue q WHERE q.migration_name = {name} AND q.kind = 'reverse' ORDER BY q.id LOOP
-  CASE e.target
+FOR queued IN SELECT * FROM switchyard.sync_queue q WHERE q.migration_name = {name} AND q.kind = 'reverse' ORDER BY q.id LOOP
+  CASE queued.target
 {}
-    ELSE RAISE EXCEPTION 'sync_queue entry % names no target', e.id;
+    ELSE RAISE EXCEPTION 'sync_queue entry % names no target', queued.id;
   END CASE;
-  DELETE FROM switchyard.sync_queue q WHERE q.id = e.id;
+  DELETE FROM switchyard.sync_queue q WHERE q.id = queued.id;
   done := done + 1;
 END LOOP;
 SELECT array_agg(DISTINCT q.source_key::{kt}) INTO keys FROM switchyard.sync_queue q WHERE q.migration_name = {name} AND q.kind = 'forward';
@@ -1119,7 +1169,7 @@ RETURN done;",
     function(
         &format!("{}()", n.drain_fn()),
         "bigint",
-        &format!("  e record;\n  keys {kt}[];\n  done bigint;"),
+        &format!("  queued record;\n  keys {kt}[];\n  done bigint;"),
         &body,
     )
 }
@@ -1226,6 +1276,14 @@ pub fn create_backup(r: &Recipe, n: &Names) -> Vec<String> {
         "IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND OLD.{key} IS DISTINCT FROM NEW.{key}) THEN
   DELETE FROM {bk} b WHERE b.key = OLD.{key};
 END IF;
+IF TG_OP = 'UPDATE' AND OLD.{key} IS DISTINCT FROM NEW.{key} THEN
+  {follow}
+END IF;",
+        follow = follow_key(r)
+    );
+    let body = format!(
+        "{body}
+
 IF TG_OP <> 'DELETE' THEN
   INSERT INTO {bk} (key, doc) VALUES (NEW.{key}, NEW.{col})
   ON CONFLICT (key) DO UPDATE SET doc = EXCLUDED.doc;
@@ -1245,6 +1303,65 @@ RETURN NULL;"
             n.backup_fn()
         ),
     ]
+}
+
+/// Queued sync work follows a source key update (from `old` to `new`, SQL
+/// expressions): its key, and the key inside queued row images, so the work
+/// reaches the document that moved with the row.
+fn follow_key_sql(r: &Recipe, old: &str, new: &str) -> String {
+    let mut arms = Vec::new();
+    for (i, t) in r.targets.iter().enumerate() {
+        arms.push(format!(
+            "WHEN {i} THEN jsonb_set(img, {}, to_jsonb({new}))",
+            path_literal(&[t.source_key_column.as_str().to_string()])
+        ));
+    }
+    let rewrite = |col: &str| {
+        format!(
+            "CASE WHEN q.{col} IS NULL THEN NULL ELSE (SELECT CASE q.target {} ELSE img END FROM (SELECT q.{col} AS img) AS x) END",
+            arms.join(" ")
+        )
+    };
+    format!(
+        "UPDATE switchyard.sync_queue q SET source_key = ({new})::text, old_row = {}, new_row = {} WHERE q.migration_name = {} AND q.source_key = ({old})::text;",
+        rewrite("old_row"),
+        rewrite("new_row"),
+        literal(&r.name)
+    )
+}
+
+fn follow_key(r: &Recipe) -> String {
+    let key = &r.source.key;
+    follow_key_sql(r, &format!("OLD.{key}"), &format!("NEW.{key}"))
+}
+
+/// After the column is dropped, the backup follows the source's keys: a
+/// deleted row's document is forgotten (a new row with the same key is not
+/// given it back), an updated key takes its document and its remembered
+/// target writes along.
+pub fn create_backup_keys_fn(r: &Recipe, n: &Names) -> String {
+    let key = &r.source.key;
+    let bk = n.backup_table();
+    let body = format!(
+        "IF TG_OP = 'DELETE' THEN
+  DELETE FROM {bk} b WHERE b.key = OLD.{key};
+ELSIF OLD.{key} IS DISTINCT FROM NEW.{key} THEN
+  UPDATE {bk} b SET key = NEW.{key} WHERE b.key = OLD.{key};
+  {follow}
+END IF;
+RETURN NULL;",
+        follow = follow_key(r)
+    );
+    function(&format!("{}()", n.backup_keys_fn()), "trigger", "", &body)
+}
+
+pub fn create_backup_keys_trigger(r: &Recipe, n: &Names) -> String {
+    format!(
+        "CREATE OR REPLACE TRIGGER {} AFTER UPDATE OR DELETE ON {} FOR EACH ROW EXECUTE FUNCTION {}()",
+        n.backup_keys_trigger(),
+        source_table(r),
+        n.backup_keys_fn()
+    )
 }
 
 /// Keyset batches over `key` of `table`: the bounds and size of the first

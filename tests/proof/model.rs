@@ -600,7 +600,7 @@ pub fn reverse(r: &Recipe, doc: Option<&J>, w: &Write) -> Option<J> {
             _ => c.path.clone(),
         }
     };
-    let write = |d: J, i: usize, entry: &Option<String>, c: &Column, x: &J, insert: bool| -> J {
+    let write = |d: J, i: usize, entry: &Option<String>, c: &Column, x: &J| -> J {
         let path = full(i, entry, c);
         let v = d.at(&path).cloned();
         if *x == J::Null {
@@ -609,9 +609,7 @@ pub fn reverse(r: &Recipe, doc: Option<&J>, w: &Write) -> Option<J> {
             } else {
                 d.remove(&path)
             }
-        } else if (insert && same_present(c, v.as_ref(), x))
-            || (!insert && same_mapped(c, v.as_ref(), x))
-        {
+        } else if same_mapped(c, v.as_ref(), x) {
             d
         } else {
             d.put(&path, x.clone())
@@ -625,7 +623,7 @@ pub fn reverse(r: &Recipe, doc: Option<&J>, w: &Write) -> Option<J> {
             new,
         } => {
             let c = &target_of(*target).columns[*column];
-            write(doc, *target, entry, c, &new.json(c.ty), false)
+            write(doc, *target, entry, c, &new.json(c.ty))
         }
         Write::Insert {
             target,
@@ -643,7 +641,7 @@ pub fn reverse(r: &Recipe, doc: Option<&J>, w: &Write) -> Option<J> {
                 d = d.put(&entry_path, J::Obj(Vec::new()));
             }
             for (c, v) in t.columns.iter().zip(values) {
-                d = write(d, *target, &Some(entry.clone()), c, &v.json(c.ty), true);
+                d = write(d, *target, &Some(entry.clone()), c, &v.json(c.ty));
             }
             d
         }
