@@ -2,10 +2,12 @@
 # A private PostgreSQL cluster under a project folder.
 #   scripts/pg.sh start DIR   — init if needed, start, print the DATABASE_URL
 #   scripts/pg.sh stop DIR    — stop it (no error when not running)
+#   scripts/pg.sh crash DIR   — immediate stop (as a crash would), then start
+#                               again on the same port (crash tests)
 source "$(dirname "$0")/lib.sh"
 
 cmd="${1:-}"; dir="${2:-}"
-[ -n "$cmd" ] && [ -n "$dir" ] || die "usage: $0 start|stop DIR"
+[ -n "$cmd" ] && [ -n "$dir" ] || die "usage: $0 start|stop|crash DIR"
 mkdir -p "$dir"
 dir="$(cd "$dir" && pwd)"
 BIN="$(pg_bin)" || die "PostgreSQL server binaries not found; run scripts/setup.sh"
@@ -45,10 +47,17 @@ case "$cmd" in
     fi
     echo "postgres://postgres@127.0.0.1:$port/$db"
     ;;
+  crash)
+    port="$(cat "$dir/port")"
+    pg "$BIN/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+    pg "$BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
+      -o "-k $dir/data -p $port -c listen_addresses=127.0.0.1 ${PG_EXTRA_OPTS:-}" start >/dev/null \
+      || { tail -n 20 "$dir/postgres.log" >&2; die "PostgreSQL did not restart"; }
+    ;;
   stop)
     if [ -f "$dir/data/PG_VERSION" ] && pg "$BIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
       pg "$BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null && log "PostgreSQL stopped"
     fi
     ;;
-  *) die "usage: $0 start|stop DIR" ;;
+  *) die "usage: $0 start|stop|crash DIR" ;;
 esac

@@ -13,6 +13,8 @@
 //! (`SWITCHYARD_PROOF=full`), printing one `PROOF` line per check.
 #![cfg(feature = "ssr")]
 
+#[path = "proof/crash.rs"]
+mod crash;
 #[path = "proof/gen.rs"]
 mod gen;
 #[path = "proof/model.rs"]
