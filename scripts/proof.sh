@@ -22,7 +22,7 @@ SWITCHYARD_PROOF=full cargo test --features ssr --test proof -- --nocapture --te
 echo
 echo "| check | tried | result |"
 echo "|---|---|---|"
-grep '^PROOF |' "$LOG" | sed 's/^PROOF //' || true
+grep -o 'PROOF | .*' "$LOG" | sed 's/^PROOF //' || true
 if [ "$status" -ne 0 ]; then
   echo
   grep -E "panicked|Test failed|seed [0-9]+:" "$LOG" | head -n 20 >&2 || true

@@ -108,6 +108,9 @@ pub async fn view(pool: &PgPool, name: &str) -> Result<ConsoleView, ConsoleError
         Err(e) => return Err(e),
     };
     let status = engine.status().await?;
+    // What runs (and so what the dry run shows) is the pinned recipe.
+    let pinned = engine.pinned_engine().await?;
+    let engine = pinned.as_ref().unwrap_or(&engine);
     let records = &status.phases;
     let busy = engine.is_busy().await?;
     let titles: Vec<String> = sqlx::query_scalar(
@@ -168,6 +171,8 @@ pub async fn view(pool: &PgPool, name: &str) -> Result<ConsoleView, ConsoleError
         .collect();
     view.reads_from = status.reads_from;
     view.busy = busy;
+    view.pinned_recipe_hash = status.pinned_recipe_hash;
+    view.recipe_changed = status.recipe_changed;
     view.quarantine_sample = sqlx::query_as::<_, (String, String)>(
         "SELECT source_key, reason FROM switchyard.quarantine WHERE migration_name = $1
          ORDER BY quarantined_at, source_key LIMIT 20",
@@ -274,6 +279,8 @@ async fn base_view(pool: &PgPool, name: &str) -> Result<ConsoleView, ConsoleErro
         verification: latest_verification(pool, name).await?,
         target_batch_ms: 200,
         throttle_ms: 0,
+        pinned_recipe_hash: None,
+        recipe_changed: false,
     })
 }
 

@@ -826,10 +826,9 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
         })
     }
 
-    /// The engine that must act: this one, or (once phase 1 pinned a
-    /// recipe that differs from the one given) one for the pinned recipe,
-    /// after recording that the given recipe is not the pinned one.
-    async fn effective(&self, id: i64) -> Result<Option<Engine>, EngineError> {
+    /// An engine for the recipe pinned at phase 1, when it differs from the
+    /// one given (what `apply`, `rollback` and an honest dry run use).
+    pub async fn pinned_engine(&self) -> Result<Option<Engine>, EngineError> {
         let Some((text, hash)) = self.pinned().await? else {
             return Ok(None);
         };
@@ -837,10 +836,23 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
             return Ok(None);
         }
         let pinned = Recipe::parse(&text).map_err(EngineError::Recipe)?;
+        let mut opts = self.opts.clone();
+        opts.soak_hours = opts.soak_hours.or(Some(self.recipe.soak_hours));
+        Ok(Some(Engine::new(self.pool.clone(), pinned, opts)))
+    }
+
+    /// The engine that must act: this one, or (once phase 1 pinned a
+    /// recipe that differs from the one given) one for the pinned recipe,
+    /// after recording that the given recipe is not the pinned one.
+    async fn effective(&self, id: i64) -> Result<Option<Engine>, EngineError> {
+        let Some(pinned) = self.pinned_engine().await? else {
+            return Ok(None);
+        };
+        let (pinned_hash, given) = (pinned.recipe.hash(), self.recipe.hash());
         tracing::warn!(
             migration = %self.recipe.name,
-            pinned = %hash,
-            given = %self.recipe.hash(),
+            pinned = %pinned_hash,
+            given = %given,
             "the recipe differs from the one pinned at phase 1; using the pinned one"
         );
         state::event(
@@ -849,12 +861,10 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
             None,
             &self.opts.actor,
             "recipe_changed",
-            serde_json::json!({ "pinned_hash": hash, "given_hash": self.recipe.hash(), "used": "pinned" }),
+            serde_json::json!({ "pinned_hash": pinned_hash, "given_hash": given, "used": "pinned" }),
         )
         .await?;
-        let mut opts = self.opts.clone();
-        opts.soak_hours = opts.soak_hours.or(Some(self.recipe.soak_hours));
-        Ok(Some(Engine::new(self.pool.clone(), pinned, opts)))
+        Ok(Some(pinned))
     }
 
     /// Runs phase `phase` to completion (or until paused / aborted).

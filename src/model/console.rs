@@ -27,6 +27,10 @@ pub struct ConsoleView {
     /// Backfill throttle: target batch duration and pause between batches.
     pub target_batch_ms: i32,
     pub throttle_ms: i32,
+    /// SHA-256 of the recipe pinned at phase 1 (None before phase 1).
+    pub pinned_recipe_hash: Option<String>,
+    /// The recipe file differs from the pinned one (which is what runs).
+    pub recipe_changed: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

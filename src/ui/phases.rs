@@ -118,6 +118,22 @@ fn Console(initial: ConsoleView) -> impl IntoView {
                         }
                     })
             }}
+            {move || {
+                let v = view.get();
+                v.pinned_recipe_hash.map(|hash| {
+                    let short: String = hash.chars().take(12).collect();
+                    view! {
+                        <p class="recipe-pin" title=hash.clone()>
+                            {format!("Recipe pinned at phase 1: sha256 {short}…")}
+                            {v.recipe_changed.then(|| view! {
+                                <strong class="warning">
+                                    " The recipe file has changed since; the pinned recipe is the one that runs."
+                                </strong>
+                            })}
+                        </p>
+                    }
+                })
+            }}
             <ol class="console-phases">
                 {move || {
                     let v = view.get();
