@@ -64,6 +64,22 @@ async fn engine(recipe: Recipe, pool: sqlx::PgPool) -> Engine {
     )
 }
 
+/// Once phase 1 pinned a recipe, what runs is the pinned one: `plan` and
+/// `verify` show and check that (saying so when the file differs).
+async fn pinned_or_given(engine: Engine, file: &Path) -> Engine {
+    match engine.pinned_engine().await {
+        Ok(Some(pinned)) => {
+            eprintln!(
+                "note: {} differs from the recipe pinned at phase 1 (sha256 {}); using the pinned recipe",
+                file.display(),
+                pinned.recipe().hash()
+            );
+            pinned
+        }
+        _ => engine,
+    }
+}
+
 pub async fn recipe_check(file: &Path, pool: Option<sqlx::PgPool>) -> ExitCode {
     let recipe = match load_recipe(file) {
         Ok(r) => r,
@@ -99,7 +115,7 @@ pub async fn plan(file: &Path, pool: sqlx::PgPool) -> ExitCode {
         Ok(r) => r,
         Err(code) => return code,
     };
-    let engine = engine(recipe, pool).await;
+    let engine = pinned_or_given(engine(recipe, pool).await, file).await;
     for phase in 1..=5 {
         let steps = match engine.plan(phase) {
             Ok(s) => s,
@@ -225,7 +241,7 @@ pub async fn verify(file: &Path, pool: sqlx::PgPool) -> ExitCode {
         Ok(r) => r,
         Err(code) => return code,
     };
-    let engine = engine(recipe, pool).await;
+    let engine = pinned_or_given(engine(recipe, pool).await, file).await;
     match engine.verify().await {
         Ok(report) => {
             println!(

@@ -156,11 +156,7 @@ impl Engine {
                 return Ok(Outcome::Paused);
             }
             let started = Instant::now();
-            let mut tx = self.pool.begin().await?;
-            lock.fence()
-                .assert(&mut tx)
-                .await
-                .map_err(|e| EngineError::from_step(&step.label, e))?;
+            let mut tx = self.batch_tx(lock, &step.label).await?;
             let bounds: (Option<String>, Option<String>, i64) = match &p.last_key {
                 None => {
                     sqlx::query_as(first)
@@ -180,12 +176,26 @@ impl Engine {
                 tx.commit().await?;
                 return self.finish_backfill(id, ctl).await;
             };
-            let batch: BatchResult = sqlx::query_as(map)
+            let batch: BatchResult = match sqlx::query_as(map)
                 .bind(&lo)
                 .bind(&hi)
                 .fetch_one(&mut *tx)
                 .await
-                .map_err(|e| EngineError::from_step(&format!("backfill batch {lo}..={hi}"), e))?;
+            {
+                Ok(b) => b,
+                // Gave way to an application's lock: the batch, whole, again.
+                Err(e) if super::phases::is_retryable(&e) => {
+                    drop(tx);
+                    tokio::time::sleep(self.opts.lock.base_backoff).await;
+                    continue;
+                }
+                Err(e) => {
+                    return Err(EngineError::from_step(
+                        &format!("backfill batch {lo}..={hi}"),
+                        e,
+                    ))
+                }
+            };
             let elapsed = started.elapsed().as_secs_f64().max(0.001);
             let instant_rate = batch.n_rows as f64 / elapsed;
             let rate = if p.rows_per_second > 0.0 {

@@ -133,6 +133,22 @@ pub async fn check_database(pool: &PgPool, r: &Recipe) -> Result<Vec<RecipeError
                     format!("a table named {} already exists", t.table.as_str()),
                 ));
             }
+            for (k, ix) in t.indexes.iter().enumerate() {
+                let taken: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+                    .bind(format!("{}.{}", s.schema, ix.name))
+                    .fetch_one(pool)
+                    .await?;
+                if taken {
+                    errors.push(err(
+                        &format!("targets[{i}].indexes[{k}].name"),
+                        format!(
+                            "a table or index named {} already exists in schema {}",
+                            ix.name.as_str(),
+                            s.schema.as_str()
+                        ),
+                    ));
+                }
+            }
         }
     }
     Ok(errors)

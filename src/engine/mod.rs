@@ -139,10 +139,11 @@ pub enum Batch {
 /// Checks the runner makes around a step.
 #[derive(Clone, Debug)]
 pub enum Guard {
-    /// An index built CONCURRENTLY (schema-qualified, quoted): an invalid
-    /// leftover of a failed attempt is dropped before every attempt, and the
-    /// step only counts as done when the index exists and is valid.
-    Index(String),
+    /// An index built CONCURRENTLY (`index` schema-qualified, quoted) on
+    /// `table`: an invalid leftover of a failed attempt is dropped before
+    /// every attempt, and the step only counts as done when an index of that
+    /// name exists on that table and is valid.
+    Index { index: String, table: String },
     /// Skipped when constraint `name` already exists on `table` (a re-run).
     NewConstraint { table: String, name: String },
 }

@@ -179,7 +179,10 @@ impl Engine {
                                 ix.name,
                                 cols.join(", ")
                             )],
-                            guard: Some(Guard::Index(format!("{}.{}", r.source.schema, ix.name))),
+                            guard: Some(Guard::Index {
+                                index: format!("{}.{}", r.source.schema, ix.name),
+                                table: tt.clone(),
+                            }),
                             batch: None,
                         });
                     }
@@ -212,6 +215,7 @@ impl Engine {
                     functions.push(sql::create_rsync_fn(r, n, i, t));
                     functions.push(sql::create_resync_fn(r, n, i, t));
                     functions.push(sql::create_reverse_fn(r, n, i, t));
+                    functions.push(sql::create_reverse_stmt_fn(r, n, i, t));
                     functions.push(sql::create_contract_fn(r, n, i, t));
                 }
                 functions.push(sql::create_drain_fn(r, n));
@@ -245,7 +249,7 @@ impl Engine {
                         "re-map every key written since phase 1",
                         Batch::DrainCapture,
                         vec![
-                            "WITH d AS (DELETE FROM switchyard.capture_log WHERE id IN (SELECT id FROM switchyard.capture_log WHERE migration_name = $1 ORDER BY id LIMIT 5000) RETURNING source_key) SELECT array_agg(DISTINCT source_key ORDER BY source_key) FROM d".to_string(),
+                            "WITH d AS (DELETE FROM switchyard.capture_log WHERE id IN (SELECT id FROM switchyard.capture_log WHERE migration_name = $1 ORDER BY id LIMIT 1000) RETURNING source_key) SELECT array_agg(DISTINCT source_key ORDER BY source_key) FROM d".to_string(),
                             format!("SELECT m.n_rows FROM {}($1::text[]::{kt}[], false) AS m", n.map_fn()),
                         ],
                     ),
@@ -269,7 +273,7 @@ impl Engine {
                             "writes to {} flow back into the JSONB column",
                             t.table.as_str()
                         ),
-                        vec![sql::create_reverse_trigger(r, n, i, t)],
+                        sql::create_reverse_triggers(r, n, i, t),
                     ));
                 }
                 steps.push(Step::tx("flip the read flag", read_flag(r, "targets")));
@@ -309,9 +313,12 @@ impl Engine {
                 for t in &r.targets {
                     steps.push(Step::tx(
                         format!("stop writing {} back into the column", t.table.as_str()),
-                        vec![sql::drop_reverse_trigger(r, n, t)],
+                        sql::drop_reverse_triggers(r, n, t),
                     ));
                 }
+                // Deferred work applied before the exclusive lock; inside it
+                // only what was queued in the last moment remains.
+                steps.push(self.drain_sync_step());
                 let mut drop = vec![format!("LOCK TABLE {src} IN ACCESS EXCLUSIVE MODE")];
                 drop.extend(sql::drop_dual_write_triggers(r, n));
                 drop.push(format!("SELECT {}()", n.drain_fn()));
@@ -433,23 +440,30 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
         let name = literal(&r.name);
         Ok(match phase {
             1 => {
-                let mut s = sql::drop_capture_triggers(r, n);
-                s.extend(sql::drop_dual_write_triggers(r, n));
-                s.push(format!(
+                // One table locked per transaction.
+                let mut on_source = sql::drop_capture_triggers(r, n);
+                on_source.extend(sql::drop_dual_write_triggers(r, n));
+                on_source.push(format!(
                     "DROP TRIGGER IF EXISTS {} ON {src}",
                     n.backup_trigger()
                 ));
-                s.push(format!(
+                on_source.push(format!(
                     "DROP TRIGGER IF EXISTS {} ON {src}",
                     n.backup_keys_trigger()
                 ));
+                let mut steps = vec![Step::tx("drop our triggers on the source", on_source)];
                 for t in r.targets.iter().rev() {
-                    s.push(format!("DROP TABLE IF EXISTS {}", sql::target_table(r, t)));
+                    steps.push(Step::tx(
+                        format!("drop table {}", t.table.as_str()),
+                        vec![format!("DROP TABLE IF EXISTS {}", sql::target_table(r, t))],
+                    ));
                 }
-                for f in n.functions(r) {
-                    s.push(format!("DROP FUNCTION IF EXISTS {f}"));
-                }
-                s.push(format!("DROP TABLE IF EXISTS {}", n.backup_table()));
+                let mut rest: Vec<String> = n
+                    .functions(r)
+                    .into_iter()
+                    .map(|f| format!("DROP FUNCTION IF EXISTS {f}"))
+                    .collect();
+                rest.push(format!("DROP TABLE IF EXISTS {}", n.backup_table()));
                 for table in [
                     "quarantine",
                     "capture_log",
@@ -458,17 +472,18 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
                     "backfill_progress",
                     "contract_columns",
                 ] {
-                    s.push(format!(
+                    rest.push(format!(
                         "DELETE FROM switchyard.{table} WHERE migration_name = {name}"
                     ));
                 }
-                s.push(format!(
+                rest.push(format!(
                     "UPDATE switchyard.migrations SET pinned_recipe = NULL, pinned_hash = NULL, pinned_at = NULL WHERE name = {name}"
                 ));
-                vec![Step::tx(
-                    "drop capture, functions and target tables; unpin the recipe",
-                    s,
-                )]
+                steps.push(Step::tx(
+                    "drop our functions and bookkeeping; unpin the recipe",
+                    rest,
+                ));
+                steps
             }
             2 => {
                 let mut s: Vec<String> = r
@@ -497,18 +512,19 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
                 vec![Step::tx("switch dual-write back to capture", s)]
             }
             4 => {
-                let mut steps = Vec::new();
+                // The flag first: applications following it stop writing
+                // the new tables before their writes stop flowing back.
+                let mut steps = vec![Step::tx(
+                    "read from the source again",
+                    read_flag(r, "source"),
+                )];
                 for t in &r.targets {
                     steps.push(Step::tx(
                         format!("stop writing {} back into the column", t.table.as_str()),
-                        vec![sql::drop_reverse_trigger(r, n, t)],
+                        sql::drop_reverse_triggers(r, n, t),
                     ));
                 }
                 steps.push(self.drain_sync_step());
-                steps.push(Step::tx(
-                    "read from the source again",
-                    read_flag(r, "source"),
-                ));
                 steps
             }
             5 => {
@@ -569,7 +585,7 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
                             "writes to {} flow back into the column again",
                             t.table.as_str()
                         ),
-                        vec![sql::create_reverse_trigger(r, n, i, t)],
+                        sql::create_reverse_triggers(r, n, i, t),
                     ));
                 }
                 steps.push(Step::tx(
@@ -704,11 +720,10 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
                 label: format!("restore index {}", ix.name),
                 mode: StepMode::Concurrent,
                 sql: vec![concurrently(&ix.definition)],
-                guard: Some(Guard::Index(format!(
-                    "{}.{}",
-                    r.source.schema,
-                    quote_ident(&ix.name)
-                ))),
+                guard: Some(Guard::Index {
+                    index: format!("{}.{}", r.source.schema, quote_ident(&ix.name)),
+                    table: src.clone(),
+                }),
                 batch: None,
             });
         }
@@ -835,10 +850,14 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
         if hash == self.recipe.hash() {
             return Ok(None);
         }
+        // Everything from the pinned recipe, soak time included (an edited
+        // file cannot shorten it); only an explicit override applies.
         let pinned = Recipe::parse(&text).map_err(EngineError::Recipe)?;
-        let mut opts = self.opts.clone();
-        opts.soak_hours = opts.soak_hours.or(Some(self.recipe.soak_hours));
-        Ok(Some(Engine::new(self.pool.clone(), pinned, opts)))
+        Ok(Some(Engine::new(
+            self.pool.clone(),
+            pinned,
+            self.opts.clone(),
+        )))
     }
 
     /// The engine that must act: this one, or (once phase 1 pinned a
@@ -895,6 +914,24 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
         let phases = state::phases(&self.pool, id).await?;
         if let Some(reason) = self.why_not_apply(&phases, phase) {
             return Err(EngineError::Refused(reason));
+        }
+        if phase == 1
+            && matches!(
+                phases[0].state,
+                PhaseState::Pending | PhaseState::RolledBack
+            )
+        {
+            // What only the database can tell (tables or index names taken,
+            // key column nullable…), checked by the runner itself.
+            let errors = super::inspect::check_database(&self.pool, &self.recipe).await?;
+            if !errors.is_empty() {
+                return Err(EngineError::Recipe(errors));
+            }
+        }
+        if phase == 5 && matches!(self.saved_definition().await?, Some((_, true))) {
+            return Err(EngineError::Refused(
+                "a rollback of phase 5 has not finished (the column was dropped and is being restored); roll back phase 5 again first".into(),
+            ));
         }
         if phase == 5 {
             let blockers = self.unrestorable_dependents().await?;
@@ -1043,14 +1080,18 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
     /// dropped before every attempt (IF NOT EXISTS would skip it), and the
     /// step is done only when the index exists and is valid.
     async fn run_concurrent(&self, step: &Step, statement: &str) -> Result<(), EngineError> {
-        let Some(Guard::Index(qualified)) = &step.guard else {
+        let Some(Guard::Index {
+            index: qualified,
+            table,
+        }) = &step.guard
+        else {
             run_outside_transaction(&self.pool, &step.label, statement, None, &self.opts.lock)
                 .await?;
             return Ok(());
         };
         let drop_invalid = format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified}");
         for _ in 0..self.opts.lock.max_attempts.max(1) {
-            if self.index_validity(qualified).await? == Some(false) {
+            if self.index_validity(qualified, table).await? == Some(false) {
                 run_outside_transaction(
                     &self.pool,
                     &format!("drop the invalid index left by {}", step.label),
@@ -1063,7 +1104,7 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
             // A lock timeout inside leaves an invalid index: drop it and retry.
             run_outside_transaction(&self.pool, &step.label, statement, None, &self.opts.lock)
                 .await?;
-            if self.index_validity(qualified).await? == Some(true) {
+            if self.index_validity(qualified, table).await? == Some(true) {
                 return Ok(());
             }
         }
@@ -1073,15 +1114,19 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
         )))
     }
 
-    async fn index_validity(&self, qualified: &str) -> Result<Option<bool>, EngineError> {
-        Ok(
-            sqlx::query_scalar(
-                "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)",
-            )
-            .bind(qualified)
-            .fetch_optional(&self.pool)
-            .await?,
+    /// Is the index valid (None: no index of that name on that table)?
+    async fn index_validity(
+        &self,
+        qualified: &str,
+        table: &str,
+    ) -> Result<Option<bool>, EngineError> {
+        Ok(sqlx::query_scalar(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1) AND indrelid = to_regclass($2)",
         )
+        .bind(qualified)
+        .bind(table)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     async fn constraint_exists(&self, table: &str, name: &str) -> Result<bool, EngineError> {
@@ -1319,13 +1364,9 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
     ) -> Result<(), EngineError> {
         let [take, remap] = [&step.sql[0], &step.sql[1]];
         let mut drained = 0usize;
+        let mut attempts = 0;
         loop {
-            lock.check().await?;
-            let mut tx = self.pool.begin().await?;
-            lock.fence()
-                .assert(&mut tx)
-                .await
-                .map_err(|e| EngineError::from_step(&step.label, e))?;
+            let mut tx = self.batch_tx(lock, &step.label).await?;
             let keys: Option<Vec<String>> = sqlx::query_scalar(take)
                 .bind(&self.recipe.name)
                 .fetch_one(&mut *tx)
@@ -1334,13 +1375,20 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
                 tx.commit().await?;
                 break;
             };
-            drained += keys.len();
-            sqlx::query(remap)
-                .bind(&keys)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| EngineError::from_step(&step.label, e))?;
-            tx.commit().await?;
+            // Taking from the log and re-mapping commit together, or not at all.
+            match sqlx::query(remap).bind(&keys).execute(&mut *tx).await {
+                Ok(_) => {
+                    tx.commit().await?;
+                    drained += keys.len();
+                    attempts = 0;
+                }
+                Err(e) if is_retryable(&e) && attempts < 50 => {
+                    attempts += 1;
+                    drop(tx);
+                    tokio::time::sleep(self.opts.lock.base_backoff).await;
+                }
+                Err(e) => return Err(EngineError::from_step(&step.label, e)),
+            }
         }
         state::event(
             &self.pool,
@@ -1354,29 +1402,48 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
         Ok(())
     }
 
+    /// A transaction for one batch: fenced, and under `lock_timeout` so a
+    /// batch gives way (and is retried) rather than make an application
+    /// wait, or lose a deadlock to it.
+    pub(super) async fn batch_tx(
+        &self,
+        lock: &RunnerLock,
+        label: &str,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, EngineError> {
+        lock.check().await?;
+        let mut tx = self.pool.begin().await?;
+        lock.fence()
+            .assert(&mut tx)
+            .await
+            .map_err(|e| EngineError::from_step(label, e))?;
+        sqlx::query(&format!(
+            "SET LOCAL lock_timeout = '{}ms'",
+            self.opts.lock.lock_timeout.as_millis()
+        ))
+        .execute(&mut *tx)
+        .await?;
+        Ok(tx)
+    }
+
     /// Runs `[first bounds, next bounds, statement($1, $2)]` over every key
     /// batch, each batch in a fenced transaction.
     async fn copy_in_batches(&self, step: &Step, lock: &RunnerLock) -> Result<(), EngineError> {
         let [first, next, work] = [&step.sql[0], &step.sql[1], &step.sql[2]];
         let mut last: Option<String> = None;
+        let mut attempts = 0;
         loop {
-            lock.check().await?;
-            let mut tx = self.pool.begin().await?;
-            lock.fence()
-                .assert(&mut tx)
-                .await
-                .map_err(|e| EngineError::from_step(&step.label, e))?;
+            let mut tx = self.batch_tx(lock, &step.label).await?;
             let (lo, hi, _count): (Option<String>, Option<String>, i64) = match &last {
                 None => {
                     sqlx::query_as(first)
-                        .bind(5000i64)
+                        .bind(1000i64)
                         .fetch_one(&mut *tx)
                         .await?
                 }
                 Some(k) => {
                     sqlx::query_as(next)
                         .bind(k)
-                        .bind(5000i64)
+                        .bind(1000i64)
                         .fetch_one(&mut *tx)
                         .await?
                 }
@@ -1385,14 +1452,24 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
                 tx.commit().await?;
                 return Ok(());
             };
-            sqlx::query(work)
+            match sqlx::query(work)
                 .bind(&lo)
                 .bind(&hi)
                 .execute(&mut *tx)
                 .await
-                .map_err(|e| EngineError::from_step(&step.label, e))?;
-            tx.commit().await?;
-            last = Some(hi);
+            {
+                Ok(_) => {
+                    tx.commit().await?;
+                    last = Some(hi);
+                    attempts = 0;
+                }
+                Err(e) if is_retryable(&e) && attempts < 50 => {
+                    attempts += 1;
+                    drop(tx);
+                    tokio::time::sleep(self.opts.lock.base_backoff).await;
+                }
+                Err(e) => return Err(EngineError::from_step(&step.label, e)),
+            }
         }
     }
 
@@ -1403,17 +1480,16 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
     async fn restore_catch_up(&self, step: &Step, lock: &RunnerLock) -> Result<(), EngineError> {
         let [catch_up, count] = [&step.sql[3], &step.sql[4]];
         loop {
-            lock.check().await?;
-            let mut tx = self.pool.begin().await?;
-            lock.fence()
-                .assert(&mut tx)
-                .await
-                .map_err(|e| EngineError::from_step(&step.label, e))?;
-            sqlx::query(catch_up)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| EngineError::from_step(&step.label, e))?;
-            tx.commit().await?;
+            let mut tx = self.batch_tx(lock, &step.label).await?;
+            match sqlx::query(catch_up).execute(&mut *tx).await {
+                Ok(_) => tx.commit().await?,
+                Err(e) if is_retryable(&e) => {
+                    drop(tx);
+                    tokio::time::sleep(self.opts.lock.base_backoff).await;
+                    continue;
+                }
+                Err(e) => return Err(EngineError::from_step(&step.label, e)),
+            }
             let left: i64 = sqlx::query_scalar(count).fetch_one(&self.pool).await?;
             if left == 0 {
                 return Ok(());
@@ -1431,12 +1507,7 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
         let forget = &step.sql[step.sql.len() - 1];
         let mut attempts = 0;
         loop {
-            lock.check().await?;
-            let mut tx = self.pool.begin().await?;
-            lock.fence()
-                .assert(&mut tx)
-                .await
-                .map_err(|e| EngineError::from_step(&step.label, e))?;
+            let mut tx = self.batch_tx(lock, &step.label).await?;
             // Exactly the entries taken are forgotten: ids are not handed
             // out in commit order, so "all ids up to the highest seen"
             // would drop entries committed meanwhile.
@@ -1495,19 +1566,14 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
     /// Applies sync work deferred by triggers (see `sql::create_drain_fn`),
     /// retrying when it meets an application's deadlock itself.
     async fn drain_sync(&self, step: &Step, lock: &RunnerLock) -> Result<(), EngineError> {
-        for attempt in 1..=20 {
-            lock.check().await?;
-            let mut tx = self.pool.begin().await?;
-            lock.fence()
-                .assert(&mut tx)
-                .await
-                .map_err(|e| EngineError::from_step(&step.label, e))?;
+        for attempt in 1..=50 {
+            let mut tx = self.batch_tx(lock, &step.label).await?;
             match sqlx::query(&step.sql[0]).execute(&mut *tx).await {
                 Ok(_) => {
                     tx.commit().await?;
                     return Ok(());
                 }
-                Err(e) if is_retryable(&e) && attempt < 20 => {
+                Err(e) if is_retryable(&e) && attempt < 50 => {
                     drop(tx);
                     tokio::time::sleep(self.opts.lock.base_backoff).await;
                 }

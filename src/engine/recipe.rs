@@ -471,7 +471,8 @@ impl Recipe {
                     );
                 }
                 if let Some(src) = &source {
-                    if target.table == src.table && src.schema.as_str() == "public" {
+                    // Targets are created in the source's schema.
+                    if target.table == src.table {
                         errs.push(format!("{at}.table"), "cannot be the source table");
                     }
                 }

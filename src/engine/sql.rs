@@ -156,6 +156,12 @@ impl Names {
     pub fn reverse_trigger(&self) -> String {
         self.quoted("rev")
     }
+    pub fn reverse_stmt_fn(&self, i: usize) -> String {
+        self.func(&format!("rvs_{i}"))
+    }
+    pub fn reverse_stmt_trigger(&self, op: Op) -> String {
+        self.quoted(&format!("rvs_{}", op.suffix()))
+    }
     pub fn contract_fn(&self, i: usize) -> String {
         self.func(&format!("ctr_{i}"))
     }
@@ -210,6 +216,7 @@ impl Names {
             fns.push(format!("{}(text, jsonb, jsonb)", self.rsync_fn(i)));
             fns.push(format!("{}({kt}, text)", self.resync_fn(i)));
             fns.push(format!("{}()", self.reverse_fn(i)));
+            fns.push(format!("{}()", self.reverse_stmt_fn(i)));
             fns.push(format!("{}()", self.contract_fn(i)));
         }
         fns
@@ -329,7 +336,8 @@ pub fn default_sql(ty: SqlType, d: &DefaultValue) -> String {
         DefaultValue::Int(i) => i.to_string(),
         DefaultValue::Float(f) => format!("{f:?}"),
     };
-    format!("{raw}::{}", ty.sql())
+    // Parenthesised: `-32768::smallint` would cast 32768 first.
+    format!("({raw})::{}", ty.sql())
 }
 
 /// Bounds past which a JSON number surely cannot become a `double
@@ -526,7 +534,7 @@ fn map_statement(r: &Recipe, lock_rows: bool) -> String {
                     .map(|c| column_value(c, &get("src.d", &c.path)))
                     .collect();
                 ctes.push(format!(
-                    "t{i} AS (\n  INSERT INTO {table} ({kc}, {})\n  SELECT src.k, {} FROM src WHERE src.reason IS NULL\n  {}\n  RETURNING 1\n)",
+                    "t{i} AS (\n  INSERT INTO {table} AS t ({kc}, {})\n  SELECT src.k, {} FROM src WHERE src.reason IS NULL\n  {}\n  RETURNING 1\n)",
                     names.join(", "),
                     values.join(", "),
                     on_conflict(&kc.to_string())
@@ -541,7 +549,7 @@ fn map_statement(r: &Recipe, lock_rows: bool) -> String {
                     .map(|c| column_value(c, &get("e.value", &c.path)))
                     .collect();
                 ctes.push(format!(
-                    "t{i} AS (\n  INSERT INTO {table} ({kc}, {key_column}, {})\n  SELECT src.k, e.key, {} FROM src CROSS JOIN LATERAL jsonb_each({}) AS e\n  WHERE src.reason IS NULL\n  {}\n  RETURNING 1\n)",
+                    "t{i} AS (\n  INSERT INTO {table} AS t ({kc}, {key_column}, {})\n  SELECT src.k, e.key, {} FROM src CROSS JOIN LATERAL jsonb_each({}) AS e\n  WHERE src.reason IS NULL\n  {}\n  RETURNING 1\n)",
                     names.join(", "),
                     values.join(", "),
                     entries_of("src.d", path),
@@ -595,69 +603,79 @@ fn key_array_type(r: &Recipe) -> String {
     format!("{}[]", r.source.key_type.sql())
 }
 
-/// The raw mapping of a set of keys. Outside the backfill the keys' rows
-/// are locked in key order, target writes queued for them are written into
-/// their documents, and their target rows, quarantine entries and queued
-/// work are cleared first (a full re-map). Errors propagate; `map` is the
-/// safe entry point.
+/// The raw mapping of a set of keys. Outside the backfill (a re-map): the
+/// keys' source rows and existing target rows are locked first (so an
+/// application write in flight on a target row finishes, and any work it
+/// queued is visible), queued target writes of these keys are re-synced
+/// into their documents, then every target row is upserted in place from
+/// the document (rows unchanged are left alone) and the rows the documents
+/// no longer produce are deleted. A concurrent writer of a target row is
+/// never left updating a deleted row. Errors propagate; `map` is the safe
+/// entry point.
 pub fn create_apply_fn(r: &Recipe, n: &Names) -> String {
     let key = &r.source.key;
+    let col = &r.source.column;
+    let kt = r.source.key_type.sql();
     let name = literal(&r.name);
-    let mut clear = vec![format!(
-        "  PERFORM 1 FROM {} s WHERE s.{key} = ANY(keys) ORDER BY s.{key} FOR NO KEY UPDATE;",
-        source_table(r)
+    let src = source_table(r);
+    let mut before = vec![format!(
+        "  PERFORM 1 FROM {src} s WHERE s.{key} = ANY(keys) ORDER BY s.{key} FOR NO KEY UPDATE;"
     )];
     for t in &r.targets {
-        clear.push(format!(
-            "  DELETE FROM {} t WHERE t.{} = ANY(keys);",
+        before.push(format!(
+            "  PERFORM 1 FROM {} t WHERE t.{} = ANY(keys) FOR UPDATE;",
             target_table(r, t),
             t.source_key_column
-        ));
-    }
-    // Target writes that gave way to a deadlock reach the documents before
-    // they are re-mapped: a re-map never discards them.
-    let mut arms = Vec::new();
-    for i in 0..r.targets.len() {
-        arms.push(format!(
-            "      WHEN {i} THEN PERFORM {}(queued.op, queued.old_row, queued.new_row);",
-            n.rsync_fn(i)
         ));
     }
     let mut resyncs = Vec::new();
     for i in 0..r.targets.len() {
         resyncs.push(format!(
             "      WHEN {i} THEN PERFORM {}(queued.source_key::{kt}, queued.entry_key);",
-            n.resync_fn(i),
-            kt = r.source.key_type.sql()
+            n.resync_fn(i)
         ));
     }
-    // So do target writes remembered since the contract (a rollback of
-    // phase 5 under way): re-synced from the targets' state, then forgotten.
-    clear.insert(
-        1,
-        format!(
-            "  FOR queued IN SELECT DISTINCT q.target, q.source_key, q.entry_key FROM switchyard.sync_queue q WHERE q.migration_name = {name} AND q.kind = 'contract' AND q.source_key = ANY(keys::text[]) LOOP\n    CASE queued.target\n{}\n      ELSE NULL;\n    END CASE;\n  END LOOP;\n  DELETE FROM switchyard.sync_queue q WHERE q.migration_name = {name} AND q.kind = 'contract' AND q.source_key = ANY(keys::text[]);",
-            resyncs.join("\n")
-        ),
-    );
-    clear.insert(
-        1,
-        format!(
-            "  FOR queued IN SELECT * FROM switchyard.sync_queue q WHERE q.migration_name = {name} AND q.kind = 'reverse' AND q.source_key = ANY(keys::text[]) ORDER BY q.id LOOP\n    CASE queued.target\n{}\n      ELSE NULL;\n    END CASE;\n  END LOOP;",
-            arms.join("\n")
-        ),
-    );
-    clear.push(format!(
+    before.push(format!(
+        "  DELETE FROM switchyard.sync_queue q WHERE q.migration_name = {name} AND q.kind = 'forward' AND q.source_key = ANY(keys::text[]);"
+    ));
+    before.push(format!(
+        "  FOR queued IN SELECT q.id, q.target, q.source_key, q.entry_key FROM switchyard.sync_queue q WHERE q.migration_name = {name} AND q.kind IN ('reverse', 'contract') AND q.source_key = ANY(keys::text[]) ORDER BY q.id LOOP\n    CASE queued.target\n{}\n      ELSE NULL;\n    END CASE;\n    DELETE FROM switchyard.sync_queue q WHERE q.id = queued.id;\n  END LOOP;",
+        resyncs.join("\n")
+    ));
+    before.push(format!(
         "  DELETE FROM switchyard.quarantine q WHERE q.migration_name = {name} AND q.source_key = ANY(keys::text[]);"
     ));
-    clear.push(format!(
-        "  DELETE FROM switchyard.sync_queue q WHERE q.migration_name = {name} AND q.kind IN ('forward', 'reverse') AND q.source_key = ANY(keys::text[]);"
-    ));
+    let quarantined = |kc: &str| {
+        format!(
+            "EXISTS (SELECT 1 FROM switchyard.quarantine q WHERE q.migration_name = {name} AND q.source_key = t.{kc}::text)"
+        )
+    };
+    let mut after = Vec::new();
+    for t in &r.targets {
+        let kc = t.source_key_column.to_string();
+        let stale = match &t.kind {
+            TargetKind::PerRow => quarantined(&kc),
+            TargetKind::PerEntry {
+                path, key_column, ..
+            } => {
+                let entries = get(&format!("s.{col}"), path);
+                format!(
+                    "({} OR NOT EXISTS (SELECT 1 FROM {src} s WHERE s.{key} = t.{kc} AND jsonb_typeof({entries}) = 'object' AND {entries} ? t.{key_column}))",
+                    quarantined(&kc)
+                )
+            }
+        };
+        after.push(format!(
+            "  DELETE FROM {} t WHERE t.{kc} = ANY(keys) AND {stale};",
+            target_table(r, t)
+        ));
+    }
     let body = format!(
-        "IF NOT backfill THEN\n{}\nEND IF;\nIF lock_rows THEN\n{};\nELSE\n{};\nEND IF;",
-        clear.join("\n"),
+        "IF NOT backfill THEN\n{}\nEND IF;\nIF lock_rows THEN\n{};\nELSE\n{};\nEND IF;\nIF NOT backfill THEN\n{}\nEND IF;",
+        before.join("\n"),
         map_statement(r, true),
-        map_statement(r, false)
+        map_statement(r, false),
+        after.join("\n")
     );
     function(
         &format!(
@@ -826,7 +844,7 @@ IF keys IS NULL THEN RETURN NULL; END IF;
 PERFORM set_config('{SYNCING_SETTING}', 'on', true);
 BEGIN
   PERFORM {}(keys, false);
-EXCEPTION WHEN deadlock_detected OR lock_not_available THEN
+EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure THEN
   INSERT INTO switchyard.sync_queue (migration_name, kind, source_key)
   SELECT {}, 'forward', k::text FROM unnest(keys) AS k;
 END;
@@ -1055,7 +1073,7 @@ pub fn create_resync_fn(r: &Recipe, n: &Names, i: usize, t: &Target) -> String {
     let body = format!(
         "prev := current_setting('{SYNCING_SETTING}', true);
 PERFORM set_config('{SYNCING_SETTING}', 'on', true);
-SELECT to_jsonb(t) INTO img FROM {} t WHERE {filter} FOR SHARE;
+SELECT to_jsonb(t.*) INTO img FROM {} t WHERE {filter} FOR SHARE;
 IF FOUND THEN
   PERFORM {rs}('SYNC', NULL, img);
 ELSE
@@ -1073,82 +1091,145 @@ PERFORM set_config('{SYNCING_SETTING}', coalesce(prev, 'off'), true);",
     )
 }
 
-/// Phase 4's reverse-sync trigger on target `i`. If writing the document
-/// would deadlock with a dual-write of the same key, the row image is queued
-/// (`reverse`) instead of failing the application; a dual-write handed over
-/// to this key (`forward`) is done here, once the document is ours.
+/// Phase 4's reverse-sync trigger on target `i` (row level). If writing the
+/// document would deadlock with a dual-write of the same key (or fail a
+/// serializable transaction), the (key, entry) is queued (`reverse`) instead
+/// of failing the application, and re-synced from the row's state later.
 pub fn create_reverse_fn(r: &Recipe, n: &Names, i: usize, t: &Target) -> String {
     let kc = &t.source_key_column;
     let name = literal(&r.name);
+    let (old_e, new_e) = match &t.kind {
+        TargetKind::PerRow => ("NULL::text".to_string(), "NULL::text".to_string()),
+        TargetKind::PerEntry { key_column, .. } => {
+            (format!("OLD.{key_column}"), format!("NEW.{key_column}"))
+        }
+    };
     let body = format!(
         "IF current_setting('{SYNCING_SETTING}', true) = 'on' THEN RETURN NULL; END IF;
 PERFORM set_config('{SYNCING_SETTING}', 'on', true);
-IF TG_OP = 'DELETE' THEN k := OLD.{kc}; ELSE k := NEW.{kc}; END IF;
 IF TG_OP <> 'INSERT' THEN old_img := to_jsonb(OLD); END IF;
 IF TG_OP <> 'DELETE' THEN new_img := to_jsonb(NEW); END IF;
 BEGIN
-  IF TG_OP = 'UPDATE' AND OLD.{kc} IS DISTINCT FROM NEW.{kc} THEN
-    {follow}
+  IF TG_OP = 'UPDATE' AND (OLD.{kc}, {old_e}) IS DISTINCT FROM (NEW.{kc}, {new_e}) THEN
+    -- The row moved (a cascaded key update): its queued work follows it.
+    UPDATE switchyard.sync_queue q SET source_key = NEW.{kc}::text, entry_key = {new_e}
+    WHERE q.migration_name = {name} AND q.target = {i} AND q.source_key = OLD.{kc}::text
+      AND q.entry_key IS NOT DISTINCT FROM {old_e};
   END IF;
   PERFORM {rs}(TG_OP, old_img, new_img);
-  IF EXISTS (SELECT 1 FROM switchyard.sync_queue q WHERE q.migration_name = {name} AND q.kind = 'forward' AND q.source_key = k::text) THEN
-    PERFORM {map}(ARRAY[k], false);
+EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure THEN
+  IF TG_OP <> 'INSERT' THEN
+    INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key)
+    VALUES ({name}, 'reverse', OLD.{kc}::text, {i}, {old_e});
   END IF;
-EXCEPTION WHEN deadlock_detected OR lock_not_available THEN
-  INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, op, old_row, new_row)
-  VALUES ({name}, 'reverse', k::text, {i}, TG_OP, old_img, new_img);
+  IF TG_OP <> 'DELETE' THEN
+    INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key)
+    VALUES ({name}, 'reverse', NEW.{kc}::text, {i}, {new_e});
+  END IF;
 END;
 PERFORM set_config('{SYNCING_SETTING}', 'off', true);
 RETURN NULL;",
         rs = n.rsync_fn(i),
-        map = n.map_fn(),
-        follow = follow_key_sql(r, &format!("OLD.{kc}"), &format!("NEW.{kc}")),
     );
     function(
         &format!("{}()", n.reverse_fn(i)),
         "trigger",
-        &format!(
-            "  k {};\n  old_img jsonb;\n  new_img jsonb;",
-            r.source.key_type.sql()
-        ),
+        "  old_img jsonb;\n  new_img jsonb;",
         &body,
     )
 }
 
-pub fn create_reverse_trigger(r: &Recipe, n: &Names, i: usize, t: &Target) -> String {
-    format!(
-        "CREATE OR REPLACE TRIGGER {} AFTER INSERT OR UPDATE OR DELETE ON {} FOR EACH ROW EXECUTE FUNCTION {}()",
-        n.reverse_trigger(),
-        target_table(r, t),
-        n.reverse_fn(i)
+/// Phase 4's statement-level companion of the reverse sync on target `i`:
+/// once every row of the statement is in its document, a re-map handed over
+/// by a dual-write that gave way to a deadlock (`forward`) is done for the
+/// keys the statement touched, in the writer's own transaction.
+pub fn create_reverse_stmt_fn(r: &Recipe, n: &Names, i: usize, t: &Target) -> String {
+    let kc = &t.source_key_column;
+    let kt = r.source.key_type.sql();
+    let name = literal(&r.name);
+    let body = format!(
+        "IF current_setting('{SYNCING_SETTING}', true) = 'on' THEN RETURN NULL; END IF;
+IF TG_OP = 'INSERT' THEN
+  SELECT array_agg(DISTINCT n.{kc}) INTO keys FROM sy_new n;
+ELSIF TG_OP = 'DELETE' THEN
+  SELECT array_agg(DISTINCT o.{kc}) INTO keys FROM sy_old o;
+ELSE
+  SELECT array_agg(DISTINCT x.k) INTO keys FROM (SELECT n.{kc} AS k FROM sy_new n UNION SELECT o.{kc} FROM sy_old o) x;
+END IF;
+SELECT array_agg(DISTINCT q.source_key::{kt}) INTO pending FROM switchyard.sync_queue q
+WHERE q.migration_name = {name} AND q.kind = 'forward' AND q.source_key = ANY(keys::text[]);
+IF pending IS NULL THEN RETURN NULL; END IF;
+PERFORM set_config('{SYNCING_SETTING}', 'on', true);
+BEGIN
+  PERFORM {map}(pending, false);
+EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure THEN
+  NULL; -- still queued: the next writer of these keys, or the engine, does it
+END;
+PERFORM set_config('{SYNCING_SETTING}', 'off', true);
+RETURN NULL;",
+        map = n.map_fn()
+    );
+    function(
+        &format!("{}()", n.reverse_stmt_fn(i)),
+        "trigger",
+        &format!("  keys {kt}[];\n  pending {kt}[];"),
+        &body,
     )
 }
 
-pub fn drop_reverse_trigger(r: &Recipe, n: &Names, t: &Target) -> String {
-    format!(
-        "DROP TRIGGER IF EXISTS {} ON {}",
+/// The reverse-sync triggers of target `i`: the row trigger, then one
+/// statement trigger per event (transition tables need one each).
+pub fn create_reverse_triggers(r: &Recipe, n: &Names, i: usize, t: &Target) -> Vec<String> {
+    let table = target_table(r, t);
+    let mut out = vec![format!(
+        "CREATE OR REPLACE TRIGGER {} AFTER INSERT OR UPDATE OR DELETE ON {table} FOR EACH ROW EXECUTE FUNCTION {}()",
         n.reverse_trigger(),
-        target_table(r, t)
-    )
+        n.reverse_fn(i)
+    )];
+    for op in Op::ALL {
+        out.push(format!(
+            "CREATE OR REPLACE TRIGGER {} AFTER {} ON {table} {} FOR EACH STATEMENT EXECUTE FUNCTION {}()",
+            n.reverse_stmt_trigger(op),
+            op.sql(),
+            op.transition(),
+            n.reverse_stmt_fn(i)
+        ));
+    }
+    out
+}
+
+pub fn drop_reverse_triggers(r: &Recipe, n: &Names, t: &Target) -> Vec<String> {
+    let table = target_table(r, t);
+    let mut out = vec![format!(
+        "DROP TRIGGER IF EXISTS {} ON {table}",
+        n.reverse_trigger()
+    )];
+    for op in Op::ALL {
+        out.push(format!(
+            "DROP TRIGGER IF EXISTS {} ON {table}",
+            n.reverse_stmt_trigger(op)
+        ));
+    }
+    out
 }
 
 /// Applies the sync work queued by triggers that gave way to a deadlock:
-/// row images into documents first (in the order they were written), then
-/// re-maps. Returns how many entries it applied.
+/// target rows re-synced into their documents from their current state
+/// first, then the queued re-maps. Returns how many entries it applied.
 pub fn create_drain_fn(r: &Recipe, n: &Names) -> String {
     let name = literal(&r.name);
     let kt = r.source.key_type.sql();
     let mut arms = Vec::new();
     for i in 0..r.targets.len() {
         arms.push(format!(
-            "    WHEN {i} THEN PERFORM {}(queued.op, queued.old_row, queued.new_row);",
-            n.rsync_fn(i)
+            "    WHEN {i} THEN PERFORM {}(queued.source_key::{kt}, queued.entry_key);",
+            n.resync_fn(i)
         ));
     }
     let body = format!(
         "done := 0;
 PERFORM set_config('{SYNCING_SETTING}', 'on', true);
-FOR queued IN SELECT * FROM switchyard.sync_queue q WHERE q.migration_name = {name} AND q.kind = 'reverse' ORDER BY q.id LOOP
+FOR queued IN SELECT q.id, q.target, q.source_key, q.entry_key FROM switchyard.sync_queue q WHERE q.migration_name = {name} AND q.kind = 'reverse' ORDER BY q.id LOOP
   CASE queued.target
 {}
     ELSE RAISE EXCEPTION 'sync_queue entry % names no target', queued.id;
@@ -1306,26 +1387,10 @@ RETURN NULL;"
 }
 
 /// Queued sync work follows a source key update (from `old` to `new`, SQL
-/// expressions): its key, and the key inside queued row images, so the work
-/// reaches the document that moved with the row.
+/// expressions), so it reaches the document that moved with the row.
 fn follow_key_sql(r: &Recipe, old: &str, new: &str) -> String {
-    let mut arms = Vec::new();
-    for (i, t) in r.targets.iter().enumerate() {
-        arms.push(format!(
-            "WHEN {i} THEN jsonb_set(img, {}, to_jsonb({new}))",
-            path_literal(&[t.source_key_column.as_str().to_string()])
-        ));
-    }
-    let rewrite = |col: &str| {
-        format!(
-            "CASE WHEN q.{col} IS NULL THEN NULL ELSE (SELECT CASE q.target {} ELSE img END FROM (SELECT q.{col} AS img) AS x) END",
-            arms.join(" ")
-        )
-    };
     format!(
-        "UPDATE switchyard.sync_queue q SET source_key = ({new})::text, old_row = {}, new_row = {} WHERE q.migration_name = {} AND q.source_key = ({old})::text;",
-        rewrite("old_row"),
-        rewrite("new_row"),
+        "UPDATE switchyard.sync_queue q SET source_key = ({new})::text WHERE q.migration_name = {} AND q.source_key = ({old})::text;",
         literal(&r.name)
     )
 }
@@ -1466,7 +1531,8 @@ mod tests {
             out.push(create_rsync_fn(r, &n, i, t));
             out.push(create_resync_fn(r, &n, i, t));
             out.push(create_reverse_fn(r, &n, i, t));
-            out.push(create_reverse_trigger(r, &n, i, t));
+            out.push(create_reverse_stmt_fn(r, &n, i, t));
+            out.extend(create_reverse_triggers(r, &n, i, t));
             out.push(create_contract_fn(r, &n, i, t));
             out.push(verify_statement(r, t));
         }
@@ -1502,6 +1568,15 @@ mod tests {
         assert!(big <= 5 * shallow, "{shallow} -> {big}");
         // And in absolute terms it stays small: under 3 MB.
         assert!(big < 3 * 1024 * 1024, "{big}");
+    }
+
+    #[test]
+    fn negative_defaults_are_cast_as_a_whole() {
+        // `-32768::smallint` would cast 32768 first and overflow.
+        assert_eq!(
+            default_sql(SqlType::SmallInt, &DefaultValue::Int(-32768)),
+            "(-32768)::smallint"
+        );
     }
 
     #[test]

@@ -646,21 +646,20 @@ columns = ["theme"]
 unique = true
 "#,
     );
-    let create = switchyard::engine::sql::create_target(&recipe, &recipe.targets[0]);
-    sqlx::query(&create)
-        .execute(&pool)
+    // A transaction holding an old snapshot: CREATE INDEX CONCURRENTLY
+    // waits for it and times out at least once, leaving an invalid index.
+    let mut reader = pool.begin().await.expect("reader");
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        .execute(&mut *reader)
         .await
-        .expect("pre-created target");
-    // A writer on the target: CREATE INDEX CONCURRENTLY waits for it and
-    // times out at least once, leaving an invalid index behind.
-    let mut writer = pool.begin().await.expect("writer");
-    sqlx::query("INSERT INTO public.prefs (doc_id, theme) VALUES (1, 'a')")
-        .execute(&mut *writer)
+        .expect("isolation");
+    sqlx::query("SELECT count(*) FROM public.docs")
+        .execute(&mut *reader)
         .await
-        .expect("write");
+        .expect("snapshot");
     let release = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(1_200)).await;
-        writer.rollback().await
+        reader.rollback().await
     });
     let e = engine(&pool, recipe);
     run(&e, 1).await;
@@ -817,4 +816,59 @@ async fn later_phases_use_the_recipe_pinned_at_phase_1(pool: PgPool) {
             .await
             .expect("events");
     assert!(events >= 1);
+}
+
+// Review finding: a re-map used to delete and re-insert target rows, so an
+// application UPDATE waiting on such a row updated nothing. Rows are now
+// upserted in place: the waiting UPDATE lands, on both sides.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_target_update_waiting_on_a_remap_is_not_lost(pool: PgPool) {
+    docs_table(&pool, &[(1, json!({"theme": "a", "language": "de"}))]).await;
+    let e = engine(&pool, docs_recipe(PREFS));
+    run_to(&e, 4).await;
+    let mut doc_writer = pool.begin().await.expect("doc writer");
+    sqlx::query("UPDATE public.docs SET doc = jsonb_set(doc, '{theme}', '\"b\"') WHERE id = 1")
+        .execute(&mut *doc_writer)
+        .await
+        .expect("document write (re-maps key 1, locks its target row)");
+    let target_pool = pool.clone();
+    let target_writer = tokio::spawn(async move {
+        sqlx::query("UPDATE public.prefs SET language = 'fr' WHERE doc_id = 1")
+            .execute(&target_pool)
+            .await
+            .map(|r| r.rows_affected())
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    doc_writer.commit().await.expect("commit");
+    let updated = target_writer.await.expect("join").expect("target write");
+    assert_eq!(updated, 1, "the waiting UPDATE found its row");
+    let (theme, language): (String, String) =
+        sqlx::query_as("SELECT theme, language FROM public.prefs WHERE doc_id = 1")
+            .fetch_one(&pool)
+            .await
+            .expect("row");
+    assert_eq!((theme.as_str(), language.as_str()), ("b", "fr"));
+    assert_eq!(doc(&pool, 1).await, json!({"theme": "b", "language": "fr"}));
+    zero_differences(&e).await;
+}
+
+// Review finding: phase 1 used to adopt an existing table of the target's
+// name (and rolling back phase 1 dropped it). The engine itself refuses.
+#[sqlx::test(migrations = "./migrations")]
+async fn phase_1_refuses_to_adopt_an_existing_table(pool: PgPool) {
+    docs_table(&pool, &[(1, json!({}))]).await;
+    sqlx::query("CREATE TABLE public.prefs (precious text)")
+        .execute(&pool)
+        .await
+        .expect("someone's table");
+    let e = engine(&pool, docs_recipe(PREFS));
+    let err = e.apply(1, &accept_all()).await.expect_err("refused");
+    assert!(err.to_string().contains("already exists"), "{err}");
+    let still: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_name = 'prefs' AND column_name = 'precious')",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("check");
+    assert!(still);
 }
