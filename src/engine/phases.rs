@@ -291,6 +291,8 @@ impl Engine {
                         "keep a backup of the column in step from now on",
                         sql::create_backup(r, n),
                     ),
+                    // Rows locked FOR KEY SHARE: a row deleted (or re-keyed)
+                    // meanwhile is skipped, never copied back as a stale entry.
                     Step::batched(
                         "copy the column into the backup",
                         Batch::BackupCopy,
@@ -298,7 +300,7 @@ impl Engine {
                             first,
                             next,
                             format!(
-                                "INSERT INTO {} (key, doc) SELECT s.{key}, s.{col} FROM {src} s WHERE s.{key} BETWEEN $1::{kt} AND $2::{kt} ON CONFLICT (key) DO NOTHING",
+                                "INSERT INTO {} (key, doc) SELECT s.{key}, s.{col} FROM {src} s WHERE s.{key} BETWEEN $1::{kt} AND $2::{kt} FOR KEY SHARE OF s ON CONFLICT (key) DO NOTHING",
                                 n.backup_table()
                             ),
                         ],
@@ -486,17 +488,25 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
                 steps
             }
             2 => {
-                let mut s: Vec<String> = r
+                // One table locked per transaction.
+                let mut steps: Vec<Step> = r
                     .targets
                     .iter()
-                    .map(|t| format!("TRUNCATE {}", sql::target_table(r, t)))
+                    .map(|t| {
+                        Step::tx(
+                            format!("empty {}", t.table.as_str()),
+                            vec![format!("TRUNCATE {}", sql::target_table(r, t))],
+                        )
+                    })
                     .collect();
+                let mut forget = Vec::new();
                 for table in ["quarantine", "unmapped_keys", "backfill_progress"] {
-                    s.push(format!(
+                    forget.push(format!(
                         "DELETE FROM switchyard.{table} WHERE migration_name = {name}"
                     ));
                 }
-                vec![Step::tx("empty the targets and forget the checkpoint", s)]
+                steps.push(Step::tx("forget the checkpoint and the quarantine", forget));
+                steps
             }
             3 => {
                 let mut s = sql::create_capture_triggers(r, n);

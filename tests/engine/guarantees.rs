@@ -872,3 +872,52 @@ async fn phase_1_refuses_to_adopt_an_existing_table(pool: PgPool) {
     .expect("check");
     assert!(still);
 }
+
+// 9: every transaction of phase 5 and of the rollbacks takes the locks of at
+// most one of the application's tables, so a reader waits at most one
+// lock_timeout (tested on the SQL as text).
+#[sqlx::test(migrations = "./migrations")]
+async fn contract_and_rollbacks_lock_one_table_per_transaction(pool: PgPool) {
+    docs_table(&pool, &[(1, json!({"theme": "a"}))]).await;
+    let recipe = docs_recipe(PREFS);
+    let e = engine(&pool, recipe.clone());
+    let tables: Vec<String> =
+        std::iter::once(format!("{}.{}", recipe.source.schema, recipe.source.table))
+            .chain(
+                recipe
+                    .targets
+                    .iter()
+                    .map(|t| format!("{}.{}", recipe.source.schema, t.table)),
+            )
+            .collect();
+    let check = |what: &str, steps: Vec<switchyard::engine::Step>| {
+        for step in steps {
+            if step.mode != switchyard::engine::StepMode::Transaction {
+                continue;
+            }
+            let ddl: Vec<&String> = step
+                .sql
+                .iter()
+                .filter(|s| !s.starts_with("CREATE OR REPLACE FUNCTION"))
+                .collect();
+            let touched: Vec<&String> = tables
+                .iter()
+                .filter(|t| ddl.iter().any(|s| s.contains(t.as_str())))
+                .collect();
+            assert!(
+                touched.len() <= 1,
+                "{what}: step {:?} locks {touched:?}",
+                step.label
+            );
+        }
+    };
+    check("phase 5", e.plan(5).expect("plan 5"));
+    run_to(&e, 5).await;
+    for phase in (1..=5).rev() {
+        check(
+            &format!("rollback {phase}"),
+            e.rollback_plan(phase).await.expect("rollback plan"),
+        );
+        e.rollback(phase).await.expect("rollback");
+    }
+}
