@@ -921,3 +921,51 @@ async fn contract_and_rollbacks_lock_one_table_per_transaction(pool: PgPool) {
         e.rollback(phase).await.expect("rollback");
     }
 }
+
+// 17: the dry run is the run. An event trigger records the text of every
+// DDL statement the server receives while phases 1-5 run and roll back;
+// each must be, verbatim, a statement of the plan shown for that phase.
+#[sqlx::test(migrations = "./migrations")]
+async fn every_ddl_statement_run_is_one_the_dry_run_showed(pool: PgPool) {
+    docs_table(
+        &pool,
+        &[(1, json!({"theme": "a", "notifications": {"email": {}}}))],
+    )
+    .await;
+    for stmt in [
+        "CREATE TABLE public.ddl_seen (id bigserial, q text)",
+        "CREATE FUNCTION public.record_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$
+         BEGIN INSERT INTO public.ddl_seen (q) VALUES (current_query()); END $$",
+        "CREATE EVENT TRIGGER record_ddl ON ddl_command_end EXECUTE FUNCTION public.record_ddl()",
+    ] {
+        sqlx::query(stmt).execute(&pool).await.expect(stmt);
+    }
+    let e = engine(&pool, docs_recipe(PREFS));
+    let mut shown = std::collections::HashSet::new();
+    for phase in 1..=5 {
+        shown.extend(e.plan(phase).expect("plan").into_iter().flat_map(|s| s.sql));
+        run(&e, phase).await;
+    }
+    for phase in (1..=5).rev() {
+        shown.extend(
+            e.rollback_plan(phase)
+                .await
+                .expect("rollback plan")
+                .into_iter()
+                .flat_map(|s| s.sql),
+        );
+        e.rollback(phase).await.expect("rollback");
+    }
+    let seen: Vec<String> = sqlx::query_scalar("SELECT q FROM public.ddl_seen ORDER BY id")
+        .fetch_all(&pool)
+        .await
+        .expect("recorded DDL");
+    assert!(
+        seen.len() > 20,
+        "the recorder saw the engine's DDL: {}",
+        seen.len()
+    );
+    for q in &seen {
+        assert!(shown.contains(q), "ran but not shown in the dry run:\n{q}");
+    }
+}
