@@ -6,7 +6,7 @@ help:
 	@echo "            apply the schema, seed the demo and serve on http://127.0.0.1:3000"
 	@echo "make test   everything: lint, unit + integration tests (real Postgres), browser tests (Chromium)"
 	@echo "make bench  backfill vs INSERT ... SELECT (1M users) and write p99, side by side"
-	@echo "make proof  the engine's full proof suite (model, concurrent writes, crashes; ~10 min)"
+	@echo "make proof  the engine's full proof suite (model, concurrent writes, crashes; ~8 min)"
 	@echo "make fmt    format the code"
 	@echo "make clean-db  delete the private Postgres clusters under .switchyard/"
 

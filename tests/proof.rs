@@ -61,11 +61,18 @@ pub async fn fresh_database(tag: &str) -> (PgPool, String) {
         .await
         .expect("create");
     let url = format!("{server}/{db}");
-    let pool = PgPoolOptions::new()
-        .max_connections(20)
+    let pool = reading_pool(&url, 20).await;
+    switchyard::store::migrate(&pool).await.expect("migrate");
+    (pool, url)
+}
+
+/// A pool whose sessions read target values back in one fixed format
+/// (what the model's cells are written in).
+pub async fn reading_pool(url: &str, size: u32) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(size)
         .after_connect(|conn, _| {
             Box::pin(async move {
-                // Read targets back in one fixed format.
                 for s in [
                     "SET TimeZone = 'UTC'",
                     "SET DateStyle = 'ISO, MDY'",
@@ -76,11 +83,9 @@ pub async fn fresh_database(tag: &str) -> (PgPool, String) {
                 Ok(())
             })
         })
-        .connect(&url)
+        .connect(url)
         .await
-        .expect("proof pool");
-    switchyard::store::migrate(&pool).await.expect("migrate");
-    (pool, url)
+        .expect("proof pool")
 }
 
 pub fn engine(pool: &PgPool, recipe: Recipe) -> Engine {

@@ -108,8 +108,13 @@ pub async fn view(pool: &PgPool, name: &str) -> Result<ConsoleView, ConsoleError
         Err(e) => return Err(e),
     };
     let status = engine.status().await?;
-    // What runs (and so what the dry run shows) is the pinned recipe.
-    let pinned = engine.pinned_engine().await?;
+    // What runs (and so what the dry run shows) is the pinned recipe; it
+    // is loaded only when it differs from the file.
+    let pinned = if status.recipe_changed {
+        engine.pinned_engine().await?
+    } else {
+        None
+    };
     let engine = pinned.as_ref().unwrap_or(&engine);
     let records = &status.phases;
     let busy = engine.is_busy().await?;

@@ -6,7 +6,7 @@
 use serde::Serialize;
 use std::time::{Duration, Instant};
 
-use super::phases::{Outcome, RunControl};
+use super::phases::{batch_bounds, Outcome, RunControl};
 use super::state::RunnerLock;
 use super::{sql, state, Engine, EngineError, Step};
 
@@ -43,6 +43,24 @@ impl Progress {
 struct BatchResult {
     n_rows: i64,
     n_quarantined: i64,
+}
+
+/// The smoothed rate (rows/s) and the next batch size after a batch of
+/// `rows` took `took`: aimed at the target duration, changing by at most 2x.
+fn pace(p: &Progress, rows: i64, took: Duration) -> (f64, i32) {
+    let elapsed = took.as_secs_f64().max(0.001);
+    let instant_rate = rows as f64 / elapsed;
+    let rate = if p.rows_per_second > 0.0 {
+        0.7 * p.rows_per_second + 0.3 * instant_rate
+    } else {
+        instant_rate
+    };
+    let target = p.target_batch_ms.max(1) as f64 / 1000.0;
+    let size = p.batch_size as f64;
+    let next = (size * target / elapsed)
+        .clamp(size / 2.0, size * 2.0)
+        .clamp(MIN_BATCH, MAX_BATCH);
+    (rate, next as i32)
 }
 
 /// The checkpoint, committed in the batch's transaction.
@@ -155,70 +173,50 @@ impl Engine {
                     .await?;
                 return Ok(Outcome::Paused);
             }
-            let started = Instant::now();
-            let mut tx = self.batch_tx(lock, &step.label).await?;
-            let bounds: (Option<String>, Option<String>, i64) = match &p.last_key {
-                None => {
-                    sqlx::query_as(first)
-                        .bind(p.batch_size as i64)
-                        .fetch_one(&mut *tx)
-                        .await?
-                }
-                Some(last) => {
-                    sqlx::query_as(next)
-                        .bind(last)
-                        .bind(p.batch_size as i64)
-                        .fetch_one(&mut *tx)
-                        .await?
-                }
-            };
-            let (Some(lo), Some(hi)) = (bounds.0, bounds.1) else {
-                tx.commit().await?;
-                return self.finish_backfill(id, ctl).await;
-            };
-            let batch: BatchResult = match sqlx::query_as(map)
-                .bind(&lo)
-                .bind(&hi)
-                .fetch_one(&mut *tx)
-                .await
-            {
-                Ok(b) => b,
-                // Gave way to an application's lock: the batch, whole, again.
-                Err(e) if super::phases::is_retryable(&e) => {
-                    drop(tx);
-                    tokio::time::sleep(self.opts.lock.base_backoff).await;
-                    continue;
-                }
-                Err(e) => {
-                    return Err(EngineError::from_step(
-                        &format!("backfill batch {lo}..={hi}"),
-                        e,
-                    ))
-                }
-            };
-            let elapsed = started.elapsed().as_secs_f64().max(0.001);
-            let instant_rate = batch.n_rows as f64 / elapsed;
-            let rate = if p.rows_per_second > 0.0 {
-                0.7 * p.rows_per_second + 0.3 * instant_rate
-            } else {
-                instant_rate
-            };
-            // Aim the next batch at the target duration, changing by at most 2x.
-            let target = p.target_batch_ms.max(1) as f64 / 1000.0;
-            let size = p.batch_size as f64;
-            let next_size = (size * target / elapsed)
-                .clamp(size / 2.0, size * 2.0)
-                .clamp(MIN_BATCH, MAX_BATCH);
-            sqlx::query(checkpoint)
-                .bind(&r.name)
-                .bind(&hi)
-                .bind(batch.n_rows)
-                .bind(batch.n_quarantined)
-                .bind(next_size as i32)
-                .bind(rate)
-                .execute(&mut *tx)
+            let label = format!(
+                "backfill batch after key {}",
+                p.last_key.as_deref().unwrap_or("(start)")
+            );
+            let done = self
+                .in_batch(lock, &label, |conn| {
+                    let (first, next, map, checkpoint) =
+                        (first.clone(), next.clone(), map.clone(), checkpoint.clone());
+                    let (p, name) = (p.clone(), r.name.clone());
+                    Box::pin(async move {
+                        let started = Instant::now();
+                        let (lo, hi, _) = batch_bounds(
+                            conn,
+                            &first,
+                            &next,
+                            p.last_key.as_deref(),
+                            p.batch_size as i64,
+                        )
+                        .await?;
+                        let (Some(lo), Some(hi)) = (lo, hi) else {
+                            return Ok(true);
+                        };
+                        let batch: BatchResult = sqlx::query_as(&map)
+                            .bind(&lo)
+                            .bind(&hi)
+                            .fetch_one(&mut *conn)
+                            .await?;
+                        let (rate, next_size) = pace(&p, batch.n_rows, started.elapsed());
+                        sqlx::query(&checkpoint)
+                            .bind(&name)
+                            .bind(&hi)
+                            .bind(batch.n_rows)
+                            .bind(batch.n_quarantined)
+                            .bind(next_size)
+                            .bind(rate)
+                            .execute(&mut *conn)
+                            .await?;
+                        Ok(false)
+                    })
+                })
                 .await?;
-            tx.commit().await?;
+            if done {
+                return self.finish_backfill(id, ctl).await;
+            }
 
             if last_event.elapsed() >= Duration::from_millis(250) {
                 last_event = Instant::now();

@@ -42,7 +42,8 @@ pub enum EngineError {
     Busy(String),
     #[error("refused: {0}")]
     Refused(String),
-    #[error("this runner lost its lock on migration {0:?} (database restart or session ended); it stopped before writing anything more. Run the phase again to resume")]
+    /// What was lost, and how it showed.
+    #[error("this runner lost its lock ({0}); it stopped before writing anything more. Run the phase again to resume")]
     LockLost(String),
     #[error("{statement}: could not get its lock within lock_timeout after {attempts} attempts; the application was never blocked, try again later")]
     LockTimeout { statement: String, attempts: u32 },
@@ -59,8 +60,9 @@ pub enum EngineError {
 impl EngineError {
     /// A failed step, with the fencing refusal told apart.
     pub fn from_step(step: &str, source: sqlx::Error) -> Self {
-        if let Some(name) = state::fenced(&source) {
-            return EngineError::LockLost(name);
+        // The database's message names the migration and the stale epoch.
+        if let Some(message) = state::fenced(&source) {
+            return EngineError::LockLost(message);
         }
         EngineError::Step {
             step: step.to_string(),

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
+
 use super::backfill::Progress;
 use super::ddl::{run_in_transaction, run_outside_transaction};
 use super::ident::{literal, quote_ident};
@@ -211,7 +213,7 @@ impl Engine {
                     sql::create_dual_write_fn(r, n),
                 ];
                 for (i, t) in r.targets.iter().enumerate() {
-                    functions.push(sql::create_writeback_fn(r, n, i, t));
+                    functions.push(sql::create_writeback_fn(n, i, t));
                     functions.push(sql::create_rsync_fn(r, n, i, t));
                     functions.push(sql::create_resync_fn(r, n, i, t));
                     functions.push(sql::create_reverse_fn(r, n, i, t));
@@ -1365,7 +1367,8 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
     }
 
     /// Phase 3: every key captured since phase 1 is re-mapped from the
-    /// document as it is now (dual-write already covers new writes).
+    /// document as it is now (dual-write already covers new writes). Taking
+    /// keys from the log and re-mapping them commit together, or not at all.
     async fn drain_capture(
         &self,
         id: i64,
@@ -1374,30 +1377,26 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
     ) -> Result<(), EngineError> {
         let [take, remap] = [&step.sql[0], &step.sql[1]];
         let mut drained = 0usize;
-        let mut attempts = 0;
         loop {
-            let mut tx = self.batch_tx(lock, &step.label).await?;
-            let keys: Option<Vec<String>> = sqlx::query_scalar(take)
-                .bind(&self.recipe.name)
-                .fetch_one(&mut *tx)
+            let taken = self
+                .in_batch(lock, &step.label, |conn| {
+                    let (take, remap, name) =
+                        (take.clone(), remap.clone(), self.recipe.name.clone());
+                    Box::pin(async move {
+                        let keys: Option<Vec<String>> = sqlx::query_scalar(&take)
+                            .bind(&name)
+                            .fetch_one(&mut *conn)
+                            .await?;
+                        if let Some(keys) = &keys {
+                            sqlx::query(&remap).bind(keys).execute(&mut *conn).await?;
+                        }
+                        Ok(keys.map(|k| k.len()))
+                    })
+                })
                 .await?;
-            let Some(keys) = keys else {
-                tx.commit().await?;
-                break;
-            };
-            // Taking from the log and re-mapping commit together, or not at all.
-            match sqlx::query(remap).bind(&keys).execute(&mut *tx).await {
-                Ok(_) => {
-                    tx.commit().await?;
-                    drained += keys.len();
-                    attempts = 0;
-                }
-                Err(e) if is_retryable(&e) && attempts < 50 => {
-                    attempts += 1;
-                    drop(tx);
-                    tokio::time::sleep(self.opts.lock.base_backoff).await;
-                }
-                Err(e) => return Err(EngineError::from_step(&step.label, e)),
+            match taken {
+                Some(n) => drained += n,
+                None => break,
             }
         }
         state::event(
@@ -1413,9 +1412,9 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
     }
 
     /// A transaction for one batch: fenced, and under `lock_timeout` so a
-    /// batch gives way (and is retried) rather than make an application
-    /// wait, or lose a deadlock to it.
-    pub(super) async fn batch_tx(
+    /// batch gives way rather than make an application wait, or lose a
+    /// deadlock to it.
+    async fn batch_tx(
         &self,
         lock: &RunnerLock,
         label: &str,
@@ -1435,50 +1434,65 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
         Ok(tx)
     }
 
-    /// Runs `[first bounds, next bounds, statement($1, $2)]` over every key
-    /// batch, each batch in a fenced transaction.
-    async fn copy_in_batches(&self, step: &Step, lock: &RunnerLock) -> Result<(), EngineError> {
-        let [first, next, work] = [&step.sql[0], &step.sql[1], &step.sql[2]];
-        let mut last: Option<String> = None;
-        let mut attempts = 0;
+    /// Runs `work` as one batch in a `batch_tx`, committed when it succeeds.
+    /// A batch that gave way to an application (deadlock, lock timeout,
+    /// serialization failure) is rolled back whole and run again, up to
+    /// `BATCH_ATTEMPTS` times: nothing half-done is ever committed.
+    pub(super) async fn in_batch<T, F>(
+        &self,
+        lock: &RunnerLock,
+        label: &str,
+        mut work: F,
+    ) -> Result<T, EngineError>
+    where
+        F: for<'c> FnMut(&'c mut sqlx::PgConnection) -> BoxFuture<'c, Result<T, sqlx::Error>>,
+    {
+        let mut attempt = 0;
         loop {
-            let mut tx = self.batch_tx(lock, &step.label).await?;
-            let (lo, hi, _count): (Option<String>, Option<String>, i64) = match &last {
-                None => {
-                    sqlx::query_as(first)
-                        .bind(1000i64)
-                        .fetch_one(&mut *tx)
-                        .await?
-                }
-                Some(k) => {
-                    sqlx::query_as(next)
-                        .bind(k)
-                        .bind(1000i64)
-                        .fetch_one(&mut *tx)
-                        .await?
-                }
-            };
-            let (Some(lo), Some(hi)) = (lo, hi) else {
-                tx.commit().await?;
-                return Ok(());
-            };
-            match sqlx::query(work)
-                .bind(&lo)
-                .bind(&hi)
-                .execute(&mut *tx)
-                .await
-            {
-                Ok(_) => {
+            attempt += 1;
+            let mut tx = self.batch_tx(lock, label).await?;
+            match work(&mut tx).await {
+                Ok(value) => {
                     tx.commit().await?;
-                    last = Some(hi);
-                    attempts = 0;
+                    return Ok(value);
                 }
-                Err(e) if is_retryable(&e) && attempts < 50 => {
-                    attempts += 1;
+                Err(e) if is_retryable(&e) && attempt < BATCH_ATTEMPTS => {
                     drop(tx);
                     tokio::time::sleep(self.opts.lock.base_backoff).await;
                 }
-                Err(e) => return Err(EngineError::from_step(&step.label, e)),
+                Err(e) => return Err(EngineError::from_step(label, e)),
+            }
+        }
+    }
+
+    /// Runs `[first bounds, next bounds, statement($1, $2)]` over every key
+    /// batch, each batch in its own transaction.
+    async fn copy_in_batches(&self, step: &Step, lock: &RunnerLock) -> Result<(), EngineError> {
+        let [first, next, work] = [&step.sql[0], &step.sql[1], &step.sql[2]];
+        let mut last: Option<String> = None;
+        loop {
+            let done_up_to = self
+                .in_batch(lock, &step.label, |conn| {
+                    let (first, next, work, last) =
+                        (first.clone(), next.clone(), work.clone(), last.clone());
+                    Box::pin(async move {
+                        let (lo, hi, _) =
+                            batch_bounds(conn, &first, &next, last.as_deref(), COPY_BATCH).await?;
+                        let (Some(lo), Some(hi)) = (lo, hi) else {
+                            return Ok(None);
+                        };
+                        sqlx::query(&work)
+                            .bind(&lo)
+                            .bind(&hi)
+                            .execute(&mut *conn)
+                            .await?;
+                        Ok(Some(hi))
+                    })
+                })
+                .await?;
+            match done_up_to {
+                Some(hi) => last = Some(hi),
+                None => return Ok(()),
             }
         }
     }
@@ -1490,16 +1504,11 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
     async fn restore_catch_up(&self, step: &Step, lock: &RunnerLock) -> Result<(), EngineError> {
         let [catch_up, count] = [&step.sql[3], &step.sql[4]];
         loop {
-            let mut tx = self.batch_tx(lock, &step.label).await?;
-            match sqlx::query(catch_up).execute(&mut *tx).await {
-                Ok(_) => tx.commit().await?,
-                Err(e) if is_retryable(&e) => {
-                    drop(tx);
-                    tokio::time::sleep(self.opts.lock.base_backoff).await;
-                    continue;
-                }
-                Err(e) => return Err(EngineError::from_step(&step.label, e)),
-            }
+            self.in_batch(lock, &step.label, |conn| {
+                let catch_up = catch_up.clone();
+                Box::pin(async move { sqlx::query(&catch_up).execute(conn).await.map(|_| ()) })
+            })
+            .await?;
             let left: i64 = sqlx::query_scalar(count).fetch_one(&self.pool).await?;
             if left == 0 {
                 return Ok(());
@@ -1508,89 +1517,105 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
     }
 
     /// Rolling back phase 5: the documents of target rows written since the
-    /// contract are re-synced from the targets' current state. A deadlock
-    /// with an application write is retried (nothing is lost: the batch is
-    /// one transaction).
+    /// contract are re-synced from the targets' current state, a batch of
+    /// queued entries at a time.
     async fn replay_contract(&self, step: &Step, lock: &RunnerLock) -> Result<(), EngineError> {
         let take = &step.sql[0];
         let resync = &step.sql[1..step.sql.len() - 1];
         let forget = &step.sql[step.sql.len() - 1];
-        let mut attempts = 0;
+        // Exactly the entries taken are forgotten: ids are not handed out in
+        // commit order, so "all ids up to the highest seen" would drop
+        // entries committed meanwhile.
+        type Taken = (
+            Option<Vec<i64>>,
+            Option<Vec<i16>>,
+            Option<Vec<String>>,
+            Option<Vec<Option<String>>>,
+        );
         loop {
-            let mut tx = self.batch_tx(lock, &step.label).await?;
-            // Exactly the entries taken are forgotten: ids are not handed
-            // out in commit order, so "all ids up to the highest seen"
-            // would drop entries committed meanwhile.
-            type Taken = (
-                Option<Vec<i64>>,
-                Option<Vec<i16>>,
-                Option<Vec<String>>,
-                Option<Vec<Option<String>>>,
-            );
-            let (ids, targets, keys, entries): Taken = sqlx::query_as(take)
-                .bind(&self.recipe.name)
-                .fetch_one(&mut *tx)
+            let replayed = self
+                .in_batch(lock, &step.label, |conn| {
+                    let (take, resync, forget, name) = (
+                        take.clone(),
+                        resync.to_vec(),
+                        forget.clone(),
+                        self.recipe.name.clone(),
+                    );
+                    Box::pin(async move {
+                        let (ids, targets, keys, entries): Taken = sqlx::query_as(&take)
+                            .bind(&name)
+                            .fetch_one(&mut *conn)
+                            .await?;
+                        let (Some(ids), Some(targets), Some(keys), Some(entries)) =
+                            (ids, targets, keys, entries)
+                        else {
+                            return Ok(false);
+                        };
+                        let mut seen = std::collections::HashSet::new();
+                        for ((t, k), e) in targets.iter().zip(&keys).zip(&entries) {
+                            if !seen.insert((*t, k, e)) {
+                                continue;
+                            }
+                            if let Some(stmt) = resync.get(*t as usize) {
+                                sqlx::query(stmt)
+                                    .bind(k)
+                                    .bind(e)
+                                    .execute(&mut *conn)
+                                    .await?;
+                            }
+                        }
+                        // An entry whose key was updated meanwhile (it follows
+                        // the row) is kept for the next round, under its new key.
+                        sqlx::query(&forget)
+                            .bind(&ids)
+                            .bind(&keys)
+                            .execute(&mut *conn)
+                            .await?;
+                        Ok(true)
+                    })
+                })
                 .await?;
-            let (Some(ids), Some(targets), Some(keys), Some(entries)) =
-                (ids, targets, keys, entries)
-            else {
-                tx.commit().await?;
+            if !replayed {
                 return Ok(());
-            };
-            let mut seen = std::collections::HashSet::new();
-            let mut failed = None;
-            for ((t, k), e) in targets.iter().zip(&keys).zip(&entries) {
-                if !seen.insert((*t, k.clone(), e.clone())) {
-                    continue;
-                }
-                let Some(stmt) = resync.get(*t as usize) else {
-                    continue;
-                };
-                if let Err(err) = sqlx::query(stmt).bind(k).bind(e).execute(&mut *tx).await {
-                    failed = Some(err);
-                    break;
-                }
-            }
-            match failed {
-                None => {
-                    // An entry whose key was updated meanwhile (it follows
-                    // the row) is kept for the next round, under its new key.
-                    sqlx::query(forget)
-                        .bind(&ids)
-                        .bind(&keys)
-                        .execute(&mut *tx)
-                        .await?;
-                    tx.commit().await?;
-                    attempts = 0;
-                }
-                Some(err) if is_retryable(&err) && attempts < 20 => {
-                    attempts += 1;
-                    drop(tx);
-                    tokio::time::sleep(self.opts.lock.base_backoff).await;
-                }
-                Some(err) => return Err(EngineError::from_step(&step.label, err)),
             }
         }
     }
 
-    /// Applies sync work deferred by triggers (see `sql::create_drain_fn`),
-    /// retrying when it meets an application's deadlock itself.
+    /// Applies sync work deferred by triggers (see `sql::create_drain_fn`).
     async fn drain_sync(&self, step: &Step, lock: &RunnerLock) -> Result<(), EngineError> {
-        for attempt in 1..=50 {
-            let mut tx = self.batch_tx(lock, &step.label).await?;
-            match sqlx::query(&step.sql[0]).execute(&mut *tx).await {
-                Ok(_) => {
-                    tx.commit().await?;
-                    return Ok(());
-                }
-                Err(e) if is_retryable(&e) && attempt < 50 => {
-                    drop(tx);
-                    tokio::time::sleep(self.opts.lock.base_backoff).await;
-                }
-                Err(e) => return Err(EngineError::from_step(&step.label, e)),
-            }
+        self.in_batch(lock, &step.label, |conn| {
+            let drain = step.sql[0].clone();
+            Box::pin(async move { sqlx::query(&drain).execute(conn).await.map(|_| ()) })
+        })
+        .await
+    }
+}
+
+/// How many times a batch that gave way to an application is tried.
+const BATCH_ATTEMPTS: u32 = 50;
+
+/// Keys per batch when copying or restoring the backup.
+const COPY_BATCH: i64 = 1000;
+
+/// The keyset batch after `last` (from the start when None), `size` keys at
+/// most, by the step's `[first, next]` statements (`sql::batch_bounds`):
+/// (first key, last key, count); no rows left gives NULLs and 0.
+pub(super) async fn batch_bounds(
+    conn: &mut sqlx::PgConnection,
+    first: &str,
+    next: &str,
+    last: Option<&str>,
+    size: i64,
+) -> Result<(Option<String>, Option<String>, i64), sqlx::Error> {
+    match last {
+        None => sqlx::query_as(first).bind(size).fetch_one(conn).await,
+        Some(k) => {
+            sqlx::query_as(next)
+                .bind(k)
+                .bind(size)
+                .fetch_one(conn)
+                .await
         }
-        Ok(())
     }
 }
 

@@ -38,6 +38,20 @@ pub enum SqlType {
 }
 
 impl SqlType {
+    /// Every supported type.
+    pub const ALL: [SqlType; 10] = [
+        SqlType::Text,
+        SqlType::Boolean,
+        SqlType::SmallInt,
+        SqlType::Integer,
+        SqlType::BigInt,
+        SqlType::Numeric,
+        SqlType::Double,
+        SqlType::Timestamptz,
+        SqlType::Date,
+        SqlType::Uuid,
+    ];
+
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s.trim().to_ascii_lowercase().as_str() {
             "text" => SqlType::Text,

@@ -615,7 +615,6 @@ fn key_array_type(r: &Recipe) -> String {
 pub fn create_apply_fn(r: &Recipe, n: &Names) -> String {
     let key = &r.source.key;
     let col = &r.source.column;
-    let kt = r.source.key_type.sql();
     let name = literal(&r.name);
     let src = source_table(r);
     let mut before = vec![format!(
@@ -628,19 +627,12 @@ pub fn create_apply_fn(r: &Recipe, n: &Names) -> String {
             t.source_key_column
         ));
     }
-    let mut resyncs = Vec::new();
-    for i in 0..r.targets.len() {
-        resyncs.push(format!(
-            "      WHEN {i} THEN PERFORM {}(queued.source_key::{kt}, queued.entry_key);",
-            n.resync_fn(i)
-        ));
-    }
     before.push(format!(
         "  DELETE FROM switchyard.sync_queue q WHERE q.migration_name = {name} AND q.kind = 'forward' AND q.source_key = ANY(keys::text[]);"
     ));
     before.push(format!(
-        "  FOR queued IN SELECT q.id, q.target, q.source_key, q.entry_key FROM switchyard.sync_queue q WHERE q.migration_name = {name} AND q.kind IN ('reverse', 'contract') AND q.source_key = ANY(keys::text[]) ORDER BY q.id LOOP\n    CASE queued.target\n{}\n      ELSE NULL;\n    END CASE;\n    DELETE FROM switchyard.sync_queue q WHERE q.id = queued.id;\n  END LOOP;",
-        resyncs.join("\n")
+        "  FOR queued IN SELECT q.id, q.target, q.source_key, q.entry_key FROM switchyard.sync_queue q WHERE q.migration_name = {name} AND q.kind IN ('reverse', 'contract') AND q.source_key = ANY(keys::text[]) ORDER BY q.id LOOP\n{}\n    DELETE FROM switchyard.sync_queue q WHERE q.id = queued.id;\n  END LOOP;",
+        resync_dispatch(r, n, "queued", "NULL;")
     ));
     before.push(format!(
         "  DELETE FROM switchyard.quarantine q WHERE q.migration_name = {name} AND q.source_key = ANY(keys::text[]);"
@@ -916,7 +908,7 @@ fn same_mapped(c: &Column, v: &str, x: &str) -> String {
 /// every column; a value the document already maps to is left as written
 /// (so an absent key stays absent when the row holds its default).
 /// A document that is not an object (a quarantined one) is left alone.
-pub fn create_writeback_fn(_r: &Recipe, n: &Names, i: usize, t: &Target) -> String {
+pub fn create_writeback_fn(n: &Names, i: usize, t: &Target) -> String {
     let mut body = vec![
         "IF d IS NOT NULL AND jsonb_typeof(d) NOT IN ('object', 'null') THEN RETURN doc; END IF;"
             .to_string(),
@@ -1091,6 +1083,52 @@ PERFORM set_config('{SYNCING_SETTING}', coalesce(prev, 'off'), true);",
     )
 }
 
+/// The entry key of a trigger's `OLD` or `NEW` row of target `t` (NULL for
+/// a per-row target).
+fn entry_of(t: &Target, row: &str) -> String {
+    match &t.kind {
+        TargetKind::PerRow => "NULL::text".to_string(),
+        TargetKind::PerEntry { key_column, .. } => format!("{row}.{key_column}"),
+    }
+}
+
+/// Row-trigger statements queueing the (key, entry) of the changed row of
+/// target `i` as `kind`: the old row's unless inserted, the new row's
+/// unless deleted.
+fn queue_row_keys(r: &Recipe, i: usize, t: &Target, kind: &str, indent: &str) -> String {
+    let kc = &t.source_key_column;
+    let name = literal(&r.name);
+    let kind = literal(kind);
+    [("OLD", "INSERT"), ("NEW", "DELETE")]
+        .iter()
+        .map(|(row, not_on)| {
+            format!(
+                "{indent}IF TG_OP <> '{not_on}' THEN\n{indent}  INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key)\n{indent}  VALUES ({name}, {kind}, {row}.{kc}::text, {i}, {});\n{indent}END IF;",
+                entry_of(t, row)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A plpgsql CASE on `rec.target` re-syncing (`resync_<i>`) the target row
+/// `(rec.source_key, rec.entry_key)` into its document.
+fn resync_dispatch(r: &Recipe, n: &Names, rec: &str, otherwise: &str) -> String {
+    let kt = r.source.key_type.sql();
+    let arms: Vec<String> = (0..r.targets.len())
+        .map(|i| {
+            format!(
+                "      WHEN {i} THEN PERFORM {}({rec}.source_key::{kt}, {rec}.entry_key);",
+                n.resync_fn(i)
+            )
+        })
+        .collect();
+    format!(
+        "    CASE {rec}.target\n{}\n      ELSE {otherwise}\n    END CASE;",
+        arms.join("\n")
+    )
+}
+
 /// Phase 4's reverse-sync trigger on target `i` (row level). If writing the
 /// document would deadlock with a dual-write of the same key (or fail a
 /// serializable transaction), the (key, entry) is queued (`reverse`) instead
@@ -1098,12 +1136,7 @@ PERFORM set_config('{SYNCING_SETTING}', coalesce(prev, 'off'), true);",
 pub fn create_reverse_fn(r: &Recipe, n: &Names, i: usize, t: &Target) -> String {
     let kc = &t.source_key_column;
     let name = literal(&r.name);
-    let (old_e, new_e) = match &t.kind {
-        TargetKind::PerRow => ("NULL::text".to_string(), "NULL::text".to_string()),
-        TargetKind::PerEntry { key_column, .. } => {
-            (format!("OLD.{key_column}"), format!("NEW.{key_column}"))
-        }
-    };
+    let (old_e, new_e) = (entry_of(t, "OLD"), entry_of(t, "NEW"));
     let body = format!(
         "IF current_setting('{SYNCING_SETTING}', true) = 'on' THEN RETURN NULL; END IF;
 PERFORM set_config('{SYNCING_SETTING}', 'on', true);
@@ -1118,18 +1151,12 @@ BEGIN
   END IF;
   PERFORM {rs}(TG_OP, old_img, new_img);
 EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure THEN
-  IF TG_OP <> 'INSERT' THEN
-    INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key)
-    VALUES ({name}, 'reverse', OLD.{kc}::text, {i}, {old_e});
-  END IF;
-  IF TG_OP <> 'DELETE' THEN
-    INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key)
-    VALUES ({name}, 'reverse', NEW.{kc}::text, {i}, {new_e});
-  END IF;
+{queue}
 END;
 PERFORM set_config('{SYNCING_SETTING}', 'off', true);
 RETURN NULL;",
         rs = n.rsync_fn(i),
+        queue = queue_row_keys(r, i, t, "reverse", "  "),
     );
     function(
         &format!("{}()", n.reverse_fn(i)),
@@ -1219,21 +1246,11 @@ pub fn drop_reverse_triggers(r: &Recipe, n: &Names, t: &Target) -> Vec<String> {
 pub fn create_drain_fn(r: &Recipe, n: &Names) -> String {
     let name = literal(&r.name);
     let kt = r.source.key_type.sql();
-    let mut arms = Vec::new();
-    for i in 0..r.targets.len() {
-        arms.push(format!(
-            "    WHEN {i} THEN PERFORM {}(queued.source_key::{kt}, queued.entry_key);",
-            n.resync_fn(i)
-        ));
-    }
     let body = format!(
         "done := 0;
 PERFORM set_config('{SYNCING_SETTING}', 'on', true);
 FOR queued IN SELECT q.id, q.target, q.source_key, q.entry_key FROM switchyard.sync_queue q WHERE q.migration_name = {name} AND q.kind = 'reverse' ORDER BY q.id LOOP
-  CASE queued.target
 {}
-    ELSE RAISE EXCEPTION 'sync_queue entry % names no target', queued.id;
-  END CASE;
   DELETE FROM switchyard.sync_queue q WHERE q.id = queued.id;
   done := done + 1;
 END LOOP;
@@ -1244,7 +1261,7 @@ IF keys IS NOT NULL THEN
 END IF;
 PERFORM set_config('{SYNCING_SETTING}', 'off', true);
 RETURN done;",
-        arms.join("\n"),
+        resync_dispatch(r, n, "queued", "RAISE EXCEPTION 'sync_queue entry % names no target', queued.id;"),
         n.map_fn(),
     );
     function(
@@ -1318,23 +1335,7 @@ pub fn verify_statement(r: &Recipe, t: &Target) -> String {
 /// remembers which (key, entry) of target `i` changed, so rolling back
 /// phase 5 can re-sync exactly those into the restored documents.
 pub fn create_contract_fn(r: &Recipe, n: &Names, i: usize, t: &Target) -> String {
-    let kc = &t.source_key_column;
-    let name = literal(&r.name);
-    let (old_e, new_e) = match &t.kind {
-        TargetKind::PerRow => ("NULL::text".to_string(), "NULL::text".to_string()),
-        TargetKind::PerEntry { key_column, .. } => {
-            (format!("OLD.{key_column}"), format!("NEW.{key_column}"))
-        }
-    };
-    let body = format!(
-        "IF TG_OP <> 'INSERT' THEN
-  INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key) VALUES ({name}, 'contract', OLD.{kc}::text, {i}, {old_e});
-END IF;
-IF TG_OP <> 'DELETE' THEN
-  INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key) VALUES ({name}, 'contract', NEW.{kc}::text, {i}, {new_e});
-END IF;
-RETURN NULL;"
-    );
+    let body = format!("{}\nRETURN NULL;", queue_row_keys(r, i, t, "contract", ""));
     function(&format!("{}()", n.contract_fn(i)), "trigger", "", &body)
 }
 
@@ -1463,18 +1464,6 @@ mod tests {
     /// A recipe of one per-row and one per-entry target, `cols` columns each
     /// (every type, default/required/allowed mixed), paths `depth` deep.
     fn wide(cols: usize, depth: usize) -> Recipe {
-        let types = [
-            "text",
-            "boolean",
-            "smallint",
-            "integer",
-            "bigint",
-            "numeric",
-            "double precision",
-            "timestamptz",
-            "date",
-            "uuid",
-        ];
         let mut toml = String::from(
             "name = \"wide\"\n[source]\ntable = \"src\"\nkey = \"id\"\ncolumn = \"doc\"\n",
         );
@@ -1486,7 +1475,7 @@ mod tests {
                 toml.push_str("entries = \"entries\"\nentry_key_column = \"entry\"\n");
             }
             for c in 0..cols {
-                let ty = types[c % types.len()];
+                let ty = SqlType::ALL[c % SqlType::ALL.len()].sql();
                 let path: Vec<String> = (0..depth)
                     .map(|d| {
                         if d + 1 == depth {
@@ -1527,7 +1516,7 @@ mod tests {
         out.extend(create_backup(r, &n));
         for (i, t) in r.targets.iter().enumerate() {
             out.push(create_target(r, t));
-            out.push(create_writeback_fn(r, &n, i, t));
+            out.push(create_writeback_fn(&n, i, t));
             out.push(create_rsync_fn(r, &n, i, t));
             out.push(create_resync_fn(r, &n, i, t));
             out.push(create_reverse_fn(r, &n, i, t));

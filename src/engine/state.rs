@@ -253,6 +253,13 @@ impl RunnerLock {
         })
     }
 
+    fn lost(&self) -> EngineError {
+        EngineError::LockLost(format!(
+            "migration {:?}: its session ended or no longer holds the advisory lock",
+            self.name
+        ))
+    }
+
     pub fn fence(&self) -> &Fence {
         &self.fence
     }
@@ -261,7 +268,7 @@ impl RunnerLock {
     pub async fn check(&self) -> Result<(), EngineError> {
         let mut guard = self.conn.lock().await;
         let Some(conn) = guard.as_mut() else {
-            return Err(EngineError::LockLost(self.name.clone()));
+            return Err(self.lost());
         };
         let held: Result<bool, sqlx::Error> = sqlx::query_scalar(LOCK_HELD)
             .bind(&self.name)
@@ -274,7 +281,7 @@ impl RunnerLock {
                 if let Some(c) = guard.take() {
                     drop(c.detach());
                 }
-                Err(EngineError::LockLost(self.name.clone()))
+                Err(self.lost())
             }
         }
     }

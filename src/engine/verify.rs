@@ -89,21 +89,8 @@ impl Engine {
             for setting in sql::LOCAL_SETTINGS {
                 sqlx::query(setting).execute(&mut *tx).await?;
             }
-            let (lo, hi, n): (Option<String>, Option<String>, i64) = match &last {
-                None => {
-                    sqlx::query_as(first)
-                        .bind(BATCH)
-                        .fetch_one(&mut *tx)
-                        .await?
-                }
-                Some(k) => {
-                    sqlx::query_as(next)
-                        .bind(k)
-                        .bind(BATCH)
-                        .fetch_one(&mut *tx)
-                        .await?
-                }
-            };
+            let (lo, hi, n) =
+                super::phases::batch_bounds(&mut tx, first, next, last.as_deref(), BATCH).await?;
             let (Some(lo), Some(hi)) = (lo, hi) else {
                 break;
             };

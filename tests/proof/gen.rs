@@ -6,7 +6,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use switchyard::engine::recipe::{KeyType, Recipe, SqlType, TargetKind};
 
-use super::model::{TVal, J};
+use super::model::{hyphenate, TVal, J};
 
 pub struct Gen(pub StdRng);
 
@@ -24,19 +24,6 @@ impl Gen {
         &items[self.below(items.len())]
     }
 }
-
-const TYPES: [&str; 10] = [
-    "text",
-    "boolean",
-    "smallint",
-    "integer",
-    "bigint",
-    "numeric",
-    "double precision",
-    "timestamptz",
-    "date",
-    "uuid",
-];
 
 const ALLOWED: [&str; 4] = ["red", "green", "it's $sy$ \\ \"q\"", "ünï 🚀"];
 const ENTRY_KEYS: [&str; 4] = ["x", "y", "z", "w"];
@@ -72,7 +59,7 @@ pub fn recipe(g: &mut Gen, name: &str, schema: &str) -> Recipe {
         }
         let cols = 1 + g.below(6.min(20 - col));
         for _ in 0..cols {
-            let ty = *g.pick(&TYPES);
+            let ty = g.pick(&SqlType::ALL).sql();
             let depth = 1 + g.below(3);
             let mids: &[&str] = if per_entry { &["f", "g"] } else { &["p", "q"] };
             let mut path: Vec<String> = (1..depth).map(|_| g.pick(mids).to_string()).collect();
@@ -146,14 +133,7 @@ fn uuid_spelling(g: &mut Gen) -> String {
     let hex: String = (0..32)
         .map(|_| *g.pick(&['0', '7', 'a', 'c', 'f', '3']))
         .collect();
-    let canon = format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    );
+    let canon = hyphenate(&hex);
     match g.below(4) {
         0 => canon,
         1 => canon.to_uppercase(),
@@ -357,14 +337,7 @@ pub fn target_value(g: &mut Gen, ty: SqlType, allowed: &[String], nullable: bool
         ])),
         SqlType::Uuid => {
             let hex: String = (0..32).map(|_| *g.pick(&['0', '9', 'b', 'e'])).collect();
-            TVal::Uuid(format!(
-                "{}-{}-{}-{}-{}",
-                &hex[0..8],
-                &hex[8..12],
-                &hex[12..16],
-                &hex[16..20],
-                &hex[20..32]
-            ))
+            TVal::Uuid(hyphenate(&hex))
         }
     }
 }

@@ -305,14 +305,19 @@ pub fn parse_uuid(s: &str) -> Option<String> {
     if i != b.len() {
         return None;
     }
-    Some(format!(
+    Some(hyphenate(&hex))
+}
+
+/// 32 hex digits in the 8-4-4-4-12 form Postgres prints.
+pub fn hyphenate(hex: &str) -> String {
+    format!(
         "{}-{}-{}-{}-{}",
         &hex[0..8],
         &hex[8..12],
         &hex[12..16],
         &hex[16..20],
         &hex[20..32]
-    ))
+    )
 }
 
 fn default_cell(c: &Column) -> Cell {
