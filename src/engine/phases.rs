@@ -222,6 +222,7 @@ impl Engine {
                 }
                 functions.push(sql::create_drain_fn(r, n));
                 functions.push(sql::create_backup_keys_fn(r, n));
+                functions.push(sql::create_key_follow_fn(r, n));
                 steps.push(Step::tx("create the mapping and sync functions", functions));
                 steps.push(Step::tx(
                     "capture writes from now on",
@@ -267,6 +268,10 @@ impl Engine {
                         "verify every document against the targets (gate)",
                         Batch::Verify,
                         verify,
+                    ),
+                    Step::tx(
+                        "queued target writes follow source key updates",
+                        vec![sql::create_key_follow_trigger(r, n)],
                     ),
                 ];
                 for (i, t) in r.targets.iter().enumerate() {
@@ -326,6 +331,7 @@ impl Engine {
                 let mut drop = vec![format!("LOCK TABLE {src} IN ACCESS EXCLUSIVE MODE")];
                 drop.extend(sql::drop_dual_write_triggers(r, n));
                 drop.push(format!("SELECT {}()", n.drain_fn()));
+                drop.push(sql::drop_key_follow_trigger(r, n));
                 drop.push(format!(
                     "DROP TRIGGER IF EXISTS {} ON {src}",
                     n.backup_trigger()
@@ -537,6 +543,10 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
                     ));
                 }
                 steps.push(self.drain_sync_step());
+                steps.push(Step::tx(
+                    "stop following source key updates",
+                    vec![sql::drop_key_follow_trigger(r, n)],
+                ));
                 steps
             }
             5 => {
@@ -591,6 +601,10 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
                         ));
                     }
                 }
+                steps.push(Step::tx(
+                    "queued target writes follow source key updates again",
+                    vec![sql::create_key_follow_trigger(r, n)],
+                ));
                 for (i, t) in r.targets.iter().enumerate() {
                     steps.push(Step::tx(
                         format!(

@@ -183,6 +183,12 @@ impl Names {
     pub fn backup_keys_trigger(&self) -> String {
         self.quoted("bkk")
     }
+    pub fn key_follow_fn(&self) -> String {
+        self.func("kf")
+    }
+    pub fn key_follow_trigger(&self) -> String {
+        self.quoted("kf")
+    }
     /// The foreign key of target `i` (a constraint name, unqualified).
     pub fn fk_bare(&self, i: usize) -> String {
         self.bare(&format!("fk_{i}"))
@@ -207,6 +213,7 @@ impl Names {
             format!("{}()", self.dual_write_fn()),
             format!("{}()", self.backup_fn()),
             format!("{}()", self.backup_keys_fn()),
+            format!("{}()", self.key_follow_fn()),
         ];
         for i in 0..r.targets.len() {
             fns.push(format!(
@@ -1238,6 +1245,48 @@ pub fn drop_reverse_triggers(r: &Recipe, n: &Names, t: &Target) -> Vec<String> {
         ));
     }
     out
+}
+
+/// While target writes flow back (phase 4 until the drop), queued target
+/// writes follow a source key update. The row triggers of the cascaded
+/// target rows move the entries of the rows that still exist; this copies
+/// every entry of the old key (those of rows deleted since they were queued
+/// included) to the new key. A copy, not a move: re-syncing a (key, entry)
+/// from current state is idempotent, so a spare entry costs one re-sync,
+/// while a missing one would lose a write. It fires after the cascade (row
+/// triggers fire by name, `RI_…` before `sy_…`) and before the dual-write's
+/// statement trigger re-maps both keys. Any update may move the key (a
+/// BEFORE trigger of the application's may set it), so the trigger has no
+/// column list.
+pub fn create_key_follow_fn(r: &Recipe, n: &Names) -> String {
+    let key = &r.source.key;
+    let body = format!(
+        "INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key)
+SELECT q.migration_name, q.kind, NEW.{key}::text, q.target, q.entry_key FROM switchyard.sync_queue q
+WHERE q.migration_name = {} AND q.kind IN ('reverse', 'contract') AND q.source_key = OLD.{key}::text
+ORDER BY q.id;
+RETURN NULL;",
+        literal(&r.name)
+    );
+    function(&format!("{}()", n.key_follow_fn()), "trigger", "", &body)
+}
+
+pub fn create_key_follow_trigger(r: &Recipe, n: &Names) -> String {
+    let key = &r.source.key;
+    format!(
+        "CREATE OR REPLACE TRIGGER {} AFTER UPDATE ON {} FOR EACH ROW WHEN (OLD.{key} IS DISTINCT FROM NEW.{key}) EXECUTE FUNCTION {}()",
+        n.key_follow_trigger(),
+        source_table(r),
+        n.key_follow_fn()
+    )
+}
+
+pub fn drop_key_follow_trigger(r: &Recipe, n: &Names) -> String {
+    format!(
+        "DROP TRIGGER IF EXISTS {} ON {}",
+        n.key_follow_trigger(),
+        source_table(r)
+    )
 }
 
 /// Applies the sync work queued by triggers that gave way to a deadlock:

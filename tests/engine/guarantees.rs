@@ -969,3 +969,69 @@ async fn every_ddl_statement_run_is_one_the_dry_run_showed(pool: PgPool) {
         assert!(shown.contains(q), "ran but not shown in the dry run:\n{q}");
     }
 }
+
+// 6, the hand-off's edge: target writes queued because the document was
+// locked (here by a lock_timeout; a deadlock queues the same way), for a
+// row then deleted, reach the document even after its source key moves.
+#[sqlx::test(migrations = "./migrations")]
+async fn queued_target_writes_follow_a_key_update_after_their_row_is_gone(pool: PgPool) {
+    docs_table(
+        &pool,
+        &[(
+            1,
+            json!({"theme": "a", "notifications": {"email": {"enabled": true}, "sms": {"enabled": false}}}),
+        )],
+    )
+    .await;
+    let e = engine(&pool, docs_recipe(PREFS));
+    run_to(&e, 4).await;
+    // Someone holds the source row: the reverse sync cannot write the document.
+    let mut holder = pool.begin().await.expect("holder");
+    sqlx::query("SELECT 1 FROM public.docs WHERE id = 1 FOR UPDATE")
+        .execute(&mut *holder)
+        .await
+        .expect("lock the source row");
+    for write in [
+        "UPDATE public.channels SET enabled = false WHERE doc_id = 1 AND channel = 'email'",
+        "DELETE FROM public.channels WHERE doc_id = 1 AND channel = 'email'",
+    ] {
+        let mut tx = pool.begin().await.expect("target writer");
+        sqlx::query("SET LOCAL lock_timeout = '200ms'")
+            .execute(&mut *tx)
+            .await
+            .expect("lock_timeout");
+        sqlx::query(write)
+            .execute(&mut *tx)
+            .await
+            .expect("the target write is accepted (its sync is queued)");
+        tx.commit().await.expect("target writer commits");
+    }
+    holder.rollback().await.expect("holder lets go");
+    let queued: i64 = sqlx::query_scalar("SELECT count(*) FROM switchyard.sync_queue")
+        .fetch_one(&pool)
+        .await
+        .expect("queue");
+    assert!(queued > 0, "the target writes were handed off, not synced");
+    // The application moves the row to a new key before anything re-syncs it.
+    sqlx::query("UPDATE public.docs SET id = 2 WHERE id = 1")
+        .execute(&pool)
+        .await
+        .expect("key update");
+    assert_eq!(
+        doc(&pool, 2).await,
+        json!({"theme": "a", "notifications": {"sms": {"enabled": false}}}),
+        "the deleted entry stays deleted in the moved document"
+    );
+    let channels: Vec<(i64, String)> =
+        sqlx::query_as("SELECT doc_id, channel FROM public.channels ORDER BY channel")
+            .fetch_all(&pool)
+            .await
+            .expect("channels");
+    assert_eq!(channels, vec![(2, "sms".to_string())]);
+    let queued: i64 = sqlx::query_scalar("SELECT count(*) FROM switchyard.sync_queue")
+        .fetch_one(&pool)
+        .await
+        .expect("queue");
+    assert_eq!(queued, 0, "the key update's own re-map did the queued work");
+    zero_differences(&e).await;
+}
