@@ -109,7 +109,9 @@ pub struct Step {
     pub label: String,
     pub mode: StepMode,
     /// Statements run together (one transaction) for `Transaction` steps;
-    /// the statements a `Batched` step repeats.
+    /// one by one for `Concurrent` steps (an index step's first statement
+    /// only when a failed attempt left an invalid index); the statements a
+    /// `Batched` step repeats.
     pub sql: Vec<String>,
     /// What the runner checks around the step (not part of its SQL).
     #[serde(skip)]
@@ -132,7 +134,7 @@ pub enum Batch {
     BackupCopy,
     /// [first bounds, next bounds, restore, catch-up, count left]
     Restore,
-    /// [take captured (target, key, entry)s, one re-sync per target]
+    /// [replay up to 1000 target rows written since the contract]
     ReplayContract,
     /// [apply deferred sync work]
     DrainSync,
@@ -157,6 +159,17 @@ impl Step {
             mode: StepMode::Transaction,
             sql,
             guard: None,
+            batch: None,
+        }
+    }
+    /// An index built CONCURRENTLY on `table`: its statements are
+    /// `[drop the invalid leftover of a failed attempt, build]` (see `Guard::Index`).
+    fn index(label: impl Into<String>, build: String, index: String, table: String) -> Self {
+        Step {
+            label: label.into(),
+            mode: StepMode::Concurrent,
+            sql: vec![format!("DROP INDEX CONCURRENTLY IF EXISTS {index}"), build],
+            guard: Some(Guard::Index { index, table }),
             batch: None,
         }
     }

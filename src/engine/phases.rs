@@ -166,27 +166,28 @@ impl Engine {
                 let mut steps = Vec::new();
                 for (i, t) in r.targets.iter().enumerate() {
                     let tt = sql::target_table(r, t);
+                    // The settings make a time or date DEFAULT mean what the
+                    // mapping means by it, whatever the runner's session says.
+                    let mut create: Vec<String> =
+                        sql::LOCAL_SETTINGS.iter().map(|s| s.to_string()).collect();
+                    create.push(sql::create_target(r, t));
                     steps.push(Step::tx(
                         format!("create table {}", t.table.as_str()),
-                        vec![sql::create_target(r, t)],
+                        create,
                     ));
                     for ix in &t.indexes {
                         let cols: Vec<String> = ix.columns.iter().map(|c| c.to_string()).collect();
-                        steps.push(Step {
-                            label: format!("create index {}", ix.name.as_str()),
-                            mode: StepMode::Concurrent,
-                            sql: vec![format!(
+                        steps.push(Step::index(
+                            format!("create index {}", ix.name.as_str()),
+                            format!(
                                 "CREATE {}INDEX CONCURRENTLY IF NOT EXISTS {} ON {tt} ({})",
                                 if ix.unique { "UNIQUE " } else { "" },
                                 ix.name,
                                 cols.join(", ")
-                            )],
-                            guard: Some(Guard::Index {
-                                index: format!("{}.{}", r.source.schema, ix.name),
-                                table: tt.clone(),
-                            }),
-                            batch: None,
-                        });
+                            ),
+                            format!("{}.{}", r.source.schema, ix.name),
+                            tt.clone(),
+                        ));
                     }
                     let mut fk = Step::tx(
                         format!("foreign key of {} (not valid)", t.table.as_str()),
@@ -220,6 +221,7 @@ impl Engine {
                     functions.push(sql::create_reverse_stmt_fn(r, n, i, t));
                     functions.push(sql::create_contract_fn(r, n, i, t));
                 }
+                functions.push(sql::create_replay_fn(r, n));
                 functions.push(sql::create_drain_fn(r, n));
                 functions.push(sql::create_backup_keys_fn(r, n));
                 functions.push(sql::create_key_follow_fn(r, n));
@@ -373,7 +375,7 @@ SELECT {name}, jsonb_build_object(
 FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 WHERE a.attrelid = {table}::regclass AND a.attname = {col} AND NOT a.attisdropped
-ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, saved_at = now()",
+ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, rolling_back = false, saved_at = now()",
             name = literal(&r.name),
             table = literal(&self.src()),
             col = literal(r.source.column.as_str()),
@@ -403,6 +405,18 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
         .bind(self.src())
         .bind(self.recipe.source.column.as_str())
         .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The column was dropped and a rollback of phase 5 has begun to
+    /// restore it (and has not finished).
+    async fn contract_rollback_unfinished(&self) -> Result<bool, EngineError> {
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM switchyard.contract_columns
+                            WHERE migration_name = $1 AND dropped AND rolling_back)",
+        )
+        .bind(&self.recipe.name)
+        .fetch_one(&self.pool)
         .await?)
     }
 
@@ -462,10 +476,21 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
                     n.backup_keys_trigger()
                 ));
                 let mut steps = vec![Step::tx("drop our triggers on the source", on_source)];
-                for t in r.targets.iter().rev() {
+                for (i, t) in r.targets.iter().enumerate().rev() {
+                    let tt = sql::target_table(r, t);
+                    // Dropping a foreign key locks the table it references
+                    // too: on its own, it holds the source for an instant
+                    // (under lock_timeout), not for the whole table drop.
+                    steps.push(Step::tx(
+                        format!("drop the foreign key of {}", t.table.as_str()),
+                        vec![format!(
+                            "ALTER TABLE IF EXISTS {tt} DROP CONSTRAINT IF EXISTS {}",
+                            n.fk(i)
+                        )],
+                    ));
                     steps.push(Step::tx(
                         format!("drop table {}", t.table.as_str()),
-                        vec![format!("DROP TABLE IF EXISTS {}", sql::target_table(r, t))],
+                        vec![format!("DROP TABLE IF EXISTS {tt}")],
                     ));
                 }
                 let mut rest: Vec<String> = n
@@ -556,7 +581,12 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
                     None => (None, false),
                 };
                 let bk = n.backup_table();
-                let mut steps = Vec::new();
+                let mut steps = vec![Step::tx(
+                    "mark the contract as being rolled back (phase 5 may not run until this is done)",
+                    vec![format!(
+                        "UPDATE switchyard.contract_columns SET rolling_back = true WHERE migration_name = {name}"
+                    )],
+                )];
                 if dropped {
                     // The default at once (for rows inserted from now on),
                     // but not in ADD COLUMN, which would fill every row.
@@ -618,15 +648,10 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
                     "dual-write again",
                     sql::create_dual_write_triggers(r, n),
                 ));
-                let mut replay = vec![format!(
-                    "SELECT array_agg(id ORDER BY id), array_agg(target ORDER BY id), array_agg(source_key ORDER BY id), array_agg(entry_key ORDER BY id) FROM (SELECT id, target, source_key, entry_key FROM switchyard.sync_queue WHERE migration_name = {name} AND kind = 'contract' ORDER BY id LIMIT 1000) AS q"
+                let replay = vec![format!(
+                    "SELECT {}(ARRAY['contract'], NULL, 1000)",
+                    n.replay_fn()
                 )];
-                for i in 0..r.targets.len() {
-                    replay.push(format!("SELECT {}($1::text::{kt}, $2)", n.resync_fn(i)));
-                }
-                replay.push(format!(
-                    "DELETE FROM switchyard.sync_queue q USING unnest($1::bigint[], $2::text[]) AS done(id, source_key) WHERE q.migration_name = {name} AND q.kind = 'contract' AND q.id = done.id AND q.source_key = done.source_key"
-                ));
                 steps.push(Step::batched(
                     "re-sync the documents of target rows written since the contract",
                     Batch::ReplayContract,
@@ -742,16 +767,12 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
             ));
         }
         for ix in &def.indexes {
-            steps.push(Step {
-                label: format!("restore index {}", ix.name),
-                mode: StepMode::Concurrent,
-                sql: vec![concurrently(&ix.definition)],
-                guard: Some(Guard::Index {
-                    index: format!("{}.{}", r.source.schema, quote_ident(&ix.name)),
-                    table: src.clone(),
-                }),
-                batch: None,
-            });
+            steps.push(Step::index(
+                format!("restore index {}", ix.name),
+                concurrently(&ix.definition),
+                format!("{}.{}", r.source.schema, quote_ident(&ix.name)),
+                src.clone(),
+            ));
         }
         let mut attrs = Vec::new();
         if let Some(s) = &def.storage {
@@ -954,7 +975,7 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
                 return Err(EngineError::Recipe(errors));
             }
         }
-        if phase == 5 && matches!(self.saved_definition().await?, Some((_, true))) {
+        if phase == 5 && self.contract_rollback_unfinished().await? {
             return Err(EngineError::Refused(
                 "a rollback of phase 5 has not finished (the column was dropped and is being restored); roll back phase 5 again first".into(),
             ));
@@ -1058,11 +1079,7 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
                     run_in_transaction(&self.pool, &step.label, &step.sql, &self.opts.lock, fence)
                         .await?;
                 }
-                StepMode::Concurrent => {
-                    for s in &step.sql {
-                        self.run_concurrent(step, s).await?;
-                    }
-                }
+                StepMode::Concurrent => self.run_concurrent(step, lock).await?,
                 StepMode::Batched => {
                     let outcome = match step.batch {
                         Some(Batch::Backfill) => self.backfill(id, step, ctl, lock).await?,
@@ -1102,35 +1119,33 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
         Ok(Outcome::Done)
     }
 
-    /// One CONCURRENTLY statement: a failed attempt's invalid index is
-    /// dropped before every attempt (IF NOT EXISTS would skip it), and the
-    /// step is done only when the index exists and is valid.
-    async fn run_concurrent(&self, step: &Step, statement: &str) -> Result<(), EngineError> {
-        let Some(Guard::Index {
-            index: qualified,
-            table,
-        }) = &step.guard
-        else {
-            run_outside_transaction(&self.pool, &step.label, statement, None, &self.opts.lock)
-                .await?;
+    /// A step outside any transaction. An index build (`Guard::Index`,
+    /// statements `[drop the invalid index, build it]`): a failed attempt's
+    /// invalid index is dropped before every attempt (IF NOT EXISTS would
+    /// skip it), and the step is done only when the index exists and is
+    /// valid. The lock is checked before every statement: a runner that lost
+    /// it must not drop an index its successor built.
+    async fn run_concurrent(&self, step: &Step, lock: &RunnerLock) -> Result<(), EngineError> {
+        let Some(Guard::Index { index, table }) = &step.guard else {
+            for statement in &step.sql {
+                lock.check().await?;
+                run_outside_transaction(&self.pool, &step.label, statement, None, &self.opts.lock)
+                    .await?;
+            }
             return Ok(());
         };
-        let drop_invalid = format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified}");
+        let [drop_invalid, build] = [&step.sql[0], &step.sql[1]];
         for _ in 0..self.opts.lock.max_attempts.max(1) {
-            if self.index_validity(qualified, table).await? == Some(false) {
-                run_outside_transaction(
-                    &self.pool,
-                    &format!("drop the invalid index left by {}", step.label),
-                    &drop_invalid,
-                    None,
-                    &self.opts.lock,
-                )
-                .await?;
+            if self.index_validity(index, table).await? == Some(false) {
+                lock.check().await?;
+                let label = format!("drop the invalid index left by {}", step.label);
+                run_outside_transaction(&self.pool, &label, drop_invalid, None, &self.opts.lock)
+                    .await?;
             }
             // A lock timeout inside leaves an invalid index: drop it and retry.
-            run_outside_transaction(&self.pool, &step.label, statement, None, &self.opts.lock)
-                .await?;
-            if self.index_validity(qualified, table).await? == Some(true) {
+            lock.check().await?;
+            run_outside_transaction(&self.pool, &step.label, build, None, &self.opts.lock).await?;
+            if self.index_validity(index, table).await? == Some(true) {
                 return Ok(());
             }
         }
@@ -1531,65 +1546,18 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, sav
     }
 
     /// Rolling back phase 5: the documents of target rows written since the
-    /// contract are re-synced from the targets' current state, a batch of
-    /// queued entries at a time.
+    /// contract are replayed from the targets' current state (see
+    /// `sql::create_replay_fn`), up to 1000 target rows per transaction.
     async fn replay_contract(&self, step: &Step, lock: &RunnerLock) -> Result<(), EngineError> {
-        let take = &step.sql[0];
-        let resync = &step.sql[1..step.sql.len() - 1];
-        let forget = &step.sql[step.sql.len() - 1];
-        // Exactly the entries taken are forgotten: ids are not handed out in
-        // commit order, so "all ids up to the highest seen" would drop
-        // entries committed meanwhile.
-        type Taken = (
-            Option<Vec<i64>>,
-            Option<Vec<i16>>,
-            Option<Vec<String>>,
-            Option<Vec<Option<String>>>,
-        );
+        let replay = &step.sql[0];
         loop {
-            let replayed = self
+            let replayed: i64 = self
                 .in_batch(lock, &step.label, |conn| {
-                    let (take, resync, forget, name) = (
-                        take.clone(),
-                        resync.to_vec(),
-                        forget.clone(),
-                        self.recipe.name.clone(),
-                    );
-                    Box::pin(async move {
-                        let (ids, targets, keys, entries): Taken = sqlx::query_as(&take)
-                            .bind(&name)
-                            .fetch_one(&mut *conn)
-                            .await?;
-                        let (Some(ids), Some(targets), Some(keys), Some(entries)) =
-                            (ids, targets, keys, entries)
-                        else {
-                            return Ok(false);
-                        };
-                        let mut seen = std::collections::HashSet::new();
-                        for ((t, k), e) in targets.iter().zip(&keys).zip(&entries) {
-                            if !seen.insert((*t, k, e)) {
-                                continue;
-                            }
-                            if let Some(stmt) = resync.get(*t as usize) {
-                                sqlx::query(stmt)
-                                    .bind(k)
-                                    .bind(e)
-                                    .execute(&mut *conn)
-                                    .await?;
-                            }
-                        }
-                        // An entry whose key was updated meanwhile (it follows
-                        // the row) is kept for the next round, under its new key.
-                        sqlx::query(&forget)
-                            .bind(&ids)
-                            .bind(&keys)
-                            .execute(&mut *conn)
-                            .await?;
-                        Ok(true)
-                    })
+                    let replay = replay.clone();
+                    Box::pin(async move { sqlx::query_scalar(&replay).fetch_one(&mut *conn).await })
                 })
                 .await?;
-            if !replayed {
+            if replayed == 0 {
                 return Ok(());
             }
         }

@@ -23,6 +23,9 @@
 //!   SQL NULL in an optional column removes the key. The result
 //!   maps forward to exactly that target row. Deleting a per-entry row
 //!   removes the entry; deleting a per-row row removes its mapped keys.
+//!   A target write that had to be queued (the document was locked) is
+//!   replayed later, field by field, only where the document still holds
+//!   the row's earlier value: a document write made meanwhile wins.
 //! - Every generated function pins `TimeZone`, `DateStyle`,
 //!   `extra_float_digits` and `search_path`, so a document maps to the same
 //!   values whoever writes it.
@@ -147,6 +150,9 @@ impl Names {
     pub fn rsync_fn(&self, i: usize) -> String {
         self.func(&format!("rsync_{i}"))
     }
+    pub fn replay_fn(&self) -> String {
+        self.func("replay")
+    }
     pub fn resync_fn(&self, i: usize) -> String {
         self.func(&format!("resync_{i}"))
     }
@@ -209,6 +215,7 @@ impl Names {
             format!("{}({kt}[], boolean, boolean)", self.apply_fn()),
             format!("{}({kt}[], boolean)", self.map_fn()),
             format!("{}()", self.drain_fn()),
+            format!("{}(text[], {kt}[], integer)", self.replay_fn()),
             format!("{}()", self.capture_fn()),
             format!("{}()", self.dual_write_fn()),
             format!("{}()", self.backup_fn()),
@@ -221,7 +228,7 @@ impl Names {
                 self.writeback_fn(i)
             ));
             fns.push(format!("{}(text, jsonb, jsonb)", self.rsync_fn(i)));
-            fns.push(format!("{}({kt}, text)", self.resync_fn(i)));
+            fns.push(format!("{}({kt}, text, text, jsonb)", self.resync_fn(i)));
             fns.push(format!("{}()", self.reverse_fn(i)));
             fns.push(format!("{}()", self.reverse_stmt_fn(i)));
             fns.push(format!("{}()", self.contract_fn(i)));
@@ -638,8 +645,8 @@ pub fn create_apply_fn(r: &Recipe, n: &Names) -> String {
         "  DELETE FROM switchyard.sync_queue q WHERE q.migration_name = {name} AND q.kind = 'forward' AND q.source_key = ANY(keys::text[]);"
     ));
     before.push(format!(
-        "  FOR queued IN SELECT q.id, q.target, q.source_key, q.entry_key FROM switchyard.sync_queue q WHERE q.migration_name = {name} AND q.kind IN ('reverse', 'contract') AND q.source_key = ANY(keys::text[]) ORDER BY q.id LOOP\n{}\n    DELETE FROM switchyard.sync_queue q WHERE q.id = queued.id;\n  END LOOP;",
-        resync_dispatch(r, n, "queued", "NULL;")
+        "  PERFORM {}(ARRAY['reverse', 'contract'], keys, NULL);",
+        n.replay_fn()
     ));
     before.push(format!(
         "  DELETE FROM switchyard.quarantine q WHERE q.migration_name = {name} AND q.source_key = ANY(keys::text[]);"
@@ -683,7 +690,7 @@ pub fn create_apply_fn(r: &Recipe, n: &Names) -> String {
             key_array_type(r)
         ),
         "record",
-        "  n_written bigint;\n  queued record;",
+        "  n_written bigint;",
         &body,
     )
 }
@@ -721,27 +728,43 @@ EXCEPTION
   WHEN OTHERS THEN NULL;
 END;
 -- Slow path: one key at a time, rows locked, so one document the database
--- refuses (or a row deleted meanwhile) cannot stop the others.
-FOREACH k IN ARRAY keys LOOP
-  BEGIN
-    SELECT a.n_rows, a.n_quarantined INTO one FROM {apply}(ARRAY[k], backfill, true) a;
-    n_rows := n_rows + one.n_rows;
-    n_quarantined := n_quarantined + one.n_quarantined;
-  EXCEPTION
-    WHEN {PASS_THROUGH} THEN RAISE;
-    WHEN OTHERS THEN
-      GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
-      SELECT s.{col} INTO doc FROM {src} s WHERE s.{key} = k;
-      IF FOUND THEN
+-- refuses (or a row deleted meanwhile) cannot stop the others. A key refused
+-- only because of another key of the set (two rows swapping a unique value)
+-- goes through once that one is written: refused keys are tried again as
+-- long as a round writes any; those still refused are quarantined with the
+-- database's own message.
+pending := keys;
+LOOP
+  refused := '{{}}';
+  reasons := '{{}}';
+  FOREACH k IN ARRAY pending LOOP
+    BEGIN
+      SELECT a.n_rows, a.n_quarantined INTO one FROM {apply}(ARRAY[k], backfill, true) a;
+      n_rows := n_rows + one.n_rows;
+      n_quarantined := n_quarantined + one.n_quarantined;
+    EXCEPTION
+      WHEN {PASS_THROUGH} THEN RAISE;
+      WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+        refused := refused || k;
+        reasons := reasons || msg;
+    END;
+  END LOOP;
+  EXIT WHEN cardinality(refused) = 0 OR cardinality(refused) = cardinality(pending);
+  pending := refused;
+END LOOP;
+FOR i IN 1 .. cardinality(refused) LOOP
+  k := refused[i];
+  SELECT s.{col} INTO doc FROM {src} s WHERE s.{key} = k;
+  IF FOUND THEN
 {drops}
-        INSERT INTO switchyard.quarantine (migration_name, source_key, reason, document)
-        VALUES ({name}, k::text, 'the database refused the mapping: ' || msg, doc)
-        ON CONFLICT (migration_name, source_key) DO UPDATE
-          SET reason = EXCLUDED.reason, document = EXCLUDED.document, quarantined_at = now();
-        n_rows := n_rows + 1;
-        n_quarantined := n_quarantined + 1;
-      END IF;
-  END;
+    INSERT INTO switchyard.quarantine (migration_name, source_key, reason, document)
+    VALUES ({name}, k::text, 'the database refused the mapping: ' || reasons[i], doc)
+    ON CONFLICT (migration_name, source_key) DO UPDATE
+      SET reason = EXCLUDED.reason, document = EXCLUDED.document, quarantined_at = now();
+    n_rows := n_rows + 1;
+    n_quarantined := n_quarantined + 1;
+  END IF;
 END LOOP;",
         apply = n.apply_fn(),
         src = source_table(r),
@@ -754,7 +777,9 @@ END LOOP;",
             key_array_type(r)
         ),
         "record",
-        &format!("  k {kt};\n  one record;\n  msg text;\n  doc jsonb;"),
+        &format!(
+            "  k {kt};\n  one record;\n  msg text;\n  doc jsonb;\n  pending {kt}[];\n  refused {kt}[];\n  reasons text[];\n  i integer;"
+        ),
         &body,
     )
 }
@@ -909,12 +934,35 @@ fn same_mapped(c: &Column, v: &str, x: &str) -> String {
     }
 }
 
+/// Does JSON value `v` still map to `old` (a column value as `to_jsonb`
+/// renders it, `null` for SQL NULL)? The baseline test of the replay ops.
+fn maps_to_baseline(c: &Column, v: &str, old: &str) -> String {
+    format!(
+        "(CASE WHEN {old} IS NULL THEN false WHEN {old} = 'null'::jsonb THEN ({v} IS NULL OR {v} = 'null'::jsonb) ELSE {} END)",
+        same_mapped(c, v, old)
+    )
+}
+
 /// Phase 4's write-back for target `i`, as a pure function: the document
 /// `doc` after the target write (`op`, old and new row as `to_jsonb`).
 /// `UPDATE` considers the columns whose value changed, `INSERT` and `SYNC`
 /// every column; a value the document already maps to is left as written
 /// (so an absent key stays absent when the row holds its default).
 /// A document that is not an object (a quarantined one) is left alone.
+///
+/// The `REPLAY…` ops apply target writes that were queued (see
+/// `create_replay_fn`) to a document that may have been written since.
+/// `old_row` then holds the row's values as the document last knew them
+/// (the baseline), `new_row` the row as it is now; a column is written only
+/// where the document still maps to the baseline, so a document write made
+/// meanwhile keeps its value (the later write wins; on the same field at
+/// the same time, the document's):
+/// - `REPLAY`: the baseline's columns, where the document still holds them;
+///   nothing when the document has lost the entry since;
+/// - `REPLAY_INSERT`: every column, unless the document has the entry by
+///   now (per entry; a per-row target's row is written like `INSERT`);
+/// - `REPLAY_DELETE` (the row is gone): per row, the keys still holding the
+///   baseline are removed; per entry, the entry, if it still is the baseline.
 pub fn create_writeback_fn(n: &Names, i: usize, t: &Target) -> String {
     let mut body = vec![
         "IF d IS NOT NULL AND jsonb_typeof(d) NOT IN ('object', 'null') THEN RETURN doc; END IF;"
@@ -947,9 +995,23 @@ pub fn create_writeback_fn(n: &Names, i: usize, t: &Target) -> String {
             }
             // A row for a document that is SQL or JSON null: an empty object
             // maps to the defaults, the columns are written below.
+            let mut replay_removes = Vec::new();
+            for c in &t.columns {
+                replay_removes.push(format!(
+                    "  v := {};\n  IF {} THEN d := switchyard.jsonb_remove(d, {}); END IF;",
+                    value_at(c),
+                    maps_to_baseline(
+                        c,
+                        "v",
+                        &format!("(old_row -> {})", literal(c.name.as_str()))
+                    ),
+                    path_literal(&c.path)
+                ));
+            }
             body.push(format!(
-                "IF op = 'DELETE' THEN\n{}\n  RETURN d;\nEND IF;\nIF d IS NULL OR d = 'null'::jsonb THEN d := '{{}}'::jsonb; END IF;",
-                removes.join("\n")
+                "IF op = 'DELETE' THEN\n{}\n  RETURN d;\nEND IF;\nIF op = 'REPLAY_DELETE' THEN\n{}\n  RETURN d;\nEND IF;\nIF d IS NULL OR d = 'null'::jsonb THEN d := '{{}}'::jsonb; END IF;",
+                removes.join("\n"),
+                replay_removes.join("\n")
             ));
         }
         TargetKind::PerEntry {
@@ -958,10 +1020,39 @@ pub fn create_writeback_fn(n: &Names, i: usize, t: &Target) -> String {
             // The entry must exist as an object (an absent entry is no row
             // at all, not a row of defaults).
             let entries = get("d", path);
+            let unchanged: Vec<String> = t
+                .columns
+                .iter()
+                .map(|c| {
+                    format!(
+                        "  v := {};\n  write := write AND {};",
+                        value_at(c),
+                        maps_to_baseline(
+                            c,
+                            "v",
+                            &format!("(old_row -> {})", literal(c.name.as_str()))
+                        )
+                    )
+                })
+                .collect();
             body.push(format!(
-                "IF op = 'DELETE' THEN\n  RETURN switchyard.jsonb_remove(d, {p} || (old_row ->> {k}));\nEND IF;\nek := new_row ->> {k};\nIF jsonb_typeof({entries} -> ek) IS DISTINCT FROM 'object' THEN d := switchyard.jsonb_put(d, {p} || ek, '{{}}'::jsonb); END IF;",
+                "IF op = 'DELETE' THEN\n  RETURN switchyard.jsonb_remove(d, {p} || (old_row ->> {k}));\nEND IF;
+IF op = 'REPLAY_DELETE' THEN
+  ek := old_row ->> {k};
+  IF jsonb_typeof({entries} -> ek) IS DISTINCT FROM 'object' THEN RETURN d; END IF;
+  -- The entry goes only if it still is what the row was.
+  write := true;
+{unchanged}
+  IF write THEN d := switchyard.jsonb_remove(d, {p} || ek); END IF;
+  RETURN d;
+END IF;
+ek := new_row ->> {k};
+IF op = 'REPLAY' AND jsonb_typeof({entries} -> ek) IS DISTINCT FROM 'object' THEN RETURN d; END IF;
+IF op = 'REPLAY_INSERT' AND jsonb_typeof({entries} -> ek) = 'object' THEN RETURN d; END IF;
+IF jsonb_typeof({entries} -> ek) IS DISTINCT FROM 'object' THEN d := switchyard.jsonb_put(d, {p} || ek, '{{}}'::jsonb); END IF;",
                 p = path_literal(path),
                 k = literal(key_column.as_str()),
+                unchanged = unchanged.join("\n"),
             ));
         }
     }
@@ -969,8 +1060,11 @@ pub fn create_writeback_fn(n: &Names, i: usize, t: &Target) -> String {
         let name = literal(c.name.as_str());
         body.push(format!(
             "x := new_row -> {name};
-IF op <> 'UPDATE' OR (old_row -> {name})::text IS DISTINCT FROM x::text THEN
-  v := {value};
+v := {value};
+write := CASE op WHEN 'UPDATE' THEN (old_row -> {name})::text IS DISTINCT FROM x::text
+                 WHEN 'REPLAY' THEN {baseline}
+                 ELSE true END;
+IF write THEN
   IF x IS NULL OR x = 'null'::jsonb THEN
     IF v IS NOT NULL AND v <> 'null'::jsonb THEN d := switchyard.jsonb_remove(d, {path}); END IF;
   ELSIF NOT {mapped} THEN
@@ -980,6 +1074,7 @@ END IF;",
             value = value_at(c),
             path = full_path(c),
             mapped = same_mapped(c, "v", "x"),
+            baseline = maps_to_baseline(c, "v", &format!("(old_row -> {name})")),
         ));
     }
     body.push("RETURN d;".into());
@@ -989,13 +1084,14 @@ END IF;",
             n.writeback_fn(i)
         ),
         "jsonb",
-        "  d jsonb := doc;\n  x jsonb;\n  v jsonb;\n  ek text;",
+        "  d jsonb := doc;\n  x jsonb;\n  v jsonb;\n  ek text;\n  write boolean;",
         &body.join("\n"),
     )
 }
 
-/// Applies one target row change (`op`, old and new row images) to the
-/// document(s) it belongs to, locking each source row first. A row that
+/// Applies one target row change (`op`, old and new row images; or a
+/// replay, see `create_writeback_fn`) to the document(s) it belongs to,
+/// locking each source row first. A row that
 /// moved to another key (a cascaded key update) is removed from the old
 /// document and synced into the new one (values unchanged, nothing added).
 pub fn create_rsync_fn(r: &Recipe, n: &Names, i: usize, t: &Target) -> String {
@@ -1025,12 +1121,17 @@ pub fn create_rsync_fn(r: &Recipe, n: &Names, i: usize, t: &Target) -> String {
         "ok := (old_row ->> {kc})::{kt};
 nk := (new_row ->> {kc})::{kt};
 moved := op = 'UPDATE' AND ({moved});
+IF op = 'REPLAY_DELETE' THEN
+{}
+  RETURN;
+END IF;
 IF op = 'DELETE' OR moved THEN
 {}
 END IF;
 IF op <> 'DELETE' THEN
 {}
 END IF;",
+        write("ok", "op", "old_row", "NULL"),
         write("ok", "'DELETE'", "old_row", "NULL"),
         write(
             "nk",
@@ -1047,10 +1148,16 @@ END IF;",
     )
 }
 
-/// Re-syncs the document from the target row's current state (for keys
-/// captured after phase 5): the row locked FOR SHARE, then every column
-/// written back where the document does not already map to it, or its
-/// absence written back as a delete.
+/// Replays the queued writes of one target row `(k, entry)` into its
+/// document from the row's current state (locked FOR SHARE). `first_op` is
+/// the op of the earliest queued write, `baseline` the row's values as the
+/// document last knew them (`sync_baseline` of the queued old images):
+/// - the row exists: written back as `REPLAY` (or `REPLAY_INSERT` when it
+///   was first inserted), only where the document still holds the baseline;
+/// - the row is gone: `REPLAY_DELETE` of the baseline (nothing, if it was
+///   first inserted: the document never had it);
+/// - `first_op` NULL (entries queued by an earlier version): the row's
+///   state written back whole (`SYNC`), or its absence as a delete.
 pub fn create_resync_fn(r: &Recipe, n: &Names, i: usize, t: &Target) -> String {
     let kt = r.source.key_type.sql();
     let kc = &t.source_key_column;
@@ -1068,22 +1175,32 @@ pub fn create_resync_fn(r: &Recipe, n: &Names, i: usize, t: &Target) -> String {
             ),
         ),
     };
-    // Its own document writes must not echo back as dual-writes.
+    // Its own document writes must not echo back as dual-writes. The
+    // baseline's key is where the row was when queued: it follows the key.
     let body = format!(
         "prev := current_setting('{SYNCING_SETTING}', true);
 PERFORM set_config('{SYNCING_SETTING}', 'on', true);
 SELECT to_jsonb(t.*) INTO img FROM {} t WHERE {filter} FOR SHARE;
-IF FOUND THEN
-  PERFORM {rs}('SYNC', NULL, img);
-ELSE
-  PERFORM {rs}('DELETE', {key_obj}, NULL);
+IF first_op IS NULL THEN
+  IF FOUND THEN
+    PERFORM {rs}('SYNC', NULL, img);
+  ELSE
+    PERFORM {rs}('DELETE', {key_obj}, NULL);
+  END IF;
+ELSIF FOUND THEN
+  PERFORM {rs}(CASE WHEN first_op = 'INSERT' THEN 'REPLAY_INSERT' ELSE 'REPLAY' END, baseline, img);
+ELSIF first_op <> 'INSERT' THEN
+  PERFORM {rs}('REPLAY_DELETE', coalesce(baseline, '{{}}'::jsonb) || {key_obj}, NULL);
 END IF;
 PERFORM set_config('{SYNCING_SETTING}', coalesce(prev, 'off'), true);",
         target_table(r, t),
         rs = n.rsync_fn(i),
     );
     function(
-        &format!("{}(k {kt}, entry text)", n.resync_fn(i)),
+        &format!(
+            "{}(k {kt}, entry text, first_op text, baseline jsonb)",
+            n.resync_fn(i)
+        ),
         "void",
         "  img jsonb;\n  prev text;",
         &body,
@@ -1099,40 +1216,104 @@ fn entry_of(t: &Target, row: &str) -> String {
     }
 }
 
-/// Row-trigger statements queueing the (key, entry) of the changed row of
-/// target `i` as `kind`: the old row's unless inserted, the new row's
-/// unless deleted.
-fn queue_row_keys(r: &Recipe, i: usize, t: &Target, kind: &str, indent: &str) -> String {
+/// Row-trigger statements queueing the change of a row of target `i` as
+/// `kind`, for a later replay (`create_replay_fn`): an insert with no old
+/// image; a delete with the whole old row; an update with the old values
+/// of the columns it changed (nothing when it changed none); a row moved to
+/// another key or entry as a delete there and an insert here.
+fn queue_row_change(r: &Recipe, i: usize, t: &Target, kind: &str, indent: &str) -> String {
     let kc = &t.source_key_column;
-    let name = literal(&r.name);
-    let kind = literal(kind);
-    [("OLD", "INSERT"), ("NEW", "DELETE")]
-        .iter()
-        .map(|(row, not_on)| {
-            format!(
-                "{indent}IF TG_OP <> '{not_on}' THEN\n{indent}  INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key)\n{indent}  VALUES ({name}, {kind}, {row}.{kc}::text, {i}, {});\n{indent}END IF;",
-                entry_of(t, row)
-            )
-        })
+    let (old_e, new_e) = (entry_of(t, "OLD"), entry_of(t, "NEW"));
+    let values = |row: &str, entry: &str, op: &str, image: &str| {
+        format!(
+            "({}, {}, {row}.{kc}::text, {i}, {entry}, '{op}', {image})",
+            literal(&r.name),
+            literal(kind)
+        )
+    };
+    let insert = "INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)";
+    let body = format!(
+        "IF TG_OP = 'INSERT' THEN
+  {insert}
+  VALUES {ins};
+ELSIF TG_OP = 'DELETE' THEN
+  {insert}
+  VALUES {del};
+ELSIF (OLD.{kc}, {old_e}) IS DISTINCT FROM (NEW.{kc}, {new_e}) THEN
+  {insert}
+  VALUES {del}, {ins};
+ELSE
+  {insert}
+  SELECT c.* FROM (VALUES {upd}) AS c(m, k, s, t, e, o, img) WHERE c.img IS NOT NULL;
+END IF;",
+        ins = values("NEW", &new_e, "INSERT", "NULL::jsonb"),
+        del = values("OLD", &old_e, "DELETE", "to_jsonb(OLD)"),
+        upd = values(
+            "NEW",
+            &new_e,
+            "UPDATE",
+            "(SELECT jsonb_object_agg(o.key, o.value) FROM jsonb_each(to_jsonb(OLD)) AS o WHERE (to_jsonb(NEW) -> o.key)::text IS DISTINCT FROM o.value::text)"
+        ),
+    );
+    body.lines()
+        .map(|l| format!("{indent}{l}"))
         .collect::<Vec<_>>()
         .join("\n")
 }
 
-/// A plpgsql CASE on `rec.target` re-syncing (`resync_<i>`) the target row
-/// `(rec.source_key, rec.entry_key)` into its document.
-fn resync_dispatch(r: &Recipe, n: &Names, rec: &str, otherwise: &str) -> String {
+/// Replays queued target writes (`reverse`: handed over by a reverse sync
+/// that gave way; `contract`: written after the column was dropped) into
+/// their documents, oldest first, one target row at a time: the row's
+/// entries are taken together, so its baseline is the old image of its
+/// earliest queued write (`switchyard.sync_baseline`), and replayed from the
+/// row's current state (`create_resync_fn`). Only `kinds`, only `keys` (all
+/// when NULL), at most `max_rows` rows (all when NULL). An entry whose key
+/// moved meanwhile (it follows the row) is left for a later replay under its
+/// new key. Returns how many target rows it replayed.
+pub fn create_replay_fn(r: &Recipe, n: &Names) -> String {
     let kt = r.source.key_type.sql();
+    let name = literal(&r.name);
     let arms: Vec<String> = (0..r.targets.len())
         .map(|i| {
             format!(
-                "      WHEN {i} THEN PERFORM {}({rec}.source_key::{kt}, {rec}.entry_key);",
+                "    WHEN {i} THEN PERFORM {}(queued.source_key::{kt}, queued.entry_key, queued.first_op, queued.baseline);",
                 n.resync_fn(i)
             )
         })
         .collect();
-    format!(
-        "    CASE {rec}.target\n{}\n      ELSE {otherwise}\n    END CASE;",
+    let body = format!(
+        "done := 0;
+FOR queued IN
+  SELECT q.target, q.source_key, q.entry_key, array_agg(q.id) AS ids,
+         (array_agg(q.op ORDER BY q.id))[1] AS first_op,
+         switchyard.sync_baseline(array_agg(q.old_row ORDER BY q.id)) AS baseline
+  FROM switchyard.sync_queue q
+  WHERE q.migration_name = {name} AND q.kind = ANY(kinds)
+    AND (keys IS NULL OR q.source_key = ANY(keys::text[]))
+  GROUP BY q.target, q.source_key, q.entry_key
+  ORDER BY min(q.id)
+  LIMIT max_rows
+LOOP
+  CASE queued.target
+{}
+    ELSE RAISE EXCEPTION 'sync_queue entries % name no target', queued.ids;
+  END CASE;
+  DELETE FROM switchyard.sync_queue q
+  WHERE q.id = ANY(queued.ids) AND q.source_key = queued.source_key
+    AND q.entry_key IS NOT DISTINCT FROM queued.entry_key;
+  done := done + 1;
+END LOOP;
+RETURN done;",
         arms.join("\n")
+    );
+    function(
+        &format!(
+            "{}(kinds text[], keys {kt}[], max_rows integer)",
+            n.replay_fn()
+        ),
+        "bigint",
+        "  queued record;\n  done bigint;",
+        &body,
     )
 }
 
@@ -1163,7 +1344,7 @@ END;
 PERFORM set_config('{SYNCING_SETTING}', 'off', true);
 RETURN NULL;",
         rs = n.rsync_fn(i),
-        queue = queue_row_keys(r, i, t, "reverse", "  "),
+        queue = queue_row_change(r, i, t, "reverse", "  "),
     );
     function(
         &format!("{}()", n.reverse_fn(i)),
@@ -1261,8 +1442,8 @@ pub fn drop_reverse_triggers(r: &Recipe, n: &Names, t: &Target) -> Vec<String> {
 pub fn create_key_follow_fn(r: &Recipe, n: &Names) -> String {
     let key = &r.source.key;
     let body = format!(
-        "INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key)
-SELECT q.migration_name, q.kind, NEW.{key}::text, q.target, q.entry_key FROM switchyard.sync_queue q
+        "INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
+SELECT q.migration_name, q.kind, NEW.{key}::text, q.target, q.entry_key, q.op, q.old_row FROM switchyard.sync_queue q
 WHERE q.migration_name = {} AND q.kind IN ('reverse', 'contract') AND q.source_key = OLD.{key}::text
 ORDER BY q.id;
 RETURN NULL;",
@@ -1296,13 +1477,8 @@ pub fn create_drain_fn(r: &Recipe, n: &Names) -> String {
     let name = literal(&r.name);
     let kt = r.source.key_type.sql();
     let body = format!(
-        "done := 0;
-PERFORM set_config('{SYNCING_SETTING}', 'on', true);
-FOR queued IN SELECT q.id, q.target, q.source_key, q.entry_key FROM switchyard.sync_queue q WHERE q.migration_name = {name} AND q.kind = 'reverse' ORDER BY q.id LOOP
-{}
-  DELETE FROM switchyard.sync_queue q WHERE q.id = queued.id;
-  done := done + 1;
-END LOOP;
+        "PERFORM set_config('{SYNCING_SETTING}', 'on', true);
+done := {}(ARRAY['reverse'], NULL, NULL);
 SELECT array_agg(DISTINCT q.source_key::{kt}) INTO keys FROM switchyard.sync_queue q WHERE q.migration_name = {name} AND q.kind = 'forward';
 IF keys IS NOT NULL THEN
   PERFORM {}(keys, false);
@@ -1310,13 +1486,13 @@ IF keys IS NOT NULL THEN
 END IF;
 PERFORM set_config('{SYNCING_SETTING}', 'off', true);
 RETURN done;",
-        resync_dispatch(r, n, "queued", "RAISE EXCEPTION 'sync_queue entry % names no target', queued.id;"),
+        n.replay_fn(),
         n.map_fn(),
     );
     function(
         &format!("{}()", n.drain_fn()),
         "bigint",
-        &format!("  queued record;\n  keys {kt}[];\n  done bigint;"),
+        &format!("  keys {kt}[];\n  done bigint;"),
         &body,
     )
 }
@@ -1384,7 +1560,10 @@ pub fn verify_statement(r: &Recipe, t: &Target) -> String {
 /// remembers which (key, entry) of target `i` changed, so rolling back
 /// phase 5 can re-sync exactly those into the restored documents.
 pub fn create_contract_fn(r: &Recipe, n: &Names, i: usize, t: &Target) -> String {
-    let body = format!("{}\nRETURN NULL;", queue_row_keys(r, i, t, "contract", ""));
+    let body = format!(
+        "{}\nRETURN NULL;",
+        queue_row_change(r, i, t, "contract", "")
+    );
     function(&format!("{}()", n.contract_fn(i)), "trigger", "", &body)
 }
 
@@ -1513,6 +1692,13 @@ mod tests {
     /// A recipe of one per-row and one per-entry target, `cols` columns each
     /// (every type, default/required/allowed mixed), paths `depth` deep.
     fn wide(cols: usize, depth: usize) -> Recipe {
+        wide_with(cols, depth, 0)
+    }
+
+    /// `wide`, with every path segment padded to `segment` bytes (the
+    /// longest a recipe may have is 63).
+    fn wide_with(cols: usize, depth: usize, segment: usize) -> Recipe {
+        let pad = |s: String| format!("{s:x<segment$}");
         let mut toml = String::from(
             "name = \"wide\"\n[source]\ntable = \"src\"\nkey = \"id\"\ncolumn = \"doc\"\n",
         );
@@ -1528,9 +1714,9 @@ mod tests {
                 let path: Vec<String> = (0..depth)
                     .map(|d| {
                         if d + 1 == depth {
-                            format!("c{c}")
+                            pad(format!("c{c}"))
                         } else {
-                            format!("l{d}")
+                            pad(format!("l{d}"))
                         }
                     })
                     .collect();
@@ -1558,6 +1744,7 @@ mod tests {
             create_capture_fn(r, &n),
             create_dual_write_fn(r, &n),
             create_drain_fn(r, &n),
+            create_replay_fn(r, &n),
             backfill_batch(r, &n),
         ];
         out.extend(create_capture_triggers(r, &n));
@@ -1582,9 +1769,9 @@ mod tests {
     }
 
     /// The bound this engine keeps (issue 8, item 12): all generated SQL
-    /// for a recipe is at most 2 KB per column per path level, plus 64 KB (measured: 542 KB
-    /// for 2 targets × 60 columns at depth 5, about 0.9 KB per column-level).
-    const BYTES_PER_COLUMN_LEVEL: usize = 2 * 1024;
+    /// for a recipe is at most 5 KB per column per path level, plus 64 KB,
+    /// even with path segments of the longest allowed length (63 bytes).
+    const BYTES_PER_COLUMN_LEVEL: usize = 5 * 1024;
 
     #[test]
     fn generated_sql_grows_linearly_in_columns_and_depth() {
@@ -1606,6 +1793,16 @@ mod tests {
         assert!(big <= 5 * shallow, "{shallow} -> {big}");
         // And in absolute terms it stays small: under 3 MB.
         assert!(big < 3 * 1024 * 1024, "{big}");
+        // The longest path segments a recipe may have: still within bound.
+        let longest = all_sql(&wide_with(60, 5, crate::engine::recipe::MAX_PATH_SEGMENT))
+            .iter()
+            .map(String::len)
+            .sum::<usize>();
+        eprintln!("generated SQL: 60 cols depth 5, 63-byte segments: {longest} bytes");
+        assert!(
+            longest <= 64 * 1024 + BYTES_PER_COLUMN_LEVEL * 2 * 60 * 5,
+            "60 columns × 2 targets at depth 5, 63-byte segments: {longest} bytes"
+        );
     }
 
     #[test]
@@ -1633,6 +1830,7 @@ mod tests {
             n.apply_fn(),
             n.map_fn(),
             n.drain_fn(),
+            n.replay_fn(),
             n.capture_fn(),
             n.dual_write_fn(),
             n.backup_fn(),
