@@ -25,3 +25,7 @@ $$;
 -- phase 5's last transaction committed (a re-run just records it as done).
 ALTER TABLE switchyard.contract_columns
     ADD COLUMN rolling_back boolean NOT NULL DEFAULT false;
+
+-- A rollback of phase 5 left half done by an earlier version (column
+-- re-added, documents partly restored) must still keep phase 5 from running.
+UPDATE switchyard.contract_columns SET rolling_back = dropped;

@@ -315,16 +315,19 @@ impl Engine {
                         ],
                     ),
                 ];
+                // One swap per target, in one transaction: every target
+                // write is either synced into its document or remembered
+                // for a rollback, never both (a replay of a write already
+                // synced could undo a later document write).
                 for (i, t) in r.targets.iter().enumerate() {
+                    let mut swap = vec![sql::create_contract_trigger(r, n, i, t)];
+                    swap.extend(sql::drop_reverse_triggers(r, n, t));
                     steps.push(Step::tx(
-                        format!("remember writes to {} from now on", t.table.as_str()),
-                        vec![sql::create_contract_trigger(r, n, i, t)],
-                    ));
-                }
-                for t in &r.targets {
-                    steps.push(Step::tx(
-                        format!("stop writing {} back into the column", t.table.as_str()),
-                        sql::drop_reverse_triggers(r, n, t),
+                        format!(
+                            "remember writes to {} from now on, instead of writing them back",
+                            t.table.as_str()
+                        ),
+                        swap,
                     ));
                 }
                 // Deferred work applied before the exclusive lock; inside it
@@ -635,42 +638,36 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, rol
                     "queued target writes follow source key updates again",
                     vec![sql::create_key_follow_trigger(r, n)],
                 ));
+                // The reverse of phase 5's swap, one transaction per target:
+                // from here on a target write is synced into its document,
+                // and only what was remembered before is replayed (a field
+                // a later write changed is left as that write made it).
                 for (i, t) in r.targets.iter().enumerate() {
+                    let mut swap = sql::create_reverse_triggers(r, n, i, t);
+                    swap.push(format!(
+                        "DROP TRIGGER IF EXISTS {} ON {}",
+                        n.contract_trigger(),
+                        sql::target_table(r, t)
+                    ));
                     steps.push(Step::tx(
                         format!(
-                            "writes to {} flow back into the column again",
+                            "writes to {} flow back into the column again, instead of being remembered",
                             t.table.as_str()
                         ),
-                        sql::create_reverse_triggers(r, n, i, t),
+                        swap,
                     ));
                 }
                 steps.push(Step::tx(
                     "dual-write again",
                     sql::create_dual_write_triggers(r, n),
                 ));
-                let replay = vec![format!(
-                    "SELECT {}(ARRAY['contract'], NULL, 1000)",
-                    n.replay_fn()
-                )];
                 steps.push(Step::batched(
-                    "re-sync the documents of target rows written since the contract",
+                    "replay into the documents the target writes made since the contract",
                     Batch::ReplayContract,
-                    replay.clone(),
-                ));
-                for t in &r.targets {
-                    steps.push(Step::tx(
-                        format!("stop remembering writes to {}", t.table.as_str()),
-                        vec![format!(
-                            "DROP TRIGGER IF EXISTS {} ON {}",
-                            n.contract_trigger(),
-                            sql::target_table(r, t)
-                        )],
-                    ));
-                }
-                steps.push(Step::batched(
-                    "re-sync the rest",
-                    Batch::ReplayContract,
-                    replay,
+                    vec![format!(
+                        "SELECT {}(ARRAY['contract'], NULL, 1000)",
+                        n.replay_fn()
+                    )],
                 ));
                 if dropped {
                     // Rows inserted since the contract now have a document

@@ -228,7 +228,10 @@ impl Names {
                 self.writeback_fn(i)
             ));
             fns.push(format!("{}(text, jsonb, jsonb)", self.rsync_fn(i)));
-            fns.push(format!("{}({kt}, text, text, jsonb)", self.resync_fn(i)));
+            fns.push(format!(
+                "{}({kt}, text, text, jsonb, boolean)",
+                self.resync_fn(i)
+            ));
             fns.push(format!("{}()", self.reverse_fn(i)));
             fns.push(format!("{}()", self.reverse_stmt_fn(i)));
             fns.push(format!("{}()", self.contract_fn(i)));
@@ -1049,7 +1052,11 @@ END IF;
 ek := new_row ->> {k};
 IF op = 'REPLAY' AND jsonb_typeof({entries} -> ek) IS DISTINCT FROM 'object' THEN RETURN d; END IF;
 IF op = 'REPLAY_INSERT' AND jsonb_typeof({entries} -> ek) = 'object' THEN RETURN d; END IF;
-IF jsonb_typeof({entries} -> ek) IS DISTINCT FROM 'object' THEN d := switchyard.jsonb_put(d, {p} || ek, '{{}}'::jsonb); END IF;",
+IF jsonb_typeof({entries} -> ek) IS DISTINCT FROM 'object' THEN
+  -- A new entry gets every column, whatever the write changed.
+  d := switchyard.jsonb_put(d, {p} || ek, '{{}}'::jsonb);
+  IF op = 'UPDATE' THEN op := 'INSERT'; END IF;
+END IF;",
                 p = path_literal(path),
                 k = literal(key_column.as_str()),
                 unchanged = unchanged.join("\n"),
@@ -1121,6 +1128,11 @@ pub fn create_rsync_fn(r: &Recipe, n: &Names, i: usize, t: &Target) -> String {
         "ok := (old_row ->> {kc})::{kt};
 nk := (new_row ->> {kc})::{kt};
 moved := op = 'UPDATE' AND ({moved});
+IF moved AND ok IS DISTINCT FROM nk AND NOT EXISTS (SELECT 1 FROM {src} s WHERE s.{key} = ok) THEN
+  -- A cascaded source key update: the document moved with the row, and
+  -- the dual-write has already mapped it; the row's image is older.
+  RETURN;
+END IF;
 IF op = 'REPLAY_DELETE' THEN
 {}
   RETURN;
@@ -1154,8 +1166,11 @@ END IF;",
 /// document last knew them (`sync_baseline` of the queued old images):
 /// - the row exists: written back as `REPLAY` (or `REPLAY_INSERT` when it
 ///   was first inserted), only where the document still holds the baseline;
-/// - the row is gone: `REPLAY_DELETE` of the baseline (nothing, if it was
-///   first inserted: the document never had it);
+/// - the row is gone and one of the writes deleted it: `REPLAY_DELETE` of
+///   the baseline (nothing, if it was first inserted: the document never
+///   had it). Gone without a queued delete, it was removed by a sync that
+///   already brought its document up to date, or by the mapping itself
+///   (the document decides): nothing either;
 /// - `first_op` NULL (entries queued by an earlier version): the row's
 ///   state written back whole (`SYNC`), or its absence as a delete.
 pub fn create_resync_fn(r: &Recipe, n: &Names, i: usize, t: &Target) -> String {
@@ -1189,7 +1204,7 @@ IF first_op IS NULL THEN
   END IF;
 ELSIF FOUND THEN
   PERFORM {rs}(CASE WHEN first_op = 'INSERT' THEN 'REPLAY_INSERT' ELSE 'REPLAY' END, baseline, img);
-ELSIF first_op <> 'INSERT' THEN
+ELSIF first_op <> 'INSERT' AND deleted THEN
   PERFORM {rs}('REPLAY_DELETE', coalesce(baseline, '{{}}'::jsonb) || {key_obj}, NULL);
 END IF;
 PERFORM set_config('{SYNCING_SETTING}', coalesce(prev, 'off'), true);",
@@ -1198,7 +1213,7 @@ PERFORM set_config('{SYNCING_SETTING}', coalesce(prev, 'off'), true);",
     );
     function(
         &format!(
-            "{}(k {kt}, entry text, first_op text, baseline jsonb)",
+            "{}(k {kt}, entry text, first_op text, baseline jsonb, deleted boolean)",
             n.resync_fn(i)
         ),
         "void",
@@ -1218,7 +1233,8 @@ fn entry_of(t: &Target, row: &str) -> String {
 
 /// Row-trigger statements queueing the change of a row of target `i` as
 /// `kind`, for a later replay (`create_replay_fn`): an insert with no old
-/// image; a delete with the whole old row; an update with the old values
+/// image; a delete with the whole old row (unless its source row is gone
+/// too); an update with the old values
 /// of the columns it changed (nothing when it changed none); a row moved to
 /// another key or entry as a delete there and an insert here.
 fn queue_row_change(r: &Recipe, i: usize, t: &Target, kind: &str, indent: &str) -> String {
@@ -1232,13 +1248,18 @@ fn queue_row_change(r: &Recipe, i: usize, t: &Target, kind: &str, indent: &str) 
         )
     };
     let insert = "INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)";
+    let (src, key) = (source_table(r), &r.source.key);
+    // A row deleted with its source row (the cascade) has no document left
+    // to change: nothing to remember.
     let body = format!(
         "IF TG_OP = 'INSERT' THEN
   {insert}
   VALUES {ins};
 ELSIF TG_OP = 'DELETE' THEN
-  {insert}
-  VALUES {del};
+  IF EXISTS (SELECT 1 FROM {src} s WHERE s.{key} = OLD.{kc}) THEN
+    {insert}
+    VALUES {del};
+  END IF;
 ELSIF (OLD.{kc}, {old_e}) IS DISTINCT FROM (NEW.{kc}, {new_e}) THEN
   {insert}
   VALUES {del}, {ins};
@@ -1276,7 +1297,7 @@ pub fn create_replay_fn(r: &Recipe, n: &Names) -> String {
     let arms: Vec<String> = (0..r.targets.len())
         .map(|i| {
             format!(
-                "    WHEN {i} THEN PERFORM {}(queued.source_key::{kt}, queued.entry_key, queued.first_op, queued.baseline);",
+                "    WHEN {i} THEN PERFORM {}(queued.source_key::{kt}, queued.entry_key, queued.first_op, queued.baseline, queued.deleted);",
                 n.resync_fn(i)
             )
         })
@@ -1284,15 +1305,26 @@ pub fn create_replay_fn(r: &Recipe, n: &Names) -> String {
     let body = format!(
         "done := 0;
 FOR queued IN
+  WITH pending AS (
+    SELECT q.* FROM switchyard.sync_queue q
+    WHERE q.migration_name = {name} AND q.kind = ANY(kinds)
+      AND (keys IS NULL OR q.source_key = ANY(keys::text[]))
+  ), oldest AS (
+    -- At most max_rows rows, chosen from the oldest entries (an index scan,
+    -- not a sort of the whole backlog).
+    SELECT DISTINCT p.target, p.source_key, p.entry_key
+    FROM (SELECT p.target, p.source_key, p.entry_key FROM pending p ORDER BY p.id LIMIT max_rows) p
+  )
   SELECT q.target, q.source_key, q.entry_key, array_agg(q.id) AS ids,
-         (array_agg(q.op ORDER BY q.id))[1] AS first_op,
-         switchyard.sync_baseline(array_agg(q.old_row ORDER BY q.id)) AS baseline
-  FROM switchyard.sync_queue q
-  WHERE q.migration_name = {name} AND q.kind = ANY(kinds)
-    AND (keys IS NULL OR q.source_key = ANY(keys::text[]))
+         -- Entries queued by an earlier version carry no op: whole-row sync.
+         CASE WHEN bool_or(q.op IS NULL) THEN NULL ELSE (array_agg(q.op ORDER BY q.id))[1] END AS first_op,
+         switchyard.sync_baseline(array_agg(q.old_row ORDER BY q.id)) AS baseline,
+         coalesce(bool_or(q.op = 'DELETE'), false) AS deleted
+  FROM pending q
+  JOIN oldest o ON o.target = q.target AND o.source_key = q.source_key
+                AND o.entry_key IS NOT DISTINCT FROM q.entry_key
   GROUP BY q.target, q.source_key, q.entry_key
   ORDER BY min(q.id)
-  LIMIT max_rows
 LOOP
   CASE queued.target
 {}
@@ -1639,12 +1671,16 @@ pub fn create_backup_keys_fn(r: &Recipe, n: &Names) -> String {
     let body = format!(
         "IF TG_OP = 'DELETE' THEN
   DELETE FROM {bk} b WHERE b.key = OLD.{key};
+  -- Nothing remembered for the deleted row may reach a new row that
+  -- takes its key.
+  DELETE FROM switchyard.sync_queue q WHERE q.migration_name = {name} AND q.source_key = OLD.{key}::text;
 ELSIF OLD.{key} IS DISTINCT FROM NEW.{key} THEN
   UPDATE {bk} b SET key = NEW.{key} WHERE b.key = OLD.{key};
   {follow}
 END IF;
 RETURN NULL;",
-        follow = follow_key(r)
+        follow = follow_key(r),
+        name = literal(&r.name),
     );
     function(&format!("{}()", n.backup_keys_fn()), "trigger", "", &body)
 }

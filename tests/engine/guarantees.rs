@@ -1040,7 +1040,7 @@ async fn queued_target_writes_follow_a_key_update_after_their_row_is_gone(pool: 
 /// `id`: the reverse sync gives way (lock_timeout) and queues its work.
 async fn queued_target_write(pool: &PgPool, id: i64, write: &str) {
     let mut holder = pool.begin().await.expect("holder");
-    sqlx::query("SELECT 1 FROM public.docs WHERE id = $1 FOR UPDATE")
+    sqlx::query("SELECT 1 FROM public.docs WHERE id = $1 FOR NO KEY UPDATE")
         .bind(id)
         .execute(&mut *holder)
         .await
@@ -1283,4 +1283,229 @@ unique = true
             .expect("handles");
     assert_eq!(handles, vec![(1, "b".to_string()), (2, "c".to_string())]);
     zero_differences(&e).await;
+}
+
+// 3, second review: in phase 5 and its rollback, a target write is either
+// synced into its document or remembered for the rollback, never both (a
+// replay of a write already synced could undo a later document write).
+// Walks every step's SQL, tracking which triggers each target has.
+#[sqlx::test(migrations = "./migrations")]
+async fn target_writes_are_synced_or_remembered_never_both(pool: PgPool) {
+    docs_table(&pool, &[(1, json!({"theme": "a"}))]).await;
+    let recipe = docs_recipe(PREFS);
+    let e = engine(&pool, recipe.clone());
+    run_to(&e, 4).await;
+    let tables: Vec<String> = recipe
+        .targets
+        .iter()
+        .map(|t| format!("{}.{}", recipe.source.schema, t.table))
+        .collect();
+    // (reverse sync on, remembered) per target, as phase 4 leaves them.
+    let mut state: Vec<(bool, bool)> = vec![(true, false); tables.len()];
+    let mut seen = 0;
+    let mut walk = |what: &str, steps: Vec<switchyard::engine::Step>| {
+        for step in steps {
+            for sql in &step.sql {
+                for (i, table) in tables.iter().enumerate() {
+                    if !sql.ends_with(&format!("ON {table}"))
+                        && !sql.contains(&format!("ON {table} "))
+                    {
+                        continue;
+                    }
+                    let create = sql.starts_with("CREATE OR REPLACE TRIGGER");
+                    let drop = sql.starts_with("DROP TRIGGER");
+                    if sql.contains("_rev\"") && (create || drop) {
+                        state[i].0 = create;
+                        seen += 1;
+                    }
+                    if sql.contains("_ctr\"") && (create || drop) {
+                        state[i].1 = create;
+                        seen += 1;
+                    }
+                }
+            }
+            for (i, (synced, remembered)) in state.iter().enumerate() {
+                assert!(
+                    !(*synced && *remembered),
+                    "{what}: after step {:?}, writes to {} are both synced and remembered",
+                    step.label,
+                    tables[i]
+                );
+            }
+        }
+    };
+    walk("phase 5", e.plan(5).expect("plan 5"));
+    run(&e, 5).await;
+    walk(
+        "rollback 5",
+        e.rollback_plan(5).await.expect("rollback plan 5"),
+    );
+    e.rollback(5).await.expect("rollback 5");
+    assert_eq!(doc(&pool, 1).await, json!({"theme": "a"}));
+    // Every target's triggers were seen going off and on again.
+    assert_eq!(seen, 4 * tables.len());
+}
+
+// 8 and 6, second review: a key whose document the database refused (its
+// target rows dropped) still has a queued target write; once the document
+// is fixed, that write must not remove fields nobody deleted.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_refused_document_keeps_fields_a_queued_write_did_not_delete(pool: PgPool) {
+    docs_table(
+        &pool,
+        &[
+            (1, json!({"theme": "a", "language": "de"})),
+            (2, json!({"theme": "b", "language": "fr"})),
+        ],
+    )
+    .await;
+    let e = engine(
+        &pool,
+        docs_recipe(
+            r#"
+[[targets]]
+table = "prefs"
+source_key_column = "doc_id"
+[[targets.columns]]
+name = "theme"
+type = "text"
+[[targets.columns]]
+name = "language"
+type = "text"
+[[targets.indexes]]
+name = "prefs_language"
+columns = ["language"]
+unique = true
+"#,
+        ),
+    );
+    run_to(&e, 4).await;
+    queued_target_write(
+        &pool,
+        1,
+        "UPDATE public.prefs SET theme = 'dark' WHERE doc_id = 1",
+    )
+    .await;
+    // The document now collides with document 2: quarantined, rows dropped.
+    sqlx::query("UPDATE public.docs SET doc = doc || '{\"language\": \"fr\"}' WHERE id = 1")
+        .execute(&pool)
+        .await
+        .expect("the write is accepted");
+    // Fixed again, without touching the theme.
+    sqlx::query("UPDATE public.docs SET doc = doc || '{\"language\": \"it\"}' WHERE id = 1")
+        .execute(&pool)
+        .await
+        .expect("the fix is accepted");
+    let d = doc(&pool, 1).await;
+    assert_eq!(d["language"], json!("it"));
+    assert!(d.get("theme").is_some(), "the theme is still there: {d}");
+    let quarantined: i64 = sqlx::query_scalar("SELECT count(*) FROM switchyard.quarantine")
+        .fetch_one(&pool)
+        .await
+        .expect("quarantine");
+    assert_eq!(quarantined, 0);
+    zero_differences(&e).await;
+}
+
+// 2, second review: an entry inserted while its document was locked (the
+// insert queued), then updated directly on another column, keeps every
+// value the insert wrote.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_queued_entry_insert_survives_a_later_direct_update(pool: PgPool) {
+    docs_table(
+        &pool,
+        &[(
+            1,
+            json!({"notifications": {"email": {"enabled": true, "since": 1}}}),
+        )],
+    )
+    .await;
+    let e = engine(
+        &pool,
+        docs_recipe(
+            r#"
+[[targets]]
+table = "channels"
+kind = "per_entry"
+entries = "notifications"
+source_key_column = "doc_id"
+entry_key_column = "channel"
+[[targets.columns]]
+name = "enabled"
+type = "boolean"
+default = true
+[[targets.columns]]
+name = "since"
+type = "integer"
+"#,
+        ),
+    );
+    run_to(&e, 4).await;
+    queued_target_write(
+        &pool,
+        1,
+        "INSERT INTO public.channels (doc_id, channel, enabled, since) VALUES (1, 'push', false, 5)",
+    )
+    .await;
+    sqlx::query("UPDATE public.channels SET since = 6 WHERE doc_id = 1 AND channel = 'push'")
+        .execute(&pool)
+        .await
+        .expect("a direct update");
+    assert_eq!(
+        doc(&pool, 1).await["notifications"]["push"],
+        json!({"enabled": false, "since": 6})
+    );
+    zero_differences(&e).await;
+}
+
+// 5, second review: updating a source key and its document in one statement.
+// The cascaded target rows' sync used to write their older image over the
+// document's new value.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_key_and_document_changed_together_keep_the_document(pool: PgPool) {
+    docs_table(
+        &pool,
+        &[(
+            1,
+            json!({"theme": "a", "notifications": {"email": {"enabled": true}}}),
+        )],
+    )
+    .await;
+    let e = engine(&pool, docs_recipe(PREFS));
+    run_to(&e, 4).await;
+    sqlx::query(
+        "UPDATE public.docs SET id = 10, doc = jsonb_set(jsonb_set(doc, '{theme}', '\"z\"'), '{notifications,email,enabled}', 'false') WHERE id = 1",
+    )
+    .execute(&pool)
+    .await
+    .expect("key and document");
+    assert_eq!(
+        doc(&pool, 10).await,
+        json!({"theme": "z", "notifications": {"email": {"enabled": false}}})
+    );
+    zero_differences(&e).await;
+}
+
+// 5, second review: during the contract, a source row deleted and inserted
+// again with the same key starts afresh: nothing remembered for the old row
+// reaches the new one when phase 5 is rolled back.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_row_deleted_and_reinserted_during_the_contract_starts_afresh(pool: PgPool) {
+    docs_table(&pool, &[(1, json!({"theme": "a"}))]).await;
+    let e = engine(&pool, docs_recipe(PREFS));
+    run_to(&e, 5).await;
+    for write in [
+        "UPDATE public.prefs SET theme = 'b' WHERE doc_id = 1",
+        "DELETE FROM public.docs WHERE id = 1",
+        "INSERT INTO public.docs (id) VALUES (1)",
+        "INSERT INTO public.prefs (doc_id, theme) VALUES (1, 'new')",
+        "INSERT INTO public.channels (doc_id, channel, enabled) VALUES (1, 'sms', false)",
+    ] {
+        sqlx::query(write).execute(&pool).await.expect(write);
+    }
+    e.rollback(5).await.expect("rollback 5");
+    assert_eq!(
+        doc(&pool, 1).await,
+        json!({"theme": "new", "notifications": {"sms": {"enabled": false}}})
+    );
 }
