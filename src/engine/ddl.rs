@@ -41,15 +41,18 @@ impl LockPolicy {
     }
 }
 
-/// SQLSTATE 55P03: lock_not_available (what lock_timeout raises).
-fn is_lock_timeout(err: &sqlx::Error) -> bool {
+/// The statement gave way to the application: SQLSTATE 55P03
+/// (lock_not_available, what lock_timeout raises) or 40P01 (a deadlock the
+/// server resolved by cancelling ours).
+fn gave_way(err: &sqlx::Error) -> bool {
     err.as_database_error()
         .and_then(|e| e.code())
-        .is_some_and(|c| c == "55P03")
+        .is_some_and(|c| c == "55P03" || c == "40P01")
 }
 
-/// Runs `attempt` until it succeeds, retrying lock timeouts with backoff
-/// (after `cleanup`, if any). Returns the attempts it took.
+/// Runs `attempt` until it succeeds, retrying with backoff whenever it gave
+/// way to the application (after `cleanup`, if any). Returns the attempts
+/// it took.
 async fn with_retries<F, Fut>(
     pool: &PgPool,
     label: &str,
@@ -66,7 +69,7 @@ where
         attempt += 1;
         match attempt_once().await {
             Ok(()) => return Ok(attempt),
-            Err(e) if is_lock_timeout(&e) => {
+            Err(e) if gave_way(&e) => {
                 if let Some(c) = cleanup {
                     let _ = sqlx::query(c).execute(pool).await;
                 }
@@ -77,7 +80,7 @@ where
                     });
                 }
                 let wait = policy.backoff(attempt);
-                tracing::warn!(attempt, ?wait, "lock_timeout; retrying");
+                tracing::warn!(attempt, ?wait, error = %e, "gave way to the application; retrying");
                 tokio::time::sleep(wait).await;
             }
             Err(e) => return Err(EngineError::from_step(label, e)),

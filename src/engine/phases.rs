@@ -319,9 +319,11 @@ impl Engine {
                 // write is either synced into its document or remembered
                 // for a rollback, never both (a replay of a write already
                 // synced could undo a later document write).
+                // Dropping first takes the table's strongest lock at once (a
+                // lock upgrade halfway could deadlock with a writer).
                 for (i, t) in r.targets.iter().enumerate() {
-                    let mut swap = vec![sql::create_contract_trigger(r, n, i, t)];
-                    swap.extend(sql::drop_reverse_triggers(r, n, t));
+                    let mut swap = sql::drop_reverse_triggers(r, n, t);
+                    swap.push(sql::create_contract_trigger(r, n, i, t));
                     steps.push(Step::tx(
                         format!(
                             "remember writes to {} from now on, instead of writing them back",
@@ -643,12 +645,12 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, rol
                 // and only what was remembered before is replayed (a field
                 // a later write changed is left as that write made it).
                 for (i, t) in r.targets.iter().enumerate() {
-                    let mut swap = sql::create_reverse_triggers(r, n, i, t);
-                    swap.push(format!(
+                    let mut swap = vec![format!(
                         "DROP TRIGGER IF EXISTS {} ON {}",
                         n.contract_trigger(),
                         sql::target_table(r, t)
-                    ));
+                    )];
+                    swap.extend(sql::create_reverse_triggers(r, n, i, t));
                     steps.push(Step::tx(
                         format!(
                             "writes to {} flow back into the column again, instead of being remembered",
