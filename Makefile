@@ -1,12 +1,13 @@
 # Switchyard — the two commands a new machine needs are `make run` and `make test`.
-.PHONY: run test bench proof fmt lint clean-db help
+.PHONY: run test bench proof golden fmt lint clean-db help
 
 help:
 	@echo "make run    install what is missing, start a private Postgres (unless DATABASE_URL is set),"
 	@echo "            apply the schema, seed the demo and serve on http://127.0.0.1:3000"
 	@echo "make test   everything: lint, unit + integration tests (real Postgres), browser tests (Chromium)"
 	@echo "make bench  backfill vs INSERT ... SELECT (1M users) and write p99, side by side"
-	@echo "make proof  the engine's full proof suite (model, concurrent writes, crashes; ~8 min)"
+	@echo "make proof  the engine's full proof suite (model, concurrent writes, crashes; ~13 min)"
+	@echo "make golden rewrite tests/golden/*.sql from the generator (review the diff first)"
 	@echo "make fmt    format the code"
 	@echo "make clean-db  delete the private Postgres clusters under .switchyard/"
 
@@ -21,6 +22,9 @@ bench:
 
 proof:
 	@scripts/proof.sh
+
+golden:
+	UPDATE_GOLDEN=1 cargo test --features ssr --test it golden::
 
 fmt:
 	cargo fmt --all

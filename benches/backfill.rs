@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use switchyard::engine::phases::{Outcome, RunControl};
-use switchyard::engine::{Engine, EngineOptions, Recipe};
+use switchyard::engine::{Engine, EngineOptions, Phase, Recipe};
 
 const RECIPE: &str = include_str!("../recipes/user_preferences.toml");
 
@@ -58,7 +58,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .map_err(|errors| format!("recipe: {errors:?}"))?;
     let engine = Engine::new(pool.clone(), recipe.clone(), EngineOptions::default());
     if !matches!(
-        engine.apply(1, &RunControl::default()).await?,
+        engine.apply(Phase::Expand, &RunControl::default()).await?,
         Outcome::Done
     ) {
         return Err("phase 1 did not finish".into());
@@ -163,8 +163,9 @@ async fn time_phase_2(
     pool: &PgPool,
     load: Option<u64>,
 ) -> Result<(f64, Option<f64>), Box<dyn std::error::Error>> {
-    if engine.status().await?.phases[1].state != switchyard::model::PhaseState::Pending {
-        engine.rollback(2).await?;
+    let backfill = engine.status().await?.phases[Phase::Backfill.index()].state;
+    if backfill != switchyard::model::PhaseState::Pending {
+        engine.rollback(Phase::Backfill).await?;
     }
     reset_targets(pool).await?;
     let stop = Arc::new(AtomicBool::new(false));
@@ -176,7 +177,9 @@ async fn time_phase_2(
         })
     });
     let t = Instant::now();
-    let outcome = engine.apply(2, &RunControl::default()).await?;
+    let outcome = engine
+        .apply(Phase::Backfill, &RunControl::default())
+        .await?;
     let elapsed = t.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
     if outcome != Outcome::Done {

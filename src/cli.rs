@@ -19,7 +19,7 @@ use std::sync::Arc;
 use crate::engine::backfill::Progress;
 use crate::engine::inspect::check_database;
 use crate::engine::phases::{Outcome, RunControl};
-use crate::engine::{Engine, EngineError, EngineOptions, Recipe, StepMode};
+use crate::engine::{render_steps, Engine, EngineError, EngineOptions, Phase, Recipe};
 
 pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_BUSY: u8 = 3;
@@ -116,23 +116,13 @@ pub async fn plan(file: &Path, pool: sqlx::PgPool) -> ExitCode {
         Err(code) => return code,
     };
     let engine = pinned_or_given(engine(recipe, pool).await, file).await;
-    for phase in 1..=5 {
+    for phase in Phase::ALL {
         let steps = match engine.plan(phase) {
             Ok(s) => s,
             Err(e) => return exit_for(&e),
         };
         println!("-- ===== phase {phase} =====");
-        for step in steps {
-            let how = match step.mode {
-                StepMode::Transaction => "one transaction, lock_timeout, retried",
-                StepMode::Concurrent => "outside a transaction, lock_timeout, retried",
-                StepMode::Batched => "repeated in key batches",
-            };
-            println!("-- {} ({how})", step.label);
-            for sql in step.sql {
-                println!("{sql};\n");
-            }
-        }
+        print!("{}", render_steps(&steps));
     }
     ExitCode::SUCCESS
 }
@@ -154,7 +144,7 @@ fn print_progress(p: &Progress) {
 }
 
 pub async fn phase_run(
-    phase: i16,
+    phase: Phase,
     file: &Path,
     accept_quarantine: bool,
     accept_differences: bool,
@@ -165,7 +155,7 @@ pub async fn phase_run(
         Err(code) => return code,
     };
     if let Ok(errors) = check_database(&pool, &recipe).await {
-        if phase == 1 && !errors.is_empty() {
+        if phase == Phase::Expand && !errors.is_empty() {
             for e in &errors {
                 eprintln!("  {e}");
             }
@@ -206,7 +196,7 @@ pub async fn phase_run(
     }
 }
 
-pub async fn phase_rollback(phase: i16, file: &Path, pool: sqlx::PgPool) -> ExitCode {
+pub async fn phase_rollback(phase: Phase, file: &Path, pool: sqlx::PgPool) -> ExitCode {
     let recipe = match load_recipe(file) {
         Ok(r) => r,
         Err(code) => return code,

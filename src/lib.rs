@@ -1,9 +1,12 @@
 //! Switchyard: run a zero-downtime Postgres migration end to end.
 //!
 //! Layers, with dependencies pointing one way:
-//! `ui` (components) → `api` (server functions, thin) → domain services
-//! (`domain`, and server-only `store`) → Postgres. `model` holds the types
-//! shared by the server and the browser.
+//! `ui` (components) → `api` (server functions, thin) → services (`console`,
+//! and the pure rules in `domain`) → `store` (our schema) → Postgres.
+//! `engine` is a leaf library that everything may use and that uses nothing
+//! of ours; its vocabulary (`engine::vocab`: phases, states, the read flag,
+//! events) is the one set of words every layer speaks, on the server and in
+//! the browser. `model` holds the view types shared by server and browser.
 
 // Leptos views are deeply nested types; the wasm build needs more room.
 #![recursion_limit = "256"]
@@ -15,7 +18,8 @@ pub mod cli;
 #[cfg(feature = "ssr")]
 pub mod console;
 pub mod domain;
-#[cfg(feature = "ssr")]
+// A leaf: depends on nothing else of ours. Its vocabulary (`engine::vocab`)
+// compiles for the browser too; the rest is server-only.
 pub mod engine;
 pub mod model;
 pub mod ui;

@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use switchyard::engine::Phase;
 use switchyard::server::config::Config;
 use switchyard::store;
 
@@ -50,10 +51,10 @@ enum RecipeCommand {
 
 #[derive(Subcommand)]
 enum PhaseCommand {
-    /// Run phase N (1-5) to completion; Ctrl-C pauses at a checkpoint.
+    /// Run a phase (1-5, or its name: expand, backfill, dual-write,
+    /// switch-reads, contract) to completion; Ctrl-C pauses at a checkpoint.
     Run {
-        #[arg(value_parser = clap::value_parser!(i16).range(1..=5))]
-        phase: i16,
+        phase: Phase,
         file: PathBuf,
         /// Phase 4: proceed although documents are quarantined (recorded).
         #[arg(long)]
@@ -63,11 +64,7 @@ enum PhaseCommand {
         accept_differences: bool,
     },
     /// Roll back phase N (phases roll back in reverse order).
-    Rollback {
-        #[arg(value_parser = clap::value_parser!(i16).range(1..=5))]
-        phase: i16,
-        file: PathBuf,
-    },
+    Rollback { phase: Phase, file: PathBuf },
 }
 
 #[tokio::main]

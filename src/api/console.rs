@@ -3,6 +3,9 @@
 
 use leptos::prelude::*;
 
+#[cfg(feature = "ssr")]
+use crate::engine::vocab::actor;
+
 use crate::model::console::{ConsoleView, PhaseAction};
 use crate::model::AppError;
 
@@ -20,8 +23,8 @@ pub async fn act_on_phase(
     accept_quarantine: bool,
 ) -> Result<(), AppError> {
     let pool = crate::server::context::pool()?;
-    // No accounts yet (SPEC section 6 comes later): actions are by "web".
-    Ok(crate::console::act(&pool, &name, phase, action, accept_quarantine, "web").await?)
+    // No accounts yet (SPEC section 6 comes later): actions are by `actor::WEB`.
+    Ok(crate::console::act(&pool, &name, phase, action, accept_quarantine, actor::WEB).await?)
 }
 
 #[server]

@@ -2,6 +2,9 @@
 //! version, a readable diff between two, restore.
 
 use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use crate::engine::vocab::actor;
 use leptos::server_fn::codec::Json;
 
 use crate::model::plan::{DiffLine, PlanEdit, PlanVersion};
@@ -12,7 +15,7 @@ use crate::model::AppError;
 #[server(input = Json)]
 pub async fn save_plan(name: String, base_revision: i32, edit: PlanEdit) -> Result<i32, AppError> {
     let pool = crate::server::context::pool()?;
-    Ok(crate::store::plans::save(&pool, &name, base_revision, edit, "web").await?)
+    Ok(crate::store::plans::save(&pool, &name, base_revision, edit, actor::WEB).await?)
 }
 
 /// Every version, newest first.
@@ -62,5 +65,5 @@ pub async fn restore_plan(
     base_revision: i32,
 ) -> Result<i32, AppError> {
     let pool = crate::server::context::pool()?;
-    Ok(crate::store::plans::restore(&pool, &name, revision, base_revision, "web").await?)
+    Ok(crate::store::plans::restore(&pool, &name, revision, base_revision, actor::WEB).await?)
 }

@@ -4,6 +4,9 @@
 
 use leptos::prelude::*;
 
+#[cfg(feature = "ssr")]
+use crate::engine::vocab::actor;
+
 use crate::model::{AppError, TaskForm};
 
 /// Moves a card; returns the task's new revision.
@@ -16,14 +19,14 @@ pub async fn move_task(
 ) -> Result<i32, AppError> {
     let pool = crate::server::context::pool()?;
     let status = crate::model::TaskStatus::parse_field(&status)?;
-    Ok(crate::store::tasks::move_task(&pool, &name, task_id, status, revision, "web").await?)
+    Ok(crate::store::tasks::move_task(&pool, &name, task_id, status, revision, actor::WEB).await?)
 }
 
 /// Ticks or unticks an acceptance criterion; returns the task's new revision.
 #[server]
 pub async fn set_criterion(name: String, criterion_id: i64, done: bool) -> Result<i32, AppError> {
     let pool = crate::server::context::pool()?;
-    Ok(crate::store::tasks::set_criterion(&pool, &name, criterion_id, done, "web").await?)
+    Ok(crate::store::tasks::set_criterion(&pool, &name, criterion_id, done, actor::WEB).await?)
 }
 
 /// Creates a task; returns its id.
@@ -31,7 +34,7 @@ pub async fn set_criterion(name: String, criterion_id: i64, done: bool) -> Resul
 pub async fn create_task(name: String, form: TaskForm) -> Result<i64, AppError> {
     let pool = crate::server::context::pool()?;
     let input = task_input(form)?;
-    Ok(crate::store::tasks::create_task(&pool, &name, input, "web").await?)
+    Ok(crate::store::tasks::create_task(&pool, &name, input, actor::WEB).await?)
 }
 
 /// Edits a task on top of `revision`; returns the new revision. Refusals name
@@ -46,13 +49,16 @@ pub async fn update_task(
 ) -> Result<i32, AppError> {
     let pool = crate::server::context::pool()?;
     let input = task_input(form)?;
-    Ok(crate::store::tasks::update_task(&pool, &name, task_id, revision, input, "web").await?)
+    Ok(
+        crate::store::tasks::update_task(&pool, &name, task_id, revision, input, actor::WEB)
+            .await?,
+    )
 }
 
 #[server]
 pub async fn delete_task(name: String, task_id: i64, revision: i32) -> Result<(), AppError> {
     let pool = crate::server::context::pool()?;
-    Ok(crate::store::tasks::delete_task(&pool, &name, task_id, revision, "web").await?)
+    Ok(crate::store::tasks::delete_task(&pool, &name, task_id, revision, actor::WEB).await?)
 }
 
 /// Parses a submitted form into the store's input (status and priority

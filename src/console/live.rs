@@ -16,6 +16,7 @@ use std::time::Duration;
 use tokio::sync::broadcast;
 
 use crate::engine::state::EVENTS_CHANNEL;
+use crate::engine::ReadsFrom;
 
 /// Per-instance fan-out of engine notifications (migration ids).
 #[derive(Clone)]
@@ -147,12 +148,13 @@ fn updates(
 /// `GET /flags/{name}`: where applications should read from, for those that
 /// poll rather than LISTEN on `switchyard_read_flag`.
 pub async fn read_flag(State(state): State<LiveState>, Path(name): Path<String>) -> Response {
-    let row: Result<Option<(String, chrono::DateTime<chrono::Utc>)>, sqlx::Error> = sqlx::query_as(
-        "SELECT reads_from, changed_at FROM switchyard.read_flags WHERE migration_name = $1",
-    )
-    .bind(&name)
-    .fetch_optional(&state.pool)
-    .await;
+    let row: Result<Option<(ReadsFrom, chrono::DateTime<chrono::Utc>)>, sqlx::Error> =
+        sqlx::query_as(
+            "SELECT reads_from, changed_at FROM switchyard.read_flags WHERE migration_name = $1",
+        )
+        .bind(&name)
+        .fetch_optional(&state.pool)
+        .await;
     let exists: Result<bool, sqlx::Error> =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM switchyard.migrations WHERE name = $1)")
             .bind(&name)
@@ -163,7 +165,7 @@ pub async fn read_flag(State(state): State<LiveState>, Path(name): Path<String>)
         (Ok(row), Ok(true)) => {
             let (reads_from, changed_at) = match row {
                 Some((r, at)) => (r, Some(at)),
-                None => ("source".to_string(), None),
+                None => (ReadsFrom::default(), None),
             };
             axum::Json(serde_json::json!({
                 "migration": name,

@@ -9,13 +9,13 @@ use sqlx::PgPool;
 
 use crate::engine::phases::{why_not_roll_back, RunControl};
 use crate::engine::state::PhaseRecord;
-use crate::engine::verify::VerifyReport;
-use crate::engine::{Engine, EngineError, EngineOptions, Recipe};
+use crate::engine::vocab::{actor, kind};
+use crate::engine::{Engine, EngineError, EngineOptions, Event, Phase, Recipe};
 use crate::model::console::{
-    ConsolePhase, ConsoleView, DifferenceRow, EventView, PhaseAction, ProgressView, QuarantineRow,
-    ThroughputPoint, VerificationView,
+    ConsolePhase, ConsoleView, DifferenceRow, EventView, PhaseAction, PhaseChoice, ProgressView,
+    QuarantineRow, ThroughputPoint, VerificationView,
 };
-use crate::model::{AppError, PhaseState};
+use crate::model::{AppError, PhaseState, ReadsFrom};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConsoleError {
@@ -33,19 +33,22 @@ pub enum ConsoleError {
 
 impl From<ConsoleError> for AppError {
     fn from(err: ConsoleError) -> Self {
+        use crate::server::error::{internal, is_outage, unavailable};
         match err {
             ConsoleError::NotFound(name) => AppError::not_found(format!("migration {name:?}")),
             ConsoleError::Refused(m) => AppError::invalid("action", m),
             ConsoleError::Recipe(m) => AppError::invalid("recipe", m),
             ConsoleError::Engine(EngineError::Refused(m)) => AppError::invalid("action", m),
-            ConsoleError::Engine(e @ EngineError::Busy(_)) => {
-                AppError::invalid("action", e.to_string())
+            // Another runner holds the migration: a conflict, not bad input.
+            ConsoleError::Engine(e @ EngineError::Busy(_)) => AppError::Conflict {
+                message: e.to_string(),
+            },
+            ConsoleError::Database(e) | ConsoleError::Engine(EngineError::Database(e))
+                if is_outage(&e) =>
+            {
+                unavailable(&e)
             }
-            other => crate::store::StoreError::Corrupt {
-                what: "phase console".into(),
-                detail: other.to_string(),
-            }
-            .into(),
+            other => internal(&other),
         }
     }
 }
@@ -92,17 +95,9 @@ pub async fn engine_for(pool: &PgPool, name: &str, actor: &str) -> Result<Engine
     ))
 }
 
-const CONSEQUENCES: [Option<&str>; 5] = [
-    None,
-    None,
-    None,
-    Some("Applications are told to read from the new tables (read flag + NOTIFY); writes to the new tables flow back into the JSONB column."),
-    Some("The JSONB column is backed up and then dropped from the source table; applications can no longer read it."),
-];
-
 /// Everything the Phases section shows, as of now.
 pub async fn view(pool: &PgPool, name: &str) -> Result<ConsoleView, ConsoleError> {
-    let engine = match engine_for(pool, name, "web").await {
+    let engine = match engine_for(pool, name, actor::WEB).await {
         Ok(e) => e,
         Err(ConsoleError::Recipe(message)) => return read_only_view(pool, name, message).await,
         Err(e) => return Err(e),
@@ -135,17 +130,13 @@ pub async fn view(pool: &PgPool, name: &str) -> Result<ConsoleView, ConsoleError
                     .chain(s.sql.into_iter().map(|q| format!("{q};")))
             })
             .collect();
-        let cannot_run = if busy {
-            Some("another runner is active on this migration".to_string())
-        } else {
-            engine.why_not_apply(records, r.phase)
+        let blocked = match r.state {
+            PhaseState::Done | PhaseState::Running | PhaseState::Verifying => None,
+            _ if busy => Some(ANOTHER_RUNNER.to_string()),
+            _ => engine.why_not_apply(records, r.phase),
         };
-        let cannot_roll_back = if busy {
-            Some("another runner is active on this migration".to_string())
-        } else {
-            why_not_roll_back(records, r.phase)
-        };
-        phases.push(console_phase(r, &titles, sql, cannot_run, cannot_roll_back));
+        let choices = choices(engine, records, r.phase, busy);
+        phases.push(console_phase(r, &titles, sql, blocked, choices));
     }
     let progress = status.backfill.as_ref().map(|p| ProgressView {
         rows_done: p.rows_done,
@@ -191,29 +182,106 @@ pub async fn view(pool: &PgPool, name: &str) -> Result<ConsoleView, ConsoleError
     Ok(view)
 }
 
+const ANOTHER_RUNNER: &str = "another runner is active on this migration; wait for it to finish";
+
+/// What the operator may do with `phase` now: every button its card shows,
+/// each allowed or refused with the reason, and what must be confirmed.
+/// Decided here only: the page renders these, and `act` refuses exactly what
+/// they refuse.
+fn choices(engine: &Engine, records: &[PhaseRecord], phase: Phase, busy: bool) -> Vec<PhaseChoice> {
+    let state = records
+        .get(phase.index())
+        .map(|r| r.state)
+        .unwrap_or(PhaseState::Pending);
+    let is = |states: &[PhaseState]| states.contains(&state);
+    let now = |what: &str| format!("phase {phase} is {}, {what}", state.label().to_lowercase());
+    let runs = |refused: Option<String>| {
+        if busy {
+            Some(ANOTHER_RUNNER.into())
+        } else {
+            refused
+        }
+    };
+    let backfill = phase == Phase::Backfill;
+    let mut out = Vec::new();
+    let not_now = engine.why_not_apply(records, phase);
+    out.push(PhaseChoice {
+        action: PhaseAction::Run,
+        refused: runs(not_now.clone().or_else(|| {
+            (!is(&[
+                PhaseState::Pending,
+                PhaseState::RolledBack,
+                PhaseState::Failed,
+            ]))
+            .then(|| now("so it cannot be started"))
+        })),
+        confirm: phase.consequence().map(str::to_string),
+    });
+    // A running backfill stops at its next checkpoint.
+    let stoppable = (backfill && state == PhaseState::Running && busy)
+        .then_some(())
+        .ok_or_else(|| now("only a running backfill (phase 2) can be paused or aborted"));
+    // Resume: a paused or failed phase, or one left running by a runner
+    // that is gone (a server restart).
+    let resumable = is(&[PhaseState::Paused, PhaseState::Failed])
+        || (is(&[PhaseState::Running, PhaseState::Verifying]) && !busy);
+    let resume = PhaseChoice {
+        action: PhaseAction::Resume,
+        refused: runs(if resumable {
+            not_now
+        } else {
+            Some(now("there is nothing to resume"))
+        }),
+        confirm: phase.consequence().map(str::to_string),
+    };
+    if backfill {
+        out.push(PhaseChoice {
+            action: PhaseAction::Pause,
+            refused: stoppable.clone().err(),
+            confirm: None,
+        });
+        out.push(resume);
+        out.push(PhaseChoice {
+            action: PhaseAction::Abort,
+            refused: stoppable.err(),
+            confirm: None,
+        });
+    } else if resume.refused.is_none() {
+        out.push(resume);
+    }
+    out.push(PhaseChoice {
+        action: PhaseAction::RollBack,
+        refused: runs(why_not_roll_back(records, phase)),
+        confirm: Some(format!(
+            "Rolling back phase {phase} ({}) undoes it: {}",
+            phase.title(),
+            phase.rollback_consequence()
+        )),
+    });
+    out
+}
+
 fn console_phase(
     r: &PhaseRecord,
     titles: &[String],
     sql: Vec<String>,
-    cannot_run: Option<String>,
-    cannot_roll_back: Option<String>,
+    blocked: Option<String>,
+    choices: Vec<PhaseChoice>,
 ) -> ConsolePhase {
-    let idx = (r.phase - 1) as usize;
     ConsolePhase {
-        position: r.phase,
+        phase: r.phase,
         title: titles
-            .get(idx)
+            .get(r.phase.index())
             .cloned()
-            .unwrap_or_else(|| format!("Phase {}", r.phase)),
+            .unwrap_or_else(|| r.phase.title().to_string()),
         state: r.state,
         started_by: r.started_by.clone(),
         started_at: r.started_at,
         finished_at: r.finished_at,
         error: r.error.clone(),
-        cannot_run,
-        cannot_roll_back,
+        blocked,
+        choices,
         sql,
-        consequence: CONSEQUENCES.get(idx).copied().flatten().map(str::to_string),
     }
 }
 
@@ -224,45 +292,52 @@ async fn base_view(pool: &PgPool, name: &str) -> Result<ConsoleView, ConsoleErro
         id: i64,
         at: chrono::DateTime<chrono::Utc>,
         actor: String,
-        phase: Option<i16>,
+        phase: Option<Phase>,
         kind: String,
         payload: serde_json::Value,
     }
     let events: Vec<Ev> = sqlx::query_as(
         "SELECT e.id, e.at, e.actor, e.phase, e.kind, e.payload FROM switchyard.events e
          JOIN switchyard.migrations m ON m.id = e.migration_id
-         WHERE m.name = $1 AND e.kind NOT IN ('progress', 'verify_progress') ORDER BY e.id DESC LIMIT 50",
+         WHERE m.name = $1 AND e.kind <> ALL($2) ORDER BY e.id DESC LIMIT 50",
     )
     .bind(name)
+    .bind(&Event::TICKS[..])
     .fetch_all(pool)
     .await?;
-    let throughput: Vec<(chrono::DateTime<chrono::Utc>, Option<f64>)> = sqlx::query_as(
-        "SELECT at, (payload->>'rows_per_second')::float8 FROM (
-             SELECT e.at, e.payload, e.id FROM switchyard.events e
+    let ticks: Vec<(chrono::DateTime<chrono::Utc>, String, serde_json::Value)> = sqlx::query_as(
+        "SELECT at, kind, payload FROM (
+             SELECT e.at, e.kind, e.payload, e.id FROM switchyard.events e
              JOIN switchyard.migrations m ON m.id = e.migration_id
-             WHERE m.name = $1 AND e.kind = 'progress'
+             WHERE m.name = $1 AND e.kind = $2
                -- this backfill only: not one from before a rollback of phase 2
                AND e.id > coalesce((SELECT max(r.id) FROM switchyard.events r
-                                    WHERE r.migration_id = m.id AND r.phase = 2
-                                      AND r.kind = 'rollback_started'), 0)
+                                    WHERE r.migration_id = m.id AND r.phase = $3
+                                      AND r.kind = $4), 0)
              ORDER BY e.id DESC LIMIT 120) x
          ORDER BY id",
     )
     .bind(name)
+    .bind(kind::PROGRESS)
+    .bind(Phase::Backfill)
+    .bind(kind::ROLLBACK_STARTED)
     .fetch_all(pool)
     .await?;
     Ok(ConsoleView {
         name: name.to_string(),
         phases: Vec::new(),
         progress: None,
-        throughput: throughput
+        throughput: ticks
             .into_iter()
-            .filter_map(|(at, r)| {
-                r.map(|rows_per_second| ThroughputPoint {
-                    at,
-                    rows_per_second,
-                })
-            })
+            .filter_map(
+                |(at, kind, payload)| match Event::from_stored(&kind, &payload) {
+                    Event::Progress(p) => Some(ThroughputPoint {
+                        at,
+                        rows_per_second: p.rows_per_second,
+                    }),
+                    _ => None,
+                },
+            )
             .collect(),
         quarantined: 0,
         quarantine_sample: Vec::new(),
@@ -274,11 +349,10 @@ async fn base_view(pool: &PgPool, name: &str) -> Result<ConsoleView, ConsoleErro
                 at: e.at,
                 actor: e.actor,
                 phase: e.phase,
-                detail: describe(&e.kind, &e.payload),
-                kind: e.kind,
+                event: Event::from_stored(&e.kind, &e.payload),
             })
             .collect(),
-        reads_from: "source".into(),
+        reads_from: ReadsFrom::default(),
         busy: false,
         recipe_error: None,
         verification: latest_verification(pool, name).await?,
@@ -296,22 +370,26 @@ async fn latest_verification(
     let row: Option<(chrono::DateTime<chrono::Utc>, String, serde_json::Value)> = sqlx::query_as(
         "SELECT e.at, e.kind, e.payload FROM switchyard.events e
          JOIN switchyard.migrations m ON m.id = e.migration_id
-         WHERE m.name = $1 AND e.kind IN ('verify_progress', 'verified')
+         WHERE m.name = $1 AND e.kind IN ($2, $3)
          ORDER BY e.id DESC LIMIT 1",
     )
     .bind(name)
+    .bind(kind::VERIFY_PROGRESS)
+    .bind(kind::VERIFIED)
     .fetch_optional(pool)
     .await?;
     let Some((at, kind, payload)) = row else {
         return Ok(None);
     };
-    let Ok(report) = serde_json::from_value::<VerifyReport>(payload) else {
-        return Ok(None);
+    let (report, finished) = match Event::from_stored(&kind, &payload) {
+        Event::VerifyProgress(report) => (report, false),
+        Event::Verified(report) => (report, true),
+        _ => return Ok(None),
     };
     let show = |v: Option<serde_json::Value>| v.map(|v| v.to_string());
     Ok(Some(VerificationView {
         at,
-        finished: kind == "verified",
+        finished,
         rows_compared: report.rows_compared,
         rows_total: report.rows_total,
         differences: report.differences,
@@ -329,34 +407,6 @@ async fn latest_verification(
     }))
 }
 
-fn describe(kind: &str, payload: &serde_json::Value) -> String {
-    match kind {
-        "phase_state" => {
-            let state = payload["state"].as_str().unwrap_or("?");
-            match payload["error"].as_str() {
-                Some(err) => format!("{state}: {err}"),
-                None => state.replace('_', " "),
-            }
-        }
-        "capture_drained" => format!("{} captured write(s) replayed", payload["keys"]),
-        "accepted" => format!(
-            "accepted {} quarantined document(s) and {} difference(s)",
-            payload["quarantined"], payload["differences"]
-        ),
-        "rollback_started" => "rollback started".into(),
-        "verified" => format!(
-            "verified {} rows: {} difference(s), {} quarantined",
-            payload["rows_compared"], payload["differences"], payload["quarantined"]
-        ),
-        "throttle" => format!(
-            "throttle: target batch {} ms, pause {} ms",
-            payload["target_batch_ms"], payload["throttle_ms"]
-        ),
-        "seeded" => "seeded from the built-in demo".into(),
-        other => other.replace('_', " "),
-    }
-}
-
 /// The console of a migration whose recipe cannot be loaded: states only.
 async fn read_only_view(
     pool: &PgPool,
@@ -370,25 +420,24 @@ async fn read_only_view(
     view.phases = records
         .into_iter()
         .map(|p| ConsolePhase {
-            position: p.position,
+            phase: p.position,
             title: p.title,
             state: p.state,
             started_by: None,
             started_at: None,
             finished_at: None,
             error: None,
-            cannot_run: Some(message.clone()),
-            cannot_roll_back: Some(message.clone()),
+            blocked: Some(message.clone()),
+            choices: Vec::new(),
             sql: Vec::new(),
-            consequence: None,
         })
         .collect();
     view.recipe_error = Some(message);
     Ok(view)
 }
 
-/// Carries out an operator action. Refusals are checked here, on the server,
-/// before anything starts; long work continues in a background task.
+/// Carries out an operator action, if `choices` allows it now (refused
+/// otherwise, with the reason); long work continues in a background task.
 pub async fn act(
     pool: &PgPool,
     name: &str,
@@ -397,36 +446,32 @@ pub async fn act(
     accept_quarantine: bool,
     actor: &str,
 ) -> Result<(), ConsoleError> {
+    let phase = Phase::from_number(phase).map_err(|e| ConsoleError::Refused(e.to_string()))?;
     let engine = engine_for(pool, name, actor).await?;
     let records = engine.phase_records().await?;
-    let record = records
-        .get((phase.clamp(1, 5) - 1) as usize)
-        .filter(|_| (1..=5).contains(&phase))
-        .ok_or_else(|| ConsoleError::Refused(format!("there is no phase {phase}")))?
-        .clone();
     let busy = engine.is_busy().await?;
+    let choice = choices(&engine, &records, phase, busy)
+        .into_iter()
+        .find(|c| c.action == action)
+        .ok_or_else(|| {
+            let state = records.get(phase.index()).map(|r| r.state.label().to_lowercase());
+            ConsoleError::Refused(match action {
+                PhaseAction::Resume => format!(
+                    "phase {phase} is {}, there is nothing to resume",
+                    state.unwrap_or_default()
+                ),
+                _ => format!(
+                    "only a running backfill (phase 2) can be paused or aborted; phase {phase} offers no {}",
+                    action.label().to_lowercase()
+                ),
+            })
+        })?;
+    if let Some(reason) = choice.refused {
+        return Err(ConsoleError::Refused(reason));
+    }
     match action {
         PhaseAction::Run | PhaseAction::Resume => {
-            if busy {
-                return Err(ConsoleError::Refused(
-                    "another runner is active on this migration; wait for it to finish".into(),
-                ));
-            }
-            if action == PhaseAction::Resume
-                && !matches!(
-                    record.state,
-                    PhaseState::Paused | PhaseState::Running | PhaseState::Failed
-                )
-            {
-                return Err(ConsoleError::Refused(format!(
-                    "phase {phase} is {}, there is nothing to resume",
-                    record.state.label().to_lowercase()
-                )));
-            }
-            if let Some(reason) = engine.why_not_apply(&records, phase) {
-                return Err(ConsoleError::Refused(reason));
-            }
-            if phase == 4 && !accept_quarantine {
+            if phase == Phase::SwitchReads && !accept_quarantine {
                 // The engine's gate refuses this too; saying so now spares
                 // the operator a full verification run.
                 let quarantined = engine.status().await?.quarantined;
@@ -442,31 +487,17 @@ pub async fn act(
             };
             tokio::spawn(async move {
                 if let Err(e) = engine.apply(phase, &ctl).await {
-                    tracing::warn!(phase, error = %e, "phase run ended with an error");
+                    tracing::warn!(%phase, error = %e, "phase run ended with an error");
                 }
             });
         }
         PhaseAction::Pause | PhaseAction::Abort => {
-            if phase != 2 || record.state != PhaseState::Running || !busy {
-                return Err(ConsoleError::Refused(format!(
-                    "only a running backfill (phase 2) can be paused or aborted; phase {phase} is {}",
-                    record.state.label().to_lowercase()
-                )));
-            }
             engine.request_stop(action == PhaseAction::Abort).await?;
         }
         PhaseAction::RollBack => {
-            if busy {
-                return Err(ConsoleError::Refused(
-                    "another runner is active on this migration; wait for it to finish".into(),
-                ));
-            }
-            if let Some(reason) = why_not_roll_back(&records, phase) {
-                return Err(ConsoleError::Refused(reason));
-            }
             tokio::spawn(async move {
                 if let Err(e) = engine.rollback(phase).await {
-                    tracing::warn!(phase, error = %e, "rollback ended with an error");
+                    tracing::warn!(%phase, error = %e, "rollback ended with an error");
                 }
             });
         }
@@ -491,17 +522,14 @@ pub async fn throttle(
             "pause between batches must be 0 to 60000 ms".into(),
         ));
     }
-    let engine = engine_for(pool, name, "web").await?;
+    let engine = engine_for(pool, name, actor::WEB).await?;
     engine.set_throttle(target_batch_ms, throttle_ms).await?;
     let id = crate::engine::state::ensure_migration(pool, engine.recipe()).await?;
-    crate::engine::state::event(
-        pool,
-        id,
-        Some(2),
-        "web",
-        "throttle",
-        serde_json::json!({ "target_batch_ms": target_batch_ms, "throttle_ms": throttle_ms }),
-    )
-    .await?;
+    let event = Event::Throttle {
+        target_batch_ms,
+        throttle_ms,
+    };
+    let phase = Some(Phase::Backfill);
+    crate::engine::state::event(pool, id, phase, actor::WEB, &event).await?;
     Ok(())
 }

@@ -1,5 +1,7 @@
-//! Phase ordering rules shared by the pages and (later) the engine.
+//! Phase ordering rules of the plan, shared by the pages and the server.
 
+#[cfg(test)]
+use crate::model::Phase;
 use crate::model::{PhaseHeadline, PhaseState, PhaseView};
 
 /// The phase to act on next: the first one (by position) that is not done.
@@ -38,7 +40,8 @@ mod tests {
     use super::*;
     use chrono::Utc;
 
-    fn phase(position: i16, state: PhaseState) -> PhaseView {
+    fn phase(number: i16, state: PhaseState) -> PhaseView {
+        let position = Phase::from_number(number).expect("a phase");
         PhaseView {
             position,
             title: format!("Phase {position}"),
@@ -46,11 +49,7 @@ mod tests {
             owner: None,
             status_note: String::new(),
             blockers: String::new(),
-            depends_on: if position > 1 {
-                vec![position - 1]
-            } else {
-                vec![]
-            },
+            depends_on: position.previous().into_iter().collect(),
             state,
             state_changed_at: Utc::now(),
             tasks: Default::default(),
@@ -65,7 +64,7 @@ mod tests {
             phase(2, PhaseState::Running),
         ];
         let current = current_phase(&phases).expect("a current phase");
-        assert_eq!(current.position, 2);
+        assert_eq!(current.position, Phase::Backfill);
         assert_eq!(current.state, PhaseState::Running);
     }
 

@@ -3,41 +3,15 @@
 //! stopped. The batch size follows a target batch duration; the operator can
 //! pause, throttle or abort between any two batches.
 
-use serde::Serialize;
 use std::time::{Duration, Instant};
 
 use super::phases::{batch_bounds, Outcome, RunControl};
 use super::state::RunnerLock;
+use super::vocab::{Event, Phase};
 use super::{sql, state, Engine, EngineError, Step};
 
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
-pub struct Progress {
-    pub last_key: Option<String>,
-    pub rows_done: i64,
-    pub rows_total: i64,
-    pub quarantined: i64,
-    pub batch_size: i32,
-    pub rows_per_second: f64,
-    pub paused: bool,
-    pub target_batch_ms: i32,
-    pub throttle_ms: i32,
-}
-
-impl Progress {
-    /// Seconds left at the current rate.
-    pub fn eta_seconds(&self) -> Option<f64> {
-        (self.rows_per_second > 0.0)
-            .then(|| (self.rows_total - self.rows_done).max(0) as f64 / self.rows_per_second)
-    }
-
-    pub fn percent(&self) -> f64 {
-        if self.rows_total <= 0 {
-            0.0
-        } else {
-            (self.rows_done as f64 * 100.0 / self.rows_total as f64).min(100.0)
-        }
-    }
-}
+/// A backfill's progress (the vocabulary's type: it is also an event).
+pub use super::vocab::BackfillProgress as Progress;
 
 #[derive(sqlx::FromRow)]
 struct BatchResult {
@@ -239,13 +213,13 @@ impl Engine {
             if let Some(cb) = &ctl.on_progress {
                 cb(&p);
             }
+            let tick = Event::Progress(p);
             state::event(
                 &self.pool,
                 id,
-                Some(2),
+                Some(Phase::Backfill),
                 &self.opts.actor,
-                "progress",
-                serde_json::to_value(&p).unwrap_or_default(),
+                &tick,
             )
             .await?;
         }

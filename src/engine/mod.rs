@@ -1,6 +1,8 @@
 //! The migration engine: runs a recipe's five expand/contract phases against
-//! a Postgres database. A plain library (no Leptos): the web console's server
-//! functions and the CLI both drive it.
+//! a Postgres database. A leaf library: it uses nothing else of this crate
+//! (no Leptos, no store, no model); the console, the CLI and the store use
+//! it. `vocab` holds the words they share (`Phase`, `PhaseState`,
+//! `ReadsFrom`, `Event`) and compiles for the browser too.
 //!
 //! Phase guarantees (SPEC section 3):
 //! 1. expand: targets, indexes CONCURRENTLY, FKs NOT VALID + VALIDATE, and a
@@ -17,23 +19,43 @@
 //!
 //! `sql` states the mapping's semantics; `phases` what each phase runs.
 
+// The vocabulary compiles for the browser too; everything else is
+// server-only (`#[cfg(feature = "ssr")]` on each item below).
+pub mod vocab;
+
+#[cfg(feature = "ssr")]
 pub mod backfill;
+#[cfg(feature = "ssr")]
 pub mod ddl;
+#[cfg(feature = "ssr")]
 pub mod ident;
+#[cfg(feature = "ssr")]
 pub mod inspect;
+#[cfg(feature = "ssr")]
 pub mod phases;
+#[cfg(feature = "ssr")]
 pub mod recipe;
+#[cfg(feature = "ssr")]
 pub mod sql;
+#[cfg(feature = "ssr")]
 pub mod state;
+#[cfg(feature = "ssr")]
 pub mod verify;
 
+#[cfg(feature = "ssr")]
 use serde::Serialize;
+#[cfg(feature = "ssr")]
 use sqlx::PgPool;
 
+#[cfg(feature = "ssr")]
 pub use ddl::LockPolicy;
+#[cfg(feature = "ssr")]
 pub use recipe::{Recipe, RecipeError};
+#[cfg(feature = "ssr")]
 pub use state::Fence;
+pub use vocab::{Event, Phase, PhaseState, ReadsFrom};
 
+#[cfg(feature = "ssr")]
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("the recipe is invalid:\n{}", .0.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n"))]
@@ -57,6 +79,7 @@ pub enum EngineError {
     Database(#[from] sqlx::Error),
 }
 
+#[cfg(feature = "ssr")]
 impl EngineError {
     /// A failed step, with the fencing refusal told apart.
     pub fn from_step(step: &str, source: sqlx::Error) -> Self {
@@ -71,6 +94,7 @@ impl EngineError {
     }
 }
 
+#[cfg(feature = "ssr")]
 /// Who acts, and how DDL waits.
 #[derive(Clone, Debug)]
 pub struct EngineOptions {
@@ -81,6 +105,7 @@ pub struct EngineOptions {
     pub soak_hours: Option<f64>,
 }
 
+#[cfg(feature = "ssr")]
 impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions {
@@ -91,6 +116,7 @@ impl Default for EngineOptions {
     }
 }
 
+#[cfg(feature = "ssr")]
 /// How a step runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -103,6 +129,7 @@ pub enum StepMode {
     Batched,
 }
 
+#[cfg(feature = "ssr")]
 /// One step of a phase, exactly as it will run.
 #[derive(Clone, Debug, Serialize)]
 pub struct Step {
@@ -121,6 +148,7 @@ pub struct Step {
     pub batch: Option<Batch>,
 }
 
+#[cfg(feature = "ssr")]
 /// The batched loops; each runs its step's `sql` in order, as listed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Batch {
@@ -140,6 +168,7 @@ pub enum Batch {
     DrainSync,
 }
 
+#[cfg(feature = "ssr")]
 /// Checks the runner makes around a step.
 #[derive(Clone, Debug)]
 pub enum Guard {
@@ -152,6 +181,35 @@ pub enum Guard {
     NewConstraint { table: String, name: String },
 }
 
+#[cfg(feature = "ssr")]
+impl StepMode {
+    /// How the step runs, in words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            StepMode::Transaction => "one transaction, lock_timeout, retried",
+            StepMode::Concurrent => "outside a transaction, lock_timeout, retried",
+            StepMode::Batched => "repeated in key batches",
+        }
+    }
+}
+
+/// A phase's steps as text: each step's label and how it runs as a
+/// comment, then its statements. What `switchyard plan` prints, and what the
+/// golden files of the generated SQL hold.
+#[cfg(feature = "ssr")]
+pub fn render_steps(steps: &[Step]) -> String {
+    let mut out = String::new();
+    for step in steps {
+        out.push_str(&format!("-- {} ({})\n", step.label, step.mode.describe()));
+        for sql in &step.sql {
+            out.push_str(sql);
+            out.push_str(";\n\n");
+        }
+    }
+    out
+}
+
+#[cfg(feature = "ssr")]
 impl Step {
     fn tx(label: impl Into<String>, sql: Vec<String>) -> Self {
         Step {
@@ -184,6 +242,7 @@ impl Step {
     }
 }
 
+#[cfg(feature = "ssr")]
 pub struct Engine {
     pool: PgPool,
     recipe: Recipe,
@@ -191,6 +250,7 @@ pub struct Engine {
     opts: EngineOptions,
 }
 
+#[cfg(feature = "ssr")]
 impl Engine {
     pub fn new(pool: PgPool, mut recipe: Recipe, opts: EngineOptions) -> Self {
         if let Some(hours) = opts.soak_hours {

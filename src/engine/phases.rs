@@ -9,15 +9,14 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
-use super::backfill::Progress;
 use super::ddl::{run_in_transaction, run_outside_transaction};
 use super::ident::{literal, quote_ident};
 use super::recipe::Recipe;
 use super::sql;
 use super::state::{self, PhaseRecord, RunnerLock, READ_FLAG_CHANNEL};
-use super::verify::VerifyReport;
+use super::vocab::VerifyReport;
+use super::vocab::{BackfillProgress as Progress, Event, Phase, PhaseState, ReadsFrom};
 use super::{Batch, Engine, EngineError, Guard, Step, StepMode};
-use crate::model::PhaseState;
 
 /// Called with each progress tick of a backfill.
 pub type ProgressCallback = Arc<dyn Fn(&Progress) + Send + Sync>;
@@ -59,7 +58,7 @@ pub struct Status {
     pub pending_captured_writes: i64,
     /// Sync work handed over by triggers that gave way to a deadlock.
     pub pending_sync: i64,
-    pub reads_from: String,
+    pub reads_from: ReadsFrom,
     /// The hash of the recipe pinned at phase 1 (None before phase 1).
     pub pinned_recipe_hash: Option<String>,
     /// The hash of the recipe this engine was given.
@@ -97,22 +96,12 @@ pub struct NamedDefinition {
     pub definition: String,
 }
 
-fn check_phase(phase: i16) -> Result<usize, EngineError> {
-    if (1..=5).contains(&phase) {
-        Ok(phase as usize - 1)
-    } else {
-        Err(EngineError::Refused(format!(
-            "there is no phase {phase}; phases are 1 to 5"
-        )))
-    }
-}
-
-fn read_flag(r: &Recipe, to: &str) -> Vec<String> {
+fn read_flag(r: &Recipe, to: ReadsFrom) -> Vec<String> {
     vec![
         format!(
             "INSERT INTO switchyard.read_flags (migration_name, reads_from) VALUES ({name}, {to}) ON CONFLICT (migration_name) DO UPDATE SET reads_from = {to}, changed_at = now()",
             name = literal(&r.name),
-            to = literal(to)
+            to = literal(to.as_str())
         ),
         format!(
             "SELECT pg_notify({}, {})",
@@ -154,15 +143,14 @@ impl Engine {
     }
 
     /// The exact steps `apply(phase)` runs (dry run; changes nothing).
-    pub fn plan(&self, phase: i16) -> Result<Vec<Step>, EngineError> {
-        check_phase(phase)?;
+    pub fn plan(&self, phase: Phase) -> Result<Vec<Step>, EngineError> {
         let r = &self.recipe;
         let n = &self.names;
         let src = self.src();
         let key = &r.source.key;
         let kt = r.source.key_type.sql();
         Ok(match phase {
-            1 => {
+            Phase::Expand => {
                 let mut steps = Vec::new();
                 for (i, t) in r.targets.iter().enumerate() {
                     let tt = sql::target_table(r, t);
@@ -232,7 +220,7 @@ impl Engine {
                 ));
                 steps
             }
-            2 => {
+            Phase::Backfill => {
                 let [first, next] = self.bounds(&src, &key.to_string());
                 vec![Step::batched(
                     "backfill in keyset batches (checkpoint committed with each batch)",
@@ -245,7 +233,7 @@ impl Engine {
                     ],
                 )]
             }
-            3 => {
+            Phase::DualWrite => {
                 let mut switch = sql::create_dual_write_triggers(r, n);
                 switch.extend(sql::drop_capture_triggers(r, n));
                 vec![
@@ -260,7 +248,7 @@ impl Engine {
                     ),
                 ]
             }
-            4 => {
+            Phase::SwitchReads => {
                 let [first, next] = self.bounds(&src, &key.to_string());
                 let mut verify = vec![first, next];
                 verify.extend(r.targets.iter().map(|t| sql::verify_statement(r, t)));
@@ -285,10 +273,13 @@ impl Engine {
                         sql::create_reverse_triggers(r, n, i, t),
                     ));
                 }
-                steps.push(Step::tx("flip the read flag", read_flag(r, "targets")));
+                steps.push(Step::tx(
+                    "flip the read flag",
+                    read_flag(r, ReadsFrom::Targets),
+                ));
                 steps
             }
-            5 => {
+            Phase::Contract => {
                 let col = &r.source.column;
                 let [first, next] = self.bounds(&src, &key.to_string());
                 let mut steps = vec![
@@ -355,7 +346,6 @@ impl Engine {
                 ));
                 steps
             }
-            _ => unreachable!("checked above"),
         })
     }
 
@@ -459,8 +449,7 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, rol
     /// The exact steps `rollback(phase)` runs. Rolling back phase 5 reads
     /// what phase 5 recorded (whether the column was dropped, and its
     /// definition), so this one asks the database.
-    pub async fn rollback_plan(&self, phase: i16) -> Result<Vec<Step>, EngineError> {
-        check_phase(phase)?;
+    pub async fn rollback_plan(&self, phase: Phase) -> Result<Vec<Step>, EngineError> {
         let r = &self.recipe;
         let n = &self.names;
         let src = self.src();
@@ -468,7 +457,7 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, rol
         let kt = r.source.key_type.sql();
         let name = literal(&r.name);
         Ok(match phase {
-            1 => {
+            Phase::Expand => {
                 // One table locked per transaction.
                 let mut on_source = sql::drop_capture_triggers(r, n);
                 on_source.extend(sql::drop_dual_write_triggers(r, n));
@@ -525,7 +514,7 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, rol
                 ));
                 steps
             }
-            2 => {
+            Phase::Backfill => {
                 // One table locked per transaction.
                 let mut steps: Vec<Step> = r
                     .targets
@@ -546,7 +535,7 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, rol
                 steps.push(Step::tx("forget the checkpoint and the quarantine", forget));
                 steps
             }
-            3 => {
+            Phase::DualWrite => {
                 let mut s = sql::create_capture_triggers(r, n);
                 s.extend(sql::drop_dual_write_triggers(r, n));
                 // Re-maps handed over to a reverse sync that never came:
@@ -559,12 +548,12 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, rol
                 ));
                 vec![Step::tx("switch dual-write back to capture", s)]
             }
-            4 => {
+            Phase::SwitchReads => {
                 // The flag first: applications following it stop writing
                 // the new tables before their writes stop flowing back.
                 let mut steps = vec![Step::tx(
                     "read from the source again",
-                    read_flag(r, "source"),
+                    read_flag(r, ReadsFrom::Source),
                 )];
                 for t in &r.targets {
                     steps.push(Step::tx(
@@ -579,7 +568,7 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, rol
                 ));
                 steps
             }
-            5 => {
+            Phase::Contract => {
                 let col = &r.source.column;
                 let (definition, dropped) = match self.saved_definition().await? {
                     Some((def, dropped)) => (Some(def), dropped),
@@ -705,7 +694,6 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, rol
                 ));
                 steps
             }
-            _ => unreachable!("checked above"),
         })
     }
 
@@ -821,21 +809,25 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, rol
     }
 
     /// Why phase `phase` cannot run now (order, soak time), or `None`.
-    pub fn why_not_apply(&self, phases: &[PhaseRecord], phase: i16) -> Option<String> {
-        let idx = check_phase(phase).ok()?;
-        let me = phases.get(idx)?;
+    pub fn why_not_apply(&self, phases: &[PhaseRecord], phase: Phase) -> Option<String> {
+        let me = phases.get(phase.index())?;
         if me.state == PhaseState::Done {
             return Some(format!("phase {phase} is already done"));
         }
-        if idx > 0 && phases[idx - 1].state != PhaseState::Done {
-            return Some(format!(
-                "phase {} is {}; phases run in order, so phase {phase} must wait",
-                phase - 1,
-                phases[idx - 1].state.label().to_lowercase()
-            ));
+        if let Some(before) = phase.previous().and_then(|p| phases.get(p.index())) {
+            if before.state != PhaseState::Done {
+                return Some(format!(
+                    "phase {} is {}; phases run in order, so phase {phase} must wait",
+                    before.phase,
+                    before.state.label().to_lowercase()
+                ));
+            }
         }
-        if phase == 5 {
-            let finished = phases[3].finished_at.unwrap_or_else(Utc::now);
+        if phase == Phase::Contract {
+            let finished = phases
+                .get(Phase::SwitchReads.index())
+                .and_then(|p| p.finished_at)
+                .unwrap_or_else(Utc::now);
             let soak =
                 chrono::Duration::milliseconds((self.recipe.soak_hours * 3_600_000.0) as i64);
             let ready_at = finished + soak;
@@ -855,10 +847,11 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, rol
         Ok(sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
                  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                 AND classid = hashtext('switchyard.runner')::oid AND objid = hashtext($1)::oid
+                 AND classid = hashtext($2)::oid AND objid = hashtext($1)::oid
                  AND objsubid = 2)",
         )
         .bind(&self.recipe.name)
+        .bind(state::RUNNER_LOCK)
         .fetch_one(&self.pool)
         .await?)
     }
@@ -920,21 +913,16 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, rol
             given = %given,
             "the recipe differs from the one pinned at phase 1; using the pinned one"
         );
-        state::event(
-            &self.pool,
-            id,
-            None,
-            &self.opts.actor,
-            "recipe_changed",
-            serde_json::json!({ "pinned_hash": pinned_hash, "given_hash": given, "used": "pinned" }),
-        )
-        .await?;
+        let changed = Event::RecipeChanged {
+            pinned_hash,
+            given_hash: given,
+        };
+        state::event(&self.pool, id, None, &self.opts.actor, &changed).await?;
         Ok(Some(pinned))
     }
 
     /// Runs phase `phase` to completion (or until paused / aborted).
-    pub async fn apply(&self, phase: i16, ctl: &RunControl) -> Result<Outcome, EngineError> {
-        check_phase(phase)?;
+    pub async fn apply(&self, phase: Phase, ctl: &RunControl) -> Result<Outcome, EngineError> {
         let lock = RunnerLock::acquire(&self.pool, &self.recipe).await?;
         let id = self.migration_id().await;
         let result = match id {
@@ -951,19 +939,18 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, rol
 
     async fn apply_locked(
         &self,
-        phase: i16,
+        phase: Phase,
         ctl: &RunControl,
         lock: &RunnerLock,
     ) -> Result<Outcome, EngineError> {
-        check_phase(phase)?;
         let id = self.migration_id().await?;
         let phases = state::phases(&self.pool, id).await?;
         if let Some(reason) = self.why_not_apply(&phases, phase) {
             return Err(EngineError::Refused(reason));
         }
-        if phase == 1
+        if phase == Phase::Expand
             && matches!(
-                phases[0].state,
+                phases[Phase::Expand.index()].state,
                 PhaseState::Pending | PhaseState::RolledBack
             )
         {
@@ -974,12 +961,12 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, rol
                 return Err(EngineError::Recipe(errors));
             }
         }
-        if phase == 5 && self.contract_rollback_unfinished().await? {
+        if phase == Phase::Contract && self.contract_rollback_unfinished().await? {
             return Err(EngineError::Refused(
                 "a rollback of phase 5 has not finished (the column was dropped and is being restored); roll back phase 5 again first".into(),
             ));
         }
-        if phase == 5 {
+        if phase == Phase::Contract {
             let blockers = self.unrestorable_dependents().await?;
             if !blockers.is_empty() {
                 return Err(EngineError::Refused(format!(
@@ -1000,7 +987,7 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, rol
             fence,
         )
         .await?;
-        if phase == 1 {
+        if phase == Phase::Expand {
             self.pin(lock).await?;
         }
         let result = self.run_phase(id, phase, ctl, lock).await;
@@ -1060,7 +1047,7 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, rol
     async fn run_steps(
         &self,
         id: i64,
-        phase: i16,
+        phase: Phase,
         steps: &[Step],
         ctl: &RunControl,
         lock: &RunnerLock,
@@ -1182,11 +1169,11 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, rol
     async fn run_phase(
         &self,
         id: i64,
-        phase: i16,
+        phase: Phase,
         ctl: &RunControl,
         lock: &RunnerLock,
     ) -> Result<Outcome, EngineError> {
-        if phase == 5 && !self.column_exists().await? {
+        if phase == Phase::Contract && !self.column_exists().await? {
             // A re-run after the drop committed: its last step is done.
             return Ok(Outcome::Done);
         }
@@ -1199,7 +1186,7 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, rol
     async fn verify_gate(
         &self,
         id: i64,
-        phase: i16,
+        phase: Phase,
         step: &Step,
         ctl: &RunControl,
         lock: &RunnerLock,
@@ -1256,35 +1243,27 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, rol
         if (report.differences > 0 && ctl.accept_differences)
             || (report.quarantined > 0 && ctl.accept_quarantine)
         {
-            let accepted = serde_json::json!({
-                "differences": report.differences,
-                "first_differences": report.first_differences,
-                "quarantined": report.quarantined,
-            });
+            let accepted = Event::Accepted {
+                differences: report.differences,
+                first_differences: report.first_differences.clone(),
+                quarantined: report.quarantined,
+            };
             sqlx::query(
                 "INSERT INTO switchyard.acceptances (migration_name, actor, accepted) VALUES ($1, $2, $3)",
             )
             .bind(&self.recipe.name)
             .bind(&self.opts.actor)
-            .bind(&accepted)
+            .bind(accepted.payload())
             .execute(&self.pool)
             .await?;
-            state::event(
-                &self.pool,
-                id,
-                Some(4),
-                &self.opts.actor,
-                "accepted",
-                accepted,
-            )
-            .await?;
+            let phase = Some(Phase::SwitchReads);
+            state::event(&self.pool, id, phase, &self.opts.actor, &accepted).await?;
         }
         Ok(())
     }
 
     /// Rolls back phase `phase` (phases roll back in reverse order).
-    pub async fn rollback(&self, phase: i16) -> Result<(), EngineError> {
-        check_phase(phase)?;
+    pub async fn rollback(&self, phase: Phase) -> Result<(), EngineError> {
         let lock = RunnerLock::acquire(&self.pool, &self.recipe).await?;
         let id = self.migration_id().await;
         let result = match id {
@@ -1299,22 +1278,14 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, rol
         result
     }
 
-    async fn rollback_locked(&self, phase: i16, lock: &RunnerLock) -> Result<(), EngineError> {
-        check_phase(phase)?;
+    async fn rollback_locked(&self, phase: Phase, lock: &RunnerLock) -> Result<(), EngineError> {
         let id = self.migration_id().await?;
         let phases = state::phases(&self.pool, id).await?;
         if let Some(reason) = why_not_roll_back(&phases, phase) {
             return Err(EngineError::Refused(reason));
         }
-        state::event(
-            &self.pool,
-            id,
-            Some(phase),
-            &self.opts.actor,
-            "rollback_started",
-            serde_json::json!({}),
-        )
-        .await?;
+        let started = Event::RollbackStarted;
+        state::event(&self.pool, id, Some(phase), &self.opts.actor, &started).await?;
         let result = async {
             let steps = self.rollback_plan(phase).await?;
             self.run_steps(id, phase, &steps, &RunControl::default(), lock)
@@ -1371,7 +1342,7 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, rol
         .bind(&self.recipe.name)
         .fetch_all(&self.pool)
         .await?;
-        let reads_from: Option<String> = sqlx::query_scalar(
+        let reads_from: Option<ReadsFrom> = sqlx::query_scalar(
             "SELECT reads_from FROM switchyard.read_flags WHERE migration_name = $1",
         )
         .bind(&self.recipe.name)
@@ -1387,7 +1358,7 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, rol
             unmapped_keys,
             pending_captured_writes: counts.1,
             pending_sync: counts.2,
-            reads_from: reads_from.unwrap_or_else(|| "source".into()),
+            reads_from: reads_from.unwrap_or_default(),
             recipe_changed: pinned.as_ref().is_some_and(|p| *p != recipe_hash),
             pinned_recipe_hash: pinned,
             recipe_hash,
@@ -1427,15 +1398,11 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, rol
                 None => break,
             }
         }
-        state::event(
-            &self.pool,
-            id,
-            Some(3),
-            &self.opts.actor,
-            "capture_drained",
-            serde_json::json!({ "keys": drained }),
-        )
-        .await?;
+        let drained = Event::CaptureDrained {
+            keys: drained as i64,
+        };
+        let phase = Some(Phase::DualWrite);
+        state::event(&self.pool, id, phase, &self.opts.actor, &drained).await?;
         Ok(())
     }
 
@@ -1608,23 +1575,22 @@ pub(super) fn is_retryable(err: &sqlx::Error) -> bool {
 }
 
 /// Why phase `phase` cannot be rolled back now, or `None`.
-pub fn why_not_roll_back(phases: &[PhaseRecord], phase: i16) -> Option<String> {
-    let idx = check_phase(phase).ok()?;
+pub fn why_not_roll_back(phases: &[PhaseRecord], phase: Phase) -> Option<String> {
     if matches!(
-        phases.get(idx)?.state,
+        phases.get(phase.index())?.state,
         PhaseState::Pending | PhaseState::RolledBack
     ) {
         return Some(format!(
             "phase {phase} has not run, so there is nothing to roll back"
         ));
     }
-    if let Some(next) = phases.get(idx + 1) {
+    if let Some(next) = phase.next().and_then(|p| phases.get(p.index())) {
         if !matches!(next.state, PhaseState::Pending | PhaseState::RolledBack) {
             return Some(format!(
                 "phase {} is {}; roll back in reverse order, phase {} first",
-                phase + 1,
+                next.phase,
                 next.state.label().to_lowercase(),
-                phase + 1
+                next.phase
             ));
         }
     }

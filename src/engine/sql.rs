@@ -2,7 +2,7 @@
 //! quoted), values from `literal` (always escaped), function bodies from
 //! `dollar_quote` (a tag that does not occur in the body); nothing is pasted.
 //!
-//! Semantics (the reference model in `tests/proof/model.rs` states the same
+//! Semantics (the reference model in `tests/it/proof/model.rs` states the same
 //! rules independently):
 //! - A JSON path walks objects only (`->` with a text key): an array, a
 //!   scalar or a missing key on the way means "absent".

@@ -7,24 +7,17 @@ use sqlx::pool::PoolConnection;
 use sqlx::{PgPool, Postgres};
 
 use super::recipe::Recipe;
+use super::vocab::{Event, Phase, PhaseState};
 use super::EngineError;
-use crate::model::PhaseState;
 
-pub use crate::store::events::EVENTS_CHANNEL;
+/// Channel carrying every event (payload: JSON with the event id).
+pub const EVENTS_CHANNEL: &str = "switchyard_events";
 /// Channel announcing read-flag changes (payload: JSON).
 pub const READ_FLAG_CHANNEL: &str = "switchyard_read_flag";
 
-pub const PHASE_TITLES: [&str; 5] = [
-    "Expand: create the new tables",
-    "Backfill from the JSONB column",
-    "Dual-write",
-    "Switch reads",
-    "Contract: drop the old column",
-];
-
 #[derive(Clone, Debug, Serialize)]
 pub struct PhaseRecord {
-    pub phase: i16,
+    pub phase: Phase,
     pub state: PhaseState,
     pub started_by: Option<String>,
     pub started_at: Option<DateTime<Utc>>,
@@ -59,15 +52,14 @@ pub async fn ensure_migration(pool: &PgPool, recipe: &Recipe) -> Result<i64, Eng
         .bind(&recipe.name)
         .fetch_one(&mut *tx)
         .await?;
-    for (i, title) in PHASE_TITLES.iter().enumerate() {
-        let position = i as i16 + 1;
+    for phase in Phase::ALL {
         sqlx::query(
             "INSERT INTO switchyard.plan_phases (migration_id, position, title) VALUES ($1, $2, $3)
              ON CONFLICT DO NOTHING",
         )
         .bind(id)
-        .bind(position)
-        .bind(title)
+        .bind(phase)
+        .bind(phase.title())
         .execute(&mut *tx)
         .await?;
         sqlx::query(
@@ -75,7 +67,7 @@ pub async fn ensure_migration(pool: &PgPool, recipe: &Recipe) -> Result<i64, Eng
              ON CONFLICT DO NOTHING",
         )
         .bind(id)
-        .bind(position)
+        .bind(phase)
         .execute(&mut *tx)
         .await?;
     }
@@ -85,8 +77,8 @@ pub async fn ensure_migration(pool: &PgPool, recipe: &Recipe) -> Result<i64, Eng
 
 #[derive(sqlx::FromRow)]
 struct Row {
-    position: i16,
-    state: String,
+    position: Phase,
+    state: PhaseState,
     started_by: Option<String>,
     started_at: Option<DateTime<Utc>>,
     finished_at: Option<DateTime<Utc>>,
@@ -105,7 +97,7 @@ pub async fn phases(pool: &PgPool, migration_id: i64) -> Result<Vec<PhaseRecord>
         .into_iter()
         .map(|r| PhaseRecord {
             phase: r.position,
-            state: PhaseState::parse(&r.state).unwrap_or(PhaseState::Failed),
+            state: r.state,
             started_by: r.started_by,
             started_at: r.started_at,
             finished_at: r.finished_at,
@@ -118,7 +110,7 @@ pub async fn phases(pool: &PgPool, migration_id: i64) -> Result<Vec<PhaseRecord>
 pub async fn set_state(
     pool: &PgPool,
     migration_id: i64,
-    phase: i16,
+    phase: Phase,
     state: PhaseState,
     actor: &str,
     error: Option<&str>,
@@ -131,56 +123,80 @@ pub async fn set_state(
             .map_err(|e| EngineError::from_step("record the phase state", e))?;
     }
     sqlx::query(
+        // $6: a run starts (a resumed pause keeps who started it and when);
+        // $7: the phase ends.
         "UPDATE switchyard.phase_states SET state = $3, changed_at = now(), error = $5,
-             started_by = CASE WHEN $3 = 'running' AND state <> 'paused' THEN $4 ELSE started_by END,
-             started_at = CASE WHEN $3 = 'running' AND state <> 'paused' THEN now() ELSE started_at END,
-             finished_at = CASE WHEN $3 IN ('done', 'rolled_back', 'failed') THEN now()
-                                WHEN $3 = 'running' THEN NULL ELSE finished_at END
+             started_by = CASE WHEN $6 AND state <> $8 THEN $4 ELSE started_by END,
+             started_at = CASE WHEN $6 AND state <> $8 THEN now() ELSE started_at END,
+             finished_at = CASE WHEN $7 THEN now() WHEN $6 THEN NULL ELSE finished_at END
          WHERE migration_id = $1 AND position = $2",
     )
     .bind(migration_id)
     .bind(phase)
-    .bind(state.as_str())
+    .bind(state)
     .bind(actor)
     .bind(error)
+    .bind(state == PhaseState::Running)
+    .bind(state.is_final())
+    .bind(PhaseState::Paused)
     .execute(&mut *tx)
     .await?;
-    event_in(
+    let error = error.map(str::to_string);
+    record_event(
         &mut tx,
         migration_id,
         Some(phase),
         actor,
-        "phase_state",
-        serde_json::json!({ "state": state.as_str(), "error": error }),
+        &Event::PhaseState { state, error },
     )
     .await?;
     tx.commit().await?;
     Ok(())
 }
 
-/// Appends an event row and NOTIFYs it, in the caller's transaction.
-pub async fn event_in(
+/// Appends an event to the migration's log and NOTIFYs it, in the caller's
+/// transaction (the notification is delivered only if that transaction
+/// commits). Every event of every layer is written here.
+pub async fn record_event(
     conn: &mut sqlx::PgConnection,
     migration_id: i64,
-    phase: Option<i16>,
+    phase: Option<Phase>,
     actor: &str,
-    kind: &str,
-    payload: serde_json::Value,
-) -> Result<(), EngineError> {
-    crate::store::events::record(conn, migration_id, phase, actor, kind, payload).await?;
-    Ok(())
+    event: &Event,
+) -> Result<i64, sqlx::Error> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO switchyard.events (migration_id, phase, actor, kind, payload)
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(migration_id)
+    .bind(phase)
+    .bind(actor)
+    .bind(event.kind())
+    .bind(event.payload())
+    .fetch_one(&mut *conn)
+    .await?;
+    let note = serde_json::json!({
+        "event_id": id, "migration_id": migration_id, "phase": phase, "kind": event.kind(),
+    });
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(EVENTS_CHANNEL)
+        .bind(note.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(id)
 }
 
+/// `record_event` on a connection of its own.
 pub async fn event(
     pool: &PgPool,
     migration_id: i64,
-    phase: Option<i16>,
+    phase: Option<Phase>,
     actor: &str,
-    kind: &str,
-    payload: serde_json::Value,
+    event: &Event,
 ) -> Result<(), EngineError> {
     let mut conn = pool.acquire().await?;
-    event_in(&mut conn, migration_id, phase, actor, kind, payload).await
+    record_event(&mut conn, migration_id, phase, actor, event).await?;
+    Ok(())
 }
 
 /// Proof that a runner is still the current one: its epoch, checked by
@@ -208,9 +224,13 @@ pub fn fenced(err: &sqlx::Error) -> Option<String> {
     (db.code().as_deref() == Some("SYF01")).then(|| db.message().to_string())
 }
 
-const LOCK_HELD: &str = "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
+/// The advisory lock class of runners (the key is the migration's name).
+pub const RUNNER_LOCK: &str = "switchyard.runner";
+
+const LOCK_HELD: &str =
+    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
      AND pid = pg_backend_pid()
-     AND classid = hashtext('switchyard.runner')::oid AND objid = hashtext($1)::oid AND objsubid = 2)";
+     AND classid = hashtext($2)::oid AND objid = hashtext($1)::oid AND objsubid = 2)";
 
 /// Held while a runner acts on a migration. The lock lives in a session of
 /// its own: if the process dies, Postgres drops the session and the lock.
@@ -228,12 +248,12 @@ impl RunnerLock {
         ensure_migration(pool, recipe).await?;
         let name = &recipe.name;
         let mut conn = pool.acquire().await?;
-        let got: bool = sqlx::query_scalar(
-            "SELECT pg_try_advisory_lock(hashtext('switchyard.runner'), hashtext($1))",
-        )
-        .bind(name)
-        .fetch_one(&mut *conn)
-        .await?;
+        let got: bool =
+            sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($2), hashtext($1))")
+                .bind(name)
+                .bind(RUNNER_LOCK)
+                .fetch_one(&mut *conn)
+                .await?;
         if !got {
             return Err(EngineError::Busy(name.to_string()));
         }
@@ -272,6 +292,7 @@ impl RunnerLock {
         };
         let held: Result<bool, sqlx::Error> = sqlx::query_scalar(LOCK_HELD)
             .bind(&self.name)
+            .bind(RUNNER_LOCK)
             .fetch_one(&mut **conn)
             .await;
         match held {
@@ -291,12 +312,11 @@ impl RunnerLock {
     pub async fn release(self) {
         let taken = self.conn.lock().await.take();
         if let Some(mut conn) = taken {
-            let unlocked = sqlx::query(
-                "SELECT pg_advisory_unlock(hashtext('switchyard.runner'), hashtext($1))",
-            )
-            .bind(&self.name)
-            .execute(&mut *conn)
-            .await;
+            let unlocked = sqlx::query("SELECT pg_advisory_unlock(hashtext($2), hashtext($1))")
+                .bind(&self.name)
+                .bind(RUNNER_LOCK)
+                .execute(&mut *conn)
+                .await;
             if unlocked.is_err() {
                 // Could not say so: close the session, which releases it too.
                 drop(conn.detach());

@@ -2,29 +2,11 @@
 //! the targets hold. Quarantined documents are counted apart: they are known
 //! and explained, not differences.
 
-use serde::Serialize;
-
 use super::state::RunnerLock;
 use super::{sql, Batch, Engine, EngineError, Step};
 
-#[derive(Clone, Debug, Serialize, serde::Deserialize)]
-pub struct Difference {
-    pub table: String,
-    pub key: String,
-    pub entry: Option<String>,
-    pub expected: Option<serde_json::Value>,
-    pub actual: Option<serde_json::Value>,
-}
-
-#[derive(Clone, Debug, Serialize, serde::Deserialize)]
-pub struct VerifyReport {
-    pub rows_compared: i64,
-    /// Source rows when the verification started.
-    pub rows_total: i64,
-    pub differences: i64,
-    pub first_differences: Vec<Difference>,
-    pub quarantined: i64,
-}
+pub use super::vocab::{Difference, VerifyReport};
+use super::vocab::{Event, Phase};
 
 #[derive(sqlx::FromRow)]
 struct DiffRow {
@@ -41,7 +23,7 @@ impl Engine {
     /// A full verification (what phase 4's gate runs), outside any phase.
     pub async fn verify(&self) -> Result<VerifyReport, EngineError> {
         let step = self
-            .plan(4)?
+            .plan(Phase::SwitchReads)?
             .into_iter()
             .find(|s| s.batch == Some(Batch::Verify))
             .ok_or_else(|| EngineError::Refused("phase 4 has no verification step".into()))?;
@@ -119,7 +101,8 @@ impl Engine {
             last = Some(hi);
             if last_event.elapsed() >= std::time::Duration::from_millis(250) {
                 last_event = std::time::Instant::now();
-                self.verify_event(id, "verify_progress", &report).await?;
+                self.verify_event(id, Event::VerifyProgress(report.clone()))
+                    .await?;
             }
         }
         report.quarantined = sqlx::query_scalar(
@@ -128,24 +111,13 @@ impl Engine {
         .bind(&r.name)
         .fetch_one(&self.pool)
         .await?;
-        self.verify_event(id, "verified", &report).await?;
+        self.verify_event(id, Event::Verified(report.clone()))
+            .await?;
         Ok(report)
     }
 
-    async fn verify_event(
-        &self,
-        id: i64,
-        kind: &str,
-        report: &VerifyReport,
-    ) -> Result<(), EngineError> {
-        super::state::event(
-            &self.pool,
-            id,
-            Some(4),
-            &self.opts.actor,
-            kind,
-            serde_json::to_value(report).unwrap_or_default(),
-        )
-        .await
+    async fn verify_event(&self, id: i64, event: Event) -> Result<(), EngineError> {
+        let phase = Some(Phase::SwitchReads);
+        super::state::event(&self.pool, id, phase, &self.opts.actor, &event).await
     }
 }

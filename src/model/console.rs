@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::PhaseState;
+use super::{Event, Phase, PhaseState, ReadsFrom};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ConsoleView {
@@ -17,7 +17,7 @@ pub struct ConsoleView {
     pub quarantine_sample: Vec<QuarantineRow>,
     pub unmapped_keys: Vec<(String, i64)>,
     pub events: Vec<EventView>,
-    pub reads_from: String,
+    pub reads_from: ReadsFrom,
     /// Another runner currently holds the migration.
     pub busy: bool,
     /// Set when the recipe cannot be loaded; the console is then read-only.
@@ -35,21 +35,38 @@ pub struct ConsoleView {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ConsolePhase {
-    pub position: i16,
+    pub phase: Phase,
     pub title: String,
     pub state: PhaseState,
     pub started_by: Option<String>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub error: Option<String>,
-    /// Why Run is not possible now, if it is not.
-    pub cannot_run: Option<String>,
-    /// Why Roll back is not possible now, if it is not.
-    pub cannot_roll_back: Option<String>,
+    /// Why the phase cannot run yet (shown while it waits), if it cannot.
+    pub blocked: Option<String>,
+    /// The buttons of the phase, in order, as the server decided them: the
+    /// page renders exactly these, and the server refuses anything else.
+    pub choices: Vec<PhaseChoice>,
     /// The dry run: every statement the phase executes.
     pub sql: Vec<String>,
-    /// What the operator must confirm (phases 4 and 5), if anything.
-    pub consequence: Option<String>,
+}
+
+/// One thing the operator may ask of a phase, now.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PhaseChoice {
+    pub action: PhaseAction,
+    /// Why it is not possible now (the button is shown disabled), if not.
+    pub refused: Option<String>,
+    /// What the operator must confirm first (what it means for the
+    /// applications), if anything.
+    pub confirm: Option<String>,
+}
+
+impl ConsolePhase {
+    /// The choice for `action`, if the phase offers it.
+    pub fn choice(&self, action: PhaseAction) -> Option<&PhaseChoice> {
+        self.choices.iter().find(|c| c.action == action)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -83,9 +100,8 @@ pub struct EventView {
     pub id: i64,
     pub at: DateTime<Utc>,
     pub actor: String,
-    pub phase: Option<i16>,
-    pub kind: String,
-    pub detail: String,
+    pub phase: Option<Phase>,
+    pub event: Event,
 }
 
 /// What the operator asks of a phase.
@@ -96,6 +112,30 @@ pub enum PhaseAction {
     Resume,
     Abort,
     RollBack,
+}
+
+impl PhaseAction {
+    /// The button's label.
+    pub fn label(self) -> &'static str {
+        match self {
+            PhaseAction::Run => "Run",
+            PhaseAction::Pause => "Pause",
+            PhaseAction::Resume => "Resume",
+            PhaseAction::Abort => "Abort",
+            PhaseAction::RollBack => "Roll back",
+        }
+    }
+
+    /// "Confirm {verb} phase N".
+    pub fn verb(self) -> &'static str {
+        match self {
+            PhaseAction::Run => "running",
+            PhaseAction::Pause => "pausing",
+            PhaseAction::Resume => "resuming",
+            PhaseAction::Abort => "aborting",
+            PhaseAction::RollBack => "rolling back",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -17,6 +17,11 @@ pub enum AppError {
     /// Someone else saved first; nothing was changed.
     #[error("conflict: {message}")]
     Conflict { message: String },
+    /// The database cannot be reached right now; trying again may work.
+    #[error(
+        "the database is unavailable right now (reference {reference}); try again in a moment"
+    )]
+    Unavailable { reference: String },
     /// Something failed on the server; details are in the server log only.
     #[error("internal error (reference {reference}); the details are in the server log")]
     Internal { reference: String },

@@ -8,65 +8,7 @@ use std::fmt;
 
 use super::notion::Block;
 
-/// Runtime state of one phase, as the engine records it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PhaseState {
-    Pending,
-    Running,
-    Paused,
-    Verifying,
-    Done,
-    Failed,
-    RolledBack,
-}
-
-impl PhaseState {
-    pub const ALL: [PhaseState; 7] = [
-        PhaseState::Pending,
-        PhaseState::Running,
-        PhaseState::Paused,
-        PhaseState::Verifying,
-        PhaseState::Done,
-        PhaseState::Failed,
-        PhaseState::RolledBack,
-    ];
-
-    /// The value stored in the database.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PhaseState::Pending => "pending",
-            PhaseState::Running => "running",
-            PhaseState::Paused => "paused",
-            PhaseState::Verifying => "verifying",
-            PhaseState::Done => "done",
-            PhaseState::Failed => "failed",
-            PhaseState::RolledBack => "rolled_back",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|p| p.as_str() == s)
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            PhaseState::Pending => "Pending",
-            PhaseState::Running => "Running",
-            PhaseState::Paused => "Paused",
-            PhaseState::Verifying => "Verifying",
-            PhaseState::Done => "Done",
-            PhaseState::Failed => "Failed",
-            PhaseState::RolledBack => "Rolled back",
-        }
-    }
-}
-
-impl fmt::Display for PhaseState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.label())
-    }
-}
+pub use crate::engine::vocab::{Event, Phase, PhaseState, ReadsFrom};
 
 /// Column of the task board.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -184,7 +126,7 @@ pub struct MigrationSummary {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PhaseHeadline {
-    pub position: i16,
+    pub position: Phase,
     pub title: String,
     pub state: PhaseState,
 }
@@ -200,15 +142,15 @@ pub struct SpecView {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PhaseView {
-    pub position: i16,
+    pub position: Phase,
     pub title: String,
     pub description: String,
     pub owner: Option<String>,
     /// Free text from the plan's editors.
     pub status_note: String,
     pub blockers: String,
-    /// Positions of the phases this one depends on.
-    pub depends_on: Vec<i16>,
+    /// The phases this one depends on.
+    pub depends_on: Vec<Phase>,
     pub state: PhaseState,
     pub state_changed_at: DateTime<Utc>,
     /// Progress of the tasks linked to this phase.
@@ -255,7 +197,7 @@ pub struct TaskView {
     pub priority: Priority,
     pub assignee: Option<String>,
     pub sprint: Option<String>,
-    pub phase_position: Option<i16>,
+    pub phase_position: Option<Phase>,
     pub depends_on: Vec<TaskRef>,
     pub criteria: Vec<Criterion>,
     pub revision: i32,

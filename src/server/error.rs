@@ -10,6 +10,7 @@ impl From<StoreError> for AppError {
             StoreError::NotFound(what) => AppError::NotFound { what },
             StoreError::Invalid { field, message } => AppError::Invalid { field, message },
             StoreError::Conflict(message) => AppError::Conflict { message },
+            StoreError::Database(e) if is_outage(&e) => unavailable(&e),
             other => {
                 let reference = error_reference();
                 tracing::error!(%reference, error = %other, "request failed");
@@ -17,6 +18,36 @@ impl From<StoreError> for AppError {
             }
         }
     }
+}
+
+/// The database could not be reached (as opposed to refusing a query).
+pub fn is_outage(err: &sqlx::Error) -> bool {
+    matches!(
+        err,
+        sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+    ) || err
+        .as_database_error()
+        .and_then(|e| e.code())
+        // admin shutdown, crash shutdown, cannot connect now
+        .is_some_and(|c| matches!(c.as_ref(), "57P01" | "57P02" | "57P03"))
+}
+
+/// An outage, logged with the reference the user sees.
+pub fn unavailable(err: &dyn std::fmt::Display) -> AppError {
+    let reference = error_reference();
+    tracing::error!(%reference, error = %err, "database unavailable");
+    AppError::Unavailable { reference }
+}
+
+/// Anything else that failed on the server, logged with its reference.
+pub fn internal(err: &dyn std::fmt::Display) -> AppError {
+    let reference = error_reference();
+    tracing::error!(%reference, error = %err, "request failed");
+    AppError::Internal { reference }
 }
 
 /// A short reference that ties a user-visible error to its log line.

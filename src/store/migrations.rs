@@ -8,8 +8,8 @@ use super::{StoreError, StoreResult};
 use crate::domain::phases::current_phase;
 use crate::model::notion::Block;
 use crate::model::{
-    Criterion, MigrationSummary, PhaseState, PhaseView, PlanView, Priority, SpecView, TaskProgress,
-    TaskRef, TaskStatus, TaskView,
+    Criterion, MigrationSummary, Phase, PhaseState, PhaseView, PlanView, Priority, SpecView,
+    TaskProgress, TaskRef, TaskStatus, TaskView,
 };
 
 #[derive(sqlx::FromRow)]
@@ -24,13 +24,13 @@ struct MigrationRow {
 #[derive(sqlx::FromRow)]
 struct PhaseRow {
     migration_id: i64,
-    position: i16,
+    position: Phase,
     title: String,
     description: String,
     owner: Option<String>,
     status_note: String,
     blockers: String,
-    depends_on: Vec<i16>,
+    depends_on: Vec<Phase>,
     state: String,
     changed_at: DateTime<Utc>,
 }
@@ -81,10 +81,11 @@ async fn summaries(pool: &PgPool, rows: Vec<MigrationRow>) -> StoreResult<Vec<Mi
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let mut phases = phases_for(pool, &ids).await?;
     let counts: Vec<TaskCountRow> = sqlx::query_as(
-        "SELECT migration_id, count(*) AS total, count(*) FILTER (WHERE status = 'Done') AS done
+        "SELECT migration_id, count(*) AS total, count(*) FILTER (WHERE status = $2) AS done
          FROM switchyard.tasks WHERE migration_id = ANY($1) GROUP BY migration_id",
     )
     .bind(&ids)
+    .bind(TaskStatus::Done.as_str())
     .fetch_all(pool)
     .await?;
     let counts: HashMap<i64, TaskCountRow> =
@@ -135,18 +136,19 @@ async fn phases_for(pool: &PgPool, ids: &[i64]) -> StoreResult<HashMap<i64, Vec<
     .bind(ids)
     .fetch_all(pool)
     .await?;
-    let progress: Vec<(i64, i16, i64, i64, i64, i64)> = sqlx::query_as(
+    let progress: Vec<(i64, Phase, i64, i64, i64, i64)> = sqlx::query_as(
         "SELECT t.migration_id, t.phase_position, count(DISTINCT t.id),
-                count(DISTINCT t.id) FILTER (WHERE t.status = 'Done'),
+                count(DISTINCT t.id) FILTER (WHERE t.status = $2),
                 count(c.id), count(c.id) FILTER (WHERE c.done)
          FROM switchyard.tasks t LEFT JOIN switchyard.acceptance_criteria c ON c.task_id = t.id
          WHERE t.migration_id = ANY($1) AND t.phase_position IS NOT NULL
          GROUP BY t.migration_id, t.phase_position",
     )
     .bind(ids)
+    .bind(TaskStatus::Done.as_str())
     .fetch_all(pool)
     .await?;
-    let progress_of = |migration: i64, position: i16| {
+    let progress_of = |migration: i64, position: Phase| {
         progress
             .iter()
             .find(|p| p.0 == migration && p.1 == position)
@@ -266,7 +268,7 @@ struct TaskRow {
     priority: String,
     assignee: Option<String>,
     sprint: Option<String>,
-    phase_position: Option<i16>,
+    phase_position: Option<Phase>,
     revision: i32,
     updated_at: DateTime<Utc>,
     notion_page_id: Option<String>,

@@ -1,5 +1,9 @@
-//! Postgres access for Switchyard's own schema, one module per resource.
-//! Nothing above this layer writes SQL.
+//! Postgres access for Switchyard's own schema, one module per resource:
+//! migrations, plans, tasks, the demo seed and the event log (whose rows
+//! the engine's `state::record_event` writes, so engine and store log alike).
+//! The engine keeps its own bookkeeping tables (phase states, checkpoints,
+//! queues) next to the SQL it generates; the phase console still reads a
+//! few of them directly.
 
 pub mod demo;
 pub mod events;

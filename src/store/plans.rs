@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, Transaction};
 
 use super::{StoreError, StoreResult};
+use crate::engine::{Event, Phase};
 use crate::model::plan::{PhaseEdit, PlanEdit, PlanVersion};
 
 fn invalid(field: &str, message: impl Into<String>) -> StoreError {
@@ -20,9 +21,7 @@ fn validate(mut edit: PlanEdit) -> StoreResult<PlanEdit> {
     }
     for p in &mut edit.phases {
         let at = format!("phases[{}]", p.position);
-        if !(1..=5).contains(&p.position) {
-            return Err(invalid(&at, "a phase is 1 to 5"));
-        }
+        Phase::from_number(p.position).map_err(|e| invalid(&at, e.to_string()))?;
         p.owner = p.owner.trim().to_string();
         for (field, value, max) in [
             ("description", &p.description, 2000),
@@ -120,15 +119,7 @@ pub async fn save(
         .await?;
     }
     snapshot(&mut tx, mid, actor).await?;
-    super::events::record(
-        &mut tx,
-        mid,
-        None,
-        actor,
-        "plan_saved",
-        serde_json::json!({ "revision": revision }),
-    )
-    .await?;
+    super::events::record(&mut tx, mid, actor, &Event::PlanSaved { revision }).await?;
     tx.commit().await?;
     Ok(revision)
 }

@@ -6,6 +6,8 @@ use sqlx::{PgPool, Postgres, Transaction};
 
 use super::demo;
 use super::StoreResult;
+use crate::engine::vocab::actor;
+use crate::engine::Event;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeedReport {
@@ -95,7 +97,7 @@ async fn seed_migration(tx: &mut Transaction<'_, Postgres>) -> StoreResult<bool>
         .await?;
     }
 
-    super::plans::snapshot(tx, id, "system").await?;
+    super::plans::snapshot(tx, id, actor::SYSTEM).await?;
 
     let mut task_ids = Vec::with_capacity(demo::TASKS.len());
     for (rank, task) in demo::TASKS.iter().enumerate() {
@@ -139,15 +141,7 @@ async fn seed_migration(tx: &mut Transaction<'_, Postgres>) -> StoreResult<bool>
             .await?;
         }
     }
-    super::events::record(
-        tx,
-        id,
-        None,
-        "system",
-        "seeded",
-        serde_json::json!({ "source": "built-in demo" }),
-    )
-    .await?;
+    super::events::record(tx, id, actor::SYSTEM, &Event::Seeded).await?;
     Ok(true)
 }
 

@@ -6,7 +6,8 @@
 use sqlx::{PgPool, Postgres, Transaction};
 
 use super::{StoreError, StoreResult};
-use crate::model::{Priority, TaskStatus};
+use crate::engine::Event;
+use crate::model::{Phase, Priority, TaskStatus};
 
 /// A new or edited task, as submitted (already parsed into domain types).
 #[derive(Clone, Debug)]
@@ -53,9 +54,7 @@ impl TaskInput {
             }
         }
         if let Some(p) = self.phase_position {
-            if !(1..=5).contains(&p) {
-                return Err(invalid("phase", "a phase is 1 to 5"));
-            }
+            Phase::from_number(p).map_err(|e| invalid("phase", e.to_string()))?;
         }
         self.criteria = self
             .criteria
@@ -122,11 +121,9 @@ async fn record(
     tx: &mut Transaction<'_, Postgres>,
     migration_id: i64,
     actor: &str,
-    kind: &str,
-    payload: serde_json::Value,
+    event: Event,
 ) -> StoreResult<()> {
-    super::events::record(tx, migration_id, None, actor, kind, payload).await?;
-    Ok(())
+    super::events::record(tx, migration_id, actor, &event).await
 }
 
 /// Moves a card to another column. Returns the new revision.
@@ -151,8 +148,10 @@ pub async fn move_task(
         &mut tx,
         mid,
         actor,
-        "task_moved",
-        serde_json::json!({ "task": task_id, "status": status.as_str() }),
+        Event::TaskMoved {
+            task: task_id,
+            status: status.as_str().to_string(),
+        },
     )
     .await?;
     tx.commit().await?;
@@ -190,8 +189,11 @@ pub async fn set_criterion(
         &mut tx,
         mid,
         actor,
-        "criterion",
-        serde_json::json!({ "task": task_id, "criterion": criterion_id, "done": done }),
+        Event::Criterion {
+            task: task_id,
+            criterion: criterion_id,
+            done,
+        },
     )
     .await?;
     tx.commit().await?;
@@ -322,8 +324,10 @@ pub async fn create_task(
         &mut tx,
         mid,
         actor,
-        "task_created",
-        serde_json::json!({ "task": id, "title": input.title }),
+        Event::TaskCreated {
+            task: id,
+            title: input.title.clone(),
+        },
     )
     .await?;
     tx.commit().await?;
@@ -358,14 +362,7 @@ pub async fn update_task(
     .await?;
     write_details(&mut tx, task_id, &input).await?;
     let rev = bump(&mut tx, task_id).await?;
-    record(
-        &mut tx,
-        mid,
-        actor,
-        "task_edited",
-        serde_json::json!({ "task": task_id }),
-    )
-    .await?;
+    record(&mut tx, mid, actor, Event::TaskEdited { task: task_id }).await?;
     tx.commit().await?;
     Ok(rev)
 }
@@ -384,14 +381,7 @@ pub async fn delete_task(
         .bind(task_id)
         .execute(&mut *tx)
         .await?;
-    record(
-        &mut tx,
-        mid,
-        actor,
-        "task_deleted",
-        serde_json::json!({ "task": task_id }),
-    )
-    .await?;
+    record(&mut tx, mid, actor, Event::TaskDeleted { task: task_id }).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -6,8 +6,8 @@ use leptos::prelude::*;
 
 use super::common::{use_migration_name, ErrorNote, Loading, PhaseBadge};
 use crate::api::console::{get_console, ActOnPhase, SetThrottle};
-use crate::model::console::{ConsolePhase, ConsoleView, PhaseAction, ThroughputPoint};
-use crate::model::PhaseState;
+use crate::model::console::{ConsolePhase, ConsoleView, PhaseAction, PhaseChoice, ThroughputPoint};
+use crate::model::{Phase, PhaseState};
 
 #[component]
 pub fn PhasesSection() -> impl IntoView {
@@ -25,11 +25,13 @@ pub fn PhasesSection() -> impl IntoView {
     }
 }
 
-/// An action waiting for the operator's confirmation.
-#[derive(Clone, Copy, PartialEq)]
+/// An action waiting for the operator's confirmation of what the server
+/// said it means.
+#[derive(Clone, PartialEq)]
 struct Pending {
-    phase: i16,
+    phase: Phase,
     action: PhaseAction,
+    consequence: String,
 }
 
 #[component]
@@ -47,25 +49,26 @@ fn Console(initial: ConsoleView) -> impl IntoView {
             .map(|e| e.to_string())
     };
     let name_for_do = name.clone();
-    let do_action = move |phase: i16, action: PhaseAction, accept: bool| {
+    let do_action = move |phase: Phase, action: PhaseAction, accept: bool| {
         act.dispatch(ActOnPhase {
             name: name_for_do.clone(),
-            phase,
+            phase: phase.number(),
             action,
             accept_quarantine: accept,
         });
     };
     let request = {
         let do_action = do_action.clone();
-        move |phase: i16, action: PhaseAction| {
-            let needs_confirmation =
-                action == PhaseAction::RollBack || (action == PhaseAction::Run && phase >= 4);
-            if needs_confirmation {
+        move |phase: Phase, choice: PhaseChoice| match choice.confirm {
+            Some(consequence) => {
                 accept_quarantine.set(false);
-                confirming.set(Some(Pending { phase, action }));
-            } else {
-                do_action(phase, action, false);
+                confirming.set(Some(Pending {
+                    phase,
+                    action: choice.action,
+                    consequence,
+                }));
             }
+            None => do_action(phase, choice.action, false),
         }
     };
     view! {
@@ -80,24 +83,16 @@ fn Console(initial: ConsoleView) -> impl IntoView {
                 confirming
                     .get()
                     .map(|p| {
-                        let v = view.get();
-                        let phase = v.phases.iter().find(|x| x.position == p.phase).cloned();
-                        let consequence = match (p.action, phase) {
-                            (PhaseAction::RollBack, Some(ph)) => format!(
-                                "Rolling back phase {} ({}) undoes it: {}",
-                                ph.position,
-                                ph.title,
-                                rollback_consequence(ph.position)
-                            ),
-                            (_, Some(ph)) => ph.consequence.unwrap_or_default(),
-                            _ => String::new(),
-                        };
-                        let quarantined = v.quarantined;
-                        let ask_accept = p.action == PhaseAction::Run && p.phase == 4 && quarantined > 0;
+                        let quarantined = view.with(|v| v.quarantined);
+                        let consequence = p.consequence.clone();
+                        let ask_accept = matches!(p.action, PhaseAction::Run | PhaseAction::Resume)
+                            && p.phase == Phase::SwitchReads
+                            && quarantined > 0;
                         let do_action = do_action.clone();
+                        let (phase, action) = (p.phase, p.action);
                         view! {
                             <div class="confirm" role="dialog" aria-label="Confirm">
-                                <p><strong>{format!("Confirm {} phase {}", verb(p.action), p.phase)}</strong></p>
+                                <p><strong>{format!("Confirm {} phase {}", p.action.verb(), p.phase)}</strong></p>
                                 <p>{consequence}</p>
                                 {ask_accept.then(|| view! {
                                     <label>
@@ -110,7 +105,7 @@ fn Console(initial: ConsoleView) -> impl IntoView {
                                 <div class="buttons">
                                     <button class="danger" on:click=move |_| {
                                         confirming.set(None);
-                                        do_action(p.phase, p.action, accept_quarantine.get_untracked());
+                                        do_action(phase, action, accept_quarantine.get_untracked());
                                     }>"Confirm"</button>
                                     <button on:click=move |_| confirming.set(None)>"Cancel"</button>
                                 </div>
@@ -136,13 +131,12 @@ fn Console(initial: ConsoleView) -> impl IntoView {
             }}
             <ol class="console-phases">
                 {move || {
-                    let v = view.get();
-                    let busy = v.busy;
-                    v.phases
+                    view.get()
+                        .phases
                         .into_iter()
                         .map(|p| {
                             let request = request.clone();
-                            view! { <PhaseCard phase=p busy request pending=act.pending()/> }
+                            view! { <PhaseCard phase=p request pending=act.pending()/> }
                         })
                         .collect_view()
                 }}
@@ -154,48 +148,15 @@ fn Console(initial: ConsoleView) -> impl IntoView {
     }
 }
 
-fn verb(a: PhaseAction) -> &'static str {
-    match a {
-        PhaseAction::Run => "running",
-        PhaseAction::Pause => "pausing",
-        PhaseAction::Resume => "resuming",
-        PhaseAction::Abort => "aborting",
-        PhaseAction::RollBack => "rolling back",
-    }
-}
-
-fn rollback_consequence(phase: i16) -> &'static str {
-    match phase {
-        1 => "the new tables, the capture trigger and all quarantine records are dropped.",
-        2 => "the new tables are emptied; the backfill starts from the beginning next time.",
-        3 => "dual-write stops; writes are captured again instead.",
-        4 => "applications are told to read from the JSONB column again; reverse sync stops.",
-        _ => "the column is re-added and restored from the backup, with every write made to the new tables since.",
-    }
-}
-
+/// One phase: its state, why it waits, its buttons (exactly the server's
+/// choices) and its dry run.
 #[component]
-fn PhaseCard<F>(phase: ConsolePhase, busy: bool, request: F, pending: Memo<bool>) -> impl IntoView
+fn PhaseCard<F>(phase: ConsolePhase, request: F, pending: Memo<bool>) -> impl IntoView
 where
-    F: Fn(i16, PhaseAction) + Clone + Send + Sync + 'static,
+    F: Fn(Phase, PhaseChoice) + Clone + Send + Sync + 'static,
 {
-    let p = phase.position;
+    let p = phase.phase;
     let state = phase.state;
-    let backfill = p == 2;
-    let can_run = phase.cannot_run.is_none()
-        && matches!(
-            state,
-            PhaseState::Pending | PhaseState::RolledBack | PhaseState::Failed
-        );
-    let can_resume = backfill
-        && phase.cannot_run.is_none()
-        && (state == PhaseState::Paused || (state == PhaseState::Running && !busy));
-    let can_pause = backfill && state == PhaseState::Running && busy;
-    let can_roll_back = phase.cannot_roll_back.is_none();
-    let reason = match state {
-        PhaseState::Done | PhaseState::Running | PhaseState::Verifying => None,
-        _ => phase.cannot_run.clone(),
-    };
     let started = phase.started_at.map(|at| {
         format!(
             "Started by {} at {}",
@@ -203,20 +164,29 @@ where
             at.format("%Y-%m-%d %H:%M:%S UTC")
         )
     });
-    let button = move |label: &'static str, action: PhaseAction, enabled: bool| {
-        let request = request.clone();
-        view! {
-            <button
-                disabled=move || !enabled || pending.get()
-                on:click=move |_| request(p, action)
-            >
-                {label}
-            </button>
-        }
-    };
+    let buttons = phase
+        .choices
+        .iter()
+        .cloned()
+        .map(|choice| {
+            let request = request.clone();
+            let allowed = choice.refused.is_none();
+            let title = choice.refused.clone().unwrap_or_default();
+            let label = choice.action.label();
+            view! {
+                <button
+                    title=title
+                    disabled=move || !allowed || pending.get()
+                    on:click=move |_| request(p, choice.clone())
+                >
+                    {label}
+                </button>
+            }
+        })
+        .collect_view();
     let sql = phase.sql.join("\n");
     view! {
-        <li class="console-phase" data-position=p data-state=state.as_str()>
+        <li class="console-phase" data-position=p.number() data-state=state.as_str()>
             <h3>
                 <span class="phase-number">{format!("Phase {p}")}</span>
                 " "
@@ -226,13 +196,9 @@ where
             </h3>
             {started.map(|s| view! { <p class="meta">{s}</p> })}
             {phase.error.clone().map(|e| view! { <p class="phase-error">{e}</p> })}
-            {reason.map(|r| view! { <p class="blocked-reason">{format!("Cannot run yet: {r}")}</p> })}
+            {phase.blocked.clone().map(|r| view! { <p class="blocked-reason">{format!("Cannot run yet: {r}")}</p> })}
             <div class="buttons" role="group" aria-label=format!("Phase {p} actions")>
-                {button("Run", PhaseAction::Run, can_run)}
-                {backfill.then(|| button("Pause", PhaseAction::Pause, can_pause))}
-                {backfill.then(|| button("Resume", PhaseAction::Resume, can_resume))}
-                {backfill.then(|| button("Abort", PhaseAction::Abort, can_pause))}
-                {button("Roll back", PhaseAction::RollBack, can_roll_back)}
+                {buttons}
             </div>
             <details class="dry-run">
                 <summary>"Dry run: the SQL this phase executes"</summary>
@@ -255,7 +221,7 @@ fn ProgressPanel(view: RwSignal<ConsoleView>, name: String) -> impl IntoView {
     };
     move || {
         let v = view.get();
-        let backfill_state = v.phases.get(1).map(|p| p.state);
+        let backfill_state = v.phases.get(Phase::Backfill.index()).map(|p| p.state);
         let started = !matches!(
             backfill_state,
             None | Some(PhaseState::Pending) | Some(PhaseState::RolledBack)
@@ -425,13 +391,13 @@ fn EventLog(view: RwSignal<ConsoleView>) -> impl IntoView {
             <h3>"Event log"</h3>
             <ol>
                 {move || view.get().events.into_iter().map(|e| view! {
-                    <li data-kind=e.kind.clone()>
+                    <li data-kind=e.event.kind().to_string()>
                         <time>{e.at.format("%H:%M:%S").to_string()}</time>
                         " "
                         <span class="actor">{e.actor}</span>
                         " "
                         {e.phase.map(|p| format!("phase {p}: ")).unwrap_or_default()}
-                        {e.detail}
+                        {e.event.describe()}
                     </li>
                 }).collect_view()}
             </ol>

@@ -88,7 +88,7 @@ fn PlanPhase(phase: PhaseView, all: Vec<PhaseView>) -> impl IntoView {
     };
     let blocked = blocked_by(&phase, &all);
     view! {
-        <li class="plan-phase" id=format!("phase-{}", phase.position) data-position=phase.position>
+        <li class="plan-phase" id=format!("phase-{}", phase.position) data-position=phase.position.number()>
             <h3>
                 <span class="phase-number">{format!("Phase {}", phase.position)}</span>
                 " "
@@ -124,7 +124,7 @@ fn edit_of(plan: &PlanView) -> PlanEdit {
             .phases
             .iter()
             .map(|p| PhaseEdit {
-                position: p.position,
+                position: p.position.number(),
                 title: p.title.clone(),
                 description: p.description.clone(),
                 owner: p.owner.clone().unwrap_or_default(),

@@ -10,7 +10,7 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 use super::common::{use_migration_name, ErrorNote, Loading};
 use crate::api::migrations::get_tasks;
 use crate::api::tasks::{create_task, delete_task, move_task, set_criterion, update_task};
-use crate::model::{AppError, Priority, TaskForm, TaskStatus, TaskView};
+use crate::model::{AppError, Phase, Priority, TaskForm, TaskStatus, TaskView};
 
 #[component]
 pub fn TasksSection() -> impl IntoView {
@@ -401,7 +401,7 @@ fn TaskEditor(task: TaskView, state: BoardState, editing: RwSignal<bool>) -> imp
         priority: task.priority.as_str().into(),
         assignee: task.assignee.clone().unwrap_or_default(),
         sprint: task.sprint.clone().unwrap_or_default(),
-        phase: task.phase_position,
+        phase: task.phase_position.map(Phase::number),
         depends_on: task.depends_on.iter().map(|d| d.id).collect(),
         criteria: task
             .criteria
@@ -490,8 +490,10 @@ fn TaskEditor(task: TaskView, state: BoardState, editing: RwSignal<bool>) -> imp
                     form.update(|f| f.phase = v);
                 }>
                     <option value="" selected=move || form.with(|f| f.phase.is_none())>"None"</option>
-                    {(1..=5i16).map(|p| view! {
-                        <option value=p.to_string() selected=move || form.with(|f| f.phase == Some(p))>{format!("Phase {p}")}</option>
+                    {Phase::ALL.map(|p| view! {
+                        <option value=p.to_string() selected=move || form.with(|f| f.phase == Some(p.number()))>
+                            {format!("Phase {p}: {}", p.title())}
+                        </option>
                     }).collect_view()}
                 </select>
                 {message_for("phase")}

@@ -23,7 +23,7 @@ use std::time::Duration;
 use tokio::sync::RwLock;
 
 use super::{engine, fresh_database, full, report, run};
-use switchyard::engine::Recipe;
+use switchyard::engine::{Phase, Recipe};
 
 const RECIPE: &str = r#"
 name = "workload"
@@ -387,7 +387,7 @@ async fn one_round(round: u64) -> Result<u64, String> {
     }
     let mut rng = StdRng::seed_from_u64(round);
     let outcome = async {
-        for phase in 1..=4 {
+        for phase in Phase::ALL[..4].iter().copied() {
             pause(&mut rng).await;
             stage(&format!("phase {phase}"));
             run(&e, phase).await?;
@@ -399,20 +399,20 @@ async fn one_round(round: u64) -> Result<u64, String> {
         set_mode(&shared, Mode::Tables).await;
         pause(&mut rng).await;
         stage("phase 5");
-        run(&e, 5).await?;
+        run(&e, Phase::Contract).await?;
         stage("after phase 5");
         pause(&mut rng).await;
         stage("rollback 5");
-        e.rollback(5)
+        e.rollback(Phase::Contract)
             .await
             .map_err(|e| format!("rollback 5: {e}"))?;
         stage("after rollback 5");
         set_mode(&shared, Mode::Both).await;
         pause(&mut rng).await;
         set_mode(&shared, Mode::Documents).await;
-        for phase in (1..=4).rev() {
+        for phase in Phase::ALL[..4].iter().copied().rev() {
             pause(&mut rng).await;
-            if phase == 3 {
+            if phase == Phase::DualWrite {
                 zero_differences(&e, "before rolling back dual-write").await?;
             }
             e.rollback(phase)

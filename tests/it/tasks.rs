@@ -1,7 +1,7 @@
 //! Task board changes against a real Postgres: revisions, validation,
 //! dependencies, and nothing half-saved.
-#![cfg(feature = "ssr")]
 
+use crate::DEMO;
 use sqlx::PgPool;
 use switchyard::model::{Priority, TaskStatus};
 use switchyard::store::tasks::{self, TaskInput};
@@ -32,24 +32,15 @@ async fn task_id(pool: &PgPool, title: &str) -> (i64, i32) {
 async fn moves_bump_the_revision_and_stale_ones_conflict(pool: PgPool) {
     seed::seed_demo(&pool, 0).await.expect("seed");
     let (id, rev) = task_id(&pool, "Add dual-write").await;
-    let new_rev = tasks::move_task(
-        &pool,
-        "user-preferences",
-        id,
-        TaskStatus::InProgress,
-        rev,
-        "t",
-    )
-    .await
-    .expect("move");
+    let new_rev = tasks::move_task(&pool, DEMO, id, TaskStatus::InProgress, rev, "t")
+        .await
+        .expect("move");
     assert_eq!(new_rev, rev + 1);
-    let err = tasks::move_task(&pool, "user-preferences", id, TaskStatus::Done, rev, "t")
+    let err = tasks::move_task(&pool, DEMO, id, TaskStatus::Done, rev, "t")
         .await
         .expect_err("stale revision");
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
-    let all = migrations::tasks(&pool, "user-preferences")
-        .await
-        .expect("tasks");
+    let all = migrations::tasks(&pool, DEMO).await.expect("tasks");
     let t = all.iter().find(|t| t.id == id).expect("task");
     assert_eq!(
         t.status,
@@ -67,25 +58,21 @@ async fn moves_bump_the_revision_and_stale_ones_conflict(pool: PgPool) {
 #[sqlx::test(migrations = "./migrations")]
 async fn criteria_tick_and_persist(pool: PgPool) {
     seed::seed_demo(&pool, 0).await.expect("seed");
-    let all = migrations::tasks(&pool, "user-preferences")
-        .await
-        .expect("tasks");
+    let all = migrations::tasks(&pool, DEMO).await.expect("tasks");
     let task = all
         .iter()
         .find(|t| t.title == "Add dual-write")
         .expect("task");
     let c = &task.criteria[0];
     assert!(!c.done);
-    tasks::set_criterion(&pool, "user-preferences", c.id, true, "t")
+    tasks::set_criterion(&pool, DEMO, c.id, true, "t")
         .await
         .expect("tick");
-    let again = migrations::tasks(&pool, "user-preferences")
-        .await
-        .expect("tasks");
+    let again = migrations::tasks(&pool, DEMO).await.expect("tasks");
     let t = again.iter().find(|t| t.id == task.id).expect("task");
     assert!(t.criteria[0].done);
     assert_eq!(t.revision, task.revision + 1);
-    let err = tasks::set_criterion(&pool, "user-preferences", 999_999, true, "t")
+    let err = tasks::set_criterion(&pool, DEMO, 999_999, true, "t")
         .await
         .expect_err("unknown criterion");
     assert!(matches!(err, StoreError::NotFound(_)));
@@ -127,7 +114,7 @@ async fn bad_input_is_refused_with_its_field_and_nothing_saved(pool: PgPool) {
         ),
     ];
     for (case, field) in cases {
-        match tasks::create_task(&pool, "user-preferences", case, "t").await {
+        match tasks::create_task(&pool, DEMO, case, "t").await {
             Err(StoreError::Invalid { field: f, .. }) => assert_eq!(f, field),
             other => panic!("expected {field} refused, got {other:?}"),
         }
@@ -142,22 +129,20 @@ async fn bad_input_is_refused_with_its_field_and_nothing_saved(pool: PgPool) {
 #[sqlx::test(migrations = "./migrations")]
 async fn create_trims_and_keeps_criteria(pool: PgPool) {
     seed::seed_demo(&pool, 0).await.expect("seed");
-    let id = tasks::create_task(&pool, "user-preferences", input("  New one "), "t")
+    let id = tasks::create_task(&pool, DEMO, input("  New one "), "t")
         .await
         .expect("create");
-    let all = migrations::tasks(&pool, "user-preferences")
-        .await
-        .expect("tasks");
+    let all = migrations::tasks(&pool, DEMO).await.expect("tasks");
     let t = all.iter().find(|t| t.id == id).expect("created");
     assert_eq!(t.title, "New one");
     assert_eq!(t.assignee.as_deref(), Some("Eve"));
     assert_eq!(t.sprint, None);
     let texts: Vec<&str> = t.criteria.iter().map(|c| c.text.as_str()).collect();
     assert_eq!(texts, vec!["first", "second"]);
-    tasks::delete_task(&pool, "user-preferences", id, t.revision, "t")
+    tasks::delete_task(&pool, DEMO, id, t.revision, "t")
         .await
         .expect("delete");
-    assert!(migrations::tasks(&pool, "user-preferences")
+    assert!(migrations::tasks(&pool, DEMO)
         .await
         .expect("tasks")
         .iter()
@@ -172,7 +157,7 @@ async fn dependency_cycles_and_other_migrations_are_refused(pool: PgPool) {
     // backfill depends on write_sql; making write_sql depend on backfill is a cycle.
     let mut edit = input("Write migration SQL");
     edit.depends_on = vec![backfill];
-    let err = tasks::update_task(&pool, "user-preferences", write_sql, rev, edit, "t")
+    let err = tasks::update_task(&pool, DEMO, write_sql, rev, edit, "t")
         .await
         .expect_err("cycle");
     assert!(
@@ -190,7 +175,7 @@ async fn dependency_cycles_and_other_migrations_are_refused(pool: PgPool) {
         .expect("other task");
     let mut edit = input("Write migration SQL");
     edit.depends_on = vec![other];
-    let err = tasks::update_task(&pool, "user-preferences", write_sql, rev, edit, "t")
+    let err = tasks::update_task(&pool, DEMO, write_sql, rev, edit, "t")
         .await
         .expect_err("foreign dependency");
     assert!(
@@ -198,7 +183,7 @@ async fn dependency_cycles_and_other_migrations_are_refused(pool: PgPool) {
         "{err:?}"
     );
     // A task of another migration cannot be moved through this one either.
-    let err = tasks::move_task(&pool, "user-preferences", other, TaskStatus::Done, 1, "t")
+    let err = tasks::move_task(&pool, DEMO, other, TaskStatus::Done, 1, "t")
         .await
         .expect_err("not ours");
     assert!(matches!(err, StoreError::NotFound(_)));

@@ -1,12 +1,12 @@
 //! The plan as a versioned document, against a real Postgres.
-#![cfg(feature = "ssr")]
 
+use crate::DEMO;
 use sqlx::PgPool;
 use switchyard::model::plan::PlanEdit;
 use switchyard::store::{migrations, plans, seed, StoreError};
 
 async fn current(pool: &PgPool) -> PlanEdit {
-    plans::history(pool, "user-preferences")
+    plans::history(pool, DEMO)
         .await
         .expect("history")
         .remove(0)
@@ -16,9 +16,7 @@ async fn current(pool: &PgPool) -> PlanEdit {
 #[sqlx::test(migrations = "./migrations")]
 async fn saves_make_versions_and_stale_saves_conflict(pool: PgPool) {
     seed::seed_demo(&pool, 0).await.expect("seed");
-    let history = plans::history(&pool, "user-preferences")
-        .await
-        .expect("history");
+    let history = plans::history(&pool, DEMO).await.expect("history");
     assert_eq!(history.len(), 1, "the seed is revision 1");
     assert_eq!(history[0].plan.phases.len(), 5);
 
@@ -26,14 +24,12 @@ async fn saves_make_versions_and_stale_saves_conflict(pool: PgPool) {
     edit.body_markdown = "New body".into();
     edit.phases[0].owner = "  Zoe ".into();
     edit.phases[0].blockers = "waiting for DBA review".into();
-    let rev = plans::save(&pool, "user-preferences", 1, edit.clone(), "alice")
+    let rev = plans::save(&pool, DEMO, 1, edit.clone(), "alice")
         .await
         .expect("save");
     assert_eq!(rev, 2);
 
-    let plan = migrations::plan(&pool, "user-preferences")
-        .await
-        .expect("plan");
+    let plan = migrations::plan(&pool, DEMO).await.expect("plan");
     assert_eq!(plan.revision, 2);
     assert_eq!(plan.body_markdown, "New body");
     assert_eq!(plan.phases[0].owner.as_deref(), Some("Zoe"));
@@ -42,7 +38,7 @@ async fn saves_make_versions_and_stale_saves_conflict(pool: PgPool) {
     // Someone still on revision 1 cannot overwrite revision 2.
     let mut stale = edit.clone();
     stale.body_markdown = "Stale body".into();
-    let err = plans::save(&pool, "user-preferences", 1, stale, "bob")
+    let err = plans::save(&pool, DEMO, 1, stale, "bob")
         .await
         .expect_err("conflict");
     assert!(
@@ -50,7 +46,7 @@ async fn saves_make_versions_and_stale_saves_conflict(pool: PgPool) {
         "{err:?}"
     );
     assert_eq!(
-        migrations::plan(&pool, "user-preferences")
+        migrations::plan(&pool, DEMO)
             .await
             .expect("plan")
             .body_markdown,
@@ -58,24 +54,20 @@ async fn saves_make_versions_and_stale_saves_conflict(pool: PgPool) {
     );
 
     // Restore revision 1 as revision 3.
-    let rev = plans::restore(&pool, "user-preferences", 1, 2, "carol")
+    let rev = plans::restore(&pool, DEMO, 1, 2, "carol")
         .await
         .expect("restore");
     assert_eq!(rev, 3);
-    let restored = migrations::plan(&pool, "user-preferences")
-        .await
-        .expect("plan");
+    let restored = migrations::plan(&pool, DEMO).await.expect("plan");
     assert_eq!(
         restored.body_markdown,
-        plans::version(&pool, "user-preferences", 1)
+        plans::version(&pool, DEMO, 1)
             .await
             .expect("v1")
             .plan
             .body_markdown
     );
-    let history = plans::history(&pool, "user-preferences")
-        .await
-        .expect("history");
+    let history = plans::history(&pool, DEMO).await.expect("history");
     let by: Vec<(i32, &str)> = history
         .iter()
         .map(|v| (v.revision, v.saved_by.as_str()))
@@ -88,7 +80,7 @@ async fn bad_plan_input_is_refused_and_nothing_saved(pool: PgPool) {
     seed::seed_demo(&pool, 0).await.expect("seed");
     let mut edit = current(&pool).await;
     edit.phases[2].owner = "x".repeat(101);
-    let err = plans::save(&pool, "user-preferences", 1, edit, "a")
+    let err = plans::save(&pool, DEMO, 1, edit, "a")
         .await
         .expect_err("too long");
     assert!(
@@ -98,18 +90,15 @@ async fn bad_plan_input_is_refused_and_nothing_saved(pool: PgPool) {
     let mut edit = current(&pool).await;
     edit.phases[0].position = 7;
     assert!(matches!(
-        plans::save(&pool, "user-preferences", 1, edit, "a").await,
+        plans::save(&pool, DEMO, 1, edit, "a").await,
         Err(StoreError::Invalid { .. })
     ));
     assert_eq!(
-        migrations::plan(&pool, "user-preferences")
-            .await
-            .expect("plan")
-            .revision,
+        migrations::plan(&pool, DEMO).await.expect("plan").revision,
         1
     );
     assert!(matches!(
-        plans::version(&pool, "user-preferences", 42).await,
+        plans::version(&pool, DEMO, 42).await,
         Err(StoreError::NotFound(_))
     ));
 }

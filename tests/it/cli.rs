@@ -1,5 +1,4 @@
 //! The CLI as a script sees it: exit codes and messages.
-#![cfg(feature = "ssr")]
 
 use sqlx::PgPool;
 use std::process::{Command, Output};

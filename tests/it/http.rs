@@ -1,5 +1,4 @@
 //! The real router (pages and server functions) over a real database.
-#![cfg(feature = "ssr")]
 
 use axum::body::{to_bytes, Body};
 use axum::http::{Request, StatusCode};

@@ -1,5 +1,4 @@
 //! The migration engine against a real Postgres (a fresh database per test).
-#![cfg(feature = "ssr")]
 
 use sqlx::PgPool;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -7,11 +6,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use switchyard::engine::phases::{Outcome, RunControl};
 use switchyard::engine::state::RunnerLock;
-use switchyard::engine::{Engine, EngineError, EngineOptions, LockPolicy, Recipe};
+use switchyard::engine::{Engine, EngineError, EngineOptions, LockPolicy, Phase, Recipe};
 use switchyard::store::seed;
 
-const DEMO: &str = include_str!("../recipes/user_preferences.toml");
-const ORDERS: &str = include_str!("../recipes/order_metadata.toml");
+const DEMO: &str = include_str!("../../recipes/user_preferences.toml");
+const ORDERS: &str = include_str!("../../recipes/order_metadata.toml");
 
 fn demo_recipe() -> Recipe {
     Recipe::parse(&DEMO.replace("soak_hours = 24.0", "soak_hours = 0.0")).expect("demo recipe")
@@ -63,7 +62,7 @@ async fn leftovers(pool: &PgPool) -> (i64, i64, i64) {
     .expect("leftovers")
 }
 
-async fn run(e: &Engine, phase: i16) {
+async fn run(e: &Engine, phase: Phase) {
     let outcome = e.apply(phase, &accept_all()).await;
     assert!(
         matches!(outcome, Ok(Outcome::Done)),
@@ -77,8 +76,8 @@ async fn full_run_then_full_rollback_restores_the_source_exactly(pool: PgPool) {
     let before = checksum(&pool, "public.users", "id").await;
     let e = engine(&pool, demo_recipe());
 
-    run(&e, 1).await;
-    run(&e, 2).await;
+    run(&e, Phase::Expand).await;
+    run(&e, Phase::Backfill).await;
     let report = e.verify().await.expect("verify");
     assert_eq!(report.rows_compared, 3_000);
     assert_eq!(report.differences, 0, "{:?}", report.first_differences);
@@ -86,8 +85,8 @@ async fn full_run_then_full_rollback_restores_the_source_exactly(pool: PgPool) {
         report.quarantined, 18,
         "wrong types, bad values, nulls: 3 of 5 kinds of 1%"
     );
-    run(&e, 3).await;
-    run(&e, 4).await;
+    run(&e, Phase::DualWrite).await;
+    run(&e, Phase::SwitchReads).await;
 
     // Phase 4: a write to the new tables flows back into the document.
     let original_theme: String =
@@ -142,7 +141,7 @@ async fn full_run_then_full_rollback_restores_the_source_exactly(pool: PgPool) {
     .await
     .expect("flag");
     assert_eq!(flag, "targets");
-    run(&e, 5).await;
+    run(&e, Phase::Contract).await;
     let column_left: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'preferences')",
     )
@@ -156,7 +155,7 @@ async fn full_run_then_full_rollback_restores_the_source_exactly(pool: PgPool) {
         .execute(&pool)
         .await
         .expect("post-contract write");
-    e.rollback(5).await.expect("rollback 5");
+    e.rollback(Phase::Contract).await.expect("rollback 5");
     let language: String =
         sqlx::query_scalar("SELECT preferences->>'language' FROM public.users WHERE id = 4")
             .fetch_one(&pool)
@@ -176,7 +175,7 @@ async fn full_run_then_full_rollback_restores_the_source_exactly(pool: PgPool) {
         .execute(&pool)
         .await
         .expect("undo");
-    for phase in (1..=4).rev() {
+    for phase in Phase::ALL[..4].iter().copied().rev() {
         e.rollback(phase)
             .await
             .unwrap_or_else(|err| panic!("rollback {phase}: {err}"));
@@ -195,44 +194,54 @@ async fn phases_run_in_order_and_roll_back_in_reverse(pool: PgPool) {
     seed::seed_demo(&pool, 100).await.expect("seed");
     let e = engine(&pool, demo_recipe());
     let err = e
-        .apply(2, &accept_all())
+        .apply(Phase::Backfill, &accept_all())
         .await
         .expect_err("phase 2 before 1");
     assert!(
         matches!(err, EngineError::Refused(ref m) if m.contains("phase 1")),
         "{err}"
     );
-    run(&e, 1).await;
-    let err = e.apply(1, &accept_all()).await.expect_err("phase 1 twice");
+    run(&e, Phase::Expand).await;
+    let err = e
+        .apply(Phase::Expand, &accept_all())
+        .await
+        .expect_err("phase 1 twice");
     assert!(matches!(err, EngineError::Refused(_)), "{err}");
-    run(&e, 2).await;
-    let err = e.rollback(1).await.expect_err("rollback 1 before 2");
+    run(&e, Phase::Backfill).await;
+    let err = e
+        .rollback(Phase::Expand)
+        .await
+        .expect_err("rollback 1 before 2");
     assert!(
         matches!(err, EngineError::Refused(ref m) if m.contains("phase 2 first")),
         "{err}"
     );
     let err = e
-        .rollback(3)
+        .rollback(Phase::DualWrite)
         .await
         .expect_err("rollback of a phase that never ran");
     assert!(matches!(err, EngineError::Refused(_)), "{err}");
-    let err = e.apply(9, &accept_all()).await.expect_err("no phase 9");
-    assert!(matches!(err, EngineError::Refused(_)), "{err}");
+    // There is no phase 9: the type says so before any engine is asked.
+    assert!(Phase::from_number(9).is_err());
+    assert!("9".parse::<Phase>().is_err());
 }
 
 #[sqlx::test(migrations = "./migrations")]
 async fn phase_4_refuses_quarantine_unless_accepted_and_records_it(pool: PgPool) {
     seed::seed_demo(&pool, 1_000).await.expect("seed");
     let e = engine(&pool, demo_recipe());
-    for p in 1..=3 {
+    for p in Phase::ALL[..3].iter().copied() {
         run(&e, p).await;
     }
-    let err = e.apply(4, &RunControl::default()).await.expect_err("gate");
+    let err = e
+        .apply(Phase::SwitchReads, &RunControl::default())
+        .await
+        .expect_err("gate");
     assert!(
         matches!(err, EngineError::Refused(ref m) if m.contains("quarantine")),
         "{err}"
     );
-    run(&e, 4).await;
+    run(&e, Phase::SwitchReads).await;
     let accepted: i64 = sqlx::query_scalar("SELECT count(*) FROM switchyard.acceptances")
         .fetch_one(&pool)
         .await
@@ -244,10 +253,13 @@ async fn phase_4_refuses_quarantine_unless_accepted_and_records_it(pool: PgPool)
 async fn soak_time_blocks_phase_5(pool: PgPool) {
     seed::seed_demo(&pool, 100).await.expect("seed");
     let e = engine(&pool, Recipe::parse(DEMO).expect("24h soak"));
-    for p in 1..=4 {
+    for p in Phase::ALL[..4].iter().copied() {
         run(&e, p).await;
     }
-    let err = e.apply(5, &accept_all()).await.expect_err("soak");
+    let err = e
+        .apply(Phase::Contract, &accept_all())
+        .await
+        .expect_err("soak");
     assert!(
         matches!(err, EngineError::Refused(ref m) if m.contains("soak")),
         "{err}"
@@ -258,8 +270,8 @@ async fn soak_time_blocks_phase_5(pool: PgPool) {
 async fn quarantine_holds_each_bad_document_with_its_reason(pool: PgPool) {
     seed::seed_demo(&pool, 1_000).await.expect("seed");
     let e = engine(&pool, demo_recipe());
-    run(&e, 1).await;
-    run(&e, 2).await;
+    run(&e, Phase::Expand).await;
+    run(&e, Phase::Backfill).await;
     let reasons: Vec<(String, String)> = sqlx::query_as(
         "SELECT source_key, reason FROM switchyard.quarantine ORDER BY source_key::bigint",
     )
@@ -305,10 +317,13 @@ async fn a_second_runner_gets_busy(pool: PgPool) {
     let held = RunnerLock::acquire(&pool, &demo_recipe())
         .await
         .expect("first runner");
-    let err = e.apply(1, &accept_all()).await.expect_err("second runner");
+    let err = e
+        .apply(Phase::Expand, &accept_all())
+        .await
+        .expect_err("second runner");
     assert!(matches!(err, EngineError::Busy(_)), "{err}");
     drop(held);
-    run(&e, 1).await;
+    run(&e, Phase::Expand).await;
 }
 
 #[sqlx::test(migrations = "./migrations")]
@@ -323,7 +338,7 @@ async fn ddl_waits_out_a_lock_without_blocking_other_queries(pool: PgPool) {
         .expect("lock");
     let e = engine(&pool, demo_recipe());
     let started = Instant::now();
-    let phase = tokio::spawn(async move { e.apply(1, &accept_all()).await });
+    let phase = tokio::spawn(async move { e.apply(Phase::Expand, &accept_all()).await });
 
     // Meanwhile the application keeps working: reads and writes on the table
     // complete, each well under the statement timeout.
@@ -412,7 +427,7 @@ async fn concurrent_writes_through_phases_1_to_4_end_with_zero_differences(pool:
     let mut recipe = demo_recipe();
     recipe.initial_batch_size = 300; // many batches, many interleavings
     let e = engine(&pool, recipe);
-    for p in 1..=3 {
+    for p in Phase::ALL[..3].iter().copied() {
         run(&e, p).await;
     }
     // Writes continue after dual-write is on, then stop before the gate.
@@ -420,7 +435,7 @@ async fn concurrent_writes_through_phases_1_to_4_end_with_zero_differences(pool:
     stop.store(true, Ordering::Relaxed);
     let writes = writer.await.expect("writer");
     assert!(writes > 50, "only {writes} concurrent writes");
-    run(&e, 4).await;
+    run(&e, Phase::SwitchReads).await;
     let report = e.verify().await.expect("verify");
     assert_eq!(report.differences, 0, "{:?}", report.first_differences);
 }
@@ -444,9 +459,9 @@ async fn uuid_keys_nested_paths_numeric_and_timestamps(pool: PgPool) {
     .expect("rows");
     let before = checksum(&pool, "public.orders", "order_id").await;
     let e = engine(&pool, Recipe::parse(ORDERS).expect("orders recipe"));
-    run(&e, 1).await;
-    run(&e, 2).await;
-    run(&e, 3).await;
+    run(&e, Phase::Expand).await;
+    run(&e, Phase::Backfill).await;
+    run(&e, Phase::DualWrite).await;
 
     let (total, currency, placed, items): (String, String, chrono::DateTime<chrono::Utc>, i32) =
         sqlx::query_as(
@@ -486,7 +501,7 @@ async fn uuid_keys_nested_paths_numeric_and_timestamps(pool: PgPool) {
         ]
     );
     assert_eq!(e.verify().await.expect("verify").differences, 0);
-    for phase in (1..=3).rev() {
+    for phase in Phase::ALL[..3].iter().copied().rev() {
         e.rollback(phase).await.expect("rollback");
     }
     assert_eq!(before, checksum(&pool, "public.orders", "order_id").await);
@@ -566,7 +581,7 @@ async fn a_killed_backfill_resumes_from_its_checkpoint(pool: PgPool) {
     );
     let deadline = Instant::now() + Duration::from_secs(20);
     let outcome = loop {
-        match e.apply(2, &accept_all()).await {
+        match e.apply(Phase::Backfill, &accept_all()).await {
             Err(EngineError::Busy(_)) if Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(100)).await
             }

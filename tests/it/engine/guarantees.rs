@@ -68,8 +68,8 @@ async fn doc(pool: &PgPool, id: i64) -> Value {
         .unwrap_or(Value::Null)
 }
 
-async fn run_to(e: &Engine, last: i16) {
-    for phase in 1..=last {
+async fn run_to(e: &Engine, last: Phase) {
+    for phase in Phase::ALL.into_iter().filter(|p| *p <= last) {
         run(e, phase).await;
     }
 }
@@ -89,7 +89,7 @@ async fn reverse_sync_keeps_every_key_it_does_not_map(pool: PgPool) {
     });
     docs_table(&pool, &[(1, original.clone())]).await;
     let e = engine(&pool, docs_recipe(PREFS));
-    run_to(&e, 4).await;
+    run_to(&e, Phase::SwitchReads).await;
 
     // 1: theme is NULL (optional, absent); updating another column keeps the rest.
     sqlx::query("UPDATE public.prefs SET language = 'fr' WHERE doc_id = 1")
@@ -182,7 +182,7 @@ async fn rolling_back_the_contract_restores_definition_and_every_write(pool: PgP
     create_rich_column(&pool).await;
     let shape = column_shape(&pool).await;
     let e = engine(&pool, docs_recipe(PREFS));
-    run_to(&e, 5).await;
+    run_to(&e, Phase::Contract).await;
 
     // After the contract: a delete, an update and an insert on the targets,
     // and a new source row.
@@ -194,7 +194,7 @@ async fn rolling_back_the_contract_restores_definition_and_every_write(pool: PgP
     ] {
         sqlx::query(stmt).execute(&pool).await.expect(stmt);
     }
-    e.rollback(5).await.expect("rollback 5");
+    e.rollback(Phase::Contract).await.expect("rollback 5");
 
     assert_eq!(
         column_shape(&pool).await,
@@ -234,7 +234,7 @@ async fn rolling_back_the_contract_restores_definition_and_every_write(pool: PgP
     // Row 51's targets follow its new document by a queued re-map (the
     // application may still be writing them); rolling back phase 4 does it.
     assert_eq!(e.status().await.expect("status").pending_sync, 1);
-    e.rollback(4).await.expect("rollback 4");
+    e.rollback(Phase::SwitchReads).await.expect("rollback 4");
     assert_eq!(e.status().await.expect("status").pending_sync, 0);
     zero_differences(&e).await;
 }
@@ -257,7 +257,7 @@ async fn a_failed_drop_then_rollback_keeps_later_document_writes(pool: PgPool) {
             soak_hours: None,
         },
     );
-    run_to(&quick, 4).await;
+    run_to(&quick, Phase::SwitchReads).await;
     // A reader holding the table: the drop cannot get its exclusive lock.
     let mut reader = pool.begin().await.expect("reader");
     sqlx::query("SELECT count(*) FROM public.docs")
@@ -265,7 +265,7 @@ async fn a_failed_drop_then_rollback_keeps_later_document_writes(pool: PgPool) {
         .await
         .expect("read");
     let err = quick
-        .apply(5, &accept_all())
+        .apply(Phase::Contract, &accept_all())
         .await
         .expect_err("drop must time out");
     assert!(matches!(err, EngineError::LockTimeout { .. }), "{err}");
@@ -279,7 +279,7 @@ async fn a_failed_drop_then_rollback_keeps_later_document_writes(pool: PgPool) {
         .execute(&pool)
         .await
         .expect("target write after the failed drop");
-    quick.rollback(5).await.expect("rollback 5");
+    quick.rollback(Phase::Contract).await.expect("rollback 5");
     assert_eq!(doc(&pool, 7).await["theme"], json!("dark"));
     assert_eq!(doc(&pool, 8).await["theme"], json!("system"));
     let backup_left: bool = sqlx::query_scalar(
@@ -305,7 +305,7 @@ async fn the_lowest_possible_key_is_migrated_and_nullable_keys_refused(pool: PgP
     )
     .await;
     let e = engine(&pool, docs_recipe(PREFS));
-    run_to(&e, 2).await;
+    run_to(&e, Phase::Backfill).await;
     let keys: Vec<i64> = sqlx::query_scalar("SELECT doc_id FROM public.prefs ORDER BY doc_id")
         .fetch_all(&pool)
         .await
@@ -361,7 +361,7 @@ async fn key_updates_and_documents_changed_by_before_triggers_are_followed(pool:
         .await
         .expect("app trigger");
     let e = engine(&pool, docs_recipe(PREFS));
-    run_to(&e, 2).await;
+    run_to(&e, Phase::Backfill).await;
     // Phase 2: a key update (the FK follows it) and a captured BEFORE-trigger change.
     sqlx::query("UPDATE public.docs SET id = 10 WHERE id = 1")
         .execute(&pool)
@@ -371,7 +371,7 @@ async fn key_updates_and_documents_changed_by_before_triggers_are_followed(pool:
         .execute(&pool)
         .await
         .expect("email update during phase 2");
-    run(&e, 3).await;
+    run(&e, Phase::DualWrite).await;
     sqlx::query("UPDATE public.docs SET id = 11 WHERE id = 10")
         .execute(&pool)
         .await
@@ -407,7 +407,7 @@ async fn opposite_writers_never_see_a_deadlock(pool: PgPool) {
     )
     .await;
     let e = engine(&pool, docs_recipe(PREFS));
-    run_to(&e, 4).await;
+    run_to(&e, Phase::SwitchReads).await;
     for round in 0..3 {
         // The document writer locks the source row first...
         let mut doc_writer = pool.begin().await.expect("doc writer");
@@ -484,7 +484,7 @@ type = "text"
 "#
         )),
     );
-    run_to(&e, 4).await;
+    run_to(&e, Phase::SwitchReads).await;
     for (t, v) in [("a", "x2"), ("b", "y2")] {
         sqlx::query(&format!("UPDATE public.{long}_{t} SET {t} = $1"))
             .bind(v)
@@ -543,7 +543,7 @@ type = "integer"
 "#,
     );
     let e = engine(&pool, recipe);
-    run_to(&e, 3).await;
+    run_to(&e, Phase::DualWrite).await;
     let quarantined: Vec<String> =
         sqlx::query_scalar("SELECT source_key FROM switchyard.quarantine ORDER BY source_key")
             .fetch_all(&pool)
@@ -593,7 +593,7 @@ type = "date"
 "#,
     );
     let e = engine(&pool, recipe);
-    run_to(&e, 3).await;
+    run_to(&e, Phase::DualWrite).await;
     let mut conn = pool.acquire().await.expect("conn");
     sqlx::query("SET TimeZone = 'America/New_York'")
         .execute(&mut *conn)
@@ -662,7 +662,7 @@ unique = true
         reader.rollback().await
     });
     let e = engine(&pool, recipe);
-    run(&e, 1).await;
+    run(&e, Phase::Expand).await;
     release.await.expect("join").expect("release");
     let valid: Option<bool> = sqlx::query_scalar(
         "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('public.prefs_theme_idx')",
@@ -731,7 +731,7 @@ allowed = [{}, {}]
         toml::Value::String(evil_backslash.into())
     ));
     let e = engine(&pool, recipe);
-    run_to(&e, 4).await;
+    run_to(&e, Phase::SwitchReads).await;
     let themes: Vec<String> = sqlx::query_scalar("SELECT theme FROM public.prefs ORDER BY doc_id")
         .fetch_all(&pool)
         .await
@@ -790,7 +790,7 @@ async fn a_runner_that_lost_its_lock_is_fenced(pool: PgPool) {
 async fn later_phases_use_the_recipe_pinned_at_phase_1(pool: PgPool) {
     docs_table(&pool, &[(1, json!({}))]).await;
     let e = engine(&pool, docs_recipe(PREFS));
-    run(&e, 1).await;
+    run(&e, Phase::Expand).await;
     let edited = Recipe::parse(
         &docs_recipe(PREFS)
             .text
@@ -801,7 +801,7 @@ async fn later_phases_use_the_recipe_pinned_at_phase_1(pool: PgPool) {
     let status = e2.status().await.expect("status");
     assert!(status.recipe_changed);
     assert_eq!(status.pinned_recipe_hash, Some(docs_recipe(PREFS).hash()));
-    run(&e2, 2).await;
+    run(&e2, Phase::Backfill).await;
     let language: String = sqlx::query_scalar("SELECT language FROM public.prefs WHERE doc_id = 1")
         .fetch_one(&pool)
         .await
@@ -825,7 +825,7 @@ async fn later_phases_use_the_recipe_pinned_at_phase_1(pool: PgPool) {
 async fn a_target_update_waiting_on_a_remap_is_not_lost(pool: PgPool) {
     docs_table(&pool, &[(1, json!({"theme": "a", "language": "de"}))]).await;
     let e = engine(&pool, docs_recipe(PREFS));
-    run_to(&e, 4).await;
+    run_to(&e, Phase::SwitchReads).await;
     let mut doc_writer = pool.begin().await.expect("doc writer");
     sqlx::query("UPDATE public.docs SET doc = jsonb_set(doc, '{theme}', '\"b\"') WHERE id = 1")
         .execute(&mut *doc_writer)
@@ -862,7 +862,10 @@ async fn phase_1_refuses_to_adopt_an_existing_table(pool: PgPool) {
         .await
         .expect("someone's table");
     let e = engine(&pool, docs_recipe(PREFS));
-    let err = e.apply(1, &accept_all()).await.expect_err("refused");
+    let err = e
+        .apply(Phase::Expand, &accept_all())
+        .await
+        .expect_err("refused");
     assert!(err.to_string().contains("already exists"), "{err}");
     let still: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_name = 'prefs' AND column_name = 'precious')",
@@ -911,9 +914,9 @@ async fn contract_and_rollbacks_lock_one_table_per_transaction(pool: PgPool) {
             );
         }
     };
-    check("phase 5", e.plan(5).expect("plan 5"));
-    run_to(&e, 5).await;
-    for phase in (1..=5).rev() {
+    check("phase 5", e.plan(Phase::Contract).expect("plan 5"));
+    run_to(&e, Phase::Contract).await;
+    for phase in Phase::ALL[..5].iter().copied().rev() {
         check(
             &format!("rollback {phase}"),
             e.rollback_plan(phase).await.expect("rollback plan"),
@@ -942,11 +945,11 @@ async fn every_ddl_statement_run_is_one_the_dry_run_showed(pool: PgPool) {
     }
     let e = engine(&pool, docs_recipe(PREFS));
     let mut shown = std::collections::HashSet::new();
-    for phase in 1..=5 {
+    for phase in Phase::ALL[..5].iter().copied() {
         shown.extend(e.plan(phase).expect("plan").into_iter().flat_map(|s| s.sql));
         run(&e, phase).await;
     }
-    for phase in (1..=5).rev() {
+    for phase in Phase::ALL[..5].iter().copied().rev() {
         shown.extend(
             e.rollback_plan(phase)
                 .await
@@ -984,7 +987,7 @@ async fn queued_target_writes_follow_a_key_update_after_their_row_is_gone(pool: 
     )
     .await;
     let e = engine(&pool, docs_recipe(PREFS));
-    run_to(&e, 4).await;
+    run_to(&e, Phase::SwitchReads).await;
     // Someone holds the source row: the reverse sync cannot write the document.
     let mut holder = pool.begin().await.expect("holder");
     sqlx::query("SELECT 1 FROM public.docs WHERE id = 1 FOR UPDATE")
@@ -1079,7 +1082,7 @@ async fn a_queued_target_write_never_undoes_a_later_document_write(pool: PgPool)
     )
     .await;
     let e = engine(&pool, docs_recipe(PREFS));
-    run_to(&e, 4).await;
+    run_to(&e, Phase::SwitchReads).await;
 
     // Writes on both sides that touch different fields: both are kept.
     queued_target_write(
@@ -1155,13 +1158,13 @@ async fn a_queued_target_write_never_undoes_a_later_document_write(pool: PgPool)
 async fn phase_5_resumes_after_a_crash_right_after_the_drop(pool: PgPool) {
     docs_table(&pool, &[(1, json!({"theme": "a"}))]).await;
     let e = engine(&pool, docs_recipe(PREFS));
-    run_to(&e, 5).await;
+    run_to(&e, Phase::Contract).await;
     // What a crash between the drop's commit and the state write leaves.
     sqlx::query("UPDATE switchyard.phase_states SET state = 'running', finished_at = NULL WHERE position = 5")
         .execute(&pool)
         .await
         .expect("crashed state");
-    run(&e, 5).await;
+    run(&e, Phase::Contract).await;
     let phases = e.phase_records().await.expect("phases");
     assert_eq!(phases[4].state, switchyard::model::PhaseState::Done);
     // A rollback of phase 5 that stopped half way still blocks phase 5.
@@ -1173,12 +1176,14 @@ async fn phase_5_resumes_after_a_crash_right_after_the_drop(pool: PgPool) {
         .execute(&pool)
         .await
         .expect("failed rollback");
-    let refused = e.apply(5, &RunControl::default()).await;
+    let refused = e.apply(Phase::Contract, &RunControl::default()).await;
     assert!(
         matches!(refused, Err(EngineError::Refused(_))),
         "{refused:?}"
     );
-    e.rollback(5).await.expect("the rollback finishes");
+    e.rollback(Phase::Contract)
+        .await
+        .expect("the rollback finishes");
     assert_eq!(doc(&pool, 1).await, json!({"theme": "a"}));
 }
 
@@ -1219,7 +1224,7 @@ default = "01/02/2024"
         .await
         .expect("a runner in another time zone");
     let e = engine(&runner_pool, recipe);
-    run_to(&e, 3).await;
+    run_to(&e, Phase::DualWrite).await;
     // Row 1 has the mapping's defaults; row 2 takes the table's DEFAULTs.
     sqlx::query("UPDATE public.times SET at = DEFAULT, day = DEFAULT WHERE doc_id = 2")
         .execute(&pool)
@@ -1264,7 +1269,7 @@ unique = true
 "#,
         ),
     );
-    run_to(&e, 3).await;
+    run_to(&e, Phase::DualWrite).await;
     sqlx::query(
         "UPDATE public.docs SET doc = CASE id WHEN 1 THEN '{\"handle\": \"b\"}'::jsonb ELSE '{\"handle\": \"c\"}'::jsonb END",
     )
@@ -1294,7 +1299,7 @@ async fn target_writes_are_synced_or_remembered_never_both(pool: PgPool) {
     docs_table(&pool, &[(1, json!({"theme": "a"}))]).await;
     let recipe = docs_recipe(PREFS);
     let e = engine(&pool, recipe.clone());
-    run_to(&e, 4).await;
+    run_to(&e, Phase::SwitchReads).await;
     let tables: Vec<String> = recipe
         .targets
         .iter()
@@ -1334,13 +1339,15 @@ async fn target_writes_are_synced_or_remembered_never_both(pool: PgPool) {
             }
         }
     };
-    walk("phase 5", e.plan(5).expect("plan 5"));
-    run(&e, 5).await;
+    walk("phase 5", e.plan(Phase::Contract).expect("plan 5"));
+    run(&e, Phase::Contract).await;
     walk(
         "rollback 5",
-        e.rollback_plan(5).await.expect("rollback plan 5"),
+        e.rollback_plan(Phase::Contract)
+            .await
+            .expect("rollback plan 5"),
     );
-    e.rollback(5).await.expect("rollback 5");
+    e.rollback(Phase::Contract).await.expect("rollback 5");
     assert_eq!(doc(&pool, 1).await, json!({"theme": "a"}));
     // Every target's triggers were seen going off and on again.
     assert_eq!(seen, 4 * tables.len());
@@ -1379,7 +1386,7 @@ unique = true
 "#,
         ),
     );
-    run_to(&e, 4).await;
+    run_to(&e, Phase::SwitchReads).await;
     queued_target_write(
         &pool,
         1,
@@ -1440,7 +1447,7 @@ type = "integer"
 "#,
         ),
     );
-    run_to(&e, 4).await;
+    run_to(&e, Phase::SwitchReads).await;
     queued_target_write(
         &pool,
         1,
@@ -1472,7 +1479,7 @@ async fn a_key_and_document_changed_together_keep_the_document(pool: PgPool) {
     )
     .await;
     let e = engine(&pool, docs_recipe(PREFS));
-    run_to(&e, 4).await;
+    run_to(&e, Phase::SwitchReads).await;
     sqlx::query(
         "UPDATE public.docs SET id = 10, doc = jsonb_set(jsonb_set(doc, '{theme}', '\"z\"'), '{notifications,email,enabled}', 'false') WHERE id = 1",
     )
@@ -1493,7 +1500,7 @@ async fn a_key_and_document_changed_together_keep_the_document(pool: PgPool) {
 async fn a_row_deleted_and_reinserted_during_the_contract_starts_afresh(pool: PgPool) {
     docs_table(&pool, &[(1, json!({"theme": "a"}))]).await;
     let e = engine(&pool, docs_recipe(PREFS));
-    run_to(&e, 5).await;
+    run_to(&e, Phase::Contract).await;
     for write in [
         "UPDATE public.prefs SET theme = 'b' WHERE doc_id = 1",
         "DELETE FROM public.docs WHERE id = 1",
@@ -1503,7 +1510,7 @@ async fn a_row_deleted_and_reinserted_during_the_contract_starts_afresh(pool: Pg
     ] {
         sqlx::query(write).execute(&pool).await.expect(write);
     }
-    e.rollback(5).await.expect("rollback 5");
+    e.rollback(Phase::Contract).await.expect("rollback 5");
     assert_eq!(
         doc(&pool, 1).await,
         json!({"theme": "new", "notifications": {"sms": {"enabled": false}}})

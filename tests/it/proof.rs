@@ -11,7 +11,6 @@
 //!
 //! `make test` runs a few cases of each; `make proof` the full set
 //! (`SWITCHYARD_PROOF=full`), printing one `PROOF` line per check.
-#![cfg(feature = "ssr")]
 
 #[path = "proof/crash.rs"]
 mod crash;
@@ -28,7 +27,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use switchyard::engine::phases::{Outcome, RunControl};
 use switchyard::engine::recipe::{KeyType, Recipe, SqlType, TargetKind};
-use switchyard::engine::{Engine, EngineOptions, LockPolicy};
+use switchyard::engine::{Engine, EngineOptions, LockPolicy, Phase};
 
 use gen::Gen;
 use model::{Cell, Write, J};
@@ -105,7 +104,7 @@ pub fn engine(pool: &PgPool, recipe: Recipe) -> Engine {
     )
 }
 
-pub async fn run(e: &Engine, phase: i16) -> Result<(), String> {
+pub async fn run(e: &Engine, phase: Phase) -> Result<(), String> {
     let ctl = RunControl {
         accept_quarantine: true,
         ..RunControl::default()
@@ -480,11 +479,11 @@ async fn one_case(pool: &PgPool, seed: u64, n: usize) -> Result<usize, String> {
     }
     let e = engine(pool, r.clone());
     let mut checks = 0;
-    run(&e, 1).await?;
-    run(&e, 2).await?;
+    run(&e, Phase::Expand).await?;
+    run(&e, Phase::Backfill).await?;
     compare(pool, &r, &docs, "after the backfill").await?;
     checks += 1;
-    run(&e, 3).await?;
+    run(&e, Phase::DualWrite).await?;
     // Dual-write: updates, inserts and deletes of documents.
     for _ in 0..(4 + g.below(8)) {
         match g.below(6) {
@@ -525,7 +524,7 @@ async fn one_case(pool: &PgPool, seed: u64, n: usize) -> Result<usize, String> {
     }
     compare(pool, &r, &docs, "during dual-write").await?;
     checks += 1;
-    run(&e, 4).await?;
+    run(&e, Phase::SwitchReads).await?;
     // Reads switched: target writes flow back into the documents.
     for _ in 0..(4 + g.below(10)) {
         let Some((key, w)) = target_write(&mut g, &r, &docs) else {
@@ -549,7 +548,7 @@ async fn one_case(pool: &PgPool, seed: u64, n: usize) -> Result<usize, String> {
     if report.differences != 0 {
         return Err(format!("verification: {:?}", report.first_differences));
     }
-    for phase in (1..=4).rev() {
+    for phase in Phase::ALL[..4].iter().copied().rev() {
         e.rollback(phase)
             .await
             .map_err(|e| format!("rollback {phase}: {e}"))?;

@@ -1,6 +1,6 @@
 //! The phase console's service and server-side rules, against a real Postgres.
-#![cfg(feature = "ssr")]
 
+use crate::DEMO;
 use sqlx::PgPool;
 use std::time::{Duration, Instant};
 use switchyard::console::{self, live::LiveHub, ConsoleError};
@@ -16,7 +16,7 @@ async fn seeded(pool: &PgPool, users: u64) {
 async fn wait_for_state(pool: &PgPool, phase: usize, state: PhaseState) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let v = console::view(pool, "user-preferences").await.expect("view");
+        let v = console::view(pool, DEMO).await.expect("view");
         if v.phases[phase - 1].state == state && !v.busy {
             return;
         }
@@ -39,7 +39,7 @@ fn refused(result: Result<(), ConsoleError>, needle: &str) {
 #[sqlx::test(migrations = "./migrations")]
 async fn refusals_are_checked_on_the_server(pool: PgPool) {
     seeded(&pool, 500).await;
-    let act = |phase, action| console::act(&pool, "user-preferences", phase, action, false, "test");
+    let act = |phase, action| console::act(&pool, DEMO, phase, action, false, "test");
     refused(act(3, PhaseAction::Run).await, "phases run in order");
     refused(act(1, PhaseAction::RollBack).await, "nothing to roll back");
     refused(act(2, PhaseAction::Pause).await, "only a running backfill");
@@ -48,18 +48,22 @@ async fn refusals_are_checked_on_the_server(pool: PgPool) {
 
     // Another runner holds the migration: everything that runs is refused.
     let recipe =
-        switchyard::engine::Recipe::parse(include_str!("../recipes/user_preferences.toml"))
+        switchyard::engine::Recipe::parse(include_str!("../../recipes/user_preferences.toml"))
             .expect("demo recipe");
     let lock = RunnerLock::acquire(&pool, &recipe).await.expect("lock");
     refused(act(1, PhaseAction::Run).await, "another runner");
-    let v = console::view(&pool, "user-preferences")
-        .await
-        .expect("view");
+    let v = console::view(&pool, DEMO).await.expect("view");
     assert!(v.busy);
-    assert_eq!(
-        v.phases[0].cannot_run.as_deref(),
-        Some("another runner is active on this migration")
-    );
+    // Every choice that acts is refused while another runner holds it.
+    for phase in &v.phases {
+        for choice in &phase.choices {
+            if matches!(choice.action, PhaseAction::Pause | PhaseAction::Abort) {
+                continue;
+            }
+            let refused = choice.refused.as_deref().unwrap_or_default();
+            assert!(refused.contains("another runner"), "{choice:?}");
+        }
+    }
     lock.release().await;
 
     act(1, PhaseAction::Run).await.expect("phase 1 starts");
@@ -74,31 +78,16 @@ async fn refusals_are_checked_on_the_server(pool: PgPool) {
 async fn phase_4_refuses_quarantine_before_running(pool: PgPool) {
     seeded(&pool, 1_000).await;
     for phase in 1..=3 {
-        console::act(
-            &pool,
-            "user-preferences",
-            phase,
-            PhaseAction::Run,
-            false,
-            "test",
-        )
-        .await
-        .expect("run");
+        console::act(&pool, DEMO, phase, PhaseAction::Run, false, "test")
+            .await
+            .expect("run");
         wait_for_state(&pool, phase as usize, PhaseState::Done).await;
     }
     refused(
-        console::act(
-            &pool,
-            "user-preferences",
-            4,
-            PhaseAction::Run,
-            false,
-            "test",
-        )
-        .await,
+        console::act(&pool, DEMO, 4, PhaseAction::Run, false, "test").await,
         "quarantine",
     );
-    console::act(&pool, "user-preferences", 4, PhaseAction::Run, true, "test")
+    console::act(&pool, DEMO, 4, PhaseAction::Run, true, "test")
         .await
         .expect("accepted");
     wait_for_state(&pool, 4, PhaseState::Done).await;
@@ -107,16 +96,9 @@ async fn phase_4_refuses_quarantine_before_running(pool: PgPool) {
 #[sqlx::test(migrations = "./migrations")]
 async fn a_phase_left_running_by_a_dead_server_can_be_resumed(pool: PgPool) {
     seeded(&pool, 2_000).await;
-    console::act(
-        &pool,
-        "user-preferences",
-        1,
-        PhaseAction::Run,
-        false,
-        "test",
-    )
-    .await
-    .expect("run 1");
+    console::act(&pool, DEMO, 1, PhaseAction::Run, false, "test")
+        .await
+        .expect("run 1");
     wait_for_state(&pool, 1, PhaseState::Done).await;
     // What a crash mid-backfill leaves: state running, a checkpoint, no runner.
     sqlx::raw_sql(
@@ -127,23 +109,20 @@ async fn a_phase_left_running_by_a_dead_server_can_be_resumed(pool: PgPool) {
     .execute(&pool)
     .await
     .expect("simulate crash");
-    let v = console::view(&pool, "user-preferences")
-        .await
-        .expect("view");
+    let v = console::view(&pool, DEMO).await.expect("view");
     assert!(!v.busy);
     assert_eq!(v.phases[1].state, PhaseState::Running);
-    console::act(
-        &pool,
-        "user-preferences",
-        2,
-        PhaseAction::Resume,
-        false,
-        "test",
-    )
-    .await
-    .expect("resume");
+    // The server offers Resume (and only that) for the orphaned phase.
+    let backfill = &v.phases[1];
+    let offered = |action| backfill.choice(action).and_then(|c| c.refused.clone());
+    assert_eq!(offered(PhaseAction::Resume), None);
+    assert!(offered(PhaseAction::Run).is_some());
+    assert!(offered(PhaseAction::Pause).is_some());
+    console::act(&pool, DEMO, 2, PhaseAction::Resume, false, "test")
+        .await
+        .expect("resume");
     wait_for_state(&pool, 2, PhaseState::Done).await;
-    let progress = console::view(&pool, "user-preferences")
+    let progress = console::view(&pool, DEMO)
         .await
         .expect("view")
         .progress
@@ -158,19 +137,17 @@ async fn a_phase_left_running_by_a_dead_server_can_be_resumed(pool: PgPool) {
 async fn bad_throttle_values_are_refused(pool: PgPool) {
     seeded(&pool, 10).await;
     refused(
-        console::throttle(&pool, "user-preferences", 5, 0).await,
+        console::throttle(&pool, DEMO, 5, 0).await,
         "target batch duration",
     );
     refused(
-        console::throttle(&pool, "user-preferences", 200, -1).await,
+        console::throttle(&pool, DEMO, 200, -1).await,
         "pause between batches",
     );
-    console::throttle(&pool, "user-preferences", 300, 50)
+    console::throttle(&pool, DEMO, 300, 50)
         .await
         .expect("valid");
-    let v = console::view(&pool, "user-preferences")
-        .await
-        .expect("view");
+    let v = console::view(&pool, DEMO).await.expect("view");
     assert_eq!((v.target_batch_ms, v.throttle_ms), (300, 50));
 }
 
@@ -182,7 +159,7 @@ async fn every_instance_hears_the_engine(pool: PgPool) {
     let second = LiveHub::start(pool.clone());
     let (mut a, mut b) = (first.subscribe(), second.subscribe());
     tokio::time::sleep(Duration::from_millis(300)).await; // LISTEN is up
-    console::throttle(&pool, "user-preferences", 250, 0)
+    console::throttle(&pool, DEMO, 250, 0)
         .await
         .expect("an event");
     let id: i64 =
@@ -209,4 +186,42 @@ async fn unknown_migration_is_not_found(pool: PgPool) {
         console::view(&pool, "nope").await,
         Err(ConsoleError::NotFound(_))
     ));
+}
+
+// A failed phase (any phase, not only the backfill) offers Resume; the page
+// renders the choices the server makes, so it can no longer drift.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_failed_phase_offers_resume(pool: PgPool) {
+    seeded(&pool, 100).await;
+    sqlx::query("UPDATE switchyard.phase_states SET state = 'failed' WHERE position = 1")
+        .execute(&pool)
+        .await
+        .expect("a failed phase 1");
+    let v = console::view(&pool, DEMO).await.expect("view");
+    let resume = v.phases[0]
+        .choice(PhaseAction::Resume)
+        .expect("Resume is offered for a failed phase");
+    assert_eq!(resume.refused, None);
+    // Phase 3 has not failed: no Resume button at all.
+    assert!(v.phases[2].choice(PhaseAction::Resume).is_none());
+    console::act(&pool, DEMO, 1, PhaseAction::Resume, false, "test")
+        .await
+        .expect("resume");
+    wait_for_state(&pool, 1, PhaseState::Done).await;
+}
+
+// Errors keep their meaning on the way to the page: an outage is
+// "unavailable" (never "corrupt data"), a busy runner a conflict.
+#[test]
+fn console_errors_map_to_what_they_mean() {
+    use switchyard::engine::EngineError;
+    use switchyard::model::AppError;
+    let outage = AppError::from(ConsoleError::Database(sqlx::Error::PoolTimedOut));
+    assert!(matches!(outage, AppError::Unavailable { .. }), "{outage:?}");
+    let busy = AppError::from(ConsoleError::Engine(EngineError::Busy("m".into())));
+    assert!(matches!(busy, AppError::Conflict { .. }), "{busy:?}");
+    let refused = AppError::from(ConsoleError::Refused("no".into()));
+    assert_eq!(refused, AppError::invalid("action", "no"));
+    let other = AppError::from(ConsoleError::Database(sqlx::Error::RowNotFound));
+    assert!(matches!(other, AppError::Internal { .. }), "{other:?}");
 }

@@ -1,9 +1,9 @@
 //! The store against a real Postgres: every test gets a fresh database
 //! (`#[sqlx::test]`, from DATABASE_URL) with our migrations applied.
-#![cfg(feature = "ssr")]
 
+use crate::DEMO;
 use sqlx::PgPool;
-use switchyard::model::{PhaseState, Priority, TaskStatus};
+use switchyard::model::{Phase, PhaseState, Priority, TaskStatus};
 use switchyard::store::{self, migrations, seed, StoreError};
 
 #[sqlx::test(migrations = "./migrations")]
@@ -102,23 +102,19 @@ async fn reads_the_demo_back(pool: PgPool) {
     let list = migrations::list_summaries(&pool).await.expect("list");
     assert_eq!(list.len(), 1);
     let demo = &list[0];
-    assert_eq!(demo.name, "user-preferences");
+    assert_eq!(demo.name, DEMO);
     assert_eq!((demo.phases_done, demo.phases_total), (0, 5));
     assert_eq!((demo.tasks_done, demo.tasks_total), (1, 5));
     let current = demo.current_phase.as_ref().expect("current phase");
-    assert_eq!(current.position, 1);
+    assert_eq!(current.position, Phase::Expand);
     assert_eq!(current.state, PhaseState::Pending);
 
-    let spec = migrations::spec(&pool, "user-preferences")
-        .await
-        .expect("spec");
+    let spec = migrations::spec(&pool, DEMO).await.expect("spec");
     assert!(spec.blocks.len() > 20);
 
-    let plan = migrations::plan(&pool, "user-preferences")
-        .await
-        .expect("plan");
-    let positions: Vec<i16> = plan.phases.iter().map(|p| p.position).collect();
-    assert_eq!(positions, vec![1, 2, 3, 4, 5]);
+    let plan = migrations::plan(&pool, DEMO).await.expect("plan");
+    let positions: Vec<Phase> = plan.phases.iter().map(|p| p.position).collect();
+    assert_eq!(positions, Phase::ALL);
     assert!(plan.phases[0].depends_on.is_empty());
     // Phase 1's one task is done, with all three criteria ticked.
     let p1 = &plan.phases[0].tasks;
@@ -132,12 +128,13 @@ async fn reads_the_demo_back(pool: PgPool) {
         (1, 0, 3, 1)
     );
     for phase in &plan.phases[1..] {
-        assert_eq!(phase.depends_on, vec![phase.position - 1]);
+        assert_eq!(
+            phase.depends_on,
+            phase.position.previous().into_iter().collect::<Vec<_>>()
+        );
     }
 
-    let tasks = migrations::tasks(&pool, "user-preferences")
-        .await
-        .expect("tasks");
+    let tasks = migrations::tasks(&pool, DEMO).await.expect("tasks");
     assert_eq!(tasks.len(), 5);
     let backfill = tasks
         .iter()
@@ -165,12 +162,15 @@ async fn current_phase_follows_phase_states(pool: PgPool) {
         .execute(&pool)
         .await
         .expect("update");
-    let summary = migrations::find_summary(&pool, "user-preferences")
+    let summary = migrations::find_summary(&pool, DEMO)
         .await
         .expect("summary");
     assert_eq!(summary.phases_done, 2);
     let current = summary.current_phase.expect("current");
-    assert_eq!((current.position, current.state), (3, PhaseState::Running));
+    assert_eq!(
+        (current.position, current.state),
+        (Phase::DualWrite, PhaseState::Running)
+    );
 }
 
 #[sqlx::test(migrations = "./migrations")]
@@ -196,7 +196,7 @@ async fn a_corrupt_stored_spec_is_reported_not_panicked(pool: PgPool) {
     .execute(&pool)
     .await
     .expect("corrupt");
-    let err = migrations::spec(&pool, "user-preferences")
+    let err = migrations::spec(&pool, DEMO)
         .await
         .expect_err("corrupt spec");
     assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
@@ -211,4 +211,55 @@ async fn migrate_applies_our_schema_twice_without_error(pool: PgPool) {
         .await
         .expect("query");
     assert!(exists);
+}
+
+// The database admits exactly the vocabulary's values: every event kind,
+// phase, phase state and read flag the enums define, and nothing else.
+#[sqlx::test(migrations = "./migrations")]
+async fn the_schema_admits_exactly_the_vocabulary(pool: PgPool) {
+    use switchyard::engine::{Event, ReadsFrom};
+    seed::seed_demo(&pool, 0).await.expect("seed");
+    let id: i64 = sqlx::query_scalar("SELECT id FROM switchyard.migrations")
+        .fetch_one(&pool)
+        .await
+        .expect("migration");
+    async fn admits(pool: &PgPool, sql: &str, id: i64, value: &str) -> bool {
+        let mut tx = pool.begin().await.expect("tx");
+        let result = sqlx::query(sql)
+            .bind(id)
+            .bind(value)
+            .execute(&mut *tx)
+            .await;
+        match result {
+            Ok(_) => true,
+            Err(e) => {
+                let code = e.as_database_error().and_then(|d| d.code());
+                assert_eq!(code.as_deref(), Some("23514"), "{e}");
+                false
+            }
+        }
+    }
+    let event = "INSERT INTO switchyard.events (migration_id, actor, kind) VALUES ($1, 'test', $2)";
+    for kind in Event::KINDS {
+        assert!(admits(&pool, event, id, kind).await, "{kind}");
+    }
+    assert!(!admits(&pool, event, id, "not_an_event").await);
+    let phase = "INSERT INTO switchyard.events (migration_id, actor, kind, phase) VALUES ($1, 'test', 'seeded', $2::smallint)";
+    for p in Phase::ALL {
+        assert!(admits(&pool, phase, id, &p.to_string()).await, "{p}");
+    }
+    for n in ["0", "6"] {
+        assert!(!admits(&pool, phase, id, n).await, "{n}");
+    }
+    let state = "UPDATE switchyard.phase_states SET state = $2 WHERE migration_id = $1";
+    for s in PhaseState::ALL {
+        assert!(admits(&pool, state, id, s.as_str()).await, "{s}");
+    }
+    assert!(!admits(&pool, state, id, "exploded").await);
+    let flag = "INSERT INTO switchyard.read_flags (migration_name, reads_from)
+                SELECT name, $2 FROM switchyard.migrations WHERE id = $1";
+    for r in ReadsFrom::ALL {
+        assert!(admits(&pool, flag, id, r.as_str()).await, "{r}");
+    }
+    assert!(!admits(&pool, flag, id, "both").await);
 }

@@ -1,0 +1,662 @@
+//! The words every layer uses about a migration's life: its phases, their
+//! states, where the application reads from, and the events of its log.
+//!
+//! Plain data (serde only), compiled for the server and for the browser: the
+//! engine defines what these words mean, and the store, the console, the CLI
+//! and the pages all use these types instead of numbers and string literals.
+//! The database's CHECK constraints list the same values (tested against
+//! these enums in the integration tests).
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// One of the five phases of an expand/contract migration, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "i16", into = "i16")]
+pub enum Phase {
+    Expand,
+    Backfill,
+    DualWrite,
+    SwitchReads,
+    Contract,
+}
+
+/// A number that names no phase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("there is no phase {0} (phases are numbered 1 to 5)")]
+pub struct NotAPhase(pub i16);
+
+impl Phase {
+    pub const ALL: [Phase; 5] = [
+        Phase::Expand,
+        Phase::Backfill,
+        Phase::DualWrite,
+        Phase::SwitchReads,
+        Phase::Contract,
+    ];
+
+    /// 1 to 5: how people, the plan and the database number phases.
+    pub const fn number(self) -> i16 {
+        match self {
+            Phase::Expand => 1,
+            Phase::Backfill => 2,
+            Phase::DualWrite => 3,
+            Phase::SwitchReads => 4,
+            Phase::Contract => 5,
+        }
+    }
+
+    /// 0 to 4: the phase's place in `ALL` (and in any list of phase records).
+    pub const fn index(self) -> usize {
+        self.number() as usize - 1
+    }
+
+    pub fn from_number(n: i16) -> Result<Phase, NotAPhase> {
+        Phase::ALL
+            .into_iter()
+            .find(|p| p.number() == n)
+            .ok_or(NotAPhase(n))
+    }
+
+    /// The phase before this one (none before Expand).
+    pub fn previous(self) -> Option<Phase> {
+        Phase::ALL.get(self.index().checked_sub(1)?).copied()
+    }
+
+    /// The phase after this one (none after Contract).
+    pub fn next(self) -> Option<Phase> {
+        Phase::ALL.get(self.index() + 1).copied()
+    }
+
+    /// Short name, as the CLI accepts it and logs print it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Phase::Expand => "expand",
+            Phase::Backfill => "backfill",
+            Phase::DualWrite => "dual-write",
+            Phase::SwitchReads => "switch-reads",
+            Phase::Contract => "contract",
+        }
+    }
+
+    /// What running the phase means for the applications, when the
+    /// operator must confirm it.
+    pub const fn consequence(self) -> Option<&'static str> {
+        match self {
+            Phase::SwitchReads => Some("Applications are told to read from the new tables (read flag + NOTIFY); writes to the new tables flow back into the JSONB column."),
+            Phase::Contract => Some("The JSONB column is backed up and then dropped from the source table; applications can no longer read it."),
+            _ => None,
+        }
+    }
+
+    /// What rolling the phase back does.
+    pub const fn rollback_consequence(self) -> &'static str {
+        match self {
+            Phase::Expand => "the new tables, the capture trigger and all quarantine records are dropped.",
+            Phase::Backfill => "the new tables are emptied; the backfill starts from the beginning next time.",
+            Phase::DualWrite => "dual-write stops; writes are captured again instead.",
+            Phase::SwitchReads => "applications are told to read from the JSONB column again; reverse sync stops.",
+            Phase::Contract => "the column is re-added and restored from the backup, with every write made to the new tables since.",
+        }
+    }
+
+    /// The standard plan's title of the phase.
+    pub const fn title(self) -> &'static str {
+        match self {
+            Phase::Expand => "Expand: create the new tables",
+            Phase::Backfill => "Backfill from the JSONB column",
+            Phase::DualWrite => "Dual-write",
+            Phase::SwitchReads => "Switch reads",
+            Phase::Contract => "Contract: drop the old column",
+        }
+    }
+}
+
+impl From<Phase> for i16 {
+    fn from(p: Phase) -> i16 {
+        p.number()
+    }
+}
+
+impl TryFrom<i16> for Phase {
+    type Error = NotAPhase;
+    fn try_from(n: i16) -> Result<Phase, NotAPhase> {
+        Phase::from_number(n)
+    }
+}
+
+/// Prints the number, so "phase {p}" reads as people write it.
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.number())
+    }
+}
+
+/// A phase's number (`4`) or its name (`switch-reads`).
+impl FromStr for Phase {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Phase, String> {
+        let s = s.trim();
+        if let Ok(n) = s.parse::<i16>() {
+            return Phase::from_number(n).map_err(|e| e.to_string());
+        }
+        Phase::ALL
+            .into_iter()
+            .find(|p| p.name() == s.to_ascii_lowercase().replace('_', "-"))
+            .ok_or_else(|| {
+                format!("{s:?} is not a phase: use 1 to 5 or expand, backfill, dual-write, switch-reads, contract")
+            })
+    }
+}
+
+/// Runtime state of one phase, as the engine records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhaseState {
+    Pending,
+    Running,
+    Paused,
+    Verifying,
+    Done,
+    Failed,
+    RolledBack,
+}
+
+impl PhaseState {
+    pub const ALL: [PhaseState; 7] = [
+        PhaseState::Pending,
+        PhaseState::Running,
+        PhaseState::Paused,
+        PhaseState::Verifying,
+        PhaseState::Done,
+        PhaseState::Failed,
+        PhaseState::RolledBack,
+    ];
+
+    /// The value stored in the database.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            PhaseState::Pending => "pending",
+            PhaseState::Running => "running",
+            PhaseState::Paused => "paused",
+            PhaseState::Verifying => "verifying",
+            PhaseState::Done => "done",
+            PhaseState::Failed => "failed",
+            PhaseState::RolledBack => "rolled_back",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+
+    pub const fn label(self) -> &'static str {
+        match self {
+            PhaseState::Pending => "Pending",
+            PhaseState::Running => "Running",
+            PhaseState::Paused => "Paused",
+            PhaseState::Verifying => "Verifying",
+            PhaseState::Done => "Done",
+            PhaseState::Failed => "Failed",
+            PhaseState::RolledBack => "Rolled back",
+        }
+    }
+
+    /// A state a phase ends in (the runner is no longer at work).
+    pub const fn is_final(self) -> bool {
+        matches!(
+            self,
+            PhaseState::Done | PhaseState::Failed | PhaseState::RolledBack
+        )
+    }
+}
+
+impl fmt::Display for PhaseState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// Where applications should read from: the read flag of phase 4.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadsFrom {
+    /// The JSONB column (before phase 4, and after its rollback).
+    #[default]
+    Source,
+    /// The new tables (from phase 4 on).
+    Targets,
+}
+
+impl ReadsFrom {
+    pub const ALL: [ReadsFrom; 2] = [ReadsFrom::Source, ReadsFrom::Targets];
+
+    /// The value stored in `switchyard.read_flags` and sent with NOTIFY.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ReadsFrom::Source => "source",
+            ReadsFrom::Targets => "targets",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+impl fmt::Display for ReadsFrom {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A backfill's progress, as persisted and reported with each tick.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct BackfillProgress {
+    pub last_key: Option<String>,
+    pub rows_done: i64,
+    pub rows_total: i64,
+    pub quarantined: i64,
+    pub batch_size: i32,
+    pub rows_per_second: f64,
+    pub paused: bool,
+    pub target_batch_ms: i32,
+    pub throttle_ms: i32,
+}
+
+impl BackfillProgress {
+    /// Seconds left at the current rate.
+    pub fn eta_seconds(&self) -> Option<f64> {
+        (self.rows_per_second > 0.0)
+            .then(|| (self.rows_total - self.rows_done).max(0) as f64 / self.rows_per_second)
+    }
+
+    pub fn percent(&self) -> f64 {
+        if self.rows_total <= 0 {
+            0.0
+        } else {
+            (self.rows_done as f64 * 100.0 / self.rows_total as f64).min(100.0)
+        }
+    }
+}
+
+/// A verification's result so far (or final): documents compared with the
+/// target rows, in key batches.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VerifyReport {
+    pub rows_compared: i64,
+    /// Source rows when the verification started.
+    pub rows_total: i64,
+    pub differences: i64,
+    pub first_differences: Vec<Difference>,
+    pub quarantined: i64,
+}
+
+/// One target row that is not what its document maps to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Difference {
+    pub table: String,
+    pub key: String,
+    pub entry: Option<String>,
+    pub expected: Option<serde_json::Value>,
+    pub actual: Option<serde_json::Value>,
+}
+
+/// One entry of a migration's event log: who did what is stored beside it
+/// (actor, phase, time); this is the what. The only way events are written
+/// (`kind` column + payload) and read back (the console, the live feed, the
+/// CLI's JSON).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    /// A phase changed state (with the error, when it failed).
+    PhaseState {
+        state: PhaseState,
+        #[serde(default)]
+        error: Option<String>,
+    },
+    RollbackStarted,
+    /// A backfill progress tick.
+    Progress(BackfillProgress),
+    /// The backfill throttle was changed.
+    Throttle {
+        target_batch_ms: i32,
+        throttle_ms: i32,
+    },
+    /// The capture log was replayed into the targets (phase 3).
+    CaptureDrained {
+        keys: i64,
+    },
+    /// A verification is under way.
+    VerifyProgress(VerifyReport),
+    /// A verification finished.
+    Verified(VerifyReport),
+    /// An operator accepted quarantined documents or differences at the
+    /// phase 4 gate.
+    Accepted {
+        quarantined: i64,
+        differences: i64,
+        #[serde(default)]
+        first_differences: Vec<Difference>,
+    },
+    /// The recipe given differs from the one pinned at phase 1 (which is the
+    /// one used).
+    RecipeChanged {
+        pinned_hash: String,
+        given_hash: String,
+    },
+    TaskCreated {
+        task: i64,
+        title: String,
+    },
+    TaskEdited {
+        task: i64,
+    },
+    TaskMoved {
+        task: i64,
+        status: String,
+    },
+    /// An acceptance criterion ticked or unticked.
+    Criterion {
+        task: i64,
+        criterion: i64,
+        done: bool,
+    },
+    TaskDeleted {
+        task: i64,
+    },
+    PlanSaved {
+        revision: i32,
+    },
+    /// The built-in demo was seeded.
+    Seeded,
+    /// A kind this version does not know (written by a newer one), or a
+    /// payload it cannot read: shown by its kind, never dropped.
+    #[serde(skip)]
+    Other {
+        kind: String,
+    },
+}
+
+impl Event {
+    /// Every kind this version writes, as stored in `switchyard.events.kind`.
+    pub const KINDS: [&'static str; 16] = [
+        kind::PHASE_STATE,
+        kind::ROLLBACK_STARTED,
+        kind::PROGRESS,
+        kind::THROTTLE,
+        kind::CAPTURE_DRAINED,
+        kind::VERIFY_PROGRESS,
+        kind::VERIFIED,
+        kind::ACCEPTED,
+        kind::RECIPE_CHANGED,
+        kind::TASK_CREATED,
+        kind::TASK_EDITED,
+        kind::TASK_MOVED,
+        kind::CRITERION,
+        kind::TASK_DELETED,
+        kind::PLAN_SAVED,
+        kind::SEEDED,
+    ];
+
+    /// Progress ticks: many, shown as a chart and a bar, not in the log.
+    pub const TICKS: [&'static str; 2] = [kind::PROGRESS, kind::VERIFY_PROGRESS];
+
+    /// The value of the `kind` column (serde's tag: the same names).
+    pub fn kind(&self) -> &str {
+        match self {
+            Event::PhaseState { .. } => kind::PHASE_STATE,
+            Event::RollbackStarted => kind::ROLLBACK_STARTED,
+            Event::Progress(_) => kind::PROGRESS,
+            Event::Throttle { .. } => kind::THROTTLE,
+            Event::CaptureDrained { .. } => kind::CAPTURE_DRAINED,
+            Event::VerifyProgress(_) => kind::VERIFY_PROGRESS,
+            Event::Verified(_) => kind::VERIFIED,
+            Event::Accepted { .. } => kind::ACCEPTED,
+            Event::RecipeChanged { .. } => kind::RECIPE_CHANGED,
+            Event::TaskCreated { .. } => kind::TASK_CREATED,
+            Event::TaskEdited { .. } => kind::TASK_EDITED,
+            Event::TaskMoved { .. } => kind::TASK_MOVED,
+            Event::Criterion { .. } => kind::CRITERION,
+            Event::TaskDeleted { .. } => kind::TASK_DELETED,
+            Event::PlanSaved { .. } => kind::PLAN_SAVED,
+            Event::Seeded => kind::SEEDED,
+            Event::Other { kind } => kind,
+        }
+    }
+
+    /// The payload stored beside the kind: the event's fields.
+    pub fn payload(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).unwrap_or_default();
+        if let Some(fields) = value.as_object_mut() {
+            fields.remove("kind");
+        }
+        value
+    }
+
+    /// Reads a stored event back; a kind or payload this version cannot
+    /// read becomes `Other`.
+    pub fn from_stored(kind: &str, payload: &serde_json::Value) -> Event {
+        let mut fields = match payload {
+            serde_json::Value::Object(map) => map.clone(),
+            _ => serde_json::Map::new(),
+        };
+        fields.insert("kind".into(), serde_json::Value::String(kind.to_string()));
+        serde_json::from_value(serde_json::Value::Object(fields)).unwrap_or(Event::Other {
+            kind: kind.to_string(),
+        })
+    }
+
+    /// Progress ticks are many and shown as a chart, not in the log.
+    pub fn is_tick(&self) -> bool {
+        Event::TICKS.contains(&self.kind())
+    }
+
+    /// One line for the event log.
+    pub fn describe(&self) -> String {
+        match self {
+            Event::PhaseState { state, error } => match error {
+                Some(err) => format!("{}: {err}", state.as_str()),
+                None => state.as_str().replace('_', " "),
+            },
+            Event::RollbackStarted => "rollback started".into(),
+            Event::Progress(p) => format!("{} of {} rows", p.rows_done, p.rows_total),
+            Event::Throttle {
+                target_batch_ms,
+                throttle_ms,
+            } => format!("throttle: target batch {target_batch_ms} ms, pause {throttle_ms} ms"),
+            Event::CaptureDrained { keys } => format!("{keys} captured write(s) replayed"),
+            Event::VerifyProgress(r) => {
+                format!("verifying: {} of {} rows", r.rows_compared, r.rows_total)
+            }
+            Event::Verified(r) => format!(
+                "verified {} rows: {} difference(s), {} quarantined",
+                r.rows_compared, r.differences, r.quarantined
+            ),
+            Event::Accepted {
+                quarantined,
+                differences,
+                ..
+            } => format!(
+                "accepted {quarantined} quarantined document(s) and {differences} difference(s)"
+            ),
+            Event::RecipeChanged {
+                pinned_hash,
+                given_hash,
+            } => format!(
+                "the recipe given (sha256 {}) differs from the pinned one (sha256 {}); the pinned one was used",
+                short(given_hash),
+                short(pinned_hash)
+            ),
+            Event::TaskCreated { task, title } => format!("task {task} created: {title}"),
+            Event::TaskEdited { task } => format!("task {task} edited"),
+            Event::TaskMoved { task, status } => format!("task {task} moved to {status}"),
+            Event::Criterion {
+                task,
+                criterion,
+                done,
+            } => format!(
+                "task {task}: criterion {criterion} {}",
+                if *done { "ticked" } else { "unticked" }
+            ),
+            Event::TaskDeleted { task } => format!("task {task} deleted"),
+            Event::PlanSaved { revision } => format!("plan saved (revision {revision})"),
+            Event::Seeded => "seeded from the built-in demo".into(),
+            Event::Other { kind } => kind.replace('_', " "),
+        }
+    }
+}
+
+/// The stored names of event kinds (`Event::kind`), for queries that
+/// select events by kind.
+pub mod kind {
+    pub const PHASE_STATE: &str = "phase_state";
+    pub const ROLLBACK_STARTED: &str = "rollback_started";
+    pub const PROGRESS: &str = "progress";
+    pub const THROTTLE: &str = "throttle";
+    pub const CAPTURE_DRAINED: &str = "capture_drained";
+    pub const VERIFY_PROGRESS: &str = "verify_progress";
+    pub const VERIFIED: &str = "verified";
+    pub const ACCEPTED: &str = "accepted";
+    pub const RECIPE_CHANGED: &str = "recipe_changed";
+    pub const TASK_CREATED: &str = "task_created";
+    pub const TASK_EDITED: &str = "task_edited";
+    pub const TASK_MOVED: &str = "task_moved";
+    pub const CRITERION: &str = "criterion";
+    pub const TASK_DELETED: &str = "task_deleted";
+    pub const PLAN_SAVED: &str = "plan_saved";
+    pub const SEEDED: &str = "seeded";
+}
+
+fn short(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
+}
+
+/// Who did something, as recorded in the event log.
+pub mod actor {
+    /// Actions taken from the web console before accounts exist.
+    pub const WEB: &str = "web";
+    /// Things Switchyard does by itself (seeding).
+    pub const SYSTEM: &str = "system";
+}
+
+/// How these types are stored: phases as `smallint`, states and flags as
+/// their `as_str` text (the columns' CHECK constraints list the same values).
+#[cfg(feature = "ssr")]
+mod stored {
+    use super::{Phase, PhaseState, ReadsFrom};
+    use sqlx::encode::IsNull;
+    use sqlx::error::BoxDynError;
+    use sqlx::postgres::{PgArgumentBuffer, PgHasArrayType, PgTypeInfo, PgValueRef};
+    use sqlx::{Decode, Encode, Postgres, Type};
+
+    impl Type<Postgres> for Phase {
+        fn type_info() -> PgTypeInfo {
+            <i16 as Type<Postgres>>::type_info()
+        }
+    }
+    impl PgHasArrayType for Phase {
+        fn array_type_info() -> PgTypeInfo {
+            <i16 as PgHasArrayType>::array_type_info()
+        }
+    }
+    impl Encode<'_, Postgres> for Phase {
+        fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+            <i16 as Encode<Postgres>>::encode_by_ref(&self.number(), buf)
+        }
+    }
+    impl<'r> Decode<'r, Postgres> for Phase {
+        fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
+            Ok(Phase::from_number(<i16 as Decode<Postgres>>::decode(
+                value,
+            )?)?)
+        }
+    }
+
+    macro_rules! stored_as_text {
+        ($t:ty, $what:literal) => {
+            impl Type<Postgres> for $t {
+                fn type_info() -> PgTypeInfo {
+                    <&str as Type<Postgres>>::type_info()
+                }
+                fn compatible(ty: &PgTypeInfo) -> bool {
+                    <&str as Type<Postgres>>::compatible(ty)
+                }
+            }
+            impl Encode<'_, Postgres> for $t {
+                fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+                    <&str as Encode<Postgres>>::encode(self.as_str(), buf)
+                }
+            }
+            impl<'r> Decode<'r, Postgres> for $t {
+                fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
+                    let s = <&str as Decode<Postgres>>::decode(value)?;
+                    <$t>::parse(s).ok_or_else(|| format!("{s:?} is not a {}", $what).into())
+                }
+            }
+        };
+    }
+    stored_as_text!(PhaseState, "phase state");
+    stored_as_text!(ReadsFrom, "read flag");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phases_number_and_order() {
+        for (i, p) in Phase::ALL.into_iter().enumerate() {
+            assert_eq!(p.index(), i);
+            assert_eq!(Phase::from_number(p.number()), Ok(p));
+            assert_eq!(p.name().parse::<Phase>(), Ok(p));
+            assert_eq!(p.to_string().parse::<Phase>(), Ok(p));
+        }
+        assert_eq!(Phase::Expand.previous(), None);
+        assert_eq!(Phase::Contract.next(), None);
+        assert_eq!(Phase::SwitchReads.previous(), Some(Phase::DualWrite));
+        assert!(Phase::from_number(0).is_err());
+        assert!(Phase::from_number(6).is_err());
+        assert!("7".parse::<Phase>().is_err());
+        assert_eq!(serde_json::to_string(&Phase::SwitchReads).unwrap(), "4");
+        assert!(serde_json::from_str::<Phase>("9").is_err());
+    }
+
+    #[test]
+    fn events_round_trip_through_kind_and_payload() {
+        let events = [
+            Event::PhaseState {
+                state: PhaseState::Failed,
+                error: Some("boom".into()),
+            },
+            Event::RollbackStarted,
+            Event::CaptureDrained { keys: 3 },
+            Event::TaskMoved {
+                task: 1,
+                status: "Done".into(),
+            },
+            Event::Seeded,
+        ];
+        for e in events {
+            assert!(Event::KINDS.contains(&e.kind()), "{} not listed", e.kind());
+            let tagged = serde_json::to_value(&e).unwrap();
+            assert_eq!(tagged["kind"], e.kind(), "serde's tag is the stored kind");
+            assert_eq!(Event::from_stored(e.kind(), &e.payload()), e);
+        }
+        assert_eq!(
+            Event::from_stored("from_the_future", &serde_json::json!({})),
+            Event::Other {
+                kind: "from_the_future".into()
+            }
+        );
+        // A known kind whose payload is unreadable is kept by its kind.
+        assert_eq!(
+            Event::from_stored("capture_drained", &serde_json::json!({"keys": "x"})),
+            Event::Other {
+                kind: "capture_drained".into()
+            }
+        );
+    }
+}

@@ -1,0 +1,1038 @@
+-- ===== phase 1 =====
+-- create table order_details (one transaction, lock_timeout, retried)
+SET LOCAL TimeZone = 'UTC';
+
+SET LOCAL DateStyle = 'ISO, MDY';
+
+SET LOCAL extra_float_digits = 1;
+
+CREATE TABLE IF NOT EXISTS "public"."order_details" (
+    "order_id" uuid NOT NULL,
+    "total" numeric NOT NULL CHECK ("total" NOT IN ('NaN', 'Infinity', '-Infinity')),
+    "currency" text NOT NULL DEFAULT ('EUR')::text CHECK ("currency" IN ('EUR', 'USD', 'GBP')),
+    "placed_at" timestamptz NOT NULL,
+    "item_count" integer NOT NULL DEFAULT (0)::integer,
+    PRIMARY KEY ("order_id")
+);
+
+-- create index order_details_placed_at_idx (outside a transaction, lock_timeout, retried)
+DROP INDEX CONCURRENTLY IF EXISTS "public"."order_details_placed_at_idx";
+
+CREATE INDEX CONCURRENTLY IF NOT EXISTS "order_details_placed_at_idx" ON "public"."order_details" ("placed_at");
+
+-- foreign key of order_details (not valid) (one transaction, lock_timeout, retried)
+ALTER TABLE "public"."order_details" ADD CONSTRAINT "sy_order_metadata_24cf9166_fk_0" FOREIGN KEY ("order_id") REFERENCES "public"."orders" ("order_id") ON UPDATE CASCADE ON DELETE CASCADE NOT VALID;
+
+-- validate the foreign key of order_details (one transaction, lock_timeout, retried)
+ALTER TABLE "public"."order_details" VALIDATE CONSTRAINT "sy_order_metadata_24cf9166_fk_0";
+
+-- create table order_lines (one transaction, lock_timeout, retried)
+SET LOCAL TimeZone = 'UTC';
+
+SET LOCAL DateStyle = 'ISO, MDY';
+
+SET LOCAL extra_float_digits = 1;
+
+CREATE TABLE IF NOT EXISTS "public"."order_lines" (
+    "order_id" uuid NOT NULL,
+    "sku" text NOT NULL,
+    "quantity" integer NOT NULL,
+    "unit_price" numeric NOT NULL DEFAULT (0)::numeric CHECK ("unit_price" NOT IN ('NaN', 'Infinity', '-Infinity')),
+    PRIMARY KEY ("order_id", "sku")
+);
+
+-- foreign key of order_lines (not valid) (one transaction, lock_timeout, retried)
+ALTER TABLE "public"."order_lines" ADD CONSTRAINT "sy_order_metadata_24cf9166_fk_1" FOREIGN KEY ("order_id") REFERENCES "public"."orders" ("order_id") ON UPDATE CASCADE ON DELETE CASCADE NOT VALID;
+
+-- validate the foreign key of order_lines (one transaction, lock_timeout, retried)
+ALTER TABLE "public"."order_lines" VALIDATE CONSTRAINT "sy_order_metadata_24cf9166_fk_1";
+
+-- create the mapping and sync functions (one transaction, lock_timeout, retried)
+CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_apply"(keys uuid[], backfill boolean, lock_rows boolean, OUT n_rows bigint, OUT n_quarantined bigint) RETURNS record
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+AS $sy$
+#variable_conflict use_variable
+DECLARE
+  n_written bigint;
+BEGIN
+IF NOT backfill THEN
+  PERFORM 1 FROM "public"."orders" s WHERE s."order_id" = ANY(keys) ORDER BY s."order_id" FOR NO KEY UPDATE;
+  PERFORM 1 FROM "public"."order_details" t WHERE t."order_id" = ANY(keys) FOR UPDATE;
+  PERFORM 1 FROM "public"."order_lines" t WHERE t."order_id" = ANY(keys) FOR UPDATE;
+  DELETE FROM switchyard.sync_queue q WHERE q.migration_name = 'order-metadata' AND q.kind = 'forward' AND q.source_key = ANY(keys::text[]);
+  PERFORM switchyard."sy_order_metadata_24cf9166_replay"(ARRAY['reverse', 'contract'], keys, NULL);
+  DELETE FROM switchyard.quarantine q WHERE q.migration_name = 'order-metadata' AND q.source_key = ANY(keys::text[]);
+END IF;
+IF lock_rows THEN
+WITH src AS MATERIALIZED (
+  SELECT s."order_id" AS k, s."meta" AS d, CASE WHEN s."meta" IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(s."meta") <> 'object' THEN 'document is ' || jsonb_typeof(s."meta") || ', expected an object' ELSE coalesce(CASE WHEN (s."meta" -> 'billing' -> 'total') IS NULL OR (s."meta" -> 'billing' -> 'total') = 'null'::jsonb THEN 'billing.total' || ': required key is missing' WHEN jsonb_typeof((s."meta" -> 'billing' -> 'total')) <> 'number' THEN 'billing.total' || ': expected number, got ' || jsonb_typeof((s."meta" -> 'billing' -> 'total')) ELSE NULL END,
+        CASE WHEN (s."meta" -> 'billing' -> 'currency') IS NULL OR (s."meta" -> 'billing' -> 'currency') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."meta" -> 'billing' -> 'currency')) <> 'string' THEN 'billing.currency' || ': expected string, got ' || jsonb_typeof((s."meta" -> 'billing' -> 'currency')) WHEN ((s."meta" -> 'billing' -> 'currency') #>> '{}') NOT IN ('EUR', 'USD', 'GBP') THEN 'billing.currency' || ': value ' || ((s."meta" -> 'billing' -> 'currency') #>> '{}') || ' is not allowed' ELSE NULL END,
+        CASE WHEN (s."meta" -> 'timeline' -> 'placed_at') IS NULL OR (s."meta" -> 'timeline' -> 'placed_at') = 'null'::jsonb THEN 'timeline.placed_at' || ': required key is missing' WHEN jsonb_typeof((s."meta" -> 'timeline' -> 'placed_at')) <> 'string' THEN 'timeline.placed_at' || ': expected string, got ' || jsonb_typeof((s."meta" -> 'timeline' -> 'placed_at')) WHEN lower(((s."meta" -> 'timeline' -> 'placed_at') #>> '{}')) ~ '(now|today|tomorrow|yesterday)' THEN 'timeline.placed_at' || ': a relative time is not a value: ' || ((s."meta" -> 'timeline' -> 'placed_at') #>> '{}') WHEN switchyard.try_cast(((s."meta" -> 'timeline' -> 'placed_at') #>> '{}'), 'timestamptz') IS NOT TRUE THEN 'timeline.placed_at' || ': not a valid timestamptz: ' || ((s."meta" -> 'timeline' -> 'placed_at') #>> '{}') ELSE NULL END,
+        CASE WHEN (s."meta" -> 'stats' -> 'items') IS NULL OR (s."meta" -> 'stats' -> 'items') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."meta" -> 'stats' -> 'items')) <> 'number' THEN 'stats.items' || ': expected number, got ' || jsonb_typeof((s."meta" -> 'stats' -> 'items')) WHEN ((s."meta" -> 'stats' -> 'items'))::numeric <> trunc(((s."meta" -> 'stats' -> 'items'))::numeric) OR ((s."meta" -> 'stats' -> 'items'))::numeric NOT BETWEEN -2147483648 AND 2147483647 THEN 'stats.items' || ': not a valid integer: ' || ((s."meta" -> 'stats' -> 'items') #>> '{}') ELSE NULL END,
+        CASE WHEN (s."meta" -> 'lines') IS NOT NULL AND jsonb_typeof((s."meta" -> 'lines')) NOT IN ('object', 'null') THEN 'lines: expected object, got ' || jsonb_typeof((s."meta" -> 'lines')) END,
+        (SELECT x.r FROM (SELECT coalesce(CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'lines.' || e.key || ': expected object, got ' || jsonb_typeof(e.value) END, CASE WHEN (e.value -> 'qty') IS NULL OR (e.value -> 'qty') = 'null'::jsonb THEN ('lines.' || e.key || '.qty') || ': required key is missing' WHEN jsonb_typeof((e.value -> 'qty')) <> 'number' THEN ('lines.' || e.key || '.qty') || ': expected number, got ' || jsonb_typeof((e.value -> 'qty')) WHEN ((e.value -> 'qty'))::numeric <> trunc(((e.value -> 'qty'))::numeric) OR ((e.value -> 'qty'))::numeric NOT BETWEEN -2147483648 AND 2147483647 THEN ('lines.' || e.key || '.qty') || ': not a valid integer: ' || ((e.value -> 'qty') #>> '{}') ELSE NULL END, CASE WHEN (e.value -> 'price' -> 'amount') IS NULL OR (e.value -> 'price' -> 'amount') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'price' -> 'amount')) <> 'number' THEN ('lines.' || e.key || '.price.amount') || ': expected number, got ' || jsonb_typeof((e.value -> 'price' -> 'amount')) ELSE NULL END) AS r FROM jsonb_each((CASE WHEN jsonb_typeof((s."meta" -> 'lines')) = 'object' THEN (s."meta" -> 'lines') ELSE '{}'::jsonb END)) AS e) x WHERE x.r IS NOT NULL LIMIT 1)) END AS reason
+  FROM "public"."orders" s WHERE s."order_id" = ANY(keys)
+  FOR KEY SHARE OF s
+),
+q AS (
+  INSERT INTO switchyard.quarantine (migration_name, source_key, reason, document)
+  SELECT 'order-metadata', src.k::text, src.reason, src.d FROM src WHERE src.reason IS NOT NULL
+  ON CONFLICT (migration_name, source_key) DO UPDATE
+    SET reason = EXCLUDED.reason, document = EXCLUDED.document, quarantined_at = now()
+  RETURNING 1
+),
+t0 AS (
+  INSERT INTO "public"."order_details" AS t ("order_id", "total", "currency", "placed_at", "item_count")
+  SELECT src.k, CASE WHEN (src.d -> 'billing' -> 'total') IS NULL OR (src.d -> 'billing' -> 'total') = 'null'::jsonb THEN NULL ELSE ((src.d -> 'billing' -> 'total'))::numeric END, coalesce(CASE WHEN (src.d -> 'billing' -> 'currency') IS NULL OR (src.d -> 'billing' -> 'currency') = 'null'::jsonb THEN NULL ELSE ((src.d -> 'billing' -> 'currency') #>> '{}') END, ('EUR')::text), CASE WHEN (src.d -> 'timeline' -> 'placed_at') IS NULL OR (src.d -> 'timeline' -> 'placed_at') = 'null'::jsonb THEN NULL ELSE ((src.d -> 'timeline' -> 'placed_at') #>> '{}')::timestamptz END, coalesce(CASE WHEN (src.d -> 'stats' -> 'items') IS NULL OR (src.d -> 'stats' -> 'items') = 'null'::jsonb THEN NULL ELSE ((src.d -> 'stats' -> 'items'))::numeric::integer END, (0)::integer) FROM src WHERE src.reason IS NULL
+  ON CONFLICT ("order_id") DO UPDATE SET "total" = EXCLUDED."total", "currency" = EXCLUDED."currency", "placed_at" = EXCLUDED."placed_at", "item_count" = EXCLUDED."item_count"
+  RETURNING 1
+),
+t1 AS (
+  INSERT INTO "public"."order_lines" AS t ("order_id", "sku", "quantity", "unit_price")
+  SELECT src.k, e.key, CASE WHEN (e.value -> 'qty') IS NULL OR (e.value -> 'qty') = 'null'::jsonb THEN NULL ELSE ((e.value -> 'qty'))::numeric::integer END, coalesce(CASE WHEN (e.value -> 'price' -> 'amount') IS NULL OR (e.value -> 'price' -> 'amount') = 'null'::jsonb THEN NULL ELSE ((e.value -> 'price' -> 'amount'))::numeric END, (0)::numeric) FROM src CROSS JOIN LATERAL jsonb_each((CASE WHEN jsonb_typeof((src.d -> 'lines')) = 'object' THEN (src.d -> 'lines') ELSE '{}'::jsonb END)) AS e
+  WHERE src.reason IS NULL
+  ON CONFLICT ("order_id", "sku") DO UPDATE SET "quantity" = EXCLUDED."quantity", "unit_price" = EXCLUDED."unit_price"
+  RETURNING 1
+),
+u AS (
+  INSERT INTO switchyard.unmapped_keys (migration_name, key_path, documents)
+  SELECT 'order-metadata', x.path, count(*) FROM (SELECT k.key AS path FROM src CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(src.d) = 'object' THEN src.d ELSE '{}'::jsonb END) AS k(key) WHERE src.reason IS NULL AND k.key NOT IN ('billing', 'lines', 'stats', 'timeline')
+  UNION ALL SELECT 'lines' || '.*.' || k.key FROM src CROSS JOIN LATERAL jsonb_each((CASE WHEN jsonb_typeof((src.d -> 'lines')) = 'object' THEN (src.d -> 'lines') ELSE '{}'::jsonb END)) AS e CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(e.value) = 'object' THEN e.value ELSE '{}'::jsonb END) AS k(key) WHERE src.reason IS NULL AND k.key NOT IN ('price', 'qty')) AS x WHERE backfill GROUP BY x.path
+  ON CONFLICT (migration_name, key_path) DO UPDATE SET documents = switchyard.unmapped_keys.documents + EXCLUDED.documents
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM src), (SELECT count(*) FROM q), (SELECT count(*) FROM t0) + (SELECT count(*) FROM t1) + (SELECT count(*) FROM u) INTO n_rows, n_quarantined, n_written;
+ELSE
+WITH src AS MATERIALIZED (
+  SELECT s."order_id" AS k, s."meta" AS d, CASE WHEN s."meta" IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(s."meta") <> 'object' THEN 'document is ' || jsonb_typeof(s."meta") || ', expected an object' ELSE coalesce(CASE WHEN (s."meta" -> 'billing' -> 'total') IS NULL OR (s."meta" -> 'billing' -> 'total') = 'null'::jsonb THEN 'billing.total' || ': required key is missing' WHEN jsonb_typeof((s."meta" -> 'billing' -> 'total')) <> 'number' THEN 'billing.total' || ': expected number, got ' || jsonb_typeof((s."meta" -> 'billing' -> 'total')) ELSE NULL END,
+        CASE WHEN (s."meta" -> 'billing' -> 'currency') IS NULL OR (s."meta" -> 'billing' -> 'currency') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."meta" -> 'billing' -> 'currency')) <> 'string' THEN 'billing.currency' || ': expected string, got ' || jsonb_typeof((s."meta" -> 'billing' -> 'currency')) WHEN ((s."meta" -> 'billing' -> 'currency') #>> '{}') NOT IN ('EUR', 'USD', 'GBP') THEN 'billing.currency' || ': value ' || ((s."meta" -> 'billing' -> 'currency') #>> '{}') || ' is not allowed' ELSE NULL END,
+        CASE WHEN (s."meta" -> 'timeline' -> 'placed_at') IS NULL OR (s."meta" -> 'timeline' -> 'placed_at') = 'null'::jsonb THEN 'timeline.placed_at' || ': required key is missing' WHEN jsonb_typeof((s."meta" -> 'timeline' -> 'placed_at')) <> 'string' THEN 'timeline.placed_at' || ': expected string, got ' || jsonb_typeof((s."meta" -> 'timeline' -> 'placed_at')) WHEN lower(((s."meta" -> 'timeline' -> 'placed_at') #>> '{}')) ~ '(now|today|tomorrow|yesterday)' THEN 'timeline.placed_at' || ': a relative time is not a value: ' || ((s."meta" -> 'timeline' -> 'placed_at') #>> '{}') WHEN switchyard.try_cast(((s."meta" -> 'timeline' -> 'placed_at') #>> '{}'), 'timestamptz') IS NOT TRUE THEN 'timeline.placed_at' || ': not a valid timestamptz: ' || ((s."meta" -> 'timeline' -> 'placed_at') #>> '{}') ELSE NULL END,
+        CASE WHEN (s."meta" -> 'stats' -> 'items') IS NULL OR (s."meta" -> 'stats' -> 'items') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."meta" -> 'stats' -> 'items')) <> 'number' THEN 'stats.items' || ': expected number, got ' || jsonb_typeof((s."meta" -> 'stats' -> 'items')) WHEN ((s."meta" -> 'stats' -> 'items'))::numeric <> trunc(((s."meta" -> 'stats' -> 'items'))::numeric) OR ((s."meta" -> 'stats' -> 'items'))::numeric NOT BETWEEN -2147483648 AND 2147483647 THEN 'stats.items' || ': not a valid integer: ' || ((s."meta" -> 'stats' -> 'items') #>> '{}') ELSE NULL END,
+        CASE WHEN (s."meta" -> 'lines') IS NOT NULL AND jsonb_typeof((s."meta" -> 'lines')) NOT IN ('object', 'null') THEN 'lines: expected object, got ' || jsonb_typeof((s."meta" -> 'lines')) END,
+        (SELECT x.r FROM (SELECT coalesce(CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'lines.' || e.key || ': expected object, got ' || jsonb_typeof(e.value) END, CASE WHEN (e.value -> 'qty') IS NULL OR (e.value -> 'qty') = 'null'::jsonb THEN ('lines.' || e.key || '.qty') || ': required key is missing' WHEN jsonb_typeof((e.value -> 'qty')) <> 'number' THEN ('lines.' || e.key || '.qty') || ': expected number, got ' || jsonb_typeof((e.value -> 'qty')) WHEN ((e.value -> 'qty'))::numeric <> trunc(((e.value -> 'qty'))::numeric) OR ((e.value -> 'qty'))::numeric NOT BETWEEN -2147483648 AND 2147483647 THEN ('lines.' || e.key || '.qty') || ': not a valid integer: ' || ((e.value -> 'qty') #>> '{}') ELSE NULL END, CASE WHEN (e.value -> 'price' -> 'amount') IS NULL OR (e.value -> 'price' -> 'amount') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'price' -> 'amount')) <> 'number' THEN ('lines.' || e.key || '.price.amount') || ': expected number, got ' || jsonb_typeof((e.value -> 'price' -> 'amount')) ELSE NULL END) AS r FROM jsonb_each((CASE WHEN jsonb_typeof((s."meta" -> 'lines')) = 'object' THEN (s."meta" -> 'lines') ELSE '{}'::jsonb END)) AS e) x WHERE x.r IS NOT NULL LIMIT 1)) END AS reason
+  FROM "public"."orders" s WHERE s."order_id" = ANY(keys)
+),
+q AS (
+  INSERT INTO switchyard.quarantine (migration_name, source_key, reason, document)
+  SELECT 'order-metadata', src.k::text, src.reason, src.d FROM src WHERE src.reason IS NOT NULL
+  ON CONFLICT (migration_name, source_key) DO UPDATE
+    SET reason = EXCLUDED.reason, document = EXCLUDED.document, quarantined_at = now()
+  RETURNING 1
+),
+t0 AS (
+  INSERT INTO "public"."order_details" AS t ("order_id", "total", "currency", "placed_at", "item_count")
+  SELECT src.k, CASE WHEN (src.d -> 'billing' -> 'total') IS NULL OR (src.d -> 'billing' -> 'total') = 'null'::jsonb THEN NULL ELSE ((src.d -> 'billing' -> 'total'))::numeric END, coalesce(CASE WHEN (src.d -> 'billing' -> 'currency') IS NULL OR (src.d -> 'billing' -> 'currency') = 'null'::jsonb THEN NULL ELSE ((src.d -> 'billing' -> 'currency') #>> '{}') END, ('EUR')::text), CASE WHEN (src.d -> 'timeline' -> 'placed_at') IS NULL OR (src.d -> 'timeline' -> 'placed_at') = 'null'::jsonb THEN NULL ELSE ((src.d -> 'timeline' -> 'placed_at') #>> '{}')::timestamptz END, coalesce(CASE WHEN (src.d -> 'stats' -> 'items') IS NULL OR (src.d -> 'stats' -> 'items') = 'null'::jsonb THEN NULL ELSE ((src.d -> 'stats' -> 'items'))::numeric::integer END, (0)::integer) FROM src WHERE src.reason IS NULL
+  ON CONFLICT ("order_id") DO UPDATE SET "total" = EXCLUDED."total", "currency" = EXCLUDED."currency", "placed_at" = EXCLUDED."placed_at", "item_count" = EXCLUDED."item_count"
+  RETURNING 1
+),
+t1 AS (
+  INSERT INTO "public"."order_lines" AS t ("order_id", "sku", "quantity", "unit_price")
+  SELECT src.k, e.key, CASE WHEN (e.value -> 'qty') IS NULL OR (e.value -> 'qty') = 'null'::jsonb THEN NULL ELSE ((e.value -> 'qty'))::numeric::integer END, coalesce(CASE WHEN (e.value -> 'price' -> 'amount') IS NULL OR (e.value -> 'price' -> 'amount') = 'null'::jsonb THEN NULL ELSE ((e.value -> 'price' -> 'amount'))::numeric END, (0)::numeric) FROM src CROSS JOIN LATERAL jsonb_each((CASE WHEN jsonb_typeof((src.d -> 'lines')) = 'object' THEN (src.d -> 'lines') ELSE '{}'::jsonb END)) AS e
+  WHERE src.reason IS NULL
+  ON CONFLICT ("order_id", "sku") DO UPDATE SET "quantity" = EXCLUDED."quantity", "unit_price" = EXCLUDED."unit_price"
+  RETURNING 1
+),
+u AS (
+  INSERT INTO switchyard.unmapped_keys (migration_name, key_path, documents)
+  SELECT 'order-metadata', x.path, count(*) FROM (SELECT k.key AS path FROM src CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(src.d) = 'object' THEN src.d ELSE '{}'::jsonb END) AS k(key) WHERE src.reason IS NULL AND k.key NOT IN ('billing', 'lines', 'stats', 'timeline')
+  UNION ALL SELECT 'lines' || '.*.' || k.key FROM src CROSS JOIN LATERAL jsonb_each((CASE WHEN jsonb_typeof((src.d -> 'lines')) = 'object' THEN (src.d -> 'lines') ELSE '{}'::jsonb END)) AS e CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(e.value) = 'object' THEN e.value ELSE '{}'::jsonb END) AS k(key) WHERE src.reason IS NULL AND k.key NOT IN ('price', 'qty')) AS x WHERE backfill GROUP BY x.path
+  ON CONFLICT (migration_name, key_path) DO UPDATE SET documents = switchyard.unmapped_keys.documents + EXCLUDED.documents
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM src), (SELECT count(*) FROM q), (SELECT count(*) FROM t0) + (SELECT count(*) FROM t1) + (SELECT count(*) FROM u) INTO n_rows, n_quarantined, n_written;
+END IF;
+IF NOT backfill THEN
+  DELETE FROM "public"."order_details" t WHERE t."order_id" = ANY(keys) AND EXISTS (SELECT 1 FROM switchyard.quarantine q WHERE q.migration_name = 'order-metadata' AND q.source_key = t."order_id"::text);
+  DELETE FROM "public"."order_lines" t WHERE t."order_id" = ANY(keys) AND (EXISTS (SELECT 1 FROM switchyard.quarantine q WHERE q.migration_name = 'order-metadata' AND q.source_key = t."order_id"::text) OR NOT EXISTS (SELECT 1 FROM "public"."orders" s WHERE s."order_id" = t."order_id" AND jsonb_typeof((s."meta" -> 'lines')) = 'object' AND (s."meta" -> 'lines') ? t."sku"));
+END IF;
+END;
+$sy$;
+
+CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_map"(keys uuid[], backfill boolean, OUT n_rows bigint, OUT n_quarantined bigint) RETURNS record
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+AS $sy$
+#variable_conflict use_variable
+DECLARE
+  k uuid;
+  one record;
+  msg text;
+  doc jsonb;
+  pending uuid[];
+  refused uuid[];
+  reasons text[];
+  i integer;
+BEGIN
+n_rows := 0;
+n_quarantined := 0;
+IF keys IS NULL OR cardinality(keys) = 0 THEN RETURN; END IF;
+BEGIN
+  SELECT a.n_rows, a.n_quarantined INTO n_rows, n_quarantined FROM switchyard."sy_order_metadata_24cf9166_apply"(keys, backfill, false) a;
+  RETURN;
+EXCEPTION
+  WHEN deadlock_detected OR lock_not_available OR query_canceled OR serialization_failure THEN RAISE;
+  WHEN OTHERS THEN NULL;
+END;
+-- Slow path: one key at a time, rows locked, so one document the database
+-- refuses (or a row deleted meanwhile) cannot stop the others. A key refused
+-- only because of another key of the set (two rows swapping a unique value)
+-- goes through once that one is written: refused keys are tried again as
+-- long as a round writes any; those still refused are quarantined with the
+-- database's own message.
+pending := keys;
+LOOP
+  refused := '{}';
+  reasons := '{}';
+  FOREACH k IN ARRAY pending LOOP
+    BEGIN
+      SELECT a.n_rows, a.n_quarantined INTO one FROM switchyard."sy_order_metadata_24cf9166_apply"(ARRAY[k], backfill, true) a;
+      n_rows := n_rows + one.n_rows;
+      n_quarantined := n_quarantined + one.n_quarantined;
+    EXCEPTION
+      WHEN deadlock_detected OR lock_not_available OR query_canceled OR serialization_failure THEN RAISE;
+      WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+        refused := refused || k;
+        reasons := reasons || msg;
+    END;
+  END LOOP;
+  EXIT WHEN cardinality(refused) = 0 OR cardinality(refused) = cardinality(pending);
+  pending := refused;
+END LOOP;
+FOR i IN 1 .. cardinality(refused) LOOP
+  k := refused[i];
+  SELECT s."meta" INTO doc FROM "public"."orders" s WHERE s."order_id" = k;
+  IF FOUND THEN
+        DELETE FROM "public"."order_details" t WHERE t."order_id" = k;
+        DELETE FROM "public"."order_lines" t WHERE t."order_id" = k;
+    INSERT INTO switchyard.quarantine (migration_name, source_key, reason, document)
+    VALUES ('order-metadata', k::text, 'the database refused the mapping: ' || reasons[i], doc)
+    ON CONFLICT (migration_name, source_key) DO UPDATE
+      SET reason = EXCLUDED.reason, document = EXCLUDED.document, quarantined_at = now();
+    n_rows := n_rows + 1;
+    n_quarantined := n_quarantined + 1;
+  END IF;
+END LOOP;
+END;
+$sy$;
+
+CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_capture"() RETURNS trigger
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+AS $sy$
+#variable_conflict use_variable
+DECLARE
+  keys uuid[];
+BEGIN
+IF TG_OP = 'INSERT' THEN
+  SELECT array_agg(n."order_id" ORDER BY n."order_id") FROM sy_new n INTO keys;
+ELSIF TG_OP = 'DELETE' THEN
+  SELECT array_agg(o."order_id" ORDER BY o."order_id") FROM sy_old o INTO keys;
+ELSE
+  SELECT array_agg(DISTINCT x.k ORDER BY x.k) FROM (
+    SELECT n."order_id" AS k FROM sy_new n WHERE NOT EXISTS (SELECT 1 FROM sy_old o WHERE o."order_id" = n."order_id" AND o."meta"::text IS NOT DISTINCT FROM n."meta"::text)
+    UNION ALL SELECT o."order_id" FROM sy_old o WHERE NOT EXISTS (SELECT 1 FROM sy_new n WHERE n."order_id" = o."order_id")) x INTO keys;
+END IF;
+IF keys IS NOT NULL THEN
+  INSERT INTO switchyard.capture_log (migration_name, source_key) SELECT 'order-metadata', k::text FROM unnest(keys) AS k;
+END IF;
+RETURN NULL;
+END;
+$sy$;
+
+CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_dw"() RETURNS trigger
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+AS $sy$
+#variable_conflict use_variable
+DECLARE
+  keys uuid[];
+BEGIN
+IF current_setting('switchyard.syncing', true) = 'on' THEN RETURN NULL; END IF;
+IF TG_OP = 'INSERT' THEN
+  SELECT array_agg(n."order_id" ORDER BY n."order_id") FROM sy_new n INTO keys;
+ELSIF TG_OP = 'DELETE' THEN
+  SELECT array_agg(o."order_id" ORDER BY o."order_id") FROM sy_old o INTO keys;
+ELSE
+  SELECT array_agg(DISTINCT x.k ORDER BY x.k) FROM (
+    SELECT n."order_id" AS k FROM sy_new n WHERE NOT EXISTS (SELECT 1 FROM sy_old o WHERE o."order_id" = n."order_id" AND o."meta"::text IS NOT DISTINCT FROM n."meta"::text)
+    UNION ALL SELECT o."order_id" FROM sy_old o WHERE NOT EXISTS (SELECT 1 FROM sy_new n WHERE n."order_id" = o."order_id")) x INTO keys;
+END IF;
+IF keys IS NULL THEN RETURN NULL; END IF;
+PERFORM set_config('switchyard.syncing', 'on', true);
+BEGIN
+  PERFORM switchyard."sy_order_metadata_24cf9166_map"(keys, false);
+EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure THEN
+  INSERT INTO switchyard.sync_queue (migration_name, kind, source_key)
+  SELECT 'order-metadata', 'forward', k::text FROM unnest(keys) AS k;
+END;
+PERFORM set_config('switchyard.syncing', 'off', true);
+RETURN NULL;
+END;
+$sy$;
+
+CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_wb_0"(doc jsonb, op text, old_row jsonb, new_row jsonb) RETURNS jsonb
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+AS $sy$
+#variable_conflict use_variable
+DECLARE
+  d jsonb := doc;
+  x jsonb;
+  v jsonb;
+  ek text;
+  write boolean;
+BEGIN
+IF d IS NOT NULL AND jsonb_typeof(d) NOT IN ('object', 'null') THEN RETURN doc; END IF;
+IF op = 'DELETE' THEN
+  d := switchyard.jsonb_remove(d, '{"billing","total"}'::text[]);
+  d := switchyard.jsonb_remove(d, '{"billing","currency"}'::text[]);
+  d := switchyard.jsonb_remove(d, '{"timeline","placed_at"}'::text[]);
+  d := switchyard.jsonb_remove(d, '{"stats","items"}'::text[]);
+  RETURN d;
+END IF;
+IF op = 'REPLAY_DELETE' THEN
+  v := (d -> 'billing' -> 'total');
+  IF (CASE WHEN (old_row -> 'total') IS NULL THEN false WHEN (old_row -> 'total') = 'null'::jsonb THEN (v IS NULL OR v = 'null'::jsonb) ELSE coalesce(v::text = (old_row -> 'total')::text, false) END) THEN d := switchyard.jsonb_remove(d, '{"billing","total"}'::text[]); END IF;
+  v := (d -> 'billing' -> 'currency');
+  IF (CASE WHEN (old_row -> 'currency') IS NULL THEN false WHEN (old_row -> 'currency') = 'null'::jsonb THEN (v IS NULL OR v = 'null'::jsonb) ELSE (CASE WHEN v IS NULL OR v = 'null'::jsonb THEN coalesce((old_row -> 'currency') = to_jsonb(('EUR')::text), false) ELSE coalesce(v = (old_row -> 'currency'), false) END) END) THEN d := switchyard.jsonb_remove(d, '{"billing","currency"}'::text[]); END IF;
+  v := (d -> 'timeline' -> 'placed_at');
+  IF (CASE WHEN (old_row -> 'placed_at') IS NULL THEN false WHEN (old_row -> 'placed_at') = 'null'::jsonb THEN (v IS NULL OR v = 'null'::jsonb) ELSE (coalesce(v = (old_row -> 'placed_at'), false) OR switchyard.same_value(v, (old_row -> 'placed_at') #>> '{}', 'timestamptz')) END) THEN d := switchyard.jsonb_remove(d, '{"timeline","placed_at"}'::text[]); END IF;
+  v := (d -> 'stats' -> 'items');
+  IF (CASE WHEN (old_row -> 'item_count') IS NULL THEN false WHEN (old_row -> 'item_count') = 'null'::jsonb THEN (v IS NULL OR v = 'null'::jsonb) ELSE (CASE WHEN v IS NULL OR v = 'null'::jsonb THEN coalesce((old_row -> 'item_count') = to_jsonb((0)::integer), false) ELSE coalesce(v = (old_row -> 'item_count'), false) END) END) THEN d := switchyard.jsonb_remove(d, '{"stats","items"}'::text[]); END IF;
+  RETURN d;
+END IF;
+IF d IS NULL OR d = 'null'::jsonb THEN d := '{}'::jsonb; END IF;
+x := new_row -> 'total';
+v := (d -> 'billing' -> 'total');
+write := CASE op WHEN 'UPDATE' THEN (old_row -> 'total')::text IS DISTINCT FROM x::text
+                 WHEN 'REPLAY' THEN (CASE WHEN (old_row -> 'total') IS NULL THEN false WHEN (old_row -> 'total') = 'null'::jsonb THEN (v IS NULL OR v = 'null'::jsonb) ELSE coalesce(v::text = (old_row -> 'total')::text, false) END)
+                 ELSE true END;
+IF write THEN
+  IF x IS NULL OR x = 'null'::jsonb THEN
+    IF v IS NOT NULL AND v <> 'null'::jsonb THEN d := switchyard.jsonb_remove(d, '{"billing","total"}'::text[]); END IF;
+  ELSIF NOT coalesce(v::text = x::text, false) THEN
+    d := switchyard.jsonb_put(d, '{"billing","total"}'::text[], x);
+  END IF;
+END IF;
+x := new_row -> 'currency';
+v := (d -> 'billing' -> 'currency');
+write := CASE op WHEN 'UPDATE' THEN (old_row -> 'currency')::text IS DISTINCT FROM x::text
+                 WHEN 'REPLAY' THEN (CASE WHEN (old_row -> 'currency') IS NULL THEN false WHEN (old_row -> 'currency') = 'null'::jsonb THEN (v IS NULL OR v = 'null'::jsonb) ELSE (CASE WHEN v IS NULL OR v = 'null'::jsonb THEN coalesce((old_row -> 'currency') = to_jsonb(('EUR')::text), false) ELSE coalesce(v = (old_row -> 'currency'), false) END) END)
+                 ELSE true END;
+IF write THEN
+  IF x IS NULL OR x = 'null'::jsonb THEN
+    IF v IS NOT NULL AND v <> 'null'::jsonb THEN d := switchyard.jsonb_remove(d, '{"billing","currency"}'::text[]); END IF;
+  ELSIF NOT (CASE WHEN v IS NULL OR v = 'null'::jsonb THEN coalesce(x = to_jsonb(('EUR')::text), false) ELSE coalesce(v = x, false) END) THEN
+    d := switchyard.jsonb_put(d, '{"billing","currency"}'::text[], x);
+  END IF;
+END IF;
+x := new_row -> 'placed_at';
+v := (d -> 'timeline' -> 'placed_at');
+write := CASE op WHEN 'UPDATE' THEN (old_row -> 'placed_at')::text IS DISTINCT FROM x::text
+                 WHEN 'REPLAY' THEN (CASE WHEN (old_row -> 'placed_at') IS NULL THEN false WHEN (old_row -> 'placed_at') = 'null'::jsonb THEN (v IS NULL OR v = 'null'::jsonb) ELSE (coalesce(v = (old_row -> 'placed_at'), false) OR switchyard.same_value(v, (old_row -> 'placed_at') #>> '{}', 'timestamptz')) END)
+                 ELSE true END;
+IF write THEN
+  IF x IS NULL OR x = 'null'::jsonb THEN
+    IF v IS NOT NULL AND v <> 'null'::jsonb THEN d := switchyard.jsonb_remove(d, '{"timeline","placed_at"}'::text[]); END IF;
+  ELSIF NOT (coalesce(v = x, false) OR switchyard.same_value(v, x #>> '{}', 'timestamptz')) THEN
+    d := switchyard.jsonb_put(d, '{"timeline","placed_at"}'::text[], x);
+  END IF;
+END IF;
+x := new_row -> 'item_count';
+v := (d -> 'stats' -> 'items');
+write := CASE op WHEN 'UPDATE' THEN (old_row -> 'item_count')::text IS DISTINCT FROM x::text
+                 WHEN 'REPLAY' THEN (CASE WHEN (old_row -> 'item_count') IS NULL THEN false WHEN (old_row -> 'item_count') = 'null'::jsonb THEN (v IS NULL OR v = 'null'::jsonb) ELSE (CASE WHEN v IS NULL OR v = 'null'::jsonb THEN coalesce((old_row -> 'item_count') = to_jsonb((0)::integer), false) ELSE coalesce(v = (old_row -> 'item_count'), false) END) END)
+                 ELSE true END;
+IF write THEN
+  IF x IS NULL OR x = 'null'::jsonb THEN
+    IF v IS NOT NULL AND v <> 'null'::jsonb THEN d := switchyard.jsonb_remove(d, '{"stats","items"}'::text[]); END IF;
+  ELSIF NOT (CASE WHEN v IS NULL OR v = 'null'::jsonb THEN coalesce(x = to_jsonb((0)::integer), false) ELSE coalesce(v = x, false) END) THEN
+    d := switchyard.jsonb_put(d, '{"stats","items"}'::text[], x);
+  END IF;
+END IF;
+RETURN d;
+END;
+$sy$;
+
+CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_rsync_0"(op text, old_row jsonb, new_row jsonb) RETURNS void
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+AS $sy$
+#variable_conflict use_variable
+DECLARE
+  d jsonb;
+  nd jsonb;
+  ok uuid;
+  nk uuid;
+  moved boolean;
+BEGIN
+ok := (old_row ->> 'order_id')::uuid;
+nk := (new_row ->> 'order_id')::uuid;
+moved := op = 'UPDATE' AND (ok IS DISTINCT FROM nk);
+IF moved AND ok IS DISTINCT FROM nk AND NOT EXISTS (SELECT 1 FROM "public"."orders" s WHERE s."order_id" = ok) THEN
+  -- A cascaded source key update: the document moved with the row, and
+  -- the dual-write has already mapped it; the row's image is older.
+  RETURN;
+END IF;
+IF op = 'REPLAY_DELETE' THEN
+  SELECT s."meta" INTO d FROM "public"."orders" s WHERE s."order_id" = ok FOR NO KEY UPDATE;
+  IF FOUND THEN
+    nd := switchyard."sy_order_metadata_24cf9166_wb_0"(d, op, old_row, NULL);
+    IF nd IS DISTINCT FROM d THEN UPDATE "public"."orders" s SET "meta" = nd WHERE s."order_id" = ok; END IF;
+  END IF;
+  RETURN;
+END IF;
+IF op = 'DELETE' OR moved THEN
+  SELECT s."meta" INTO d FROM "public"."orders" s WHERE s."order_id" = ok FOR NO KEY UPDATE;
+  IF FOUND THEN
+    nd := switchyard."sy_order_metadata_24cf9166_wb_0"(d, 'DELETE', old_row, NULL);
+    IF nd IS DISTINCT FROM d THEN UPDATE "public"."orders" s SET "meta" = nd WHERE s."order_id" = ok; END IF;
+  END IF;
+END IF;
+IF op <> 'DELETE' THEN
+  SELECT s."meta" INTO d FROM "public"."orders" s WHERE s."order_id" = nk FOR NO KEY UPDATE;
+  IF FOUND THEN
+    nd := switchyard."sy_order_metadata_24cf9166_wb_0"(d, CASE WHEN moved THEN 'SYNC' ELSE op END, old_row, new_row);
+    IF nd IS DISTINCT FROM d THEN UPDATE "public"."orders" s SET "meta" = nd WHERE s."order_id" = nk; END IF;
+  END IF;
+END IF;
+END;
+$sy$;
+
+CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_resync_0"(k uuid, entry text, first_op text, baseline jsonb, deleted boolean) RETURNS void
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+AS $sy$
+#variable_conflict use_variable
+DECLARE
+  img jsonb;
+  prev text;
+BEGIN
+prev := current_setting('switchyard.syncing', true);
+PERFORM set_config('switchyard.syncing', 'on', true);
+SELECT to_jsonb(t.*) INTO img FROM "public"."order_details" t WHERE t."order_id" = k FOR SHARE;
+IF first_op IS NULL THEN
+  IF FOUND THEN
+    PERFORM switchyard."sy_order_metadata_24cf9166_rsync_0"('SYNC', NULL, img);
+  ELSE
+    PERFORM switchyard."sy_order_metadata_24cf9166_rsync_0"('DELETE', jsonb_build_object('order_id', k), NULL);
+  END IF;
+ELSIF FOUND THEN
+  PERFORM switchyard."sy_order_metadata_24cf9166_rsync_0"(CASE WHEN first_op = 'INSERT' THEN 'REPLAY_INSERT' ELSE 'REPLAY' END, baseline, img);
+ELSIF first_op <> 'INSERT' AND deleted THEN
+  PERFORM switchyard."sy_order_metadata_24cf9166_rsync_0"('REPLAY_DELETE', coalesce(baseline, '{}'::jsonb) || jsonb_build_object('order_id', k), NULL);
+END IF;
+PERFORM set_config('switchyard.syncing', coalesce(prev, 'off'), true);
+END;
+$sy$;
+
+CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_rev_0"() RETURNS trigger
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+AS $sy$
+#variable_conflict use_variable
+DECLARE
+  old_img jsonb;
+  new_img jsonb;
+BEGIN
+IF current_setting('switchyard.syncing', true) = 'on' THEN RETURN NULL; END IF;
+PERFORM set_config('switchyard.syncing', 'on', true);
+IF TG_OP <> 'INSERT' THEN old_img := to_jsonb(OLD); END IF;
+IF TG_OP <> 'DELETE' THEN new_img := to_jsonb(NEW); END IF;
+BEGIN
+  IF TG_OP = 'UPDATE' AND (OLD."order_id", NULL::text) IS DISTINCT FROM (NEW."order_id", NULL::text) THEN
+    -- The row moved (a cascaded key update): its queued work follows it.
+    UPDATE switchyard.sync_queue q SET source_key = NEW."order_id"::text, entry_key = NULL::text
+    WHERE q.migration_name = 'order-metadata' AND q.target = 0 AND q.source_key = OLD."order_id"::text
+      AND q.entry_key IS NOT DISTINCT FROM NULL::text;
+  END IF;
+  PERFORM switchyard."sy_order_metadata_24cf9166_rsync_0"(TG_OP, old_img, new_img);
+EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure THEN
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
+    VALUES ('order-metadata', 'reverse', NEW."order_id"::text, 0, NULL::text, 'INSERT', NULL::jsonb);
+  ELSIF TG_OP = 'DELETE' THEN
+    IF EXISTS (SELECT 1 FROM "public"."orders" s WHERE s."order_id" = OLD."order_id") THEN
+      INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
+      VALUES ('order-metadata', 'reverse', OLD."order_id"::text, 0, NULL::text, 'DELETE', to_jsonb(OLD));
+    END IF;
+  ELSIF (OLD."order_id", NULL::text) IS DISTINCT FROM (NEW."order_id", NULL::text) THEN
+    INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
+    VALUES ('order-metadata', 'reverse', OLD."order_id"::text, 0, NULL::text, 'DELETE', to_jsonb(OLD)), ('order-metadata', 'reverse', NEW."order_id"::text, 0, NULL::text, 'INSERT', NULL::jsonb);
+  ELSE
+    INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
+    SELECT c.* FROM (VALUES ('order-metadata', 'reverse', NEW."order_id"::text, 0, NULL::text, 'UPDATE', (SELECT jsonb_object_agg(o.key, o.value) FROM jsonb_each(to_jsonb(OLD)) AS o WHERE (to_jsonb(NEW) -> o.key)::text IS DISTINCT FROM o.value::text))) AS c(m, k, s, t, e, o, img) WHERE c.img IS NOT NULL;
+  END IF;
+END;
+PERFORM set_config('switchyard.syncing', 'off', true);
+RETURN NULL;
+END;
+$sy$;
+
+CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_rvs_0"() RETURNS trigger
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+AS $sy$
+#variable_conflict use_variable
+DECLARE
+  keys uuid[];
+  pending uuid[];
+BEGIN
+IF current_setting('switchyard.syncing', true) = 'on' THEN RETURN NULL; END IF;
+IF TG_OP = 'INSERT' THEN
+  SELECT array_agg(DISTINCT n."order_id") INTO keys FROM sy_new n;
+ELSIF TG_OP = 'DELETE' THEN
+  SELECT array_agg(DISTINCT o."order_id") INTO keys FROM sy_old o;
+ELSE
+  SELECT array_agg(DISTINCT x.k) INTO keys FROM (SELECT n."order_id" AS k FROM sy_new n UNION SELECT o."order_id" FROM sy_old o) x;
+END IF;
+SELECT array_agg(DISTINCT q.source_key::uuid) INTO pending FROM switchyard.sync_queue q
+WHERE q.migration_name = 'order-metadata' AND q.kind = 'forward' AND q.source_key = ANY(keys::text[]);
+IF pending IS NULL THEN RETURN NULL; END IF;
+PERFORM set_config('switchyard.syncing', 'on', true);
+BEGIN
+  PERFORM switchyard."sy_order_metadata_24cf9166_map"(pending, false);
+EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure THEN
+  NULL; -- still queued: the next writer of these keys, or the engine, does it
+END;
+PERFORM set_config('switchyard.syncing', 'off', true);
+RETURN NULL;
+END;
+$sy$;
+
+CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_ctr_0"() RETURNS trigger
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+AS $sy$
+#variable_conflict use_variable
+BEGIN
+IF TG_OP = 'INSERT' THEN
+  INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
+  VALUES ('order-metadata', 'contract', NEW."order_id"::text, 0, NULL::text, 'INSERT', NULL::jsonb);
+ELSIF TG_OP = 'DELETE' THEN
+  IF EXISTS (SELECT 1 FROM "public"."orders" s WHERE s."order_id" = OLD."order_id") THEN
+    INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
+    VALUES ('order-metadata', 'contract', OLD."order_id"::text, 0, NULL::text, 'DELETE', to_jsonb(OLD));
+  END IF;
+ELSIF (OLD."order_id", NULL::text) IS DISTINCT FROM (NEW."order_id", NULL::text) THEN
+  INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
+  VALUES ('order-metadata', 'contract', OLD."order_id"::text, 0, NULL::text, 'DELETE', to_jsonb(OLD)), ('order-metadata', 'contract', NEW."order_id"::text, 0, NULL::text, 'INSERT', NULL::jsonb);
+ELSE
+  INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
+  SELECT c.* FROM (VALUES ('order-metadata', 'contract', NEW."order_id"::text, 0, NULL::text, 'UPDATE', (SELECT jsonb_object_agg(o.key, o.value) FROM jsonb_each(to_jsonb(OLD)) AS o WHERE (to_jsonb(NEW) -> o.key)::text IS DISTINCT FROM o.value::text))) AS c(m, k, s, t, e, o, img) WHERE c.img IS NOT NULL;
+END IF;
+RETURN NULL;
+END;
+$sy$;
+
+CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_wb_1"(doc jsonb, op text, old_row jsonb, new_row jsonb) RETURNS jsonb
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+AS $sy$
+#variable_conflict use_variable
+DECLARE
+  d jsonb := doc;
+  x jsonb;
+  v jsonb;
+  ek text;
+  write boolean;
+BEGIN
+IF d IS NOT NULL AND jsonb_typeof(d) NOT IN ('object', 'null') THEN RETURN doc; END IF;
+IF op = 'DELETE' THEN
+  RETURN switchyard.jsonb_remove(d, '{"lines"}'::text[] || (old_row ->> 'sku'));
+END IF;
+IF op = 'REPLAY_DELETE' THEN
+  ek := old_row ->> 'sku';
+  IF jsonb_typeof((d -> 'lines') -> ek) IS DISTINCT FROM 'object' THEN RETURN d; END IF;
+  -- The entry goes only if it still is what the row was.
+  write := true;
+  v := (((d -> 'lines') -> ek) -> 'qty');
+  write := write AND (CASE WHEN (old_row -> 'quantity') IS NULL THEN false WHEN (old_row -> 'quantity') = 'null'::jsonb THEN (v IS NULL OR v = 'null'::jsonb) ELSE coalesce(v = (old_row -> 'quantity'), false) END);
+  v := (((d -> 'lines') -> ek) -> 'price' -> 'amount');
+  write := write AND (CASE WHEN (old_row -> 'unit_price') IS NULL THEN false WHEN (old_row -> 'unit_price') = 'null'::jsonb THEN (v IS NULL OR v = 'null'::jsonb) ELSE (CASE WHEN v IS NULL OR v = 'null'::jsonb THEN coalesce((old_row -> 'unit_price') = to_jsonb((0)::numeric), false) ELSE coalesce(v::text = (old_row -> 'unit_price')::text, false) END) END);
+  IF write THEN d := switchyard.jsonb_remove(d, '{"lines"}'::text[] || ek); END IF;
+  RETURN d;
+END IF;
+ek := new_row ->> 'sku';
+IF op = 'REPLAY' AND jsonb_typeof((d -> 'lines') -> ek) IS DISTINCT FROM 'object' THEN RETURN d; END IF;
+IF op = 'REPLAY_INSERT' AND jsonb_typeof((d -> 'lines') -> ek) = 'object' THEN RETURN d; END IF;
+IF jsonb_typeof((d -> 'lines') -> ek) IS DISTINCT FROM 'object' THEN
+  -- A new entry gets every column, whatever the write changed.
+  d := switchyard.jsonb_put(d, '{"lines"}'::text[] || ek, '{}'::jsonb);
+  IF op = 'UPDATE' THEN op := 'INSERT'; END IF;
+END IF;
+x := new_row -> 'quantity';
+v := (((d -> 'lines') -> ek) -> 'qty');
+write := CASE op WHEN 'UPDATE' THEN (old_row -> 'quantity')::text IS DISTINCT FROM x::text
+                 WHEN 'REPLAY' THEN (CASE WHEN (old_row -> 'quantity') IS NULL THEN false WHEN (old_row -> 'quantity') = 'null'::jsonb THEN (v IS NULL OR v = 'null'::jsonb) ELSE coalesce(v = (old_row -> 'quantity'), false) END)
+                 ELSE true END;
+IF write THEN
+  IF x IS NULL OR x = 'null'::jsonb THEN
+    IF v IS NOT NULL AND v <> 'null'::jsonb THEN d := switchyard.jsonb_remove(d, ('{"lines"}'::text[] || ek || '{"qty"}'::text[])); END IF;
+  ELSIF NOT coalesce(v = x, false) THEN
+    d := switchyard.jsonb_put(d, ('{"lines"}'::text[] || ek || '{"qty"}'::text[]), x);
+  END IF;
+END IF;
+x := new_row -> 'unit_price';
+v := (((d -> 'lines') -> ek) -> 'price' -> 'amount');
+write := CASE op WHEN 'UPDATE' THEN (old_row -> 'unit_price')::text IS DISTINCT FROM x::text
+                 WHEN 'REPLAY' THEN (CASE WHEN (old_row -> 'unit_price') IS NULL THEN false WHEN (old_row -> 'unit_price') = 'null'::jsonb THEN (v IS NULL OR v = 'null'::jsonb) ELSE (CASE WHEN v IS NULL OR v = 'null'::jsonb THEN coalesce((old_row -> 'unit_price') = to_jsonb((0)::numeric), false) ELSE coalesce(v::text = (old_row -> 'unit_price')::text, false) END) END)
+                 ELSE true END;
+IF write THEN
+  IF x IS NULL OR x = 'null'::jsonb THEN
+    IF v IS NOT NULL AND v <> 'null'::jsonb THEN d := switchyard.jsonb_remove(d, ('{"lines"}'::text[] || ek || '{"price","amount"}'::text[])); END IF;
+  ELSIF NOT (CASE WHEN v IS NULL OR v = 'null'::jsonb THEN coalesce(x = to_jsonb((0)::numeric), false) ELSE coalesce(v::text = x::text, false) END) THEN
+    d := switchyard.jsonb_put(d, ('{"lines"}'::text[] || ek || '{"price","amount"}'::text[]), x);
+  END IF;
+END IF;
+RETURN d;
+END;
+$sy$;
+
+CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_rsync_1"(op text, old_row jsonb, new_row jsonb) RETURNS void
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+AS $sy$
+#variable_conflict use_variable
+DECLARE
+  d jsonb;
+  nd jsonb;
+  ok uuid;
+  nk uuid;
+  moved boolean;
+BEGIN
+ok := (old_row ->> 'order_id')::uuid;
+nk := (new_row ->> 'order_id')::uuid;
+moved := op = 'UPDATE' AND (ok IS DISTINCT FROM nk OR (old_row ->> 'sku') IS DISTINCT FROM (new_row ->> 'sku'));
+IF moved AND ok IS DISTINCT FROM nk AND NOT EXISTS (SELECT 1 FROM "public"."orders" s WHERE s."order_id" = ok) THEN
+  -- A cascaded source key update: the document moved with the row, and
+  -- the dual-write has already mapped it; the row's image is older.
+  RETURN;
+END IF;
+IF op = 'REPLAY_DELETE' THEN
+  SELECT s."meta" INTO d FROM "public"."orders" s WHERE s."order_id" = ok FOR NO KEY UPDATE;
+  IF FOUND THEN
+    nd := switchyard."sy_order_metadata_24cf9166_wb_1"(d, op, old_row, NULL);
+    IF nd IS DISTINCT FROM d THEN UPDATE "public"."orders" s SET "meta" = nd WHERE s."order_id" = ok; END IF;
+  END IF;
+  RETURN;
+END IF;
+IF op = 'DELETE' OR moved THEN
+  SELECT s."meta" INTO d FROM "public"."orders" s WHERE s."order_id" = ok FOR NO KEY UPDATE;
+  IF FOUND THEN
+    nd := switchyard."sy_order_metadata_24cf9166_wb_1"(d, 'DELETE', old_row, NULL);
+    IF nd IS DISTINCT FROM d THEN UPDATE "public"."orders" s SET "meta" = nd WHERE s."order_id" = ok; END IF;
+  END IF;
+END IF;
+IF op <> 'DELETE' THEN
+  SELECT s."meta" INTO d FROM "public"."orders" s WHERE s."order_id" = nk FOR NO KEY UPDATE;
+  IF FOUND THEN
+    nd := switchyard."sy_order_metadata_24cf9166_wb_1"(d, CASE WHEN moved THEN 'SYNC' ELSE op END, old_row, new_row);
+    IF nd IS DISTINCT FROM d THEN UPDATE "public"."orders" s SET "meta" = nd WHERE s."order_id" = nk; END IF;
+  END IF;
+END IF;
+END;
+$sy$;
+
+CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_resync_1"(k uuid, entry text, first_op text, baseline jsonb, deleted boolean) RETURNS void
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+AS $sy$
+#variable_conflict use_variable
+DECLARE
+  img jsonb;
+  prev text;
+BEGIN
+prev := current_setting('switchyard.syncing', true);
+PERFORM set_config('switchyard.syncing', 'on', true);
+SELECT to_jsonb(t.*) INTO img FROM "public"."order_lines" t WHERE t."order_id" = k AND t."sku" = entry FOR SHARE;
+IF first_op IS NULL THEN
+  IF FOUND THEN
+    PERFORM switchyard."sy_order_metadata_24cf9166_rsync_1"('SYNC', NULL, img);
+  ELSE
+    PERFORM switchyard."sy_order_metadata_24cf9166_rsync_1"('DELETE', jsonb_build_object('order_id', k, 'sku', entry), NULL);
+  END IF;
+ELSIF FOUND THEN
+  PERFORM switchyard."sy_order_metadata_24cf9166_rsync_1"(CASE WHEN first_op = 'INSERT' THEN 'REPLAY_INSERT' ELSE 'REPLAY' END, baseline, img);
+ELSIF first_op <> 'INSERT' AND deleted THEN
+  PERFORM switchyard."sy_order_metadata_24cf9166_rsync_1"('REPLAY_DELETE', coalesce(baseline, '{}'::jsonb) || jsonb_build_object('order_id', k, 'sku', entry), NULL);
+END IF;
+PERFORM set_config('switchyard.syncing', coalesce(prev, 'off'), true);
+END;
+$sy$;
+
+CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_rev_1"() RETURNS trigger
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+AS $sy$
+#variable_conflict use_variable
+DECLARE
+  old_img jsonb;
+  new_img jsonb;
+BEGIN
+IF current_setting('switchyard.syncing', true) = 'on' THEN RETURN NULL; END IF;
+PERFORM set_config('switchyard.syncing', 'on', true);
+IF TG_OP <> 'INSERT' THEN old_img := to_jsonb(OLD); END IF;
+IF TG_OP <> 'DELETE' THEN new_img := to_jsonb(NEW); END IF;
+BEGIN
+  IF TG_OP = 'UPDATE' AND (OLD."order_id", OLD."sku") IS DISTINCT FROM (NEW."order_id", NEW."sku") THEN
+    -- The row moved (a cascaded key update): its queued work follows it.
+    UPDATE switchyard.sync_queue q SET source_key = NEW."order_id"::text, entry_key = NEW."sku"
+    WHERE q.migration_name = 'order-metadata' AND q.target = 1 AND q.source_key = OLD."order_id"::text
+      AND q.entry_key IS NOT DISTINCT FROM OLD."sku";
+  END IF;
+  PERFORM switchyard."sy_order_metadata_24cf9166_rsync_1"(TG_OP, old_img, new_img);
+EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure THEN
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
+    VALUES ('order-metadata', 'reverse', NEW."order_id"::text, 1, NEW."sku", 'INSERT', NULL::jsonb);
+  ELSIF TG_OP = 'DELETE' THEN
+    IF EXISTS (SELECT 1 FROM "public"."orders" s WHERE s."order_id" = OLD."order_id") THEN
+      INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
+      VALUES ('order-metadata', 'reverse', OLD."order_id"::text, 1, OLD."sku", 'DELETE', to_jsonb(OLD));
+    END IF;
+  ELSIF (OLD."order_id", OLD."sku") IS DISTINCT FROM (NEW."order_id", NEW."sku") THEN
+    INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
+    VALUES ('order-metadata', 'reverse', OLD."order_id"::text, 1, OLD."sku", 'DELETE', to_jsonb(OLD)), ('order-metadata', 'reverse', NEW."order_id"::text, 1, NEW."sku", 'INSERT', NULL::jsonb);
+  ELSE
+    INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
+    SELECT c.* FROM (VALUES ('order-metadata', 'reverse', NEW."order_id"::text, 1, NEW."sku", 'UPDATE', (SELECT jsonb_object_agg(o.key, o.value) FROM jsonb_each(to_jsonb(OLD)) AS o WHERE (to_jsonb(NEW) -> o.key)::text IS DISTINCT FROM o.value::text))) AS c(m, k, s, t, e, o, img) WHERE c.img IS NOT NULL;
+  END IF;
+END;
+PERFORM set_config('switchyard.syncing', 'off', true);
+RETURN NULL;
+END;
+$sy$;
+
+CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_rvs_1"() RETURNS trigger
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+AS $sy$
+#variable_conflict use_variable
+DECLARE
+  keys uuid[];
+  pending uuid[];
+BEGIN
+IF current_setting('switchyard.syncing', true) = 'on' THEN RETURN NULL; END IF;
+IF TG_OP = 'INSERT' THEN
+  SELECT array_agg(DISTINCT n."order_id") INTO keys FROM sy_new n;
+ELSIF TG_OP = 'DELETE' THEN
+  SELECT array_agg(DISTINCT o."order_id") INTO keys FROM sy_old o;
+ELSE
+  SELECT array_agg(DISTINCT x.k) INTO keys FROM (SELECT n."order_id" AS k FROM sy_new n UNION SELECT o."order_id" FROM sy_old o) x;
+END IF;
+SELECT array_agg(DISTINCT q.source_key::uuid) INTO pending FROM switchyard.sync_queue q
+WHERE q.migration_name = 'order-metadata' AND q.kind = 'forward' AND q.source_key = ANY(keys::text[]);
+IF pending IS NULL THEN RETURN NULL; END IF;
+PERFORM set_config('switchyard.syncing', 'on', true);
+BEGIN
+  PERFORM switchyard."sy_order_metadata_24cf9166_map"(pending, false);
+EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure THEN
+  NULL; -- still queued: the next writer of these keys, or the engine, does it
+END;
+PERFORM set_config('switchyard.syncing', 'off', true);
+RETURN NULL;
+END;
+$sy$;
+
+CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_ctr_1"() RETURNS trigger
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+AS $sy$
+#variable_conflict use_variable
+BEGIN
+IF TG_OP = 'INSERT' THEN
+  INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
+  VALUES ('order-metadata', 'contract', NEW."order_id"::text, 1, NEW."sku", 'INSERT', NULL::jsonb);
+ELSIF TG_OP = 'DELETE' THEN
+  IF EXISTS (SELECT 1 FROM "public"."orders" s WHERE s."order_id" = OLD."order_id") THEN
+    INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
+    VALUES ('order-metadata', 'contract', OLD."order_id"::text, 1, OLD."sku", 'DELETE', to_jsonb(OLD));
+  END IF;
+ELSIF (OLD."order_id", OLD."sku") IS DISTINCT FROM (NEW."order_id", NEW."sku") THEN
+  INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
+  VALUES ('order-metadata', 'contract', OLD."order_id"::text, 1, OLD."sku", 'DELETE', to_jsonb(OLD)), ('order-metadata', 'contract', NEW."order_id"::text, 1, NEW."sku", 'INSERT', NULL::jsonb);
+ELSE
+  INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
+  SELECT c.* FROM (VALUES ('order-metadata', 'contract', NEW."order_id"::text, 1, NEW."sku", 'UPDATE', (SELECT jsonb_object_agg(o.key, o.value) FROM jsonb_each(to_jsonb(OLD)) AS o WHERE (to_jsonb(NEW) -> o.key)::text IS DISTINCT FROM o.value::text))) AS c(m, k, s, t, e, o, img) WHERE c.img IS NOT NULL;
+END IF;
+RETURN NULL;
+END;
+$sy$;
+
+CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_replay"(kinds text[], keys uuid[], max_rows integer) RETURNS bigint
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+AS $sy$
+#variable_conflict use_variable
+DECLARE
+  queued record;
+  done bigint;
+BEGIN
+done := 0;
+FOR queued IN
+  WITH pending AS (
+    SELECT q.* FROM switchyard.sync_queue q
+    WHERE q.migration_name = 'order-metadata' AND q.kind = ANY(kinds)
+      AND (keys IS NULL OR q.source_key = ANY(keys::text[]))
+  ), oldest AS (
+    -- At most max_rows rows, chosen from the oldest entries (an index scan,
+    -- not a sort of the whole backlog).
+    SELECT DISTINCT p.target, p.source_key, p.entry_key
+    FROM (SELECT p.target, p.source_key, p.entry_key FROM pending p ORDER BY p.id LIMIT max_rows) p
+  )
+  SELECT q.target, q.source_key, q.entry_key, array_agg(q.id) AS ids,
+         -- Entries queued by an earlier version carry no op: whole-row sync.
+         CASE WHEN bool_or(q.op IS NULL) THEN NULL ELSE (array_agg(q.op ORDER BY q.id))[1] END AS first_op,
+         switchyard.sync_baseline(array_agg(q.old_row ORDER BY q.id)) AS baseline,
+         coalesce(bool_or(q.op = 'DELETE'), false) AS deleted
+  FROM pending q
+  JOIN oldest o ON o.target = q.target AND o.source_key = q.source_key
+                AND o.entry_key IS NOT DISTINCT FROM q.entry_key
+  GROUP BY q.target, q.source_key, q.entry_key
+  ORDER BY min(q.id)
+LOOP
+  CASE queued.target
+    WHEN 0 THEN PERFORM switchyard."sy_order_metadata_24cf9166_resync_0"(queued.source_key::uuid, queued.entry_key, queued.first_op, queued.baseline, queued.deleted);
+    WHEN 1 THEN PERFORM switchyard."sy_order_metadata_24cf9166_resync_1"(queued.source_key::uuid, queued.entry_key, queued.first_op, queued.baseline, queued.deleted);
+    ELSE RAISE EXCEPTION 'sync_queue entries % name no target', queued.ids;
+  END CASE;
+  DELETE FROM switchyard.sync_queue q
+  WHERE q.id = ANY(queued.ids) AND q.source_key = queued.source_key
+    AND q.entry_key IS NOT DISTINCT FROM queued.entry_key;
+  done := done + 1;
+END LOOP;
+RETURN done;
+END;
+$sy$;
+
+CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_drain"() RETURNS bigint
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+AS $sy$
+#variable_conflict use_variable
+DECLARE
+  keys uuid[];
+  done bigint;
+BEGIN
+PERFORM set_config('switchyard.syncing', 'on', true);
+done := switchyard."sy_order_metadata_24cf9166_replay"(ARRAY['reverse'], NULL, NULL);
+SELECT array_agg(DISTINCT q.source_key::uuid) INTO keys FROM switchyard.sync_queue q WHERE q.migration_name = 'order-metadata' AND q.kind = 'forward';
+IF keys IS NOT NULL THEN
+  PERFORM switchyard."sy_order_metadata_24cf9166_map"(keys, false);
+  done := done + cardinality(keys);
+END IF;
+PERFORM set_config('switchyard.syncing', 'off', true);
+RETURN done;
+END;
+$sy$;
+
+CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_bkk"() RETURNS trigger
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+AS $sy$
+#variable_conflict use_variable
+BEGIN
+IF TG_OP = 'DELETE' THEN
+  DELETE FROM switchyard."sy_order_metadata_24cf9166_backup" b WHERE b.key = OLD."order_id";
+  -- Nothing remembered for the deleted row may reach a new row that
+  -- takes its key.
+  DELETE FROM switchyard.sync_queue q WHERE q.migration_name = 'order-metadata' AND q.source_key = OLD."order_id"::text;
+ELSIF OLD."order_id" IS DISTINCT FROM NEW."order_id" THEN
+  UPDATE switchyard."sy_order_metadata_24cf9166_backup" b SET key = NEW."order_id" WHERE b.key = OLD."order_id";
+  UPDATE switchyard.sync_queue q SET source_key = (NEW."order_id")::text WHERE q.migration_name = 'order-metadata' AND q.source_key = (OLD."order_id")::text;
+END IF;
+RETURN NULL;
+END;
+$sy$;
+
+CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_kf"() RETURNS trigger
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+AS $sy$
+#variable_conflict use_variable
+BEGIN
+INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
+SELECT q.migration_name, q.kind, NEW."order_id"::text, q.target, q.entry_key, q.op, q.old_row FROM switchyard.sync_queue q
+WHERE q.migration_name = 'order-metadata' AND q.kind IN ('reverse', 'contract') AND q.source_key = OLD."order_id"::text
+ORDER BY q.id;
+RETURN NULL;
+END;
+$sy$;
+
+-- capture writes from now on (one transaction, lock_timeout, retried)
+CREATE OR REPLACE TRIGGER "sy_order_metadata_24cf9166_capture_ins" AFTER INSERT ON "public"."orders" REFERENCING NEW TABLE AS sy_new FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_order_metadata_24cf9166_capture"();
+
+CREATE OR REPLACE TRIGGER "sy_order_metadata_24cf9166_capture_upd" AFTER UPDATE ON "public"."orders" REFERENCING OLD TABLE AS sy_old NEW TABLE AS sy_new FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_order_metadata_24cf9166_capture"();
+
+CREATE OR REPLACE TRIGGER "sy_order_metadata_24cf9166_capture_del" AFTER DELETE ON "public"."orders" REFERENCING OLD TABLE AS sy_old FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_order_metadata_24cf9166_capture"();
+
+-- ===== phase 2 =====
+-- backfill in keyset batches (checkpoint committed with each batch) (repeated in key batches)
+SELECT (array_agg(k ORDER BY k))[1]::text, (array_agg(k ORDER BY k DESC))[1]::text, count(*) FROM (SELECT "order_id" AS k FROM "public"."orders" ORDER BY "order_id" LIMIT $1) AS batch;
+
+SELECT (array_agg(k ORDER BY k))[1]::text, (array_agg(k ORDER BY k DESC))[1]::text, count(*) FROM (SELECT "order_id" AS k FROM "public"."orders" WHERE "order_id" > $1::uuid ORDER BY "order_id" LIMIT $2) AS batch;
+
+SELECT m.n_rows, m.n_quarantined FROM switchyard."sy_order_metadata_24cf9166_map"(ARRAY(SELECT s."order_id" FROM "public"."orders" s WHERE s."order_id" BETWEEN $1::uuid AND $2::uuid ORDER BY s."order_id"), true) AS m;
+
+UPDATE switchyard.backfill_progress SET last_key = $2, rows_done = rows_done + $3, quarantined = quarantined + $4, batch_size = $5, rows_per_second = $6, updated_at = now() WHERE migration_name = $1;
+
+-- ===== phase 3 =====
+-- switch capture to dual-write (one transaction, lock_timeout, retried)
+CREATE OR REPLACE TRIGGER "sy_order_metadata_24cf9166_dw_ins" AFTER INSERT ON "public"."orders" REFERENCING NEW TABLE AS sy_new FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_order_metadata_24cf9166_dw"();
+
+CREATE OR REPLACE TRIGGER "sy_order_metadata_24cf9166_dw_upd" AFTER UPDATE ON "public"."orders" REFERENCING OLD TABLE AS sy_old NEW TABLE AS sy_new FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_order_metadata_24cf9166_dw"();
+
+CREATE OR REPLACE TRIGGER "sy_order_metadata_24cf9166_dw_del" AFTER DELETE ON "public"."orders" REFERENCING OLD TABLE AS sy_old FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_order_metadata_24cf9166_dw"();
+
+DROP TRIGGER IF EXISTS "sy_order_metadata_24cf9166_capture_ins" ON "public"."orders";
+
+DROP TRIGGER IF EXISTS "sy_order_metadata_24cf9166_capture_upd" ON "public"."orders";
+
+DROP TRIGGER IF EXISTS "sy_order_metadata_24cf9166_capture_del" ON "public"."orders";
+
+-- re-map every key written since phase 1 (repeated in key batches)
+WITH d AS (DELETE FROM switchyard.capture_log WHERE id IN (SELECT id FROM switchyard.capture_log WHERE migration_name = $1 ORDER BY id LIMIT 1000) RETURNING source_key) SELECT array_agg(DISTINCT source_key ORDER BY source_key) FROM d;
+
+SELECT m.n_rows FROM switchyard."sy_order_metadata_24cf9166_map"($1::text[]::uuid[], false) AS m;
+
+-- ===== phase 4 =====
+-- apply sync work deferred by triggers that gave way to a deadlock (repeated in key batches)
+SELECT switchyard."sy_order_metadata_24cf9166_drain"();
+
+-- verify every document against the targets (gate) (repeated in key batches)
+SELECT (array_agg(k ORDER BY k))[1]::text, (array_agg(k ORDER BY k DESC))[1]::text, count(*) FROM (SELECT "order_id" AS k FROM "public"."orders" ORDER BY "order_id" LIMIT $1) AS batch;
+
+SELECT (array_agg(k ORDER BY k))[1]::text, (array_agg(k ORDER BY k DESC))[1]::text, count(*) FROM (SELECT "order_id" AS k FROM "public"."orders" WHERE "order_id" > $1::uuid ORDER BY "order_id" LIMIT $2) AS batch;
+
+WITH src AS MATERIALIZED (SELECT s."order_id" AS k, s."meta" AS d, CASE WHEN s."meta" IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(s."meta") <> 'object' THEN 'document is ' || jsonb_typeof(s."meta") || ', expected an object' ELSE coalesce(CASE WHEN (s."meta" -> 'billing' -> 'total') IS NULL OR (s."meta" -> 'billing' -> 'total') = 'null'::jsonb THEN 'billing.total' || ': required key is missing' WHEN jsonb_typeof((s."meta" -> 'billing' -> 'total')) <> 'number' THEN 'billing.total' || ': expected number, got ' || jsonb_typeof((s."meta" -> 'billing' -> 'total')) ELSE NULL END,
+        CASE WHEN (s."meta" -> 'billing' -> 'currency') IS NULL OR (s."meta" -> 'billing' -> 'currency') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."meta" -> 'billing' -> 'currency')) <> 'string' THEN 'billing.currency' || ': expected string, got ' || jsonb_typeof((s."meta" -> 'billing' -> 'currency')) WHEN ((s."meta" -> 'billing' -> 'currency') #>> '{}') NOT IN ('EUR', 'USD', 'GBP') THEN 'billing.currency' || ': value ' || ((s."meta" -> 'billing' -> 'currency') #>> '{}') || ' is not allowed' ELSE NULL END,
+        CASE WHEN (s."meta" -> 'timeline' -> 'placed_at') IS NULL OR (s."meta" -> 'timeline' -> 'placed_at') = 'null'::jsonb THEN 'timeline.placed_at' || ': required key is missing' WHEN jsonb_typeof((s."meta" -> 'timeline' -> 'placed_at')) <> 'string' THEN 'timeline.placed_at' || ': expected string, got ' || jsonb_typeof((s."meta" -> 'timeline' -> 'placed_at')) WHEN lower(((s."meta" -> 'timeline' -> 'placed_at') #>> '{}')) ~ '(now|today|tomorrow|yesterday)' THEN 'timeline.placed_at' || ': a relative time is not a value: ' || ((s."meta" -> 'timeline' -> 'placed_at') #>> '{}') WHEN switchyard.try_cast(((s."meta" -> 'timeline' -> 'placed_at') #>> '{}'), 'timestamptz') IS NOT TRUE THEN 'timeline.placed_at' || ': not a valid timestamptz: ' || ((s."meta" -> 'timeline' -> 'placed_at') #>> '{}') ELSE NULL END,
+        CASE WHEN (s."meta" -> 'stats' -> 'items') IS NULL OR (s."meta" -> 'stats' -> 'items') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."meta" -> 'stats' -> 'items')) <> 'number' THEN 'stats.items' || ': expected number, got ' || jsonb_typeof((s."meta" -> 'stats' -> 'items')) WHEN ((s."meta" -> 'stats' -> 'items'))::numeric <> trunc(((s."meta" -> 'stats' -> 'items'))::numeric) OR ((s."meta" -> 'stats' -> 'items'))::numeric NOT BETWEEN -2147483648 AND 2147483647 THEN 'stats.items' || ': not a valid integer: ' || ((s."meta" -> 'stats' -> 'items') #>> '{}') ELSE NULL END,
+        CASE WHEN (s."meta" -> 'lines') IS NOT NULL AND jsonb_typeof((s."meta" -> 'lines')) NOT IN ('object', 'null') THEN 'lines: expected object, got ' || jsonb_typeof((s."meta" -> 'lines')) END,
+        (SELECT x.r FROM (SELECT coalesce(CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'lines.' || e.key || ': expected object, got ' || jsonb_typeof(e.value) END, CASE WHEN (e.value -> 'qty') IS NULL OR (e.value -> 'qty') = 'null'::jsonb THEN ('lines.' || e.key || '.qty') || ': required key is missing' WHEN jsonb_typeof((e.value -> 'qty')) <> 'number' THEN ('lines.' || e.key || '.qty') || ': expected number, got ' || jsonb_typeof((e.value -> 'qty')) WHEN ((e.value -> 'qty'))::numeric <> trunc(((e.value -> 'qty'))::numeric) OR ((e.value -> 'qty'))::numeric NOT BETWEEN -2147483648 AND 2147483647 THEN ('lines.' || e.key || '.qty') || ': not a valid integer: ' || ((e.value -> 'qty') #>> '{}') ELSE NULL END, CASE WHEN (e.value -> 'price' -> 'amount') IS NULL OR (e.value -> 'price' -> 'amount') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'price' -> 'amount')) <> 'number' THEN ('lines.' || e.key || '.price.amount') || ': expected number, got ' || jsonb_typeof((e.value -> 'price' -> 'amount')) ELSE NULL END) AS r FROM jsonb_each((CASE WHEN jsonb_typeof((s."meta" -> 'lines')) = 'object' THEN (s."meta" -> 'lines') ELSE '{}'::jsonb END)) AS e) x WHERE x.r IS NOT NULL LIMIT 1)) END AS reason FROM "public"."orders" s WHERE s."order_id" BETWEEN $1::uuid AND $2::uuid AND NOT EXISTS (SELECT 1 FROM switchyard.quarantine q WHERE q.migration_name = 'order-metadata' AND q.source_key = s."order_id"::text)),
+exp AS (SELECT k::text AS key, NULL::text AS ek, jsonb_build_array(to_jsonb(CASE WHEN (d -> 'billing' -> 'total') IS NULL OR (d -> 'billing' -> 'total') = 'null'::jsonb THEN NULL ELSE ((d -> 'billing' -> 'total'))::numeric END), to_jsonb(coalesce(CASE WHEN (d -> 'billing' -> 'currency') IS NULL OR (d -> 'billing' -> 'currency') = 'null'::jsonb THEN NULL ELSE ((d -> 'billing' -> 'currency') #>> '{}') END, ('EUR')::text)), to_jsonb(CASE WHEN (d -> 'timeline' -> 'placed_at') IS NULL OR (d -> 'timeline' -> 'placed_at') = 'null'::jsonb THEN NULL ELSE ((d -> 'timeline' -> 'placed_at') #>> '{}')::timestamptz END), to_jsonb(coalesce(CASE WHEN (d -> 'stats' -> 'items') IS NULL OR (d -> 'stats' -> 'items') = 'null'::jsonb THEN NULL ELSE ((d -> 'stats' -> 'items'))::numeric::integer END, (0)::integer))) AS v FROM src WHERE reason IS NULL),
+act AS (SELECT a."order_id"::text AS key, NULL::text AS ek, jsonb_build_array(to_jsonb(a."total"), to_jsonb(a."currency"), to_jsonb(a."placed_at"), to_jsonb(a."item_count")) AS v FROM "public"."order_details" a WHERE a."order_id" BETWEEN $1::uuid AND $2::uuid AND NOT EXISTS (SELECT 1 FROM switchyard.quarantine q WHERE q.migration_name = 'order-metadata' AND q.source_key = a."order_id"::text))
+SELECT coalesce(exp.key, act.key) AS key, coalesce(exp.ek, act.ek) AS entry, exp.v AS expected, act.v AS actual
+FROM exp FULL JOIN act ON exp.key = act.key AND exp.ek IS NOT DISTINCT FROM act.ek
+WHERE exp.v IS DISTINCT FROM act.v;
+
+WITH src AS MATERIALIZED (SELECT s."order_id" AS k, s."meta" AS d, CASE WHEN s."meta" IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(s."meta") <> 'object' THEN 'document is ' || jsonb_typeof(s."meta") || ', expected an object' ELSE coalesce(CASE WHEN (s."meta" -> 'billing' -> 'total') IS NULL OR (s."meta" -> 'billing' -> 'total') = 'null'::jsonb THEN 'billing.total' || ': required key is missing' WHEN jsonb_typeof((s."meta" -> 'billing' -> 'total')) <> 'number' THEN 'billing.total' || ': expected number, got ' || jsonb_typeof((s."meta" -> 'billing' -> 'total')) ELSE NULL END,
+        CASE WHEN (s."meta" -> 'billing' -> 'currency') IS NULL OR (s."meta" -> 'billing' -> 'currency') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."meta" -> 'billing' -> 'currency')) <> 'string' THEN 'billing.currency' || ': expected string, got ' || jsonb_typeof((s."meta" -> 'billing' -> 'currency')) WHEN ((s."meta" -> 'billing' -> 'currency') #>> '{}') NOT IN ('EUR', 'USD', 'GBP') THEN 'billing.currency' || ': value ' || ((s."meta" -> 'billing' -> 'currency') #>> '{}') || ' is not allowed' ELSE NULL END,
+        CASE WHEN (s."meta" -> 'timeline' -> 'placed_at') IS NULL OR (s."meta" -> 'timeline' -> 'placed_at') = 'null'::jsonb THEN 'timeline.placed_at' || ': required key is missing' WHEN jsonb_typeof((s."meta" -> 'timeline' -> 'placed_at')) <> 'string' THEN 'timeline.placed_at' || ': expected string, got ' || jsonb_typeof((s."meta" -> 'timeline' -> 'placed_at')) WHEN lower(((s."meta" -> 'timeline' -> 'placed_at') #>> '{}')) ~ '(now|today|tomorrow|yesterday)' THEN 'timeline.placed_at' || ': a relative time is not a value: ' || ((s."meta" -> 'timeline' -> 'placed_at') #>> '{}') WHEN switchyard.try_cast(((s."meta" -> 'timeline' -> 'placed_at') #>> '{}'), 'timestamptz') IS NOT TRUE THEN 'timeline.placed_at' || ': not a valid timestamptz: ' || ((s."meta" -> 'timeline' -> 'placed_at') #>> '{}') ELSE NULL END,
+        CASE WHEN (s."meta" -> 'stats' -> 'items') IS NULL OR (s."meta" -> 'stats' -> 'items') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."meta" -> 'stats' -> 'items')) <> 'number' THEN 'stats.items' || ': expected number, got ' || jsonb_typeof((s."meta" -> 'stats' -> 'items')) WHEN ((s."meta" -> 'stats' -> 'items'))::numeric <> trunc(((s."meta" -> 'stats' -> 'items'))::numeric) OR ((s."meta" -> 'stats' -> 'items'))::numeric NOT BETWEEN -2147483648 AND 2147483647 THEN 'stats.items' || ': not a valid integer: ' || ((s."meta" -> 'stats' -> 'items') #>> '{}') ELSE NULL END,
+        CASE WHEN (s."meta" -> 'lines') IS NOT NULL AND jsonb_typeof((s."meta" -> 'lines')) NOT IN ('object', 'null') THEN 'lines: expected object, got ' || jsonb_typeof((s."meta" -> 'lines')) END,
+        (SELECT x.r FROM (SELECT coalesce(CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'lines.' || e.key || ': expected object, got ' || jsonb_typeof(e.value) END, CASE WHEN (e.value -> 'qty') IS NULL OR (e.value -> 'qty') = 'null'::jsonb THEN ('lines.' || e.key || '.qty') || ': required key is missing' WHEN jsonb_typeof((e.value -> 'qty')) <> 'number' THEN ('lines.' || e.key || '.qty') || ': expected number, got ' || jsonb_typeof((e.value -> 'qty')) WHEN ((e.value -> 'qty'))::numeric <> trunc(((e.value -> 'qty'))::numeric) OR ((e.value -> 'qty'))::numeric NOT BETWEEN -2147483648 AND 2147483647 THEN ('lines.' || e.key || '.qty') || ': not a valid integer: ' || ((e.value -> 'qty') #>> '{}') ELSE NULL END, CASE WHEN (e.value -> 'price' -> 'amount') IS NULL OR (e.value -> 'price' -> 'amount') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'price' -> 'amount')) <> 'number' THEN ('lines.' || e.key || '.price.amount') || ': expected number, got ' || jsonb_typeof((e.value -> 'price' -> 'amount')) ELSE NULL END) AS r FROM jsonb_each((CASE WHEN jsonb_typeof((s."meta" -> 'lines')) = 'object' THEN (s."meta" -> 'lines') ELSE '{}'::jsonb END)) AS e) x WHERE x.r IS NOT NULL LIMIT 1)) END AS reason FROM "public"."orders" s WHERE s."order_id" BETWEEN $1::uuid AND $2::uuid AND NOT EXISTS (SELECT 1 FROM switchyard.quarantine q WHERE q.migration_name = 'order-metadata' AND q.source_key = s."order_id"::text)),
+exp AS (SELECT k::text AS key, e.key AS ek, jsonb_build_array(to_jsonb(CASE WHEN (e.value -> 'qty') IS NULL OR (e.value -> 'qty') = 'null'::jsonb THEN NULL ELSE ((e.value -> 'qty'))::numeric::integer END), to_jsonb(coalesce(CASE WHEN (e.value -> 'price' -> 'amount') IS NULL OR (e.value -> 'price' -> 'amount') = 'null'::jsonb THEN NULL ELSE ((e.value -> 'price' -> 'amount'))::numeric END, (0)::numeric))) AS v FROM src CROSS JOIN LATERAL jsonb_each((CASE WHEN jsonb_typeof((d -> 'lines')) = 'object' THEN (d -> 'lines') ELSE '{}'::jsonb END)) AS e WHERE reason IS NULL),
+act AS (SELECT a."order_id"::text AS key, a."sku" AS ek, jsonb_build_array(to_jsonb(a."quantity"), to_jsonb(a."unit_price")) AS v FROM "public"."order_lines" a WHERE a."order_id" BETWEEN $1::uuid AND $2::uuid AND NOT EXISTS (SELECT 1 FROM switchyard.quarantine q WHERE q.migration_name = 'order-metadata' AND q.source_key = a."order_id"::text))
+SELECT coalesce(exp.key, act.key) AS key, coalesce(exp.ek, act.ek) AS entry, exp.v AS expected, act.v AS actual
+FROM exp FULL JOIN act ON exp.key = act.key AND exp.ek IS NOT DISTINCT FROM act.ek
+WHERE exp.v IS DISTINCT FROM act.v;
+
+-- queued target writes follow source key updates (one transaction, lock_timeout, retried)
+CREATE OR REPLACE TRIGGER "sy_order_metadata_24cf9166_kf" AFTER UPDATE ON "public"."orders" FOR EACH ROW WHEN (OLD."order_id" IS DISTINCT FROM NEW."order_id") EXECUTE FUNCTION switchyard."sy_order_metadata_24cf9166_kf"();
+
+-- writes to order_details flow back into the JSONB column (one transaction, lock_timeout, retried)
+CREATE OR REPLACE TRIGGER "sy_order_metadata_24cf9166_rev" AFTER INSERT OR UPDATE OR DELETE ON "public"."order_details" FOR EACH ROW EXECUTE FUNCTION switchyard."sy_order_metadata_24cf9166_rev_0"();
+
+CREATE OR REPLACE TRIGGER "sy_order_metadata_24cf9166_rvs_ins" AFTER INSERT ON "public"."order_details" REFERENCING NEW TABLE AS sy_new FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_order_metadata_24cf9166_rvs_0"();
+
+CREATE OR REPLACE TRIGGER "sy_order_metadata_24cf9166_rvs_upd" AFTER UPDATE ON "public"."order_details" REFERENCING OLD TABLE AS sy_old NEW TABLE AS sy_new FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_order_metadata_24cf9166_rvs_0"();
+
+CREATE OR REPLACE TRIGGER "sy_order_metadata_24cf9166_rvs_del" AFTER DELETE ON "public"."order_details" REFERENCING OLD TABLE AS sy_old FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_order_metadata_24cf9166_rvs_0"();
+
+-- writes to order_lines flow back into the JSONB column (one transaction, lock_timeout, retried)
+CREATE OR REPLACE TRIGGER "sy_order_metadata_24cf9166_rev" AFTER INSERT OR UPDATE OR DELETE ON "public"."order_lines" FOR EACH ROW EXECUTE FUNCTION switchyard."sy_order_metadata_24cf9166_rev_1"();
+
+CREATE OR REPLACE TRIGGER "sy_order_metadata_24cf9166_rvs_ins" AFTER INSERT ON "public"."order_lines" REFERENCING NEW TABLE AS sy_new FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_order_metadata_24cf9166_rvs_1"();
+
+CREATE OR REPLACE TRIGGER "sy_order_metadata_24cf9166_rvs_upd" AFTER UPDATE ON "public"."order_lines" REFERENCING OLD TABLE AS sy_old NEW TABLE AS sy_new FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_order_metadata_24cf9166_rvs_1"();
+
+CREATE OR REPLACE TRIGGER "sy_order_metadata_24cf9166_rvs_del" AFTER DELETE ON "public"."order_lines" REFERENCING OLD TABLE AS sy_old FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_order_metadata_24cf9166_rvs_1"();
+
+-- flip the read flag (one transaction, lock_timeout, retried)
+INSERT INTO switchyard.read_flags (migration_name, reads_from) VALUES ('order-metadata', 'targets') ON CONFLICT (migration_name) DO UPDATE SET reads_from = 'targets', changed_at = now();
+
+SELECT pg_notify('switchyard_read_flag', '{"migration":"order-metadata","reads_from":"targets"}');
+
+-- ===== phase 5 =====
+-- record the column's definition (default, NOT NULL, checks, indexes) (one transaction, lock_timeout, retried)
+INSERT INTO switchyard.contract_columns (migration_name, definition)
+SELECT 'order-metadata', jsonb_build_object(
+  'default', pg_get_expr(d.adbin, d.adrelid),
+  'not_null', a.attnotnull,
+  'checks', coalesce((SELECT jsonb_agg(jsonb_build_object('name', c.conname, 'definition', pg_get_constraintdef(c.oid)) ORDER BY c.conname)
+                      FROM pg_constraint c WHERE c.conrelid = a.attrelid AND c.contype = 'c' AND a.attnum = ANY (c.conkey)), '[]'::jsonb),
+  'indexes', coalesce((SELECT jsonb_agg(jsonb_build_object('name', ic.relname, 'definition', pg_get_indexdef(i.indexrelid)) ORDER BY ic.relname)
+                       FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+                       WHERE i.indrelid = a.attrelid AND EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = 'pg_class'::regclass
+                             AND dep.objid = i.indexrelid AND dep.refobjid = a.attrelid AND dep.refobjsubid = a.attnum)), '[]'::jsonb),
+  'storage', CASE WHEN a.attstorage <> t.typstorage THEN a.attstorage::text END,
+  'statistics', CASE WHEN a.attstattarget >= 0 THEN a.attstattarget END,
+  'compression', nullif(a.attcompression::text, ''),
+  'comment', col_description(a.attrelid, a.attnum))
+FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+WHERE a.attrelid = '"public"."orders"'::regclass AND a.attname = 'meta' AND NOT a.attisdropped
+ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, rolling_back = false, saved_at = now();
+
+-- keep a backup of the column in step from now on (one transaction, lock_timeout, retried)
+CREATE TABLE IF NOT EXISTS switchyard."sy_order_metadata_24cf9166_backup" (key uuid PRIMARY KEY, doc jsonb);
+
+CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_bk"() RETURNS trigger
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+AS $sy$
+#variable_conflict use_variable
+BEGIN
+IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND OLD."order_id" IS DISTINCT FROM NEW."order_id") THEN
+  DELETE FROM switchyard."sy_order_metadata_24cf9166_backup" b WHERE b.key = OLD."order_id";
+END IF;
+IF TG_OP = 'UPDATE' AND OLD."order_id" IS DISTINCT FROM NEW."order_id" THEN
+  UPDATE switchyard.sync_queue q SET source_key = (NEW."order_id")::text WHERE q.migration_name = 'order-metadata' AND q.source_key = (OLD."order_id")::text;
+END IF;
+
+IF TG_OP <> 'DELETE' THEN
+  INSERT INTO switchyard."sy_order_metadata_24cf9166_backup" (key, doc) VALUES (NEW."order_id", NEW."meta")
+  ON CONFLICT (key) DO UPDATE SET doc = EXCLUDED.doc;
+END IF;
+RETURN NULL;
+END;
+$sy$;
+
+CREATE OR REPLACE TRIGGER "sy_order_metadata_24cf9166_bk" AFTER INSERT OR UPDATE OR DELETE ON "public"."orders" FOR EACH ROW EXECUTE FUNCTION switchyard."sy_order_metadata_24cf9166_bk"();
+
+-- copy the column into the backup (repeated in key batches)
+SELECT (array_agg(k ORDER BY k))[1]::text, (array_agg(k ORDER BY k DESC))[1]::text, count(*) FROM (SELECT "order_id" AS k FROM "public"."orders" ORDER BY "order_id" LIMIT $1) AS batch;
+
+SELECT (array_agg(k ORDER BY k))[1]::text, (array_agg(k ORDER BY k DESC))[1]::text, count(*) FROM (SELECT "order_id" AS k FROM "public"."orders" WHERE "order_id" > $1::uuid ORDER BY "order_id" LIMIT $2) AS batch;
+
+INSERT INTO switchyard."sy_order_metadata_24cf9166_backup" (key, doc) SELECT s."order_id", s."meta" FROM "public"."orders" s WHERE s."order_id" BETWEEN $1::uuid AND $2::uuid FOR KEY SHARE OF s ON CONFLICT (key) DO NOTHING;
+
+-- remember writes to order_details from now on, instead of writing them back (one transaction, lock_timeout, retried)
+DROP TRIGGER IF EXISTS "sy_order_metadata_24cf9166_rev" ON "public"."order_details";
+
+DROP TRIGGER IF EXISTS "sy_order_metadata_24cf9166_rvs_ins" ON "public"."order_details";
+
+DROP TRIGGER IF EXISTS "sy_order_metadata_24cf9166_rvs_upd" ON "public"."order_details";
+
+DROP TRIGGER IF EXISTS "sy_order_metadata_24cf9166_rvs_del" ON "public"."order_details";
+
+CREATE OR REPLACE TRIGGER "sy_order_metadata_24cf9166_ctr" AFTER INSERT OR UPDATE OR DELETE ON "public"."order_details" FOR EACH ROW EXECUTE FUNCTION switchyard."sy_order_metadata_24cf9166_ctr_0"();
+
+-- remember writes to order_lines from now on, instead of writing them back (one transaction, lock_timeout, retried)
+DROP TRIGGER IF EXISTS "sy_order_metadata_24cf9166_rev" ON "public"."order_lines";
+
+DROP TRIGGER IF EXISTS "sy_order_metadata_24cf9166_rvs_ins" ON "public"."order_lines";
+
+DROP TRIGGER IF EXISTS "sy_order_metadata_24cf9166_rvs_upd" ON "public"."order_lines";
+
+DROP TRIGGER IF EXISTS "sy_order_metadata_24cf9166_rvs_del" ON "public"."order_lines";
+
+CREATE OR REPLACE TRIGGER "sy_order_metadata_24cf9166_ctr" AFTER INSERT OR UPDATE OR DELETE ON "public"."order_lines" FOR EACH ROW EXECUTE FUNCTION switchyard."sy_order_metadata_24cf9166_ctr_1"();
+
+-- apply sync work deferred by triggers that gave way to a deadlock (repeated in key batches)
+SELECT switchyard."sy_order_metadata_24cf9166_drain"();
+
+-- drop dual-write, apply deferred sync work, drop the column (the backup is exact) (one transaction, lock_timeout, retried)
+LOCK TABLE "public"."orders" IN ACCESS EXCLUSIVE MODE;
+
+DROP TRIGGER IF EXISTS "sy_order_metadata_24cf9166_dw_ins" ON "public"."orders";
+
+DROP TRIGGER IF EXISTS "sy_order_metadata_24cf9166_dw_upd" ON "public"."orders";
+
+DROP TRIGGER IF EXISTS "sy_order_metadata_24cf9166_dw_del" ON "public"."orders";
+
+SELECT switchyard."sy_order_metadata_24cf9166_drain"();
+
+DROP TRIGGER IF EXISTS "sy_order_metadata_24cf9166_kf" ON "public"."orders";
+
+DROP TRIGGER IF EXISTS "sy_order_metadata_24cf9166_bk" ON "public"."orders";
+
+ALTER TABLE "public"."orders" DROP COLUMN IF EXISTS "meta";
+
+CREATE OR REPLACE TRIGGER "sy_order_metadata_24cf9166_bkk" AFTER UPDATE OR DELETE ON "public"."orders" FOR EACH ROW EXECUTE FUNCTION switchyard."sy_order_metadata_24cf9166_bkk"();
+
+UPDATE switchyard.contract_columns SET dropped = true WHERE migration_name = 'order-metadata';
+

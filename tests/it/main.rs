@@ -1,0 +1,18 @@
+//! The integration tests: one binary (one link on a 2-core machine), one
+//! module per part of the product, each against a real Postgres
+//! (`DATABASE_URL`; every `#[sqlx::test]` gets a fresh database of its own).
+//! Run one part with a filter: `cargo test --features ssr --test it store::`.
+#![cfg(feature = "ssr")]
+
+/// The built-in demo migration's name (what `seed_demo` creates).
+pub const DEMO: &str = "user-preferences";
+
+mod cli;
+mod console;
+mod engine;
+mod golden;
+mod http;
+mod plans;
+mod proof;
+mod store;
+mod tasks;
