@@ -656,7 +656,7 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, rol
                     "replay into the documents the target writes made since the contract",
                     Batch::ReplayContract,
                     vec![format!(
-                        "SELECT {}(ARRAY['contract'], NULL, 1000)",
+                        "SELECT {}(ARRAY['contract'], NULL, 1000, true)",
                         n.replay_fn()
                     )],
                 ));

@@ -215,7 +215,7 @@ impl Names {
             format!("{}({kt}[], boolean, boolean)", self.apply_fn()),
             format!("{}({kt}[], boolean)", self.map_fn()),
             format!("{}()", self.drain_fn()),
-            format!("{}(text[], {kt}[], integer)", self.replay_fn()),
+            format!("{}(text[], {kt}[], integer, boolean)", self.replay_fn()),
             format!("{}()", self.capture_fn()),
             format!("{}()", self.dual_write_fn()),
             format!("{}()", self.backup_fn()),
@@ -648,7 +648,7 @@ pub fn create_apply_fn(r: &Recipe, n: &Names) -> String {
         "  DELETE FROM switchyard.sync_queue q WHERE q.migration_name = {name} AND q.kind = 'forward' AND q.source_key = ANY(keys::text[]);"
     ));
     before.push(format!(
-        "  PERFORM {}(ARRAY['reverse', 'contract'], keys, NULL);",
+        "  PERFORM {}(ARRAY['reverse', 'contract'], keys, NULL, false);",
         n.replay_fn()
     ));
     before.push(format!(
@@ -1290,7 +1290,9 @@ END IF;",
 /// row's current state (`create_resync_fn`). Only `kinds`, only `keys` (all
 /// when NULL), at most `max_rows` rows (all when NULL). An entry whose key
 /// moved meanwhile (it follows the row) is left for a later replay under its
-/// new key. Returns how many target rows it replayed.
+/// new key. With `remap`, the replayed keys are then mapped forward again
+/// (where a document won, its targets follow it). Returns how many target
+/// rows it replayed.
 pub fn create_replay_fn(r: &Recipe, n: &Names) -> String {
     let kt = r.source.key_type.sql();
     let name = literal(&r.name);
@@ -1334,17 +1336,27 @@ LOOP
   WHERE q.id = ANY(queued.ids) AND q.source_key = queued.source_key
     AND q.entry_key IS NOT DISTINCT FROM queued.entry_key;
   done := done + 1;
+  replayed := replayed || queued.source_key::{kt};
 END LOOP;
+-- Where the document won (it was written since), the targets follow it.
+-- Inside `apply` (remap false) the mapping that follows does this.
+IF remap AND cardinality(replayed) > 0 THEN
+  prev := current_setting('{SYNCING_SETTING}', true);
+  PERFORM set_config('{SYNCING_SETTING}', 'on', true);
+  PERFORM {map}(replayed, false);
+  PERFORM set_config('{SYNCING_SETTING}', coalesce(prev, 'off'), true);
+END IF;
 RETURN done;",
-        arms.join("\n")
+        arms.join("\n"),
+        map = n.map_fn(),
     );
     function(
         &format!(
-            "{}(kinds text[], keys {kt}[], max_rows integer)",
+            "{}(kinds text[], keys {kt}[], max_rows integer, remap boolean)",
             n.replay_fn()
         ),
         "bigint",
-        "  queued record;\n  done bigint;",
+        &format!("  queued record;\n  done bigint;\n  replayed {kt}[] := '{{}}';\n  prev text;"),
         &body,
     )
 }
@@ -1510,7 +1522,7 @@ pub fn create_drain_fn(r: &Recipe, n: &Names) -> String {
     let kt = r.source.key_type.sql();
     let body = format!(
         "PERFORM set_config('{SYNCING_SETTING}', 'on', true);
-done := {}(ARRAY['reverse'], NULL, NULL);
+done := {}(ARRAY['reverse'], NULL, NULL, true);
 SELECT array_agg(DISTINCT q.source_key::{kt}) INTO keys FROM switchyard.sync_queue q WHERE q.migration_name = {name} AND q.kind = 'forward';
 IF keys IS NOT NULL THEN
   PERFORM {}(keys, false);

