@@ -538,7 +538,8 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, rol
             Phase::DualWrite => {
                 let mut s = sql::create_capture_triggers(r, n);
                 s.extend(sql::drop_dual_write_triggers(r, n));
-                // Re-maps handed over to a reverse sync that never came:
+                // Re-maps handed over since the drain below (a reverse sync
+                // can no longer queue anything once phase 4 is rolled back):
                 // the capture log takes them, phase 3 re-maps them again.
                 s.push(format!(
                     "INSERT INTO switchyard.capture_log (migration_name, source_key) SELECT migration_name, source_key FROM switchyard.sync_queue WHERE migration_name = {name} AND kind = 'forward'"
@@ -546,7 +547,13 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, rol
                 s.push(format!(
                     "DELETE FROM switchyard.sync_queue WHERE migration_name = {name} AND kind IN ('forward', 'reverse')"
                 ));
-                vec![Step::tx("switch dual-write back to capture", s)]
+                // Deferred work first, while dual-write still maps: a target
+                // write queued by a reverse sync must reach its document
+                // before the queue is emptied.
+                vec![
+                    self.drain_sync_step(),
+                    Step::tx("switch dual-write back to capture", s),
+                ]
             }
             Phase::SwitchReads => {
                 // The flag first: applications following it stop writing
