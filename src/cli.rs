@@ -16,9 +16,9 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use crate::engine::backfill::Progress;
 use crate::engine::inspect::check_database;
 use crate::engine::phases::{Outcome, RunControl};
+use crate::engine::vocab::BackfillProgress;
 use crate::engine::{render_steps, Engine, EngineError, EngineOptions, Phase, Recipe};
 
 pub const EXIT_FAILED: u8 = 1;
@@ -127,7 +127,7 @@ pub async fn plan(file: &Path, pool: sqlx::PgPool) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn print_progress(p: &Progress) {
+fn print_progress(p: &BackfillProgress) {
     let eta = p
         .eta_seconds()
         .map(|s| format!("{:.0}s", s))

@@ -184,11 +184,31 @@ pub async fn view(pool: &PgPool, name: &str) -> Result<ConsoleView, ConsoleError
 
 const ANOTHER_RUNNER: &str = "another runner is active on this migration; wait for it to finish";
 
-/// What the operator may do with `phase` now: every button its card shows,
+/// What the operator may do with `phase` now: the buttons its card shows,
 /// each allowed or refused with the reason, and what must be confirmed.
-/// Decided here only: the page renders these, and `act` refuses exactly what
-/// they refuse.
+/// Decided here only: the page renders these, and `act` refuses exactly
+/// what `verdicts` refuses.
 fn choices(engine: &Engine, records: &[PhaseRecord], phase: Phase, busy: bool) -> Vec<PhaseChoice> {
+    verdicts(engine, records, phase, busy)
+        .into_iter()
+        .filter(|c| match c.action {
+            // Stopping and resuming are the backfill's controls; another
+            // phase shows Resume only when it can resume (it failed, or its
+            // runner is gone).
+            PhaseAction::Pause | PhaseAction::Abort => phase == Phase::Backfill,
+            PhaseAction::Resume => phase == Phase::Backfill || c.refused.is_none(),
+            PhaseAction::Run | PhaseAction::RollBack => true,
+        })
+        .collect()
+}
+
+/// Every action's verdict for `phase` now, in button order.
+fn verdicts(
+    engine: &Engine,
+    records: &[PhaseRecord],
+    phase: Phase,
+    busy: bool,
+) -> Vec<PhaseChoice> {
     let state = records
         .get(phase.index())
         .map(|r| r.state)
@@ -202,63 +222,56 @@ fn choices(engine: &Engine, records: &[PhaseRecord], phase: Phase, busy: bool) -
             refused
         }
     };
-    let backfill = phase == Phase::Backfill;
-    let mut out = Vec::new();
     let not_now = engine.why_not_apply(records, phase);
-    out.push(PhaseChoice {
-        action: PhaseAction::Run,
-        refused: runs(not_now.clone().or_else(|| {
-            (!is(&[
-                PhaseState::Pending,
-                PhaseState::RolledBack,
-                PhaseState::Failed,
-            ]))
-            .then(|| now("so it cannot be started"))
-        })),
-        confirm: phase.consequence().map(str::to_string),
-    });
+    let startable = is(&[
+        PhaseState::Pending,
+        PhaseState::RolledBack,
+        PhaseState::Failed,
+    ]);
     // A running backfill stops at its next checkpoint.
-    let stoppable = (backfill && state == PhaseState::Running && busy)
-        .then_some(())
-        .ok_or_else(|| now("only a running backfill (phase 2) can be paused or aborted"));
+    let stoppable = phase == Phase::Backfill && state == PhaseState::Running && busy;
+    let not_stoppable =
+        (!stoppable).then(|| now("only a running backfill (phase 2) can be paused or aborted"));
     // Resume: a paused or failed phase, or one left running by a runner
     // that is gone (a server restart).
     let resumable = is(&[PhaseState::Paused, PhaseState::Failed])
         || (is(&[PhaseState::Running, PhaseState::Verifying]) && !busy);
-    let resume = PhaseChoice {
-        action: PhaseAction::Resume,
-        refused: runs(if resumable {
-            not_now
-        } else {
-            Some(now("there is nothing to resume"))
-        }),
-        confirm: phase.consequence().map(str::to_string),
+    let choice = |action, refused, confirm| PhaseChoice {
+        action,
+        refused,
+        confirm,
     };
-    if backfill {
-        out.push(PhaseChoice {
-            action: PhaseAction::Pause,
-            refused: stoppable.clone().err(),
-            confirm: None,
-        });
-        out.push(resume);
-        out.push(PhaseChoice {
-            action: PhaseAction::Abort,
-            refused: stoppable.err(),
-            confirm: None,
-        });
-    } else if resume.refused.is_none() {
-        out.push(resume);
-    }
-    out.push(PhaseChoice {
-        action: PhaseAction::RollBack,
-        refused: runs(why_not_roll_back(records, phase)),
-        confirm: Some(format!(
-            "Rolling back phase {phase} ({}) undoes it: {}",
-            phase.title(),
-            phase.rollback_consequence()
-        )),
-    });
-    out
+    vec![
+        choice(
+            PhaseAction::Run,
+            runs(
+                not_now
+                    .clone()
+                    .or_else(|| (!startable).then(|| now("so it cannot be started"))),
+            ),
+            phase.consequence().map(str::to_string),
+        ),
+        choice(PhaseAction::Pause, not_stoppable.clone(), None),
+        choice(
+            PhaseAction::Resume,
+            runs(if resumable {
+                not_now
+            } else {
+                Some(now("there is nothing to resume"))
+            }),
+            phase.consequence().map(str::to_string),
+        ),
+        choice(PhaseAction::Abort, not_stoppable, None),
+        choice(
+            PhaseAction::RollBack,
+            runs(why_not_roll_back(records, phase)),
+            Some(format!(
+                "Rolling back phase {phase} ({}) undoes it: {}",
+                phase.title(),
+                phase.rollback_consequence()
+            )),
+        ),
+    ]
 }
 
 fn console_phase(
@@ -436,7 +449,7 @@ async fn read_only_view(
     Ok(view)
 }
 
-/// Carries out an operator action, if `choices` allows it now (refused
+/// Carries out an operator action, if `verdicts` allows it now (refused
 /// otherwise, with the reason); long work continues in a background task.
 pub async fn act(
     pool: &PgPool,
@@ -450,22 +463,10 @@ pub async fn act(
     let engine = engine_for(pool, name, actor).await?;
     let records = engine.phase_records().await?;
     let busy = engine.is_busy().await?;
-    let choice = choices(&engine, &records, phase, busy)
+    let choice = verdicts(&engine, &records, phase, busy)
         .into_iter()
         .find(|c| c.action == action)
-        .ok_or_else(|| {
-            let state = records.get(phase.index()).map(|r| r.state.label().to_lowercase());
-            ConsoleError::Refused(match action {
-                PhaseAction::Resume => format!(
-                    "phase {phase} is {}, there is nothing to resume",
-                    state.unwrap_or_default()
-                ),
-                _ => format!(
-                    "only a running backfill (phase 2) can be paused or aborted; phase {phase} offers no {}",
-                    action.label().to_lowercase()
-                ),
-            })
-        })?;
+        .ok_or_else(|| ConsoleError::Refused(format!("phase {phase} has no {action:?}")))?;
     if let Some(reason) = choice.refused {
         return Err(ConsoleError::Refused(reason));
     }

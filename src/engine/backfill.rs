@@ -7,11 +7,8 @@ use std::time::{Duration, Instant};
 
 use super::phases::{batch_bounds, Outcome, RunControl};
 use super::state::RunnerLock;
-use super::vocab::{Event, Phase};
+use super::vocab::{BackfillProgress, Event, Phase};
 use super::{sql, state, Engine, EngineError, Step};
-
-/// A backfill's progress (the vocabulary's type: it is also an event).
-pub use super::vocab::BackfillProgress as Progress;
 
 #[derive(sqlx::FromRow)]
 struct BatchResult {
@@ -21,7 +18,7 @@ struct BatchResult {
 
 /// The smoothed rate (rows/s) and the next batch size after a batch of
 /// `rows` took `took`: aimed at the target duration, changing by at most 2x.
-fn pace(p: &Progress, rows: i64, took: Duration) -> (f64, i32) {
+fn pace(p: &BackfillProgress, rows: i64, took: Duration) -> (f64, i32) {
     let elapsed = took.as_secs_f64().max(0.001);
     let instant_rate = rows as f64 / elapsed;
     let rate = if p.rows_per_second > 0.0 {
@@ -47,7 +44,7 @@ const MIN_BATCH: f64 = 100.0;
 const MAX_BATCH: f64 = 50_000.0;
 
 impl Engine {
-    pub async fn progress(&self) -> Result<Option<Progress>, EngineError> {
+    pub async fn progress(&self) -> Result<Option<BackfillProgress>, EngineError> {
         Ok(sqlx::query_as(
             "SELECT last_key, rows_done, rows_total, quarantined, batch_size, rows_per_second,
                     paused, target_batch_ms, throttle_ms

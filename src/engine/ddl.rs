@@ -41,13 +41,14 @@ impl LockPolicy {
     }
 }
 
-/// The statement gave way to the application: SQLSTATE 55P03
-/// (lock_not_available, what lock_timeout raises) or 40P01 (a deadlock the
-/// server resolved by cancelling ours).
-fn gave_way(err: &sqlx::Error) -> bool {
+/// The statement gave way to the application, and trying again is right:
+/// SQLSTATE 55P03 (lock_not_available, what lock_timeout raises), 40P01 (a
+/// deadlock the server resolved by cancelling ours) or 40001 (a
+/// serialization failure). DDL and batches alike.
+pub(super) fn gave_way(err: &sqlx::Error) -> bool {
     err.as_database_error()
         .and_then(|e| e.code())
-        .is_some_and(|c| c == "55P03" || c == "40P01")
+        .is_some_and(|c| c == "55P03" || c == "40P01" || c == "40001")
 }
 
 /// Runs `attempt` until it succeeds, retrying with backoff whenever it gave

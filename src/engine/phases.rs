@@ -9,17 +9,17 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
-use super::ddl::{run_in_transaction, run_outside_transaction};
+use super::ddl::{gave_way, run_in_transaction, run_outside_transaction};
 use super::ident::{literal, quote_ident};
 use super::recipe::Recipe;
 use super::sql;
 use super::state::{self, PhaseRecord, RunnerLock, READ_FLAG_CHANNEL};
 use super::vocab::VerifyReport;
-use super::vocab::{BackfillProgress as Progress, Event, Phase, PhaseState, ReadsFrom};
+use super::vocab::{BackfillProgress, Event, Phase, PhaseState, ReadsFrom};
 use super::{Batch, Engine, EngineError, Guard, Step, StepMode};
 
 /// Called with each progress tick of a backfill.
-pub type ProgressCallback = Arc<dyn Fn(&Progress) + Send + Sync>;
+pub type ProgressCallback = Arc<dyn Fn(&BackfillProgress) + Send + Sync>;
 
 /// Operator choices and controls for one run.
 #[derive(Clone, Default)]
@@ -52,7 +52,7 @@ pub enum Outcome {
 pub struct Status {
     pub migration: String,
     pub phases: Vec<PhaseRecord>,
-    pub backfill: Option<Progress>,
+    pub backfill: Option<BackfillProgress>,
     pub quarantined: i64,
     pub unmapped_keys: Vec<UnmappedKey>,
     pub pending_captured_writes: i64,
@@ -1458,7 +1458,7 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, rol
                     tx.commit().await?;
                     return Ok(value);
                 }
-                Err(e) if is_retryable(&e) && attempt < BATCH_ATTEMPTS => {
+                Err(e) if gave_way(&e) && attempt < BATCH_ATTEMPTS => {
                     drop(tx);
                     tokio::time::sleep(self.opts.lock.base_backoff).await;
                 }
@@ -1572,13 +1572,6 @@ pub(super) async fn batch_bounds(
                 .await
         }
     }
-}
-
-/// Deadlocks, lock timeouts and serialization failures: try again.
-pub(super) fn is_retryable(err: &sqlx::Error) -> bool {
-    err.as_database_error()
-        .and_then(|e| e.code())
-        .is_some_and(|c| c == "40P01" || c == "55P03" || c == "40001")
 }
 
 /// Why phase `phase` cannot be rolled back now, or `None`.

@@ -647,8 +647,11 @@ pub fn create_apply_fn(r: &Recipe, n: &Names) -> String {
     before.push(format!(
         "  DELETE FROM switchyard.sync_queue q WHERE q.migration_name = {name} AND q.kind = 'forward' AND q.source_key = ANY(keys::text[]);"
     ));
+    // Every dual-write passes here: a plain indexed probe first, so the
+    // replay's grouping (planned for any key set, or none) only runs when
+    // these keys have queued work.
     before.push(format!(
-        "  PERFORM {}(ARRAY['reverse', 'contract'], keys, NULL, false);",
+        "  IF EXISTS (SELECT 1 FROM switchyard.sync_queue q WHERE q.migration_name = {name} AND q.kind IN ('reverse', 'contract') AND q.source_key = ANY(keys::text[])) THEN\n    PERFORM {}(ARRAY['reverse', 'contract'], keys, NULL, false);\n  END IF;",
         n.replay_fn()
     ));
     before.push(format!(

@@ -449,11 +449,6 @@ impl Event {
         })
     }
 
-    /// Progress ticks are many and shown as a chart, not in the log.
-    pub fn is_tick(&self) -> bool {
-        Event::TICKS.contains(&self.kind())
-    }
-
     /// One line for the event log.
     pub fn describe(&self) -> String {
         match self {

@@ -65,7 +65,9 @@ IF NOT backfill THEN
   PERFORM 1 FROM "app"."thing_facts" t WHERE t."thing_id" = ANY(keys) FOR UPDATE;
   PERFORM 1 FROM "app"."thing_parts" t WHERE t."thing_id" = ANY(keys) FOR UPDATE;
   DELETE FROM switchyard.sync_queue q WHERE q.migration_name = 'edge-cases' AND q.kind = 'forward' AND q.source_key = ANY(keys::text[]);
-  PERFORM switchyard."sy_edge_cases_8e2d2f6b_replay"(ARRAY['reverse', 'contract'], keys, NULL, false);
+  IF EXISTS (SELECT 1 FROM switchyard.sync_queue q WHERE q.migration_name = 'edge-cases' AND q.kind IN ('reverse', 'contract') AND q.source_key = ANY(keys::text[])) THEN
+    PERFORM switchyard."sy_edge_cases_8e2d2f6b_replay"(ARRAY['reverse', 'contract'], keys, NULL, false);
+  END IF;
   DELETE FROM switchyard.quarantine q WHERE q.migration_name = 'edge-cases' AND q.source_key = ANY(keys::text[]);
 END IF;
 IF lock_rows THEN

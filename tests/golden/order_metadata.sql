@@ -60,7 +60,9 @@ IF NOT backfill THEN
   PERFORM 1 FROM "public"."order_details" t WHERE t."order_id" = ANY(keys) FOR UPDATE;
   PERFORM 1 FROM "public"."order_lines" t WHERE t."order_id" = ANY(keys) FOR UPDATE;
   DELETE FROM switchyard.sync_queue q WHERE q.migration_name = 'order-metadata' AND q.kind = 'forward' AND q.source_key = ANY(keys::text[]);
-  PERFORM switchyard."sy_order_metadata_24cf9166_replay"(ARRAY['reverse', 'contract'], keys, NULL, false);
+  IF EXISTS (SELECT 1 FROM switchyard.sync_queue q WHERE q.migration_name = 'order-metadata' AND q.kind IN ('reverse', 'contract') AND q.source_key = ANY(keys::text[])) THEN
+    PERFORM switchyard."sy_order_metadata_24cf9166_replay"(ARRAY['reverse', 'contract'], keys, NULL, false);
+  END IF;
   DELETE FROM switchyard.quarantine q WHERE q.migration_name = 'order-metadata' AND q.source_key = ANY(keys::text[]);
 END IF;
 IF lock_rows THEN

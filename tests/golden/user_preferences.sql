@@ -64,7 +64,9 @@ IF NOT backfill THEN
   PERFORM 1 FROM "public"."user_preferences" t WHERE t."user_id" = ANY(keys) FOR UPDATE;
   PERFORM 1 FROM "public"."notification_preferences" t WHERE t."user_id" = ANY(keys) FOR UPDATE;
   DELETE FROM switchyard.sync_queue q WHERE q.migration_name = 'user-preferences' AND q.kind = 'forward' AND q.source_key = ANY(keys::text[]);
-  PERFORM switchyard."sy_user_preferences_b93a2f57_replay"(ARRAY['reverse', 'contract'], keys, NULL, false);
+  IF EXISTS (SELECT 1 FROM switchyard.sync_queue q WHERE q.migration_name = 'user-preferences' AND q.kind IN ('reverse', 'contract') AND q.source_key = ANY(keys::text[])) THEN
+    PERFORM switchyard."sy_user_preferences_b93a2f57_replay"(ARRAY['reverse', 'contract'], keys, NULL, false);
+  END IF;
   DELETE FROM switchyard.quarantine q WHERE q.migration_name = 'user-preferences' AND q.source_key = ANY(keys::text[]);
 END IF;
 IF lock_rows THEN

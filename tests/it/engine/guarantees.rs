@@ -448,12 +448,9 @@ async fn opposite_writers_never_see_a_deadlock(pool: PgPool) {
             "{theme}"
         );
         assert_eq!(doc(&pool, 1).await["theme"], json!(theme));
-        let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM switchyard.sync_queue")
-            .fetch_one(&pool)
-            .await
-            .expect("queue");
         assert_eq!(
-            pending, 0,
+            queued(&pool).await,
+            0,
             "the handed-over work was done by the other writer"
         );
         zero_differences(&e).await;
@@ -989,32 +986,16 @@ async fn queued_target_writes_follow_a_key_update_after_their_row_is_gone(pool: 
     let e = engine(&pool, docs_recipe(PREFS));
     run_to(&e, Phase::SwitchReads).await;
     // Someone holds the source row: the reverse sync cannot write the document.
-    let mut holder = pool.begin().await.expect("holder");
-    sqlx::query("SELECT 1 FROM public.docs WHERE id = 1 FOR UPDATE")
-        .execute(&mut *holder)
-        .await
-        .expect("lock the source row");
     for write in [
         "UPDATE public.channels SET enabled = false WHERE doc_id = 1 AND channel = 'email'",
         "DELETE FROM public.channels WHERE doc_id = 1 AND channel = 'email'",
     ] {
-        let mut tx = pool.begin().await.expect("target writer");
-        sqlx::query("SET LOCAL lock_timeout = '200ms'")
-            .execute(&mut *tx)
-            .await
-            .expect("lock_timeout");
-        sqlx::query(write)
-            .execute(&mut *tx)
-            .await
-            .expect("the target write is accepted (its sync is queued)");
-        tx.commit().await.expect("target writer commits");
+        queued_target_write(&pool, 1, write).await;
     }
-    holder.rollback().await.expect("holder lets go");
-    let queued: i64 = sqlx::query_scalar("SELECT count(*) FROM switchyard.sync_queue")
-        .fetch_one(&pool)
-        .await
-        .expect("queue");
-    assert!(queued > 0, "the target writes were handed off, not synced");
+    assert!(
+        queued(&pool).await > 0,
+        "the target writes were handed off, not synced"
+    );
     // The application moves the row to a new key before anything re-syncs it.
     sqlx::query("UPDATE public.docs SET id = 2 WHERE id = 1")
         .execute(&pool)
@@ -1031,11 +1012,11 @@ async fn queued_target_writes_follow_a_key_update_after_their_row_is_gone(pool: 
             .await
             .expect("channels");
     assert_eq!(channels, vec![(2, "sms".to_string())]);
-    let queued: i64 = sqlx::query_scalar("SELECT count(*) FROM switchyard.sync_queue")
-        .fetch_one(&pool)
-        .await
-        .expect("queue");
-    assert_eq!(queued, 0, "the key update's own re-map did the queued work");
+    assert_eq!(
+        queued(&pool).await,
+        0,
+        "the key update's own re-map did the queued work"
+    );
     zero_differences(&e).await;
 }
 
