@@ -19,7 +19,7 @@ use std::sync::Arc;
 use crate::engine::inspect::check_database;
 use crate::engine::phases::{Outcome, RunControl};
 use crate::engine::vocab::BackfillProgress;
-use crate::engine::{render_steps, Engine, EngineError, EngineOptions, Phase, Recipe};
+use crate::engine::{render_steps, Engine, EngineError, EngineOptions, Phase, Planner, Recipe};
 
 pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_BUSY: u8 = 3;
@@ -110,19 +110,18 @@ pub async fn recipe_check(file: &Path, pool: Option<sqlx::PgPool>) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-pub async fn plan(file: &Path, pool: sqlx::PgPool) -> ExitCode {
+/// The dry run of every phase, from the file alone: the planner needs no
+/// database (what runs once phase 1 pinned a recipe is shown by the console
+/// and by `status`, which compare the file with the pinned recipe).
+pub fn plan(file: &Path) -> ExitCode {
     let recipe = match load_recipe(file) {
         Ok(r) => r,
         Err(code) => return code,
     };
-    let engine = pinned_or_given(engine(recipe, pool).await, file).await;
+    let planner = Planner::new(&recipe);
     for phase in Phase::ALL {
-        let steps = match engine.plan(phase) {
-            Ok(s) => s,
-            Err(e) => return exit_for(&e),
-        };
         println!("-- ===== phase {phase} =====");
-        print!("{}", render_steps(&steps));
+        print!("{}", render_steps(&planner.apply(phase)));
     }
     ExitCode::SUCCESS
 }

@@ -96,9 +96,7 @@ async fn run_engine_command(command: Command) -> ExitCode {
     use switchyard::cli;
     // A dry run touches no database at all.
     if let Command::Plan { file } = &command {
-        let unused = sqlx::postgres::PgPoolOptions::new()
-            .connect_lazy_with(sqlx::postgres::PgConnectOptions::new());
-        return cli::plan(file, unused).await;
+        return cli::plan(file);
     }
     let pool = match std::env::var("DATABASE_URL") {
         Ok(url) if !url.trim().is_empty() => match store::connect(&url, 5).await {

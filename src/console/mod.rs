@@ -123,11 +123,11 @@ pub async fn view(pool: &PgPool, name: &str) -> Result<ConsoleView, ConsoleError
     let mut phases = Vec::new();
     for r in records {
         let sql = engine
-            .plan(r.phase)?
-            .into_iter()
+            .plan(r.phase)
+            .iter()
             .flat_map(|s| {
                 std::iter::once(format!("-- {}", s.label))
-                    .chain(s.sql.into_iter().map(|q| format!("{q};")))
+                    .chain(s.statements().into_iter().map(|q| format!("{q};")))
             })
             .collect();
         let blocked = match r.state {

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use super::phases::{batch_bounds, Outcome, RunControl};
 use super::state::RunnerLock;
+use super::step::KeyBounds;
 use super::vocab::{BackfillProgress, Event, Phase};
-use super::{sql, state, Engine, EngineError, Step};
+use super::{sql, state, Engine, EngineError};
 
 #[derive(sqlx::FromRow)]
 struct BatchResult {
@@ -39,6 +40,13 @@ pub const CHECKPOINT: &str =
     "UPDATE switchyard.backfill_progress SET last_key = $2, rows_done = rows_done + $3, \
      quarantined = quarantined + $4, batch_size = $5, rows_per_second = $6, updated_at = now() \
      WHERE migration_name = $1";
+
+/// A backfill step's statements (`Work::Backfill`).
+struct BatchStatements<'a> {
+    bounds: &'a KeyBounds,
+    map: &'a str,
+    checkpoint: &'a str,
+}
 
 const MIN_BATCH: f64 = 100.0;
 const MAX_BATCH: f64 = 50_000.0;
@@ -90,24 +98,54 @@ impl Engine {
         Ok(())
     }
 
-    /// Phase 2's loop over the step's statements: `[first bounds, next
-    /// bounds, map batch, CHECKPOINT]`. Each batch and its checkpoint commit
-    /// in one fenced transaction.
+    /// Phase 2's loop (`Work::Backfill`): each batch of `bounds` mapped by
+    /// `map` and its `checkpoint` commit in one fenced transaction.
     pub(super) async fn backfill(
         &self,
         id: i64,
-        step: &Step,
+        bounds: &KeyBounds,
+        map: &str,
+        checkpoint: &str,
         ctl: &RunControl,
         lock: &RunnerLock,
     ) -> Result<Outcome, EngineError> {
+        self.start_backfill().await?;
+        let mut last_event = Instant::now() - Duration::from_secs(10);
+        loop {
+            lock.check().await?;
+            let Some(p) = self.progress().await? else {
+                return Err(EngineError::Refused(
+                    "backfill progress vanished (rolled back meanwhile?)".into(),
+                ));
+            };
+            if let Some(stopped) = self.stop_here(&p, ctl).await? {
+                return Ok(stopped);
+            }
+            let batch = BatchStatements {
+                bounds,
+                map,
+                checkpoint,
+            };
+            if self.backfill_batch(&p, &batch, lock).await? {
+                return self.finish_backfill(id, ctl).await;
+            }
+            if last_event.elapsed() >= Duration::from_millis(250) {
+                last_event = Instant::now();
+                self.report_progress(id, ctl).await?;
+            }
+            if p.throttle_ms > 0 {
+                tokio::time::sleep(Duration::from_millis(p.throttle_ms as u64)).await;
+            }
+        }
+    }
+
+    /// A fresh start or a resume: either way we were asked to run now.
+    async fn start_backfill(&self) -> Result<(), EngineError> {
         let r = &self.recipe;
-        let [first, next, map, checkpoint] =
-            [&step.sql[0], &step.sql[1], &step.sql[2], &step.sql[3]];
         let total: i64 =
             sqlx::query_scalar(&format!("SELECT count(*) FROM {}", sql::source_table(r)))
                 .fetch_one(&self.pool)
                 .await?;
-        // A fresh start or a resume: either way we were asked to run now.
         sqlx::query(
             "INSERT INTO switchyard.backfill_progress (migration_name, batch_size, rows_total, target_batch_ms)
              VALUES ($1, $2, $3, $4)
@@ -119,84 +157,80 @@ impl Engine {
         .bind(r.target_batch_ms as i32)
         .execute(&self.pool)
         .await?;
+        Ok(())
+    }
 
-        let mut last_event = Instant::now() - Duration::from_secs(10);
-        loop {
-            lock.check().await?;
-            let Some(p) = self.progress().await? else {
-                return Err(EngineError::Refused(
-                    "backfill progress vanished (rolled back meanwhile?)".into(),
-                ));
-            };
-            let abort: bool = sqlx::query_scalar(
-                "SELECT abort_requested FROM switchyard.backfill_progress WHERE migration_name = $1",
-            )
-            .bind(&r.name)
-            .fetch_one(&self.pool)
-            .await?;
-            if abort {
-                return Ok(Outcome::Aborted);
-            }
-            if p.paused || ctl.stop_requested() {
-                sqlx::query("UPDATE switchyard.backfill_progress SET paused = true WHERE migration_name = $1")
-                    .bind(&r.name)
-                    .execute(&self.pool)
-                    .await?;
-                return Ok(Outcome::Paused);
-            }
-            let label = format!(
-                "backfill batch after key {}",
-                p.last_key.as_deref().unwrap_or("(start)")
-            );
-            let done = self
-                .in_batch(lock, &label, |conn| {
-                    let (first, next, map, checkpoint) =
-                        (first.clone(), next.clone(), map.clone(), checkpoint.clone());
-                    let (p, name) = (p.clone(), r.name.clone());
-                    Box::pin(async move {
-                        let started = Instant::now();
-                        let (lo, hi, _) = batch_bounds(
-                            conn,
-                            &first,
-                            &next,
-                            p.last_key.as_deref(),
-                            p.batch_size as i64,
-                        )
-                        .await?;
-                        let (Some(lo), Some(hi)) = (lo, hi) else {
-                            return Ok(true);
-                        };
-                        let batch: BatchResult = sqlx::query_as(&map)
-                            .bind(&lo)
-                            .bind(&hi)
-                            .fetch_one(&mut *conn)
-                            .await?;
-                        let (rate, next_size) = pace(&p, batch.n_rows, started.elapsed());
-                        sqlx::query(&checkpoint)
-                            .bind(&name)
-                            .bind(&hi)
-                            .bind(batch.n_rows)
-                            .bind(batch.n_quarantined)
-                            .bind(next_size)
-                            .bind(rate)
-                            .execute(&mut *conn)
-                            .await?;
-                        Ok(false)
-                    })
-                })
-                .await?;
-            if done {
-                return self.finish_backfill(id, ctl).await;
-            }
-
-            if last_event.elapsed() >= Duration::from_millis(250) {
-                last_event = Instant::now();
-                self.report_progress(id, ctl).await?;
-            }
-            if p.throttle_ms > 0 {
-                tokio::time::sleep(Duration::from_millis(p.throttle_ms as u64)).await;
-            }
+    /// Aborted or paused (by the operator, or Ctrl-C) before the next batch?
+    async fn stop_here(
+        &self,
+        p: &BackfillProgress,
+        ctl: &RunControl,
+    ) -> Result<Option<Outcome>, EngineError> {
+        let name = &self.recipe.name;
+        let abort: bool = sqlx::query_scalar(
+            "SELECT abort_requested FROM switchyard.backfill_progress WHERE migration_name = $1",
+        )
+        .bind(name)
+        .fetch_one(&self.pool)
+        .await?;
+        if abort {
+            return Ok(Some(Outcome::Aborted));
         }
+        if p.paused || ctl.stop_requested() {
+            sqlx::query(
+                "UPDATE switchyard.backfill_progress SET paused = true WHERE migration_name = $1",
+            )
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+            return Ok(Some(Outcome::Paused));
+        }
+        Ok(None)
+    }
+
+    /// One batch after the checkpoint `p`, mapped and checkpointed in one
+    /// transaction; true when no rows were left.
+    async fn backfill_batch(
+        &self,
+        p: &BackfillProgress,
+        batch: &BatchStatements<'_>,
+        lock: &RunnerLock,
+    ) -> Result<bool, EngineError> {
+        let label = format!(
+            "backfill batch after key {}",
+            p.last_key.as_deref().unwrap_or("(start)")
+        );
+        self.in_batch(lock, &label, |conn| {
+            let (first, next) = (batch.bounds.first.clone(), batch.bounds.next.clone());
+            let (map, checkpoint) = (batch.map.to_string(), batch.checkpoint.to_string());
+            let (p, name) = (p.clone(), self.recipe.name.clone());
+            Box::pin(async move {
+                let started = Instant::now();
+                let last = p.last_key.as_deref();
+                let size = p.batch_size as i64;
+                let (lo, hi, _) = batch_bounds(conn, &first, &next, last, size).await?;
+                let (Some(lo), Some(hi)) = (lo, hi) else {
+                    return Ok(true);
+                };
+                let batch: BatchResult = sqlx::query_as(&map)
+                    .bind(&lo)
+                    .bind(&hi)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                let (rate, next_size) = pace(&p, batch.n_rows, started.elapsed());
+                sqlx::query(&checkpoint)
+                    .bind(&name)
+                    .bind(&hi)
+                    .bind(batch.n_rows)
+                    .bind(batch.n_quarantined)
+                    .bind(next_size)
+                    .bind(rate)
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(false)
+            })
+        })
+        .await
     }
 
     async fn finish_backfill(&self, id: i64, ctl: &RunControl) -> Result<Outcome, EngineError> {

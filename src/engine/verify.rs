@@ -2,8 +2,10 @@
 //! the targets hold. Quarantined documents are counted apart: they are known
 //! and explained, not differences.
 
+use super::planner::Planner;
 use super::state::RunnerLock;
-use super::{sql, Batch, Engine, EngineError, Step};
+use super::step::Verification;
+use super::{sql, Engine, EngineError};
 
 pub use super::vocab::{Difference, VerifyReport};
 use super::vocab::{Event, Phase};
@@ -22,29 +24,18 @@ const LISTED: usize = 20;
 impl Engine {
     /// A full verification (what phase 4's gate runs), outside any phase.
     pub async fn verify(&self) -> Result<VerifyReport, EngineError> {
-        let step = self
-            .plan(Phase::SwitchReads)?
-            .into_iter()
-            .find(|s| s.batch == Some(Batch::Verify))
-            .ok_or_else(|| EngineError::Refused("phase 4 has no verification step".into()))?;
-        self.verify_with(&step, None).await
+        let verification = Planner::new(&self.recipe).verification();
+        self.verify_with("verify", &verification, None).await
     }
 
-    /// Runs a verification step: `[first bounds, next bounds, one
-    /// comparison per target]`, each batch in one snapshot.
+    /// Runs a verification (`Work::Verify`), each key batch in one snapshot.
     pub(super) async fn verify_with(
         &self,
-        step: &Step,
+        label: &str,
+        v: &Verification,
         lock: Option<&RunnerLock>,
     ) -> Result<VerifyReport, EngineError> {
         let r = &self.recipe;
-        let [first, next] = [&step.sql[0], &step.sql[1]];
-        let statements: Vec<(String, &String)> = r
-            .targets
-            .iter()
-            .zip(&step.sql[2..])
-            .map(|(t, stmt)| (t.table.as_str().to_string(), stmt))
-            .collect();
         let mut report = VerifyReport {
             rows_compared: 0,
             rows_total: 0,
@@ -63,41 +54,12 @@ impl Engine {
             if let Some(l) = lock {
                 l.check().await?;
             }
-            // One snapshot per batch: source and targets compared consistently.
-            let mut tx = self.pool.begin().await?;
-            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                .execute(&mut *tx)
-                .await?;
-            for setting in sql::LOCAL_SETTINGS {
-                sqlx::query(setting).execute(&mut *tx).await?;
-            }
-            let (lo, hi, n) =
-                super::phases::batch_bounds(&mut tx, first, next, last.as_deref(), BATCH).await?;
-            let (Some(lo), Some(hi)) = (lo, hi) else {
+            let Some(hi) = self
+                .compare_batch(label, v, last.as_deref(), &mut report)
+                .await?
+            else {
                 break;
             };
-            report.rows_compared += n;
-            for (table, stmt) in &statements {
-                let rows: Vec<DiffRow> = sqlx::query_as(stmt)
-                    .bind(&lo)
-                    .bind(&hi)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(|e| EngineError::from_step(&step.label, e))?;
-                report.differences += rows.len() as i64;
-                for row in rows {
-                    if report.first_differences.len() < LISTED {
-                        report.first_differences.push(Difference {
-                            table: table.clone(),
-                            key: row.key,
-                            entry: row.entry,
-                            expected: row.expected,
-                            actual: row.actual,
-                        });
-                    }
-                }
-            }
-            tx.commit().await?;
             last = Some(hi);
             if last_event.elapsed() >= std::time::Duration::from_millis(250) {
                 last_event = std::time::Instant::now();
@@ -114,6 +76,52 @@ impl Engine {
         self.verify_event(id, Event::Verified(report.clone()))
             .await?;
         Ok(report)
+    }
+
+    /// Compares the key batch after `last` in one snapshot (source and
+    /// targets consistent), adding to `report`; the batch's last key, or
+    /// None when no rows were left.
+    async fn compare_batch(
+        &self,
+        label: &str,
+        v: &Verification,
+        last: Option<&str>,
+        report: &mut VerifyReport,
+    ) -> Result<Option<String>, EngineError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await?;
+        for setting in sql::LOCAL_SETTINGS {
+            sqlx::query(setting).execute(&mut *tx).await?;
+        }
+        let (first, next) = (&v.bounds.first, &v.bounds.next);
+        let (lo, hi, n) = super::phases::batch_bounds(&mut tx, first, next, last, BATCH).await?;
+        let (Some(lo), Some(hi)) = (lo, hi) else {
+            return Ok(None);
+        };
+        report.rows_compared += n;
+        for (t, stmt) in self.recipe.targets.iter().zip(&v.compare) {
+            let rows: Vec<DiffRow> = sqlx::query_as(stmt)
+                .bind(&lo)
+                .bind(&hi)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(|e| EngineError::from_step(label, e))?;
+            report.differences += rows.len() as i64;
+            let room = LISTED.saturating_sub(report.first_differences.len());
+            report
+                .first_differences
+                .extend(rows.into_iter().take(room).map(|row| Difference {
+                    table: t.table.as_str().to_string(),
+                    key: row.key,
+                    entry: row.entry,
+                    expected: row.expected,
+                    actual: row.actual,
+                }));
+        }
+        tx.commit().await?;
+        Ok(Some(hi))
     }
 
     async fn verify_event(&self, id: i64, event: Event) -> Result<(), EngineError> {

@@ -1149,3 +1149,258 @@ CREATE OR REPLACE TRIGGER "sy_edge_cases_8e2d2f6b_bkk" AFTER UPDATE OR DELETE ON
 
 UPDATE switchyard.contract_columns SET dropped = true WHERE migration_name = 'edge-cases';
 
+-- ===== rollback 5 =====
+-- mark the contract as being rolled back (phase 5 may not run until this is done) (one transaction, lock_timeout, retried)
+UPDATE switchyard.contract_columns SET rolling_back = true WHERE migration_name = 'edge-cases';
+
+-- re-add the column (and its default) (one transaction, lock_timeout, retried)
+ALTER TABLE "app"."things" ADD COLUMN IF NOT EXISTS "data" jsonb;
+
+ALTER TABLE "app"."things" ALTER COLUMN "data" SET DEFAULT '{}'::jsonb;
+
+-- restore the documents from the backup (repeated in key batches)
+SELECT (array_agg(k ORDER BY k))[1]::text, (array_agg(k ORDER BY k DESC))[1]::text, count(*) FROM (SELECT key AS k FROM switchyard."sy_edge_cases_8e2d2f6b_backup" ORDER BY key LIMIT $1) AS batch;
+
+SELECT (array_agg(k ORDER BY k))[1]::text, (array_agg(k ORDER BY k DESC))[1]::text, count(*) FROM (SELECT key AS k FROM switchyard."sy_edge_cases_8e2d2f6b_backup" WHERE key > $1::uuid ORDER BY key LIMIT $2) AS batch;
+
+UPDATE "app"."things" s SET "data" = b.doc FROM switchyard."sy_edge_cases_8e2d2f6b_backup" b WHERE s."id" = b.key AND b.key BETWEEN $1::uuid AND $2::uuid AND s."data" IS NULL AND b.doc IS NOT NULL;
+
+UPDATE "app"."things" s SET "data" = b.doc FROM switchyard."sy_edge_cases_8e2d2f6b_backup" b WHERE s."id" = b.key AND s."data" IS NULL AND b.doc IS NOT NULL;
+
+SELECT count(*) FROM "app"."things" s JOIN switchyard."sy_edge_cases_8e2d2f6b_backup" b ON s."id" = b.key WHERE s."data" IS NULL AND b.doc IS NOT NULL;
+
+-- rows inserted since the contract get the column's default (one transaction, lock_timeout, retried)
+UPDATE "app"."things" s SET "data" = '{}'::jsonb WHERE s."data" IS NULL AND NOT EXISTS (SELECT 1 FROM switchyard."sy_edge_cases_8e2d2f6b_backup" b WHERE b.key = s."id");
+
+-- queued target writes follow source key updates again (one transaction, lock_timeout, retried)
+CREATE OR REPLACE TRIGGER "sy_edge_cases_8e2d2f6b_kf" AFTER UPDATE ON "app"."things" FOR EACH ROW WHEN (OLD."id" IS DISTINCT FROM NEW."id") EXECUTE FUNCTION switchyard."sy_edge_cases_8e2d2f6b_kf"();
+
+-- writes to thing_facts flow back into the column again, instead of being remembered (one transaction, lock_timeout, retried)
+DROP TRIGGER IF EXISTS "sy_edge_cases_8e2d2f6b_ctr" ON "app"."thing_facts";
+
+CREATE OR REPLACE TRIGGER "sy_edge_cases_8e2d2f6b_rev" AFTER INSERT OR UPDATE OR DELETE ON "app"."thing_facts" FOR EACH ROW EXECUTE FUNCTION switchyard."sy_edge_cases_8e2d2f6b_rev_0"();
+
+CREATE OR REPLACE TRIGGER "sy_edge_cases_8e2d2f6b_rvs_ins" AFTER INSERT ON "app"."thing_facts" REFERENCING NEW TABLE AS sy_new FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_edge_cases_8e2d2f6b_rvs_0"();
+
+CREATE OR REPLACE TRIGGER "sy_edge_cases_8e2d2f6b_rvs_upd" AFTER UPDATE ON "app"."thing_facts" REFERENCING OLD TABLE AS sy_old NEW TABLE AS sy_new FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_edge_cases_8e2d2f6b_rvs_0"();
+
+CREATE OR REPLACE TRIGGER "sy_edge_cases_8e2d2f6b_rvs_del" AFTER DELETE ON "app"."thing_facts" REFERENCING OLD TABLE AS sy_old FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_edge_cases_8e2d2f6b_rvs_0"();
+
+-- writes to thing_parts flow back into the column again, instead of being remembered (one transaction, lock_timeout, retried)
+DROP TRIGGER IF EXISTS "sy_edge_cases_8e2d2f6b_ctr" ON "app"."thing_parts";
+
+CREATE OR REPLACE TRIGGER "sy_edge_cases_8e2d2f6b_rev" AFTER INSERT OR UPDATE OR DELETE ON "app"."thing_parts" FOR EACH ROW EXECUTE FUNCTION switchyard."sy_edge_cases_8e2d2f6b_rev_1"();
+
+CREATE OR REPLACE TRIGGER "sy_edge_cases_8e2d2f6b_rvs_ins" AFTER INSERT ON "app"."thing_parts" REFERENCING NEW TABLE AS sy_new FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_edge_cases_8e2d2f6b_rvs_1"();
+
+CREATE OR REPLACE TRIGGER "sy_edge_cases_8e2d2f6b_rvs_upd" AFTER UPDATE ON "app"."thing_parts" REFERENCING OLD TABLE AS sy_old NEW TABLE AS sy_new FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_edge_cases_8e2d2f6b_rvs_1"();
+
+CREATE OR REPLACE TRIGGER "sy_edge_cases_8e2d2f6b_rvs_del" AFTER DELETE ON "app"."thing_parts" REFERENCING OLD TABLE AS sy_old FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_edge_cases_8e2d2f6b_rvs_1"();
+
+-- dual-write again (one transaction, lock_timeout, retried)
+CREATE OR REPLACE TRIGGER "sy_edge_cases_8e2d2f6b_dw_ins" AFTER INSERT ON "app"."things" REFERENCING NEW TABLE AS sy_new FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_edge_cases_8e2d2f6b_dw"();
+
+CREATE OR REPLACE TRIGGER "sy_edge_cases_8e2d2f6b_dw_upd" AFTER UPDATE ON "app"."things" REFERENCING OLD TABLE AS sy_old NEW TABLE AS sy_new FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_edge_cases_8e2d2f6b_dw"();
+
+CREATE OR REPLACE TRIGGER "sy_edge_cases_8e2d2f6b_dw_del" AFTER DELETE ON "app"."things" REFERENCING OLD TABLE AS sy_old FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_edge_cases_8e2d2f6b_dw"();
+
+-- replay into the documents the target writes made since the contract (repeated in key batches)
+SELECT switchyard."sy_edge_cases_8e2d2f6b_replay"(ARRAY['contract'], NULL, 1000, true);
+
+-- queue a re-map of the rows inserted since the contract (one transaction, lock_timeout, retried)
+INSERT INTO switchyard.sync_queue (migration_name, kind, source_key) SELECT 'edge-cases', 'forward', s."id"::text FROM "app"."things" s WHERE NOT EXISTS (SELECT 1 FROM switchyard."sy_edge_cases_8e2d2f6b_backup" b WHERE b.key = s."id");
+
+-- restore check doc_is_object (one transaction, lock_timeout, retried)
+ALTER TABLE "app"."things" ADD CONSTRAINT "doc_is_object" CHECK (jsonb_typeof(doc) = 'object'::text) NOT VALID;
+
+-- validate check doc_is_object (one transaction, lock_timeout, retried)
+ALTER TABLE "app"."things" VALIDATE CONSTRAINT "doc_is_object";
+
+-- NOT NULL: a check, not yet validated (one transaction, lock_timeout, retried)
+ALTER TABLE "app"."things" ADD CONSTRAINT "sy_edge_cases_8e2d2f6b_nn" CHECK ("data" IS NOT NULL) NOT VALID;
+
+-- NOT NULL: validate the check (one transaction, lock_timeout, retried)
+ALTER TABLE "app"."things" VALIDATE CONSTRAINT "sy_edge_cases_8e2d2f6b_nn";
+
+-- NOT NULL: set it (proved by the check, no scan) and drop the check (one transaction, lock_timeout, retried)
+ALTER TABLE "app"."things" ALTER COLUMN "data" SET NOT NULL;
+
+ALTER TABLE "app"."things" DROP CONSTRAINT IF EXISTS "sy_edge_cases_8e2d2f6b_nn";
+
+-- restore index docs_gin (outside a transaction, lock_timeout, retried)
+DROP INDEX CONCURRENTLY IF EXISTS "app"."docs_gin";
+
+CREATE INDEX CONCURRENTLY IF NOT EXISTS docs_gin ON app.docs USING gin (doc);
+
+-- restore the column's storage, statistics, compression and comment (one transaction, lock_timeout, retried)
+ALTER TABLE "app"."things" ALTER COLUMN "data" SET STORAGE MAIN;
+
+ALTER TABLE "app"."things" ALTER COLUMN "data" SET STATISTICS 500;
+
+ALTER TABLE "app"."things" ALTER COLUMN "data" SET COMPRESSION lz4;
+
+COMMENT ON COLUMN "app"."things"."data" IS 'it''s the document';
+
+-- drop the backup (one transaction, lock_timeout, retried)
+DROP TRIGGER IF EXISTS "sy_edge_cases_8e2d2f6b_bk" ON "app"."things";
+
+DROP TRIGGER IF EXISTS "sy_edge_cases_8e2d2f6b_bkk" ON "app"."things";
+
+DROP TABLE IF EXISTS switchyard."sy_edge_cases_8e2d2f6b_backup";
+
+DELETE FROM switchyard.contract_columns WHERE migration_name = 'edge-cases';
+
+-- ===== rollback 4 =====
+-- read from the source again (one transaction, lock_timeout, retried)
+INSERT INTO switchyard.read_flags (migration_name, reads_from) VALUES ('edge-cases', 'source') ON CONFLICT (migration_name) DO UPDATE SET reads_from = 'source', changed_at = now();
+
+SELECT pg_notify('switchyard_read_flag', '{"migration":"edge-cases","reads_from":"source"}');
+
+-- stop writing thing_facts back into the column (one transaction, lock_timeout, retried)
+DROP TRIGGER IF EXISTS "sy_edge_cases_8e2d2f6b_rev" ON "app"."thing_facts";
+
+DROP TRIGGER IF EXISTS "sy_edge_cases_8e2d2f6b_rvs_ins" ON "app"."thing_facts";
+
+DROP TRIGGER IF EXISTS "sy_edge_cases_8e2d2f6b_rvs_upd" ON "app"."thing_facts";
+
+DROP TRIGGER IF EXISTS "sy_edge_cases_8e2d2f6b_rvs_del" ON "app"."thing_facts";
+
+-- stop writing thing_parts back into the column (one transaction, lock_timeout, retried)
+DROP TRIGGER IF EXISTS "sy_edge_cases_8e2d2f6b_rev" ON "app"."thing_parts";
+
+DROP TRIGGER IF EXISTS "sy_edge_cases_8e2d2f6b_rvs_ins" ON "app"."thing_parts";
+
+DROP TRIGGER IF EXISTS "sy_edge_cases_8e2d2f6b_rvs_upd" ON "app"."thing_parts";
+
+DROP TRIGGER IF EXISTS "sy_edge_cases_8e2d2f6b_rvs_del" ON "app"."thing_parts";
+
+-- apply sync work deferred by triggers that gave way to a deadlock (repeated in key batches)
+SELECT switchyard."sy_edge_cases_8e2d2f6b_drain"();
+
+-- stop following source key updates (one transaction, lock_timeout, retried)
+DROP TRIGGER IF EXISTS "sy_edge_cases_8e2d2f6b_kf" ON "app"."things";
+
+-- ===== rollback 3 =====
+-- apply sync work deferred by triggers that gave way to a deadlock (repeated in key batches)
+SELECT switchyard."sy_edge_cases_8e2d2f6b_drain"();
+
+-- switch dual-write back to capture (one transaction, lock_timeout, retried)
+CREATE OR REPLACE TRIGGER "sy_edge_cases_8e2d2f6b_capture_ins" AFTER INSERT ON "app"."things" REFERENCING NEW TABLE AS sy_new FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_edge_cases_8e2d2f6b_capture"();
+
+CREATE OR REPLACE TRIGGER "sy_edge_cases_8e2d2f6b_capture_upd" AFTER UPDATE ON "app"."things" REFERENCING OLD TABLE AS sy_old NEW TABLE AS sy_new FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_edge_cases_8e2d2f6b_capture"();
+
+CREATE OR REPLACE TRIGGER "sy_edge_cases_8e2d2f6b_capture_del" AFTER DELETE ON "app"."things" REFERENCING OLD TABLE AS sy_old FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_edge_cases_8e2d2f6b_capture"();
+
+DROP TRIGGER IF EXISTS "sy_edge_cases_8e2d2f6b_dw_ins" ON "app"."things";
+
+DROP TRIGGER IF EXISTS "sy_edge_cases_8e2d2f6b_dw_upd" ON "app"."things";
+
+DROP TRIGGER IF EXISTS "sy_edge_cases_8e2d2f6b_dw_del" ON "app"."things";
+
+INSERT INTO switchyard.capture_log (migration_name, source_key) SELECT migration_name, source_key FROM switchyard.sync_queue WHERE migration_name = 'edge-cases' AND kind = 'forward';
+
+DELETE FROM switchyard.sync_queue WHERE migration_name = 'edge-cases' AND kind IN ('forward', 'reverse');
+
+-- ===== rollback 2 =====
+-- empty thing_facts (one transaction, lock_timeout, retried)
+TRUNCATE "app"."thing_facts";
+
+-- empty thing_parts (one transaction, lock_timeout, retried)
+TRUNCATE "app"."thing_parts";
+
+-- forget the checkpoint and the quarantine (one transaction, lock_timeout, retried)
+DELETE FROM switchyard.quarantine WHERE migration_name = 'edge-cases';
+
+DELETE FROM switchyard.unmapped_keys WHERE migration_name = 'edge-cases';
+
+DELETE FROM switchyard.backfill_progress WHERE migration_name = 'edge-cases';
+
+-- ===== rollback 1 =====
+-- drop our triggers on the source (one transaction, lock_timeout, retried)
+DROP TRIGGER IF EXISTS "sy_edge_cases_8e2d2f6b_capture_ins" ON "app"."things";
+
+DROP TRIGGER IF EXISTS "sy_edge_cases_8e2d2f6b_capture_upd" ON "app"."things";
+
+DROP TRIGGER IF EXISTS "sy_edge_cases_8e2d2f6b_capture_del" ON "app"."things";
+
+DROP TRIGGER IF EXISTS "sy_edge_cases_8e2d2f6b_dw_ins" ON "app"."things";
+
+DROP TRIGGER IF EXISTS "sy_edge_cases_8e2d2f6b_dw_upd" ON "app"."things";
+
+DROP TRIGGER IF EXISTS "sy_edge_cases_8e2d2f6b_dw_del" ON "app"."things";
+
+DROP TRIGGER IF EXISTS "sy_edge_cases_8e2d2f6b_bk" ON "app"."things";
+
+DROP TRIGGER IF EXISTS "sy_edge_cases_8e2d2f6b_bkk" ON "app"."things";
+
+-- drop the foreign key of thing_parts (one transaction, lock_timeout, retried)
+ALTER TABLE IF EXISTS "app"."thing_parts" DROP CONSTRAINT IF EXISTS "sy_edge_cases_8e2d2f6b_fk_1";
+
+-- drop table thing_parts (one transaction, lock_timeout, retried)
+DROP TABLE IF EXISTS "app"."thing_parts";
+
+-- drop the foreign key of thing_facts (one transaction, lock_timeout, retried)
+ALTER TABLE IF EXISTS "app"."thing_facts" DROP CONSTRAINT IF EXISTS "sy_edge_cases_8e2d2f6b_fk_0";
+
+-- drop table thing_facts (one transaction, lock_timeout, retried)
+DROP TABLE IF EXISTS "app"."thing_facts";
+
+-- drop our functions and bookkeeping; unpin the recipe (one transaction, lock_timeout, retried)
+DROP FUNCTION IF EXISTS switchyard."sy_edge_cases_8e2d2f6b_apply"(uuid[], boolean, boolean);
+
+DROP FUNCTION IF EXISTS switchyard."sy_edge_cases_8e2d2f6b_map"(uuid[], boolean);
+
+DROP FUNCTION IF EXISTS switchyard."sy_edge_cases_8e2d2f6b_drain"();
+
+DROP FUNCTION IF EXISTS switchyard."sy_edge_cases_8e2d2f6b_replay"(text[], uuid[], integer, boolean);
+
+DROP FUNCTION IF EXISTS switchyard."sy_edge_cases_8e2d2f6b_capture"();
+
+DROP FUNCTION IF EXISTS switchyard."sy_edge_cases_8e2d2f6b_dw"();
+
+DROP FUNCTION IF EXISTS switchyard."sy_edge_cases_8e2d2f6b_bk"();
+
+DROP FUNCTION IF EXISTS switchyard."sy_edge_cases_8e2d2f6b_bkk"();
+
+DROP FUNCTION IF EXISTS switchyard."sy_edge_cases_8e2d2f6b_kf"();
+
+DROP FUNCTION IF EXISTS switchyard."sy_edge_cases_8e2d2f6b_wb_0"(jsonb, text, jsonb, jsonb);
+
+DROP FUNCTION IF EXISTS switchyard."sy_edge_cases_8e2d2f6b_rsync_0"(text, jsonb, jsonb);
+
+DROP FUNCTION IF EXISTS switchyard."sy_edge_cases_8e2d2f6b_resync_0"(uuid, text, text, jsonb, boolean);
+
+DROP FUNCTION IF EXISTS switchyard."sy_edge_cases_8e2d2f6b_rev_0"();
+
+DROP FUNCTION IF EXISTS switchyard."sy_edge_cases_8e2d2f6b_rvs_0"();
+
+DROP FUNCTION IF EXISTS switchyard."sy_edge_cases_8e2d2f6b_ctr_0"();
+
+DROP FUNCTION IF EXISTS switchyard."sy_edge_cases_8e2d2f6b_wb_1"(jsonb, text, jsonb, jsonb);
+
+DROP FUNCTION IF EXISTS switchyard."sy_edge_cases_8e2d2f6b_rsync_1"(text, jsonb, jsonb);
+
+DROP FUNCTION IF EXISTS switchyard."sy_edge_cases_8e2d2f6b_resync_1"(uuid, text, text, jsonb, boolean);
+
+DROP FUNCTION IF EXISTS switchyard."sy_edge_cases_8e2d2f6b_rev_1"();
+
+DROP FUNCTION IF EXISTS switchyard."sy_edge_cases_8e2d2f6b_rvs_1"();
+
+DROP FUNCTION IF EXISTS switchyard."sy_edge_cases_8e2d2f6b_ctr_1"();
+
+DROP TABLE IF EXISTS switchyard."sy_edge_cases_8e2d2f6b_backup";
+
+DELETE FROM switchyard.quarantine WHERE migration_name = 'edge-cases';
+
+DELETE FROM switchyard.capture_log WHERE migration_name = 'edge-cases';
+
+DELETE FROM switchyard.sync_queue WHERE migration_name = 'edge-cases';
+
+DELETE FROM switchyard.unmapped_keys WHERE migration_name = 'edge-cases';
+
+DELETE FROM switchyard.backfill_progress WHERE migration_name = 'edge-cases';
+
+DELETE FROM switchyard.contract_columns WHERE migration_name = 'edge-cases';
+
+UPDATE switchyard.migrations SET pinned_recipe = NULL, pinned_hash = NULL, pinned_at = NULL WHERE name = 'edge-cases';
+

@@ -1049,3 +1049,258 @@ CREATE OR REPLACE TRIGGER "sy_order_metadata_24cf9166_bkk" AFTER UPDATE OR DELET
 
 UPDATE switchyard.contract_columns SET dropped = true WHERE migration_name = 'order-metadata';
 
+-- ===== rollback 5 =====
+-- mark the contract as being rolled back (phase 5 may not run until this is done) (one transaction, lock_timeout, retried)
+UPDATE switchyard.contract_columns SET rolling_back = true WHERE migration_name = 'order-metadata';
+
+-- re-add the column (and its default) (one transaction, lock_timeout, retried)
+ALTER TABLE "public"."orders" ADD COLUMN IF NOT EXISTS "meta" jsonb;
+
+ALTER TABLE "public"."orders" ALTER COLUMN "meta" SET DEFAULT '{}'::jsonb;
+
+-- restore the documents from the backup (repeated in key batches)
+SELECT (array_agg(k ORDER BY k))[1]::text, (array_agg(k ORDER BY k DESC))[1]::text, count(*) FROM (SELECT key AS k FROM switchyard."sy_order_metadata_24cf9166_backup" ORDER BY key LIMIT $1) AS batch;
+
+SELECT (array_agg(k ORDER BY k))[1]::text, (array_agg(k ORDER BY k DESC))[1]::text, count(*) FROM (SELECT key AS k FROM switchyard."sy_order_metadata_24cf9166_backup" WHERE key > $1::uuid ORDER BY key LIMIT $2) AS batch;
+
+UPDATE "public"."orders" s SET "meta" = b.doc FROM switchyard."sy_order_metadata_24cf9166_backup" b WHERE s."order_id" = b.key AND b.key BETWEEN $1::uuid AND $2::uuid AND s."meta" IS NULL AND b.doc IS NOT NULL;
+
+UPDATE "public"."orders" s SET "meta" = b.doc FROM switchyard."sy_order_metadata_24cf9166_backup" b WHERE s."order_id" = b.key AND s."meta" IS NULL AND b.doc IS NOT NULL;
+
+SELECT count(*) FROM "public"."orders" s JOIN switchyard."sy_order_metadata_24cf9166_backup" b ON s."order_id" = b.key WHERE s."meta" IS NULL AND b.doc IS NOT NULL;
+
+-- rows inserted since the contract get the column's default (one transaction, lock_timeout, retried)
+UPDATE "public"."orders" s SET "meta" = '{}'::jsonb WHERE s."meta" IS NULL AND NOT EXISTS (SELECT 1 FROM switchyard."sy_order_metadata_24cf9166_backup" b WHERE b.key = s."order_id");
+
+-- queued target writes follow source key updates again (one transaction, lock_timeout, retried)
+CREATE OR REPLACE TRIGGER "sy_order_metadata_24cf9166_kf" AFTER UPDATE ON "public"."orders" FOR EACH ROW WHEN (OLD."order_id" IS DISTINCT FROM NEW."order_id") EXECUTE FUNCTION switchyard."sy_order_metadata_24cf9166_kf"();
+
+-- writes to order_details flow back into the column again, instead of being remembered (one transaction, lock_timeout, retried)
+DROP TRIGGER IF EXISTS "sy_order_metadata_24cf9166_ctr" ON "public"."order_details";
+
+CREATE OR REPLACE TRIGGER "sy_order_metadata_24cf9166_rev" AFTER INSERT OR UPDATE OR DELETE ON "public"."order_details" FOR EACH ROW EXECUTE FUNCTION switchyard."sy_order_metadata_24cf9166_rev_0"();
+
+CREATE OR REPLACE TRIGGER "sy_order_metadata_24cf9166_rvs_ins" AFTER INSERT ON "public"."order_details" REFERENCING NEW TABLE AS sy_new FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_order_metadata_24cf9166_rvs_0"();
+
+CREATE OR REPLACE TRIGGER "sy_order_metadata_24cf9166_rvs_upd" AFTER UPDATE ON "public"."order_details" REFERENCING OLD TABLE AS sy_old NEW TABLE AS sy_new FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_order_metadata_24cf9166_rvs_0"();
+
+CREATE OR REPLACE TRIGGER "sy_order_metadata_24cf9166_rvs_del" AFTER DELETE ON "public"."order_details" REFERENCING OLD TABLE AS sy_old FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_order_metadata_24cf9166_rvs_0"();
+
+-- writes to order_lines flow back into the column again, instead of being remembered (one transaction, lock_timeout, retried)
+DROP TRIGGER IF EXISTS "sy_order_metadata_24cf9166_ctr" ON "public"."order_lines";
+
+CREATE OR REPLACE TRIGGER "sy_order_metadata_24cf9166_rev" AFTER INSERT OR UPDATE OR DELETE ON "public"."order_lines" FOR EACH ROW EXECUTE FUNCTION switchyard."sy_order_metadata_24cf9166_rev_1"();
+
+CREATE OR REPLACE TRIGGER "sy_order_metadata_24cf9166_rvs_ins" AFTER INSERT ON "public"."order_lines" REFERENCING NEW TABLE AS sy_new FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_order_metadata_24cf9166_rvs_1"();
+
+CREATE OR REPLACE TRIGGER "sy_order_metadata_24cf9166_rvs_upd" AFTER UPDATE ON "public"."order_lines" REFERENCING OLD TABLE AS sy_old NEW TABLE AS sy_new FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_order_metadata_24cf9166_rvs_1"();
+
+CREATE OR REPLACE TRIGGER "sy_order_metadata_24cf9166_rvs_del" AFTER DELETE ON "public"."order_lines" REFERENCING OLD TABLE AS sy_old FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_order_metadata_24cf9166_rvs_1"();
+
+-- dual-write again (one transaction, lock_timeout, retried)
+CREATE OR REPLACE TRIGGER "sy_order_metadata_24cf9166_dw_ins" AFTER INSERT ON "public"."orders" REFERENCING NEW TABLE AS sy_new FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_order_metadata_24cf9166_dw"();
+
+CREATE OR REPLACE TRIGGER "sy_order_metadata_24cf9166_dw_upd" AFTER UPDATE ON "public"."orders" REFERENCING OLD TABLE AS sy_old NEW TABLE AS sy_new FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_order_metadata_24cf9166_dw"();
+
+CREATE OR REPLACE TRIGGER "sy_order_metadata_24cf9166_dw_del" AFTER DELETE ON "public"."orders" REFERENCING OLD TABLE AS sy_old FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_order_metadata_24cf9166_dw"();
+
+-- replay into the documents the target writes made since the contract (repeated in key batches)
+SELECT switchyard."sy_order_metadata_24cf9166_replay"(ARRAY['contract'], NULL, 1000, true);
+
+-- queue a re-map of the rows inserted since the contract (one transaction, lock_timeout, retried)
+INSERT INTO switchyard.sync_queue (migration_name, kind, source_key) SELECT 'order-metadata', 'forward', s."order_id"::text FROM "public"."orders" s WHERE NOT EXISTS (SELECT 1 FROM switchyard."sy_order_metadata_24cf9166_backup" b WHERE b.key = s."order_id");
+
+-- restore check doc_is_object (one transaction, lock_timeout, retried)
+ALTER TABLE "public"."orders" ADD CONSTRAINT "doc_is_object" CHECK (jsonb_typeof(doc) = 'object'::text) NOT VALID;
+
+-- validate check doc_is_object (one transaction, lock_timeout, retried)
+ALTER TABLE "public"."orders" VALIDATE CONSTRAINT "doc_is_object";
+
+-- NOT NULL: a check, not yet validated (one transaction, lock_timeout, retried)
+ALTER TABLE "public"."orders" ADD CONSTRAINT "sy_order_metadata_24cf9166_nn" CHECK ("meta" IS NOT NULL) NOT VALID;
+
+-- NOT NULL: validate the check (one transaction, lock_timeout, retried)
+ALTER TABLE "public"."orders" VALIDATE CONSTRAINT "sy_order_metadata_24cf9166_nn";
+
+-- NOT NULL: set it (proved by the check, no scan) and drop the check (one transaction, lock_timeout, retried)
+ALTER TABLE "public"."orders" ALTER COLUMN "meta" SET NOT NULL;
+
+ALTER TABLE "public"."orders" DROP CONSTRAINT IF EXISTS "sy_order_metadata_24cf9166_nn";
+
+-- restore index docs_gin (outside a transaction, lock_timeout, retried)
+DROP INDEX CONCURRENTLY IF EXISTS "public"."docs_gin";
+
+CREATE INDEX CONCURRENTLY IF NOT EXISTS docs_gin ON app.docs USING gin (doc);
+
+-- restore the column's storage, statistics, compression and comment (one transaction, lock_timeout, retried)
+ALTER TABLE "public"."orders" ALTER COLUMN "meta" SET STORAGE MAIN;
+
+ALTER TABLE "public"."orders" ALTER COLUMN "meta" SET STATISTICS 500;
+
+ALTER TABLE "public"."orders" ALTER COLUMN "meta" SET COMPRESSION lz4;
+
+COMMENT ON COLUMN "public"."orders"."meta" IS 'it''s the document';
+
+-- drop the backup (one transaction, lock_timeout, retried)
+DROP TRIGGER IF EXISTS "sy_order_metadata_24cf9166_bk" ON "public"."orders";
+
+DROP TRIGGER IF EXISTS "sy_order_metadata_24cf9166_bkk" ON "public"."orders";
+
+DROP TABLE IF EXISTS switchyard."sy_order_metadata_24cf9166_backup";
+
+DELETE FROM switchyard.contract_columns WHERE migration_name = 'order-metadata';
+
+-- ===== rollback 4 =====
+-- read from the source again (one transaction, lock_timeout, retried)
+INSERT INTO switchyard.read_flags (migration_name, reads_from) VALUES ('order-metadata', 'source') ON CONFLICT (migration_name) DO UPDATE SET reads_from = 'source', changed_at = now();
+
+SELECT pg_notify('switchyard_read_flag', '{"migration":"order-metadata","reads_from":"source"}');
+
+-- stop writing order_details back into the column (one transaction, lock_timeout, retried)
+DROP TRIGGER IF EXISTS "sy_order_metadata_24cf9166_rev" ON "public"."order_details";
+
+DROP TRIGGER IF EXISTS "sy_order_metadata_24cf9166_rvs_ins" ON "public"."order_details";
+
+DROP TRIGGER IF EXISTS "sy_order_metadata_24cf9166_rvs_upd" ON "public"."order_details";
+
+DROP TRIGGER IF EXISTS "sy_order_metadata_24cf9166_rvs_del" ON "public"."order_details";
+
+-- stop writing order_lines back into the column (one transaction, lock_timeout, retried)
+DROP TRIGGER IF EXISTS "sy_order_metadata_24cf9166_rev" ON "public"."order_lines";
+
+DROP TRIGGER IF EXISTS "sy_order_metadata_24cf9166_rvs_ins" ON "public"."order_lines";
+
+DROP TRIGGER IF EXISTS "sy_order_metadata_24cf9166_rvs_upd" ON "public"."order_lines";
+
+DROP TRIGGER IF EXISTS "sy_order_metadata_24cf9166_rvs_del" ON "public"."order_lines";
+
+-- apply sync work deferred by triggers that gave way to a deadlock (repeated in key batches)
+SELECT switchyard."sy_order_metadata_24cf9166_drain"();
+
+-- stop following source key updates (one transaction, lock_timeout, retried)
+DROP TRIGGER IF EXISTS "sy_order_metadata_24cf9166_kf" ON "public"."orders";
+
+-- ===== rollback 3 =====
+-- apply sync work deferred by triggers that gave way to a deadlock (repeated in key batches)
+SELECT switchyard."sy_order_metadata_24cf9166_drain"();
+
+-- switch dual-write back to capture (one transaction, lock_timeout, retried)
+CREATE OR REPLACE TRIGGER "sy_order_metadata_24cf9166_capture_ins" AFTER INSERT ON "public"."orders" REFERENCING NEW TABLE AS sy_new FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_order_metadata_24cf9166_capture"();
+
+CREATE OR REPLACE TRIGGER "sy_order_metadata_24cf9166_capture_upd" AFTER UPDATE ON "public"."orders" REFERENCING OLD TABLE AS sy_old NEW TABLE AS sy_new FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_order_metadata_24cf9166_capture"();
+
+CREATE OR REPLACE TRIGGER "sy_order_metadata_24cf9166_capture_del" AFTER DELETE ON "public"."orders" REFERENCING OLD TABLE AS sy_old FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_order_metadata_24cf9166_capture"();
+
+DROP TRIGGER IF EXISTS "sy_order_metadata_24cf9166_dw_ins" ON "public"."orders";
+
+DROP TRIGGER IF EXISTS "sy_order_metadata_24cf9166_dw_upd" ON "public"."orders";
+
+DROP TRIGGER IF EXISTS "sy_order_metadata_24cf9166_dw_del" ON "public"."orders";
+
+INSERT INTO switchyard.capture_log (migration_name, source_key) SELECT migration_name, source_key FROM switchyard.sync_queue WHERE migration_name = 'order-metadata' AND kind = 'forward';
+
+DELETE FROM switchyard.sync_queue WHERE migration_name = 'order-metadata' AND kind IN ('forward', 'reverse');
+
+-- ===== rollback 2 =====
+-- empty order_details (one transaction, lock_timeout, retried)
+TRUNCATE "public"."order_details";
+
+-- empty order_lines (one transaction, lock_timeout, retried)
+TRUNCATE "public"."order_lines";
+
+-- forget the checkpoint and the quarantine (one transaction, lock_timeout, retried)
+DELETE FROM switchyard.quarantine WHERE migration_name = 'order-metadata';
+
+DELETE FROM switchyard.unmapped_keys WHERE migration_name = 'order-metadata';
+
+DELETE FROM switchyard.backfill_progress WHERE migration_name = 'order-metadata';
+
+-- ===== rollback 1 =====
+-- drop our triggers on the source (one transaction, lock_timeout, retried)
+DROP TRIGGER IF EXISTS "sy_order_metadata_24cf9166_capture_ins" ON "public"."orders";
+
+DROP TRIGGER IF EXISTS "sy_order_metadata_24cf9166_capture_upd" ON "public"."orders";
+
+DROP TRIGGER IF EXISTS "sy_order_metadata_24cf9166_capture_del" ON "public"."orders";
+
+DROP TRIGGER IF EXISTS "sy_order_metadata_24cf9166_dw_ins" ON "public"."orders";
+
+DROP TRIGGER IF EXISTS "sy_order_metadata_24cf9166_dw_upd" ON "public"."orders";
+
+DROP TRIGGER IF EXISTS "sy_order_metadata_24cf9166_dw_del" ON "public"."orders";
+
+DROP TRIGGER IF EXISTS "sy_order_metadata_24cf9166_bk" ON "public"."orders";
+
+DROP TRIGGER IF EXISTS "sy_order_metadata_24cf9166_bkk" ON "public"."orders";
+
+-- drop the foreign key of order_lines (one transaction, lock_timeout, retried)
+ALTER TABLE IF EXISTS "public"."order_lines" DROP CONSTRAINT IF EXISTS "sy_order_metadata_24cf9166_fk_1";
+
+-- drop table order_lines (one transaction, lock_timeout, retried)
+DROP TABLE IF EXISTS "public"."order_lines";
+
+-- drop the foreign key of order_details (one transaction, lock_timeout, retried)
+ALTER TABLE IF EXISTS "public"."order_details" DROP CONSTRAINT IF EXISTS "sy_order_metadata_24cf9166_fk_0";
+
+-- drop table order_details (one transaction, lock_timeout, retried)
+DROP TABLE IF EXISTS "public"."order_details";
+
+-- drop our functions and bookkeeping; unpin the recipe (one transaction, lock_timeout, retried)
+DROP FUNCTION IF EXISTS switchyard."sy_order_metadata_24cf9166_apply"(uuid[], boolean, boolean);
+
+DROP FUNCTION IF EXISTS switchyard."sy_order_metadata_24cf9166_map"(uuid[], boolean);
+
+DROP FUNCTION IF EXISTS switchyard."sy_order_metadata_24cf9166_drain"();
+
+DROP FUNCTION IF EXISTS switchyard."sy_order_metadata_24cf9166_replay"(text[], uuid[], integer, boolean);
+
+DROP FUNCTION IF EXISTS switchyard."sy_order_metadata_24cf9166_capture"();
+
+DROP FUNCTION IF EXISTS switchyard."sy_order_metadata_24cf9166_dw"();
+
+DROP FUNCTION IF EXISTS switchyard."sy_order_metadata_24cf9166_bk"();
+
+DROP FUNCTION IF EXISTS switchyard."sy_order_metadata_24cf9166_bkk"();
+
+DROP FUNCTION IF EXISTS switchyard."sy_order_metadata_24cf9166_kf"();
+
+DROP FUNCTION IF EXISTS switchyard."sy_order_metadata_24cf9166_wb_0"(jsonb, text, jsonb, jsonb);
+
+DROP FUNCTION IF EXISTS switchyard."sy_order_metadata_24cf9166_rsync_0"(text, jsonb, jsonb);
+
+DROP FUNCTION IF EXISTS switchyard."sy_order_metadata_24cf9166_resync_0"(uuid, text, text, jsonb, boolean);
+
+DROP FUNCTION IF EXISTS switchyard."sy_order_metadata_24cf9166_rev_0"();
+
+DROP FUNCTION IF EXISTS switchyard."sy_order_metadata_24cf9166_rvs_0"();
+
+DROP FUNCTION IF EXISTS switchyard."sy_order_metadata_24cf9166_ctr_0"();
+
+DROP FUNCTION IF EXISTS switchyard."sy_order_metadata_24cf9166_wb_1"(jsonb, text, jsonb, jsonb);
+
+DROP FUNCTION IF EXISTS switchyard."sy_order_metadata_24cf9166_rsync_1"(text, jsonb, jsonb);
+
+DROP FUNCTION IF EXISTS switchyard."sy_order_metadata_24cf9166_resync_1"(uuid, text, text, jsonb, boolean);
+
+DROP FUNCTION IF EXISTS switchyard."sy_order_metadata_24cf9166_rev_1"();
+
+DROP FUNCTION IF EXISTS switchyard."sy_order_metadata_24cf9166_rvs_1"();
+
+DROP FUNCTION IF EXISTS switchyard."sy_order_metadata_24cf9166_ctr_1"();
+
+DROP TABLE IF EXISTS switchyard."sy_order_metadata_24cf9166_backup";
+
+DELETE FROM switchyard.quarantine WHERE migration_name = 'order-metadata';
+
+DELETE FROM switchyard.capture_log WHERE migration_name = 'order-metadata';
+
+DELETE FROM switchyard.sync_queue WHERE migration_name = 'order-metadata';
+
+DELETE FROM switchyard.unmapped_keys WHERE migration_name = 'order-metadata';
+
+DELETE FROM switchyard.backfill_progress WHERE migration_name = 'order-metadata';
+
+DELETE FROM switchyard.contract_columns WHERE migration_name = 'order-metadata';
+
+UPDATE switchyard.migrations SET pinned_recipe = NULL, pinned_hash = NULL, pinned_at = NULL WHERE name = 'order-metadata';
+

@@ -1034,3 +1034,258 @@ CREATE OR REPLACE TRIGGER "sy_user_preferences_b93a2f57_bkk" AFTER UPDATE OR DEL
 
 UPDATE switchyard.contract_columns SET dropped = true WHERE migration_name = 'user-preferences';
 
+-- ===== rollback 5 =====
+-- mark the contract as being rolled back (phase 5 may not run until this is done) (one transaction, lock_timeout, retried)
+UPDATE switchyard.contract_columns SET rolling_back = true WHERE migration_name = 'user-preferences';
+
+-- re-add the column (and its default) (one transaction, lock_timeout, retried)
+ALTER TABLE "public"."users" ADD COLUMN IF NOT EXISTS "preferences" jsonb;
+
+ALTER TABLE "public"."users" ALTER COLUMN "preferences" SET DEFAULT '{}'::jsonb;
+
+-- restore the documents from the backup (repeated in key batches)
+SELECT (array_agg(k ORDER BY k))[1]::text, (array_agg(k ORDER BY k DESC))[1]::text, count(*) FROM (SELECT key AS k FROM switchyard."sy_user_preferences_b93a2f57_backup" ORDER BY key LIMIT $1) AS batch;
+
+SELECT (array_agg(k ORDER BY k))[1]::text, (array_agg(k ORDER BY k DESC))[1]::text, count(*) FROM (SELECT key AS k FROM switchyard."sy_user_preferences_b93a2f57_backup" WHERE key > $1::bigint ORDER BY key LIMIT $2) AS batch;
+
+UPDATE "public"."users" s SET "preferences" = b.doc FROM switchyard."sy_user_preferences_b93a2f57_backup" b WHERE s."id" = b.key AND b.key BETWEEN $1::bigint AND $2::bigint AND s."preferences" IS NULL AND b.doc IS NOT NULL;
+
+UPDATE "public"."users" s SET "preferences" = b.doc FROM switchyard."sy_user_preferences_b93a2f57_backup" b WHERE s."id" = b.key AND s."preferences" IS NULL AND b.doc IS NOT NULL;
+
+SELECT count(*) FROM "public"."users" s JOIN switchyard."sy_user_preferences_b93a2f57_backup" b ON s."id" = b.key WHERE s."preferences" IS NULL AND b.doc IS NOT NULL;
+
+-- rows inserted since the contract get the column's default (one transaction, lock_timeout, retried)
+UPDATE "public"."users" s SET "preferences" = '{}'::jsonb WHERE s."preferences" IS NULL AND NOT EXISTS (SELECT 1 FROM switchyard."sy_user_preferences_b93a2f57_backup" b WHERE b.key = s."id");
+
+-- queued target writes follow source key updates again (one transaction, lock_timeout, retried)
+CREATE OR REPLACE TRIGGER "sy_user_preferences_b93a2f57_kf" AFTER UPDATE ON "public"."users" FOR EACH ROW WHEN (OLD."id" IS DISTINCT FROM NEW."id") EXECUTE FUNCTION switchyard."sy_user_preferences_b93a2f57_kf"();
+
+-- writes to user_preferences flow back into the column again, instead of being remembered (one transaction, lock_timeout, retried)
+DROP TRIGGER IF EXISTS "sy_user_preferences_b93a2f57_ctr" ON "public"."user_preferences";
+
+CREATE OR REPLACE TRIGGER "sy_user_preferences_b93a2f57_rev" AFTER INSERT OR UPDATE OR DELETE ON "public"."user_preferences" FOR EACH ROW EXECUTE FUNCTION switchyard."sy_user_preferences_b93a2f57_rev_0"();
+
+CREATE OR REPLACE TRIGGER "sy_user_preferences_b93a2f57_rvs_ins" AFTER INSERT ON "public"."user_preferences" REFERENCING NEW TABLE AS sy_new FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_user_preferences_b93a2f57_rvs_0"();
+
+CREATE OR REPLACE TRIGGER "sy_user_preferences_b93a2f57_rvs_upd" AFTER UPDATE ON "public"."user_preferences" REFERENCING OLD TABLE AS sy_old NEW TABLE AS sy_new FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_user_preferences_b93a2f57_rvs_0"();
+
+CREATE OR REPLACE TRIGGER "sy_user_preferences_b93a2f57_rvs_del" AFTER DELETE ON "public"."user_preferences" REFERENCING OLD TABLE AS sy_old FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_user_preferences_b93a2f57_rvs_0"();
+
+-- writes to notification_preferences flow back into the column again, instead of being remembered (one transaction, lock_timeout, retried)
+DROP TRIGGER IF EXISTS "sy_user_preferences_b93a2f57_ctr" ON "public"."notification_preferences";
+
+CREATE OR REPLACE TRIGGER "sy_user_preferences_b93a2f57_rev" AFTER INSERT OR UPDATE OR DELETE ON "public"."notification_preferences" FOR EACH ROW EXECUTE FUNCTION switchyard."sy_user_preferences_b93a2f57_rev_1"();
+
+CREATE OR REPLACE TRIGGER "sy_user_preferences_b93a2f57_rvs_ins" AFTER INSERT ON "public"."notification_preferences" REFERENCING NEW TABLE AS sy_new FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_user_preferences_b93a2f57_rvs_1"();
+
+CREATE OR REPLACE TRIGGER "sy_user_preferences_b93a2f57_rvs_upd" AFTER UPDATE ON "public"."notification_preferences" REFERENCING OLD TABLE AS sy_old NEW TABLE AS sy_new FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_user_preferences_b93a2f57_rvs_1"();
+
+CREATE OR REPLACE TRIGGER "sy_user_preferences_b93a2f57_rvs_del" AFTER DELETE ON "public"."notification_preferences" REFERENCING OLD TABLE AS sy_old FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_user_preferences_b93a2f57_rvs_1"();
+
+-- dual-write again (one transaction, lock_timeout, retried)
+CREATE OR REPLACE TRIGGER "sy_user_preferences_b93a2f57_dw_ins" AFTER INSERT ON "public"."users" REFERENCING NEW TABLE AS sy_new FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_user_preferences_b93a2f57_dw"();
+
+CREATE OR REPLACE TRIGGER "sy_user_preferences_b93a2f57_dw_upd" AFTER UPDATE ON "public"."users" REFERENCING OLD TABLE AS sy_old NEW TABLE AS sy_new FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_user_preferences_b93a2f57_dw"();
+
+CREATE OR REPLACE TRIGGER "sy_user_preferences_b93a2f57_dw_del" AFTER DELETE ON "public"."users" REFERENCING OLD TABLE AS sy_old FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_user_preferences_b93a2f57_dw"();
+
+-- replay into the documents the target writes made since the contract (repeated in key batches)
+SELECT switchyard."sy_user_preferences_b93a2f57_replay"(ARRAY['contract'], NULL, 1000, true);
+
+-- queue a re-map of the rows inserted since the contract (one transaction, lock_timeout, retried)
+INSERT INTO switchyard.sync_queue (migration_name, kind, source_key) SELECT 'user-preferences', 'forward', s."id"::text FROM "public"."users" s WHERE NOT EXISTS (SELECT 1 FROM switchyard."sy_user_preferences_b93a2f57_backup" b WHERE b.key = s."id");
+
+-- restore check doc_is_object (one transaction, lock_timeout, retried)
+ALTER TABLE "public"."users" ADD CONSTRAINT "doc_is_object" CHECK (jsonb_typeof(doc) = 'object'::text) NOT VALID;
+
+-- validate check doc_is_object (one transaction, lock_timeout, retried)
+ALTER TABLE "public"."users" VALIDATE CONSTRAINT "doc_is_object";
+
+-- NOT NULL: a check, not yet validated (one transaction, lock_timeout, retried)
+ALTER TABLE "public"."users" ADD CONSTRAINT "sy_user_preferences_b93a2f57_nn" CHECK ("preferences" IS NOT NULL) NOT VALID;
+
+-- NOT NULL: validate the check (one transaction, lock_timeout, retried)
+ALTER TABLE "public"."users" VALIDATE CONSTRAINT "sy_user_preferences_b93a2f57_nn";
+
+-- NOT NULL: set it (proved by the check, no scan) and drop the check (one transaction, lock_timeout, retried)
+ALTER TABLE "public"."users" ALTER COLUMN "preferences" SET NOT NULL;
+
+ALTER TABLE "public"."users" DROP CONSTRAINT IF EXISTS "sy_user_preferences_b93a2f57_nn";
+
+-- restore index docs_gin (outside a transaction, lock_timeout, retried)
+DROP INDEX CONCURRENTLY IF EXISTS "public"."docs_gin";
+
+CREATE INDEX CONCURRENTLY IF NOT EXISTS docs_gin ON app.docs USING gin (doc);
+
+-- restore the column's storage, statistics, compression and comment (one transaction, lock_timeout, retried)
+ALTER TABLE "public"."users" ALTER COLUMN "preferences" SET STORAGE MAIN;
+
+ALTER TABLE "public"."users" ALTER COLUMN "preferences" SET STATISTICS 500;
+
+ALTER TABLE "public"."users" ALTER COLUMN "preferences" SET COMPRESSION lz4;
+
+COMMENT ON COLUMN "public"."users"."preferences" IS 'it''s the document';
+
+-- drop the backup (one transaction, lock_timeout, retried)
+DROP TRIGGER IF EXISTS "sy_user_preferences_b93a2f57_bk" ON "public"."users";
+
+DROP TRIGGER IF EXISTS "sy_user_preferences_b93a2f57_bkk" ON "public"."users";
+
+DROP TABLE IF EXISTS switchyard."sy_user_preferences_b93a2f57_backup";
+
+DELETE FROM switchyard.contract_columns WHERE migration_name = 'user-preferences';
+
+-- ===== rollback 4 =====
+-- read from the source again (one transaction, lock_timeout, retried)
+INSERT INTO switchyard.read_flags (migration_name, reads_from) VALUES ('user-preferences', 'source') ON CONFLICT (migration_name) DO UPDATE SET reads_from = 'source', changed_at = now();
+
+SELECT pg_notify('switchyard_read_flag', '{"migration":"user-preferences","reads_from":"source"}');
+
+-- stop writing user_preferences back into the column (one transaction, lock_timeout, retried)
+DROP TRIGGER IF EXISTS "sy_user_preferences_b93a2f57_rev" ON "public"."user_preferences";
+
+DROP TRIGGER IF EXISTS "sy_user_preferences_b93a2f57_rvs_ins" ON "public"."user_preferences";
+
+DROP TRIGGER IF EXISTS "sy_user_preferences_b93a2f57_rvs_upd" ON "public"."user_preferences";
+
+DROP TRIGGER IF EXISTS "sy_user_preferences_b93a2f57_rvs_del" ON "public"."user_preferences";
+
+-- stop writing notification_preferences back into the column (one transaction, lock_timeout, retried)
+DROP TRIGGER IF EXISTS "sy_user_preferences_b93a2f57_rev" ON "public"."notification_preferences";
+
+DROP TRIGGER IF EXISTS "sy_user_preferences_b93a2f57_rvs_ins" ON "public"."notification_preferences";
+
+DROP TRIGGER IF EXISTS "sy_user_preferences_b93a2f57_rvs_upd" ON "public"."notification_preferences";
+
+DROP TRIGGER IF EXISTS "sy_user_preferences_b93a2f57_rvs_del" ON "public"."notification_preferences";
+
+-- apply sync work deferred by triggers that gave way to a deadlock (repeated in key batches)
+SELECT switchyard."sy_user_preferences_b93a2f57_drain"();
+
+-- stop following source key updates (one transaction, lock_timeout, retried)
+DROP TRIGGER IF EXISTS "sy_user_preferences_b93a2f57_kf" ON "public"."users";
+
+-- ===== rollback 3 =====
+-- apply sync work deferred by triggers that gave way to a deadlock (repeated in key batches)
+SELECT switchyard."sy_user_preferences_b93a2f57_drain"();
+
+-- switch dual-write back to capture (one transaction, lock_timeout, retried)
+CREATE OR REPLACE TRIGGER "sy_user_preferences_b93a2f57_capture_ins" AFTER INSERT ON "public"."users" REFERENCING NEW TABLE AS sy_new FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_user_preferences_b93a2f57_capture"();
+
+CREATE OR REPLACE TRIGGER "sy_user_preferences_b93a2f57_capture_upd" AFTER UPDATE ON "public"."users" REFERENCING OLD TABLE AS sy_old NEW TABLE AS sy_new FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_user_preferences_b93a2f57_capture"();
+
+CREATE OR REPLACE TRIGGER "sy_user_preferences_b93a2f57_capture_del" AFTER DELETE ON "public"."users" REFERENCING OLD TABLE AS sy_old FOR EACH STATEMENT EXECUTE FUNCTION switchyard."sy_user_preferences_b93a2f57_capture"();
+
+DROP TRIGGER IF EXISTS "sy_user_preferences_b93a2f57_dw_ins" ON "public"."users";
+
+DROP TRIGGER IF EXISTS "sy_user_preferences_b93a2f57_dw_upd" ON "public"."users";
+
+DROP TRIGGER IF EXISTS "sy_user_preferences_b93a2f57_dw_del" ON "public"."users";
+
+INSERT INTO switchyard.capture_log (migration_name, source_key) SELECT migration_name, source_key FROM switchyard.sync_queue WHERE migration_name = 'user-preferences' AND kind = 'forward';
+
+DELETE FROM switchyard.sync_queue WHERE migration_name = 'user-preferences' AND kind IN ('forward', 'reverse');
+
+-- ===== rollback 2 =====
+-- empty user_preferences (one transaction, lock_timeout, retried)
+TRUNCATE "public"."user_preferences";
+
+-- empty notification_preferences (one transaction, lock_timeout, retried)
+TRUNCATE "public"."notification_preferences";
+
+-- forget the checkpoint and the quarantine (one transaction, lock_timeout, retried)
+DELETE FROM switchyard.quarantine WHERE migration_name = 'user-preferences';
+
+DELETE FROM switchyard.unmapped_keys WHERE migration_name = 'user-preferences';
+
+DELETE FROM switchyard.backfill_progress WHERE migration_name = 'user-preferences';
+
+-- ===== rollback 1 =====
+-- drop our triggers on the source (one transaction, lock_timeout, retried)
+DROP TRIGGER IF EXISTS "sy_user_preferences_b93a2f57_capture_ins" ON "public"."users";
+
+DROP TRIGGER IF EXISTS "sy_user_preferences_b93a2f57_capture_upd" ON "public"."users";
+
+DROP TRIGGER IF EXISTS "sy_user_preferences_b93a2f57_capture_del" ON "public"."users";
+
+DROP TRIGGER IF EXISTS "sy_user_preferences_b93a2f57_dw_ins" ON "public"."users";
+
+DROP TRIGGER IF EXISTS "sy_user_preferences_b93a2f57_dw_upd" ON "public"."users";
+
+DROP TRIGGER IF EXISTS "sy_user_preferences_b93a2f57_dw_del" ON "public"."users";
+
+DROP TRIGGER IF EXISTS "sy_user_preferences_b93a2f57_bk" ON "public"."users";
+
+DROP TRIGGER IF EXISTS "sy_user_preferences_b93a2f57_bkk" ON "public"."users";
+
+-- drop the foreign key of notification_preferences (one transaction, lock_timeout, retried)
+ALTER TABLE IF EXISTS "public"."notification_preferences" DROP CONSTRAINT IF EXISTS "sy_user_preferences_b93a2f57_fk_1";
+
+-- drop table notification_preferences (one transaction, lock_timeout, retried)
+DROP TABLE IF EXISTS "public"."notification_preferences";
+
+-- drop the foreign key of user_preferences (one transaction, lock_timeout, retried)
+ALTER TABLE IF EXISTS "public"."user_preferences" DROP CONSTRAINT IF EXISTS "sy_user_preferences_b93a2f57_fk_0";
+
+-- drop table user_preferences (one transaction, lock_timeout, retried)
+DROP TABLE IF EXISTS "public"."user_preferences";
+
+-- drop our functions and bookkeeping; unpin the recipe (one transaction, lock_timeout, retried)
+DROP FUNCTION IF EXISTS switchyard."sy_user_preferences_b93a2f57_apply"(bigint[], boolean, boolean);
+
+DROP FUNCTION IF EXISTS switchyard."sy_user_preferences_b93a2f57_map"(bigint[], boolean);
+
+DROP FUNCTION IF EXISTS switchyard."sy_user_preferences_b93a2f57_drain"();
+
+DROP FUNCTION IF EXISTS switchyard."sy_user_preferences_b93a2f57_replay"(text[], bigint[], integer, boolean);
+
+DROP FUNCTION IF EXISTS switchyard."sy_user_preferences_b93a2f57_capture"();
+
+DROP FUNCTION IF EXISTS switchyard."sy_user_preferences_b93a2f57_dw"();
+
+DROP FUNCTION IF EXISTS switchyard."sy_user_preferences_b93a2f57_bk"();
+
+DROP FUNCTION IF EXISTS switchyard."sy_user_preferences_b93a2f57_bkk"();
+
+DROP FUNCTION IF EXISTS switchyard."sy_user_preferences_b93a2f57_kf"();
+
+DROP FUNCTION IF EXISTS switchyard."sy_user_preferences_b93a2f57_wb_0"(jsonb, text, jsonb, jsonb);
+
+DROP FUNCTION IF EXISTS switchyard."sy_user_preferences_b93a2f57_rsync_0"(text, jsonb, jsonb);
+
+DROP FUNCTION IF EXISTS switchyard."sy_user_preferences_b93a2f57_resync_0"(bigint, text, text, jsonb, boolean);
+
+DROP FUNCTION IF EXISTS switchyard."sy_user_preferences_b93a2f57_rev_0"();
+
+DROP FUNCTION IF EXISTS switchyard."sy_user_preferences_b93a2f57_rvs_0"();
+
+DROP FUNCTION IF EXISTS switchyard."sy_user_preferences_b93a2f57_ctr_0"();
+
+DROP FUNCTION IF EXISTS switchyard."sy_user_preferences_b93a2f57_wb_1"(jsonb, text, jsonb, jsonb);
+
+DROP FUNCTION IF EXISTS switchyard."sy_user_preferences_b93a2f57_rsync_1"(text, jsonb, jsonb);
+
+DROP FUNCTION IF EXISTS switchyard."sy_user_preferences_b93a2f57_resync_1"(bigint, text, text, jsonb, boolean);
+
+DROP FUNCTION IF EXISTS switchyard."sy_user_preferences_b93a2f57_rev_1"();
+
+DROP FUNCTION IF EXISTS switchyard."sy_user_preferences_b93a2f57_rvs_1"();
+
+DROP FUNCTION IF EXISTS switchyard."sy_user_preferences_b93a2f57_ctr_1"();
+
+DROP TABLE IF EXISTS switchyard."sy_user_preferences_b93a2f57_backup";
+
+DELETE FROM switchyard.quarantine WHERE migration_name = 'user-preferences';
+
+DELETE FROM switchyard.capture_log WHERE migration_name = 'user-preferences';
+
+DELETE FROM switchyard.sync_queue WHERE migration_name = 'user-preferences';
+
+DELETE FROM switchyard.unmapped_keys WHERE migration_name = 'user-preferences';
+
+DELETE FROM switchyard.backfill_progress WHERE migration_name = 'user-preferences';
+
+DELETE FROM switchyard.contract_columns WHERE migration_name = 'user-preferences';
+
+UPDATE switchyard.migrations SET pinned_recipe = NULL, pinned_hash = NULL, pinned_at = NULL WHERE name = 'user-preferences';
+

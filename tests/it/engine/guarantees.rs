@@ -892,12 +892,12 @@ async fn contract_and_rollbacks_lock_one_table_per_transaction(pool: PgPool) {
             .collect();
     let check = |what: &str, steps: Vec<switchyard::engine::Step>| {
         for step in steps {
-            if step.mode != switchyard::engine::StepMode::Transaction {
+            if step.mode() != switchyard::engine::StepMode::Transaction {
                 continue;
             }
-            let ddl: Vec<&String> = step
-                .sql
-                .iter()
+            let ddl: Vec<&str> = step
+                .statements()
+                .into_iter()
                 .filter(|s| !s.starts_with("CREATE OR REPLACE FUNCTION"))
                 .collect();
             let touched: Vec<&String> = tables
@@ -911,7 +911,7 @@ async fn contract_and_rollbacks_lock_one_table_per_transaction(pool: PgPool) {
             );
         }
     };
-    check("phase 5", e.plan(Phase::Contract).expect("plan 5"));
+    check("phase 5", e.plan(Phase::Contract));
     run_to(&e, Phase::Contract).await;
     for phase in Phase::ALL[..5].iter().copied().rev() {
         check(
@@ -943,16 +943,15 @@ async fn every_ddl_statement_run_is_one_the_dry_run_showed(pool: PgPool) {
     let e = engine(&pool, docs_recipe(PREFS));
     let mut shown = std::collections::HashSet::new();
     for phase in Phase::ALL[..5].iter().copied() {
-        shown.extend(e.plan(phase).expect("plan").into_iter().flat_map(|s| s.sql));
+        shown.extend(statements(&e.plan(phase)));
         run(&e, phase).await;
     }
     for phase in Phase::ALL[..5].iter().copied().rev() {
         shown.extend(
             e.rollback_plan(phase)
                 .await
-                .expect("rollback plan")
-                .into_iter()
-                .flat_map(|s| s.sql),
+                .map(|steps| statements(&steps))
+                .expect("rollback plan"),
         );
         e.rollback(phase).await.expect("rollback");
     }
@@ -1291,7 +1290,7 @@ async fn target_writes_are_synced_or_remembered_never_both(pool: PgPool) {
     let mut seen = 0;
     let mut walk = |what: &str, steps: Vec<switchyard::engine::Step>| {
         for step in steps {
-            for sql in &step.sql {
+            for sql in step.statements() {
                 for (i, table) in tables.iter().enumerate() {
                     if !sql.ends_with(&format!("ON {table}"))
                         && !sql.contains(&format!("ON {table} "))
@@ -1320,7 +1319,7 @@ async fn target_writes_are_synced_or_remembered_never_both(pool: PgPool) {
             }
         }
     };
-    walk("phase 5", e.plan(Phase::Contract).expect("plan 5"));
+    walk("phase 5", e.plan(Phase::Contract));
     run(&e, Phase::Contract).await;
     walk(
         "rollback 5",
@@ -1496,4 +1495,13 @@ async fn a_row_deleted_and_reinserted_during_the_contract_starts_afresh(pool: Pg
         doc(&pool, 1).await,
         json!({"theme": "new", "notifications": {"sms": {"enabled": false}}})
     );
+}
+
+/// Every statement of `steps`, owned.
+fn statements(steps: &[switchyard::engine::Step]) -> Vec<String> {
+    steps
+        .iter()
+        .flat_map(|s| s.statements())
+        .map(str::to_string)
+        .collect()
 }
