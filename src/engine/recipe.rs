@@ -383,155 +383,24 @@ fn check_overlaps(errs: &mut Errors, paths: &[(Vec<String>, String)]) {
 impl Recipe {
     /// Parses and checks a recipe; `Err` lists every problem found.
     pub fn parse(text: &str) -> Result<Recipe, Vec<RecipeError>> {
-        let raw: RawRecipe = toml::from_str(text).map_err(|e| {
-            let field = e
-                .span()
-                .map(|span| {
-                    let line = text[..span.start.min(text.len())].lines().count().max(1);
-                    format!("line {line}")
-                })
-                .unwrap_or_else(|| "recipe".into());
-            vec![RecipeError {
-                field,
-                message: e.message().to_string(),
-            }]
-        })?;
+        let raw = parse_toml(text)?;
         let mut errs = Errors(Vec::new());
-
-        let name = errs.required("name", &raw.name).map(str::to_string);
-        if let Some(n) = &name {
-            let ok = !n.is_empty()
-                && n.len() <= 40
-                && n.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                && !n.starts_with('-');
-            if !ok {
-                errs.push(
-                    "name",
-                    format!("{n:?} must be a slug: a-z, 0-9 and -, at most 40 characters"),
-                );
-            }
-        }
+        let name = parse_name(&mut errs, &raw);
         let title = raw
             .title
             .clone()
             .or_else(|| name.clone())
             .unwrap_or_default();
-
         let source = match &raw.source {
             None => {
                 errs.push("source", "is required");
                 None
             }
-            Some(s) => {
-                let schema = match &s.schema {
-                    None => Ident::parse("public").ok(),
-                    some => errs.ident("source.schema", some),
-                };
-                let table = errs.ident("source.table", &s.table);
-                let key = errs.ident("source.key", &s.key);
-                let column = errs.ident("source.column", &s.column);
-                let key_type = match s
-                    .key_type
-                    .as_deref()
-                    .map(str::to_ascii_lowercase)
-                    .as_deref()
-                {
-                    None | Some("bigint") => Some(KeyType::BigInt),
-                    Some("integer") | Some("int") => Some(KeyType::Integer),
-                    Some("uuid") => Some(KeyType::Uuid),
-                    Some(other) => {
-                        errs.push(
-                            "source.key_type",
-                            format!("{other:?} is not a key type (integer, bigint or uuid)"),
-                        );
-                        None
-                    }
-                };
-                match (schema, table, key, key_type, column) {
-                    (Some(schema), Some(table), Some(key), Some(key_type), Some(column)) => {
-                        Some(Source {
-                            schema,
-                            table,
-                            key,
-                            key_type,
-                            column,
-                        })
-                    }
-                    _ => None,
-                }
-            }
+            Some(s) => parse_source(&mut errs, s),
         };
-
-        if raw.targets.is_empty() {
-            errs.push("targets", "at least one target table is required");
-        }
-        if raw.targets.len() > MAX_TARGETS {
-            errs.push(
-                "targets",
-                format!("{} targets; at most {MAX_TARGETS}", raw.targets.len()),
-            );
-        }
-        let mut targets = Vec::new();
-        let mut table_names = HashSet::new();
-        let mut index_names = HashSet::new();
-        for (ti, t) in raw.targets.iter().enumerate() {
-            let at = format!("targets[{ti}]");
-            if let Some(target) = parse_target(&mut errs, &at, t, &mut index_names) {
-                if !table_names.insert(target.table.clone()) {
-                    errs.push(
-                        format!("{at}.table"),
-                        format!("duplicate target table {}", target.table.as_str()),
-                    );
-                }
-                if let Some(src) = &source {
-                    // Targets are created in the source's schema.
-                    if target.table == src.table {
-                        errs.push(format!("{at}.table"), "cannot be the source table");
-                    }
-                }
-                targets.push(target);
-            }
-        }
-        // Document-level paths: per-row columns and per-entry objects.
-        let mut doc_paths = Vec::new();
-        for (ti, t) in targets.iter().enumerate() {
-            match &t.kind {
-                TargetKind::PerRow => {
-                    for (ci, c) in t.columns.iter().enumerate() {
-                        doc_paths
-                            .push((c.path.clone(), format!("targets[{ti}].columns[{ci}].path")));
-                    }
-                }
-                TargetKind::PerEntry { path, .. } => {
-                    doc_paths.push((path.clone(), format!("targets[{ti}].entries")));
-                    let inner: Vec<_> = t
-                        .columns
-                        .iter()
-                        .enumerate()
-                        .map(|(ci, c)| {
-                            (c.path.clone(), format!("targets[{ti}].columns[{ci}].path"))
-                        })
-                        .collect();
-                    check_overlaps(&mut errs, &inner);
-                }
-            }
-        }
-        check_overlaps(&mut errs, &doc_paths);
-
-        let soak_hours = raw.soak_hours.unwrap_or(24.0);
-        if !(0.0..=24.0 * 365.0).contains(&soak_hours) {
-            errs.push("soak_hours", "must be between 0 and 8760");
-        }
-        let target_batch_ms = raw.target_batch_ms.unwrap_or(200);
-        if !(10..=60_000).contains(&target_batch_ms) {
-            errs.push("target_batch_ms", "must be between 10 and 60000");
-        }
-        let initial_batch_size = raw.initial_batch_size.unwrap_or(1_000);
-        if !(1..=1_000_000).contains(&initial_batch_size) {
-            errs.push("initial_batch_size", "must be between 1 and 1000000");
-        }
-
+        let targets = parse_targets(&mut errs, &raw, source.as_ref());
+        check_document_paths(&mut errs, &targets);
+        let (soak_hours, target_batch_ms, initial_batch_size) = parse_tuning(&mut errs, &raw);
         match (errs.0.is_empty(), name, source) {
             (true, Some(name), Some(source)) => Ok(Recipe {
                 name,
@@ -562,6 +431,156 @@ impl Recipe {
     }
 }
 
+/// The TOML itself; a syntax error is reported with its line.
+fn parse_toml(text: &str) -> Result<RawRecipe, Vec<RecipeError>> {
+    toml::from_str(text).map_err(|e| {
+        let field = e
+            .span()
+            .map(|span| {
+                let line = text[..span.start.min(text.len())].lines().count().max(1);
+                format!("line {line}")
+            })
+            .unwrap_or_else(|| "recipe".into());
+        vec![RecipeError {
+            field,
+            message: e.message().to_string(),
+        }]
+    })
+}
+
+fn parse_name(errs: &mut Errors, raw: &RawRecipe) -> Option<String> {
+    let name = errs.required("name", &raw.name).map(str::to_string);
+    if let Some(n) = &name {
+        let ok = !n.is_empty()
+            && n.len() <= 40
+            && n.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !n.starts_with('-');
+        if !ok {
+            errs.push(
+                "name",
+                format!("{n:?} must be a slug: a-z, 0-9 and -, at most 40 characters"),
+            );
+        }
+    }
+    name
+}
+
+fn parse_source(errs: &mut Errors, s: &RawSource) -> Option<Source> {
+    let schema = match &s.schema {
+        None => Ident::parse("public").ok(),
+        some => errs.ident("source.schema", some),
+    };
+    let table = errs.ident("source.table", &s.table);
+    let key = errs.ident("source.key", &s.key);
+    let column = errs.ident("source.column", &s.column);
+    let key_type = match s
+        .key_type
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("bigint") => Some(KeyType::BigInt),
+        Some("integer") | Some("int") => Some(KeyType::Integer),
+        Some("uuid") => Some(KeyType::Uuid),
+        Some(other) => {
+            errs.push(
+                "source.key_type",
+                format!("{other:?} is not a key type (integer, bigint or uuid)"),
+            );
+            None
+        }
+    };
+    match (schema, table, key, key_type, column) {
+        (Some(schema), Some(table), Some(key), Some(key_type), Some(column)) => Some(Source {
+            schema,
+            table,
+            key,
+            key_type,
+            column,
+        }),
+        _ => None,
+    }
+}
+
+/// The targets, each parsed and checked (names unique, not the source).
+fn parse_targets(errs: &mut Errors, raw: &RawRecipe, source: Option<&Source>) -> Vec<Target> {
+    if raw.targets.is_empty() {
+        errs.push("targets", "at least one target table is required");
+    }
+    if raw.targets.len() > MAX_TARGETS {
+        errs.push(
+            "targets",
+            format!("{} targets; at most {MAX_TARGETS}", raw.targets.len()),
+        );
+    }
+    let mut targets = Vec::new();
+    let mut table_names = HashSet::new();
+    let mut index_names = HashSet::new();
+    for (ti, t) in raw.targets.iter().enumerate() {
+        let at = format!("targets[{ti}]");
+        if let Some(target) = parse_target(errs, &at, t, &mut index_names) {
+            if !table_names.insert(target.table.clone()) {
+                errs.push(
+                    format!("{at}.table"),
+                    format!("duplicate target table {}", target.table.as_str()),
+                );
+            }
+            if let Some(src) = source {
+                // Targets are created in the source's schema.
+                if target.table == src.table {
+                    errs.push(format!("{at}.table"), "cannot be the source table");
+                }
+            }
+            targets.push(target);
+        }
+    }
+    targets
+}
+
+/// Document-level paths (per-row columns and per-entry objects) may not
+/// overlap, nor may the paths inside one entry.
+fn check_document_paths(errs: &mut Errors, targets: &[Target]) {
+    let mut doc_paths = Vec::new();
+    for (ti, t) in targets.iter().enumerate() {
+        match &t.kind {
+            TargetKind::PerRow => {
+                for (ci, c) in t.columns.iter().enumerate() {
+                    doc_paths.push((c.path.clone(), format!("targets[{ti}].columns[{ci}].path")));
+                }
+            }
+            TargetKind::PerEntry { path, .. } => {
+                doc_paths.push((path.clone(), format!("targets[{ti}].entries")));
+                let inner: Vec<_> = t
+                    .columns
+                    .iter()
+                    .enumerate()
+                    .map(|(ci, c)| (c.path.clone(), format!("targets[{ti}].columns[{ci}].path")))
+                    .collect();
+                check_overlaps(errs, &inner);
+            }
+        }
+    }
+    check_overlaps(errs, &doc_paths);
+}
+
+/// Soak time, target batch duration and first batch size.
+fn parse_tuning(errs: &mut Errors, raw: &RawRecipe) -> (f64, u64, i64) {
+    let soak_hours = raw.soak_hours.unwrap_or(24.0);
+    if !(0.0..=24.0 * 365.0).contains(&soak_hours) {
+        errs.push("soak_hours", "must be between 0 and 8760");
+    }
+    let target_batch_ms = raw.target_batch_ms.unwrap_or(200);
+    if !(10..=60_000).contains(&target_batch_ms) {
+        errs.push("target_batch_ms", "must be between 10 and 60000");
+    }
+    let initial_batch_size = raw.initial_batch_size.unwrap_or(1_000);
+    if !(1..=1_000_000).contains(&initial_batch_size) {
+        errs.push("initial_batch_size", "must be between 1 and 1000000");
+    }
+    (soak_hours, target_batch_ms, initial_batch_size)
+}
+
 fn parse_target(
     errs: &mut Errors,
     at: &str,
@@ -570,46 +589,7 @@ fn parse_target(
 ) -> Option<Target> {
     let table = errs.ident(&format!("{at}.table"), &t.table);
     let source_key_column = errs.ident(&format!("{at}.source_key_column"), &t.source_key_column);
-    let kind = match t.kind.as_deref() {
-        None | Some("per_row") => {
-            if t.entries.is_some() || t.entry_key_column.is_some() {
-                errs.push(
-                    format!("{at}.entries"),
-                    "only a per_entry target takes entries / entry_key_column",
-                );
-            }
-            Some(TargetKind::PerRow)
-        }
-        Some("per_entry") => {
-            let path = match errs.required(&format!("{at}.entries"), &t.entries) {
-                Some(p) => parse_path(p)
-                    .map_err(|m| errs.push(format!("{at}.entries"), m))
-                    .ok(),
-                None => None,
-            };
-            let key_column = errs.ident(&format!("{at}.entry_key_column"), &t.entry_key_column);
-            check_values(
-                errs,
-                &format!("{at}.entry_key_allowed"),
-                &t.entry_key_allowed,
-            );
-            match (path, key_column) {
-                (Some(path), Some(key_column)) => Some(TargetKind::PerEntry {
-                    path,
-                    key_column,
-                    key_allowed: t.entry_key_allowed.clone(),
-                }),
-                _ => None,
-            }
-        }
-        Some(other) => {
-            errs.push(
-                format!("{at}.kind"),
-                format!("{other:?} is not a target kind (per_row or per_entry)"),
-            );
-            None
-        }
-    };
+    let kind = parse_target_kind(errs, at, t);
 
     let mut names: HashSet<Ident> = HashSet::new();
     for extra in [&source_key_column, &entry_key_of(&kind)]
@@ -646,51 +626,12 @@ fn parse_target(
     let mut indexes = Vec::new();
     for (ii, ix) in t.indexes.iter().enumerate() {
         let iat = format!("{at}.indexes[{ii}]");
-        if ix.columns.is_empty() {
-            errs.push(format!("{iat}.columns"), "at least one column is required");
-            continue;
-        }
-        let mut cols = Vec::new();
-        for (k, c) in ix.columns.iter().enumerate() {
-            match Ident::parse(c) {
-                Ok(id) if names.contains(&id) => cols.push(id),
-                Ok(id) => errs.push(
-                    format!("{iat}.columns[{k}]"),
-                    format!("{} is not a column of this target", id.as_str()),
-                ),
-                Err(m) => errs.push(format!("{iat}.columns[{k}]"), m),
-            }
-        }
-        let name = match &ix.name {
-            Some(n) => Ident::parse(n)
-                .map_err(|m| errs.push(format!("{iat}.name"), m))
-                .ok(),
-            None => table.as_ref().and_then(|tb| {
-                let generated = format!("{}_{}_idx", tb.as_str(), ix.columns.join("_"));
-                Ident::parse(&generated)
-                    .map_err(|m| {
-                        errs.push(
-                            format!("{iat}.name"),
-                            format!("generated name {m}; set a name"),
-                        )
-                    })
-                    .ok()
-            }),
+        let known = Known {
+            table: table.as_ref(),
+            columns: &names,
         };
-        if let Some(name) = name {
-            if !index_names.insert(name.clone()) {
-                errs.push(
-                    format!("{iat}.name"),
-                    format!("duplicate index name {}", name.as_str()),
-                );
-            }
-            if cols.len() == ix.columns.len() {
-                indexes.push(Index {
-                    name,
-                    columns: cols,
-                    unique: ix.unique,
-                });
-            }
+        if let Some(index) = parse_index(errs, &iat, ix, &known, index_names) {
+            indexes.push(index);
         }
     }
     Some(Target {
@@ -738,70 +679,7 @@ fn parse_column(errs: &mut Errors, at: &str, c: &RawColumn) -> Option<Column> {
             "allowed values are only supported on text columns",
         );
     }
-    let default = match &c.default {
-        None => None,
-        Some(v) => {
-            let parsed = match (ty, v) {
-                (SqlType::Boolean, toml::Value::Boolean(b)) => Some(DefaultValue::Bool(*b)),
-                (t, toml::Value::Integer(i)) if t.int_range().is_some() => {
-                    let (lo, hi) = t.int_range().unwrap_or((i64::MIN, i64::MAX));
-                    if (lo..=hi).contains(i) {
-                        Some(DefaultValue::Int(*i))
-                    } else {
-                        errs.push(
-                            format!("{at}.default"),
-                            format!("{i} is out of range for {}", t.sql()),
-                        );
-                        return None;
-                    }
-                }
-                (SqlType::Numeric | SqlType::Double, toml::Value::Integer(i)) => {
-                    Some(DefaultValue::Int(*i))
-                }
-                (SqlType::Numeric | SqlType::Double, toml::Value::Float(f)) if f.is_finite() => {
-                    Some(DefaultValue::Float(*f))
-                }
-                (_, toml::Value::String(s)) if s.contains('\0') || s.len() > MAX_VALUE_BYTES => {
-                    errs.push(
-                        format!("{at}.default"),
-                        format!("must be at most {MAX_VALUE_BYTES} bytes, without NUL"),
-                    );
-                    return None;
-                }
-                (SqlType::Timestamptz | SqlType::Date, toml::Value::String(s))
-                    if ["now", "today", "tomorrow", "yesterday"]
-                        .iter()
-                        .any(|w| s.to_ascii_lowercase().contains(w)) =>
-                {
-                    errs.push(
-                        format!("{at}.default"),
-                        format!("{s:?} is a relative time; a default must be a fixed value"),
-                    );
-                    return None;
-                }
-                (
-                    SqlType::Text | SqlType::Timestamptz | SqlType::Date | SqlType::Uuid,
-                    toml::Value::String(s),
-                ) => Some(DefaultValue::Text(s.clone())),
-                (t, other) => {
-                    errs.push(
-                        format!("{at}.default"),
-                        format!("{} does not fit type {}", other, t.sql()),
-                    );
-                    None
-                }
-            };
-            if let (Some(DefaultValue::Text(s)), false) = (&parsed, c.allowed.is_empty()) {
-                if !c.allowed.contains(s) {
-                    errs.push(
-                        format!("{at}.default"),
-                        format!("{s:?} is not one of the allowed values"),
-                    );
-                }
-            }
-            parsed
-        }
-    };
+    let default = parse_default(errs, at, ty, c).ok()?;
     if c.required && default.is_some() {
         errs.push(
             format!("{at}.required"),
@@ -816,6 +694,189 @@ fn parse_column(errs: &mut Errors, at: &str, c: &RawColumn) -> Option<Column> {
         required: c.required,
         allowed: c.allowed.clone(),
     })
+}
+
+fn parse_target_kind(errs: &mut Errors, at: &str, t: &RawTarget) -> Option<TargetKind> {
+    match t.kind.as_deref() {
+        None | Some("per_row") => {
+            if t.entries.is_some() || t.entry_key_column.is_some() {
+                errs.push(
+                    format!("{at}.entries"),
+                    "only a per_entry target takes entries / entry_key_column",
+                );
+            }
+            Some(TargetKind::PerRow)
+        }
+        Some("per_entry") => {
+            let path = match errs.required(&format!("{at}.entries"), &t.entries) {
+                Some(p) => parse_path(p)
+                    .map_err(|m| errs.push(format!("{at}.entries"), m))
+                    .ok(),
+                None => None,
+            };
+            let key_column = errs.ident(&format!("{at}.entry_key_column"), &t.entry_key_column);
+            check_values(
+                errs,
+                &format!("{at}.entry_key_allowed"),
+                &t.entry_key_allowed,
+            );
+            match (path, key_column) {
+                (Some(path), Some(key_column)) => Some(TargetKind::PerEntry {
+                    path,
+                    key_column,
+                    key_allowed: t.entry_key_allowed.clone(),
+                }),
+                _ => None,
+            }
+        }
+        Some(other) => {
+            errs.push(
+                format!("{at}.kind"),
+                format!("{other:?} is not a target kind (per_row or per_entry)"),
+            );
+            None
+        }
+    }
+}
+
+/// What an index of a target may refer to.
+struct Known<'a> {
+    table: Option<&'a Ident>,
+    columns: &'a HashSet<Ident>,
+}
+
+fn parse_index(
+    errs: &mut Errors,
+    iat: &str,
+    ix: &RawIndex,
+    known: &Known<'_>,
+    index_names: &mut HashSet<Ident>,
+) -> Option<Index> {
+    if ix.columns.is_empty() {
+        errs.push(format!("{iat}.columns"), "at least one column is required");
+        return None;
+    }
+    let mut cols = Vec::new();
+    for (k, c) in ix.columns.iter().enumerate() {
+        match Ident::parse(c) {
+            Ok(id) if known.columns.contains(&id) => cols.push(id),
+            Ok(id) => errs.push(
+                format!("{iat}.columns[{k}]"),
+                format!("{} is not a column of this target", id.as_str()),
+            ),
+            Err(m) => errs.push(format!("{iat}.columns[{k}]"), m),
+        }
+    }
+    let name = match &ix.name {
+        Some(n) => Ident::parse(n)
+            .map_err(|m| errs.push(format!("{iat}.name"), m))
+            .ok(),
+        None => known.table.and_then(|tb| {
+            let generated = format!("{}_{}_idx", tb.as_str(), ix.columns.join("_"));
+            Ident::parse(&generated)
+                .map_err(|m| {
+                    errs.push(
+                        format!("{iat}.name"),
+                        format!("generated name {m}; set a name"),
+                    )
+                })
+                .ok()
+        }),
+    };
+    let name = name?;
+    if !index_names.insert(name.clone()) {
+        errs.push(
+            format!("{iat}.name"),
+            format!("duplicate index name {}", name.as_str()),
+        );
+    }
+    (cols.len() == ix.columns.len()).then_some(Index {
+        name,
+        columns: cols,
+        unique: ix.unique,
+    })
+}
+
+/// A column's default, checked against its type and allowed values;
+/// `Err` when the column cannot be used at all.
+fn parse_default(
+    errs: &mut Errors,
+    at: &str,
+    ty: SqlType,
+    c: &RawColumn,
+) -> Result<Option<DefaultValue>, ()> {
+    let Some(v) = &c.default else {
+        return Ok(None);
+    };
+    let parsed = match (ty, v) {
+        (SqlType::Boolean, toml::Value::Boolean(b)) => Some(DefaultValue::Bool(*b)),
+        (t, toml::Value::Integer(i)) if t.int_range().is_some() => {
+            let (lo, hi) = t.int_range().unwrap_or((i64::MIN, i64::MAX));
+            if (lo..=hi).contains(i) {
+                Some(DefaultValue::Int(*i))
+            } else {
+                errs.push(
+                    format!("{at}.default"),
+                    format!("{i} is out of range for {}", t.sql()),
+                );
+                return Err(());
+            }
+        }
+        (SqlType::Numeric | SqlType::Double, toml::Value::Integer(i)) => {
+            Some(DefaultValue::Int(*i))
+        }
+        (SqlType::Numeric | SqlType::Double, toml::Value::Float(f)) if f.is_finite() => {
+            Some(DefaultValue::Float(*f))
+        }
+        (_, toml::Value::String(s)) if s.contains('\0') || s.len() > MAX_VALUE_BYTES => {
+            errs.push(
+                format!("{at}.default"),
+                format!("must be at most {MAX_VALUE_BYTES} bytes, without NUL"),
+            );
+            return Err(());
+        }
+        (SqlType::Timestamptz | SqlType::Date, toml::Value::String(s))
+            if ["now", "today", "tomorrow", "yesterday"]
+                .iter()
+                .any(|w| s.to_ascii_lowercase().contains(w)) =>
+        {
+            errs.push(
+                format!("{at}.default"),
+                format!("{s:?} is a relative time; a default must be a fixed value"),
+            );
+            return Err(());
+        }
+        (
+            SqlType::Text | SqlType::Timestamptz | SqlType::Date | SqlType::Uuid,
+            toml::Value::String(s),
+        ) => Some(DefaultValue::Text(s.clone())),
+        (t, other) => {
+            errs.push(
+                format!("{at}.default"),
+                format!("{} does not fit type {}", other, t.sql()),
+            );
+            None
+        }
+    };
+    check_default_allowed(errs, at, parsed.as_ref(), &c.allowed);
+    Ok(parsed)
+}
+
+/// A text default must be one of the column's allowed values, if it has any.
+fn check_default_allowed(
+    errs: &mut Errors,
+    at: &str,
+    default: Option<&DefaultValue>,
+    allowed: &[String],
+) {
+    if let Some(DefaultValue::Text(s)) = default {
+        if !allowed.is_empty() && !allowed.contains(s) {
+            errs.push(
+                format!("{at}.default"),
+                format!("{s:?} is not one of the allowed values"),
+            );
+        }
+    }
 }
 
 #[cfg(test)]

@@ -36,7 +36,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::ident::{dollar_quote, literal, path_literal};
+use super::ident::{dollar_quote, literal, path_literal, Ident};
 use super::recipe::{Column, DefaultValue, Recipe, SqlType, Target, TargetKind};
 
 /// Settings every generated function runs with (see the module comment).
@@ -534,47 +534,68 @@ fn map_statement(r: &Recipe, lock_rows: bool) -> String {
          SET reason = EXCLUDED.reason, document = EXCLUDED.document, quarantined_at = now()\n  RETURNING 1\n)"
     ));
     for (i, t) in r.targets.iter().enumerate() {
-        let table = target_table(r, t);
-        let kc = &t.source_key_column;
-        let names: Vec<String> = t.columns.iter().map(|c| c.name.to_string()).collect();
-        let updates: Vec<String> = names
-            .iter()
-            .map(|n| format!("{n} = EXCLUDED.{n}"))
-            .collect();
-        let on_conflict =
-            |keys: &str| format!("ON CONFLICT ({keys}) DO UPDATE SET {}", updates.join(", "));
-        match &t.kind {
-            TargetKind::PerRow => {
-                let values: Vec<String> = t
-                    .columns
-                    .iter()
-                    .map(|c| column_value(c, &get("src.d", &c.path)))
-                    .collect();
-                ctes.push(format!(
+        ctes.push(upsert_cte(r, i, t));
+    }
+    ctes.push(unmapped_keys_cte(r));
+    let touch: Vec<String> = (0..r.targets.len())
+        .map(|i| format!("(SELECT count(*) FROM t{i})"))
+        .chain(std::iter::once("(SELECT count(*) FROM u)".to_string()))
+        .collect();
+    format!(
+        "WITH {}\nSELECT (SELECT count(*) FROM src), (SELECT count(*) FROM q), {} INTO n_rows, n_quarantined, n_written",
+        ctes.join(",\n")
+    , touch.join(" + "))
+}
+
+/// Target `i`'s CTE in `map_statement`: the rows the valid documents of
+/// `src` produce, upserted.
+fn upsert_cte(r: &Recipe, i: usize, t: &Target) -> String {
+    let table = target_table(r, t);
+    let kc = &t.source_key_column;
+    let names: Vec<String> = t.columns.iter().map(|c| c.name.to_string()).collect();
+    let updates: Vec<String> = names
+        .iter()
+        .map(|n| format!("{n} = EXCLUDED.{n}"))
+        .collect();
+    let on_conflict =
+        |keys: &str| format!("ON CONFLICT ({keys}) DO UPDATE SET {}", updates.join(", "));
+    match &t.kind {
+        TargetKind::PerRow => {
+            let values: Vec<String> = t
+                .columns
+                .iter()
+                .map(|c| column_value(c, &get("src.d", &c.path)))
+                .collect();
+            format!(
                     "t{i} AS (\n  INSERT INTO {table} AS t ({kc}, {})\n  SELECT src.k, {} FROM src WHERE src.reason IS NULL\n  {}\n  RETURNING 1\n)",
                     names.join(", "),
                     values.join(", "),
                     on_conflict(&kc.to_string())
-                ));
-            }
-            TargetKind::PerEntry {
-                path, key_column, ..
-            } => {
-                let values: Vec<String> = t
-                    .columns
-                    .iter()
-                    .map(|c| column_value(c, &get("e.value", &c.path)))
-                    .collect();
-                ctes.push(format!(
+                )
+        }
+        TargetKind::PerEntry {
+            path, key_column, ..
+        } => {
+            let values: Vec<String> = t
+                .columns
+                .iter()
+                .map(|c| column_value(c, &get("e.value", &c.path)))
+                .collect();
+            format!(
                     "t{i} AS (\n  INSERT INTO {table} AS t ({kc}, {key_column}, {})\n  SELECT src.k, e.key, {} FROM src CROSS JOIN LATERAL jsonb_each({}) AS e\n  WHERE src.reason IS NULL\n  {}\n  RETURNING 1\n)",
                     names.join(", "),
                     values.join(", "),
                     entries_of("src.d", path),
                     on_conflict(&format!("{kc}, {key_column}"))
-                ));
-            }
+                )
         }
     }
+}
+
+/// `map_statement`'s CTE counting the document keys no target maps (in
+/// the backfill only).
+fn unmapped_keys_cte(r: &Recipe) -> String {
+    let name = literal(&r.name);
     let mut top: Vec<String> = r
         .targets
         .iter()
@@ -602,18 +623,10 @@ fn map_statement(r: &Recipe, lock_rows: bool) -> String {
             ));
         }
     }
-    ctes.push(format!(
+    format!(
         "u AS (\n  INSERT INTO switchyard.unmapped_keys (migration_name, key_path, documents)\n  SELECT {name}, x.path, count(*) FROM ({}) AS x WHERE backfill GROUP BY x.path\n  ON CONFLICT (migration_name, key_path) DO UPDATE SET documents = switchyard.unmapped_keys.documents + EXCLUDED.documents\n  RETURNING 1\n)",
         parts.join("\n  UNION ALL ")
-    ));
-    let touch: Vec<String> = (0..r.targets.len())
-        .map(|i| format!("(SELECT count(*) FROM t{i})"))
-        .chain(std::iter::once("(SELECT count(*) FROM u)".to_string()))
-        .collect();
-    format!(
-        "WITH {}\nSELECT (SELECT count(*) FROM src), (SELECT count(*) FROM q), {} INTO n_rows, n_quarantined, n_written",
-        ctes.join(",\n")
-    , touch.join(" + "))
+    )
 }
 
 fn key_array_type(r: &Recipe) -> String {
@@ -631,7 +644,6 @@ fn key_array_type(r: &Recipe) -> String {
 /// entry point.
 pub fn create_apply_fn(r: &Recipe, n: &Names) -> String {
     let key = &r.source.key;
-    let col = &r.source.column;
     let name = literal(&r.name);
     let src = source_table(r);
     let mut before = vec![format!(
@@ -657,6 +669,33 @@ pub fn create_apply_fn(r: &Recipe, n: &Names) -> String {
     before.push(format!(
         "  DELETE FROM switchyard.quarantine q WHERE q.migration_name = {name} AND q.source_key = ANY(keys::text[]);"
     ));
+    let after = delete_stale_targets(r);
+    let body = format!(
+        "IF NOT backfill THEN\n{}\nEND IF;\nIF lock_rows THEN\n{};\nELSE\n{};\nEND IF;\nIF NOT backfill THEN\n{}\nEND IF;",
+        before.join("\n"),
+        map_statement(r, true),
+        map_statement(r, false),
+        after.join("\n")
+    );
+    function(
+        &format!(
+            "{}(keys {}, backfill boolean, lock_rows boolean, OUT n_rows bigint, OUT n_quarantined bigint)",
+            n.apply_fn(),
+            key_array_type(r)
+        ),
+        "record",
+        "  n_written bigint;",
+        &body,
+    )
+}
+
+/// After a re-map: target rows of quarantined documents, and per-entry
+/// rows whose entry the document no longer has, are deleted.
+fn delete_stale_targets(r: &Recipe) -> Vec<String> {
+    let key = &r.source.key;
+    let col = &r.source.column;
+    let name = literal(&r.name);
+    let src = source_table(r);
     let quarantined = |kc: &str| {
         format!(
             "EXISTS (SELECT 1 FROM switchyard.quarantine q WHERE q.migration_name = {name} AND q.source_key = t.{kc}::text)"
@@ -682,23 +721,7 @@ pub fn create_apply_fn(r: &Recipe, n: &Names) -> String {
             target_table(r, t)
         ));
     }
-    let body = format!(
-        "IF NOT backfill THEN\n{}\nEND IF;\nIF lock_rows THEN\n{};\nELSE\n{};\nEND IF;\nIF NOT backfill THEN\n{}\nEND IF;",
-        before.join("\n"),
-        map_statement(r, true),
-        map_statement(r, false),
-        after.join("\n")
-    );
-    function(
-        &format!(
-            "{}(keys {}, backfill boolean, lock_rows boolean, OUT n_rows bigint, OUT n_quarantined bigint)",
-            n.apply_fn(),
-            key_array_type(r)
-        ),
-        "record",
-        "  n_written bigint;",
-        &body,
-    )
+    after
 }
 
 /// The conditions a sync trigger lets through to the application: its own
@@ -710,18 +733,7 @@ const PASS_THROUGH: &str =
 /// set in one statement; if the database refuses anything, key by key, and a
 /// key it still refuses is quarantined with the database's own message.
 pub fn create_map_fn(r: &Recipe, n: &Names) -> String {
-    let key = &r.source.key;
-    let col = &r.source.column;
-    let name = literal(&r.name);
     let kt = r.source.key_type.sql();
-    let mut drop_rows = Vec::new();
-    for t in &r.targets {
-        drop_rows.push(format!(
-            "        DELETE FROM {} t WHERE t.{} = k;",
-            target_table(r, t),
-            t.source_key_column
-        ));
-    }
     let body = format!(
         "n_rows := 0;
 n_quarantined := 0;
@@ -759,22 +771,9 @@ LOOP
   EXIT WHEN cardinality(refused) = 0 OR cardinality(refused) = cardinality(pending);
   pending := refused;
 END LOOP;
-FOR i IN 1 .. cardinality(refused) LOOP
-  k := refused[i];
-  SELECT s.{col} INTO doc FROM {src} s WHERE s.{key} = k;
-  IF FOUND THEN
-{drops}
-    INSERT INTO switchyard.quarantine (migration_name, source_key, reason, document)
-    VALUES ({name}, k::text, 'the database refused the mapping: ' || reasons[i], doc)
-    ON CONFLICT (migration_name, source_key) DO UPDATE
-      SET reason = EXCLUDED.reason, document = EXCLUDED.document, quarantined_at = now();
-    n_rows := n_rows + 1;
-    n_quarantined := n_quarantined + 1;
-  END IF;
-END LOOP;",
+{quarantine}",
         apply = n.apply_fn(),
-        src = source_table(r),
-        drops = drop_rows.join("\n"),
+        quarantine = quarantine_refused(r),
     );
     function(
         &format!(
@@ -787,6 +786,40 @@ END LOOP;",
             "  k {kt};\n  one record;\n  msg text;\n  doc jsonb;\n  pending {kt}[];\n  refused {kt}[];\n  reasons text[];\n  i integer;"
         ),
         &body,
+    )
+}
+
+/// The end of `map`'s slow path: each key the database still refused
+/// (`refused[i]`, its message `reasons[i]`) has its target rows removed and
+/// its document quarantined with that message.
+fn quarantine_refused(r: &Recipe) -> String {
+    let key = &r.source.key;
+    let col = &r.source.column;
+    let name = literal(&r.name);
+    let mut drop_rows = Vec::new();
+    for t in &r.targets {
+        drop_rows.push(format!(
+            "        DELETE FROM {} t WHERE t.{} = k;",
+            target_table(r, t),
+            t.source_key_column
+        ));
+    }
+    format!(
+        "FOR i IN 1 .. cardinality(refused) LOOP
+  k := refused[i];
+  SELECT s.{col} INTO doc FROM {src} s WHERE s.{key} = k;
+  IF FOUND THEN
+{drops}
+    INSERT INTO switchyard.quarantine (migration_name, source_key, reason, document)
+    VALUES ({name}, k::text, 'the database refused the mapping: ' || reasons[i], doc)
+    ON CONFLICT (migration_name, source_key) DO UPDATE
+      SET reason = EXCLUDED.reason, document = EXCLUDED.document, quarantined_at = now();
+    n_rows := n_rows + 1;
+    n_quarantined := n_quarantined + 1;
+  END IF;
+END LOOP;",
+        src = source_table(r),
+        drops = drop_rows.join("\n"),
     )
 }
 
@@ -970,79 +1003,128 @@ fn maps_to_baseline(c: &Column, v: &str, old: &str) -> String {
 /// - `REPLAY_DELETE` (the row is gone): per row, the keys still holding the
 ///   baseline are removed; per entry, the entry, if it still is the baseline.
 pub fn create_writeback_fn(n: &Names, i: usize, t: &Target) -> String {
+    let w = WritebackPaths::of(t);
     let mut body = vec![
         "IF d IS NOT NULL AND jsonb_typeof(d) NOT IN ('object', 'null') THEN RETURN doc; END IF;"
             .to_string(),
     ];
-    // The document path of a column: fixed (per row) or under the entry.
-    let (prefix, entry_base): (Option<String>, Option<String>) = match &t.kind {
-        TargetKind::PerRow => (None, None),
-        TargetKind::PerEntry { path, .. } => (
-            Some(format!("{} || ek", path_literal(path))),
-            Some(format!("{} -> ek", get("d", path))),
-        ),
-    };
-    let full_path = |c: &Column| match &prefix {
-        None => path_literal(&c.path),
-        Some(p) => format!("({p} || {})", path_literal(&c.path)),
-    };
-    let value_at = |c: &Column| match &entry_base {
-        None => get("d", &c.path),
-        Some(b) => get(&format!("({b})"), &c.path),
-    };
-    match &t.kind {
-        TargetKind::PerRow => {
-            let mut removes = Vec::new();
-            for c in &t.columns {
-                removes.push(format!(
-                    "  d := switchyard.jsonb_remove(d, {});",
-                    path_literal(&c.path)
-                ));
-            }
-            // A row for a document that is SQL or JSON null: an empty object
-            // maps to the defaults, the columns are written below.
-            let mut replay_removes = Vec::new();
-            for c in &t.columns {
-                replay_removes.push(format!(
-                    "  v := {};\n  IF {} THEN d := switchyard.jsonb_remove(d, {}); END IF;",
-                    value_at(c),
-                    maps_to_baseline(
-                        c,
-                        "v",
-                        &format!("(old_row -> {})", literal(c.name.as_str()))
-                    ),
-                    path_literal(&c.path)
-                ));
-            }
-            body.push(format!(
-                "IF op = 'DELETE' THEN\n{}\n  RETURN d;\nEND IF;\nIF op = 'REPLAY_DELETE' THEN\n{}\n  RETURN d;\nEND IF;\nIF d IS NULL OR d = 'null'::jsonb THEN d := '{{}}'::jsonb; END IF;",
-                removes.join("\n"),
-                replay_removes.join("\n")
-            ));
-        }
+    body.push(match &t.kind {
+        TargetKind::PerRow => writeback_per_row_ops(t, &w),
         TargetKind::PerEntry {
             path, key_column, ..
-        } => {
-            // The entry must exist as an object (an absent entry is no row
-            // at all, not a row of defaults).
-            let entries = get("d", path);
-            let unchanged: Vec<String> = t
-                .columns
-                .iter()
-                .map(|c| {
-                    format!(
-                        "  v := {};\n  write := write AND {};",
-                        value_at(c),
-                        maps_to_baseline(
-                            c,
-                            "v",
-                            &format!("(old_row -> {})", literal(c.name.as_str()))
-                        )
-                    )
-                })
-                .collect();
-            body.push(format!(
-                "IF op = 'DELETE' THEN\n  RETURN switchyard.jsonb_remove(d, {p} || (old_row ->> {k}));\nEND IF;
+        } => writeback_per_entry_ops(t, &w, path, key_column),
+    });
+    body.extend(t.columns.iter().map(|c| writeback_column(c, &w)));
+    body.push("RETURN d;".into());
+    function(
+        &format!(
+            "{}(doc jsonb, op text, old_row jsonb, new_row jsonb)",
+            n.writeback_fn(i)
+        ),
+        "jsonb",
+        "  d jsonb := doc;\n  x jsonb;\n  v jsonb;\n  ek text;\n  write boolean;",
+        &body.join("\n"),
+    )
+}
+
+/// Where a target's columns live in the document: at fixed paths (per
+/// row), or under the entry `ek` (per entry).
+struct WritebackPaths {
+    prefix: Option<String>,
+    entry_base: Option<String>,
+}
+
+impl WritebackPaths {
+    fn of(t: &Target) -> Self {
+        match &t.kind {
+            TargetKind::PerRow => WritebackPaths {
+                prefix: None,
+                entry_base: None,
+            },
+            TargetKind::PerEntry { path, .. } => WritebackPaths {
+                prefix: Some(format!("{} || ek", path_literal(path))),
+                entry_base: Some(format!("{} -> ek", get("d", path))),
+            },
+        }
+    }
+
+    /// The column's full document path (a text[] expression).
+    fn full_path(&self, c: &Column) -> String {
+        match &self.prefix {
+            None => path_literal(&c.path),
+            Some(p) => format!("({p} || {})", path_literal(&c.path)),
+        }
+    }
+
+    /// The column's current value in the document `d`.
+    fn value_at(&self, c: &Column) -> String {
+        match &self.entry_base {
+            None => get("d", &c.path),
+            Some(b) => get(&format!("({b})"), &c.path),
+        }
+    }
+}
+
+/// Per row: DELETE and REPLAY_DELETE remove the mapped keys (the latter
+/// only those still holding the baseline); a null document becomes `{}`.
+fn writeback_per_row_ops(t: &Target, w: &WritebackPaths) -> String {
+    let mut removes = Vec::new();
+    for c in &t.columns {
+        removes.push(format!(
+            "  d := switchyard.jsonb_remove(d, {});",
+            path_literal(&c.path)
+        ));
+    }
+    // A row for a document that is SQL or JSON null: an empty object
+    // maps to the defaults, the columns are written below.
+    let mut replay_removes = Vec::new();
+    for c in &t.columns {
+        replay_removes.push(format!(
+            "  v := {};\n  IF {} THEN d := switchyard.jsonb_remove(d, {}); END IF;",
+            w.value_at(c),
+            maps_to_baseline(
+                c,
+                "v",
+                &format!("(old_row -> {})", literal(c.name.as_str()))
+            ),
+            path_literal(&c.path)
+        ));
+    }
+    format!(
+        "IF op = 'DELETE' THEN\n{}\n  RETURN d;\nEND IF;\nIF op = 'REPLAY_DELETE' THEN\n{}\n  RETURN d;\nEND IF;\nIF d IS NULL OR d = 'null'::jsonb THEN d := '{{}}'::jsonb; END IF;",
+        removes.join("\n"),
+        replay_removes.join("\n")
+    )
+}
+
+/// Per entry: DELETE removes the entry, REPLAY_DELETE only if it still is
+/// the baseline; a missing entry is created (every column written).
+fn writeback_per_entry_ops(
+    t: &Target,
+    w: &WritebackPaths,
+    path: &[String],
+    key_column: &Ident,
+) -> String {
+    // The entry must exist as an object (an absent entry is no row
+    // at all, not a row of defaults).
+    let entries = get("d", path);
+    let unchanged: Vec<String> = t
+        .columns
+        .iter()
+        .map(|c| {
+            format!(
+                "  v := {};\n  write := write AND {};",
+                w.value_at(c),
+                maps_to_baseline(
+                    c,
+                    "v",
+                    &format!("(old_row -> {})", literal(c.name.as_str()))
+                )
+            )
+        })
+        .collect();
+    format!(
+        "IF op = 'DELETE' THEN\n  RETURN switchyard.jsonb_remove(d, {p} || (old_row ->> {k}));\nEND IF;
 IF op = 'REPLAY_DELETE' THEN
   ek := old_row ->> {k};
   IF jsonb_typeof({entries} -> ek) IS DISTINCT FROM 'object' THEN RETURN d; END IF;
@@ -1060,16 +1142,19 @@ IF jsonb_typeof({entries} -> ek) IS DISTINCT FROM 'object' THEN
   d := switchyard.jsonb_put(d, {p} || ek, '{{}}'::jsonb);
   IF op = 'UPDATE' THEN op := 'INSERT'; END IF;
 END IF;",
-                p = path_literal(path),
-                k = literal(key_column.as_str()),
-                unchanged = unchanged.join("\n"),
-            ));
-        }
-    }
-    for c in &t.columns {
-        let name = literal(c.name.as_str());
-        body.push(format!(
-            "x := new_row -> {name};
+        p = path_literal(path),
+        k = literal(key_column.as_str()),
+        unchanged = unchanged.join("\n"),
+    )
+}
+
+/// One column written back: only when it changed (UPDATE) or the document
+/// still holds the baseline (REPLAY); SQL NULL removes the key; a value the
+/// document already maps to is left as written.
+fn writeback_column(c: &Column, w: &WritebackPaths) -> String {
+    let name = literal(c.name.as_str());
+    format!(
+        "x := new_row -> {name};
 v := {value};
 write := CASE op WHEN 'UPDATE' THEN (old_row -> {name})::text IS DISTINCT FROM x::text
                  WHEN 'REPLAY' THEN {baseline}
@@ -1081,21 +1166,10 @@ IF write THEN
     d := switchyard.jsonb_put(d, {path}, x);
   END IF;
 END IF;",
-            value = value_at(c),
-            path = full_path(c),
-            mapped = same_mapped(c, "v", "x"),
-            baseline = maps_to_baseline(c, "v", &format!("(old_row -> {name})")),
-        ));
-    }
-    body.push("RETURN d;".into());
-    function(
-        &format!(
-            "{}(doc jsonb, op text, old_row jsonb, new_row jsonb)",
-            n.writeback_fn(i)
-        ),
-        "jsonb",
-        "  d jsonb := doc;\n  x jsonb;\n  v jsonb;\n  ek text;\n  write boolean;",
-        &body.join("\n"),
+        value = w.value_at(c),
+        path = w.full_path(c),
+        mapped = same_mapped(c, "v", "x"),
+        baseline = maps_to_baseline(c, "v", &format!("(old_row -> {name})")),
     )
 }
 
@@ -1310,26 +1384,7 @@ pub fn create_replay_fn(r: &Recipe, n: &Names) -> String {
     let body = format!(
         "done := 0;
 FOR queued IN
-  WITH pending AS (
-    SELECT q.* FROM switchyard.sync_queue q
-    WHERE q.migration_name = {name} AND q.kind = ANY(kinds)
-      AND (keys IS NULL OR q.source_key = ANY(keys::text[]))
-  ), oldest AS (
-    -- At most max_rows rows, chosen from the oldest entries (an index scan,
-    -- not a sort of the whole backlog).
-    SELECT DISTINCT p.target, p.source_key, p.entry_key
-    FROM (SELECT p.target, p.source_key, p.entry_key FROM pending p ORDER BY p.id LIMIT max_rows) p
-  )
-  SELECT q.target, q.source_key, q.entry_key, array_agg(q.id) AS ids,
-         -- Entries queued by an earlier version carry no op: whole-row sync.
-         CASE WHEN bool_or(q.op IS NULL) THEN NULL ELSE (array_agg(q.op ORDER BY q.id))[1] END AS first_op,
-         switchyard.sync_baseline(array_agg(q.old_row ORDER BY q.id)) AS baseline,
-         coalesce(bool_or(q.op = 'DELETE'), false) AS deleted
-  FROM pending q
-  JOIN oldest o ON o.target = q.target AND o.source_key = q.source_key
-                AND o.entry_key IS NOT DISTINCT FROM q.entry_key
-  GROUP BY q.target, q.source_key, q.entry_key
-  ORDER BY min(q.id)
+{groups}
 LOOP
   CASE queued.target
 {}
@@ -1351,6 +1406,7 @@ IF remap AND cardinality(replayed) > 0 THEN
 END IF;
 RETURN done;",
         arms.join("\n"),
+        groups = replay_groups(&name),
         map = n.map_fn(),
     );
     function(
@@ -1361,6 +1417,34 @@ RETURN done;",
         "bigint",
         &format!("  queued record;\n  done bigint;\n  replayed {kt}[] := '{{}}';\n  prev text;"),
         &body,
+    )
+}
+
+/// The replay's query: queued entries of the chosen kinds and keys, one
+/// group per target row (its entry ids, first op, baseline, and whether it
+/// was deleted), oldest first.
+fn replay_groups(name: &str) -> String {
+    format!(
+        "  WITH pending AS (
+    SELECT q.* FROM switchyard.sync_queue q
+    WHERE q.migration_name = {name} AND q.kind = ANY(kinds)
+      AND (keys IS NULL OR q.source_key = ANY(keys::text[]))
+  ), oldest AS (
+    -- At most max_rows rows, chosen from the oldest entries (an index scan,
+    -- not a sort of the whole backlog).
+    SELECT DISTINCT p.target, p.source_key, p.entry_key
+    FROM (SELECT p.target, p.source_key, p.entry_key FROM pending p ORDER BY p.id LIMIT max_rows) p
+  )
+  SELECT q.target, q.source_key, q.entry_key, array_agg(q.id) AS ids,
+         -- Entries queued by an earlier version carry no op: whole-row sync.
+         CASE WHEN bool_or(q.op IS NULL) THEN NULL ELSE (array_agg(q.op ORDER BY q.id))[1] END AS first_op,
+         switchyard.sync_baseline(array_agg(q.old_row ORDER BY q.id)) AS baseline,
+         coalesce(bool_or(q.op = 'DELETE'), false) AS deleted
+  FROM pending q
+  JOIN oldest o ON o.target = q.target AND o.source_key = q.source_key
+                AND o.entry_key IS NOT DISTINCT FROM q.entry_key
+  GROUP BY q.target, q.source_key, q.entry_key
+  ORDER BY min(q.id)"
     )
 }
 
