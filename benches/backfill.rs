@@ -56,7 +56,13 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     let recipe = Recipe::parse(&RECIPE.replace("soak_hours = 24.0", "soak_hours = 0.0"))
         .map_err(|errors| format!("recipe: {errors:?}"))?;
-    let engine = Engine::new(pool.clone(), recipe.clone(), EngineOptions::default());
+    let journal = std::sync::Arc::new(switchyard::store::journal::PgJournal::new(pool.clone()));
+    let engine = Engine::new(
+        pool.clone(),
+        recipe.clone(),
+        EngineOptions::default(),
+        journal,
+    );
     if !matches!(
         engine.apply(Phase::Expand, &RunControl::default()).await?,
         Outcome::Done

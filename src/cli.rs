@@ -19,7 +19,10 @@ use std::sync::Arc;
 use crate::engine::inspect::check_database;
 use crate::engine::phases::{Outcome, RunControl};
 use crate::engine::vocab::BackfillProgress;
-use crate::engine::{render_steps, Engine, EngineError, EngineOptions, Phase, Planner, Recipe};
+use crate::engine::{
+    render_steps, Engine, EngineError, EngineOptions, Phase, PhaseState, Planner, Recipe,
+};
+use crate::store::{self, journal::PgJournal, StoreError};
 
 pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_BUSY: u8 = 3;
@@ -50,18 +53,35 @@ pub fn exit_for(err: &EngineError) -> ExitCode {
     })
 }
 
-async fn engine(recipe: Recipe, pool: sqlx::PgPool) -> Engine {
-    let actor = std::env::var("SWITCHYARD_ACTOR")
-        .or_else(|_| std::env::var("USER"))
-        .unwrap_or_else(|_| "cli".into());
-    Engine::new(
-        pool,
-        recipe,
-        EngineOptions {
-            actor: format!("cli:{actor}"),
-            ..EngineOptions::default()
-        },
-    )
+/// What the engine commands act on and as whom, from the configuration.
+#[derive(Clone)]
+pub struct Target {
+    pub pool: sqlx::PgPool,
+    /// Recorded in the event log (`Config::cli_actor`).
+    pub actor: String,
+    /// `Config::soak_hours`.
+    pub soak_hours: Option<f64>,
+}
+
+fn engine(recipe: Recipe, target: &Target) -> Engine {
+    let journal = Arc::new(PgJournal::new(target.pool.clone()));
+    let opts = EngineOptions {
+        actor: target.actor.clone(),
+        soak_hours: target.soak_hours,
+        ..EngineOptions::default()
+    };
+    Engine::new(target.pool.clone(), recipe, opts, journal)
+}
+
+/// Has phase 1 of `name` started (so its target names are ours)?
+async fn phase1_started(pool: &sqlx::PgPool, name: &str) -> Result<bool, StoreError> {
+    match store::migrations::phases(pool, name).await {
+        Ok(phases) => Ok(phases
+            .first()
+            .is_some_and(|p| !matches!(p.state, PhaseState::Pending | PhaseState::RolledBack))),
+        Err(StoreError::NotFound(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// Once phase 1 pinned a recipe, what runs is the pinned one: `plan` and
@@ -86,7 +106,14 @@ pub async fn recipe_check(file: &Path, pool: Option<sqlx::PgPool>) -> ExitCode {
         Err(code) => return code,
     };
     if let Some(pool) = pool {
-        match check_database(&pool, &recipe).await {
+        let started = match phase1_started(&pool, &recipe.name).await {
+            Ok(started) => started,
+            Err(e) => {
+                eprintln!("error: reading the migration's phases: {e}");
+                return ExitCode::from(EXIT_FAILED);
+            }
+        };
+        match check_database(&pool, &recipe, started).await {
             Ok(errors) if errors.is_empty() => {}
             Ok(errors) => {
                 eprintln!(
@@ -147,21 +174,14 @@ pub async fn phase_run(
     file: &Path,
     accept_quarantine: bool,
     accept_differences: bool,
-    pool: sqlx::PgPool,
+    target: &Target,
 ) -> ExitCode {
     let recipe = match load_recipe(file) {
         Ok(r) => r,
         Err(code) => return code,
     };
-    if let Ok(errors) = check_database(&pool, &recipe).await {
-        if phase == Phase::Expand && !errors.is_empty() {
-            for e in &errors {
-                eprintln!("  {e}");
-            }
-            return ExitCode::from(EXIT_FAILED);
-        }
-    }
-    let engine = engine(recipe, pool).await;
+    // (Phase 1 checks the database itself, refusing with every problem.)
+    let engine = engine(recipe, target);
     let ctl = RunControl {
         accept_quarantine,
         accept_differences,
@@ -195,12 +215,12 @@ pub async fn phase_run(
     }
 }
 
-pub async fn phase_rollback(phase: Phase, file: &Path, pool: sqlx::PgPool) -> ExitCode {
+pub async fn phase_rollback(phase: Phase, file: &Path, target: &Target) -> ExitCode {
     let recipe = match load_recipe(file) {
         Ok(r) => r,
         Err(code) => return code,
     };
-    let engine = engine(recipe, pool).await;
+    let engine = engine(recipe, target);
     match engine.rollback(phase).await {
         Ok(()) => {
             println!("phase {phase}: rolled back");
@@ -210,12 +230,12 @@ pub async fn phase_rollback(phase: Phase, file: &Path, pool: sqlx::PgPool) -> Ex
     }
 }
 
-pub async fn status(file: &Path, pool: sqlx::PgPool) -> ExitCode {
+pub async fn status(file: &Path, target: &Target) -> ExitCode {
     let recipe = match load_recipe(file) {
         Ok(r) => r,
         Err(code) => return code,
     };
-    let engine = engine(recipe, pool).await;
+    let engine = engine(recipe, target);
     match engine.status().await {
         Ok(s) => {
             println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
@@ -225,12 +245,12 @@ pub async fn status(file: &Path, pool: sqlx::PgPool) -> ExitCode {
     }
 }
 
-pub async fn verify(file: &Path, pool: sqlx::PgPool) -> ExitCode {
+pub async fn verify(file: &Path, target: &Target) -> ExitCode {
     let recipe = match load_recipe(file) {
         Ok(r) => r,
         Err(code) => return code,
     };
-    let engine = pinned_or_given(engine(recipe, pool).await, file).await;
+    let engine = pinned_or_given(engine(recipe, target), file).await;
     match engine.verify().await {
         Ok(report) => {
             println!(

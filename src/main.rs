@@ -98,8 +98,15 @@ async fn run_engine_command(command: Command) -> ExitCode {
     if let Command::Plan { file } = &command {
         return cli::plan(file);
     }
-    let pool = match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.trim().is_empty() => match store::connect(&url, 5).await {
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(cli::EXIT_FAILED);
+        }
+    };
+    let pool = match config.database_url.as_deref() {
+        Some(url) => match store::connect(url, 5).await {
             Ok(pool) => match store::migrate(&pool).await {
                 Ok(()) => Some(pool),
                 Err(e) => {
@@ -112,10 +119,15 @@ async fn run_engine_command(command: Command) -> ExitCode {
                 return ExitCode::from(cli::EXIT_FAILED);
             }
         },
-        _ => None,
+        None => None,
     };
     let need = |pool: Option<sqlx::PgPool>| {
-        pool.ok_or_else(|| {
+        pool.map(|pool| cli::Target {
+            pool,
+            actor: config.cli_actor.clone(),
+            soak_hours: config.soak_hours,
+        })
+        .ok_or_else(|| {
             eprintln!("error: DATABASE_URL must name the database to migrate");
             ExitCode::from(cli::EXIT_FAILED)
         })
@@ -131,19 +143,19 @@ async fn run_engine_command(command: Command) -> ExitCode {
                     file,
                     accept_quarantine,
                     accept_differences,
-                } => cli::phase_run(phase, &file, accept_quarantine, accept_differences, p).await,
+                } => cli::phase_run(phase, &file, accept_quarantine, accept_differences, &p).await,
                 PhaseCommand::Rollback { phase, file } => {
-                    cli::phase_rollback(phase, &file, p).await
+                    cli::phase_rollback(phase, &file, &p).await
                 }
             },
             Err(c) => c,
         },
         Command::Status { file } => match need(pool) {
-            Ok(p) => cli::status(&file, p).await,
+            Ok(p) => cli::status(&file, &p).await,
             Err(c) => c,
         },
         Command::Verify { file } => match need(pool) {
-            Ok(p) => cli::verify(&file, p).await,
+            Ok(p) => cli::verify(&file, &p).await,
             Err(c) => c,
         },
         Command::Serve | Command::Setup | Command::Plan { .. } => ExitCode::SUCCESS,
@@ -152,7 +164,8 @@ async fn run_engine_command(command: Command) -> ExitCode {
 
 async fn setup() -> Result<(Config, sqlx::PgPool), String> {
     let config = Config::from_env().map_err(|e| e.to_string())?;
-    let pool = store::connect(&config.database_url, config.max_connections)
+    let url = config.database_url().map_err(|e| e.to_string())?;
+    let pool = store::connect(url, config.max_connections)
         .await
         .map_err(|e| format!("cannot connect to the database: {e}"))?;
     store::migrate(&pool).await.map_err(|e| e.to_string())?;
@@ -171,7 +184,7 @@ async fn setup() -> Result<(Config, sqlx::PgPool), String> {
 }
 
 async fn serve() -> Result<(), String> {
-    let (_config, pool) = setup().await?;
+    let (config, pool) = setup().await?;
     // Cargo.toml's [package.metadata.leptos] when run from the project folder;
     // LEPTOS_* variables override it (cargo-leptos sets them).
     let cargo_toml = std::path::Path::new("Cargo.toml")
@@ -181,7 +194,10 @@ async fn serve() -> Result<(), String> {
         .map_err(|e| format!("reading the Leptos configuration: {e}"))?;
     let options = conf.leptos_options;
     let addr = options.site_addr;
-    let app = switchyard::server::app::router(options, pool.clone());
+    let settings = switchyard::console::Settings {
+        soak_hours: config.soak_hours,
+    };
+    let app = switchyard::server::app::router(options, pool.clone(), settings);
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;

@@ -11,8 +11,8 @@ use crate::model::AppError;
 
 #[server]
 pub async fn get_console(name: String) -> Result<ConsoleView, AppError> {
-    let pool = crate::server::context::pool()?;
-    Ok(crate::console::view(&pool, &name).await?)
+    let console = crate::server::context::console()?;
+    Ok(console.view(&name).await?)
 }
 
 #[server]
@@ -22,9 +22,11 @@ pub async fn act_on_phase(
     action: PhaseAction,
     accept_quarantine: bool,
 ) -> Result<(), AppError> {
-    let pool = crate::server::context::pool()?;
+    let console = crate::server::context::console()?;
     // No accounts yet (SPEC section 6 comes later): actions are by `actor::WEB`.
-    Ok(crate::console::act(&pool, &name, phase, action, accept_quarantine, actor::WEB).await?)
+    Ok(console
+        .act(&name, phase, action, accept_quarantine, actor::WEB)
+        .await?)
 }
 
 #[server]
@@ -33,6 +35,8 @@ pub async fn set_throttle(
     target_batch_ms: i32,
     throttle_ms: i32,
 ) -> Result<(), AppError> {
-    let pool = crate::server::context::pool()?;
-    Ok(crate::console::throttle(&pool, &name, target_batch_ms, throttle_ms).await?)
+    let console = crate::server::context::console()?;
+    Ok(console
+        .throttle(&name, target_batch_ms, throttle_ms)
+        .await?)
 }

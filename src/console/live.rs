@@ -1,4 +1,5 @@
-//! Live updates: the engine NOTIFYs every event; each app instance LISTENs
+//! Live updates: every event is NOTIFYed as it is written (`store::events`);
+//! each app instance LISTENs
 //! once and fans the notifications out to its browsers over Server-Sent
 //! Events. Each message carries the whole console view, so a browser that
 //! (re)connects is current at once.
@@ -15,8 +16,9 @@ use std::convert::Infallible;
 use std::time::Duration;
 use tokio::sync::broadcast;
 
-use crate::engine::state::EVENTS_CHANNEL;
 use crate::engine::ReadsFrom;
+use crate::store::events::EVENTS_CHANNEL;
+use crate::store::{self, StoreError};
 
 /// Per-instance fan-out of engine notifications (migration ids).
 #[derive(Clone)]
@@ -66,24 +68,19 @@ async fn listen(pool: &PgPool, tx: &broadcast::Sender<i64>) -> Result<(), sqlx::
 /// State the SSE route needs.
 #[derive(Clone)]
 pub struct LiveState {
-    pub pool: PgPool,
+    pub console: super::Console,
     pub hub: LiveHub,
 }
 
 /// `GET /live/{name}`: the console view now, then again after every event.
 pub async fn sse(State(state): State<LiveState>, Path(name): Path<String>) -> Response {
-    let id: Option<i64> =
-        match sqlx::query_scalar("SELECT id FROM switchyard.migrations WHERE name = $1")
-            .bind(&name)
-            .fetch_optional(&state.pool)
-            .await
-        {
-            Ok(id) => id,
-            Err(e) => {
-                tracing::error!(error = %e, "live: lookup failed");
-                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-            }
-        };
+    let id = match store::console::migration_id(state.console.pool(), &name).await {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::error!(error = %e, "live: lookup failed");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
     let Some(id) = id else {
         return (StatusCode::NOT_FOUND, "no such migration").into_response();
     };
@@ -129,7 +126,7 @@ fn updates(
             while feed.rx.try_recv().is_ok() {}
         }
         feed.first = false;
-        let event = match super::view(&feed.state.pool, &feed.name).await {
+        let event = match feed.state.console.view(&feed.name).await {
             Ok(view) => match serde_json::to_string(&view) {
                 Ok(json) => Event::default().event("console").data(json),
                 Err(e) => Event::default().event("error").data(e.to_string()),
@@ -148,22 +145,12 @@ fn updates(
 /// `GET /flags/{name}`: where applications should read from, for those that
 /// poll rather than LISTEN on `switchyard_read_flag`.
 pub async fn read_flag(State(state): State<LiveState>, Path(name): Path<String>) -> Response {
-    let row: Result<Option<(ReadsFrom, chrono::DateTime<chrono::Utc>)>, sqlx::Error> =
-        sqlx::query_as(
-            "SELECT reads_from, changed_at FROM switchyard.read_flags WHERE migration_name = $1",
-        )
-        .bind(&name)
-        .fetch_optional(&state.pool)
-        .await;
-    let exists: Result<bool, sqlx::Error> =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM switchyard.migrations WHERE name = $1)")
-            .bind(&name)
-            .fetch_one(&state.pool)
-            .await;
-    match (row, exists) {
-        (Ok(_), Ok(false)) => (StatusCode::NOT_FOUND, "no such migration").into_response(),
-        (Ok(row), Ok(true)) => {
-            let (reads_from, changed_at) = match row {
+    match store::console::read_flag(state.console.pool(), &name).await {
+        Err(StoreError::NotFound(_)) => {
+            (StatusCode::NOT_FOUND, "no such migration").into_response()
+        }
+        Ok(flag) => {
+            let (reads_from, changed_at) = match flag {
                 Some((r, at)) => (r, Some(at)),
                 None => (ReadsFrom::default(), None),
             };
@@ -174,7 +161,7 @@ pub async fn read_flag(State(state): State<LiveState>, Path(name): Path<String>)
             }))
             .into_response()
         }
-        (Err(e), _) | (_, Err(e)) => {
+        Err(e) => {
             tracing::error!(error = %e, "read flag lookup failed");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }

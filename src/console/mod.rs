@@ -1,21 +1,27 @@
 //! The phase console service: builds what the Phases section shows and
 //! carries out operator actions by driving the engine. Server functions stay
-//! thin by calling only this. Runs happen in background tasks; their outcome
-//! reaches every browser through the engine's events (see `live`).
+//! thin by calling only this; what it reads of our schema, it reads through
+//! the store. Runs happen in background tasks; their outcome reaches every
+//! browser through the engine's events (see `live`).
 
 pub mod live;
 
+use std::sync::Arc;
+
 use sqlx::PgPool;
 
+use crate::engine::journal::PhaseRecord;
 use crate::engine::phases::{why_not_roll_back, RunControl};
-use crate::engine::state::PhaseRecord;
-use crate::engine::vocab::{actor, kind};
+use crate::engine::vocab::actor;
 use crate::engine::{Engine, EngineError, EngineOptions, Event, Phase, Recipe};
 use crate::model::console::{
     ConsolePhase, ConsoleView, DifferenceRow, EventView, PhaseAction, PhaseChoice, ProgressView,
     QuarantineRow, ThroughputPoint, VerificationView,
 };
 use crate::model::{AppError, PhaseState, ReadsFrom};
+use crate::store::console::{self as stored, StoredEvent};
+use crate::store::journal::PgJournal;
+use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConsoleError {
@@ -27,8 +33,8 @@ pub enum ConsoleError {
     Recipe(String),
     #[error(transparent)]
     Engine(#[from] EngineError),
-    #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 impl From<ConsoleError> for AppError {
@@ -43,61 +49,106 @@ impl From<ConsoleError> for AppError {
             ConsoleError::Engine(e @ EngineError::Busy(_)) => AppError::Conflict {
                 message: e.to_string(),
             },
-            ConsoleError::Database(e) | ConsoleError::Engine(EngineError::Database(e))
-                if is_outage(&e) =>
-            {
-                unavailable(&e)
-            }
+            ConsoleError::Engine(EngineError::Database(e)) if is_outage(&e) => unavailable(&e),
+            ConsoleError::Store(StoreError::NotFound(what)) => AppError::not_found(what),
+            ConsoleError::Store(e) => AppError::from(e),
             other => internal(&other),
         }
     }
 }
 
-/// Loads the migration's recipe and builds an engine for it.
-pub async fn engine_for(pool: &PgPool, name: &str, actor: &str) -> Result<Engine, ConsoleError> {
-    let path: Option<Option<String>> =
-        sqlx::query_scalar("SELECT recipe_path FROM switchyard.migrations WHERE name = $1")
-            .bind(name)
-            .fetch_optional(pool)
-            .await?;
-    let path = path
-        .ok_or_else(|| ConsoleError::NotFound(name.to_string()))?
-        .ok_or_else(|| ConsoleError::Recipe("no recipe is attached to this migration".into()))?;
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| ConsoleError::Recipe(format!("cannot read {path}: {e}")))?;
-    let recipe = Recipe::parse(&text).map_err(|errors| {
-        ConsoleError::Recipe(
-            errors
-                .iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join("; "),
-        )
-    })?;
-    // Demos and tests may shorten the soak time for every recipe.
-    let soak_hours = std::env::var("SWITCHYARD_SOAK_HOURS")
-        .ok()
-        .and_then(|v| v.parse::<f64>().ok());
-    if recipe.name != name {
-        return Err(ConsoleError::Recipe(format!(
-            "{path} is for migration {:?}, not {name:?}",
-            recipe.name
-        )));
-    }
-    Ok(Engine::new(
-        pool.clone(),
-        recipe,
-        EngineOptions {
-            actor: actor.to_string(),
-            soak_hours,
-            ..EngineOptions::default()
-        },
-    ))
+/// What the console needs: the database, and the settings that apply to
+/// every engine it builds (from `server::config::Config`).
+#[derive(Clone)]
+pub struct Console {
+    pool: PgPool,
+    settings: Settings,
 }
 
-/// Everything the Phases section shows, as of now.
-pub async fn view(pool: &PgPool, name: &str) -> Result<ConsoleView, ConsoleError> {
-    let engine = match engine_for(pool, name, actor::WEB).await {
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    /// Overrides every recipe's soak time (demos, browser tests).
+    pub soak_hours: Option<f64>,
+}
+
+impl Console {
+    pub fn new(pool: PgPool, settings: Settings) -> Self {
+        Console { pool, settings }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Everything the Phases section shows, as of now.
+    pub async fn view(&self, name: &str) -> Result<ConsoleView, ConsoleError> {
+        view(self, name).await
+    }
+
+    /// Carries out an operator action, if `verdicts` allows it now (refused
+    /// otherwise, with the reason); long work continues in a background task.
+    pub async fn act(
+        &self,
+        name: &str,
+        phase: i16,
+        action: PhaseAction,
+        accept_quarantine: bool,
+        actor: &str,
+    ) -> Result<(), ConsoleError> {
+        act(self, name, phase, action, accept_quarantine, actor).await
+    }
+
+    /// Backfill throttle controls (target batch duration, pause between batches).
+    pub async fn throttle(
+        &self,
+        name: &str,
+        target_batch_ms: i32,
+        throttle_ms: i32,
+    ) -> Result<(), ConsoleError> {
+        throttle(self, name, target_batch_ms, throttle_ms).await
+    }
+
+    /// Loads the migration's recipe and builds an engine for it.
+    pub async fn engine_for(&self, name: &str, actor: &str) -> Result<Engine, ConsoleError> {
+        let path = stored::recipe_path(&self.pool, name)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound(_) => ConsoleError::NotFound(name.to_string()),
+                other => ConsoleError::Store(other),
+            })?
+            .ok_or_else(|| {
+                ConsoleError::Recipe("no recipe is attached to this migration".into())
+            })?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| ConsoleError::Recipe(format!("cannot read {path}: {e}")))?;
+        let recipe = Recipe::parse(&text).map_err(|errors| {
+            ConsoleError::Recipe(
+                errors
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
+        if recipe.name != name {
+            return Err(ConsoleError::Recipe(format!(
+                "{path} is for migration {:?}, not {name:?}",
+                recipe.name
+            )));
+        }
+        let opts = EngineOptions {
+            actor: actor.to_string(),
+            soak_hours: self.settings.soak_hours,
+            ..EngineOptions::default()
+        };
+        let journal = Arc::new(PgJournal::new(self.pool.clone()));
+        Ok(Engine::new(self.pool.clone(), recipe, opts, journal))
+    }
+}
+
+async fn view(console: &Console, name: &str) -> Result<ConsoleView, ConsoleError> {
+    let pool = console.pool();
+    let engine = match console.engine_for(name, actor::WEB).await {
         Ok(e) => e,
         Err(ConsoleError::Recipe(message)) => return read_only_view(pool, name, message).await,
         Err(e) => return Err(e),
@@ -113,13 +164,7 @@ pub async fn view(pool: &PgPool, name: &str) -> Result<ConsoleView, ConsoleError
     let engine = pinned.as_ref().unwrap_or(&engine);
     let records = &status.phases;
     let busy = engine.is_busy().await?;
-    let titles: Vec<String> = sqlx::query_scalar(
-        "SELECT p.title FROM switchyard.plan_phases p JOIN switchyard.migrations m ON m.id = p.migration_id
-         WHERE m.name = $1 ORDER BY p.position",
-    )
-    .bind(name)
-    .fetch_all(pool)
-    .await?;
+    let titles = stored::phase_titles(pool, name).await?;
     let mut phases = Vec::new();
     for r in records {
         let sql = engine
@@ -169,16 +214,11 @@ pub async fn view(pool: &PgPool, name: &str) -> Result<ConsoleView, ConsoleError
     view.busy = busy;
     view.pinned_recipe_hash = status.pinned_recipe_hash;
     view.recipe_changed = status.recipe_changed;
-    view.quarantine_sample = sqlx::query_as::<_, (String, String)>(
-        "SELECT source_key, reason FROM switchyard.quarantine WHERE migration_name = $1
-         ORDER BY quarantined_at, source_key LIMIT 20",
-    )
-    .bind(name)
-    .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(|(key, reason)| QuarantineRow { key, reason })
-    .collect();
+    view.quarantine_sample = stored::quarantine_sample(pool, name, 20)
+        .await?
+        .into_iter()
+        .map(|(key, reason)| QuarantineRow { key, reason })
+        .collect();
     Ok(view)
 }
 
@@ -300,71 +340,26 @@ fn console_phase(
 
 /// Events and throughput, shared by the full and the read-only view.
 async fn base_view(pool: &PgPool, name: &str) -> Result<ConsoleView, ConsoleError> {
-    #[derive(sqlx::FromRow)]
-    struct Ev {
-        id: i64,
-        at: chrono::DateTime<chrono::Utc>,
-        actor: String,
-        phase: Option<Phase>,
-        kind: String,
-        payload: serde_json::Value,
-    }
-    let events: Vec<Ev> = sqlx::query_as(
-        "SELECT e.id, e.at, e.actor, e.phase, e.kind, e.payload FROM switchyard.events e
-         JOIN switchyard.migrations m ON m.id = e.migration_id
-         WHERE m.name = $1 AND e.kind <> ALL($2) ORDER BY e.id DESC LIMIT 50",
-    )
-    .bind(name)
-    .bind(&Event::TICKS[..])
-    .fetch_all(pool)
-    .await?;
-    let ticks: Vec<(chrono::DateTime<chrono::Utc>, String, serde_json::Value)> = sqlx::query_as(
-        "SELECT at, kind, payload FROM (
-             SELECT e.at, e.kind, e.payload, e.id FROM switchyard.events e
-             JOIN switchyard.migrations m ON m.id = e.migration_id
-             WHERE m.name = $1 AND e.kind = $2
-               -- this backfill only: not one from before a rollback of phase 2
-               AND e.id > coalesce((SELECT max(r.id) FROM switchyard.events r
-                                    WHERE r.migration_id = m.id AND r.phase = $3
-                                      AND r.kind = $4), 0)
-             ORDER BY e.id DESC LIMIT 120) x
-         ORDER BY id",
-    )
-    .bind(name)
-    .bind(kind::PROGRESS)
-    .bind(Phase::Backfill)
-    .bind(kind::ROLLBACK_STARTED)
-    .fetch_all(pool)
-    .await?;
+    let events = stored::recent_events(pool, name, 50).await?;
+    let ticks = stored::backfill_ticks(pool, name, 120).await?;
     Ok(ConsoleView {
         name: name.to_string(),
         phases: Vec::new(),
         progress: None,
         throughput: ticks
             .into_iter()
-            .filter_map(
-                |(at, kind, payload)| match Event::from_stored(&kind, &payload) {
-                    Event::Progress(p) => Some(ThroughputPoint {
-                        at,
-                        rows_per_second: p.rows_per_second,
-                    }),
-                    _ => None,
-                },
-            )
+            .filter_map(|e| match e.event {
+                Event::Progress(p) => Some(ThroughputPoint {
+                    at: e.at,
+                    rows_per_second: p.rows_per_second,
+                }),
+                _ => None,
+            })
             .collect(),
         quarantined: 0,
         quarantine_sample: Vec::new(),
         unmapped_keys: Vec::new(),
-        events: events
-            .into_iter()
-            .map(|e| EventView {
-                id: e.id,
-                at: e.at,
-                actor: e.actor,
-                phase: e.phase,
-                event: Event::from_stored(&e.kind, &e.payload),
-            })
-            .collect(),
+        events: events.into_iter().map(event_view).collect(),
         reads_from: ReadsFrom::default(),
         busy: false,
         recipe_error: None,
@@ -376,32 +371,31 @@ async fn base_view(pool: &PgPool, name: &str) -> Result<ConsoleView, ConsoleErro
     })
 }
 
+fn event_view(e: StoredEvent) -> EventView {
+    EventView {
+        id: e.id,
+        at: e.at,
+        actor: e.actor,
+        phase: e.phase,
+        event: e.event,
+    }
+}
+
 async fn latest_verification(
     pool: &PgPool,
     name: &str,
 ) -> Result<Option<VerificationView>, ConsoleError> {
-    let row: Option<(chrono::DateTime<chrono::Utc>, String, serde_json::Value)> = sqlx::query_as(
-        "SELECT e.at, e.kind, e.payload FROM switchyard.events e
-         JOIN switchyard.migrations m ON m.id = e.migration_id
-         WHERE m.name = $1 AND e.kind IN ($2, $3)
-         ORDER BY e.id DESC LIMIT 1",
-    )
-    .bind(name)
-    .bind(kind::VERIFY_PROGRESS)
-    .bind(kind::VERIFIED)
-    .fetch_optional(pool)
-    .await?;
-    let Some((at, kind, payload)) = row else {
+    let Some(stored) = stored::latest_verification(pool, name).await? else {
         return Ok(None);
     };
-    let (report, finished) = match Event::from_stored(&kind, &payload) {
+    let (report, finished) = match stored.event {
         Event::VerifyProgress(report) => (report, false),
         Event::Verified(report) => (report, true),
         _ => return Ok(None),
     };
     let show = |v: Option<serde_json::Value>| v.map(|v| v.to_string());
     Ok(Some(VerificationView {
-        at,
+        at: stored.at,
         finished,
         rows_compared: report.rows_compared,
         rows_total: report.rows_total,
@@ -449,10 +443,8 @@ async fn read_only_view(
     Ok(view)
 }
 
-/// Carries out an operator action, if `verdicts` allows it now (refused
-/// otherwise, with the reason); long work continues in a background task.
-pub async fn act(
-    pool: &PgPool,
+async fn act(
+    console: &Console,
     name: &str,
     phase: i16,
     action: PhaseAction,
@@ -460,7 +452,7 @@ pub async fn act(
     actor: &str,
 ) -> Result<(), ConsoleError> {
     let phase = Phase::from_number(phase).map_err(|e| ConsoleError::Refused(e.to_string()))?;
-    let engine = engine_for(pool, name, actor).await?;
+    let engine = console.engine_for(name, actor).await?;
     let records = engine.phase_records().await?;
     let busy = engine.is_busy().await?;
     let choice = verdicts(&engine, &records, phase, busy)
@@ -506,9 +498,8 @@ pub async fn act(
     Ok(())
 }
 
-/// Backfill throttle controls (target batch duration, pause between batches).
-pub async fn throttle(
-    pool: &PgPool,
+async fn throttle(
+    console: &Console,
     name: &str,
     target_batch_ms: i32,
     throttle_ms: i32,
@@ -523,14 +514,8 @@ pub async fn throttle(
             "pause between batches must be 0 to 60000 ms".into(),
         ));
     }
-    let engine = engine_for(pool, name, actor::WEB).await?;
+    let engine = console.engine_for(name, actor::WEB).await?;
+    // The engine records the change in the event log.
     engine.set_throttle(target_batch_ms, throttle_ms).await?;
-    let id = crate::engine::state::ensure_migration(pool, engine.recipe()).await?;
-    let event = Event::Throttle {
-        target_batch_ms,
-        throttle_ms,
-    };
-    let phase = Some(Phase::Backfill);
-    crate::engine::state::event(pool, id, phase, actor::WEB, &event).await?;
     Ok(())
 }

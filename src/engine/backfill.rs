@@ -9,7 +9,7 @@ use super::phases::{batch_bounds, Outcome, RunControl};
 use super::state::RunnerLock;
 use super::step::KeyBounds;
 use super::vocab::{BackfillProgress, Event, Phase};
-use super::{sql, state, Engine, EngineError};
+use super::{sql, Engine, EngineError};
 
 #[derive(sqlx::FromRow)]
 struct BatchResult {
@@ -63,7 +63,8 @@ impl Engine {
         .await?)
     }
 
-    /// Throttle settings, before or during the backfill (read before each batch).
+    /// Throttle settings, before or during the backfill (read before each
+    /// batch); recorded as an `Event::Throttle`.
     pub async fn set_throttle(
         &self,
         target_batch_ms: i32,
@@ -80,7 +81,16 @@ impl Engine {
         .bind(throttle_ms)
         .execute(&self.pool)
         .await?;
-        Ok(())
+        let id = self.migration_id().await?;
+        let event = Event::Throttle {
+            target_batch_ms,
+            throttle_ms,
+        };
+        let phase = Some(Phase::Backfill);
+        Ok(self
+            .journal
+            .record(id, phase, &self.opts.actor, &event)
+            .await?)
     }
 
     /// Asks the running backfill to pause (`abort = false`) or abort at its
@@ -245,14 +255,9 @@ impl Engine {
                 cb(&p);
             }
             let tick = Event::Progress(p);
-            state::event(
-                &self.pool,
-                id,
-                Some(Phase::Backfill),
-                &self.opts.actor,
-                &tick,
-            )
-            .await?;
+            self.journal
+                .record(id, Some(Phase::Backfill), &self.opts.actor, &tick)
+                .await?;
         }
         Ok(())
     }

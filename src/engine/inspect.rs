@@ -14,7 +14,13 @@ fn err(field: &str, message: String) -> RecipeError {
 }
 
 /// Every problem with `r` that only the database can show (none: empty).
-pub async fn check_database(pool: &PgPool, r: &Recipe) -> Result<Vec<RecipeError>, EngineError> {
+/// Once phase 1 has started (`phase1_started`), the target names are ours
+/// and the column may be gone (phase 5), so those are not checked.
+pub async fn check_database(
+    pool: &PgPool,
+    r: &Recipe,
+    phase1_started: bool,
+) -> Result<Vec<RecipeError>, EngineError> {
     let s = &r.source;
     let qualified = format!("{}.{}", s.schema, s.table);
     let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
@@ -40,14 +46,6 @@ pub async fn check_database(pool: &PgPool, r: &Recipe) -> Result<Vec<RecipeError
     .fetch_all(pool)
     .await?;
     let mut errors = check_key(pool, r, &columns).await?;
-    let phase1_started: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM switchyard.phase_states p JOIN switchyard.migrations m ON m.id = p.migration_id
-         WHERE m.name = $1 AND p.position = 1 AND p.state NOT IN ('pending', 'rolled_back'))",
-    )
-    .bind(&r.name)
-    .fetch_one(pool)
-    .await?;
-    // Once phase 1 ran, the column may be gone (phase 5) and the names are ours.
     match type_of(&columns, s.column.as_str()) {
         None if phase1_started => {}
         None => errors.push(err(

@@ -33,6 +33,8 @@ pub mod ident;
 #[cfg(feature = "ssr")]
 pub mod inspect;
 #[cfg(feature = "ssr")]
+pub mod journal;
+#[cfg(feature = "ssr")]
 pub mod phases;
 #[cfg(feature = "ssr")]
 pub mod planner;
@@ -49,6 +51,11 @@ pub mod verify;
 
 #[cfg(feature = "ssr")]
 use sqlx::PgPool;
+#[cfg(feature = "ssr")]
+use std::sync::Arc;
+
+#[cfg(feature = "ssr")]
+pub use journal::Journal;
 
 #[cfg(feature = "ssr")]
 pub use ddl::LockPolicy;
@@ -128,15 +135,28 @@ pub struct Engine {
     pool: PgPool,
     recipe: Recipe,
     opts: EngineOptions,
+    journal: Arc<dyn Journal>,
 }
 
 #[cfg(feature = "ssr")]
 impl Engine {
-    pub fn new(pool: PgPool, mut recipe: Recipe, opts: EngineOptions) -> Self {
+    /// An engine for `recipe` on the database of `pool`, recording what it
+    /// does in `journal`.
+    pub fn new(
+        pool: PgPool,
+        mut recipe: Recipe,
+        opts: EngineOptions,
+        journal: Arc<dyn Journal>,
+    ) -> Self {
         if let Some(hours) = opts.soak_hours {
             recipe.soak_hours = hours;
         }
-        Engine { pool, recipe, opts }
+        Engine {
+            pool,
+            recipe,
+            opts,
+            journal,
+        }
     }
 
     pub fn recipe(&self) -> &Recipe {

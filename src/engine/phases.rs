@@ -10,11 +10,12 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 
 use super::ddl::{gave_way, run_in_transaction, run_outside_transaction};
+use super::journal::{PhaseRecord, StateChange};
 use super::planner::Planner;
 pub use super::planner::{ColumnDefinition, ContractRecord, NamedDefinition};
 use super::recipe::Recipe;
 use super::sql;
-use super::state::{self, PhaseRecord, RunnerLock};
+use super::state::{self, Fence, RunnerLock};
 use super::step::{IndexBuild, KeyBounds, Step, Verification, Work};
 use super::vocab::VerifyReport;
 use super::vocab::{BackfillProgress, Event, Phase, PhaseState, ReadsFrom};
@@ -219,11 +220,35 @@ impl Engine {
     /// Records of the five phases (creating the migration's rows if needed).
     pub async fn phase_records(&self) -> Result<Vec<PhaseRecord>, EngineError> {
         let id = self.migration_id().await?;
-        state::phases(&self.pool, id).await
+        Ok(self.journal.phases(id).await?)
     }
 
     pub(super) async fn migration_id(&self) -> Result<i64, EngineError> {
-        state::ensure_migration(&self.pool, &self.recipe).await
+        Ok(self.journal.migration_id(&self.recipe).await?)
+    }
+
+    /// Records `phase`'s new state (refused if `fence` is no longer the
+    /// current runner's).
+    pub(super) async fn set_state(
+        &self,
+        migration_id: i64,
+        phase: Phase,
+        state: PhaseState,
+        error: Option<&str>,
+        fence: Option<&Fence>,
+    ) -> Result<(), EngineError> {
+        let change = StateChange {
+            migration_id,
+            phase,
+            state,
+            actor: &self.opts.actor,
+            error,
+            fence,
+        };
+        self.journal
+            .set_state(change)
+            .await
+            .map_err(|e| EngineError::from_step("record the phase state", e))
     }
 
     /// The recipe pinned at phase 1, if any: (text, hash).
@@ -256,6 +281,7 @@ impl Engine {
             self.pool.clone(),
             pinned,
             self.opts.clone(),
+            self.journal.clone(),
         )))
     }
 
@@ -277,20 +303,20 @@ impl Engine {
             pinned_hash,
             given_hash: given,
         };
-        state::event(&self.pool, id, None, &self.opts.actor, &changed).await?;
+        self.journal
+            .record(id, None, &self.opts.actor, &changed)
+            .await?;
         Ok(Some(pinned))
     }
 
     /// Runs phase `phase` to completion (or until paused / aborted).
     pub async fn apply(&self, phase: Phase, ctl: &RunControl) -> Result<Outcome, EngineError> {
+        // The migration's records first: the lock's epoch lives on them.
+        let id = self.migration_id().await?;
         let lock = RunnerLock::acquire(&self.pool, &self.recipe).await?;
-        let id = self.migration_id().await;
-        let result = match id {
-            Ok(id) => match self.effective(id).await {
-                Ok(Some(pinned)) => pinned.apply_locked(phase, ctl, &lock).await,
-                Ok(None) => self.apply_locked(phase, ctl, &lock).await,
-                Err(e) => Err(e),
-            },
+        let result = match self.effective(id).await {
+            Ok(Some(pinned)) => pinned.apply_locked(phase, ctl, &lock).await,
+            Ok(None) => self.apply_locked(phase, ctl, &lock).await,
             Err(e) => Err(e),
         };
         lock.release().await;
@@ -304,19 +330,11 @@ impl Engine {
         lock: &RunnerLock,
     ) -> Result<Outcome, EngineError> {
         let id = self.migration_id().await?;
-        let phases = state::phases(&self.pool, id).await?;
+        let phases = self.journal.phases(id).await?;
         self.preflight(&phases, phase).await?;
         let fence = Some(lock.fence());
-        state::set_state(
-            &self.pool,
-            id,
-            phase,
-            PhaseState::Running,
-            &self.opts.actor,
-            None,
-            fence,
-        )
-        .await?;
+        self.set_state(id, phase, PhaseState::Running, None, fence)
+            .await?;
         if phase == Phase::Expand {
             self.pin(lock).await?;
         }
@@ -334,16 +352,9 @@ impl Engine {
             // The runner that replaced us owns the state now.
             return result;
         }
-        let recorded = state::set_state(
-            &self.pool,
-            id,
-            phase,
-            final_state,
-            &self.opts.actor,
-            error.as_deref(),
-            fence,
-        )
-        .await;
+        let recorded = self
+            .set_state(id, phase, final_state, error.as_deref(), fence)
+            .await;
         // A failed phase reports its own error first; recording is best effort then.
         if result.is_ok() {
             recorded?;
@@ -366,7 +377,7 @@ impl Engine {
         {
             // What only the database can tell (tables or index names taken,
             // key column nullable…), checked by the runner itself.
-            let errors = super::inspect::check_database(&self.pool, &self.recipe).await?;
+            let errors = super::inspect::check_database(&self.pool, &self.recipe, false).await?;
             if !errors.is_empty() {
                 return Err(EngineError::Recipe(errors));
             }
@@ -564,27 +575,11 @@ impl Engine {
         lock: &RunnerLock,
     ) -> Result<(), EngineError> {
         let fence = Some(lock.fence());
-        state::set_state(
-            &self.pool,
-            id,
-            phase,
-            PhaseState::Verifying,
-            &self.opts.actor,
-            None,
-            fence,
-        )
-        .await?;
+        self.set_state(id, phase, PhaseState::Verifying, None, fence)
+            .await?;
         let report = self.verify_with(label, verification, Some(lock)).await?;
-        state::set_state(
-            &self.pool,
-            id,
-            phase,
-            PhaseState::Running,
-            &self.opts.actor,
-            None,
-            fence,
-        )
-        .await?;
+        self.set_state(id, phase, PhaseState::Running, None, fence)
+            .await?;
         self.gate(id, &report, ctl).await
     }
 
@@ -629,21 +624,20 @@ impl Engine {
             .execute(&self.pool)
             .await?;
             let phase = Some(Phase::SwitchReads);
-            state::event(&self.pool, id, phase, &self.opts.actor, &accepted).await?;
+            self.journal
+                .record(id, phase, &self.opts.actor, &accepted)
+                .await?;
         }
         Ok(())
     }
 
     /// Rolls back phase `phase` (phases roll back in reverse order).
     pub async fn rollback(&self, phase: Phase) -> Result<(), EngineError> {
+        let id = self.migration_id().await?;
         let lock = RunnerLock::acquire(&self.pool, &self.recipe).await?;
-        let id = self.migration_id().await;
-        let result = match id {
-            Ok(id) => match self.effective(id).await {
-                Ok(Some(pinned)) => pinned.rollback_locked(phase, &lock).await,
-                Ok(None) => self.rollback_locked(phase, &lock).await,
-                Err(e) => Err(e),
-            },
+        let result = match self.effective(id).await {
+            Ok(Some(pinned)) => pinned.rollback_locked(phase, &lock).await,
+            Ok(None) => self.rollback_locked(phase, &lock).await,
             Err(e) => Err(e),
         };
         lock.release().await;
@@ -652,12 +646,14 @@ impl Engine {
 
     async fn rollback_locked(&self, phase: Phase, lock: &RunnerLock) -> Result<(), EngineError> {
         let id = self.migration_id().await?;
-        let phases = state::phases(&self.pool, id).await?;
+        let phases = self.journal.phases(id).await?;
         if let Some(reason) = why_not_roll_back(&phases, phase) {
             return Err(EngineError::Refused(reason));
         }
         let started = Event::RollbackStarted;
-        state::event(&self.pool, id, Some(phase), &self.opts.actor, &started).await?;
+        self.journal
+            .record(id, Some(phase), &self.opts.actor, &started)
+            .await?;
         let result = async {
             let steps = self.rollback_plan(phase).await?;
             self.run_steps(id, phase, &steps, &RunControl::default(), lock)
@@ -667,29 +663,20 @@ impl Engine {
         let fence = Some(lock.fence());
         match result {
             Ok(_) => {
-                state::set_state(
-                    &self.pool,
-                    id,
-                    phase,
-                    PhaseState::RolledBack,
-                    &self.opts.actor,
-                    None,
-                    fence,
-                )
-                .await
+                self.set_state(id, phase, PhaseState::RolledBack, None, fence)
+                    .await
             }
             Err(e @ EngineError::LockLost(_)) => Err(e),
             Err(e) => {
-                let _ = state::set_state(
-                    &self.pool,
-                    id,
-                    phase,
-                    PhaseState::Failed,
-                    &self.opts.actor,
-                    Some(&format!("rollback failed: {e}")),
-                    fence,
-                )
-                .await;
+                let _ = self
+                    .set_state(
+                        id,
+                        phase,
+                        PhaseState::Failed,
+                        Some(&format!("rollback failed: {e}")),
+                        fence,
+                    )
+                    .await;
                 Err(e)
             }
         }
@@ -698,7 +685,7 @@ impl Engine {
     /// Current state, progress, quarantine and unmapped keys.
     pub async fn status(&self) -> Result<Status, EngineError> {
         let id = self.migration_id().await?;
-        let phases = state::phases(&self.pool, id).await?;
+        let phases = self.journal.phases(id).await?;
         let backfill = self.progress().await?;
         let counts: (i64, i64, i64) = sqlx::query_as(
             "SELECT (SELECT count(*) FROM switchyard.quarantine WHERE migration_name = $1),
@@ -778,7 +765,9 @@ impl Engine {
             keys: drained as i64,
         };
         let phase = Some(Phase::DualWrite);
-        state::event(&self.pool, id, phase, &self.opts.actor, &drained).await?;
+        self.journal
+            .record(id, phase, &self.opts.actor, &drained)
+            .await?;
         Ok(())
     }
 

@@ -1,203 +1,15 @@
-//! The engine's record of a migration: phase states, events (+ NOTIFY), and
-//! the advisory lock that lets one runner act at a time across processes.
+//! One runner at a time: the advisory lock a runner holds while it acts on
+//! a migration, and the fence (its epoch) that refuses a replaced runner's
+//! writes.
 
-use chrono::{DateTime, Utc};
-use serde::Serialize;
 use sqlx::pool::PoolConnection;
 use sqlx::{PgPool, Postgres};
 
 use super::recipe::Recipe;
-use super::vocab::{Event, Phase, PhaseState};
 use super::EngineError;
 
-/// Channel carrying every event (payload: JSON with the event id).
-pub const EVENTS_CHANNEL: &str = "switchyard_events";
 /// Channel announcing read-flag changes (payload: JSON).
 pub const READ_FLAG_CHANNEL: &str = "switchyard_read_flag";
-
-#[derive(Clone, Debug, Serialize)]
-pub struct PhaseRecord {
-    pub phase: Phase,
-    pub state: PhaseState,
-    pub started_by: Option<String>,
-    pub started_at: Option<DateTime<Utc>>,
-    pub finished_at: Option<DateTime<Utc>>,
-    pub error: Option<String>,
-}
-
-/// Makes sure the migration exists in our schema (the CLI may run a recipe
-/// nobody opened in the browser yet); returns its id.
-pub async fn ensure_migration(pool: &PgPool, recipe: &Recipe) -> Result<i64, EngineError> {
-    // The common case (every status read, every live update): all there,
-    // answered by one read instead of eleven idempotent inserts.
-    let existing: Option<(i64, i64)> = sqlx::query_as(
-        "SELECT m.id, (SELECT count(*) FROM switchyard.phase_states s WHERE s.migration_id = m.id)
-         FROM switchyard.migrations m WHERE m.name = $1",
-    )
-    .bind(&recipe.name)
-    .fetch_optional(pool)
-    .await?;
-    if let Some((id, 5)) = existing {
-        return Ok(id);
-    }
-    let mut tx = pool.begin().await?;
-    sqlx::query(
-        "INSERT INTO switchyard.migrations (name, title) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-    )
-    .bind(&recipe.name)
-    .bind(&recipe.title)
-    .execute(&mut *tx)
-    .await?;
-    let id: i64 = sqlx::query_scalar("SELECT id FROM switchyard.migrations WHERE name = $1")
-        .bind(&recipe.name)
-        .fetch_one(&mut *tx)
-        .await?;
-    for phase in Phase::ALL {
-        sqlx::query(
-            "INSERT INTO switchyard.plan_phases (migration_id, position, title) VALUES ($1, $2, $3)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(id)
-        .bind(phase)
-        .bind(phase.title())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO switchyard.phase_states (migration_id, position) VALUES ($1, $2)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(id)
-        .bind(phase)
-        .execute(&mut *tx)
-        .await?;
-    }
-    tx.commit().await?;
-    Ok(id)
-}
-
-#[derive(sqlx::FromRow)]
-struct Row {
-    position: Phase,
-    state: PhaseState,
-    started_by: Option<String>,
-    started_at: Option<DateTime<Utc>>,
-    finished_at: Option<DateTime<Utc>>,
-    error: Option<String>,
-}
-
-pub async fn phases(pool: &PgPool, migration_id: i64) -> Result<Vec<PhaseRecord>, EngineError> {
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT position, state, started_by, started_at, finished_at, error
-         FROM switchyard.phase_states WHERE migration_id = $1 ORDER BY position",
-    )
-    .bind(migration_id)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| PhaseRecord {
-            phase: r.position,
-            state: r.state,
-            started_by: r.started_by,
-            started_at: r.started_at,
-            finished_at: r.finished_at,
-            error: r.error,
-        })
-        .collect())
-}
-
-/// Records a state change and announces it.
-pub async fn set_state(
-    pool: &PgPool,
-    migration_id: i64,
-    phase: Phase,
-    state: PhaseState,
-    actor: &str,
-    error: Option<&str>,
-    fence: Option<&Fence>,
-) -> Result<(), EngineError> {
-    let mut tx = pool.begin().await?;
-    if let Some(f) = fence {
-        f.assert(&mut tx)
-            .await
-            .map_err(|e| EngineError::from_step("record the phase state", e))?;
-    }
-    sqlx::query(
-        // $6: a run starts (a resumed pause keeps who started it and when);
-        // $7: the phase ends.
-        "UPDATE switchyard.phase_states SET state = $3, changed_at = now(), error = $5,
-             started_by = CASE WHEN $6 AND state <> $8 THEN $4 ELSE started_by END,
-             started_at = CASE WHEN $6 AND state <> $8 THEN now() ELSE started_at END,
-             finished_at = CASE WHEN $7 THEN now() WHEN $6 THEN NULL ELSE finished_at END
-         WHERE migration_id = $1 AND position = $2",
-    )
-    .bind(migration_id)
-    .bind(phase)
-    .bind(state)
-    .bind(actor)
-    .bind(error)
-    .bind(state == PhaseState::Running)
-    .bind(state.is_final())
-    .bind(PhaseState::Paused)
-    .execute(&mut *tx)
-    .await?;
-    let error = error.map(str::to_string);
-    record_event(
-        &mut tx,
-        migration_id,
-        Some(phase),
-        actor,
-        &Event::PhaseState { state, error },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-/// Appends an event to the migration's log and NOTIFYs it, in the caller's
-/// transaction (the notification is delivered only if that transaction
-/// commits). Every event of every layer is written here.
-pub async fn record_event(
-    conn: &mut sqlx::PgConnection,
-    migration_id: i64,
-    phase: Option<Phase>,
-    actor: &str,
-    event: &Event,
-) -> Result<i64, sqlx::Error> {
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO switchyard.events (migration_id, phase, actor, kind, payload)
-         VALUES ($1, $2, $3, $4, $5) RETURNING id",
-    )
-    .bind(migration_id)
-    .bind(phase)
-    .bind(actor)
-    .bind(event.kind())
-    .bind(event.payload())
-    .fetch_one(&mut *conn)
-    .await?;
-    let note = serde_json::json!({
-        "event_id": id, "migration_id": migration_id, "phase": phase, "kind": event.kind(),
-    });
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(EVENTS_CHANNEL)
-        .bind(note.to_string())
-        .execute(&mut *conn)
-        .await?;
-    Ok(id)
-}
-
-/// `record_event` on a connection of its own.
-pub async fn event(
-    pool: &PgPool,
-    migration_id: i64,
-    phase: Option<Phase>,
-    actor: &str,
-    event: &Event,
-) -> Result<(), EngineError> {
-    let mut conn = pool.acquire().await?;
-    record_event(&mut conn, migration_id, phase, actor, event).await?;
-    Ok(())
-}
 
 /// Proof that a runner is still the current one: its epoch, checked by
 /// `switchyard.assert_runner` at the start of every transaction it commits.
@@ -244,8 +56,9 @@ pub struct RunnerLock {
 }
 
 impl RunnerLock {
+    /// Takes the lock of `recipe`'s migration (whose records must exist:
+    /// `Journal::migration_id`) and starts a new epoch, or says it is busy.
     pub async fn acquire(pool: &PgPool, recipe: &Recipe) -> Result<Self, EngineError> {
-        ensure_migration(pool, recipe).await?;
         let name = &recipe.name;
         let mut conn = pool.acquire().await?;
         let got: bool =
@@ -257,12 +70,19 @@ impl RunnerLock {
         if !got {
             return Err(EngineError::Busy(name.to_string()));
         }
-        let epoch: i64 = sqlx::query_scalar(
+        let epoch: Option<i64> = sqlx::query_scalar(
             "UPDATE switchyard.migrations SET runner_epoch = runner_epoch + 1 WHERE name = $1 RETURNING runner_epoch",
         )
         .bind(name)
-        .fetch_one(&mut *conn)
+        .fetch_optional(&mut *conn)
         .await?;
+        let Some(epoch) = epoch else {
+            // Dropping the session releases the lock just taken.
+            drop(conn.detach());
+            return Err(EngineError::Refused(format!(
+                "migration {name:?} has no records yet; its journal creates them first"
+            )));
+        };
         Ok(RunnerLock {
             conn: tokio::sync::Mutex::new(Some(conn)),
             name: name.to_string(),

@@ -47,7 +47,7 @@ impl Engine {
             sqlx::query_scalar(&format!("SELECT count(*) FROM {}", sql::source_table(r)))
                 .fetch_one(&self.pool)
                 .await?;
-        let id = super::state::ensure_migration(&self.pool, r).await?;
+        let id = self.migration_id().await?;
         let mut last_event = std::time::Instant::now();
         let mut last: Option<String> = None;
         loop {
@@ -126,6 +126,9 @@ impl Engine {
 
     async fn verify_event(&self, id: i64, event: Event) -> Result<(), EngineError> {
         let phase = Some(Phase::SwitchReads);
-        super::state::event(&self.pool, id, phase, &self.opts.actor, &event).await
+        Ok(self
+            .journal
+            .record(id, phase, &self.opts.actor, &event)
+            .await?)
     }
 }

@@ -9,13 +9,16 @@ use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::app::{shell, App};
+use crate::console::{Console, Settings};
 
-/// The router serving everything, with `pool` available to server functions.
-pub fn router(leptos_options: LeptosOptions, pool: PgPool) -> Router {
+/// The router serving everything, with `pool` and the phase console
+/// (built with `settings`) available to server functions.
+pub fn router(leptos_options: LeptosOptions, pool: PgPool, settings: Settings) -> Router {
     let routes = generate_route_list(App);
-    // Live console updates over SSE, fed by the engine's NOTIFYs.
+    let console = Console::new(pool.clone(), settings);
+    // Live console updates over SSE, fed by the events' NOTIFYs.
     let live_state = crate::console::live::LiveState {
-        pool: pool.clone(),
+        console: console.clone(),
         hub: crate::console::live::LiveHub::start(pool.clone()),
     };
     let live = Router::new()
@@ -35,7 +38,10 @@ pub fn router(leptos_options: LeptosOptions, pool: PgPool) -> Router {
         .leptos_routes_with_context(
             &leptos_options,
             routes,
-            move || provide_context(context_pool.clone()),
+            move || {
+                provide_context(context_pool.clone());
+                provide_context(console.clone());
+            },
             {
                 let options = leptos_options.clone();
                 move || shell(options.clone())

@@ -5,14 +5,19 @@ use std::env;
 #[derive(Clone, Debug)]
 pub struct Config {
     /// Where Switchyard keeps its own schema (and, for the demo, the database
-    /// being migrated).
-    pub database_url: String,
+    /// being migrated); `database_url()` says when it is missing.
+    pub database_url: Option<String>,
     /// Pool size for the web server.
     pub max_connections: u32,
     /// Seed the built-in demo migration on start-up.
     pub seed_demo: bool,
     /// Number of generated rows in the demo `users` table.
     pub demo_users: u64,
+    /// Overrides every recipe's soak time before phase 5, in hours (demos
+    /// and browser tests use 0).
+    pub soak_hours: Option<f64>,
+    /// Who the CLI records as the actor in the event log (`cli:NAME`).
+    pub cli_actor: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -31,10 +36,29 @@ impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         let database_url = env::var("DATABASE_URL")
             .ok()
+            .filter(|s| !s.trim().is_empty());
+        let soak_hours = match env::var("SWITCHYARD_SOAK_HOURS") {
+            Err(_) => None,
+            Ok(value) => match value.trim().parse::<f64>() {
+                Ok(h) if (0.0..=8760.0).contains(&h) => Some(h),
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: "SWITCHYARD_SOAK_HOURS",
+                        value,
+                        reason: "expected hours from 0 to 8760, e.g. 0 or 0.5",
+                    })
+                }
+            },
+        };
+        let cli_actor = env::var("SWITCHYARD_ACTOR")
+            .or_else(|_| env::var("USER"))
+            .ok()
             .filter(|s| !s.trim().is_empty())
-            .ok_or(ConfigError::MissingDatabaseUrl)?;
+            .unwrap_or_else(|| "cli".into());
         Ok(Config {
             database_url,
+            soak_hours,
+            cli_actor: format!("cli:{cli_actor}"),
             max_connections: parse_var("SWITCHYARD_DB_POOL", 10u32, "expected a whole number")?,
             seed_demo: parse_bool("SWITCHYARD_SEED_DEMO", true)?,
             demo_users: parse_var(
@@ -43,6 +67,15 @@ impl Config {
                 "expected a whole number of users, e.g. 100000",
             )?,
         })
+    }
+}
+
+impl Config {
+    /// The database to use; its absence is an error only where one is needed.
+    pub fn database_url(&self) -> Result<&str, ConfigError> {
+        self.database_url
+            .as_deref()
+            .ok_or(ConfigError::MissingDatabaseUrl)
     }
 }
 

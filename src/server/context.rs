@@ -15,6 +15,16 @@ pub fn pool() -> Result<PgPool, AppError> {
     })
 }
 
+/// The phase console service the server put into the Leptos context.
+pub fn console() -> Result<crate::console::Console, AppError> {
+    use_context::<crate::console::Console>().ok_or_else(|| {
+        tracing::error!("no Console in the Leptos context; was the router built by server::app?");
+        AppError::Internal {
+            reference: "no-console".into(),
+        }
+    })
+}
+
 /// Marks the response being rendered as 404 (no-op outside a request).
 pub fn set_not_found() {
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {

@@ -1,12 +1,14 @@
 //! The event log: who did what, when. Every event of every layer is an
-//! `Event` (the engine's vocabulary) written by `engine::state::record_event`,
-//! which also announces it with `NOTIFY switchyard_events` so it reaches live
-//! pages on every instance.
+//! `Event` (the engine's vocabulary) appended here, and announced with
+//! `NOTIFY switchyard_events` so it reaches live pages on every instance.
 
 use sqlx::PgConnection;
 
 use super::StoreResult;
-use crate::engine::{state, Event};
+use crate::engine::{Event, Phase};
+
+/// Channel carrying every event (payload: JSON with the event id).
+pub const EVENTS_CHANNEL: &str = "switchyard_events";
 
 /// Appends `event` to migration `migration_id`'s log, in the caller's
 /// transaction (announced only if that transaction commits).
@@ -16,6 +18,37 @@ pub async fn record(
     actor: &str,
     event: &Event,
 ) -> StoreResult<()> {
-    state::record_event(conn, migration_id, None, actor, event).await?;
+    append(conn, migration_id, None, actor, event).await?;
     Ok(())
+}
+
+/// Appends an event (of `phase`, when it is about one) and NOTIFYs it, in
+/// the caller's transaction. Every event of every layer is written here.
+pub async fn append(
+    conn: &mut PgConnection,
+    migration_id: i64,
+    phase: Option<Phase>,
+    actor: &str,
+    event: &Event,
+) -> Result<i64, sqlx::Error> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO switchyard.events (migration_id, phase, actor, kind, payload)
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(migration_id)
+    .bind(phase)
+    .bind(actor)
+    .bind(event.kind())
+    .bind(event.payload())
+    .fetch_one(&mut *conn)
+    .await?;
+    let note = serde_json::json!({
+        "event_id": id, "migration_id": migration_id, "phase": phase, "kind": event.kind(),
+    });
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(EVENTS_CHANNEL)
+        .bind(note.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(id)
 }

@@ -1,12 +1,15 @@
 //! Postgres access for Switchyard's own schema, one module per resource:
-//! migrations, plans, tasks, the demo seed and the event log (whose rows
-//! the engine's `state::record_event` writes, so engine and store log alike).
-//! The engine keeps its own bookkeeping tables (phase states, checkpoints,
-//! queues) next to the SQL it generates; the phase console still reads a
-//! few of them directly.
+//! migrations, plans, tasks, the demo seed, the event log, the engine's
+//! journal (phase states and events, `journal::PgJournal`) and what the
+//! console reads. Nothing above the store writes SQL of ours; the engine
+//! keeps only the SQL it runs against the database being migrated (its
+//! generated objects, and the bookkeeping they share: checkpoint,
+//! quarantine, queues, read flag, runner lock).
 
+pub mod console;
 pub mod demo;
 pub mod events;
+pub mod journal;
 pub mod migrations;
 pub mod plans;
 pub mod seed;

@@ -3,11 +3,16 @@
 use crate::DEMO;
 use sqlx::PgPool;
 use std::time::{Duration, Instant};
-use switchyard::console::{self, live::LiveHub, ConsoleError};
+use switchyard::console::{live::LiveHub, Console, ConsoleError, Settings};
 use switchyard::engine::state::RunnerLock;
 use switchyard::model::console::PhaseAction;
 use switchyard::model::PhaseState;
 use switchyard::store::seed;
+
+/// The console as the server builds it (no setting overridden).
+fn console_of(pool: &PgPool) -> Console {
+    Console::new(pool.clone(), Settings::default())
+}
 
 async fn seeded(pool: &PgPool, users: u64) {
     seed::seed_demo(pool, users).await.expect("seed");
@@ -16,7 +21,7 @@ async fn seeded(pool: &PgPool, users: u64) {
 async fn wait_for_state(pool: &PgPool, phase: usize, state: PhaseState) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let v = console::view(pool, DEMO).await.expect("view");
+        let v = console_of(pool).view(DEMO).await.expect("view");
         if v.phases[phase - 1].state == state && !v.busy {
             return;
         }
@@ -39,7 +44,8 @@ fn refused(result: Result<(), ConsoleError>, needle: &str) {
 #[sqlx::test(migrations = "./migrations")]
 async fn refusals_are_checked_on_the_server(pool: PgPool) {
     seeded(&pool, 500).await;
-    let act = |phase, action| console::act(&pool, DEMO, phase, action, false, "test");
+    let console = console_of(&pool);
+    let act = |phase, action| console.act(DEMO, phase, action, false, "test");
     refused(act(3, PhaseAction::Run).await, "phases run in order");
     refused(act(1, PhaseAction::RollBack).await, "nothing to roll back");
     refused(act(2, PhaseAction::Pause).await, "only a running backfill");
@@ -52,7 +58,7 @@ async fn refusals_are_checked_on_the_server(pool: PgPool) {
             .expect("demo recipe");
     let lock = RunnerLock::acquire(&pool, &recipe).await.expect("lock");
     refused(act(1, PhaseAction::Run).await, "another runner");
-    let v = console::view(&pool, DEMO).await.expect("view");
+    let v = console_of(&pool).view(DEMO).await.expect("view");
     assert!(v.busy);
     // Every choice that acts is refused while another runner holds it.
     for phase in &v.phases {
@@ -78,16 +84,20 @@ async fn refusals_are_checked_on_the_server(pool: PgPool) {
 async fn phase_4_refuses_quarantine_before_running(pool: PgPool) {
     seeded(&pool, 1_000).await;
     for phase in 1..=3 {
-        console::act(&pool, DEMO, phase, PhaseAction::Run, false, "test")
+        console_of(&pool)
+            .act(DEMO, phase, PhaseAction::Run, false, "test")
             .await
             .expect("run");
         wait_for_state(&pool, phase as usize, PhaseState::Done).await;
     }
     refused(
-        console::act(&pool, DEMO, 4, PhaseAction::Run, false, "test").await,
+        console_of(&pool)
+            .act(DEMO, 4, PhaseAction::Run, false, "test")
+            .await,
         "quarantine",
     );
-    console::act(&pool, DEMO, 4, PhaseAction::Run, true, "test")
+    console_of(&pool)
+        .act(DEMO, 4, PhaseAction::Run, true, "test")
         .await
         .expect("accepted");
     wait_for_state(&pool, 4, PhaseState::Done).await;
@@ -96,7 +106,8 @@ async fn phase_4_refuses_quarantine_before_running(pool: PgPool) {
 #[sqlx::test(migrations = "./migrations")]
 async fn a_phase_left_running_by_a_dead_server_can_be_resumed(pool: PgPool) {
     seeded(&pool, 2_000).await;
-    console::act(&pool, DEMO, 1, PhaseAction::Run, false, "test")
+    console_of(&pool)
+        .act(DEMO, 1, PhaseAction::Run, false, "test")
         .await
         .expect("run 1");
     wait_for_state(&pool, 1, PhaseState::Done).await;
@@ -109,7 +120,7 @@ async fn a_phase_left_running_by_a_dead_server_can_be_resumed(pool: PgPool) {
     .execute(&pool)
     .await
     .expect("simulate crash");
-    let v = console::view(&pool, DEMO).await.expect("view");
+    let v = console_of(&pool).view(DEMO).await.expect("view");
     assert!(!v.busy);
     assert_eq!(v.phases[1].state, PhaseState::Running);
     // The server offers Resume (and only that) for the orphaned phase.
@@ -118,11 +129,13 @@ async fn a_phase_left_running_by_a_dead_server_can_be_resumed(pool: PgPool) {
     assert_eq!(offered(PhaseAction::Resume), None);
     assert!(offered(PhaseAction::Run).is_some());
     assert!(offered(PhaseAction::Pause).is_some());
-    console::act(&pool, DEMO, 2, PhaseAction::Resume, false, "test")
+    console_of(&pool)
+        .act(DEMO, 2, PhaseAction::Resume, false, "test")
         .await
         .expect("resume");
     wait_for_state(&pool, 2, PhaseState::Done).await;
-    let progress = console::view(&pool, DEMO)
+    let progress = console_of(&pool)
+        .view(DEMO)
         .await
         .expect("view")
         .progress
@@ -137,17 +150,18 @@ async fn a_phase_left_running_by_a_dead_server_can_be_resumed(pool: PgPool) {
 async fn bad_throttle_values_are_refused(pool: PgPool) {
     seeded(&pool, 10).await;
     refused(
-        console::throttle(&pool, DEMO, 5, 0).await,
+        console_of(&pool).throttle(DEMO, 5, 0).await,
         "target batch duration",
     );
     refused(
-        console::throttle(&pool, DEMO, 200, -1).await,
+        console_of(&pool).throttle(DEMO, 200, -1).await,
         "pause between batches",
     );
-    console::throttle(&pool, DEMO, 300, 50)
+    console_of(&pool)
+        .throttle(DEMO, 300, 50)
         .await
         .expect("valid");
-    let v = console::view(&pool, DEMO).await.expect("view");
+    let v = console_of(&pool).view(DEMO).await.expect("view");
     assert_eq!((v.target_batch_ms, v.throttle_ms), (300, 50));
 }
 
@@ -159,7 +173,8 @@ async fn every_instance_hears_the_engine(pool: PgPool) {
     let second = LiveHub::start(pool.clone());
     let (mut a, mut b) = (first.subscribe(), second.subscribe());
     tokio::time::sleep(Duration::from_millis(300)).await; // LISTEN is up
-    console::throttle(&pool, DEMO, 250, 0)
+    console_of(&pool)
+        .throttle(DEMO, 250, 0)
         .await
         .expect("an event");
     let id: i64 =
@@ -183,7 +198,7 @@ async fn every_instance_hears_the_engine(pool: PgPool) {
 async fn unknown_migration_is_not_found(pool: PgPool) {
     seeded(&pool, 10).await;
     assert!(matches!(
-        console::view(&pool, "nope").await,
+        console_of(&pool).view("nope").await,
         Err(ConsoleError::NotFound(_))
     ));
 }
@@ -197,14 +212,15 @@ async fn a_failed_phase_offers_resume(pool: PgPool) {
         .execute(&pool)
         .await
         .expect("a failed phase 1");
-    let v = console::view(&pool, DEMO).await.expect("view");
+    let v = console_of(&pool).view(DEMO).await.expect("view");
     let resume = v.phases[0]
         .choice(PhaseAction::Resume)
         .expect("Resume is offered for a failed phase");
     assert_eq!(resume.refused, None);
     // Phase 3 has not failed: no Resume button at all.
     assert!(v.phases[2].choice(PhaseAction::Resume).is_none());
-    console::act(&pool, DEMO, 1, PhaseAction::Resume, false, "test")
+    console_of(&pool)
+        .act(DEMO, 1, PhaseAction::Resume, false, "test")
         .await
         .expect("resume");
     wait_for_state(&pool, 1, PhaseState::Done).await;
@@ -216,12 +232,17 @@ async fn a_failed_phase_offers_resume(pool: PgPool) {
 fn console_errors_map_to_what_they_mean() {
     use switchyard::engine::EngineError;
     use switchyard::model::AppError;
-    let outage = AppError::from(ConsoleError::Database(sqlx::Error::PoolTimedOut));
+    use switchyard::store::StoreError;
+    let outage = AppError::from(ConsoleError::Store(StoreError::Database(
+        sqlx::Error::PoolTimedOut,
+    )));
     assert!(matches!(outage, AppError::Unavailable { .. }), "{outage:?}");
     let busy = AppError::from(ConsoleError::Engine(EngineError::Busy("m".into())));
     assert!(matches!(busy, AppError::Conflict { .. }), "{busy:?}");
     let refused = AppError::from(ConsoleError::Refused("no".into()));
     assert_eq!(refused, AppError::invalid("action", "no"));
-    let other = AppError::from(ConsoleError::Database(sqlx::Error::RowNotFound));
+    let other = AppError::from(ConsoleError::Store(StoreError::Database(
+        sqlx::Error::RowNotFound,
+    )));
     assert!(matches!(other, AppError::Internal { .. }), "{other:?}");
 }

@@ -30,6 +30,7 @@ fn engine(pool: &PgPool, recipe: Recipe) -> Engine {
             },
             soak_hours: None,
         },
+        crate::journal(pool),
     )
 }
 
@@ -322,7 +323,9 @@ async fn a_second_runner_gets_busy(pool: PgPool) {
         .await
         .expect_err("second runner");
     assert!(matches!(err, EngineError::Busy(_)), "{err}");
-    drop(held);
+    // (Dropping it would release the lock only once Postgres ends its
+    // session, a moment later.)
+    held.release().await;
     run(&e, Phase::Expand).await;
 }
 

@@ -12,7 +12,7 @@ fn app(pool: PgPool) -> axum::Router {
         .output_name("switchyard")
         .site_root("target/site")
         .build();
-    switchyard::server::app::router(options, pool)
+    switchyard::server::app::router(options, pool, switchyard::console::Settings::default())
 }
 
 async fn get(pool: &PgPool, uri: &str) -> (StatusCode, String) {

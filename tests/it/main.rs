@@ -16,3 +16,8 @@ mod plans;
 mod proof;
 mod store;
 mod tasks;
+
+/// The journal the app gives every engine: our schema, through the store.
+pub fn journal(pool: &sqlx::PgPool) -> std::sync::Arc<dyn switchyard::engine::Journal> {
+    std::sync::Arc::new(switchyard::store::journal::PgJournal::new(pool.clone()))
+}

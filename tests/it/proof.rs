@@ -101,6 +101,7 @@ pub fn engine(pool: &PgPool, recipe: Recipe) -> Engine {
             },
             soak_hours: Some(0.0),
         },
+        crate::journal(pool),
     )
 }
 

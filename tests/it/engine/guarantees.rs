@@ -256,6 +256,7 @@ async fn a_failed_drop_then_rollback_keeps_later_document_writes(pool: PgPool) {
             },
             soak_hours: None,
         },
+        crate::journal(&pool),
     );
     run_to(&quick, Phase::SwitchReads).await;
     // A reader holding the table: the drop cannot get its exclusive lock.
@@ -324,7 +325,7 @@ async fn the_lowest_possible_key_is_migrated_and_nullable_keys_refused(pool: PgP
             .replace("name = \"docs\"", "name = \"loose\""),
     )
     .expect("loose recipe");
-    let errors = switchyard::engine::inspect::check_database(&pool, &loose)
+    let errors = switchyard::engine::inspect::check_database(&pool, &loose, false)
         .await
         .expect("check");
     assert!(

@@ -1,0 +1,57 @@
+//! Where the engine records a migration's life: its phase states and its
+//! event log. The engine states what it needs here and nothing more; the
+//! store keeps those records (`store::journal::PgJournal`), in the same
+//! tables and with the same SQL as everything else of ours, so the engine
+//! stays a leaf.
+
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use serde::Serialize;
+
+use super::recipe::Recipe;
+use super::state::Fence;
+use super::vocab::{Event, Phase, PhaseState};
+
+/// One phase as recorded.
+#[derive(Clone, Debug, Serialize)]
+pub struct PhaseRecord {
+    pub phase: Phase,
+    pub state: PhaseState,
+    pub started_by: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+}
+
+/// A phase's new state, and who or what changed it.
+pub struct StateChange<'a> {
+    pub migration_id: i64,
+    pub phase: Phase,
+    pub state: PhaseState,
+    pub actor: &'a str,
+    pub error: Option<&'a str>,
+    /// The runner that changes it: the change commits only while it is the
+    /// current one.
+    pub fence: Option<&'a Fence>,
+}
+
+pub trait Journal: Send + Sync {
+    /// The migration's id, its records created if they are missing (the CLI
+    /// may run a recipe nobody opened in the browser yet).
+    fn migration_id<'a>(&'a self, recipe: &'a Recipe) -> BoxFuture<'a, Result<i64, sqlx::Error>>;
+
+    /// The five phases' records, in order.
+    fn phases(&self, migration_id: i64) -> BoxFuture<'_, Result<Vec<PhaseRecord>, sqlx::Error>>;
+
+    /// Records the new state and its `Event::PhaseState`, together.
+    fn set_state<'a>(&'a self, change: StateChange<'a>) -> BoxFuture<'a, Result<(), sqlx::Error>>;
+
+    /// Appends `event` to the migration's log (and announces it).
+    fn record<'a>(
+        &'a self,
+        migration_id: i64,
+        phase: Option<Phase>,
+        actor: &'a str,
+        event: &'a Event,
+    ) -> BoxFuture<'a, Result<(), sqlx::Error>>;
+}
