@@ -1,6 +1,7 @@
-//! What each phase does (its steps, shown as a dry run before anything runs)
-//! and the rules for running and rolling back phases. The runner executes
-//! exactly the steps `plan` / `rollback_plan` return: the dry run is the run.
+//! The runner: the rules for running and rolling back phases (order, soak
+//! time, gates, the runner lock), and the execution of exactly the steps the
+//! planner returns (`plan` / `rollback_plan`), each by its kind of work: the
+//! dry run is the run.
 
 use chrono::Utc;
 use serde::Serialize;
