@@ -420,9 +420,8 @@ async fn read_only_view(
     name: &str,
     message: String,
 ) -> Result<ConsoleView, ConsoleError> {
-    let records: Vec<crate::model::PhaseView> = crate::store::migrations::phases(pool, name)
-        .await
-        .map_err(|e| ConsoleError::Recipe(e.to_string()))?;
+    let records: Vec<crate::model::PhaseView> =
+        crate::store::migrations::phases(pool, name).await?;
     let mut view = base_view(pool, name).await?;
     view.phases = records
         .into_iter()

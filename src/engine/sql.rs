@@ -1313,7 +1313,8 @@ fn entry_of(t: &Target, row: &str) -> String {
 /// image; a delete with the whole old row (unless its source row is gone
 /// too); an update with the old values
 /// of the columns it changed (nothing when it changed none); a row moved to
-/// another key or entry as a delete there and an insert here.
+/// another key or entry as a delete there and an insert here, except a row
+/// moved by the cascade of its source row's key update (nothing: see below).
 fn queue_row_change(r: &Recipe, i: usize, t: &Target, kind: &str, indent: &str) -> String {
     let kc = &t.source_key_column;
     let (old_e, new_e) = (entry_of(t, "OLD"), entry_of(t, "NEW"));
@@ -1337,6 +1338,12 @@ ELSIF TG_OP = 'DELETE' THEN
     {insert}
     VALUES {del};
   END IF;
+ELSIF OLD.{kc} IS DISTINCT FROM NEW.{kc} AND {old_e} IS NOT DISTINCT FROM {new_e}
+      AND NOT EXISTS (SELECT 1 FROM {src} s WHERE s.{key} = OLD.{kc}) THEN
+  -- The cascade of a source key update: the document moved with its row,
+  -- and the source's triggers moved the key's queued writes before this
+  -- fires. The row is unchanged: nothing to remember.
+  NULL;
 ELSIF (OLD.{kc}, {old_e}) IS DISTINCT FROM (NEW.{kc}, {new_e}) THEN
   {insert}
   VALUES {del}, {ins};
@@ -1559,27 +1566,19 @@ pub fn drop_reverse_triggers(r: &Recipe, n: &Names, t: &Target) -> Vec<String> {
     out
 }
 
-/// While target writes flow back (phase 4 until the drop), queued target
-/// writes follow a source key update. The row triggers of the cascaded
-/// target rows move the entries of the rows that still exist; this copies
-/// every entry of the old key (those of rows deleted since they were queued
-/// included) to the new key. A copy, not a move: re-syncing a (key, entry)
-/// from current state is idempotent, so a spare entry costs one re-sync,
-/// while a missing one would lose a write. It fires after the cascade (row
-/// triggers fire by name, `RI_…` before `sy_…`) and before the dual-write's
-/// statement trigger re-maps both keys. Any update may move the key (a
-/// BEFORE trigger of the application's may set it), so the trigger has no
-/// column list.
+/// While target writes flow back (phase 4 until the drop, and again from
+/// rollback 5), queued target writes follow a source key update: every
+/// entry of the old key (those of rows deleted since they were queued
+/// included) moves to the new key, where the document went. Postgres runs
+/// the foreign key's cascade with the target rows' triggers deferred to the
+/// end of the application's statement, so this fires before them (they see
+/// a cascaded row whose entries have already moved, and leave it alone) and
+/// before the dual-write's statement trigger re-maps both keys. Nothing
+/// stays under the old key for a new row that takes it. Any update may move
+/// the key (a BEFORE trigger of the application's may set it), so the
+/// trigger has no column list.
 pub fn create_key_follow_fn(r: &Recipe, n: &Names) -> String {
-    let key = &r.source.key;
-    let body = format!(
-        "INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
-SELECT q.migration_name, q.kind, NEW.{key}::text, q.target, q.entry_key, q.op, q.old_row FROM switchyard.sync_queue q
-WHERE q.migration_name = {} AND q.kind IN ('reverse', 'contract') AND q.source_key = OLD.{key}::text
-ORDER BY q.id;
-RETURN NULL;",
-        literal(&r.name)
-    );
+    let body = format!("{}\nRETURN NULL;", follow_key(r));
     function(&format!("{}()", n.key_follow_fn()), "trigger", "", &body)
 }
 

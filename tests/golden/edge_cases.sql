@@ -542,6 +542,12 @@ EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure 
       INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
       VALUES ('edge-cases', 'reverse', OLD."thing_id"::text, 0, NULL::text, 'DELETE', to_jsonb(OLD));
     END IF;
+  ELSIF OLD."thing_id" IS DISTINCT FROM NEW."thing_id" AND NULL::text IS NOT DISTINCT FROM NULL::text
+        AND NOT EXISTS (SELECT 1 FROM "app"."things" s WHERE s."id" = OLD."thing_id") THEN
+    -- The cascade of a source key update: the document moved with its row,
+    -- and the source's triggers moved the key's queued writes before this
+    -- fires. The row is unchanged: nothing to remember.
+    NULL;
   ELSIF (OLD."thing_id", NULL::text) IS DISTINCT FROM (NEW."thing_id", NULL::text) THEN
     INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
     VALUES ('edge-cases', 'reverse', OLD."thing_id"::text, 0, NULL::text, 'DELETE', to_jsonb(OLD)), ('edge-cases', 'reverse', NEW."thing_id"::text, 0, NULL::text, 'INSERT', NULL::jsonb);
@@ -598,6 +604,12 @@ ELSIF TG_OP = 'DELETE' THEN
     INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
     VALUES ('edge-cases', 'contract', OLD."thing_id"::text, 0, NULL::text, 'DELETE', to_jsonb(OLD));
   END IF;
+ELSIF OLD."thing_id" IS DISTINCT FROM NEW."thing_id" AND NULL::text IS NOT DISTINCT FROM NULL::text
+      AND NOT EXISTS (SELECT 1 FROM "app"."things" s WHERE s."id" = OLD."thing_id") THEN
+  -- The cascade of a source key update: the document moved with its row,
+  -- and the source's triggers moved the key's queued writes before this
+  -- fires. The row is unchanged: nothing to remember.
+  NULL;
 ELSIF (OLD."thing_id", NULL::text) IS DISTINCT FROM (NEW."thing_id", NULL::text) THEN
   INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
   VALUES ('edge-cases', 'contract', OLD."thing_id"::text, 0, NULL::text, 'DELETE', to_jsonb(OLD)), ('edge-cases', 'contract', NEW."thing_id"::text, 0, NULL::text, 'INSERT', NULL::jsonb);
@@ -771,6 +783,12 @@ EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure 
       INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
       VALUES ('edge-cases', 'reverse', OLD."thing_id"::text, 1, OLD."slot", 'DELETE', to_jsonb(OLD));
     END IF;
+  ELSIF OLD."thing_id" IS DISTINCT FROM NEW."thing_id" AND OLD."slot" IS NOT DISTINCT FROM NEW."slot"
+        AND NOT EXISTS (SELECT 1 FROM "app"."things" s WHERE s."id" = OLD."thing_id") THEN
+    -- The cascade of a source key update: the document moved with its row,
+    -- and the source's triggers moved the key's queued writes before this
+    -- fires. The row is unchanged: nothing to remember.
+    NULL;
   ELSIF (OLD."thing_id", OLD."slot") IS DISTINCT FROM (NEW."thing_id", NEW."slot") THEN
     INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
     VALUES ('edge-cases', 'reverse', OLD."thing_id"::text, 1, OLD."slot", 'DELETE', to_jsonb(OLD)), ('edge-cases', 'reverse', NEW."thing_id"::text, 1, NEW."slot", 'INSERT', NULL::jsonb);
@@ -827,6 +845,12 @@ ELSIF TG_OP = 'DELETE' THEN
     INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
     VALUES ('edge-cases', 'contract', OLD."thing_id"::text, 1, OLD."slot", 'DELETE', to_jsonb(OLD));
   END IF;
+ELSIF OLD."thing_id" IS DISTINCT FROM NEW."thing_id" AND OLD."slot" IS NOT DISTINCT FROM NEW."slot"
+      AND NOT EXISTS (SELECT 1 FROM "app"."things" s WHERE s."id" = OLD."thing_id") THEN
+  -- The cascade of a source key update: the document moved with its row,
+  -- and the source's triggers moved the key's queued writes before this
+  -- fires. The row is unchanged: nothing to remember.
+  NULL;
 ELSIF (OLD."thing_id", OLD."slot") IS DISTINCT FROM (NEW."thing_id", NEW."slot") THEN
   INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
   VALUES ('edge-cases', 'contract', OLD."thing_id"::text, 1, OLD."slot", 'DELETE', to_jsonb(OLD)), ('edge-cases', 'contract', NEW."thing_id"::text, 1, NEW."slot", 'INSERT', NULL::jsonb);
@@ -937,10 +961,7 @@ LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float
 AS $sy$
 #variable_conflict use_variable
 BEGIN
-INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
-SELECT q.migration_name, q.kind, NEW."id"::text, q.target, q.entry_key, q.op, q.old_row FROM switchyard.sync_queue q
-WHERE q.migration_name = 'edge-cases' AND q.kind IN ('reverse', 'contract') AND q.source_key = OLD."id"::text
-ORDER BY q.id;
+UPDATE switchyard.sync_queue q SET source_key = (NEW."id")::text WHERE q.migration_name = 'edge-cases' AND q.source_key = (OLD."id")::text;
 RETURN NULL;
 END;
 $sy$;

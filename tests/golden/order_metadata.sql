@@ -452,6 +452,12 @@ EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure 
       INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
       VALUES ('order-metadata', 'reverse', OLD."order_id"::text, 0, NULL::text, 'DELETE', to_jsonb(OLD));
     END IF;
+  ELSIF OLD."order_id" IS DISTINCT FROM NEW."order_id" AND NULL::text IS NOT DISTINCT FROM NULL::text
+        AND NOT EXISTS (SELECT 1 FROM "public"."orders" s WHERE s."order_id" = OLD."order_id") THEN
+    -- The cascade of a source key update: the document moved with its row,
+    -- and the source's triggers moved the key's queued writes before this
+    -- fires. The row is unchanged: nothing to remember.
+    NULL;
   ELSIF (OLD."order_id", NULL::text) IS DISTINCT FROM (NEW."order_id", NULL::text) THEN
     INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
     VALUES ('order-metadata', 'reverse', OLD."order_id"::text, 0, NULL::text, 'DELETE', to_jsonb(OLD)), ('order-metadata', 'reverse', NEW."order_id"::text, 0, NULL::text, 'INSERT', NULL::jsonb);
@@ -508,6 +514,12 @@ ELSIF TG_OP = 'DELETE' THEN
     INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
     VALUES ('order-metadata', 'contract', OLD."order_id"::text, 0, NULL::text, 'DELETE', to_jsonb(OLD));
   END IF;
+ELSIF OLD."order_id" IS DISTINCT FROM NEW."order_id" AND NULL::text IS NOT DISTINCT FROM NULL::text
+      AND NOT EXISTS (SELECT 1 FROM "public"."orders" s WHERE s."order_id" = OLD."order_id") THEN
+  -- The cascade of a source key update: the document moved with its row,
+  -- and the source's triggers moved the key's queued writes before this
+  -- fires. The row is unchanged: nothing to remember.
+  NULL;
 ELSIF (OLD."order_id", NULL::text) IS DISTINCT FROM (NEW."order_id", NULL::text) THEN
   INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
   VALUES ('order-metadata', 'contract', OLD."order_id"::text, 0, NULL::text, 'DELETE', to_jsonb(OLD)), ('order-metadata', 'contract', NEW."order_id"::text, 0, NULL::text, 'INSERT', NULL::jsonb);
@@ -681,6 +693,12 @@ EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure 
       INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
       VALUES ('order-metadata', 'reverse', OLD."order_id"::text, 1, OLD."sku", 'DELETE', to_jsonb(OLD));
     END IF;
+  ELSIF OLD."order_id" IS DISTINCT FROM NEW."order_id" AND OLD."sku" IS NOT DISTINCT FROM NEW."sku"
+        AND NOT EXISTS (SELECT 1 FROM "public"."orders" s WHERE s."order_id" = OLD."order_id") THEN
+    -- The cascade of a source key update: the document moved with its row,
+    -- and the source's triggers moved the key's queued writes before this
+    -- fires. The row is unchanged: nothing to remember.
+    NULL;
   ELSIF (OLD."order_id", OLD."sku") IS DISTINCT FROM (NEW."order_id", NEW."sku") THEN
     INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
     VALUES ('order-metadata', 'reverse', OLD."order_id"::text, 1, OLD."sku", 'DELETE', to_jsonb(OLD)), ('order-metadata', 'reverse', NEW."order_id"::text, 1, NEW."sku", 'INSERT', NULL::jsonb);
@@ -737,6 +755,12 @@ ELSIF TG_OP = 'DELETE' THEN
     INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
     VALUES ('order-metadata', 'contract', OLD."order_id"::text, 1, OLD."sku", 'DELETE', to_jsonb(OLD));
   END IF;
+ELSIF OLD."order_id" IS DISTINCT FROM NEW."order_id" AND OLD."sku" IS NOT DISTINCT FROM NEW."sku"
+      AND NOT EXISTS (SELECT 1 FROM "public"."orders" s WHERE s."order_id" = OLD."order_id") THEN
+  -- The cascade of a source key update: the document moved with its row,
+  -- and the source's triggers moved the key's queued writes before this
+  -- fires. The row is unchanged: nothing to remember.
+  NULL;
 ELSIF (OLD."order_id", OLD."sku") IS DISTINCT FROM (NEW."order_id", NEW."sku") THEN
   INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
   VALUES ('order-metadata', 'contract', OLD."order_id"::text, 1, OLD."sku", 'DELETE', to_jsonb(OLD)), ('order-metadata', 'contract', NEW."order_id"::text, 1, NEW."sku", 'INSERT', NULL::jsonb);
@@ -847,10 +871,7 @@ LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float
 AS $sy$
 #variable_conflict use_variable
 BEGIN
-INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
-SELECT q.migration_name, q.kind, NEW."order_id"::text, q.target, q.entry_key, q.op, q.old_row FROM switchyard.sync_queue q
-WHERE q.migration_name = 'order-metadata' AND q.kind IN ('reverse', 'contract') AND q.source_key = OLD."order_id"::text
-ORDER BY q.id;
+UPDATE switchyard.sync_queue q SET source_key = (NEW."order_id")::text WHERE q.migration_name = 'order-metadata' AND q.source_key = (OLD."order_id")::text;
 RETURN NULL;
 END;
 $sy$;

@@ -439,6 +439,12 @@ EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure 
       INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
       VALUES ('user-preferences', 'reverse', OLD."user_id"::text, 0, NULL::text, 'DELETE', to_jsonb(OLD));
     END IF;
+  ELSIF OLD."user_id" IS DISTINCT FROM NEW."user_id" AND NULL::text IS NOT DISTINCT FROM NULL::text
+        AND NOT EXISTS (SELECT 1 FROM "public"."users" s WHERE s."id" = OLD."user_id") THEN
+    -- The cascade of a source key update: the document moved with its row,
+    -- and the source's triggers moved the key's queued writes before this
+    -- fires. The row is unchanged: nothing to remember.
+    NULL;
   ELSIF (OLD."user_id", NULL::text) IS DISTINCT FROM (NEW."user_id", NULL::text) THEN
     INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
     VALUES ('user-preferences', 'reverse', OLD."user_id"::text, 0, NULL::text, 'DELETE', to_jsonb(OLD)), ('user-preferences', 'reverse', NEW."user_id"::text, 0, NULL::text, 'INSERT', NULL::jsonb);
@@ -495,6 +501,12 @@ ELSIF TG_OP = 'DELETE' THEN
     INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
     VALUES ('user-preferences', 'contract', OLD."user_id"::text, 0, NULL::text, 'DELETE', to_jsonb(OLD));
   END IF;
+ELSIF OLD."user_id" IS DISTINCT FROM NEW."user_id" AND NULL::text IS NOT DISTINCT FROM NULL::text
+      AND NOT EXISTS (SELECT 1 FROM "public"."users" s WHERE s."id" = OLD."user_id") THEN
+  -- The cascade of a source key update: the document moved with its row,
+  -- and the source's triggers moved the key's queued writes before this
+  -- fires. The row is unchanged: nothing to remember.
+  NULL;
 ELSIF (OLD."user_id", NULL::text) IS DISTINCT FROM (NEW."user_id", NULL::text) THEN
   INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
   VALUES ('user-preferences', 'contract', OLD."user_id"::text, 0, NULL::text, 'DELETE', to_jsonb(OLD)), ('user-preferences', 'contract', NEW."user_id"::text, 0, NULL::text, 'INSERT', NULL::jsonb);
@@ -668,6 +680,12 @@ EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure 
       INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
       VALUES ('user-preferences', 'reverse', OLD."user_id"::text, 1, OLD."channel", 'DELETE', to_jsonb(OLD));
     END IF;
+  ELSIF OLD."user_id" IS DISTINCT FROM NEW."user_id" AND OLD."channel" IS NOT DISTINCT FROM NEW."channel"
+        AND NOT EXISTS (SELECT 1 FROM "public"."users" s WHERE s."id" = OLD."user_id") THEN
+    -- The cascade of a source key update: the document moved with its row,
+    -- and the source's triggers moved the key's queued writes before this
+    -- fires. The row is unchanged: nothing to remember.
+    NULL;
   ELSIF (OLD."user_id", OLD."channel") IS DISTINCT FROM (NEW."user_id", NEW."channel") THEN
     INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
     VALUES ('user-preferences', 'reverse', OLD."user_id"::text, 1, OLD."channel", 'DELETE', to_jsonb(OLD)), ('user-preferences', 'reverse', NEW."user_id"::text, 1, NEW."channel", 'INSERT', NULL::jsonb);
@@ -724,6 +742,12 @@ ELSIF TG_OP = 'DELETE' THEN
     INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
     VALUES ('user-preferences', 'contract', OLD."user_id"::text, 1, OLD."channel", 'DELETE', to_jsonb(OLD));
   END IF;
+ELSIF OLD."user_id" IS DISTINCT FROM NEW."user_id" AND OLD."channel" IS NOT DISTINCT FROM NEW."channel"
+      AND NOT EXISTS (SELECT 1 FROM "public"."users" s WHERE s."id" = OLD."user_id") THEN
+  -- The cascade of a source key update: the document moved with its row,
+  -- and the source's triggers moved the key's queued writes before this
+  -- fires. The row is unchanged: nothing to remember.
+  NULL;
 ELSIF (OLD."user_id", OLD."channel") IS DISTINCT FROM (NEW."user_id", NEW."channel") THEN
   INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
   VALUES ('user-preferences', 'contract', OLD."user_id"::text, 1, OLD."channel", 'DELETE', to_jsonb(OLD)), ('user-preferences', 'contract', NEW."user_id"::text, 1, NEW."channel", 'INSERT', NULL::jsonb);
@@ -834,10 +858,7 @@ LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float
 AS $sy$
 #variable_conflict use_variable
 BEGIN
-INSERT INTO switchyard.sync_queue (migration_name, kind, source_key, target, entry_key, op, old_row)
-SELECT q.migration_name, q.kind, NEW."id"::text, q.target, q.entry_key, q.op, q.old_row FROM switchyard.sync_queue q
-WHERE q.migration_name = 'user-preferences' AND q.kind IN ('reverse', 'contract') AND q.source_key = OLD."id"::text
-ORDER BY q.id;
+UPDATE switchyard.sync_queue q SET source_key = (NEW."id")::text WHERE q.migration_name = 'user-preferences' AND q.source_key = (OLD."id")::text;
 RETURN NULL;
 END;
 $sy$;
