@@ -41,6 +41,24 @@ enum Command {
     Status { file: PathBuf },
     /// JSON: compare every document with the targets; exit 1 on differences.
     Verify { file: PathBuf },
+    /// The built-in demo migration (DATABASE_URL).
+    Demo {
+        #[command(subcommand)]
+        command: DemoCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DemoCommand {
+    /// Put the demo migration back as first seeded, whatever was done to it:
+    /// a running backfill is aborted (any runner is waited for), every phase
+    /// that ran is rolled back through the engine, last first, then its
+    /// spec, plan (with its versions), tasks, event log and the engine's
+    /// progress, quarantine and read flag are deleted and seeded again.
+    /// `public.users` is kept (the rollbacks restore it; it is generated
+    /// only if empty). Run from the project folder (it reads the demo's
+    /// recipe file). For tests and demos: each browser test starts with it.
+    Reset,
 }
 
 #[derive(Subcommand)]
@@ -147,6 +165,16 @@ async fn run_engine_command(command: Command) -> ExitCode {
         Command::Verify { file } => match need(pool) {
             Ok(p) => cli::verify(&file, p).await,
             Err(c) => c,
+        },
+        Command::Demo {
+            command: DemoCommand::Reset,
+        } => match (need(pool), Config::from_env()) {
+            (Ok(p), Ok(config)) => cli::demo_reset(p, config.demo_users).await,
+            (Err(c), _) => c,
+            (_, Err(e)) => {
+                eprintln!("error: {e}");
+                ExitCode::from(cli::EXIT_FAILED)
+            }
         },
         Command::Serve | Command::Setup | Command::Plan { .. } => ExitCode::SUCCESS,
     }
