@@ -50,14 +50,17 @@ enum Command {
 
 #[derive(Subcommand)]
 enum DemoCommand {
-    /// Put the demo migration back as first seeded, whatever was done to it:
-    /// a running backfill is aborted (any runner is waited for), every phase
-    /// that ran is rolled back through the engine, last first, then its
+    /// Put the demo migration back as first seeded (for tests and demos).
+    ///
+    /// Whatever was done to it: a running backfill is aborted and any other
+    /// runner waited for (up to 120 s, then exit 3, nothing reset); every
+    /// phase that ran is rolled back through the engine, last first, so the
+    /// database being migrated is as before phase 1; then the migration's
     /// spec, plan (with its versions), tasks, event log and the engine's
     /// progress, quarantine and read flag are deleted and seeded again.
-    /// `public.users` is kept (the rollbacks restore it; it is generated
-    /// only if empty). Run from the project folder (it reads the demo's
-    /// recipe file). For tests and demos: each browser test starts with it.
+    /// `public.users` is kept (the rollbacks restore it; it is generated only
+    /// when empty). Run it from the project folder: it reads the demo's
+    /// recipe file. Every browser test starts with it.
     Reset,
 }
 
