@@ -2,12 +2,15 @@
 //! and drop or by their arrow buttons (keyboard), criteria tick in place;
 //! each of those changes is saved at once and reverted with a message if the
 //! save fails. Creating and editing a task are HTML forms on server actions
-//! (`ActionForm`): with JavaScript they save in place, without it they post
-//! to the server function, which redirects back to the board (a refusal
-//! encoded in the URL, shown on the page). The board is refetched when one of
-//! those actions saves (a resource keyed on their versions); a refusal keeps
-//! the form as typed and is shown next to the field it names. Filters live
-//! in the URL so a filtered board can be shared.
+//! (`ActionForm`). With JavaScript they save in place; a refusal keeps the
+//! form as typed and is shown next to the field it names (a stale revision
+//! as a conflict). Without it they post to the server function, which
+//! redirects back to the board with a refusal encoded in the URL: the new-task
+//! form shows it by its field, an editor's refusal is shown above the board
+//! (the URL does not say which task), and what was typed is not kept. The
+//! board is refetched when one of those actions saves (a resource keyed on
+//! their versions, counting successful calls only). Filters live in the URL
+//! so a filtered board can be shared.
 
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
