@@ -55,5 +55,7 @@ done
 curl -fsS "http://$LEPTOS_SITE_ADDR/" >/dev/null || { cat "$ROOT/target/e2e-server.log" >&2; die "the app did not come up"; }
 
 log "browser tests (Playwright, Chromium)"
-(cd end2end && BASE_URL="http://$LEPTOS_SITE_ADDR" npx playwright test "$@")
+# Each test resets the demo in the server's database first (end2end/tests/fixtures.ts).
+(cd end2end && BASE_URL="http://$LEPTOS_SITE_ADDR" E2E_DATABASE_URL="$E2E_URL" \
+  SWITCHYARD_BIN="$ROOT/target/release/switchyard" npx playwright test "$@")
 log "all tests passed"

@@ -1,6 +1,7 @@
 //! The engine's command line: `switchyard recipe check | plan | phase run |
-//! phase rollback | status | verify`. The target database comes from
-//! DATABASE_URL. Exit codes a script can rely on:
+//! phase rollback | status | verify`, and `switchyard demo reset`, which
+//! puts the built-in demo back as seeded (for tests and demos). The target
+//! database comes from DATABASE_URL. Exit codes a script can rely on:
 //!
 //! | code | meaning |
 //! |---|---|
@@ -264,5 +265,75 @@ pub async fn verify(file: &Path, target: &Target) -> ExitCode {
             }
         }
         Err(e) => exit_for(&e),
+    }
+}
+
+/// How long `demo reset` waits for a runner (a phase started from the web
+/// app, say) to stop.
+const RESET_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// `switchyard demo reset`: the demo migration as `make run` first seeds it.
+/// A running backfill is asked to abort and any runner is waited for; every
+/// phase that ran is rolled back through the engine, last first (so the
+/// database being migrated is as before phase 1); then the store forgets
+/// the migration's documents, events and engine bookkeeping and seeds them
+/// again.
+pub async fn demo_reset(target: &Target, demo_users: u64) -> ExitCode {
+    use crate::store::{demo, seed};
+
+    let recipe = match load_recipe(Path::new(demo::RECIPE_PATH)) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let engine = engine(recipe, target);
+    let started = std::time::Instant::now();
+    loop {
+        match engine.is_busy().await {
+            Ok(false) => break,
+            Ok(true) if started.elapsed() < RESET_WAIT => {
+                // Read before every batch: a backfill stops at its next one.
+                if let Err(e) = engine.request_stop(true).await {
+                    return exit_for(&e);
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Ok(true) => {
+                eprintln!(
+                    "error: a runner is still acting on {:?} after {}s; nothing was reset",
+                    demo::NAME,
+                    RESET_WAIT.as_secs()
+                );
+                return ExitCode::from(EXIT_BUSY);
+            }
+            Err(e) => return exit_for(&e),
+        }
+    }
+    let records = match engine.phase_records().await {
+        Ok(r) => r,
+        Err(e) => return exit_for(&e),
+    };
+    for record in records.iter().rev() {
+        if matches!(record.state, PhaseState::Pending | PhaseState::RolledBack) {
+            continue;
+        }
+        if let Err(e) = engine.rollback(record.phase).await {
+            eprintln!("error: rolling back phase {}:", record.phase);
+            return exit_for(&e);
+        }
+        println!("phase {}: rolled back", record.phase);
+    }
+    match seed::reset_demo(&target.pool, demo_users).await {
+        Ok(report) => {
+            println!(
+                "{}: reset to its seeded state (users generated: {})",
+                demo::NAME,
+                report.users_created
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: re-seeding the demo: {e}");
+            ExitCode::from(EXIT_FAILED)
+        }
     }
 }

@@ -41,6 +41,27 @@ enum Command {
     Status { file: PathBuf },
     /// JSON: compare every document with the targets; exit 1 on differences.
     Verify { file: PathBuf },
+    /// The built-in demo migration (DATABASE_URL).
+    Demo {
+        #[command(subcommand)]
+        command: DemoCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DemoCommand {
+    /// Put the demo migration back as first seeded (for tests and demos).
+    ///
+    /// Whatever was done to it: a running backfill is aborted and any other
+    /// runner waited for (up to 120 s, then exit 3, nothing reset); every
+    /// phase that ran is rolled back through the engine, last first, so the
+    /// database being migrated is as before phase 1; then the migration's
+    /// spec, plan (with its versions), tasks, event log and the engine's
+    /// progress, quarantine and read flag are deleted and seeded again.
+    /// `public.users` is kept (the rollbacks restore it; it is generated only
+    /// when empty). Run it from the project folder: it reads the demo's
+    /// recipe file. Every browser test starts with it.
+    Reset,
 }
 
 #[derive(Subcommand)]
@@ -156,6 +177,12 @@ async fn run_engine_command(command: Command) -> ExitCode {
         },
         Command::Verify { file } => match need(pool) {
             Ok(p) => cli::verify(&file, &p).await,
+            Err(c) => c,
+        },
+        Command::Demo {
+            command: DemoCommand::Reset,
+        } => match need(pool) {
+            Ok(p) => cli::demo_reset(&p, config.demo_users).await,
             Err(c) => c,
         },
         Command::Serve | Command::Setup | Command::Plan { .. } => ExitCode::SUCCESS,

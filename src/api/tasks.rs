@@ -1,6 +1,12 @@
 //! Changing the task board. Input is parsed here (parse, don't validate):
-//! unknown statuses or priorities are refused with the field named; the
-//! store checks the rest, in one transaction.
+//! unknown statuses or priorities, phase numbers and dependency ids that are
+//! not numbers are refused with the field named; the store checks the rest,
+//! in one transaction.
+//!
+//! `create_task` and `update_task` take the default URL-encoded input, so
+//! the board's forms post to them as plain HTML forms (`form[title]=…`) and
+//! work without JavaScript: the server then redirects back to the page the
+//! form was on, with a refusal encoded in the URL for the page to show.
 
 use leptos::prelude::*;
 
@@ -29,7 +35,8 @@ pub async fn set_criterion(name: String, criterion_id: i64, done: bool) -> Resul
     Ok(crate::store::tasks::set_criterion(&pool, &name, criterion_id, done, actor::WEB).await?)
 }
 
-/// Creates a task; returns its id.
+/// Creates a task; returns its id. Refusals name the field, as for
+/// `update_task`.
 #[server]
 pub async fn create_task(name: String, form: TaskForm) -> Result<i64, AppError> {
     let pool = crate::server::context::pool()?;
@@ -40,7 +47,7 @@ pub async fn create_task(name: String, form: TaskForm) -> Result<i64, AppError> 
 /// Edits a task on top of `revision`; returns the new revision. Refusals name
 /// the field (title, assignee, sprint, phase, depends_on, criteria, status,
 /// priority); a stale revision is a conflict.
-#[server(input = leptos::server_fn::codec::Json)]
+#[server]
 pub async fn update_task(
     name: String,
     task_id: i64,
@@ -61,18 +68,72 @@ pub async fn delete_task(name: String, task_id: i64, revision: i32) -> Result<()
     Ok(crate::store::tasks::delete_task(&pool, &name, task_id, revision, actor::WEB).await?)
 }
 
-/// Parses a submitted form into the store's input (status and priority
-/// refused with their field named; the store checks the rest).
+/// Parses a submitted form into the store's input (status, priority, phase
+/// and dependency ids refused with their field named; the store checks the
+/// rest).
 #[cfg(feature = "ssr")]
 fn task_input(form: TaskForm) -> Result<crate::store::tasks::TaskInput, AppError> {
     Ok(crate::store::tasks::TaskInput {
-        title: form.title,
         status: crate::model::TaskStatus::parse_field(&form.status)?,
         priority: crate::model::Priority::parse_field(&form.priority)?,
+        phase_position: parse_phase(&form.phase)?,
+        depends_on: parse_ids(&form.depends_on)?,
+        criteria: form.criteria.lines().map(str::to_string).collect(),
+        title: form.title,
         assignee: Some(form.assignee),
         sprint: Some(form.sprint),
-        phase_position: form.phase,
-        depends_on: form.depends_on,
-        criteria: form.criteria.lines().map(str::to_string).collect(),
     })
+}
+
+/// An empty phase field is "no phase"; anything else must be a number (the
+/// store checks it names a phase).
+#[cfg(feature = "ssr")]
+fn parse_phase(value: &str) -> Result<Option<i16>, AppError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    value
+        .parse()
+        .map(Some)
+        .map_err(|_| AppError::invalid("phase", format!("{value:?} is not a phase number (1-5)")))
+}
+
+/// Dependency ids, one per form input; empty inputs are ignored.
+#[cfg(feature = "ssr")]
+fn parse_ids(values: &[String]) -> Result<Vec<i64>, AppError> {
+    values
+        .iter()
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            v.parse()
+                .map_err(|_| AppError::invalid("depends_on", format!("{v:?} is not a task id")))
+        })
+        .collect()
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phase_and_dependencies_parse_or_name_their_field() {
+        assert_eq!(parse_phase(" "), Ok(None));
+        assert_eq!(parse_phase("3"), Ok(Some(3)));
+        let err = parse_phase("three").expect_err("not a number");
+        assert!(
+            matches!(err, AppError::Invalid { ref field, .. } if field == "phase"),
+            "{err:?}"
+        );
+        assert_eq!(
+            parse_ids(&["4".into(), "".into(), " 7 ".into()]),
+            Ok(vec![4, 7])
+        );
+        let err = parse_ids(&["4".into(), "x1".into()]).expect_err("not an id");
+        assert!(
+            matches!(err, AppError::Invalid { ref field, ref message } if field == "depends_on" && message.contains("x1")),
+            "{err:?}"
+        );
+    }
 }

@@ -205,8 +205,10 @@ pub struct TaskView {
     pub notion_page_id: Option<String>,
 }
 
-/// A task as a form submits it (strings, parsed on the server). Every field
-/// has a default: URL-encoded forms omit empty lists.
+/// A task as a form submits it: every field a string (or a list of
+/// strings), parsed on the server, so a plain HTML form can post it
+/// URL-encoded as `form[title]=…&form[depends_on][]=3`. Every field has a
+/// default: a form omits unticked boxes and empty lists.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TaskForm {
@@ -215,9 +217,10 @@ pub struct TaskForm {
     pub priority: String,
     pub assignee: String,
     pub sprint: String,
-    pub phase: Option<i16>,
-    /// Ids of the tasks this one depends on.
-    pub depends_on: Vec<i64>,
+    /// The plan phase's number (1-5), or empty for none.
+    pub phase: String,
+    /// Ids of the tasks this one depends on, one input each.
+    pub depends_on: Vec<String>,
     /// One acceptance criterion per line.
     pub criteria: String,
 }

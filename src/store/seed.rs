@@ -1,6 +1,8 @@
 //! Seeds the built-in demo once: the migration's documents, and a demo
 //! `users` table with generated preferences (about 1% of them messy).
 //! Safe to run on every start and from several instances at once.
+//! `reset_demo` puts the demo migration's documents back as seeded (for
+//! tests and demos; the engine's rollbacks come first, see `cli::demo_reset`).
 
 use sqlx::{PgPool, Postgres, Transaction};
 
@@ -25,6 +27,52 @@ pub async fn seed_demo(pool: &PgPool, demo_users: u64) -> StoreResult<SeedReport
     let mut tx = pool.begin().await?;
     // Serialise concurrent seeders (several app instances starting at once).
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext('switchyard.seed_demo'))")
+        .execute(&mut *tx)
+        .await?;
+    let migration_created = seed_migration(&mut tx).await?;
+    let (users_created, users_skipped) = seed_users(&mut tx, demo_users).await?;
+    tx.commit().await?;
+    Ok(SeedReport {
+        migration_created,
+        users_created,
+        users_skipped,
+    })
+}
+
+/// Forgets everything recorded about the demo migration (its spec, plan and
+/// versions, tasks, phase states, event log, and the engine's bookkeeping
+/// rows: progress, quarantine, queues, read flag) and seeds it again, in one
+/// transaction. The engine must have rolled its phases back first: this
+/// touches no table of the database being migrated, and `public.users` is
+/// only filled if it is empty.
+#[tracing::instrument(skip(pool))]
+pub async fn reset_demo(pool: &PgPool, demo_users: u64) -> StoreResult<SeedReport> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('switchyard.seed_demo'))")
+        .execute(&mut *tx)
+        .await?;
+    // The engine's tables name the migration instead of referencing its row;
+    // every table of ours with that column is cleared, so one added later is
+    // cleared too.
+    let keyed: Vec<String> = sqlx::query_scalar(
+        "SELECT c.table_name::text FROM information_schema.columns c
+         JOIN information_schema.tables t USING (table_schema, table_name)
+         WHERE c.table_schema = 'switchyard' AND c.column_name = 'migration_name'
+           AND t.table_type = 'BASE TABLE'
+         ORDER BY 1",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    for table in keyed {
+        let sql = format!(
+            "DELETE FROM switchyard.\"{}\" WHERE migration_name = $1",
+            table.replace('"', "\"\"")
+        );
+        sqlx::query(&sql).bind(demo::NAME).execute(&mut *tx).await?;
+    }
+    // Everything else hangs off the migration's row (ON DELETE CASCADE).
+    sqlx::query("DELETE FROM switchyard.migrations WHERE name = $1")
+        .bind(demo::NAME)
         .execute(&mut *tx)
         .await?;
     let migration_created = seed_migration(&mut tx).await?;

@@ -1,31 +1,87 @@
 //! The Tasks section: a board with one column per Status. Cards move by drag
 //! and drop or by their arrow buttons (keyboard), criteria tick in place;
-//! each change is saved at once and reverted with a message if the save
-//! fails. Filters live in the URL so a filtered board can be shared.
+//! each of those changes is saved at once and reverted with a message if the
+//! save fails. Creating and editing a task are HTML forms on server actions
+//! (`ActionForm`). With JavaScript they save in place; a refusal keeps the
+//! form as typed and is shown next to the field it names (a stale revision
+//! as a conflict). Without it they post to the server function, which
+//! redirects back to the board with a refusal encoded in the URL: the new-task
+//! form shows it by its field, an editor's refusal is shown above the board
+//! (the URL does not say which task), and what was typed is not kept. The
+//! board is refetched when one of those actions saves (a resource keyed on
+//! their versions, counting successful calls only). Filters live in the URL
+//! so a filtered board can be shared.
 
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos::task::spawn_local;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
 use super::common::{use_migration_name, ErrorNote, Loading};
 use crate::api::migrations::get_tasks;
-use crate::api::tasks::{create_task, delete_task, move_task, set_criterion, update_task};
-use crate::model::{AppError, Phase, Priority, TaskForm, TaskStatus, TaskView};
+use crate::api::tasks::{delete_task, move_task, set_criterion, CreateTask, UpdateTask};
+use crate::model::{AppError, Phase, Priority, TaskStatus, TaskView};
 
 #[component]
 pub fn TasksSection() -> impl IntoView {
     let name = use_migration_name();
-    let tasks = Resource::new(move || name.get(), get_tasks);
+    let create = ServerAction::<CreateTask>::new();
+    let update = ServerAction::<UpdateTask>::new();
+    // Refetched when a form saved; a refusal changes nothing, so the board
+    // (and the form as typed) stays as it is.
+    let (created, updated) = (saved_version(create), saved_version(update));
+    let tasks = Resource::new(
+        move || (name.get(), created.get(), updated.get()),
+        |(name, _, _)| get_tasks(name),
+    );
     view! {
-        <Suspense fallback=|| view! { <Loading what="tasks"/> }>
+        <Transition fallback=|| view! { <Loading what="tasks"/> }>
             {move || Suspend::new(async move {
                 match tasks.await {
-                    Ok(initial) => view! { <Board initial name=name.get_untracked()/> }.into_any(),
+                    Ok(initial) => view! {
+                        <Board initial name=name.get_untracked() create update/>
+                    }.into_any(),
                     Err(error) => view! { <ErrorNote error/> }.into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
+}
+
+/// The action's version as of its last successful call.
+fn saved_version<S>(action: ServerAction<S>) -> Memo<usize>
+where
+    S: ServerFn + Clone + Send + Sync + 'static,
+    S::Output: Send + Sync + 'static,
+    S::Error: Send + Sync + 'static,
+{
+    Memo::new(move |before: Option<&usize>| {
+        let version = action.version().get();
+        let saved = action.value().with(|v| matches!(v, Some(Ok(_))));
+        match before {
+            Some(before) if !saved => *before,
+            _ => version,
+        }
+    })
+}
+
+/// The action's refusal, if its last call (made since `since`, its version
+/// when the form appeared) failed. Version 0 with a value is a refusal the
+/// server redirected back with (a form posted without JavaScript).
+fn refusal<S>(action: ServerAction<S>, since: usize) -> Option<S::Error>
+where
+    S: ServerFn + Clone + Send + Sync + 'static,
+    S::Output: Send + Sync + 'static,
+    S::Error: Clone + Send + Sync + 'static,
+{
+    let version = action.version().get();
+    if version == since && version != 0 {
+        return None;
+    }
+    action.value().with(|v| match v {
+        Some(Err(e)) => Some(e.clone()),
+        _ => None,
+    })
 }
 
 /// The board's shared state, handed to columns and cards.
@@ -35,6 +91,10 @@ struct BoardState {
     tasks: RwSignal<Vec<TaskView>>,
     error: RwSignal<Option<String>>,
     dragging: RwSignal<Option<i64>>,
+    /// Every task editor submits through this one action.
+    update: ServerAction<UpdateTask>,
+    /// The task whose editor submitted last (its refusal is shown there).
+    last_edited: RwSignal<Option<i64>>,
 }
 
 impl BoardState {
@@ -122,12 +182,33 @@ fn encode(s: &str) -> String {
 }
 
 #[component]
-fn Board(initial: Vec<TaskView>, name: String) -> impl IntoView {
+fn Board(
+    initial: Vec<TaskView>,
+    name: String,
+    create: ServerAction<CreateTask>,
+    update: ServerAction<UpdateTask>,
+) -> impl IntoView {
     let state = BoardState {
         name: StoredValue::new(name),
         tasks: RwSignal::new(initial),
         error: RwSignal::new(None),
         dragging: RwSignal::new(None),
+        update,
+        last_edited: RwSignal::new(None),
+    };
+    // The action's input is there while its call is in flight.
+    Effect::new(move || {
+        if let Some(input) = update.input().get() {
+            state.last_edited.set(Some(input.task_id));
+        }
+    });
+    // A refusal the server redirected back with (an editor posted without
+    // JavaScript) names no task: it is shown above the board.
+    let redirected = move || {
+        (update.version().get() == 0)
+            .then(|| refusal(update, 0))
+            .flatten()
+            .map(|e| format!("Could not save the task: {e}"))
     };
     let query = use_query_map();
     let filter = move |key: &'static str| query.read().get(key).filter(|v| !v.is_empty());
@@ -199,9 +280,9 @@ fn Board(initial: Vec<TaskView>, name: String) -> impl IntoView {
                 {select("sprint", "Sprint", options(|t| t.sprint.clone()))}
                 {select("priority", "Priority", Priority::ALL.iter().map(|p| p.as_str().to_string()).collect())}
             </form>
-            <NewTask state/>
+            <NewTask name=state.name.get_value() create/>
         </div>
-        <p class="action-error" role="alert">{move || state.error.get()}</p>
+        <p class="action-error" role="alert">{move || state.error.get().or_else(redirected)}</p>
         <section class="board" aria-label="Task board">
             {TaskStatus::ALL
                 .into_iter()
@@ -266,7 +347,6 @@ fn Card(task: TaskView, state: BoardState) -> impl IntoView {
     let name = state.name.get_value();
     let to_delete = task.clone();
     let to_edit = task.clone();
-    let editing = RwSignal::new(false);
     view! {
         <article
             class="card"
@@ -319,144 +399,115 @@ fn Card(task: TaskView, state: BoardState) -> impl IntoView {
                 {right.map(|s| view! {
                     <button aria-label=format!("Move to {}", s.as_str()) on:click=move |_| state.move_to(id, s)>"▶"</button>
                 })}
-                <button aria-label=format!("Edit {}", task.title)
-                    on:click=move |_| editing.update(|e| *e = !*e)>"Edit"</button>
                 <button class="delete" aria-label=format!("Delete {}", task.title)
                     on:click=move |_| state.delete(to_delete.clone())>"Delete"</button>
             </div>
-            {move || editing.get().then(|| view! { <TaskEditor task=to_edit.clone() state editing/> })}
+            <TaskEditor task=to_edit state/>
         </article>
     }
     .into_any()
 }
 
+/// The fields a task form shows a refusal next to.
+const FIELDS: [&str; 8] = [
+    "title",
+    "status",
+    "priority",
+    "assignee",
+    "sprint",
+    "phase",
+    "depends_on",
+    "criteria",
+];
+
+/// A refusal split into (field, message) for one of `FIELDS`, or a message
+/// for the whole form.
+fn split(error: AppError) -> Result<(String, String), String> {
+    match error {
+        AppError::Invalid { field, message } if FIELDS.contains(&field.as_str()) => {
+            Ok((field, message))
+        }
+        other => Err(other.to_string()),
+    }
+}
+
+/// Adds a task (To Do) to the board.
 #[component]
-fn NewTask(state: BoardState) -> impl IntoView {
-    let title = RwSignal::new(String::new());
-    let assignee = RwSignal::new(String::new());
-    let priority = RwSignal::new("Medium".to_string());
-    let field_error = RwSignal::new(None::<(String, String)>);
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        field_error.set(None);
-        let name = state.name.get_value();
-        let (t, a, p) = (
-            title.get_untracked(),
-            assignee.get_untracked(),
-            priority.get_untracked(),
-        );
-        spawn_local(async move {
-            let form = TaskForm {
-                title: t,
-                status: TaskStatus::ToDo.as_str().into(),
-                priority: p,
-                assignee: a,
-                ..TaskForm::default()
-            };
-            let created = create_task(name.clone(), form).await;
-            match created {
-                Ok(_) => match get_tasks(name).await {
-                    Ok(all) => {
-                        state.tasks.set(all);
-                        state.error.set(None);
-                        title.set(String::new());
-                    }
-                    Err(e) => state.error.set(Some(e.to_string())),
-                },
-                // A refusal naming a field is shown beside the form's fields.
-                Err(AppError::Invalid { field, message }) => {
-                    field_error.set(Some((field, message)))
-                }
-                Err(e) => state
-                    .error
-                    .set(Some(format!("Could not create the task: {e}"))),
-            }
-        });
-    };
+fn NewTask(name: String, create: ServerAction<CreateTask>) -> impl IntoView {
+    let since = create.version().get_untracked();
+    let failure = move || refusal(create, since).map(split);
     view! {
-        <form class="new-task" aria-label="New task" on:submit=submit>
-            <input type="text" placeholder="New task title" aria-label="Title"
-                prop:value=move || title.get() on:input=move |ev| title.set(event_target_value(&ev))/>
-            <input type="text" placeholder="Assignee" aria-label="Assignee"
-                prop:value=move || assignee.get() on:input=move |ev| assignee.set(event_target_value(&ev))/>
-            <select aria-label="Priority" on:change=move |ev| priority.set(event_target_value(&ev))>
+        <ActionForm action=create attr:class="new-task" attr:aria-label="New task">
+            <input type="hidden" name="name" value=name/>
+            <input type="hidden" name="form[status]" value=TaskStatus::ToDo.as_str()/>
+            <input type="text" name="form[title]" placeholder="New task title" aria-label="Title"/>
+            <input type="text" name="form[assignee]" placeholder="Assignee" aria-label="Assignee"/>
+            <select name="form[priority]" aria-label="Priority">
                 {Priority::ALL.iter().map(|p| view! {
                     <option value=p.as_str() selected=*p == Priority::Medium>{p.as_str()}</option>
                 }).collect_view()}
             </select>
             <button type="submit">"Add task"</button>
-            {move || field_error.get().map(|(field, message)| view! {
-                <span class="field-error" role="alert" data-field=field.clone()>{format!("{field}: {message}")}</span>
+            {move || failure().map(|f| match f {
+                // A refusal naming a field is shown beside the form's fields.
+                Ok((field, message)) => view! {
+                    <span class="field-error" role="alert" data-field=field.clone()>{format!("{field}: {message}")}</span>
+                }.into_any(),
+                Err(message) => view! {
+                    <span class="field-error" role="alert">{format!("Could not create the task: {message}")}</span>
+                }.into_any(),
             })}
-        </form>
+        </ActionForm>
     }
 }
 
-/// Edits every field of a task; a refusal is shown next to its field.
+/// Edits every field of a task, folded under "Edit" (a `<details>`, so it
+/// opens without JavaScript too). A refusal is shown next to its field, a
+/// stale revision as a conflict, and the form keeps what was typed.
 #[component]
-fn TaskEditor(task: TaskView, state: BoardState, editing: RwSignal<bool>) -> impl IntoView {
-    let form = RwSignal::new(TaskForm {
-        title: task.title.clone(),
-        status: task.status.as_str().into(),
-        priority: task.priority.as_str().into(),
-        assignee: task.assignee.clone().unwrap_or_default(),
-        sprint: task.sprint.clone().unwrap_or_default(),
-        phase: task.phase_position.map(Phase::number),
-        depends_on: task.depends_on.iter().map(|d| d.id).collect(),
-        criteria: task
-            .criteria
-            .iter()
-            .map(|c| c.text.clone())
-            .collect::<Vec<_>>()
-            .join("\n"),
-    });
-    let field_error = RwSignal::new(None::<(String, String)>);
-    let error = RwSignal::new(None::<String>);
+fn TaskEditor(task: TaskView, state: BoardState) -> impl IntoView {
     let (id, revision) = (task.id, task.revision);
-    let others: Vec<(i64, String)> = state.tasks.with_untracked(|ts| {
-        ts.iter()
-            .filter(|t| t.id != id)
-            .map(|t| (t.id, t.title.clone()))
-            .collect()
-    });
+    let since = state.update.version().get_untracked();
+    let failure = move || {
+        (state.last_edited.get() == Some(id))
+            .then(|| refusal(state.update, since))
+            .flatten()
+            .map(split)
+    };
     let message_for = move |field: &'static str| {
         move || {
-            field_error
-                .get()
+            failure()
+                .and_then(Result::ok)
                 .filter(|(f, _)| f == field)
                 .map(|(_, m)| view! { <span class="field-error" role="alert">{m}</span> })
         }
     };
-    let save = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        field_error.set(None);
-        error.set(None);
-        let name = state.name.get_value();
-        let submitted = form.get_untracked();
-        spawn_local(async move {
-            match update_task(name.clone(), id, revision, submitted).await {
-                Ok(_) => {
-                    if let Ok(all) = get_tasks(name).await {
-                        state.tasks.set(all);
-                    }
-                    editing.set(false);
-                }
-                Err(AppError::Invalid { field, message }) => {
-                    field_error.set(Some((field, message)))
-                }
-                Err(e) => error.set(Some(e.to_string())),
-            }
-        });
+    let others: Vec<(i64, String, bool)> = state.tasks.with_untracked(|ts| {
+        ts.iter()
+            .filter(|t| t.id != id)
+            .map(|t| {
+                (
+                    t.id,
+                    t.title.clone(),
+                    task.depends_on.iter().any(|d| d.id == t.id),
+                )
+            })
+            .collect()
+    });
+    let details = NodeRef::<leptos::html::Details>::new();
+    let form = NodeRef::<leptos::html::Form>::new();
+    let cancel = move |_| {
+        if let Some(form) = form.get() {
+            form.reset();
+        }
+        if let Some(details) = details.get() {
+            details.set_open(false);
+        }
     };
-    let text = move |label: &'static str,
-                     field: &'static str,
-                     get: fn(&TaskForm) -> String,
-                     set: fn(&mut TaskForm, String)| {
+    let text = move |label: &'static str, field: &'static str, value: String| {
         view! {
             <label>{label}
-                <input type="text" name=field
-                    prop:value=move || form.with(get)
-                    on:input=move |ev| { let v = event_target_value(&ev); form.update(|f| set(f, v)); }/>
+                <input type="text" name=format!("form[{field}]") value=value/>
                 {message_for(field)}
             </label>
         }
@@ -464,70 +515,71 @@ fn TaskEditor(task: TaskView, state: BoardState, editing: RwSignal<bool>) -> imp
     let choice = move |label: &'static str,
                        field: &'static str,
                        options: Vec<&'static str>,
-                       get: fn(&TaskForm) -> String,
-                       set: fn(&mut TaskForm, String)| {
+                       current: &'static str| {
         view! {
             <label>{label}
-                <select name=field on:change=move |ev| { let v = event_target_value(&ev); form.update(|f| set(f, v)); }>
+                <select name=format!("form[{field}]")>
                     {options.into_iter().map(|o| view! {
-                        <option value=o selected=move || form.with(get) == o>{o}</option>
+                        <option value=o selected=o == current>{o}</option>
                     }).collect_view()}
                 </select>
                 {message_for(field)}
             </label>
         }
     };
+    let criteria = task
+        .criteria
+        .iter()
+        .map(|c| c.text.clone())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let phase = task.phase_position;
+    let title = task.title.clone();
     view! {
-        <form class="task-editor" aria-label=format!("Edit task {}", task.title) on:submit=save>
-            {text("Title", "title", |f| f.title.clone(), |f, v| f.title = v)}
-            {choice("Status", "status", TaskStatus::ALL.iter().map(|s| s.as_str()).collect(), |f| f.status.clone(), |f, v| f.status = v)}
-            {choice("Priority", "priority", Priority::ALL.iter().map(|p| p.as_str()).collect(), |f| f.priority.clone(), |f, v| f.priority = v)}
-            {text("Assignee", "assignee", |f| f.assignee.clone(), |f, v| f.assignee = v)}
-            {text("Sprint", "sprint", |f| f.sprint.clone(), |f, v| f.sprint = v)}
-            <label>"Phase"
-                <select name="phase" on:change=move |ev| {
-                    let v = event_target_value(&ev).parse::<i16>().ok();
-                    form.update(|f| f.phase = v);
-                }>
-                    <option value="" selected=move || form.with(|f| f.phase.is_none())>"None"</option>
-                    {Phase::ALL.map(|p| view! {
-                        <option value=p.to_string() selected=move || form.with(|f| f.phase == Some(p.number()))>
-                            {format!("Phase {p}: {}", p.title())}
-                        </option>
+        <details class="task-edit" node_ref=details>
+            <summary aria-label=format!("Edit {title}")>"Edit"</summary>
+            <ActionForm action=state.update node_ref=form
+                attr:class="task-editor" attr:aria-label=format!("Edit task {title}")>
+                <input type="hidden" name="name" value=state.name.get_value()/>
+                <input type="hidden" name="task_id" value=id/>
+                <input type="hidden" name="revision" value=revision/>
+                {text("Title", "title", task.title.clone())}
+                {choice("Status", "status", TaskStatus::ALL.iter().map(|s| s.as_str()).collect(), task.status.as_str())}
+                {choice("Priority", "priority", Priority::ALL.iter().map(|p| p.as_str()).collect(), task.priority.as_str())}
+                {text("Assignee", "assignee", task.assignee.clone().unwrap_or_default())}
+                {text("Sprint", "sprint", task.sprint.clone().unwrap_or_default())}
+                <label>"Phase"
+                    <select name="form[phase]">
+                        <option value="" selected=phase.is_none()>"None"</option>
+                        {Phase::ALL.map(|p| view! {
+                            <option value=p.to_string() selected=phase == Some(p)>
+                                {format!("Phase {p}: {}", p.title())}
+                            </option>
+                        }).collect_view()}
+                    </select>
+                    {message_for("phase")}
+                </label>
+                <fieldset>
+                    <legend>"Depends on"</legend>
+                    {others.into_iter().map(|(other, title, checked)| view! {
+                        <label class="dep">
+                            <input type="checkbox" name="form[depends_on][]" value=other checked=checked/>
+                            {title}
+                        </label>
                     }).collect_view()}
-                </select>
-                {message_for("phase")}
-            </label>
-            <fieldset>
-                <legend>"Depends on"</legend>
-                {others.into_iter().map(|(other, title)| view! {
-                    <label class="dep">
-                        <input type="checkbox"
-                            prop:checked=move || form.with(|f| f.depends_on.contains(&other))
-                            on:change=move |ev| {
-                                let on = event_target_checked(&ev);
-                                form.update(|f| {
-                                    f.depends_on.retain(|d| *d != other);
-                                    if on { f.depends_on.push(other) }
-                                });
-                            }/>
-                        {title}
-                    </label>
-                }).collect_view()}
-                {message_for("depends_on")}
-            </fieldset>
-            <label>"Acceptance criteria (one per line)"
-                <textarea name="criteria" rows="4"
-                    prop:value=move || form.with(|f| f.criteria.clone())
-                    on:input=move |ev| { let v = event_target_value(&ev); form.update(|f| f.criteria = v); }></textarea>
-                {message_for("criteria")}
-            </label>
-            <p class="action-error" role="alert">{move || error.get()}</p>
-            <div class="buttons">
-                <button type="submit" class="primary">"Save task"</button>
-                <button type="button" on:click=move |_| editing.set(false)>"Cancel"</button>
-            </div>
-        </form>
+                    {message_for("depends_on")}
+                </fieldset>
+                <label>"Acceptance criteria (one per line)"
+                    <textarea name="form[criteria]" rows="4">{criteria}</textarea>
+                    {message_for("criteria")}
+                </label>
+                <p class="action-error" role="alert">{move || failure().and_then(Result::err)}</p>
+                <div class="buttons">
+                    <button type="submit" class="primary">"Save task"</button>
+                    <button type="reset" on:click=cancel>"Cancel"</button>
+                </div>
+            </ActionForm>
+        </details>
     }
     .into_any()
 }

@@ -191,3 +191,138 @@ async fn act_on_phase_server_fn_refuses_out_of_order(pool: PgPool) {
     assert!(!status.is_success(), "{status}");
     assert!(body.contains("phases run in order"), "{body}");
 }
+
+/// The board page a form is posted from (the browser sends it as Referer).
+const BOARD: &str = "http://localhost/m/user-preferences/tasks?priority=High";
+
+/// Posts a form the way a browser without JavaScript does: URL-encoded
+/// (brackets and all), asking for HTML, from the board page. Returns the
+/// status and the Location header.
+async fn post_form(pool: &PgPool, path: &str, form: &str) -> (StatusCode, Option<String>) {
+    let response = app(pool.clone())
+        .oneshot(
+            Request::post(path)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+                .header("referer", BOARD)
+                .body(Body::from(form.to_string()))
+                .expect("request"),
+        )
+        .await
+        .expect("response");
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .map(str::to_string);
+    (response.status(), location)
+}
+
+async fn task_count(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM switchyard.tasks")
+        .fetch_one(pool)
+        .await
+        .expect("count")
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn create_form_posted_without_javascript_saves_and_redirects_to_the_board(pool: PgPool) {
+    use switchyard::api::tasks::CreateTask;
+    switchyard::store::seed::seed_demo(&pool, 0)
+        .await
+        .expect("seed");
+    let (dep, _): (i64, i32) = sqlx::query_as(
+        "SELECT id, revision FROM switchyard.tasks WHERE title = 'Write migration SQL'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("task");
+    // What the board's "New task" form sends, encoded as a browser does.
+    let form = format!(
+        "name=user-preferences&form%5Bstatus%5D=To+Do&form%5Btitle%5D=Write+the+runbook\
+         &form%5Bassignee%5D=Dana+Okafor&form%5Bpriority%5D=High\
+         &form%5Bdepends_on%5D%5B%5D={dep}&form%5Bcriteria%5D=Reviewed%0D%0AOn+the+wiki"
+    );
+    let (status, location) = post_form(&pool, CreateTask::PATH, &form).await;
+    assert!(status.is_redirection(), "{status}");
+    assert_eq!(location.as_deref(), Some(BOARD), "back to the board");
+
+    let tasks = switchyard::store::migrations::tasks(&pool, crate::DEMO)
+        .await
+        .expect("tasks");
+    let created = tasks
+        .iter()
+        .find(|t| t.title == "Write the runbook")
+        .expect("the task was created");
+    assert_eq!(created.status, switchyard::model::TaskStatus::ToDo);
+    assert_eq!(created.priority, switchyard::model::Priority::High);
+    assert_eq!(created.assignee.as_deref(), Some("Dana Okafor"));
+    let deps: Vec<i64> = created.depends_on.iter().map(|d| d.id).collect();
+    assert_eq!(deps, vec![dep]);
+    let criteria: Vec<&str> = created.criteria.iter().map(|c| c.text.as_str()).collect();
+    assert_eq!(criteria, vec!["Reviewed", "On the wiki"]);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_refused_form_redirects_back_with_the_field_shown_and_saves_nothing(pool: PgPool) {
+    use switchyard::api::tasks::{CreateTask, UpdateTask};
+    switchyard::store::seed::seed_demo(&pool, 0)
+        .await
+        .expect("seed");
+    // An empty title: refused, back to the board with the refusal in the URL.
+    let (status, location) = post_form(
+        &pool,
+        CreateTask::PATH,
+        "name=user-preferences&form%5Bstatus%5D=To+Do&form%5Btitle%5D=+++&form%5Bpriority%5D=Low",
+    )
+    .await;
+    assert!(status.is_redirection(), "{status}");
+    let location = location.expect("a Location header");
+    assert!(
+        location.starts_with(BOARD) && location.contains("__err="),
+        "{location}"
+    );
+    assert_eq!(task_count(&pool).await, 5, "nothing saved");
+    // The board it lands on shows the refusal next to the form, field named.
+    let path = location.trim_start_matches("http://localhost");
+    let (status, html) = get(&pool, path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(r#"data-field="title""#) && html.contains("title: a task needs a title"),
+        "{html}"
+    );
+
+    // A dependency that is not a task id is refused naming depends_on.
+    let (id, rev): (i64, i32) =
+        sqlx::query_as("SELECT id, revision FROM switchyard.tasks WHERE title = 'Add dual-write'")
+            .fetch_one(&pool)
+            .await
+            .expect("task");
+    let (status, location) = post_form(
+        &pool,
+        UpdateTask::PATH,
+        &format!(
+            "name=user-preferences&task_id={id}&revision={rev}&form%5Btitle%5D=Renamed\
+             &form%5Bstatus%5D=Done&form%5Bpriority%5D=Low&form%5Bdepends_on%5D%5B%5D=two"
+        ),
+    )
+    .await;
+    assert!(status.is_redirection(), "{status}");
+    let location = location.expect("a Location header");
+    let (_, html) = get(&pool, location.trim_start_matches("http://localhost")).await;
+    assert!(
+        html.contains("Could not save the task: depends_on: ") && html.contains("is not a task id"),
+        "{html}"
+    );
+    let (title, revision): (String, i32) =
+        sqlx::query_as("SELECT title, revision FROM switchyard.tasks WHERE id = $1")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .expect("task");
+    assert_eq!(
+        (title.as_str(), revision),
+        ("Add dual-write", rev),
+        "unchanged"
+    );
+}

@@ -188,3 +188,97 @@ async fn dependency_cycles_and_other_migrations_are_refused(pool: PgPool) {
         .expect_err("not ours");
     assert!(matches!(err, StoreError::NotFound(_)));
 }
+
+/// `switchyard demo reset` (what every browser test starts with): from a
+/// migration driven through all five phases, with tasks moved and the plan
+/// edited, back to exactly what seeding made.
+#[sqlx::test(migrations = "./migrations")]
+async fn demo_reset_rolls_back_every_phase_and_reseeds(pool: PgPool) {
+    use std::process::ExitCode;
+    use switchyard::engine::phases::RunControl;
+    use switchyard::engine::{Engine, EngineOptions, Phase, PhaseState, Recipe};
+
+    seed::seed_demo(&pool, 500).await.expect("seed");
+    let before: Vec<String> = migrations::tasks(&pool, DEMO)
+        .await
+        .expect("tasks")
+        .iter()
+        .map(|t| format!("{} {} {}", t.title, t.status, t.revision))
+        .collect();
+
+    let recipe =
+        Recipe::parse(include_str!("../../recipes/user_preferences.toml")).expect("recipe");
+    let engine = Engine::new(
+        pool.clone(),
+        recipe,
+        EngineOptions {
+            soak_hours: Some(0.0),
+            ..EngineOptions::default()
+        },
+        crate::journal(&pool),
+    );
+    let ctl = RunControl {
+        accept_quarantine: true,
+        accept_differences: true,
+        ..RunControl::default()
+    };
+    for phase in Phase::ALL {
+        engine.apply(phase, &ctl).await.expect("phase runs");
+    }
+    engine.set_throttle(200, 300).await.expect("throttle");
+    let (id, rev) = task_id(&pool, "Add dual-write").await;
+    tasks::move_task(&pool, DEMO, id, TaskStatus::Done, rev, "t")
+        .await
+        .expect("move");
+    tasks::create_task(&pool, DEMO, input("Extra"), "t")
+        .await
+        .expect("create");
+    let plan = migrations::plan(&pool, DEMO).await.expect("plan");
+    let edit = switchyard::model::plan::PlanEdit {
+        body_markdown: "changed".into(),
+        phases: vec![],
+    };
+    switchyard::store::plans::save(&pool, DEMO, plan.revision, edit, "t")
+        .await
+        .expect("plan saved");
+
+    let target = switchyard::cli::Target {
+        pool: pool.clone(),
+        actor: "cli:test".into(),
+        soak_hours: None,
+    };
+    let code = switchyard::cli::demo_reset(&target, 500).await;
+    assert_eq!(code, ExitCode::SUCCESS);
+
+    let phases = engine.phase_records().await.expect("phases");
+    assert!(
+        phases.iter().all(|p| p.state == PhaseState::Pending),
+        "{phases:?}"
+    );
+    let after: Vec<String> = migrations::tasks(&pool, DEMO)
+        .await
+        .expect("tasks")
+        .iter()
+        .map(|t| format!("{} {} {}", t.title, t.status, t.revision))
+        .collect();
+    assert_eq!(after, before, "the tasks as seeded");
+    let plan = migrations::plan(&pool, DEMO).await.expect("plan");
+    assert_eq!(plan.revision, 1);
+    assert_ne!(plan.body_markdown, "changed");
+    let (targets, column, users, progress, events): (i64, i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM pg_tables WHERE tablename IN ('user_preferences', 'notification_preferences')),
+                (SELECT count(*) FROM information_schema.columns
+                  WHERE table_name = 'users' AND column_name = 'preferences'),
+                (SELECT count(*) FROM public.users),
+                (SELECT count(*) FROM switchyard.backfill_progress),
+                (SELECT count(*) FROM switchyard.events)",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("counts");
+    assert_eq!(
+        (targets, column, users, progress, events),
+        (0, 1, 500, 0, 1),
+        "no target tables, the column back, the users kept, no progress, only the seed event"
+    );
+}

@@ -1,4 +1,5 @@
-import { test, expect, Page } from "@playwright/test";
+import { Page } from "@playwright/test";
+import { test, expect } from "./fixtures";
 
 // Waits until the WASM bundle has hydrated the page (App marks <body>).
 async function hydrated(page: Page) {

@@ -1,7 +1,8 @@
-import { test, expect, Page, Browser } from "@playwright/test";
+import { Page, Browser } from "@playwright/test";
+import { test, expect } from "./fixtures";
 
-// Runs after 1-demo.spec.ts (files run in name order, one worker): it drives
-// the demo migration through all five phases and back.
+// Drives the demo migration through all five phases and back, starting (as
+// every test does, see fixtures.ts) from the demo as seeded.
 
 const URL = "/m/user-preferences/phases";
 

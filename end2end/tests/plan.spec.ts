@@ -1,4 +1,5 @@
-import { test, expect, Page, Browser } from "@playwright/test";
+import { Page, Browser } from "@playwright/test";
+import { test, expect } from "./fixtures";
 
 const URL = "/m/user-preferences/plan";
 
@@ -51,12 +52,12 @@ test("a conflicting edit from a second browser is shown as a conflict, not overw
 
   await a.getByRole("textbox", { name: "Plan text" }).fill("Alice's plan");
   await a.getByRole("button", { name: "Save plan" }).click();
-  await expect(a.locator(".revision")).toHaveText("Revision 3");
+  await expect(a.locator(".revision")).toHaveText("Revision 2");
 
   await b.getByRole("textbox", { name: "Plan text" }).fill("Bob's plan");
   await b.getByRole("button", { name: "Save plan" }).click();
   const conflict = b.getByRole("region", { name: "Conflict" });
-  await expect(conflict).toContainText("revision 3 was saved by web");
+  await expect(conflict).toContainText("revision 2 was saved by web");
   await expect(conflict.locator("pre.theirs")).toContainText("Alice's plan");
   await expect(conflict.locator("pre.mine")).toContainText("Bob's plan");
 
@@ -66,11 +67,11 @@ test("a conflicting edit from a second browser is shown as a conflict, not overw
 
   // Bob chooses to keep his, knowingly.
   await conflict.getByRole("button", { name: "Keep mine (save over theirs)" }).click();
-  await expect(b.locator(".revision")).toHaveText("Revision 4");
+  await expect(b.locator(".revision")).toHaveText("Revision 3");
   await expect(b.locator(".plan-body")).toContainText("Bob's plan");
 
-  // Restore revision 3 from the history.
-  await b.getByRole("button", { name: "Restore revision 3" }).click();
-  await expect(b.locator(".revision")).toHaveText("Revision 5");
+  // Restore revision 2 from the history.
+  await b.getByRole("button", { name: "Restore revision 2" }).click();
+  await expect(b.locator(".revision")).toHaveText("Revision 4");
   await expect(b.locator(".plan-body")).toContainText("Alice's plan");
 });

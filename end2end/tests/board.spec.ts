@@ -1,4 +1,5 @@
-import { test, expect, Page } from "@playwright/test";
+import { Browser, Locator, Page } from "@playwright/test";
+import { test, expect } from "./fixtures";
 
 const URL = "/m/user-preferences/tasks";
 
@@ -8,7 +9,13 @@ async function hydrated(page: Page) {
 
 const column = (page: Page, status: string) =>
   page.getByRole("region", { name: "Task board" }).getByRole("region", { name: status, exact: true });
+// A card's title in a column (a column's text also holds its cards' folded
+// editors, which name other tasks).
+const inColumn = (page: Page, status: string, title: string) =>
+  column(page, status).locator(".card h4", { hasText: title });
 const card = (page: Page, title: string) => page.locator(".card", { has: page.locator("h4", { hasText: title }) });
+// Opens a card's editor (a <details>: it opens without JavaScript too).
+const edit = (card: Locator, title: string) => card.getByLabel(`Edit ${title}`, { exact: true }).click();
 
 test("cards move by keyboard and by drag, criteria tick, and it all persists", async ({ page }) => {
   await page.goto(URL);
@@ -16,14 +23,14 @@ test("cards move by keyboard and by drag, criteria tick, and it all persists", a
 
   // Keyboard: focus the arrow button and press Enter.
   const dual = card(page, "Add dual-write");
-  await expect(column(page, "To Do")).toContainText("Add dual-write");
+  await expect(inColumn(page, "To Do", "Add dual-write")).toBeVisible();
   await dual.getByRole("button", { name: "Move to In Progress" }).focus();
   await page.keyboard.press("Enter");
-  await expect(column(page, "In Progress")).toContainText("Add dual-write");
+  await expect(inColumn(page, "In Progress", "Add dual-write")).toBeVisible();
 
   // Drag and drop onto another column.
   await card(page, "Update read queries").dragTo(column(page, "Blocked"));
-  await expect(column(page, "Blocked")).toContainText("Update read queries");
+  await expect(inColumn(page, "Blocked", "Update read queries")).toBeVisible();
 
   // Tick an acceptance criterion.
   const criterion = card(page, "Update read queries").getByRole("checkbox", { name: "Verification reports zero differences" });
@@ -33,8 +40,8 @@ test("cards move by keyboard and by drag, criteria tick, and it all persists", a
 
   await page.reload();
   await hydrated(page);
-  await expect(column(page, "In Progress")).toContainText("Add dual-write");
-  await expect(column(page, "Blocked")).toContainText("Update read queries");
+  await expect(inColumn(page, "In Progress", "Add dual-write")).toBeVisible();
+  await expect(inColumn(page, "Blocked", "Update read queries")).toBeVisible();
   await expect(
     card(page, "Update read queries").getByRole("checkbox", { name: "Verification reports zero differences" }),
   ).toBeChecked();
@@ -63,20 +70,20 @@ test("filters live in the URL and a new task appears", async ({ page }) => {
   await form.getByRole("textbox", { name: "Title" }).fill("Write the runbook");
   await form.getByRole("textbox", { name: "Assignee" }).fill("Dana Okafor");
   await form.getByRole("button", { name: "Add task" }).click();
-  await expect(column(page, "To Do")).toContainText("Write the runbook");
+  await expect(inColumn(page, "To Do", "Write the runbook")).toBeVisible();
   // An empty title is refused by the server, with the field named.
   await form.getByRole("textbox", { name: "Title" }).fill("   ");
   await form.getByRole("button", { name: "Add task" }).click();
   await expect(page.getByRole("alert").filter({ hasText: "title" })).toContainText("a task needs a title");
   await page.reload();
-  await expect(column(page, "To Do")).toContainText("Write the runbook");
+  await expect(inColumn(page, "To Do", "Write the runbook")).toBeVisible();
 });
 
 test("a task is edited in place; refusals appear next to their field", async ({ page }) => {
   await page.goto(URL);
   await hydrated(page);
   const sql = card(page, "Write migration SQL");
-  await sql.getByRole("button", { name: "Edit Write migration SQL" }).click();
+  await edit(sql, "Write migration SQL");
   const editor = page.getByRole("form", { name: "Edit task Write migration SQL" });
 
   // A dependency cycle is refused, next to "Depends on".
@@ -84,11 +91,14 @@ test("a task is edited in place; refusals appear next to their field", async ({ 
   await editor.getByRole("button", { name: "Save task" }).click();
   await expect(editor.locator("fieldset .field-error")).toContainText("cycle");
 
-  // An empty title is refused, next to the title.
+  // An empty title is refused, next to the title; what was typed stays.
   await editor.getByRole("checkbox", { name: "Implement backfill job" }).uncheck();
+  await editor.getByLabel("Sprint").fill("Sprint 99");
   await editor.getByLabel("Title").fill("");
   await editor.getByRole("button", { name: "Save task" }).click();
   await expect(editor.locator("label", { hasText: "Title" }).locator(".field-error")).toContainText("a task needs a title");
+  await expect(editor.locator("fieldset .field-error")).toHaveCount(0);
+  await expect(editor.getByLabel("Sprint")).toHaveValue("Sprint 99");
 
   // A valid edit is saved and survives a reload.
   await editor.getByLabel("Title").fill("Write and review migration SQL");
@@ -108,12 +118,67 @@ test("a move that cannot be saved is reverted with a message", async ({ browser 
   }
   // B moves the card first; A still holds the old revision.
   await card(b, "Implement backfill job").getByRole("button", { name: "Move to Blocked" }).click();
-  await expect(column(b, "Blocked")).toContainText("Implement backfill job");
+  await expect(inColumn(b, "Blocked", "Implement backfill job")).toBeVisible();
   await b.waitForLoadState("networkidle");
 
   await card(a, "Implement backfill job").getByRole("button", { name: "Move to To Do" }).click();
   await expect(a.getByRole("alert").filter({ hasText: "Could not move" })).toContainText("changed by someone else");
   // Reverted to where A last knew it to be, not left in To Do.
-  await expect(column(a, "In Progress")).toContainText("Implement backfill job");
-  await expect(column(a, "To Do")).not.toContainText("Implement backfill job");
+  await expect(inColumn(a, "In Progress", "Implement backfill job")).toBeVisible();
+  await expect(inColumn(a, "To Do", "Implement backfill job")).toHaveCount(0);
+});
+
+test("an edit on top of someone else's keeps what was typed and says it conflicts", async ({ browser }) => {
+  const a = await (await browser.newContext()).newPage();
+  const b = await (await browser.newContext()).newPage();
+  for (const p of [a, b]) {
+    await p.goto(URL);
+    await hydrated(p);
+    await edit(card(p, "Add dual-write"), "Add dual-write");
+  }
+  const editorA = a.getByRole("form", { name: "Edit task Add dual-write" });
+  const editorB = b.getByRole("form", { name: "Edit task Add dual-write" });
+  await editorB.getByLabel("Assignee").fill("Bea");
+  await editorB.getByRole("button", { name: "Save task" }).click();
+  await expect(card(b, "Add dual-write")).toContainText("Bea");
+
+  await editorA.getByLabel("Assignee").fill("Ann");
+  await editorA.getByRole("button", { name: "Save task" }).click();
+  await expect(editorA.locator(".action-error")).toContainText("changed by someone else");
+  await expect(editorA.getByLabel("Assignee")).toHaveValue("Ann");
+  await a.reload();
+  await expect(card(a, "Add dual-write")).toContainText("Bea");
+});
+
+// A page with JavaScript off: forms post to the server, which redirects back.
+async function withoutJavaScript(browser: Browser): Promise<Page> {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  return context.newPage();
+}
+
+test("without JavaScript a task is created and edited, and a refusal is shown", async ({ browser }) => {
+  const page = await withoutJavaScript(browser);
+  await page.goto(URL);
+  const form = page.getByRole("form", { name: "New task" });
+  await form.getByRole("textbox", { name: "Title" }).fill("Plan the cut-over");
+  await form.getByRole("combobox", { name: "Priority" }).selectOption("High");
+  await form.getByRole("button", { name: "Add task" }).click();
+  await expect(page).toHaveURL(/\/m\/user-preferences\/tasks\??$/);
+  await expect(inColumn(page, "To Do", "Plan the cut-over")).toBeVisible();
+  await expect(card(page, "Plan the cut-over")).toContainText("High");
+
+  // Refused: back on the board, the field named beside the form.
+  await form.getByRole("textbox", { name: "Title" }).fill(" ");
+  await form.getByRole("button", { name: "Add task" }).click();
+  await expect(form.locator('.field-error[data-field="title"]')).toContainText("a task needs a title");
+
+  // The editor opens and saves without JavaScript too.
+  await edit(card(page, "Update read queries"), "Update read queries");
+  const editor = page.getByRole("form", { name: "Edit task Update read queries" });
+  await editor.getByLabel("Status").selectOption("Blocked");
+  await editor.getByLabel("Sprint").fill("Sprint 16");
+  await editor.getByRole("button", { name: "Save task" }).click();
+  await expect(inColumn(page, "Blocked", "Update read queries")).toBeVisible();
+  await expect(card(page, "Update read queries")).toContainText("Sprint 16");
+  await page.context().close();
 });
