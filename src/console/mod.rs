@@ -29,6 +29,12 @@ pub enum ConsoleError {
     NotFound(String),
     #[error("{0}")]
     Refused(String),
+    /// A setting out of range; `field` names it.
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: &'static str,
+    },
     #[error("the recipe of this migration cannot be used: {0}")]
     Recipe(String),
     #[error(transparent)]
@@ -49,7 +55,25 @@ impl From<ConsoleError> for AppError {
             ConsoleError::Engine(e @ EngineError::Busy(_)) => AppError::Conflict {
                 message: e.to_string(),
             },
-            ConsoleError::Engine(EngineError::Database(e)) if is_outage(&e) => unavailable(&e),
+            ConsoleError::Invalid { field, message } => AppError::invalid(field, message),
+            ConsoleError::Engine(EngineError::Recipe(errors)) => AppError::invalid(
+                "recipe",
+                errors
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+            // The application held a lock too long, or another runner took
+            // over: nothing is wrong with the request; try again later.
+            ConsoleError::Engine(
+                e @ (EngineError::LockTimeout { .. } | EngineError::LockLost(_)),
+            ) => AppError::Conflict {
+                message: e.to_string(),
+            },
+            ConsoleError::Engine(
+                EngineError::Database(e) | EngineError::Step { source: e, .. },
+            ) if is_outage(&e) => unavailable(&e),
             ConsoleError::Store(StoreError::NotFound(what)) => AppError::not_found(what),
             ConsoleError::Store(e) => AppError::from(e),
             other => internal(&other),
@@ -504,14 +528,16 @@ async fn throttle(
     throttle_ms: i32,
 ) -> Result<(), ConsoleError> {
     if !(10..=60_000).contains(&target_batch_ms) {
-        return Err(ConsoleError::Refused(
-            "target batch duration must be 10 to 60000 ms".into(),
-        ));
+        return Err(ConsoleError::Invalid {
+            field: "target_batch_ms",
+            message: "target batch duration must be 10 to 60000 ms",
+        });
     }
     if !(0..=60_000).contains(&throttle_ms) {
-        return Err(ConsoleError::Refused(
-            "pause between batches must be 0 to 60000 ms".into(),
-        ));
+        return Err(ConsoleError::Invalid {
+            field: "throttle_ms",
+            message: "pause between batches must be 0 to 60000 ms",
+        });
     }
     let engine = console.engine_for(name, actor::WEB).await?;
     // The engine records the change in the event log.

@@ -1,8 +1,9 @@
-//! Where the engine records a migration's life: its phase states and its
-//! event log. The engine states what it needs here and nothing more; the
-//! store keeps those records (`store::journal::PgJournal`), in the same
-//! tables and with the same SQL as everything else of ours, so the engine
-//! stays a leaf.
+//! Where the engine records a migration's life: its phase states, its
+//! event log, the recipe pinned at phase 1, operators' acceptances, and the
+//! runner epoch that fences a replaced runner. The engine states what it
+//! needs here and nothing more; the store keeps those records
+//! (`store::journal::PgJournal`), in the same tables and with the same SQL
+//! as everything else of ours, so the engine stays a leaf.
 
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
@@ -54,4 +55,35 @@ pub trait Journal: Send + Sync {
         actor: &'a str,
         event: &'a Event,
     ) -> BoxFuture<'a, Result<(), sqlx::Error>>;
+
+    /// Pins `recipe` (text and hash) as the one later phases use, unless
+    /// one is pinned already; only while `fence` is the current runner.
+    fn pin<'a>(
+        &'a self,
+        recipe: &'a Recipe,
+        fence: &'a Fence,
+    ) -> BoxFuture<'a, Result<(), sqlx::Error>>;
+
+    /// The pinned recipe of migration `name`, if any: (text, hash).
+    fn pinned<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<(String, String)>, sqlx::Error>>;
+
+    /// Forgets the pinned recipe (the migration was rolled back to the start).
+    fn unpin<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), sqlx::Error>>;
+
+    /// Records an operator's acceptance (`Event::Accepted`) and its event.
+    fn accept<'a>(
+        &'a self,
+        migration_id: i64,
+        name: &'a str,
+        actor: &'a str,
+        accepted: &'a Event,
+    ) -> BoxFuture<'a, Result<(), sqlx::Error>>;
+
+    /// Starts a new runner epoch for migration `name` (its records exist)
+    /// and returns it: transactions fenced by an older epoch are refused
+    /// from now on (`Fence`).
+    fn next_epoch<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<i64>, sqlx::Error>>;
 }

@@ -123,7 +123,7 @@ pub struct EngineOptions {
 impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions {
-            actor: "cli".into(),
+            actor: vocab::actor::CLI.into(),
             lock: LockPolicy::default(),
             soak_hours: None,
         }

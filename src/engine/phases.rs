@@ -206,16 +206,7 @@ impl Engine {
 
     /// Is another runner acting on this migration right now?
     pub async fn is_busy(&self) -> Result<bool, EngineError> {
-        Ok(sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
-                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                 AND classid = hashtext($2)::oid AND objid = hashtext($1)::oid
-                 AND objsubid = 2)",
-        )
-        .bind(&self.recipe.name)
-        .bind(state::RUNNER_LOCK)
-        .fetch_one(&self.pool)
-        .await?)
+        state::runner_active(&self.pool, &self.recipe.name).await
     }
 
     /// Records of the five phases (creating the migration's rows if needed).
@@ -254,16 +245,7 @@ impl Engine {
 
     /// The recipe pinned at phase 1, if any: (text, hash).
     pub async fn pinned(&self) -> Result<Option<(String, String)>, EngineError> {
-        let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
-            "SELECT pinned_recipe, pinned_hash FROM switchyard.migrations WHERE name = $1",
-        )
-        .bind(&self.recipe.name)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(match row {
-            Some((Some(text), Some(hash))) => Some((text, hash)),
-            _ => None,
-        })
+        Ok(self.journal.pinned(&self.recipe.name).await?)
     }
 
     /// An engine for the recipe pinned at phase 1, when it differs from the
@@ -314,7 +296,7 @@ impl Engine {
     pub async fn apply(&self, phase: Phase, ctl: &RunControl) -> Result<Outcome, EngineError> {
         // The migration's records first: the lock's epoch lives on them.
         let id = self.migration_id().await?;
-        let lock = RunnerLock::acquire(&self.pool, &self.recipe).await?;
+        let lock = RunnerLock::acquire(&self.pool, &self.recipe, &*self.journal).await?;
         let result = match self.effective(id).await {
             Ok(Some(pinned)) => pinned.apply_locked(phase, ctl, &lock).await,
             Ok(None) => self.apply_locked(phase, ctl, &lock).await,
@@ -403,22 +385,10 @@ impl Engine {
 
     /// Phase 1 pins the recipe it runs with (later phases use it).
     async fn pin(&self, lock: &RunnerLock) -> Result<(), EngineError> {
-        let mut tx = self.pool.begin().await?;
-        lock.fence()
-            .assert(&mut tx)
+        self.journal
+            .pin(&self.recipe, lock.fence())
             .await
-            .map_err(|e| EngineError::from_step("pin the recipe", e))?;
-        sqlx::query(
-            "UPDATE switchyard.migrations SET pinned_recipe = $2, pinned_hash = $3, pinned_at = now()
-             WHERE name = $1 AND pinned_hash IS NULL",
-        )
-        .bind(&self.recipe.name)
-        .bind(&self.recipe.text)
-        .bind(self.recipe.hash())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
+            .map_err(|e| EngineError::from_step("pin the recipe", e))
     }
 
     /// Runs `steps` in order, each by its kind of work. The lock is
@@ -616,18 +586,8 @@ impl Engine {
                 first_differences: report.first_differences.clone(),
                 quarantined: report.quarantined,
             };
-            sqlx::query(
-                "INSERT INTO switchyard.acceptances (migration_name, actor, accepted) VALUES ($1, $2, $3)",
-            )
-            .bind(&self.recipe.name)
-            .bind(&self.opts.actor)
-            .bind(accepted.payload())
-            .execute(&self.pool)
-            .await?;
-            let phase = Some(Phase::SwitchReads);
-            self.journal
-                .record(id, phase, &self.opts.actor, &accepted)
-                .await?;
+            let (name, actor) = (&self.recipe.name, &self.opts.actor);
+            self.journal.accept(id, name, actor, &accepted).await?;
         }
         Ok(())
     }
@@ -635,7 +595,7 @@ impl Engine {
     /// Rolls back phase `phase` (phases roll back in reverse order).
     pub async fn rollback(&self, phase: Phase) -> Result<(), EngineError> {
         let id = self.migration_id().await?;
-        let lock = RunnerLock::acquire(&self.pool, &self.recipe).await?;
+        let lock = RunnerLock::acquire(&self.pool, &self.recipe, &*self.journal).await?;
         let result = match self.effective(id).await {
             Ok(Some(pinned)) => pinned.rollback_locked(phase, &lock).await,
             Ok(None) => self.rollback_locked(phase, &lock).await,
@@ -664,6 +624,10 @@ impl Engine {
         let fence = Some(lock.fence());
         match result {
             Ok(_) => {
+                if phase == Phase::Expand {
+                    // Back at the start: the next phase 1 pins afresh.
+                    self.journal.unpin(&self.recipe.name).await?;
+                }
                 self.set_state(id, phase, PhaseState::RolledBack, None, fence)
                     .await
             }

@@ -308,7 +308,6 @@ impl<'a> Planner<'a> {
     fn contract(&self) -> Vec<Step> {
         let (r, n) = (self.r, &self.n);
         let (src, key, col) = (self.src(), &r.source.key, &r.source.column);
-        let kt = r.source.key_type.sql();
         let mut steps = vec![
             Step::tx(
                 "record the column's definition (default, NOT NULL, checks, indexes)",
@@ -325,8 +324,9 @@ impl<'a> Planner<'a> {
                 Work::BackupCopy {
                     bounds: self.source_bounds(),
                     copy: format!(
-                        "INSERT INTO {} (key, doc) SELECT s.{key}, s.{col} FROM {src} s WHERE s.{key} BETWEEN $1::{kt} AND $2::{kt} FOR KEY SHARE OF s ON CONFLICT (key) DO NOTHING",
-                        n.backup_table()
+                        "INSERT INTO {} (key, doc) SELECT s.{key}, s.{col} FROM {src} s WHERE {} FOR KEY SHARE OF s ON CONFLICT (key) DO NOTHING",
+                        n.backup_table(),
+                        sql::in_batch(r, &format!("s.{key}"))
                     ),
                 },
             ),
@@ -442,14 +442,8 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, rol
             .collect();
         rest.push(format!("DROP TABLE IF EXISTS {}", n.backup_table()));
         rest.extend(self.forget(&BOOKKEEPING));
-        rest.push(format!(
-            "UPDATE switchyard.migrations SET pinned_recipe = NULL, pinned_hash = NULL, pinned_at = NULL WHERE name = {}",
-            literal(&r.name)
-        ));
-        steps.push(Step::tx(
-            "drop our functions and bookkeeping; unpin the recipe",
-            rest,
-        ));
+        // (The runner unpins the recipe once this rollback is done.)
+        steps.push(Step::tx("drop our functions and bookkeeping", rest));
         steps
     }
 
@@ -550,7 +544,6 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, rol
     fn restore_column(&self, default: Option<&str>) -> Vec<Step> {
         let r = self.r;
         let (src, key, col) = (self.src(), &r.source.key, &r.source.column);
-        let kt = r.source.key_type.sql();
         let bk = self.n.backup_table();
         let mut readd = vec![format!(
             "ALTER TABLE {src} ADD COLUMN IF NOT EXISTS {col} jsonb"
@@ -567,7 +560,8 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, rol
                 Work::Restore {
                     bounds: self.bounds(&bk, "key"),
                     restore: format!(
-                        "UPDATE {src} s SET {col} = b.doc FROM {bk} b WHERE s.{key} = b.key AND b.key BETWEEN $1::{kt} AND $2::{kt} AND s.{col} IS NULL AND b.doc IS NOT NULL"
+                        "UPDATE {src} s SET {col} = b.doc FROM {bk} b WHERE s.{key} = b.key AND {} AND s.{col} IS NULL AND b.doc IS NOT NULL",
+                        sql::in_batch(r, "b.key")
                     ),
                     // Catch-up: a key updated while its batch ran is skipped
                     // by that batch (the join is re-checked against the moved

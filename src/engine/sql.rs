@@ -1634,7 +1634,6 @@ pub fn verify_statement(r: &Recipe, t: &Target) -> String {
     let key = &r.source.key;
     let col = &r.source.column;
     let kc = &t.source_key_column;
-    let kt = r.source.key_type.sql();
     let act_values: Vec<String> = t
         .columns
         .iter()
@@ -1668,16 +1667,18 @@ pub fn verify_statement(r: &Recipe, t: &Target) -> String {
         };
     format!(
         "WITH src AS MATERIALIZED (SELECT s.{key} AS k, s.{col} AS d, {reason} AS reason FROM {st} s \
-         WHERE s.{key} BETWEEN $1::{kt} AND $2::{kt} \
+         WHERE {src_in} \
          AND NOT EXISTS (SELECT 1 FROM switchyard.quarantine q WHERE q.migration_name = {name} AND q.source_key = s.{key}::text)),\n\
          exp AS (SELECT k::text AS key, {exp_ek} AS ek, jsonb_build_array({ev}) AS v FROM {exp_from} WHERE reason IS NULL),\n\
          act AS (SELECT a.{kc}::text AS key, {act_ek} AS ek, jsonb_build_array({av}) AS v FROM {tt} a \
-         WHERE a.{kc} BETWEEN $1::{kt} AND $2::{kt} \
+         WHERE {act_in} \
          AND NOT EXISTS (SELECT 1 FROM switchyard.quarantine q WHERE q.migration_name = {name} AND q.source_key = a.{kc}::text))\n\
          SELECT coalesce(exp.key, act.key) AS key, coalesce(exp.ek, act.ek) AS entry, exp.v AS expected, act.v AS actual\n\
          FROM exp FULL JOIN act ON exp.key = act.key AND exp.ek IS NOT DISTINCT FROM act.ek\n\
          WHERE exp.v IS DISTINCT FROM act.v",
         reason = reason_expr(r, &format!("s.{col}")),
+        src_in = in_batch(r, &format!("s.{key}")),
+        act_in = in_batch(r, &format!("a.{kc}")),
         st = source_table(r),
         name = literal(&r.name),
         ev = exp_values.join(", "),
@@ -1792,6 +1793,13 @@ pub fn create_backup_keys_trigger(r: &Recipe, n: &Names) -> String {
     )
 }
 
+/// `column` within the batch's bounds (`$1`, `$2`, of the key's type): the
+/// filter every batched statement uses.
+pub fn in_batch(r: &Recipe, column: &str) -> String {
+    let kt = r.source.key_type.sql();
+    format!("{column} BETWEEN $1::{kt} AND $2::{kt}")
+}
+
 /// Keyset batches over `key` of `table`: the bounds and size of the first
 /// batch (`$1` keys at most), or of the batch after key `$1` (`$2` keys at
 /// most). Both return (first key, last key, count); no rows left gives NULLs.
@@ -1811,11 +1819,11 @@ pub fn batch_bounds(r: &Recipe, table: &str, key: &str, first: bool) -> String {
 /// The keys of the source rows in `$1..=$2`, mapped (backfill).
 pub fn backfill_batch(r: &Recipe, n: &Names) -> String {
     let key = &r.source.key;
-    let kt = r.source.key_type.sql();
     format!(
-        "SELECT m.n_rows, m.n_quarantined FROM {}(ARRAY(SELECT s.{key} FROM {} s WHERE s.{key} BETWEEN $1::{kt} AND $2::{kt} ORDER BY s.{key}), true) AS m",
+        "SELECT m.n_rows, m.n_quarantined FROM {}(ARRAY(SELECT s.{key} FROM {} s WHERE {} ORDER BY s.{key}), true) AS m",
         n.map_fn(),
-        source_table(r)
+        source_table(r),
+        in_batch(r, &format!("s.{key}"))
     )
 }
 

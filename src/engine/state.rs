@@ -5,6 +5,7 @@
 use sqlx::pool::PoolConnection;
 use sqlx::{PgPool, Postgres};
 
+use super::journal::Journal;
 use super::recipe::Recipe;
 use super::EngineError;
 
@@ -39,10 +40,23 @@ pub fn fenced(err: &sqlx::Error) -> Option<String> {
 /// The advisory lock class of runners (the key is the migration's name).
 pub const RUNNER_LOCK: &str = "switchyard.runner";
 
-const LOCK_HELD: &str =
+/// Is the runner lock of migration `$1` granted, in this database: to our
+/// own session only (`$3` false), or to any (`$3` true)?
+const LOCK_GRANTED: &str =
     "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
-     AND pid = pg_backend_pid()
-     AND classid = hashtext($2)::oid AND objid = hashtext($1)::oid AND objsubid = 2)";
+     AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+     AND classid = hashtext($2)::oid AND objid = hashtext($1)::oid AND objsubid = 2
+     AND ($3 OR pid = pg_backend_pid()))";
+
+/// Is any runner acting on migration `name` right now?
+pub async fn runner_active(pool: &PgPool, name: &str) -> Result<bool, EngineError> {
+    Ok(sqlx::query_scalar(LOCK_GRANTED)
+        .bind(name)
+        .bind(RUNNER_LOCK)
+        .bind(true)
+        .fetch_one(pool)
+        .await?)
+}
 
 /// Held while a runner acts on a migration. The lock lives in a session of
 /// its own: if the process dies, Postgres drops the session and the lock.
@@ -58,7 +72,11 @@ pub struct RunnerLock {
 impl RunnerLock {
     /// Takes the lock of `recipe`'s migration (whose records must exist:
     /// `Journal::migration_id`) and starts a new epoch, or says it is busy.
-    pub async fn acquire(pool: &PgPool, recipe: &Recipe) -> Result<Self, EngineError> {
+    pub async fn acquire(
+        pool: &PgPool,
+        recipe: &Recipe,
+        journal: &dyn Journal,
+    ) -> Result<Self, EngineError> {
         let name = &recipe.name;
         let mut conn = pool.acquire().await?;
         let got: bool =
@@ -70,12 +88,7 @@ impl RunnerLock {
         if !got {
             return Err(EngineError::Busy(name.to_string()));
         }
-        let epoch: Option<i64> = sqlx::query_scalar(
-            "UPDATE switchyard.migrations SET runner_epoch = runner_epoch + 1 WHERE name = $1 RETURNING runner_epoch",
-        )
-        .bind(name)
-        .fetch_optional(&mut *conn)
-        .await?;
+        let epoch = journal.next_epoch(name).await?;
         let Some(epoch) = epoch else {
             // Dropping the session releases the lock just taken.
             drop(conn.detach());
@@ -110,9 +123,10 @@ impl RunnerLock {
         let Some(conn) = guard.as_mut() else {
             return Err(self.lost());
         };
-        let held: Result<bool, sqlx::Error> = sqlx::query_scalar(LOCK_HELD)
+        let held: Result<bool, sqlx::Error> = sqlx::query_scalar(LOCK_GRANTED)
             .bind(&self.name)
             .bind(RUNNER_LOCK)
+            .bind(false)
             .fetch_one(&mut **conn)
             .await;
         match held {

@@ -306,8 +306,7 @@ pub struct Difference {
 
 /// One entry of a migration's event log: who did what is stored beside it
 /// (actor, phase, time); this is the what. The only way events are written
-/// (`kind` column + payload) and read back (the console, the live feed, the
-/// CLI's JSON).
+/// (`kind` column + payload) and read back (the console and its live feed).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
@@ -535,6 +534,8 @@ pub mod actor {
     pub const WEB: &str = "web";
     /// Things Switchyard does by itself (seeding).
     pub const SYSTEM: &str = "system";
+    /// The command line when it cannot tell who runs it (else `cli:NAME`).
+    pub const CLI: &str = "cli";
 }
 
 /// How these types are stored: phases as `smallint`, states and flags as

@@ -54,11 +54,11 @@ impl Config {
             .or_else(|_| env::var("USER"))
             .ok()
             .filter(|s| !s.trim().is_empty())
-            .unwrap_or_else(|| "cli".into());
+            .unwrap_or_else(|| "unknown".into());
         Ok(Config {
             database_url,
             soak_hours,
-            cli_actor: format!("cli:{cli_actor}"),
+            cli_actor: format!("{}:{cli_actor}", crate::engine::vocab::actor::CLI),
             max_connections: parse_var("SWITCHYARD_DB_POOL", 10u32, "expected a whole number")?,
             seed_demo: parse_bool("SWITCHYARD_SEED_DEMO", true)?,
             demo_users: parse_var(

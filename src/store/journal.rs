@@ -1,6 +1,6 @@
 //! The engine's journal (`engine::journal::Journal`) kept in our schema: a
-//! migration's row with its plan and phase rows, its phase states, and its
-//! event log. The CLI and the console hand a `PgJournal` to every engine
+//! migration's row with its plan and phase rows, its phase states, its
+//! event log, its pinned recipe, acceptances and runner epoch. The CLI and the console hand a `PgJournal` to every engine
 //! they build.
 
 use futures::future::BoxFuture;
@@ -8,7 +8,7 @@ use sqlx::PgPool;
 
 use super::events;
 use crate::engine::journal::{Journal, PhaseRecord, StateChange};
-use crate::engine::{Event, Phase, PhaseState, Recipe};
+use crate::engine::{Event, Fence, Phase, PhaseState, Recipe};
 
 #[derive(Clone)]
 pub struct PgJournal {
@@ -156,6 +156,92 @@ impl Journal for PgJournal {
             let mut conn = self.pool.acquire().await?;
             events::append(&mut conn, migration_id, phase, actor, event).await?;
             Ok(())
+        })
+    }
+
+    fn pin<'a>(
+        &'a self,
+        recipe: &'a Recipe,
+        fence: &'a Fence,
+    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            let mut tx = self.pool.begin().await?;
+            fence.assert(&mut tx).await?;
+            sqlx::query(
+                "UPDATE switchyard.migrations SET pinned_recipe = $2, pinned_hash = $3, pinned_at = now()
+                 WHERE name = $1 AND pinned_hash IS NULL",
+            )
+            .bind(&recipe.name)
+            .bind(&recipe.text)
+            .bind(recipe.hash())
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await
+        })
+    }
+
+    fn pinned<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<(String, String)>, sqlx::Error>> {
+        Box::pin(async move {
+            let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
+                "SELECT pinned_recipe, pinned_hash FROM switchyard.migrations WHERE name = $1",
+            )
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+            Ok(match row {
+                Some((Some(text), Some(hash))) => Some((text, hash)),
+                _ => None,
+            })
+        })
+    }
+
+    fn unpin<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            sqlx::query(
+                "UPDATE switchyard.migrations SET pinned_recipe = NULL, pinned_hash = NULL, pinned_at = NULL
+                 WHERE name = $1",
+            )
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+        })
+    }
+
+    fn accept<'a>(
+        &'a self,
+        migration_id: i64,
+        name: &'a str,
+        actor: &'a str,
+        accepted: &'a Event,
+    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            let mut tx = self.pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO switchyard.acceptances (migration_name, actor, accepted) VALUES ($1, $2, $3)",
+            )
+            .bind(name)
+            .bind(actor)
+            .bind(accepted.payload())
+            .execute(&mut *tx)
+            .await?;
+            let phase = Some(Phase::SwitchReads);
+            events::append(&mut tx, migration_id, phase, actor, accepted).await?;
+            tx.commit().await
+        })
+    }
+
+    fn next_epoch<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<i64>, sqlx::Error>> {
+        Box::pin(async move {
+            sqlx::query_scalar(
+                "UPDATE switchyard.migrations SET runner_epoch = runner_epoch + 1 WHERE name = $1 RETURNING runner_epoch",
+            )
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
         })
     }
 }

@@ -122,7 +122,7 @@ async fn phases_for(pool: &PgPool, ids: &[i64]) -> StoreResult<HashMap<i64, Vec<
         "SELECT p.migration_id, p.position, p.title, p.description, p.owner, p.status_note, p.blockers,
                 coalesce(array_agg(d.depends_on ORDER BY d.depends_on)
                          FILTER (WHERE d.depends_on IS NOT NULL), '{}') AS depends_on,
-                coalesce(s.state, 'pending') AS state,
+                coalesce(s.state, $2) AS state,
                 coalesce(s.changed_at, now()) AS changed_at
          FROM switchyard.plan_phases p
          LEFT JOIN switchyard.plan_phase_dependencies d
@@ -134,6 +134,7 @@ async fn phases_for(pool: &PgPool, ids: &[i64]) -> StoreResult<HashMap<i64, Vec<
          ORDER BY p.migration_id, p.position",
     )
     .bind(ids)
+    .bind(PhaseState::Pending)
     .fetch_all(pool)
     .await?;
     let progress: Vec<(i64, Phase, i64, i64, i64, i64)> = sqlx::query_as(

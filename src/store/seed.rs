@@ -21,14 +21,20 @@ pub struct SeedReport {
     pub users_skipped: Option<String>,
 }
 
+/// Serialises seeders (several app instances starting at once, a reset):
+/// held until the transaction ends.
+async fn seeding_lock(tx: &mut sqlx::PgConnection) -> StoreResult<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('switchyard.seed_demo'))")
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
 /// Seeds everything that is missing; leaves existing data untouched.
 #[tracing::instrument(skip(pool))]
 pub async fn seed_demo(pool: &PgPool, demo_users: u64) -> StoreResult<SeedReport> {
     let mut tx = pool.begin().await?;
-    // Serialise concurrent seeders (several app instances starting at once).
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('switchyard.seed_demo'))")
-        .execute(&mut *tx)
-        .await?;
+    seeding_lock(&mut tx).await?;
     let migration_created = seed_migration(&mut tx).await?;
     let (users_created, users_skipped) = seed_users(&mut tx, demo_users).await?;
     tx.commit().await?;
@@ -48,9 +54,7 @@ pub async fn seed_demo(pool: &PgPool, demo_users: u64) -> StoreResult<SeedReport
 #[tracing::instrument(skip(pool))]
 pub async fn reset_demo(pool: &PgPool, demo_users: u64) -> StoreResult<SeedReport> {
     let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('switchyard.seed_demo'))")
-        .execute(&mut *tx)
-        .await?;
+    seeding_lock(&mut tx).await?;
     // The engine's tables name the migration instead of referencing its row;
     // every table of ours with that column is cleared, so one added later is
     // cleared too.

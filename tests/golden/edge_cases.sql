@@ -1366,7 +1366,7 @@ ALTER TABLE IF EXISTS "app"."thing_facts" DROP CONSTRAINT IF EXISTS "sy_edge_cas
 -- drop table thing_facts (one transaction, lock_timeout, retried)
 DROP TABLE IF EXISTS "app"."thing_facts";
 
--- drop our functions and bookkeeping; unpin the recipe (one transaction, lock_timeout, retried)
+-- drop our functions and bookkeeping (one transaction, lock_timeout, retried)
 DROP FUNCTION IF EXISTS switchyard."sy_edge_cases_8e2d2f6b_apply"(uuid[], boolean, boolean);
 
 DROP FUNCTION IF EXISTS switchyard."sy_edge_cases_8e2d2f6b_map"(uuid[], boolean);
@@ -1422,6 +1422,4 @@ DELETE FROM switchyard.unmapped_keys WHERE migration_name = 'edge-cases';
 DELETE FROM switchyard.backfill_progress WHERE migration_name = 'edge-cases';
 
 DELETE FROM switchyard.contract_columns WHERE migration_name = 'edge-cases';
-
-UPDATE switchyard.migrations SET pinned_recipe = NULL, pinned_hash = NULL, pinned_at = NULL WHERE name = 'edge-cases';
 

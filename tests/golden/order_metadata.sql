@@ -1266,7 +1266,7 @@ ALTER TABLE IF EXISTS "public"."order_details" DROP CONSTRAINT IF EXISTS "sy_ord
 -- drop table order_details (one transaction, lock_timeout, retried)
 DROP TABLE IF EXISTS "public"."order_details";
 
--- drop our functions and bookkeeping; unpin the recipe (one transaction, lock_timeout, retried)
+-- drop our functions and bookkeeping (one transaction, lock_timeout, retried)
 DROP FUNCTION IF EXISTS switchyard."sy_order_metadata_24cf9166_apply"(uuid[], boolean, boolean);
 
 DROP FUNCTION IF EXISTS switchyard."sy_order_metadata_24cf9166_map"(uuid[], boolean);
@@ -1322,6 +1322,4 @@ DELETE FROM switchyard.unmapped_keys WHERE migration_name = 'order-metadata';
 DELETE FROM switchyard.backfill_progress WHERE migration_name = 'order-metadata';
 
 DELETE FROM switchyard.contract_columns WHERE migration_name = 'order-metadata';
-
-UPDATE switchyard.migrations SET pinned_recipe = NULL, pinned_hash = NULL, pinned_at = NULL WHERE name = 'order-metadata';
 

@@ -1251,7 +1251,7 @@ ALTER TABLE IF EXISTS "public"."user_preferences" DROP CONSTRAINT IF EXISTS "sy_
 -- drop table user_preferences (one transaction, lock_timeout, retried)
 DROP TABLE IF EXISTS "public"."user_preferences";
 
--- drop our functions and bookkeeping; unpin the recipe (one transaction, lock_timeout, retried)
+-- drop our functions and bookkeeping (one transaction, lock_timeout, retried)
 DROP FUNCTION IF EXISTS switchyard."sy_user_preferences_b93a2f57_apply"(bigint[], boolean, boolean);
 
 DROP FUNCTION IF EXISTS switchyard."sy_user_preferences_b93a2f57_map"(bigint[], boolean);
@@ -1307,6 +1307,4 @@ DELETE FROM switchyard.unmapped_keys WHERE migration_name = 'user-preferences';
 DELETE FROM switchyard.backfill_progress WHERE migration_name = 'user-preferences';
 
 DELETE FROM switchyard.contract_columns WHERE migration_name = 'user-preferences';
-
-UPDATE switchyard.migrations SET pinned_recipe = NULL, pinned_hash = NULL, pinned_at = NULL WHERE name = 'user-preferences';
 

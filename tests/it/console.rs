@@ -56,7 +56,9 @@ async fn refusals_are_checked_on_the_server(pool: PgPool) {
     let recipe =
         switchyard::engine::Recipe::parse(include_str!("../../recipes/user_preferences.toml"))
             .expect("demo recipe");
-    let lock = RunnerLock::acquire(&pool, &recipe).await.expect("lock");
+    let lock = RunnerLock::acquire(&pool, &recipe, &*crate::journal(&pool))
+        .await
+        .expect("lock");
     refused(act(1, PhaseAction::Run).await, "another runner");
     let v = console_of(&pool).view(DEMO).await.expect("view");
     assert!(v.busy);
@@ -149,14 +151,13 @@ async fn a_phase_left_running_by_a_dead_server_can_be_resumed(pool: PgPool) {
 #[sqlx::test(migrations = "./migrations")]
 async fn bad_throttle_values_are_refused(pool: PgPool) {
     seeded(&pool, 10).await;
-    refused(
-        console_of(&pool).throttle(DEMO, 5, 0).await,
-        "target batch duration",
-    );
-    refused(
-        console_of(&pool).throttle(DEMO, 200, -1).await,
-        "pause between batches",
-    );
+    // Refused naming the field that is out of range.
+    for (target, pause, field) in [(5, 0, "target_batch_ms"), (200, -1, "throttle_ms")] {
+        match console_of(&pool).throttle(DEMO, target, pause).await {
+            Err(ConsoleError::Invalid { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("expected {field} refused, got {other:?}"),
+        }
+    }
     console_of(&pool)
         .throttle(DEMO, 300, 50)
         .await
@@ -245,4 +246,21 @@ fn console_errors_map_to_what_they_mean() {
         sqlx::Error::RowNotFound,
     )));
     assert!(matches!(other, AppError::Internal { .. }), "{other:?}");
+    // A step that failed because the database went away is an outage too.
+    let step = AppError::from(ConsoleError::Engine(EngineError::Step {
+        step: "backfill batch".into(),
+        source: sqlx::Error::PoolTimedOut,
+    }));
+    assert!(matches!(step, AppError::Unavailable { .. }), "{step:?}");
+    // Waiting on the application's locks: try again later, not a bug.
+    let waited = AppError::from(ConsoleError::Engine(EngineError::LockTimeout {
+        statement: "ALTER TABLE".into(),
+        attempts: 3,
+    }));
+    assert!(matches!(waited, AppError::Conflict { .. }), "{waited:?}");
+    let range = AppError::from(ConsoleError::Invalid {
+        field: "throttle_ms",
+        message: "pause between batches must be 0 to 60000 ms",
+    });
+    assert!(matches!(range, AppError::Invalid { ref field, .. } if field == "throttle_ms"));
 }

@@ -315,7 +315,7 @@ async fn quarantine_holds_each_bad_document_with_its_reason(pool: PgPool) {
 async fn a_second_runner_gets_busy(pool: PgPool) {
     seed::seed_demo(&pool, 100).await.expect("seed");
     let e = engine(&pool, demo_recipe());
-    let held = RunnerLock::acquire(&pool, &demo_recipe())
+    let held = RunnerLock::acquire(&pool, &demo_recipe(), &*crate::journal(&pool))
         .await
         .expect("first runner");
     let err = e

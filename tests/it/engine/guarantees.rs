@@ -752,7 +752,9 @@ allowed = [{}, {}]
 async fn a_runner_that_lost_its_lock_is_fenced(pool: PgPool) {
     seed::seed_demo(&pool, 10).await.expect("seed");
     let recipe = demo_recipe();
-    let first = RunnerLock::acquire(&pool, &recipe).await.expect("first");
+    let first = RunnerLock::acquire(&pool, &recipe, &*crate::journal(&pool))
+        .await
+        .expect("first");
     first.check().await.expect("held");
     // The lock's session dies (a restart, idle_session_timeout, an admin).
     sqlx::query(
@@ -763,7 +765,7 @@ async fn a_runner_that_lost_its_lock_is_fenced(pool: PgPool) {
     .expect("terminate");
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(matches!(first.check().await, Err(EngineError::LockLost(_))));
-    let second = RunnerLock::acquire(&pool, &recipe)
+    let second = RunnerLock::acquire(&pool, &recipe, &*crate::journal(&pool))
         .await
         .expect("second runner");
     let mut tx = pool.begin().await.expect("tx");
