@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use switchyard::engine::phases::{Outcome, RunControl};
 use switchyard::engine::state::RunnerLock;
-use switchyard::engine::{Engine, EngineError, EngineOptions, LockPolicy, Phase, Recipe};
+use switchyard::engine::{Engine, EngineError, Phase, Recipe};
 use switchyard::store::seed;
 
 const DEMO: &str = include_str!("../../recipes/user_preferences.toml");
@@ -17,21 +17,7 @@ fn demo_recipe() -> Recipe {
 }
 
 fn engine(pool: &PgPool, recipe: Recipe) -> Engine {
-    Engine::new(
-        pool.clone(),
-        recipe,
-        EngineOptions {
-            actor: "test".into(),
-            lock: LockPolicy {
-                lock_timeout: Duration::from_millis(200),
-                max_attempts: 100,
-                base_backoff: Duration::from_millis(20),
-                max_backoff: Duration::from_millis(200),
-            },
-            soak_hours: None,
-        },
-        crate::journal(pool),
-    )
+    crate::engine_with(pool, recipe, "test", 200, 100, None)
 }
 
 fn accept_all() -> RunControl {

@@ -21,3 +21,29 @@ mod tasks;
 pub fn journal(pool: &sqlx::PgPool) -> std::sync::Arc<dyn switchyard::engine::Journal> {
     std::sync::Arc::new(switchyard::store::journal::PgJournal::new(pool.clone()))
 }
+
+/// An engine on `pool` as the app builds one (journal included), acting as
+/// `actor`, waiting for locks as `lock_timeout_ms` × `attempts` say
+/// (backoff from a tenth of the timeout up to the timeout).
+pub fn engine_with(
+    pool: &sqlx::PgPool,
+    recipe: switchyard::engine::Recipe,
+    actor: &str,
+    lock_timeout_ms: u64,
+    attempts: u32,
+    soak_hours: Option<f64>,
+) -> switchyard::engine::Engine {
+    use std::time::Duration;
+    let lock = switchyard::engine::LockPolicy {
+        lock_timeout: Duration::from_millis(lock_timeout_ms),
+        max_attempts: attempts,
+        base_backoff: Duration::from_millis((lock_timeout_ms / 10).max(1)),
+        max_backoff: Duration::from_millis(lock_timeout_ms),
+    };
+    let opts = switchyard::engine::EngineOptions {
+        actor: actor.to_string(),
+        lock,
+        soak_hours,
+    };
+    switchyard::engine::Engine::new(pool.clone(), recipe, opts, journal(pool))
+}

@@ -24,10 +24,9 @@ mod workload;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
 use switchyard::engine::phases::{Outcome, RunControl};
 use switchyard::engine::recipe::{KeyType, Recipe, SqlType, TargetKind};
-use switchyard::engine::{Engine, EngineOptions, LockPolicy, Phase};
+use switchyard::engine::{Engine, Phase};
 
 use gen::Gen;
 use model::{Cell, Write, J};
@@ -88,21 +87,7 @@ pub async fn reading_pool(url: &str, size: u32) -> PgPool {
 }
 
 pub fn engine(pool: &PgPool, recipe: Recipe) -> Engine {
-    Engine::new(
-        pool.clone(),
-        recipe,
-        EngineOptions {
-            actor: "proof".into(),
-            lock: LockPolicy {
-                lock_timeout: Duration::from_millis(300),
-                max_attempts: 200,
-                base_backoff: Duration::from_millis(10),
-                max_backoff: Duration::from_millis(200),
-            },
-            soak_hours: Some(0.0),
-        },
-        crate::journal(pool),
-    )
+    crate::engine_with(pool, recipe, "proof", 300, 200, Some(0.0))
 }
 
 pub async fn run(e: &Engine, phase: Phase) -> Result<(), String> {

@@ -243,21 +243,7 @@ async fn rolling_back_the_contract_restores_definition_and_every_write(pool: PgP
 #[sqlx::test(migrations = "./migrations")]
 async fn a_failed_drop_then_rollback_keeps_later_document_writes(pool: PgPool) {
     create_rich_column(&pool).await;
-    let quick = Engine::new(
-        pool.clone(),
-        docs_recipe(PREFS),
-        EngineOptions {
-            actor: "test".into(),
-            lock: LockPolicy {
-                lock_timeout: Duration::from_millis(100),
-                max_attempts: 2,
-                base_backoff: Duration::from_millis(10),
-                max_backoff: Duration::from_millis(20),
-            },
-            soak_hours: None,
-        },
-        crate::journal(&pool),
-    );
+    let quick = crate::engine_with(&pool, docs_recipe(PREFS), "test", 100, 2, None);
     run_to(&quick, Phase::SwitchReads).await;
     // A reader holding the table: the drop cannot get its exclusive lock.
     let mut reader = pool.begin().await.expect("reader");
