@@ -3,6 +3,9 @@ import { test, expect } from "./fixtures";
 
 const URL = "/m/user-preferences/plan";
 
+// "Edit plan" unfolds the editor (a <details>, so it opens without JavaScript).
+const editPlan = (page: Page) => page.locator("summary", { hasText: "Edit plan" }).click();
+
 async function open(browser: Browser): Promise<Page> {
   const page = await (await browser.newContext()).newPage();
   await page.goto(URL);
@@ -13,7 +16,7 @@ async function open(browser: Browser): Promise<Page> {
 test("edit and save the plan, see the version in history, compare and keep it after reload", async ({ browser }) => {
   const page = await open(browser);
   await expect(page.locator(".revision")).toHaveText("Revision 1");
-  await page.getByRole("button", { name: "Edit plan" }).click();
+  await editPlan(page);
   const editor = page.getByRole("region", { name: "Plan editor" });
   await editor.getByRole("textbox", { name: "Plan text" }).fill("## Rollout\n\nShip **carefully** with `lock_timeout`.\n\n- [x] rehearsed");
   // Live preview, rendered like the spec.
@@ -29,6 +32,7 @@ test("edit and save the plan, see the version in history, compare and keep it af
   await editor.getByRole("button", { name: "Save plan" }).click();
 
   await expect(page.locator(".revision")).toHaveText("Revision 2");
+  await expect(editor).toBeHidden();
   await expect(page.locator(".plan-body strong")).toHaveText("carefully");
   await expect(page.locator(".plan-phase").nth(1)).toContainText("Status: waiting for the benchmark");
   const history = page.getByRole("region", { name: "History" });
@@ -47,8 +51,8 @@ test("edit and save the plan, see the version in history, compare and keep it af
 test("a conflicting edit from a second browser is shown as a conflict, not overwritten", async ({ browser }) => {
   const a = await open(browser);
   const b = await open(browser);
-  await a.getByRole("button", { name: "Edit plan" }).click();
-  await b.getByRole("button", { name: "Edit plan" }).click();
+  await editPlan(a);
+  await editPlan(b);
 
   await a.getByRole("textbox", { name: "Plan text" }).fill("Alice's plan");
   await a.getByRole("button", { name: "Save plan" }).click();
@@ -74,4 +78,26 @@ test("a conflicting edit from a second browser is shown as a conflict, not overw
   await b.getByRole("button", { name: "Restore revision 2" }).click();
   await expect(b.locator(".revision")).toHaveText("Revision 4");
   await expect(b.locator(".plan-body")).toContainText("Alice's plan");
+});
+
+test("without JavaScript the plan form saves a revision and a refusal is shown after the redirect", async ({ browser }) => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto(URL);
+  await expect(page.locator(".revision")).toHaveText("Revision 1");
+  await editPlan(page);
+  const editor = page.getByRole("region", { name: "Plan editor" });
+  await editor.locator(".phase-edit").nth(2).getByLabel("Owner").fill("x".repeat(101));
+  await editor.getByRole("button", { name: "Save plan" }).click();
+  // Back on the plan, the editor open with the refusal beside its field.
+  await expect(page).toHaveURL(/\/m\/user-preferences\/plan\?.*__err=/);
+  await expect(editor.locator(".phase-edit").nth(2).locator(".field-error")).toContainText("at most 100 characters");
+  await expect(page.locator(".revision")).toHaveText("Revision 1");
+
+  await editor.getByRole("textbox", { name: "Plan text" }).fill("Saved without JavaScript");
+  await editor.getByRole("button", { name: "Save plan" }).click();
+  await expect(page.locator(".revision")).toHaveText("Revision 2");
+  await expect(page.locator(".plan-body")).toContainText("Saved without JavaScript");
+  await expect(page.getByRole("region", { name: "History" }).locator("li[data-revision]")).toHaveCount(2);
+  await context.close();
 });

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use crate::engine::vocab::actor;
 
 use crate::model::console::{ConsoleView, PhaseAction};
-use crate::model::AppError;
+use crate::model::{AppError, Phase};
 
 #[server]
 pub async fn get_console(name: String) -> Result<ConsoleView, AppError> {
@@ -18,7 +18,7 @@ pub async fn get_console(name: String) -> Result<ConsoleView, AppError> {
 #[server]
 pub async fn act_on_phase(
     name: String,
-    phase: i16,
+    phase: Phase,
     action: PhaseAction,
     accept_quarantine: bool,
 ) -> Result<(), AppError> {

@@ -1,5 +1,9 @@
-//! Server functions: the thin layer between pages and domain services. Each
-//! one takes the pool from the context, calls the store, and maps errors.
+//! Server functions: the thin layer between pages and the server's services.
+//! Each one parses its input (refusing bad input with the field named),
+//! takes what it needs from the request context and calls it: the store,
+//! with the pool, for migrations, plans and tasks; the console service
+//! (`console::Console`) for the phase console. Errors reach the page as
+//! `AppError`.
 
 pub mod console;
 pub mod migrations;

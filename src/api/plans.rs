@@ -1,20 +1,27 @@
 //! The plan editor: save with a revision (conflicts refused), history, any
 //! version, a readable diff between two, restore.
+//!
+//! `save_plan` and `restore_plan` take the default URL-encoded input, so the
+//! editor and the history post to them as plain HTML forms
+//! (`form[phases][0][owner]=…`) and work without JavaScript: the server then
+//! redirects back to the page the form was on, with a refusal encoded in the
+//! URL for the page to show.
 
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 use crate::engine::vocab::actor;
-use leptos::server_fn::codec::Json;
 
-use crate::model::plan::{DiffLine, PlanEdit, PlanVersion};
+use crate::model::plan::{DiffLine, PlanForm, PlanVersion};
 use crate::model::AppError;
 
-/// Saves on top of `base_revision`; returns the new revision, or a conflict
-/// when someone else saved first (nothing is overwritten).
-#[server(input = Json)]
-pub async fn save_plan(name: String, base_revision: i32, edit: PlanEdit) -> Result<i32, AppError> {
+/// Saves the posted plan on top of `base_revision`; returns the new
+/// revision, or a conflict when someone else saved first (nothing is
+/// overwritten). Refusals name the field (`body`, `phases[i].owner`…).
+#[server]
+pub async fn save_plan(name: String, base_revision: i32, form: PlanForm) -> Result<i32, AppError> {
     let pool = crate::server::context::pool()?;
+    let edit = form.parse()?;
     Ok(crate::store::plans::save(&pool, &name, base_revision, edit, actor::WEB).await?)
 }
 

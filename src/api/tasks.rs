@@ -1,7 +1,7 @@
 //! Changing the task board. Input is parsed here (parse, don't validate):
-//! unknown statuses or priorities, phase numbers and dependency ids that are
-//! not numbers are refused with the field named; the store checks the rest,
-//! in one transaction.
+//! unknown statuses or priorities, phases that are not 1 to 5 (or a phase's
+//! name) and dependency ids that are not numbers are refused with the field
+//! named; the store checks the rest, in one transaction.
 //!
 //! `create_task` and `update_task` take the default URL-encoded input, so
 //! the board's forms post to them as plain HTML forms (`form[title]=…`) and
@@ -85,10 +85,10 @@ fn task_input(form: TaskForm) -> Result<crate::store::tasks::TaskInput, AppError
     })
 }
 
-/// An empty phase field is "no phase"; anything else must be a number (the
-/// store checks it names a phase).
+/// An empty phase field is "no phase"; anything else must name a phase (its
+/// number, 1 to 5, or its name).
 #[cfg(feature = "ssr")]
-fn parse_phase(value: &str) -> Result<Option<i16>, AppError> {
+fn parse_phase(value: &str) -> Result<Option<crate::model::Phase>, AppError> {
     let value = value.trim();
     if value.is_empty() {
         return Ok(None);
@@ -96,7 +96,7 @@ fn parse_phase(value: &str) -> Result<Option<i16>, AppError> {
     value
         .parse()
         .map(Some)
-        .map_err(|_| AppError::invalid("phase", format!("{value:?} is not a phase number (1-5)")))
+        .map_err(|message| AppError::invalid("phase", message))
 }
 
 /// Dependency ids, one per form input; empty inputs are ignored.
@@ -116,16 +116,20 @@ fn parse_ids(values: &[String]) -> Result<Vec<i64>, AppError> {
 #[cfg(all(test, feature = "ssr"))]
 mod tests {
     use super::*;
+    use crate::model::Phase;
 
     #[test]
     fn phase_and_dependencies_parse_or_name_their_field() {
         assert_eq!(parse_phase(" "), Ok(None));
-        assert_eq!(parse_phase("3"), Ok(Some(3)));
-        let err = parse_phase("three").expect_err("not a number");
-        assert!(
-            matches!(err, AppError::Invalid { ref field, .. } if field == "phase"),
-            "{err:?}"
-        );
+        assert_eq!(parse_phase("3"), Ok(Some(Phase::DualWrite)));
+        assert_eq!(parse_phase("switch-reads"), Ok(Some(Phase::SwitchReads)));
+        for bad in ["three", "9", "0"] {
+            let err = parse_phase(bad).expect_err("not a phase");
+            assert!(
+                matches!(err, AppError::Invalid { ref field, .. } if field == "phase"),
+                "{bad}: {err:?}"
+            );
+        }
         assert_eq!(
             parse_ids(&["4".into(), "".into(), " 7 ".into()]),
             Ok(vec![4, 7])

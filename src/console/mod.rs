@@ -13,7 +13,7 @@ use sqlx::PgPool;
 use crate::engine::journal::PhaseRecord;
 use crate::engine::phases::{why_not_roll_back, RunControl};
 use crate::engine::vocab::actor;
-use crate::engine::{Engine, EngineError, EngineOptions, Event, Phase, Recipe};
+use crate::engine::{Engine, EngineError, EngineOptions, Event, Phase, Recipe, Work};
 use crate::model::console::{
     ConsolePhase, ConsoleView, DifferenceRow, EventView, PhaseAction, PhaseChoice, ProgressView,
     QuarantineRow, ThroughputPoint, VerificationView,
@@ -114,7 +114,7 @@ impl Console {
     pub async fn act(
         &self,
         name: &str,
-        phase: i16,
+        phase: Phase,
         action: PhaseAction,
         accept_quarantine: bool,
         actor: &str,
@@ -204,21 +204,32 @@ async fn view(console: &Console, name: &str) -> Result<ConsoleView, ConsoleError
             _ if busy => Some(ANOTHER_RUNNER.to_string()),
             _ => engine.why_not_apply(records, r.phase),
         };
-        let choices = choices(engine, records, r.phase, busy);
+        let choices = choices(engine, records, r.phase, busy, status.quarantined);
         phases.push(console_phase(r, &titles, sql, blocked, choices));
     }
-    let progress = status.backfill.as_ref().map(|p| ProgressView {
-        rows_done: p.rows_done,
-        rows_total: p.rows_total,
-        rows_per_second: p.rows_per_second,
-        eta_seconds: p.eta_seconds(),
-        percent: p.percent(),
-        quarantined: p.quarantined,
-        batch_size: p.batch_size,
-        paused: p.paused,
-        target_batch_ms: p.target_batch_ms,
-        throttle_ms: p.throttle_ms,
-    });
+    let backfill = records
+        .get(Phase::Backfill.index())
+        .map(|r| r.state)
+        .unwrap_or(PhaseState::Pending);
+    // Progress is shown once the backfill has started (a rolled-back one
+    // starts again from nothing).
+    let started = !matches!(backfill, PhaseState::Pending | PhaseState::RolledBack);
+    let progress = status
+        .backfill
+        .as_ref()
+        .filter(|_| started)
+        .map(|p| ProgressView {
+            rows_done: p.rows_done,
+            rows_total: p.rows_total,
+            rows_per_second: p.rows_per_second,
+            eta_seconds: p.eta_seconds(),
+            percent: p.percent(),
+            quarantined: p.quarantined,
+            batch_size: p.batch_size,
+            paused: p.paused,
+            target_batch_ms: p.target_batch_ms,
+            throttle_ms: p.throttle_ms,
+        });
     let mut view = base_view(pool, name).await?;
     view.target_batch_ms = status
         .backfill
@@ -226,6 +237,8 @@ async fn view(console: &Console, name: &str) -> Result<ConsoleView, ConsoleError
         .map(|p| p.target_batch_ms)
         .unwrap_or(engine.recipe().target_batch_ms as i32);
     view.throttle_ms = status.backfill.as_ref().map(|p| p.throttle_ms).unwrap_or(0);
+    // The throttle steers batches still to come: until the backfill is done.
+    view.throttle_applies = backfill != PhaseState::Done;
     view.phases = phases;
     view.progress = progress;
     view.quarantined = status.quarantined;
@@ -251,9 +264,15 @@ const ANOTHER_RUNNER: &str = "another runner is active on this migration; wait f
 /// What the operator may do with `phase` now: the buttons its card shows,
 /// each allowed or refused with the reason, and what must be confirmed.
 /// Decided here only: the page renders these, and `act` refuses exactly
-/// what `verdicts` refuses.
-fn choices(engine: &Engine, records: &[PhaseRecord], phase: Phase, busy: bool) -> Vec<PhaseChoice> {
-    verdicts(engine, records, phase, busy)
+/// what `verdicts` refuses (and asks what they ask).
+fn choices(
+    engine: &Engine,
+    records: &[PhaseRecord],
+    phase: Phase,
+    busy: bool,
+    quarantined: i64,
+) -> Vec<PhaseChoice> {
+    verdicts(engine, records, phase, busy, quarantined)
         .into_iter()
         .filter(|c| match c.action {
             // Stopping and resuming are the backfill's controls; another
@@ -266,12 +285,14 @@ fn choices(engine: &Engine, records: &[PhaseRecord], phase: Phase, busy: bool) -
         .collect()
 }
 
-/// Every action's verdict for `phase` now, in button order.
+/// Every action's verdict for `phase` now, in button order, with
+/// `quarantined` documents in quarantine.
 fn verdicts(
     engine: &Engine,
     records: &[PhaseRecord],
     phase: Phase,
     busy: bool,
+    quarantined: i64,
 ) -> Vec<PhaseChoice> {
     let state = records
         .get(phase.index())
@@ -300,10 +321,22 @@ fn verdicts(
     // that is gone (a server restart).
     let resumable = is(&[PhaseState::Paused, PhaseState::Failed])
         || (is(&[PhaseState::Running, PhaseState::Verifying]) && !busy);
+    // A run of a phase whose steps include the verification gate (phase 4)
+    // is refused by the engine while documents are quarantined, unless the
+    // operator accepts them: the run asks for that acceptance.
+    let gated = engine
+        .plan(phase)
+        .iter()
+        .any(|s| matches!(s.work, Work::Verify(_)));
+    let must_accept = (gated && quarantined > 0).then_some(quarantined);
     let choice = |action, refused, confirm| PhaseChoice {
         action,
         refused,
         confirm,
+        accept_quarantined: match action {
+            PhaseAction::Run | PhaseAction::Resume => must_accept,
+            _ => None,
+        },
     };
     vec![
         choice(
@@ -390,6 +423,7 @@ async fn base_view(pool: &PgPool, name: &str) -> Result<ConsoleView, ConsoleErro
         verification: latest_verification(pool, name).await?,
         target_batch_ms: 200,
         throttle_ms: 0,
+        throttle_applies: false,
         pinned_recipe_hash: None,
         recipe_changed: false,
     })
@@ -469,34 +503,30 @@ async fn read_only_view(
 async fn act(
     console: &Console,
     name: &str,
-    phase: i16,
+    phase: Phase,
     action: PhaseAction,
     accept_quarantine: bool,
     actor: &str,
 ) -> Result<(), ConsoleError> {
-    let phase = Phase::from_number(phase).map_err(|e| ConsoleError::Refused(e.to_string()))?;
     let engine = console.engine_for(name, actor).await?;
-    let records = engine.phase_records().await?;
+    let status = engine.status().await?;
     let busy = engine.is_busy().await?;
-    let choice = verdicts(&engine, &records, phase, busy)
+    let choice = verdicts(&engine, &status.phases, phase, busy, status.quarantined)
         .into_iter()
         .find(|c| c.action == action)
         .ok_or_else(|| ConsoleError::Refused(format!("phase {phase} has no {action:?}")))?;
     if let Some(reason) = choice.refused {
         return Err(ConsoleError::Refused(reason));
     }
+    if let (Some(quarantined), false) = (choice.accept_quarantined, accept_quarantine) {
+        // The engine's gate refuses this too; saying so now spares the
+        // operator a full verification run.
+        return Err(ConsoleError::Refused(format!(
+            "{quarantined} document(s) are in quarantine; review them and accept them to switch reads"
+        )));
+    }
     match action {
         PhaseAction::Run | PhaseAction::Resume => {
-            if phase == Phase::SwitchReads && !accept_quarantine {
-                // The engine's gate refuses this too; saying so now spares
-                // the operator a full verification run.
-                let quarantined = engine.status().await?.quarantined;
-                if quarantined > 0 {
-                    return Err(ConsoleError::Refused(format!(
-                        "{quarantined} document(s) are in quarantine; review them and accept them to switch reads"
-                    )));
-                }
-            }
             let ctl = RunControl {
                 accept_quarantine,
                 ..RunControl::default()

@@ -1,6 +1,10 @@
-//! Domain rules that need no I/O and hold on both sides of the wire: which
-//! phase is current, what a spec's requirements are. The migration engine
-//! (server only) and the Notion sync live beside this as their own modules.
+//! Rules of the documents that need no I/O, compiled for the server and the
+//! browser: which phase of the plan is current and what a phase waits for
+//! (`phases`; the store applies them when it builds the views the pages
+//! show), what a spec's requirements are (`spec`, for the spec page) and
+//! Markdown as Notion blocks (`markdown`, for the plan and its editor's live
+//! preview). The migration's own rules are the engine's (`engine`); of it,
+//! only its vocabulary (`engine::vocab`) compiles for the browser too.
 
 pub mod markdown;
 pub mod phases;

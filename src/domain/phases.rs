@@ -1,4 +1,6 @@
-//! Phase ordering rules of the plan, shared by the pages and the server.
+//! Phase ordering rules of the plan. The store applies them when it builds
+//! the views (the current phase, what a phase waits for); pages show the
+//! result.
 
 #[cfg(test)]
 use crate::model::Phase;
@@ -50,6 +52,7 @@ mod tests {
             status_note: String::new(),
             blockers: String::new(),
             depends_on: position.previous().into_iter().collect(),
+            waiting: None,
             state,
             state_changed_at: Utc::now(),
             tasks: Default::default(),

@@ -10,6 +10,8 @@ use super::{Event, Phase, PhaseState, ReadsFrom};
 pub struct ConsoleView {
     pub name: String,
     pub phases: Vec<ConsolePhase>,
+    /// The backfill's progress, once it has started (not while it is
+    /// pending or rolled back).
     pub progress: Option<ProgressView>,
     /// Rows/s over time during the backfill, oldest first.
     pub throughput: Vec<ThroughputPoint>,
@@ -27,6 +29,8 @@ pub struct ConsoleView {
     /// Backfill throttle: target batch duration and pause between batches.
     pub target_batch_ms: i32,
     pub throttle_ms: i32,
+    /// Whether the throttle controls apply now (the backfill is not done).
+    pub throttle_applies: bool,
     /// SHA-256 of the recipe pinned at phase 1 (None before phase 1).
     pub pinned_recipe_hash: Option<String>,
     /// The recipe file differs from the pinned one (which is what runs).
@@ -60,6 +64,10 @@ pub struct PhaseChoice {
     /// What the operator must confirm first (what it means for the
     /// applications), if anything.
     pub confirm: Option<String>,
+    /// The run passes the verification gate while this many documents are
+    /// in quarantine: the operator must accept them first (the page asks;
+    /// the server refuses the run without that acceptance).
+    pub accept_quarantined: Option<i64>,
 }
 
 impl ConsolePhase {

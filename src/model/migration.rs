@@ -151,6 +151,10 @@ pub struct PhaseView {
     pub blockers: String,
     /// The phases this one depends on.
     pub depends_on: Vec<Phase>,
+    /// Why the phase waits ("Waiting: phase 1 (…) is Pending"): the
+    /// dependencies not done yet, as the server found them; `None` when
+    /// every dependency is done.
+    pub waiting: Option<String>,
     pub state: PhaseState,
     pub state_changed_at: DateTime<Utc>,
     /// Progress of the tasks linked to this phase.

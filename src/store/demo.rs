@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::model::{Priority, TaskStatus};
+use crate::model::{Phase, Priority, TaskStatus};
 
 pub const NAME: &str = "user-preferences";
 pub const TITLE: &str = "User Preferences Schema Migration";
@@ -13,7 +13,7 @@ pub const DESCRIPTION: &str = "Move user preferences from a JSON blob to a struc
 pub const RECIPE_PATH: &str = "recipes/user_preferences.toml";
 
 pub struct DemoPhase {
-    pub position: i16,
+    pub position: Phase,
     pub title: &'static str,
     pub description: &'static str,
     pub owner: &'static str,
@@ -21,35 +21,35 @@ pub struct DemoPhase {
 
 pub const PHASES: [DemoPhase; 5] = [
     DemoPhase {
-        position: 1,
+        position: Phase::Expand,
         title: "Create new tables with indexes",
         description: "Create user_preferences and notification_preferences, their indexes \
                       (CONCURRENTLY) and the capture that keeps every later write.",
         owner: "Alice Chen",
     },
     DemoPhase {
-        position: 2,
+        position: Phase::Backfill,
         title: "Backfill data from the JSONB column",
         description: "Copy every document into the new tables in keyset batches; \
                       unmappable documents go to quarantine.",
         owner: "Bob Martinez",
     },
     DemoPhase {
-        position: 3,
+        position: Phase::DualWrite,
         title: "Dual-write mode",
         description: "Every write to users.preferences is reflected in the new tables in the \
                       same transaction.",
         owner: "Chen Wei",
     },
     DemoPhase {
-        position: 4,
+        position: Phase::SwitchReads,
         title: "Switch reads to the new schema",
         description: "After a zero-difference verification, flip the read flag; writes to the \
                       new tables flow back into the JSONB column.",
         owner: "Dana Okafor",
     },
     DemoPhase {
-        position: 5,
+        position: Phase::Contract,
         title: "Drop the old JSONB column",
         description: "After the soak time: back up the column, drop the triggers and the column.",
         owner: "Alice Chen",
@@ -69,7 +69,7 @@ pub struct DemoTask {
     pub priority: Priority,
     pub assignee: &'static str,
     pub sprint: &'static str,
-    pub phase: i16,
+    pub phase: Phase,
     /// Indexes (0-based) into `TASKS` of the tasks this one depends on.
     pub depends_on: &'static [usize],
     pub criteria: &'static [(&'static str, bool)],
@@ -82,7 +82,7 @@ pub const TASKS: [DemoTask; 5] = [
         priority: Priority::High,
         assignee: "Alice Chen",
         sprint: "Sprint 14",
-        phase: 1,
+        phase: Phase::Expand,
         depends_on: &[],
         criteria: &[
             (
@@ -99,7 +99,7 @@ pub const TASKS: [DemoTask; 5] = [
         priority: Priority::Critical,
         assignee: "Bob Martinez",
         sprint: "Sprint 14",
-        phase: 2,
+        phase: Phase::Backfill,
         depends_on: &[0],
         criteria: &[
             ("Keyset batches with a checkpoint per batch", true),
@@ -116,7 +116,7 @@ pub const TASKS: [DemoTask; 5] = [
         priority: Priority::High,
         assignee: "Chen Wei",
         sprint: "Sprint 15",
-        phase: 3,
+        phase: Phase::DualWrite,
         depends_on: &[1],
         criteria: &[
             (
@@ -132,7 +132,7 @@ pub const TASKS: [DemoTask; 5] = [
         priority: Priority::Medium,
         assignee: "Dana Okafor",
         sprint: "Sprint 15",
-        phase: 4,
+        phase: Phase::SwitchReads,
         depends_on: &[2],
         criteria: &[
             ("Verification reports zero differences", false),
@@ -145,7 +145,7 @@ pub const TASKS: [DemoTask; 5] = [
         priority: Priority::Medium,
         assignee: "Alice Chen",
         sprint: "Sprint 15",
-        phase: 5,
+        phase: Phase::Contract,
         depends_on: &[0, 1],
         criteria: &[
             ("Each phase has a rehearsed rollback", false),

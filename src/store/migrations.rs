@@ -5,7 +5,7 @@ use sqlx::PgPool;
 use std::collections::HashMap;
 
 use super::{StoreError, StoreResult};
-use crate::domain::phases::current_phase;
+use crate::domain::phases::{blocked_by, current_phase};
 use crate::model::notion::Block;
 use crate::model::{
     Criterion, MigrationSummary, Phase, PhaseState, PhaseView, PlanView, Priority, SpecView,
@@ -116,7 +116,8 @@ async fn summaries(pool: &PgPool, rows: Vec<MigrationRow>) -> StoreResult<Vec<Mi
         .collect())
 }
 
-/// Phases (document and runtime state together) of several migrations.
+/// Phases (document and runtime state together) of several migrations,
+/// each with what it waits for.
 async fn phases_for(pool: &PgPool, ids: &[i64]) -> StoreResult<HashMap<i64, Vec<PhaseView>>> {
     let rows: Vec<PhaseRow> = sqlx::query_as(
         "SELECT p.migration_id, p.position, p.title, p.description, p.owner, p.status_note, p.blockers,
@@ -176,10 +177,17 @@ async fn phases_for(pool: &PgPool, ids: &[i64]) -> StoreResult<HashMap<i64, Vec<
             status_note: row.status_note,
             blockers: row.blockers,
             depends_on: row.depends_on,
+            waiting: None,
             state,
             state_changed_at: row.changed_at,
             tasks,
         });
+    }
+    for phases in out.values_mut() {
+        let waiting: Vec<Option<String>> = phases.iter().map(|p| blocked_by(p, phases)).collect();
+        for (phase, waiting) in phases.iter_mut().zip(waiting) {
+            phase.waiting = waiting;
+        }
     }
     Ok(out)
 }

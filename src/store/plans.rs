@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, Transaction};
 
 use super::{StoreError, StoreResult};
-use crate::engine::{Event, Phase};
+use crate::engine::Event;
 use crate::model::plan::{PhaseEdit, PlanEdit, PlanVersion};
 
 fn invalid(field: &str, message: impl Into<String>) -> StoreError {
@@ -19,9 +19,10 @@ fn validate(mut edit: PlanEdit) -> StoreResult<PlanEdit> {
     if edit.body_markdown.chars().count() > 100_000 {
         return Err(invalid("body", "at most 100000 characters"));
     }
-    for p in &mut edit.phases {
-        let at = format!("phases[{}]", p.position);
-        Phase::from_number(p.position).map_err(|e| invalid(&at, e.to_string()))?;
+    // Fields are named as the editor's form names them: by their place in
+    // the list (`phases[0].owner`).
+    for (i, p) in edit.phases.iter_mut().enumerate() {
+        let at = format!("phases[{i}]");
         p.owner = p.owner.trim().to_string();
         for (field, value, max) in [
             ("description", &p.description, 2000),

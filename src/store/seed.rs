@@ -137,14 +137,17 @@ async fn seed_migration(tx: &mut Transaction<'_, Postgres>) -> StoreResult<bool>
             .await?;
     }
     // Each phase depends on the one before it.
-    for phase in demo::PHASES.iter().skip(1) {
+    for phase in &demo::PHASES {
+        let Some(before) = phase.position.previous() else {
+            continue;
+        };
         sqlx::query(
             "INSERT INTO switchyard.plan_phase_dependencies (migration_id, position, depends_on)
              VALUES ($1, $2, $3)",
         )
         .bind(id)
         .bind(phase.position)
-        .bind(phase.position - 1)
+        .bind(before)
         .execute(&mut **tx)
         .await?;
     }

@@ -17,7 +17,7 @@ pub struct TaskInput {
     pub priority: Priority,
     pub assignee: Option<String>,
     pub sprint: Option<String>,
-    pub phase_position: Option<i16>,
+    pub phase_position: Option<Phase>,
     pub depends_on: Vec<i64>,
     pub criteria: Vec<String>,
 }
@@ -52,9 +52,6 @@ impl TaskInput {
             if value.as_deref() == Some("") {
                 *value = None;
             }
-        }
-        if let Some(p) = self.phase_position {
-            Phase::from_number(p).map_err(|e| invalid("phase", e.to_string()))?;
         }
         self.criteria = self
             .criteria

@@ -1,6 +1,7 @@
 //! Small pieces used by several pages.
 
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_router::hooks::use_params_map;
 
 use crate::model::{AppError, PhaseState};
@@ -9,6 +10,42 @@ use crate::model::{AppError, PhaseState};
 pub fn use_migration_name() -> Memo<String> {
     let params = use_params_map();
     Memo::new(move |_| params.read().get("name").unwrap_or_default())
+}
+
+/// The action's version as of its last successful call.
+pub fn saved_version<S>(action: ServerAction<S>) -> Memo<usize>
+where
+    S: ServerFn + Clone + Send + Sync + 'static,
+    S::Output: Send + Sync + 'static,
+    S::Error: Send + Sync + 'static,
+{
+    Memo::new(move |before: Option<&usize>| {
+        let version = action.version().get();
+        let saved = action.value().with(|v| matches!(v, Some(Ok(_))));
+        match before {
+            Some(before) if !saved => *before,
+            _ => version,
+        }
+    })
+}
+
+/// The action's refusal, if its last call (made since `since`, its version
+/// when the form appeared) failed. Version 0 with a value is a refusal the
+/// server redirected back with (a form posted without JavaScript).
+pub fn refusal<S>(action: ServerAction<S>, since: usize) -> Option<S::Error>
+where
+    S: ServerFn + Clone + Send + Sync + 'static,
+    S::Output: Send + Sync + 'static,
+    S::Error: Clone + Send + Sync + 'static,
+{
+    let version = action.version().get();
+    if version == since && version != 0 {
+        return None;
+    }
+    action.value().with(|v| match v {
+        Some(Err(e)) => Some(e.clone()),
+        _ => None,
+    })
 }
 
 /// An error as a user should see it.

@@ -1,4 +1,6 @@
-//! Components. They fetch through `api` server functions only.
+//! Components. They read and change data through `api` server functions;
+//! the one other channel is the phase console's live feed (`live`), an
+//! EventSource on the server's Server-Sent Events (`GET /live/{name}`).
 
 pub mod common;
 pub mod home;

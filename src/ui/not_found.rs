@@ -1,3 +1,6 @@
+//! The "Not found" page: shown for an unknown route and for a migration that
+//! does not exist; on the server it answers with status 404.
+
 use leptos::prelude::*;
 use leptos_meta::Title;
 

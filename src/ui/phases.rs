@@ -1,13 +1,16 @@
 //! The Phases section: the console where an engineer drives the migration
-//! and everyone watches it, live. It calls server functions only; every rule
-//! is enforced on the server too.
+//! and everyone watches it, live (pushed over Server-Sent Events, see
+//! `live`). It renders what the server's console view says (each phase's
+//! buttons, what they must confirm, whether quarantine must be accepted,
+//! whether the throttle applies) and acts through server functions; the
+//! server decides every rule and refuses anything else.
 
 use leptos::prelude::*;
 
 use super::common::{use_migration_name, ErrorNote, Loading, PhaseBadge};
 use crate::api::console::{get_console, ActOnPhase, SetThrottle};
 use crate::model::console::{ConsolePhase, ConsoleView, PhaseAction, PhaseChoice, ThroughputPoint};
-use crate::model::{Phase, PhaseState};
+use crate::model::Phase;
 
 #[component]
 pub fn PhasesSection() -> impl IntoView {
@@ -31,7 +34,9 @@ pub fn PhasesSection() -> impl IntoView {
 struct Pending {
     phase: Phase,
     action: PhaseAction,
-    consequence: String,
+    consequence: Option<String>,
+    /// Quarantined documents the operator must accept (the server's count).
+    accept_quarantined: Option<i64>,
 }
 
 #[component]
@@ -52,23 +57,25 @@ fn Console(initial: ConsoleView) -> impl IntoView {
     let do_action = move |phase: Phase, action: PhaseAction, accept: bool| {
         act.dispatch(ActOnPhase {
             name: name_for_do.clone(),
-            phase: phase.number(),
+            phase,
             action,
             accept_quarantine: accept,
         });
     };
     let request = {
         let do_action = do_action.clone();
-        move |phase: Phase, choice: PhaseChoice| match choice.confirm {
-            Some(consequence) => {
-                accept_quarantine.set(false);
-                confirming.set(Some(Pending {
-                    phase,
-                    action: choice.action,
-                    consequence,
-                }));
+        move |phase: Phase, choice: PhaseChoice| {
+            if choice.confirm.is_none() && choice.accept_quarantined.is_none() {
+                do_action(phase, choice.action, false);
+                return;
             }
-            None => do_action(phase, choice.action, false),
+            accept_quarantine.set(false);
+            confirming.set(Some(Pending {
+                phase,
+                action: choice.action,
+                consequence: choice.confirm,
+                accept_quarantined: choice.accept_quarantined,
+            }));
         }
     };
     view! {
@@ -83,18 +90,14 @@ fn Console(initial: ConsoleView) -> impl IntoView {
                 confirming
                     .get()
                     .map(|p| {
-                        let quarantined = view.with(|v| v.quarantined);
                         let consequence = p.consequence.clone();
-                        let ask_accept = matches!(p.action, PhaseAction::Run | PhaseAction::Resume)
-                            && p.phase == Phase::SwitchReads
-                            && quarantined > 0;
                         let do_action = do_action.clone();
                         let (phase, action) = (p.phase, p.action);
                         view! {
                             <div class="confirm" role="dialog" aria-label="Confirm">
                                 <p><strong>{format!("Confirm {} phase {}", p.action.verb(), p.phase)}</strong></p>
-                                <p>{consequence}</p>
-                                {ask_accept.then(|| view! {
+                                {consequence.map(|c| view! { <p>{c}</p> })}
+                                {p.accept_quarantined.map(|quarantined| view! {
                                     <label>
                                         <input type="checkbox"
                                             prop:checked=move || accept_quarantine.get()
@@ -221,12 +224,7 @@ fn ProgressPanel(view: RwSignal<ConsoleView>, name: String) -> impl IntoView {
     };
     move || {
         let v = view.get();
-        let backfill_state = v.phases.get(Phase::Backfill.index()).map(|p| p.state);
-        let started = !matches!(
-            backfill_state,
-            None | Some(PhaseState::Pending) | Some(PhaseState::RolledBack)
-        );
-        let bar = v.progress.clone().filter(|_| started).map(|p| {
+        let bar = v.progress.clone().map(|p| {
             let percent = p.percent;
             let eta = p
                 .eta_seconds
@@ -248,8 +246,7 @@ fn ProgressPanel(view: RwSignal<ConsoleView>, name: String) -> impl IntoView {
                 <ThroughputChart points=v.throughput.clone()/>
             }
         });
-        let throttleable = backfill_state.is_some_and(|s| s != PhaseState::Done);
-        let form = throttleable.then(|| {
+        let form = v.throttle_applies.then(|| {
             let name = name.clone();
             view! {
                 <ActionForm action=throttle attr:class="throttle">

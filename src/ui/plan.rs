@@ -1,65 +1,80 @@
 //! The Plan section: the plan's text (Markdown, rendered like the spec) and
-//! its phases; an editor with live preview that saves a new revision, and
-//! refuses to overwrite a revision saved by someone else meanwhile (both
-//! versions are shown); the history with diffs and restore.
+//! its phases as the server describes them (what each waits for included);
+//! an editor with live preview that saves a new revision and refuses to
+//! overwrite a revision saved by someone else meanwhile (both versions are
+//! shown); the history with diffs and restore.
+//!
+//! Saving and restoring are HTML forms on server actions (`ActionForm`). The
+//! editor is folded under "Edit plan" (a `<details>`, so it opens without
+//! JavaScript too). With JavaScript a save happens in place; a refusal keeps
+//! the form as typed and is shown next to the field it names, a stale
+//! revision as a conflict with both versions side by side. Without it the
+//! forms post to the server functions, which redirect back to the plan with
+//! a refusal encoded in the URL: the editor opens showing it (what was typed
+//! is not kept). The plan and its history are refetched when one of those
+//! actions saves (resources keyed on their versions, counting successful
+//! calls only). Comparing two revisions is a read, fetched when asked.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
-use super::common::{use_migration_name, ErrorNote, Loading, PhaseBadge};
+use super::common::{refusal, saved_version, use_migration_name, ErrorNote, Loading, PhaseBadge};
 use super::spec::render_blocks;
 use crate::api::migrations::get_plan;
-use crate::api::plans::{get_plan_diff, get_plan_history, restore_plan, save_plan};
+use crate::api::plans::{get_plan_diff, get_plan_history, RestorePlan, SavePlan};
 use crate::domain::markdown::to_blocks;
-use crate::domain::phases::blocked_by;
-use crate::model::plan::{DiffKind, PhaseEdit, PlanEdit, PlanVersion};
+use crate::model::plan::{DiffKind, PlanEdit, PlanVersion};
 use crate::model::{AppError, PhaseView, PlanView};
 
 #[component]
 pub fn PlanSection() -> impl IntoView {
     let name = use_migration_name();
-    let plan = Resource::new(move || name.get(), get_plan);
-    let history = Resource::new(move || name.get(), get_plan_history);
-    let editing = RwSignal::new(false);
-    let reload = move || {
-        plan.refetch();
-        history.refetch();
-    };
+    let save = ServerAction::<SavePlan>::new();
+    let restore = ServerAction::<RestorePlan>::new();
+    // Refetched when a form saved; a refusal changes nothing, so the editor
+    // (and what was typed in it) stays as it is.
+    let (saved, restored) = (saved_version(save), saved_version(restore));
+    let key = move || (name.get(), saved.get(), restored.get());
+    let plan = Resource::new(key, |(name, _, _)| get_plan(name));
+    let history = Resource::new(key, |(name, _, _)| get_plan_history(name));
     view! {
-        <Suspense fallback=|| view! { <Loading what="plan"/> }>
+        <Transition fallback=|| view! { <Loading what="plan"/> }>
             {move || Suspend::new(async move {
                 match plan.await {
-                    Ok(plan) if editing.get() => {
-                        view! { <Editor plan name=name.get_untracked() editing reload/> }.into_any()
-                    }
-                    Ok(plan) => view! { <PlanDoc plan editing/> }.into_any(),
+                    Ok(plan) => view! { <PlanDoc plan name=name.get_untracked() save/> }.into_any(),
                     Err(error) => view! { <ErrorNote error/> }.into_any(),
                 }
             })}
-        </Suspense>
-        <Suspense fallback=|| ()>
+        </Transition>
+        <Transition fallback=|| ()>
             {move || Suspend::new(async move {
                 match history.await {
-                    Ok(versions) => view! { <History versions name=name.get_untracked() reload/> }.into_any(),
+                    Ok(versions) => view! { <History versions name=name.get_untracked() restore/> }.into_any(),
                     Err(error) => view! { <ErrorNote error/> }.into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 
 #[component]
-fn PlanDoc(plan: PlanView, editing: RwSignal<bool>) -> impl IntoView {
+fn PlanDoc(plan: PlanView, name: String, save: ServerAction<SavePlan>) -> impl IntoView {
     let all = plan.phases.clone();
+    let since = save.version().get_untracked();
+    // A refusal the server redirected back with (posted without JavaScript)
+    // opens the editor, so it is seen.
+    let refused = move || refusal(save, since).is_some();
+    let details = NodeRef::<leptos::html::Details>::new();
     view! {
         <section class="plan" aria-label="Plan">
             <h2>{plan.title.clone()}</h2>
             <p class="meta">
                 <span class="revision">{format!("Revision {}", plan.revision)}</span>
                 {format!(" · updated {}", plan.updated_at.format("%Y-%m-%d %H:%M UTC"))}
-                " "
-                <button on:click=move |_| editing.set(true)>"Edit plan"</button>
             </p>
+            <details class="plan-edit" open=refused node_ref=details>
+                <summary>"Edit plan"</summary>
+                <Editor plan=plan.clone() name save since details/>
+            </details>
             <div class="plan-body notion-doc">{render_blocks(&to_blocks(&plan.body_markdown))}</div>
             <ol class="plan-phases">
                 {plan.phases.into_iter().map(|phase| view! { <PlanPhase phase all=all.clone()/> }).collect_view()}
@@ -86,7 +101,6 @@ fn PlanPhase(phase: PhaseView, all: Vec<PhaseView>) -> impl IntoView {
             .collect();
         format!("Depends on {}", names.join(", "))
     };
-    let blocked = blocked_by(&phase, &all);
     view! {
         <li class="plan-phase" id=format!("phase-{}", phase.position) data-position=phase.position.number()>
             <h3>
@@ -111,175 +125,213 @@ fn PlanPhase(phase: PhaseView, all: Vec<PhaseView>) -> impl IntoView {
             })}
             {(!phase.status_note.is_empty()).then(|| view! { <p class="status-note">{format!("Status: {}", phase.status_note)}</p> })}
             {(!phase.blockers.is_empty()).then(|| view! { <p class="blocked-reason">{format!("Blockers: {}", phase.blockers)}</p> })}
-            {blocked.map(|b| view! { <p class="blocked-reason">{b}</p> })}
+            {phase.waiting.clone().map(|w| view! { <p class="blocked-reason">{w}</p> })}
         </li>
     }
     .into_any()
 }
 
-fn edit_of(plan: &PlanView) -> PlanEdit {
-    PlanEdit {
-        body_markdown: plan.body_markdown.clone(),
-        phases: plan
-            .phases
-            .iter()
-            .map(|p| PhaseEdit {
-                position: p.position.number(),
-                title: p.title.clone(),
-                description: p.description.clone(),
-                owner: p.owner.clone().unwrap_or_default(),
-                status_note: p.status_note.clone(),
-                blockers: p.blockers.clone(),
-            })
-            .collect(),
-    }
-}
+/// The phase fields the editor shows, as (label, form key).
+const PHASE_FIELDS: [(&str, &str); 4] = [
+    ("Description", "description"),
+    ("Owner", "owner"),
+    ("Status note", "status_note"),
+    ("Blockers", "blockers"),
+];
 
-/// Someone else's save that ours collided with.
-#[derive(Clone)]
-struct Conflict {
-    theirs: PlanVersion,
-}
-
+/// The editor's form: `form[body_markdown]` and, for the i-th phase,
+/// `form[phases][i][…]` (the names the server's refusals use too, as
+/// `body` and `phases[i].owner`).
 #[component]
-fn Editor<R>(plan: PlanView, name: String, editing: RwSignal<bool>, reload: R) -> impl IntoView
-where
-    R: Fn() + Copy + Send + Sync + 'static,
-{
-    let draft = RwSignal::new(edit_of(&plan));
-    let base = RwSignal::new(plan.revision);
-    let error = RwSignal::new(None::<String>);
-    // A refusal that names a field is shown beside that field.
-    let field_error = RwSignal::new(None::<(String, String)>);
-    let conflict = RwSignal::new(None::<Conflict>);
-    let saving = RwSignal::new(false);
-    let name = StoredValue::new(name);
-    let save = move || {
-        saving.set(true);
-        error.set(None);
-        field_error.set(None);
-        let (n, b, d) = (
-            name.get_value(),
-            base.get_untracked(),
-            draft.get_untracked(),
-        );
-        spawn_local(async move {
-            match save_plan(n.clone(), b, d).await {
-                Ok(_) => {
-                    conflict.set(None);
-                    editing.set(false);
-                    reload();
-                }
-                Err(AppError::Conflict { message }) => {
-                    error.set(Some(message));
-                    if let Ok(mut versions) = get_plan_history(n).await {
-                        if !versions.is_empty() {
-                            conflict.set(Some(Conflict {
-                                theirs: versions.remove(0),
-                            }));
-                        }
-                    }
-                }
-                Err(AppError::Invalid { field, message }) => {
-                    field_error.set(Some((field, message)))
-                }
-                Err(e) => error.set(Some(e.to_string())),
-            }
-            saving.set(false);
-        });
-    };
+fn Editor(
+    plan: PlanView,
+    name: String,
+    save: ServerAction<SavePlan>,
+    since: usize,
+    details: NodeRef<leptos::html::Details>,
+) -> impl IntoView {
+    let failure = move || refusal(save, since);
+    let fields: Vec<String> = std::iter::once("body".to_string())
+        .chain((0..plan.phases.len()).flat_map(|i| {
+            PHASE_FIELDS
+                .iter()
+                .map(move |(_, key)| format!("phases[{i}].{key}"))
+        }))
+        .collect();
+    let fields = StoredValue::new(fields);
     let message_for = move |field: String| {
         move || {
-            field_error
-                .get()
-                .filter(|(f, _)| *f == field)
-                .map(|(_, m)| view! { <span class="field-error" role="alert">{m}</span> })
+            failure()
+                .and_then(|e| match e {
+                    AppError::Invalid { field: f, message } if f == field => Some(message),
+                    _ => None,
+                })
+                .map(|m| view! { <span class="field-error" role="alert">{m}</span> })
         }
     };
-    let field = move |label: &'static str,
-                      key: &'static str,
-                      i: usize,
-                      get: fn(&PhaseEdit) -> String,
-                      set: fn(&mut PhaseEdit, String)| {
-        let position = draft.with_untracked(|d| d.phases.get(i).map(|p| p.position).unwrap_or(0));
-        view! {
-            <label>{label}
-                <input type="text"
-                    prop:value=move || draft.with(|d| d.phases.get(i).map(get).unwrap_or_default())
-                    on:input=move |ev| {
-                        let v = event_target_value(&ev);
-                        draft.update(|d| if let Some(p) = d.phases.get_mut(i) { set(p, v) });
-                    }/>
-                {message_for(format!("phases[{position}].{key}"))}
-            </label>
+    // Anything not shown beside a field (a conflict is shown below, too).
+    let general = move || {
+        failure().and_then(|e| match e {
+            AppError::Invalid { ref field, .. } if fields.with_value(|f| f.contains(field)) => None,
+            other => Some(format!("Could not save the plan: {other}")),
+        })
+    };
+    let conflicted = move || matches!(failure(), Some(AppError::Conflict { .. }));
+    // What this browser submitted last (for "Your version" in a conflict).
+    let titles: Vec<_> = plan
+        .phases
+        .iter()
+        .map(|p| (p.position, p.title.clone()))
+        .collect();
+    let mine = RwSignal::new(None::<PlanEdit>);
+    Effect::new(move || {
+        if let Some(input) = save.input().get() {
+            mine.set(input.form.parse().ok().map(|mut edit| {
+                for p in &mut edit.phases {
+                    if let Some((_, title)) = titles.iter().find(|(n, _)| *n == p.position) {
+                        p.title = title.clone();
+                    }
+                }
+                edit
+            }));
+        }
+    });
+    let name = StoredValue::new(name);
+    // Theirs: the newest version, fetched once a save conflicted.
+    let theirs = Resource::new(
+        move || conflicted().then(|| name.get_value()),
+        |name| async move {
+            let name = name?;
+            get_plan_history(name).await.ok()?.into_iter().next()
+        },
+    );
+    let body = RwSignal::new(plan.body_markdown.clone());
+    let original = StoredValue::new(plan.body_markdown.clone());
+    let base = NodeRef::<leptos::html::Input>::new();
+    let cancel = move |_| {
+        body.set(original.get_value());
+        if let Some(details) = details.get() {
+            details.set_open(false);
         }
     };
+    let phase_edits = plan
+        .phases
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let value = |key: &str| match key {
+                "description" => p.description.clone(),
+                "owner" => p.owner.clone().unwrap_or_default(),
+                "status_note" => p.status_note.clone(),
+                _ => p.blockers.clone(),
+            };
+            view! {
+                <li class="phase-edit">
+                    <h3>{format!("Phase {}: {}", p.position, p.title)}</h3>
+                    <input type="hidden" name=format!("form[phases][{i}][position]") value=p.position.to_string()/>
+                    {PHASE_FIELDS.iter().map(|(label, key)| view! {
+                        <label>{*label}
+                            <input type="text" name=format!("form[phases][{i}][{key}]") value=value(key)/>
+                            {message_for(format!("phases[{i}].{key}"))}
+                        </label>
+                    }).collect_view()}
+                </li>
+            }
+        })
+        .collect_view();
     view! {
         <section class="plan-editor" aria-label="Plan editor">
             <h2>{format!("Editing revision {}", plan.revision)}</h2>
-            <div class="editor-split">
-                <label class="body-label">"Plan (Markdown)"
-                    <textarea rows="14" aria-label="Plan text"
-                        prop:value=move || draft.with(|d| d.body_markdown.clone())
-                        on:input=move |ev| {
-                            let v = event_target_value(&ev);
-                            draft.update(|d| d.body_markdown = v);
-                        }></textarea>
-                    {message_for("body".to_string())}
-                </label>
-                <div class="preview notion-doc" aria-label="Preview">
-                    {move || render_blocks(&to_blocks(&draft.with(|d| d.body_markdown.clone())))}
-                </div>
-            </div>
-            <ol class="phase-edits">
-                {plan.phases.iter().enumerate().map(|(i, p)| view! {
-                    <li class="phase-edit">
-                        <h3>{format!("Phase {}: {}", p.position, p.title)}</h3>
-                        {field("Description", "description", i, |p| p.description.clone(), |p, v| p.description = v)}
-                        {field("Owner", "owner", i, |p| p.owner.clone(), |p, v| p.owner = v)}
-                        {field("Status note", "status_note", i, |p| p.status_note.clone(), |p, v| p.status_note = v)}
-                        {field("Blockers", "blockers", i, |p| p.blockers.clone(), |p, v| p.blockers = v)}
-                    </li>
-                }).collect_view()}
-            </ol>
-            <p class="action-error" role="alert">{move || error.get()}</p>
-            {move || conflict.get().map(|c| {
-                let theirs_rev = c.theirs.revision;
-                view! {
-                    <div class="conflict" role="region" aria-label="Conflict">
-                        <h3>{format!("Conflict: revision {} was saved by {} while you edited", theirs_rev, c.theirs.saved_by)}</h3>
-                        <div class="editor-split">
-                            <div><h4>"Their version"</h4><pre class="theirs">{c.theirs.plan.as_text()}</pre></div>
-                            <div><h4>"Your version"</h4><pre class="mine">{move || draft.with(|d| d.as_text())}</pre></div>
-                        </div>
-                        <div class="buttons">
-                            <button on:click=move |_| { base.set(theirs_rev); save(); }>"Keep mine (save over theirs)"</button>
-                            <button on:click=move |_| { conflict.set(None); editing.set(false); reload(); }>"Take theirs (discard mine)"</button>
-                        </div>
+            <ActionForm action=save attr:aria-label="Edit the plan">
+                <input type="hidden" name="name" value=name.get_value()/>
+                <input type="hidden" name="base_revision" value=plan.revision node_ref=base/>
+                <div class="editor-split">
+                    <label class="body-label">"Plan (Markdown)"
+                        <textarea name="form[body_markdown]" rows="14" aria-label="Plan text"
+                            on:input=move |ev| body.set(event_target_value(&ev))>
+                            {plan.body_markdown.clone()}
+                        </textarea>
+                        {message_for("body".to_string())}
+                    </label>
+                    <div class="preview notion-doc" aria-label="Preview">
+                        {move || render_blocks(&to_blocks(&body.read()))}
                     </div>
-                }
-            })}
-            <div class="buttons">
-                <button class="primary" disabled=move || saving.get() on:click=move |_| save()>"Save plan"</button>
-                <button on:click=move |_| editing.set(false)>"Cancel"</button>
-            </div>
+                </div>
+                <ol class="phase-edits">{phase_edits}</ol>
+                <p class="action-error" role="alert">{general}</p>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        theirs.await.map(|theirs| view! {
+                            <Conflict theirs mine base plan_url=format!("/m/{}/plan", name.get_value())/>
+                        })
+                    })}
+                </Suspense>
+                <div class="buttons">
+                    <button type="submit" class="primary">"Save plan"</button>
+                    <button type="reset" on:click=cancel>"Cancel"</button>
+                </div>
+            </ActionForm>
         </section>
     }
     .into_any()
 }
 
+/// Someone else's save that ours collided with: both versions, and the two
+/// ways out. "Keep mine" submits the form again on top of their revision.
 #[component]
-fn History<R>(versions: Vec<PlanVersion>, name: String, reload: R) -> impl IntoView
-where
-    R: Fn() + Copy + Send + Sync + 'static,
-{
+fn Conflict(
+    theirs: PlanVersion,
+    mine: RwSignal<Option<PlanEdit>>,
+    base: NodeRef<leptos::html::Input>,
+    plan_url: String,
+) -> impl IntoView {
+    let rev = theirs.revision;
+    view! {
+        <div class="conflict" role="region" aria-label="Conflict">
+            <h3>{format!("Conflict: revision {} was saved by {} while you edited", rev, theirs.saved_by)}</h3>
+            <div class="editor-split">
+                <div><h4>"Their version"</h4><pre class="theirs">{theirs.plan.as_text()}</pre></div>
+                {move || mine.get().map(|m| view! {
+                    <div><h4>"Your version"</h4><pre class="mine">{m.as_text()}</pre></div>
+                })}
+            </div>
+            <div class="buttons">
+                {move || mine.with(Option::is_some).then(|| view! {
+                    <button type="submit" on:click=move |_| {
+                        if let Some(base) = base.get() {
+                            base.set_value(&rev.to_string());
+                        }
+                    }>"Keep mine (save over theirs)"</button>
+                })}
+                // A page load: the plan as saved now, the editor closed.
+                <a class="button" href=plan_url rel="external">"Take theirs (discard mine)"</a>
+            </div>
+        </div>
+    }
+}
+
+#[component]
+fn History(
+    versions: Vec<PlanVersion>,
+    name: String,
+    restore: ServerAction<RestorePlan>,
+) -> impl IntoView {
     let newest = versions.first().map(|v| v.revision).unwrap_or(1);
     let oldest = versions.last().map(|v| v.revision).unwrap_or(1);
     let from = RwSignal::new(oldest.max(newest - 1));
     let to = RwSignal::new(newest);
-    let diff = RwSignal::new(None::<Result<Vec<crate::model::plan::DiffLine>, String>>);
-    let error = RwSignal::new(None::<String>);
+    let since = restore.version().get_untracked();
+    let error = move || refusal(restore, since).map(|e| format!("Could not restore: {e}"));
     let name = StoredValue::new(name);
+    // The revisions to compare, once asked.
+    let compared = RwSignal::new(None::<(i32, i32)>);
+    let diff = Resource::new(
+        move || compared.get().map(|(a, b)| (name.get_value(), a, b)),
+        |asked| async move {
+            let (name, a, b) = asked?;
+            Some(get_plan_diff(name, a, b).await.map_err(|e| e.to_string()))
+        },
+    );
     let revisions: Vec<i32> = versions.iter().map(|v| v.revision).collect();
     let select = move |label: &'static str, sig: RwSignal<i32>, revs: Vec<i32>| {
         view! {
@@ -305,46 +357,42 @@ where
                             {format!("Revision {} by {} at {}", rev, v.saved_by, v.saved_at.format("%Y-%m-%d %H:%M:%S UTC"))}
                             {(rev != newest).then(|| view! {
                                 " "
-                                <button on:click=move |_| {
-                                    let n = name.get_value();
-                                    spawn_local(async move {
-                                        match restore_plan(n, rev, newest).await {
-                                            Ok(_) => reload(),
-                                            Err(e) => error.set(Some(e.to_string())),
-                                        }
-                                    });
-                                }>{format!("Restore revision {rev}")}</button>
+                                <ActionForm action=restore attr:class="restore">
+                                    <input type="hidden" name="name" value=name.get_value()/>
+                                    <input type="hidden" name="revision" value=rev/>
+                                    <input type="hidden" name="base_revision" value=newest/>
+                                    <button type="submit">{format!("Restore revision {rev}")}</button>
+                                </ActionForm>
                             })}
                         </li>
                     }
                 }).collect_view()}
             </ol>
-            <p class="action-error" role="alert">{move || error.get()}</p>
+            <p class="action-error" role="alert">{error}</p>
             <div class="compare">
                 {select("From", from, revisions.clone())}
                 {select("To", to, revisions)}
-                <button on:click=move |_| {
-                    let (n, a, b) = (name.get_value(), from.get_untracked(), to.get_untracked());
-                    spawn_local(async move {
-                        diff.set(Some(get_plan_diff(n, a, b).await.map_err(|e| e.to_string())));
-                    });
-                }>"Compare"</button>
+                <button on:click=move |_| compared.set(Some((from.get_untracked(), to.get_untracked())))>"Compare"</button>
             </div>
-            {move || diff.get().map(|d| match d {
-                Ok(lines) => view! {
-                    <pre class="diff" aria-label="Differences">
-                        {lines.into_iter().map(|l| {
-                            let (class, mark) = match l.kind {
-                                DiffKind::Same => ("same", "  "),
-                                DiffKind::Added => ("added", "+ "),
-                                DiffKind::Removed => ("removed", "- "),
-                            };
-                            view! { <span class=class>{format!("{mark}{}\n", l.text)}</span> }
-                        }).collect_view()}
-                    </pre>
-                }.into_any(),
-                Err(e) => view! { <p class="action-error">{e}</p> }.into_any(),
-            })}
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    diff.await.map(|d| match d {
+                        Ok(lines) => view! {
+                            <pre class="diff" aria-label="Differences">
+                                {lines.into_iter().map(|l| {
+                                    let (class, mark) = match l.kind {
+                                        DiffKind::Same => ("same", "  "),
+                                        DiffKind::Added => ("added", "+ "),
+                                        DiffKind::Removed => ("removed", "- "),
+                                    };
+                                    view! { <span class=class>{format!("{mark}{}\n", l.text)}</span> }
+                                }).collect_view()}
+                            </pre>
+                        }.into_any(),
+                        Err(e) => view! { <p class="action-error">{e}</p> }.into_any(),
+                    })
+                })}
+            </Suspense>
         </section>
     }
     .into_any()

@@ -13,11 +13,10 @@
 //! so a filtered board can be shared.
 
 use leptos::prelude::*;
-use leptos::server_fn::ServerFn;
 use leptos::task::spawn_local;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
-use super::common::{use_migration_name, ErrorNote, Loading};
+use super::common::{refusal, saved_version, use_migration_name, ErrorNote, Loading};
 use crate::api::migrations::get_tasks;
 use crate::api::tasks::{delete_task, move_task, set_criterion, CreateTask, UpdateTask};
 use crate::model::{AppError, Phase, Priority, TaskStatus, TaskView};
@@ -46,42 +45,6 @@ pub fn TasksSection() -> impl IntoView {
             })}
         </Transition>
     }
-}
-
-/// The action's version as of its last successful call.
-fn saved_version<S>(action: ServerAction<S>) -> Memo<usize>
-where
-    S: ServerFn + Clone + Send + Sync + 'static,
-    S::Output: Send + Sync + 'static,
-    S::Error: Send + Sync + 'static,
-{
-    Memo::new(move |before: Option<&usize>| {
-        let version = action.version().get();
-        let saved = action.value().with(|v| matches!(v, Some(Ok(_))));
-        match before {
-            Some(before) if !saved => *before,
-            _ => version,
-        }
-    })
-}
-
-/// The action's refusal, if its last call (made since `since`, its version
-/// when the form appeared) failed. Version 0 with a value is a refusal the
-/// server redirected back with (a form posted without JavaScript).
-fn refusal<S>(action: ServerAction<S>, since: usize) -> Option<S::Error>
-where
-    S: ServerFn + Clone + Send + Sync + 'static,
-    S::Output: Send + Sync + 'static,
-    S::Error: Clone + Send + Sync + 'static,
-{
-    let version = action.version().get();
-    if version == since && version != 0 {
-        return None;
-    }
-    action.value().with(|v| match v {
-        Some(Err(e)) => Some(e.clone()),
-        _ => None,
-    })
 }
 
 /// The board's shared state, handed to columns and cards.

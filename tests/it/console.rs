@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use switchyard::console::{live::LiveHub, Console, ConsoleError, Settings};
 use switchyard::engine::state::RunnerLock;
 use switchyard::model::console::PhaseAction;
-use switchyard::model::PhaseState;
+use switchyard::model::{Phase, PhaseState};
 use switchyard::store::seed;
 
 /// The console as the server builds it (no setting overridden).
@@ -18,17 +18,17 @@ async fn seeded(pool: &PgPool, users: u64) {
     seed::seed_demo(pool, users).await.expect("seed");
 }
 
-async fn wait_for_state(pool: &PgPool, phase: usize, state: PhaseState) {
+async fn wait_for_state(pool: &PgPool, phase: Phase, state: PhaseState) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let v = console_of(pool).view(DEMO).await.expect("view");
-        if v.phases[phase - 1].state == state && !v.busy {
+        if v.phases[phase.index()].state == state && !v.busy {
             return;
         }
         assert!(
             Instant::now() < deadline,
             "phase {phase} never became {state:?}: {:?}",
-            v.phases[phase - 1]
+            v.phases[phase.index()]
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -46,11 +46,22 @@ async fn refusals_are_checked_on_the_server(pool: PgPool) {
     seeded(&pool, 500).await;
     let console = console_of(&pool);
     let act = |phase, action| console.act(DEMO, phase, action, false, "test");
-    refused(act(3, PhaseAction::Run).await, "phases run in order");
-    refused(act(1, PhaseAction::RollBack).await, "nothing to roll back");
-    refused(act(2, PhaseAction::Pause).await, "only a running backfill");
-    refused(act(1, PhaseAction::Resume).await, "nothing to resume");
-    refused(act(9, PhaseAction::Run).await, "no phase 9");
+    refused(
+        act(Phase::DualWrite, PhaseAction::Run).await,
+        "phases run in order",
+    );
+    refused(
+        act(Phase::Expand, PhaseAction::RollBack).await,
+        "nothing to roll back",
+    );
+    refused(
+        act(Phase::Backfill, PhaseAction::Pause).await,
+        "only a running backfill",
+    );
+    refused(
+        act(Phase::Expand, PhaseAction::Resume).await,
+        "nothing to resume",
+    );
 
     // Another runner holds the migration: everything that runs is refused.
     let recipe =
@@ -59,9 +70,18 @@ async fn refusals_are_checked_on_the_server(pool: PgPool) {
     let lock = RunnerLock::acquire(&pool, &recipe, &*crate::journal(&pool))
         .await
         .expect("lock");
-    refused(act(1, PhaseAction::Run).await, "another runner");
+    refused(act(Phase::Expand, PhaseAction::Run).await, "another runner");
     let v = console_of(&pool).view(DEMO).await.expect("view");
     assert!(v.busy);
+    // Nothing is quarantined yet: no run asks for acceptance; the backfill
+    // has not started: no progress, and its throttle can be set.
+    assert!(v
+        .phases
+        .iter()
+        .flat_map(|p| &p.choices)
+        .all(|c| c.accept_quarantined.is_none()));
+    assert_eq!(v.progress, None);
+    assert!(v.throttle_applies);
     // Every choice that acts is refused while another runner holds it.
     for phase in &v.phases {
         for choice in &phase.choices {
@@ -74,45 +94,77 @@ async fn refusals_are_checked_on_the_server(pool: PgPool) {
     }
     lock.release().await;
 
-    act(1, PhaseAction::Run).await.expect("phase 1 starts");
-    wait_for_state(&pool, 1, PhaseState::Done).await;
-    refused(act(1, PhaseAction::Run).await, "already done");
+    act(Phase::Expand, PhaseAction::Run)
+        .await
+        .expect("phase 1 starts");
+    wait_for_state(&pool, Phase::Expand, PhaseState::Done).await;
+    refused(act(Phase::Expand, PhaseAction::Run).await, "already done");
     // The soak time (24 h in the demo recipe) is enforced for phase 5 once
     // phase 4 is done; before that, phase order refuses it.
-    refused(act(5, PhaseAction::Run).await, "phases run in order");
+    refused(
+        act(Phase::Contract, PhaseAction::Run).await,
+        "phases run in order",
+    );
 }
 
 #[sqlx::test(migrations = "./migrations")]
 async fn phase_4_refuses_quarantine_before_running(pool: PgPool) {
     seeded(&pool, 1_000).await;
-    for phase in 1..=3 {
+    for phase in [Phase::Expand, Phase::Backfill, Phase::DualWrite] {
         console_of(&pool)
             .act(DEMO, phase, PhaseAction::Run, false, "test")
             .await
             .expect("run");
-        wait_for_state(&pool, phase as usize, PhaseState::Done).await;
+        wait_for_state(&pool, phase, PhaseState::Done).await;
     }
+    // The server says phase 4's run needs the quarantine accepted, with the
+    // count; no other action and no other phase asks for it.
+    let v = console_of(&pool).view(DEMO).await.expect("view");
+    assert!(
+        v.quarantined > 0,
+        "the demo's messy documents are quarantined"
+    );
+    let switch_reads = &v.phases[Phase::SwitchReads.index()];
+    let run = switch_reads.choice(PhaseAction::Run).expect("Run");
+    assert_eq!(run.refused, None);
+    assert_eq!(run.accept_quarantined, Some(v.quarantined));
+    let roll_back = switch_reads
+        .choice(PhaseAction::RollBack)
+        .expect("Roll back");
+    assert_eq!(roll_back.accept_quarantined, None);
+    for phase in &v.phases {
+        if phase.phase != Phase::SwitchReads {
+            assert!(
+                phase.choices.iter().all(|c| c.accept_quarantined.is_none()),
+                "{phase:?}"
+            );
+        }
+    }
+    // The backfill is done: its progress is shown, its throttle no longer
+    // applies.
+    assert!(v.progress.is_some());
+    assert!(!v.throttle_applies);
     refused(
         console_of(&pool)
-            .act(DEMO, 4, PhaseAction::Run, false, "test")
+            .act(DEMO, Phase::SwitchReads, PhaseAction::Run, false, "test")
             .await,
         "quarantine",
     );
     console_of(&pool)
-        .act(DEMO, 4, PhaseAction::Run, true, "test")
+        .act(DEMO, Phase::SwitchReads, PhaseAction::Run, true, "test")
         .await
         .expect("accepted");
-    wait_for_state(&pool, 4, PhaseState::Done).await;
+    wait_for_state(&pool, Phase::SwitchReads, PhaseState::Done).await;
 }
 
 #[sqlx::test(migrations = "./migrations")]
 async fn a_phase_left_running_by_a_dead_server_can_be_resumed(pool: PgPool) {
     seeded(&pool, 2_000).await;
     console_of(&pool)
-        .act(DEMO, 1, PhaseAction::Run, false, "test")
+        .act(DEMO, Phase::Expand, PhaseAction::Run, false, "test")
         .await
         .expect("run 1");
-    wait_for_state(&pool, 1, PhaseState::Done).await;
+    wait_for_state(&pool, Phase::Expand, PhaseState::Done).await;
     // What a crash mid-backfill leaves: state running, a checkpoint, no runner.
     sqlx::raw_sql(
         "UPDATE switchyard.phase_states SET state = 'running' WHERE position = 2;
@@ -132,10 +184,10 @@ async fn a_phase_left_running_by_a_dead_server_can_be_resumed(pool: PgPool) {
     assert!(offered(PhaseAction::Run).is_some());
     assert!(offered(PhaseAction::Pause).is_some());
     console_of(&pool)
-        .act(DEMO, 2, PhaseAction::Resume, false, "test")
+        .act(DEMO, Phase::Backfill, PhaseAction::Resume, false, "test")
         .await
         .expect("resume");
-    wait_for_state(&pool, 2, PhaseState::Done).await;
+    wait_for_state(&pool, Phase::Backfill, PhaseState::Done).await;
     let progress = console_of(&pool)
         .view(DEMO)
         .await
@@ -221,10 +273,10 @@ async fn a_failed_phase_offers_resume(pool: PgPool) {
     // Phase 3 has not failed: no Resume button at all.
     assert!(v.phases[2].choice(PhaseAction::Resume).is_none());
     console_of(&pool)
-        .act(DEMO, 1, PhaseAction::Resume, false, "test")
+        .act(DEMO, Phase::Expand, PhaseAction::Resume, false, "test")
         .await
         .expect("resume");
-    wait_for_state(&pool, 1, PhaseState::Done).await;
+    wait_for_state(&pool, Phase::Expand, PhaseState::Done).await;
 }
 
 // Errors keep their meaning on the way to the page: an outage is

@@ -190,6 +190,15 @@ async fn act_on_phase_server_fn_refuses_out_of_order(pool: PgPool) {
     .await;
     assert!(!status.is_success(), "{status}");
     assert!(body.contains("phases run in order"), "{body}");
+    // A phase is a `Phase`: a number that names none is refused on decoding.
+    let (status, body) = call(
+        &pool,
+        ActOnPhase::PATH,
+        "name=user-preferences&phase=9&action=Run&accept_quarantine=false",
+    )
+    .await;
+    assert!(!status.is_success(), "{status}");
+    assert!(body.contains("there is no phase 9"), "{body}");
 }
 
 /// The board page a form is posted from (the browser sends it as Referer).
@@ -199,12 +208,22 @@ const BOARD: &str = "http://localhost/m/user-preferences/tasks?priority=High";
 /// (brackets and all), asking for HTML, from the board page. Returns the
 /// status and the Location header.
 async fn post_form(pool: &PgPool, path: &str, form: &str) -> (StatusCode, Option<String>) {
+    post_form_from(pool, BOARD, path, form).await
+}
+
+/// `post_form`, from the page `referer`.
+async fn post_form_from(
+    pool: &PgPool,
+    referer: &str,
+    path: &str,
+    form: &str,
+) -> (StatusCode, Option<String>) {
     let response = app(pool.clone())
         .oneshot(
             Request::post(path)
                 .header("content-type", "application/x-www-form-urlencoded")
                 .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
-                .header("referer", BOARD)
+                .header("referer", referer)
                 .body(Body::from(form.to_string()))
                 .expect("request"),
         )
@@ -325,4 +344,199 @@ async fn a_refused_form_redirects_back_with_the_field_shown_and_saves_nothing(po
         ("Add dual-write", rev),
         "unchanged"
     );
+}
+
+/// The plan page the editor's form is posted from.
+const PLAN: &str = "http://localhost/m/user-preferences/plan";
+
+/// Percent-encodes a form value as a browser does (`+` for spaces).
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Whether the plan page's editor (`<details class="plan-edit">`) is
+/// rendered open; `None` when the page has no editor.
+fn editor_open(html: &str) -> Option<bool> {
+    let at = html.find(r#"class="plan-edit""#)?;
+    let start = html[..at].rfind("<details")?;
+    let end = at + html[at..].find('>')?;
+    Some(html[start..end].split_whitespace().any(|a| a == "open"))
+}
+
+/// What the plan editor's form sends: every field of every phase, as the
+/// plan is now, with `change` applied, on top of `base_revision`.
+async fn plan_form(
+    pool: &PgPool,
+    base_revision: i32,
+    change: impl FnOnce(&mut switchyard::model::plan::PlanEdit),
+) -> String {
+    let mut edit = switchyard::store::plans::history(pool, crate::DEMO)
+        .await
+        .expect("history")
+        .remove(0)
+        .plan;
+    change(&mut edit);
+    let mut pairs = vec![
+        ("name".to_string(), crate::DEMO.to_string()),
+        ("base_revision".into(), base_revision.to_string()),
+        ("form[body_markdown]".into(), edit.body_markdown.clone()),
+    ];
+    for (i, p) in edit.phases.iter().enumerate() {
+        for (key, value) in [
+            ("position", p.position.to_string()),
+            ("description", p.description.clone()),
+            ("owner", p.owner.clone()),
+            ("status_note", p.status_note.clone()),
+            ("blockers", p.blockers.clone()),
+        ] {
+            pairs.push((format!("form[phases][{i}][{key}]"), value));
+        }
+    }
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn plan_form_posted_without_javascript_saves_a_revision_and_redirects_back(pool: PgPool) {
+    use switchyard::api::plans::SavePlan;
+    switchyard::store::seed::seed_demo(&pool, 0)
+        .await
+        .expect("seed");
+    let before = switchyard::store::migrations::plan(&pool, crate::DEMO)
+        .await
+        .expect("plan");
+    let form = plan_form(&pool, 1, |edit| {
+        edit.body_markdown = "## Rollout\r\n\r\nShip **carefully** & slowly.".into();
+        edit.phases[1].status_note = "waiting for the benchmark".into();
+        edit.phases[2].owner = "Zoe Park".into();
+    })
+    .await;
+    let (status, location) = post_form_from(&pool, PLAN, SavePlan::PATH, &form).await;
+    assert!(status.is_redirection(), "{status}");
+    // Back to the plan (the server drops the query it would carry a
+    // refusal in, leaving an empty one).
+    assert_eq!(
+        location.as_deref().map(|l| l.trim_end_matches('?')),
+        Some(PLAN),
+        "back to the plan"
+    );
+
+    let plan = switchyard::store::migrations::plan(&pool, crate::DEMO)
+        .await
+        .expect("plan");
+    assert_eq!(plan.revision, 2, "a new revision");
+    assert_eq!(
+        plan.body_markdown,
+        "## Rollout\r\n\r\nShip **carefully** & slowly."
+    );
+    assert_eq!(plan.phases[1].status_note, "waiting for the benchmark");
+    assert_eq!(plan.phases[2].owner.as_deref(), Some("Zoe Park"));
+    assert_eq!(
+        plan.phases[0].description, before.phases[0].description,
+        "fields posted as they were are kept"
+    );
+    let history = switchyard::store::plans::history(&pool, crate::DEMO)
+        .await
+        .expect("history");
+    assert_eq!(
+        (history[0].revision, history[0].saved_by.as_str()),
+        (2, "web")
+    );
+    // The page it lands on shows the new revision, the editor closed.
+    let (status, html) = get(&pool, "/m/user-preferences/plan").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Revision 2"), "{html}");
+    assert_eq!(editor_open(&html), Some(false), "{html}");
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_stale_plan_form_redirects_back_with_the_conflict_and_saves_nothing(pool: PgPool) {
+    use switchyard::api::plans::SavePlan;
+    switchyard::store::seed::seed_demo(&pool, 0)
+        .await
+        .expect("seed");
+    // Someone else saves revision 2 while this form still says revision 1.
+    let theirs = plan_form(&pool, 1, |edit| edit.body_markdown = "Alice's plan".into()).await;
+    let (status, _) = post_form_from(&pool, PLAN, SavePlan::PATH, &theirs).await;
+    assert!(status.is_redirection(), "{status}");
+    let stale = plan_form(&pool, 1, |edit| edit.body_markdown = "Bob's plan".into()).await;
+    let (status, location) = post_form_from(&pool, PLAN, SavePlan::PATH, &stale).await;
+    assert!(status.is_redirection(), "{status}");
+    let location = location.expect("a Location header");
+    assert!(
+        location.starts_with(PLAN) && location.contains("__err="),
+        "{location}"
+    );
+    let plan = switchyard::store::migrations::plan(&pool, crate::DEMO)
+        .await
+        .expect("plan");
+    assert_eq!(
+        (plan.revision, plan.body_markdown.as_str()),
+        (2, "Alice's plan"),
+        "nothing overwritten"
+    );
+    // The plan it lands on opens the editor with the conflict and their
+    // version.
+    let (status, html) = get(&pool, location.trim_start_matches("http://localhost")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(editor_open(&html), Some(true), "the editor is open: {html}");
+    assert!(
+        html.contains(
+            "the plan was saved by someone else as revision 2 while you edited revision 1"
+        ),
+        "{html}"
+    );
+    assert!(
+        html.contains("Conflict: revision 2 was saved by web while you edited"),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<pre class="theirs">Alice's plan"#),
+        "{html}"
+    );
+
+    assert!(
+        !html.contains("Keep mine"),
+        "what was typed is not kept without JavaScript, so it cannot be kept: {html}"
+    );
+}
+
+// Each request builds the app anew (with its own live feed's connection), so
+// a test makes few of them: the refused field is a test of its own.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_refused_plan_field_posted_without_javascript_is_shown_beside_it(pool: PgPool) {
+    use switchyard::api::plans::SavePlan;
+    switchyard::store::seed::seed_demo(&pool, 0)
+        .await
+        .expect("seed");
+    let long = plan_form(&pool, 1, |edit| edit.phases[2].owner = "x".repeat(101)).await;
+    let (status, location) = post_form_from(&pool, PLAN, SavePlan::PATH, &long).await;
+    assert!(status.is_redirection(), "{status}");
+    let location = location.expect("a Location header");
+    let (_, html) = get(&pool, location.trim_start_matches("http://localhost")).await;
+    // Beside the field: within the owner input's label.
+    let owner = html
+        .find(r#"name="form[phases][2][owner]""#)
+        .map(|at| &html[at..at + html[at..].find("</label>").unwrap_or(0)]);
+    assert!(
+        owner.is_some_and(
+            |label| label.contains("field-error") && label.contains("at most 100 characters")
+        ),
+        "{html}"
+    );
+    let plan = switchyard::store::migrations::plan(&pool, crate::DEMO)
+        .await
+        .expect("plan");
+    assert_eq!(plan.revision, 1, "nothing saved");
 }

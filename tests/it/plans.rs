@@ -84,15 +84,9 @@ async fn bad_plan_input_is_refused_and_nothing_saved(pool: PgPool) {
         .await
         .expect_err("too long");
     assert!(
-        matches!(err, StoreError::Invalid { ref field, .. } if field == "phases[3].owner"),
+        matches!(err, StoreError::Invalid { ref field, .. } if field == "phases[2].owner"),
         "{err:?}"
     );
-    let mut edit = current(&pool).await;
-    edit.phases[0].position = 7;
-    assert!(matches!(
-        plans::save(&pool, DEMO, 1, edit, "a").await,
-        Err(StoreError::Invalid { .. })
-    ));
     assert_eq!(
         migrations::plan(&pool, DEMO).await.expect("plan").revision,
         1
@@ -101,4 +95,26 @@ async fn bad_plan_input_is_refused_and_nothing_saved(pool: PgPool) {
         plans::version(&pool, DEMO, 42).await,
         Err(StoreError::NotFound(_))
     ));
+}
+
+// What a phase waits for is decided by the server and carried in the plan
+// view; the page shows it as it is.
+#[sqlx::test(migrations = "./migrations")]
+async fn the_plan_view_says_what_each_phase_waits_for(pool: PgPool) {
+    seed::seed_demo(&pool, 0).await.expect("seed");
+    let plan = migrations::plan(&pool, DEMO).await.expect("plan");
+    assert_eq!(plan.phases[0].waiting, None, "phase 1 depends on nothing");
+    let waiting = plan.phases[1].waiting.clone().expect("phase 2 waits");
+    assert!(
+        waiting.starts_with("Waiting: phase 1 (") && waiting.ends_with("is Pending"),
+        "{waiting}"
+    );
+    sqlx::query("UPDATE switchyard.phase_states SET state = 'done' WHERE position = 1")
+        .execute(&pool)
+        .await
+        .expect("phase 1 done");
+    let plan = migrations::plan(&pool, DEMO).await.expect("plan");
+    assert_eq!(plan.phases[1].waiting, None, "its dependency is done");
+    let waiting = plan.phases[2].waiting.clone().expect("phase 3 waits");
+    assert!(waiting.contains("phase 2 ("), "{waiting}");
 }
