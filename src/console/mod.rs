@@ -6,14 +6,17 @@
 
 pub mod live;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use sqlx::PgPool;
 
 use crate::engine::journal::PhaseRecord;
 use crate::engine::phases::{why_not_roll_back, RunControl};
 use crate::engine::vocab::actor;
-use crate::engine::{Engine, EngineError, EngineOptions, Event, Phase, Recipe, Work};
+use crate::engine::{
+    Engine, EngineError, EngineOptions, Event, Phase, Planner, Recipe, Step, Work,
+};
 use crate::model::console::{
     ConsolePhase, ConsoleView, DifferenceRow, EventView, PhaseAction, PhaseChoice, ProgressView,
     QuarantineRow, ThroughputPoint, VerificationView,
@@ -87,7 +90,47 @@ impl From<ConsoleError> for AppError {
 pub struct Console {
     pool: PgPool,
     settings: Settings,
+    /// Each recipe's dry run, computed once (by recipe hash): the plan is
+    /// pure, and every view shows all five phases' SQL.
+    dry_runs: Arc<Mutex<HashMap<String, Arc<DryRun>>>>,
 }
+
+/// A recipe's dry run as the console shows it: each phase's SQL (label
+/// comments, then statements), and whether the phase runs the verification
+/// gate; indexed by `Phase::index`.
+#[derive(Debug)]
+struct DryRun {
+    sql: Vec<Vec<String>>,
+    gated: Vec<bool>,
+}
+
+impl DryRun {
+    fn of(recipe: &Recipe) -> Self {
+        let planner = Planner::new(recipe);
+        let steps: Vec<Vec<Step>> = Phase::ALL.iter().map(|p| planner.apply(*p)).collect();
+        DryRun {
+            sql: steps
+                .iter()
+                .map(|steps| {
+                    steps
+                        .iter()
+                        .flat_map(|s| {
+                            std::iter::once(format!("-- {}", s.label))
+                                .chain(s.statements().into_iter().map(|q| format!("{q};")))
+                        })
+                        .collect()
+                })
+                .collect(),
+            gated: steps
+                .iter()
+                .map(|steps| steps.iter().any(|s| matches!(s.work, Work::Verify(_))))
+                .collect(),
+        }
+    }
+}
+
+/// Distinct recipes kept in the dry-run cache before it starts afresh.
+const DRY_RUNS_KEPT: usize = 64;
 
 #[derive(Clone, Debug, Default)]
 pub struct Settings {
@@ -97,7 +140,27 @@ pub struct Settings {
 
 impl Console {
     pub fn new(pool: PgPool, settings: Settings) -> Self {
-        Console { pool, settings }
+        Console {
+            pool,
+            settings,
+            dry_runs: Arc::default(),
+        }
+    }
+
+    /// `recipe`'s dry run, from the cache when this recipe was shown before.
+    fn dry_run(&self, recipe: &Recipe) -> Arc<DryRun> {
+        let hash = recipe.hash();
+        // A panic elsewhere cannot leave the map half-written: use it anyway.
+        let mut cache = self.dry_runs.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(known) = cache.get(&hash) {
+            return known.clone();
+        }
+        let made = Arc::new(DryRun::of(recipe));
+        if cache.len() >= DRY_RUNS_KEPT {
+            cache.clear();
+        }
+        cache.insert(hash, made.clone());
+        made
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -189,22 +252,17 @@ async fn view(console: &Console, name: &str) -> Result<ConsoleView, ConsoleError
     let records = &status.phases;
     let busy = engine.is_busy().await?;
     let titles = stored::phase_titles(pool, name).await?;
+    let dry_run = console.dry_run(engine.recipe());
     let mut phases = Vec::new();
     for r in records {
-        let sql = engine
-            .plan(r.phase)
-            .iter()
-            .flat_map(|s| {
-                std::iter::once(format!("-- {}", s.label))
-                    .chain(s.statements().into_iter().map(|q| format!("{q};")))
-            })
-            .collect();
+        let sql = dry_run.sql[r.phase.index()].clone();
+        let gated = dry_run.gated[r.phase.index()];
         let blocked = match r.state {
             PhaseState::Done | PhaseState::Running | PhaseState::Verifying => None,
             _ if busy => Some(ANOTHER_RUNNER.to_string()),
             _ => engine.why_not_apply(records, r.phase),
         };
-        let choices = choices(engine, records, r.phase, busy, status.quarantined);
+        let choices = choices(engine, records, r.phase, busy, status.quarantined, gated);
         phases.push(console_phase(r, &titles, sql, blocked, choices));
     }
     let backfill = records
@@ -271,8 +329,9 @@ fn choices(
     phase: Phase,
     busy: bool,
     quarantined: i64,
+    gated: bool,
 ) -> Vec<PhaseChoice> {
-    verdicts(engine, records, phase, busy, quarantined)
+    verdicts(engine, records, phase, busy, quarantined, gated)
         .into_iter()
         .filter(|c| match c.action {
             // Stopping and resuming are the backfill's controls; another
@@ -286,13 +345,15 @@ fn choices(
 }
 
 /// Every action's verdict for `phase` now, in button order, with
-/// `quarantined` documents in quarantine.
+/// `quarantined` documents in quarantine; `gated`: the phase runs the
+/// verification gate.
 fn verdicts(
     engine: &Engine,
     records: &[PhaseRecord],
     phase: Phase,
     busy: bool,
     quarantined: i64,
+    gated: bool,
 ) -> Vec<PhaseChoice> {
     let state = records
         .get(phase.index())
@@ -324,10 +385,6 @@ fn verdicts(
     // A run of a phase whose steps include the verification gate (phase 4)
     // is refused by the engine while documents are quarantined, unless the
     // operator accepts them: the run asks for that acceptance.
-    let gated = engine
-        .plan(phase)
-        .iter()
-        .any(|s| matches!(s.work, Work::Verify(_)));
     let must_accept = (gated && quarantined > 0).then_some(quarantined);
     let choice = |action, refused, confirm| PhaseChoice {
         action,
@@ -511,10 +568,18 @@ async fn act(
     let engine = console.engine_for(name, actor).await?;
     let status = engine.status().await?;
     let busy = engine.is_busy().await?;
-    let choice = verdicts(&engine, &status.phases, phase, busy, status.quarantined)
-        .into_iter()
-        .find(|c| c.action == action)
-        .ok_or_else(|| ConsoleError::Refused(format!("phase {phase} has no {action:?}")))?;
+    let gated = console.dry_run(engine.recipe()).gated[phase.index()];
+    let choice = verdicts(
+        &engine,
+        &status.phases,
+        phase,
+        busy,
+        status.quarantined,
+        gated,
+    )
+    .into_iter()
+    .find(|c| c.action == action)
+    .ok_or_else(|| ConsoleError::Refused(format!("phase {phase} has no {action:?}")))?;
     if let Some(reason) = choice.refused {
         return Err(ConsoleError::Refused(reason));
     }

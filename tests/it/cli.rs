@@ -91,9 +91,7 @@ fn unreadable_recipe_is_a_clear_error() {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn phase_order_is_refused_with_exit_4_and_status_is_json(pool: PgPool) {
-    switchyard::store::seed::seed_demo(&pool, 50)
-        .await
-        .expect("seed");
+    crate::seeded(&pool, 50).await;
     let url = url_of(&pool).await;
     let out = cli(
         &["phase", "run", "2", "recipes/user_preferences.toml"],

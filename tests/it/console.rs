@@ -7,15 +7,10 @@ use switchyard::console::{live::LiveHub, Console, ConsoleError, Settings};
 use switchyard::engine::state::RunnerLock;
 use switchyard::model::console::PhaseAction;
 use switchyard::model::{Phase, PhaseState};
-use switchyard::store::seed;
 
 /// The console as the server builds it (no setting overridden).
 fn console_of(pool: &PgPool) -> Console {
     Console::new(pool.clone(), Settings::default())
-}
-
-async fn seeded(pool: &PgPool, users: u64) {
-    seed::seed_demo(pool, users).await.expect("seed");
 }
 
 async fn wait_for_state(pool: &PgPool, phase: Phase, state: PhaseState) {
@@ -43,7 +38,7 @@ fn refused(result: Result<(), ConsoleError>, needle: &str) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn refusals_are_checked_on_the_server(pool: PgPool) {
-    seeded(&pool, 500).await;
+    crate::seeded(&pool, 500).await;
     let console = console_of(&pool);
     let act = |phase, action| console.act(DEMO, phase, action, false, "test");
     refused(
@@ -109,7 +104,7 @@ async fn refusals_are_checked_on_the_server(pool: PgPool) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn phase_4_refuses_quarantine_before_running(pool: PgPool) {
-    seeded(&pool, 1_000).await;
+    crate::seeded(&pool, 1_000).await;
     for phase in [Phase::Expand, Phase::Backfill, Phase::DualWrite] {
         console_of(&pool)
             .act(DEMO, phase, PhaseAction::Run, false, "test")
@@ -159,7 +154,7 @@ async fn phase_4_refuses_quarantine_before_running(pool: PgPool) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn a_phase_left_running_by_a_dead_server_can_be_resumed(pool: PgPool) {
-    seeded(&pool, 2_000).await;
+    crate::seeded(&pool, 2_000).await;
     console_of(&pool)
         .act(DEMO, Phase::Expand, PhaseAction::Run, false, "test")
         .await
@@ -202,7 +197,7 @@ async fn a_phase_left_running_by_a_dead_server_can_be_resumed(pool: PgPool) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn bad_throttle_values_are_refused(pool: PgPool) {
-    seeded(&pool, 10).await;
+    crate::seeded(&pool, 10).await;
     // Refused naming the field that is out of range.
     for (target, pause, field) in [(5, 0, "target_batch_ms"), (200, -1, "throttle_ms")] {
         match console_of(&pool).throttle(DEMO, target, pause).await {
@@ -220,7 +215,7 @@ async fn bad_throttle_values_are_refused(pool: PgPool) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn every_instance_hears_the_engine(pool: PgPool) {
-    seeded(&pool, 10).await;
+    crate::seeded(&pool, 10).await;
     // Two app instances on the same database: each has its own hub.
     let first = LiveHub::start(pool.clone());
     let second = LiveHub::start(pool.clone());
@@ -249,7 +244,7 @@ async fn every_instance_hears_the_engine(pool: PgPool) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn unknown_migration_is_not_found(pool: PgPool) {
-    seeded(&pool, 10).await;
+    crate::seeded(&pool, 10).await;
     assert!(matches!(
         console_of(&pool).view("nope").await,
         Err(ConsoleError::NotFound(_))
@@ -260,7 +255,7 @@ async fn unknown_migration_is_not_found(pool: PgPool) {
 // renders the choices the server makes, so it can no longer drift.
 #[sqlx::test(migrations = "./migrations")]
 async fn a_failed_phase_offers_resume(pool: PgPool) {
-    seeded(&pool, 100).await;
+    crate::seeded(&pool, 100).await;
     sqlx::query("UPDATE switchyard.phase_states SET state = 'failed' WHERE position = 1")
         .execute(&pool)
         .await

@@ -7,13 +7,13 @@ use std::time::{Duration, Instant};
 use switchyard::engine::phases::{Outcome, RunControl};
 use switchyard::engine::state::RunnerLock;
 use switchyard::engine::{Engine, EngineError, Phase, Recipe};
-use switchyard::store::seed;
 
-const DEMO: &str = include_str!("../../recipes/user_preferences.toml");
+const DEMO_RECIPE: &str = include_str!("../../recipes/user_preferences.toml");
 const ORDERS: &str = include_str!("../../recipes/order_metadata.toml");
 
 fn demo_recipe() -> Recipe {
-    Recipe::parse(&DEMO.replace("soak_hours = 24.0", "soak_hours = 0.0")).expect("demo recipe")
+    Recipe::parse(&DEMO_RECIPE.replace("soak_hours = 24.0", "soak_hours = 0.0"))
+        .expect("demo recipe")
 }
 
 fn engine(pool: &PgPool, recipe: Recipe) -> Engine {
@@ -59,7 +59,7 @@ async fn run(e: &Engine, phase: Phase) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn full_run_then_full_rollback_restores_the_source_exactly(pool: PgPool) {
-    seed::seed_demo(&pool, 3_000).await.expect("seed");
+    crate::seeded(&pool, 3_000).await;
     let before = checksum(&pool, "public.users", "id").await;
     let e = engine(&pool, demo_recipe());
 
@@ -178,7 +178,7 @@ async fn full_run_then_full_rollback_restores_the_source_exactly(pool: PgPool) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn phases_run_in_order_and_roll_back_in_reverse(pool: PgPool) {
-    seed::seed_demo(&pool, 100).await.expect("seed");
+    crate::seeded(&pool, 100).await;
     let e = engine(&pool, demo_recipe());
     let err = e
         .apply(Phase::Backfill, &accept_all())
@@ -215,7 +215,7 @@ async fn phases_run_in_order_and_roll_back_in_reverse(pool: PgPool) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn phase_4_refuses_quarantine_unless_accepted_and_records_it(pool: PgPool) {
-    seed::seed_demo(&pool, 1_000).await.expect("seed");
+    crate::seeded(&pool, 1_000).await;
     let e = engine(&pool, demo_recipe());
     for p in Phase::ALL[..3].iter().copied() {
         run(&e, p).await;
@@ -238,8 +238,8 @@ async fn phase_4_refuses_quarantine_unless_accepted_and_records_it(pool: PgPool)
 
 #[sqlx::test(migrations = "./migrations")]
 async fn soak_time_blocks_phase_5(pool: PgPool) {
-    seed::seed_demo(&pool, 100).await.expect("seed");
-    let e = engine(&pool, Recipe::parse(DEMO).expect("24h soak"));
+    crate::seeded(&pool, 100).await;
+    let e = engine(&pool, Recipe::parse(DEMO_RECIPE).expect("24h soak"));
     for p in Phase::ALL[..4].iter().copied() {
         run(&e, p).await;
     }
@@ -255,7 +255,7 @@ async fn soak_time_blocks_phase_5(pool: PgPool) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn quarantine_holds_each_bad_document_with_its_reason(pool: PgPool) {
-    seed::seed_demo(&pool, 1_000).await.expect("seed");
+    crate::seeded(&pool, 1_000).await;
     let e = engine(&pool, demo_recipe());
     run(&e, Phase::Expand).await;
     run(&e, Phase::Backfill).await;
@@ -299,7 +299,7 @@ async fn quarantine_holds_each_bad_document_with_its_reason(pool: PgPool) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn a_second_runner_gets_busy(pool: PgPool) {
-    seed::seed_demo(&pool, 100).await.expect("seed");
+    crate::seeded(&pool, 100).await;
     let e = engine(&pool, demo_recipe());
     let held = RunnerLock::acquire(&pool, &demo_recipe(), &*crate::journal(&pool))
         .await
@@ -317,7 +317,7 @@ async fn a_second_runner_gets_busy(pool: PgPool) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn ddl_waits_out_a_lock_without_blocking_other_queries(pool: PgPool) {
-    seed::seed_demo(&pool, 200).await.expect("seed");
+    crate::seeded(&pool, 200).await;
     // A transaction holding a row lock on the source (RowExclusiveLock), as
     // a long application transaction would: CREATE TRIGGER must wait for it.
     let mut blocker = pool.begin().await.expect("blocker");
@@ -368,7 +368,7 @@ async fn ddl_waits_out_a_lock_without_blocking_other_queries(pool: PgPool) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn concurrent_writes_through_phases_1_to_4_end_with_zero_differences(pool: PgPool) {
-    seed::seed_demo(&pool, 5_000).await.expect("seed");
+    crate::seeded(&pool, 5_000).await;
     let stop = Arc::new(AtomicBool::new(false));
     let writer = {
         let pool = pool.clone();
@@ -499,7 +499,7 @@ async fn uuid_keys_nested_paths_numeric_and_timestamps(pool: PgPool) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn a_killed_backfill_resumes_from_its_checkpoint(pool: PgPool) {
-    seed::seed_demo(&pool, 30_000).await.expect("seed");
+    crate::seeded(&pool, 30_000).await;
     // The CLI process gets the URL of this test's own database.
     let db: String = sqlx::query_scalar("SELECT current_database()")
         .fetch_one(&pool)
@@ -515,7 +515,8 @@ async fn a_killed_backfill_resumes_from_its_checkpoint(pool: PgPool) {
     let recipe_path = dir.join("recipe.toml");
     std::fs::write(
         &recipe_path,
-        DEMO.replace("target_batch_ms = 200", "target_batch_ms = 10")
+        DEMO_RECIPE
+            .replace("target_batch_ms = 200", "target_batch_ms = 10")
             .replace("initial_batch_size = 2000", "initial_batch_size = 200"),
     )
     .expect("recipe");

@@ -1,5 +1,6 @@
 //! The real router (pages and server functions) over a real database.
 
+use crate::DEMO;
 use axum::body::{to_bytes, Body};
 use axum::http::{Request, StatusCode};
 use leptos::prelude::LeptosOptions;
@@ -29,21 +30,17 @@ async fn get(pool: &PgPool, uri: &str) -> (StatusCode, String) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn home_page_lists_the_seeded_migration(pool: PgPool) {
-    switchyard::store::seed::seed_demo(&pool, 0)
-        .await
-        .expect("seed");
+    crate::seeded(&pool, 0).await;
     let (status, html) = get(&pool, "/").await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("User Preferences Schema Migration"), "{html}");
     assert!(html.contains("Phase 1 of 5: Create new tables with indexes"));
-    assert!(html.contains("href=\"/m/user-preferences\""));
+    assert!(html.contains(&format!("href=\"/m/{DEMO}\"")));
 }
 
 #[sqlx::test(migrations = "./migrations")]
 async fn migration_page_renders_spec_from_the_database(pool: PgPool) {
-    switchyard::store::seed::seed_demo(&pool, 0)
-        .await
-        .expect("seed");
+    crate::seeded(&pool, 0).await;
     // Change the stored spec: the page must show what the database holds.
     sqlx::query(
         r#"UPDATE switchyard.specs SET blocks = '[{"type":"code","code":{"language":"sql",
@@ -52,7 +49,7 @@ async fn migration_page_renders_spec_from_the_database(pool: PgPool) {
     .execute(&pool)
     .await
     .expect("update");
-    let (status, html) = get(&pool, "/m/user-preferences").await;
+    let (status, html) = get(&pool, &format!("/m/{DEMO}")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("SELECT 42 AS answer"), "{html}");
     assert!(html.contains("data-language=\"sql\""));
@@ -60,9 +57,7 @@ async fn migration_page_renders_spec_from_the_database(pool: PgPool) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn unknown_migration_is_a_404(pool: PgPool) {
-    switchyard::store::seed::seed_demo(&pool, 0)
-        .await
-        .expect("seed");
+    crate::seeded(&pool, 0).await;
     let (status, html) = get(&pool, "/m/does-not-exist").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(html.contains("Not found"));
@@ -70,9 +65,7 @@ async fn unknown_migration_is_a_404(pool: PgPool) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn hostile_links_in_a_spec_are_not_rendered_as_links(pool: PgPool) {
-    switchyard::store::seed::seed_demo(&pool, 0)
-        .await
-        .expect("seed");
+    crate::seeded(&pool, 0).await;
     sqlx::query(
         r#"UPDATE switchyard.specs SET blocks = '[{"type":"paragraph","paragraph":{
            "rich_text":[{"type":"text","plain_text":"<script>alert(1)</script> click",
@@ -81,7 +74,7 @@ async fn hostile_links_in_a_spec_are_not_rendered_as_links(pool: PgPool) {
     .execute(&pool)
     .await
     .expect("update");
-    let (status, html) = get(&pool, "/m/user-preferences").await;
+    let (status, html) = get(&pool, &format!("/m/{DEMO}")).await;
     assert_eq!(status, StatusCode::OK);
     // The text may appear in the serialised hydration data, never as a link.
     assert!(!html.contains("href=\"javascript:"));
@@ -91,18 +84,19 @@ async fn hostile_links_in_a_spec_are_not_rendered_as_links(pool: PgPool) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn read_flag_endpoint_reports_where_to_read(pool: PgPool) {
-    switchyard::store::seed::seed_demo(&pool, 0)
-        .await
-        .expect("seed");
-    let (status, body) = get(&pool, "/flags/user-preferences").await;
+    crate::seeded(&pool, 0).await;
+    let (status, body) = get(&pool, &format!("/flags/{DEMO}")).await;
     assert_eq!(status, StatusCode::OK);
     let json: serde_json::Value = serde_json::from_str(&body).expect("json");
     assert_eq!(json["reads_from"], "source");
-    sqlx::query("INSERT INTO switchyard.read_flags (migration_name, reads_from) VALUES ('user-preferences', 'targets')")
-        .execute(&pool)
-        .await
-        .expect("flip");
-    let (_, body) = get(&pool, "/flags/user-preferences").await;
+    sqlx::query(
+        "INSERT INTO switchyard.read_flags (migration_name, reads_from) VALUES ($1, 'targets')",
+    )
+    .bind(DEMO)
+    .execute(&pool)
+    .await
+    .expect("flip");
+    let (_, body) = get(&pool, &format!("/flags/{DEMO}")).await;
     let json: serde_json::Value = serde_json::from_str(&body).expect("json");
     assert_eq!(json["reads_from"], "targets");
     let (status, _) = get(&pool, "/flags/nope").await;
@@ -131,9 +125,7 @@ async fn call(pool: &PgPool, path: &str, form: &str) -> (StatusCode, String) {
 #[sqlx::test(migrations = "./migrations")]
 async fn move_task_server_fn_refuses_unknown_statuses_and_stale_revisions(pool: PgPool) {
     use switchyard::api::tasks::MoveTask;
-    switchyard::store::seed::seed_demo(&pool, 0)
-        .await
-        .expect("seed");
+    crate::seeded(&pool, 0).await;
     let (id, rev): (i64, i32) =
         sqlx::query_as("SELECT id, revision FROM switchyard.tasks WHERE title = 'Add dual-write'")
             .fetch_one(&pool)
@@ -142,7 +134,7 @@ async fn move_task_server_fn_refuses_unknown_statuses_and_stale_revisions(pool: 
     let (status, body) = call(
         &pool,
         MoveTask::PATH,
-        &format!("name=user-preferences&task_id={id}&status=Shipped&revision={rev}"),
+        &format!("name={DEMO}&task_id={id}&status=Shipped&revision={rev}"),
     )
     .await;
     assert!(!status.is_success(), "{status}");
@@ -154,7 +146,7 @@ async fn move_task_server_fn_refuses_unknown_statuses_and_stale_revisions(pool: 
     let (status, body) = call(
         &pool,
         MoveTask::PATH,
-        &format!("name=user-preferences&task_id={id}&status=Done&revision={rev}"),
+        &format!("name={DEMO}&task_id={id}&status=Done&revision={rev}"),
     )
     .await;
     assert!(status.is_success(), "{status}: {body}");
@@ -163,7 +155,7 @@ async fn move_task_server_fn_refuses_unknown_statuses_and_stale_revisions(pool: 
     let (status, body) = call(
         &pool,
         MoveTask::PATH,
-        &format!("name=user-preferences&task_id={id}&status=Blocked&revision={rev}"),
+        &format!("name={DEMO}&task_id={id}&status=Blocked&revision={rev}"),
     )
     .await;
     assert!(!status.is_success());
@@ -179,9 +171,7 @@ async fn move_task_server_fn_refuses_unknown_statuses_and_stale_revisions(pool: 
 #[sqlx::test(migrations = "./migrations")]
 async fn act_on_phase_server_fn_refuses_out_of_order(pool: PgPool) {
     use switchyard::api::console::ActOnPhase;
-    switchyard::store::seed::seed_demo(&pool, 0)
-        .await
-        .expect("seed");
+    crate::seeded(&pool, 0).await;
     let (status, body) = call(
         &pool,
         ActOnPhase::PATH,
@@ -247,9 +237,7 @@ async fn task_count(pool: &PgPool) -> i64 {
 #[sqlx::test(migrations = "./migrations")]
 async fn create_form_posted_without_javascript_saves_and_redirects_to_the_board(pool: PgPool) {
     use switchyard::api::tasks::CreateTask;
-    switchyard::store::seed::seed_demo(&pool, 0)
-        .await
-        .expect("seed");
+    crate::seeded(&pool, 0).await;
     let (dep, _): (i64, i32) = sqlx::query_as(
         "SELECT id, revision FROM switchyard.tasks WHERE title = 'Write migration SQL'",
     )
@@ -285,9 +273,7 @@ async fn create_form_posted_without_javascript_saves_and_redirects_to_the_board(
 #[sqlx::test(migrations = "./migrations")]
 async fn a_refused_form_redirects_back_with_the_field_shown_and_saves_nothing(pool: PgPool) {
     use switchyard::api::tasks::{CreateTask, UpdateTask};
-    switchyard::store::seed::seed_demo(&pool, 0)
-        .await
-        .expect("seed");
+    crate::seeded(&pool, 0).await;
     // An empty title: refused, back to the board with the refusal in the URL.
     let (status, location) = post_form(
         &pool,
@@ -410,9 +396,7 @@ async fn plan_form(
 #[sqlx::test(migrations = "./migrations")]
 async fn plan_form_posted_without_javascript_saves_a_revision_and_redirects_back(pool: PgPool) {
     use switchyard::api::plans::SavePlan;
-    switchyard::store::seed::seed_demo(&pool, 0)
-        .await
-        .expect("seed");
+    crate::seeded(&pool, 0).await;
     let before = switchyard::store::migrations::plan(&pool, crate::DEMO)
         .await
         .expect("plan");
@@ -454,7 +438,7 @@ async fn plan_form_posted_without_javascript_saves_a_revision_and_redirects_back
         (2, "web")
     );
     // The page it lands on shows the new revision, the editor closed.
-    let (status, html) = get(&pool, "/m/user-preferences/plan").await;
+    let (status, html) = get(&pool, &format!("/m/{DEMO}/plan")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Revision 2"), "{html}");
     assert_eq!(editor_open(&html), Some(false), "{html}");
@@ -463,9 +447,7 @@ async fn plan_form_posted_without_javascript_saves_a_revision_and_redirects_back
 #[sqlx::test(migrations = "./migrations")]
 async fn a_stale_plan_form_redirects_back_with_the_conflict_and_saves_nothing(pool: PgPool) {
     use switchyard::api::plans::SavePlan;
-    switchyard::store::seed::seed_demo(&pool, 0)
-        .await
-        .expect("seed");
+    crate::seeded(&pool, 0).await;
     // Someone else saves revision 2 while this form still says revision 1.
     let theirs = plan_form(&pool, 1, |edit| edit.body_markdown = "Alice's plan".into()).await;
     let (status, _) = post_form_from(&pool, PLAN, SavePlan::PATH, &theirs).await;
@@ -517,9 +499,7 @@ async fn a_stale_plan_form_redirects_back_with_the_conflict_and_saves_nothing(po
 #[sqlx::test(migrations = "./migrations")]
 async fn a_refused_plan_field_posted_without_javascript_is_shown_beside_it(pool: PgPool) {
     use switchyard::api::plans::SavePlan;
-    switchyard::store::seed::seed_demo(&pool, 0)
-        .await
-        .expect("seed");
+    crate::seeded(&pool, 0).await;
     let long = plan_form(&pool, 1, |edit| edit.phases[2].owner = "x".repeat(101)).await;
     let (status, location) = post_form_from(&pool, PLAN, SavePlan::PATH, &long).await;
     assert!(status.is_redirection(), "{status}");

@@ -47,3 +47,10 @@ pub fn engine_with(
     };
     switchyard::engine::Engine::new(pool.clone(), recipe, opts, journal(pool))
 }
+
+/// The demo seeded as the app seeds it on start-up, with `users` users.
+pub async fn seeded(pool: &sqlx::PgPool, users: u64) {
+    switchyard::store::seed::seed_demo(pool, users)
+        .await
+        .expect("seed the demo");
+}

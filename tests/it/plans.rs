@@ -3,7 +3,7 @@
 use crate::DEMO;
 use sqlx::PgPool;
 use switchyard::model::plan::PlanEdit;
-use switchyard::store::{migrations, plans, seed, StoreError};
+use switchyard::store::{migrations, plans, StoreError};
 
 async fn current(pool: &PgPool) -> PlanEdit {
     plans::history(pool, DEMO)
@@ -15,7 +15,7 @@ async fn current(pool: &PgPool) -> PlanEdit {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn saves_make_versions_and_stale_saves_conflict(pool: PgPool) {
-    seed::seed_demo(&pool, 0).await.expect("seed");
+    crate::seeded(&pool, 0).await;
     let history = plans::history(&pool, DEMO).await.expect("history");
     assert_eq!(history.len(), 1, "the seed is revision 1");
     assert_eq!(history[0].plan.phases.len(), 5);
@@ -77,7 +77,7 @@ async fn saves_make_versions_and_stale_saves_conflict(pool: PgPool) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn bad_plan_input_is_refused_and_nothing_saved(pool: PgPool) {
-    seed::seed_demo(&pool, 0).await.expect("seed");
+    crate::seeded(&pool, 0).await;
     let mut edit = current(&pool).await;
     edit.phases[2].owner = "x".repeat(101);
     let err = plans::save(&pool, DEMO, 1, edit, "a")
@@ -101,7 +101,7 @@ async fn bad_plan_input_is_refused_and_nothing_saved(pool: PgPool) {
 // view; the page shows it as it is.
 #[sqlx::test(migrations = "./migrations")]
 async fn the_plan_view_says_what_each_phase_waits_for(pool: PgPool) {
-    seed::seed_demo(&pool, 0).await.expect("seed");
+    crate::seeded(&pool, 0).await;
     let plan = migrations::plan(&pool, DEMO).await.expect("plan");
     assert_eq!(plan.phases[0].waiting, None, "phase 1 depends on nothing");
     let waiting = plan.phases[1].waiting.clone().expect("phase 2 waits");

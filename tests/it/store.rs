@@ -37,7 +37,7 @@ async fn concurrent_seeders_do_not_duplicate(pool: PgPool) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn about_one_percent_of_generated_documents_are_messy(pool: PgPool) {
-    seed::seed_demo(&pool, 10_000).await.expect("seed");
+    crate::seeded(&pool, 10_000).await;
     // A clean document has exactly these keys with these types and values.
     let messy: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM public.users WHERE NOT (
@@ -97,7 +97,7 @@ async fn a_foreign_users_table_is_left_alone(pool: PgPool) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn reads_the_demo_back(pool: PgPool) {
-    seed::seed_demo(&pool, 10).await.expect("seed");
+    crate::seeded(&pool, 10).await;
 
     let list = migrations::list_summaries(&pool).await.expect("list");
     assert_eq!(list.len(), 1);
@@ -150,7 +150,7 @@ async fn reads_the_demo_back(pool: PgPool) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn current_phase_follows_phase_states(pool: PgPool) {
-    seed::seed_demo(&pool, 0).await.expect("seed");
+    crate::seeded(&pool, 0).await;
     sqlx::query(
         "UPDATE switchyard.phase_states SET state = 'done'
          WHERE position <= 2",
@@ -175,7 +175,7 @@ async fn current_phase_follows_phase_states(pool: PgPool) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn unknown_migration_is_not_found(pool: PgPool) {
-    seed::seed_demo(&pool, 0).await.expect("seed");
+    crate::seeded(&pool, 0).await;
     for result in [
         migrations::find_summary(&pool, "nope").await.map(|_| ()),
         migrations::spec(&pool, "nope").await.map(|_| ()),
@@ -189,7 +189,7 @@ async fn unknown_migration_is_not_found(pool: PgPool) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn a_corrupt_stored_spec_is_reported_not_panicked(pool: PgPool) {
-    seed::seed_demo(&pool, 0).await.expect("seed");
+    crate::seeded(&pool, 0).await;
     sqlx::query(
         r#"UPDATE switchyard.specs SET blocks = '[{"type": "paragraph", "paragraph": 7}]'"#,
     )
@@ -218,7 +218,7 @@ async fn migrate_applies_our_schema_twice_without_error(pool: PgPool) {
 #[sqlx::test(migrations = "./migrations")]
 async fn the_schema_admits_exactly_the_vocabulary(pool: PgPool) {
     use switchyard::engine::{Event, ReadsFrom};
-    seed::seed_demo(&pool, 0).await.expect("seed");
+    crate::seeded(&pool, 0).await;
     let id: i64 = sqlx::query_scalar("SELECT id FROM switchyard.migrations")
         .fetch_one(&pool)
         .await

@@ -5,7 +5,7 @@ use crate::DEMO;
 use sqlx::PgPool;
 use switchyard::model::{Phase, Priority, TaskStatus};
 use switchyard::store::tasks::{self, TaskInput};
-use switchyard::store::{migrations, seed, StoreError};
+use switchyard::store::{migrations, StoreError};
 
 fn input(title: &str) -> TaskInput {
     TaskInput {
@@ -30,7 +30,7 @@ async fn task_id(pool: &PgPool, title: &str) -> (i64, i32) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn moves_bump_the_revision_and_stale_ones_conflict(pool: PgPool) {
-    seed::seed_demo(&pool, 0).await.expect("seed");
+    crate::seeded(&pool, 0).await;
     let (id, rev) = task_id(&pool, "Add dual-write").await;
     let new_rev = tasks::move_task(&pool, DEMO, id, TaskStatus::InProgress, rev, "t")
         .await
@@ -57,7 +57,7 @@ async fn moves_bump_the_revision_and_stale_ones_conflict(pool: PgPool) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn criteria_tick_and_persist(pool: PgPool) {
-    seed::seed_demo(&pool, 0).await.expect("seed");
+    crate::seeded(&pool, 0).await;
     let all = migrations::tasks(&pool, DEMO).await.expect("tasks");
     let task = all
         .iter()
@@ -80,7 +80,7 @@ async fn criteria_tick_and_persist(pool: PgPool) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn bad_input_is_refused_with_its_field_and_nothing_saved(pool: PgPool) {
-    seed::seed_demo(&pool, 0).await.expect("seed");
+    crate::seeded(&pool, 0).await;
     let cases: Vec<(TaskInput, &str)> = vec![
         (input("   "), "title"),
         (input(&"x".repeat(201)), "title"),
@@ -121,7 +121,7 @@ async fn bad_input_is_refused_with_its_field_and_nothing_saved(pool: PgPool) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn create_trims_and_keeps_criteria(pool: PgPool) {
-    seed::seed_demo(&pool, 0).await.expect("seed");
+    crate::seeded(&pool, 0).await;
     let id = tasks::create_task(&pool, DEMO, input("  New one "), "t")
         .await
         .expect("create");
@@ -144,7 +144,7 @@ async fn create_trims_and_keeps_criteria(pool: PgPool) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn dependency_cycles_and_other_migrations_are_refused(pool: PgPool) {
-    seed::seed_demo(&pool, 0).await.expect("seed");
+    crate::seeded(&pool, 0).await;
     let (write_sql, rev) = task_id(&pool, "Write migration SQL").await;
     let (backfill, _) = task_id(&pool, "Implement backfill job").await;
     // backfill depends on write_sql; making write_sql depend on backfill is a cycle.
@@ -191,7 +191,7 @@ async fn demo_reset_rolls_back_every_phase_and_reseeds(pool: PgPool) {
     use switchyard::engine::phases::RunControl;
     use switchyard::engine::{Engine, EngineOptions, Phase, PhaseState, Recipe};
 
-    seed::seed_demo(&pool, 500).await.expect("seed");
+    crate::seeded(&pool, 500).await;
     let before: Vec<String> = migrations::tasks(&pool, DEMO)
         .await
         .expect("tasks")

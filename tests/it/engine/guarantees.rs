@@ -736,7 +736,7 @@ allowed = [{}, {}]
 // transactions are refused once another runner took over.
 #[sqlx::test(migrations = "./migrations")]
 async fn a_runner_that_lost_its_lock_is_fenced(pool: PgPool) {
-    seed::seed_demo(&pool, 10).await.expect("seed");
+    crate::seeded(&pool, 10).await;
     let recipe = demo_recipe();
     let first = RunnerLock::acquire(&pool, &recipe, &*crate::journal(&pool))
         .await
