@@ -16,6 +16,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 use tokio::sync::broadcast;
 
+use crate::engine::vocab::ReadFlag;
 use crate::engine::ReadsFrom;
 use crate::store::events::EVENTS_CHANNEL;
 use crate::store::{self, StoreError};
@@ -154,11 +155,11 @@ pub async fn read_flag(State(state): State<LiveState>, Path(name): Path<String>)
                 Some((r, at)) => (r, Some(at)),
                 None => (ReadsFrom::default(), None),
             };
-            axum::Json(serde_json::json!({
-                "migration": name,
-                "reads_from": reads_from,
-                "changed_at": changed_at,
-            }))
+            axum::Json(ReadFlag {
+                migration: name,
+                reads_from,
+                changed_at,
+            })
             .into_response()
         }
         Err(e) => {

@@ -10,7 +10,7 @@ use super::recipe::{Recipe, Target};
 use super::sql::{self, Names};
 use super::state::READ_FLAG_CHANNEL;
 use super::step::{IndexBuild, KeyBounds, Step, Verification, Work};
-use super::vocab::{Phase, ReadsFrom};
+use super::vocab::{Phase, ReadFlag, ReadsFrom};
 
 /// The source column's definition as phase 5 found it (restored by its
 /// rollback). Read from the catalog by `Planner::record_definition_sql`.
@@ -123,7 +123,13 @@ impl<'a> Planner<'a> {
 
     fn read_flag_step(&self, label: &str, to: ReadsFrom) -> Step {
         let name = &self.r.name;
-        let note = serde_json::json!({"migration": name, "reads_from": to}).to_string();
+        let flag = ReadFlag {
+            migration: name.clone(),
+            reads_from: to,
+            changed_at: None,
+        };
+        // A struct of strings and an enum always serializes.
+        let note = serde_json::to_string(&flag).unwrap_or_default();
         Step::tx(
             label,
             vec![

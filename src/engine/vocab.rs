@@ -218,6 +218,17 @@ impl fmt::Display for PhaseState {
     }
 }
 
+/// The read flag as applications see it: announced with `NOTIFY
+/// switchyard_read_flag` when it flips (without `changed_at`) and served by
+/// `GET /flags/{name}` (with it, once the flag was ever set).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReadFlag {
+    pub migration: String,
+    pub reads_from: ReadsFrom,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// Where applications should read from: the read flag of phase 4.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -89,6 +89,7 @@ async fn read_flag_endpoint_reports_where_to_read(pool: PgPool) {
     assert_eq!(status, StatusCode::OK);
     let json: serde_json::Value = serde_json::from_str(&body).expect("json");
     assert_eq!(json["reads_from"], "source");
+    assert!(json.get("changed_at").is_none(), "never set: {json}");
     sqlx::query(
         "INSERT INTO switchyard.read_flags (migration_name, reads_from) VALUES ($1, 'targets')",
     )
@@ -99,6 +100,8 @@ async fn read_flag_endpoint_reports_where_to_read(pool: PgPool) {
     let (_, body) = get(&pool, &format!("/flags/{DEMO}")).await;
     let json: serde_json::Value = serde_json::from_str(&body).expect("json");
     assert_eq!(json["reads_from"], "targets");
+    assert_eq!(json["migration"], DEMO);
+    assert!(json["changed_at"].is_string(), "{json}");
     let (status, _) = get(&pool, "/flags/nope").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
