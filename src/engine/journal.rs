@@ -34,6 +34,9 @@ pub struct StateChange<'a> {
     /// The runner that changes it: the change commits only while it is the
     /// current one.
     pub fence: Option<&'a Fence>,
+    /// Forget the pinned recipe in the same transaction (phase 1 rolled
+    /// back: the migration is back at the start).
+    pub unpin: Option<&'a str>,
 }
 
 pub trait Journal: Send + Sync {
@@ -69,9 +72,6 @@ pub trait Journal: Send + Sync {
         &'a self,
         name: &'a str,
     ) -> BoxFuture<'a, Result<Option<(String, String)>, sqlx::Error>>;
-
-    /// Forgets the pinned recipe (the migration was rolled back to the start).
-    fn unpin<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), sqlx::Error>>;
 
     /// Records an operator's acceptance (`Event::Accepted`) and its event.
     fn accept<'a>(

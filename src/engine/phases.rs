@@ -229,6 +229,9 @@ impl Engine {
         error: Option<&str>,
         fence: Option<&Fence>,
     ) -> Result<(), EngineError> {
+        // Phase 1 rolled back: the migration is back at the start, and the
+        // next phase 1 pins afresh (in the same transaction as the state).
+        let back_at_start = phase == Phase::Expand && state == PhaseState::RolledBack;
         let change = StateChange {
             migration_id,
             phase,
@@ -236,6 +239,7 @@ impl Engine {
             actor: &self.opts.actor,
             error,
             fence,
+            unpin: back_at_start.then_some(self.recipe.name.as_str()),
         };
         self.journal
             .set_state(change)
@@ -624,10 +628,6 @@ impl Engine {
         let fence = Some(lock.fence());
         match result {
             Ok(_) => {
-                if phase == Phase::Expand {
-                    // Back at the start: the next phase 1 pins afresh.
-                    self.journal.unpin(&self.recipe.name).await?;
-                }
                 self.set_state(id, phase, PhaseState::RolledBack, None, fence)
                     .await
             }

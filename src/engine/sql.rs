@@ -1201,11 +1201,18 @@ pub fn create_rsync_fn(r: &Recipe, n: &Names, i: usize, t: &Target) -> String {
             wb = n.writeback_fn(i)
         )
     };
+    let old_entry = match &t.kind {
+        TargetKind::PerRow => "NULL::text".to_string(),
+        TargetKind::PerEntry { key_column, .. } => {
+            format!("(old_row ->> {})", literal(key_column.as_str()))
+        }
+    };
+    let cascade = moved_by_cascade(r, t, "ok", &old_entry);
     let body = format!(
         "ok := (old_row ->> {kc})::{kt};
 nk := (new_row ->> {kc})::{kt};
 moved := op = 'UPDATE' AND ({moved});
-IF moved AND ok IS DISTINCT FROM nk AND NOT EXISTS (SELECT 1 FROM {src} s WHERE s.{key} = ok) THEN
+IF moved AND ok IS DISTINCT FROM nk AND {cascade} THEN
   -- A cascaded source key update: the document moved with the row, and
   -- the dual-write has already mapped it; the row's image is older.
   RETURN;
@@ -1228,6 +1235,7 @@ END IF;",
             "old_row",
             "new_row"
         ),
+        cascade = cascade,
     );
     function(
         &format!("{}(op text, old_row jsonb, new_row jsonb)", n.rsync_fn(i)),
@@ -1308,6 +1316,28 @@ fn entry_of(t: &Target, row: &str) -> String {
     }
 }
 
+/// Whether a target row that moved from source key `old_key` (entry
+/// `old_entry`, per entry) to another key, its entry unchanged, was moved by
+/// the cascade of a source key update: no source row has the old key any
+/// more, or, when a statement shifted keys onto keys it freed (1 to 2, 2 to
+/// 3), a target row sits at the old place again (the row moved in from the
+/// key before). Either way the documents moved with their rows, and the
+/// source's triggers moved the keys' queued writes before the target's
+/// triggers fire (Postgres runs a cascade's triggers at the end of the
+/// application's statement).
+fn moved_by_cascade(r: &Recipe, t: &Target, old_key: &str, old_entry: &str) -> String {
+    let (src, key) = (source_table(r), &r.source.key);
+    let kc = &t.source_key_column;
+    let same_entry = match &t.kind {
+        TargetKind::PerRow => String::new(),
+        TargetKind::PerEntry { key_column, .. } => format!(" AND x.{key_column} = {old_entry}"),
+    };
+    format!(
+        "(NOT EXISTS (SELECT 1 FROM {src} s WHERE s.{key} = {old_key}) OR EXISTS (SELECT 1 FROM {} x WHERE x.{kc} = {old_key}{same_entry}))",
+        target_table(r, t)
+    )
+}
+
 /// Row-trigger statements queueing the change of a row of target `i` as
 /// `kind`, for a later replay (`create_replay_fn`): an insert with no old
 /// image; a delete with the whole old row (unless its source row is gone
@@ -1339,7 +1369,7 @@ ELSIF TG_OP = 'DELETE' THEN
     VALUES {del};
   END IF;
 ELSIF OLD.{kc} IS DISTINCT FROM NEW.{kc} AND {old_e} IS NOT DISTINCT FROM {new_e}
-      AND NOT EXISTS (SELECT 1 FROM {src} s WHERE s.{key} = OLD.{kc}) THEN
+      AND {cascade} THEN
   -- The cascade of a source key update: the document moved with its row,
   -- and the source's triggers moved the key's queued writes before this
   -- fires. The row is unchanged: nothing to remember.
@@ -1351,6 +1381,7 @@ ELSE
   {insert}
   SELECT c.* FROM (VALUES {upd}) AS c(m, k, s, t, e, o, img) WHERE c.img IS NOT NULL;
 END IF;",
+        cascade = moved_by_cascade(r, t, &format!("OLD.{kc}"), &old_e),
         ins = values("NEW", &new_e, "INSERT", "NULL::jsonb"),
         del = values("OLD", &old_e, "DELETE", "to_jsonb(OLD)"),
         upd = values(
@@ -1460,21 +1491,12 @@ fn replay_groups(name: &str) -> String {
 /// serializable transaction), the (key, entry) is queued (`reverse`) instead
 /// of failing the application, and re-synced from the row's state later.
 pub fn create_reverse_fn(r: &Recipe, n: &Names, i: usize, t: &Target) -> String {
-    let kc = &t.source_key_column;
-    let name = literal(&r.name);
-    let (old_e, new_e) = (entry_of(t, "OLD"), entry_of(t, "NEW"));
     let body = format!(
         "IF current_setting('{SYNCING_SETTING}', true) = 'on' THEN RETURN NULL; END IF;
 PERFORM set_config('{SYNCING_SETTING}', 'on', true);
 IF TG_OP <> 'INSERT' THEN old_img := to_jsonb(OLD); END IF;
 IF TG_OP <> 'DELETE' THEN new_img := to_jsonb(NEW); END IF;
 BEGIN
-  IF TG_OP = 'UPDATE' AND (OLD.{kc}, {old_e}) IS DISTINCT FROM (NEW.{kc}, {new_e}) THEN
-    -- The row moved (a cascaded key update): its queued work follows it.
-    UPDATE switchyard.sync_queue q SET source_key = NEW.{kc}::text, entry_key = {new_e}
-    WHERE q.migration_name = {name} AND q.target = {i} AND q.source_key = OLD.{kc}::text
-      AND q.entry_key IS NOT DISTINCT FROM {old_e};
-  END IF;
   PERFORM {rs}(TG_OP, old_img, new_img);
 EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure THEN
 {queue}

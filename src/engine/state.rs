@@ -88,13 +88,20 @@ impl RunnerLock {
         if !got {
             return Err(EngineError::Busy(name.to_string()));
         }
-        let epoch = journal.next_epoch(name).await?;
-        let Some(epoch) = epoch else {
-            // Dropping the session releases the lock just taken.
-            drop(conn.detach());
-            return Err(EngineError::Refused(format!(
-                "migration {name:?} has no records yet; its journal creates them first"
-            )));
+        // On any failure from here, closing the session releases the lock
+        // just taken: a locked session must never go back to the pool.
+        let epoch = match journal.next_epoch(name).await {
+            Ok(Some(epoch)) => epoch,
+            Ok(None) => {
+                drop(conn.detach());
+                return Err(EngineError::Refused(format!(
+                    "migration {name:?} has no records yet; its journal creates them first"
+                )));
+            }
+            Err(e) => {
+                drop(conn.detach());
+                return Err(e.into());
+            }
         };
         Ok(RunnerLock {
             conn: tokio::sync::Mutex::new(Some(conn)),

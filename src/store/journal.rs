@@ -113,6 +113,15 @@ impl PgJournal {
         .bind(PhaseState::Paused)
         .execute(&mut *tx)
         .await?;
+        if let Some(name) = c.unpin {
+            sqlx::query(
+                "UPDATE switchyard.migrations SET pinned_recipe = NULL, pinned_hash = NULL, pinned_at = NULL
+                 WHERE name = $1",
+            )
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        }
         let event = Event::PhaseState {
             state: c.state,
             error: c.error.map(str::to_string),
@@ -195,19 +204,6 @@ impl Journal for PgJournal {
                 Some((Some(text), Some(hash))) => Some((text, hash)),
                 _ => None,
             })
-        })
-    }
-
-    fn unpin<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), sqlx::Error>> {
-        Box::pin(async move {
-            sqlx::query(
-                "UPDATE switchyard.migrations SET pinned_recipe = NULL, pinned_hash = NULL, pinned_at = NULL
-                 WHERE name = $1",
-            )
-            .bind(name)
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
         })
     }
 

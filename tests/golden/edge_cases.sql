@@ -457,7 +457,7 @@ BEGIN
 ok := (old_row ->> 'thing_id')::uuid;
 nk := (new_row ->> 'thing_id')::uuid;
 moved := op = 'UPDATE' AND (ok IS DISTINCT FROM nk);
-IF moved AND ok IS DISTINCT FROM nk AND NOT EXISTS (SELECT 1 FROM "app"."things" s WHERE s."id" = ok) THEN
+IF moved AND ok IS DISTINCT FROM nk AND (NOT EXISTS (SELECT 1 FROM "app"."things" s WHERE s."id" = ok) OR EXISTS (SELECT 1 FROM "app"."thing_facts" x WHERE x."thing_id" = ok)) THEN
   -- A cascaded source key update: the document moved with the row, and
   -- the dual-write has already mapped it; the row's image is older.
   RETURN;
@@ -526,12 +526,6 @@ PERFORM set_config('switchyard.syncing', 'on', true);
 IF TG_OP <> 'INSERT' THEN old_img := to_jsonb(OLD); END IF;
 IF TG_OP <> 'DELETE' THEN new_img := to_jsonb(NEW); END IF;
 BEGIN
-  IF TG_OP = 'UPDATE' AND (OLD."thing_id", NULL::text) IS DISTINCT FROM (NEW."thing_id", NULL::text) THEN
-    -- The row moved (a cascaded key update): its queued work follows it.
-    UPDATE switchyard.sync_queue q SET source_key = NEW."thing_id"::text, entry_key = NULL::text
-    WHERE q.migration_name = 'edge-cases' AND q.target = 0 AND q.source_key = OLD."thing_id"::text
-      AND q.entry_key IS NOT DISTINCT FROM NULL::text;
-  END IF;
   PERFORM switchyard."sy_edge_cases_8e2d2f6b_rsync_0"(TG_OP, old_img, new_img);
 EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure THEN
   IF TG_OP = 'INSERT' THEN
@@ -543,7 +537,7 @@ EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure 
       VALUES ('edge-cases', 'reverse', OLD."thing_id"::text, 0, NULL::text, 'DELETE', to_jsonb(OLD));
     END IF;
   ELSIF OLD."thing_id" IS DISTINCT FROM NEW."thing_id" AND NULL::text IS NOT DISTINCT FROM NULL::text
-        AND NOT EXISTS (SELECT 1 FROM "app"."things" s WHERE s."id" = OLD."thing_id") THEN
+        AND (NOT EXISTS (SELECT 1 FROM "app"."things" s WHERE s."id" = OLD."thing_id") OR EXISTS (SELECT 1 FROM "app"."thing_facts" x WHERE x."thing_id" = OLD."thing_id")) THEN
     -- The cascade of a source key update: the document moved with its row,
     -- and the source's triggers moved the key's queued writes before this
     -- fires. The row is unchanged: nothing to remember.
@@ -605,7 +599,7 @@ ELSIF TG_OP = 'DELETE' THEN
     VALUES ('edge-cases', 'contract', OLD."thing_id"::text, 0, NULL::text, 'DELETE', to_jsonb(OLD));
   END IF;
 ELSIF OLD."thing_id" IS DISTINCT FROM NEW."thing_id" AND NULL::text IS NOT DISTINCT FROM NULL::text
-      AND NOT EXISTS (SELECT 1 FROM "app"."things" s WHERE s."id" = OLD."thing_id") THEN
+      AND (NOT EXISTS (SELECT 1 FROM "app"."things" s WHERE s."id" = OLD."thing_id") OR EXISTS (SELECT 1 FROM "app"."thing_facts" x WHERE x."thing_id" = OLD."thing_id")) THEN
   -- The cascade of a source key update: the document moved with its row,
   -- and the source's triggers moved the key's queued writes before this
   -- fires. The row is unchanged: nothing to remember.
@@ -698,7 +692,7 @@ BEGIN
 ok := (old_row ->> 'thing_id')::uuid;
 nk := (new_row ->> 'thing_id')::uuid;
 moved := op = 'UPDATE' AND (ok IS DISTINCT FROM nk OR (old_row ->> 'slot') IS DISTINCT FROM (new_row ->> 'slot'));
-IF moved AND ok IS DISTINCT FROM nk AND NOT EXISTS (SELECT 1 FROM "app"."things" s WHERE s."id" = ok) THEN
+IF moved AND ok IS DISTINCT FROM nk AND (NOT EXISTS (SELECT 1 FROM "app"."things" s WHERE s."id" = ok) OR EXISTS (SELECT 1 FROM "app"."thing_parts" x WHERE x."thing_id" = ok AND x."slot" = (old_row ->> 'slot'))) THEN
   -- A cascaded source key update: the document moved with the row, and
   -- the dual-write has already mapped it; the row's image is older.
   RETURN;
@@ -767,12 +761,6 @@ PERFORM set_config('switchyard.syncing', 'on', true);
 IF TG_OP <> 'INSERT' THEN old_img := to_jsonb(OLD); END IF;
 IF TG_OP <> 'DELETE' THEN new_img := to_jsonb(NEW); END IF;
 BEGIN
-  IF TG_OP = 'UPDATE' AND (OLD."thing_id", OLD."slot") IS DISTINCT FROM (NEW."thing_id", NEW."slot") THEN
-    -- The row moved (a cascaded key update): its queued work follows it.
-    UPDATE switchyard.sync_queue q SET source_key = NEW."thing_id"::text, entry_key = NEW."slot"
-    WHERE q.migration_name = 'edge-cases' AND q.target = 1 AND q.source_key = OLD."thing_id"::text
-      AND q.entry_key IS NOT DISTINCT FROM OLD."slot";
-  END IF;
   PERFORM switchyard."sy_edge_cases_8e2d2f6b_rsync_1"(TG_OP, old_img, new_img);
 EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure THEN
   IF TG_OP = 'INSERT' THEN
@@ -784,7 +772,7 @@ EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure 
       VALUES ('edge-cases', 'reverse', OLD."thing_id"::text, 1, OLD."slot", 'DELETE', to_jsonb(OLD));
     END IF;
   ELSIF OLD."thing_id" IS DISTINCT FROM NEW."thing_id" AND OLD."slot" IS NOT DISTINCT FROM NEW."slot"
-        AND NOT EXISTS (SELECT 1 FROM "app"."things" s WHERE s."id" = OLD."thing_id") THEN
+        AND (NOT EXISTS (SELECT 1 FROM "app"."things" s WHERE s."id" = OLD."thing_id") OR EXISTS (SELECT 1 FROM "app"."thing_parts" x WHERE x."thing_id" = OLD."thing_id" AND x."slot" = OLD."slot")) THEN
     -- The cascade of a source key update: the document moved with its row,
     -- and the source's triggers moved the key's queued writes before this
     -- fires. The row is unchanged: nothing to remember.
@@ -846,7 +834,7 @@ ELSIF TG_OP = 'DELETE' THEN
     VALUES ('edge-cases', 'contract', OLD."thing_id"::text, 1, OLD."slot", 'DELETE', to_jsonb(OLD));
   END IF;
 ELSIF OLD."thing_id" IS DISTINCT FROM NEW."thing_id" AND OLD."slot" IS NOT DISTINCT FROM NEW."slot"
-      AND NOT EXISTS (SELECT 1 FROM "app"."things" s WHERE s."id" = OLD."thing_id") THEN
+      AND (NOT EXISTS (SELECT 1 FROM "app"."things" s WHERE s."id" = OLD."thing_id") OR EXISTS (SELECT 1 FROM "app"."thing_parts" x WHERE x."thing_id" = OLD."thing_id" AND x."slot" = OLD."slot")) THEN
   -- The cascade of a source key update: the document moved with its row,
   -- and the source's triggers moved the key's queued writes before this
   -- fires. The row is unchanged: nothing to remember.

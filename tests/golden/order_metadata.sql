@@ -367,7 +367,7 @@ BEGIN
 ok := (old_row ->> 'order_id')::uuid;
 nk := (new_row ->> 'order_id')::uuid;
 moved := op = 'UPDATE' AND (ok IS DISTINCT FROM nk);
-IF moved AND ok IS DISTINCT FROM nk AND NOT EXISTS (SELECT 1 FROM "public"."orders" s WHERE s."order_id" = ok) THEN
+IF moved AND ok IS DISTINCT FROM nk AND (NOT EXISTS (SELECT 1 FROM "public"."orders" s WHERE s."order_id" = ok) OR EXISTS (SELECT 1 FROM "public"."order_details" x WHERE x."order_id" = ok)) THEN
   -- A cascaded source key update: the document moved with the row, and
   -- the dual-write has already mapped it; the row's image is older.
   RETURN;
@@ -436,12 +436,6 @@ PERFORM set_config('switchyard.syncing', 'on', true);
 IF TG_OP <> 'INSERT' THEN old_img := to_jsonb(OLD); END IF;
 IF TG_OP <> 'DELETE' THEN new_img := to_jsonb(NEW); END IF;
 BEGIN
-  IF TG_OP = 'UPDATE' AND (OLD."order_id", NULL::text) IS DISTINCT FROM (NEW."order_id", NULL::text) THEN
-    -- The row moved (a cascaded key update): its queued work follows it.
-    UPDATE switchyard.sync_queue q SET source_key = NEW."order_id"::text, entry_key = NULL::text
-    WHERE q.migration_name = 'order-metadata' AND q.target = 0 AND q.source_key = OLD."order_id"::text
-      AND q.entry_key IS NOT DISTINCT FROM NULL::text;
-  END IF;
   PERFORM switchyard."sy_order_metadata_24cf9166_rsync_0"(TG_OP, old_img, new_img);
 EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure THEN
   IF TG_OP = 'INSERT' THEN
@@ -453,7 +447,7 @@ EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure 
       VALUES ('order-metadata', 'reverse', OLD."order_id"::text, 0, NULL::text, 'DELETE', to_jsonb(OLD));
     END IF;
   ELSIF OLD."order_id" IS DISTINCT FROM NEW."order_id" AND NULL::text IS NOT DISTINCT FROM NULL::text
-        AND NOT EXISTS (SELECT 1 FROM "public"."orders" s WHERE s."order_id" = OLD."order_id") THEN
+        AND (NOT EXISTS (SELECT 1 FROM "public"."orders" s WHERE s."order_id" = OLD."order_id") OR EXISTS (SELECT 1 FROM "public"."order_details" x WHERE x."order_id" = OLD."order_id")) THEN
     -- The cascade of a source key update: the document moved with its row,
     -- and the source's triggers moved the key's queued writes before this
     -- fires. The row is unchanged: nothing to remember.
@@ -515,7 +509,7 @@ ELSIF TG_OP = 'DELETE' THEN
     VALUES ('order-metadata', 'contract', OLD."order_id"::text, 0, NULL::text, 'DELETE', to_jsonb(OLD));
   END IF;
 ELSIF OLD."order_id" IS DISTINCT FROM NEW."order_id" AND NULL::text IS NOT DISTINCT FROM NULL::text
-      AND NOT EXISTS (SELECT 1 FROM "public"."orders" s WHERE s."order_id" = OLD."order_id") THEN
+      AND (NOT EXISTS (SELECT 1 FROM "public"."orders" s WHERE s."order_id" = OLD."order_id") OR EXISTS (SELECT 1 FROM "public"."order_details" x WHERE x."order_id" = OLD."order_id")) THEN
   -- The cascade of a source key update: the document moved with its row,
   -- and the source's triggers moved the key's queued writes before this
   -- fires. The row is unchanged: nothing to remember.
@@ -608,7 +602,7 @@ BEGIN
 ok := (old_row ->> 'order_id')::uuid;
 nk := (new_row ->> 'order_id')::uuid;
 moved := op = 'UPDATE' AND (ok IS DISTINCT FROM nk OR (old_row ->> 'sku') IS DISTINCT FROM (new_row ->> 'sku'));
-IF moved AND ok IS DISTINCT FROM nk AND NOT EXISTS (SELECT 1 FROM "public"."orders" s WHERE s."order_id" = ok) THEN
+IF moved AND ok IS DISTINCT FROM nk AND (NOT EXISTS (SELECT 1 FROM "public"."orders" s WHERE s."order_id" = ok) OR EXISTS (SELECT 1 FROM "public"."order_lines" x WHERE x."order_id" = ok AND x."sku" = (old_row ->> 'sku'))) THEN
   -- A cascaded source key update: the document moved with the row, and
   -- the dual-write has already mapped it; the row's image is older.
   RETURN;
@@ -677,12 +671,6 @@ PERFORM set_config('switchyard.syncing', 'on', true);
 IF TG_OP <> 'INSERT' THEN old_img := to_jsonb(OLD); END IF;
 IF TG_OP <> 'DELETE' THEN new_img := to_jsonb(NEW); END IF;
 BEGIN
-  IF TG_OP = 'UPDATE' AND (OLD."order_id", OLD."sku") IS DISTINCT FROM (NEW."order_id", NEW."sku") THEN
-    -- The row moved (a cascaded key update): its queued work follows it.
-    UPDATE switchyard.sync_queue q SET source_key = NEW."order_id"::text, entry_key = NEW."sku"
-    WHERE q.migration_name = 'order-metadata' AND q.target = 1 AND q.source_key = OLD."order_id"::text
-      AND q.entry_key IS NOT DISTINCT FROM OLD."sku";
-  END IF;
   PERFORM switchyard."sy_order_metadata_24cf9166_rsync_1"(TG_OP, old_img, new_img);
 EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure THEN
   IF TG_OP = 'INSERT' THEN
@@ -694,7 +682,7 @@ EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure 
       VALUES ('order-metadata', 'reverse', OLD."order_id"::text, 1, OLD."sku", 'DELETE', to_jsonb(OLD));
     END IF;
   ELSIF OLD."order_id" IS DISTINCT FROM NEW."order_id" AND OLD."sku" IS NOT DISTINCT FROM NEW."sku"
-        AND NOT EXISTS (SELECT 1 FROM "public"."orders" s WHERE s."order_id" = OLD."order_id") THEN
+        AND (NOT EXISTS (SELECT 1 FROM "public"."orders" s WHERE s."order_id" = OLD."order_id") OR EXISTS (SELECT 1 FROM "public"."order_lines" x WHERE x."order_id" = OLD."order_id" AND x."sku" = OLD."sku")) THEN
     -- The cascade of a source key update: the document moved with its row,
     -- and the source's triggers moved the key's queued writes before this
     -- fires. The row is unchanged: nothing to remember.
@@ -756,7 +744,7 @@ ELSIF TG_OP = 'DELETE' THEN
     VALUES ('order-metadata', 'contract', OLD."order_id"::text, 1, OLD."sku", 'DELETE', to_jsonb(OLD));
   END IF;
 ELSIF OLD."order_id" IS DISTINCT FROM NEW."order_id" AND OLD."sku" IS NOT DISTINCT FROM NEW."sku"
-      AND NOT EXISTS (SELECT 1 FROM "public"."orders" s WHERE s."order_id" = OLD."order_id") THEN
+      AND (NOT EXISTS (SELECT 1 FROM "public"."orders" s WHERE s."order_id" = OLD."order_id") OR EXISTS (SELECT 1 FROM "public"."order_lines" x WHERE x."order_id" = OLD."order_id" AND x."sku" = OLD."sku")) THEN
   -- The cascade of a source key update: the document moved with its row,
   -- and the source's triggers moved the key's queued writes before this
   -- fires. The row is unchanged: nothing to remember.

@@ -354,7 +354,7 @@ BEGIN
 ok := (old_row ->> 'user_id')::bigint;
 nk := (new_row ->> 'user_id')::bigint;
 moved := op = 'UPDATE' AND (ok IS DISTINCT FROM nk);
-IF moved AND ok IS DISTINCT FROM nk AND NOT EXISTS (SELECT 1 FROM "public"."users" s WHERE s."id" = ok) THEN
+IF moved AND ok IS DISTINCT FROM nk AND (NOT EXISTS (SELECT 1 FROM "public"."users" s WHERE s."id" = ok) OR EXISTS (SELECT 1 FROM "public"."user_preferences" x WHERE x."user_id" = ok)) THEN
   -- A cascaded source key update: the document moved with the row, and
   -- the dual-write has already mapped it; the row's image is older.
   RETURN;
@@ -423,12 +423,6 @@ PERFORM set_config('switchyard.syncing', 'on', true);
 IF TG_OP <> 'INSERT' THEN old_img := to_jsonb(OLD); END IF;
 IF TG_OP <> 'DELETE' THEN new_img := to_jsonb(NEW); END IF;
 BEGIN
-  IF TG_OP = 'UPDATE' AND (OLD."user_id", NULL::text) IS DISTINCT FROM (NEW."user_id", NULL::text) THEN
-    -- The row moved (a cascaded key update): its queued work follows it.
-    UPDATE switchyard.sync_queue q SET source_key = NEW."user_id"::text, entry_key = NULL::text
-    WHERE q.migration_name = 'user-preferences' AND q.target = 0 AND q.source_key = OLD."user_id"::text
-      AND q.entry_key IS NOT DISTINCT FROM NULL::text;
-  END IF;
   PERFORM switchyard."sy_user_preferences_b93a2f57_rsync_0"(TG_OP, old_img, new_img);
 EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure THEN
   IF TG_OP = 'INSERT' THEN
@@ -440,7 +434,7 @@ EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure 
       VALUES ('user-preferences', 'reverse', OLD."user_id"::text, 0, NULL::text, 'DELETE', to_jsonb(OLD));
     END IF;
   ELSIF OLD."user_id" IS DISTINCT FROM NEW."user_id" AND NULL::text IS NOT DISTINCT FROM NULL::text
-        AND NOT EXISTS (SELECT 1 FROM "public"."users" s WHERE s."id" = OLD."user_id") THEN
+        AND (NOT EXISTS (SELECT 1 FROM "public"."users" s WHERE s."id" = OLD."user_id") OR EXISTS (SELECT 1 FROM "public"."user_preferences" x WHERE x."user_id" = OLD."user_id")) THEN
     -- The cascade of a source key update: the document moved with its row,
     -- and the source's triggers moved the key's queued writes before this
     -- fires. The row is unchanged: nothing to remember.
@@ -502,7 +496,7 @@ ELSIF TG_OP = 'DELETE' THEN
     VALUES ('user-preferences', 'contract', OLD."user_id"::text, 0, NULL::text, 'DELETE', to_jsonb(OLD));
   END IF;
 ELSIF OLD."user_id" IS DISTINCT FROM NEW."user_id" AND NULL::text IS NOT DISTINCT FROM NULL::text
-      AND NOT EXISTS (SELECT 1 FROM "public"."users" s WHERE s."id" = OLD."user_id") THEN
+      AND (NOT EXISTS (SELECT 1 FROM "public"."users" s WHERE s."id" = OLD."user_id") OR EXISTS (SELECT 1 FROM "public"."user_preferences" x WHERE x."user_id" = OLD."user_id")) THEN
   -- The cascade of a source key update: the document moved with its row,
   -- and the source's triggers moved the key's queued writes before this
   -- fires. The row is unchanged: nothing to remember.
@@ -595,7 +589,7 @@ BEGIN
 ok := (old_row ->> 'user_id')::bigint;
 nk := (new_row ->> 'user_id')::bigint;
 moved := op = 'UPDATE' AND (ok IS DISTINCT FROM nk OR (old_row ->> 'channel') IS DISTINCT FROM (new_row ->> 'channel'));
-IF moved AND ok IS DISTINCT FROM nk AND NOT EXISTS (SELECT 1 FROM "public"."users" s WHERE s."id" = ok) THEN
+IF moved AND ok IS DISTINCT FROM nk AND (NOT EXISTS (SELECT 1 FROM "public"."users" s WHERE s."id" = ok) OR EXISTS (SELECT 1 FROM "public"."notification_preferences" x WHERE x."user_id" = ok AND x."channel" = (old_row ->> 'channel'))) THEN
   -- A cascaded source key update: the document moved with the row, and
   -- the dual-write has already mapped it; the row's image is older.
   RETURN;
@@ -664,12 +658,6 @@ PERFORM set_config('switchyard.syncing', 'on', true);
 IF TG_OP <> 'INSERT' THEN old_img := to_jsonb(OLD); END IF;
 IF TG_OP <> 'DELETE' THEN new_img := to_jsonb(NEW); END IF;
 BEGIN
-  IF TG_OP = 'UPDATE' AND (OLD."user_id", OLD."channel") IS DISTINCT FROM (NEW."user_id", NEW."channel") THEN
-    -- The row moved (a cascaded key update): its queued work follows it.
-    UPDATE switchyard.sync_queue q SET source_key = NEW."user_id"::text, entry_key = NEW."channel"
-    WHERE q.migration_name = 'user-preferences' AND q.target = 1 AND q.source_key = OLD."user_id"::text
-      AND q.entry_key IS NOT DISTINCT FROM OLD."channel";
-  END IF;
   PERFORM switchyard."sy_user_preferences_b93a2f57_rsync_1"(TG_OP, old_img, new_img);
 EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure THEN
   IF TG_OP = 'INSERT' THEN
@@ -681,7 +669,7 @@ EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure 
       VALUES ('user-preferences', 'reverse', OLD."user_id"::text, 1, OLD."channel", 'DELETE', to_jsonb(OLD));
     END IF;
   ELSIF OLD."user_id" IS DISTINCT FROM NEW."user_id" AND OLD."channel" IS NOT DISTINCT FROM NEW."channel"
-        AND NOT EXISTS (SELECT 1 FROM "public"."users" s WHERE s."id" = OLD."user_id") THEN
+        AND (NOT EXISTS (SELECT 1 FROM "public"."users" s WHERE s."id" = OLD."user_id") OR EXISTS (SELECT 1 FROM "public"."notification_preferences" x WHERE x."user_id" = OLD."user_id" AND x."channel" = OLD."channel")) THEN
     -- The cascade of a source key update: the document moved with its row,
     -- and the source's triggers moved the key's queued writes before this
     -- fires. The row is unchanged: nothing to remember.
@@ -743,7 +731,7 @@ ELSIF TG_OP = 'DELETE' THEN
     VALUES ('user-preferences', 'contract', OLD."user_id"::text, 1, OLD."channel", 'DELETE', to_jsonb(OLD));
   END IF;
 ELSIF OLD."user_id" IS DISTINCT FROM NEW."user_id" AND OLD."channel" IS NOT DISTINCT FROM NEW."channel"
-      AND NOT EXISTS (SELECT 1 FROM "public"."users" s WHERE s."id" = OLD."user_id") THEN
+      AND (NOT EXISTS (SELECT 1 FROM "public"."users" s WHERE s."id" = OLD."user_id") OR EXISTS (SELECT 1 FROM "public"."notification_preferences" x WHERE x."user_id" = OLD."user_id" AND x."channel" = OLD."channel")) THEN
   -- The cascade of a source key update: the document moved with its row,
   -- and the source's triggers moved the key's queued writes before this
   -- fires. The row is unchanged: nothing to remember.

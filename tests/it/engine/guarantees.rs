@@ -1519,6 +1519,47 @@ async fn a_row_moved_by_a_key_update_after_the_contract_keeps_later_writes(pool:
     zero_differences(&e).await;
 }
 
+// Found by review: one statement that shifts keys onto keys it frees
+// (2 to 3, then 1 to 2) cascades a target row into a place whose old
+// source key exists again. It is still a cascade: the documents moved with
+// their rows. It used to be written back (phase 4: the entry removed from
+// the document now at 2) or remembered as a move (after the contract: a
+// later delete at 3 came back on rollback).
+#[sqlx::test(migrations = "./migrations")]
+async fn keys_shifted_in_one_statement_move_their_documents_intact(pool: PgPool) {
+    let doc_of = |n: i64| json!({"theme": format!("t{n}"), "notifications": {"email": {"enabled": true}, "push": {"enabled": n == 1}}});
+    // Physical order 2 then 1, so the shift below never meets its own key.
+    docs_table(&pool, &[(2, doc_of(2)), (1, doc_of(1))]).await;
+    let e = engine(&pool, docs_recipe(PREFS));
+    run_to(&e, Phase::SwitchReads).await;
+    let shift = "UPDATE public.docs SET id = id + 1";
+    sqlx::query(shift).execute(&pool).await.expect(shift);
+    assert_eq!(
+        doc(&pool, 2).await,
+        doc_of(1),
+        "phase 4: the document now at 2"
+    );
+    assert_eq!(
+        doc(&pool, 3).await,
+        doc_of(2),
+        "phase 4: the document now at 3"
+    );
+    zero_differences(&e).await;
+
+    run(&e, Phase::Contract).await;
+    sqlx::query(shift).execute(&pool).await.expect(shift);
+    let delete = "DELETE FROM public.channels WHERE doc_id = 4 AND channel = 'push'";
+    sqlx::query(delete).execute(&pool).await.expect(delete);
+    e.rollback(Phase::Contract).await.expect("rollback 5");
+    assert_eq!(doc(&pool, 3).await, doc_of(1));
+    assert_eq!(
+        doc(&pool, 4).await,
+        json!({"theme": "t2", "notifications": {"email": {"enabled": true}}}),
+        "the delete after the contract is kept"
+    );
+    zero_differences(&e).await;
+}
+
 /// Every statement of `steps`, owned.
 fn statements(steps: &[switchyard::engine::Step]) -> Vec<String> {
     steps
