@@ -56,7 +56,7 @@ pub fn exit_for(err: &EngineError) -> ExitCode {
 
 /// What the engine commands act on and as whom, from the configuration.
 #[derive(Clone)]
-pub struct Target {
+pub struct Connection {
     pub pool: sqlx::PgPool,
     /// Recorded in the event log (`Config::cli_actor`).
     pub actor: String,
@@ -64,14 +64,14 @@ pub struct Target {
     pub soak_hours: Option<f64>,
 }
 
-fn engine(recipe: Recipe, target: &Target) -> Engine {
-    let journal = Arc::new(PgJournal::new(target.pool.clone()));
+fn engine(recipe: Recipe, conn: &Connection) -> Engine {
+    let journal = Arc::new(PgJournal::new(conn.pool.clone()));
     let opts = EngineOptions {
-        actor: target.actor.clone(),
-        soak_hours: target.soak_hours,
+        actor: conn.actor.clone(),
+        soak_hours: conn.soak_hours,
         ..EngineOptions::default()
     };
-    Engine::new(target.pool.clone(), recipe, opts, journal)
+    Engine::new(conn.pool.clone(), recipe, opts, journal)
 }
 
 /// Has phase 1 of `name` started (so its target names are ours)?
@@ -175,14 +175,14 @@ pub async fn phase_run(
     file: &Path,
     accept_quarantine: bool,
     accept_differences: bool,
-    target: &Target,
+    conn: &Connection,
 ) -> ExitCode {
     let recipe = match load_recipe(file) {
         Ok(r) => r,
         Err(code) => return code,
     };
     // (Phase 1 checks the database itself, refusing with every problem.)
-    let engine = engine(recipe, target);
+    let engine = engine(recipe, conn);
     let ctl = RunControl {
         accept_quarantine,
         accept_differences,
@@ -216,12 +216,12 @@ pub async fn phase_run(
     }
 }
 
-pub async fn phase_rollback(phase: Phase, file: &Path, target: &Target) -> ExitCode {
+pub async fn phase_rollback(phase: Phase, file: &Path, conn: &Connection) -> ExitCode {
     let recipe = match load_recipe(file) {
         Ok(r) => r,
         Err(code) => return code,
     };
-    let engine = engine(recipe, target);
+    let engine = engine(recipe, conn);
     match engine.rollback(phase).await {
         Ok(()) => {
             println!("phase {phase}: rolled back");
@@ -231,12 +231,12 @@ pub async fn phase_rollback(phase: Phase, file: &Path, target: &Target) -> ExitC
     }
 }
 
-pub async fn status(file: &Path, target: &Target) -> ExitCode {
+pub async fn status(file: &Path, conn: &Connection) -> ExitCode {
     let recipe = match load_recipe(file) {
         Ok(r) => r,
         Err(code) => return code,
     };
-    let engine = engine(recipe, target);
+    let engine = engine(recipe, conn);
     match engine.status().await {
         Ok(s) => {
             println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
@@ -246,12 +246,12 @@ pub async fn status(file: &Path, target: &Target) -> ExitCode {
     }
 }
 
-pub async fn verify(file: &Path, target: &Target) -> ExitCode {
+pub async fn verify(file: &Path, conn: &Connection) -> ExitCode {
     let recipe = match load_recipe(file) {
         Ok(r) => r,
         Err(code) => return code,
     };
-    let engine = pinned_or_given(engine(recipe, target), file).await;
+    let engine = pinned_or_given(engine(recipe, conn), file).await;
     match engine.verify().await {
         Ok(report) => {
             println!(
@@ -278,14 +278,14 @@ const RESET_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 /// database being migrated is as before phase 1); then the store forgets
 /// the migration's documents, events and engine bookkeeping and seeds them
 /// again.
-pub async fn demo_reset(target: &Target, demo_users: u64) -> ExitCode {
+pub async fn demo_reset(conn: &Connection, demo_users: u64) -> ExitCode {
     use crate::store::{demo, seed};
 
     let recipe = match load_recipe(Path::new(demo::RECIPE_PATH)) {
         Ok(r) => r,
         Err(code) => return code,
     };
-    let engine = engine(recipe, target);
+    let engine = engine(recipe, conn);
     let started = std::time::Instant::now();
     loop {
         match engine.is_busy().await {
@@ -322,7 +322,7 @@ pub async fn demo_reset(target: &Target, demo_users: u64) -> ExitCode {
         }
         println!("phase {}: rolled back", record.phase);
     }
-    match seed::reset_demo(&target.pool, demo_users).await {
+    match seed::reset_demo(&conn.pool, demo_users).await {
         Ok(report) => {
             println!(
                 "{}: reset to its seeded state (users generated: {})",

@@ -143,7 +143,7 @@ async fn run_engine_command(command: Command) -> ExitCode {
         None => None,
     };
     let need = |pool: Option<sqlx::PgPool>| {
-        pool.map(|pool| cli::Target {
+        pool.map(|pool| cli::Connection {
             pool,
             actor: config.cli_actor.clone(),
             soak_hours: config.soak_hours,

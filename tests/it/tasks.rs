@@ -235,7 +235,7 @@ async fn demo_reset_rolls_back_every_phase_and_reseeds(pool: PgPool) {
         .await
         .expect("plan saved");
 
-    let target = switchyard::cli::Target {
+    let target = switchyard::cli::Connection {
         pool: pool.clone(),
         actor: "cli:test".into(),
         soak_hours: None,
