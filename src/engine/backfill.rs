@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::health::Throttle;
 use super::phases::{batch_bounds, Outcome, RunControl};
 use super::state::RunnerLock;
 use super::step::KeyBounds;
@@ -55,7 +56,7 @@ impl Engine {
     pub async fn progress(&self) -> Result<Option<BackfillProgress>, EngineError> {
         Ok(sqlx::query_as(
             "SELECT last_key, rows_done, rows_total, quarantined, batch_size, rows_per_second,
-                    paused, target_batch_ms, throttle_ms
+                    paused, target_batch_ms, throttle_ms, throttled
              FROM switchyard.backfill_progress WHERE migration_name = $1",
         )
         .bind(&self.recipe.name)
@@ -120,6 +121,8 @@ impl Engine {
         lock: &RunnerLock,
     ) -> Result<Outcome, EngineError> {
         self.start_backfill().await?;
+        let name = self.recipe.name.as_str();
+        let mut health = Throttle::start(&self.pool, name, self.opts.health.clone()).await?;
         let mut last_event = Instant::now() - Duration::from_secs(10);
         loop {
             lock.check().await?;
@@ -136,17 +139,39 @@ impl Engine {
                 map,
                 checkpoint,
             };
-            if self.backfill_batch(&p, &batch, lock).await? {
+            let work = self.backfill_batch(&p, &batch, lock);
+            let (finished, verdict) = health.watch(&self.pool, name, work).await?;
+            if verdict.reason != p.throttled {
+                self.record_throttled(verdict.reason.as_deref()).await?;
+            }
+            if finished {
                 return self.finish_backfill(id, ctl).await;
             }
             if last_event.elapsed() >= Duration::from_millis(250) {
                 last_event = Instant::now();
                 self.report_progress(id, ctl).await?;
             }
-            if p.throttle_ms > 0 {
-                tokio::time::sleep(Duration::from_millis(p.throttle_ms as u64)).await;
+            let pause = verdict.pause + Duration::from_millis(p.throttle_ms.max(0) as u64);
+            if !pause.is_zero() {
+                tokio::time::sleep(pause).await;
             }
         }
+    }
+
+    /// Records why the backfill yields (or that it no longer does); a batch
+    /// that made the application suffer is followed by a smaller one.
+    async fn record_throttled(&self, reason: Option<&str>) -> Result<(), EngineError> {
+        sqlx::query(
+            "UPDATE switchyard.backfill_progress SET throttled = $2,
+                 batch_size = CASE WHEN $2 IS NULL THEN batch_size ELSE greatest(batch_size / 2, $3) END
+             WHERE migration_name = $1",
+        )
+        .bind(&self.recipe.name)
+        .bind(reason)
+        .bind(MIN_BATCH as i32)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// A fresh start or a resume: either way we were asked to run now.
@@ -244,6 +269,7 @@ impl Engine {
     }
 
     async fn finish_backfill(&self, id: i64, ctl: &RunControl) -> Result<Outcome, EngineError> {
+        self.record_throttled(None).await?;
         self.report_progress(id, ctl).await?;
         Ok(Outcome::Done)
     }

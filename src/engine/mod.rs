@@ -29,6 +29,8 @@ pub mod backfill;
 #[cfg(feature = "ssr")]
 pub mod ddl;
 #[cfg(feature = "ssr")]
+pub mod health;
+#[cfg(feature = "ssr")]
 pub mod ident;
 #[cfg(feature = "ssr")]
 pub mod inspect;
@@ -117,6 +119,8 @@ pub struct EngineOptions {
     /// Overrides the recipe's soak time (demos, tests); not part of the
     /// pinned recipe.
     pub soak_hours: Option<f64>,
+    /// When the backfill yields to the application (on by default).
+    pub health: health::HealthPolicy,
 }
 
 #[cfg(feature = "ssr")]
@@ -126,6 +130,7 @@ impl Default for EngineOptions {
             actor: vocab::actor::CLI.into(),
             lock: LockPolicy::default(),
             soak_hours: None,
+            health: health::HealthPolicy::default(),
         }
     }
 }

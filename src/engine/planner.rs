@@ -274,11 +274,8 @@ impl<'a> Planner<'a> {
     pub fn verification(&self) -> Verification {
         Verification {
             bounds: self.source_bounds(),
-            compare: self
-                .r
-                .targets
-                .iter()
-                .map(|t| sql::verify_statement(self.r, t))
+            compare: (0..self.r.targets.len())
+                .map(|i| sql::verify_statement(self.r, i))
                 .collect(),
         }
     }

@@ -28,7 +28,9 @@
 //!   the row's earlier value: a document write made meanwhile wins.
 //! - Every generated function pins `TimeZone`, `DateStyle`,
 //!   `extra_float_digits` and `search_path`, so a document maps to the same
-//!   values whoever writes it.
+//!   values whoever writes it, and turns JIT off: the mapping's plans are
+//!   estimated far above their real cost (a function scan counts as 100
+//!   rows), and compiling them took longer than running a whole batch.
 //!
 //! Size: every expression is built by appending, never by nesting an
 //! expression inside a copy of itself, so the generated SQL grows linearly
@@ -40,13 +42,14 @@ use super::ident::{dollar_quote, literal, path_literal, Ident};
 use super::recipe::{Column, DefaultValue, Recipe, SqlType, Target, TargetKind};
 
 /// Settings every generated function runs with (see the module comment).
-pub const FUNCTION_SETTINGS: &str = "SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp";
+pub const FUNCTION_SETTINGS: &str = "SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off";
 
 /// The same settings for a transaction the engine runs itself (verification).
-pub const LOCAL_SETTINGS: [&str; 3] = [
+pub const LOCAL_SETTINGS: [&str; 4] = [
     "SET LOCAL TimeZone = 'UTC'",
     "SET LOCAL DateStyle = 'ISO, MDY'",
     "SET LOCAL extra_float_digits = 1",
+    "SET LOCAL jit = off",
 ];
 
 /// The transaction-local setting that tells the sync triggers a write is
@@ -450,10 +453,40 @@ fn entries_of(doc: &str, path: &[String]) -> String {
     format!("(CASE WHEN jsonb_typeof({v}) = 'object' THEN {v} ELSE '{{}}'::jsonb END)")
 }
 
-/// Why document `d` cannot be mapped, or NULL.
-pub fn reason_expr(r: &Recipe, d: &str) -> String {
+/// Why entry `e` (`e.key`, `e.value`) of per-entry target `t` at `path`
+/// cannot be mapped, or NULL: the first failing check.
+fn entry_reason(t: &Target, path: &[String], key_allowed: &[String]) -> String {
+    let p = path_text(path);
+    let mut entry_checks = Vec::new();
+    if !key_allowed.is_empty() {
+        entry_checks.push(format!(
+            "CASE WHEN e.key NOT IN ({}) THEN {} || e.key || {} END",
+            list(key_allowed),
+            literal(&format!("{p}: entry ")),
+            literal(" is not allowed")
+        ));
+    }
+    entry_checks.push(format!(
+        "CASE WHEN jsonb_typeof(e.value) <> 'object' THEN {} || e.key || {} || jsonb_typeof(e.value) END",
+        literal(&format!("{p}.")),
+        literal(": expected object, got ")
+    ));
+    for c in &t.columns {
+        let label = format!(
+            "({} || e.key || {})",
+            literal(&format!("{p}.")),
+            literal(&format!(".{}", path_text(&c.path)))
+        );
+        entry_checks.push(column_check(c, &get("e.value", &c.path), &label));
+    }
+    format!("coalesce({})", entry_checks.join(", "))
+}
+
+/// The checks of document `d` that need no entry expansion, in the
+/// recipe's order; a per-entry target's entries check is `entries(i, t)`.
+fn document_checks(r: &Recipe, d: &str, entries: impl Fn(usize, &Target) -> String) -> Vec<String> {
     let mut checks = Vec::new();
-    for t in &r.targets {
+    for (i, t) in r.targets.iter().enumerate() {
         match &t.kind {
             TargetKind::PerRow => {
                 for c in &t.columns {
@@ -464,77 +497,106 @@ pub fn reason_expr(r: &Recipe, d: &str) -> String {
                     ));
                 }
             }
-            TargetKind::PerEntry {
-                path, key_allowed, ..
-            } => {
-                let p = path_text(path);
+            TargetKind::PerEntry { path, .. } => {
                 let v = get(d, path);
                 checks.push(format!(
                     "CASE WHEN {v} IS NOT NULL AND jsonb_typeof({v}) NOT IN ('object', 'null') THEN {} || jsonb_typeof({v}) END",
-                    literal(&format!("{p}: expected object, got "))
+                    literal(&format!("{}: expected object, got ", path_text(path)))
                 ));
-                let mut entry_checks = Vec::new();
-                if !key_allowed.is_empty() {
-                    entry_checks.push(format!(
-                        "CASE WHEN e.key NOT IN ({}) THEN {} || e.key || {} END",
-                        list(key_allowed),
-                        literal(&format!("{p}: entry ")),
-                        literal(" is not allowed")
-                    ));
+                let e = entries(i, t);
+                if !e.is_empty() {
+                    checks.push(e);
                 }
-                entry_checks.push(format!(
-                    "CASE WHEN jsonb_typeof(e.value) <> 'object' THEN {} || e.key || {} || jsonb_typeof(e.value) END",
-                    literal(&format!("{p}.")),
-                    literal(": expected object, got ")
-                ));
-                for c in &t.columns {
-                    let label = format!(
-                        "({} || e.key || {})",
-                        literal(&format!("{p}.")),
-                        literal(&format!(".{}", path_text(&c.path)))
-                    );
-                    entry_checks.push(column_check(c, &get("e.value", &c.path), &label));
-                }
-                checks.push(format!(
-                    "(SELECT x.r FROM (SELECT coalesce({}) AS r FROM jsonb_each({}) AS e) x WHERE x.r IS NOT NULL LIMIT 1)",
-                    entry_checks.join(", "),
-                    entries_of(d, path)
-                ));
             }
         }
     }
+    checks
+}
+
+/// `CASE` over document `d`: `whole` when `d` is an object, else why not.
+fn when_object(d: &str, whole: &str) -> String {
     format!(
         "CASE WHEN {d} IS NULL THEN 'document is SQL NULL' \
          WHEN jsonb_typeof({d}) <> 'object' THEN 'document is ' || jsonb_typeof({d}) || ', expected an object' \
-         ELSE coalesce({}) END",
-        checks.join(",\n        ")
+         ELSE {whole} END"
     )
 }
 
-/// One statement that maps every source row whose key is in `keys` (over
-/// alias `s`): valid documents are upserted into every target, the others
-/// quarantined with their reason; when `backfill` is true, keys mapped
-/// nowhere are added to `switchyard.unmapped_keys`. With `lock_rows`, the
-/// rows are locked FOR KEY SHARE first (so a concurrent delete waits).
-/// Ends `INTO n_rows, n_quarantined, n_written` (plpgsql variables).
-fn map_statement(r: &Recipe, lock_rows: bool) -> String {
+/// Why document `d` cannot be mapped, or NULL: the first failing check, in
+/// the recipe's order. Computed only for the few documents the cheap test
+/// in `checked_source` found wanting.
+fn reason_expr(r: &Recipe, d: &str) -> String {
+    let checks = document_checks(r, d, |_, t| {
+        match &t.kind {
+        TargetKind::PerEntry {
+            path, key_allowed, ..
+        } => format!(
+            "(SELECT x.r FROM (SELECT {} AS r FROM jsonb_each({}) AS e) x WHERE x.r IS NOT NULL LIMIT 1)",
+            entry_reason(t, path, key_allowed),
+            entries_of(d, path)
+        ),
+        TargetKind::PerRow => String::new(),
+    }
+    });
+    when_object(d, &format!("coalesce({})", checks.join(",\n        ")))
+}
+
+/// The checked documents, as CTEs: `sy_doc (k, d, ok)` the rows of the
+/// source table (alias `s`) that `filter` selects, read once, `ok` when the document passes every check:
+/// a cheap test (the checks' conditions only, each entry's stopping at the
+/// first that fails), the reason being spelled out (`reason_expr`) only
+/// for the few that fail; and `src (k, d)` the documents that pass.
+/// Everything derives from the one read of `sy_doc`.
+fn checked_source(r: &Recipe, filter: &str) -> Vec<String> {
     let key = &r.source.key;
     let col = &r.source.column;
+    let d = format!("s.{col}");
+    let checks = document_checks(r, &d, |_, t| {
+        match &t.kind {
+        TargetKind::PerEntry {
+            path, key_allowed, ..
+        } => format!(
+            "CASE WHEN EXISTS (SELECT 1 FROM jsonb_each({}) AS e WHERE {} IS NOT NULL) THEN 'entry' END",
+            entries_of(&d, path),
+            entry_reason(t, path, key_allowed)
+        ),
+        TargetKind::PerRow => String::new(),
+    }
+    });
+    let ok = format!(
+        "({} IS NULL)",
+        when_object(&d, &format!("coalesce({})", checks.join(",\n        ")))
+    );
+    vec![
+        format!(
+            "sy_doc AS MATERIALIZED (\n  SELECT s.{key} AS k, {d} AS d, {ok} AS ok\n  FROM {} s WHERE {filter}\n)",
+            source_table(r),
+        ),
+        "src AS NOT MATERIALIZED (SELECT c.k, c.d FROM sy_doc c WHERE c.ok)".to_string(),
+    ]
+}
+
+/// One statement that maps every source row whose key is in `keys` (over
+/// alias `s`): valid documents are written into every target, the others
+/// quarantined with their reason; when `backfill` is true, keys mapped
+/// nowhere are added to `switchyard.unmapped_keys`. With `fresh`, the
+/// targets hold no row of these keys (the backfill deletes them first) and
+/// rows are plainly inserted; otherwise they are upserted, and a row that
+/// already holds the mapped values is not written at all.
+/// Ends `INTO n_rows, n_quarantined, n_written` (plpgsql variables).
+fn map_statement(r: &Recipe, fresh: bool) -> String {
+    let key = &r.source.key;
     let name = literal(&r.name);
-    let mut ctes = vec![format!(
-        "src AS MATERIALIZED (\n  SELECT s.{key} AS k, s.{col} AS d, {} AS reason\n  FROM {} s WHERE s.{key} = ANY(keys){}\n)",
-        reason_expr(r, &format!("s.{col}")),
-        source_table(r),
-        if lock_rows { "\n  FOR KEY SHARE OF s" } else { "" }
-    )];
+    let mut ctes = checked_source(r, &format!("s.{key} = ANY(keys)"));
     ctes.push(format!(
         "q AS (\n  INSERT INTO switchyard.quarantine (migration_name, source_key, reason, document)\n  \
-         SELECT {name}, src.k::text, src.reason, src.d FROM src WHERE src.reason IS NOT NULL\n  \
+         SELECT {name}, c.k::text, {reason}, c.d FROM sy_doc c WHERE NOT c.ok\n  \
          ON CONFLICT (migration_name, source_key) DO UPDATE\n    \
-         SET reason = EXCLUDED.reason, document = EXCLUDED.document, quarantined_at = now()\n  RETURNING 1\n)"
+         SET reason = EXCLUDED.reason, document = EXCLUDED.document, quarantined_at = now()\n  RETURNING 1\n)",
+        reason = reason_expr(r, "c.d"),
     ));
     for (i, t) in r.targets.iter().enumerate() {
-        ctes.push(upsert_cte(r, i, t));
+        ctes.push(write_cte(r, i, t, fresh));
     }
     ctes.push(unmapped_keys_cte(r));
     let touch: Vec<String> = (0..r.targets.len())
@@ -542,54 +604,73 @@ fn map_statement(r: &Recipe, lock_rows: bool) -> String {
         .chain(std::iter::once("(SELECT count(*) FROM u)".to_string()))
         .collect();
     format!(
-        "WITH {}\nSELECT (SELECT count(*) FROM src), (SELECT count(*) FROM q), {} INTO n_rows, n_quarantined, n_written",
+        "WITH {}\nSELECT (SELECT count(*) FROM sy_doc), (SELECT count(*) FROM q), {} INTO n_rows, n_quarantined, n_written",
         ctes.join(",\n")
     , touch.join(" + "))
 }
 
 /// Target `i`'s CTE in `map_statement`: the rows the valid documents of
-/// `src` produce, upserted.
-fn upsert_cte(r: &Recipe, i: usize, t: &Target) -> String {
+/// `src` produce (`x`: `sy_k`, for per-entry targets `sy_ek`, then one
+/// `sy_c{j}` per column), inserted (`fresh`) or upserted where they differ
+/// from the row there (compared as text: `1.0` and `1` differ).
+fn write_cte(r: &Recipe, i: usize, t: &Target, fresh: bool) -> String {
     let table = target_table(r, t);
     let kc = &t.source_key_column;
     let names: Vec<String> = t.columns.iter().map(|c| c.name.to_string()).collect();
-    let updates: Vec<String> = names
-        .iter()
-        .map(|n| format!("{n} = EXCLUDED.{n}"))
-        .collect();
-    let on_conflict =
-        |keys: &str| format!("ON CONFLICT ({keys}) DO UPDATE SET {}", updates.join(", "));
-    match &t.kind {
-        TargetKind::PerRow => {
-            let values: Vec<String> = t
-                .columns
-                .iter()
-                .map(|c| column_value(c, &get("src.d", &c.path)))
-                .collect();
-            format!(
-                    "t{i} AS (\n  INSERT INTO {table} AS t ({kc}, {})\n  SELECT src.k, {} FROM src WHERE src.reason IS NULL\n  {}\n  RETURNING 1\n)",
-                    names.join(", "),
-                    values.join(", "),
-                    on_conflict(&kc.to_string())
-                )
-        }
+    let (base, from, entry_key) = match &t.kind {
+        TargetKind::PerRow => ("src.d".to_string(), "src".to_string(), None),
         TargetKind::PerEntry {
             path, key_column, ..
-        } => {
-            let values: Vec<String> = t
-                .columns
-                .iter()
-                .map(|c| column_value(c, &get("e.value", &c.path)))
-                .collect();
+        } => (
+            "e.value".to_string(),
             format!(
-                    "t{i} AS (\n  INSERT INTO {table} AS t ({kc}, {key_column}, {})\n  SELECT src.k, e.key, {} FROM src CROSS JOIN LATERAL jsonb_each({}) AS e\n  WHERE src.reason IS NULL\n  {}\n  RETURNING 1\n)",
-                    names.join(", "),
-                    values.join(", "),
-                    entries_of("src.d", path),
-                    on_conflict(&format!("{kc}, {key_column}"))
-                )
-        }
-    }
+                "src CROSS JOIN LATERAL jsonb_each({}) AS e",
+                entries_of("src.d", path)
+            ),
+            Some(key_column),
+        ),
+    };
+    let values: Vec<String> = t
+        .columns
+        .iter()
+        .map(|c| column_value(c, &get(&base, &c.path)))
+        .collect();
+    let cols: Vec<String> = (0..t.columns.len()).map(|j| format!("sy_c{j}")).collect();
+    let (conflict, ek_col, ek_val, ek_alias, ek_match) = match entry_key {
+        Some(ekc) => (
+            format!("{kc}, {ekc}"),
+            format!(", {ekc}"),
+            ", e.key",
+            ", sy_ek",
+            format!(" AND y.{ekc} = x.sy_ek"),
+        ),
+        None => (kc.to_string(), String::new(), "", "", String::new()),
+    };
+    let select = format!(
+        "SELECT x.* FROM (SELECT src.k{ek_val}, {} FROM {from} OFFSET 0) AS x(sy_k{ek_alias}, {})",
+        values.join(", "),
+        cols.join(", ")
+    );
+    let write = if fresh {
+        select
+    } else {
+        let held: Vec<String> = names.iter().map(|n| format!("y.{n}::text")).collect();
+        let mapped: Vec<String> = cols.iter().map(|c| format!("x.{c}::text")).collect();
+        let updates: Vec<String> = names
+            .iter()
+            .map(|n| format!("{n} = EXCLUDED.{n}"))
+            .collect();
+        format!(
+            "{select}\n  WHERE NOT EXISTS (SELECT 1 FROM {table} y WHERE y.{kc} = x.sy_k{ek_match} AND ROW({}) IS NOT DISTINCT FROM ROW({}))\n  ON CONFLICT ({conflict}) DO UPDATE SET {}",
+            held.join(", "),
+            mapped.join(", "),
+            updates.join(", ")
+        )
+    };
+    format!(
+        "t{i} AS (\n  INSERT INTO {table} AS t ({kc}{ek_col}, {})\n  {write}\n  RETURNING 1\n)",
+        names.join(", ")
+    )
 }
 
 /// `map_statement`'s CTE counting the document keys no target maps (in
@@ -607,7 +688,7 @@ fn unmapped_keys_cte(r: &Recipe) -> String {
     top.sort();
     top.dedup();
     let mut parts = vec![format!(
-        "SELECT k.key AS path FROM src CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(src.d) = 'object' THEN src.d ELSE '{{}}'::jsonb END) AS k(key) WHERE src.reason IS NULL AND k.key NOT IN ({})",
+        "SELECT k.key AS path FROM src CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(src.d) = 'object' THEN src.d ELSE '{{}}'::jsonb END) AS k(key) WHERE k.key NOT IN ({})",
         list(&top)
     )];
     for t in &r.targets {
@@ -616,7 +697,7 @@ fn unmapped_keys_cte(r: &Recipe) -> String {
             inner.sort();
             inner.dedup();
             parts.push(format!(
-                "SELECT {} || '.*.' || k.key FROM src CROSS JOIN LATERAL jsonb_each({}) AS e CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(e.value) = 'object' THEN e.value ELSE '{{}}'::jsonb END) AS k(key) WHERE src.reason IS NULL AND k.key NOT IN ({})",
+                "SELECT {} || '.*.' || k.key FROM src CROSS JOIN LATERAL jsonb_each({}) AS e CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(e.value) = 'object' THEN e.value ELSE '{{}}'::jsonb END) AS k(key) WHERE k.key NOT IN ({})",
                 literal(&path_text(path)),
                 entries_of("src.d", path),
                 list(&inner)
@@ -640,8 +721,11 @@ fn key_array_type(r: &Recipe) -> String {
 /// into their documents, then every target row is upserted in place from
 /// the document (rows unchanged are left alone) and the rows the documents
 /// no longer produce are deleted. A concurrent writer of a target row is
-/// never left updating a deleted row. Errors propagate; `map` is the safe
-/// entry point.
+/// never left updating a deleted row. In the backfill, the keys' target
+/// rows (there are none unless something wrote them out of turn) are
+/// deleted and the documents' rows plainly inserted; with `lock_rows` the
+/// source rows are locked FOR KEY SHARE first, so a concurrent delete
+/// waits. Errors propagate; `map` is the safe entry point.
 pub fn create_apply_fn(r: &Recipe, n: &Names) -> String {
     let key = &r.source.key;
     let name = literal(&r.name);
@@ -649,10 +733,18 @@ pub fn create_apply_fn(r: &Recipe, n: &Names) -> String {
     let mut before = vec![format!(
         "  PERFORM 1 FROM {src} s WHERE s.{key} = ANY(keys) ORDER BY s.{key} FOR NO KEY UPDATE;"
     )];
+    // Target rows are written by applications only once the reverse sync
+    // (phase 4) or the contract's remembering (phase 5) watches them; only
+    // then must a write in flight on them finish first. The table lock comes
+    // before the look at its triggers: installing one waits for it, so the
+    // look cannot miss a trigger whose writes could race ours.
+    let watched = literal(&n.bare("rev"));
+    let remembered = literal(&n.bare("ctr"));
     for t in &r.targets {
+        let table = target_table(r, t);
         before.push(format!(
-            "  PERFORM 1 FROM {} t WHERE t.{} = ANY(keys) FOR UPDATE;",
-            target_table(r, t),
+            "  LOCK TABLE {table} IN ROW EXCLUSIVE MODE;\n  IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = {}::regclass AND g.tgname IN ({watched}, {remembered})) THEN\n    PERFORM 1 FROM {table} t WHERE t.{} = ANY(keys) FOR UPDATE;\n  END IF;",
+            literal(&table),
             t.source_key_column
         ));
     }
@@ -670,9 +762,21 @@ pub fn create_apply_fn(r: &Recipe, n: &Names) -> String {
         "  DELETE FROM switchyard.quarantine q WHERE q.migration_name = {name} AND q.source_key = ANY(keys::text[]);"
     ));
     let after = delete_stale_targets(r);
+    let clear: Vec<String> = r
+        .targets
+        .iter()
+        .map(|t| {
+            format!(
+                "  DELETE FROM {} t WHERE t.{} = ANY(keys);",
+                target_table(r, t),
+                t.source_key_column
+            )
+        })
+        .collect();
     let body = format!(
-        "IF NOT backfill THEN\n{}\nEND IF;\nIF lock_rows THEN\n{};\nELSE\n{};\nEND IF;\nIF NOT backfill THEN\n{}\nEND IF;",
+        "IF NOT backfill THEN\n{}\nELSIF lock_rows THEN\n  PERFORM 1 FROM {src} s WHERE s.{key} = ANY(keys) ORDER BY s.{key} FOR KEY SHARE;\nEND IF;\nIF backfill THEN\n{}\n{};\nELSE\n{};\n{}\nEND IF;",
         before.join("\n"),
+        clear.join("\n"),
         map_statement(r, true),
         map_statement(r, false),
         after.join("\n")
@@ -825,7 +929,8 @@ END LOOP;",
 
 /// Keys a statement changed, from its transition tables: every inserted or
 /// deleted row, and every updated row whose key or document changed (as
-/// text: `1.0` and `1` are different documents).
+/// text: `1.0` and `1` are different documents; the binary comparison
+/// first, as it settles most changed rows without printing them).
 fn changed_keys(r: &Recipe, op: Op) -> String {
     let key = &r.source.key;
     let col = &r.source.column;
@@ -834,7 +939,7 @@ fn changed_keys(r: &Recipe, op: Op) -> String {
         Op::Delete => format!("SELECT array_agg(o.{key} ORDER BY o.{key}) FROM sy_old o"),
         Op::Update => format!(
             "SELECT array_agg(DISTINCT x.k ORDER BY x.k) FROM (\n    \
-             SELECT n.{key} AS k FROM sy_new n WHERE NOT EXISTS (SELECT 1 FROM sy_old o WHERE o.{key} = n.{key} AND o.{col}::text IS NOT DISTINCT FROM n.{col}::text)\n    \
+             SELECT n.{key} AS k FROM sy_new n WHERE NOT EXISTS (SELECT 1 FROM sy_old o WHERE o.{key} = n.{key} AND o.{col} IS NOT DISTINCT FROM n.{col} AND o.{col}::text IS NOT DISTINCT FROM n.{col}::text)\n    \
              UNION ALL SELECT o.{key} FROM sy_old o WHERE NOT EXISTS (SELECT 1 FROM sy_new n WHERE n.{key} = o.{key})) x"
         ),
     }
@@ -1652,9 +1757,14 @@ RETURN done;",
 /// Differences between what the targets hold and what the documents in the
 /// key range `$1..=$2` say they should hold; quarantined keys are left out.
 /// Rows: (key, entry key, expected, actual).
-pub fn verify_statement(r: &Recipe, t: &Target) -> String {
+pub fn verify_statement(r: &Recipe, i: usize) -> String {
+    let t = &r.targets[i];
     let key = &r.source.key;
-    let col = &r.source.column;
+    let src_in = format!(
+        "{} AND NOT EXISTS (SELECT 1 FROM switchyard.quarantine q WHERE q.migration_name = {} AND q.source_key = s.{key}::text)",
+        in_batch(r, &format!("s.{key}")),
+        literal(&r.name)
+    );
     let kc = &t.source_key_column;
     let act_values: Vec<String> = t
         .columns
@@ -1688,20 +1798,16 @@ pub fn verify_statement(r: &Recipe, t: &Target) -> String {
             ),
         };
     format!(
-        "WITH src AS MATERIALIZED (SELECT s.{key} AS k, s.{col} AS d, {reason} AS reason FROM {st} s \
-         WHERE {src_in} \
-         AND NOT EXISTS (SELECT 1 FROM switchyard.quarantine q WHERE q.migration_name = {name} AND q.source_key = s.{key}::text)),\n\
-         exp AS (SELECT k::text AS key, {exp_ek} AS ek, jsonb_build_array({ev}) AS v FROM {exp_from} WHERE reason IS NULL),\n\
+        "WITH {checked},\n\
+         exp AS (SELECT k::text AS key, {exp_ek} AS ek, jsonb_build_array({ev}) AS v FROM {exp_from}),\n\
          act AS (SELECT a.{kc}::text AS key, {act_ek} AS ek, jsonb_build_array({av}) AS v FROM {tt} a \
          WHERE {act_in} \
          AND NOT EXISTS (SELECT 1 FROM switchyard.quarantine q WHERE q.migration_name = {name} AND q.source_key = a.{kc}::text))\n\
          SELECT coalesce(exp.key, act.key) AS key, coalesce(exp.ek, act.ek) AS entry, exp.v AS expected, act.v AS actual\n\
          FROM exp FULL JOIN act ON exp.key = act.key AND exp.ek IS NOT DISTINCT FROM act.ek\n\
          WHERE exp.v IS DISTINCT FROM act.v",
-        reason = reason_expr(r, &format!("s.{col}")),
-        src_in = in_batch(r, &format!("s.{key}")),
+        checked = checked_source(r, &src_in).join(",\n"),
         act_in = in_batch(r, &format!("a.{kc}")),
-        st = source_table(r),
         name = literal(&r.name),
         ev = exp_values.join(", "),
         av = act_values.join(", "),
@@ -1923,7 +2029,7 @@ mod tests {
             out.push(create_reverse_stmt_fn(r, &n, i, t));
             out.extend(create_reverse_triggers(r, &n, i, t));
             out.push(create_contract_fn(r, &n, i, t));
-            out.push(verify_statement(r, t));
+            out.push(verify_statement(r, i));
         }
         out
     }
@@ -1933,9 +2039,12 @@ mod tests {
     }
 
     /// The bound this engine keeps (issue 8, item 12): all generated SQL
-    /// for a recipe is at most 5 KB per column per path level, plus 64 KB,
+    /// for a recipe is at most 6 KB per column per path level, plus 64 KB,
     /// even with path segments of the longest allowed length (63 bytes).
-    const BYTES_PER_COLUMN_LEVEL: usize = 5 * 1024;
+    /// (5 KB until issue 10: each check is now written twice, as the cheap
+    /// test every document passes and as the reason spelled out for the
+    /// few that fail.)
+    const BYTES_PER_COLUMN_LEVEL: usize = 6 * 1024;
 
     #[test]
     fn generated_sql_grows_linearly_in_columns_and_depth() {
@@ -1955,8 +2064,8 @@ mod tests {
         assert!(big <= 2 * half + 16 * 1024, "{half} -> {big}");
         let shallow = size(60, 1);
         assert!(big <= 5 * shallow, "{shallow} -> {big}");
-        // And in absolute terms it stays small: under 3 MB.
-        assert!(big < 3 * 1024 * 1024, "{big}");
+        // And in absolute terms it stays small: under 4 MB.
+        assert!(big < 4 * 1024 * 1024, "{big}");
         // The longest path segments a recipe may have: still within bound.
         let longest = all_sql(&wide_with(60, 5, crate::engine::recipe::MAX_PATH_SEGMENT))
             .iter()

@@ -275,6 +275,10 @@ pub struct BackfillProgress {
     pub paused: bool,
     pub target_batch_ms: i32,
     pub throttle_ms: i32,
+    /// Why the backfill is yielding to the application now, if it is
+    /// ("write latency 3.2 ms > 1.6 ms").
+    #[serde(default)]
+    pub throttled: Option<String>,
 }
 
 impl BackfillProgress {

@@ -6,6 +6,8 @@ SET LOCAL DateStyle = 'ISO, MDY';
 
 SET LOCAL extra_float_digits = 1;
 
+SET LOCAL jit = off;
+
 CREATE TABLE IF NOT EXISTS "public"."order_details" (
     "order_id" uuid NOT NULL,
     "total" numeric NOT NULL CHECK ("total" NOT IN ('NaN', 'Infinity', '-Infinity')),
@@ -33,6 +35,8 @@ SET LOCAL DateStyle = 'ISO, MDY';
 
 SET LOCAL extra_float_digits = 1;
 
+SET LOCAL jit = off;
+
 CREATE TABLE IF NOT EXISTS "public"."order_lines" (
     "order_id" uuid NOT NULL,
     "sku" text NOT NULL,
@@ -49,7 +53,7 @@ ALTER TABLE "public"."order_lines" VALIDATE CONSTRAINT "sy_order_metadata_24cf91
 
 -- create the mapping and sync functions (one transaction, lock_timeout, retried)
 CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_apply"(keys uuid[], backfill boolean, lock_rows boolean, OUT n_rows bigint, OUT n_quarantined bigint) RETURNS record
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 DECLARE
@@ -57,93 +61,110 @@ DECLARE
 BEGIN
 IF NOT backfill THEN
   PERFORM 1 FROM "public"."orders" s WHERE s."order_id" = ANY(keys) ORDER BY s."order_id" FOR NO KEY UPDATE;
-  PERFORM 1 FROM "public"."order_details" t WHERE t."order_id" = ANY(keys) FOR UPDATE;
-  PERFORM 1 FROM "public"."order_lines" t WHERE t."order_id" = ANY(keys) FOR UPDATE;
+  LOCK TABLE "public"."order_details" IN ROW EXCLUSIVE MODE;
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = '"public"."order_details"'::regclass AND g.tgname IN ('sy_order_metadata_24cf9166_rev', 'sy_order_metadata_24cf9166_ctr')) THEN
+    PERFORM 1 FROM "public"."order_details" t WHERE t."order_id" = ANY(keys) FOR UPDATE;
+  END IF;
+  LOCK TABLE "public"."order_lines" IN ROW EXCLUSIVE MODE;
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = '"public"."order_lines"'::regclass AND g.tgname IN ('sy_order_metadata_24cf9166_rev', 'sy_order_metadata_24cf9166_ctr')) THEN
+    PERFORM 1 FROM "public"."order_lines" t WHERE t."order_id" = ANY(keys) FOR UPDATE;
+  END IF;
   DELETE FROM switchyard.sync_queue q WHERE q.migration_name = 'order-metadata' AND q.kind = 'forward' AND q.source_key = ANY(keys::text[]);
   IF EXISTS (SELECT 1 FROM switchyard.sync_queue q WHERE q.migration_name = 'order-metadata' AND q.kind IN ('reverse', 'contract') AND q.source_key = ANY(keys::text[])) THEN
     PERFORM switchyard."sy_order_metadata_24cf9166_replay"(ARRAY['reverse', 'contract'], keys, NULL, false);
   END IF;
   DELETE FROM switchyard.quarantine q WHERE q.migration_name = 'order-metadata' AND q.source_key = ANY(keys::text[]);
+ELSIF lock_rows THEN
+  PERFORM 1 FROM "public"."orders" s WHERE s."order_id" = ANY(keys) ORDER BY s."order_id" FOR KEY SHARE;
 END IF;
-IF lock_rows THEN
-WITH src AS MATERIALIZED (
-  SELECT s."order_id" AS k, s."meta" AS d, CASE WHEN s."meta" IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(s."meta") <> 'object' THEN 'document is ' || jsonb_typeof(s."meta") || ', expected an object' ELSE coalesce(CASE WHEN (s."meta" -> 'billing' -> 'total') IS NULL OR (s."meta" -> 'billing' -> 'total') = 'null'::jsonb THEN 'billing.total' || ': required key is missing' WHEN jsonb_typeof((s."meta" -> 'billing' -> 'total')) <> 'number' THEN 'billing.total' || ': expected number, got ' || jsonb_typeof((s."meta" -> 'billing' -> 'total')) ELSE NULL END,
+IF backfill THEN
+  DELETE FROM "public"."order_details" t WHERE t."order_id" = ANY(keys);
+  DELETE FROM "public"."order_lines" t WHERE t."order_id" = ANY(keys);
+WITH sy_doc AS MATERIALIZED (
+  SELECT s."order_id" AS k, s."meta" AS d, (CASE WHEN s."meta" IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(s."meta") <> 'object' THEN 'document is ' || jsonb_typeof(s."meta") || ', expected an object' ELSE coalesce(CASE WHEN (s."meta" -> 'billing' -> 'total') IS NULL OR (s."meta" -> 'billing' -> 'total') = 'null'::jsonb THEN 'billing.total' || ': required key is missing' WHEN jsonb_typeof((s."meta" -> 'billing' -> 'total')) <> 'number' THEN 'billing.total' || ': expected number, got ' || jsonb_typeof((s."meta" -> 'billing' -> 'total')) ELSE NULL END,
         CASE WHEN (s."meta" -> 'billing' -> 'currency') IS NULL OR (s."meta" -> 'billing' -> 'currency') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."meta" -> 'billing' -> 'currency')) <> 'string' THEN 'billing.currency' || ': expected string, got ' || jsonb_typeof((s."meta" -> 'billing' -> 'currency')) WHEN ((s."meta" -> 'billing' -> 'currency') #>> '{}') NOT IN ('EUR', 'USD', 'GBP') THEN 'billing.currency' || ': value ' || ((s."meta" -> 'billing' -> 'currency') #>> '{}') || ' is not allowed' ELSE NULL END,
         CASE WHEN (s."meta" -> 'timeline' -> 'placed_at') IS NULL OR (s."meta" -> 'timeline' -> 'placed_at') = 'null'::jsonb THEN 'timeline.placed_at' || ': required key is missing' WHEN jsonb_typeof((s."meta" -> 'timeline' -> 'placed_at')) <> 'string' THEN 'timeline.placed_at' || ': expected string, got ' || jsonb_typeof((s."meta" -> 'timeline' -> 'placed_at')) WHEN lower(((s."meta" -> 'timeline' -> 'placed_at') #>> '{}')) ~ '(now|today|tomorrow|yesterday)' THEN 'timeline.placed_at' || ': a relative time is not a value: ' || ((s."meta" -> 'timeline' -> 'placed_at') #>> '{}') WHEN switchyard.try_cast(((s."meta" -> 'timeline' -> 'placed_at') #>> '{}'), 'timestamptz') IS NOT TRUE THEN 'timeline.placed_at' || ': not a valid timestamptz: ' || ((s."meta" -> 'timeline' -> 'placed_at') #>> '{}') ELSE NULL END,
         CASE WHEN (s."meta" -> 'stats' -> 'items') IS NULL OR (s."meta" -> 'stats' -> 'items') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."meta" -> 'stats' -> 'items')) <> 'number' THEN 'stats.items' || ': expected number, got ' || jsonb_typeof((s."meta" -> 'stats' -> 'items')) WHEN ((s."meta" -> 'stats' -> 'items'))::numeric <> trunc(((s."meta" -> 'stats' -> 'items'))::numeric) OR ((s."meta" -> 'stats' -> 'items'))::numeric NOT BETWEEN -2147483648 AND 2147483647 THEN 'stats.items' || ': not a valid integer: ' || ((s."meta" -> 'stats' -> 'items') #>> '{}') ELSE NULL END,
         CASE WHEN (s."meta" -> 'lines') IS NOT NULL AND jsonb_typeof((s."meta" -> 'lines')) NOT IN ('object', 'null') THEN 'lines: expected object, got ' || jsonb_typeof((s."meta" -> 'lines')) END,
-        (SELECT x.r FROM (SELECT coalesce(CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'lines.' || e.key || ': expected object, got ' || jsonb_typeof(e.value) END, CASE WHEN (e.value -> 'qty') IS NULL OR (e.value -> 'qty') = 'null'::jsonb THEN ('lines.' || e.key || '.qty') || ': required key is missing' WHEN jsonb_typeof((e.value -> 'qty')) <> 'number' THEN ('lines.' || e.key || '.qty') || ': expected number, got ' || jsonb_typeof((e.value -> 'qty')) WHEN ((e.value -> 'qty'))::numeric <> trunc(((e.value -> 'qty'))::numeric) OR ((e.value -> 'qty'))::numeric NOT BETWEEN -2147483648 AND 2147483647 THEN ('lines.' || e.key || '.qty') || ': not a valid integer: ' || ((e.value -> 'qty') #>> '{}') ELSE NULL END, CASE WHEN (e.value -> 'price' -> 'amount') IS NULL OR (e.value -> 'price' -> 'amount') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'price' -> 'amount')) <> 'number' THEN ('lines.' || e.key || '.price.amount') || ': expected number, got ' || jsonb_typeof((e.value -> 'price' -> 'amount')) ELSE NULL END) AS r FROM jsonb_each((CASE WHEN jsonb_typeof((s."meta" -> 'lines')) = 'object' THEN (s."meta" -> 'lines') ELSE '{}'::jsonb END)) AS e) x WHERE x.r IS NOT NULL LIMIT 1)) END AS reason
+        CASE WHEN EXISTS (SELECT 1 FROM jsonb_each((CASE WHEN jsonb_typeof((s."meta" -> 'lines')) = 'object' THEN (s."meta" -> 'lines') ELSE '{}'::jsonb END)) AS e WHERE coalesce(CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'lines.' || e.key || ': expected object, got ' || jsonb_typeof(e.value) END, CASE WHEN (e.value -> 'qty') IS NULL OR (e.value -> 'qty') = 'null'::jsonb THEN ('lines.' || e.key || '.qty') || ': required key is missing' WHEN jsonb_typeof((e.value -> 'qty')) <> 'number' THEN ('lines.' || e.key || '.qty') || ': expected number, got ' || jsonb_typeof((e.value -> 'qty')) WHEN ((e.value -> 'qty'))::numeric <> trunc(((e.value -> 'qty'))::numeric) OR ((e.value -> 'qty'))::numeric NOT BETWEEN -2147483648 AND 2147483647 THEN ('lines.' || e.key || '.qty') || ': not a valid integer: ' || ((e.value -> 'qty') #>> '{}') ELSE NULL END, CASE WHEN (e.value -> 'price' -> 'amount') IS NULL OR (e.value -> 'price' -> 'amount') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'price' -> 'amount')) <> 'number' THEN ('lines.' || e.key || '.price.amount') || ': expected number, got ' || jsonb_typeof((e.value -> 'price' -> 'amount')) ELSE NULL END) IS NOT NULL) THEN 'entry' END) END IS NULL) AS ok
   FROM "public"."orders" s WHERE s."order_id" = ANY(keys)
-  FOR KEY SHARE OF s
 ),
+src AS NOT MATERIALIZED (SELECT c.k, c.d FROM sy_doc c WHERE c.ok),
 q AS (
   INSERT INTO switchyard.quarantine (migration_name, source_key, reason, document)
-  SELECT 'order-metadata', src.k::text, src.reason, src.d FROM src WHERE src.reason IS NOT NULL
+  SELECT 'order-metadata', c.k::text, CASE WHEN c.d IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(c.d) <> 'object' THEN 'document is ' || jsonb_typeof(c.d) || ', expected an object' ELSE coalesce(CASE WHEN (c.d -> 'billing' -> 'total') IS NULL OR (c.d -> 'billing' -> 'total') = 'null'::jsonb THEN 'billing.total' || ': required key is missing' WHEN jsonb_typeof((c.d -> 'billing' -> 'total')) <> 'number' THEN 'billing.total' || ': expected number, got ' || jsonb_typeof((c.d -> 'billing' -> 'total')) ELSE NULL END,
+        CASE WHEN (c.d -> 'billing' -> 'currency') IS NULL OR (c.d -> 'billing' -> 'currency') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((c.d -> 'billing' -> 'currency')) <> 'string' THEN 'billing.currency' || ': expected string, got ' || jsonb_typeof((c.d -> 'billing' -> 'currency')) WHEN ((c.d -> 'billing' -> 'currency') #>> '{}') NOT IN ('EUR', 'USD', 'GBP') THEN 'billing.currency' || ': value ' || ((c.d -> 'billing' -> 'currency') #>> '{}') || ' is not allowed' ELSE NULL END,
+        CASE WHEN (c.d -> 'timeline' -> 'placed_at') IS NULL OR (c.d -> 'timeline' -> 'placed_at') = 'null'::jsonb THEN 'timeline.placed_at' || ': required key is missing' WHEN jsonb_typeof((c.d -> 'timeline' -> 'placed_at')) <> 'string' THEN 'timeline.placed_at' || ': expected string, got ' || jsonb_typeof((c.d -> 'timeline' -> 'placed_at')) WHEN lower(((c.d -> 'timeline' -> 'placed_at') #>> '{}')) ~ '(now|today|tomorrow|yesterday)' THEN 'timeline.placed_at' || ': a relative time is not a value: ' || ((c.d -> 'timeline' -> 'placed_at') #>> '{}') WHEN switchyard.try_cast(((c.d -> 'timeline' -> 'placed_at') #>> '{}'), 'timestamptz') IS NOT TRUE THEN 'timeline.placed_at' || ': not a valid timestamptz: ' || ((c.d -> 'timeline' -> 'placed_at') #>> '{}') ELSE NULL END,
+        CASE WHEN (c.d -> 'stats' -> 'items') IS NULL OR (c.d -> 'stats' -> 'items') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((c.d -> 'stats' -> 'items')) <> 'number' THEN 'stats.items' || ': expected number, got ' || jsonb_typeof((c.d -> 'stats' -> 'items')) WHEN ((c.d -> 'stats' -> 'items'))::numeric <> trunc(((c.d -> 'stats' -> 'items'))::numeric) OR ((c.d -> 'stats' -> 'items'))::numeric NOT BETWEEN -2147483648 AND 2147483647 THEN 'stats.items' || ': not a valid integer: ' || ((c.d -> 'stats' -> 'items') #>> '{}') ELSE NULL END,
+        CASE WHEN (c.d -> 'lines') IS NOT NULL AND jsonb_typeof((c.d -> 'lines')) NOT IN ('object', 'null') THEN 'lines: expected object, got ' || jsonb_typeof((c.d -> 'lines')) END,
+        (SELECT x.r FROM (SELECT coalesce(CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'lines.' || e.key || ': expected object, got ' || jsonb_typeof(e.value) END, CASE WHEN (e.value -> 'qty') IS NULL OR (e.value -> 'qty') = 'null'::jsonb THEN ('lines.' || e.key || '.qty') || ': required key is missing' WHEN jsonb_typeof((e.value -> 'qty')) <> 'number' THEN ('lines.' || e.key || '.qty') || ': expected number, got ' || jsonb_typeof((e.value -> 'qty')) WHEN ((e.value -> 'qty'))::numeric <> trunc(((e.value -> 'qty'))::numeric) OR ((e.value -> 'qty'))::numeric NOT BETWEEN -2147483648 AND 2147483647 THEN ('lines.' || e.key || '.qty') || ': not a valid integer: ' || ((e.value -> 'qty') #>> '{}') ELSE NULL END, CASE WHEN (e.value -> 'price' -> 'amount') IS NULL OR (e.value -> 'price' -> 'amount') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'price' -> 'amount')) <> 'number' THEN ('lines.' || e.key || '.price.amount') || ': expected number, got ' || jsonb_typeof((e.value -> 'price' -> 'amount')) ELSE NULL END) AS r FROM jsonb_each((CASE WHEN jsonb_typeof((c.d -> 'lines')) = 'object' THEN (c.d -> 'lines') ELSE '{}'::jsonb END)) AS e) x WHERE x.r IS NOT NULL LIMIT 1)) END, c.d FROM sy_doc c WHERE NOT c.ok
   ON CONFLICT (migration_name, source_key) DO UPDATE
     SET reason = EXCLUDED.reason, document = EXCLUDED.document, quarantined_at = now()
   RETURNING 1
 ),
 t0 AS (
   INSERT INTO "public"."order_details" AS t ("order_id", "total", "currency", "placed_at", "item_count")
-  SELECT src.k, CASE WHEN (src.d -> 'billing' -> 'total') IS NULL OR (src.d -> 'billing' -> 'total') = 'null'::jsonb THEN NULL ELSE ((src.d -> 'billing' -> 'total'))::numeric END, coalesce(CASE WHEN (src.d -> 'billing' -> 'currency') IS NULL OR (src.d -> 'billing' -> 'currency') = 'null'::jsonb THEN NULL ELSE ((src.d -> 'billing' -> 'currency') #>> '{}') END, ('EUR')::text), CASE WHEN (src.d -> 'timeline' -> 'placed_at') IS NULL OR (src.d -> 'timeline' -> 'placed_at') = 'null'::jsonb THEN NULL ELSE ((src.d -> 'timeline' -> 'placed_at') #>> '{}')::timestamptz END, coalesce(CASE WHEN (src.d -> 'stats' -> 'items') IS NULL OR (src.d -> 'stats' -> 'items') = 'null'::jsonb THEN NULL ELSE ((src.d -> 'stats' -> 'items'))::numeric::integer END, (0)::integer) FROM src WHERE src.reason IS NULL
-  ON CONFLICT ("order_id") DO UPDATE SET "total" = EXCLUDED."total", "currency" = EXCLUDED."currency", "placed_at" = EXCLUDED."placed_at", "item_count" = EXCLUDED."item_count"
+  SELECT x.* FROM (SELECT src.k, CASE WHEN (src.d -> 'billing' -> 'total') IS NULL OR (src.d -> 'billing' -> 'total') = 'null'::jsonb THEN NULL ELSE ((src.d -> 'billing' -> 'total'))::numeric END, coalesce(CASE WHEN (src.d -> 'billing' -> 'currency') IS NULL OR (src.d -> 'billing' -> 'currency') = 'null'::jsonb THEN NULL ELSE ((src.d -> 'billing' -> 'currency') #>> '{}') END, ('EUR')::text), CASE WHEN (src.d -> 'timeline' -> 'placed_at') IS NULL OR (src.d -> 'timeline' -> 'placed_at') = 'null'::jsonb THEN NULL ELSE ((src.d -> 'timeline' -> 'placed_at') #>> '{}')::timestamptz END, coalesce(CASE WHEN (src.d -> 'stats' -> 'items') IS NULL OR (src.d -> 'stats' -> 'items') = 'null'::jsonb THEN NULL ELSE ((src.d -> 'stats' -> 'items'))::numeric::integer END, (0)::integer) FROM src OFFSET 0) AS x(sy_k, sy_c0, sy_c1, sy_c2, sy_c3)
   RETURNING 1
 ),
 t1 AS (
   INSERT INTO "public"."order_lines" AS t ("order_id", "sku", "quantity", "unit_price")
-  SELECT src.k, e.key, CASE WHEN (e.value -> 'qty') IS NULL OR (e.value -> 'qty') = 'null'::jsonb THEN NULL ELSE ((e.value -> 'qty'))::numeric::integer END, coalesce(CASE WHEN (e.value -> 'price' -> 'amount') IS NULL OR (e.value -> 'price' -> 'amount') = 'null'::jsonb THEN NULL ELSE ((e.value -> 'price' -> 'amount'))::numeric END, (0)::numeric) FROM src CROSS JOIN LATERAL jsonb_each((CASE WHEN jsonb_typeof((src.d -> 'lines')) = 'object' THEN (src.d -> 'lines') ELSE '{}'::jsonb END)) AS e
-  WHERE src.reason IS NULL
-  ON CONFLICT ("order_id", "sku") DO UPDATE SET "quantity" = EXCLUDED."quantity", "unit_price" = EXCLUDED."unit_price"
+  SELECT x.* FROM (SELECT src.k, e.key, CASE WHEN (e.value -> 'qty') IS NULL OR (e.value -> 'qty') = 'null'::jsonb THEN NULL ELSE ((e.value -> 'qty'))::numeric::integer END, coalesce(CASE WHEN (e.value -> 'price' -> 'amount') IS NULL OR (e.value -> 'price' -> 'amount') = 'null'::jsonb THEN NULL ELSE ((e.value -> 'price' -> 'amount'))::numeric END, (0)::numeric) FROM src CROSS JOIN LATERAL jsonb_each((CASE WHEN jsonb_typeof((src.d -> 'lines')) = 'object' THEN (src.d -> 'lines') ELSE '{}'::jsonb END)) AS e OFFSET 0) AS x(sy_k, sy_ek, sy_c0, sy_c1)
   RETURNING 1
 ),
 u AS (
   INSERT INTO switchyard.unmapped_keys (migration_name, key_path, documents)
-  SELECT 'order-metadata', x.path, count(*) FROM (SELECT k.key AS path FROM src CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(src.d) = 'object' THEN src.d ELSE '{}'::jsonb END) AS k(key) WHERE src.reason IS NULL AND k.key NOT IN ('billing', 'lines', 'stats', 'timeline')
-  UNION ALL SELECT 'lines' || '.*.' || k.key FROM src CROSS JOIN LATERAL jsonb_each((CASE WHEN jsonb_typeof((src.d -> 'lines')) = 'object' THEN (src.d -> 'lines') ELSE '{}'::jsonb END)) AS e CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(e.value) = 'object' THEN e.value ELSE '{}'::jsonb END) AS k(key) WHERE src.reason IS NULL AND k.key NOT IN ('price', 'qty')) AS x WHERE backfill GROUP BY x.path
+  SELECT 'order-metadata', x.path, count(*) FROM (SELECT k.key AS path FROM src CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(src.d) = 'object' THEN src.d ELSE '{}'::jsonb END) AS k(key) WHERE k.key NOT IN ('billing', 'lines', 'stats', 'timeline')
+  UNION ALL SELECT 'lines' || '.*.' || k.key FROM src CROSS JOIN LATERAL jsonb_each((CASE WHEN jsonb_typeof((src.d -> 'lines')) = 'object' THEN (src.d -> 'lines') ELSE '{}'::jsonb END)) AS e CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(e.value) = 'object' THEN e.value ELSE '{}'::jsonb END) AS k(key) WHERE k.key NOT IN ('price', 'qty')) AS x WHERE backfill GROUP BY x.path
   ON CONFLICT (migration_name, key_path) DO UPDATE SET documents = switchyard.unmapped_keys.documents + EXCLUDED.documents
   RETURNING 1
 )
-SELECT (SELECT count(*) FROM src), (SELECT count(*) FROM q), (SELECT count(*) FROM t0) + (SELECT count(*) FROM t1) + (SELECT count(*) FROM u) INTO n_rows, n_quarantined, n_written;
+SELECT (SELECT count(*) FROM sy_doc), (SELECT count(*) FROM q), (SELECT count(*) FROM t0) + (SELECT count(*) FROM t1) + (SELECT count(*) FROM u) INTO n_rows, n_quarantined, n_written;
 ELSE
-WITH src AS MATERIALIZED (
-  SELECT s."order_id" AS k, s."meta" AS d, CASE WHEN s."meta" IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(s."meta") <> 'object' THEN 'document is ' || jsonb_typeof(s."meta") || ', expected an object' ELSE coalesce(CASE WHEN (s."meta" -> 'billing' -> 'total') IS NULL OR (s."meta" -> 'billing' -> 'total') = 'null'::jsonb THEN 'billing.total' || ': required key is missing' WHEN jsonb_typeof((s."meta" -> 'billing' -> 'total')) <> 'number' THEN 'billing.total' || ': expected number, got ' || jsonb_typeof((s."meta" -> 'billing' -> 'total')) ELSE NULL END,
+WITH sy_doc AS MATERIALIZED (
+  SELECT s."order_id" AS k, s."meta" AS d, (CASE WHEN s."meta" IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(s."meta") <> 'object' THEN 'document is ' || jsonb_typeof(s."meta") || ', expected an object' ELSE coalesce(CASE WHEN (s."meta" -> 'billing' -> 'total') IS NULL OR (s."meta" -> 'billing' -> 'total') = 'null'::jsonb THEN 'billing.total' || ': required key is missing' WHEN jsonb_typeof((s."meta" -> 'billing' -> 'total')) <> 'number' THEN 'billing.total' || ': expected number, got ' || jsonb_typeof((s."meta" -> 'billing' -> 'total')) ELSE NULL END,
         CASE WHEN (s."meta" -> 'billing' -> 'currency') IS NULL OR (s."meta" -> 'billing' -> 'currency') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."meta" -> 'billing' -> 'currency')) <> 'string' THEN 'billing.currency' || ': expected string, got ' || jsonb_typeof((s."meta" -> 'billing' -> 'currency')) WHEN ((s."meta" -> 'billing' -> 'currency') #>> '{}') NOT IN ('EUR', 'USD', 'GBP') THEN 'billing.currency' || ': value ' || ((s."meta" -> 'billing' -> 'currency') #>> '{}') || ' is not allowed' ELSE NULL END,
         CASE WHEN (s."meta" -> 'timeline' -> 'placed_at') IS NULL OR (s."meta" -> 'timeline' -> 'placed_at') = 'null'::jsonb THEN 'timeline.placed_at' || ': required key is missing' WHEN jsonb_typeof((s."meta" -> 'timeline' -> 'placed_at')) <> 'string' THEN 'timeline.placed_at' || ': expected string, got ' || jsonb_typeof((s."meta" -> 'timeline' -> 'placed_at')) WHEN lower(((s."meta" -> 'timeline' -> 'placed_at') #>> '{}')) ~ '(now|today|tomorrow|yesterday)' THEN 'timeline.placed_at' || ': a relative time is not a value: ' || ((s."meta" -> 'timeline' -> 'placed_at') #>> '{}') WHEN switchyard.try_cast(((s."meta" -> 'timeline' -> 'placed_at') #>> '{}'), 'timestamptz') IS NOT TRUE THEN 'timeline.placed_at' || ': not a valid timestamptz: ' || ((s."meta" -> 'timeline' -> 'placed_at') #>> '{}') ELSE NULL END,
         CASE WHEN (s."meta" -> 'stats' -> 'items') IS NULL OR (s."meta" -> 'stats' -> 'items') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."meta" -> 'stats' -> 'items')) <> 'number' THEN 'stats.items' || ': expected number, got ' || jsonb_typeof((s."meta" -> 'stats' -> 'items')) WHEN ((s."meta" -> 'stats' -> 'items'))::numeric <> trunc(((s."meta" -> 'stats' -> 'items'))::numeric) OR ((s."meta" -> 'stats' -> 'items'))::numeric NOT BETWEEN -2147483648 AND 2147483647 THEN 'stats.items' || ': not a valid integer: ' || ((s."meta" -> 'stats' -> 'items') #>> '{}') ELSE NULL END,
         CASE WHEN (s."meta" -> 'lines') IS NOT NULL AND jsonb_typeof((s."meta" -> 'lines')) NOT IN ('object', 'null') THEN 'lines: expected object, got ' || jsonb_typeof((s."meta" -> 'lines')) END,
-        (SELECT x.r FROM (SELECT coalesce(CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'lines.' || e.key || ': expected object, got ' || jsonb_typeof(e.value) END, CASE WHEN (e.value -> 'qty') IS NULL OR (e.value -> 'qty') = 'null'::jsonb THEN ('lines.' || e.key || '.qty') || ': required key is missing' WHEN jsonb_typeof((e.value -> 'qty')) <> 'number' THEN ('lines.' || e.key || '.qty') || ': expected number, got ' || jsonb_typeof((e.value -> 'qty')) WHEN ((e.value -> 'qty'))::numeric <> trunc(((e.value -> 'qty'))::numeric) OR ((e.value -> 'qty'))::numeric NOT BETWEEN -2147483648 AND 2147483647 THEN ('lines.' || e.key || '.qty') || ': not a valid integer: ' || ((e.value -> 'qty') #>> '{}') ELSE NULL END, CASE WHEN (e.value -> 'price' -> 'amount') IS NULL OR (e.value -> 'price' -> 'amount') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'price' -> 'amount')) <> 'number' THEN ('lines.' || e.key || '.price.amount') || ': expected number, got ' || jsonb_typeof((e.value -> 'price' -> 'amount')) ELSE NULL END) AS r FROM jsonb_each((CASE WHEN jsonb_typeof((s."meta" -> 'lines')) = 'object' THEN (s."meta" -> 'lines') ELSE '{}'::jsonb END)) AS e) x WHERE x.r IS NOT NULL LIMIT 1)) END AS reason
+        CASE WHEN EXISTS (SELECT 1 FROM jsonb_each((CASE WHEN jsonb_typeof((s."meta" -> 'lines')) = 'object' THEN (s."meta" -> 'lines') ELSE '{}'::jsonb END)) AS e WHERE coalesce(CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'lines.' || e.key || ': expected object, got ' || jsonb_typeof(e.value) END, CASE WHEN (e.value -> 'qty') IS NULL OR (e.value -> 'qty') = 'null'::jsonb THEN ('lines.' || e.key || '.qty') || ': required key is missing' WHEN jsonb_typeof((e.value -> 'qty')) <> 'number' THEN ('lines.' || e.key || '.qty') || ': expected number, got ' || jsonb_typeof((e.value -> 'qty')) WHEN ((e.value -> 'qty'))::numeric <> trunc(((e.value -> 'qty'))::numeric) OR ((e.value -> 'qty'))::numeric NOT BETWEEN -2147483648 AND 2147483647 THEN ('lines.' || e.key || '.qty') || ': not a valid integer: ' || ((e.value -> 'qty') #>> '{}') ELSE NULL END, CASE WHEN (e.value -> 'price' -> 'amount') IS NULL OR (e.value -> 'price' -> 'amount') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'price' -> 'amount')) <> 'number' THEN ('lines.' || e.key || '.price.amount') || ': expected number, got ' || jsonb_typeof((e.value -> 'price' -> 'amount')) ELSE NULL END) IS NOT NULL) THEN 'entry' END) END IS NULL) AS ok
   FROM "public"."orders" s WHERE s."order_id" = ANY(keys)
 ),
+src AS NOT MATERIALIZED (SELECT c.k, c.d FROM sy_doc c WHERE c.ok),
 q AS (
   INSERT INTO switchyard.quarantine (migration_name, source_key, reason, document)
-  SELECT 'order-metadata', src.k::text, src.reason, src.d FROM src WHERE src.reason IS NOT NULL
+  SELECT 'order-metadata', c.k::text, CASE WHEN c.d IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(c.d) <> 'object' THEN 'document is ' || jsonb_typeof(c.d) || ', expected an object' ELSE coalesce(CASE WHEN (c.d -> 'billing' -> 'total') IS NULL OR (c.d -> 'billing' -> 'total') = 'null'::jsonb THEN 'billing.total' || ': required key is missing' WHEN jsonb_typeof((c.d -> 'billing' -> 'total')) <> 'number' THEN 'billing.total' || ': expected number, got ' || jsonb_typeof((c.d -> 'billing' -> 'total')) ELSE NULL END,
+        CASE WHEN (c.d -> 'billing' -> 'currency') IS NULL OR (c.d -> 'billing' -> 'currency') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((c.d -> 'billing' -> 'currency')) <> 'string' THEN 'billing.currency' || ': expected string, got ' || jsonb_typeof((c.d -> 'billing' -> 'currency')) WHEN ((c.d -> 'billing' -> 'currency') #>> '{}') NOT IN ('EUR', 'USD', 'GBP') THEN 'billing.currency' || ': value ' || ((c.d -> 'billing' -> 'currency') #>> '{}') || ' is not allowed' ELSE NULL END,
+        CASE WHEN (c.d -> 'timeline' -> 'placed_at') IS NULL OR (c.d -> 'timeline' -> 'placed_at') = 'null'::jsonb THEN 'timeline.placed_at' || ': required key is missing' WHEN jsonb_typeof((c.d -> 'timeline' -> 'placed_at')) <> 'string' THEN 'timeline.placed_at' || ': expected string, got ' || jsonb_typeof((c.d -> 'timeline' -> 'placed_at')) WHEN lower(((c.d -> 'timeline' -> 'placed_at') #>> '{}')) ~ '(now|today|tomorrow|yesterday)' THEN 'timeline.placed_at' || ': a relative time is not a value: ' || ((c.d -> 'timeline' -> 'placed_at') #>> '{}') WHEN switchyard.try_cast(((c.d -> 'timeline' -> 'placed_at') #>> '{}'), 'timestamptz') IS NOT TRUE THEN 'timeline.placed_at' || ': not a valid timestamptz: ' || ((c.d -> 'timeline' -> 'placed_at') #>> '{}') ELSE NULL END,
+        CASE WHEN (c.d -> 'stats' -> 'items') IS NULL OR (c.d -> 'stats' -> 'items') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((c.d -> 'stats' -> 'items')) <> 'number' THEN 'stats.items' || ': expected number, got ' || jsonb_typeof((c.d -> 'stats' -> 'items')) WHEN ((c.d -> 'stats' -> 'items'))::numeric <> trunc(((c.d -> 'stats' -> 'items'))::numeric) OR ((c.d -> 'stats' -> 'items'))::numeric NOT BETWEEN -2147483648 AND 2147483647 THEN 'stats.items' || ': not a valid integer: ' || ((c.d -> 'stats' -> 'items') #>> '{}') ELSE NULL END,
+        CASE WHEN (c.d -> 'lines') IS NOT NULL AND jsonb_typeof((c.d -> 'lines')) NOT IN ('object', 'null') THEN 'lines: expected object, got ' || jsonb_typeof((c.d -> 'lines')) END,
+        (SELECT x.r FROM (SELECT coalesce(CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'lines.' || e.key || ': expected object, got ' || jsonb_typeof(e.value) END, CASE WHEN (e.value -> 'qty') IS NULL OR (e.value -> 'qty') = 'null'::jsonb THEN ('lines.' || e.key || '.qty') || ': required key is missing' WHEN jsonb_typeof((e.value -> 'qty')) <> 'number' THEN ('lines.' || e.key || '.qty') || ': expected number, got ' || jsonb_typeof((e.value -> 'qty')) WHEN ((e.value -> 'qty'))::numeric <> trunc(((e.value -> 'qty'))::numeric) OR ((e.value -> 'qty'))::numeric NOT BETWEEN -2147483648 AND 2147483647 THEN ('lines.' || e.key || '.qty') || ': not a valid integer: ' || ((e.value -> 'qty') #>> '{}') ELSE NULL END, CASE WHEN (e.value -> 'price' -> 'amount') IS NULL OR (e.value -> 'price' -> 'amount') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'price' -> 'amount')) <> 'number' THEN ('lines.' || e.key || '.price.amount') || ': expected number, got ' || jsonb_typeof((e.value -> 'price' -> 'amount')) ELSE NULL END) AS r FROM jsonb_each((CASE WHEN jsonb_typeof((c.d -> 'lines')) = 'object' THEN (c.d -> 'lines') ELSE '{}'::jsonb END)) AS e) x WHERE x.r IS NOT NULL LIMIT 1)) END, c.d FROM sy_doc c WHERE NOT c.ok
   ON CONFLICT (migration_name, source_key) DO UPDATE
     SET reason = EXCLUDED.reason, document = EXCLUDED.document, quarantined_at = now()
   RETURNING 1
 ),
 t0 AS (
   INSERT INTO "public"."order_details" AS t ("order_id", "total", "currency", "placed_at", "item_count")
-  SELECT src.k, CASE WHEN (src.d -> 'billing' -> 'total') IS NULL OR (src.d -> 'billing' -> 'total') = 'null'::jsonb THEN NULL ELSE ((src.d -> 'billing' -> 'total'))::numeric END, coalesce(CASE WHEN (src.d -> 'billing' -> 'currency') IS NULL OR (src.d -> 'billing' -> 'currency') = 'null'::jsonb THEN NULL ELSE ((src.d -> 'billing' -> 'currency') #>> '{}') END, ('EUR')::text), CASE WHEN (src.d -> 'timeline' -> 'placed_at') IS NULL OR (src.d -> 'timeline' -> 'placed_at') = 'null'::jsonb THEN NULL ELSE ((src.d -> 'timeline' -> 'placed_at') #>> '{}')::timestamptz END, coalesce(CASE WHEN (src.d -> 'stats' -> 'items') IS NULL OR (src.d -> 'stats' -> 'items') = 'null'::jsonb THEN NULL ELSE ((src.d -> 'stats' -> 'items'))::numeric::integer END, (0)::integer) FROM src WHERE src.reason IS NULL
+  SELECT x.* FROM (SELECT src.k, CASE WHEN (src.d -> 'billing' -> 'total') IS NULL OR (src.d -> 'billing' -> 'total') = 'null'::jsonb THEN NULL ELSE ((src.d -> 'billing' -> 'total'))::numeric END, coalesce(CASE WHEN (src.d -> 'billing' -> 'currency') IS NULL OR (src.d -> 'billing' -> 'currency') = 'null'::jsonb THEN NULL ELSE ((src.d -> 'billing' -> 'currency') #>> '{}') END, ('EUR')::text), CASE WHEN (src.d -> 'timeline' -> 'placed_at') IS NULL OR (src.d -> 'timeline' -> 'placed_at') = 'null'::jsonb THEN NULL ELSE ((src.d -> 'timeline' -> 'placed_at') #>> '{}')::timestamptz END, coalesce(CASE WHEN (src.d -> 'stats' -> 'items') IS NULL OR (src.d -> 'stats' -> 'items') = 'null'::jsonb THEN NULL ELSE ((src.d -> 'stats' -> 'items'))::numeric::integer END, (0)::integer) FROM src OFFSET 0) AS x(sy_k, sy_c0, sy_c1, sy_c2, sy_c3)
+  WHERE NOT EXISTS (SELECT 1 FROM "public"."order_details" y WHERE y."order_id" = x.sy_k AND ROW(y."total"::text, y."currency"::text, y."placed_at"::text, y."item_count"::text) IS NOT DISTINCT FROM ROW(x.sy_c0::text, x.sy_c1::text, x.sy_c2::text, x.sy_c3::text))
   ON CONFLICT ("order_id") DO UPDATE SET "total" = EXCLUDED."total", "currency" = EXCLUDED."currency", "placed_at" = EXCLUDED."placed_at", "item_count" = EXCLUDED."item_count"
   RETURNING 1
 ),
 t1 AS (
   INSERT INTO "public"."order_lines" AS t ("order_id", "sku", "quantity", "unit_price")
-  SELECT src.k, e.key, CASE WHEN (e.value -> 'qty') IS NULL OR (e.value -> 'qty') = 'null'::jsonb THEN NULL ELSE ((e.value -> 'qty'))::numeric::integer END, coalesce(CASE WHEN (e.value -> 'price' -> 'amount') IS NULL OR (e.value -> 'price' -> 'amount') = 'null'::jsonb THEN NULL ELSE ((e.value -> 'price' -> 'amount'))::numeric END, (0)::numeric) FROM src CROSS JOIN LATERAL jsonb_each((CASE WHEN jsonb_typeof((src.d -> 'lines')) = 'object' THEN (src.d -> 'lines') ELSE '{}'::jsonb END)) AS e
-  WHERE src.reason IS NULL
+  SELECT x.* FROM (SELECT src.k, e.key, CASE WHEN (e.value -> 'qty') IS NULL OR (e.value -> 'qty') = 'null'::jsonb THEN NULL ELSE ((e.value -> 'qty'))::numeric::integer END, coalesce(CASE WHEN (e.value -> 'price' -> 'amount') IS NULL OR (e.value -> 'price' -> 'amount') = 'null'::jsonb THEN NULL ELSE ((e.value -> 'price' -> 'amount'))::numeric END, (0)::numeric) FROM src CROSS JOIN LATERAL jsonb_each((CASE WHEN jsonb_typeof((src.d -> 'lines')) = 'object' THEN (src.d -> 'lines') ELSE '{}'::jsonb END)) AS e OFFSET 0) AS x(sy_k, sy_ek, sy_c0, sy_c1)
+  WHERE NOT EXISTS (SELECT 1 FROM "public"."order_lines" y WHERE y."order_id" = x.sy_k AND y."sku" = x.sy_ek AND ROW(y."quantity"::text, y."unit_price"::text) IS NOT DISTINCT FROM ROW(x.sy_c0::text, x.sy_c1::text))
   ON CONFLICT ("order_id", "sku") DO UPDATE SET "quantity" = EXCLUDED."quantity", "unit_price" = EXCLUDED."unit_price"
   RETURNING 1
 ),
 u AS (
   INSERT INTO switchyard.unmapped_keys (migration_name, key_path, documents)
-  SELECT 'order-metadata', x.path, count(*) FROM (SELECT k.key AS path FROM src CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(src.d) = 'object' THEN src.d ELSE '{}'::jsonb END) AS k(key) WHERE src.reason IS NULL AND k.key NOT IN ('billing', 'lines', 'stats', 'timeline')
-  UNION ALL SELECT 'lines' || '.*.' || k.key FROM src CROSS JOIN LATERAL jsonb_each((CASE WHEN jsonb_typeof((src.d -> 'lines')) = 'object' THEN (src.d -> 'lines') ELSE '{}'::jsonb END)) AS e CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(e.value) = 'object' THEN e.value ELSE '{}'::jsonb END) AS k(key) WHERE src.reason IS NULL AND k.key NOT IN ('price', 'qty')) AS x WHERE backfill GROUP BY x.path
+  SELECT 'order-metadata', x.path, count(*) FROM (SELECT k.key AS path FROM src CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(src.d) = 'object' THEN src.d ELSE '{}'::jsonb END) AS k(key) WHERE k.key NOT IN ('billing', 'lines', 'stats', 'timeline')
+  UNION ALL SELECT 'lines' || '.*.' || k.key FROM src CROSS JOIN LATERAL jsonb_each((CASE WHEN jsonb_typeof((src.d -> 'lines')) = 'object' THEN (src.d -> 'lines') ELSE '{}'::jsonb END)) AS e CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(e.value) = 'object' THEN e.value ELSE '{}'::jsonb END) AS k(key) WHERE k.key NOT IN ('price', 'qty')) AS x WHERE backfill GROUP BY x.path
   ON CONFLICT (migration_name, key_path) DO UPDATE SET documents = switchyard.unmapped_keys.documents + EXCLUDED.documents
   RETURNING 1
 )
-SELECT (SELECT count(*) FROM src), (SELECT count(*) FROM q), (SELECT count(*) FROM t0) + (SELECT count(*) FROM t1) + (SELECT count(*) FROM u) INTO n_rows, n_quarantined, n_written;
-END IF;
-IF NOT backfill THEN
+SELECT (SELECT count(*) FROM sy_doc), (SELECT count(*) FROM q), (SELECT count(*) FROM t0) + (SELECT count(*) FROM t1) + (SELECT count(*) FROM u) INTO n_rows, n_quarantined, n_written;
   DELETE FROM "public"."order_details" t WHERE t."order_id" = ANY(keys) AND EXISTS (SELECT 1 FROM switchyard.quarantine q WHERE q.migration_name = 'order-metadata' AND q.source_key = t."order_id"::text);
   DELETE FROM "public"."order_lines" t WHERE t."order_id" = ANY(keys) AND (EXISTS (SELECT 1 FROM switchyard.quarantine q WHERE q.migration_name = 'order-metadata' AND q.source_key = t."order_id"::text) OR NOT EXISTS (SELECT 1 FROM "public"."orders" s WHERE s."order_id" = t."order_id" AND jsonb_typeof((s."meta" -> 'lines')) = 'object' AND (s."meta" -> 'lines') ? t."sku"));
 END IF;
@@ -151,7 +172,7 @@ END;
 $sy$;
 
 CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_map"(keys uuid[], backfill boolean, OUT n_rows bigint, OUT n_quarantined bigint) RETURNS record
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 DECLARE
@@ -218,7 +239,7 @@ END;
 $sy$;
 
 CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_capture"() RETURNS trigger
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 DECLARE
@@ -230,7 +251,7 @@ ELSIF TG_OP = 'DELETE' THEN
   SELECT array_agg(o."order_id" ORDER BY o."order_id") FROM sy_old o INTO keys;
 ELSE
   SELECT array_agg(DISTINCT x.k ORDER BY x.k) FROM (
-    SELECT n."order_id" AS k FROM sy_new n WHERE NOT EXISTS (SELECT 1 FROM sy_old o WHERE o."order_id" = n."order_id" AND o."meta"::text IS NOT DISTINCT FROM n."meta"::text)
+    SELECT n."order_id" AS k FROM sy_new n WHERE NOT EXISTS (SELECT 1 FROM sy_old o WHERE o."order_id" = n."order_id" AND o."meta" IS NOT DISTINCT FROM n."meta" AND o."meta"::text IS NOT DISTINCT FROM n."meta"::text)
     UNION ALL SELECT o."order_id" FROM sy_old o WHERE NOT EXISTS (SELECT 1 FROM sy_new n WHERE n."order_id" = o."order_id")) x INTO keys;
 END IF;
 IF keys IS NOT NULL THEN
@@ -241,7 +262,7 @@ END;
 $sy$;
 
 CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_dw"() RETURNS trigger
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 DECLARE
@@ -254,7 +275,7 @@ ELSIF TG_OP = 'DELETE' THEN
   SELECT array_agg(o."order_id" ORDER BY o."order_id") FROM sy_old o INTO keys;
 ELSE
   SELECT array_agg(DISTINCT x.k ORDER BY x.k) FROM (
-    SELECT n."order_id" AS k FROM sy_new n WHERE NOT EXISTS (SELECT 1 FROM sy_old o WHERE o."order_id" = n."order_id" AND o."meta"::text IS NOT DISTINCT FROM n."meta"::text)
+    SELECT n."order_id" AS k FROM sy_new n WHERE NOT EXISTS (SELECT 1 FROM sy_old o WHERE o."order_id" = n."order_id" AND o."meta" IS NOT DISTINCT FROM n."meta" AND o."meta"::text IS NOT DISTINCT FROM n."meta"::text)
     UNION ALL SELECT o."order_id" FROM sy_old o WHERE NOT EXISTS (SELECT 1 FROM sy_new n WHERE n."order_id" = o."order_id")) x INTO keys;
 END IF;
 IF keys IS NULL THEN RETURN NULL; END IF;
@@ -271,7 +292,7 @@ END;
 $sy$;
 
 CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_wb_0"(doc jsonb, op text, old_row jsonb, new_row jsonb) RETURNS jsonb
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 DECLARE
@@ -354,7 +375,7 @@ END;
 $sy$;
 
 CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_rsync_0"(op text, old_row jsonb, new_row jsonb) RETURNS void
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 DECLARE
@@ -398,7 +419,7 @@ END;
 $sy$;
 
 CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_resync_0"(k uuid, entry text, first_op text, baseline jsonb, deleted boolean) RETURNS void
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 DECLARE
@@ -424,7 +445,7 @@ END;
 $sy$;
 
 CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_rev_0"() RETURNS trigger
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 DECLARE
@@ -466,7 +487,7 @@ END;
 $sy$;
 
 CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_rvs_0"() RETURNS trigger
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 DECLARE
@@ -496,7 +517,7 @@ END;
 $sy$;
 
 CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_ctr_0"() RETURNS trigger
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 BEGIN
@@ -526,7 +547,7 @@ END;
 $sy$;
 
 CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_wb_1"(doc jsonb, op text, old_row jsonb, new_row jsonb) RETURNS jsonb
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 DECLARE
@@ -589,7 +610,7 @@ END;
 $sy$;
 
 CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_rsync_1"(op text, old_row jsonb, new_row jsonb) RETURNS void
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 DECLARE
@@ -633,7 +654,7 @@ END;
 $sy$;
 
 CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_resync_1"(k uuid, entry text, first_op text, baseline jsonb, deleted boolean) RETURNS void
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 DECLARE
@@ -659,7 +680,7 @@ END;
 $sy$;
 
 CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_rev_1"() RETURNS trigger
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 DECLARE
@@ -701,7 +722,7 @@ END;
 $sy$;
 
 CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_rvs_1"() RETURNS trigger
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 DECLARE
@@ -731,7 +752,7 @@ END;
 $sy$;
 
 CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_ctr_1"() RETURNS trigger
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 BEGIN
@@ -761,7 +782,7 @@ END;
 $sy$;
 
 CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_replay"(kinds text[], keys uuid[], max_rows integer, remap boolean) RETURNS bigint
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 DECLARE
@@ -817,7 +838,7 @@ END;
 $sy$;
 
 CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_drain"() RETURNS bigint
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 DECLARE
@@ -837,7 +858,7 @@ END;
 $sy$;
 
 CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_bkk"() RETURNS trigger
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 BEGIN
@@ -855,7 +876,7 @@ END;
 $sy$;
 
 CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_kf"() RETURNS trigger
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 BEGIN
@@ -909,25 +930,33 @@ SELECT (array_agg(k ORDER BY k))[1]::text, (array_agg(k ORDER BY k DESC))[1]::te
 
 SELECT (array_agg(k ORDER BY k))[1]::text, (array_agg(k ORDER BY k DESC))[1]::text, count(*) FROM (SELECT "order_id" AS k FROM "public"."orders" WHERE "order_id" > $1::uuid ORDER BY "order_id" LIMIT $2) AS batch;
 
-WITH src AS MATERIALIZED (SELECT s."order_id" AS k, s."meta" AS d, CASE WHEN s."meta" IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(s."meta") <> 'object' THEN 'document is ' || jsonb_typeof(s."meta") || ', expected an object' ELSE coalesce(CASE WHEN (s."meta" -> 'billing' -> 'total') IS NULL OR (s."meta" -> 'billing' -> 'total') = 'null'::jsonb THEN 'billing.total' || ': required key is missing' WHEN jsonb_typeof((s."meta" -> 'billing' -> 'total')) <> 'number' THEN 'billing.total' || ': expected number, got ' || jsonb_typeof((s."meta" -> 'billing' -> 'total')) ELSE NULL END,
+WITH sy_doc AS MATERIALIZED (
+  SELECT s."order_id" AS k, s."meta" AS d, (CASE WHEN s."meta" IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(s."meta") <> 'object' THEN 'document is ' || jsonb_typeof(s."meta") || ', expected an object' ELSE coalesce(CASE WHEN (s."meta" -> 'billing' -> 'total') IS NULL OR (s."meta" -> 'billing' -> 'total') = 'null'::jsonb THEN 'billing.total' || ': required key is missing' WHEN jsonb_typeof((s."meta" -> 'billing' -> 'total')) <> 'number' THEN 'billing.total' || ': expected number, got ' || jsonb_typeof((s."meta" -> 'billing' -> 'total')) ELSE NULL END,
         CASE WHEN (s."meta" -> 'billing' -> 'currency') IS NULL OR (s."meta" -> 'billing' -> 'currency') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."meta" -> 'billing' -> 'currency')) <> 'string' THEN 'billing.currency' || ': expected string, got ' || jsonb_typeof((s."meta" -> 'billing' -> 'currency')) WHEN ((s."meta" -> 'billing' -> 'currency') #>> '{}') NOT IN ('EUR', 'USD', 'GBP') THEN 'billing.currency' || ': value ' || ((s."meta" -> 'billing' -> 'currency') #>> '{}') || ' is not allowed' ELSE NULL END,
         CASE WHEN (s."meta" -> 'timeline' -> 'placed_at') IS NULL OR (s."meta" -> 'timeline' -> 'placed_at') = 'null'::jsonb THEN 'timeline.placed_at' || ': required key is missing' WHEN jsonb_typeof((s."meta" -> 'timeline' -> 'placed_at')) <> 'string' THEN 'timeline.placed_at' || ': expected string, got ' || jsonb_typeof((s."meta" -> 'timeline' -> 'placed_at')) WHEN lower(((s."meta" -> 'timeline' -> 'placed_at') #>> '{}')) ~ '(now|today|tomorrow|yesterday)' THEN 'timeline.placed_at' || ': a relative time is not a value: ' || ((s."meta" -> 'timeline' -> 'placed_at') #>> '{}') WHEN switchyard.try_cast(((s."meta" -> 'timeline' -> 'placed_at') #>> '{}'), 'timestamptz') IS NOT TRUE THEN 'timeline.placed_at' || ': not a valid timestamptz: ' || ((s."meta" -> 'timeline' -> 'placed_at') #>> '{}') ELSE NULL END,
         CASE WHEN (s."meta" -> 'stats' -> 'items') IS NULL OR (s."meta" -> 'stats' -> 'items') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."meta" -> 'stats' -> 'items')) <> 'number' THEN 'stats.items' || ': expected number, got ' || jsonb_typeof((s."meta" -> 'stats' -> 'items')) WHEN ((s."meta" -> 'stats' -> 'items'))::numeric <> trunc(((s."meta" -> 'stats' -> 'items'))::numeric) OR ((s."meta" -> 'stats' -> 'items'))::numeric NOT BETWEEN -2147483648 AND 2147483647 THEN 'stats.items' || ': not a valid integer: ' || ((s."meta" -> 'stats' -> 'items') #>> '{}') ELSE NULL END,
         CASE WHEN (s."meta" -> 'lines') IS NOT NULL AND jsonb_typeof((s."meta" -> 'lines')) NOT IN ('object', 'null') THEN 'lines: expected object, got ' || jsonb_typeof((s."meta" -> 'lines')) END,
-        (SELECT x.r FROM (SELECT coalesce(CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'lines.' || e.key || ': expected object, got ' || jsonb_typeof(e.value) END, CASE WHEN (e.value -> 'qty') IS NULL OR (e.value -> 'qty') = 'null'::jsonb THEN ('lines.' || e.key || '.qty') || ': required key is missing' WHEN jsonb_typeof((e.value -> 'qty')) <> 'number' THEN ('lines.' || e.key || '.qty') || ': expected number, got ' || jsonb_typeof((e.value -> 'qty')) WHEN ((e.value -> 'qty'))::numeric <> trunc(((e.value -> 'qty'))::numeric) OR ((e.value -> 'qty'))::numeric NOT BETWEEN -2147483648 AND 2147483647 THEN ('lines.' || e.key || '.qty') || ': not a valid integer: ' || ((e.value -> 'qty') #>> '{}') ELSE NULL END, CASE WHEN (e.value -> 'price' -> 'amount') IS NULL OR (e.value -> 'price' -> 'amount') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'price' -> 'amount')) <> 'number' THEN ('lines.' || e.key || '.price.amount') || ': expected number, got ' || jsonb_typeof((e.value -> 'price' -> 'amount')) ELSE NULL END) AS r FROM jsonb_each((CASE WHEN jsonb_typeof((s."meta" -> 'lines')) = 'object' THEN (s."meta" -> 'lines') ELSE '{}'::jsonb END)) AS e) x WHERE x.r IS NOT NULL LIMIT 1)) END AS reason FROM "public"."orders" s WHERE s."order_id" BETWEEN $1::uuid AND $2::uuid AND NOT EXISTS (SELECT 1 FROM switchyard.quarantine q WHERE q.migration_name = 'order-metadata' AND q.source_key = s."order_id"::text)),
-exp AS (SELECT k::text AS key, NULL::text AS ek, jsonb_build_array(to_jsonb(CASE WHEN (d -> 'billing' -> 'total') IS NULL OR (d -> 'billing' -> 'total') = 'null'::jsonb THEN NULL ELSE ((d -> 'billing' -> 'total'))::numeric END), to_jsonb(coalesce(CASE WHEN (d -> 'billing' -> 'currency') IS NULL OR (d -> 'billing' -> 'currency') = 'null'::jsonb THEN NULL ELSE ((d -> 'billing' -> 'currency') #>> '{}') END, ('EUR')::text)), to_jsonb(CASE WHEN (d -> 'timeline' -> 'placed_at') IS NULL OR (d -> 'timeline' -> 'placed_at') = 'null'::jsonb THEN NULL ELSE ((d -> 'timeline' -> 'placed_at') #>> '{}')::timestamptz END), to_jsonb(coalesce(CASE WHEN (d -> 'stats' -> 'items') IS NULL OR (d -> 'stats' -> 'items') = 'null'::jsonb THEN NULL ELSE ((d -> 'stats' -> 'items'))::numeric::integer END, (0)::integer))) AS v FROM src WHERE reason IS NULL),
+        CASE WHEN EXISTS (SELECT 1 FROM jsonb_each((CASE WHEN jsonb_typeof((s."meta" -> 'lines')) = 'object' THEN (s."meta" -> 'lines') ELSE '{}'::jsonb END)) AS e WHERE coalesce(CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'lines.' || e.key || ': expected object, got ' || jsonb_typeof(e.value) END, CASE WHEN (e.value -> 'qty') IS NULL OR (e.value -> 'qty') = 'null'::jsonb THEN ('lines.' || e.key || '.qty') || ': required key is missing' WHEN jsonb_typeof((e.value -> 'qty')) <> 'number' THEN ('lines.' || e.key || '.qty') || ': expected number, got ' || jsonb_typeof((e.value -> 'qty')) WHEN ((e.value -> 'qty'))::numeric <> trunc(((e.value -> 'qty'))::numeric) OR ((e.value -> 'qty'))::numeric NOT BETWEEN -2147483648 AND 2147483647 THEN ('lines.' || e.key || '.qty') || ': not a valid integer: ' || ((e.value -> 'qty') #>> '{}') ELSE NULL END, CASE WHEN (e.value -> 'price' -> 'amount') IS NULL OR (e.value -> 'price' -> 'amount') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'price' -> 'amount')) <> 'number' THEN ('lines.' || e.key || '.price.amount') || ': expected number, got ' || jsonb_typeof((e.value -> 'price' -> 'amount')) ELSE NULL END) IS NOT NULL) THEN 'entry' END) END IS NULL) AS ok
+  FROM "public"."orders" s WHERE s."order_id" BETWEEN $1::uuid AND $2::uuid AND NOT EXISTS (SELECT 1 FROM switchyard.quarantine q WHERE q.migration_name = 'order-metadata' AND q.source_key = s."order_id"::text)
+),
+src AS NOT MATERIALIZED (SELECT c.k, c.d FROM sy_doc c WHERE c.ok),
+exp AS (SELECT k::text AS key, NULL::text AS ek, jsonb_build_array(to_jsonb(CASE WHEN (d -> 'billing' -> 'total') IS NULL OR (d -> 'billing' -> 'total') = 'null'::jsonb THEN NULL ELSE ((d -> 'billing' -> 'total'))::numeric END), to_jsonb(coalesce(CASE WHEN (d -> 'billing' -> 'currency') IS NULL OR (d -> 'billing' -> 'currency') = 'null'::jsonb THEN NULL ELSE ((d -> 'billing' -> 'currency') #>> '{}') END, ('EUR')::text)), to_jsonb(CASE WHEN (d -> 'timeline' -> 'placed_at') IS NULL OR (d -> 'timeline' -> 'placed_at') = 'null'::jsonb THEN NULL ELSE ((d -> 'timeline' -> 'placed_at') #>> '{}')::timestamptz END), to_jsonb(coalesce(CASE WHEN (d -> 'stats' -> 'items') IS NULL OR (d -> 'stats' -> 'items') = 'null'::jsonb THEN NULL ELSE ((d -> 'stats' -> 'items'))::numeric::integer END, (0)::integer))) AS v FROM src),
 act AS (SELECT a."order_id"::text AS key, NULL::text AS ek, jsonb_build_array(to_jsonb(a."total"), to_jsonb(a."currency"), to_jsonb(a."placed_at"), to_jsonb(a."item_count")) AS v FROM "public"."order_details" a WHERE a."order_id" BETWEEN $1::uuid AND $2::uuid AND NOT EXISTS (SELECT 1 FROM switchyard.quarantine q WHERE q.migration_name = 'order-metadata' AND q.source_key = a."order_id"::text))
 SELECT coalesce(exp.key, act.key) AS key, coalesce(exp.ek, act.ek) AS entry, exp.v AS expected, act.v AS actual
 FROM exp FULL JOIN act ON exp.key = act.key AND exp.ek IS NOT DISTINCT FROM act.ek
 WHERE exp.v IS DISTINCT FROM act.v;
 
-WITH src AS MATERIALIZED (SELECT s."order_id" AS k, s."meta" AS d, CASE WHEN s."meta" IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(s."meta") <> 'object' THEN 'document is ' || jsonb_typeof(s."meta") || ', expected an object' ELSE coalesce(CASE WHEN (s."meta" -> 'billing' -> 'total') IS NULL OR (s."meta" -> 'billing' -> 'total') = 'null'::jsonb THEN 'billing.total' || ': required key is missing' WHEN jsonb_typeof((s."meta" -> 'billing' -> 'total')) <> 'number' THEN 'billing.total' || ': expected number, got ' || jsonb_typeof((s."meta" -> 'billing' -> 'total')) ELSE NULL END,
+WITH sy_doc AS MATERIALIZED (
+  SELECT s."order_id" AS k, s."meta" AS d, (CASE WHEN s."meta" IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(s."meta") <> 'object' THEN 'document is ' || jsonb_typeof(s."meta") || ', expected an object' ELSE coalesce(CASE WHEN (s."meta" -> 'billing' -> 'total') IS NULL OR (s."meta" -> 'billing' -> 'total') = 'null'::jsonb THEN 'billing.total' || ': required key is missing' WHEN jsonb_typeof((s."meta" -> 'billing' -> 'total')) <> 'number' THEN 'billing.total' || ': expected number, got ' || jsonb_typeof((s."meta" -> 'billing' -> 'total')) ELSE NULL END,
         CASE WHEN (s."meta" -> 'billing' -> 'currency') IS NULL OR (s."meta" -> 'billing' -> 'currency') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."meta" -> 'billing' -> 'currency')) <> 'string' THEN 'billing.currency' || ': expected string, got ' || jsonb_typeof((s."meta" -> 'billing' -> 'currency')) WHEN ((s."meta" -> 'billing' -> 'currency') #>> '{}') NOT IN ('EUR', 'USD', 'GBP') THEN 'billing.currency' || ': value ' || ((s."meta" -> 'billing' -> 'currency') #>> '{}') || ' is not allowed' ELSE NULL END,
         CASE WHEN (s."meta" -> 'timeline' -> 'placed_at') IS NULL OR (s."meta" -> 'timeline' -> 'placed_at') = 'null'::jsonb THEN 'timeline.placed_at' || ': required key is missing' WHEN jsonb_typeof((s."meta" -> 'timeline' -> 'placed_at')) <> 'string' THEN 'timeline.placed_at' || ': expected string, got ' || jsonb_typeof((s."meta" -> 'timeline' -> 'placed_at')) WHEN lower(((s."meta" -> 'timeline' -> 'placed_at') #>> '{}')) ~ '(now|today|tomorrow|yesterday)' THEN 'timeline.placed_at' || ': a relative time is not a value: ' || ((s."meta" -> 'timeline' -> 'placed_at') #>> '{}') WHEN switchyard.try_cast(((s."meta" -> 'timeline' -> 'placed_at') #>> '{}'), 'timestamptz') IS NOT TRUE THEN 'timeline.placed_at' || ': not a valid timestamptz: ' || ((s."meta" -> 'timeline' -> 'placed_at') #>> '{}') ELSE NULL END,
         CASE WHEN (s."meta" -> 'stats' -> 'items') IS NULL OR (s."meta" -> 'stats' -> 'items') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."meta" -> 'stats' -> 'items')) <> 'number' THEN 'stats.items' || ': expected number, got ' || jsonb_typeof((s."meta" -> 'stats' -> 'items')) WHEN ((s."meta" -> 'stats' -> 'items'))::numeric <> trunc(((s."meta" -> 'stats' -> 'items'))::numeric) OR ((s."meta" -> 'stats' -> 'items'))::numeric NOT BETWEEN -2147483648 AND 2147483647 THEN 'stats.items' || ': not a valid integer: ' || ((s."meta" -> 'stats' -> 'items') #>> '{}') ELSE NULL END,
         CASE WHEN (s."meta" -> 'lines') IS NOT NULL AND jsonb_typeof((s."meta" -> 'lines')) NOT IN ('object', 'null') THEN 'lines: expected object, got ' || jsonb_typeof((s."meta" -> 'lines')) END,
-        (SELECT x.r FROM (SELECT coalesce(CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'lines.' || e.key || ': expected object, got ' || jsonb_typeof(e.value) END, CASE WHEN (e.value -> 'qty') IS NULL OR (e.value -> 'qty') = 'null'::jsonb THEN ('lines.' || e.key || '.qty') || ': required key is missing' WHEN jsonb_typeof((e.value -> 'qty')) <> 'number' THEN ('lines.' || e.key || '.qty') || ': expected number, got ' || jsonb_typeof((e.value -> 'qty')) WHEN ((e.value -> 'qty'))::numeric <> trunc(((e.value -> 'qty'))::numeric) OR ((e.value -> 'qty'))::numeric NOT BETWEEN -2147483648 AND 2147483647 THEN ('lines.' || e.key || '.qty') || ': not a valid integer: ' || ((e.value -> 'qty') #>> '{}') ELSE NULL END, CASE WHEN (e.value -> 'price' -> 'amount') IS NULL OR (e.value -> 'price' -> 'amount') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'price' -> 'amount')) <> 'number' THEN ('lines.' || e.key || '.price.amount') || ': expected number, got ' || jsonb_typeof((e.value -> 'price' -> 'amount')) ELSE NULL END) AS r FROM jsonb_each((CASE WHEN jsonb_typeof((s."meta" -> 'lines')) = 'object' THEN (s."meta" -> 'lines') ELSE '{}'::jsonb END)) AS e) x WHERE x.r IS NOT NULL LIMIT 1)) END AS reason FROM "public"."orders" s WHERE s."order_id" BETWEEN $1::uuid AND $2::uuid AND NOT EXISTS (SELECT 1 FROM switchyard.quarantine q WHERE q.migration_name = 'order-metadata' AND q.source_key = s."order_id"::text)),
-exp AS (SELECT k::text AS key, e.key AS ek, jsonb_build_array(to_jsonb(CASE WHEN (e.value -> 'qty') IS NULL OR (e.value -> 'qty') = 'null'::jsonb THEN NULL ELSE ((e.value -> 'qty'))::numeric::integer END), to_jsonb(coalesce(CASE WHEN (e.value -> 'price' -> 'amount') IS NULL OR (e.value -> 'price' -> 'amount') = 'null'::jsonb THEN NULL ELSE ((e.value -> 'price' -> 'amount'))::numeric END, (0)::numeric))) AS v FROM src CROSS JOIN LATERAL jsonb_each((CASE WHEN jsonb_typeof((d -> 'lines')) = 'object' THEN (d -> 'lines') ELSE '{}'::jsonb END)) AS e WHERE reason IS NULL),
+        CASE WHEN EXISTS (SELECT 1 FROM jsonb_each((CASE WHEN jsonb_typeof((s."meta" -> 'lines')) = 'object' THEN (s."meta" -> 'lines') ELSE '{}'::jsonb END)) AS e WHERE coalesce(CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'lines.' || e.key || ': expected object, got ' || jsonb_typeof(e.value) END, CASE WHEN (e.value -> 'qty') IS NULL OR (e.value -> 'qty') = 'null'::jsonb THEN ('lines.' || e.key || '.qty') || ': required key is missing' WHEN jsonb_typeof((e.value -> 'qty')) <> 'number' THEN ('lines.' || e.key || '.qty') || ': expected number, got ' || jsonb_typeof((e.value -> 'qty')) WHEN ((e.value -> 'qty'))::numeric <> trunc(((e.value -> 'qty'))::numeric) OR ((e.value -> 'qty'))::numeric NOT BETWEEN -2147483648 AND 2147483647 THEN ('lines.' || e.key || '.qty') || ': not a valid integer: ' || ((e.value -> 'qty') #>> '{}') ELSE NULL END, CASE WHEN (e.value -> 'price' -> 'amount') IS NULL OR (e.value -> 'price' -> 'amount') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'price' -> 'amount')) <> 'number' THEN ('lines.' || e.key || '.price.amount') || ': expected number, got ' || jsonb_typeof((e.value -> 'price' -> 'amount')) ELSE NULL END) IS NOT NULL) THEN 'entry' END) END IS NULL) AS ok
+  FROM "public"."orders" s WHERE s."order_id" BETWEEN $1::uuid AND $2::uuid AND NOT EXISTS (SELECT 1 FROM switchyard.quarantine q WHERE q.migration_name = 'order-metadata' AND q.source_key = s."order_id"::text)
+),
+src AS NOT MATERIALIZED (SELECT c.k, c.d FROM sy_doc c WHERE c.ok),
+exp AS (SELECT k::text AS key, e.key AS ek, jsonb_build_array(to_jsonb(CASE WHEN (e.value -> 'qty') IS NULL OR (e.value -> 'qty') = 'null'::jsonb THEN NULL ELSE ((e.value -> 'qty'))::numeric::integer END), to_jsonb(coalesce(CASE WHEN (e.value -> 'price' -> 'amount') IS NULL OR (e.value -> 'price' -> 'amount') = 'null'::jsonb THEN NULL ELSE ((e.value -> 'price' -> 'amount'))::numeric END, (0)::numeric))) AS v FROM src CROSS JOIN LATERAL jsonb_each((CASE WHEN jsonb_typeof((d -> 'lines')) = 'object' THEN (d -> 'lines') ELSE '{}'::jsonb END)) AS e),
 act AS (SELECT a."order_id"::text AS key, a."sku" AS ek, jsonb_build_array(to_jsonb(a."quantity"), to_jsonb(a."unit_price")) AS v FROM "public"."order_lines" a WHERE a."order_id" BETWEEN $1::uuid AND $2::uuid AND NOT EXISTS (SELECT 1 FROM switchyard.quarantine q WHERE q.migration_name = 'order-metadata' AND q.source_key = a."order_id"::text))
 SELECT coalesce(exp.key, act.key) AS key, coalesce(exp.ek, act.ek) AS entry, exp.v AS expected, act.v AS actual
 FROM exp FULL JOIN act ON exp.key = act.key AND exp.ek IS NOT DISTINCT FROM act.ek
@@ -984,7 +1013,7 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, rol
 CREATE TABLE IF NOT EXISTS switchyard."sy_order_metadata_24cf9166_backup" (key uuid PRIMARY KEY, doc jsonb);
 
 CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_bk"() RETURNS trigger
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 BEGIN

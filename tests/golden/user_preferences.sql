@@ -6,6 +6,8 @@ SET LOCAL DateStyle = 'ISO, MDY';
 
 SET LOCAL extra_float_digits = 1;
 
+SET LOCAL jit = off;
+
 CREATE TABLE IF NOT EXISTS "public"."user_preferences" (
     "user_id" bigint NOT NULL,
     "theme" text NOT NULL DEFAULT ('system')::text CHECK ("theme" IN ('light', 'dark', 'system')),
@@ -32,6 +34,8 @@ SET LOCAL DateStyle = 'ISO, MDY';
 
 SET LOCAL extra_float_digits = 1;
 
+SET LOCAL jit = off;
+
 CREATE TABLE IF NOT EXISTS "public"."notification_preferences" (
     "user_id" bigint NOT NULL,
     "channel" text NOT NULL CHECK ("channel" IN ('email', 'push', 'sms')),
@@ -53,7 +57,7 @@ ALTER TABLE "public"."notification_preferences" VALIDATE CONSTRAINT "sy_user_pre
 
 -- create the mapping and sync functions (one transaction, lock_timeout, retried)
 CREATE OR REPLACE FUNCTION switchyard."sy_user_preferences_b93a2f57_apply"(keys bigint[], backfill boolean, lock_rows boolean, OUT n_rows bigint, OUT n_quarantined bigint) RETURNS record
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 DECLARE
@@ -61,91 +65,106 @@ DECLARE
 BEGIN
 IF NOT backfill THEN
   PERFORM 1 FROM "public"."users" s WHERE s."id" = ANY(keys) ORDER BY s."id" FOR NO KEY UPDATE;
-  PERFORM 1 FROM "public"."user_preferences" t WHERE t."user_id" = ANY(keys) FOR UPDATE;
-  PERFORM 1 FROM "public"."notification_preferences" t WHERE t."user_id" = ANY(keys) FOR UPDATE;
+  LOCK TABLE "public"."user_preferences" IN ROW EXCLUSIVE MODE;
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = '"public"."user_preferences"'::regclass AND g.tgname IN ('sy_user_preferences_b93a2f57_rev', 'sy_user_preferences_b93a2f57_ctr')) THEN
+    PERFORM 1 FROM "public"."user_preferences" t WHERE t."user_id" = ANY(keys) FOR UPDATE;
+  END IF;
+  LOCK TABLE "public"."notification_preferences" IN ROW EXCLUSIVE MODE;
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = '"public"."notification_preferences"'::regclass AND g.tgname IN ('sy_user_preferences_b93a2f57_rev', 'sy_user_preferences_b93a2f57_ctr')) THEN
+    PERFORM 1 FROM "public"."notification_preferences" t WHERE t."user_id" = ANY(keys) FOR UPDATE;
+  END IF;
   DELETE FROM switchyard.sync_queue q WHERE q.migration_name = 'user-preferences' AND q.kind = 'forward' AND q.source_key = ANY(keys::text[]);
   IF EXISTS (SELECT 1 FROM switchyard.sync_queue q WHERE q.migration_name = 'user-preferences' AND q.kind IN ('reverse', 'contract') AND q.source_key = ANY(keys::text[])) THEN
     PERFORM switchyard."sy_user_preferences_b93a2f57_replay"(ARRAY['reverse', 'contract'], keys, NULL, false);
   END IF;
   DELETE FROM switchyard.quarantine q WHERE q.migration_name = 'user-preferences' AND q.source_key = ANY(keys::text[]);
+ELSIF lock_rows THEN
+  PERFORM 1 FROM "public"."users" s WHERE s."id" = ANY(keys) ORDER BY s."id" FOR KEY SHARE;
 END IF;
-IF lock_rows THEN
-WITH src AS MATERIALIZED (
-  SELECT s."id" AS k, s."preferences" AS d, CASE WHEN s."preferences" IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(s."preferences") <> 'object' THEN 'document is ' || jsonb_typeof(s."preferences") || ', expected an object' ELSE coalesce(CASE WHEN (s."preferences" -> 'theme') IS NULL OR (s."preferences" -> 'theme') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."preferences" -> 'theme')) <> 'string' THEN 'theme' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'theme')) WHEN ((s."preferences" -> 'theme') #>> '{}') NOT IN ('light', 'dark', 'system') THEN 'theme' || ': value ' || ((s."preferences" -> 'theme') #>> '{}') || ' is not allowed' ELSE NULL END,
+IF backfill THEN
+  DELETE FROM "public"."user_preferences" t WHERE t."user_id" = ANY(keys);
+  DELETE FROM "public"."notification_preferences" t WHERE t."user_id" = ANY(keys);
+WITH sy_doc AS MATERIALIZED (
+  SELECT s."id" AS k, s."preferences" AS d, (CASE WHEN s."preferences" IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(s."preferences") <> 'object' THEN 'document is ' || jsonb_typeof(s."preferences") || ', expected an object' ELSE coalesce(CASE WHEN (s."preferences" -> 'theme') IS NULL OR (s."preferences" -> 'theme') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."preferences" -> 'theme')) <> 'string' THEN 'theme' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'theme')) WHEN ((s."preferences" -> 'theme') #>> '{}') NOT IN ('light', 'dark', 'system') THEN 'theme' || ': value ' || ((s."preferences" -> 'theme') #>> '{}') || ' is not allowed' ELSE NULL END,
         CASE WHEN (s."preferences" -> 'language') IS NULL OR (s."preferences" -> 'language') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."preferences" -> 'language')) <> 'string' THEN 'language' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'language')) ELSE NULL END,
         CASE WHEN (s."preferences" -> 'timezone') IS NULL OR (s."preferences" -> 'timezone') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."preferences" -> 'timezone')) <> 'string' THEN 'timezone' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'timezone')) ELSE NULL END,
         CASE WHEN (s."preferences" -> 'notifications') IS NOT NULL AND jsonb_typeof((s."preferences" -> 'notifications')) NOT IN ('object', 'null') THEN 'notifications: expected object, got ' || jsonb_typeof((s."preferences" -> 'notifications')) END,
-        (SELECT x.r FROM (SELECT coalesce(CASE WHEN e.key NOT IN ('email', 'push', 'sms') THEN 'notifications: entry ' || e.key || ' is not allowed' END, CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'notifications.' || e.key || ': expected object, got ' || jsonb_typeof(e.value) END, CASE WHEN (e.value -> 'enabled') IS NULL OR (e.value -> 'enabled') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'enabled')) <> 'boolean' THEN ('notifications.' || e.key || '.enabled') || ': expected boolean, got ' || jsonb_typeof((e.value -> 'enabled')) ELSE NULL END, CASE WHEN (e.value -> 'frequency') IS NULL OR (e.value -> 'frequency') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'frequency')) <> 'string' THEN ('notifications.' || e.key || '.frequency') || ': expected string, got ' || jsonb_typeof((e.value -> 'frequency')) WHEN ((e.value -> 'frequency') #>> '{}') NOT IN ('instant', 'daily', 'weekly', 'never') THEN ('notifications.' || e.key || '.frequency') || ': value ' || ((e.value -> 'frequency') #>> '{}') || ' is not allowed' ELSE NULL END) AS r FROM jsonb_each((CASE WHEN jsonb_typeof((s."preferences" -> 'notifications')) = 'object' THEN (s."preferences" -> 'notifications') ELSE '{}'::jsonb END)) AS e) x WHERE x.r IS NOT NULL LIMIT 1)) END AS reason
+        CASE WHEN EXISTS (SELECT 1 FROM jsonb_each((CASE WHEN jsonb_typeof((s."preferences" -> 'notifications')) = 'object' THEN (s."preferences" -> 'notifications') ELSE '{}'::jsonb END)) AS e WHERE coalesce(CASE WHEN e.key NOT IN ('email', 'push', 'sms') THEN 'notifications: entry ' || e.key || ' is not allowed' END, CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'notifications.' || e.key || ': expected object, got ' || jsonb_typeof(e.value) END, CASE WHEN (e.value -> 'enabled') IS NULL OR (e.value -> 'enabled') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'enabled')) <> 'boolean' THEN ('notifications.' || e.key || '.enabled') || ': expected boolean, got ' || jsonb_typeof((e.value -> 'enabled')) ELSE NULL END, CASE WHEN (e.value -> 'frequency') IS NULL OR (e.value -> 'frequency') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'frequency')) <> 'string' THEN ('notifications.' || e.key || '.frequency') || ': expected string, got ' || jsonb_typeof((e.value -> 'frequency')) WHEN ((e.value -> 'frequency') #>> '{}') NOT IN ('instant', 'daily', 'weekly', 'never') THEN ('notifications.' || e.key || '.frequency') || ': value ' || ((e.value -> 'frequency') #>> '{}') || ' is not allowed' ELSE NULL END) IS NOT NULL) THEN 'entry' END) END IS NULL) AS ok
   FROM "public"."users" s WHERE s."id" = ANY(keys)
-  FOR KEY SHARE OF s
 ),
+src AS NOT MATERIALIZED (SELECT c.k, c.d FROM sy_doc c WHERE c.ok),
 q AS (
   INSERT INTO switchyard.quarantine (migration_name, source_key, reason, document)
-  SELECT 'user-preferences', src.k::text, src.reason, src.d FROM src WHERE src.reason IS NOT NULL
+  SELECT 'user-preferences', c.k::text, CASE WHEN c.d IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(c.d) <> 'object' THEN 'document is ' || jsonb_typeof(c.d) || ', expected an object' ELSE coalesce(CASE WHEN (c.d -> 'theme') IS NULL OR (c.d -> 'theme') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((c.d -> 'theme')) <> 'string' THEN 'theme' || ': expected string, got ' || jsonb_typeof((c.d -> 'theme')) WHEN ((c.d -> 'theme') #>> '{}') NOT IN ('light', 'dark', 'system') THEN 'theme' || ': value ' || ((c.d -> 'theme') #>> '{}') || ' is not allowed' ELSE NULL END,
+        CASE WHEN (c.d -> 'language') IS NULL OR (c.d -> 'language') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((c.d -> 'language')) <> 'string' THEN 'language' || ': expected string, got ' || jsonb_typeof((c.d -> 'language')) ELSE NULL END,
+        CASE WHEN (c.d -> 'timezone') IS NULL OR (c.d -> 'timezone') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((c.d -> 'timezone')) <> 'string' THEN 'timezone' || ': expected string, got ' || jsonb_typeof((c.d -> 'timezone')) ELSE NULL END,
+        CASE WHEN (c.d -> 'notifications') IS NOT NULL AND jsonb_typeof((c.d -> 'notifications')) NOT IN ('object', 'null') THEN 'notifications: expected object, got ' || jsonb_typeof((c.d -> 'notifications')) END,
+        (SELECT x.r FROM (SELECT coalesce(CASE WHEN e.key NOT IN ('email', 'push', 'sms') THEN 'notifications: entry ' || e.key || ' is not allowed' END, CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'notifications.' || e.key || ': expected object, got ' || jsonb_typeof(e.value) END, CASE WHEN (e.value -> 'enabled') IS NULL OR (e.value -> 'enabled') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'enabled')) <> 'boolean' THEN ('notifications.' || e.key || '.enabled') || ': expected boolean, got ' || jsonb_typeof((e.value -> 'enabled')) ELSE NULL END, CASE WHEN (e.value -> 'frequency') IS NULL OR (e.value -> 'frequency') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'frequency')) <> 'string' THEN ('notifications.' || e.key || '.frequency') || ': expected string, got ' || jsonb_typeof((e.value -> 'frequency')) WHEN ((e.value -> 'frequency') #>> '{}') NOT IN ('instant', 'daily', 'weekly', 'never') THEN ('notifications.' || e.key || '.frequency') || ': value ' || ((e.value -> 'frequency') #>> '{}') || ' is not allowed' ELSE NULL END) AS r FROM jsonb_each((CASE WHEN jsonb_typeof((c.d -> 'notifications')) = 'object' THEN (c.d -> 'notifications') ELSE '{}'::jsonb END)) AS e) x WHERE x.r IS NOT NULL LIMIT 1)) END, c.d FROM sy_doc c WHERE NOT c.ok
   ON CONFLICT (migration_name, source_key) DO UPDATE
     SET reason = EXCLUDED.reason, document = EXCLUDED.document, quarantined_at = now()
   RETURNING 1
 ),
 t0 AS (
   INSERT INTO "public"."user_preferences" AS t ("user_id", "theme", "language", "timezone")
-  SELECT src.k, coalesce(CASE WHEN (src.d -> 'theme') IS NULL OR (src.d -> 'theme') = 'null'::jsonb THEN NULL ELSE ((src.d -> 'theme') #>> '{}') END, ('system')::text), coalesce(CASE WHEN (src.d -> 'language') IS NULL OR (src.d -> 'language') = 'null'::jsonb THEN NULL ELSE ((src.d -> 'language') #>> '{}') END, ('en')::text), coalesce(CASE WHEN (src.d -> 'timezone') IS NULL OR (src.d -> 'timezone') = 'null'::jsonb THEN NULL ELSE ((src.d -> 'timezone') #>> '{}') END, ('UTC')::text) FROM src WHERE src.reason IS NULL
-  ON CONFLICT ("user_id") DO UPDATE SET "theme" = EXCLUDED."theme", "language" = EXCLUDED."language", "timezone" = EXCLUDED."timezone"
+  SELECT x.* FROM (SELECT src.k, coalesce(CASE WHEN (src.d -> 'theme') IS NULL OR (src.d -> 'theme') = 'null'::jsonb THEN NULL ELSE ((src.d -> 'theme') #>> '{}') END, ('system')::text), coalesce(CASE WHEN (src.d -> 'language') IS NULL OR (src.d -> 'language') = 'null'::jsonb THEN NULL ELSE ((src.d -> 'language') #>> '{}') END, ('en')::text), coalesce(CASE WHEN (src.d -> 'timezone') IS NULL OR (src.d -> 'timezone') = 'null'::jsonb THEN NULL ELSE ((src.d -> 'timezone') #>> '{}') END, ('UTC')::text) FROM src OFFSET 0) AS x(sy_k, sy_c0, sy_c1, sy_c2)
   RETURNING 1
 ),
 t1 AS (
   INSERT INTO "public"."notification_preferences" AS t ("user_id", "channel", "enabled", "frequency")
-  SELECT src.k, e.key, coalesce(CASE WHEN (e.value -> 'enabled') IS NULL OR (e.value -> 'enabled') = 'null'::jsonb THEN NULL ELSE ((e.value -> 'enabled'))::boolean END, (true)::boolean), coalesce(CASE WHEN (e.value -> 'frequency') IS NULL OR (e.value -> 'frequency') = 'null'::jsonb THEN NULL ELSE ((e.value -> 'frequency') #>> '{}') END, ('daily')::text) FROM src CROSS JOIN LATERAL jsonb_each((CASE WHEN jsonb_typeof((src.d -> 'notifications')) = 'object' THEN (src.d -> 'notifications') ELSE '{}'::jsonb END)) AS e
-  WHERE src.reason IS NULL
-  ON CONFLICT ("user_id", "channel") DO UPDATE SET "enabled" = EXCLUDED."enabled", "frequency" = EXCLUDED."frequency"
+  SELECT x.* FROM (SELECT src.k, e.key, coalesce(CASE WHEN (e.value -> 'enabled') IS NULL OR (e.value -> 'enabled') = 'null'::jsonb THEN NULL ELSE ((e.value -> 'enabled'))::boolean END, (true)::boolean), coalesce(CASE WHEN (e.value -> 'frequency') IS NULL OR (e.value -> 'frequency') = 'null'::jsonb THEN NULL ELSE ((e.value -> 'frequency') #>> '{}') END, ('daily')::text) FROM src CROSS JOIN LATERAL jsonb_each((CASE WHEN jsonb_typeof((src.d -> 'notifications')) = 'object' THEN (src.d -> 'notifications') ELSE '{}'::jsonb END)) AS e OFFSET 0) AS x(sy_k, sy_ek, sy_c0, sy_c1)
   RETURNING 1
 ),
 u AS (
   INSERT INTO switchyard.unmapped_keys (migration_name, key_path, documents)
-  SELECT 'user-preferences', x.path, count(*) FROM (SELECT k.key AS path FROM src CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(src.d) = 'object' THEN src.d ELSE '{}'::jsonb END) AS k(key) WHERE src.reason IS NULL AND k.key NOT IN ('language', 'notifications', 'theme', 'timezone')
-  UNION ALL SELECT 'notifications' || '.*.' || k.key FROM src CROSS JOIN LATERAL jsonb_each((CASE WHEN jsonb_typeof((src.d -> 'notifications')) = 'object' THEN (src.d -> 'notifications') ELSE '{}'::jsonb END)) AS e CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(e.value) = 'object' THEN e.value ELSE '{}'::jsonb END) AS k(key) WHERE src.reason IS NULL AND k.key NOT IN ('enabled', 'frequency')) AS x WHERE backfill GROUP BY x.path
+  SELECT 'user-preferences', x.path, count(*) FROM (SELECT k.key AS path FROM src CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(src.d) = 'object' THEN src.d ELSE '{}'::jsonb END) AS k(key) WHERE k.key NOT IN ('language', 'notifications', 'theme', 'timezone')
+  UNION ALL SELECT 'notifications' || '.*.' || k.key FROM src CROSS JOIN LATERAL jsonb_each((CASE WHEN jsonb_typeof((src.d -> 'notifications')) = 'object' THEN (src.d -> 'notifications') ELSE '{}'::jsonb END)) AS e CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(e.value) = 'object' THEN e.value ELSE '{}'::jsonb END) AS k(key) WHERE k.key NOT IN ('enabled', 'frequency')) AS x WHERE backfill GROUP BY x.path
   ON CONFLICT (migration_name, key_path) DO UPDATE SET documents = switchyard.unmapped_keys.documents + EXCLUDED.documents
   RETURNING 1
 )
-SELECT (SELECT count(*) FROM src), (SELECT count(*) FROM q), (SELECT count(*) FROM t0) + (SELECT count(*) FROM t1) + (SELECT count(*) FROM u) INTO n_rows, n_quarantined, n_written;
+SELECT (SELECT count(*) FROM sy_doc), (SELECT count(*) FROM q), (SELECT count(*) FROM t0) + (SELECT count(*) FROM t1) + (SELECT count(*) FROM u) INTO n_rows, n_quarantined, n_written;
 ELSE
-WITH src AS MATERIALIZED (
-  SELECT s."id" AS k, s."preferences" AS d, CASE WHEN s."preferences" IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(s."preferences") <> 'object' THEN 'document is ' || jsonb_typeof(s."preferences") || ', expected an object' ELSE coalesce(CASE WHEN (s."preferences" -> 'theme') IS NULL OR (s."preferences" -> 'theme') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."preferences" -> 'theme')) <> 'string' THEN 'theme' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'theme')) WHEN ((s."preferences" -> 'theme') #>> '{}') NOT IN ('light', 'dark', 'system') THEN 'theme' || ': value ' || ((s."preferences" -> 'theme') #>> '{}') || ' is not allowed' ELSE NULL END,
+WITH sy_doc AS MATERIALIZED (
+  SELECT s."id" AS k, s."preferences" AS d, (CASE WHEN s."preferences" IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(s."preferences") <> 'object' THEN 'document is ' || jsonb_typeof(s."preferences") || ', expected an object' ELSE coalesce(CASE WHEN (s."preferences" -> 'theme') IS NULL OR (s."preferences" -> 'theme') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."preferences" -> 'theme')) <> 'string' THEN 'theme' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'theme')) WHEN ((s."preferences" -> 'theme') #>> '{}') NOT IN ('light', 'dark', 'system') THEN 'theme' || ': value ' || ((s."preferences" -> 'theme') #>> '{}') || ' is not allowed' ELSE NULL END,
         CASE WHEN (s."preferences" -> 'language') IS NULL OR (s."preferences" -> 'language') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."preferences" -> 'language')) <> 'string' THEN 'language' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'language')) ELSE NULL END,
         CASE WHEN (s."preferences" -> 'timezone') IS NULL OR (s."preferences" -> 'timezone') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."preferences" -> 'timezone')) <> 'string' THEN 'timezone' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'timezone')) ELSE NULL END,
         CASE WHEN (s."preferences" -> 'notifications') IS NOT NULL AND jsonb_typeof((s."preferences" -> 'notifications')) NOT IN ('object', 'null') THEN 'notifications: expected object, got ' || jsonb_typeof((s."preferences" -> 'notifications')) END,
-        (SELECT x.r FROM (SELECT coalesce(CASE WHEN e.key NOT IN ('email', 'push', 'sms') THEN 'notifications: entry ' || e.key || ' is not allowed' END, CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'notifications.' || e.key || ': expected object, got ' || jsonb_typeof(e.value) END, CASE WHEN (e.value -> 'enabled') IS NULL OR (e.value -> 'enabled') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'enabled')) <> 'boolean' THEN ('notifications.' || e.key || '.enabled') || ': expected boolean, got ' || jsonb_typeof((e.value -> 'enabled')) ELSE NULL END, CASE WHEN (e.value -> 'frequency') IS NULL OR (e.value -> 'frequency') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'frequency')) <> 'string' THEN ('notifications.' || e.key || '.frequency') || ': expected string, got ' || jsonb_typeof((e.value -> 'frequency')) WHEN ((e.value -> 'frequency') #>> '{}') NOT IN ('instant', 'daily', 'weekly', 'never') THEN ('notifications.' || e.key || '.frequency') || ': value ' || ((e.value -> 'frequency') #>> '{}') || ' is not allowed' ELSE NULL END) AS r FROM jsonb_each((CASE WHEN jsonb_typeof((s."preferences" -> 'notifications')) = 'object' THEN (s."preferences" -> 'notifications') ELSE '{}'::jsonb END)) AS e) x WHERE x.r IS NOT NULL LIMIT 1)) END AS reason
+        CASE WHEN EXISTS (SELECT 1 FROM jsonb_each((CASE WHEN jsonb_typeof((s."preferences" -> 'notifications')) = 'object' THEN (s."preferences" -> 'notifications') ELSE '{}'::jsonb END)) AS e WHERE coalesce(CASE WHEN e.key NOT IN ('email', 'push', 'sms') THEN 'notifications: entry ' || e.key || ' is not allowed' END, CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'notifications.' || e.key || ': expected object, got ' || jsonb_typeof(e.value) END, CASE WHEN (e.value -> 'enabled') IS NULL OR (e.value -> 'enabled') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'enabled')) <> 'boolean' THEN ('notifications.' || e.key || '.enabled') || ': expected boolean, got ' || jsonb_typeof((e.value -> 'enabled')) ELSE NULL END, CASE WHEN (e.value -> 'frequency') IS NULL OR (e.value -> 'frequency') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'frequency')) <> 'string' THEN ('notifications.' || e.key || '.frequency') || ': expected string, got ' || jsonb_typeof((e.value -> 'frequency')) WHEN ((e.value -> 'frequency') #>> '{}') NOT IN ('instant', 'daily', 'weekly', 'never') THEN ('notifications.' || e.key || '.frequency') || ': value ' || ((e.value -> 'frequency') #>> '{}') || ' is not allowed' ELSE NULL END) IS NOT NULL) THEN 'entry' END) END IS NULL) AS ok
   FROM "public"."users" s WHERE s."id" = ANY(keys)
 ),
+src AS NOT MATERIALIZED (SELECT c.k, c.d FROM sy_doc c WHERE c.ok),
 q AS (
   INSERT INTO switchyard.quarantine (migration_name, source_key, reason, document)
-  SELECT 'user-preferences', src.k::text, src.reason, src.d FROM src WHERE src.reason IS NOT NULL
+  SELECT 'user-preferences', c.k::text, CASE WHEN c.d IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(c.d) <> 'object' THEN 'document is ' || jsonb_typeof(c.d) || ', expected an object' ELSE coalesce(CASE WHEN (c.d -> 'theme') IS NULL OR (c.d -> 'theme') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((c.d -> 'theme')) <> 'string' THEN 'theme' || ': expected string, got ' || jsonb_typeof((c.d -> 'theme')) WHEN ((c.d -> 'theme') #>> '{}') NOT IN ('light', 'dark', 'system') THEN 'theme' || ': value ' || ((c.d -> 'theme') #>> '{}') || ' is not allowed' ELSE NULL END,
+        CASE WHEN (c.d -> 'language') IS NULL OR (c.d -> 'language') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((c.d -> 'language')) <> 'string' THEN 'language' || ': expected string, got ' || jsonb_typeof((c.d -> 'language')) ELSE NULL END,
+        CASE WHEN (c.d -> 'timezone') IS NULL OR (c.d -> 'timezone') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((c.d -> 'timezone')) <> 'string' THEN 'timezone' || ': expected string, got ' || jsonb_typeof((c.d -> 'timezone')) ELSE NULL END,
+        CASE WHEN (c.d -> 'notifications') IS NOT NULL AND jsonb_typeof((c.d -> 'notifications')) NOT IN ('object', 'null') THEN 'notifications: expected object, got ' || jsonb_typeof((c.d -> 'notifications')) END,
+        (SELECT x.r FROM (SELECT coalesce(CASE WHEN e.key NOT IN ('email', 'push', 'sms') THEN 'notifications: entry ' || e.key || ' is not allowed' END, CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'notifications.' || e.key || ': expected object, got ' || jsonb_typeof(e.value) END, CASE WHEN (e.value -> 'enabled') IS NULL OR (e.value -> 'enabled') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'enabled')) <> 'boolean' THEN ('notifications.' || e.key || '.enabled') || ': expected boolean, got ' || jsonb_typeof((e.value -> 'enabled')) ELSE NULL END, CASE WHEN (e.value -> 'frequency') IS NULL OR (e.value -> 'frequency') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'frequency')) <> 'string' THEN ('notifications.' || e.key || '.frequency') || ': expected string, got ' || jsonb_typeof((e.value -> 'frequency')) WHEN ((e.value -> 'frequency') #>> '{}') NOT IN ('instant', 'daily', 'weekly', 'never') THEN ('notifications.' || e.key || '.frequency') || ': value ' || ((e.value -> 'frequency') #>> '{}') || ' is not allowed' ELSE NULL END) AS r FROM jsonb_each((CASE WHEN jsonb_typeof((c.d -> 'notifications')) = 'object' THEN (c.d -> 'notifications') ELSE '{}'::jsonb END)) AS e) x WHERE x.r IS NOT NULL LIMIT 1)) END, c.d FROM sy_doc c WHERE NOT c.ok
   ON CONFLICT (migration_name, source_key) DO UPDATE
     SET reason = EXCLUDED.reason, document = EXCLUDED.document, quarantined_at = now()
   RETURNING 1
 ),
 t0 AS (
   INSERT INTO "public"."user_preferences" AS t ("user_id", "theme", "language", "timezone")
-  SELECT src.k, coalesce(CASE WHEN (src.d -> 'theme') IS NULL OR (src.d -> 'theme') = 'null'::jsonb THEN NULL ELSE ((src.d -> 'theme') #>> '{}') END, ('system')::text), coalesce(CASE WHEN (src.d -> 'language') IS NULL OR (src.d -> 'language') = 'null'::jsonb THEN NULL ELSE ((src.d -> 'language') #>> '{}') END, ('en')::text), coalesce(CASE WHEN (src.d -> 'timezone') IS NULL OR (src.d -> 'timezone') = 'null'::jsonb THEN NULL ELSE ((src.d -> 'timezone') #>> '{}') END, ('UTC')::text) FROM src WHERE src.reason IS NULL
+  SELECT x.* FROM (SELECT src.k, coalesce(CASE WHEN (src.d -> 'theme') IS NULL OR (src.d -> 'theme') = 'null'::jsonb THEN NULL ELSE ((src.d -> 'theme') #>> '{}') END, ('system')::text), coalesce(CASE WHEN (src.d -> 'language') IS NULL OR (src.d -> 'language') = 'null'::jsonb THEN NULL ELSE ((src.d -> 'language') #>> '{}') END, ('en')::text), coalesce(CASE WHEN (src.d -> 'timezone') IS NULL OR (src.d -> 'timezone') = 'null'::jsonb THEN NULL ELSE ((src.d -> 'timezone') #>> '{}') END, ('UTC')::text) FROM src OFFSET 0) AS x(sy_k, sy_c0, sy_c1, sy_c2)
+  WHERE NOT EXISTS (SELECT 1 FROM "public"."user_preferences" y WHERE y."user_id" = x.sy_k AND ROW(y."theme"::text, y."language"::text, y."timezone"::text) IS NOT DISTINCT FROM ROW(x.sy_c0::text, x.sy_c1::text, x.sy_c2::text))
   ON CONFLICT ("user_id") DO UPDATE SET "theme" = EXCLUDED."theme", "language" = EXCLUDED."language", "timezone" = EXCLUDED."timezone"
   RETURNING 1
 ),
 t1 AS (
   INSERT INTO "public"."notification_preferences" AS t ("user_id", "channel", "enabled", "frequency")
-  SELECT src.k, e.key, coalesce(CASE WHEN (e.value -> 'enabled') IS NULL OR (e.value -> 'enabled') = 'null'::jsonb THEN NULL ELSE ((e.value -> 'enabled'))::boolean END, (true)::boolean), coalesce(CASE WHEN (e.value -> 'frequency') IS NULL OR (e.value -> 'frequency') = 'null'::jsonb THEN NULL ELSE ((e.value -> 'frequency') #>> '{}') END, ('daily')::text) FROM src CROSS JOIN LATERAL jsonb_each((CASE WHEN jsonb_typeof((src.d -> 'notifications')) = 'object' THEN (src.d -> 'notifications') ELSE '{}'::jsonb END)) AS e
-  WHERE src.reason IS NULL
+  SELECT x.* FROM (SELECT src.k, e.key, coalesce(CASE WHEN (e.value -> 'enabled') IS NULL OR (e.value -> 'enabled') = 'null'::jsonb THEN NULL ELSE ((e.value -> 'enabled'))::boolean END, (true)::boolean), coalesce(CASE WHEN (e.value -> 'frequency') IS NULL OR (e.value -> 'frequency') = 'null'::jsonb THEN NULL ELSE ((e.value -> 'frequency') #>> '{}') END, ('daily')::text) FROM src CROSS JOIN LATERAL jsonb_each((CASE WHEN jsonb_typeof((src.d -> 'notifications')) = 'object' THEN (src.d -> 'notifications') ELSE '{}'::jsonb END)) AS e OFFSET 0) AS x(sy_k, sy_ek, sy_c0, sy_c1)
+  WHERE NOT EXISTS (SELECT 1 FROM "public"."notification_preferences" y WHERE y."user_id" = x.sy_k AND y."channel" = x.sy_ek AND ROW(y."enabled"::text, y."frequency"::text) IS NOT DISTINCT FROM ROW(x.sy_c0::text, x.sy_c1::text))
   ON CONFLICT ("user_id", "channel") DO UPDATE SET "enabled" = EXCLUDED."enabled", "frequency" = EXCLUDED."frequency"
   RETURNING 1
 ),
 u AS (
   INSERT INTO switchyard.unmapped_keys (migration_name, key_path, documents)
-  SELECT 'user-preferences', x.path, count(*) FROM (SELECT k.key AS path FROM src CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(src.d) = 'object' THEN src.d ELSE '{}'::jsonb END) AS k(key) WHERE src.reason IS NULL AND k.key NOT IN ('language', 'notifications', 'theme', 'timezone')
-  UNION ALL SELECT 'notifications' || '.*.' || k.key FROM src CROSS JOIN LATERAL jsonb_each((CASE WHEN jsonb_typeof((src.d -> 'notifications')) = 'object' THEN (src.d -> 'notifications') ELSE '{}'::jsonb END)) AS e CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(e.value) = 'object' THEN e.value ELSE '{}'::jsonb END) AS k(key) WHERE src.reason IS NULL AND k.key NOT IN ('enabled', 'frequency')) AS x WHERE backfill GROUP BY x.path
+  SELECT 'user-preferences', x.path, count(*) FROM (SELECT k.key AS path FROM src CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(src.d) = 'object' THEN src.d ELSE '{}'::jsonb END) AS k(key) WHERE k.key NOT IN ('language', 'notifications', 'theme', 'timezone')
+  UNION ALL SELECT 'notifications' || '.*.' || k.key FROM src CROSS JOIN LATERAL jsonb_each((CASE WHEN jsonb_typeof((src.d -> 'notifications')) = 'object' THEN (src.d -> 'notifications') ELSE '{}'::jsonb END)) AS e CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(e.value) = 'object' THEN e.value ELSE '{}'::jsonb END) AS k(key) WHERE k.key NOT IN ('enabled', 'frequency')) AS x WHERE backfill GROUP BY x.path
   ON CONFLICT (migration_name, key_path) DO UPDATE SET documents = switchyard.unmapped_keys.documents + EXCLUDED.documents
   RETURNING 1
 )
-SELECT (SELECT count(*) FROM src), (SELECT count(*) FROM q), (SELECT count(*) FROM t0) + (SELECT count(*) FROM t1) + (SELECT count(*) FROM u) INTO n_rows, n_quarantined, n_written;
-END IF;
-IF NOT backfill THEN
+SELECT (SELECT count(*) FROM sy_doc), (SELECT count(*) FROM q), (SELECT count(*) FROM t0) + (SELECT count(*) FROM t1) + (SELECT count(*) FROM u) INTO n_rows, n_quarantined, n_written;
   DELETE FROM "public"."user_preferences" t WHERE t."user_id" = ANY(keys) AND EXISTS (SELECT 1 FROM switchyard.quarantine q WHERE q.migration_name = 'user-preferences' AND q.source_key = t."user_id"::text);
   DELETE FROM "public"."notification_preferences" t WHERE t."user_id" = ANY(keys) AND (EXISTS (SELECT 1 FROM switchyard.quarantine q WHERE q.migration_name = 'user-preferences' AND q.source_key = t."user_id"::text) OR NOT EXISTS (SELECT 1 FROM "public"."users" s WHERE s."id" = t."user_id" AND jsonb_typeof((s."preferences" -> 'notifications')) = 'object' AND (s."preferences" -> 'notifications') ? t."channel"));
 END IF;
@@ -153,7 +172,7 @@ END;
 $sy$;
 
 CREATE OR REPLACE FUNCTION switchyard."sy_user_preferences_b93a2f57_map"(keys bigint[], backfill boolean, OUT n_rows bigint, OUT n_quarantined bigint) RETURNS record
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 DECLARE
@@ -220,7 +239,7 @@ END;
 $sy$;
 
 CREATE OR REPLACE FUNCTION switchyard."sy_user_preferences_b93a2f57_capture"() RETURNS trigger
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 DECLARE
@@ -232,7 +251,7 @@ ELSIF TG_OP = 'DELETE' THEN
   SELECT array_agg(o."id" ORDER BY o."id") FROM sy_old o INTO keys;
 ELSE
   SELECT array_agg(DISTINCT x.k ORDER BY x.k) FROM (
-    SELECT n."id" AS k FROM sy_new n WHERE NOT EXISTS (SELECT 1 FROM sy_old o WHERE o."id" = n."id" AND o."preferences"::text IS NOT DISTINCT FROM n."preferences"::text)
+    SELECT n."id" AS k FROM sy_new n WHERE NOT EXISTS (SELECT 1 FROM sy_old o WHERE o."id" = n."id" AND o."preferences" IS NOT DISTINCT FROM n."preferences" AND o."preferences"::text IS NOT DISTINCT FROM n."preferences"::text)
     UNION ALL SELECT o."id" FROM sy_old o WHERE NOT EXISTS (SELECT 1 FROM sy_new n WHERE n."id" = o."id")) x INTO keys;
 END IF;
 IF keys IS NOT NULL THEN
@@ -243,7 +262,7 @@ END;
 $sy$;
 
 CREATE OR REPLACE FUNCTION switchyard."sy_user_preferences_b93a2f57_dw"() RETURNS trigger
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 DECLARE
@@ -256,7 +275,7 @@ ELSIF TG_OP = 'DELETE' THEN
   SELECT array_agg(o."id" ORDER BY o."id") FROM sy_old o INTO keys;
 ELSE
   SELECT array_agg(DISTINCT x.k ORDER BY x.k) FROM (
-    SELECT n."id" AS k FROM sy_new n WHERE NOT EXISTS (SELECT 1 FROM sy_old o WHERE o."id" = n."id" AND o."preferences"::text IS NOT DISTINCT FROM n."preferences"::text)
+    SELECT n."id" AS k FROM sy_new n WHERE NOT EXISTS (SELECT 1 FROM sy_old o WHERE o."id" = n."id" AND o."preferences" IS NOT DISTINCT FROM n."preferences" AND o."preferences"::text IS NOT DISTINCT FROM n."preferences"::text)
     UNION ALL SELECT o."id" FROM sy_old o WHERE NOT EXISTS (SELECT 1 FROM sy_new n WHERE n."id" = o."id")) x INTO keys;
 END IF;
 IF keys IS NULL THEN RETURN NULL; END IF;
@@ -273,7 +292,7 @@ END;
 $sy$;
 
 CREATE OR REPLACE FUNCTION switchyard."sy_user_preferences_b93a2f57_wb_0"(doc jsonb, op text, old_row jsonb, new_row jsonb) RETURNS jsonb
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 DECLARE
@@ -341,7 +360,7 @@ END;
 $sy$;
 
 CREATE OR REPLACE FUNCTION switchyard."sy_user_preferences_b93a2f57_rsync_0"(op text, old_row jsonb, new_row jsonb) RETURNS void
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 DECLARE
@@ -385,7 +404,7 @@ END;
 $sy$;
 
 CREATE OR REPLACE FUNCTION switchyard."sy_user_preferences_b93a2f57_resync_0"(k bigint, entry text, first_op text, baseline jsonb, deleted boolean) RETURNS void
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 DECLARE
@@ -411,7 +430,7 @@ END;
 $sy$;
 
 CREATE OR REPLACE FUNCTION switchyard."sy_user_preferences_b93a2f57_rev_0"() RETURNS trigger
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 DECLARE
@@ -453,7 +472,7 @@ END;
 $sy$;
 
 CREATE OR REPLACE FUNCTION switchyard."sy_user_preferences_b93a2f57_rvs_0"() RETURNS trigger
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 DECLARE
@@ -483,7 +502,7 @@ END;
 $sy$;
 
 CREATE OR REPLACE FUNCTION switchyard."sy_user_preferences_b93a2f57_ctr_0"() RETURNS trigger
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 BEGIN
@@ -513,7 +532,7 @@ END;
 $sy$;
 
 CREATE OR REPLACE FUNCTION switchyard."sy_user_preferences_b93a2f57_wb_1"(doc jsonb, op text, old_row jsonb, new_row jsonb) RETURNS jsonb
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 DECLARE
@@ -576,7 +595,7 @@ END;
 $sy$;
 
 CREATE OR REPLACE FUNCTION switchyard."sy_user_preferences_b93a2f57_rsync_1"(op text, old_row jsonb, new_row jsonb) RETURNS void
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 DECLARE
@@ -620,7 +639,7 @@ END;
 $sy$;
 
 CREATE OR REPLACE FUNCTION switchyard."sy_user_preferences_b93a2f57_resync_1"(k bigint, entry text, first_op text, baseline jsonb, deleted boolean) RETURNS void
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 DECLARE
@@ -646,7 +665,7 @@ END;
 $sy$;
 
 CREATE OR REPLACE FUNCTION switchyard."sy_user_preferences_b93a2f57_rev_1"() RETURNS trigger
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 DECLARE
@@ -688,7 +707,7 @@ END;
 $sy$;
 
 CREATE OR REPLACE FUNCTION switchyard."sy_user_preferences_b93a2f57_rvs_1"() RETURNS trigger
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 DECLARE
@@ -718,7 +737,7 @@ END;
 $sy$;
 
 CREATE OR REPLACE FUNCTION switchyard."sy_user_preferences_b93a2f57_ctr_1"() RETURNS trigger
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 BEGIN
@@ -748,7 +767,7 @@ END;
 $sy$;
 
 CREATE OR REPLACE FUNCTION switchyard."sy_user_preferences_b93a2f57_replay"(kinds text[], keys bigint[], max_rows integer, remap boolean) RETURNS bigint
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 DECLARE
@@ -804,7 +823,7 @@ END;
 $sy$;
 
 CREATE OR REPLACE FUNCTION switchyard."sy_user_preferences_b93a2f57_drain"() RETURNS bigint
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 DECLARE
@@ -824,7 +843,7 @@ END;
 $sy$;
 
 CREATE OR REPLACE FUNCTION switchyard."sy_user_preferences_b93a2f57_bkk"() RETURNS trigger
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 BEGIN
@@ -842,7 +861,7 @@ END;
 $sy$;
 
 CREATE OR REPLACE FUNCTION switchyard."sy_user_preferences_b93a2f57_kf"() RETURNS trigger
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 BEGIN
@@ -896,23 +915,31 @@ SELECT (array_agg(k ORDER BY k))[1]::text, (array_agg(k ORDER BY k DESC))[1]::te
 
 SELECT (array_agg(k ORDER BY k))[1]::text, (array_agg(k ORDER BY k DESC))[1]::text, count(*) FROM (SELECT "id" AS k FROM "public"."users" WHERE "id" > $1::bigint ORDER BY "id" LIMIT $2) AS batch;
 
-WITH src AS MATERIALIZED (SELECT s."id" AS k, s."preferences" AS d, CASE WHEN s."preferences" IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(s."preferences") <> 'object' THEN 'document is ' || jsonb_typeof(s."preferences") || ', expected an object' ELSE coalesce(CASE WHEN (s."preferences" -> 'theme') IS NULL OR (s."preferences" -> 'theme') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."preferences" -> 'theme')) <> 'string' THEN 'theme' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'theme')) WHEN ((s."preferences" -> 'theme') #>> '{}') NOT IN ('light', 'dark', 'system') THEN 'theme' || ': value ' || ((s."preferences" -> 'theme') #>> '{}') || ' is not allowed' ELSE NULL END,
+WITH sy_doc AS MATERIALIZED (
+  SELECT s."id" AS k, s."preferences" AS d, (CASE WHEN s."preferences" IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(s."preferences") <> 'object' THEN 'document is ' || jsonb_typeof(s."preferences") || ', expected an object' ELSE coalesce(CASE WHEN (s."preferences" -> 'theme') IS NULL OR (s."preferences" -> 'theme') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."preferences" -> 'theme')) <> 'string' THEN 'theme' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'theme')) WHEN ((s."preferences" -> 'theme') #>> '{}') NOT IN ('light', 'dark', 'system') THEN 'theme' || ': value ' || ((s."preferences" -> 'theme') #>> '{}') || ' is not allowed' ELSE NULL END,
         CASE WHEN (s."preferences" -> 'language') IS NULL OR (s."preferences" -> 'language') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."preferences" -> 'language')) <> 'string' THEN 'language' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'language')) ELSE NULL END,
         CASE WHEN (s."preferences" -> 'timezone') IS NULL OR (s."preferences" -> 'timezone') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."preferences" -> 'timezone')) <> 'string' THEN 'timezone' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'timezone')) ELSE NULL END,
         CASE WHEN (s."preferences" -> 'notifications') IS NOT NULL AND jsonb_typeof((s."preferences" -> 'notifications')) NOT IN ('object', 'null') THEN 'notifications: expected object, got ' || jsonb_typeof((s."preferences" -> 'notifications')) END,
-        (SELECT x.r FROM (SELECT coalesce(CASE WHEN e.key NOT IN ('email', 'push', 'sms') THEN 'notifications: entry ' || e.key || ' is not allowed' END, CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'notifications.' || e.key || ': expected object, got ' || jsonb_typeof(e.value) END, CASE WHEN (e.value -> 'enabled') IS NULL OR (e.value -> 'enabled') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'enabled')) <> 'boolean' THEN ('notifications.' || e.key || '.enabled') || ': expected boolean, got ' || jsonb_typeof((e.value -> 'enabled')) ELSE NULL END, CASE WHEN (e.value -> 'frequency') IS NULL OR (e.value -> 'frequency') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'frequency')) <> 'string' THEN ('notifications.' || e.key || '.frequency') || ': expected string, got ' || jsonb_typeof((e.value -> 'frequency')) WHEN ((e.value -> 'frequency') #>> '{}') NOT IN ('instant', 'daily', 'weekly', 'never') THEN ('notifications.' || e.key || '.frequency') || ': value ' || ((e.value -> 'frequency') #>> '{}') || ' is not allowed' ELSE NULL END) AS r FROM jsonb_each((CASE WHEN jsonb_typeof((s."preferences" -> 'notifications')) = 'object' THEN (s."preferences" -> 'notifications') ELSE '{}'::jsonb END)) AS e) x WHERE x.r IS NOT NULL LIMIT 1)) END AS reason FROM "public"."users" s WHERE s."id" BETWEEN $1::bigint AND $2::bigint AND NOT EXISTS (SELECT 1 FROM switchyard.quarantine q WHERE q.migration_name = 'user-preferences' AND q.source_key = s."id"::text)),
-exp AS (SELECT k::text AS key, NULL::text AS ek, jsonb_build_array(to_jsonb(coalesce(CASE WHEN (d -> 'theme') IS NULL OR (d -> 'theme') = 'null'::jsonb THEN NULL ELSE ((d -> 'theme') #>> '{}') END, ('system')::text)), to_jsonb(coalesce(CASE WHEN (d -> 'language') IS NULL OR (d -> 'language') = 'null'::jsonb THEN NULL ELSE ((d -> 'language') #>> '{}') END, ('en')::text)), to_jsonb(coalesce(CASE WHEN (d -> 'timezone') IS NULL OR (d -> 'timezone') = 'null'::jsonb THEN NULL ELSE ((d -> 'timezone') #>> '{}') END, ('UTC')::text))) AS v FROM src WHERE reason IS NULL),
+        CASE WHEN EXISTS (SELECT 1 FROM jsonb_each((CASE WHEN jsonb_typeof((s."preferences" -> 'notifications')) = 'object' THEN (s."preferences" -> 'notifications') ELSE '{}'::jsonb END)) AS e WHERE coalesce(CASE WHEN e.key NOT IN ('email', 'push', 'sms') THEN 'notifications: entry ' || e.key || ' is not allowed' END, CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'notifications.' || e.key || ': expected object, got ' || jsonb_typeof(e.value) END, CASE WHEN (e.value -> 'enabled') IS NULL OR (e.value -> 'enabled') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'enabled')) <> 'boolean' THEN ('notifications.' || e.key || '.enabled') || ': expected boolean, got ' || jsonb_typeof((e.value -> 'enabled')) ELSE NULL END, CASE WHEN (e.value -> 'frequency') IS NULL OR (e.value -> 'frequency') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'frequency')) <> 'string' THEN ('notifications.' || e.key || '.frequency') || ': expected string, got ' || jsonb_typeof((e.value -> 'frequency')) WHEN ((e.value -> 'frequency') #>> '{}') NOT IN ('instant', 'daily', 'weekly', 'never') THEN ('notifications.' || e.key || '.frequency') || ': value ' || ((e.value -> 'frequency') #>> '{}') || ' is not allowed' ELSE NULL END) IS NOT NULL) THEN 'entry' END) END IS NULL) AS ok
+  FROM "public"."users" s WHERE s."id" BETWEEN $1::bigint AND $2::bigint AND NOT EXISTS (SELECT 1 FROM switchyard.quarantine q WHERE q.migration_name = 'user-preferences' AND q.source_key = s."id"::text)
+),
+src AS NOT MATERIALIZED (SELECT c.k, c.d FROM sy_doc c WHERE c.ok),
+exp AS (SELECT k::text AS key, NULL::text AS ek, jsonb_build_array(to_jsonb(coalesce(CASE WHEN (d -> 'theme') IS NULL OR (d -> 'theme') = 'null'::jsonb THEN NULL ELSE ((d -> 'theme') #>> '{}') END, ('system')::text)), to_jsonb(coalesce(CASE WHEN (d -> 'language') IS NULL OR (d -> 'language') = 'null'::jsonb THEN NULL ELSE ((d -> 'language') #>> '{}') END, ('en')::text)), to_jsonb(coalesce(CASE WHEN (d -> 'timezone') IS NULL OR (d -> 'timezone') = 'null'::jsonb THEN NULL ELSE ((d -> 'timezone') #>> '{}') END, ('UTC')::text))) AS v FROM src),
 act AS (SELECT a."user_id"::text AS key, NULL::text AS ek, jsonb_build_array(to_jsonb(a."theme"), to_jsonb(a."language"), to_jsonb(a."timezone")) AS v FROM "public"."user_preferences" a WHERE a."user_id" BETWEEN $1::bigint AND $2::bigint AND NOT EXISTS (SELECT 1 FROM switchyard.quarantine q WHERE q.migration_name = 'user-preferences' AND q.source_key = a."user_id"::text))
 SELECT coalesce(exp.key, act.key) AS key, coalesce(exp.ek, act.ek) AS entry, exp.v AS expected, act.v AS actual
 FROM exp FULL JOIN act ON exp.key = act.key AND exp.ek IS NOT DISTINCT FROM act.ek
 WHERE exp.v IS DISTINCT FROM act.v;
 
-WITH src AS MATERIALIZED (SELECT s."id" AS k, s."preferences" AS d, CASE WHEN s."preferences" IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(s."preferences") <> 'object' THEN 'document is ' || jsonb_typeof(s."preferences") || ', expected an object' ELSE coalesce(CASE WHEN (s."preferences" -> 'theme') IS NULL OR (s."preferences" -> 'theme') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."preferences" -> 'theme')) <> 'string' THEN 'theme' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'theme')) WHEN ((s."preferences" -> 'theme') #>> '{}') NOT IN ('light', 'dark', 'system') THEN 'theme' || ': value ' || ((s."preferences" -> 'theme') #>> '{}') || ' is not allowed' ELSE NULL END,
+WITH sy_doc AS MATERIALIZED (
+  SELECT s."id" AS k, s."preferences" AS d, (CASE WHEN s."preferences" IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(s."preferences") <> 'object' THEN 'document is ' || jsonb_typeof(s."preferences") || ', expected an object' ELSE coalesce(CASE WHEN (s."preferences" -> 'theme') IS NULL OR (s."preferences" -> 'theme') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."preferences" -> 'theme')) <> 'string' THEN 'theme' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'theme')) WHEN ((s."preferences" -> 'theme') #>> '{}') NOT IN ('light', 'dark', 'system') THEN 'theme' || ': value ' || ((s."preferences" -> 'theme') #>> '{}') || ' is not allowed' ELSE NULL END,
         CASE WHEN (s."preferences" -> 'language') IS NULL OR (s."preferences" -> 'language') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."preferences" -> 'language')) <> 'string' THEN 'language' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'language')) ELSE NULL END,
         CASE WHEN (s."preferences" -> 'timezone') IS NULL OR (s."preferences" -> 'timezone') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."preferences" -> 'timezone')) <> 'string' THEN 'timezone' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'timezone')) ELSE NULL END,
         CASE WHEN (s."preferences" -> 'notifications') IS NOT NULL AND jsonb_typeof((s."preferences" -> 'notifications')) NOT IN ('object', 'null') THEN 'notifications: expected object, got ' || jsonb_typeof((s."preferences" -> 'notifications')) END,
-        (SELECT x.r FROM (SELECT coalesce(CASE WHEN e.key NOT IN ('email', 'push', 'sms') THEN 'notifications: entry ' || e.key || ' is not allowed' END, CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'notifications.' || e.key || ': expected object, got ' || jsonb_typeof(e.value) END, CASE WHEN (e.value -> 'enabled') IS NULL OR (e.value -> 'enabled') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'enabled')) <> 'boolean' THEN ('notifications.' || e.key || '.enabled') || ': expected boolean, got ' || jsonb_typeof((e.value -> 'enabled')) ELSE NULL END, CASE WHEN (e.value -> 'frequency') IS NULL OR (e.value -> 'frequency') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'frequency')) <> 'string' THEN ('notifications.' || e.key || '.frequency') || ': expected string, got ' || jsonb_typeof((e.value -> 'frequency')) WHEN ((e.value -> 'frequency') #>> '{}') NOT IN ('instant', 'daily', 'weekly', 'never') THEN ('notifications.' || e.key || '.frequency') || ': value ' || ((e.value -> 'frequency') #>> '{}') || ' is not allowed' ELSE NULL END) AS r FROM jsonb_each((CASE WHEN jsonb_typeof((s."preferences" -> 'notifications')) = 'object' THEN (s."preferences" -> 'notifications') ELSE '{}'::jsonb END)) AS e) x WHERE x.r IS NOT NULL LIMIT 1)) END AS reason FROM "public"."users" s WHERE s."id" BETWEEN $1::bigint AND $2::bigint AND NOT EXISTS (SELECT 1 FROM switchyard.quarantine q WHERE q.migration_name = 'user-preferences' AND q.source_key = s."id"::text)),
-exp AS (SELECT k::text AS key, e.key AS ek, jsonb_build_array(to_jsonb(coalesce(CASE WHEN (e.value -> 'enabled') IS NULL OR (e.value -> 'enabled') = 'null'::jsonb THEN NULL ELSE ((e.value -> 'enabled'))::boolean END, (true)::boolean)), to_jsonb(coalesce(CASE WHEN (e.value -> 'frequency') IS NULL OR (e.value -> 'frequency') = 'null'::jsonb THEN NULL ELSE ((e.value -> 'frequency') #>> '{}') END, ('daily')::text))) AS v FROM src CROSS JOIN LATERAL jsonb_each((CASE WHEN jsonb_typeof((d -> 'notifications')) = 'object' THEN (d -> 'notifications') ELSE '{}'::jsonb END)) AS e WHERE reason IS NULL),
+        CASE WHEN EXISTS (SELECT 1 FROM jsonb_each((CASE WHEN jsonb_typeof((s."preferences" -> 'notifications')) = 'object' THEN (s."preferences" -> 'notifications') ELSE '{}'::jsonb END)) AS e WHERE coalesce(CASE WHEN e.key NOT IN ('email', 'push', 'sms') THEN 'notifications: entry ' || e.key || ' is not allowed' END, CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'notifications.' || e.key || ': expected object, got ' || jsonb_typeof(e.value) END, CASE WHEN (e.value -> 'enabled') IS NULL OR (e.value -> 'enabled') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'enabled')) <> 'boolean' THEN ('notifications.' || e.key || '.enabled') || ': expected boolean, got ' || jsonb_typeof((e.value -> 'enabled')) ELSE NULL END, CASE WHEN (e.value -> 'frequency') IS NULL OR (e.value -> 'frequency') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'frequency')) <> 'string' THEN ('notifications.' || e.key || '.frequency') || ': expected string, got ' || jsonb_typeof((e.value -> 'frequency')) WHEN ((e.value -> 'frequency') #>> '{}') NOT IN ('instant', 'daily', 'weekly', 'never') THEN ('notifications.' || e.key || '.frequency') || ': value ' || ((e.value -> 'frequency') #>> '{}') || ' is not allowed' ELSE NULL END) IS NOT NULL) THEN 'entry' END) END IS NULL) AS ok
+  FROM "public"."users" s WHERE s."id" BETWEEN $1::bigint AND $2::bigint AND NOT EXISTS (SELECT 1 FROM switchyard.quarantine q WHERE q.migration_name = 'user-preferences' AND q.source_key = s."id"::text)
+),
+src AS NOT MATERIALIZED (SELECT c.k, c.d FROM sy_doc c WHERE c.ok),
+exp AS (SELECT k::text AS key, e.key AS ek, jsonb_build_array(to_jsonb(coalesce(CASE WHEN (e.value -> 'enabled') IS NULL OR (e.value -> 'enabled') = 'null'::jsonb THEN NULL ELSE ((e.value -> 'enabled'))::boolean END, (true)::boolean)), to_jsonb(coalesce(CASE WHEN (e.value -> 'frequency') IS NULL OR (e.value -> 'frequency') = 'null'::jsonb THEN NULL ELSE ((e.value -> 'frequency') #>> '{}') END, ('daily')::text))) AS v FROM src CROSS JOIN LATERAL jsonb_each((CASE WHEN jsonb_typeof((d -> 'notifications')) = 'object' THEN (d -> 'notifications') ELSE '{}'::jsonb END)) AS e),
 act AS (SELECT a."user_id"::text AS key, a."channel" AS ek, jsonb_build_array(to_jsonb(a."enabled"), to_jsonb(a."frequency")) AS v FROM "public"."notification_preferences" a WHERE a."user_id" BETWEEN $1::bigint AND $2::bigint AND NOT EXISTS (SELECT 1 FROM switchyard.quarantine q WHERE q.migration_name = 'user-preferences' AND q.source_key = a."user_id"::text))
 SELECT coalesce(exp.key, act.key) AS key, coalesce(exp.ek, act.ek) AS entry, exp.v AS expected, act.v AS actual
 FROM exp FULL JOIN act ON exp.key = act.key AND exp.ek IS NOT DISTINCT FROM act.ek
@@ -969,7 +996,7 @@ ON CONFLICT (migration_name) DO UPDATE SET definition = EXCLUDED.definition, rol
 CREATE TABLE IF NOT EXISTS switchyard."sy_user_preferences_b93a2f57_backup" (key bigint PRIMARY KEY, doc jsonb);
 
 CREATE OR REPLACE FUNCTION switchyard."sy_user_preferences_b93a2f57_bk"() RETURNS trigger
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 BEGIN

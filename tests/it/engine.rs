@@ -389,7 +389,7 @@ async fn concurrent_writes_through_phases_1_to_4_end_with_zero_differences(pool:
                     .execute(&pool)
                     .await,
                     1 => sqlx::query(
-                        "UPDATE public.users SET preferences = jsonb_set(coalesce(preferences, '{}'), '{theme}', to_jsonb((ARRAY['light','dark','system'])[1 + $2 % 3])) WHERE id = $1",
+                        "UPDATE public.users SET preferences = jsonb_set(CASE WHEN jsonb_typeof(preferences) = 'object' THEN preferences ELSE '{}' END, '{theme}', to_jsonb((ARRAY['light','dark','system'])[1 + $2 % 3])) WHERE id = $1",
                     )
                     .bind(id)
                     .bind(i)

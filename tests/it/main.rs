@@ -44,6 +44,7 @@ pub fn engine_with(
         actor: actor.to_string(),
         lock,
         soak_hours,
+        ..Default::default()
     };
     switchyard::engine::Engine::new(pool.clone(), recipe, opts, journal(pool))
 }

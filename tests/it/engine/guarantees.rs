@@ -744,7 +744,10 @@ async fn a_runner_that_lost_its_lock_is_fenced(pool: PgPool) {
     first.check().await.expect("held");
     // The lock's session dies (a restart, idle_session_timeout, an admin).
     sqlx::query(
-        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = hashtext('user-preferences')::oid",
+        // Only this test's database: pg_locks is cluster-wide, and other
+        // tests' runners hold the same lock in theirs.
+        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = hashtext('user-preferences')::oid
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
     )
     .execute(&pool)
     .await

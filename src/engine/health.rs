@@ -1,0 +1,211 @@
+//! How the backfill stays out of the application's way (after gh-ost's and
+//! spirit's throttlers): while each batch runs, a probe write, committed
+//! like an application write, is timed on its own connection; when the
+//! probes are slower than `factor` times their latency with the backfill
+//! idle, the backfill yields (a pause after each batch, growing while the
+//! application suffers, shrinking when it recovers) and smaller batches
+//! follow. The reason is recorded with the progress ("throttled: write
+//! latency 3.2 ms > 1.6 ms"), for the console, the CLI and `/metrics`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use sqlx::PgPool;
+
+/// When the backfill yields to the application.
+#[derive(Clone, Debug)]
+pub struct HealthPolicy {
+    /// Off: batches follow each other with only the operator's pause.
+    pub enabled: bool,
+    /// Yield when a probe during a batch is slower than this many times the
+    /// idle latency...
+    pub factor: f64,
+    /// ...and slower than this (sub-millisecond noise is not suffering).
+    pub floor: Duration,
+    /// Time between probes while a batch runs.
+    pub interval: Duration,
+    /// The longest pause after one batch.
+    pub max_pause: Duration,
+}
+
+impl Default for HealthPolicy {
+    fn default() -> Self {
+        HealthPolicy {
+            enabled: true,
+            factor: 2.0,
+            floor: Duration::from_micros(500),
+            interval: Duration::from_millis(10),
+            max_pause: Duration::from_secs(1),
+        }
+    }
+}
+
+const PROBE: &str =
+    "INSERT INTO switchyard.health_probe (migration_name, probed_at) VALUES ($1, clock_timestamp())
+     ON CONFLICT (migration_name) DO UPDATE SET probed_at = EXCLUDED.probed_at";
+
+/// One probe write, timed.
+async fn probe(pool: &PgPool, name: &str) -> Result<Duration, sqlx::Error> {
+    let started = Instant::now();
+    sqlx::query(PROBE).bind(name).execute(pool).await?;
+    Ok(started.elapsed())
+}
+
+/// The throttle's state across batches.
+#[derive(Debug)]
+pub struct Throttle {
+    policy: HealthPolicy,
+    /// Probe latency with the backfill idle (the median of a few).
+    idle: Duration,
+    /// Pause after a batch, as a multiple of the batch's duration.
+    ratio: f64,
+}
+
+/// What the throttle decided after a batch.
+#[derive(Debug, Default, PartialEq)]
+pub struct Verdict {
+    /// How long to wait before the next batch.
+    pub pause: Duration,
+    /// Why, when the application suffered ("write latency 3.2 ms > 1.6 ms").
+    pub reason: Option<String>,
+}
+
+impl Throttle {
+    /// Measures the idle probe latency (before the first batch, and on
+    /// every resume).
+    pub async fn start(
+        pool: &PgPool,
+        name: &str,
+        policy: HealthPolicy,
+    ) -> Result<Self, sqlx::Error> {
+        let mut samples = Vec::new();
+        if policy.enabled {
+            for _ in 0..7 {
+                samples.push(probe(pool, name).await?);
+            }
+        }
+        samples.sort();
+        let idle = samples.get(samples.len() / 2).copied().unwrap_or_default();
+        Ok(Throttle {
+            policy,
+            idle,
+            ratio: 0.0,
+        })
+    }
+
+    /// The latency above which the application is said to suffer.
+    pub fn limit(&self) -> Duration {
+        self.idle.mul_f64(self.policy.factor).max(self.policy.floor)
+    }
+
+    /// Runs `batch` while probing; returns its result and the verdict.
+    pub async fn watch<T, E>(
+        &mut self,
+        pool: &PgPool,
+        name: &str,
+        batch: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<(T, Verdict), E> {
+        if !self.policy.enabled {
+            return batch.await.map(|v| (v, Verdict::default()));
+        }
+        let done = AtomicBool::new(false);
+        let started = Instant::now();
+        let work = async {
+            let r = batch.await;
+            done.store(true, Ordering::Release);
+            r
+        };
+        let probes = async {
+            let mut worst = Duration::ZERO;
+            while !done.load(Ordering::Acquire) {
+                // A failed probe says nothing about the application: skip.
+                if let Ok(d) = probe(pool, name).await {
+                    worst = worst.max(d);
+                }
+                tokio::time::sleep(self.policy.interval).await;
+            }
+            worst
+        };
+        let (value, worst) = tokio::join!(work, probes);
+        let value = value?;
+        Ok((value, self.judge(worst, started.elapsed())))
+    }
+
+    /// After a batch that took `took`, with the slowest probe at `worst`.
+    pub fn judge(&mut self, worst: Duration, took: Duration) -> Verdict {
+        let limit = self.limit();
+        if worst > limit {
+            self.ratio = (self.ratio * 2.0 + 0.5).min(8.0);
+            let pause = took.mul_f64(self.ratio).min(self.policy.max_pause);
+            Verdict {
+                pause,
+                reason: Some(format!(
+                    "write latency {:.1} ms > {:.1} ms",
+                    worst.as_secs_f64() * 1e3,
+                    limit.as_secs_f64() * 1e3
+                )),
+            }
+        } else {
+            self.ratio = if self.ratio < 0.1 {
+                0.0
+            } else {
+                self.ratio * 0.7
+            };
+            Verdict {
+                pause: took.mul_f64(self.ratio).min(self.policy.max_pause),
+                reason: None,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn throttle(idle_ms: u64) -> Throttle {
+        Throttle {
+            policy: HealthPolicy::default(),
+            idle: Duration::from_millis(idle_ms),
+            ratio: 0.0,
+        }
+    }
+
+    #[test]
+    fn yields_more_while_the_application_suffers_and_recovers_after() {
+        let mut t = throttle(2);
+        let took = Duration::from_millis(100);
+        let first = t.judge(Duration::from_millis(9), took);
+        assert_eq!(
+            first.reason.as_deref(),
+            Some("write latency 9.0 ms > 4.0 ms")
+        );
+        let second = t.judge(Duration::from_millis(9), took);
+        assert!(second.pause > first.pause, "{second:?} after {first:?}");
+        let calm = t.judge(Duration::from_millis(3), took);
+        assert_eq!(calm.reason, None);
+        assert!(calm.pause < second.pause);
+        for _ in 0..40 {
+            t.judge(Duration::from_millis(3), took);
+        }
+        assert_eq!(
+            t.judge(Duration::from_millis(3), took).pause,
+            Duration::ZERO
+        );
+    }
+
+    #[test]
+    fn sub_millisecond_noise_is_not_suffering_and_pauses_are_bounded() {
+        let mut t = throttle(0);
+        assert_eq!(t.limit(), HealthPolicy::default().floor);
+        assert_eq!(
+            t.judge(Duration::from_micros(400), Duration::from_millis(50))
+                .reason,
+            None
+        );
+        for _ in 0..20 {
+            let v = t.judge(Duration::from_secs(1), Duration::from_secs(10));
+            assert!(v.pause <= HealthPolicy::default().max_pause);
+        }
+    }
+}
