@@ -1,11 +1,13 @@
 # Switchyard — the two commands a new machine needs are `make run` and `make test`.
-.PHONY: run test bench proof golden fmt lint clean-db help
+.PHONY: run test bench bench-http proof golden fmt lint clean-db help
 
 help:
 	@echo "make run    install what is missing, start a private Postgres (unless DATABASE_URL is set),"
 	@echo "            apply the schema, seed the demo and serve on http://127.0.0.1:3000"
 	@echo "make test   everything: lint, unit + integration tests (real Postgres), browser tests (Chromium)"
-	@echo "make bench  backfill vs INSERT ... SELECT (1M users) and write p99, side by side"
+	@echo "make bench  backfill vs INSERT ... SELECT (1M users) and write p99, side by side;"
+	@echo "            then the pages: hydrate bundle size (gzip, brotli) and requests/s"
+	@echo "make bench-http  only the pages part of make bench"
 	@echo "make proof  the engine's full proof suite (model, concurrent writes, crashes; ~13 min)"
 	@echo "make golden rewrite tests/golden/*.sql from the generator (review the diff first)"
 	@echo "make fmt    format the code"
@@ -19,6 +21,9 @@ test:
 
 bench:
 	@scripts/bench.sh
+
+bench-http:
+	@scripts/bench-http.sh
 
 proof:
 	@scripts/proof.sh

@@ -11,3 +11,5 @@ if [ -z "${DATABASE_URL:-}" ]; then
   trap 'scripts/pg.sh stop "$PGDIR"' EXIT
 fi
 cargo bench --features ssr --bench backfill
+# Then the pages over HTTP: bundle size and requests/s (scripts/bench-http.sh).
+scripts/bench-http.sh

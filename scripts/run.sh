@@ -14,7 +14,7 @@ if [ -z "${DATABASE_URL:-}" ]; then
 fi
 
 log "building (release)"
-cargo leptos build --release
+build_release
 
 leptos_env
 log "serving on http://$LEPTOS_SITE_ADDR (Ctrl-C to stop)"

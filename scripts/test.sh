@@ -33,7 +33,7 @@ log "cargo test (unit and integration, real Postgres)"
 cargo test --features ssr
 
 log "building the app the way make run does (release)"
-cargo leptos build --release
+build_release
 
 # The browser tests get a database of their own, seeded by the app itself.
 E2E_URL="${DATABASE_URL%/*}/switchyard_e2e"

@@ -1,11 +1,16 @@
 //! Builds the axum application: Leptos pages, server functions, static files,
-//! request tracing. Tests build the very same router.
+//! metrics, request tracing. Tests build the very same router.
 
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use sqlx::PgPool;
 use tower_http::compression::CompressionLayer;
+use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
 use crate::app::{shell, App};
@@ -31,10 +36,29 @@ pub fn router(leptos_options: LeptosOptions, pool: PgPool, settings: Settings) -
             axum::routing::get(crate::console::live::read_flag),
         )
         .with_state(live_state);
+    // Prometheus scrapes (see `server::metrics`; no authentication yet).
+    let metrics = Router::new()
+        .route("/metrics", axum::routing::get(super::metrics::metrics))
+        .with_state(pool.clone());
+    // The bundle (wasm, JS, CSS): served precompressed when the build left
+    // `.br` / `.gz` files beside them (`cargo leptos build --precompress`),
+    // otherwise compressed on the fly by the layer below.
+    let pkg = Router::new()
+        .fallback_service(
+            ServeDir::new(format!(
+                "{}/{}",
+                leptos_options.site_root, leptos_options.site_pkg_dir
+            ))
+            .precompressed_br()
+            .precompressed_gzip(),
+        )
+        .layer(axum::middleware::from_fn(asset_cache_control));
     let context_pool = pool.clone();
     Router::new()
         .nest_service("/live", live)
         .nest_service("/flags", flags)
+        .merge(metrics)
+        .nest_service(&format!("/{}", leptos_options.site_pkg_dir), pkg)
         .leptos_routes_with_context(
             &leptos_options,
             routes,
@@ -48,8 +72,65 @@ pub fn router(leptos_options: LeptosOptions, pool: PgPool, settings: Settings) -
             },
         )
         .fallback(leptos_axum::file_and_error_handler(shell))
-        // The wasm bundle shrinks about 3x with gzip.
+        // Brotli when the client takes it, else gzip (HTML, server
+        // functions; assets without a precompressed file).
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(leptos_options)
+}
+
+/// What browsers may keep of a file under /pkg for a year without asking
+/// again: `Cache-Control: immutable` for a file named by its content hash,
+/// `no-cache` (revalidate) for any other.
+pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+async fn asset_cache_control(request: Request, next: Next) -> Response {
+    let hashed = request
+        .uri()
+        .path()
+        .rsplit('/')
+        .next()
+        .is_some_and(is_hashed_name);
+    let mut response = next.run(request).await;
+    let status = response.status();
+    if status.is_success() || status == StatusCode::NOT_MODIFIED {
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(if hashed { IMMUTABLE } else { "no-cache" }),
+        );
+    }
+    response
+}
+
+/// A name cargo-leptos gives a file with `hash-files = true`:
+/// `{name}.{hash}.{js|wasm|css}`, the hash being 22 characters of URL-safe
+/// base64 (an MD5 of the content).
+pub fn is_hashed_name(file: &str) -> bool {
+    let mut parts = file.rsplitn(3, '.');
+    let (Some(ext), Some(hash), Some(stem)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    !stem.is_empty()
+        && matches!(ext, "js" | "wasm" | "css")
+        && hash.len() == 22
+        && hash
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_hashed_name;
+
+    #[test]
+    fn only_content_hashed_names_count_as_hashed() {
+        assert!(is_hashed_name("switchyard.q5sBQ1hK3PrVAl0Ab6-x_w.wasm"));
+        assert!(is_hashed_name("switchyard.q5sBQ1hK3PrVAl0Ab6-x_w.css"));
+        assert!(!is_hashed_name("switchyard.wasm"));
+        assert!(!is_hashed_name("switchyard.js"));
+        assert!(!is_hashed_name("switchyard.q5sBQ1hK3PrVAl0Ab6-x_w.wasm.br"));
+        assert!(!is_hashed_name(".q5sBQ1hK3PrVAl0Ab6-x_w.wasm"));
+        assert!(!is_hashed_name("switchyard.q5sBQ1hK3PrVAl0Ab6+x/w.js"));
+        assert!(!is_hashed_name("switchyard.short.js"));
+    }
 }

@@ -5,3 +5,4 @@ pub mod app;
 pub mod config;
 pub mod context;
 pub mod error;
+pub mod metrics;

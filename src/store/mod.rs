@@ -10,6 +10,7 @@ pub mod console;
 pub mod demo;
 pub mod events;
 pub mod journal;
+pub mod metrics;
 pub mod migrations;
 pub mod plans;
 pub mod seed;

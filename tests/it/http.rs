@@ -523,3 +523,228 @@ async fn a_refused_plan_field_posted_without_javascript_is_shown_beside_it(pool:
         .expect("plan");
     assert_eq!(plan.revision, 1, "nothing saved");
 }
+
+/// The value of the sample of metric `name` whose labels include `labels`
+/// (Prometheus text format), if there is one.
+fn sample(body: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    body.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .find(|l| {
+            labels
+                .iter()
+                .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn metrics_report_the_demo_and_follow_its_changes(pool: PgPool) {
+    crate::seeded(&pool, 0).await;
+    let response = app(pool.clone())
+        .oneshot(
+            Request::get("/metrics")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("response");
+    assert_eq!(response.status(), StatusCode::OK);
+    let content_type = response.headers()["content-type"].to_str().expect("ascii");
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    let (_, body) = get(&pool, "/metrics").await;
+    let m = ("migration", DEMO);
+    for (phase, name) in [(1, "expand"), (2, "backfill"), (5, "contract")] {
+        let phase = phase.to_string();
+        let at = |state| {
+            sample(
+                &body,
+                "switchyard_phase_state",
+                &[m, ("phase", &phase), ("name", name), ("state", state)],
+            )
+        };
+        assert_eq!(at("pending"), Some(1.0), "{body}");
+        assert_eq!(at("running"), Some(0.0), "{body}");
+    }
+    assert_eq!(
+        sample(&body, "switchyard_quarantined_documents", &[m]),
+        Some(0.0),
+        "{body}"
+    );
+    // No backfill yet: no progress series.
+    assert_eq!(sample(&body, "switchyard_backfill_rows_done", &[m]), None);
+
+    // The engine runs phase 1, then backfills half, quarantines one
+    // document, and the operator pauses it with a throttle.
+    sqlx::query(
+        "UPDATE switchyard.phase_states s SET state = CASE s.position WHEN 1 THEN 'done' ELSE 'paused' END
+         FROM switchyard.migrations m WHERE m.id = s.migration_id AND m.name = $1 AND s.position <= 2",
+    )
+    .bind(DEMO)
+    .execute(&pool)
+    .await
+    .expect("states");
+    sqlx::query(
+        "INSERT INTO switchyard.backfill_progress
+           (migration_name, last_key, rows_done, rows_total, quarantined, batch_size, rows_per_second,
+            paused, target_batch_ms, throttle_ms)
+         VALUES ($1, '500', 500, 1000, 1, 250, 1234.5, true, 150, 40)",
+    )
+    .bind(DEMO)
+    .execute(&pool)
+    .await
+    .expect("progress");
+    sqlx::query(
+        "INSERT INTO switchyard.quarantine (migration_name, source_key, reason) VALUES ($1, '7', 'bad')",
+    )
+    .bind(DEMO)
+    .execute(&pool)
+    .await
+    .expect("quarantine");
+
+    let (_, body) = get(&pool, "/metrics").await;
+    let state = |phase: &str, state| {
+        sample(
+            &body,
+            "switchyard_phase_state",
+            &[m, ("phase", phase), ("state", state)],
+        )
+    };
+    assert_eq!(state("1", "done"), Some(1.0), "{body}");
+    assert_eq!(state("1", "pending"), Some(0.0), "{body}");
+    assert_eq!(state("2", "paused"), Some(1.0), "{body}");
+    assert_eq!(state("3", "pending"), Some(1.0), "{body}");
+    for (name, value) in [
+        ("switchyard_backfill_rows_done", 500.0),
+        ("switchyard_backfill_rows_total", 1000.0),
+        ("switchyard_backfill_rows_per_second", 1234.5),
+        ("switchyard_backfill_batch_size", 250.0),
+        ("switchyard_backfill_paused", 1.0),
+        ("switchyard_backfill_abort_requested", 0.0),
+        ("switchyard_backfill_throttle_ms", 40.0),
+        ("switchyard_backfill_target_batch_ms", 150.0),
+        ("switchyard_quarantined_documents", 1.0),
+    ] {
+        assert_eq!(sample(&body, name, &[m]), Some(value), "{name}: {body}");
+    }
+    assert!(
+        sample(&body, "switchyard_backfill_updated_timestamp_seconds", &[m])
+            .is_some_and(|t| t > 1.7e9),
+        "{body}"
+    );
+}
+
+/// A site folder of its own with a hashed wasm (and its precompressed
+/// copies, with contents that tell them apart) and an unhashed stylesheet.
+fn asset_site(tag: &str) -> (std::path::PathBuf, String) {
+    let root = std::env::temp_dir().join(format!("switchyard-site-{tag}-{}", std::process::id()));
+    let pkg = root.join("pkg");
+    std::fs::create_dir_all(&pkg).expect("mkdir");
+    let wasm = "switchyard.q5sBQ1hK3PrVAl0Ab6-x_w.wasm".to_string();
+    std::fs::write(pkg.join(&wasm), b"\0asm plain").expect("write");
+    std::fs::write(pkg.join(format!("{wasm}.br")), b"brotli bytes").expect("write");
+    std::fs::write(pkg.join(format!("{wasm}.gz")), b"gzip bytes").expect("write");
+    std::fs::write(
+        pkg.join("switchyard.css"),
+        "body { color: black; }\n".repeat(20),
+    )
+    .expect("write");
+    (root, wasm)
+}
+
+async fn get_with(
+    router: axum::Router,
+    uri: &str,
+    accept: Option<&str>,
+) -> axum::response::Response {
+    let mut request = Request::get(uri);
+    if let Some(accept) = accept {
+        request = request.header("accept-encoding", accept);
+    }
+    router
+        .oneshot(request.body(Body::empty()).expect("request"))
+        .await
+        .expect("response")
+}
+
+fn header<'a>(response: &'a axum::response::Response, name: &str) -> Option<&'a str> {
+    response.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn hashed_assets_are_cached_for_a_year_and_sent_as_brotli_when_accepted(pool: PgPool) {
+    crate::seeded(&pool, 0).await;
+    let (root, wasm) = asset_site("cache");
+    let options = LeptosOptions::builder()
+        .output_name("switchyard")
+        .site_root(root.to_string_lossy().to_string())
+        .build();
+    let router = switchyard::server::app::router(
+        options,
+        pool.clone(),
+        switchyard::console::Settings::default(),
+    );
+    let uri = format!("/pkg/{wasm}");
+
+    let r = get_with(router.clone(), &uri, Some("gzip, deflate, br, zstd")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(header(&r, "content-encoding"), Some("br"));
+    assert_eq!(
+        header(&r, "cache-control"),
+        Some(switchyard::server::app::IMMUTABLE)
+    );
+    assert_eq!(header(&r, "content-type"), Some("application/wasm"));
+    let body = to_bytes(r.into_body(), 1024).await.expect("body");
+    assert_eq!(&body[..], b"brotli bytes");
+
+    let r = get_with(router.clone(), &uri, Some("gzip")).await;
+    assert_eq!(header(&r, "content-encoding"), Some("gzip"));
+    assert_eq!(
+        header(&r, "cache-control"),
+        Some(switchyard::server::app::IMMUTABLE)
+    );
+    let body = to_bytes(r.into_body(), 1024).await.expect("body");
+    assert_eq!(&body[..], b"gzip bytes");
+
+    let r = get_with(router.clone(), &uri, None).await;
+    assert_eq!(header(&r, "content-encoding"), None);
+    let body = to_bytes(r.into_body(), 1024).await.expect("body");
+    assert_eq!(&body[..], b"\0asm plain");
+
+    // Not named by its hash: revalidated, compressed on the fly.
+    let r = get_with(router.clone(), "/pkg/switchyard.css", Some("gzip, br")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(header(&r, "cache-control"), Some("no-cache"));
+    assert_eq!(header(&r, "content-encoding"), Some("br"));
+    let r = get_with(router.clone(), "/pkg/switchyard.css", Some("gzip")).await;
+    assert_eq!(header(&r, "content-encoding"), Some("gzip"));
+
+    // A missing asset is a 404 with no caching.
+    let r = get_with(
+        router.clone(),
+        "/pkg/switchyard.AAAAAAAAAAAAAAAAAAAAAA.js",
+        Some("br"),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(header(&r, "cache-control"), None);
+
+    // Pages: compressed as asked, never kept long.
+    for page in ["/", &format!("/m/{DEMO}/phases")] {
+        let r = get_with(router.clone(), page, Some("gzip, deflate, br")).await;
+        assert_eq!(r.status(), StatusCode::OK, "{page}");
+        assert_eq!(header(&r, "content-encoding"), Some("br"), "{page}");
+        let cache = header(&r, "cache-control").unwrap_or("");
+        assert!(
+            !cache.contains("immutable") && !cache.contains("max-age"),
+            "{page}: {cache}"
+        );
+        let r = get_with(router.clone(), page, Some("gzip")).await;
+        assert_eq!(header(&r, "content-encoding"), Some("gzip"), "{page}");
+    }
+    let _ = std::fs::remove_dir_all(root);
+}
