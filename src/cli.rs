@@ -159,8 +159,15 @@ fn print_progress(p: &BackfillProgress) {
         .eta_seconds()
         .map(|s| format!("{:.0}s", s))
         .unwrap_or_else(|| "?".into());
+    // One line per tick, like gh-ost's status line: progress, rate, ETA,
+    // and whether (and why) the backfill is yielding to the application.
+    let state = match (&p.throttled, p.paused) {
+        (_, true) => "paused".to_string(),
+        (Some(why), _) => format!("throttled, {why}"),
+        (None, _) => "copying".to_string(),
+    };
     eprintln!(
-        "backfill {}/{} ({:.1}%) {:.0} rows/s ETA {eta} quarantined {} batch {}",
+        "backfill {}/{} ({:.1}%); {:.0} rows/s; ETA {eta}; quarantined {}; batch {}; state: {state}",
         p.rows_done,
         p.rows_total,
         p.percent(),

@@ -287,6 +287,7 @@ async fn view(console: &Console, name: &str) -> Result<ConsoleView, ConsoleError
             paused: p.paused,
             target_batch_ms: p.target_batch_ms,
             throttle_ms: p.throttle_ms,
+            throttled: p.throttled.clone(),
         });
     let mut view = base_view(pool, name).await?;
     view.target_batch_ms = status

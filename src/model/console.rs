@@ -89,6 +89,8 @@ pub struct ProgressView {
     pub paused: bool,
     pub target_batch_ms: i32,
     pub throttle_ms: i32,
+    /// Why the backfill yields to the application now, if it does.
+    pub throttled: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

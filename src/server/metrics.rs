@@ -144,6 +144,12 @@ pub fn render(s: &MetricsSnapshot) -> prometheus::Result<String> {
         "Target duration of one backfill batch, in milliseconds",
         m,
     )?;
+    let throttled = int_gauge(
+        &registry,
+        "switchyard_backfill_throttled",
+        "1 while the backfill yields to the application (its write latency is over the limit)",
+        m,
+    )?;
     let updated = float_gauge(
         &registry,
         "switchyard_backfill_updated_timestamp_seconds",
@@ -166,6 +172,9 @@ pub fn render(s: &MetricsSnapshot) -> prometheus::Result<String> {
         target_batch_ms
             .with_label_values(l)
             .set(i64::from(b.target_batch_ms));
+        throttled
+            .with_label_values(l)
+            .set(i64::from(b.throttled.is_some()));
         updated
             .with_label_values(l)
             .set(b.updated_at.timestamp_millis() as f64 / 1000.0);

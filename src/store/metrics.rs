@@ -29,6 +29,8 @@ pub struct BackfillRow {
     pub abort_requested: bool,
     pub throttle_ms: i32,
     pub target_batch_ms: i32,
+    /// Why the backfill yields to the application now (None: full speed).
+    pub throttled: Option<String>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -52,7 +54,7 @@ pub async fn snapshot(pool: &PgPool) -> StoreResult<MetricsSnapshot> {
     .await?;
     let backfills = sqlx::query_as(
         "SELECT migration_name AS migration, rows_done, rows_total, rows_per_second, batch_size,
-                paused, abort_requested, throttle_ms, target_batch_ms, updated_at
+                paused, abort_requested, throttle_ms, target_batch_ms, throttled, updated_at
          FROM switchyard.backfill_progress ORDER BY migration_name",
     )
     .fetch_all(pool)

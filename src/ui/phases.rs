@@ -242,6 +242,11 @@ fn ProgressPanel(view: RwSignal<ConsoleView>, name: String) -> impl IntoView {
                     <span>{format!("{} quarantined", p.quarantined)}</span>
                     <span>{format!("batch {}", p.batch_size)}</span>
                     {p.paused.then(|| view! { <span class="badge phase-paused">"paused"</span> })}
+                    {p.throttled.clone().map(|why| view! {
+                        <span class="badge throttled" title="The backfill yields while the application's writes are slow">
+                            {format!("throttled: {why}")}
+                        </span>
+                    })}
                 </p>
                 <ThroughputChart points=v.throughput.clone()/>
             }

@@ -596,3 +596,77 @@ async fn a_killed_backfill_resumes_from_its_checkpoint(pool: PgPool) {
 
 #[path = "engine/guarantees.rs"]
 mod guarantees;
+
+/// An engine whose health check finds the application suffering (`limit`
+/// zero: every probe is over it) or is off.
+fn engine_with_health(pool: &PgPool, suffering: bool) -> Engine {
+    use switchyard::engine::health::HealthPolicy;
+    let health = if suffering {
+        HealthPolicy {
+            factor: 0.0,
+            floor: Duration::ZERO,
+            max_pause: Duration::from_millis(20),
+            ..HealthPolicy::default()
+        }
+    } else {
+        HealthPolicy {
+            enabled: false,
+            ..HealthPolicy::default()
+        }
+    };
+    let opts = switchyard::engine::EngineOptions {
+        actor: "test".into(),
+        soak_hours: Some(0.0),
+        health,
+        ..Default::default()
+    };
+    Engine::new(pool.clone(), demo_recipe(), opts, crate::journal(pool))
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_backfill_yields_while_the_application_suffers_and_says_why(pool: PgPool) {
+    crate::seeded(&pool, 3_000).await;
+    for suffering in [true, false] {
+        let e = engine_with_health(&pool, suffering);
+        if suffering {
+            assert_eq!(
+                e.apply(Phase::Expand, &accept_all()).await.expect("1"),
+                Outcome::Done
+            );
+        }
+        let seen: Arc<std::sync::Mutex<Vec<Option<String>>>> = Arc::default();
+        let sink = seen.clone();
+        let ctl = RunControl {
+            on_progress: Some(Arc::new(move |p| {
+                if let Ok(mut v) = sink.lock() {
+                    v.push(p.throttled.clone());
+                }
+            })),
+            ..accept_all()
+        };
+        assert_eq!(
+            e.apply(Phase::Backfill, &ctl).await.expect("2"),
+            Outcome::Done
+        );
+        let p = e.progress().await.expect("progress").expect("row");
+        assert_eq!(p.rows_done, 3_000, "every row once, throttled or not");
+        assert_eq!(p.throttled, None, "a finished backfill is not throttled");
+        let seen = seen.lock().map(|v| v.clone()).unwrap_or_default();
+        let reasons: Vec<&String> = seen.iter().flatten().collect();
+        if suffering {
+            assert!(
+                reasons
+                    .iter()
+                    .any(|r| r.starts_with("write latency ") && r.ends_with(" > 0.0 ms")),
+                "progress ticks said why it yielded: {seen:?}"
+            );
+        } else {
+            assert!(reasons.is_empty(), "{seen:?}");
+        }
+        let differences = e.verify().await.expect("verify");
+        assert_eq!(differences.differences, 0, "{differences:?}");
+        if suffering {
+            e.rollback(Phase::Backfill).await.expect("roll back 2");
+        }
+    }
+}
