@@ -626,6 +626,19 @@ fn engine_with_health(pool: &PgPool, suffering: bool) -> Engine {
 #[sqlx::test(migrations = "./migrations")]
 async fn a_backfill_yields_while_the_application_suffers_and_says_why(pool: PgPool) {
     crate::seeded(&pool, 3_000).await;
+    // The application at work meanwhile (a throttle yields to others only).
+    let stop = Arc::new(AtomicBool::new(false));
+    let app = {
+        let (pool, stop) = (pool.clone(), stop.clone());
+        tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                sqlx::query("SELECT pg_sleep(0.02)")
+                    .execute(&pool)
+                    .await
+                    .expect("app");
+            }
+        })
+    };
     for suffering in [true, false] {
         let e = engine_with_health(&pool, suffering);
         if suffering {
@@ -669,4 +682,6 @@ async fn a_backfill_yields_while_the_application_suffers_and_says_why(pool: PgPo
             e.rollback(Phase::Backfill).await.expect("roll back 2");
         }
     }
+    stop.store(true, Ordering::Relaxed);
+    app.await.expect("app");
 }
