@@ -1,9 +1,20 @@
-//! `make bench`: phase 2 (the engine's batched, checkpointed backfill) against
-//! a plain extraction (one hand-written `INSERT ... SELECT` per target with
-//! `->>` and `jsonb_each`, no checks: what Postgres needs to move the data),
-//! on the same server, in one run, printed as a ratio; and the p99 latency of a
-//! concurrent single-row write load with and without the backfill running
-//! (target <= 2x). Needs DATABASE_URL (scripts/bench.sh provides one).
+//! `make bench`: every engine figure of issue 10, measured side by side in
+//! one run on one server and printed with its target:
+//! - phase 2 (the engine's batched, checkpointed backfill) against a plain
+//!   extraction (one hand-written `INSERT ... SELECT` per target with `->>`
+//!   and `jsonb_each`, no checks, into the same tables: what Postgres needs
+//!   to move the data), target <= 1.5x;
+//! - verification of every document against the backfill's time, <= 1x;
+//! - the p99 of a concurrent single-row write load alone and during the
+//!   backfill (throttle on, as by default), <= 2x, and the backfill's time
+//!   with and without that load;
+//! - during dual-write (phase 3): a 100k-row UPDATE of the documents and a
+//!   single-row update load, each against the same with triggers off
+//!   (`session_replication_role = replica`), <= 2x;
+//! - the scale curve (`SWITCHYARD_BENCH_SCALE`, default 100k,1M,5M users):
+//!   phase 2's time and the peak memory of the process running it (the
+//!   `switchyard` CLI, as a user would), time linear and memory flat.
+//! Needs DATABASE_URL (scripts/bench.sh provides one).
 
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
@@ -42,6 +53,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (server, _) = base
         .rsplit_once('/')
         .ok_or("DATABASE_URL without a database")?;
+    let server = server.to_string();
+    let server = server.as_str();
     let pool = PgPoolOptions::new()
         .max_connections(8)
         .connect(&format!("{server}/switchyard_bench"))
@@ -98,9 +111,21 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("backfill throughput: {:.0} rows/s", users as f64 / p);
 
-    // Write latency: the same single-row update load alone, then during phase 2.
+    // Verification of every document, against the backfill's time.
+    let t = Instant::now();
+    let report = engine.verify().await?;
+    let verify = t.elapsed().as_secs_f64();
+    println!(
+        "verification of {} documents: {verify:.2}s ({} differences); verification / backfill = {:.3}  (target <= 1.0)",
+        report.rows_compared,
+        report.differences,
+        verify / p
+    );
+
+    // Write latency: the same single-row update load alone, then during
+    // phase 2 (the throttle on, as by default).
     let alone = write_load(&pool, users, Duration::from_secs(8), None).await?;
-    let (_, during) = time_phase_2(&engine, &pool, Some(users)).await?;
+    let (loaded, during) = time_phase_2(&engine, &pool, Some(users)).await?;
     let during = during.ok_or("no latency sample")?;
     println!(
         "write p99 alone {:.2} ms, during backfill {:.2} ms: ratio {:.2}  (target <= 2.0)",
@@ -108,11 +133,227 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         during * 1e3,
         during / alone
     );
+    println!(
+        "backfill alone {p:.2}s, under that write load {loaded:.2}s (it yields to the application)"
+    );
+
+    dual_write(&engine, &pool, users).await?;
+    drop(engine);
     drop(pool);
     sqlx::query("DROP DATABASE IF EXISTS switchyard_bench WITH (FORCE)")
         .execute(&admin)
         .await?;
+    scale_curve(&admin, server).await?;
     Ok(())
+}
+
+/// Phase 3 on: application writes with the dual-write triggers against the
+/// same writes with triggers off, in one run.
+async fn dual_write(
+    engine: &Engine,
+    pool: &PgPool,
+    users: u64,
+) -> Result<(), Box<dyn std::error::Error>> {
+    if !matches!(
+        engine
+            .apply(Phase::DualWrite, &RunControl::default())
+            .await?,
+        Outcome::Done
+    ) {
+        return Err("phase 3 did not finish".into());
+    }
+    let rows = 100_000.min(users as i64);
+    let (mut with, mut without) = (Vec::new(), Vec::new());
+    for round in 0..2 {
+        for triggers in if round % 2 == 0 {
+            [true, false]
+        } else {
+            [false, true]
+        } {
+            let took = table_update(pool, rows, round, triggers).await?;
+            if triggers {
+                with.push(took)
+            } else {
+                without.push(took)
+            }
+        }
+    }
+    let (w, wo) = (mean(&with), mean(&without));
+    println!(
+        "{rows}-row UPDATE of the documents: triggers off {wo:.2}s, dual-write {w:.2}s: ratio {:.2}  (target <= 2.0)",
+        w / wo
+    );
+    let (mut with, mut without) = (Vec::new(), Vec::new());
+    for round in 0..2 {
+        for triggers in if round % 2 == 0 {
+            [true, false]
+        } else {
+            [false, true]
+        } {
+            let took = single_row_load(pool, users, 3_000, triggers).await?;
+            if triggers {
+                with.push(took)
+            } else {
+                without.push(took)
+            }
+        }
+    }
+    let (w, wo) = (mean(&with), mean(&without));
+    println!(
+        "single-row updates (pgbench-style, one client): triggers off {:.3} ms, dual-write {:.3} ms each: ratio {:.2}  (target <= 2.0)",
+        wo * 1e3,
+        w * 1e3,
+        w / wo
+    );
+    Ok(())
+}
+
+/// A connection with the triggers on or off (`session_replication_role`).
+async fn session(
+    pool: &PgPool,
+    triggers: bool,
+) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    let role = if triggers { "origin" } else { "replica" };
+    sqlx::query(&format!("SET session_replication_role = {role}"))
+        .execute(&mut *conn)
+        .await?;
+    Ok(conn)
+}
+
+/// One UPDATE of `rows` documents (a different language each round),
+/// rolled back; its duration.
+async fn table_update(
+    pool: &PgPool,
+    rows: i64,
+    round: usize,
+    triggers: bool,
+) -> Result<f64, sqlx::Error> {
+    let mut conn = session(pool, triggers).await?;
+    let language = ["fr", "de", "es", "ja"][round % 4];
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let t = Instant::now();
+    sqlx::query(
+        "UPDATE public.users SET preferences = jsonb_set(preferences, '{language}', to_jsonb($2::text))
+         WHERE id > 200000 AND id <= 200000 + $1 AND jsonb_typeof(preferences) = 'object'",
+    )
+    .bind(rows)
+    .bind(language)
+    .execute(&mut *tx)
+    .await?;
+    let took = t.elapsed().as_secs_f64();
+    tx.rollback().await?;
+    sqlx::query("SET session_replication_role = origin")
+        .execute(&mut *conn)
+        .await?;
+    Ok(took)
+}
+
+/// `n` single-row document updates, each its own transaction; the mean
+/// latency in seconds.
+async fn single_row_load(
+    pool: &PgPool,
+    users: u64,
+    n: u64,
+    triggers: bool,
+) -> Result<f64, sqlx::Error> {
+    let mut conn = session(pool, triggers).await?;
+    let t = Instant::now();
+    for i in 0..n {
+        let id = 1 + (i * 7919 + if triggers { 0 } else { 13 }) % users;
+        sqlx::query(
+            "UPDATE public.users SET preferences = jsonb_set(preferences, '{timezone}', to_jsonb(($2)::text))
+             WHERE id = $1 AND jsonb_typeof(preferences) = 'object'",
+        )
+        .bind(id as i64)
+        .bind(["UTC", "Asia/Tokyo", "Europe/Berlin"][(i % 3) as usize])
+        .execute(&mut *conn)
+        .await?;
+    }
+    let took = t.elapsed().as_secs_f64() / n as f64;
+    sqlx::query("SET session_replication_role = origin")
+        .execute(&mut *conn)
+        .await?;
+    Ok(took)
+}
+
+/// Phase 2 at each size of `SWITCHYARD_BENCH_SCALE` (default 100k, 1M and
+/// 5M users), run by the `switchyard` CLI in a process of its own: its
+/// time, rows/s and peak resident memory (VmHWM).
+async fn scale_curve(admin: &PgPool, server: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let sizes: Vec<u64> = std::env::var("SWITCHYARD_BENCH_SCALE")
+        .unwrap_or_else(|_| "100000,1000000,5000000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let bin =
+        std::env::var("SWITCHYARD_BIN").unwrap_or_else(|_| "target/release/switchyard".into());
+    let recipe = concat!(env!("CARGO_MANIFEST_DIR"), "/recipes/user_preferences.toml");
+    println!("scale curve (phase 2 by the CLI, {bin}):");
+    for users in sizes {
+        sqlx::query("DROP DATABASE IF EXISTS switchyard_bench_scale WITH (FORCE)")
+            .execute(admin)
+            .await?;
+        sqlx::query("CREATE DATABASE switchyard_bench_scale")
+            .execute(admin)
+            .await?;
+        let url = format!("{server}/switchyard_bench_scale");
+        {
+            let pool = PgPoolOptions::new()
+                .max_connections(2)
+                .connect(&url)
+                .await?;
+            switchyard::store::migrate(&pool).await?;
+            switchyard::store::seed::seed_demo(&pool, users).await?;
+            sqlx::query("VACUUM ANALYZE public.users")
+                .execute(&pool)
+                .await?;
+        }
+        let status = std::process::Command::new(&bin)
+            .args(["phase", "run", "1", recipe])
+            .env("DATABASE_URL", &url)
+            .stderr(std::process::Stdio::null())
+            .status()?;
+        if !status.success() {
+            return Err(format!("phase 1 at {users} users failed").into());
+        }
+        let t = Instant::now();
+        let mut child = std::process::Command::new(&bin)
+            .args(["phase", "run", "2", recipe])
+            .env("DATABASE_URL", &url)
+            .stderr(std::process::Stdio::null())
+            .spawn()?;
+        let mut peak_kb = 0u64;
+        let status = loop {
+            if let Some(kb) = peak_rss_kb(child.id()) {
+                peak_kb = peak_kb.max(kb);
+            }
+            if let Some(status) = child.try_wait()? {
+                break status;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let took = t.elapsed().as_secs_f64();
+        if !status.success() {
+            return Err(format!("phase 2 at {users} users failed").into());
+        }
+        println!(
+            "  {users:>9} users: {took:>7.1}s  {:>8.0} rows/s  peak memory {:.1} MB",
+            users as f64 / took,
+            peak_kb as f64 / 1024.0
+        );
+    }
+    sqlx::query("DROP DATABASE IF EXISTS switchyard_bench_scale WITH (FORCE)")
+        .execute(admin)
+        .await?;
+    Ok(())
+}
+
+/// The process's peak resident set so far (Linux `/proc`), in KiB.
+fn peak_rss_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn mean(v: &[f64]) -> f64 {

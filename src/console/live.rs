@@ -14,17 +14,20 @@ use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use std::convert::Infallible;
 use std::time::Duration;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
 use crate::engine::vocab::ReadFlag;
 use crate::engine::ReadsFrom;
 use crate::store::events::EVENTS_CHANNEL;
 use crate::store::{self, StoreError};
 
-/// Per-instance fan-out of engine notifications (migration ids).
+/// Per-instance fan-out of engine notifications (migration ids). Its
+/// listening task (and the database session it holds) ends when the last
+/// clone of the hub is dropped with the app that owns it.
 #[derive(Clone)]
 pub struct LiveHub {
     tx: broadcast::Sender<i64>,
+    _alive: mpsc::Sender<()>,
 }
 
 #[derive(Deserialize)]
@@ -36,12 +39,21 @@ impl LiveHub {
     /// Starts listening; reconnects on its own when the database drops it.
     pub fn start(pool: PgPool) -> Self {
         let (tx, _) = broadcast::channel(1024);
-        let hub = LiveHub { tx: tx.clone() };
+        let (alive, mut dropped) = mpsc::channel::<()>(1);
+        let hub = LiveHub {
+            tx: tx.clone(),
+            _alive: alive,
+        };
         tokio::spawn(async move {
             loop {
-                match listen(&pool, &tx).await {
-                    Ok(()) => {}
-                    Err(e) => tracing::warn!(error = %e, "live listener lost; reconnecting"),
+                tokio::select! {
+                    // Every hub dropped: nobody can subscribe any more.
+                    _ = dropped.recv() => return,
+                    lost = listen(&pool, &tx) => {
+                        if let Err(e) = lost {
+                            tracing::warn!(error = %e, "live listener lost; reconnecting");
+                        }
+                    }
                 }
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }

@@ -122,7 +122,7 @@ impl Engine {
     ) -> Result<Outcome, EngineError> {
         self.start_backfill().await?;
         let name = self.recipe.name.as_str();
-        let mut health = Throttle::start(&self.pool, name, self.opts.health.clone()).await?;
+        let mut health = Throttle::start(&self.pool, name, self.opts.health.clone()).await;
         let mut last_event = Instant::now() - Duration::from_secs(10);
         loop {
             lock.check().await?;
@@ -140,7 +140,7 @@ impl Engine {
                 checkpoint,
             };
             let work = self.backfill_batch(&p, &batch, lock);
-            let (finished, verdict) = health.watch(&self.pool, name, work).await?;
+            let (finished, verdict) = health.watch(name, work).await?;
             if verdict.reason != p.throttled {
                 self.record_throttled(verdict.reason.as_deref()).await?;
             }

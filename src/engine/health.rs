@@ -10,7 +10,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use sqlx::PgPool;
+use sqlx::pool::PoolConnection;
+use sqlx::{PgConnection, PgPool, Postgres};
 
 /// When the backfill yields to the application.
 #[derive(Clone, Debug)]
@@ -51,17 +52,24 @@ const PROBE: &str = "WITH p AS (
        AND a.state = 'active' AND a.pid <> pg_backend_pid() AND a.query NOT LIKE '%switchyard.%'
        AND EXISTS (SELECT 1 FROM p)";
 
-/// One probe write, timed; and whether others were at work meanwhile.
-async fn probe(pool: &PgPool, name: &str) -> Result<(Duration, bool), sqlx::Error> {
+/// One probe write on the throttle's own session (so no wait for a pooled
+/// connection is counted), timed; and whether others were at work.
+async fn probe(conn: &mut PgConnection, name: &str) -> Result<(Duration, bool), sqlx::Error> {
     let started = Instant::now();
-    let others: i64 = sqlx::query_scalar(PROBE).bind(name).fetch_one(pool).await?;
+    let others: i64 = sqlx::query_scalar(PROBE).bind(name).fetch_one(conn).await?;
     Ok((started.elapsed(), others > 0))
 }
+
+/// A probe that waits this long (a lock, a stalled commit) counts as this
+/// slow and ends: the throttle never waits longer for one.
+const PROBE_TIMEOUT_MS: u64 = 1000;
 
 /// The throttle's state across batches.
 #[derive(Debug)]
 pub struct Throttle {
     policy: HealthPolicy,
+    /// The probes' session, held for the whole backfill (None: off).
+    conn: Option<PoolConnection<Postgres>>,
     /// Probe latency with the backfill idle (the median of a few).
     idle: Duration,
     /// Pause after a batch, as a multiple of the batch's duration.
@@ -79,25 +87,47 @@ pub struct Verdict {
 
 impl Throttle {
     /// Measures the idle probe latency (before the first batch, and on
-    /// every resume).
-    pub async fn start(
-        pool: &PgPool,
-        name: &str,
-        policy: HealthPolicy,
-    ) -> Result<Self, sqlx::Error> {
+    /// every resume) on a session of its own. If no session can be had or
+    /// the probe fails, the backfill runs unthrottled (and says so in the
+    /// log) rather than not at all.
+    pub async fn start(pool: &PgPool, name: &str, mut policy: HealthPolicy) -> Self {
+        let mut conn = None;
         let mut samples = Vec::new();
         if policy.enabled {
-            for _ in 0..7 {
-                samples.push(probe(pool, name).await?.0);
+            match Self::idle(pool, name).await {
+                Ok((c, s)) => {
+                    conn = Some(c);
+                    samples = s;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the backfill's health probe failed: running unthrottled");
+                    policy.enabled = false;
+                }
             }
         }
         samples.sort();
         let idle = samples.get(samples.len() / 2).copied().unwrap_or_default();
-        Ok(Throttle {
+        Throttle {
             policy,
+            conn,
             idle,
             ratio: 0.0,
-        })
+        }
+    }
+
+    async fn idle(
+        pool: &PgPool,
+        name: &str,
+    ) -> Result<(PoolConnection<Postgres>, Vec<Duration>), sqlx::Error> {
+        let mut conn = pool.acquire().await?;
+        sqlx::query(&format!("SET statement_timeout = {PROBE_TIMEOUT_MS}"))
+            .execute(&mut *conn)
+            .await?;
+        let mut samples = Vec::new();
+        for _ in 0..7 {
+            samples.push(probe(&mut conn, name).await?.0);
+        }
+        Ok((conn, samples))
     }
 
     /// The latency above which the application is said to suffer.
@@ -108,13 +138,12 @@ impl Throttle {
     /// Runs `batch` while probing; returns its result and the verdict.
     pub async fn watch<T, E>(
         &mut self,
-        pool: &PgPool,
         name: &str,
         batch: impl std::future::Future<Output = Result<T, E>>,
     ) -> Result<(T, Verdict), E> {
-        if !self.policy.enabled {
+        let Some(conn) = self.conn.as_mut().filter(|_| self.policy.enabled) else {
             return batch.await.map(|v| (v, Verdict::default()));
-        }
+        };
         let done = AtomicBool::new(false);
         let started = Instant::now();
         let work = async {
@@ -122,22 +151,34 @@ impl Throttle {
             done.store(true, Ordering::Release);
             r
         };
+        let interval = self.policy.interval;
         let probes = async {
-            let (mut worst, mut others) = (Duration::ZERO, false);
+            let (mut times, mut others) = (Vec::new(), false);
             while !done.load(Ordering::Acquire) {
-                // A failed probe says nothing about the application: skip.
-                if let Ok((d, busy)) = probe(pool, name).await {
-                    worst = worst.max(d);
-                    others |= busy;
+                let started = Instant::now();
+                match probe(conn, name).await {
+                    Ok((d, busy)) => {
+                        times.push(d);
+                        others |= busy;
+                    }
+                    // Timed out: at least that slow. Other failures say
+                    // nothing about the application.
+                    Err(_) if started.elapsed() >= Duration::from_millis(PROBE_TIMEOUT_MS) => {
+                        times.push(started.elapsed());
+                        others = true;
+                    }
+                    Err(_) => {}
                 }
-                tokio::time::sleep(self.policy.interval).await;
+                tokio::time::sleep(interval).await;
             }
             // Slow probes while nobody else is at work are our own cost:
-            // no application suffers from them.
-            if others {
-                worst
-            } else {
-                Duration::ZERO
+            // no application suffers from them. One outlier is not
+            // suffering either: the second slowest counts.
+            times.sort();
+            match (others, times.len()) {
+                (false, _) | (_, 0) => Duration::ZERO,
+                (true, 1) => times[0],
+                (true, n) => times[n - 2],
             }
         };
         let (value, worst) = tokio::join!(work, probes);
@@ -180,6 +221,7 @@ mod tests {
     fn throttle(idle_ms: u64) -> Throttle {
         Throttle {
             policy: HealthPolicy::default(),
+            conn: None,
             idle: Duration::from_millis(idle_ms),
             ratio: 0.0,
         }

@@ -737,13 +737,17 @@ pub fn create_apply_fn(r: &Recipe, n: &Names) -> String {
     // (phase 4) or the contract's remembering (phase 5) watches them; only
     // then must a write in flight on them finish first. The table lock comes
     // before the look at its triggers: installing one waits for it, so the
-    // look cannot miss a trigger whose writes could race ours.
+    // look cannot miss a trigger whose writes could race ours. A writer in
+    // REPEATABLE READ or SERIALIZABLE always locks them: its statements read
+    // the transaction's snapshot, so a row a re-map wrote since would look
+    // unchanged and be skipped; the lock raises the serialization failure
+    // that queues the key instead.
     let watched = literal(&n.bare("rev"));
     let remembered = literal(&n.bare("ctr"));
     for t in &r.targets {
         let table = target_table(r, t);
         before.push(format!(
-            "  LOCK TABLE {table} IN ROW EXCLUSIVE MODE;\n  IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = {}::regclass AND g.tgname IN ({watched}, {remembered})) THEN\n    PERFORM 1 FROM {table} t WHERE t.{} = ANY(keys) FOR UPDATE;\n  END IF;",
+            "  LOCK TABLE {table} IN ROW EXCLUSIVE MODE;\n  IF current_setting('transaction_isolation') <> 'read committed' OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = {}::regclass AND g.tgname IN ({watched}, {remembered})) THEN\n    PERFORM 1 FROM {table} t WHERE t.{} = ANY(keys) FOR UPDATE;\n  END IF;",
             literal(&table),
             t.source_key_column
         ));

@@ -62,11 +62,11 @@ BEGIN
 IF NOT backfill THEN
   PERFORM 1 FROM "public"."orders" s WHERE s."order_id" = ANY(keys) ORDER BY s."order_id" FOR NO KEY UPDATE;
   LOCK TABLE "public"."order_details" IN ROW EXCLUSIVE MODE;
-  IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = '"public"."order_details"'::regclass AND g.tgname IN ('sy_order_metadata_24cf9166_rev', 'sy_order_metadata_24cf9166_ctr')) THEN
+  IF current_setting('transaction_isolation') <> 'read committed' OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = '"public"."order_details"'::regclass AND g.tgname IN ('sy_order_metadata_24cf9166_rev', 'sy_order_metadata_24cf9166_ctr')) THEN
     PERFORM 1 FROM "public"."order_details" t WHERE t."order_id" = ANY(keys) FOR UPDATE;
   END IF;
   LOCK TABLE "public"."order_lines" IN ROW EXCLUSIVE MODE;
-  IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = '"public"."order_lines"'::regclass AND g.tgname IN ('sy_order_metadata_24cf9166_rev', 'sy_order_metadata_24cf9166_ctr')) THEN
+  IF current_setting('transaction_isolation') <> 'read committed' OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = '"public"."order_lines"'::regclass AND g.tgname IN ('sy_order_metadata_24cf9166_rev', 'sy_order_metadata_24cf9166_ctr')) THEN
     PERFORM 1 FROM "public"."order_lines" t WHERE t."order_id" = ANY(keys) FOR UPDATE;
   END IF;
   DELETE FROM switchyard.sync_queue q WHERE q.migration_name = 'order-metadata' AND q.kind = 'forward' AND q.source_key = ANY(keys::text[]);

@@ -66,11 +66,11 @@ BEGIN
 IF NOT backfill THEN
   PERFORM 1 FROM "public"."users" s WHERE s."id" = ANY(keys) ORDER BY s."id" FOR NO KEY UPDATE;
   LOCK TABLE "public"."user_preferences" IN ROW EXCLUSIVE MODE;
-  IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = '"public"."user_preferences"'::regclass AND g.tgname IN ('sy_user_preferences_b93a2f57_rev', 'sy_user_preferences_b93a2f57_ctr')) THEN
+  IF current_setting('transaction_isolation') <> 'read committed' OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = '"public"."user_preferences"'::regclass AND g.tgname IN ('sy_user_preferences_b93a2f57_rev', 'sy_user_preferences_b93a2f57_ctr')) THEN
     PERFORM 1 FROM "public"."user_preferences" t WHERE t."user_id" = ANY(keys) FOR UPDATE;
   END IF;
   LOCK TABLE "public"."notification_preferences" IN ROW EXCLUSIVE MODE;
-  IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = '"public"."notification_preferences"'::regclass AND g.tgname IN ('sy_user_preferences_b93a2f57_rev', 'sy_user_preferences_b93a2f57_ctr')) THEN
+  IF current_setting('transaction_isolation') <> 'read committed' OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = '"public"."notification_preferences"'::regclass AND g.tgname IN ('sy_user_preferences_b93a2f57_rev', 'sy_user_preferences_b93a2f57_ctr')) THEN
     PERFORM 1 FROM "public"."notification_preferences" t WHERE t."user_id" = ANY(keys) FOR UPDATE;
   END IF;
   DELETE FROM switchyard.sync_queue q WHERE q.migration_name = 'user-preferences' AND q.kind = 'forward' AND q.source_key = ANY(keys::text[]);

@@ -8,6 +8,12 @@ use leptos::server_fn::ServerFn;
 use sqlx::PgPool;
 use tower::ServiceExt;
 
+/// `app`, built where it is called (see `send`).
+fn app_of(pool: &PgPool) -> impl FnOnce() -> axum::Router + Send + 'static {
+    let pool = pool.clone();
+    move || app(pool)
+}
+
 fn app(pool: PgPool) -> axum::Router {
     let options = LeptosOptions::builder()
         .output_name("switchyard")
@@ -16,16 +22,56 @@ fn app(pool: PgPool) -> axum::Router {
     switchyard::server::app::router(options, pool, switchyard::console::Settings::default())
 }
 
+/// What a request got back, read whole.
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+}
+
+/// Every request runs on one runtime that lives as long as this test
+/// binary, not on its test's own, and so is the app built: Leptos keeps
+/// process-wide state, and a
+/// page rendered on a test's runtime was seen waiting forever (about one run
+/// in ten of two page tests side by side) once another test's runtime had
+/// shut down.
+fn server_runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("the requests' runtime")
+    })
+}
+
+async fn send(
+    router: impl FnOnce() -> axum::Router + Send + 'static,
+    request: Request<Body>,
+) -> Reply {
+    server_runtime()
+        .spawn(async move {
+            let response = router().oneshot(request).await.expect("response");
+            let status = response.status();
+            let headers = response.headers().clone();
+            let body = to_bytes(response.into_body(), 16 * 1024 * 1024)
+                .await
+                .expect("body");
+            Reply {
+                status,
+                headers,
+                body,
+            }
+        })
+        .await
+        .expect("the request's task")
+}
+
 async fn get(pool: &PgPool, uri: &str) -> (StatusCode, String) {
-    let response = app(pool.clone())
-        .oneshot(Request::get(uri).body(Body::empty()).expect("request"))
-        .await
-        .expect("response");
-    let status = response.status();
-    let body = to_bytes(response.into_body(), 10 * 1024 * 1024)
-        .await
-        .expect("body");
-    (status, String::from_utf8_lossy(&body).into_owned())
+    let request = Request::get(uri).body(Body::empty()).expect("request");
+    let r = send(app_of(pool), request).await;
+    (r.status, String::from_utf8_lossy(&r.body).into_owned())
 }
 
 #[sqlx::test(migrations = "./migrations")]
@@ -108,21 +154,13 @@ async fn read_flag_endpoint_reports_where_to_read(pool: PgPool) {
 
 /// Calls a server function the way the browser does (URL-encoded POST).
 async fn call(pool: &PgPool, path: &str, form: &str) -> (StatusCode, String) {
-    let response = app(pool.clone())
-        .oneshot(
-            Request::post(path)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .header("accept", "application/json")
-                .body(Body::from(form.to_string()))
-                .expect("request"),
-        )
-        .await
-        .expect("response");
-    let status = response.status();
-    let body = to_bytes(response.into_body(), 1024 * 1024)
-        .await
-        .expect("body");
-    (status, String::from_utf8_lossy(&body).into_owned())
+    let request = Request::post(path)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "application/json")
+        .body(Body::from(form.to_string()))
+        .expect("request");
+    let r = send(app_of(pool), request).await;
+    (r.status, String::from_utf8_lossy(&r.body).into_owned())
 }
 
 #[sqlx::test(migrations = "./migrations")]
@@ -211,23 +249,15 @@ async fn post_form_from(
     path: &str,
     form: &str,
 ) -> (StatusCode, Option<String>) {
-    let response = app(pool.clone())
-        .oneshot(
-            Request::post(path)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
-                .header("referer", referer)
-                .body(Body::from(form.to_string()))
-                .expect("request"),
-        )
-        .await
-        .expect("response");
-    let location = response
-        .headers()
-        .get("location")
-        .and_then(|l| l.to_str().ok())
-        .map(str::to_string);
-    (response.status(), location)
+    let request = Request::post(path)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+        .header("referer", referer)
+        .body(Body::from(form.to_string()))
+        .expect("request");
+    let r = send(app_of(pool), request).await;
+    let location = header(&r, "location").map(str::to_string);
+    (r.status, location)
 }
 
 async fn task_count(pool: &PgPool) -> i64 {
@@ -545,16 +575,12 @@ fn sample(body: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
 #[sqlx::test(migrations = "./migrations")]
 async fn metrics_report_the_demo_and_follow_its_changes(pool: PgPool) {
     crate::seeded(&pool, 0).await;
-    let response = app(pool.clone())
-        .oneshot(
-            Request::get("/metrics")
-                .body(Body::empty())
-                .expect("request"),
-        )
-        .await
-        .expect("response");
-    assert_eq!(response.status(), StatusCode::OK);
-    let content_type = response.headers()["content-type"].to_str().expect("ascii");
+    let request = Request::get("/metrics")
+        .body(Body::empty())
+        .expect("request");
+    let response = send(app_of(&pool), request).await;
+    assert_eq!(response.status, StatusCode::OK);
+    let content_type = header(&response, "content-type").unwrap_or("");
     assert!(content_type.starts_with("text/plain"), "{content_type}");
     let (_, body) = get(&pool, "/metrics").await;
     let m = ("migration", DEMO);
@@ -656,23 +682,20 @@ fn asset_site(tag: &str) -> (std::path::PathBuf, String) {
     (root, wasm)
 }
 
-async fn get_with(
-    router: axum::Router,
-    uri: &str,
-    accept: Option<&str>,
-) -> axum::response::Response {
+async fn get_with(router: axum::Router, uri: &str, accept: Option<&str>) -> Reply {
     let mut request = Request::get(uri);
     if let Some(accept) = accept {
         request = request.header("accept-encoding", accept);
     }
-    router
-        .oneshot(request.body(Body::empty()).expect("request"))
-        .await
-        .expect("response")
+    send(
+        move || router,
+        request.body(Body::empty()).expect("request"),
+    )
+    .await
 }
 
-fn header<'a>(response: &'a axum::response::Response, name: &str) -> Option<&'a str> {
-    response.headers().get(name).and_then(|v| v.to_str().ok())
+fn header<'a>(reply: &'a Reply, name: &str) -> Option<&'a str> {
+    reply.headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 #[sqlx::test(migrations = "./migrations")]
@@ -691,14 +714,14 @@ async fn hashed_assets_are_cached_for_a_year_and_sent_as_brotli_when_accepted(po
     let uri = format!("/pkg/{wasm}");
 
     let r = get_with(router.clone(), &uri, Some("gzip, deflate, br, zstd")).await;
-    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.status, StatusCode::OK);
     assert_eq!(header(&r, "content-encoding"), Some("br"));
     assert_eq!(
         header(&r, "cache-control"),
         Some(switchyard::server::app::IMMUTABLE)
     );
     assert_eq!(header(&r, "content-type"), Some("application/wasm"));
-    let body = to_bytes(r.into_body(), 1024).await.expect("body");
+    let body = r.body.clone();
     assert_eq!(&body[..], b"brotli bytes");
 
     let r = get_with(router.clone(), &uri, Some("gzip")).await;
@@ -707,17 +730,17 @@ async fn hashed_assets_are_cached_for_a_year_and_sent_as_brotli_when_accepted(po
         header(&r, "cache-control"),
         Some(switchyard::server::app::IMMUTABLE)
     );
-    let body = to_bytes(r.into_body(), 1024).await.expect("body");
+    let body = r.body.clone();
     assert_eq!(&body[..], b"gzip bytes");
 
     let r = get_with(router.clone(), &uri, None).await;
     assert_eq!(header(&r, "content-encoding"), None);
-    let body = to_bytes(r.into_body(), 1024).await.expect("body");
+    let body = r.body.clone();
     assert_eq!(&body[..], b"\0asm plain");
 
     // Not named by its hash: revalidated, compressed on the fly.
     let r = get_with(router.clone(), "/pkg/switchyard.css", Some("gzip, br")).await;
-    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.status, StatusCode::OK);
     assert_eq!(header(&r, "cache-control"), Some("no-cache"));
     assert_eq!(header(&r, "content-encoding"), Some("br"));
     let r = get_with(router.clone(), "/pkg/switchyard.css", Some("gzip")).await;
@@ -730,13 +753,13 @@ async fn hashed_assets_are_cached_for_a_year_and_sent_as_brotli_when_accepted(po
         Some("br"),
     )
     .await;
-    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(header(&r, "cache-control"), None);
 
     // Pages: compressed as asked, never kept long.
     for page in ["/", &format!("/m/{DEMO}/phases")] {
         let r = get_with(router.clone(), page, Some("gzip, deflate, br")).await;
-        assert_eq!(r.status(), StatusCode::OK, "{page}");
+        assert_eq!(r.status, StatusCode::OK, "{page}");
         assert_eq!(header(&r, "content-encoding"), Some("br"), "{page}");
         let cache = header(&r, "cache-control").unwrap_or("");
         assert!(
