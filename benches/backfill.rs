@@ -14,6 +14,7 @@
 //! - the scale curve (`SWITCHYARD_BENCH_SCALE`, default 100k,1M,5M users):
 //!   phase 2's time and the peak memory of the process running it (the
 //!   `switchyard` CLI, as a user would), time linear and memory flat.
+//!
 //! Needs DATABASE_URL (scripts/bench.sh provides one).
 
 use sqlx::postgres::PgPoolOptions;
