@@ -10,8 +10,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use sqlx::pool::PoolConnection;
-use sqlx::{PgConnection, PgPool, Postgres};
+use sqlx::{PgConnection, PgPool};
 
 /// When the backfill yields to the application.
 #[derive(Clone, Debug)]
@@ -41,15 +40,21 @@ impl Default for HealthPolicy {
     }
 }
 
+/// The `application_name` of the engine's batch transactions.
+pub const OURS: &str = "switchyard";
+
 /// A probe write, and how many sessions of others are running a statement
-/// in this database now (ours all name `switchyard.` objects; the
-/// application's statements show as written, whatever triggers they fire).
+/// in this database now. Ours are told apart by name (`OURS`, set in every
+/// batch transaction, its commit included) or by naming `switchyard`
+/// objects or comments; the application's statements show as written,
+/// whatever triggers they fire.
 const PROBE: &str = "WITH p AS (
        INSERT INTO switchyard.health_probe (migration_name, probed_at) VALUES ($1, clock_timestamp())
        ON CONFLICT (migration_name) DO UPDATE SET probed_at = EXCLUDED.probed_at RETURNING 1)
      SELECT count(*) FROM pg_catalog.pg_stat_activity a
      WHERE a.datname = current_database() AND a.backend_type = 'client backend'
-       AND a.state = 'active' AND a.pid <> pg_backend_pid() AND a.query NOT LIKE '%switchyard.%'
+       AND a.state = 'active' AND a.pid <> pg_backend_pid()
+       AND a.application_name IS DISTINCT FROM 'switchyard' AND a.query NOT LIKE '%switchyard%'
        AND EXISTS (SELECT 1 FROM p)";
 
 /// One probe write on the throttle's own session (so no wait for a pooled
@@ -68,8 +73,10 @@ const PROBE_TIMEOUT_MS: u64 = 1000;
 #[derive(Debug)]
 pub struct Throttle {
     policy: HealthPolicy,
-    /// The probes' session, held for the whole backfill (None: off).
-    conn: Option<PoolConnection<Postgres>>,
+    /// The probes' session, taken out of the pool for the whole backfill
+    /// (its statement timeout must not follow it back there) and closed
+    /// with the throttle (None: off).
+    conn: Option<PgConnection>,
     /// Probe latency with the backfill idle (the median of a few).
     idle: Duration,
     /// Pause after a batch, as a multiple of the batch's duration.
@@ -118,10 +125,10 @@ impl Throttle {
     async fn idle(
         pool: &PgPool,
         name: &str,
-    ) -> Result<(PoolConnection<Postgres>, Vec<Duration>), sqlx::Error> {
-        let mut conn = pool.acquire().await?;
+    ) -> Result<(PgConnection, Vec<Duration>), sqlx::Error> {
+        let mut conn = pool.acquire().await?.detach();
         sqlx::query(&format!("SET statement_timeout = {PROBE_TIMEOUT_MS}"))
-            .execute(&mut *conn)
+            .execute(&mut conn)
             .await?;
         let mut samples = Vec::new();
         for _ in 0..7 {

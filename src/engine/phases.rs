@@ -750,10 +750,13 @@ impl Engine {
             .assert(&mut tx)
             .await
             .map_err(|e| EngineError::from_step(label, e))?;
-        sqlx::query(&format!(
-            "SET LOCAL lock_timeout = '{}ms'",
-            self.opts.lock.lock_timeout.as_millis()
-        ))
+        // Named, so the backfill's health probe does not take our own
+        // batches (their commits above all) for the application at work.
+        sqlx::query(
+            "SELECT set_config('lock_timeout', $1, true), set_config('application_name', $2, true)",
+        )
+        .bind(format!("{}ms", self.opts.lock.lock_timeout.as_millis()))
+        .bind(super::health::OURS)
         .execute(&mut *tx)
         .await?;
         Ok(tx)

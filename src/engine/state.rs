@@ -43,7 +43,7 @@ pub const RUNNER_LOCK: &str = "switchyard.runner";
 /// Is the runner lock of migration `$1` granted, in this database: to our
 /// own session only (`$3` false), or to any (`$3` true)?
 const LOCK_GRANTED: &str =
-    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
+    "/* switchyard runner lock */ SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
      AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
      AND classid = hashtext($2)::oid AND objid = hashtext($1)::oid AND objsubid = 2
      AND ($3 OR pid = pg_backend_pid()))";
