@@ -122,10 +122,7 @@ impl Throttle {
         }
     }
 
-    async fn idle(
-        pool: &PgPool,
-        name: &str,
-    ) -> Result<(PgConnection, Vec<Duration>), sqlx::Error> {
+    async fn idle(pool: &PgPool, name: &str) -> Result<(PgConnection, Vec<Duration>), sqlx::Error> {
         let mut conn = pool.acquire().await?.detach();
         sqlx::query(&format!("SET statement_timeout = {PROBE_TIMEOUT_MS}"))
             .execute(&mut conn)
