@@ -8,7 +8,7 @@ help:
 	@echo "make bench  backfill vs INSERT ... SELECT (1M users) and write p99, side by side;"
 	@echo "            then the pages: hydrate bundle size (gzip, brotli) and requests/s"
 	@echo "make bench-http  only the pages part of make bench"
-	@echo "make proof  the engine's full proof suite (model, concurrent writes, crashes; ~13 min)"
+	@echo "make proof  the engine's full proof suite (model, concurrent writes, crashes; ~3 min)"
 	@echo "make golden rewrite tests/golden/*.sql from the generator (review the diff first)"
 	@echo "make fmt    format the code"
 	@echo "make clean-db  delete the private Postgres clusters under .switchyard/"
