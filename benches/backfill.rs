@@ -164,42 +164,12 @@ async fn dual_write(
         return Err("phase 3 did not finish".into());
     }
     let rows = 100_000.min(users as i64);
-    let (mut with, mut without) = (Vec::new(), Vec::new());
-    for round in 0..2 {
-        for triggers in if round % 2 == 0 {
-            [true, false]
-        } else {
-            [false, true]
-        } {
-            let took = table_update(pool, rows, round, triggers).await?;
-            if triggers {
-                with.push(took)
-            } else {
-                without.push(took)
-            }
-        }
-    }
-    let (w, wo) = (mean(&with), mean(&without));
+    let (w, wo) = alternate(|round, triggers| table_update(pool, rows, round, triggers)).await?;
     println!(
         "{rows}-row UPDATE of the documents: triggers off {wo:.2}s, dual-write {w:.2}s: ratio {:.2}  (target <= 2.0)",
         w / wo
     );
-    let (mut with, mut without) = (Vec::new(), Vec::new());
-    for round in 0..2 {
-        for triggers in if round % 2 == 0 {
-            [true, false]
-        } else {
-            [false, true]
-        } {
-            let took = single_row_load(pool, users, 3_000, triggers).await?;
-            if triggers {
-                with.push(took)
-            } else {
-                without.push(took)
-            }
-        }
-    }
-    let (w, wo) = (mean(&with), mean(&without));
+    let (w, wo) = alternate(|_, triggers| single_row_load(pool, users, 3_000, triggers)).await?;
     println!(
         "single-row updates (pgbench-style, one client): triggers off {:.3} ms, dual-write {:.3} ms each: ratio {:.2}  (target <= 2.0)",
         wo * 1e3,
@@ -207,6 +177,32 @@ async fn dual_write(
         w / wo
     );
     Ok(())
+}
+
+/// Two rounds of `measure(round, triggers)` with the triggers on and off,
+/// in alternating order so drift hits both alike; the means (on, off).
+async fn alternate<F, Fut>(mut measure: F) -> Result<(f64, f64), sqlx::Error>
+where
+    F: FnMut(usize, bool) -> Fut,
+    Fut: std::future::Future<Output = Result<f64, sqlx::Error>>,
+{
+    let (mut on, mut off) = (Vec::new(), Vec::new());
+    for round in 0..2 {
+        let order = if round % 2 == 0 {
+            [true, false]
+        } else {
+            [false, true]
+        };
+        for triggers in order {
+            let took = measure(round, triggers).await?;
+            if triggers {
+                on.push(took)
+            } else {
+                off.push(took)
+            }
+        }
+    }
+    Ok((mean(&on), mean(&off)))
 }
 
 /// A connection with the triggers on or off (`session_replication_role`).

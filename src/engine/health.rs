@@ -54,14 +54,18 @@ const PROBE: &str = "WITH p AS (
      SELECT count(*) FROM pg_catalog.pg_stat_activity a
      WHERE a.datname = current_database() AND a.backend_type = 'client backend'
        AND a.state = 'active' AND a.pid <> pg_backend_pid()
-       AND a.application_name IS DISTINCT FROM 'switchyard' AND a.query NOT LIKE '%switchyard%'
+       AND a.application_name IS DISTINCT FROM $2 AND a.query NOT LIKE '%' || $2 || '%'
        AND EXISTS (SELECT 1 FROM p)";
 
 /// One probe write on the throttle's own session (so no wait for a pooled
 /// connection is counted), timed; and whether others were at work.
 async fn probe(conn: &mut PgConnection, name: &str) -> Result<(Duration, bool), sqlx::Error> {
     let started = Instant::now();
-    let others: i64 = sqlx::query_scalar(PROBE).bind(name).fetch_one(conn).await?;
+    let others: i64 = sqlx::query_scalar(PROBE)
+        .bind(name)
+        .bind(OURS)
+        .fetch_one(conn)
+        .await?;
     Ok((started.elapsed(), others > 0))
 }
 

@@ -483,10 +483,10 @@ fn entry_reason(t: &Target, path: &[String], key_allowed: &[String]) -> String {
 }
 
 /// The checks of document `d` that need no entry expansion, in the
-/// recipe's order; a per-entry target's entries check is `entries(i, t)`.
-fn document_checks(r: &Recipe, d: &str, entries: impl Fn(usize, &Target) -> String) -> Vec<String> {
+/// recipe's order; a per-entry target's entries check is `entries(t)`.
+fn document_checks(r: &Recipe, d: &str, entries: impl Fn(&Target) -> String) -> Vec<String> {
     let mut checks = Vec::new();
-    for (i, t) in r.targets.iter().enumerate() {
+    for t in &r.targets {
         match &t.kind {
             TargetKind::PerRow => {
                 for c in &t.columns {
@@ -503,7 +503,7 @@ fn document_checks(r: &Recipe, d: &str, entries: impl Fn(usize, &Target) -> Stri
                     "CASE WHEN {v} IS NOT NULL AND jsonb_typeof({v}) NOT IN ('object', 'null') THEN {} || jsonb_typeof({v}) END",
                     literal(&format!("{}: expected object, got ", path_text(path)))
                 ));
-                let e = entries(i, t);
+                let e = entries(t);
                 if !e.is_empty() {
                     checks.push(e);
                 }
@@ -526,7 +526,7 @@ fn when_object(d: &str, whole: &str) -> String {
 /// the recipe's order. Computed only for the few documents the cheap test
 /// in `checked_source` found wanting.
 fn reason_expr(r: &Recipe, d: &str) -> String {
-    let checks = document_checks(r, d, |_, t| {
+    let checks = document_checks(r, d, |t| {
         match &t.kind {
         TargetKind::PerEntry {
             path, key_allowed, ..
@@ -551,7 +551,7 @@ fn checked_source(r: &Recipe, filter: &str) -> Vec<String> {
     let key = &r.source.key;
     let col = &r.source.column;
     let d = format!("s.{col}");
-    let checks = document_checks(r, &d, |_, t| {
+    let checks = document_checks(r, &d, |t| {
         match &t.kind {
         TargetKind::PerEntry {
             path, key_allowed, ..
