@@ -1,11 +1,12 @@
 //! How the backfill stays out of the application's way (after gh-ost's and
-//! spirit's throttlers): while each batch runs, a probe write, committed
-//! like an application write, is timed on its own connection; when the
-//! probes are slower than `factor` times their latency with the backfill
-//! idle while other sessions are at work in the database, the backfill
+//! spirit's throttlers): while each batch runs and other sessions are at
+//! work in the database, a probe write, committed like an application
+//! write, is timed on its own connection; when the probes are slower than
+//! `factor` times their latency with the backfill idle, the backfill
 //! yields (a pause after each batch, growing while the application
-//! suffers, shrinking when it recovers) and smaller batches follow. The reason is recorded with the progress ("throttled: write
-//! latency 3.2 ms > 1.6 ms"), for the console, the CLI and `/metrics`.
+//! suffers, shrinking when it recovers) and smaller batches follow. The
+//! reason is recorded with the progress ("throttled: write latency 3.2 ms >
+//! 1.6 ms"), for the console, the CLI and `/metrics`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -43,30 +44,36 @@ impl Default for HealthPolicy {
 /// The `application_name` of the engine's batch transactions.
 pub const OURS: &str = "switchyard";
 
-/// A probe write, and how many sessions of others are running a statement
-/// in this database now. Ours are told apart by name (`OURS`, set in every
-/// batch transaction, its commit included) or by naming `switchyard`
-/// objects or comments; the application's statements show as written,
-/// whatever triggers they fire.
-const PROBE: &str = "WITH p AS (
-       INSERT INTO switchyard.health_probe (migration_name, probed_at) VALUES ($1, clock_timestamp())
-       ON CONFLICT (migration_name) DO UPDATE SET probed_at = EXCLUDED.probed_at RETURNING 1)
-     SELECT count(*) FROM pg_catalog.pg_stat_activity a
+/// How many sessions of others are running a statement in this database
+/// now. Ours are told apart by name (`OURS`, set in every batch
+/// transaction, its commit included) or by naming `switchyard` objects or
+/// comments; the application's statements show as written, whatever
+/// triggers they fire. A read: it commits nothing.
+const OTHERS: &str = "SELECT count(*) FROM pg_catalog.pg_stat_activity a
      WHERE a.datname = current_database() AND a.backend_type = 'client backend'
        AND a.state = 'active' AND a.pid <> pg_backend_pid()
-       AND a.application_name IS DISTINCT FROM $2 AND a.query NOT LIKE '%' || $2 || '%'
-       AND EXISTS (SELECT 1 FROM p)";
+       AND a.application_name IS DISTINCT FROM $1 AND a.query NOT LIKE '%' || $1 || '%'";
 
-/// One probe write on the throttle's own session (so no wait for a pooled
-/// connection is counted), timed; and whether others were at work.
-async fn probe(conn: &mut PgConnection, name: &str) -> Result<(Duration, bool), sqlx::Error> {
-    let started = Instant::now();
-    let others: i64 = sqlx::query_scalar(PROBE)
-        .bind(name)
+/// A probe write, committed like an application's.
+const PROBE: &str =
+    "INSERT INTO switchyard.health_probe (migration_name, probed_at) VALUES ($1, clock_timestamp())
+     ON CONFLICT (migration_name) DO UPDATE SET probed_at = EXCLUDED.probed_at";
+
+/// Whether others are at work now (see `OTHERS`).
+async fn others_at_work(conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar(OTHERS)
         .bind(OURS)
         .fetch_one(conn)
         .await?;
-    Ok((started.elapsed(), others > 0))
+    Ok(n > 0)
+}
+
+/// One probe write on the throttle's own session (so no wait for a pooled
+/// connection is counted), timed.
+async fn probe(conn: &mut PgConnection, name: &str) -> Result<Duration, sqlx::Error> {
+    let started = Instant::now();
+    sqlx::query(PROBE).bind(name).execute(conn).await?;
+    Ok(started.elapsed())
 }
 
 /// A probe that waits this long (a lock, a stalled commit) counts as this
@@ -133,7 +140,7 @@ impl Throttle {
             .await?;
         let mut samples = Vec::new();
         for _ in 0..7 {
-            samples.push(probe(&mut conn, name).await?.0);
+            samples.push(probe(&mut conn, name).await?);
         }
         Ok((conn, samples))
     }
@@ -161,32 +168,32 @@ impl Throttle {
         };
         let interval = self.policy.interval;
         let probes = async {
-            let (mut times, mut others) = (Vec::new(), false);
+            let mut times = Vec::new();
             while !done.load(Ordering::Acquire) {
-                let started = Instant::now();
-                match probe(conn, name).await {
-                    Ok((d, busy)) => {
-                        times.push(d);
-                        others |= busy;
+                // Slow probes while nobody else is at work are our own
+                // cost: no application suffers from them. So the write
+                // (and its commit, which competes with the batch's) is
+                // only made while others work.
+                if let Ok(true) = others_at_work(conn).await {
+                    let started = Instant::now();
+                    match probe(conn, name).await {
+                        Ok(d) => times.push(d),
+                        // Timed out: at least that slow. Other failures
+                        // say nothing about the application.
+                        Err(_) if started.elapsed() >= Duration::from_millis(PROBE_TIMEOUT_MS) => {
+                            times.push(started.elapsed())
+                        }
+                        Err(_) => {}
                     }
-                    // Timed out: at least that slow. Other failures say
-                    // nothing about the application.
-                    Err(_) if started.elapsed() >= Duration::from_millis(PROBE_TIMEOUT_MS) => {
-                        times.push(started.elapsed());
-                        others = true;
-                    }
-                    Err(_) => {}
                 }
                 tokio::time::sleep(interval).await;
             }
-            // Slow probes while nobody else is at work are our own cost:
-            // no application suffers from them. One outlier is not
-            // suffering either: the second slowest counts.
+            // One outlier is not suffering: the second slowest counts.
             times.sort();
-            match (others, times.len()) {
-                (false, _) | (_, 0) => Duration::ZERO,
-                (true, 1) => times[0],
-                (true, n) => times[n - 2],
+            match times.len() {
+                0 => Duration::ZERO,
+                1 => times[0],
+                n => times[n - 2],
             }
         };
         let (value, worst) = tokio::join!(work, probes);

@@ -214,9 +214,10 @@ impl Names {
     /// Every function's signature, for dropping them.
     pub fn functions(&self, r: &Recipe) -> Vec<String> {
         let kt = r.source.key_type.sql();
+        let writes = ", boolean".repeat(r.targets.len());
         let mut fns = vec![
-            format!("{}({kt}[], boolean, boolean)", self.apply_fn()),
-            format!("{}({kt}[], boolean)", self.map_fn()),
+            format!("{}({kt}[], boolean, boolean{writes})", self.apply_fn()),
+            format!("{}({kt}[], boolean{writes})", self.map_fn()),
             format!("{}()", self.drain_fn()),
             format!("{}(text[], {kt}[], integer, boolean)", self.replay_fn()),
             format!("{}()", self.capture_fn()),
@@ -369,9 +370,13 @@ const DOUBLE_UNDERFLOW: &str = "2.4703282292062327e-324";
 
 /// Why the value at `v` (a jsonb expression) cannot go into column `c`, or
 /// NULL. `label` is a SQL text expression naming the place.
-fn column_check(c: &Column, v: &str, label: &str) -> String {
-    let text = format!("({v} #>> '{{}}')");
-    let num = format!("({v})::numeric");
+/// The value is looked up once for its JSON type, which settles the common
+/// cases (absent or null, wrong type, a type with nothing more to check);
+/// only then is its text read for the value's own checks.
+fn column_check(c: &Column, base: &str, label: &str) -> String {
+    let v = get(base, &c.path);
+    let text = text_at(base, &c.path);
+    let num = format!("{text}::numeric");
     let msg = |s: &str| format!("{label} || {}", literal(s));
     let mut arms = Vec::new();
     let missing = if c.required {
@@ -379,14 +384,14 @@ fn column_check(c: &Column, v: &str, label: &str) -> String {
     } else {
         "NULL".into()
     };
-    arms.push(format!(
-        "WHEN {v} IS NULL OR {v} = 'null'::jsonb THEN {missing}"
-    ));
-    arms.push(format!(
-        "WHEN jsonb_typeof({v}) <> {} THEN {} || jsonb_typeof({v})",
-        literal(c.ty.json_type()),
+    let kind = format!(
+        "CASE coalesce(jsonb_typeof({v}), 'null') WHEN 'null' THEN {missing} WHEN {} THEN ",
+        literal(c.ty.json_type())
+    );
+    let wrong = format!(
+        " ELSE {} || jsonb_typeof({v}) END",
         msg(&format!(": expected {}, got ", c.ty.json_type()))
-    ));
+    );
     if let Some((lo, hi)) = c.ty.int_range() {
         arms.push(format!(
             "WHEN {num} <> trunc({num}) OR {num} NOT BETWEEN {lo} AND {hi} THEN {} || {text}",
@@ -423,27 +428,44 @@ fn column_check(c: &Column, v: &str, label: &str) -> String {
             literal(" is not allowed")
         ));
     }
-    format!("CASE {} ELSE NULL END", arms.join(" "))
+    let value = if arms.is_empty() {
+        "NULL".to_string()
+    } else {
+        format!("CASE {} ELSE NULL END", arms.join(" "))
+    };
+    format!("{kind}{value}{wrong}")
 }
 
-/// The value a column gets from jsonb expression `v` (already checked).
-pub fn column_value(c: &Column, v: &str) -> String {
-    let cast = match c.ty {
-        SqlType::Text => format!("({v} #>> '{{}}')"),
-        SqlType::Boolean => format!("({v})::boolean"),
+/// `(base -> 'a' ->> 'b')`: the value at `path` as text, walking objects
+/// only (like `get`), NULL when absent or JSON null.
+fn text_at(base: &str, path: &[String]) -> String {
+    let mut s = format!("({base}");
+    for (i, seg) in path.iter().enumerate() {
+        s.push_str(if i + 1 == path.len() { " ->> " } else { " -> " });
+        s.push_str(&literal(seg));
+    }
+    s.push(')');
+    s
+}
+
+/// The value column `c` gets from the document or entry `base` (already
+/// checked: the value has the column's JSON type). Read as text with one
+/// lookup: `->>` gives NULL for an absent key and for JSON null alike, and
+/// for a checked value the text is what its JSON denotes (a string's
+/// content, `true`/`false`, a number as written), which the column's type
+/// parses as the JSON value would convert.
+pub fn column_value(c: &Column, base: &str) -> String {
+    let text = text_at(base, &c.path);
+    let value = match c.ty {
+        SqlType::Text => text,
         SqlType::SmallInt | SqlType::Integer | SqlType::BigInt => {
-            format!("({v})::numeric::{}", c.ty.sql())
+            format!("{text}::numeric::{}", c.ty.sql())
         }
-        SqlType::Numeric => format!("({v})::numeric"),
-        SqlType::Double => format!("({v})::double precision"),
-        SqlType::Timestamptz | SqlType::Date | SqlType::Uuid => {
-            format!("({v} #>> '{{}}')::{}", c.ty.sql())
-        }
+        _ => format!("{text}::{}", c.ty.sql()),
     };
-    let guarded = format!("CASE WHEN {v} IS NULL OR {v} = 'null'::jsonb THEN NULL ELSE {cast} END");
     match &c.default {
-        Some(d) => format!("coalesce({guarded}, {})", default_sql(c.ty, d)),
-        None => guarded,
+        Some(d) => format!("coalesce({value}, {})", default_sql(c.ty, d)),
+        None => value,
     }
 }
 
@@ -477,7 +499,7 @@ fn entry_reason(t: &Target, path: &[String], key_allowed: &[String]) -> String {
             literal(&format!("{p}.")),
             literal(&format!(".{}", path_text(&c.path)))
         );
-        entry_checks.push(column_check(c, &get("e.value", &c.path), &label));
+        entry_checks.push(column_check(c, "e.value", &label));
     }
     format!("coalesce({})", entry_checks.join(", "))
 }
@@ -490,11 +512,7 @@ fn document_checks(r: &Recipe, d: &str, entries: impl Fn(&Target) -> String) -> 
         match &t.kind {
             TargetKind::PerRow => {
                 for c in &t.columns {
-                    checks.push(column_check(
-                        c,
-                        &get(d, &c.path),
-                        &literal(&path_text(&c.path)),
-                    ));
+                    checks.push(column_check(c, d, &literal(&path_text(&c.path))));
                 }
             }
             TargetKind::PerEntry { path, .. } => {
@@ -583,7 +601,10 @@ fn checked_source(r: &Recipe, filter: &str) -> Vec<String> {
 /// targets hold no row of these keys (the backfill deletes them first) and
 /// rows are plainly inserted; otherwise they are upserted, and a row that
 /// already holds the mapped values is not written at all.
-/// Ends `INTO n_rows, n_quarantined, n_written` (plpgsql variables).
+/// Outside the backfill, target `i` is written only when plpgsql variable
+/// `write_{i}` is true (`apply` says why it may be false), and the keys of
+/// the documents quarantined here go `INTO` variable `bad`.
+/// Ends `INTO n_rows, n_quarantined, n_written[, bad]` (plpgsql variables).
 fn map_statement(r: &Recipe, fresh: bool) -> String {
     let key = &r.source.key;
     let name = literal(&r.name);
@@ -603,10 +624,17 @@ fn map_statement(r: &Recipe, fresh: bool) -> String {
         .map(|i| format!("(SELECT count(*) FROM t{i})"))
         .chain(std::iter::once("(SELECT count(*) FROM u)".to_string()))
         .collect();
+    let bad = if fresh {
+        ""
+    } else {
+        ", (SELECT array_agg(c.k) FROM sy_doc c WHERE NOT c.ok)"
+    };
+    let into = if fresh { "" } else { ", bad" };
     format!(
-        "WITH {}\nSELECT (SELECT count(*) FROM sy_doc), (SELECT count(*) FROM q), {} INTO n_rows, n_quarantined, n_written",
-        ctes.join(",\n")
-    , touch.join(" + "))
+        "WITH {}\nSELECT (SELECT count(*) FROM sy_doc), (SELECT count(*) FROM q), {}{bad} INTO n_rows, n_quarantined, n_written{into}",
+        ctes.join(",\n"),
+        touch.join(" + ")
+    )
 }
 
 /// Target `i`'s CTE in `map_statement`: the rows the valid documents of
@@ -630,11 +658,7 @@ fn write_cte(r: &Recipe, i: usize, t: &Target, fresh: bool) -> String {
             Some(key_column),
         ),
     };
-    let values: Vec<String> = t
-        .columns
-        .iter()
-        .map(|c| column_value(c, &get(&base, &c.path)))
-        .collect();
+    let values: Vec<String> = t.columns.iter().map(|c| column_value(c, &base)).collect();
     let cols: Vec<String> = (0..t.columns.len()).map(|j| format!("sy_c{j}")).collect();
     let (conflict, ek_col, ek_val, ek_alias, ek_match) = match entry_key {
         Some(ekc) => (
@@ -646,8 +670,13 @@ fn write_cte(r: &Recipe, i: usize, t: &Target, fresh: bool) -> String {
         ),
         None => (kc.to_string(), String::new(), "", "", String::new()),
     };
+    let only = if fresh {
+        String::new()
+    } else {
+        format!(" WHERE write_{i}")
+    };
     let select = format!(
-        "SELECT x.* FROM (SELECT src.k{ek_val}, {} FROM {from} OFFSET 0) AS x(sy_k{ek_alias}, {})",
+        "SELECT x.* FROM (SELECT src.k{ek_val}, {} FROM {from}{only} OFFSET 0) AS x(sy_k{ek_alias}, {})",
         values.join(", "),
         cols.join(", ")
     );
@@ -687,8 +716,10 @@ fn unmapped_keys_cte(r: &Recipe) -> String {
         .collect();
     top.sort();
     top.dedup();
+    // `jsonb - text[]` drops the mapped keys in one call, so only the rare
+    // document with others left is expanded at all.
     let mut parts = vec![format!(
-        "SELECT k.key AS path FROM src CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(src.d) = 'object' THEN src.d ELSE '{{}}'::jsonb END) AS k(key) WHERE k.key NOT IN ({})",
+        "SELECT k.key AS path FROM (SELECT src.d - ARRAY[{}]::text[] AS rest FROM src WHERE jsonb_typeof(src.d) = 'object') r CROSS JOIN LATERAL jsonb_object_keys(r.rest) AS k(key) WHERE r.rest <> '{{}}'::jsonb",
         list(&top)
     )];
     for t in &r.targets {
@@ -697,10 +728,10 @@ fn unmapped_keys_cte(r: &Recipe) -> String {
             inner.sort();
             inner.dedup();
             parts.push(format!(
-                "SELECT {} || '.*.' || k.key FROM src CROSS JOIN LATERAL jsonb_each({}) AS e CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(e.value) = 'object' THEN e.value ELSE '{{}}'::jsonb END) AS k(key) WHERE k.key NOT IN ({})",
+                "SELECT {} || '.*.' || k.key FROM (SELECT e.value - ARRAY[{}]::text[] AS rest FROM src CROSS JOIN LATERAL jsonb_each({}) AS e WHERE jsonb_typeof(e.value) = 'object') r CROSS JOIN LATERAL jsonb_object_keys(r.rest) AS k(key) WHERE r.rest <> '{{}}'::jsonb",
                 literal(&path_text(path)),
-                entries_of("src.d", path),
-                list(&inner)
+                list(&inner),
+                entries_of("src.d", path)
             ));
         }
     }
@@ -752,18 +783,28 @@ pub fn create_apply_fn(r: &Recipe, n: &Names) -> String {
             t.source_key_column
         ));
     }
+    // A key with queued work, or quarantined until now, may have target
+    // rows that do not follow its document: every target is written then,
+    // whatever the caller said.
     before.push(format!(
-        "  DELETE FROM switchyard.sync_queue q WHERE q.migration_name = {name} AND q.kind = 'forward' AND q.source_key = ANY(keys::text[]);"
+        "  DELETE FROM switchyard.sync_queue q WHERE q.migration_name = {name} AND q.kind = 'forward' AND q.source_key = ANY(keys::text[]);\n  GET DIAGNOSTICS n_dirty = ROW_COUNT;"
     ));
     // Every dual-write passes here: a plain indexed probe first, so the
     // replay's grouping (planned for any key set, or none) only runs when
     // these keys have queued work.
     before.push(format!(
-        "  IF EXISTS (SELECT 1 FROM switchyard.sync_queue q WHERE q.migration_name = {name} AND q.kind IN ('reverse', 'contract') AND q.source_key = ANY(keys::text[])) THEN\n    PERFORM {}(ARRAY['reverse', 'contract'], keys, NULL, false);\n  END IF;",
+        "  IF EXISTS (SELECT 1 FROM switchyard.sync_queue q WHERE q.migration_name = {name} AND q.kind IN ('reverse', 'contract') AND q.source_key = ANY(keys::text[])) THEN\n    PERFORM {}(ARRAY['reverse', 'contract'], keys, NULL, false);\n    n_dirty := n_dirty + 1;\n  END IF;",
         n.replay_fn()
     ));
     before.push(format!(
-        "  DELETE FROM switchyard.quarantine q WHERE q.migration_name = {name} AND q.source_key = ANY(keys::text[]);"
+        "  DELETE FROM switchyard.quarantine q WHERE q.migration_name = {name} AND q.source_key = ANY(keys::text[]);\n  GET DIAGNOSTICS n_cleared = ROW_COUNT;"
+    ));
+    let all: Vec<String> = (0..r.targets.len())
+        .map(|i| format!("write_{i} := true;"))
+        .collect();
+    before.push(format!(
+        "  IF n_dirty + n_cleared > 0 THEN\n    {}\n  END IF;",
+        all.join(" ")
     ));
     let after = delete_stale_targets(r);
     let clear: Vec<String> = r
@@ -787,47 +828,61 @@ pub fn create_apply_fn(r: &Recipe, n: &Names) -> String {
     );
     function(
         &format!(
-            "{}(keys {}, backfill boolean, lock_rows boolean, OUT n_rows bigint, OUT n_quarantined bigint)",
+            "{}(keys {}, backfill boolean, lock_rows boolean, {}OUT n_rows bigint, OUT n_quarantined bigint)",
             n.apply_fn(),
-            key_array_type(r)
+            key_array_type(r),
+            write_params(r)
         ),
         "record",
-        "  n_written bigint;",
+        &format!(
+            "  n_written bigint;\n  n_dirty bigint;\n  n_cleared bigint;\n  bad {};",
+            key_array_type(r)
+        ),
         &body,
     )
 }
 
-/// After a re-map: target rows of quarantined documents, and per-entry
-/// rows whose entry the document no longer has, are deleted.
+/// `write_0 boolean DEFAULT true, ...`: one per target, for `apply` and
+/// `map`. The dual-write passes false for a target whose part of every
+/// document of the set is unchanged (`changed_parts`): its rows already
+/// follow the documents, and are left unread.
+fn write_params(r: &Recipe) -> String {
+    (0..r.targets.len())
+        .map(|i| format!("write_{i} boolean DEFAULT true, "))
+        .collect()
+}
+
+/// `write_0, write_1, ...`: passing `write_params` on.
+fn write_args(r: &Recipe) -> String {
+    (0..r.targets.len())
+        .map(|i| format!(", write_{i}"))
+        .collect()
+}
+
+/// After a re-map: target rows of the documents just quarantined (`bad`:
+/// quarantine entries of these keys were cleared before the mapping, so
+/// these are all of them), and per-entry rows whose entry the document no
+/// longer has (where the target was written), are deleted.
 fn delete_stale_targets(r: &Recipe) -> Vec<String> {
     let key = &r.source.key;
     let col = &r.source.column;
-    let name = literal(&r.name);
     let src = source_table(r);
-    let quarantined = |kc: &str| {
-        format!(
-            "EXISTS (SELECT 1 FROM switchyard.quarantine q WHERE q.migration_name = {name} AND q.source_key = t.{kc}::text)"
-        )
-    };
     let mut after = Vec::new();
-    for t in &r.targets {
-        let kc = t.source_key_column.to_string();
-        let stale = match &t.kind {
-            TargetKind::PerRow => quarantined(&kc),
-            TargetKind::PerEntry {
-                path, key_column, ..
-            } => {
-                let entries = get(&format!("s.{col}"), path);
-                format!(
-                    "({} OR NOT EXISTS (SELECT 1 FROM {src} s WHERE s.{key} = t.{kc} AND jsonb_typeof({entries}) = 'object' AND {entries} ? t.{key_column}))",
-                    quarantined(&kc)
-                )
-            }
-        };
+    for (i, t) in r.targets.iter().enumerate() {
+        let kc = &t.source_key_column;
+        let table = target_table(r, t);
         after.push(format!(
-            "  DELETE FROM {} t WHERE t.{kc} = ANY(keys) AND {stale};",
-            target_table(r, t)
+            "  IF bad IS NOT NULL THEN\n    DELETE FROM {table} t WHERE t.{kc} = ANY(bad);\n  END IF;"
         ));
+        if let TargetKind::PerEntry {
+            path, key_column, ..
+        } = &t.kind
+        {
+            let entries = get(&format!("s.{col}"), path);
+            after.push(format!(
+                "  IF write_{i} THEN\n    DELETE FROM {table} t WHERE t.{kc} = ANY(keys) AND NOT EXISTS (SELECT 1 FROM {src} s WHERE s.{key} = t.{kc} AND jsonb_typeof({entries}) = 'object' AND {entries} ? t.{key_column});\n  END IF;"
+            ));
+        }
     }
     after
 }
@@ -847,7 +902,7 @@ pub fn create_map_fn(r: &Recipe, n: &Names) -> String {
 n_quarantined := 0;
 IF keys IS NULL OR cardinality(keys) = 0 THEN RETURN; END IF;
 BEGIN
-  SELECT a.n_rows, a.n_quarantined INTO n_rows, n_quarantined FROM {apply}(keys, backfill, false) a;
+  SELECT a.n_rows, a.n_quarantined INTO n_rows, n_quarantined FROM {apply}(keys, backfill, false{writes}) a;
   RETURN;
 EXCEPTION
   WHEN {PASS_THROUGH} THEN RAISE;
@@ -865,7 +920,7 @@ LOOP
   reasons := '{{}}';
   FOREACH k IN ARRAY pending LOOP
     BEGIN
-      SELECT a.n_rows, a.n_quarantined INTO one FROM {apply}(ARRAY[k], backfill, true) a;
+      SELECT a.n_rows, a.n_quarantined INTO one FROM {apply}(ARRAY[k], backfill, true{writes}) a;
       n_rows := n_rows + one.n_rows;
       n_quarantined := n_quarantined + one.n_quarantined;
     EXCEPTION
@@ -881,13 +936,15 @@ LOOP
 END LOOP;
 {quarantine}",
         apply = n.apply_fn(),
+        writes = write_args(r),
         quarantine = quarantine_refused(r),
     );
     function(
         &format!(
-            "{}(keys {}, backfill boolean, OUT n_rows bigint, OUT n_quarantined bigint)",
+            "{}(keys {}, backfill boolean, {}OUT n_rows bigint, OUT n_quarantined bigint)",
             n.map_fn(),
-            key_array_type(r)
+            key_array_type(r),
+            write_params(r)
         ),
         "record",
         &format!(
@@ -1008,29 +1065,99 @@ pub fn drop_capture_triggers(r: &Recipe, n: &Names) -> Vec<String> {
 /// same transaction. Skipped while a reverse sync writes. If re-mapping
 /// would deadlock with a reverse sync of the same key, the work is handed to
 /// that sync (queued as `forward`) instead of failing the application.
+///
+/// An UPDATE re-maps its changed documents in groups by the targets whose
+/// part of the document changed (`changed_parts`): a statement that sets
+/// one field rewrites the one target that maps it and leaves the others
+/// unread.
 pub fn create_dual_write_fn(r: &Recipe, n: &Names) -> String {
+    let map = n.map_fn();
+    let flags: String = (0..r.targets.len())
+        .map(|i| format!(", part.w{i}"))
+        .collect();
     let body = format!(
         "IF current_setting('{SYNCING_SETTING}', true) = 'on' THEN RETURN NULL; END IF;
-{}
-IF keys IS NULL THEN RETURN NULL; END IF;
 PERFORM set_config('{SYNCING_SETTING}', 'on', true);
 BEGIN
-  PERFORM {}(keys, false);
+  IF TG_OP = 'UPDATE' THEN
+    FOR part IN {groups} LOOP
+      PERFORM {map}(part.keys, false{flags});
+    END LOOP;
+  ELSE
+    IF TG_OP = 'INSERT' THEN
+      {inserted} INTO keys;
+    ELSE
+      {deleted} INTO keys;
+    END IF;
+    PERFORM {map}(keys, false);
+  END IF;
 EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure THEN
+  {every}
   INSERT INTO switchyard.sync_queue (migration_name, kind, source_key)
-  SELECT {}, 'forward', k::text FROM unnest(keys) AS k;
+  SELECT {name}, 'forward', k::text FROM unnest(keys) AS k;
 END;
 PERFORM set_config('{SYNCING_SETTING}', 'off', true);
 RETURN NULL;",
-        keys_by_op(r),
-        n.map_fn(),
-        literal(&r.name)
+        groups = changed_parts(r),
+        inserted = changed_keys(r, Op::Insert),
+        deleted = changed_keys(r, Op::Delete),
+        every = keys_by_op(r).replace('\n', "\n  "),
+        name = literal(&r.name)
     );
     function(
         &format!("{}()", n.dual_write_fn()),
         "trigger",
-        &format!("  keys {};", key_array_type(r)),
+        &format!("  keys {};\n  part record;", key_array_type(r)),
         &body,
+    )
+}
+
+/// An UPDATE's changed keys (as `changed_keys` finds them), grouped by
+/// which targets' parts of the document changed: one row per group, its
+/// `keys` and a flag `w{i}` per target. A target's part is what its mapping
+/// reads (a per-row target's column paths, a per-entry target's entries
+/// object), compared as text like the documents; where those are equal
+/// and the document passes its checks, the target's rows are the ones the
+/// new document maps to (unless the key was quarantined or had queued
+/// work: `apply` then writes every target). A key that changed, or a row
+/// deleted by the statement, changes every part. Groups come in the order
+/// of their key arrays (any type with a btree order has one; not all have
+/// `min`).
+fn changed_parts(r: &Recipe) -> String {
+    let key = &r.source.key;
+    let col = &r.source.column;
+    let mut flags = Vec::new();
+    let mut all = Vec::new();
+    for (i, t) in r.targets.iter().enumerate() {
+        let mut paths: Vec<&Vec<String>> = match &t.kind {
+            TargetKind::PerRow => t.columns.iter().map(|c| &c.path).collect(),
+            TargetKind::PerEntry { path, .. } => vec![path],
+        };
+        paths.sort();
+        paths.dedup();
+        let same: Vec<String> = paths
+            .iter()
+            .map(|p| {
+                let (a, b) = (get(&format!("o.{col}"), p), get(&format!("n.{col}"), p));
+                format!("{a} IS NOT DISTINCT FROM {b} AND {a}::text IS NOT DISTINCT FROM {b}::text")
+            })
+            .collect();
+        flags.push(format!(
+            "o.{key} IS NULL OR NOT ({}) AS w{i}",
+            same.join(" AND ")
+        ));
+        all.push("true".to_string());
+    }
+    let names: Vec<String> = (0..r.targets.len()).map(|i| format!("x.w{i}")).collect();
+    format!(
+        "SELECT array_agg(DISTINCT x.k ORDER BY x.k) AS keys, {names} FROM (\n      \
+         SELECT n.{key} AS k, {flags} FROM sy_new n LEFT JOIN sy_old o ON o.{key} = n.{key}\n      \
+         WHERE o.{key} IS NULL OR NOT (o.{col} IS NOT DISTINCT FROM n.{col} AND o.{col}::text IS NOT DISTINCT FROM n.{col}::text)\n      \
+         UNION ALL SELECT o.{key}, {all} FROM sy_old o WHERE NOT EXISTS (SELECT 1 FROM sy_new n WHERE n.{key} = o.{key})) x\n      \
+         GROUP BY {names} ORDER BY 1",
+        names = names.join(", "),
+        flags = flags.join(", "),
+        all = all.join(", ")
     )
 }
 
@@ -1780,7 +1907,7 @@ pub fn verify_statement(r: &Recipe, i: usize) -> String {
             TargetKind::PerRow => (
                 t.columns
                     .iter()
-                    .map(|c| format!("to_jsonb({})", column_value(c, &get("d", &c.path))))
+                    .map(|c| format!("to_jsonb({})", column_value(c, "d")))
                     .collect(),
                 "src".to_string(),
                 "NULL::text".to_string(),
@@ -1791,7 +1918,7 @@ pub fn verify_statement(r: &Recipe, i: usize) -> String {
             } => (
                 t.columns
                     .iter()
-                    .map(|c| format!("to_jsonb({})", column_value(c, &get("e.value", &c.path))))
+                    .map(|c| format!("to_jsonb({})", column_value(c, "e.value")))
                     .collect(),
                 format!(
                     "src CROSS JOIN LATERAL jsonb_each({}) AS e",

@@ -56,12 +56,15 @@ ALTER TABLE "public"."notification_preferences" ADD CONSTRAINT "sy_user_preferen
 ALTER TABLE "public"."notification_preferences" VALIDATE CONSTRAINT "sy_user_preferences_b93a2f57_fk_1";
 
 -- create the mapping and sync functions (one transaction, lock_timeout, retried)
-CREATE OR REPLACE FUNCTION switchyard."sy_user_preferences_b93a2f57_apply"(keys bigint[], backfill boolean, lock_rows boolean, OUT n_rows bigint, OUT n_quarantined bigint) RETURNS record
+CREATE OR REPLACE FUNCTION switchyard."sy_user_preferences_b93a2f57_apply"(keys bigint[], backfill boolean, lock_rows boolean, write_0 boolean DEFAULT true, write_1 boolean DEFAULT true, OUT n_rows bigint, OUT n_quarantined bigint) RETURNS record
 LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
 DECLARE
   n_written bigint;
+  n_dirty bigint;
+  n_cleared bigint;
+  bad bigint[];
 BEGIN
 IF NOT backfill THEN
   PERFORM 1 FROM "public"."users" s WHERE s."id" = ANY(keys) ORDER BY s."id" FOR NO KEY UPDATE;
@@ -74,10 +77,16 @@ IF NOT backfill THEN
     PERFORM 1 FROM "public"."notification_preferences" t WHERE t."user_id" = ANY(keys) FOR UPDATE;
   END IF;
   DELETE FROM switchyard.sync_queue q WHERE q.migration_name = 'user-preferences' AND q.kind = 'forward' AND q.source_key = ANY(keys::text[]);
+  GET DIAGNOSTICS n_dirty = ROW_COUNT;
   IF EXISTS (SELECT 1 FROM switchyard.sync_queue q WHERE q.migration_name = 'user-preferences' AND q.kind IN ('reverse', 'contract') AND q.source_key = ANY(keys::text[])) THEN
     PERFORM switchyard."sy_user_preferences_b93a2f57_replay"(ARRAY['reverse', 'contract'], keys, NULL, false);
+    n_dirty := n_dirty + 1;
   END IF;
   DELETE FROM switchyard.quarantine q WHERE q.migration_name = 'user-preferences' AND q.source_key = ANY(keys::text[]);
+  GET DIAGNOSTICS n_cleared = ROW_COUNT;
+  IF n_dirty + n_cleared > 0 THEN
+    write_0 := true; write_1 := true;
+  END IF;
 ELSIF lock_rows THEN
   PERFORM 1 FROM "public"."users" s WHERE s."id" = ANY(keys) ORDER BY s."id" FOR KEY SHARE;
 END IF;
@@ -85,93 +94,100 @@ IF backfill THEN
   DELETE FROM "public"."user_preferences" t WHERE t."user_id" = ANY(keys);
   DELETE FROM "public"."notification_preferences" t WHERE t."user_id" = ANY(keys);
 WITH sy_doc AS MATERIALIZED (
-  SELECT s."id" AS k, s."preferences" AS d, (CASE WHEN s."preferences" IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(s."preferences") <> 'object' THEN 'document is ' || jsonb_typeof(s."preferences") || ', expected an object' ELSE coalesce(CASE WHEN (s."preferences" -> 'theme') IS NULL OR (s."preferences" -> 'theme') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."preferences" -> 'theme')) <> 'string' THEN 'theme' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'theme')) WHEN ((s."preferences" -> 'theme') #>> '{}') NOT IN ('light', 'dark', 'system') THEN 'theme' || ': value ' || ((s."preferences" -> 'theme') #>> '{}') || ' is not allowed' ELSE NULL END,
-        CASE WHEN (s."preferences" -> 'language') IS NULL OR (s."preferences" -> 'language') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."preferences" -> 'language')) <> 'string' THEN 'language' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'language')) ELSE NULL END,
-        CASE WHEN (s."preferences" -> 'timezone') IS NULL OR (s."preferences" -> 'timezone') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."preferences" -> 'timezone')) <> 'string' THEN 'timezone' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'timezone')) ELSE NULL END,
+  SELECT s."id" AS k, s."preferences" AS d, (CASE WHEN s."preferences" IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(s."preferences") <> 'object' THEN 'document is ' || jsonb_typeof(s."preferences") || ', expected an object' ELSE coalesce(CASE coalesce(jsonb_typeof((s."preferences" -> 'theme')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN CASE WHEN (s."preferences" ->> 'theme') NOT IN ('light', 'dark', 'system') THEN 'theme' || ': value ' || (s."preferences" ->> 'theme') || ' is not allowed' ELSE NULL END ELSE 'theme' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'theme')) END,
+        CASE coalesce(jsonb_typeof((s."preferences" -> 'language')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN NULL ELSE 'language' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'language')) END,
+        CASE coalesce(jsonb_typeof((s."preferences" -> 'timezone')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN NULL ELSE 'timezone' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'timezone')) END,
         CASE WHEN (s."preferences" -> 'notifications') IS NOT NULL AND jsonb_typeof((s."preferences" -> 'notifications')) NOT IN ('object', 'null') THEN 'notifications: expected object, got ' || jsonb_typeof((s."preferences" -> 'notifications')) END,
-        CASE WHEN EXISTS (SELECT 1 FROM jsonb_each((CASE WHEN jsonb_typeof((s."preferences" -> 'notifications')) = 'object' THEN (s."preferences" -> 'notifications') ELSE '{}'::jsonb END)) AS e WHERE coalesce(CASE WHEN e.key NOT IN ('email', 'push', 'sms') THEN 'notifications: entry ' || e.key || ' is not allowed' END, CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'notifications.' || e.key || ': expected object, got ' || jsonb_typeof(e.value) END, CASE WHEN (e.value -> 'enabled') IS NULL OR (e.value -> 'enabled') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'enabled')) <> 'boolean' THEN ('notifications.' || e.key || '.enabled') || ': expected boolean, got ' || jsonb_typeof((e.value -> 'enabled')) ELSE NULL END, CASE WHEN (e.value -> 'frequency') IS NULL OR (e.value -> 'frequency') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'frequency')) <> 'string' THEN ('notifications.' || e.key || '.frequency') || ': expected string, got ' || jsonb_typeof((e.value -> 'frequency')) WHEN ((e.value -> 'frequency') #>> '{}') NOT IN ('instant', 'daily', 'weekly', 'never') THEN ('notifications.' || e.key || '.frequency') || ': value ' || ((e.value -> 'frequency') #>> '{}') || ' is not allowed' ELSE NULL END) IS NOT NULL) THEN 'entry' END) END IS NULL) AS ok
+        CASE WHEN EXISTS (SELECT 1 FROM jsonb_each((CASE WHEN jsonb_typeof((s."preferences" -> 'notifications')) = 'object' THEN (s."preferences" -> 'notifications') ELSE '{}'::jsonb END)) AS e WHERE coalesce(CASE WHEN e.key NOT IN ('email', 'push', 'sms') THEN 'notifications: entry ' || e.key || ' is not allowed' END, CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'notifications.' || e.key || ': expected object, got ' || jsonb_typeof(e.value) END, CASE coalesce(jsonb_typeof((e.value -> 'enabled')), 'null') WHEN 'null' THEN NULL WHEN 'boolean' THEN NULL ELSE ('notifications.' || e.key || '.enabled') || ': expected boolean, got ' || jsonb_typeof((e.value -> 'enabled')) END, CASE coalesce(jsonb_typeof((e.value -> 'frequency')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN CASE WHEN (e.value ->> 'frequency') NOT IN ('instant', 'daily', 'weekly', 'never') THEN ('notifications.' || e.key || '.frequency') || ': value ' || (e.value ->> 'frequency') || ' is not allowed' ELSE NULL END ELSE ('notifications.' || e.key || '.frequency') || ': expected string, got ' || jsonb_typeof((e.value -> 'frequency')) END) IS NOT NULL) THEN 'entry' END) END IS NULL) AS ok
   FROM "public"."users" s WHERE s."id" = ANY(keys)
 ),
 src AS NOT MATERIALIZED (SELECT c.k, c.d FROM sy_doc c WHERE c.ok),
 q AS (
   INSERT INTO switchyard.quarantine (migration_name, source_key, reason, document)
-  SELECT 'user-preferences', c.k::text, CASE WHEN c.d IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(c.d) <> 'object' THEN 'document is ' || jsonb_typeof(c.d) || ', expected an object' ELSE coalesce(CASE WHEN (c.d -> 'theme') IS NULL OR (c.d -> 'theme') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((c.d -> 'theme')) <> 'string' THEN 'theme' || ': expected string, got ' || jsonb_typeof((c.d -> 'theme')) WHEN ((c.d -> 'theme') #>> '{}') NOT IN ('light', 'dark', 'system') THEN 'theme' || ': value ' || ((c.d -> 'theme') #>> '{}') || ' is not allowed' ELSE NULL END,
-        CASE WHEN (c.d -> 'language') IS NULL OR (c.d -> 'language') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((c.d -> 'language')) <> 'string' THEN 'language' || ': expected string, got ' || jsonb_typeof((c.d -> 'language')) ELSE NULL END,
-        CASE WHEN (c.d -> 'timezone') IS NULL OR (c.d -> 'timezone') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((c.d -> 'timezone')) <> 'string' THEN 'timezone' || ': expected string, got ' || jsonb_typeof((c.d -> 'timezone')) ELSE NULL END,
+  SELECT 'user-preferences', c.k::text, CASE WHEN c.d IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(c.d) <> 'object' THEN 'document is ' || jsonb_typeof(c.d) || ', expected an object' ELSE coalesce(CASE coalesce(jsonb_typeof((c.d -> 'theme')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN CASE WHEN (c.d ->> 'theme') NOT IN ('light', 'dark', 'system') THEN 'theme' || ': value ' || (c.d ->> 'theme') || ' is not allowed' ELSE NULL END ELSE 'theme' || ': expected string, got ' || jsonb_typeof((c.d -> 'theme')) END,
+        CASE coalesce(jsonb_typeof((c.d -> 'language')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN NULL ELSE 'language' || ': expected string, got ' || jsonb_typeof((c.d -> 'language')) END,
+        CASE coalesce(jsonb_typeof((c.d -> 'timezone')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN NULL ELSE 'timezone' || ': expected string, got ' || jsonb_typeof((c.d -> 'timezone')) END,
         CASE WHEN (c.d -> 'notifications') IS NOT NULL AND jsonb_typeof((c.d -> 'notifications')) NOT IN ('object', 'null') THEN 'notifications: expected object, got ' || jsonb_typeof((c.d -> 'notifications')) END,
-        (SELECT x.r FROM (SELECT coalesce(CASE WHEN e.key NOT IN ('email', 'push', 'sms') THEN 'notifications: entry ' || e.key || ' is not allowed' END, CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'notifications.' || e.key || ': expected object, got ' || jsonb_typeof(e.value) END, CASE WHEN (e.value -> 'enabled') IS NULL OR (e.value -> 'enabled') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'enabled')) <> 'boolean' THEN ('notifications.' || e.key || '.enabled') || ': expected boolean, got ' || jsonb_typeof((e.value -> 'enabled')) ELSE NULL END, CASE WHEN (e.value -> 'frequency') IS NULL OR (e.value -> 'frequency') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'frequency')) <> 'string' THEN ('notifications.' || e.key || '.frequency') || ': expected string, got ' || jsonb_typeof((e.value -> 'frequency')) WHEN ((e.value -> 'frequency') #>> '{}') NOT IN ('instant', 'daily', 'weekly', 'never') THEN ('notifications.' || e.key || '.frequency') || ': value ' || ((e.value -> 'frequency') #>> '{}') || ' is not allowed' ELSE NULL END) AS r FROM jsonb_each((CASE WHEN jsonb_typeof((c.d -> 'notifications')) = 'object' THEN (c.d -> 'notifications') ELSE '{}'::jsonb END)) AS e) x WHERE x.r IS NOT NULL LIMIT 1)) END, c.d FROM sy_doc c WHERE NOT c.ok
+        (SELECT x.r FROM (SELECT coalesce(CASE WHEN e.key NOT IN ('email', 'push', 'sms') THEN 'notifications: entry ' || e.key || ' is not allowed' END, CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'notifications.' || e.key || ': expected object, got ' || jsonb_typeof(e.value) END, CASE coalesce(jsonb_typeof((e.value -> 'enabled')), 'null') WHEN 'null' THEN NULL WHEN 'boolean' THEN NULL ELSE ('notifications.' || e.key || '.enabled') || ': expected boolean, got ' || jsonb_typeof((e.value -> 'enabled')) END, CASE coalesce(jsonb_typeof((e.value -> 'frequency')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN CASE WHEN (e.value ->> 'frequency') NOT IN ('instant', 'daily', 'weekly', 'never') THEN ('notifications.' || e.key || '.frequency') || ': value ' || (e.value ->> 'frequency') || ' is not allowed' ELSE NULL END ELSE ('notifications.' || e.key || '.frequency') || ': expected string, got ' || jsonb_typeof((e.value -> 'frequency')) END) AS r FROM jsonb_each((CASE WHEN jsonb_typeof((c.d -> 'notifications')) = 'object' THEN (c.d -> 'notifications') ELSE '{}'::jsonb END)) AS e) x WHERE x.r IS NOT NULL LIMIT 1)) END, c.d FROM sy_doc c WHERE NOT c.ok
   ON CONFLICT (migration_name, source_key) DO UPDATE
     SET reason = EXCLUDED.reason, document = EXCLUDED.document, quarantined_at = now()
   RETURNING 1
 ),
 t0 AS (
   INSERT INTO "public"."user_preferences" AS t ("user_id", "theme", "language", "timezone")
-  SELECT x.* FROM (SELECT src.k, coalesce(CASE WHEN (src.d -> 'theme') IS NULL OR (src.d -> 'theme') = 'null'::jsonb THEN NULL ELSE ((src.d -> 'theme') #>> '{}') END, ('system')::text), coalesce(CASE WHEN (src.d -> 'language') IS NULL OR (src.d -> 'language') = 'null'::jsonb THEN NULL ELSE ((src.d -> 'language') #>> '{}') END, ('en')::text), coalesce(CASE WHEN (src.d -> 'timezone') IS NULL OR (src.d -> 'timezone') = 'null'::jsonb THEN NULL ELSE ((src.d -> 'timezone') #>> '{}') END, ('UTC')::text) FROM src OFFSET 0) AS x(sy_k, sy_c0, sy_c1, sy_c2)
+  SELECT x.* FROM (SELECT src.k, coalesce((src.d ->> 'theme'), ('system')::text), coalesce((src.d ->> 'language'), ('en')::text), coalesce((src.d ->> 'timezone'), ('UTC')::text) FROM src OFFSET 0) AS x(sy_k, sy_c0, sy_c1, sy_c2)
   RETURNING 1
 ),
 t1 AS (
   INSERT INTO "public"."notification_preferences" AS t ("user_id", "channel", "enabled", "frequency")
-  SELECT x.* FROM (SELECT src.k, e.key, coalesce(CASE WHEN (e.value -> 'enabled') IS NULL OR (e.value -> 'enabled') = 'null'::jsonb THEN NULL ELSE ((e.value -> 'enabled'))::boolean END, (true)::boolean), coalesce(CASE WHEN (e.value -> 'frequency') IS NULL OR (e.value -> 'frequency') = 'null'::jsonb THEN NULL ELSE ((e.value -> 'frequency') #>> '{}') END, ('daily')::text) FROM src CROSS JOIN LATERAL jsonb_each((CASE WHEN jsonb_typeof((src.d -> 'notifications')) = 'object' THEN (src.d -> 'notifications') ELSE '{}'::jsonb END)) AS e OFFSET 0) AS x(sy_k, sy_ek, sy_c0, sy_c1)
+  SELECT x.* FROM (SELECT src.k, e.key, coalesce((e.value ->> 'enabled')::boolean, (true)::boolean), coalesce((e.value ->> 'frequency'), ('daily')::text) FROM src CROSS JOIN LATERAL jsonb_each((CASE WHEN jsonb_typeof((src.d -> 'notifications')) = 'object' THEN (src.d -> 'notifications') ELSE '{}'::jsonb END)) AS e OFFSET 0) AS x(sy_k, sy_ek, sy_c0, sy_c1)
   RETURNING 1
 ),
 u AS (
   INSERT INTO switchyard.unmapped_keys (migration_name, key_path, documents)
-  SELECT 'user-preferences', x.path, count(*) FROM (SELECT k.key AS path FROM src CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(src.d) = 'object' THEN src.d ELSE '{}'::jsonb END) AS k(key) WHERE k.key NOT IN ('language', 'notifications', 'theme', 'timezone')
-  UNION ALL SELECT 'notifications' || '.*.' || k.key FROM src CROSS JOIN LATERAL jsonb_each((CASE WHEN jsonb_typeof((src.d -> 'notifications')) = 'object' THEN (src.d -> 'notifications') ELSE '{}'::jsonb END)) AS e CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(e.value) = 'object' THEN e.value ELSE '{}'::jsonb END) AS k(key) WHERE k.key NOT IN ('enabled', 'frequency')) AS x WHERE backfill GROUP BY x.path
+  SELECT 'user-preferences', x.path, count(*) FROM (SELECT k.key AS path FROM (SELECT src.d - ARRAY['language', 'notifications', 'theme', 'timezone']::text[] AS rest FROM src WHERE jsonb_typeof(src.d) = 'object') r CROSS JOIN LATERAL jsonb_object_keys(r.rest) AS k(key) WHERE r.rest <> '{}'::jsonb
+  UNION ALL SELECT 'notifications' || '.*.' || k.key FROM (SELECT e.value - ARRAY['enabled', 'frequency']::text[] AS rest FROM src CROSS JOIN LATERAL jsonb_each((CASE WHEN jsonb_typeof((src.d -> 'notifications')) = 'object' THEN (src.d -> 'notifications') ELSE '{}'::jsonb END)) AS e WHERE jsonb_typeof(e.value) = 'object') r CROSS JOIN LATERAL jsonb_object_keys(r.rest) AS k(key) WHERE r.rest <> '{}'::jsonb) AS x WHERE backfill GROUP BY x.path
   ON CONFLICT (migration_name, key_path) DO UPDATE SET documents = switchyard.unmapped_keys.documents + EXCLUDED.documents
   RETURNING 1
 )
 SELECT (SELECT count(*) FROM sy_doc), (SELECT count(*) FROM q), (SELECT count(*) FROM t0) + (SELECT count(*) FROM t1) + (SELECT count(*) FROM u) INTO n_rows, n_quarantined, n_written;
 ELSE
 WITH sy_doc AS MATERIALIZED (
-  SELECT s."id" AS k, s."preferences" AS d, (CASE WHEN s."preferences" IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(s."preferences") <> 'object' THEN 'document is ' || jsonb_typeof(s."preferences") || ', expected an object' ELSE coalesce(CASE WHEN (s."preferences" -> 'theme') IS NULL OR (s."preferences" -> 'theme') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."preferences" -> 'theme')) <> 'string' THEN 'theme' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'theme')) WHEN ((s."preferences" -> 'theme') #>> '{}') NOT IN ('light', 'dark', 'system') THEN 'theme' || ': value ' || ((s."preferences" -> 'theme') #>> '{}') || ' is not allowed' ELSE NULL END,
-        CASE WHEN (s."preferences" -> 'language') IS NULL OR (s."preferences" -> 'language') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."preferences" -> 'language')) <> 'string' THEN 'language' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'language')) ELSE NULL END,
-        CASE WHEN (s."preferences" -> 'timezone') IS NULL OR (s."preferences" -> 'timezone') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."preferences" -> 'timezone')) <> 'string' THEN 'timezone' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'timezone')) ELSE NULL END,
+  SELECT s."id" AS k, s."preferences" AS d, (CASE WHEN s."preferences" IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(s."preferences") <> 'object' THEN 'document is ' || jsonb_typeof(s."preferences") || ', expected an object' ELSE coalesce(CASE coalesce(jsonb_typeof((s."preferences" -> 'theme')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN CASE WHEN (s."preferences" ->> 'theme') NOT IN ('light', 'dark', 'system') THEN 'theme' || ': value ' || (s."preferences" ->> 'theme') || ' is not allowed' ELSE NULL END ELSE 'theme' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'theme')) END,
+        CASE coalesce(jsonb_typeof((s."preferences" -> 'language')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN NULL ELSE 'language' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'language')) END,
+        CASE coalesce(jsonb_typeof((s."preferences" -> 'timezone')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN NULL ELSE 'timezone' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'timezone')) END,
         CASE WHEN (s."preferences" -> 'notifications') IS NOT NULL AND jsonb_typeof((s."preferences" -> 'notifications')) NOT IN ('object', 'null') THEN 'notifications: expected object, got ' || jsonb_typeof((s."preferences" -> 'notifications')) END,
-        CASE WHEN EXISTS (SELECT 1 FROM jsonb_each((CASE WHEN jsonb_typeof((s."preferences" -> 'notifications')) = 'object' THEN (s."preferences" -> 'notifications') ELSE '{}'::jsonb END)) AS e WHERE coalesce(CASE WHEN e.key NOT IN ('email', 'push', 'sms') THEN 'notifications: entry ' || e.key || ' is not allowed' END, CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'notifications.' || e.key || ': expected object, got ' || jsonb_typeof(e.value) END, CASE WHEN (e.value -> 'enabled') IS NULL OR (e.value -> 'enabled') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'enabled')) <> 'boolean' THEN ('notifications.' || e.key || '.enabled') || ': expected boolean, got ' || jsonb_typeof((e.value -> 'enabled')) ELSE NULL END, CASE WHEN (e.value -> 'frequency') IS NULL OR (e.value -> 'frequency') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'frequency')) <> 'string' THEN ('notifications.' || e.key || '.frequency') || ': expected string, got ' || jsonb_typeof((e.value -> 'frequency')) WHEN ((e.value -> 'frequency') #>> '{}') NOT IN ('instant', 'daily', 'weekly', 'never') THEN ('notifications.' || e.key || '.frequency') || ': value ' || ((e.value -> 'frequency') #>> '{}') || ' is not allowed' ELSE NULL END) IS NOT NULL) THEN 'entry' END) END IS NULL) AS ok
+        CASE WHEN EXISTS (SELECT 1 FROM jsonb_each((CASE WHEN jsonb_typeof((s."preferences" -> 'notifications')) = 'object' THEN (s."preferences" -> 'notifications') ELSE '{}'::jsonb END)) AS e WHERE coalesce(CASE WHEN e.key NOT IN ('email', 'push', 'sms') THEN 'notifications: entry ' || e.key || ' is not allowed' END, CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'notifications.' || e.key || ': expected object, got ' || jsonb_typeof(e.value) END, CASE coalesce(jsonb_typeof((e.value -> 'enabled')), 'null') WHEN 'null' THEN NULL WHEN 'boolean' THEN NULL ELSE ('notifications.' || e.key || '.enabled') || ': expected boolean, got ' || jsonb_typeof((e.value -> 'enabled')) END, CASE coalesce(jsonb_typeof((e.value -> 'frequency')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN CASE WHEN (e.value ->> 'frequency') NOT IN ('instant', 'daily', 'weekly', 'never') THEN ('notifications.' || e.key || '.frequency') || ': value ' || (e.value ->> 'frequency') || ' is not allowed' ELSE NULL END ELSE ('notifications.' || e.key || '.frequency') || ': expected string, got ' || jsonb_typeof((e.value -> 'frequency')) END) IS NOT NULL) THEN 'entry' END) END IS NULL) AS ok
   FROM "public"."users" s WHERE s."id" = ANY(keys)
 ),
 src AS NOT MATERIALIZED (SELECT c.k, c.d FROM sy_doc c WHERE c.ok),
 q AS (
   INSERT INTO switchyard.quarantine (migration_name, source_key, reason, document)
-  SELECT 'user-preferences', c.k::text, CASE WHEN c.d IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(c.d) <> 'object' THEN 'document is ' || jsonb_typeof(c.d) || ', expected an object' ELSE coalesce(CASE WHEN (c.d -> 'theme') IS NULL OR (c.d -> 'theme') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((c.d -> 'theme')) <> 'string' THEN 'theme' || ': expected string, got ' || jsonb_typeof((c.d -> 'theme')) WHEN ((c.d -> 'theme') #>> '{}') NOT IN ('light', 'dark', 'system') THEN 'theme' || ': value ' || ((c.d -> 'theme') #>> '{}') || ' is not allowed' ELSE NULL END,
-        CASE WHEN (c.d -> 'language') IS NULL OR (c.d -> 'language') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((c.d -> 'language')) <> 'string' THEN 'language' || ': expected string, got ' || jsonb_typeof((c.d -> 'language')) ELSE NULL END,
-        CASE WHEN (c.d -> 'timezone') IS NULL OR (c.d -> 'timezone') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((c.d -> 'timezone')) <> 'string' THEN 'timezone' || ': expected string, got ' || jsonb_typeof((c.d -> 'timezone')) ELSE NULL END,
+  SELECT 'user-preferences', c.k::text, CASE WHEN c.d IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(c.d) <> 'object' THEN 'document is ' || jsonb_typeof(c.d) || ', expected an object' ELSE coalesce(CASE coalesce(jsonb_typeof((c.d -> 'theme')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN CASE WHEN (c.d ->> 'theme') NOT IN ('light', 'dark', 'system') THEN 'theme' || ': value ' || (c.d ->> 'theme') || ' is not allowed' ELSE NULL END ELSE 'theme' || ': expected string, got ' || jsonb_typeof((c.d -> 'theme')) END,
+        CASE coalesce(jsonb_typeof((c.d -> 'language')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN NULL ELSE 'language' || ': expected string, got ' || jsonb_typeof((c.d -> 'language')) END,
+        CASE coalesce(jsonb_typeof((c.d -> 'timezone')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN NULL ELSE 'timezone' || ': expected string, got ' || jsonb_typeof((c.d -> 'timezone')) END,
         CASE WHEN (c.d -> 'notifications') IS NOT NULL AND jsonb_typeof((c.d -> 'notifications')) NOT IN ('object', 'null') THEN 'notifications: expected object, got ' || jsonb_typeof((c.d -> 'notifications')) END,
-        (SELECT x.r FROM (SELECT coalesce(CASE WHEN e.key NOT IN ('email', 'push', 'sms') THEN 'notifications: entry ' || e.key || ' is not allowed' END, CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'notifications.' || e.key || ': expected object, got ' || jsonb_typeof(e.value) END, CASE WHEN (e.value -> 'enabled') IS NULL OR (e.value -> 'enabled') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'enabled')) <> 'boolean' THEN ('notifications.' || e.key || '.enabled') || ': expected boolean, got ' || jsonb_typeof((e.value -> 'enabled')) ELSE NULL END, CASE WHEN (e.value -> 'frequency') IS NULL OR (e.value -> 'frequency') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'frequency')) <> 'string' THEN ('notifications.' || e.key || '.frequency') || ': expected string, got ' || jsonb_typeof((e.value -> 'frequency')) WHEN ((e.value -> 'frequency') #>> '{}') NOT IN ('instant', 'daily', 'weekly', 'never') THEN ('notifications.' || e.key || '.frequency') || ': value ' || ((e.value -> 'frequency') #>> '{}') || ' is not allowed' ELSE NULL END) AS r FROM jsonb_each((CASE WHEN jsonb_typeof((c.d -> 'notifications')) = 'object' THEN (c.d -> 'notifications') ELSE '{}'::jsonb END)) AS e) x WHERE x.r IS NOT NULL LIMIT 1)) END, c.d FROM sy_doc c WHERE NOT c.ok
+        (SELECT x.r FROM (SELECT coalesce(CASE WHEN e.key NOT IN ('email', 'push', 'sms') THEN 'notifications: entry ' || e.key || ' is not allowed' END, CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'notifications.' || e.key || ': expected object, got ' || jsonb_typeof(e.value) END, CASE coalesce(jsonb_typeof((e.value -> 'enabled')), 'null') WHEN 'null' THEN NULL WHEN 'boolean' THEN NULL ELSE ('notifications.' || e.key || '.enabled') || ': expected boolean, got ' || jsonb_typeof((e.value -> 'enabled')) END, CASE coalesce(jsonb_typeof((e.value -> 'frequency')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN CASE WHEN (e.value ->> 'frequency') NOT IN ('instant', 'daily', 'weekly', 'never') THEN ('notifications.' || e.key || '.frequency') || ': value ' || (e.value ->> 'frequency') || ' is not allowed' ELSE NULL END ELSE ('notifications.' || e.key || '.frequency') || ': expected string, got ' || jsonb_typeof((e.value -> 'frequency')) END) AS r FROM jsonb_each((CASE WHEN jsonb_typeof((c.d -> 'notifications')) = 'object' THEN (c.d -> 'notifications') ELSE '{}'::jsonb END)) AS e) x WHERE x.r IS NOT NULL LIMIT 1)) END, c.d FROM sy_doc c WHERE NOT c.ok
   ON CONFLICT (migration_name, source_key) DO UPDATE
     SET reason = EXCLUDED.reason, document = EXCLUDED.document, quarantined_at = now()
   RETURNING 1
 ),
 t0 AS (
   INSERT INTO "public"."user_preferences" AS t ("user_id", "theme", "language", "timezone")
-  SELECT x.* FROM (SELECT src.k, coalesce(CASE WHEN (src.d -> 'theme') IS NULL OR (src.d -> 'theme') = 'null'::jsonb THEN NULL ELSE ((src.d -> 'theme') #>> '{}') END, ('system')::text), coalesce(CASE WHEN (src.d -> 'language') IS NULL OR (src.d -> 'language') = 'null'::jsonb THEN NULL ELSE ((src.d -> 'language') #>> '{}') END, ('en')::text), coalesce(CASE WHEN (src.d -> 'timezone') IS NULL OR (src.d -> 'timezone') = 'null'::jsonb THEN NULL ELSE ((src.d -> 'timezone') #>> '{}') END, ('UTC')::text) FROM src OFFSET 0) AS x(sy_k, sy_c0, sy_c1, sy_c2)
+  SELECT x.* FROM (SELECT src.k, coalesce((src.d ->> 'theme'), ('system')::text), coalesce((src.d ->> 'language'), ('en')::text), coalesce((src.d ->> 'timezone'), ('UTC')::text) FROM src WHERE write_0 OFFSET 0) AS x(sy_k, sy_c0, sy_c1, sy_c2)
   WHERE NOT EXISTS (SELECT 1 FROM "public"."user_preferences" y WHERE y."user_id" = x.sy_k AND ROW(y."theme"::text, y."language"::text, y."timezone"::text) IS NOT DISTINCT FROM ROW(x.sy_c0::text, x.sy_c1::text, x.sy_c2::text))
   ON CONFLICT ("user_id") DO UPDATE SET "theme" = EXCLUDED."theme", "language" = EXCLUDED."language", "timezone" = EXCLUDED."timezone"
   RETURNING 1
 ),
 t1 AS (
   INSERT INTO "public"."notification_preferences" AS t ("user_id", "channel", "enabled", "frequency")
-  SELECT x.* FROM (SELECT src.k, e.key, coalesce(CASE WHEN (e.value -> 'enabled') IS NULL OR (e.value -> 'enabled') = 'null'::jsonb THEN NULL ELSE ((e.value -> 'enabled'))::boolean END, (true)::boolean), coalesce(CASE WHEN (e.value -> 'frequency') IS NULL OR (e.value -> 'frequency') = 'null'::jsonb THEN NULL ELSE ((e.value -> 'frequency') #>> '{}') END, ('daily')::text) FROM src CROSS JOIN LATERAL jsonb_each((CASE WHEN jsonb_typeof((src.d -> 'notifications')) = 'object' THEN (src.d -> 'notifications') ELSE '{}'::jsonb END)) AS e OFFSET 0) AS x(sy_k, sy_ek, sy_c0, sy_c1)
+  SELECT x.* FROM (SELECT src.k, e.key, coalesce((e.value ->> 'enabled')::boolean, (true)::boolean), coalesce((e.value ->> 'frequency'), ('daily')::text) FROM src CROSS JOIN LATERAL jsonb_each((CASE WHEN jsonb_typeof((src.d -> 'notifications')) = 'object' THEN (src.d -> 'notifications') ELSE '{}'::jsonb END)) AS e WHERE write_1 OFFSET 0) AS x(sy_k, sy_ek, sy_c0, sy_c1)
   WHERE NOT EXISTS (SELECT 1 FROM "public"."notification_preferences" y WHERE y."user_id" = x.sy_k AND y."channel" = x.sy_ek AND ROW(y."enabled"::text, y."frequency"::text) IS NOT DISTINCT FROM ROW(x.sy_c0::text, x.sy_c1::text))
   ON CONFLICT ("user_id", "channel") DO UPDATE SET "enabled" = EXCLUDED."enabled", "frequency" = EXCLUDED."frequency"
   RETURNING 1
 ),
 u AS (
   INSERT INTO switchyard.unmapped_keys (migration_name, key_path, documents)
-  SELECT 'user-preferences', x.path, count(*) FROM (SELECT k.key AS path FROM src CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(src.d) = 'object' THEN src.d ELSE '{}'::jsonb END) AS k(key) WHERE k.key NOT IN ('language', 'notifications', 'theme', 'timezone')
-  UNION ALL SELECT 'notifications' || '.*.' || k.key FROM src CROSS JOIN LATERAL jsonb_each((CASE WHEN jsonb_typeof((src.d -> 'notifications')) = 'object' THEN (src.d -> 'notifications') ELSE '{}'::jsonb END)) AS e CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(e.value) = 'object' THEN e.value ELSE '{}'::jsonb END) AS k(key) WHERE k.key NOT IN ('enabled', 'frequency')) AS x WHERE backfill GROUP BY x.path
+  SELECT 'user-preferences', x.path, count(*) FROM (SELECT k.key AS path FROM (SELECT src.d - ARRAY['language', 'notifications', 'theme', 'timezone']::text[] AS rest FROM src WHERE jsonb_typeof(src.d) = 'object') r CROSS JOIN LATERAL jsonb_object_keys(r.rest) AS k(key) WHERE r.rest <> '{}'::jsonb
+  UNION ALL SELECT 'notifications' || '.*.' || k.key FROM (SELECT e.value - ARRAY['enabled', 'frequency']::text[] AS rest FROM src CROSS JOIN LATERAL jsonb_each((CASE WHEN jsonb_typeof((src.d -> 'notifications')) = 'object' THEN (src.d -> 'notifications') ELSE '{}'::jsonb END)) AS e WHERE jsonb_typeof(e.value) = 'object') r CROSS JOIN LATERAL jsonb_object_keys(r.rest) AS k(key) WHERE r.rest <> '{}'::jsonb) AS x WHERE backfill GROUP BY x.path
   ON CONFLICT (migration_name, key_path) DO UPDATE SET documents = switchyard.unmapped_keys.documents + EXCLUDED.documents
   RETURNING 1
 )
-SELECT (SELECT count(*) FROM sy_doc), (SELECT count(*) FROM q), (SELECT count(*) FROM t0) + (SELECT count(*) FROM t1) + (SELECT count(*) FROM u) INTO n_rows, n_quarantined, n_written;
-  DELETE FROM "public"."user_preferences" t WHERE t."user_id" = ANY(keys) AND EXISTS (SELECT 1 FROM switchyard.quarantine q WHERE q.migration_name = 'user-preferences' AND q.source_key = t."user_id"::text);
-  DELETE FROM "public"."notification_preferences" t WHERE t."user_id" = ANY(keys) AND (EXISTS (SELECT 1 FROM switchyard.quarantine q WHERE q.migration_name = 'user-preferences' AND q.source_key = t."user_id"::text) OR NOT EXISTS (SELECT 1 FROM "public"."users" s WHERE s."id" = t."user_id" AND jsonb_typeof((s."preferences" -> 'notifications')) = 'object' AND (s."preferences" -> 'notifications') ? t."channel"));
+SELECT (SELECT count(*) FROM sy_doc), (SELECT count(*) FROM q), (SELECT count(*) FROM t0) + (SELECT count(*) FROM t1) + (SELECT count(*) FROM u), (SELECT array_agg(c.k) FROM sy_doc c WHERE NOT c.ok) INTO n_rows, n_quarantined, n_written, bad;
+  IF bad IS NOT NULL THEN
+    DELETE FROM "public"."user_preferences" t WHERE t."user_id" = ANY(bad);
+  END IF;
+  IF bad IS NOT NULL THEN
+    DELETE FROM "public"."notification_preferences" t WHERE t."user_id" = ANY(bad);
+  END IF;
+  IF write_1 THEN
+    DELETE FROM "public"."notification_preferences" t WHERE t."user_id" = ANY(keys) AND NOT EXISTS (SELECT 1 FROM "public"."users" s WHERE s."id" = t."user_id" AND jsonb_typeof((s."preferences" -> 'notifications')) = 'object' AND (s."preferences" -> 'notifications') ? t."channel");
+  END IF;
 END IF;
 END;
 $sy$;
 
-CREATE OR REPLACE FUNCTION switchyard."sy_user_preferences_b93a2f57_map"(keys bigint[], backfill boolean, OUT n_rows bigint, OUT n_quarantined bigint) RETURNS record
+CREATE OR REPLACE FUNCTION switchyard."sy_user_preferences_b93a2f57_map"(keys bigint[], backfill boolean, write_0 boolean DEFAULT true, write_1 boolean DEFAULT true, OUT n_rows bigint, OUT n_quarantined bigint) RETURNS record
 LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
 AS $sy$
 #variable_conflict use_variable
@@ -189,7 +205,7 @@ n_rows := 0;
 n_quarantined := 0;
 IF keys IS NULL OR cardinality(keys) = 0 THEN RETURN; END IF;
 BEGIN
-  SELECT a.n_rows, a.n_quarantined INTO n_rows, n_quarantined FROM switchyard."sy_user_preferences_b93a2f57_apply"(keys, backfill, false) a;
+  SELECT a.n_rows, a.n_quarantined INTO n_rows, n_quarantined FROM switchyard."sy_user_preferences_b93a2f57_apply"(keys, backfill, false, write_0, write_1) a;
   RETURN;
 EXCEPTION
   WHEN deadlock_detected OR lock_not_available OR query_canceled OR serialization_failure THEN RAISE;
@@ -207,7 +223,7 @@ LOOP
   reasons := '{}';
   FOREACH k IN ARRAY pending LOOP
     BEGIN
-      SELECT a.n_rows, a.n_quarantined INTO one FROM switchyard."sy_user_preferences_b93a2f57_apply"(ARRAY[k], backfill, true) a;
+      SELECT a.n_rows, a.n_quarantined INTO one FROM switchyard."sy_user_preferences_b93a2f57_apply"(ARRAY[k], backfill, true, write_0, write_1) a;
       n_rows := n_rows + one.n_rows;
       n_quarantined := n_quarantined + one.n_quarantined;
     EXCEPTION
@@ -267,22 +283,37 @@ AS $sy$
 #variable_conflict use_variable
 DECLARE
   keys bigint[];
+  part record;
 BEGIN
 IF current_setting('switchyard.syncing', true) = 'on' THEN RETURN NULL; END IF;
-IF TG_OP = 'INSERT' THEN
-  SELECT array_agg(n."id" ORDER BY n."id") FROM sy_new n INTO keys;
-ELSIF TG_OP = 'DELETE' THEN
-  SELECT array_agg(o."id" ORDER BY o."id") FROM sy_old o INTO keys;
-ELSE
-  SELECT array_agg(DISTINCT x.k ORDER BY x.k) FROM (
-    SELECT n."id" AS k FROM sy_new n WHERE NOT EXISTS (SELECT 1 FROM sy_old o WHERE o."id" = n."id" AND o."preferences" IS NOT DISTINCT FROM n."preferences" AND o."preferences"::text IS NOT DISTINCT FROM n."preferences"::text)
-    UNION ALL SELECT o."id" FROM sy_old o WHERE NOT EXISTS (SELECT 1 FROM sy_new n WHERE n."id" = o."id")) x INTO keys;
-END IF;
-IF keys IS NULL THEN RETURN NULL; END IF;
 PERFORM set_config('switchyard.syncing', 'on', true);
 BEGIN
-  PERFORM switchyard."sy_user_preferences_b93a2f57_map"(keys, false);
+  IF TG_OP = 'UPDATE' THEN
+    FOR part IN SELECT array_agg(DISTINCT x.k ORDER BY x.k) AS keys, x.w0, x.w1 FROM (
+      SELECT n."id" AS k, o."id" IS NULL OR NOT ((o."preferences" -> 'language') IS NOT DISTINCT FROM (n."preferences" -> 'language') AND (o."preferences" -> 'language')::text IS NOT DISTINCT FROM (n."preferences" -> 'language')::text AND (o."preferences" -> 'theme') IS NOT DISTINCT FROM (n."preferences" -> 'theme') AND (o."preferences" -> 'theme')::text IS NOT DISTINCT FROM (n."preferences" -> 'theme')::text AND (o."preferences" -> 'timezone') IS NOT DISTINCT FROM (n."preferences" -> 'timezone') AND (o."preferences" -> 'timezone')::text IS NOT DISTINCT FROM (n."preferences" -> 'timezone')::text) AS w0, o."id" IS NULL OR NOT ((o."preferences" -> 'notifications') IS NOT DISTINCT FROM (n."preferences" -> 'notifications') AND (o."preferences" -> 'notifications')::text IS NOT DISTINCT FROM (n."preferences" -> 'notifications')::text) AS w1 FROM sy_new n LEFT JOIN sy_old o ON o."id" = n."id"
+      WHERE o."id" IS NULL OR NOT (o."preferences" IS NOT DISTINCT FROM n."preferences" AND o."preferences"::text IS NOT DISTINCT FROM n."preferences"::text)
+      UNION ALL SELECT o."id", true, true FROM sy_old o WHERE NOT EXISTS (SELECT 1 FROM sy_new n WHERE n."id" = o."id")) x
+      GROUP BY x.w0, x.w1 ORDER BY 1 LOOP
+      PERFORM switchyard."sy_user_preferences_b93a2f57_map"(part.keys, false, part.w0, part.w1);
+    END LOOP;
+  ELSE
+    IF TG_OP = 'INSERT' THEN
+      SELECT array_agg(n."id" ORDER BY n."id") FROM sy_new n INTO keys;
+    ELSE
+      SELECT array_agg(o."id" ORDER BY o."id") FROM sy_old o INTO keys;
+    END IF;
+    PERFORM switchyard."sy_user_preferences_b93a2f57_map"(keys, false);
+  END IF;
 EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure THEN
+  IF TG_OP = 'INSERT' THEN
+    SELECT array_agg(n."id" ORDER BY n."id") FROM sy_new n INTO keys;
+  ELSIF TG_OP = 'DELETE' THEN
+    SELECT array_agg(o."id" ORDER BY o."id") FROM sy_old o INTO keys;
+  ELSE
+    SELECT array_agg(DISTINCT x.k ORDER BY x.k) FROM (
+      SELECT n."id" AS k FROM sy_new n WHERE NOT EXISTS (SELECT 1 FROM sy_old o WHERE o."id" = n."id" AND o."preferences" IS NOT DISTINCT FROM n."preferences" AND o."preferences"::text IS NOT DISTINCT FROM n."preferences"::text)
+      UNION ALL SELECT o."id" FROM sy_old o WHERE NOT EXISTS (SELECT 1 FROM sy_new n WHERE n."id" = o."id")) x INTO keys;
+  END IF;
   INSERT INTO switchyard.sync_queue (migration_name, kind, source_key)
   SELECT 'user-preferences', 'forward', k::text FROM unnest(keys) AS k;
 END;
@@ -916,30 +947,30 @@ SELECT (array_agg(k ORDER BY k))[1]::text, (array_agg(k ORDER BY k DESC))[1]::te
 SELECT (array_agg(k ORDER BY k))[1]::text, (array_agg(k ORDER BY k DESC))[1]::text, count(*) FROM (SELECT "id" AS k FROM "public"."users" WHERE "id" > $1::bigint ORDER BY "id" LIMIT $2) AS batch;
 
 WITH sy_doc AS MATERIALIZED (
-  SELECT s."id" AS k, s."preferences" AS d, (CASE WHEN s."preferences" IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(s."preferences") <> 'object' THEN 'document is ' || jsonb_typeof(s."preferences") || ', expected an object' ELSE coalesce(CASE WHEN (s."preferences" -> 'theme') IS NULL OR (s."preferences" -> 'theme') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."preferences" -> 'theme')) <> 'string' THEN 'theme' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'theme')) WHEN ((s."preferences" -> 'theme') #>> '{}') NOT IN ('light', 'dark', 'system') THEN 'theme' || ': value ' || ((s."preferences" -> 'theme') #>> '{}') || ' is not allowed' ELSE NULL END,
-        CASE WHEN (s."preferences" -> 'language') IS NULL OR (s."preferences" -> 'language') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."preferences" -> 'language')) <> 'string' THEN 'language' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'language')) ELSE NULL END,
-        CASE WHEN (s."preferences" -> 'timezone') IS NULL OR (s."preferences" -> 'timezone') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."preferences" -> 'timezone')) <> 'string' THEN 'timezone' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'timezone')) ELSE NULL END,
+  SELECT s."id" AS k, s."preferences" AS d, (CASE WHEN s."preferences" IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(s."preferences") <> 'object' THEN 'document is ' || jsonb_typeof(s."preferences") || ', expected an object' ELSE coalesce(CASE coalesce(jsonb_typeof((s."preferences" -> 'theme')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN CASE WHEN (s."preferences" ->> 'theme') NOT IN ('light', 'dark', 'system') THEN 'theme' || ': value ' || (s."preferences" ->> 'theme') || ' is not allowed' ELSE NULL END ELSE 'theme' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'theme')) END,
+        CASE coalesce(jsonb_typeof((s."preferences" -> 'language')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN NULL ELSE 'language' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'language')) END,
+        CASE coalesce(jsonb_typeof((s."preferences" -> 'timezone')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN NULL ELSE 'timezone' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'timezone')) END,
         CASE WHEN (s."preferences" -> 'notifications') IS NOT NULL AND jsonb_typeof((s."preferences" -> 'notifications')) NOT IN ('object', 'null') THEN 'notifications: expected object, got ' || jsonb_typeof((s."preferences" -> 'notifications')) END,
-        CASE WHEN EXISTS (SELECT 1 FROM jsonb_each((CASE WHEN jsonb_typeof((s."preferences" -> 'notifications')) = 'object' THEN (s."preferences" -> 'notifications') ELSE '{}'::jsonb END)) AS e WHERE coalesce(CASE WHEN e.key NOT IN ('email', 'push', 'sms') THEN 'notifications: entry ' || e.key || ' is not allowed' END, CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'notifications.' || e.key || ': expected object, got ' || jsonb_typeof(e.value) END, CASE WHEN (e.value -> 'enabled') IS NULL OR (e.value -> 'enabled') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'enabled')) <> 'boolean' THEN ('notifications.' || e.key || '.enabled') || ': expected boolean, got ' || jsonb_typeof((e.value -> 'enabled')) ELSE NULL END, CASE WHEN (e.value -> 'frequency') IS NULL OR (e.value -> 'frequency') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'frequency')) <> 'string' THEN ('notifications.' || e.key || '.frequency') || ': expected string, got ' || jsonb_typeof((e.value -> 'frequency')) WHEN ((e.value -> 'frequency') #>> '{}') NOT IN ('instant', 'daily', 'weekly', 'never') THEN ('notifications.' || e.key || '.frequency') || ': value ' || ((e.value -> 'frequency') #>> '{}') || ' is not allowed' ELSE NULL END) IS NOT NULL) THEN 'entry' END) END IS NULL) AS ok
+        CASE WHEN EXISTS (SELECT 1 FROM jsonb_each((CASE WHEN jsonb_typeof((s."preferences" -> 'notifications')) = 'object' THEN (s."preferences" -> 'notifications') ELSE '{}'::jsonb END)) AS e WHERE coalesce(CASE WHEN e.key NOT IN ('email', 'push', 'sms') THEN 'notifications: entry ' || e.key || ' is not allowed' END, CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'notifications.' || e.key || ': expected object, got ' || jsonb_typeof(e.value) END, CASE coalesce(jsonb_typeof((e.value -> 'enabled')), 'null') WHEN 'null' THEN NULL WHEN 'boolean' THEN NULL ELSE ('notifications.' || e.key || '.enabled') || ': expected boolean, got ' || jsonb_typeof((e.value -> 'enabled')) END, CASE coalesce(jsonb_typeof((e.value -> 'frequency')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN CASE WHEN (e.value ->> 'frequency') NOT IN ('instant', 'daily', 'weekly', 'never') THEN ('notifications.' || e.key || '.frequency') || ': value ' || (e.value ->> 'frequency') || ' is not allowed' ELSE NULL END ELSE ('notifications.' || e.key || '.frequency') || ': expected string, got ' || jsonb_typeof((e.value -> 'frequency')) END) IS NOT NULL) THEN 'entry' END) END IS NULL) AS ok
   FROM "public"."users" s WHERE s."id" BETWEEN $1::bigint AND $2::bigint AND NOT EXISTS (SELECT 1 FROM switchyard.quarantine q WHERE q.migration_name = 'user-preferences' AND q.source_key = s."id"::text)
 ),
 src AS NOT MATERIALIZED (SELECT c.k, c.d FROM sy_doc c WHERE c.ok),
-exp AS (SELECT k::text AS key, NULL::text AS ek, jsonb_build_array(to_jsonb(coalesce(CASE WHEN (d -> 'theme') IS NULL OR (d -> 'theme') = 'null'::jsonb THEN NULL ELSE ((d -> 'theme') #>> '{}') END, ('system')::text)), to_jsonb(coalesce(CASE WHEN (d -> 'language') IS NULL OR (d -> 'language') = 'null'::jsonb THEN NULL ELSE ((d -> 'language') #>> '{}') END, ('en')::text)), to_jsonb(coalesce(CASE WHEN (d -> 'timezone') IS NULL OR (d -> 'timezone') = 'null'::jsonb THEN NULL ELSE ((d -> 'timezone') #>> '{}') END, ('UTC')::text))) AS v FROM src),
+exp AS (SELECT k::text AS key, NULL::text AS ek, jsonb_build_array(to_jsonb(coalesce((d ->> 'theme'), ('system')::text)), to_jsonb(coalesce((d ->> 'language'), ('en')::text)), to_jsonb(coalesce((d ->> 'timezone'), ('UTC')::text))) AS v FROM src),
 act AS (SELECT a."user_id"::text AS key, NULL::text AS ek, jsonb_build_array(to_jsonb(a."theme"), to_jsonb(a."language"), to_jsonb(a."timezone")) AS v FROM "public"."user_preferences" a WHERE a."user_id" BETWEEN $1::bigint AND $2::bigint AND NOT EXISTS (SELECT 1 FROM switchyard.quarantine q WHERE q.migration_name = 'user-preferences' AND q.source_key = a."user_id"::text))
 SELECT coalesce(exp.key, act.key) AS key, coalesce(exp.ek, act.ek) AS entry, exp.v AS expected, act.v AS actual
 FROM exp FULL JOIN act ON exp.key = act.key AND exp.ek IS NOT DISTINCT FROM act.ek
 WHERE exp.v IS DISTINCT FROM act.v;
 
 WITH sy_doc AS MATERIALIZED (
-  SELECT s."id" AS k, s."preferences" AS d, (CASE WHEN s."preferences" IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(s."preferences") <> 'object' THEN 'document is ' || jsonb_typeof(s."preferences") || ', expected an object' ELSE coalesce(CASE WHEN (s."preferences" -> 'theme') IS NULL OR (s."preferences" -> 'theme') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."preferences" -> 'theme')) <> 'string' THEN 'theme' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'theme')) WHEN ((s."preferences" -> 'theme') #>> '{}') NOT IN ('light', 'dark', 'system') THEN 'theme' || ': value ' || ((s."preferences" -> 'theme') #>> '{}') || ' is not allowed' ELSE NULL END,
-        CASE WHEN (s."preferences" -> 'language') IS NULL OR (s."preferences" -> 'language') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."preferences" -> 'language')) <> 'string' THEN 'language' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'language')) ELSE NULL END,
-        CASE WHEN (s."preferences" -> 'timezone') IS NULL OR (s."preferences" -> 'timezone') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((s."preferences" -> 'timezone')) <> 'string' THEN 'timezone' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'timezone')) ELSE NULL END,
+  SELECT s."id" AS k, s."preferences" AS d, (CASE WHEN s."preferences" IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(s."preferences") <> 'object' THEN 'document is ' || jsonb_typeof(s."preferences") || ', expected an object' ELSE coalesce(CASE coalesce(jsonb_typeof((s."preferences" -> 'theme')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN CASE WHEN (s."preferences" ->> 'theme') NOT IN ('light', 'dark', 'system') THEN 'theme' || ': value ' || (s."preferences" ->> 'theme') || ' is not allowed' ELSE NULL END ELSE 'theme' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'theme')) END,
+        CASE coalesce(jsonb_typeof((s."preferences" -> 'language')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN NULL ELSE 'language' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'language')) END,
+        CASE coalesce(jsonb_typeof((s."preferences" -> 'timezone')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN NULL ELSE 'timezone' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'timezone')) END,
         CASE WHEN (s."preferences" -> 'notifications') IS NOT NULL AND jsonb_typeof((s."preferences" -> 'notifications')) NOT IN ('object', 'null') THEN 'notifications: expected object, got ' || jsonb_typeof((s."preferences" -> 'notifications')) END,
-        CASE WHEN EXISTS (SELECT 1 FROM jsonb_each((CASE WHEN jsonb_typeof((s."preferences" -> 'notifications')) = 'object' THEN (s."preferences" -> 'notifications') ELSE '{}'::jsonb END)) AS e WHERE coalesce(CASE WHEN e.key NOT IN ('email', 'push', 'sms') THEN 'notifications: entry ' || e.key || ' is not allowed' END, CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'notifications.' || e.key || ': expected object, got ' || jsonb_typeof(e.value) END, CASE WHEN (e.value -> 'enabled') IS NULL OR (e.value -> 'enabled') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'enabled')) <> 'boolean' THEN ('notifications.' || e.key || '.enabled') || ': expected boolean, got ' || jsonb_typeof((e.value -> 'enabled')) ELSE NULL END, CASE WHEN (e.value -> 'frequency') IS NULL OR (e.value -> 'frequency') = 'null'::jsonb THEN NULL WHEN jsonb_typeof((e.value -> 'frequency')) <> 'string' THEN ('notifications.' || e.key || '.frequency') || ': expected string, got ' || jsonb_typeof((e.value -> 'frequency')) WHEN ((e.value -> 'frequency') #>> '{}') NOT IN ('instant', 'daily', 'weekly', 'never') THEN ('notifications.' || e.key || '.frequency') || ': value ' || ((e.value -> 'frequency') #>> '{}') || ' is not allowed' ELSE NULL END) IS NOT NULL) THEN 'entry' END) END IS NULL) AS ok
+        CASE WHEN EXISTS (SELECT 1 FROM jsonb_each((CASE WHEN jsonb_typeof((s."preferences" -> 'notifications')) = 'object' THEN (s."preferences" -> 'notifications') ELSE '{}'::jsonb END)) AS e WHERE coalesce(CASE WHEN e.key NOT IN ('email', 'push', 'sms') THEN 'notifications: entry ' || e.key || ' is not allowed' END, CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'notifications.' || e.key || ': expected object, got ' || jsonb_typeof(e.value) END, CASE coalesce(jsonb_typeof((e.value -> 'enabled')), 'null') WHEN 'null' THEN NULL WHEN 'boolean' THEN NULL ELSE ('notifications.' || e.key || '.enabled') || ': expected boolean, got ' || jsonb_typeof((e.value -> 'enabled')) END, CASE coalesce(jsonb_typeof((e.value -> 'frequency')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN CASE WHEN (e.value ->> 'frequency') NOT IN ('instant', 'daily', 'weekly', 'never') THEN ('notifications.' || e.key || '.frequency') || ': value ' || (e.value ->> 'frequency') || ' is not allowed' ELSE NULL END ELSE ('notifications.' || e.key || '.frequency') || ': expected string, got ' || jsonb_typeof((e.value -> 'frequency')) END) IS NOT NULL) THEN 'entry' END) END IS NULL) AS ok
   FROM "public"."users" s WHERE s."id" BETWEEN $1::bigint AND $2::bigint AND NOT EXISTS (SELECT 1 FROM switchyard.quarantine q WHERE q.migration_name = 'user-preferences' AND q.source_key = s."id"::text)
 ),
 src AS NOT MATERIALIZED (SELECT c.k, c.d FROM sy_doc c WHERE c.ok),
-exp AS (SELECT k::text AS key, e.key AS ek, jsonb_build_array(to_jsonb(coalesce(CASE WHEN (e.value -> 'enabled') IS NULL OR (e.value -> 'enabled') = 'null'::jsonb THEN NULL ELSE ((e.value -> 'enabled'))::boolean END, (true)::boolean)), to_jsonb(coalesce(CASE WHEN (e.value -> 'frequency') IS NULL OR (e.value -> 'frequency') = 'null'::jsonb THEN NULL ELSE ((e.value -> 'frequency') #>> '{}') END, ('daily')::text))) AS v FROM src CROSS JOIN LATERAL jsonb_each((CASE WHEN jsonb_typeof((d -> 'notifications')) = 'object' THEN (d -> 'notifications') ELSE '{}'::jsonb END)) AS e),
+exp AS (SELECT k::text AS key, e.key AS ek, jsonb_build_array(to_jsonb(coalesce((e.value ->> 'enabled')::boolean, (true)::boolean)), to_jsonb(coalesce((e.value ->> 'frequency'), ('daily')::text))) AS v FROM src CROSS JOIN LATERAL jsonb_each((CASE WHEN jsonb_typeof((d -> 'notifications')) = 'object' THEN (d -> 'notifications') ELSE '{}'::jsonb END)) AS e),
 act AS (SELECT a."user_id"::text AS key, a."channel" AS ek, jsonb_build_array(to_jsonb(a."enabled"), to_jsonb(a."frequency")) AS v FROM "public"."notification_preferences" a WHERE a."user_id" BETWEEN $1::bigint AND $2::bigint AND NOT EXISTS (SELECT 1 FROM switchyard.quarantine q WHERE q.migration_name = 'user-preferences' AND q.source_key = a."user_id"::text))
 SELECT coalesce(exp.key, act.key) AS key, coalesce(exp.ek, act.ek) AS entry, exp.v AS expected, act.v AS actual
 FROM exp FULL JOIN act ON exp.key = act.key AND exp.ek IS NOT DISTINCT FROM act.ek
@@ -1267,9 +1298,9 @@ ALTER TABLE IF EXISTS "public"."user_preferences" DROP CONSTRAINT IF EXISTS "sy_
 DROP TABLE IF EXISTS "public"."user_preferences";
 
 -- drop our functions and bookkeeping (one transaction, lock_timeout, retried)
-DROP FUNCTION IF EXISTS switchyard."sy_user_preferences_b93a2f57_apply"(bigint[], boolean, boolean);
+DROP FUNCTION IF EXISTS switchyard."sy_user_preferences_b93a2f57_apply"(bigint[], boolean, boolean, boolean, boolean);
 
-DROP FUNCTION IF EXISTS switchyard."sy_user_preferences_b93a2f57_map"(bigint[], boolean);
+DROP FUNCTION IF EXISTS switchyard."sy_user_preferences_b93a2f57_map"(bigint[], boolean, boolean, boolean);
 
 DROP FUNCTION IF EXISTS switchyard."sy_user_preferences_b93a2f57_drain"();
 
