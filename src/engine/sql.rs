@@ -784,27 +784,20 @@ pub fn create_apply_fn(r: &Recipe, n: &Names) -> String {
         ));
     }
     // A key with queued work, or quarantined until now, may have target
-    // rows that do not follow its document: every target is written then,
-    // whatever the caller said.
+    // rows that do not follow its document: those keys (`dirty`) get every
+    // target written, whatever the caller said (a second pass below).
     before.push(format!(
-        "  DELETE FROM switchyard.sync_queue q WHERE q.migration_name = {name} AND q.kind = 'forward' AND q.source_key = ANY(keys::text[]);\n  GET DIAGNOSTICS n_dirty = ROW_COUNT;"
+        "  WITH d AS (DELETE FROM switchyard.sync_queue q WHERE q.migration_name = {name} AND q.kind = 'forward' AND q.source_key = ANY(keys::text[]) RETURNING q.source_key)\n  SELECT array_agg(d.source_key) FROM d INTO dirty;"
     ));
     // Every dual-write passes here: a plain indexed probe first, so the
     // replay's grouping (planned for any key set, or none) only runs when
     // these keys have queued work.
     before.push(format!(
-        "  IF EXISTS (SELECT 1 FROM switchyard.sync_queue q WHERE q.migration_name = {name} AND q.kind IN ('reverse', 'contract') AND q.source_key = ANY(keys::text[])) THEN\n    PERFORM {}(ARRAY['reverse', 'contract'], keys, NULL, false);\n    n_dirty := n_dirty + 1;\n  END IF;",
+        "  SELECT array_agg(q.source_key) FROM switchyard.sync_queue q WHERE q.migration_name = {name} AND q.kind IN ('reverse', 'contract') AND q.source_key = ANY(keys::text[]) INTO waiting;\n  IF waiting IS NOT NULL THEN\n    PERFORM {}(ARRAY['reverse', 'contract'], keys, NULL, false);\n    dirty := dirty || waiting;\n  END IF;",
         n.replay_fn()
     ));
     before.push(format!(
-        "  DELETE FROM switchyard.quarantine q WHERE q.migration_name = {name} AND q.source_key = ANY(keys::text[]);\n  GET DIAGNOSTICS n_cleared = ROW_COUNT;"
-    ));
-    let all: Vec<String> = (0..r.targets.len())
-        .map(|i| format!("write_{i} := true;"))
-        .collect();
-    before.push(format!(
-        "  IF n_dirty + n_cleared > 0 THEN\n    {}\n  END IF;",
-        all.join(" ")
+        "  WITH d AS (DELETE FROM switchyard.quarantine q WHERE q.migration_name = {name} AND q.source_key = ANY(keys::text[]) RETURNING q.source_key)\n  SELECT dirty || array_agg(d.source_key) FROM d INTO dirty;"
     ));
     let after = delete_stale_targets(r);
     let clear: Vec<String> = r
@@ -818,8 +811,19 @@ pub fn create_apply_fn(r: &Recipe, n: &Names) -> String {
             )
         })
         .collect();
+    let every: Vec<String> = (0..r.targets.len()).map(|i| format!("write_{i}")).collect();
+    let all: String = (0..r.targets.len())
+        .map(|i| format!(" write_{i} := true;"))
+        .collect();
+    // The second pass re-maps the dirty keys into every target; the counts
+    // are the first pass's (it saw every key).
+    let again = format!(
+        "  EXIT WHEN dirty IS NULL OR ({});\n  IF counted IS NULL THEN counted := ARRAY[n_rows, n_quarantined]; END IF;\n  keys := dirty::{kt}; dirty := NULL;{all}\nEND LOOP;\nIF counted IS NOT NULL THEN\n  n_rows := counted[1]; n_quarantined := counted[2];\nEND IF;",
+        every.join(" AND "),
+        kt = key_array_type(r)
+    );
     let body = format!(
-        "IF NOT backfill THEN\n{}\nELSIF lock_rows THEN\n  PERFORM 1 FROM {src} s WHERE s.{key} = ANY(keys) ORDER BY s.{key} FOR KEY SHARE;\nEND IF;\nIF backfill THEN\n{}\n{};\nELSE\n{};\n{}\nEND IF;",
+        "IF NOT backfill THEN\n{}\nELSIF lock_rows THEN\n  PERFORM 1 FROM {src} s WHERE s.{key} = ANY(keys) ORDER BY s.{key} FOR KEY SHARE;\nEND IF;\nIF backfill THEN\n{}\n{};\nELSE\nLOOP\n{};\n{}\n{again}\nEND IF;",
         before.join("\n"),
         clear.join("\n"),
         map_statement(r, true),
@@ -835,7 +839,7 @@ pub fn create_apply_fn(r: &Recipe, n: &Names) -> String {
         ),
         "record",
         &format!(
-            "  n_written bigint;\n  n_dirty bigint;\n  n_cleared bigint;\n  bad {};",
+            "  n_written bigint;\n  bad {};\n  dirty text[];\n  waiting text[];\n  counted bigint[];",
             key_array_type(r)
         ),
         &body,

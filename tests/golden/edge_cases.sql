@@ -63,9 +63,10 @@ AS $sy1$
 #variable_conflict use_variable
 DECLARE
   n_written bigint;
-  n_dirty bigint;
-  n_cleared bigint;
   bad uuid[];
+  dirty text[];
+  waiting text[];
+  counted bigint[];
 BEGIN
 IF NOT backfill THEN
   PERFORM 1 FROM "app"."things" s WHERE s."id" = ANY(keys) ORDER BY s."id" FOR NO KEY UPDATE;
@@ -77,17 +78,15 @@ IF NOT backfill THEN
   IF current_setting('transaction_isolation') <> 'read committed' OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = '"app"."thing_parts"'::regclass AND g.tgname IN ('sy_edge_cases_8e2d2f6b_rev', 'sy_edge_cases_8e2d2f6b_ctr')) THEN
     PERFORM 1 FROM "app"."thing_parts" t WHERE t."thing_id" = ANY(keys) FOR UPDATE;
   END IF;
-  DELETE FROM switchyard.sync_queue q WHERE q.migration_name = 'edge-cases' AND q.kind = 'forward' AND q.source_key = ANY(keys::text[]);
-  GET DIAGNOSTICS n_dirty = ROW_COUNT;
-  IF EXISTS (SELECT 1 FROM switchyard.sync_queue q WHERE q.migration_name = 'edge-cases' AND q.kind IN ('reverse', 'contract') AND q.source_key = ANY(keys::text[])) THEN
+  WITH d AS (DELETE FROM switchyard.sync_queue q WHERE q.migration_name = 'edge-cases' AND q.kind = 'forward' AND q.source_key = ANY(keys::text[]) RETURNING q.source_key)
+  SELECT array_agg(d.source_key) FROM d INTO dirty;
+  SELECT array_agg(q.source_key) FROM switchyard.sync_queue q WHERE q.migration_name = 'edge-cases' AND q.kind IN ('reverse', 'contract') AND q.source_key = ANY(keys::text[]) INTO waiting;
+  IF waiting IS NOT NULL THEN
     PERFORM switchyard."sy_edge_cases_8e2d2f6b_replay"(ARRAY['reverse', 'contract'], keys, NULL, false);
-    n_dirty := n_dirty + 1;
+    dirty := dirty || waiting;
   END IF;
-  DELETE FROM switchyard.quarantine q WHERE q.migration_name = 'edge-cases' AND q.source_key = ANY(keys::text[]);
-  GET DIAGNOSTICS n_cleared = ROW_COUNT;
-  IF n_dirty + n_cleared > 0 THEN
-    write_0 := true; write_1 := true;
-  END IF;
+  WITH d AS (DELETE FROM switchyard.quarantine q WHERE q.migration_name = 'edge-cases' AND q.source_key = ANY(keys::text[]) RETURNING q.source_key)
+  SELECT dirty || array_agg(d.source_key) FROM d INTO dirty;
 ELSIF lock_rows THEN
   PERFORM 1 FROM "app"."things" s WHERE s."id" = ANY(keys) ORDER BY s."id" FOR KEY SHARE;
 END IF;
@@ -145,6 +144,7 @@ u AS (
 )
 SELECT (SELECT count(*) FROM sy_doc), (SELECT count(*) FROM q), (SELECT count(*) FROM t0) + (SELECT count(*) FROM t1) + (SELECT count(*) FROM u) INTO n_rows, n_quarantined, n_written;
 ELSE
+LOOP
 WITH sy_doc AS MATERIALIZED (
   SELECT s."id" AS k, s."data" AS d, (CASE WHEN s."data" IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(s."data") <> 'object' THEN 'document is ' || jsonb_typeof(s."data") || ', expected an object' ELSE coalesce(CASE coalesce(jsonb_typeof((s."data" -> 'meta' -> 'label')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN CASE WHEN (s."data" -> 'meta' ->> 'label') NOT IN (E'it''s $sy$ \\ "quoted" ünïcode', 'plain') THEN 'meta.label' || ': value ' || (s."data" -> 'meta' ->> 'label') || ' is not allowed' ELSE NULL END ELSE 'meta.label' || ': expected string, got ' || jsonb_typeof((s."data" -> 'meta' -> 'label')) END,
         CASE coalesce(jsonb_typeof((s."data" -> 'meta' -> 'measures' -> 'weight')), 'null') WHEN 'null' THEN NULL WHEN 'number' THEN CASE WHEN abs((s."data" -> 'meta' -> 'measures' ->> 'weight')::numeric) >= 1.7976931348623159e308 OR ((s."data" -> 'meta' -> 'measures' ->> 'weight')::numeric <> 0 AND abs((s."data" -> 'meta' -> 'measures' ->> 'weight')::numeric) < 2.4703282292062327e-324) THEN 'meta.measures.weight' || ': out of range for double precision: ' || (s."data" -> 'meta' -> 'measures' ->> 'weight') ELSE NULL END ELSE 'meta.measures.weight' || ': expected number, got ' || jsonb_typeof((s."data" -> 'meta' -> 'measures' -> 'weight')) END,
@@ -208,6 +208,13 @@ SELECT (SELECT count(*) FROM sy_doc), (SELECT count(*) FROM q), (SELECT count(*)
   IF write_1 THEN
     DELETE FROM "app"."thing_parts" t WHERE t."thing_id" = ANY(keys) AND NOT EXISTS (SELECT 1 FROM "app"."things" s WHERE s."id" = t."thing_id" AND jsonb_typeof((s."data" -> 'parts' -> 'by_slot')) = 'object' AND (s."data" -> 'parts' -> 'by_slot') ? t."slot");
   END IF;
+  EXIT WHEN dirty IS NULL OR (write_0 AND write_1);
+  IF counted IS NULL THEN counted := ARRAY[n_rows, n_quarantined]; END IF;
+  keys := dirty::uuid[]; dirty := NULL; write_0 := true; write_1 := true;
+END LOOP;
+IF counted IS NOT NULL THEN
+  n_rows := counted[1]; n_quarantined := counted[2];
+END IF;
 END IF;
 END;
 $sy1$;

@@ -58,9 +58,10 @@ AS $sy$
 #variable_conflict use_variable
 DECLARE
   n_written bigint;
-  n_dirty bigint;
-  n_cleared bigint;
   bad uuid[];
+  dirty text[];
+  waiting text[];
+  counted bigint[];
 BEGIN
 IF NOT backfill THEN
   PERFORM 1 FROM "public"."orders" s WHERE s."order_id" = ANY(keys) ORDER BY s."order_id" FOR NO KEY UPDATE;
@@ -72,17 +73,15 @@ IF NOT backfill THEN
   IF current_setting('transaction_isolation') <> 'read committed' OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = '"public"."order_lines"'::regclass AND g.tgname IN ('sy_order_metadata_24cf9166_rev', 'sy_order_metadata_24cf9166_ctr')) THEN
     PERFORM 1 FROM "public"."order_lines" t WHERE t."order_id" = ANY(keys) FOR UPDATE;
   END IF;
-  DELETE FROM switchyard.sync_queue q WHERE q.migration_name = 'order-metadata' AND q.kind = 'forward' AND q.source_key = ANY(keys::text[]);
-  GET DIAGNOSTICS n_dirty = ROW_COUNT;
-  IF EXISTS (SELECT 1 FROM switchyard.sync_queue q WHERE q.migration_name = 'order-metadata' AND q.kind IN ('reverse', 'contract') AND q.source_key = ANY(keys::text[])) THEN
+  WITH d AS (DELETE FROM switchyard.sync_queue q WHERE q.migration_name = 'order-metadata' AND q.kind = 'forward' AND q.source_key = ANY(keys::text[]) RETURNING q.source_key)
+  SELECT array_agg(d.source_key) FROM d INTO dirty;
+  SELECT array_agg(q.source_key) FROM switchyard.sync_queue q WHERE q.migration_name = 'order-metadata' AND q.kind IN ('reverse', 'contract') AND q.source_key = ANY(keys::text[]) INTO waiting;
+  IF waiting IS NOT NULL THEN
     PERFORM switchyard."sy_order_metadata_24cf9166_replay"(ARRAY['reverse', 'contract'], keys, NULL, false);
-    n_dirty := n_dirty + 1;
+    dirty := dirty || waiting;
   END IF;
-  DELETE FROM switchyard.quarantine q WHERE q.migration_name = 'order-metadata' AND q.source_key = ANY(keys::text[]);
-  GET DIAGNOSTICS n_cleared = ROW_COUNT;
-  IF n_dirty + n_cleared > 0 THEN
-    write_0 := true; write_1 := true;
-  END IF;
+  WITH d AS (DELETE FROM switchyard.quarantine q WHERE q.migration_name = 'order-metadata' AND q.source_key = ANY(keys::text[]) RETURNING q.source_key)
+  SELECT dirty || array_agg(d.source_key) FROM d INTO dirty;
 ELSIF lock_rows THEN
   PERFORM 1 FROM "public"."orders" s WHERE s."order_id" = ANY(keys) ORDER BY s."order_id" FOR KEY SHARE;
 END IF;
@@ -130,6 +129,7 @@ u AS (
 )
 SELECT (SELECT count(*) FROM sy_doc), (SELECT count(*) FROM q), (SELECT count(*) FROM t0) + (SELECT count(*) FROM t1) + (SELECT count(*) FROM u) INTO n_rows, n_quarantined, n_written;
 ELSE
+LOOP
 WITH sy_doc AS MATERIALIZED (
   SELECT s."order_id" AS k, s."meta" AS d, (CASE WHEN s."meta" IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(s."meta") <> 'object' THEN 'document is ' || jsonb_typeof(s."meta") || ', expected an object' ELSE coalesce(CASE coalesce(jsonb_typeof((s."meta" -> 'billing' -> 'total')), 'null') WHEN 'null' THEN 'billing.total' || ': required key is missing' WHEN 'number' THEN NULL ELSE 'billing.total' || ': expected number, got ' || jsonb_typeof((s."meta" -> 'billing' -> 'total')) END,
         CASE coalesce(jsonb_typeof((s."meta" -> 'billing' -> 'currency')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN CASE WHEN (s."meta" -> 'billing' ->> 'currency') NOT IN ('EUR', 'USD', 'GBP') THEN 'billing.currency' || ': value ' || (s."meta" -> 'billing' ->> 'currency') || ' is not allowed' ELSE NULL END ELSE 'billing.currency' || ': expected string, got ' || jsonb_typeof((s."meta" -> 'billing' -> 'currency')) END,
@@ -183,6 +183,13 @@ SELECT (SELECT count(*) FROM sy_doc), (SELECT count(*) FROM q), (SELECT count(*)
   IF write_1 THEN
     DELETE FROM "public"."order_lines" t WHERE t."order_id" = ANY(keys) AND NOT EXISTS (SELECT 1 FROM "public"."orders" s WHERE s."order_id" = t."order_id" AND jsonb_typeof((s."meta" -> 'lines')) = 'object' AND (s."meta" -> 'lines') ? t."sku");
   END IF;
+  EXIT WHEN dirty IS NULL OR (write_0 AND write_1);
+  IF counted IS NULL THEN counted := ARRAY[n_rows, n_quarantined]; END IF;
+  keys := dirty::uuid[]; dirty := NULL; write_0 := true; write_1 := true;
+END LOOP;
+IF counted IS NOT NULL THEN
+  n_rows := counted[1]; n_quarantined := counted[2];
+END IF;
 END IF;
 END;
 $sy$;

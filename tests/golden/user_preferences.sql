@@ -62,9 +62,10 @@ AS $sy$
 #variable_conflict use_variable
 DECLARE
   n_written bigint;
-  n_dirty bigint;
-  n_cleared bigint;
   bad bigint[];
+  dirty text[];
+  waiting text[];
+  counted bigint[];
 BEGIN
 IF NOT backfill THEN
   PERFORM 1 FROM "public"."users" s WHERE s."id" = ANY(keys) ORDER BY s."id" FOR NO KEY UPDATE;
@@ -76,17 +77,15 @@ IF NOT backfill THEN
   IF current_setting('transaction_isolation') <> 'read committed' OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = '"public"."notification_preferences"'::regclass AND g.tgname IN ('sy_user_preferences_b93a2f57_rev', 'sy_user_preferences_b93a2f57_ctr')) THEN
     PERFORM 1 FROM "public"."notification_preferences" t WHERE t."user_id" = ANY(keys) FOR UPDATE;
   END IF;
-  DELETE FROM switchyard.sync_queue q WHERE q.migration_name = 'user-preferences' AND q.kind = 'forward' AND q.source_key = ANY(keys::text[]);
-  GET DIAGNOSTICS n_dirty = ROW_COUNT;
-  IF EXISTS (SELECT 1 FROM switchyard.sync_queue q WHERE q.migration_name = 'user-preferences' AND q.kind IN ('reverse', 'contract') AND q.source_key = ANY(keys::text[])) THEN
+  WITH d AS (DELETE FROM switchyard.sync_queue q WHERE q.migration_name = 'user-preferences' AND q.kind = 'forward' AND q.source_key = ANY(keys::text[]) RETURNING q.source_key)
+  SELECT array_agg(d.source_key) FROM d INTO dirty;
+  SELECT array_agg(q.source_key) FROM switchyard.sync_queue q WHERE q.migration_name = 'user-preferences' AND q.kind IN ('reverse', 'contract') AND q.source_key = ANY(keys::text[]) INTO waiting;
+  IF waiting IS NOT NULL THEN
     PERFORM switchyard."sy_user_preferences_b93a2f57_replay"(ARRAY['reverse', 'contract'], keys, NULL, false);
-    n_dirty := n_dirty + 1;
+    dirty := dirty || waiting;
   END IF;
-  DELETE FROM switchyard.quarantine q WHERE q.migration_name = 'user-preferences' AND q.source_key = ANY(keys::text[]);
-  GET DIAGNOSTICS n_cleared = ROW_COUNT;
-  IF n_dirty + n_cleared > 0 THEN
-    write_0 := true; write_1 := true;
-  END IF;
+  WITH d AS (DELETE FROM switchyard.quarantine q WHERE q.migration_name = 'user-preferences' AND q.source_key = ANY(keys::text[]) RETURNING q.source_key)
+  SELECT dirty || array_agg(d.source_key) FROM d INTO dirty;
 ELSIF lock_rows THEN
   PERFORM 1 FROM "public"."users" s WHERE s."id" = ANY(keys) ORDER BY s."id" FOR KEY SHARE;
 END IF;
@@ -132,6 +131,7 @@ u AS (
 )
 SELECT (SELECT count(*) FROM sy_doc), (SELECT count(*) FROM q), (SELECT count(*) FROM t0) + (SELECT count(*) FROM t1) + (SELECT count(*) FROM u) INTO n_rows, n_quarantined, n_written;
 ELSE
+LOOP
 WITH sy_doc AS MATERIALIZED (
   SELECT s."id" AS k, s."preferences" AS d, (CASE WHEN s."preferences" IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(s."preferences") <> 'object' THEN 'document is ' || jsonb_typeof(s."preferences") || ', expected an object' ELSE coalesce(CASE coalesce(jsonb_typeof((s."preferences" -> 'theme')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN CASE WHEN (s."preferences" ->> 'theme') NOT IN ('light', 'dark', 'system') THEN 'theme' || ': value ' || (s."preferences" ->> 'theme') || ' is not allowed' ELSE NULL END ELSE 'theme' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'theme')) END,
         CASE coalesce(jsonb_typeof((s."preferences" -> 'language')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN NULL ELSE 'language' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'language')) END,
@@ -183,6 +183,13 @@ SELECT (SELECT count(*) FROM sy_doc), (SELECT count(*) FROM q), (SELECT count(*)
   IF write_1 THEN
     DELETE FROM "public"."notification_preferences" t WHERE t."user_id" = ANY(keys) AND NOT EXISTS (SELECT 1 FROM "public"."users" s WHERE s."id" = t."user_id" AND jsonb_typeof((s."preferences" -> 'notifications')) = 'object' AND (s."preferences" -> 'notifications') ? t."channel");
   END IF;
+  EXIT WHEN dirty IS NULL OR (write_0 AND write_1);
+  IF counted IS NULL THEN counted := ARRAY[n_rows, n_quarantined]; END IF;
+  keys := dirty::bigint[]; dirty := NULL; write_0 := true; write_1 := true;
+END LOOP;
+IF counted IS NOT NULL THEN
+  n_rows := counted[1]; n_quarantined := counted[2];
+END IF;
 END IF;
 END;
 $sy$;
