@@ -29,6 +29,13 @@ pub fn router(leptos_options: LeptosOptions, pool: PgPool, settings: Settings) -
     let live = Router::new()
         .route("/{name}", axum::routing::get(crate::console::live::sse))
         .with_state(live_state.clone());
+    // Each phase's dry run as plain text (linked from the console).
+    let dry_runs = Router::new()
+        .route(
+            "/{name}/{phase}",
+            axum::routing::get(crate::console::live::dry_run),
+        )
+        .with_state(live_state.clone());
     // The read flag over HTTP, for applications that poll.
     let flags = Router::new()
         .route(
@@ -57,6 +64,7 @@ pub fn router(leptos_options: LeptosOptions, pool: PgPool, settings: Settings) -
     Router::new()
         .nest_service("/live", live)
         .nest_service("/flags", flags)
+        .nest_service("/dry-run", dry_runs)
         .merge(metrics)
         .nest_service(&format!("/{}", leptos_options.site_pkg_dir), pkg)
         .leptos_routes_with_context(

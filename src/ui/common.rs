@@ -12,6 +12,23 @@ pub fn use_migration_name() -> Memo<String> {
     Memo::new(move |_| params.read().get("name").unwrap_or_default())
 }
 
+/// Tells the island's `ServerAction`s about a refusal the server redirected
+/// back with (a form posted without JavaScript: `__err` and `__path` in the
+/// URL). On the server the router does this for the whole page; an island
+/// hydrates without the router, so it reads the URL itself and hydrates as
+/// it was rendered. Call it before creating the island's actions.
+pub fn provide_action_error() {
+    #[cfg(feature = "hydrate")]
+    {
+        let search = window().location().search().unwrap_or_default();
+        if let Ok(params) = web_sys::UrlSearchParams::new_with_str(&search) {
+            if let (Some(err), Some(path)) = (params.get("__err"), params.get("__path")) {
+                provide_context(leptos::server::ServerActionError::new(&path, &err));
+            }
+        }
+    }
+}
+
 /// The action's version as of its last successful call.
 pub fn saved_version<S>(action: ServerAction<S>) -> Memo<usize>
 where

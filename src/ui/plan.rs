@@ -12,12 +12,21 @@
 //! forms post to the server functions, which redirect back to the plan with
 //! a refusal encoded in the URL: the editor opens showing it (what was typed
 //! is not kept). The plan and its history are refetched when one of those
-//! actions saves (resources keyed on their versions, counting successful
-//! calls only). Comparing two revisions is a read, fetched when asked.
+//! actions saves (successful calls only). Comparing two revisions is a read,
+//! fetched when asked.
+//!
+//! The plan and its history are one island (`PlanIsland`): the only part of
+//! the page that hydrates. It gets the plan, the history and the
+//! migration's name from the server (an island has no router in the
+//! browser).
 
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 
-use super::common::{refusal, saved_version, use_migration_name, ErrorNote, Loading, PhaseBadge};
+use super::common::{
+    provide_action_error, refusal, saved_version, use_migration_name, ErrorNote, Loading,
+    PhaseBadge,
+};
 use super::spec::render_blocks;
 use crate::api::migrations::get_plan;
 use crate::api::plans::{get_plan_diff, get_plan_history, RestorePlan, SavePlan};
@@ -28,31 +37,56 @@ use crate::model::{AppError, PhaseView, PlanView};
 #[component]
 pub fn PlanSection() -> impl IntoView {
     let name = use_migration_name();
+    let plan = Resource::new(move || name.get(), get_plan);
+    let history = Resource::new(move || name.get(), get_plan_history);
+    view! {
+        <Suspense fallback=|| view! { <Loading what="plan"/> }>
+            {move || Suspend::new(async move {
+                match (plan.await, history.await) {
+                    (Ok(plan), Ok(history)) => {
+                        view! { <PlanIsland plan history name=name.get_untracked()/> }.into_any()
+                    }
+                    (Err(error), _) | (_, Err(error)) => view! { <ErrorNote error/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// The plan with its editor, and its history. Loaded again from the server
+/// when a save or a restore succeeded (a refusal changes nothing, so the
+/// editor and what was typed in it stay as they are).
+#[island]
+pub fn PlanIsland(plan: PlanView, history: Vec<PlanVersion>, name: String) -> impl IntoView {
+    provide_action_error();
     let save = ServerAction::<SavePlan>::new();
     let restore = ServerAction::<RestorePlan>::new();
-    // Refetched when a form saved; a refusal changes nothing, so the editor
-    // (and what was typed in it) stays as it is.
     let (saved, restored) = (saved_version(save), saved_version(restore));
-    let key = move || (name.get(), saved.get(), restored.get());
-    let plan = Resource::new(key, |(name, _, _)| get_plan(name));
-    let history = Resource::new(key, |(name, _, _)| get_plan_history(name));
+    let plan = RwSignal::new(plan);
+    let history = RwSignal::new(history);
+    let error = RwSignal::new(None::<AppError>);
+    let name = StoredValue::new(name);
+    Effect::watch(
+        move || (saved.get(), restored.get()),
+        move |_, _, _| {
+            spawn_local(async move {
+                let name = name.get_value();
+                match (get_plan(name.clone()).await, get_plan_history(name).await) {
+                    (Ok(p), Ok(h)) => {
+                        error.set(None);
+                        plan.set(p);
+                        history.set(h);
+                    }
+                    (Err(e), _) | (_, Err(e)) => error.set(Some(e)),
+                }
+            });
+        },
+        false,
+    );
     view! {
-        <Transition fallback=|| view! { <Loading what="plan"/> }>
-            {move || Suspend::new(async move {
-                match plan.await {
-                    Ok(plan) => view! { <PlanDoc plan name=name.get_untracked() save/> }.into_any(),
-                    Err(error) => view! { <ErrorNote error/> }.into_any(),
-                }
-            })}
-        </Transition>
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                match history.await {
-                    Ok(versions) => view! { <History versions name=name.get_untracked() restore/> }.into_any(),
-                    Err(error) => view! { <ErrorNote error/> }.into_any(),
-                }
-            })}
-        </Transition>
+        {move || error.get().map(|error| view! { <ErrorNote error/> })}
+        {move || view! { <PlanDoc plan=plan.get() name=name.get_value() save/> }}
+        {move || view! { <History versions=history.get() name=name.get_value() restore/> }}
     }
 }
 
