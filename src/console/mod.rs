@@ -569,7 +569,8 @@ fn event_view(e: StoredEvent) -> EventView {
         at: e.at,
         actor: e.actor,
         phase: e.phase,
-        event: e.event,
+        kind: e.event.kind().to_string(),
+        description: e.event.describe(),
     }
 }
 

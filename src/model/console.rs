@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Event, Phase, PhaseState, ReadsFrom};
+use super::{Phase, PhaseState, ReadsFrom};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ConsoleView {
@@ -122,7 +122,11 @@ pub struct EventView {
     pub at: DateTime<Utc>,
     pub actor: String,
     pub phase: Option<Phase>,
-    pub event: Event,
+    /// The event's kind (`Event::kind`).
+    pub kind: String,
+    /// What happened, in words (`Event::describe`): worded on the server,
+    /// so the browser needs no copy of the event vocabulary.
+    pub description: String,
 }
 
 /// What the operator asks of a phase.

@@ -4,6 +4,8 @@ use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_router::hooks::use_params_map;
 
+use chrono::{DateTime, Datelike, Timelike, Utc};
+
 use crate::model::{AppError, PhaseState};
 
 /// The `:name` of the migration in the current URL.
@@ -65,6 +67,28 @@ where
     })
 }
 
+/// `2026-11-24 13:05` (or `2026-11-24 13:05:09` with `seconds`) `UTC`.
+/// Islands format times with this rather than chrono's format strings,
+/// whose parser and formatter would otherwise ship in the browser bundle.
+pub fn date_time(at: &DateTime<Utc>, seconds: bool) -> String {
+    let time = if seconds {
+        time_of_day(at)
+    } else {
+        format!("{:02}:{:02}", at.hour(), at.minute())
+    };
+    format!(
+        "{:04}-{:02}-{:02} {time} UTC",
+        at.year(),
+        at.month(),
+        at.day()
+    )
+}
+
+/// `13:05:09` (UTC).
+pub fn time_of_day(at: &DateTime<Utc>) -> String {
+    format!("{:02}:{:02}:{:02}", at.hour(), at.minute(), at.second())
+}
+
 /// An error as a user should see it.
 #[component]
 pub fn ErrorNote(error: AppError) -> impl IntoView {
@@ -87,5 +111,26 @@ pub fn PhaseBadge(state: PhaseState) -> impl IntoView {
         <span class=format!("badge phase-{}", state.as_str()) data-state=state.as_str()>
             {state.label()}
         </span>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_read_as_chrono_would_format_them() {
+        let at = DateTime::parse_from_rfc3339("2026-01-04T09:05:07.5Z")
+            .expect("a time")
+            .with_timezone(&Utc);
+        assert_eq!(
+            date_time(&at, true),
+            at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+        );
+        assert_eq!(
+            date_time(&at, false),
+            at.format("%Y-%m-%d %H:%M UTC").to_string()
+        );
+        assert_eq!(time_of_day(&at), at.format("%H:%M:%S").to_string());
     }
 }

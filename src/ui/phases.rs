@@ -9,10 +9,14 @@
 //! hydrates. Each phase's dry run is loaded when it is unfolded, not sent
 //! with every view; without JavaScript it is a link to the SQL as text.
 
+use leptos::either::Either;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::common::{provide_action_error, use_migration_name, ErrorNote, Loading, PhaseBadge};
+use super::common::{
+    date_time, provide_action_error, time_of_day, use_migration_name, ErrorNote, Loading,
+    PhaseBadge,
+};
 use crate::api::console::{get_console, get_dry_run, ActOnPhase, SetThrottle};
 use crate::model::console::{
     ConsolePhase, ConsoleView, DryRunSql, PhaseAction, PhaseChoice, ThroughputPoint,
@@ -186,7 +190,7 @@ where
         format!(
             "Started by {} at {}",
             phase.started_by.clone().unwrap_or_else(|| "?".into()),
-            at.format("%Y-%m-%d %H:%M:%S UTC")
+            date_time(&at, true)
         )
     });
     let buttons = phase
@@ -227,7 +231,6 @@ where
             {dry_run}
         </li>
     }
-    .into_any()
 }
 
 /// A phase's dry run, folded. Unfolding it loads the SQL (once per recipe:
@@ -374,8 +377,9 @@ fn ProgressPanel(view: RwSignal<ConsoleView>, name: String) -> impl IntoView {
 #[component]
 fn ThroughputChart(points: Vec<ThroughputPoint>) -> impl IntoView {
     if points.len() < 2 {
-        return view! { <p class="meta">"Throughput chart appears once the backfill reports."</p> }
-            .into_any();
+        return Either::Left(
+            view! { <p class="meta">"Throughput chart appears once the backfill reports."</p> },
+        );
     }
     let (w, h) = (600.0_f64, 120.0_f64);
     let t0 = points[0].at.timestamp_millis() as f64;
@@ -393,14 +397,13 @@ fn ThroughputChart(points: Vec<ThroughputPoint>) -> impl IntoView {
             format!("{x:.1},{y:.1}")
         })
         .collect();
-    view! {
+    Either::Right(view! {
         <svg class="throughput" viewBox=format!("0 0 {w} {h}") role="img"
             aria-label=format!("Throughput over time, peak {max:.0} rows/s")>
             <polyline points=line.join(" ") fill="none" stroke="currentColor" stroke-width="2"/>
             <text x="4" y="12" class="axis">{format!("{max:.0} rows/s")}</text>
         </svg>
-    }
-    .into_any()
+    })
 }
 
 #[component]
@@ -423,7 +426,7 @@ fn VerificationPanel(view: RwSignal<ConsoleView>) -> impl IntoView {
                 <p class="progress-numbers">
                     <span>{format!("{} / {} rows compared", v.rows_compared, v.rows_total)}</span>
                     <span class="differences">{format!("{} difference(s)", v.differences)}</span>
-                    <span>{format!("at {}", v.at.format("%H:%M:%S UTC"))}</span>
+                    <span>{format!("at {} UTC", time_of_day(&v.at))}</span>
                 </p>
                 {(!v.first_differences.is_empty()).then(|| view! {
                     <table class="phase-table">
@@ -484,13 +487,13 @@ fn EventLog(view: RwSignal<ConsoleView>) -> impl IntoView {
             <h3>"Event log"</h3>
             <ol>
                 {move || view.get().events.into_iter().map(|e| view! {
-                    <li data-kind=e.event.kind().to_string()>
-                        <time>{e.at.format("%H:%M:%S").to_string()}</time>
+                    <li data-kind=e.kind>
+                        <time>{time_of_day(&e.at)}</time>
                         " "
                         <span class="actor">{e.actor}</span>
                         " "
                         {e.phase.map(|p| format!("phase {p}: ")).unwrap_or_default()}
-                        {e.event.describe()}
+                        {e.description}
                     </li>
                 }).collect_view()}
             </ol>

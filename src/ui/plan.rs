@@ -20,12 +20,13 @@
 //! migration's name from the server (an island has no router in the
 //! browser).
 
+use leptos::either::Either;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::common::{
-    provide_action_error, refusal, saved_version, use_migration_name, ErrorNote, Loading,
-    PhaseBadge,
+    date_time, provide_action_error, refusal, saved_version, use_migration_name, ErrorNote,
+    Loading, PhaseBadge,
 };
 use super::spec::render_blocks;
 use crate::api::migrations::get_plan;
@@ -103,7 +104,7 @@ fn PlanDoc(plan: PlanView, name: String, save: ServerAction<SavePlan>) -> impl I
             <h2>{plan.title.clone()}</h2>
             <p class="meta">
                 <span class="revision">{format!("Revision {}", plan.revision)}</span>
-                {format!(" · updated {}", plan.updated_at.format("%Y-%m-%d %H:%M UTC"))}
+                {format!(" · updated {}", date_time(&plan.updated_at, false))}
             </p>
             <details class="plan-edit" open=refused node_ref=details>
                 <summary>"Edit plan"</summary>
@@ -115,7 +116,6 @@ fn PlanDoc(plan: PlanView, name: String, save: ServerAction<SavePlan>) -> impl I
             </ol>
         </section>
     }
-    .into_any()
 }
 
 #[component]
@@ -162,7 +162,6 @@ fn PlanPhase(phase: PhaseView, all: Vec<PhaseView>) -> impl IntoView {
             {phase.waiting.clone().map(|w| view! { <p class="blocked-reason">{w}</p> })}
         </li>
     }
-    .into_any()
 }
 
 /// The phase fields the editor shows, as (label, form key).
@@ -307,7 +306,6 @@ fn Editor(
             </ActionForm>
         </section>
     }
-    .into_any()
 }
 
 /// Someone else's save that ours collided with: both versions, and the two
@@ -388,7 +386,7 @@ fn History(
                     let rev = v.revision;
                     view! {
                         <li data-revision=rev>
-                            {format!("Revision {} by {} at {}", rev, v.saved_by, v.saved_at.format("%Y-%m-%d %H:%M:%S UTC"))}
+                            {format!("Revision {} by {} at {}", rev, v.saved_by, date_time(&v.saved_at, true))}
                             {(rev != newest).then(|| view! {
                                 " "
                                 <ActionForm action=restore attr:class="restore">
@@ -411,7 +409,7 @@ fn History(
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
                     diff.await.map(|d| match d {
-                        Ok(lines) => view! {
+                        Ok(lines) => Either::Left(view! {
                             <pre class="diff" aria-label="Differences">
                                 {lines.into_iter().map(|l| {
                                     let (class, mark) = match l.kind {
@@ -422,12 +420,11 @@ fn History(
                                     view! { <span class=class>{format!("{mark}{}\n", l.text)}</span> }
                                 }).collect_view()}
                             </pre>
-                        }.into_any(),
-                        Err(e) => view! { <p class="action-error">{e}</p> }.into_any(),
+                        }),
+                        Err(e) => Either::Right(view! { <p class="action-error">{e}</p> }),
                     })
                 })}
             </Suspense>
         </section>
     }
-    .into_any()
 }

@@ -16,6 +16,7 @@
 //! hydrates. It gets the migration's name and the filters from the server
 //! (an island has no router in the browser).
 
+use leptos::either::Either;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_query_map;
@@ -321,7 +322,6 @@ where
             {move || cards().into_iter().map(|task| view! { <Card task state/> }).collect_view()}
         </div>
     }
-    .into_any()
 }
 
 #[component]
@@ -402,7 +402,6 @@ fn Card(task: TaskView, state: BoardState) -> impl IntoView {
             <TaskEditor task=to_edit state/>
         </article>
     }
-    .into_any()
 }
 
 /// The fields a task form shows a refusal next to.
@@ -459,12 +458,12 @@ fn NewTask(name: String, create: ServerAction<CreateTask>) -> impl IntoView {
             <button type="submit">"Add task"</button>
             {move || failure().map(|f| match f {
                 // A refusal naming a field is shown beside the form's fields.
-                Ok((field, message)) => view! {
+                Ok((field, message)) => Either::Left(view! {
                     <span class="field-error" role="alert" data-field=field.clone()>{format!("{field}: {message}")}</span>
-                }.into_any(),
-                Err(message) => view! {
+                }),
+                Err(message) => Either::Right(view! {
                     <span class="field-error" role="alert">{format!("Could not create the task: {message}")}</span>
-                }.into_any(),
+                }),
             })}
         </ActionForm>
     }
@@ -590,5 +589,4 @@ fn TaskEditor(task: TaskView, state: BoardState) -> impl IntoView {
             </ActionForm>
         </details>
     }
-    .into_any()
 }
