@@ -9,7 +9,7 @@ use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use sqlx::PgPool;
-use tower_http::compression::CompressionLayer;
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
@@ -81,8 +81,11 @@ pub fn router(leptos_options: LeptosOptions, pool: PgPool, settings: Settings) -
         )
         .fallback(leptos_axum::file_and_error_handler(shell))
         // Brotli when the client takes it, else gzip (HTML, server
-        // functions; assets without a precompressed file).
-        .layer(CompressionLayer::new())
+        // functions; assets without a precompressed file), at the fastest
+        // level: these are compressed anew for every request, and at the
+        // default level compressing a page cost the server about a quarter
+        // of its CPU under load (make bench-http, perf).
+        .layer(CompressionLayer::new().quality(CompressionLevel::Fastest))
         .layer(TraceLayer::new_for_http())
         .with_state(leptos_options)
 }
