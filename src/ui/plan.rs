@@ -28,10 +28,8 @@ use super::common::{
     date_time, provide_action_error, refusal, saved_version, use_migration_name, ErrorNote,
     Loading, PhaseBadge,
 };
-use super::spec::render_blocks;
 use crate::api::migrations::get_plan;
-use crate::api::plans::{get_plan_diff, get_plan_history, RestorePlan, SavePlan};
-use crate::domain::markdown::to_blocks;
+use crate::api::plans::{get_plan_diff, get_plan_history, render_plan, RestorePlan, SavePlan};
 use crate::model::plan::{DiffKind, PlanEdit, PlanVersion};
 use crate::model::{AppError, PhaseView, PlanView};
 
@@ -45,7 +43,8 @@ pub fn PlanSection() -> impl IntoView {
             {move || Suspend::new(async move {
                 match (plan.await, history.await) {
                     (Ok(plan), Ok(history)) => {
-                        view! { <PlanIsland plan history name=name.get_untracked()/> }.into_any()
+                        let body_html = body_html(&plan.body_markdown);
+                        view! { <PlanIsland plan body_html history name=name.get_untracked()/> }.into_any()
                     }
                     (Err(error), _) | (_, Err(error)) => view! { <ErrorNote error/> }.into_any(),
                 }
@@ -57,13 +56,34 @@ pub fn PlanSection() -> impl IntoView {
 /// The plan with its editor, and its history. Loaded again from the server
 /// when a save or a restore succeeded (a refusal changes nothing, so the
 /// editor and what was typed in it stay as they are).
+/// The plan's Markdown as HTML, rendered like the spec (Notion blocks). On
+/// the server only: the browser gets it rendered (`api::plans::render_plan`
+/// for the live preview), so the bundle carries no Markdown parser.
+#[cfg(feature = "ssr")]
+pub fn body_html(markdown: &str) -> String {
+    use super::spec::render_blocks;
+    use crate::domain::markdown::to_blocks;
+    render_blocks(&to_blocks(markdown)).to_html()
+}
+
+/// Only the server renders Markdown (see above).
+#[cfg(not(feature = "ssr"))]
+pub fn body_html(_markdown: &str) -> String {
+    String::new()
+}
+
 #[island]
-pub fn PlanIsland(plan: PlanView, history: Vec<PlanVersion>, name: String) -> impl IntoView {
+pub fn PlanIsland(
+    plan: PlanView,
+    body_html: String,
+    history: Vec<PlanVersion>,
+    name: String,
+) -> impl IntoView {
     provide_action_error();
     let save = ServerAction::<SavePlan>::new();
     let restore = ServerAction::<RestorePlan>::new();
     let (saved, restored) = (saved_version(save), saved_version(restore));
-    let plan = RwSignal::new(plan);
+    let plan = RwSignal::new((plan, body_html));
     let history = RwSignal::new(history);
     let error = RwSignal::new(None::<AppError>);
     let name = StoredValue::new(name);
@@ -72,13 +92,18 @@ pub fn PlanIsland(plan: PlanView, history: Vec<PlanVersion>, name: String) -> im
         move |_, _, _| {
             spawn_local(async move {
                 let name = name.get_value();
-                match (get_plan(name.clone()).await, get_plan_history(name).await) {
-                    (Ok(p), Ok(h)) => {
+                let loaded = async {
+                    let p = get_plan(name.clone()).await?;
+                    let html = render_plan(p.body_markdown.clone()).await?;
+                    Ok::<_, AppError>((p, html, get_plan_history(name).await?))
+                };
+                match loaded.await {
+                    Ok((p, html, h)) => {
                         error.set(None);
-                        plan.set(p);
+                        plan.set((p, html));
                         history.set(h);
                     }
-                    (Err(e), _) | (_, Err(e)) => error.set(Some(e)),
+                    Err(e) => error.set(Some(e)),
                 }
             });
         },
@@ -86,13 +111,21 @@ pub fn PlanIsland(plan: PlanView, history: Vec<PlanVersion>, name: String) -> im
     );
     view! {
         {move || error.get().map(|error| view! { <ErrorNote error/> })}
-        {move || view! { <PlanDoc plan=plan.get() name=name.get_value() save/> }}
+        {move || {
+            let (plan, body_html) = plan.get();
+            view! { <PlanDoc plan body_html name=name.get_value() save/> }
+        }}
         {move || view! { <History versions=history.get() name=name.get_value() restore/> }}
     }
 }
 
 #[component]
-fn PlanDoc(plan: PlanView, name: String, save: ServerAction<SavePlan>) -> impl IntoView {
+fn PlanDoc(
+    plan: PlanView,
+    body_html: String,
+    name: String,
+    save: ServerAction<SavePlan>,
+) -> impl IntoView {
     let all = plan.phases.clone();
     let since = save.version().get_untracked();
     // A refusal the server redirected back with (posted without JavaScript)
@@ -108,9 +141,9 @@ fn PlanDoc(plan: PlanView, name: String, save: ServerAction<SavePlan>) -> impl I
             </p>
             <details class="plan-edit" open=refused node_ref=details>
                 <summary>"Edit plan"</summary>
-                <Editor plan=plan.clone() name save since details/>
+                <Editor plan=plan.clone() body_html=body_html.clone() name save since details/>
             </details>
-            <div class="plan-body notion-doc">{render_blocks(&to_blocks(&plan.body_markdown))}</div>
+            <div class="plan-body notion-doc" inner_html=body_html></div>
             <ol class="plan-phases">
                 {plan.phases.into_iter().map(|phase| view! { <PlanPhase phase all=all.clone()/> }).collect_view()}
             </ol>
@@ -178,6 +211,7 @@ const PHASE_FIELDS: [(&str, &str); 4] = [
 #[component]
 fn Editor(
     plan: PlanView,
+    body_html: String,
     name: String,
     save: ServerAction<SavePlan>,
     since: usize,
@@ -238,11 +272,29 @@ fn Editor(
             get_plan_history(name).await.ok()?.into_iter().next()
         },
     );
-    let body = RwSignal::new(plan.body_markdown.clone());
-    let original = StoredValue::new(plan.body_markdown.clone());
+    // The preview: the server renders what was typed (the newest answer
+    // wins; an older one arriving late is dropped).
+    let preview = RwSignal::new(body_html.clone());
+    let original = StoredValue::new(body_html);
+    let asked = StoredValue::new(0_u64);
+    let typed = move |ev| {
+        let text = event_target_value(&ev);
+        let n = asked.get_value() + 1;
+        asked.set_value(n);
+        spawn_local(async move {
+            let rendered = render_plan(text).await;
+            if asked.try_get_value() == Some(n) {
+                // Too long to preview: a save says so beside the field.
+                if let Ok(html) = rendered {
+                    let _ = preview.try_set(html);
+                }
+            }
+        });
+    };
     let base = NodeRef::<leptos::html::Input>::new();
     let cancel = move |_| {
-        body.set(original.get_value());
+        asked.update_value(|n| *n += 1);
+        preview.set(original.get_value());
         if let Some(details) = details.get() {
             details.set_open(false);
         }
@@ -281,13 +333,13 @@ fn Editor(
                 <div class="editor-split">
                     <label class="body-label">"Plan (Markdown)"
                         <textarea name="form[body_markdown]" rows="14" aria-label="Plan text"
-                            on:input=move |ev| body.set(event_target_value(&ev))>
+                            on:input=typed>
                             {plan.body_markdown.clone()}
                         </textarea>
                         {message_for("body".to_string())}
                     </label>
-                    <div class="preview notion-doc" aria-label="Preview">
-                        {move || render_blocks(&to_blocks(&body.read()))}
+                    <div class="preview notion-doc" aria-label="Preview" inner_html=preview>
+
                     </div>
                 </div>
                 <ol class="phase-edits">{phase_edits}</ol>
