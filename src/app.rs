@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
-use leptos_router::components::{ParentRoute, Route, Router, Routes, A};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use crate::ui::home::HomePage;
@@ -23,31 +23,41 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <AutoReload options=options.clone()/>
                 // switchyard.<hash>.css when cargo-leptos hashed the files.
                 <HashedStylesheet options=options.clone() id="leptos"/>
-                <HydrationScripts options/>
+                // Islands: only the interactive parts hydrate (the console,
+                // the board, the plan editor); the islands router moves
+                // between pages by fetching them and patching the document.
+                <HydrationScripts options islands=true islands_router=true/>
                 <MetaTags/>
             </head>
             <body>
                 <App/>
+                <HydrationMark/>
             </body>
         </html>
     }
 }
 
-#[component]
-pub fn App() -> impl IntoView {
-    provide_meta_context();
-    // Effects only run in the browser, after hydration: the attribute tells
-    // tests (and anyone curious) that the buttons are live.
+/// The last island of every page: islands hydrate in document order, so
+/// once this one has, every island before it has too. Effects only run in
+/// the browser: the attribute tells tests (and anyone curious) that the
+/// buttons are live.
+#[island]
+pub fn HydrationMark() -> impl IntoView {
     Effect::new(move |_| {
         if let Some(body) = document().body() {
             let _ = body.set_attribute("data-hydrated", "true");
         }
     });
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
     view! {
         <Title text="Switchyard"/>
         <Router>
             <header class="topbar">
-                <A href="/" attr:class="brand">"Switchyard"</A>
+                <a href="/" class="brand">"Switchyard"</a>
                 <span class="tagline">"zero-downtime Postgres migrations"</span>
             </header>
             <main class="page">

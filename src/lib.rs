@@ -29,10 +29,12 @@ pub mod server;
 #[cfg(feature = "ssr")]
 pub mod store;
 
-/// Browser entry point: hydrates the server-rendered page.
+/// Browser entry point. The pages are islands (Leptos `islands`): the
+/// loader script hydrates each `#[island]` on the page after this has set
+/// up the reactive runtime; the rest of the page is plain server HTML.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    leptos::mount::hydrate_islands();
 }

@@ -6,13 +6,25 @@ use leptos::prelude::*;
 #[cfg(feature = "ssr")]
 use crate::engine::vocab::actor;
 
-use crate::model::console::{ConsoleView, PhaseAction};
+use crate::model::console::{ConsoleView, DryRunSql, PhaseAction};
 use crate::model::{AppError, Phase};
 
 #[server]
 pub async fn get_console(name: String) -> Result<ConsoleView, AppError> {
     let console = crate::server::context::console()?;
     Ok(console.view(&name).await?)
+}
+
+/// The SQL `phase` executes (its dry run), loaded when the page asks for
+/// it: the console view does not carry it.
+#[server]
+pub async fn get_dry_run(name: String, phase: Phase) -> Result<DryRunSql, AppError> {
+    let console = crate::server::context::console()?;
+    let (recipe_hash, sql) = console.dry_run_sql(&name, phase).await?;
+    Ok(DryRunSql {
+        recipe_hash,
+        sql: sql.join("\n"),
+    })
 }
 
 #[server]

@@ -25,6 +25,21 @@ pub async fn save_plan(name: String, base_revision: i32, form: PlanForm) -> Resu
     Ok(crate::store::plans::save(&pool, &name, base_revision, edit, actor::WEB).await?)
 }
 
+/// `markdown` rendered as the plan shows it (the spec's renderer): the
+/// editor's live preview, and the plan after a save. The browser bundle
+/// carries no Markdown parser; the length is the one a save accepts.
+#[server]
+pub async fn render_plan(markdown: String) -> Result<String, AppError> {
+    use crate::model::plan::MAX_BODY_CHARS;
+    if markdown.chars().count() > MAX_BODY_CHARS {
+        return Err(AppError::invalid(
+            "body",
+            format!("at most {MAX_BODY_CHARS} characters"),
+        ));
+    }
+    Ok(crate::ui::plan::body_html(&markdown))
+}
+
 /// Every version, newest first.
 #[server]
 pub async fn get_plan_history(name: String) -> Result<Vec<PlanVersion>, AppError> {

@@ -17,7 +17,8 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc};
 
 use crate::engine::vocab::ReadFlag;
-use crate::engine::ReadsFrom;
+use crate::engine::{Phase, ReadsFrom};
+use crate::model::AppError;
 use crate::store::events::EVENTS_CHANNEL;
 use crate::store::{self, StoreError};
 
@@ -177,6 +178,36 @@ pub async fn read_flag(State(state): State<LiveState>, Path(name): Path<String>)
         Err(e) => {
             tracing::error!(error = %e, "read flag lookup failed");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// `GET /dry-run/{name}/{phase}`: the SQL a phase executes, as plain text
+/// (the phase console links it, so the dry run reads without JavaScript).
+pub async fn dry_run(
+    State(state): State<LiveState>,
+    Path((name, phase)): Path<(String, String)>,
+) -> Response {
+    let Ok(phase) = phase.parse::<Phase>() else {
+        return (StatusCode::NOT_FOUND, "no such phase").into_response();
+    };
+    match state.console.dry_run_sql(&name, phase).await {
+        Ok((_, sql)) => (
+            [(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            sql.join("\n"),
+        )
+            .into_response(),
+        Err(e) => {
+            // What a user may see (internal failures only by reference).
+            let error = AppError::from(e);
+            let status = match error {
+                AppError::NotFound { .. } => StatusCode::NOT_FOUND,
+                // The recipe cannot be loaded: there is no dry run to show.
+                AppError::Invalid { .. } => StatusCode::CONFLICT,
+                AppError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            (status, error.to_string()).into_response()
         }
     }
 }

@@ -22,7 +22,7 @@ use crate::model::console::{
     QuarantineRow, ThroughputPoint, VerificationView,
 };
 use crate::model::{AppError, PhaseState, ReadsFrom};
-use crate::store::console::{self as stored, StoredEvent};
+use crate::store::console::{self as stored, Snapshot, StoredEvent};
 use crate::store::journal::PgJournal;
 use crate::store::StoreError;
 
@@ -90,8 +90,12 @@ impl From<ConsoleError> for AppError {
 pub struct Console {
     pool: PgPool,
     settings: Settings,
+    /// Each recipe file's last parse (with its SHA-256), by path: a read
+    /// that finds the same text again reuses it instead of parsing the TOML
+    /// and hashing it anew.
+    recipes: Arc<Mutex<HashMap<String, Arc<ParsedRecipe>>>>,
     /// Each recipe's dry run, computed once (by recipe hash): the plan is
-    /// pure, and every view shows all five phases' SQL.
+    /// pure, so it is the same for as long as the recipe is.
     dry_runs: Arc<Mutex<HashMap<String, Arc<DryRun>>>>,
 }
 
@@ -129,7 +133,11 @@ impl DryRun {
     }
 }
 
-/// Distinct recipes kept in the dry-run cache before it starts afresh.
+/// A recipe as parsed, and its SHA-256.
+type ParsedRecipe = (Recipe, String);
+
+/// Distinct recipes (and recipe files) kept in each cache before it starts
+/// afresh.
 const DRY_RUNS_KEPT: usize = 64;
 
 #[derive(Clone, Debug, Default)]
@@ -143,24 +151,69 @@ impl Console {
         Console {
             pool,
             settings,
+            recipes: Arc::default(),
             dry_runs: Arc::default(),
         }
     }
 
-    /// `recipe`'s dry run, from the cache when this recipe was shown before.
-    fn dry_run(&self, recipe: &Recipe) -> Arc<DryRun> {
-        let hash = recipe.hash();
+    /// The dry run of `recipe` (whose SHA-256 is `hash`), from the cache
+    /// when this recipe was seen before.
+    fn dry_run(&self, hash: &str, recipe: &Recipe) -> Arc<DryRun> {
         // A panic elsewhere cannot leave the map half-written: use it anyway.
         let mut cache = self.dry_runs.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(known) = cache.get(&hash) {
+        if let Some(known) = cache.get(hash) {
             return known.clone();
         }
         let made = Arc::new(DryRun::of(recipe));
         if cache.len() >= DRY_RUNS_KEPT {
             cache.clear();
         }
-        cache.insert(hash, made.clone());
+        cache.insert(hash.to_string(), made.clone());
         made
+    }
+
+    /// The recipe in `text` (read from `path`) and its SHA-256: the cached
+    /// parse when the file held exactly this text last time, else a new
+    /// one (cached).
+    fn parse_recipe(&self, path: &str, text: String) -> Result<(Recipe, String), ConsoleError> {
+        {
+            let cache = self.recipes.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(known) = cache.get(path).filter(|r| r.0.text == text) {
+                return Ok((known.0.clone(), known.1.clone()));
+            }
+        }
+        let recipe = Recipe::parse(&text).map_err(|errors| {
+            ConsoleError::Recipe(
+                errors
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
+        let hash = recipe.hash();
+        let mut cache = self.recipes.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= DRY_RUNS_KEPT {
+            cache.clear();
+        }
+        cache.insert(path.to_string(), Arc::new((recipe.clone(), hash.clone())));
+        Ok((recipe, hash))
+    }
+
+    /// The SQL phase `phase` of migration `name` executes (label comments,
+    /// then statements), from the recipe that runs (the pinned one, once it
+    /// differs from the file), with that recipe's SHA-256.
+    pub async fn dry_run_sql(
+        &self,
+        name: &str,
+        phase: Phase,
+    ) -> Result<(String, Vec<String>), ConsoleError> {
+        let engine = self.engine_for(name, actor::WEB).await?;
+        let pinned = engine.pinned_engine().await?;
+        let recipe = pinned.as_ref().unwrap_or(&engine).recipe();
+        let hash = recipe.hash();
+        let sql = self.dry_run(&hash, recipe).sql[phase.index()].clone();
+        Ok((hash, sql))
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -202,68 +255,89 @@ impl Console {
             .map_err(|e| match e {
                 StoreError::NotFound(_) => ConsoleError::NotFound(name.to_string()),
                 other => ConsoleError::Store(other),
-            })?
-            .ok_or_else(|| {
-                ConsoleError::Recipe("no recipe is attached to this migration".into())
             })?;
+        let (recipe, _) = self.recipe_at(name, path)?;
+        Ok(self.engine(recipe, actor))
+    }
+
+    /// The recipe of migration `name` in the file at `path` (None: no recipe
+    /// attached), with its SHA-256.
+    fn recipe_at(
+        &self,
+        name: &str,
+        path: Option<String>,
+    ) -> Result<(Recipe, String), ConsoleError> {
+        let path = path.ok_or_else(|| {
+            ConsoleError::Recipe("no recipe is attached to this migration".into())
+        })?;
         let text = std::fs::read_to_string(&path)
             .map_err(|e| ConsoleError::Recipe(format!("cannot read {path}: {e}")))?;
-        let recipe = Recipe::parse(&text).map_err(|errors| {
-            ConsoleError::Recipe(
-                errors
-                    .iter()
-                    .map(|e| e.to_string())
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            )
-        })?;
+        let (recipe, hash) = self.parse_recipe(&path, text)?;
         if recipe.name != name {
             return Err(ConsoleError::Recipe(format!(
                 "{path} is for migration {:?}, not {name:?}",
                 recipe.name
             )));
         }
+        Ok((recipe, hash))
+    }
+
+    /// An engine for `recipe`, acting as `actor`.
+    fn engine(&self, recipe: Recipe, actor: &str) -> Engine {
         let opts = EngineOptions {
             actor: actor.to_string(),
             soak_hours: self.settings.soak_hours,
             ..EngineOptions::default()
         };
         let journal = Arc::new(PgJournal::new(self.pool.clone()));
-        Ok(Engine::new(self.pool.clone(), recipe, opts, journal))
+        Engine::new(self.pool.clone(), recipe, opts, journal)
     }
 }
 
 async fn view(console: &Console, name: &str) -> Result<ConsoleView, ConsoleError> {
     let pool = console.pool();
-    let engine = match console.engine_for(name, actor::WEB).await {
-        Ok(e) => e,
-        Err(ConsoleError::Recipe(message)) => return read_only_view(pool, name, message).await,
+    let snapshot = || async {
+        stored::snapshot(pool, name)
+            .await?
+            .ok_or_else(|| ConsoleError::NotFound(name.to_string()))
+    };
+    let mut snap = snapshot().await?;
+    let (recipe, file_hash) = match console.recipe_at(name, snap.recipe_path.take()) {
+        Ok(loaded) => loaded,
+        Err(ConsoleError::Recipe(message)) => return Ok(read_only_view(name, snap, message)),
         Err(e) => return Err(e),
     };
-    let status = engine.status().await?;
+    let engine = console.engine(recipe, actor::WEB);
+    if snap.phases.len() != Phase::ALL.len() {
+        // The engine creates a migration's phase records on first use.
+        engine.status().await?;
+        snap = snapshot().await?;
+    }
     // What runs (and so what the dry run shows) is the pinned recipe; it
     // is loaded only when it differs from the file.
-    let pinned = if status.recipe_changed {
+    let recipe_changed = snap.pinned_hash.as_ref().is_some_and(|p| *p != file_hash);
+    let pinned = if recipe_changed {
         engine.pinned_engine().await?
     } else {
         None
     };
-    let engine = pinned.as_ref().unwrap_or(&engine);
-    let records = &status.phases;
+    let (engine, recipe_hash) = match &pinned {
+        Some(pinned) => (pinned, pinned.recipe().hash()),
+        None => (&engine, file_hash),
+    };
     let busy = engine.is_busy().await?;
-    let titles = stored::phase_titles(pool, name).await?;
-    let dry_run = console.dry_run(engine.recipe());
+    let dry_run = console.dry_run(&recipe_hash, engine.recipe());
+    let records = &snap.phases;
     let mut phases = Vec::new();
     for r in records {
-        let sql = dry_run.sql[r.phase.index()].clone();
         let gated = dry_run.gated[r.phase.index()];
         let blocked = match r.state {
             PhaseState::Done | PhaseState::Running | PhaseState::Verifying => None,
             _ if busy => Some(ANOTHER_RUNNER.to_string()),
             _ => engine.why_not_apply(records, r.phase),
         };
-        let choices = choices(engine, records, r.phase, busy, status.quarantined, gated);
-        phases.push(console_phase(r, &titles, sql, blocked, choices));
+        let choices = choices(engine, records, r.phase, busy, snap.quarantined, gated);
+        phases.push(console_phase(r, &snap.titles, blocked, choices));
     }
     let backfill = records
         .get(Phase::Backfill.index())
@@ -272,7 +346,7 @@ async fn view(console: &Console, name: &str) -> Result<ConsoleView, ConsoleError
     // Progress is shown once the backfill has started (a rolled-back one
     // starts again from nothing).
     let started = !matches!(backfill, PhaseState::Pending | PhaseState::RolledBack);
-    let progress = status
+    let progress = snap
         .backfill
         .as_ref()
         .filter(|_| started)
@@ -289,29 +363,32 @@ async fn view(console: &Console, name: &str) -> Result<ConsoleView, ConsoleError
             throttle_ms: p.throttle_ms,
             throttled: p.throttled.clone(),
         });
-    let mut view = base_view(pool, name).await?;
-    view.target_batch_ms = status
+    let target_batch_ms = snap
         .backfill
         .as_ref()
         .map(|p| p.target_batch_ms)
         .unwrap_or(engine.recipe().target_batch_ms as i32);
-    view.throttle_ms = status.backfill.as_ref().map(|p| p.throttle_ms).unwrap_or(0);
+    let throttle_ms = snap.backfill.as_ref().map(|p| p.throttle_ms).unwrap_or(0);
+    let quarantined = snap.quarantined;
+    let reads_from = snap.reads_from;
+    let unmapped_keys = std::mem::take(&mut snap.unmapped_keys);
+    let quarantine_sample = std::mem::take(&mut snap.quarantine_sample);
+    let pinned_recipe_hash = snap.pinned_hash.take();
+    let mut view = base_view(name, snap);
+    view.target_batch_ms = target_batch_ms;
+    view.throttle_ms = throttle_ms;
     // The throttle steers batches still to come: until the backfill is done.
     view.throttle_applies = backfill != PhaseState::Done;
     view.phases = phases;
     view.progress = progress;
-    view.quarantined = status.quarantined;
-    view.unmapped_keys = status
-        .unmapped_keys
-        .into_iter()
-        .map(|k| (k.key_path, k.documents))
-        .collect();
-    view.reads_from = status.reads_from;
+    view.quarantined = quarantined;
+    view.unmapped_keys = unmapped_keys;
+    view.reads_from = reads_from;
     view.busy = busy;
-    view.pinned_recipe_hash = status.pinned_recipe_hash;
-    view.recipe_changed = status.recipe_changed;
-    view.quarantine_sample = stored::quarantine_sample(pool, name, 20)
-        .await?
+    view.pinned_recipe_hash = pinned_recipe_hash;
+    view.recipe_hash = Some(recipe_hash);
+    view.recipe_changed = recipe_changed;
+    view.quarantine_sample = quarantine_sample
         .into_iter()
         .map(|(key, reason)| QuarantineRow { key, reason })
         .collect();
@@ -432,7 +509,6 @@ fn verdicts(
 fn console_phase(
     r: &PhaseRecord,
     titles: &[String],
-    sql: Vec<String>,
     blocked: Option<String>,
     choices: Vec<PhaseChoice>,
 ) -> ConsolePhase {
@@ -449,19 +525,18 @@ fn console_phase(
         error: r.error.clone(),
         blocked,
         choices,
-        sql,
     }
 }
 
-/// Events and throughput, shared by the full and the read-only view.
-async fn base_view(pool: &PgPool, name: &str) -> Result<ConsoleView, ConsoleError> {
-    let events = stored::recent_events(pool, name, 50).await?;
-    let ticks = stored::backfill_ticks(pool, name, 120).await?;
-    Ok(ConsoleView {
+/// Events, throughput and the latest verification, shared by the full and
+/// the read-only view.
+fn base_view(name: &str, snap: Snapshot) -> ConsoleView {
+    ConsoleView {
         name: name.to_string(),
         phases: Vec::new(),
         progress: None,
-        throughput: ticks
+        throughput: snap
+            .ticks
             .into_iter()
             .filter_map(|e| match e.event {
                 Event::Progress(p) => Some(ThroughputPoint {
@@ -474,17 +549,18 @@ async fn base_view(pool: &PgPool, name: &str) -> Result<ConsoleView, ConsoleErro
         quarantined: 0,
         quarantine_sample: Vec::new(),
         unmapped_keys: Vec::new(),
-        events: events.into_iter().map(event_view).collect(),
+        events: snap.events.into_iter().map(event_view).collect(),
         reads_from: ReadsFrom::default(),
         busy: false,
         recipe_error: None,
-        verification: latest_verification(pool, name).await?,
+        verification: snap.verification.and_then(verification_view),
         target_batch_ms: 200,
         throttle_ms: 0,
         throttle_applies: false,
         pinned_recipe_hash: None,
+        recipe_hash: None,
         recipe_changed: false,
-    })
+    }
 }
 
 fn event_view(e: StoredEvent) -> EventView {
@@ -493,24 +569,20 @@ fn event_view(e: StoredEvent) -> EventView {
         at: e.at,
         actor: e.actor,
         phase: e.phase,
-        event: e.event,
+        kind: e.event.kind().to_string(),
+        description: e.event.describe(),
     }
 }
 
-async fn latest_verification(
-    pool: &PgPool,
-    name: &str,
-) -> Result<Option<VerificationView>, ConsoleError> {
-    let Some(stored) = stored::latest_verification(pool, name).await? else {
-        return Ok(None);
-    };
+/// A verification event as the console shows it (None for any other event).
+fn verification_view(stored: StoredEvent) -> Option<VerificationView> {
     let (report, finished) = match stored.event {
         Event::VerifyProgress(report) => (report, false),
         Event::Verified(report) => (report, true),
-        _ => return Ok(None),
+        _ => return None,
     };
     let show = |v: Option<serde_json::Value>| v.map(|v| v.to_string());
-    Ok(Some(VerificationView {
+    Some(VerificationView {
         at: stored.at,
         finished,
         rows_compared: report.rows_compared,
@@ -527,35 +599,37 @@ async fn latest_verification(
                 actual: show(d.actual),
             })
             .collect(),
-    }))
+    })
 }
 
 /// The console of a migration whose recipe cannot be loaded: states only.
-async fn read_only_view(
-    pool: &PgPool,
-    name: &str,
-    message: String,
-) -> Result<ConsoleView, ConsoleError> {
-    let records: Vec<crate::model::PhaseView> =
-        crate::store::migrations::phases(pool, name).await?;
-    let mut view = base_view(pool, name).await?;
-    view.phases = records
-        .into_iter()
-        .map(|p| ConsolePhase {
-            phase: p.position,
-            title: p.title,
-            state: p.state,
+fn read_only_view(name: &str, snap: Snapshot, message: String) -> ConsoleView {
+    // Every phase the plan has, in the state recorded (pending before the
+    // engine first recorded one).
+    let phases: Vec<ConsolePhase> = Phase::ALL
+        .iter()
+        .zip(&snap.titles)
+        .map(|(phase, title)| ConsolePhase {
+            phase: *phase,
+            title: title.clone(),
+            state: snap
+                .phases
+                .iter()
+                .find(|r| r.phase == *phase)
+                .map(|r| r.state)
+                .unwrap_or(PhaseState::Pending),
             started_by: None,
             started_at: None,
             finished_at: None,
             error: None,
             blocked: Some(message.clone()),
             choices: Vec::new(),
-            sql: Vec::new(),
         })
         .collect();
+    let mut view = base_view(name, snap);
+    view.phases = phases;
     view.recipe_error = Some(message);
-    Ok(view)
+    view
 }
 
 async fn act(
@@ -569,7 +643,7 @@ async fn act(
     let engine = console.engine_for(name, actor).await?;
     let status = engine.status().await?;
     let busy = engine.is_busy().await?;
-    let gated = console.dry_run(engine.recipe()).gated[phase.index()];
+    let gated = console.dry_run(&status.recipe_hash, engine.recipe()).gated[phase.index()];
     let choice = verdicts(
         &engine,
         &status.phases,

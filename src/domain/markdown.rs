@@ -2,11 +2,15 @@
 //! the same renderer as the spec, in the live preview and on the page.
 
 use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
-use serde_json::{json, Value};
+use serde_json::{json, Map};
 
-use crate::model::notion::Block;
+use crate::model::notion::{
+    Annotations, Block, BlockKind, CodeBlock, Empty, RichText, TextBlock, ToDoBlock,
+};
 
 /// Converts Markdown to blocks. Anything not representable becomes text.
+/// The blocks are built as values (not parsed from JSON): this runs in the
+/// browser for the live preview, which then needs no block parser.
 pub fn to_blocks(markdown: &str) -> Vec<Block> {
     let mut conv = Converter::default();
     let options = Options::ENABLE_TASKLISTS | Options::ENABLE_STRIKETHROUGH;
@@ -15,17 +19,27 @@ pub fn to_blocks(markdown: &str) -> Vec<Block> {
     }
     conv.flush();
     conv.blocks
-        .into_iter()
-        .filter_map(|v| serde_json::from_value(v).ok())
-        .collect()
+}
+
+/// The kind of text block being filled.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Paragraph,
+    Heading1,
+    Heading2,
+    Heading3,
+    Bulleted,
+    Numbered,
+    ToDo { checked: bool },
+    Quote,
 }
 
 #[derive(Default)]
 struct Converter {
-    blocks: Vec<Value>,
-    /// The block being filled: (type, extra fields).
-    current: Option<(String, serde_json::Map<String, Value>)>,
-    text: Vec<Value>,
+    blocks: Vec<Block>,
+    /// The block being filled.
+    current: Option<Kind>,
+    text: Vec<RichText>,
     bold: bool,
     italic: bool,
     strike: bool,
@@ -36,62 +50,114 @@ struct Converter {
     code_text: String,
 }
 
+fn block(kind: BlockKind) -> Block {
+    Block {
+        id: String::new(),
+        has_children: false,
+        kind,
+        children: Vec::new(),
+    }
+}
+
+/// A text item as Notion sends it (`type` and `text` kept beside the
+/// fields the renderer reads).
+fn rich_text(content: &str, link: Option<&str>, annotations: Annotations, text: bool) -> RichText {
+    let mut rest = Map::new();
+    rest.insert("type".into(), json!("text"));
+    if text {
+        rest.insert(
+            "text".into(),
+            json!({ "content": content, "link": link.map(|u| json!({ "url": u })) }),
+        );
+    }
+    RichText {
+        plain_text: content.to_string(),
+        href: link.map(str::to_string),
+        annotations,
+        rest,
+    }
+}
+
 impl Converter {
-    fn start(&mut self, kind: &str) {
+    fn start(&mut self, kind: Kind) {
         self.flush();
-        self.current = Some((kind.to_string(), serde_json::Map::new()));
+        self.current = Some(kind);
     }
 
     fn flush(&mut self) {
         let text = std::mem::take(&mut self.text);
-        let Some((kind, extra)) = self.current.take() else {
+        let Some(kind) = self.current.take() else {
             if !text.is_empty() {
-                self.push("paragraph", text, serde_json::Map::new());
+                self.push(Kind::Paragraph, text);
             }
             return;
         };
-        if text.is_empty() && kind == "paragraph" {
+        if text.is_empty() && kind == Kind::Paragraph {
             return;
         }
-        self.push(&kind, text, extra);
+        self.push(kind, text);
     }
 
-    fn push(&mut self, kind: &str, text: Vec<Value>, extra: serde_json::Map<String, Value>) {
-        let mut body = json!({ "rich_text": text, "color": "default" });
-        for (k, v) in extra {
-            body[k] = v;
-        }
-        let mut block = json!({ "object": "block", "type": kind, "has_children": false });
-        block[kind] = body;
-        self.blocks.push(block);
+    fn push(&mut self, kind: Kind, rich_text: Vec<RichText>) {
+        let t = TextBlock {
+            rich_text,
+            color: "default".into(),
+        };
+        self.blocks.push(block(match kind {
+            Kind::Paragraph => BlockKind::Paragraph { paragraph: t },
+            Kind::Heading1 => BlockKind::Heading1 { heading_1: t },
+            Kind::Heading2 => BlockKind::Heading2 { heading_2: t },
+            Kind::Heading3 => BlockKind::Heading3 { heading_3: t },
+            Kind::Bulleted => BlockKind::BulletedListItem {
+                bulleted_list_item: t,
+            },
+            Kind::Numbered => BlockKind::NumberedListItem {
+                numbered_list_item: t,
+            },
+            Kind::Quote => BlockKind::Quote { quote: t },
+            Kind::ToDo { checked } => BlockKind::ToDo {
+                to_do: ToDoBlock {
+                    rich_text: t.rich_text,
+                    checked,
+                    color: t.color,
+                },
+            },
+        }));
     }
 
     fn inline(&mut self, content: &str, code: bool) {
         if self.current.is_none() {
-            let kind = if self.quote { "quote" } else { "paragraph" };
-            self.current = Some((kind.to_string(), serde_json::Map::new()));
+            self.current = Some(if self.quote {
+                Kind::Quote
+            } else {
+                Kind::Paragraph
+            });
         }
-        self.text.push(json!({
-            "type": "text",
-            "text": { "content": content, "link": self.link.as_ref().map(|u| json!({ "url": u })) },
-            "annotations": {
-                "bold": self.bold, "italic": self.italic, "strikethrough": self.strike,
-                "underline": false, "code": code, "color": "default",
-            },
-            "plain_text": content,
-            "href": self.link,
-        }));
+        let annotations = Annotations {
+            bold: self.bold,
+            italic: self.italic,
+            strikethrough: self.strike,
+            underline: false,
+            code,
+            color: "default".into(),
+        };
+        self.text
+            .push(rich_text(content, self.link.as_deref(), annotations, true));
     }
 
     fn event(&mut self, event: Event) {
         match event {
             Event::Start(Tag::Heading { level, .. }) => self.start(match level {
-                HeadingLevel::H1 => "heading_1",
-                HeadingLevel::H2 => "heading_2",
-                _ => "heading_3",
+                HeadingLevel::H1 => Kind::Heading1,
+                HeadingLevel::H2 => Kind::Heading2,
+                _ => Kind::Heading3,
             }),
             Event::Start(Tag::Paragraph) if self.current.is_none() => {
-                self.start(if self.quote { "quote" } else { "paragraph" });
+                self.start(if self.quote {
+                    Kind::Quote
+                } else {
+                    Kind::Paragraph
+                });
             }
             Event::Start(Tag::BlockQuote(_)) => {
                 self.flush();
@@ -112,15 +178,13 @@ impl Converter {
             Event::Start(Tag::Item) => {
                 let numbered = self.lists.last().copied().unwrap_or(false);
                 self.start(if numbered {
-                    "numbered_list_item"
+                    Kind::Numbered
                 } else {
-                    "bulleted_list_item"
+                    Kind::Bulleted
                 });
             }
             Event::TaskListMarker(checked) => {
-                let mut extra = serde_json::Map::new();
-                extra.insert("checked".into(), json!(checked));
-                self.current = Some(("to_do".into(), extra));
+                self.current = Some(Kind::ToDo { checked });
             }
             Event::Start(Tag::CodeBlock(kind)) => {
                 self.flush();
@@ -133,12 +197,14 @@ impl Converter {
             Event::End(TagEnd::CodeBlock) => {
                 let language = self.code.take().unwrap_or_default();
                 let source = std::mem::take(&mut self.code_text);
-                let mut extra = serde_json::Map::new();
-                extra.insert("language".into(), json!(language));
-                extra.insert("caption".into(), json!([]));
-                let content = source.trim_end_matches('\n').to_string();
-                let text = vec![json!({ "type": "text", "plain_text": content, "href": null })];
-                self.push("code", text, extra);
+                let content = source.trim_end_matches('\n');
+                self.blocks.push(block(BlockKind::Code {
+                    code: CodeBlock {
+                        rich_text: vec![rich_text(content, None, Annotations::default(), false)],
+                        caption: Vec::new(),
+                        language,
+                    },
+                }));
             }
             Event::Text(t) if self.code.is_some() => self.code_text.push_str(&t),
             Event::Text(t) => self.inline(&t, false),
@@ -154,10 +220,8 @@ impl Converter {
             Event::End(TagEnd::Link) => self.link = None,
             Event::Rule => {
                 self.flush();
-                let mut block =
-                    json!({ "object": "block", "type": "divider", "has_children": false });
-                block["divider"] = json!({});
-                self.blocks.push(block);
+                self.blocks
+                    .push(block(BlockKind::Divider { divider: Empty {} }));
             }
             Event::End(TagEnd::Paragraph)
             | Event::End(TagEnd::Heading(_))
@@ -201,5 +265,30 @@ mod tests {
             .iter()
             .any(|t| t.href.as_deref() == Some("https://example.com")));
         assert_eq!(blocks[6].plain_text(), "SELECT 1;");
+        let BlockKind::ToDo { to_do } = &blocks[3].kind else {
+            panic!("a to-do: {:?}", blocks[3]);
+        };
+        assert!(to_do.checked);
+        let BlockKind::Code { code } = &blocks[6].kind else {
+            panic!("a code block: {:?}", blocks[6]);
+        };
+        assert_eq!(code.language, "sql");
+    }
+
+    #[test]
+    fn blocks_are_what_notion_sends() {
+        // Built as values, they read back from their JSON unchanged, as
+        // Notion's own blocks do (rich text keeps its `type` and `text`).
+        let blocks = to_blocks("Some *text* [here](https://example.com).\n\n---\n\n- [ ] open\n");
+        let json = serde_json::to_value(&blocks).expect("serialises");
+        let again: Vec<Block> = serde_json::from_value(json.clone()).expect("parses");
+        assert_eq!(again, blocks);
+        assert_eq!(json[0]["type"], "paragraph");
+        let link = &json[0]["paragraph"]["rich_text"][3];
+        assert_eq!(link["type"], "text");
+        assert_eq!(link["text"]["link"]["url"], "https://example.com");
+        assert_eq!(link["href"], "https://example.com");
+        assert_eq!(json[1]["type"], "divider");
+        assert_eq!(json[2]["to_do"]["checked"], false);
     }
 }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Event, Phase, PhaseState, ReadsFrom};
+use super::{Phase, PhaseState, ReadsFrom};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ConsoleView {
@@ -33,6 +33,9 @@ pub struct ConsoleView {
     pub throttle_applies: bool,
     /// SHA-256 of the recipe pinned at phase 1 (None before phase 1).
     pub pinned_recipe_hash: Option<String>,
+    /// SHA-256 of the recipe that runs, whose dry run the page shows (None
+    /// when it cannot be loaded).
+    pub recipe_hash: Option<String>,
     /// The recipe file differs from the pinned one (which is what runs).
     pub recipe_changed: bool,
 }
@@ -50,9 +53,17 @@ pub struct ConsolePhase {
     pub blocked: Option<String>,
     /// The buttons of the phase, in order, as the server decided them: the
     /// page renders exactly these, and the server refuses anything else.
+    /// The dry run (every statement the phase executes) is not part of the
+    /// view: the page loads it when asked (`api::console::get_dry_run`).
     pub choices: Vec<PhaseChoice>,
-    /// The dry run: every statement the phase executes.
-    pub sql: Vec<String>,
+}
+
+/// A phase's dry run: every statement it executes (label comments, then
+/// statements), from the recipe whose SHA-256 is `recipe_hash`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DryRunSql {
+    pub recipe_hash: String,
+    pub sql: String,
 }
 
 /// One thing the operator may ask of a phase, now.
@@ -111,7 +122,11 @@ pub struct EventView {
     pub at: DateTime<Utc>,
     pub actor: String,
     pub phase: Option<Phase>,
-    pub event: Event,
+    /// The event's kind (`Event::kind`).
+    pub kind: String,
+    /// What happened, in words (`Event::describe`): worded on the server,
+    /// so the browser needs no copy of the event vocabulary.
+    pub description: String,
 }
 
 /// What the operator asks of a phase.

@@ -22,6 +22,10 @@ pub struct PhaseEdit {
     pub blockers: String,
 }
 
+/// The longest plan text (in characters) a save accepts, and the preview
+/// renders.
+pub const MAX_BODY_CHARS: usize = 100_000;
+
 /// A whole plan as saved in one revision.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]

@@ -9,7 +9,7 @@ use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use sqlx::PgPool;
-use tower_http::compression::CompressionLayer;
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
@@ -28,6 +28,13 @@ pub fn router(leptos_options: LeptosOptions, pool: PgPool, settings: Settings) -
     };
     let live = Router::new()
         .route("/{name}", axum::routing::get(crate::console::live::sse))
+        .with_state(live_state.clone());
+    // Each phase's dry run as plain text (linked from the console).
+    let dry_runs = Router::new()
+        .route(
+            "/{name}/{phase}",
+            axum::routing::get(crate::console::live::dry_run),
+        )
         .with_state(live_state.clone());
     // The read flag over HTTP, for applications that poll.
     let flags = Router::new()
@@ -57,6 +64,7 @@ pub fn router(leptos_options: LeptosOptions, pool: PgPool, settings: Settings) -
     Router::new()
         .nest_service("/live", live)
         .nest_service("/flags", flags)
+        .nest_service("/dry-run", dry_runs)
         .merge(metrics)
         .nest_service(&format!("/{}", leptos_options.site_pkg_dir), pkg)
         .leptos_routes_with_context(
@@ -73,8 +81,11 @@ pub fn router(leptos_options: LeptosOptions, pool: PgPool, settings: Settings) -
         )
         .fallback(leptos_axum::file_and_error_handler(shell))
         // Brotli when the client takes it, else gzip (HTML, server
-        // functions; assets without a precompressed file).
-        .layer(CompressionLayer::new())
+        // functions; assets without a precompressed file), at the fastest
+        // level: these are compressed anew for every request, and at the
+        // default level compressing a page cost the server about a quarter
+        // of its CPU under load (make bench-http, perf).
+        .layer(CompressionLayer::new().quality(CompressionLevel::Fastest))
         .layer(TraceLayer::new_for_http())
         .with_state(leptos_options)
 }

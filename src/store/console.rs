@@ -1,14 +1,17 @@
 //! What the phase console and the live endpoints read from our schema: a
-//! migration's recipe location, phase titles, recent events, backfill
-//! throughput, latest verification, quarantine sample and read flag. Events
+//! migration's id, recipe location, everything its console shows (in one
+//! statement: `snapshot`) and its read flag. Events
 //! come back as the engine's `Event`, never as raw JSON.
 
 use chrono::{DateTime, Utc};
+use sqlx::types::Json;
 use sqlx::PgPool;
 
 use super::{StoreError, StoreResult};
+use crate::engine::journal::PhaseRecord;
 use crate::engine::vocab::kind;
-use crate::engine::{Event, Phase, ReadsFrom};
+use crate::engine::vocab::BackfillProgress;
+use crate::engine::{Event, Phase, PhaseState, ReadsFrom};
 
 /// One event of a migration's log.
 pub struct StoredEvent {
@@ -19,7 +22,7 @@ pub struct StoredEvent {
     pub event: Event,
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(sqlx::FromRow, serde::Deserialize)]
 struct EventRow {
     id: i64,
     at: DateTime<Utc>,
@@ -61,90 +64,158 @@ pub async fn recipe_path(pool: &PgPool, name: &str) -> StoreResult<Option<String
     path.ok_or_else(|| StoreError::NotFound(format!("migration {name:?}")))
 }
 
-/// The plan's title of each phase, in phase order.
-pub async fn phase_titles(pool: &PgPool, name: &str) -> StoreResult<Vec<String>> {
-    Ok(sqlx::query_scalar(
-        "SELECT p.title FROM switchyard.plan_phases p JOIN switchyard.migrations m ON m.id = p.migration_id
-         WHERE m.name = $1 ORDER BY p.position",
-    )
-    .bind(name)
-    .fetch_all(pool)
-    .await?)
+/// Everything the phase console shows of one migration, as of one
+/// statement: a view is built on every page load and every live update, so
+/// it is read in one round trip instead of one per part.
+pub struct Snapshot {
+    /// Where the recipe file is (None: no recipe attached).
+    pub recipe_path: Option<String>,
+    /// SHA-256 of the recipe pinned at phase 1 (None before phase 1).
+    pub pinned_hash: Option<String>,
+    /// The phases' records, in phase order (fewer than five until the
+    /// engine has created them).
+    pub phases: Vec<PhaseRecord>,
+    /// The plan's title of each phase, in phase order.
+    pub titles: Vec<String>,
+    pub backfill: Option<BackfillProgress>,
+    pub quarantined: i64,
+    /// Keys mapped nowhere: (key path, documents), most frequent first.
+    pub unmapped_keys: Vec<(String, i64)>,
+    pub reads_from: ReadsFrom,
+    /// The latest events, newest first, progress ticks left out.
+    pub events: Vec<StoredEvent>,
+    /// The current backfill's latest progress ticks, oldest first (not
+    /// those of a backfill before a rollback of phase 2).
+    pub ticks: Vec<StoredEvent>,
+    /// The latest verification event (in progress or finished), if any.
+    pub verification: Option<StoredEvent>,
+    /// The first quarantined documents: (source key, reason).
+    pub quarantine_sample: Vec<(String, String)>,
 }
 
-/// The first `limit` quarantined documents: (source key, reason).
-pub async fn quarantine_sample(
-    pool: &PgPool,
-    name: &str,
-    limit: i64,
-) -> StoreResult<Vec<(String, String)>> {
-    Ok(sqlx::query_as(
-        "SELECT source_key, reason FROM switchyard.quarantine WHERE migration_name = $1
-         ORDER BY quarantined_at, source_key LIMIT $2",
-    )
-    .bind(name)
-    .bind(limit)
-    .fetch_all(pool)
-    .await?)
+/// Latest events in `Snapshot::events`.
+const EVENTS_SHOWN: i64 = 50;
+/// Progress ticks in `Snapshot::ticks` (the throughput chart).
+const TICKS_SHOWN: i64 = 120;
+/// Quarantined documents in `Snapshot::quarantine_sample`.
+const QUARANTINE_SHOWN: i64 = 20;
+
+#[derive(sqlx::FromRow)]
+struct SnapshotRow {
+    recipe_path: Option<String>,
+    pinned_hash: Option<String>,
+    phases: Json<Vec<PhaseJson>>,
+    titles: Vec<String>,
+    backfill: Option<Json<BackfillProgress>>,
+    quarantined: i64,
+    unmapped: Json<Vec<(String, i64)>>,
+    reads_from: Option<ReadsFrom>,
+    events: Json<Vec<EventRow>>,
+    ticks: Json<Vec<EventRow>>,
+    verification: Option<Json<EventRow>>,
+    quarantine_sample: Json<Vec<(String, String)>>,
 }
 
-/// The latest `limit` events, newest first, progress ticks left out.
-pub async fn recent_events(pool: &PgPool, name: &str, limit: i64) -> StoreResult<Vec<StoredEvent>> {
-    let rows: Vec<EventRow> = sqlx::query_as(
-        "SELECT e.id, e.at, e.actor, e.phase, e.kind, e.payload FROM switchyard.events e
-         JOIN switchyard.migrations m ON m.id = e.migration_id
-         WHERE m.name = $1 AND e.kind <> ALL($2) ORDER BY e.id DESC LIMIT $3",
-    )
-    .bind(name)
-    .bind(&Event::TICKS[..])
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows.into_iter().map(StoredEvent::from).collect())
+#[derive(serde::Deserialize)]
+struct PhaseJson {
+    phase: Phase,
+    state: String,
+    started_by: Option<String>,
+    started_at: Option<DateTime<Utc>>,
+    finished_at: Option<DateTime<Utc>>,
+    error: Option<String>,
 }
 
-/// The current backfill's last `limit` progress ticks, oldest first (not
-/// those of a backfill before a rollback of phase 2).
-pub async fn backfill_ticks(
-    pool: &PgPool,
-    name: &str,
-    limit: i64,
-) -> StoreResult<Vec<StoredEvent>> {
-    let rows: Vec<EventRow> = sqlx::query_as(
-        "SELECT id, at, actor, phase, kind, payload FROM (
-             SELECT e.* FROM switchyard.events e
-             JOIN switchyard.migrations m ON m.id = e.migration_id
-             WHERE m.name = $1 AND e.kind = $2
-               AND e.id > coalesce((SELECT max(r.id) FROM switchyard.events r
-                                    WHERE r.migration_id = m.id AND r.phase = $3
-                                      AND r.kind = $4), 0)
-             ORDER BY e.id DESC LIMIT $5) x
-         ORDER BY id",
-    )
-    .bind(name)
-    .bind(kind::PROGRESS)
-    .bind(Phase::Backfill)
-    .bind(kind::ROLLBACK_STARTED)
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows.into_iter().map(StoredEvent::from).collect())
-}
-
-/// The latest verification event (in progress or finished), if any.
-pub async fn latest_verification(pool: &PgPool, name: &str) -> StoreResult<Option<StoredEvent>> {
-    let row: Option<EventRow> = sqlx::query_as(
-        "SELECT e.id, e.at, e.actor, e.phase, e.kind, e.payload FROM switchyard.events e
-         JOIN switchyard.migrations m ON m.id = e.migration_id
-         WHERE m.name = $1 AND e.kind IN ($2, $3)
-         ORDER BY e.id DESC LIMIT 1",
-    )
-    .bind(name)
-    .bind(kind::VERIFY_PROGRESS)
-    .bind(kind::VERIFIED)
-    .fetch_optional(pool)
-    .await?;
-    Ok(row.map(StoredEvent::from))
+/// The console's `Snapshot` of migration `name`; None when there is no
+/// such migration.
+pub async fn snapshot(pool: &PgPool, name: &str) -> StoreResult<Option<Snapshot>> {
+    const EVENT: &str = "e.id, e.at, e.actor, e.phase, e.kind, e.payload";
+    let sql = format!(
+        "SELECT m.recipe_path, m.pinned_hash,
+            coalesce((SELECT json_agg(json_build_object('phase', s.position, 'state', s.state,
+                         'started_by', s.started_by, 'started_at', s.started_at,
+                         'finished_at', s.finished_at, 'error', s.error) ORDER BY s.position)
+                      FROM switchyard.phase_states s WHERE s.migration_id = m.id), '[]') AS phases,
+            array(SELECT p.title FROM switchyard.plan_phases p WHERE p.migration_id = m.id
+                  ORDER BY p.position) AS titles,
+            (SELECT row_to_json(b) FROM (
+                 SELECT last_key, rows_done, rows_total, quarantined, batch_size, rows_per_second,
+                        paused, target_batch_ms, throttle_ms, throttled
+                 FROM switchyard.backfill_progress WHERE migration_name = m.name) b) AS backfill,
+            (SELECT count(*) FROM switchyard.quarantine q WHERE q.migration_name = m.name) AS quarantined,
+            coalesce((SELECT json_agg(json_build_array(u.key_path, u.documents)
+                                      ORDER BY u.documents DESC, u.key_path)
+                      FROM switchyard.unmapped_keys u WHERE u.migration_name = m.name), '[]') AS unmapped,
+            (SELECT f.reads_from FROM switchyard.read_flags f WHERE f.migration_name = m.name) AS reads_from,
+            coalesce((SELECT json_agg(x ORDER BY x.id DESC) FROM (
+                 SELECT {EVENT} FROM switchyard.events e
+                 WHERE e.migration_id = m.id AND e.kind <> ALL($2)
+                 ORDER BY e.id DESC LIMIT $3) x), '[]') AS events,
+            coalesce((SELECT json_agg(x ORDER BY x.id) FROM (
+                 SELECT {EVENT} FROM switchyard.events e
+                 WHERE e.migration_id = m.id AND e.kind = $4
+                   AND e.id > coalesce((SELECT max(r.id) FROM switchyard.events r
+                                        WHERE r.migration_id = m.id AND r.phase = $5
+                                          AND r.kind = $6), 0)
+                 ORDER BY e.id DESC LIMIT $7) x), '[]') AS ticks,
+            (SELECT row_to_json(x) FROM (
+                 SELECT {EVENT} FROM switchyard.events e
+                 WHERE e.migration_id = m.id AND e.kind IN ($8, $9)
+                 ORDER BY e.id DESC LIMIT 1) x) AS verification,
+            coalesce((SELECT json_agg(json_build_array(x.source_key, x.reason)) FROM (
+                 SELECT source_key, reason FROM switchyard.quarantine WHERE migration_name = m.name
+                 ORDER BY quarantined_at, source_key LIMIT $10) x), '[]') AS quarantine_sample
+         FROM switchyard.migrations m WHERE m.name = $1"
+    );
+    let row: Option<SnapshotRow> = sqlx::query_as(&sql)
+        .bind(name)
+        .bind(&Event::TICKS[..])
+        .bind(EVENTS_SHOWN)
+        .bind(kind::PROGRESS)
+        .bind(Phase::Backfill)
+        .bind(kind::ROLLBACK_STARTED)
+        .bind(TICKS_SHOWN)
+        .bind(kind::VERIFY_PROGRESS)
+        .bind(kind::VERIFIED)
+        .bind(QUARANTINE_SHOWN)
+        .fetch_optional(pool)
+        .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let phases = row
+        .phases
+        .0
+        .into_iter()
+        .map(|p| {
+            let state = PhaseState::parse(&p.state).ok_or_else(|| StoreError::Corrupt {
+                what: format!("state of phase {}", p.phase),
+                detail: format!("unknown state {:?}", p.state),
+            })?;
+            Ok(PhaseRecord {
+                phase: p.phase,
+                state,
+                started_by: p.started_by,
+                started_at: p.started_at,
+                finished_at: p.finished_at,
+                error: p.error,
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    Ok(Some(Snapshot {
+        recipe_path: row.recipe_path,
+        pinned_hash: row.pinned_hash,
+        phases,
+        titles: row.titles,
+        backfill: row.backfill.map(|b| b.0),
+        quarantined: row.quarantined,
+        unmapped_keys: row.unmapped.0,
+        reads_from: row.reads_from.unwrap_or_default(),
+        events: row.events.0.into_iter().map(StoredEvent::from).collect(),
+        ticks: row.ticks.0.into_iter().map(StoredEvent::from).collect(),
+        verification: row.verification.map(|v| StoredEvent::from(v.0)),
+        quarantine_sample: row.quarantine_sample.0,
+    }))
 }
 
 /// Where the migration's readers read from, and since when (None: the

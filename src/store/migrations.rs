@@ -35,9 +35,8 @@ struct PhaseRow {
     changed_at: DateTime<Utc>,
 }
 
-#[derive(sqlx::FromRow)]
+/// A migration's tasks: all of them, and those done.
 struct TaskCountRow {
-    migration_id: i64,
     total: i64,
     done: i64,
 }
@@ -79,17 +78,7 @@ fn not_found(name: &str) -> StoreError {
 
 async fn summaries(pool: &PgPool, rows: Vec<MigrationRow>) -> StoreResult<Vec<MigrationSummary>> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let mut phases = phases_for(pool, &ids).await?;
-    let counts: Vec<TaskCountRow> = sqlx::query_as(
-        "SELECT migration_id, count(*) AS total, count(*) FILTER (WHERE status = $2) AS done
-         FROM switchyard.tasks WHERE migration_id = ANY($1) GROUP BY migration_id",
-    )
-    .bind(&ids)
-    .bind(TaskStatus::Done.as_str())
-    .fetch_all(pool)
-    .await?;
-    let counts: HashMap<i64, TaskCountRow> =
-        counts.into_iter().map(|c| (c.migration_id, c)).collect();
+    let (mut phases, counts) = phases_and_task_counts(pool, &ids).await?;
     Ok(rows
         .into_iter()
         .map(|row| {
@@ -119,6 +108,15 @@ async fn summaries(pool: &PgPool, rows: Vec<MigrationRow>) -> StoreResult<Vec<Mi
 /// Phases (document and runtime state together) of several migrations,
 /// each with what it waits for.
 async fn phases_for(pool: &PgPool, ids: &[i64]) -> StoreResult<HashMap<i64, Vec<PhaseView>>> {
+    Ok(phases_and_task_counts(pool, ids).await?.0)
+}
+
+/// `phases_for`, and each migration's tasks (all, and done), from the same
+/// two statements.
+async fn phases_and_task_counts(
+    pool: &PgPool,
+    ids: &[i64],
+) -> StoreResult<(HashMap<i64, Vec<PhaseView>>, HashMap<i64, TaskCountRow>)> {
     let rows: Vec<PhaseRow> = sqlx::query_as(
         "SELECT p.migration_id, p.position, p.title, p.description, p.owner, p.status_note, p.blockers,
                 coalesce(array_agg(d.depends_on ORDER BY d.depends_on)
@@ -138,22 +136,32 @@ async fn phases_for(pool: &PgPool, ids: &[i64]) -> StoreResult<HashMap<i64, Vec<
     .bind(PhaseState::Pending)
     .fetch_all(pool)
     .await?;
-    let progress: Vec<(i64, Phase, i64, i64, i64, i64)> = sqlx::query_as(
+    // Per migration and phase (tasks of no phase too: they count in the
+    // migration's totals).
+    let progress: Vec<(i64, Option<Phase>, i64, i64, i64, i64)> = sqlx::query_as(
         "SELECT t.migration_id, t.phase_position, count(DISTINCT t.id),
                 count(DISTINCT t.id) FILTER (WHERE t.status = $2),
                 count(c.id), count(c.id) FILTER (WHERE c.done)
          FROM switchyard.tasks t LEFT JOIN switchyard.acceptance_criteria c ON c.task_id = t.id
-         WHERE t.migration_id = ANY($1) AND t.phase_position IS NOT NULL
+         WHERE t.migration_id = ANY($1)
          GROUP BY t.migration_id, t.phase_position",
     )
     .bind(ids)
     .bind(TaskStatus::Done.as_str())
     .fetch_all(pool)
     .await?;
+    let mut counts: HashMap<i64, TaskCountRow> = HashMap::new();
+    for p in &progress {
+        let count = counts
+            .entry(p.0)
+            .or_insert(TaskCountRow { total: 0, done: 0 });
+        count.total += p.2;
+        count.done += p.3;
+    }
     let progress_of = |migration: i64, position: Phase| {
         progress
             .iter()
-            .find(|p| p.0 == migration && p.1 == position)
+            .find(|p| p.0 == migration && p.1 == Some(position))
             .map(|p| TaskProgress {
                 tasks: p.2 as usize,
                 tasks_done: p.3 as usize,
@@ -189,7 +197,7 @@ async fn phases_for(pool: &PgPool, ids: &[i64]) -> StoreResult<HashMap<i64, Vec<
             phase.waiting = waiting;
         }
     }
-    Ok(out)
+    Ok((out, counts))
 }
 
 /// The five phases of one migration, in order.

@@ -6,7 +6,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 
 use super::{StoreError, StoreResult};
 use crate::engine::Event;
-use crate::model::plan::{PhaseEdit, PlanEdit, PlanVersion};
+use crate::model::plan::{PhaseEdit, PlanEdit, PlanVersion, MAX_BODY_CHARS};
 
 fn invalid(field: &str, message: impl Into<String>) -> StoreError {
     StoreError::Invalid {
@@ -16,8 +16,11 @@ fn invalid(field: &str, message: impl Into<String>) -> StoreError {
 }
 
 fn validate(mut edit: PlanEdit) -> StoreResult<PlanEdit> {
-    if edit.body_markdown.chars().count() > 100_000 {
-        return Err(invalid("body", "at most 100000 characters"));
+    if edit.body_markdown.chars().count() > MAX_BODY_CHARS {
+        return Err(invalid(
+            "body",
+            format!("at most {MAX_BODY_CHARS} characters"),
+        ));
     }
     // Fields are named as the editor's form names them: by their place in
     // the list (`phases[0].owner`).

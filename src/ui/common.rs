@@ -4,12 +4,31 @@ use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_router::hooks::use_params_map;
 
+use chrono::{DateTime, Datelike, Timelike, Utc};
+
 use crate::model::{AppError, PhaseState};
 
 /// The `:name` of the migration in the current URL.
 pub fn use_migration_name() -> Memo<String> {
     let params = use_params_map();
     Memo::new(move |_| params.read().get("name").unwrap_or_default())
+}
+
+/// Tells the island's `ServerAction`s about a refusal the server redirected
+/// back with (a form posted without JavaScript: `__err` and `__path` in the
+/// URL). On the server the router does this for the whole page; an island
+/// hydrates without the router, so it reads the URL itself and hydrates as
+/// it was rendered. Call it before creating the island's actions.
+pub fn provide_action_error() {
+    #[cfg(feature = "hydrate")]
+    {
+        let search = window().location().search().unwrap_or_default();
+        if let Ok(params) = web_sys::UrlSearchParams::new_with_str(&search) {
+            if let (Some(err), Some(path)) = (params.get("__err"), params.get("__path")) {
+                provide_context(leptos::server::ServerActionError::new(&path, &err));
+            }
+        }
+    }
 }
 
 /// The action's version as of its last successful call.
@@ -48,6 +67,28 @@ where
     })
 }
 
+/// `2026-11-24 13:05` (or `2026-11-24 13:05:09` with `seconds`) `UTC`.
+/// Islands format times with this rather than chrono's format strings,
+/// whose parser and formatter would otherwise ship in the browser bundle.
+pub fn date_time(at: &DateTime<Utc>, seconds: bool) -> String {
+    let time = if seconds {
+        time_of_day(at)
+    } else {
+        format!("{:02}:{:02}", at.hour(), at.minute())
+    };
+    format!(
+        "{:04}-{:02}-{:02} {time} UTC",
+        at.year(),
+        at.month(),
+        at.day()
+    )
+}
+
+/// `13:05:09` (UTC).
+pub fn time_of_day(at: &DateTime<Utc>) -> String {
+    format!("{:02}:{:02}:{:02}", at.hour(), at.minute(), at.second())
+}
+
 /// An error as a user should see it.
 #[component]
 pub fn ErrorNote(error: AppError) -> impl IntoView {
@@ -70,5 +111,26 @@ pub fn PhaseBadge(state: PhaseState) -> impl IntoView {
         <span class=format!("badge phase-{}", state.as_str()) data-state=state.as_str()>
             {state.label()}
         </span>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_read_as_chrono_would_format_them() {
+        let at = DateTime::parse_from_rfc3339("2026-01-04T09:05:07.5Z")
+            .expect("a time")
+            .with_timezone(&Utc);
+        assert_eq!(
+            date_time(&at, true),
+            at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+        );
+        assert_eq!(
+            date_time(&at, false),
+            at.format("%Y-%m-%d %H:%M UTC").to_string()
+        );
+        assert_eq!(time_of_day(&at), at.format("%H:%M:%S").to_string());
     }
 }

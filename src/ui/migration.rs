@@ -2,7 +2,8 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::{Outlet, A};
+use leptos_router::components::Outlet;
+use leptos_router::hooks::use_location;
 
 use super::common::{use_migration_name, ErrorNote, Loading, PhaseBadge};
 use super::not_found::NotFound;
@@ -38,10 +39,10 @@ pub fn MigrationPage() -> impl IntoView {
                                     <p class="meta">{current}</p>
                                 </header>
                                 <nav class="tabs" aria-label="Sections">
-                                    <A href=base.clone() exact=true>"Spec"</A>
-                                    <A href=format!("{base}/plan")>"Plan"</A>
-                                    <A href=format!("{base}/tasks")>"Tasks"</A>
-                                    <A href=format!("{base}/phases")>"Phases"</A>
+                                    <Tab href=base.clone() label="Spec"/>
+                                    <Tab href=format!("{base}/plan") label="Plan"/>
+                                    <Tab href=format!("{base}/tasks") label="Tasks"/>
+                                    <Tab href=format!("{base}/phases") label="Phases"/>
                                 </nav>
                                 <div class="section">
                                     <Outlet/>
@@ -59,4 +60,13 @@ pub fn MigrationPage() -> impl IntoView {
             })}
         </Suspense>
     }
+}
+
+/// A section's tab. Every tab says whether it is the current page, with
+/// `aria-current="false"` too: the islands router copies the attributes of
+/// the next page onto the elements of this one, and never removes one.
+#[component]
+fn Tab(href: String, label: &'static str) -> impl IntoView {
+    let current = use_location().pathname.with_untracked(|path| *path == href);
+    view! { <a href=href aria-current=if current { "page" } else { "false" }>{label}</a> }
 }

@@ -4,12 +4,23 @@
 //! buttons, what they must confirm, whether quarantine must be accepted,
 //! whether the throttle applies) and acts through server functions; the
 //! server decides every rule and refuses anything else.
+//!
+//! The console is an island (`Console`): the only part of the page that
+//! hydrates. Each phase's dry run is loaded when it is unfolded, not sent
+//! with every view; without JavaScript it is a link to the SQL as text.
 
+use leptos::either::Either;
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 
-use super::common::{use_migration_name, ErrorNote, Loading, PhaseBadge};
-use crate::api::console::{get_console, ActOnPhase, SetThrottle};
-use crate::model::console::{ConsolePhase, ConsoleView, PhaseAction, PhaseChoice, ThroughputPoint};
+use super::common::{
+    date_time, provide_action_error, time_of_day, use_migration_name, ErrorNote, Loading,
+    PhaseBadge,
+};
+use crate::api::console::{get_console, get_dry_run, ActOnPhase, SetThrottle};
+use crate::model::console::{
+    ConsolePhase, ConsoleView, DryRunSql, PhaseAction, PhaseChoice, ThroughputPoint,
+};
 use crate::model::Phase;
 
 #[component]
@@ -39,10 +50,15 @@ struct Pending {
     accept_quarantined: Option<i64>,
 }
 
-#[component]
-fn Console(initial: ConsoleView) -> impl IntoView {
+/// Dry runs loaded so far, newest per phase (each with its recipe's hash).
+type DryRuns = RwSignal<Vec<(Phase, DryRunSql)>>;
+
+#[island]
+pub fn Console(initial: ConsoleView) -> impl IntoView {
+    provide_action_error();
     let name = initial.name.clone();
     let view = RwSignal::new(initial);
+    let dry_runs: DryRuns = RwSignal::new(Vec::new());
     super::live::subscribe(name.clone(), view);
     let act = ServerAction::<ActOnPhase>::new();
     let confirming = RwSignal::new(None::<Pending>);
@@ -54,6 +70,7 @@ fn Console(initial: ConsoleView) -> impl IntoView {
             .map(|e| e.to_string())
     };
     let name_for_do = name.clone();
+    let list_name = name.clone();
     let do_action = move |phase: Phase, action: PhaseAction, accept: bool| {
         act.dispatch(ActOnPhase {
             name: name_for_do.clone(),
@@ -139,7 +156,11 @@ fn Console(initial: ConsoleView) -> impl IntoView {
                         .into_iter()
                         .map(|p| {
                             let request = request.clone();
-                            view! { <PhaseCard phase=p request pending=act.pending()/> }
+                            let dry_run = view! {
+                                <DryRun name=list_name.clone() phase=p.phase
+                                    recipe_hash=view.with(|v| v.recipe_hash.clone()) dry_runs/>
+                            };
+                            view! { <PhaseCard phase=p request pending=act.pending() dry_run/> }
                         })
                         .collect_view()
                 }}
@@ -154,7 +175,12 @@ fn Console(initial: ConsoleView) -> impl IntoView {
 /// One phase: its state, why it waits, its buttons (exactly the server's
 /// choices) and its dry run.
 #[component]
-fn PhaseCard<F>(phase: ConsolePhase, request: F, pending: Memo<bool>) -> impl IntoView
+fn PhaseCard<F>(
+    phase: ConsolePhase,
+    request: F,
+    pending: Memo<bool>,
+    dry_run: impl IntoView + 'static,
+) -> impl IntoView
 where
     F: Fn(Phase, PhaseChoice) + Clone + Send + Sync + 'static,
 {
@@ -164,7 +190,7 @@ where
         format!(
             "Started by {} at {}",
             phase.started_by.clone().unwrap_or_else(|| "?".into()),
-            at.format("%Y-%m-%d %H:%M:%S UTC")
+            date_time(&at, true)
         )
     });
     let buttons = phase
@@ -187,7 +213,6 @@ where
             }
         })
         .collect_view();
-    let sql = phase.sql.join("\n");
     view! {
         <li class="console-phase" data-position=p.number() data-state=state.as_str()>
             <h3>
@@ -203,13 +228,82 @@ where
             <div class="buttons" role="group" aria-label=format!("Phase {p} actions")>
                 {buttons}
             </div>
-            <details class="dry-run">
-                <summary>"Dry run: the SQL this phase executes"</summary>
-                <pre><code data-language="sql">{sql}</code></pre>
-            </details>
+            {dry_run}
         </li>
     }
-    .into_any()
+}
+
+/// A phase's dry run, folded. Unfolding it loads the SQL (once per recipe:
+/// loaded again only when the recipe that runs has changed since) and shows
+/// which recipe it comes from. The link opens the same SQL as plain text,
+/// which also works without JavaScript.
+#[component]
+fn DryRun(
+    name: String,
+    phase: Phase,
+    recipe_hash: Option<String>,
+    dry_runs: DryRuns,
+) -> impl IntoView {
+    let href = format!("/dry-run/{name}/{}", phase.number());
+    let current = {
+        let hash = recipe_hash.clone();
+        move || {
+            dry_runs.with(|d| {
+                d.iter()
+                    .find(|(p, _)| *p == phase)
+                    .filter(|(_, d)| hash.is_none() || hash.as_ref() == Some(&d.recipe_hash))
+                    .map(|(_, d)| d.clone())
+            })
+        }
+    };
+    let loading = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let load = {
+        let current = current.clone();
+        move |_| {
+            if current().is_some() || loading.get_untracked() {
+                return;
+            }
+            loading.set(true);
+            let name = name.clone();
+            spawn_local(async move {
+                let got = get_dry_run(name, phase).await;
+                // The card may have been re-rendered meanwhile: the signals
+                // may be gone, the loaded SQL is kept by the console.
+                let _ = loading.try_set(false);
+                match got {
+                    Ok(sql) => {
+                        let _ = error.try_set(None);
+                        dry_runs.update(|d| {
+                            d.retain(|(p, _)| *p != phase);
+                            d.push((phase, sql));
+                        });
+                    }
+                    Err(e) => {
+                        let _ = error.try_set(Some(format!("Could not load the dry run: {e}")));
+                    }
+                }
+            });
+        }
+    };
+    view! {
+        <details class="dry-run" on:toggle=load>
+            <summary>"Dry run: the SQL this phase executes"</summary>
+            <p class="meta">
+                // A plain page load, not a client-side navigation.
+                <a href=href rel="external">"The SQL as plain text"</a>
+                {move || loading.get().then_some(" · loading…")}
+            </p>
+            <p class="action-error" role="alert">{move || error.get()}</p>
+            {move || current().map(|d| {
+                let short: String = d.recipe_hash.chars().take(12).collect();
+                view! {
+                    <p class="meta">{format!("Recipe sha256 {short}…")}</p>
+                    <pre><code data-language="sql">{d.sql}</code></pre>
+                }
+            })}
+        </details>
+    }
 }
 
 #[component]
@@ -283,8 +377,9 @@ fn ProgressPanel(view: RwSignal<ConsoleView>, name: String) -> impl IntoView {
 #[component]
 fn ThroughputChart(points: Vec<ThroughputPoint>) -> impl IntoView {
     if points.len() < 2 {
-        return view! { <p class="meta">"Throughput chart appears once the backfill reports."</p> }
-            .into_any();
+        return Either::Left(
+            view! { <p class="meta">"Throughput chart appears once the backfill reports."</p> },
+        );
     }
     let (w, h) = (600.0_f64, 120.0_f64);
     let t0 = points[0].at.timestamp_millis() as f64;
@@ -302,14 +397,13 @@ fn ThroughputChart(points: Vec<ThroughputPoint>) -> impl IntoView {
             format!("{x:.1},{y:.1}")
         })
         .collect();
-    view! {
+    Either::Right(view! {
         <svg class="throughput" viewBox=format!("0 0 {w} {h}") role="img"
             aria-label=format!("Throughput over time, peak {max:.0} rows/s")>
             <polyline points=line.join(" ") fill="none" stroke="currentColor" stroke-width="2"/>
             <text x="4" y="12" class="axis">{format!("{max:.0} rows/s")}</text>
         </svg>
-    }
-    .into_any()
+    })
 }
 
 #[component]
@@ -332,7 +426,7 @@ fn VerificationPanel(view: RwSignal<ConsoleView>) -> impl IntoView {
                 <p class="progress-numbers">
                     <span>{format!("{} / {} rows compared", v.rows_compared, v.rows_total)}</span>
                     <span class="differences">{format!("{} difference(s)", v.differences)}</span>
-                    <span>{format!("at {}", v.at.format("%H:%M:%S UTC"))}</span>
+                    <span>{format!("at {} UTC", time_of_day(&v.at))}</span>
                 </p>
                 {(!v.first_differences.is_empty()).then(|| view! {
                     <table class="phase-table">
@@ -393,13 +487,13 @@ fn EventLog(view: RwSignal<ConsoleView>) -> impl IntoView {
             <h3>"Event log"</h3>
             <ol>
                 {move || view.get().events.into_iter().map(|e| view! {
-                    <li data-kind=e.event.kind().to_string()>
-                        <time>{e.at.format("%H:%M:%S").to_string()}</time>
+                    <li data-kind=e.kind>
+                        <time>{time_of_day(&e.at)}</time>
                         " "
                         <span class="actor">{e.actor}</span>
                         " "
                         {e.phase.map(|p| format!("phase {p}: ")).unwrap_or_default()}
-                        {e.event.describe()}
+                        {e.description}
                     </li>
                 }).collect_view()}
             </ol>

@@ -12,52 +12,120 @@
 //! forms post to the server functions, which redirect back to the plan with
 //! a refusal encoded in the URL: the editor opens showing it (what was typed
 //! is not kept). The plan and its history are refetched when one of those
-//! actions saves (resources keyed on their versions, counting successful
-//! calls only). Comparing two revisions is a read, fetched when asked.
+//! actions saves (successful calls only). Comparing two revisions is a read,
+//! fetched when asked.
+//!
+//! The plan and its history are one island (`PlanIsland`): the only part of
+//! the page that hydrates. It gets the plan, the history and the
+//! migration's name from the server (an island has no router in the
+//! browser).
 
+use leptos::either::Either;
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 
-use super::common::{refusal, saved_version, use_migration_name, ErrorNote, Loading, PhaseBadge};
-use super::spec::render_blocks;
+use super::common::{
+    date_time, provide_action_error, refusal, saved_version, use_migration_name, ErrorNote,
+    Loading, PhaseBadge,
+};
 use crate::api::migrations::get_plan;
-use crate::api::plans::{get_plan_diff, get_plan_history, RestorePlan, SavePlan};
-use crate::domain::markdown::to_blocks;
+use crate::api::plans::{get_plan_diff, get_plan_history, render_plan, RestorePlan, SavePlan};
 use crate::model::plan::{DiffKind, PlanEdit, PlanVersion};
 use crate::model::{AppError, PhaseView, PlanView};
 
 #[component]
 pub fn PlanSection() -> impl IntoView {
     let name = use_migration_name();
+    let plan = Resource::new(move || name.get(), get_plan);
+    let history = Resource::new(move || name.get(), get_plan_history);
+    view! {
+        <Suspense fallback=|| view! { <Loading what="plan"/> }>
+            {move || Suspend::new(async move {
+                match (plan.await, history.await) {
+                    (Ok(plan), Ok(history)) => {
+                        let body_html = body_html(&plan.body_markdown);
+                        view! { <PlanIsland plan body_html history name=name.get_untracked()/> }.into_any()
+                    }
+                    (Err(error), _) | (_, Err(error)) => view! { <ErrorNote error/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// The plan with its editor, and its history. Loaded again from the server
+/// when a save or a restore succeeded (a refusal changes nothing, so the
+/// editor and what was typed in it stay as they are).
+/// The plan's Markdown as HTML, rendered like the spec (Notion blocks). On
+/// the server only: the browser gets it rendered (`api::plans::render_plan`
+/// for the live preview), so the bundle carries no Markdown parser.
+#[cfg(feature = "ssr")]
+pub fn body_html(markdown: &str) -> String {
+    use super::spec::render_blocks;
+    use crate::domain::markdown::to_blocks;
+    render_blocks(&to_blocks(markdown)).to_html()
+}
+
+/// Only the server renders Markdown (see above).
+#[cfg(not(feature = "ssr"))]
+pub fn body_html(_markdown: &str) -> String {
+    String::new()
+}
+
+#[island]
+pub fn PlanIsland(
+    plan: PlanView,
+    body_html: String,
+    history: Vec<PlanVersion>,
+    name: String,
+) -> impl IntoView {
+    provide_action_error();
     let save = ServerAction::<SavePlan>::new();
     let restore = ServerAction::<RestorePlan>::new();
-    // Refetched when a form saved; a refusal changes nothing, so the editor
-    // (and what was typed in it) stays as it is.
     let (saved, restored) = (saved_version(save), saved_version(restore));
-    let key = move || (name.get(), saved.get(), restored.get());
-    let plan = Resource::new(key, |(name, _, _)| get_plan(name));
-    let history = Resource::new(key, |(name, _, _)| get_plan_history(name));
+    let plan = RwSignal::new((plan, body_html));
+    let history = RwSignal::new(history);
+    let error = RwSignal::new(None::<AppError>);
+    let name = StoredValue::new(name);
+    Effect::watch(
+        move || (saved.get(), restored.get()),
+        move |_, _, _| {
+            spawn_local(async move {
+                let name = name.get_value();
+                let loaded = async {
+                    let p = get_plan(name.clone()).await?;
+                    let html = render_plan(p.body_markdown.clone()).await?;
+                    Ok::<_, AppError>((p, html, get_plan_history(name).await?))
+                };
+                match loaded.await {
+                    Ok((p, html, h)) => {
+                        error.set(None);
+                        plan.set((p, html));
+                        history.set(h);
+                    }
+                    Err(e) => error.set(Some(e)),
+                }
+            });
+        },
+        false,
+    );
     view! {
-        <Transition fallback=|| view! { <Loading what="plan"/> }>
-            {move || Suspend::new(async move {
-                match plan.await {
-                    Ok(plan) => view! { <PlanDoc plan name=name.get_untracked() save/> }.into_any(),
-                    Err(error) => view! { <ErrorNote error/> }.into_any(),
-                }
-            })}
-        </Transition>
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                match history.await {
-                    Ok(versions) => view! { <History versions name=name.get_untracked() restore/> }.into_any(),
-                    Err(error) => view! { <ErrorNote error/> }.into_any(),
-                }
-            })}
-        </Transition>
+        {move || error.get().map(|error| view! { <ErrorNote error/> })}
+        {move || {
+            let (plan, body_html) = plan.get();
+            view! { <PlanDoc plan body_html name=name.get_value() save/> }
+        }}
+        {move || view! { <History versions=history.get() name=name.get_value() restore/> }}
     }
 }
 
 #[component]
-fn PlanDoc(plan: PlanView, name: String, save: ServerAction<SavePlan>) -> impl IntoView {
+fn PlanDoc(
+    plan: PlanView,
+    body_html: String,
+    name: String,
+    save: ServerAction<SavePlan>,
+) -> impl IntoView {
     let all = plan.phases.clone();
     let since = save.version().get_untracked();
     // A refusal the server redirected back with (posted without JavaScript)
@@ -69,19 +137,18 @@ fn PlanDoc(plan: PlanView, name: String, save: ServerAction<SavePlan>) -> impl I
             <h2>{plan.title.clone()}</h2>
             <p class="meta">
                 <span class="revision">{format!("Revision {}", plan.revision)}</span>
-                {format!(" · updated {}", plan.updated_at.format("%Y-%m-%d %H:%M UTC"))}
+                {format!(" · updated {}", date_time(&plan.updated_at, false))}
             </p>
             <details class="plan-edit" open=refused node_ref=details>
                 <summary>"Edit plan"</summary>
-                <Editor plan=plan.clone() name save since details/>
+                <Editor plan=plan.clone() body_html=body_html.clone() name save since details/>
             </details>
-            <div class="plan-body notion-doc">{render_blocks(&to_blocks(&plan.body_markdown))}</div>
+            <div class="plan-body notion-doc" inner_html=body_html></div>
             <ol class="plan-phases">
                 {plan.phases.into_iter().map(|phase| view! { <PlanPhase phase all=all.clone()/> }).collect_view()}
             </ol>
         </section>
     }
-    .into_any()
 }
 
 #[component]
@@ -128,7 +195,6 @@ fn PlanPhase(phase: PhaseView, all: Vec<PhaseView>) -> impl IntoView {
             {phase.waiting.clone().map(|w| view! { <p class="blocked-reason">{w}</p> })}
         </li>
     }
-    .into_any()
 }
 
 /// The phase fields the editor shows, as (label, form key).
@@ -145,6 +211,7 @@ const PHASE_FIELDS: [(&str, &str); 4] = [
 #[component]
 fn Editor(
     plan: PlanView,
+    body_html: String,
     name: String,
     save: ServerAction<SavePlan>,
     since: usize,
@@ -205,11 +272,29 @@ fn Editor(
             get_plan_history(name).await.ok()?.into_iter().next()
         },
     );
-    let body = RwSignal::new(plan.body_markdown.clone());
-    let original = StoredValue::new(plan.body_markdown.clone());
+    // The preview: the server renders what was typed (the newest answer
+    // wins; an older one arriving late is dropped).
+    let preview = RwSignal::new(body_html.clone());
+    let original = StoredValue::new(body_html);
+    let asked = StoredValue::new(0_u64);
+    let typed = move |ev| {
+        let text = event_target_value(&ev);
+        let n = asked.get_value() + 1;
+        asked.set_value(n);
+        spawn_local(async move {
+            let rendered = render_plan(text).await;
+            if asked.try_get_value() == Some(n) {
+                // Too long to preview: a save says so beside the field.
+                if let Ok(html) = rendered {
+                    let _ = preview.try_set(html);
+                }
+            }
+        });
+    };
     let base = NodeRef::<leptos::html::Input>::new();
     let cancel = move |_| {
-        body.set(original.get_value());
+        asked.update_value(|n| *n += 1);
+        preview.set(original.get_value());
         if let Some(details) = details.get() {
             details.set_open(false);
         }
@@ -248,13 +333,13 @@ fn Editor(
                 <div class="editor-split">
                     <label class="body-label">"Plan (Markdown)"
                         <textarea name="form[body_markdown]" rows="14" aria-label="Plan text"
-                            on:input=move |ev| body.set(event_target_value(&ev))>
+                            on:input=typed>
                             {plan.body_markdown.clone()}
                         </textarea>
                         {message_for("body".to_string())}
                     </label>
-                    <div class="preview notion-doc" aria-label="Preview">
-                        {move || render_blocks(&to_blocks(&body.read()))}
+                    <div class="preview notion-doc" aria-label="Preview" inner_html=preview>
+
                     </div>
                 </div>
                 <ol class="phase-edits">{phase_edits}</ol>
@@ -273,7 +358,6 @@ fn Editor(
             </ActionForm>
         </section>
     }
-    .into_any()
 }
 
 /// Someone else's save that ours collided with: both versions, and the two
@@ -354,7 +438,7 @@ fn History(
                     let rev = v.revision;
                     view! {
                         <li data-revision=rev>
-                            {format!("Revision {} by {} at {}", rev, v.saved_by, v.saved_at.format("%Y-%m-%d %H:%M:%S UTC"))}
+                            {format!("Revision {} by {} at {}", rev, v.saved_by, date_time(&v.saved_at, true))}
                             {(rev != newest).then(|| view! {
                                 " "
                                 <ActionForm action=restore attr:class="restore">
@@ -377,7 +461,7 @@ fn History(
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
                     diff.await.map(|d| match d {
-                        Ok(lines) => view! {
+                        Ok(lines) => Either::Left(view! {
                             <pre class="diff" aria-label="Differences">
                                 {lines.into_iter().map(|l| {
                                     let (class, mark) = match l.kind {
@@ -388,12 +472,11 @@ fn History(
                                     view! { <span class=class>{format!("{mark}{}\n", l.text)}</span> }
                                 }).collect_view()}
                             </pre>
-                        }.into_any(),
-                        Err(e) => view! { <p class="action-error">{e}</p> }.into_any(),
+                        }),
+                        Err(e) => Either::Right(view! { <p class="action-error">{e}</p> }),
                     })
                 })}
             </Suspense>
         </section>
     }
-    .into_any()
 }

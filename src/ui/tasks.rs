@@ -8,15 +8,23 @@
 //! redirects back to the board with a refusal encoded in the URL: the new-task
 //! form shows it by its field, an editor's refusal is shown above the board
 //! (the URL does not say which task), and what was typed is not kept. The
-//! board is refetched when one of those actions saves (a resource keyed on
-//! their versions, counting successful calls only). Filters live in the URL
-//! so a filtered board can be shared.
+//! board is loaded again when one of those actions saves (successful calls
+//! only). Filters live in the URL so a filtered board can be shared; the
+//! server applies them, and changing one loads the filtered page.
+//!
+//! The board is an island (`Board`): the only part of the page that
+//! hydrates. It gets the migration's name and the filters from the server
+//! (an island has no router in the browser).
 
+use leptos::either::Either;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::{use_navigate, use_query_map};
+use leptos_router::hooks::use_query_map;
+use serde::{Deserialize, Serialize};
 
-use super::common::{refusal, saved_version, use_migration_name, ErrorNote, Loading};
+use super::common::{
+    provide_action_error, refusal, saved_version, use_migration_name, ErrorNote, Loading,
+};
 use crate::api::migrations::get_tasks;
 use crate::api::tasks::{delete_task, move_task, set_criterion, CreateTask, UpdateTask};
 use crate::model::{AppError, Phase, Priority, TaskStatus, TaskView};
@@ -24,26 +32,43 @@ use crate::model::{AppError, Phase, Priority, TaskStatus, TaskView};
 #[component]
 pub fn TasksSection() -> impl IntoView {
     let name = use_migration_name();
-    let create = ServerAction::<CreateTask>::new();
-    let update = ServerAction::<UpdateTask>::new();
-    // Refetched when a form saved; a refusal changes nothing, so the board
-    // (and the form as typed) stays as it is.
-    let (created, updated) = (saved_version(create), saved_version(update));
-    let tasks = Resource::new(
-        move || (name.get(), created.get(), updated.get()),
-        |(name, _, _)| get_tasks(name),
-    );
+    let query = use_query_map();
+    let tasks = Resource::new(move || name.get(), get_tasks);
     view! {
-        <Transition fallback=|| view! { <Loading what="tasks"/> }>
+        <Suspense fallback=|| view! { <Loading what="tasks"/> }>
             {move || Suspend::new(async move {
                 match tasks.await {
-                    Ok(initial) => view! {
-                        <Board initial name=name.get_untracked() create update/>
-                    }.into_any(),
+                    Ok(initial) => {
+                        let filters = query.with_untracked(|q| Filters {
+                            assignee: q.get("assignee").filter(|v| !v.is_empty()),
+                            sprint: q.get("sprint").filter(|v| !v.is_empty()),
+                            priority: q.get("priority").filter(|v| !v.is_empty()),
+                        });
+                        view! { <Board initial name=name.get_untracked() filters/> }.into_any()
+                    }
                     Err(error) => view! { <ErrorNote error/> }.into_any(),
                 }
             })}
-        </Transition>
+        </Suspense>
+    }
+}
+
+/// The board's filters, from the URL (`?assignee=…&sprint=…&priority=…`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Filters {
+    pub assignee: Option<String>,
+    pub sprint: Option<String>,
+    pub priority: Option<String>,
+}
+
+impl Filters {
+    fn get(&self, key: &str) -> Option<String> {
+        match key {
+            "assignee" => self.assignee.clone(),
+            "sprint" => self.sprint.clone(),
+            "priority" => self.priority.clone(),
+            _ => None,
+        }
     }
 }
 
@@ -144,13 +169,11 @@ fn encode(s: &str) -> String {
         .collect()
 }
 
-#[component]
-fn Board(
-    initial: Vec<TaskView>,
-    name: String,
-    create: ServerAction<CreateTask>,
-    update: ServerAction<UpdateTask>,
-) -> impl IntoView {
+#[island]
+pub fn Board(initial: Vec<TaskView>, name: String, filters: Filters) -> impl IntoView {
+    provide_action_error();
+    let create = ServerAction::<CreateTask>::new();
+    let update = ServerAction::<UpdateTask>::new();
     let state = BoardState {
         name: StoredValue::new(name),
         tasks: RwSignal::new(initial),
@@ -159,6 +182,24 @@ fn Board(
         update,
         last_edited: RwSignal::new(None),
     };
+    // A form saved: the board as the server has it now (a refusal changes
+    // nothing, so the board and the form as typed stay as they are).
+    let (created, updated) = (saved_version(create), saved_version(update));
+    Effect::watch(
+        move || (created.get(), updated.get()),
+        move |_, _, _| {
+            let name = state.name.get_value();
+            spawn_local(async move {
+                match get_tasks(name).await {
+                    Ok(tasks) => state.tasks.set(tasks),
+                    Err(e) => state
+                        .error
+                        .set(Some(format!("Could not load the board again: {e}"))),
+                }
+            });
+        },
+        false,
+    );
     // The action's input is there while its call is in flight.
     Effect::new(move || {
         if let Some(input) = update.input().get() {
@@ -173,26 +214,19 @@ fn Board(
             .flatten()
             .map(|e| format!("Could not save the task: {e}"))
     };
-    let query = use_query_map();
-    let filter = move |key: &'static str| query.read().get(key).filter(|v| !v.is_empty());
+    let filters = StoredValue::new(filters);
+    let filter = move |key: &'static str| filters.with_value(|f| f.get(key));
     let options = move |f: fn(&TaskView) -> Option<String>| {
         let mut values: Vec<String> = state.tasks.with(|ts| ts.iter().filter_map(f).collect());
         values.sort();
         values.dedup();
         values
     };
-    let navigate = use_navigate();
     let set_filter = move |key: &'static str, value: String| {
         let mut pairs: Vec<(String, String)> = ["assignee", "sprint", "priority"]
             .into_iter()
             .filter(|k| *k != key)
-            .filter_map(|k| {
-                query
-                    .read_untracked()
-                    .get(k)
-                    .filter(|v| !v.is_empty())
-                    .map(|v| (k.to_string(), v))
-            })
+            .filter_map(|k| filter(k).map(|v| (k.to_string(), v)))
             .collect();
         if !value.is_empty() {
             pairs.push((key.to_string(), value));
@@ -211,7 +245,9 @@ fn Board(
                 format!("?{}", qs.join("&"))
             }
         );
-        navigate(&path, Default::default());
+        // The server renders the filtered board (an island keeps its own
+        // state across a client-side navigation, so this is a page load).
+        let _ = window().location().set_href(&path);
     };
     let visible = move |t: &TaskView| {
         filter("assignee").is_none_or(|a| t.assignee.as_deref() == Some(a.as_str()))
@@ -219,7 +255,6 @@ fn Board(
             && filter("priority").is_none_or(|p| t.priority.as_str() == p)
     };
     let select = move |key: &'static str, label: &'static str, values: Vec<String>| {
-        let set_filter = set_filter.clone();
         view! {
             <label>{label} " "
                 <select
@@ -287,7 +322,6 @@ where
             {move || cards().into_iter().map(|task| view! { <Card task state/> }).collect_view()}
         </div>
     }
-    .into_any()
 }
 
 #[component]
@@ -368,7 +402,6 @@ fn Card(task: TaskView, state: BoardState) -> impl IntoView {
             <TaskEditor task=to_edit state/>
         </article>
     }
-    .into_any()
 }
 
 /// The fields a task form shows a refusal next to.
@@ -399,8 +432,20 @@ fn split(error: AppError) -> Result<(String, String), String> {
 fn NewTask(name: String, create: ServerAction<CreateTask>) -> impl IntoView {
     let since = create.version().get_untracked();
     let failure = move || refusal(create, since).map(split);
+    // Created: the form is empty again for the next one.
+    let form = NodeRef::<leptos::html::Form>::new();
+    let created = saved_version(create);
+    Effect::watch(
+        move || created.get(),
+        move |_, _, _| {
+            if let Some(form) = form.get_untracked() {
+                form.reset();
+            }
+        },
+        false,
+    );
     view! {
-        <ActionForm action=create attr:class="new-task" attr:aria-label="New task">
+        <ActionForm action=create node_ref=form attr:class="new-task" attr:aria-label="New task">
             <input type="hidden" name="name" value=name/>
             <input type="hidden" name="form[status]" value=TaskStatus::ToDo.as_str()/>
             <input type="text" name="form[title]" placeholder="New task title" aria-label="Title"/>
@@ -413,12 +458,12 @@ fn NewTask(name: String, create: ServerAction<CreateTask>) -> impl IntoView {
             <button type="submit">"Add task"</button>
             {move || failure().map(|f| match f {
                 // A refusal naming a field is shown beside the form's fields.
-                Ok((field, message)) => view! {
+                Ok((field, message)) => Either::Left(view! {
                     <span class="field-error" role="alert" data-field=field.clone()>{format!("{field}: {message}")}</span>
-                }.into_any(),
-                Err(message) => view! {
+                }),
+                Err(message) => Either::Right(view! {
                     <span class="field-error" role="alert">{format!("Could not create the task: {message}")}</span>
-                }.into_any(),
+                }),
             })}
         </ActionForm>
     }
@@ -544,5 +589,4 @@ fn TaskEditor(task: TaskView, state: BoardState) -> impl IntoView {
             </ActionForm>
         </details>
     }
-    .into_any()
 }

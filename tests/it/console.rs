@@ -135,6 +135,50 @@ async fn phase_4_refuses_quarantine_before_running(pool: PgPool) {
             );
         }
     }
+    // What the view reads in one statement is what the engine reports.
+    let status = console_of(&pool)
+        .engine_for(DEMO, "test")
+        .await
+        .expect("engine")
+        .status()
+        .await
+        .expect("status");
+    assert_eq!(v.quarantined, status.quarantined);
+    assert_eq!(
+        v.unmapped_keys,
+        status
+            .unmapped_keys
+            .iter()
+            .map(|k| (k.key_path.clone(), k.documents))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(v.reads_from, status.reads_from);
+    assert_eq!(v.pinned_recipe_hash, status.pinned_recipe_hash);
+    assert_eq!(v.recipe_hash.as_deref(), Some(status.recipe_hash.as_str()));
+    for (shown, recorded) in v.phases.iter().zip(&status.phases) {
+        assert_eq!(
+            (
+                shown.phase,
+                shown.state,
+                &shown.started_by,
+                shown.started_at
+            ),
+            (
+                recorded.phase,
+                recorded.state,
+                &recorded.started_by,
+                recorded.started_at
+            )
+        );
+    }
+    let progress = v.progress.as_ref().expect("progress");
+    let backfill = status.backfill.as_ref().expect("backfill progress");
+    assert_eq!(
+        (progress.rows_done, progress.rows_total, progress.batch_size),
+        (backfill.rows_done, backfill.rows_total, backfill.batch_size)
+    );
+    assert!(!v.throughput.is_empty(), "the backfill's ticks are shown");
+    assert!(!v.quarantine_sample.is_empty());
     // The backfill is done: its progress is shown, its throttle no longer
     // applies.
     assert!(v.progress.is_some());
@@ -310,4 +354,39 @@ fn console_errors_map_to_what_they_mean() {
         message: "pause between batches must be 0 to 60000 ms",
     });
     assert!(matches!(range, AppError::Invalid { ref field, .. } if field == "throttle_ms"));
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn each_phase_dry_run_is_loaded_on_its_own(pool: PgPool) {
+    crate::seeded(&pool, 0).await;
+    let console = console_of(&pool);
+    let v = console.view(DEMO).await.expect("view");
+    let (hash, expand) = console
+        .dry_run_sql(DEMO, Phase::Expand)
+        .await
+        .expect("dry run");
+    // Keyed by the recipe the view shows, and exactly what the planner says.
+    assert_eq!(Some(hash), v.recipe_hash);
+    let engine = console.engine_for(DEMO, "test").await.expect("engine");
+    let planned: Vec<String> = switchyard::engine::Planner::new(engine.recipe())
+        .apply(Phase::Expand)
+        .iter()
+        .flat_map(|s| {
+            std::iter::once(format!("-- {}", s.label))
+                .chain(s.statements().into_iter().map(|q| format!("{q};")))
+        })
+        .collect();
+    assert_eq!(expand, planned);
+    assert!(expand
+        .iter()
+        .any(|q| q.contains(r#"CREATE TABLE IF NOT EXISTS "public"."user_preferences""#)));
+    let (_, contract) = console
+        .dry_run_sql(DEMO, Phase::Contract)
+        .await
+        .expect("dry run");
+    assert_ne!(expand, contract);
+    assert!(matches!(
+        console.dry_run_sql("nope", Phase::Expand).await,
+        Err(ConsoleError::NotFound(_))
+    ));
 }

@@ -129,6 +129,44 @@ async fn hostile_links_in_a_spec_are_not_rendered_as_links(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "./migrations")]
+async fn the_phases_page_links_its_dry_runs_and_they_read_as_text(pool: PgPool) {
+    crate::seeded(&pool, 0).await;
+    let (status, html) = get(&pool, &format!("/m/{DEMO}/phases")).await;
+    assert_eq!(status, StatusCode::OK);
+    // The page carries each phase's state and a link to its SQL, not the
+    // SQL itself (loaded when a dry run is unfolded).
+    assert!(html.contains("console-phase"), "{html}");
+    for n in 1..=5 {
+        assert!(
+            html.contains(&format!("href=\"/dry-run/{DEMO}/{n}\"")),
+            "phase {n}: {html}"
+        );
+    }
+    assert!(!html.contains("CREATE TABLE IF NOT EXISTS"), "{html}");
+    let request = Request::get(format!("/dry-run/{DEMO}/1"))
+        .body(Body::empty())
+        .expect("request");
+    let r = send(app_of(&pool), request).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        r.headers.get("content-type").and_then(|v| v.to_str().ok()),
+        Some("text/plain; charset=utf-8")
+    );
+    let sql = String::from_utf8_lossy(&r.body);
+    assert!(
+        sql.contains(r#"CREATE TABLE IF NOT EXISTS "public"."user_preferences""#),
+        "{sql}"
+    );
+    for (uri, expected) in [
+        (format!("/dry-run/{DEMO}/9"), StatusCode::NOT_FOUND),
+        ("/dry-run/nope/1".to_string(), StatusCode::NOT_FOUND),
+    ] {
+        let (status, _) = get(&pool, &uri).await;
+        assert_eq!(status, expected, "{uri}");
+    }
+}
+
+#[sqlx::test(migrations = "./migrations")]
 async fn read_flag_endpoint_reports_where_to_read(pool: PgPool) {
     crate::seeded(&pool, 0).await;
     let (status, body) = get(&pool, &format!("/flags/{DEMO}")).await;
