@@ -31,6 +31,22 @@ pub fn provide_action_error() {
     }
 }
 
+/// An island's starting data as one JSON string (`tasks::Board`,
+/// `plan::PlanIsland`). Rendered on the server, so a failure is logged
+/// there and shown by reference.
+pub fn island_data<T: serde::Serialize>(data: &T) -> Result<String, AppError> {
+    serde_json::to_string(data).map_err(|e| {
+        #[cfg(feature = "ssr")]
+        {
+            crate::server::error::internal(&e)
+        }
+        #[cfg(not(feature = "ssr"))]
+        {
+            AppError::Transport(e.to_string())
+        }
+    })
+}
+
 /// The action's version as of its last successful call.
 pub fn saved_version<S>(action: ServerAction<S>) -> Memo<usize>
 where

@@ -23,14 +23,15 @@
 use leptos::either::Either;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use serde::{Deserialize, Serialize};
 
 use super::common::{
-    date_time, provide_action_error, refusal, saved_version, use_migration_name, ErrorNote,
-    Loading, PhaseBadge,
+    date_time, island_data, provide_action_error, refusal, saved_version, use_migration_name,
+    ErrorNote, Loading, PhaseBadge,
 };
 use crate::api::migrations::get_plan;
 use crate::api::plans::{get_plan_diff, get_plan_history, render_plan, RestorePlan, SavePlan};
-use crate::model::plan::{DiffKind, PlanEdit, PlanVersion};
+use crate::model::plan::{DiffKind, DiffLine, PlanEdit, PlanVersion};
 use crate::model::{AppError, PhaseView, PlanView};
 
 #[component]
@@ -44,7 +45,11 @@ pub fn PlanSection() -> impl IntoView {
                 match (plan.await, history.await) {
                     (Ok(plan), Ok(history)) => {
                         let body_html = body_html(&plan.body_markdown);
-                        view! { <PlanIsland plan body_html history name=name.get_untracked()/> }.into_any()
+                        let data = PlanData { plan, body_html, history, name: name.get_untracked() };
+                        match island_data(&data) {
+                            Ok(data) => view! { <PlanIsland data/> }.into_any(),
+                            Err(error) => view! { <ErrorNote error/> }.into_any(),
+                        }
                     }
                     (Err(error), _) | (_, Err(error)) => view! { <ErrorNote error/> }.into_any(),
                 }
@@ -72,8 +77,36 @@ pub fn body_html(_markdown: &str) -> String {
     String::new()
 }
 
+/// What the plan island starts from.
+#[derive(Serialize, Deserialize)]
+pub struct PlanData {
+    pub plan: PlanView,
+    pub body_html: String,
+    pub history: Vec<PlanVersion>,
+    pub name: String,
+}
+
+/// The plan island. Its data comes as one JSON string, read here with the
+/// very code that reads `get_plan`'s and `get_plan_history`'s answers:
+/// typed props would be read by a second copy of those decoders in the
+/// browser bundle.
 #[island]
-pub fn PlanIsland(
+pub fn PlanIsland(data: String) -> impl IntoView {
+    match serde_json::from_slice::<PlanData>(data.as_bytes()) {
+        Ok(PlanData {
+            plan,
+            body_html,
+            history,
+            name,
+        }) => Either::Left(view! { <PlanAndHistory plan body_html history name/> }),
+        Err(e) => Either::Right(view! {
+            <p class="error-note" role="alert">{format!("Could not read the plan: {e}")}</p>
+        }),
+    }
+}
+
+#[component]
+fn PlanAndHistory(
     plan: PlanView,
     body_html: String,
     history: Vec<PlanVersion>,
@@ -113,7 +146,8 @@ pub fn PlanIsland(
         {move || error.get().map(|error| view! { <ErrorNote error/> })}
         {move || {
             let (plan, body_html) = plan.get();
-            view! { <PlanDoc plan body_html name=name.get_value() save/> }
+            let newest = history.with_untracked(|h| h.first().cloned());
+            view! { <PlanDoc plan body_html newest name=name.get_value() save/> }
         }}
         {move || view! { <History versions=history.get() name=name.get_value() restore/> }}
     }
@@ -123,6 +157,7 @@ pub fn PlanIsland(
 fn PlanDoc(
     plan: PlanView,
     body_html: String,
+    newest: Option<PlanVersion>,
     name: String,
     save: ServerAction<SavePlan>,
 ) -> impl IntoView {
@@ -141,7 +176,7 @@ fn PlanDoc(
             </p>
             <details class="plan-edit" open=refused node_ref=details>
                 <summary>"Edit plan"</summary>
-                <Editor plan=plan.clone() body_html=body_html.clone() name save since details/>
+                <Editor plan=plan.clone() body_html=body_html.clone() newest name save since details/>
             </details>
             <div class="plan-body notion-doc" inner_html=body_html></div>
             <ol class="plan-phases">
@@ -212,6 +247,7 @@ const PHASE_FIELDS: [(&str, &str); 4] = [
 fn Editor(
     plan: PlanView,
     body_html: String,
+    newest: Option<PlanVersion>,
     name: String,
     save: ServerAction<SavePlan>,
     since: usize,
@@ -264,13 +300,26 @@ fn Editor(
         }
     });
     let name = StoredValue::new(name);
-    // Theirs: the newest version, fetched once a save conflicted.
-    let theirs = Resource::new(
-        move || conflicted().then(|| name.get_value()),
-        |name| async move {
-            let name = name?;
-            get_plan_history(name).await.ok()?.into_iter().next()
+    // Theirs: the newest version. A page that opens on a conflict (a form
+    // posted without JavaScript) has it in its history already; a save that
+    // conflicts here fetches it.
+    let theirs = RwSignal::new(newest.filter(|_| conflicted()));
+    Effect::watch(
+        conflicted,
+        move |conflicted, _, _| {
+            if !*conflicted {
+                theirs.set(None);
+                return;
+            }
+            spawn_local(async move {
+                let newest = get_plan_history(name.get_value())
+                    .await
+                    .ok()
+                    .and_then(|h| h.into_iter().next());
+                let _ = theirs.try_set(newest);
+            });
         },
+        false,
     );
     // The preview: the server renders what was typed (the newest answer
     // wins; an older one arriving late is dropped).
@@ -344,13 +393,9 @@ fn Editor(
                 </div>
                 <ol class="phase-edits">{phase_edits}</ol>
                 <p class="action-error" role="alert">{general}</p>
-                <Suspense fallback=|| ()>
-                    {move || Suspend::new(async move {
-                        theirs.await.map(|theirs| view! {
-                            <Conflict theirs mine base plan_url=format!("/m/{}/plan", name.get_value())/>
-                        })
-                    })}
-                </Suspense>
+                {move || theirs.get().map(|theirs| view! {
+                    <Conflict theirs mine base plan_url=format!("/m/{}/plan", name.get_value())/>
+                })}
                 <div class="buttons">
                     <button type="submit" class="primary">"Save plan"</button>
                     <button type="reset" on:click=cancel>"Cancel"</button>
@@ -407,15 +452,15 @@ fn History(
     let since = restore.version().get_untracked();
     let error = move || refusal(restore, since).map(|e| format!("Could not restore: {e}"));
     let name = StoredValue::new(name);
-    // The revisions to compare, once asked.
-    let compared = RwSignal::new(None::<(i32, i32)>);
-    let diff = Resource::new(
-        move || compared.get().map(|(a, b)| (name.get_value(), a, b)),
-        |asked| async move {
-            let (name, a, b) = asked?;
-            Some(get_plan_diff(name, a, b).await.map_err(|e| e.to_string()))
-        },
-    );
+    // The differences between the revisions compared last, once asked.
+    let diff = RwSignal::new(None::<Result<Vec<DiffLine>, String>>);
+    let compare = move |_| {
+        let (a, b) = (from.get_untracked(), to.get_untracked());
+        spawn_local(async move {
+            let lines = get_plan_diff(name.get_value(), a, b).await;
+            let _ = diff.try_set(Some(lines.map_err(|e| e.to_string())));
+        });
+    };
     let revisions: Vec<i32> = versions.iter().map(|v| v.revision).collect();
     let select = move |label: &'static str, sig: RwSignal<i32>, revs: Vec<i32>| {
         view! {
@@ -456,11 +501,9 @@ fn History(
             <div class="compare">
                 {select("From", from, revisions.clone())}
                 {select("To", to, revisions)}
-                <button on:click=move |_| compared.set(Some((from.get_untracked(), to.get_untracked())))>"Compare"</button>
+                <button on:click=compare>"Compare"</button>
             </div>
-            <Suspense fallback=|| ()>
-                {move || Suspend::new(async move {
-                    diff.await.map(|d| match d {
+                {move || diff.get().map(|d| match d {
                         Ok(lines) => Either::Left(view! {
                             <pre class="diff" aria-label="Differences">
                                 {lines.into_iter().map(|l| {
@@ -474,9 +517,7 @@ fn History(
                             </pre>
                         }),
                         Err(e) => Either::Right(view! { <p class="action-error">{e}</p> }),
-                    })
                 })}
-            </Suspense>
         </section>
     }
 }

@@ -23,7 +23,8 @@ use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    provide_action_error, refusal, saved_version, use_migration_name, ErrorNote, Loading,
+    island_data, provide_action_error, refusal, saved_version, use_migration_name, ErrorNote,
+    Loading,
 };
 use crate::api::migrations::get_tasks;
 use crate::api::tasks::{delete_task, move_task, set_criterion, CreateTask, UpdateTask};
@@ -44,7 +45,11 @@ pub fn TasksSection() -> impl IntoView {
                             sprint: q.get("sprint").filter(|v| !v.is_empty()),
                             priority: q.get("priority").filter(|v| !v.is_empty()),
                         });
-                        view! { <Board initial name=name.get_untracked() filters/> }.into_any()
+                        let data = BoardData { initial, name: name.get_untracked(), filters };
+                        match island_data(&data) {
+                            Ok(data) => view! { <Board data/> }.into_any(),
+                            Err(error) => view! { <ErrorNote error/> }.into_any(),
+                        }
                     }
                     Err(error) => view! { <ErrorNote error/> }.into_any(),
                 }
@@ -169,8 +174,33 @@ fn encode(s: &str) -> String {
         .collect()
 }
 
+/// What the board starts from.
+#[derive(Serialize, Deserialize)]
+pub struct BoardData {
+    pub initial: Vec<TaskView>,
+    pub name: String,
+    pub filters: Filters,
+}
+
+/// The board island. Its data comes as one JSON string, read here with the
+/// very code that reads `get_tasks`' answers: typed props would be read by
+/// a second copy of every task decoder in the browser bundle.
 #[island]
-pub fn Board(initial: Vec<TaskView>, name: String, filters: Filters) -> impl IntoView {
+pub fn Board(data: String) -> impl IntoView {
+    match serde_json::from_slice::<BoardData>(data.as_bytes()) {
+        Ok(BoardData {
+            initial,
+            name,
+            filters,
+        }) => Either::Left(view! { <BoardView initial name filters/> }),
+        Err(e) => Either::Right(view! {
+            <p class="error-note" role="alert">{format!("Could not read the board: {e}")}</p>
+        }),
+    }
+}
+
+#[component]
+fn BoardView(initial: Vec<TaskView>, name: String, filters: Filters) -> impl IntoView {
     provide_action_error();
     let create = ServerAction::<CreateTask>::new();
     let update = ServerAction::<UpdateTask>::new();
