@@ -993,9 +993,8 @@ END LOOP;",
 }
 
 /// Keys a statement changed, from its transition tables: every inserted or
-/// deleted row, and every updated row whose key or document changed (as
-/// text: `1.0` and `1` are different documents; the binary comparison
-/// first, as it settles most changed rows without printing them).
+/// deleted row, and every updated row whose key or document changed
+/// (`same_json`).
 fn changed_keys(r: &Recipe, op: Op) -> String {
     let key = &r.source.key;
     let col = &r.source.column;
@@ -1004,10 +1003,18 @@ fn changed_keys(r: &Recipe, op: Op) -> String {
         Op::Delete => format!("SELECT array_agg(o.{key} ORDER BY o.{key}) FROM sy_old o"),
         Op::Update => format!(
             "SELECT array_agg(DISTINCT x.k ORDER BY x.k) FROM (\n    \
-             SELECT n.{key} AS k FROM sy_new n WHERE NOT EXISTS (SELECT 1 FROM sy_old o WHERE o.{key} = n.{key} AND o.{col} IS NOT DISTINCT FROM n.{col} AND o.{col}::text IS NOT DISTINCT FROM n.{col}::text)\n    \
-             UNION ALL SELECT o.{key} FROM sy_old o WHERE NOT EXISTS (SELECT 1 FROM sy_new n WHERE n.{key} = o.{key})) x"
+             SELECT n.{key} AS k FROM sy_new n WHERE NOT EXISTS (SELECT 1 FROM sy_old o WHERE o.{key} = n.{key} AND {})\n    \
+             UNION ALL SELECT o.{key} FROM sy_old o WHERE NOT EXISTS (SELECT 1 FROM sy_new n WHERE n.{key} = o.{key})) x",
+            same_json(&format!("o.{col}"), &format!("n.{col}"))
         ),
     }
+}
+
+/// Are jsonb values `a` and `b` the same, as text (`1.0` and `1` differ)?
+/// The binary comparison first, as it settles most changed values without
+/// printing them.
+fn same_json(a: &str, b: &str) -> String {
+    format!("{a} IS NOT DISTINCT FROM {b} AND {a}::text IS NOT DISTINCT FROM {b}::text")
 }
 
 fn keys_by_op(r: &Recipe) -> String {
@@ -1096,7 +1103,11 @@ BEGIN
     PERFORM {map}(keys, false);
   END IF;
 EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure THEN
-  {every}
+  -- An INSERT's or DELETE's keys are known by now; an UPDATE's groups
+  -- are not kept, so its keys are read again.
+  IF TG_OP = 'UPDATE' THEN
+    {updated} INTO keys;
+  END IF;
   INSERT INTO switchyard.sync_queue (migration_name, kind, source_key)
   SELECT {name}, 'forward', k::text FROM unnest(keys) AS k;
 END;
@@ -1105,7 +1116,7 @@ RETURN NULL;",
         groups = changed_parts(r),
         inserted = changed_keys(r, Op::Insert),
         deleted = changed_keys(r, Op::Delete),
-        every = keys_by_op(r).replace('\n', "\n  "),
+        updated = changed_keys(r, Op::Update).replace('\n', "\n  "),
         name = literal(&r.name)
     );
     function(
@@ -1131,7 +1142,6 @@ fn changed_parts(r: &Recipe) -> String {
     let key = &r.source.key;
     let col = &r.source.column;
     let mut flags = Vec::new();
-    let mut all = Vec::new();
     for (i, t) in r.targets.iter().enumerate() {
         let mut paths: Vec<&Vec<String>> = match &t.kind {
             TargetKind::PerRow => t.columns.iter().map(|c| &c.path).collect(),
@@ -1141,26 +1151,24 @@ fn changed_parts(r: &Recipe) -> String {
         paths.dedup();
         let same: Vec<String> = paths
             .iter()
-            .map(|p| {
-                let (a, b) = (get(&format!("o.{col}"), p), get(&format!("n.{col}"), p));
-                format!("{a} IS NOT DISTINCT FROM {b} AND {a}::text IS NOT DISTINCT FROM {b}::text")
-            })
+            .map(|p| same_json(&get(&format!("o.{col}"), p), &get(&format!("n.{col}"), p)))
             .collect();
         flags.push(format!(
             "o.{key} IS NULL OR NOT ({}) AS w{i}",
             same.join(" AND ")
         ));
-        all.push("true".to_string());
     }
+    let all = vec!["true"; r.targets.len()];
     let names: Vec<String> = (0..r.targets.len()).map(|i| format!("x.w{i}")).collect();
     format!(
         "SELECT array_agg(DISTINCT x.k ORDER BY x.k) AS keys, {names} FROM (\n      \
          SELECT n.{key} AS k, {flags} FROM sy_new n LEFT JOIN sy_old o ON o.{key} = n.{key}\n      \
-         WHERE o.{key} IS NULL OR NOT (o.{col} IS NOT DISTINCT FROM n.{col} AND o.{col}::text IS NOT DISTINCT FROM n.{col}::text)\n      \
+         WHERE o.{key} IS NULL OR NOT ({same})\n      \
          UNION ALL SELECT o.{key}, {all} FROM sy_old o WHERE NOT EXISTS (SELECT 1 FROM sy_new n WHERE n.{key} = o.{key})) x\n      \
          GROUP BY {names} ORDER BY 1",
         names = names.join(", "),
         flags = flags.join(", "),
+        same = same_json(&format!("o.{col}"), &format!("n.{col}")),
         all = all.join(", ")
     )
 }

@@ -312,11 +312,9 @@ BEGIN
     PERFORM switchyard."sy_order_metadata_24cf9166_map"(keys, false);
   END IF;
 EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure THEN
-  IF TG_OP = 'INSERT' THEN
-    SELECT array_agg(n."order_id" ORDER BY n."order_id") FROM sy_new n INTO keys;
-  ELSIF TG_OP = 'DELETE' THEN
-    SELECT array_agg(o."order_id" ORDER BY o."order_id") FROM sy_old o INTO keys;
-  ELSE
+  -- An INSERT's or DELETE's keys are known by now; an UPDATE's groups
+  -- are not kept, so its keys are read again.
+  IF TG_OP = 'UPDATE' THEN
     SELECT array_agg(DISTINCT x.k ORDER BY x.k) FROM (
       SELECT n."order_id" AS k FROM sy_new n WHERE NOT EXISTS (SELECT 1 FROM sy_old o WHERE o."order_id" = n."order_id" AND o."meta" IS NOT DISTINCT FROM n."meta" AND o."meta"::text IS NOT DISTINCT FROM n."meta"::text)
       UNION ALL SELECT o."order_id" FROM sy_old o WHERE NOT EXISTS (SELECT 1 FROM sy_new n WHERE n."order_id" = o."order_id")) x INTO keys;

@@ -312,11 +312,9 @@ BEGIN
     PERFORM switchyard."sy_user_preferences_b93a2f57_map"(keys, false);
   END IF;
 EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure THEN
-  IF TG_OP = 'INSERT' THEN
-    SELECT array_agg(n."id" ORDER BY n."id") FROM sy_new n INTO keys;
-  ELSIF TG_OP = 'DELETE' THEN
-    SELECT array_agg(o."id" ORDER BY o."id") FROM sy_old o INTO keys;
-  ELSE
+  -- An INSERT's or DELETE's keys are known by now; an UPDATE's groups
+  -- are not kept, so its keys are read again.
+  IF TG_OP = 'UPDATE' THEN
     SELECT array_agg(DISTINCT x.k ORDER BY x.k) FROM (
       SELECT n."id" AS k FROM sy_new n WHERE NOT EXISTS (SELECT 1 FROM sy_old o WHERE o."id" = n."id" AND o."preferences" IS NOT DISTINCT FROM n."preferences" AND o."preferences"::text IS NOT DISTINCT FROM n."preferences"::text)
       UNION ALL SELECT o."id" FROM sy_old o WHERE NOT EXISTS (SELECT 1 FROM sy_new n WHERE n."id" = o."id")) x INTO keys;
