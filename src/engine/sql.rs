@@ -56,6 +56,12 @@ pub const LOCAL_SETTINGS: [&str; 4] = [
 /// their own (so a reverse sync does not echo back as a dual-write).
 pub const SYNCING_SETTING: &str = "switchyard.syncing";
 
+/// The transaction-local setting by which the dual-write tells `apply` that
+/// the statement it follows already holds the row locks of the keys it
+/// passes (the rows it inserted, updated or deleted), so they are not
+/// locked again.
+pub const ROWS_HELD_SETTING: &str = "switchyard.rows_held";
+
 /// Which statement a trigger fires on (transition tables need one each).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
@@ -271,13 +277,24 @@ fn get(base: &str, path: &[String]) -> String {
 /// recipe may name a column like one of our variables (`k`): variables win,
 /// and every column reference in generated bodies is qualified.
 fn function(signature: &str, returns: &str, declare: &str, body: &str) -> String {
+    function_with(FUNCTION_SETTINGS, signature, returns, declare, body)
+}
+
+/// `function` with its own settings (`FUNCTION_SETTINGS` and more).
+fn function_with(
+    settings: &str,
+    signature: &str,
+    returns: &str,
+    declare: &str,
+    body: &str,
+) -> String {
     let declare = if declare.is_empty() {
         String::new()
     } else {
         format!("DECLARE\n{declare}\n")
     };
     format!(
-        "CREATE OR REPLACE FUNCTION {signature} RETURNS {returns}\nLANGUAGE plpgsql {FUNCTION_SETTINGS}\nAS {}",
+        "CREATE OR REPLACE FUNCTION {signature} RETURNS {returns}\nLANGUAGE plpgsql {settings}\nAS {}",
         dollar_quote(&format!("#variable_conflict use_variable\n{declare}BEGIN\n{body}\nEND;"))
     )
 }
@@ -505,10 +522,12 @@ fn entry_reason(t: &Target, path: &[String], key_allowed: &[String]) -> String {
 }
 
 /// The checks of document `d` that need no entry expansion, in the
-/// recipe's order; a per-entry target's entries check is `entries(t)`.
-fn document_checks(r: &Recipe, d: &str, entries: impl Fn(&Target) -> String) -> Vec<String> {
-    let mut checks = Vec::new();
+/// recipe's order, one list per target (its part of the document); a
+/// per-entry target's entries check is `entries(t)`.
+fn document_checks(r: &Recipe, d: &str, entries: impl Fn(&Target) -> String) -> Vec<Vec<String>> {
+    let mut by_target = Vec::new();
     for t in &r.targets {
+        let mut checks = Vec::new();
         match &t.kind {
             TargetKind::PerRow => {
                 for c in &t.columns {
@@ -527,8 +546,9 @@ fn document_checks(r: &Recipe, d: &str, entries: impl Fn(&Target) -> String) -> 
                 }
             }
         }
+        by_target.push(checks);
     }
-    checks
+    by_target
 }
 
 /// `CASE` over document `d`: `whole` when `d` is an object, else why not.
@@ -556,7 +576,10 @@ fn reason_expr(r: &Recipe, d: &str) -> String {
         TargetKind::PerRow => String::new(),
     }
     });
-    when_object(d, &format!("coalesce({})", checks.join(",\n        ")))
+    when_object(
+        d,
+        &format!("coalesce({})", checks.concat().join(",\n        ")),
+    )
 }
 
 /// The checked documents, as CTEs: `sy_doc (k, d, ok)` the rows of the
@@ -565,11 +588,17 @@ fn reason_expr(r: &Recipe, d: &str) -> String {
 /// first that fails), the reason being spelled out (`reason_expr`) only
 /// for the few that fail; and `src (k, d)` the documents that pass.
 /// Everything derives from the one read of `sy_doc`.
-fn checked_source(r: &Recipe, filter: &str) -> Vec<String> {
+///
+/// With `gated`, target `i`'s checks run only when plpgsql variable
+/// `write_{i}` is true. `apply` sets one false only for documents whose
+/// part for that target did not change and that were mapped, not
+/// quarantined, before (their part passed then, and checks of a part read
+/// nothing else); the document-level test (an object) always runs.
+fn checked_source(r: &Recipe, filter: &str, gated: bool) -> Vec<String> {
     let key = &r.source.key;
     let col = &r.source.column;
     let d = format!("s.{col}");
-    let checks = document_checks(r, &d, |t| {
+    let by_target = document_checks(r, &d, |t| {
         match &t.kind {
         TargetKind::PerEntry {
             path, key_allowed, ..
@@ -581,6 +610,21 @@ fn checked_source(r: &Recipe, filter: &str) -> Vec<String> {
         TargetKind::PerRow => String::new(),
     }
     });
+    let checks: Vec<String> = if gated {
+        by_target
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !c.is_empty())
+            .map(|(i, c)| {
+                format!(
+                    "CASE WHEN write_{i} THEN coalesce({}) END",
+                    c.join(",\n        ")
+                )
+            })
+            .collect()
+    } else {
+        by_target.concat()
+    };
     let ok = format!(
         "({} IS NULL)",
         when_object(&d, &format!("coalesce({})", checks.join(",\n        ")))
@@ -608,7 +652,7 @@ fn checked_source(r: &Recipe, filter: &str) -> Vec<String> {
 fn map_statement(r: &Recipe, fresh: bool) -> String {
     let key = &r.source.key;
     let name = literal(&r.name);
-    let mut ctes = checked_source(r, &format!("s.{key} = ANY(keys)"));
+    let mut ctes = checked_source(r, &format!("s.{key} = ANY(keys)"), !fresh);
     ctes.push(format!(
         "q AS (\n  INSERT INTO switchyard.quarantine (migration_name, source_key, reason, document)\n  \
          SELECT {name}, c.k::text, {reason}, c.d FROM sy_doc c WHERE NOT c.ok\n  \
@@ -660,15 +704,14 @@ fn write_cte(r: &Recipe, i: usize, t: &Target, fresh: bool) -> String {
     };
     let values: Vec<String> = t.columns.iter().map(|c| column_value(c, &base)).collect();
     let cols: Vec<String> = (0..t.columns.len()).map(|j| format!("sy_c{j}")).collect();
-    let (conflict, ek_col, ek_val, ek_alias, ek_match) = match entry_key {
+    let (conflict, ek_col, ek_val, ek_alias) = match entry_key {
         Some(ekc) => (
             format!("{kc}, {ekc}"),
             format!(", {ekc}"),
             ", e.key",
             ", sy_ek",
-            format!(" AND y.{ekc} = x.sy_ek"),
         ),
-        None => (kc.to_string(), String::new(), "", "", String::new()),
+        None => (kc.to_string(), String::new(), "", ""),
     };
     let only = if fresh {
         String::new()
@@ -683,17 +726,25 @@ fn write_cte(r: &Recipe, i: usize, t: &Target, fresh: bool) -> String {
     let write = if fresh {
         select
     } else {
-        let held: Vec<String> = names.iter().map(|n| format!("y.{n}::text")).collect();
-        let mapped: Vec<String> = cols.iter().map(|c| format!("x.{c}::text")).collect();
+        // The conflict's own index probe finds the row there; the WHERE
+        // leaves it unwritten when it holds the mapped values already (no
+        // separate look-up, which the planner made a hash of the whole
+        // target). Such a row is locked, not written; `apply` has locked the
+        // keys' target rows already whenever applications may write them.
+        let held: Vec<String> = names.iter().map(|n| format!("t.{n}::text")).collect();
+        let mapped: Vec<String> = names
+            .iter()
+            .map(|n| format!("EXCLUDED.{n}::text"))
+            .collect();
         let updates: Vec<String> = names
             .iter()
             .map(|n| format!("{n} = EXCLUDED.{n}"))
             .collect();
         format!(
-            "{select}\n  WHERE NOT EXISTS (SELECT 1 FROM {table} y WHERE y.{kc} = x.sy_k{ek_match} AND ROW({}) IS NOT DISTINCT FROM ROW({}))\n  ON CONFLICT ({conflict}) DO UPDATE SET {}",
+            "{select}\n  ON CONFLICT ({conflict}) DO UPDATE SET {}\n  WHERE ROW({}) IS DISTINCT FROM ROW({})",
+            updates.join(", "),
             held.join(", "),
-            mapped.join(", "),
-            updates.join(", ")
+            mapped.join(", ")
         )
     };
     format!(
@@ -746,7 +797,8 @@ fn key_array_type(r: &Recipe) -> String {
 }
 
 /// The raw mapping of a set of keys. Outside the backfill (a re-map): the
-/// keys' source rows and existing target rows are locked first (so an
+/// keys' source rows (unless the dual-write's statement holds them already,
+/// `ROWS_HELD_SETTING`) and existing target rows are locked first (so an
 /// application write in flight on a target row finishes, and any work it
 /// queued is visible), queued target writes of these keys are re-synced
 /// into their documents, then every target row is upserted in place from
@@ -761,9 +813,17 @@ pub fn create_apply_fn(r: &Recipe, n: &Names) -> String {
     let key = &r.source.key;
     let name = literal(&r.name);
     let src = source_table(r);
-    let mut before = vec![format!(
-        "  PERFORM 1 FROM {src} s WHERE s.{key} = ANY(keys) ORDER BY s.{key} FOR NO KEY UPDATE;"
-    )];
+    // A re-map runs once per application statement in phase 3 and after,
+    // mostly for a key or two: a custom plan of the mapping statement costs
+    // several times what running it does, so re-maps reuse one generic plan
+    // (key look-ups by index, which suit large key sets as well). The
+    // function's own `SET plan_cache_mode` puts the caller's back on return.
+    let mut before = vec![
+        "  PERFORM set_config('plan_cache_mode', 'force_generic_plan', true);".to_string(),
+        format!(
+        "  IF current_setting('{ROWS_HELD_SETTING}', true) IS DISTINCT FROM 'on' THEN\n    PERFORM 1 FROM {src} s WHERE s.{key} = ANY(keys) ORDER BY s.{key} FOR NO KEY UPDATE;\n  END IF;"
+    ),
+    ];
     // Target rows are written by applications only once the reverse sync
     // (phase 4) or the contract's remembering (phase 5) watches them; only
     // then must a write in flight on them finish first. The table lock comes
@@ -830,7 +890,13 @@ pub fn create_apply_fn(r: &Recipe, n: &Names) -> String {
         map_statement(r, false),
         after.join("\n")
     );
-    function(
+    // Key sets are read and written by index: a re-map's rows were just
+    // written (cached, so a random read costs about a sequential one), a
+    // backfill batch's lie together. With the default random_page_cost the
+    // planner reads a 300k-row table whole for a statement's 80k keys, four
+    // times slower than the bitmap index scan it takes with this one.
+    function_with(
+        &format!("{FUNCTION_SETTINGS} SET random_page_cost = 1.1 SET plan_cache_mode = auto"),
         &format!(
             "{}(keys {}, backfill boolean, lock_rows boolean, {}OUT n_rows bigint, OUT n_quarantined bigint)",
             n.apply_fn(),
@@ -1088,7 +1154,7 @@ pub fn create_dual_write_fn(r: &Recipe, n: &Names) -> String {
         .collect();
     let body = format!(
         "IF current_setting('{SYNCING_SETTING}', true) = 'on' THEN RETURN NULL; END IF;
-PERFORM set_config('{SYNCING_SETTING}', 'on', true);
+PERFORM set_config('{SYNCING_SETTING}', 'on', true), set_config('{ROWS_HELD_SETTING}', 'on', true);
 BEGIN
   IF TG_OP = 'UPDATE' THEN
     FOR part IN {groups} LOOP
@@ -1111,7 +1177,7 @@ EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure 
   INSERT INTO switchyard.sync_queue (migration_name, kind, source_key)
   SELECT {name}, 'forward', k::text FROM unnest(keys) AS k;
 END;
-PERFORM set_config('{SYNCING_SETTING}', 'off', true);
+PERFORM set_config('{SYNCING_SETTING}', 'off', true), set_config('{ROWS_HELD_SETTING}', 'off', true);
 RETURN NULL;",
         groups = changed_parts(r),
         inserted = changed_keys(r, Op::Insert),
@@ -1949,7 +2015,7 @@ pub fn verify_statement(r: &Recipe, i: usize) -> String {
          SELECT coalesce(exp.key, act.key) AS key, coalesce(exp.ek, act.ek) AS entry, exp.v AS expected, act.v AS actual\n\
          FROM exp FULL JOIN act ON exp.key = act.key AND exp.ek IS NOT DISTINCT FROM act.ek\n\
          WHERE exp.v IS DISTINCT FROM act.v",
-        checked = checked_source(r, &src_in).join(",\n"),
+        checked = checked_source(r, &src_in, false).join(",\n"),
         act_in = in_batch(r, &format!("a.{kc}")),
         name = literal(&r.name),
         ev = exp_values.join(", "),

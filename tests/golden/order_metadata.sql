@@ -53,7 +53,7 @@ ALTER TABLE "public"."order_lines" VALIDATE CONSTRAINT "sy_order_metadata_24cf91
 
 -- create the mapping and sync functions (one transaction, lock_timeout, retried)
 CREATE OR REPLACE FUNCTION switchyard."sy_order_metadata_24cf9166_apply"(keys uuid[], backfill boolean, lock_rows boolean, write_0 boolean DEFAULT true, write_1 boolean DEFAULT true, OUT n_rows bigint, OUT n_quarantined bigint) RETURNS record
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off SET random_page_cost = 1.1 SET plan_cache_mode = auto
 AS $sy$
 #variable_conflict use_variable
 DECLARE
@@ -64,7 +64,10 @@ DECLARE
   counted bigint[];
 BEGIN
 IF NOT backfill THEN
-  PERFORM 1 FROM "public"."orders" s WHERE s."order_id" = ANY(keys) ORDER BY s."order_id" FOR NO KEY UPDATE;
+  PERFORM set_config('plan_cache_mode', 'force_generic_plan', true);
+  IF current_setting('switchyard.rows_held', true) IS DISTINCT FROM 'on' THEN
+    PERFORM 1 FROM "public"."orders" s WHERE s."order_id" = ANY(keys) ORDER BY s."order_id" FOR NO KEY UPDATE;
+  END IF;
   LOCK TABLE "public"."order_details" IN ROW EXCLUSIVE MODE;
   IF current_setting('transaction_isolation') <> 'read committed' OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = '"public"."order_details"'::regclass AND g.tgname IN ('sy_order_metadata_24cf9166_rev', 'sy_order_metadata_24cf9166_ctr')) THEN
     PERFORM 1 FROM "public"."order_details" t WHERE t."order_id" = ANY(keys) FOR UPDATE;
@@ -131,12 +134,12 @@ SELECT (SELECT count(*) FROM sy_doc), (SELECT count(*) FROM q), (SELECT count(*)
 ELSE
 LOOP
 WITH sy_doc AS MATERIALIZED (
-  SELECT s."order_id" AS k, s."meta" AS d, (CASE WHEN s."meta" IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(s."meta") <> 'object' THEN 'document is ' || jsonb_typeof(s."meta") || ', expected an object' ELSE coalesce(CASE coalesce(jsonb_typeof((s."meta" -> 'billing' -> 'total')), 'null') WHEN 'null' THEN 'billing.total' || ': required key is missing' WHEN 'number' THEN NULL ELSE 'billing.total' || ': expected number, got ' || jsonb_typeof((s."meta" -> 'billing' -> 'total')) END,
+  SELECT s."order_id" AS k, s."meta" AS d, (CASE WHEN s."meta" IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(s."meta") <> 'object' THEN 'document is ' || jsonb_typeof(s."meta") || ', expected an object' ELSE coalesce(CASE WHEN write_0 THEN coalesce(CASE coalesce(jsonb_typeof((s."meta" -> 'billing' -> 'total')), 'null') WHEN 'null' THEN 'billing.total' || ': required key is missing' WHEN 'number' THEN NULL ELSE 'billing.total' || ': expected number, got ' || jsonb_typeof((s."meta" -> 'billing' -> 'total')) END,
         CASE coalesce(jsonb_typeof((s."meta" -> 'billing' -> 'currency')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN CASE WHEN (s."meta" -> 'billing' ->> 'currency') NOT IN ('EUR', 'USD', 'GBP') THEN 'billing.currency' || ': value ' || (s."meta" -> 'billing' ->> 'currency') || ' is not allowed' ELSE NULL END ELSE 'billing.currency' || ': expected string, got ' || jsonb_typeof((s."meta" -> 'billing' -> 'currency')) END,
         CASE coalesce(jsonb_typeof((s."meta" -> 'timeline' -> 'placed_at')), 'null') WHEN 'null' THEN 'timeline.placed_at' || ': required key is missing' WHEN 'string' THEN CASE WHEN lower((s."meta" -> 'timeline' ->> 'placed_at')) ~ '(now|today|tomorrow|yesterday)' THEN 'timeline.placed_at' || ': a relative time is not a value: ' || (s."meta" -> 'timeline' ->> 'placed_at') WHEN switchyard.try_cast((s."meta" -> 'timeline' ->> 'placed_at'), 'timestamptz') IS NOT TRUE THEN 'timeline.placed_at' || ': not a valid timestamptz: ' || (s."meta" -> 'timeline' ->> 'placed_at') ELSE NULL END ELSE 'timeline.placed_at' || ': expected string, got ' || jsonb_typeof((s."meta" -> 'timeline' -> 'placed_at')) END,
-        CASE coalesce(jsonb_typeof((s."meta" -> 'stats' -> 'items')), 'null') WHEN 'null' THEN NULL WHEN 'number' THEN CASE WHEN (s."meta" -> 'stats' ->> 'items')::numeric <> trunc((s."meta" -> 'stats' ->> 'items')::numeric) OR (s."meta" -> 'stats' ->> 'items')::numeric NOT BETWEEN -2147483648 AND 2147483647 THEN 'stats.items' || ': not a valid integer: ' || (s."meta" -> 'stats' ->> 'items') ELSE NULL END ELSE 'stats.items' || ': expected number, got ' || jsonb_typeof((s."meta" -> 'stats' -> 'items')) END,
-        CASE WHEN (s."meta" -> 'lines') IS NOT NULL AND jsonb_typeof((s."meta" -> 'lines')) NOT IN ('object', 'null') THEN 'lines: expected object, got ' || jsonb_typeof((s."meta" -> 'lines')) END,
-        CASE WHEN EXISTS (SELECT 1 FROM jsonb_each((CASE WHEN jsonb_typeof((s."meta" -> 'lines')) = 'object' THEN (s."meta" -> 'lines') ELSE '{}'::jsonb END)) AS e WHERE coalesce(CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'lines.' || e.key || ': expected object, got ' || jsonb_typeof(e.value) END, CASE coalesce(jsonb_typeof((e.value -> 'qty')), 'null') WHEN 'null' THEN ('lines.' || e.key || '.qty') || ': required key is missing' WHEN 'number' THEN CASE WHEN (e.value ->> 'qty')::numeric <> trunc((e.value ->> 'qty')::numeric) OR (e.value ->> 'qty')::numeric NOT BETWEEN -2147483648 AND 2147483647 THEN ('lines.' || e.key || '.qty') || ': not a valid integer: ' || (e.value ->> 'qty') ELSE NULL END ELSE ('lines.' || e.key || '.qty') || ': expected number, got ' || jsonb_typeof((e.value -> 'qty')) END, CASE coalesce(jsonb_typeof((e.value -> 'price' -> 'amount')), 'null') WHEN 'null' THEN NULL WHEN 'number' THEN NULL ELSE ('lines.' || e.key || '.price.amount') || ': expected number, got ' || jsonb_typeof((e.value -> 'price' -> 'amount')) END) IS NOT NULL) THEN 'entry' END) END IS NULL) AS ok
+        CASE coalesce(jsonb_typeof((s."meta" -> 'stats' -> 'items')), 'null') WHEN 'null' THEN NULL WHEN 'number' THEN CASE WHEN (s."meta" -> 'stats' ->> 'items')::numeric <> trunc((s."meta" -> 'stats' ->> 'items')::numeric) OR (s."meta" -> 'stats' ->> 'items')::numeric NOT BETWEEN -2147483648 AND 2147483647 THEN 'stats.items' || ': not a valid integer: ' || (s."meta" -> 'stats' ->> 'items') ELSE NULL END ELSE 'stats.items' || ': expected number, got ' || jsonb_typeof((s."meta" -> 'stats' -> 'items')) END) END,
+        CASE WHEN write_1 THEN coalesce(CASE WHEN (s."meta" -> 'lines') IS NOT NULL AND jsonb_typeof((s."meta" -> 'lines')) NOT IN ('object', 'null') THEN 'lines: expected object, got ' || jsonb_typeof((s."meta" -> 'lines')) END,
+        CASE WHEN EXISTS (SELECT 1 FROM jsonb_each((CASE WHEN jsonb_typeof((s."meta" -> 'lines')) = 'object' THEN (s."meta" -> 'lines') ELSE '{}'::jsonb END)) AS e WHERE coalesce(CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'lines.' || e.key || ': expected object, got ' || jsonb_typeof(e.value) END, CASE coalesce(jsonb_typeof((e.value -> 'qty')), 'null') WHEN 'null' THEN ('lines.' || e.key || '.qty') || ': required key is missing' WHEN 'number' THEN CASE WHEN (e.value ->> 'qty')::numeric <> trunc((e.value ->> 'qty')::numeric) OR (e.value ->> 'qty')::numeric NOT BETWEEN -2147483648 AND 2147483647 THEN ('lines.' || e.key || '.qty') || ': not a valid integer: ' || (e.value ->> 'qty') ELSE NULL END ELSE ('lines.' || e.key || '.qty') || ': expected number, got ' || jsonb_typeof((e.value -> 'qty')) END, CASE coalesce(jsonb_typeof((e.value -> 'price' -> 'amount')), 'null') WHEN 'null' THEN NULL WHEN 'number' THEN NULL ELSE ('lines.' || e.key || '.price.amount') || ': expected number, got ' || jsonb_typeof((e.value -> 'price' -> 'amount')) END) IS NOT NULL) THEN 'entry' END) END) END IS NULL) AS ok
   FROM "public"."orders" s WHERE s."order_id" = ANY(keys)
 ),
 src AS NOT MATERIALIZED (SELECT c.k, c.d FROM sy_doc c WHERE c.ok),
@@ -155,15 +158,15 @@ q AS (
 t0 AS (
   INSERT INTO "public"."order_details" AS t ("order_id", "total", "currency", "placed_at", "item_count")
   SELECT x.* FROM (SELECT src.k, (src.d -> 'billing' ->> 'total')::numeric, coalesce((src.d -> 'billing' ->> 'currency'), ('EUR')::text), (src.d -> 'timeline' ->> 'placed_at')::timestamptz, coalesce((src.d -> 'stats' ->> 'items')::numeric::integer, (0)::integer) FROM src WHERE write_0 OFFSET 0) AS x(sy_k, sy_c0, sy_c1, sy_c2, sy_c3)
-  WHERE NOT EXISTS (SELECT 1 FROM "public"."order_details" y WHERE y."order_id" = x.sy_k AND ROW(y."total"::text, y."currency"::text, y."placed_at"::text, y."item_count"::text) IS NOT DISTINCT FROM ROW(x.sy_c0::text, x.sy_c1::text, x.sy_c2::text, x.sy_c3::text))
   ON CONFLICT ("order_id") DO UPDATE SET "total" = EXCLUDED."total", "currency" = EXCLUDED."currency", "placed_at" = EXCLUDED."placed_at", "item_count" = EXCLUDED."item_count"
+  WHERE ROW(t."total"::text, t."currency"::text, t."placed_at"::text, t."item_count"::text) IS DISTINCT FROM ROW(EXCLUDED."total"::text, EXCLUDED."currency"::text, EXCLUDED."placed_at"::text, EXCLUDED."item_count"::text)
   RETURNING 1
 ),
 t1 AS (
   INSERT INTO "public"."order_lines" AS t ("order_id", "sku", "quantity", "unit_price")
   SELECT x.* FROM (SELECT src.k, e.key, (e.value ->> 'qty')::numeric::integer, coalesce((e.value -> 'price' ->> 'amount')::numeric, (0)::numeric) FROM src CROSS JOIN LATERAL jsonb_each((CASE WHEN jsonb_typeof((src.d -> 'lines')) = 'object' THEN (src.d -> 'lines') ELSE '{}'::jsonb END)) AS e WHERE write_1 OFFSET 0) AS x(sy_k, sy_ek, sy_c0, sy_c1)
-  WHERE NOT EXISTS (SELECT 1 FROM "public"."order_lines" y WHERE y."order_id" = x.sy_k AND y."sku" = x.sy_ek AND ROW(y."quantity"::text, y."unit_price"::text) IS NOT DISTINCT FROM ROW(x.sy_c0::text, x.sy_c1::text))
   ON CONFLICT ("order_id", "sku") DO UPDATE SET "quantity" = EXCLUDED."quantity", "unit_price" = EXCLUDED."unit_price"
+  WHERE ROW(t."quantity"::text, t."unit_price"::text) IS DISTINCT FROM ROW(EXCLUDED."quantity"::text, EXCLUDED."unit_price"::text)
   RETURNING 1
 ),
 u AS (
@@ -293,7 +296,7 @@ DECLARE
   part record;
 BEGIN
 IF current_setting('switchyard.syncing', true) = 'on' THEN RETURN NULL; END IF;
-PERFORM set_config('switchyard.syncing', 'on', true);
+PERFORM set_config('switchyard.syncing', 'on', true), set_config('switchyard.rows_held', 'on', true);
 BEGIN
   IF TG_OP = 'UPDATE' THEN
     FOR part IN SELECT array_agg(DISTINCT x.k ORDER BY x.k) AS keys, x.w0, x.w1 FROM (
@@ -322,7 +325,7 @@ EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure 
   INSERT INTO switchyard.sync_queue (migration_name, kind, source_key)
   SELECT 'order-metadata', 'forward', k::text FROM unnest(keys) AS k;
 END;
-PERFORM set_config('switchyard.syncing', 'off', true);
+PERFORM set_config('switchyard.syncing', 'off', true), set_config('switchyard.rows_held', 'off', true);
 RETURN NULL;
 END;
 $sy$;

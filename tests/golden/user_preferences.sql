@@ -57,7 +57,7 @@ ALTER TABLE "public"."notification_preferences" VALIDATE CONSTRAINT "sy_user_pre
 
 -- create the mapping and sync functions (one transaction, lock_timeout, retried)
 CREATE OR REPLACE FUNCTION switchyard."sy_user_preferences_b93a2f57_apply"(keys bigint[], backfill boolean, lock_rows boolean, write_0 boolean DEFAULT true, write_1 boolean DEFAULT true, OUT n_rows bigint, OUT n_quarantined bigint) RETURNS record
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off SET random_page_cost = 1.1 SET plan_cache_mode = auto
 AS $sy$
 #variable_conflict use_variable
 DECLARE
@@ -68,7 +68,10 @@ DECLARE
   counted bigint[];
 BEGIN
 IF NOT backfill THEN
-  PERFORM 1 FROM "public"."users" s WHERE s."id" = ANY(keys) ORDER BY s."id" FOR NO KEY UPDATE;
+  PERFORM set_config('plan_cache_mode', 'force_generic_plan', true);
+  IF current_setting('switchyard.rows_held', true) IS DISTINCT FROM 'on' THEN
+    PERFORM 1 FROM "public"."users" s WHERE s."id" = ANY(keys) ORDER BY s."id" FOR NO KEY UPDATE;
+  END IF;
   LOCK TABLE "public"."user_preferences" IN ROW EXCLUSIVE MODE;
   IF current_setting('transaction_isolation') <> 'read committed' OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = '"public"."user_preferences"'::regclass AND g.tgname IN ('sy_user_preferences_b93a2f57_rev', 'sy_user_preferences_b93a2f57_ctr')) THEN
     PERFORM 1 FROM "public"."user_preferences" t WHERE t."user_id" = ANY(keys) FOR UPDATE;
@@ -133,11 +136,11 @@ SELECT (SELECT count(*) FROM sy_doc), (SELECT count(*) FROM q), (SELECT count(*)
 ELSE
 LOOP
 WITH sy_doc AS MATERIALIZED (
-  SELECT s."id" AS k, s."preferences" AS d, (CASE WHEN s."preferences" IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(s."preferences") <> 'object' THEN 'document is ' || jsonb_typeof(s."preferences") || ', expected an object' ELSE coalesce(CASE coalesce(jsonb_typeof((s."preferences" -> 'theme')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN CASE WHEN (s."preferences" ->> 'theme') NOT IN ('light', 'dark', 'system') THEN 'theme' || ': value ' || (s."preferences" ->> 'theme') || ' is not allowed' ELSE NULL END ELSE 'theme' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'theme')) END,
+  SELECT s."id" AS k, s."preferences" AS d, (CASE WHEN s."preferences" IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(s."preferences") <> 'object' THEN 'document is ' || jsonb_typeof(s."preferences") || ', expected an object' ELSE coalesce(CASE WHEN write_0 THEN coalesce(CASE coalesce(jsonb_typeof((s."preferences" -> 'theme')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN CASE WHEN (s."preferences" ->> 'theme') NOT IN ('light', 'dark', 'system') THEN 'theme' || ': value ' || (s."preferences" ->> 'theme') || ' is not allowed' ELSE NULL END ELSE 'theme' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'theme')) END,
         CASE coalesce(jsonb_typeof((s."preferences" -> 'language')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN NULL ELSE 'language' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'language')) END,
-        CASE coalesce(jsonb_typeof((s."preferences" -> 'timezone')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN NULL ELSE 'timezone' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'timezone')) END,
-        CASE WHEN (s."preferences" -> 'notifications') IS NOT NULL AND jsonb_typeof((s."preferences" -> 'notifications')) NOT IN ('object', 'null') THEN 'notifications: expected object, got ' || jsonb_typeof((s."preferences" -> 'notifications')) END,
-        CASE WHEN EXISTS (SELECT 1 FROM jsonb_each((CASE WHEN jsonb_typeof((s."preferences" -> 'notifications')) = 'object' THEN (s."preferences" -> 'notifications') ELSE '{}'::jsonb END)) AS e WHERE coalesce(CASE WHEN e.key NOT IN ('email', 'push', 'sms') THEN 'notifications: entry ' || e.key || ' is not allowed' END, CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'notifications.' || e.key || ': expected object, got ' || jsonb_typeof(e.value) END, CASE coalesce(jsonb_typeof((e.value -> 'enabled')), 'null') WHEN 'null' THEN NULL WHEN 'boolean' THEN NULL ELSE ('notifications.' || e.key || '.enabled') || ': expected boolean, got ' || jsonb_typeof((e.value -> 'enabled')) END, CASE coalesce(jsonb_typeof((e.value -> 'frequency')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN CASE WHEN (e.value ->> 'frequency') NOT IN ('instant', 'daily', 'weekly', 'never') THEN ('notifications.' || e.key || '.frequency') || ': value ' || (e.value ->> 'frequency') || ' is not allowed' ELSE NULL END ELSE ('notifications.' || e.key || '.frequency') || ': expected string, got ' || jsonb_typeof((e.value -> 'frequency')) END) IS NOT NULL) THEN 'entry' END) END IS NULL) AS ok
+        CASE coalesce(jsonb_typeof((s."preferences" -> 'timezone')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN NULL ELSE 'timezone' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'timezone')) END) END,
+        CASE WHEN write_1 THEN coalesce(CASE WHEN (s."preferences" -> 'notifications') IS NOT NULL AND jsonb_typeof((s."preferences" -> 'notifications')) NOT IN ('object', 'null') THEN 'notifications: expected object, got ' || jsonb_typeof((s."preferences" -> 'notifications')) END,
+        CASE WHEN EXISTS (SELECT 1 FROM jsonb_each((CASE WHEN jsonb_typeof((s."preferences" -> 'notifications')) = 'object' THEN (s."preferences" -> 'notifications') ELSE '{}'::jsonb END)) AS e WHERE coalesce(CASE WHEN e.key NOT IN ('email', 'push', 'sms') THEN 'notifications: entry ' || e.key || ' is not allowed' END, CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'notifications.' || e.key || ': expected object, got ' || jsonb_typeof(e.value) END, CASE coalesce(jsonb_typeof((e.value -> 'enabled')), 'null') WHEN 'null' THEN NULL WHEN 'boolean' THEN NULL ELSE ('notifications.' || e.key || '.enabled') || ': expected boolean, got ' || jsonb_typeof((e.value -> 'enabled')) END, CASE coalesce(jsonb_typeof((e.value -> 'frequency')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN CASE WHEN (e.value ->> 'frequency') NOT IN ('instant', 'daily', 'weekly', 'never') THEN ('notifications.' || e.key || '.frequency') || ': value ' || (e.value ->> 'frequency') || ' is not allowed' ELSE NULL END ELSE ('notifications.' || e.key || '.frequency') || ': expected string, got ' || jsonb_typeof((e.value -> 'frequency')) END) IS NOT NULL) THEN 'entry' END) END) END IS NULL) AS ok
   FROM "public"."users" s WHERE s."id" = ANY(keys)
 ),
 src AS NOT MATERIALIZED (SELECT c.k, c.d FROM sy_doc c WHERE c.ok),
@@ -155,15 +158,15 @@ q AS (
 t0 AS (
   INSERT INTO "public"."user_preferences" AS t ("user_id", "theme", "language", "timezone")
   SELECT x.* FROM (SELECT src.k, coalesce((src.d ->> 'theme'), ('system')::text), coalesce((src.d ->> 'language'), ('en')::text), coalesce((src.d ->> 'timezone'), ('UTC')::text) FROM src WHERE write_0 OFFSET 0) AS x(sy_k, sy_c0, sy_c1, sy_c2)
-  WHERE NOT EXISTS (SELECT 1 FROM "public"."user_preferences" y WHERE y."user_id" = x.sy_k AND ROW(y."theme"::text, y."language"::text, y."timezone"::text) IS NOT DISTINCT FROM ROW(x.sy_c0::text, x.sy_c1::text, x.sy_c2::text))
   ON CONFLICT ("user_id") DO UPDATE SET "theme" = EXCLUDED."theme", "language" = EXCLUDED."language", "timezone" = EXCLUDED."timezone"
+  WHERE ROW(t."theme"::text, t."language"::text, t."timezone"::text) IS DISTINCT FROM ROW(EXCLUDED."theme"::text, EXCLUDED."language"::text, EXCLUDED."timezone"::text)
   RETURNING 1
 ),
 t1 AS (
   INSERT INTO "public"."notification_preferences" AS t ("user_id", "channel", "enabled", "frequency")
   SELECT x.* FROM (SELECT src.k, e.key, coalesce((e.value ->> 'enabled')::boolean, (true)::boolean), coalesce((e.value ->> 'frequency'), ('daily')::text) FROM src CROSS JOIN LATERAL jsonb_each((CASE WHEN jsonb_typeof((src.d -> 'notifications')) = 'object' THEN (src.d -> 'notifications') ELSE '{}'::jsonb END)) AS e WHERE write_1 OFFSET 0) AS x(sy_k, sy_ek, sy_c0, sy_c1)
-  WHERE NOT EXISTS (SELECT 1 FROM "public"."notification_preferences" y WHERE y."user_id" = x.sy_k AND y."channel" = x.sy_ek AND ROW(y."enabled"::text, y."frequency"::text) IS NOT DISTINCT FROM ROW(x.sy_c0::text, x.sy_c1::text))
   ON CONFLICT ("user_id", "channel") DO UPDATE SET "enabled" = EXCLUDED."enabled", "frequency" = EXCLUDED."frequency"
+  WHERE ROW(t."enabled"::text, t."frequency"::text) IS DISTINCT FROM ROW(EXCLUDED."enabled"::text, EXCLUDED."frequency"::text)
   RETURNING 1
 ),
 u AS (
@@ -293,7 +296,7 @@ DECLARE
   part record;
 BEGIN
 IF current_setting('switchyard.syncing', true) = 'on' THEN RETURN NULL; END IF;
-PERFORM set_config('switchyard.syncing', 'on', true);
+PERFORM set_config('switchyard.syncing', 'on', true), set_config('switchyard.rows_held', 'on', true);
 BEGIN
   IF TG_OP = 'UPDATE' THEN
     FOR part IN SELECT array_agg(DISTINCT x.k ORDER BY x.k) AS keys, x.w0, x.w1 FROM (
@@ -322,7 +325,7 @@ EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure 
   INSERT INTO switchyard.sync_queue (migration_name, kind, source_key)
   SELECT 'user-preferences', 'forward', k::text FROM unnest(keys) AS k;
 END;
-PERFORM set_config('switchyard.syncing', 'off', true);
+PERFORM set_config('switchyard.syncing', 'off', true), set_config('switchyard.rows_held', 'off', true);
 RETURN NULL;
 END;
 $sy$;

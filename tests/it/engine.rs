@@ -745,6 +745,30 @@ async fn dual_write_rewrites_changed_parts_and_still_follows_every_document(pool
     // target is written again.
     write("UPDATE public.users SET preferences = jsonb_set(preferences, '{theme}', '\"dark\"') WHERE id = 7").await;
     assert_eq!(channels(7).await, 2);
+    // Quarantined for an entry the recipe refuses, then only the language
+    // changes: the document's other part is checked again (it was
+    // quarantined), so it stays quarantined and in no target.
+    let rows_of_7 = || {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT (SELECT count(*) FROM public.user_preferences WHERE user_id = 7)
+                      + (SELECT count(*) FROM switchyard.quarantine WHERE source_key = '7') * 100",
+            )
+            .fetch_one(&pool)
+            .await
+            .expect("rows of 7")
+        }
+    };
+    write("UPDATE public.users SET preferences = jsonb_set(preferences, '{notifications,fax}', '{}') WHERE id = 7").await;
+    assert_eq!((channels(7).await, rows_of_7().await), (0, 100));
+    write("UPDATE public.users SET preferences = jsonb_set(preferences, '{language}', '\"it\"') WHERE id = 7").await;
+    assert_eq!((channels(7).await, rows_of_7().await), (0, 100));
+    write(
+        "UPDATE public.users SET preferences = preferences #- '{notifications,fax}' WHERE id = 7",
+    )
+    .await;
+    assert_eq!((channels(7).await, rows_of_7().await), (2, 1));
     // One statement, four kinds of change: only the language (most rows),
     // the language and a notification (8, 9), a document that becomes an
     // array (10: quarantined, every target's rows gone), and a quarantined
