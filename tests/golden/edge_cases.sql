@@ -94,8 +94,12 @@ ELSIF lock_rows THEN
   PERFORM 1 FROM "app"."things" s WHERE s."id" = ANY(keys) ORDER BY s."id" FOR KEY SHARE;
 END IF;
 IF backfill THEN
-  DELETE FROM "app"."thing_facts" t WHERE t."thing_id" = ANY(keys);
-  DELETE FROM "app"."thing_parts" t WHERE t."thing_id" = ANY(keys);
+  IF EXISTS (SELECT 1 FROM "app"."thing_facts" t WHERE t."thing_id" BETWEEN keys[1] AND keys[cardinality(keys)]) THEN
+    DELETE FROM "app"."thing_facts" t WHERE t."thing_id" = ANY(keys);
+  END IF;
+  IF EXISTS (SELECT 1 FROM "app"."thing_parts" t WHERE t."thing_id" BETWEEN keys[1] AND keys[cardinality(keys)]) THEN
+    DELETE FROM "app"."thing_parts" t WHERE t."thing_id" = ANY(keys);
+  END IF;
 WITH sy_doc AS MATERIALIZED (
   SELECT s."id" AS k, s."data" AS d, (CASE WHEN s."data" IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(s."data") <> 'object' THEN 'document is ' || jsonb_typeof(s."data") || ', expected an object' ELSE coalesce(CASE coalesce(jsonb_typeof((s."data" -> 'meta' -> 'label')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN CASE WHEN (s."data" -> 'meta' ->> 'label') NOT IN (E'it''s $sy$ \\ "quoted" ünïcode', 'plain') THEN 'meta.label' || ': value ' || (s."data" -> 'meta' ->> 'label') || ' is not allowed' ELSE NULL END ELSE 'meta.label' || ': expected string, got ' || jsonb_typeof((s."data" -> 'meta' -> 'label')) END,
         CASE coalesce(jsonb_typeof((s."data" -> 'meta' -> 'measures' -> 'weight')), 'null') WHEN 'null' THEN NULL WHEN 'number' THEN CASE WHEN abs((s."data" -> 'meta' -> 'measures' ->> 'weight')::numeric) >= 1.7976931348623159e308 OR ((s."data" -> 'meta' -> 'measures' ->> 'weight')::numeric <> 0 AND abs((s."data" -> 'meta' -> 'measures' ->> 'weight')::numeric) < 2.4703282292062327e-324) THEN 'meta.measures.weight' || ': out of range for double precision: ' || (s."data" -> 'meta' -> 'measures' ->> 'weight') ELSE NULL END ELSE 'meta.measures.weight' || ': expected number, got ' || jsonb_typeof((s."data" -> 'meta' -> 'measures' -> 'weight')) END,

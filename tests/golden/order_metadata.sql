@@ -89,8 +89,12 @@ ELSIF lock_rows THEN
   PERFORM 1 FROM "public"."orders" s WHERE s."order_id" = ANY(keys) ORDER BY s."order_id" FOR KEY SHARE;
 END IF;
 IF backfill THEN
-  DELETE FROM "public"."order_details" t WHERE t."order_id" = ANY(keys);
-  DELETE FROM "public"."order_lines" t WHERE t."order_id" = ANY(keys);
+  IF EXISTS (SELECT 1 FROM "public"."order_details" t WHERE t."order_id" BETWEEN keys[1] AND keys[cardinality(keys)]) THEN
+    DELETE FROM "public"."order_details" t WHERE t."order_id" = ANY(keys);
+  END IF;
+  IF EXISTS (SELECT 1 FROM "public"."order_lines" t WHERE t."order_id" BETWEEN keys[1] AND keys[cardinality(keys)]) THEN
+    DELETE FROM "public"."order_lines" t WHERE t."order_id" = ANY(keys);
+  END IF;
 WITH sy_doc AS MATERIALIZED (
   SELECT s."order_id" AS k, s."meta" AS d, (CASE WHEN s."meta" IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(s."meta") <> 'object' THEN 'document is ' || jsonb_typeof(s."meta") || ', expected an object' ELSE coalesce(CASE coalesce(jsonb_typeof((s."meta" -> 'billing' -> 'total')), 'null') WHEN 'null' THEN 'billing.total' || ': required key is missing' WHEN 'number' THEN NULL ELSE 'billing.total' || ': expected number, got ' || jsonb_typeof((s."meta" -> 'billing' -> 'total')) END,
         CASE coalesce(jsonb_typeof((s."meta" -> 'billing' -> 'currency')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN CASE WHEN (s."meta" -> 'billing' ->> 'currency') NOT IN ('EUR', 'USD', 'GBP') THEN 'billing.currency' || ': value ' || (s."meta" -> 'billing' ->> 'currency') || ' is not allowed' ELSE NULL END ELSE 'billing.currency' || ': expected string, got ' || jsonb_typeof((s."meta" -> 'billing' -> 'currency')) END,

@@ -93,8 +93,12 @@ ELSIF lock_rows THEN
   PERFORM 1 FROM "public"."users" s WHERE s."id" = ANY(keys) ORDER BY s."id" FOR KEY SHARE;
 END IF;
 IF backfill THEN
-  DELETE FROM "public"."user_preferences" t WHERE t."user_id" = ANY(keys);
-  DELETE FROM "public"."notification_preferences" t WHERE t."user_id" = ANY(keys);
+  IF EXISTS (SELECT 1 FROM "public"."user_preferences" t WHERE t."user_id" BETWEEN keys[1] AND keys[cardinality(keys)]) THEN
+    DELETE FROM "public"."user_preferences" t WHERE t."user_id" = ANY(keys);
+  END IF;
+  IF EXISTS (SELECT 1 FROM "public"."notification_preferences" t WHERE t."user_id" BETWEEN keys[1] AND keys[cardinality(keys)]) THEN
+    DELETE FROM "public"."notification_preferences" t WHERE t."user_id" = ANY(keys);
+  END IF;
 WITH sy_doc AS MATERIALIZED (
   SELECT s."id" AS k, s."preferences" AS d, (CASE WHEN s."preferences" IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(s."preferences") <> 'object' THEN 'document is ' || jsonb_typeof(s."preferences") || ', expected an object' ELSE coalesce(CASE coalesce(jsonb_typeof((s."preferences" -> 'theme')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN CASE WHEN (s."preferences" ->> 'theme') NOT IN ('light', 'dark', 'system') THEN 'theme' || ': value ' || (s."preferences" ->> 'theme') || ' is not allowed' ELSE NULL END ELSE 'theme' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'theme')) END,
         CASE coalesce(jsonb_typeof((s."preferences" -> 'language')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN NULL ELSE 'language' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'language')) END,
