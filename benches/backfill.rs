@@ -16,6 +16,9 @@
 //!   `switchyard` CLI, as a user would), time linear and memory flat.
 //!
 //! Needs DATABASE_URL (scripts/bench.sh provides one).
+//! `SWITCHYARD_BENCH_PARTS=dual-write` runs the seed, phase 2 untimed and
+//! only the dual-write figures (for trying a change to the triggers);
+//! unset, everything runs.
 
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
@@ -82,6 +85,17 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         Outcome::Done
     ) {
         return Err("phase 1 did not finish".into());
+    }
+
+    let parts = std::env::var("SWITCHYARD_BENCH_PARTS").unwrap_or_default();
+    let wanted = |part: &str| parts.is_empty() || parts.split(',').any(|p| p.trim() == part);
+    if !wanted("backfill") {
+        // Phase 3 needs phase 2 done: once, untimed.
+        time_phase_2(&engine, &pool, None).await?;
+        if wanted("dual-write") {
+            dual_write(&engine, &pool, users).await?;
+        }
+        return Ok(());
     }
 
     // Alternate the two so drift (caches, autovacuum) hits both alike.

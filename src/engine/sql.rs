@@ -639,45 +639,70 @@ fn checked_source(r: &Recipe, filter: &str, gated: bool) -> Vec<String> {
 }
 
 /// One statement that maps every source row whose key is in `keys` (over
-/// alias `s`): valid documents are written into every target, the others
-/// quarantined with their reason; when `backfill` is true, keys mapped
-/// nowhere are added to `switchyard.unmapped_keys`. With `fresh`, the
-/// targets hold no row of these keys (the backfill deletes them first) and
-/// rows are plainly inserted; otherwise they are upserted, and a row that
-/// already holds the mapped values is not written at all.
-/// Outside the backfill, target `i` is written only when plpgsql variable
-/// `write_{i}` is true (`apply` says why it may be false), and the keys of
-/// the documents quarantined here go `INTO` variable `bad`.
-/// Ends `INTO n_rows, n_quarantined, n_written[, bad]` (plpgsql variables).
+/// alias `s`): valid documents are written into every target.
+///
+/// With `fresh` (the backfill), the targets hold no row of these keys (the
+/// backfill deletes them first) and rows are plainly inserted, the other
+/// documents are quarantined with their reason, and keys mapped nowhere are
+/// added to `switchyard.unmapped_keys`; it ends `INTO n_rows,
+/// n_quarantined, n_written`.
+///
+/// Otherwise (a re-map) rows are upserted, and a row that already holds the
+/// mapped values is not written at all; target `i` is written only when
+/// plpgsql variable `write_{i}` is true (`apply` says why it may be false);
+/// the keys of the documents found wanting go `INTO` variable `bad` for
+/// `quarantine_bad`, a statement of its own: a re-map is mostly of a key or
+/// two, and setting up the reasons' expressions in every run cost more
+/// than the mapping. It ends `INTO n_rows, n_written, bad`.
 fn map_statement(r: &Recipe, fresh: bool) -> String {
-    let key = &r.source.key;
-    let name = literal(&r.name);
-    let mut ctes = checked_source(r, &format!("s.{key} = ANY(keys)"), !fresh);
-    ctes.push(format!(
-        "q AS (\n  INSERT INTO switchyard.quarantine (migration_name, source_key, reason, document)\n  \
-         SELECT {name}, c.k::text, {reason}, c.d FROM sy_doc c WHERE NOT c.ok\n  \
-         ON CONFLICT (migration_name, source_key) DO UPDATE\n    \
-         SET reason = EXCLUDED.reason, document = EXCLUDED.document, quarantined_at = now()\n  RETURNING 1\n)",
-        reason = reason_expr(r, "c.d"),
-    ));
+    let mut ctes = checked_source(r, &format!("s.{} = ANY(keys)", r.source.key), !fresh);
+    if fresh {
+        ctes.push(format!(
+            "q AS (\n  INSERT INTO switchyard.quarantine (migration_name, source_key, reason, document)\n  \
+             SELECT {}, c.k::text, {}, c.d FROM sy_doc c WHERE NOT c.ok\n  {QUARANTINE_CONFLICT}\n  RETURNING 1\n)",
+            literal(&r.name),
+            reason_expr(r, "c.d"),
+        ));
+    }
     for (i, t) in r.targets.iter().enumerate() {
         ctes.push(write_cte(r, i, t, fresh));
     }
-    ctes.push(unmapped_keys_cte(r));
-    let touch: Vec<String> = (0..r.targets.len())
+    let mut touch: Vec<String> = (0..r.targets.len())
         .map(|i| format!("(SELECT count(*) FROM t{i})"))
-        .chain(std::iter::once("(SELECT count(*) FROM u)".to_string()))
         .collect();
-    let bad = if fresh {
-        ""
+    if fresh {
+        ctes.push(unmapped_keys_cte(r));
+        touch.push("(SELECT count(*) FROM u)".to_string());
+        format!(
+            "WITH {}\nSELECT (SELECT count(*) FROM sy_doc), (SELECT count(*) FROM q), {} INTO n_rows, n_quarantined, n_written",
+            ctes.join(",\n"),
+            touch.join(" + ")
+        )
     } else {
-        ", (SELECT array_agg(c.k) FROM sy_doc c WHERE NOT c.ok)"
-    };
-    let into = if fresh { "" } else { ", bad" };
+        format!(
+            "WITH {}\nSELECT (SELECT count(*) FROM sy_doc), {}, (SELECT array_agg(c.k) FROM sy_doc c WHERE NOT c.ok) INTO n_rows, n_written, bad",
+            ctes.join(",\n"),
+            touch.join(" + ")
+        )
+    }
+}
+
+/// How a quarantine entry is replaced by a newer one of the same key.
+const QUARANTINE_CONFLICT: &str = "ON CONFLICT (migration_name, source_key) DO UPDATE\n    \
+     SET reason = EXCLUDED.reason, document = EXCLUDED.document, quarantined_at = now()";
+
+/// After a re-map's `map_statement`: the documents of keys `bad` are
+/// quarantined with their reason (their rows are locked: they are the ones
+/// just checked), and counted in `n_quarantined`.
+fn quarantine_bad(r: &Recipe) -> String {
+    let (key, col) = (&r.source.key, &r.source.column);
     format!(
-        "WITH {}\nSELECT (SELECT count(*) FROM sy_doc), (SELECT count(*) FROM q), {}{bad} INTO n_rows, n_quarantined, n_written{into}",
-        ctes.join(",\n"),
-        touch.join(" + ")
+        "  n_quarantined := 0;\n  IF bad IS NOT NULL THEN\n    INSERT INTO switchyard.quarantine (migration_name, source_key, reason, document)\n    \
+         SELECT {}, s.{key}::text, {}, s.{col} FROM {} s WHERE s.{key} = ANY(bad)\n    {QUARANTINE_CONFLICT};\n    \
+         GET DIAGNOSTICS n_quarantined = ROW_COUNT;\n  END IF;",
+        literal(&r.name),
+        reason_expr(r, &format!("s.{col}")),
+        source_table(r),
     )
 }
 
@@ -885,11 +910,12 @@ pub fn create_apply_fn(r: &Recipe, n: &Names) -> String {
         kt = key_array_type(r)
     );
     let body = format!(
-        "IF NOT backfill THEN\n{}\nELSIF lock_rows THEN\n  PERFORM 1 FROM {src} s WHERE s.{key} = ANY(keys) ORDER BY s.{key} FOR KEY SHARE;\nEND IF;\nIF backfill THEN\n{}\n{};\nELSE\nLOOP\n{};\n{}\n{again}\nEND IF;",
+        "IF NOT backfill THEN\n{}\nELSIF lock_rows THEN\n  PERFORM 1 FROM {src} s WHERE s.{key} = ANY(keys) ORDER BY s.{key} FOR KEY SHARE;\nEND IF;\nIF backfill THEN\n{}\n{};\nELSE\nLOOP\n{};\n{}\n{}\n{again}\nEND IF;",
         before.join("\n"),
         clear.join("\n"),
         map_statement(r, true),
         map_statement(r, false),
+        quarantine_bad(r),
         after.join("\n")
     );
     // Key sets are read and written by index: a re-map's rows were just

@@ -148,17 +148,6 @@ WITH sy_doc AS MATERIALIZED (
   FROM "public"."users" s WHERE s."id" = ANY(keys)
 ),
 src AS NOT MATERIALIZED (SELECT c.k, c.d FROM sy_doc c WHERE c.ok),
-q AS (
-  INSERT INTO switchyard.quarantine (migration_name, source_key, reason, document)
-  SELECT 'user-preferences', c.k::text, CASE WHEN c.d IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(c.d) <> 'object' THEN 'document is ' || jsonb_typeof(c.d) || ', expected an object' ELSE coalesce(CASE coalesce(jsonb_typeof((c.d -> 'theme')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN CASE WHEN (c.d ->> 'theme') NOT IN ('light', 'dark', 'system') THEN 'theme' || ': value ' || (c.d ->> 'theme') || ' is not allowed' ELSE NULL END ELSE 'theme' || ': expected string, got ' || jsonb_typeof((c.d -> 'theme')) END,
-        CASE coalesce(jsonb_typeof((c.d -> 'language')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN NULL ELSE 'language' || ': expected string, got ' || jsonb_typeof((c.d -> 'language')) END,
-        CASE coalesce(jsonb_typeof((c.d -> 'timezone')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN NULL ELSE 'timezone' || ': expected string, got ' || jsonb_typeof((c.d -> 'timezone')) END,
-        CASE WHEN (c.d -> 'notifications') IS NOT NULL AND jsonb_typeof((c.d -> 'notifications')) NOT IN ('object', 'null') THEN 'notifications: expected object, got ' || jsonb_typeof((c.d -> 'notifications')) END,
-        (SELECT x.r FROM (SELECT coalesce(CASE WHEN e.key NOT IN ('email', 'push', 'sms') THEN 'notifications: entry ' || e.key || ' is not allowed' END, CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'notifications.' || e.key || ': expected object, got ' || jsonb_typeof(e.value) END, CASE coalesce(jsonb_typeof((e.value -> 'enabled')), 'null') WHEN 'null' THEN NULL WHEN 'boolean' THEN NULL ELSE ('notifications.' || e.key || '.enabled') || ': expected boolean, got ' || jsonb_typeof((e.value -> 'enabled')) END, CASE coalesce(jsonb_typeof((e.value -> 'frequency')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN CASE WHEN (e.value ->> 'frequency') NOT IN ('instant', 'daily', 'weekly', 'never') THEN ('notifications.' || e.key || '.frequency') || ': value ' || (e.value ->> 'frequency') || ' is not allowed' ELSE NULL END ELSE ('notifications.' || e.key || '.frequency') || ': expected string, got ' || jsonb_typeof((e.value -> 'frequency')) END) AS r FROM jsonb_each((CASE WHEN jsonb_typeof((c.d -> 'notifications')) = 'object' THEN (c.d -> 'notifications') ELSE '{}'::jsonb END)) AS e) x WHERE x.r IS NOT NULL LIMIT 1)) END, c.d FROM sy_doc c WHERE NOT c.ok
-  ON CONFLICT (migration_name, source_key) DO UPDATE
-    SET reason = EXCLUDED.reason, document = EXCLUDED.document, quarantined_at = now()
-  RETURNING 1
-),
 t0 AS (
   INSERT INTO "public"."user_preferences" AS t ("user_id", "theme", "language", "timezone")
   SELECT x.* FROM (SELECT src.k, coalesce((src.d ->> 'theme'), ('system')::text), coalesce((src.d ->> 'language'), ('en')::text), coalesce((src.d ->> 'timezone'), ('UTC')::text) FROM src WHERE write_0 OFFSET 0) AS x(sy_k, sy_c0, sy_c1, sy_c2)
@@ -172,15 +161,20 @@ t1 AS (
   ON CONFLICT ("user_id", "channel") DO UPDATE SET "enabled" = EXCLUDED."enabled", "frequency" = EXCLUDED."frequency"
   WHERE ROW(t."enabled"::text, t."frequency"::text) IS DISTINCT FROM ROW(EXCLUDED."enabled"::text, EXCLUDED."frequency"::text)
   RETURNING 1
-),
-u AS (
-  INSERT INTO switchyard.unmapped_keys (migration_name, key_path, documents)
-  SELECT 'user-preferences', x.path, count(*) FROM (SELECT k.key AS path FROM (SELECT src.d - ARRAY['language', 'notifications', 'theme', 'timezone']::text[] AS rest FROM src WHERE jsonb_typeof(src.d) = 'object') r CROSS JOIN LATERAL jsonb_object_keys(r.rest) AS k(key) WHERE r.rest <> '{}'::jsonb
-  UNION ALL SELECT 'notifications' || '.*.' || k.key FROM (SELECT e.value - ARRAY['enabled', 'frequency']::text[] AS rest FROM src CROSS JOIN LATERAL jsonb_each((CASE WHEN jsonb_typeof((src.d -> 'notifications')) = 'object' THEN (src.d -> 'notifications') ELSE '{}'::jsonb END)) AS e WHERE jsonb_typeof(e.value) = 'object') r CROSS JOIN LATERAL jsonb_object_keys(r.rest) AS k(key) WHERE r.rest <> '{}'::jsonb) AS x WHERE backfill GROUP BY x.path
-  ON CONFLICT (migration_name, key_path) DO UPDATE SET documents = switchyard.unmapped_keys.documents + EXCLUDED.documents
-  RETURNING 1
 )
-SELECT (SELECT count(*) FROM sy_doc), (SELECT count(*) FROM q), (SELECT count(*) FROM t0) + (SELECT count(*) FROM t1) + (SELECT count(*) FROM u), (SELECT array_agg(c.k) FROM sy_doc c WHERE NOT c.ok) INTO n_rows, n_quarantined, n_written, bad;
+SELECT (SELECT count(*) FROM sy_doc), (SELECT count(*) FROM t0) + (SELECT count(*) FROM t1), (SELECT array_agg(c.k) FROM sy_doc c WHERE NOT c.ok) INTO n_rows, n_written, bad;
+  n_quarantined := 0;
+  IF bad IS NOT NULL THEN
+    INSERT INTO switchyard.quarantine (migration_name, source_key, reason, document)
+    SELECT 'user-preferences', s."id"::text, CASE WHEN s."preferences" IS NULL THEN 'document is SQL NULL' WHEN jsonb_typeof(s."preferences") <> 'object' THEN 'document is ' || jsonb_typeof(s."preferences") || ', expected an object' ELSE coalesce(CASE coalesce(jsonb_typeof((s."preferences" -> 'theme')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN CASE WHEN (s."preferences" ->> 'theme') NOT IN ('light', 'dark', 'system') THEN 'theme' || ': value ' || (s."preferences" ->> 'theme') || ' is not allowed' ELSE NULL END ELSE 'theme' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'theme')) END,
+        CASE coalesce(jsonb_typeof((s."preferences" -> 'language')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN NULL ELSE 'language' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'language')) END,
+        CASE coalesce(jsonb_typeof((s."preferences" -> 'timezone')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN NULL ELSE 'timezone' || ': expected string, got ' || jsonb_typeof((s."preferences" -> 'timezone')) END,
+        CASE WHEN (s."preferences" -> 'notifications') IS NOT NULL AND jsonb_typeof((s."preferences" -> 'notifications')) NOT IN ('object', 'null') THEN 'notifications: expected object, got ' || jsonb_typeof((s."preferences" -> 'notifications')) END,
+        (SELECT x.r FROM (SELECT coalesce(CASE WHEN e.key NOT IN ('email', 'push', 'sms') THEN 'notifications: entry ' || e.key || ' is not allowed' END, CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'notifications.' || e.key || ': expected object, got ' || jsonb_typeof(e.value) END, CASE coalesce(jsonb_typeof((e.value -> 'enabled')), 'null') WHEN 'null' THEN NULL WHEN 'boolean' THEN NULL ELSE ('notifications.' || e.key || '.enabled') || ': expected boolean, got ' || jsonb_typeof((e.value -> 'enabled')) END, CASE coalesce(jsonb_typeof((e.value -> 'frequency')), 'null') WHEN 'null' THEN NULL WHEN 'string' THEN CASE WHEN (e.value ->> 'frequency') NOT IN ('instant', 'daily', 'weekly', 'never') THEN ('notifications.' || e.key || '.frequency') || ': value ' || (e.value ->> 'frequency') || ' is not allowed' ELSE NULL END ELSE ('notifications.' || e.key || '.frequency') || ': expected string, got ' || jsonb_typeof((e.value -> 'frequency')) END) AS r FROM jsonb_each((CASE WHEN jsonb_typeof((s."preferences" -> 'notifications')) = 'object' THEN (s."preferences" -> 'notifications') ELSE '{}'::jsonb END)) AS e) x WHERE x.r IS NOT NULL LIMIT 1)) END, s."preferences" FROM "public"."users" s WHERE s."id" = ANY(bad)
+    ON CONFLICT (migration_name, source_key) DO UPDATE
+    SET reason = EXCLUDED.reason, document = EXCLUDED.document, quarantined_at = now();
+    GET DIAGNOSTICS n_quarantined = ROW_COUNT;
+  END IF;
   IF bad IS NOT NULL THEN
     DELETE FROM "public"."user_preferences" t WHERE t."user_id" = ANY(bad);
   END IF;
