@@ -16,9 +16,9 @@
 //!   `switchyard` CLI, as a user would), time linear and memory flat.
 //!
 //! Needs DATABASE_URL (scripts/bench.sh provides one).
-//! `SWITCHYARD_BENCH_PARTS=dual-write` runs the seed, phase 2 untimed and
-//! only the dual-write figures (for trying a change to the triggers);
-//! unset, everything runs.
+//! `SWITCHYARD_BENCH_PARTS` picks parts (comma-separated: `backfill` —
+//! phase 2, verification and the write load —, `dual-write`, `scale`) for
+//! trying a change; unset, everything runs.
 
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
@@ -59,6 +59,14 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .ok_or("DATABASE_URL without a database")?;
     let server = server.to_string();
     let server = server.as_str();
+    let parts = std::env::var("SWITCHYARD_BENCH_PARTS").unwrap_or_default();
+    let wanted = |part: &str| parts.is_empty() || parts.split(',').any(|p| p.trim() == part);
+    if !wanted("backfill") && !wanted("dual-write") {
+        if wanted("scale") {
+            scale_curve(&admin, server).await?;
+        }
+        return Ok(());
+    }
     let pool = PgPoolOptions::new()
         .max_connections(8)
         .connect(&format!("{server}/switchyard_bench"))
@@ -87,13 +95,16 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         return Err("phase 1 did not finish".into());
     }
 
-    let parts = std::env::var("SWITCHYARD_BENCH_PARTS").unwrap_or_default();
-    let wanted = |part: &str| parts.is_empty() || parts.split(',').any(|p| p.trim() == part);
     if !wanted("backfill") {
         // Phase 3 needs phase 2 done: once, untimed.
         time_phase_2(&engine, &pool, None).await?;
         if wanted("dual-write") {
             dual_write(&engine, &pool, users).await?;
+        }
+        if wanted("scale") {
+            drop(engine);
+            drop(pool);
+            scale_curve(&admin, server).await?;
         }
         return Ok(());
     }
