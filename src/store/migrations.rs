@@ -8,8 +8,8 @@ use super::{StoreError, StoreResult};
 use crate::domain::phases::{blocked_by, current_phase};
 use crate::model::notion::Block;
 use crate::model::{
-    Criterion, MigrationSummary, Phase, PhaseHeadline, PhaseState, PhaseView, PlanView, Priority, SpecView,
-    TaskProgress, TaskRef, TaskStatus, TaskView,
+    Criterion, MigrationSummary, Phase, PhaseHeadline, PhaseState, PhaseView, PlanView, Priority,
+    SpecView, TaskProgress, TaskRef, TaskStatus, TaskView,
 };
 
 /// A migration's id (looked up by name).
@@ -133,13 +133,11 @@ impl SummaryRow {
 }
 
 async fn find_row(pool: &PgPool, name: &str) -> StoreResult<MigrationRow> {
-    sqlx::query_as(
-        "SELECT id FROM switchyard.migrations WHERE name = $1",
-    )
-    .bind(name)
-    .fetch_optional(pool)
-    .await?
-    .ok_or_else(|| not_found(name))
+    sqlx::query_as("SELECT id FROM switchyard.migrations WHERE name = $1")
+        .bind(name)
+        .fetch_optional(pool)
+        .await?
+        .ok_or_else(|| not_found(name))
 }
 
 fn not_found(name: &str) -> StoreError {
