@@ -12,7 +12,8 @@
 //! The load generator is this process, on the same machine as the server
 //! (2 cores here: it takes part of the CPU the server could use).
 //! Settings: SWITCHYARD_BENCH_SECONDS (10), SWITCHYARD_BENCH_CONNECTIONS (32),
-//! SWITCHYARD_BENCH_ENCODING (what Chromium sends: "gzip, deflate, br, zstd").
+//! SWITCHYARD_BENCH_ENCODING (what Chromium sends: "gzip, deflate, br, zstd"),
+//! SWITCHYARD_BENCH_PAGES (comma-separated paths; both pages by default).
 
 use sqlx::postgres::PgPoolOptions;
 use std::process::{Child, Command, Stdio};
@@ -118,7 +119,10 @@ async fn run() -> Result<(), Error> {
         "pages: {connections} keep-alive connections, {seconds} s each after 2 s warm-up, \
          Accept-Encoding: {encoding}"
     );
-    for page in PAGES {
+    let pages = std::env::var("SWITCHYARD_BENCH_PAGES")
+        .map(|p| p.split(',').map(str::to_string).collect())
+        .unwrap_or_else(|_| PAGES.map(String::from).to_vec());
+    for page in &pages {
         load(&addr, page, connections, seconds, &encoding).await?;
     }
     Ok(())

@@ -26,7 +26,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // Islands: only the interactive parts hydrate (the console,
                 // the board, the plan editor); the islands router moves
                 // between pages by fetching them and patching the document.
-                <HydrationScripts options islands=true islands_router=true/>
+                // Its script is a cached file, not inlined in every page.
+                <HydrationScripts options islands=true/>
+                <IslandsRouterScript/>
                 <MetaTags/>
             </head>
             <body>
@@ -35,6 +37,19 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// The islands router (what `HydrationScripts` inlines with
+/// `islands_router=true`), loaded from its own file: a module script, so it
+/// runs after the document is parsed, in order after the hydration script,
+/// as the inlined copy did.
+#[component]
+fn IslandsRouterScript() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    let src = crate::server::islands_routing::path();
+    #[cfg(not(feature = "ssr"))]
+    let src = "";
+    view! { <script type="module" src=src nonce=leptos::nonce::use_nonce()></script> }
 }
 
 /// The last island of every page: islands hydrate in document order, so

@@ -325,7 +325,8 @@ async fn view(console: &Console, name: &str) -> Result<ConsoleView, ConsoleError
         Some(pinned) => (pinned, pinned.recipe().hash()),
         None => (&engine, file_hash),
     };
-    let busy = engine.is_busy().await?;
+    // Asked by the snapshot's statement (`Engine::is_busy` asks the same).
+    let busy = snap.runner_active;
     let dry_run = console.dry_run(&recipe_hash, engine.recipe());
     let records = &snap.phases;
     let mut phases = Vec::new();

@@ -8,17 +8,11 @@ use crate::model::{PhaseHeadline, PhaseState, PhaseView};
 
 /// The phase to act on next: the first one (by position) that is not done.
 /// `None` when every phase is done.
-pub fn current_phase(phases: &[PhaseView]) -> Option<PhaseHeadline> {
-    let mut sorted: Vec<&PhaseView> = phases.iter().collect();
-    sorted.sort_by_key(|p| p.position);
-    sorted
+pub fn current_phase(phases: impl IntoIterator<Item = PhaseHeadline>) -> Option<PhaseHeadline> {
+    phases
         .into_iter()
-        .find(|p| p.state != PhaseState::Done)
-        .map(|p| PhaseHeadline {
-            position: p.position,
-            title: p.title.clone(),
-            state: p.state,
-        })
+        .filter(|p| p.state != PhaseState::Done)
+        .min_by_key(|p| p.position)
 }
 
 /// Why `phase` cannot start yet, or `None` when its dependencies are met.
@@ -59,22 +53,30 @@ mod tests {
         }
     }
 
+    fn headline(p: &PhaseView) -> PhaseHeadline {
+        PhaseHeadline {
+            position: p.position,
+            title: p.title.clone(),
+            state: p.state,
+        }
+    }
+
     #[test]
     fn current_is_first_not_done_by_position() {
-        let phases = vec![
+        let phases = [
             phase(3, PhaseState::Pending),
             phase(1, PhaseState::Done),
             phase(2, PhaseState::Running),
         ];
-        let current = current_phase(&phases).expect("a current phase");
+        let current = current_phase(phases.iter().map(headline)).expect("a current phase");
         assert_eq!(current.position, Phase::Backfill);
         assert_eq!(current.state, PhaseState::Running);
     }
 
     #[test]
     fn no_current_phase_when_all_done() {
-        let phases = vec![phase(1, PhaseState::Done), phase(2, PhaseState::Done)];
-        assert_eq!(current_phase(&phases), None);
+        let phases = [phase(1, PhaseState::Done), phase(2, PhaseState::Done)];
+        assert_eq!(current_phase(phases.iter().map(headline)), None);
     }
 
     #[test]

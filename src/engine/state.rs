@@ -42,15 +42,30 @@ pub const RUNNER_LOCK: &str = "switchyard.runner";
 
 /// Is the runner lock of migration `$1` granted, in this database: to our
 /// own session only (`$3` false), or to any (`$3` true)?
-const LOCK_GRANTED: &str =
-    "/* switchyard runner lock */ SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
+static LOCK_GRANTED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "/* switchyard runner lock */ SELECT {}",
+        lock_granted_sql("$1", "$2", "$3")
+    )
+});
+
+/// A boolean SQL expression: is the advisory lock of class `class` (an SQL
+/// text expression; runners use `RUNNER_LOCK`) on the migration named by
+/// `name` (an SQL text expression) granted in this database, to our own
+/// session only (`any_session` false) or to any (true)? For a statement
+/// that asks it beside other things (the console's snapshot).
+pub fn lock_granted_sql(name: &str, class: &str, any_session: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
      AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-     AND classid = hashtext($2)::oid AND objid = hashtext($1)::oid AND objsubid = 2
-     AND ($3 OR pid = pg_backend_pid()))";
+     AND classid = hashtext({class})::oid AND objid = hashtext({name})::oid AND objsubid = 2
+     AND ({any_session} OR pid = pg_backend_pid()))"
+    )
+}
 
 /// Is any runner acting on migration `name` right now?
 pub async fn runner_active(pool: &PgPool, name: &str) -> Result<bool, EngineError> {
-    Ok(sqlx::query_scalar(LOCK_GRANTED)
+    Ok(sqlx::query_scalar(LOCK_GRANTED.as_str())
         .bind(name)
         .bind(RUNNER_LOCK)
         .bind(true)
@@ -130,7 +145,7 @@ impl RunnerLock {
         let Some(conn) = guard.as_mut() else {
             return Err(self.lost());
         };
-        let held: Result<bool, sqlx::Error> = sqlx::query_scalar(LOCK_GRANTED)
+        let held: Result<bool, sqlx::Error> = sqlx::query_scalar(LOCK_GRANTED.as_str())
             .bind(&self.name)
             .bind(RUNNER_LOCK)
             .bind(false)

@@ -46,7 +46,9 @@ pub struct ConsolePhase {
     pub title: String,
     pub state: PhaseState,
     pub started_by: Option<String>,
+    #[serde(with = "crate::model::time::option")]
     pub started_at: Option<DateTime<Utc>>,
+    #[serde(with = "crate::model::time::option")]
     pub finished_at: Option<DateTime<Utc>>,
     pub error: Option<String>,
     /// Why the phase cannot run yet (shown while it waits), if it cannot.
@@ -106,6 +108,7 @@ pub struct ProgressView {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ThroughputPoint {
+    #[serde(with = "crate::model::time")]
     pub at: DateTime<Utc>,
     pub rows_per_second: f64,
 }
@@ -119,6 +122,7 @@ pub struct QuarantineRow {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EventView {
     pub id: i64,
+    #[serde(with = "crate::model::time")]
     pub at: DateTime<Utc>,
     pub actor: String,
     pub phase: Option<Phase>,
@@ -165,6 +169,7 @@ impl PhaseAction {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct VerificationView {
+    #[serde(with = "crate::model::time")]
     pub at: DateTime<Utc>,
     pub finished: bool,
     pub rows_compared: i64,

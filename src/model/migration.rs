@@ -121,6 +121,7 @@ pub struct MigrationSummary {
     pub current_phase: Option<PhaseHeadline>,
     pub tasks_done: usize,
     pub tasks_total: usize,
+    #[serde(with = "crate::model::time")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -137,6 +138,7 @@ pub struct SpecView {
     pub blocks: Vec<Block>,
     /// Where the spec came from: a Notion page id, or `None` for local specs.
     pub notion_page_id: Option<String>,
+    #[serde(with = "crate::model::time")]
     pub fetched_at: DateTime<Utc>,
 }
 
@@ -156,6 +158,7 @@ pub struct PhaseView {
     /// every dependency is done.
     pub waiting: Option<String>,
     pub state: PhaseState,
+    #[serde(with = "crate::model::time")]
     pub state_changed_at: DateTime<Utc>,
     /// Progress of the tasks linked to this phase.
     pub tasks: TaskProgress,
@@ -174,6 +177,7 @@ pub struct PlanView {
     pub title: String,
     pub body_markdown: String,
     pub revision: i32,
+    #[serde(with = "crate::model::time")]
     pub updated_at: DateTime<Utc>,
     pub notion_page_id: Option<String>,
     pub phases: Vec<PhaseView>,
@@ -205,6 +209,7 @@ pub struct TaskView {
     pub depends_on: Vec<TaskRef>,
     pub criteria: Vec<Criterion>,
     pub revision: i32,
+    #[serde(with = "crate::model::time")]
     pub updated_at: DateTime<Utc>,
     pub notion_page_id: Option<String>,
 }

@@ -6,6 +6,7 @@ pub mod error;
 pub mod migration;
 pub mod notion;
 pub mod plan;
+pub mod time;
 
 pub use error::AppError;
 pub use migration::*;

@@ -38,6 +38,7 @@ pub struct PlanEdit {
 pub struct PlanVersion {
     pub revision: i32,
     pub saved_by: String,
+    #[serde(with = "crate::model::time")]
     pub saved_at: DateTime<Utc>,
     pub plan: PlanEdit,
 }

@@ -66,6 +66,10 @@ pub fn router(leptos_options: LeptosOptions, pool: PgPool, settings: Settings) -
         .nest_service("/flags", flags)
         .nest_service("/dry-run", dry_runs)
         .merge(metrics)
+        .route(
+            super::islands_routing::path(),
+            axum::routing::get(super::islands_routing::serve),
+        )
         .nest_service(&format!("/{}", leptos_options.site_pkg_dir), pkg)
         .leptos_routes_with_context(
             &leptos_options,

@@ -5,4 +5,5 @@ pub mod app;
 pub mod config;
 pub mod context;
 pub mod error;
+pub mod islands_routing;
 pub mod metrics;

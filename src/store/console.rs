@@ -91,6 +91,9 @@ pub struct Snapshot {
     pub verification: Option<StoredEvent>,
     /// The first quarantined documents: (source key, reason).
     pub quarantine_sample: Vec<(String, String)>,
+    /// Whether a runner holds the migration's lock now (what
+    /// `engine::state::runner_active` answers), asked in the same statement.
+    pub runner_active: bool,
 }
 
 /// Latest events in `Snapshot::events`.
@@ -114,6 +117,7 @@ struct SnapshotRow {
     ticks: Json<Vec<EventRow>>,
     verification: Option<Json<EventRow>>,
     quarantine_sample: Json<Vec<(String, String)>>,
+    runner_active: bool,
 }
 
 #[derive(serde::Deserialize)]
@@ -164,8 +168,10 @@ pub async fn snapshot(pool: &PgPool, name: &str) -> StoreResult<Option<Snapshot>
                  ORDER BY e.id DESC LIMIT 1) x) AS verification,
             coalesce((SELECT json_agg(json_build_array(x.source_key, x.reason)) FROM (
                  SELECT source_key, reason FROM switchyard.quarantine WHERE migration_name = m.name
-                 ORDER BY quarantined_at, source_key LIMIT $10) x), '[]') AS quarantine_sample
-         FROM switchyard.migrations m WHERE m.name = $1"
+                 ORDER BY quarantined_at, source_key LIMIT $10) x), '[]') AS quarantine_sample,
+            {runner_active} AS runner_active
+         FROM switchyard.migrations m WHERE m.name = $1",
+        runner_active = crate::engine::state::lock_granted_sql("m.name", "$11", "true"),
     );
     let row: Option<SnapshotRow> = sqlx::query_as(&sql)
         .bind(name)
@@ -178,6 +184,7 @@ pub async fn snapshot(pool: &PgPool, name: &str) -> StoreResult<Option<Snapshot>
         .bind(kind::VERIFY_PROGRESS)
         .bind(kind::VERIFIED)
         .bind(QUARANTINE_SHOWN)
+        .bind(crate::engine::state::RUNNER_LOCK)
         .fetch_optional(pool)
         .await?;
     let Some(row) = row else {
@@ -215,6 +222,7 @@ pub async fn snapshot(pool: &PgPool, name: &str) -> StoreResult<Option<Snapshot>
         ticks: row.ticks.0.into_iter().map(StoredEvent::from).collect(),
         verification: row.verification.map(|v| StoredEvent::from(v.0)),
         quarantine_sample: row.quarantine_sample.0,
+        runner_active: row.runner_active,
     }))
 }
 

@@ -8,17 +8,14 @@ use super::{StoreError, StoreResult};
 use crate::domain::phases::{blocked_by, current_phase};
 use crate::model::notion::Block;
 use crate::model::{
-    Criterion, MigrationSummary, Phase, PhaseState, PhaseView, PlanView, Priority, SpecView,
-    TaskProgress, TaskRef, TaskStatus, TaskView,
+    Criterion, MigrationSummary, Phase, PhaseHeadline, PhaseState, PhaseView, PlanView, Priority,
+    SpecView, TaskProgress, TaskRef, TaskStatus, TaskView,
 };
 
+/// A migration's id (looked up by name).
 #[derive(sqlx::FromRow)]
 struct MigrationRow {
     id: i64,
-    name: String,
-    title: String,
-    description: String,
-    updated_at: DateTime<Utc>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -35,88 +32,121 @@ struct PhaseRow {
     changed_at: DateTime<Utc>,
 }
 
-/// A migration's tasks: all of them, and those done.
-struct TaskCountRow {
-    total: i64,
-    done: i64,
-}
-
 /// Every migration with its current phase, by name.
 #[tracing::instrument(skip(pool))]
 pub async fn list_summaries(pool: &PgPool) -> StoreResult<Vec<MigrationSummary>> {
-    let rows: Vec<MigrationRow> = sqlx::query_as(
-        "SELECT id, name, title, description, updated_at FROM switchyard.migrations ORDER BY name",
-    )
-    .fetch_all(pool)
-    .await?;
-    summaries(pool, rows).await
+    let rows: Vec<SummaryRow> = sqlx::query_as(&summary_sql("true"))
+        .bind(PhaseState::Pending)
+        .bind(TaskStatus::Done.as_str())
+        .fetch_all(pool)
+        .await?;
+    rows.into_iter().map(SummaryRow::summary).collect()
 }
 
 /// One migration's summary; `NotFound` when there is no such migration.
 #[tracing::instrument(skip(pool))]
 pub async fn find_summary(pool: &PgPool, name: &str) -> StoreResult<MigrationSummary> {
-    let row = find_row(pool, name).await?;
-    summaries(pool, vec![row])
-        .await?
-        .pop()
-        .ok_or_else(|| not_found(name))
+    let row: Option<SummaryRow> = sqlx::query_as(&summary_sql("m.name = $3"))
+        .bind(PhaseState::Pending)
+        .bind(TaskStatus::Done.as_str())
+        .bind(name)
+        .fetch_optional(pool)
+        .await?;
+    row.ok_or_else(|| not_found(name))?.summary()
+}
+
+/// Migrations (those `filter` keeps) with their phases' positions, titles
+/// and states in order (`$1`: the state of a phase without a state row) and
+/// their tasks, all and done (`$2`: the done status): one statement for a
+/// page's header or the home page.
+fn summary_sql(filter: &str) -> String {
+    format!(
+        "SELECT m.name, m.title, m.description, m.updated_at,
+                coalesce(ph.positions, '{{}}') AS phase_positions,
+                coalesce(ph.titles, '{{}}') AS phase_titles,
+                coalesce(ph.states, '{{}}') AS phase_states,
+                t.total AS tasks_total, t.done AS tasks_done
+         FROM switchyard.migrations m
+         LEFT JOIN LATERAL (
+             SELECT array_agg(p.position ORDER BY p.position) AS positions,
+                    array_agg(p.title ORDER BY p.position) AS titles,
+                    array_agg(coalesce(s.state, $1) ORDER BY p.position) AS states
+             FROM switchyard.plan_phases p
+             LEFT JOIN switchyard.phase_states s
+                    ON s.migration_id = p.migration_id AND s.position = p.position
+             WHERE p.migration_id = m.id) ph ON true
+         CROSS JOIN LATERAL (
+             SELECT count(*) AS total, count(*) FILTER (WHERE t.status = $2) AS done
+             FROM switchyard.tasks t WHERE t.migration_id = m.id) t
+         WHERE {filter}
+         ORDER BY m.name"
+    )
+}
+
+#[derive(sqlx::FromRow)]
+struct SummaryRow {
+    name: String,
+    title: String,
+    description: String,
+    updated_at: DateTime<Utc>,
+    phase_positions: Vec<Phase>,
+    phase_titles: Vec<String>,
+    phase_states: Vec<String>,
+    tasks_total: i64,
+    tasks_done: i64,
+}
+
+impl SummaryRow {
+    fn summary(self) -> StoreResult<MigrationSummary> {
+        let mut phases = Vec::with_capacity(self.phase_positions.len());
+        for ((position, title), state) in self
+            .phase_positions
+            .into_iter()
+            .zip(self.phase_titles)
+            .zip(self.phase_states)
+        {
+            let state = PhaseState::parse(&state).ok_or_else(|| StoreError::Corrupt {
+                what: format!("state of phase {position}"),
+                detail: format!("unknown state {state:?}"),
+            })?;
+            phases.push(PhaseHeadline {
+                position,
+                title,
+                state,
+            });
+        }
+        Ok(MigrationSummary {
+            phases_done: phases
+                .iter()
+                .filter(|p| p.state == PhaseState::Done)
+                .count(),
+            phases_total: phases.len(),
+            current_phase: current_phase(phases),
+            name: self.name,
+            title: self.title,
+            description: self.description,
+            tasks_done: self.tasks_done as usize,
+            tasks_total: self.tasks_total as usize,
+            updated_at: self.updated_at,
+        })
+    }
 }
 
 async fn find_row(pool: &PgPool, name: &str) -> StoreResult<MigrationRow> {
-    sqlx::query_as(
-        "SELECT id, name, title, description, updated_at FROM switchyard.migrations WHERE name = $1",
-    )
-    .bind(name)
-    .fetch_optional(pool)
-    .await?
-    .ok_or_else(|| not_found(name))
+    sqlx::query_as("SELECT id FROM switchyard.migrations WHERE name = $1")
+        .bind(name)
+        .fetch_optional(pool)
+        .await?
+        .ok_or_else(|| not_found(name))
 }
 
 fn not_found(name: &str) -> StoreError {
     StoreError::NotFound(format!("migration {name:?}"))
 }
 
-async fn summaries(pool: &PgPool, rows: Vec<MigrationRow>) -> StoreResult<Vec<MigrationSummary>> {
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let (mut phases, counts) = phases_and_task_counts(pool, &ids).await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            let phases = phases.remove(&row.id).unwrap_or_default();
-            let (tasks_total, tasks_done) = counts
-                .get(&row.id)
-                .map(|c| (c.total as usize, c.done as usize))
-                .unwrap_or((0, 0));
-            MigrationSummary {
-                phases_done: phases
-                    .iter()
-                    .filter(|p| p.state == PhaseState::Done)
-                    .count(),
-                phases_total: phases.len(),
-                current_phase: current_phase(&phases),
-                name: row.name,
-                title: row.title,
-                description: row.description,
-                tasks_done,
-                tasks_total,
-                updated_at: row.updated_at,
-            }
-        })
-        .collect())
-}
-
 /// Phases (document and runtime state together) of several migrations,
-/// each with what it waits for.
+/// each with what it waits for and the progress of its tasks.
 async fn phases_for(pool: &PgPool, ids: &[i64]) -> StoreResult<HashMap<i64, Vec<PhaseView>>> {
-    Ok(phases_and_task_counts(pool, ids).await?.0)
-}
-
-/// `phases_for`, and each migration's tasks (all, and done), from the same
-/// two statements.
-async fn phases_and_task_counts(
-    pool: &PgPool,
-    ids: &[i64],
-) -> StoreResult<(HashMap<i64, Vec<PhaseView>>, HashMap<i64, TaskCountRow>)> {
     let rows: Vec<PhaseRow> = sqlx::query_as(
         "SELECT p.migration_id, p.position, p.title, p.description, p.owner, p.status_note, p.blockers,
                 coalesce(array_agg(d.depends_on ORDER BY d.depends_on)
@@ -136,8 +166,7 @@ async fn phases_and_task_counts(
     .bind(PhaseState::Pending)
     .fetch_all(pool)
     .await?;
-    // Per migration and phase (tasks of no phase too: they count in the
-    // migration's totals).
+    // Per migration and phase.
     let progress: Vec<(i64, Option<Phase>, i64, i64, i64, i64)> = sqlx::query_as(
         "SELECT t.migration_id, t.phase_position, count(DISTINCT t.id),
                 count(DISTINCT t.id) FILTER (WHERE t.status = $2),
@@ -150,14 +179,6 @@ async fn phases_and_task_counts(
     .bind(TaskStatus::Done.as_str())
     .fetch_all(pool)
     .await?;
-    let mut counts: HashMap<i64, TaskCountRow> = HashMap::new();
-    for p in &progress {
-        let count = counts
-            .entry(p.0)
-            .or_insert(TaskCountRow { total: 0, done: 0 });
-        count.total += p.2;
-        count.done += p.3;
-    }
     let progress_of = |migration: i64, position: Phase| {
         progress
             .iter()
@@ -197,7 +218,7 @@ async fn phases_and_task_counts(
             phase.waiting = waiting;
         }
     }
-    Ok((out, counts))
+    Ok(out)
 }
 
 /// The five phases of one migration, in order.
