@@ -587,13 +587,17 @@ fn reason_expr(r: &Recipe, d: &str) -> String {
 /// a cheap test (the checks' conditions only, each entry's stopping at the
 /// first that fails), the reason being spelled out (`reason_expr`) only
 /// for the few that fail; and `src (k, d)` the documents that pass.
-/// Everything derives from the one read of `sy_doc`.
+/// The mapping derives from the one read of `sy_doc`.
 ///
 /// With `gated`, target `i`'s checks run only when plpgsql variable
-/// `write_{i}` is true. `apply` sets one false only for documents whose
-/// part for that target did not change and that were mapped, not
-/// quarantined, before (their part passed then, and checks of a part read
-/// nothing else); the document-level test (an object) always runs.
+/// `write_{i}` is true; the document-level test (an object) always runs.
+/// The dual-write passes false only for a target whose part of the
+/// document did not change (checks of a part read nothing else), and
+/// `apply` gives every target and every check again to the keys that were
+/// quarantined, had queued work or still wait in the capture log: what is
+/// left is a document mapped when it was last written, whose part passed
+/// then. (A document written with the triggers off is caught by the
+/// verification gate, as any write the triggers never saw.)
 fn checked_source(r: &Recipe, filter: &str, gated: bool) -> Vec<String> {
     let key = &r.source.key;
     let col = &r.source.column;
@@ -754,8 +758,9 @@ fn write_cte(r: &Recipe, i: usize, t: &Target, fresh: bool) -> String {
         // The conflict's own index probe finds the row there; the WHERE
         // leaves it unwritten when it holds the mapped values already (no
         // separate look-up, which the planner made a hash of the whole
-        // target). Such a row is locked, not written; `apply` has locked the
-        // keys' target rows already whenever applications may write them.
+        // target). Such a row is not rewritten, only locked (which still
+        // marks its page, and logs it); `apply` has locked the keys' target
+        // rows already whenever applications may write them.
         let held: Vec<String> = names.iter().map(|n| format!("t.{n}::text")).collect();
         let mapped: Vec<String> = names
             .iter()
@@ -838,17 +843,9 @@ pub fn create_apply_fn(r: &Recipe, n: &Names) -> String {
     let key = &r.source.key;
     let name = literal(&r.name);
     let src = source_table(r);
-    // A re-map runs once per application statement in phase 3 and after,
-    // mostly for a key or two: a custom plan of the mapping statement costs
-    // several times what running it does, so re-maps reuse one generic plan
-    // (key look-ups by index, which suit large key sets as well). The
-    // function's own `SET plan_cache_mode` puts the caller's back on return.
-    let mut before = vec![
-        "  PERFORM set_config('plan_cache_mode', 'force_generic_plan', true);".to_string(),
-        format!(
+    let mut before = vec![format!(
         "  IF current_setting('{ROWS_HELD_SETTING}', true) IS DISTINCT FROM 'on' THEN\n    PERFORM 1 FROM {src} s WHERE s.{key} = ANY(keys) ORDER BY s.{key} FOR NO KEY UPDATE;\n  END IF;"
-    ),
-    ];
+    )];
     // Target rows are written by applications only once the reverse sync
     // (phase 4) or the contract's remembering (phase 5) watches them; only
     // then must a write in flight on them finish first. The table lock comes
@@ -884,6 +881,24 @@ pub fn create_apply_fn(r: &Recipe, n: &Names) -> String {
     before.push(format!(
         "  WITH d AS (DELETE FROM switchyard.quarantine q WHERE q.migration_name = {name} AND q.source_key = ANY(keys::text[]) RETURNING q.source_key)\n  SELECT dirty || array_agg(d.source_key) FROM d INTO dirty;"
     ));
+    let every: Vec<String> = (0..r.targets.len()).map(|i| format!("write_{i}")).collect();
+    // A re-map runs once per application statement in phase 3 and after,
+    // mostly for a key or two: a custom plan of the mapping statement cost
+    // about ten times running it, so from here on (the mapping statements,
+    // and what they fire: foreign-key checks, the phase-5 remembering) one
+    // generic plan is reused. The work above keeps custom plans: the
+    // replay's `keys IS NULL OR ...` only uses its index in a custom plan.
+    // The function's own `SET plan_cache_mode` puts the caller's back on
+    // return.
+    before.push("  PERFORM set_config('plan_cache_mode', 'force_generic_plan', true);".to_string());
+    // Keys still in the capture log (written before the dual-write and not
+    // re-mapped yet) have targets that may not follow their documents, and
+    // their unchanged parts were never checked: every target for them too.
+    // Only needed when some target is skipped.
+    before.push(format!(
+        "  IF NOT ({}) THEN\n    SELECT dirty || array_agg(DISTINCT c.source_key) FROM switchyard.capture_log c WHERE c.migration_name = {name} AND c.source_key = ANY(keys::text[]) INTO dirty;\n  END IF;",
+        every.join(" AND ")
+    ));
     let after = delete_stale_targets(r);
     // A backfill batch's keys come in key order (`backfill_batch`), and the
     // targets hold no row of them unless something wrote them out of turn:
@@ -898,7 +913,6 @@ pub fn create_apply_fn(r: &Recipe, n: &Names) -> String {
             )
         })
         .collect();
-    let every: Vec<String> = (0..r.targets.len()).map(|i| format!("write_{i}")).collect();
     let all: String = (0..r.targets.len())
         .map(|i| format!(" write_{i} := true;"))
         .collect();
@@ -918,13 +932,8 @@ pub fn create_apply_fn(r: &Recipe, n: &Names) -> String {
         quarantine_bad(r),
         after.join("\n")
     );
-    // Key sets are read and written by index: a re-map's rows were just
-    // written (cached, so a random read costs about a sequential one), a
-    // backfill batch's lie together. With the default random_page_cost the
-    // planner reads a 300k-row table whole for a statement's 80k keys, four
-    // times slower than the bitmap index scan it takes with this one.
     function_with(
-        &format!("{FUNCTION_SETTINGS} SET random_page_cost = 1.1 SET plan_cache_mode = auto"),
+        &format!("{FUNCTION_SETTINGS} SET plan_cache_mode = auto"),
         &format!(
             "{}(keys {}, backfill boolean, lock_rows boolean, {}OUT n_rows bigint, OUT n_quarantined bigint)",
             n.apply_fn(),

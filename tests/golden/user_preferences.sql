@@ -57,7 +57,7 @@ ALTER TABLE "public"."notification_preferences" VALIDATE CONSTRAINT "sy_user_pre
 
 -- create the mapping and sync functions (one transaction, lock_timeout, retried)
 CREATE OR REPLACE FUNCTION switchyard."sy_user_preferences_b93a2f57_apply"(keys bigint[], backfill boolean, lock_rows boolean, write_0 boolean DEFAULT true, write_1 boolean DEFAULT true, OUT n_rows bigint, OUT n_quarantined bigint) RETURNS record
-LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off SET random_page_cost = 1.1 SET plan_cache_mode = auto
+LANGUAGE plpgsql SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET search_path = pg_catalog, pg_temp SET jit = off SET plan_cache_mode = auto
 AS $sy$
 #variable_conflict use_variable
 DECLARE
@@ -68,7 +68,6 @@ DECLARE
   counted bigint[];
 BEGIN
 IF NOT backfill THEN
-  PERFORM set_config('plan_cache_mode', 'force_generic_plan', true);
   IF current_setting('switchyard.rows_held', true) IS DISTINCT FROM 'on' THEN
     PERFORM 1 FROM "public"."users" s WHERE s."id" = ANY(keys) ORDER BY s."id" FOR NO KEY UPDATE;
   END IF;
@@ -89,6 +88,10 @@ IF NOT backfill THEN
   END IF;
   WITH d AS (DELETE FROM switchyard.quarantine q WHERE q.migration_name = 'user-preferences' AND q.source_key = ANY(keys::text[]) RETURNING q.source_key)
   SELECT dirty || array_agg(d.source_key) FROM d INTO dirty;
+  PERFORM set_config('plan_cache_mode', 'force_generic_plan', true);
+  IF NOT (write_0 AND write_1) THEN
+    SELECT dirty || array_agg(DISTINCT c.source_key) FROM switchyard.capture_log c WHERE c.migration_name = 'user-preferences' AND c.source_key = ANY(keys::text[]) INTO dirty;
+  END IF;
 ELSIF lock_rows THEN
   PERFORM 1 FROM "public"."users" s WHERE s."id" = ANY(keys) ORDER BY s."id" FOR KEY SHARE;
 END IF;

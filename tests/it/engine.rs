@@ -798,4 +798,31 @@ async fn dual_write_rewrites_changed_parts_and_still_follows_every_document(pool
         0,
         "after unmapped-only updates"
     );
+    // A write the capture log holds but no re-map has reached yet (as
+    // between phase 3's switch to dual-write and the end of its catch-up;
+    // made here with the triggers off): its document gained an entry the
+    // recipe refuses. A later statement changes only its language: the
+    // key is still in the capture log, so every part is checked, and the
+    // document is quarantined in that statement, its rows gone.
+    let mut quiet = pool.acquire().await.expect("connection");
+    for sql in [
+        "SET session_replication_role = replica",
+        "UPDATE public.users SET preferences = jsonb_set(preferences, '{notifications,fax}', '{}') WHERE id = 11",
+        "INSERT INTO switchyard.capture_log (migration_name, source_key) VALUES ('user-preferences', '11')",
+        "SET session_replication_role = origin",
+    ] {
+        sqlx::query(sql).execute(&mut *quiet).await.expect(sql);
+    }
+    drop(quiet);
+    assert!(channels(11).await > 0, "stale rows before the write");
+    write("UPDATE public.users SET preferences = jsonb_set(preferences, '{language}', '\"pt\"') WHERE id = 11").await;
+    assert_eq!(channels(11).await, 0);
+    let held: (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM public.user_preferences WHERE user_id = 11),
+                (SELECT count(*) FROM switchyard.quarantine WHERE source_key = '11' AND reason LIKE '%fax%')",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("rows of 11");
+    assert_eq!(held, (0, 1));
 }
