@@ -5,6 +5,7 @@ use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
+use crate::ui::account::{AccountBar, SetupPage, SignInPage};
 use crate::ui::home::HomePage;
 use crate::ui::migration::MigrationPage;
 use crate::ui::not_found::NotFound;
@@ -59,6 +60,7 @@ pub fn App() -> impl IntoView {
             <header class="topbar">
                 <a href="/" class="brand">"Switchyard"</a>
                 <span class="tagline">"zero-downtime Postgres migrations"</span>
+                <AccountBar/>
             </header>
             <main class="page">
                 // Pages render fully before they are sent (Async): readable
@@ -66,6 +68,8 @@ pub fn App() -> impl IntoView {
                 // real 404 status.
                 <Routes fallback=|| view! { <NotFound what="page"/> }>
                     <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
+                    <Route path=path!("/login") view=SignInPage/>
+                    <Route path=path!("/setup") view=SetupPage ssr=SsrMode::Async/>
                     <ParentRoute path=path!("/m/:name") view=MigrationPage ssr=SsrMode::Async>
                         <Route path=path!("") view=SpecSection/>
                         <Route path=path!("plan") view=PlanSection/>

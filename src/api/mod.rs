@@ -5,6 +5,7 @@
 //! (`console::Console`) for the phase console. Errors reach the page as
 //! `AppError`.
 
+pub mod accounts;
 pub mod console;
 pub mod migrations;
 pub mod plans;

@@ -1,6 +1,7 @@
 //! Types shared by the server and the browser bundle. Everything here compiles
 //! for both targets: no database, no I/O.
 
+pub mod account;
 pub mod console;
 pub mod error;
 pub mod migration;

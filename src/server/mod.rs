@@ -2,6 +2,7 @@
 //! mapping of domain errors to what crosses the wire.
 
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod context;
 pub mod error;

@@ -6,6 +6,7 @@
 //! generated objects, and the bookkeeping they share: checkpoint,
 //! quarantine, queues, read flag, runner lock).
 
+pub mod accounts;
 pub mod console;
 pub mod demo;
 pub mod events;

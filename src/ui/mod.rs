@@ -2,6 +2,7 @@
 //! the one other channel is the phase console's live feed (`live`), an
 //! EventSource on the server's Server-Sent Events (`GET /live/{name}`).
 
+pub mod account;
 pub mod common;
 pub mod home;
 pub mod live;

@@ -7,6 +7,7 @@
 /// The built-in demo migration's name (what `seed_demo` creates).
 pub const DEMO: &str = "user-preferences";
 
+mod accounts;
 mod cli;
 mod console;
 mod engine;
