@@ -23,6 +23,12 @@ pub fn signed_in() -> Option<SignedIn> {
     }
 }
 
+/// May the page's account do what `role` may? (Pages hide the controls of
+/// what it may not; the server refuses those calls whatever the page shows.)
+pub fn may(role: crate::model::account::Role) -> bool {
+    signed_in().is_some_and(|me| me.may(role))
+}
+
 /// The top bar's right side: the account and its role, and sign out.
 #[component]
 pub fn AccountBar() -> impl IntoView {

@@ -482,3 +482,46 @@ async fn the_secure_flag_follows_an_https_public_url(pool: PgPool) {
     let set_cookie = header(&r, "set-cookie").unwrap_or("");
     assert!(set_cookie.contains("Secure"), "{set_cookie}");
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn pages_show_a_viewer_no_controls_and_say_who_may(pool: PgPool) {
+    crate::seeded(&pool, 0).await;
+    let viewer = signed_in_as(&pool, "viewer@example.com", Role::Viewer).await;
+    let operator = operator(&pool).await;
+    // (page, what only an operator gets, what a viewer is told)
+    let pages = [
+        (
+            "/m/user-preferences/phases",
+            r#"aria-label="Phase 1 actions""#,
+            "Phase 1 actions: operators only",
+        ),
+        (
+            "/m/user-preferences/tasks",
+            r#"aria-label="New task""#,
+            "Creating, moving and editing tasks: operators only",
+        ),
+        (
+            "/m/user-preferences/plan",
+            "Edit plan",
+            "Editing and restoring the plan: operators only",
+        ),
+    ];
+    for (page, control, note) in pages {
+        let r = get_as(&pool, page, Some(&viewer)).await;
+        let html = String::from_utf8_lossy(&r.body);
+        assert_eq!(r.status, StatusCode::OK, "{page}");
+        assert!(!html.contains(control), "{page}: a viewer sees {control}");
+        assert!(html.contains(note), "{page}: {html}");
+        assert!(
+            html.contains("viewer@example.com"),
+            "{page}: who is signed in"
+        );
+        let r = get_as(&pool, page, Some(&operator)).await;
+        let html = String::from_utf8_lossy(&r.body);
+        assert!(html.contains(control), "{page}: an operator sees {control}");
+        assert!(!html.contains(note), "{page}");
+    }
+    let r = get_as(&pool, "/m/user-preferences/tasks", Some(&viewer)).await;
+    let html = String::from_utf8_lossy(&r.body);
+    assert!(!html.contains(r#"class="delete""#) && !html.contains("Move to "));
+}
