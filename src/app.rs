@@ -11,6 +11,7 @@ use crate::ui::migration::MigrationPage;
 use crate::ui::not_found::NotFound;
 use crate::ui::phases::PhasesSection;
 use crate::ui::plan::PlanSection;
+use crate::ui::share::SharePage;
 use crate::ui::spec::SpecSection;
 use crate::ui::tasks::TasksSection;
 
@@ -70,6 +71,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
                     <Route path=path!("/login") view=SignInPage/>
                     <Route path=path!("/setup") view=SetupPage ssr=SsrMode::Async/>
+                    <Route path=path!("/s/:token") view=SharePage ssr=SsrMode::Async/>
                     <ParentRoute path=path!("/m/:name") view=MigrationPage ssr=SsrMode::Async>
                         <Route path=path!("") view=SpecSection/>
                         <Route path=path!("plan") view=PlanSection/>

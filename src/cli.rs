@@ -449,3 +449,95 @@ pub enum UserChange<'a> {
     Disable(&'a str),
     Unlock(&'a str),
 }
+
+/// `switchyard share create NAME [--label L] [--expires-hours H]`: prints
+/// the link (under `public_url` when given, else its path). The token is
+/// shown only here.
+pub async fn share_create(
+    conn: &Connection,
+    name: &str,
+    label: &str,
+    expires_hours: Option<f64>,
+    public_url: Option<&str>,
+) -> ExitCode {
+    let expires_at = match expires_hours {
+        None => None,
+        Some(h) if h.is_finite() && h > 0.0 && h <= 24.0 * 366.0 => {
+            Some(chrono::Utc::now() + chrono::Duration::seconds((h * 3600.0) as i64))
+        }
+        Some(h) => {
+            eprintln!("error: --expires-hours {h}: expected more than 0, at most 8784");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    match store::shares::create(&conn.pool, name, label, expires_at, &conn.actor).await {
+        Ok((link, token)) => {
+            let base = public_url.unwrap_or("").trim_end_matches('/');
+            println!("{base}/s/{token}");
+            eprintln!(
+                "share link {} for {} created{}; the token is not shown again",
+                link.id,
+                link.migration,
+                link.expires_at
+                    .map(|at| format!(", expires {}", at.format("%Y-%m-%d %H:%M UTC")))
+                    .unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}
+
+fn when(at: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    at.map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_else(|| "-".into())
+}
+
+/// `switchyard share list NAME`: id, label, state, created by, expires,
+/// last used (tab-separated).
+pub async fn share_list(pool: &sqlx::PgPool, name: &str) -> ExitCode {
+    match store::shares::list(pool, name).await {
+        Ok(links) => {
+            let now = chrono::Utc::now();
+            for l in links {
+                let state = if l.revoked_at.is_some() {
+                    "revoked"
+                } else if l.expires_at.is_some_and(|at| at <= now) {
+                    "expired"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{}\t{}\t{state}\t{}\t{}\t{}",
+                    l.id,
+                    l.label,
+                    l.created_by,
+                    when(l.expires_at),
+                    when(l.last_used_at)
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}
+
+/// `switchyard share revoke ID`: the link stops working at once.
+pub async fn share_revoke(conn: &Connection, id: i64) -> ExitCode {
+    match store::shares::revoke(&conn.pool, id, &conn.actor).await {
+        Ok(link) => {
+            println!("share link {} for {} revoked", link.id, link.migration);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}

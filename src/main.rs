@@ -47,6 +47,11 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Read-only share links (DATABASE_URL): create, list, revoke.
+    Share {
+        #[command(subcommand)]
+        command: ShareCommand,
+    },
     /// The built-in demo migration (DATABASE_URL).
     Demo {
         #[command(subcommand)]
@@ -88,6 +93,25 @@ enum UserCommand {
     Disable { email: String },
     /// Forget an account's failed sign-ins (lifts the sign-in limit now).
     Unlock { email: String },
+}
+
+#[derive(Subcommand)]
+enum ShareCommand {
+    /// Create a link to migration NAME; prints it (under SWITCHYARD_PUBLIC_URL
+    /// when set). The token is shown only this once.
+    Create {
+        name: String,
+        /// What the link is for ("for the #payments channel").
+        #[arg(long, default_value = "")]
+        label: String,
+        /// The link stops working this many hours from now.
+        #[arg(long)]
+        expires_hours: Option<f64>,
+    },
+    /// Migration NAME's links: id, label, state, created by, expires, last used.
+    List { name: String },
+    /// Revoke link ID: it stops working at once.
+    Revoke { id: i64 },
 }
 
 #[derive(Subcommand)]
@@ -218,6 +242,27 @@ async fn run_engine_command(command: Command) -> ExitCode {
                 UserCommand::Unlock { email } => {
                     cli::user_change(&p.pool, cli::UserChange::Unlock(&email)).await
                 }
+            },
+            Err(c) => c,
+        },
+        Command::Share { command } => match need(pool) {
+            Ok(p) => match command {
+                ShareCommand::Create {
+                    name,
+                    label,
+                    expires_hours,
+                } => {
+                    cli::share_create(
+                        &p,
+                        &name,
+                        &label,
+                        expires_hours,
+                        config.public_url.as_deref(),
+                    )
+                    .await
+                }
+                ShareCommand::List { name } => cli::share_list(&p.pool, &name).await,
+                ShareCommand::Revoke { id } => cli::share_revoke(&p, id).await,
             },
             Err(c) => c,
         },

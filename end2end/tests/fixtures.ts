@@ -89,6 +89,16 @@ export async function signedIn(who: Who) {
   };
 }
 
+/// Runs `switchyard ARGS` on the server's database; returns its stdout.
+export function switchyard(args: string[]): string {
+  return execFileSync(bin(), args, {
+    cwd: ROOT,
+    env: { ...process.env, DATABASE_URL: databaseUrl(), RUST_LOG: "warn" },
+    stdio: "pipe",
+    timeout: 30_000,
+  }).toString();
+}
+
 /// Runs SQL on the server's database (psql).
 export function sql(statement: string) {
   execFileSync("psql", [databaseUrl(), "-qc", statement], { stdio: "pipe", timeout: 30_000 });

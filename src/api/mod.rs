@@ -9,4 +9,5 @@ pub mod accounts;
 pub mod console;
 pub mod migrations;
 pub mod plans;
+pub mod shares;
 pub mod tasks;

@@ -7,6 +7,7 @@ pub mod error;
 pub mod migration;
 pub mod notion;
 pub mod plan;
+pub mod share;
 
 pub use error::AppError;
 pub use migration::*;

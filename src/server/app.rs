@@ -63,7 +63,7 @@ pub fn router_with(
             axum::routing::get(crate::console::live::read_flag),
         )
         .with_state(live_state);
-    // Prometheus scrapes (see `server::metrics`; no authentication yet).
+    // Prometheus scrapes (see `server::metrics`; public, like /flags).
     let metrics = Router::new()
         .route("/metrics", axum::routing::get(super::metrics::metrics))
         .with_state(pool.clone());

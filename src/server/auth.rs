@@ -7,7 +7,8 @@
 //!   that could change something, ends sessions past their absolute age or
 //!   of disabled accounts, puts the signed-in account into the request, and
 //!   turns away anonymous requests except for the few public paths (sign
-//!   in, first-run setup, the bundle, the read flag and metrics).
+//!   in, first-run setup, the bundle, the read flag, metrics, and share
+//!   link pages, which check their token).
 //! - `require`: what every server function calls first with the role it
 //!   needs; refuses with 401 or 403.
 //! - The sign-in, sign-out and first-run endpoints (plain HTML form posts).
@@ -152,13 +153,15 @@ pub fn spawn_expired_session_cleanup(pool: PgPool, period: Duration) {
     });
 }
 
-/// Paths anyone may request without signing in.
+/// Paths anyone may request without signing in. `/s/{token}` pages check
+/// their token themselves (read-only; see `api::shares`).
 fn is_public(path: &str) -> bool {
     matches!(
         path,
         "/login" | "/logout" | "/setup" | "/metrics" | "/favicon.ico"
     ) || path.starts_with("/pkg/")
         || path.starts_with("/flags/")
+        || path.starts_with("/s/")
 }
 
 /// Could this request change something? (Everything but GET, HEAD, OPTIONS.)

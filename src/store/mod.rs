@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod migrations;
 pub mod plans;
 pub mod seed;
+pub mod shares;
 pub mod tasks;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

@@ -10,5 +10,6 @@ pub mod migration;
 pub mod not_found;
 pub mod phases;
 pub mod plan;
+pub mod share;
 pub mod spec;
 pub mod tasks;

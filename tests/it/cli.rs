@@ -244,3 +244,53 @@ async fn user_commands_add_list_change_role_disable_and_unlock(pool: PgPool) {
     let out = cli(&["user", "unlock", "dana@example.com"], Some(&url));
     assert!(String::from_utf8_lossy(&out.stdout).contains("2 failed sign-in(s) forgotten"));
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn share_commands_create_list_and_revoke(pool: PgPool) {
+    use switchyard::store::shares::{resolve, Resolved};
+    crate::seeded(&pool, 0).await;
+    let url = url_of(&pool).await;
+    let out = cli(
+        &[
+            "share",
+            "create",
+            crate::DEMO,
+            "--label",
+            "for #payments",
+            "--expires-hours",
+            "2",
+        ],
+        Some(&url),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let token = printed.strip_prefix("/s/").expect("a /s/ link");
+    assert_eq!(
+        resolve(&pool, token).await.expect("resolve"),
+        Resolved::Open(crate::DEMO.into())
+    );
+    let out = cli(&["share", "list", crate::DEMO], Some(&url));
+    let listed = String::from_utf8_lossy(&out.stdout).to_string();
+    let fields: Vec<&str> = listed.trim().split('\t').collect();
+    assert_eq!(fields[1..3], ["for #payments", "active"], "{listed}");
+    assert!(!listed.contains(token), "the token is never listed");
+    let out = cli(&["share", "revoke", fields[0]], Some(&url));
+    assert!(out.status.success());
+    assert_eq!(
+        resolve(&pool, token).await.expect("resolve"),
+        Resolved::Revoked
+    );
+    let out = cli(&["share", "list", crate::DEMO], Some(&url));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\trevoked\t"));
+    let out = cli(&["share", "create", "no-such-migration"], Some(&url));
+    assert_eq!(out.status.code(), Some(1));
+    let out = cli(
+        &["share", "create", crate::DEMO, "--expires-hours", "0"],
+        Some(&url),
+    );
+    assert_eq!(out.status.code(), Some(1));
+}

@@ -15,6 +15,7 @@ mod golden;
 mod http;
 mod plans;
 mod proof;
+mod shares;
 mod store;
 mod tasks;
 
