@@ -164,6 +164,13 @@ fn is_public(path: &str) -> bool {
         || path.starts_with("/s/")
 }
 
+/// Public paths whose answers never depend on who asks.
+fn is_anonymous_only(path: &str) -> bool {
+    matches!(path, "/metrics" | "/favicon.ico")
+        || path.starts_with("/pkg/")
+        || path.starts_with("/flags/")
+}
+
 /// Could this request change something? (Everything but GET, HEAD, OPTIONS.)
 fn is_unsafe(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
@@ -257,11 +264,16 @@ pub async fn guard(State(state): State<AuthState>, mut request: Request, next: N
         .unwrap_or_else(|| "unknown".into());
     request.extensions_mut().insert(ClientAddress(address));
     let path = request.uri().path().to_string();
+    // Files and machine endpoints show no account: their requests cost no
+    // session or account read.
+    if is_anonymous_only(&path) {
+        return next.run(request).await;
+    }
     let Some(session) = request.extensions().get::<Session>().cloned() else {
         tracing::error!("no session layer in front of the auth guard");
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    // Public paths still learn who is signed in (the sign-in page's header).
+    // Public pages still learn who is signed in (the top bar).
     let account = match signed_in(&state, &session).await {
         Ok(account) => account,
         Err(e) if is_public(&path) => {

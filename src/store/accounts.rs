@@ -1,6 +1,6 @@
 //! Accounts and failed sign-ins (`switchyard.accounts`,
 //! `switchyard.sign_in_failures`). Passwords arrive here already hashed
-//! (`accounts::password`); this module never sees one in clear.
+//! (`accounts::hash_password`); this module never sees one in clear.
 
 use sqlx::PgPool;
 
