@@ -90,6 +90,11 @@ pub fn router_with(
         .nest_service("/flags", flags)
         .nest_service("/dry-run", dry_runs)
         .merge(metrics)
+        // A share link's live badge (public: the token decides).
+        .route(
+            "/s/{token}/badge.svg",
+            axum::routing::get(super::badge::badge).with_state(pool.clone()),
+        )
         .nest_service(&format!("/{}", leptos_options.site_pkg_dir), pkg)
         .leptos_routes_with_context(
             &leptos_options,

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod badge;
 pub mod config;
 pub mod context;
 pub mod error;

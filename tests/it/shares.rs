@@ -144,3 +144,25 @@ async fn the_share_page_is_read_only_and_stops_at_once_when_revoked(pool: PgPool
     let r = get_as(&pool, &format!("/s/{token3}"), Some(&cookie)).await;
     assert_eq!(r.status, StatusCode::OK);
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_badge_shows_the_phase_and_stops_with_the_link(pool: PgPool) {
+    crate::seeded(&pool, 0).await;
+    let (link, token) = shares::create(&pool, DEMO, "", None, "x")
+        .await
+        .expect("create");
+    let r = get_as(&pool, &format!("/s/{token}/badge.svg"), None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        crate::http::header(&r, "content-type"),
+        Some("image/svg+xml; charset=utf-8")
+    );
+    let svg = String::from_utf8_lossy(&r.body);
+    assert!(svg.contains("phase 1/5 pending · 0%"), "{svg}");
+    shares::revoke(&pool, link.id, "x").await.expect("revoke");
+    let r = get_as(&pool, &format!("/s/{token}/badge.svg"), None).await;
+    assert_eq!(r.status, StatusCode::GONE);
+    assert!(String::from_utf8_lossy(&r.body).contains("link revoked"));
+    let r = get_as(&pool, &format!("/s/{}/badge.svg", "b".repeat(32)), None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
