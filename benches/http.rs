@@ -17,7 +17,7 @@
 
 use sqlx::postgres::PgPoolOptions;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -102,8 +102,13 @@ async fn run() -> Result<(), Error> {
     );
     let started = Instant::now();
     loop {
+        // /login: public (every other page needs an account).
         if let Ok(mut conn) = Conn::open(&addr).await {
-            if conn.get("/", None).await.is_ok_and(|r| r.status == 200) {
+            if conn
+                .get("/login", None)
+                .await
+                .is_ok_and(|r| r.status == 200)
+            {
                 break;
             }
         }
@@ -113,6 +118,7 @@ async fn run() -> Result<(), Error> {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
+    sign_in(&bin, &format!("{server_url}/switchyard_http_bench"), &addr).await?;
     bundle(&addr).await?;
     println!();
     println!(
@@ -125,6 +131,52 @@ async fn run() -> Result<(), Error> {
     for page in &pages {
         load(&addr, page, connections, seconds, &encoding).await?;
     }
+    Ok(())
+}
+
+/// The session every request of the bench sends (`Conn::get`).
+static COOKIE: OnceLock<String> = OnceLock::new();
+
+/// Pages need an account: adds a viewer with the app's CLI and signs it in
+/// (`POST /login`); its session cookie goes with every request after.
+async fn sign_in(bin: &str, database_url: &str, addr: &str) -> Result<(), Error> {
+    use std::io::Write;
+    const EMAIL: &str = "bench@example.com";
+    const PASSWORD: &str = "bench password";
+    let mut add = Command::new(bin)
+        .args(["user", "add", EMAIL, "--role", "viewer"])
+        .env("DATABASE_URL", database_url)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()?;
+    add.stdin
+        .take()
+        .ok_or("no stdin for `switchyard user add`")?
+        .write_all(format!("{PASSWORD}\n").as_bytes())?;
+    if !add.wait()?.success() {
+        return Err("`switchyard user add` failed".into());
+    }
+    let mut conn = Conn::open(addr).await?;
+    let r = conn
+        .post_form(
+            "/login",
+            &format!("email={EMAIL}&password=bench+password&next=%2F"),
+        )
+        .await?;
+    let cookie = r
+        .headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+        .find_map(|(_, v)| {
+            v.split(';')
+                .next()
+                .filter(|c| c.starts_with("switchyard_session="))
+        })
+        .ok_or_else(|| format!("signing in failed: status {}", r.status))?;
+    COOKIE
+        .set(cookie.to_string())
+        .map_err(|_| "signed in twice")?;
     Ok(())
 }
 
@@ -310,10 +362,29 @@ impl Conn {
         let accept = encoding
             .map(|e| format!("Accept-Encoding: {e}\r\n"))
             .unwrap_or_default();
+        let cookie = COOKIE
+            .get()
+            .map(|c| format!("Cookie: {c}\r\n"))
+            .unwrap_or_default();
         let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: text/html,*/*\r\n{accept}\r\n",
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: text/html,*/*\r\n{accept}{cookie}\r\n",
             self.host
         );
+        self.send(&request).await
+    }
+
+    /// A URL-encoded form POST.
+    async fn post_form(&mut self, path: &str, form: &str) -> Result<Response, Error> {
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+             Content-Length: {}\r\n\r\n{form}",
+            self.host,
+            form.len()
+        );
+        self.send(&request).await
+    }
+
+    async fn send(&mut self, request: &str) -> Result<Response, Error> {
         self.stream.get_mut().write_all(request.as_bytes()).await?;
         let mut line = String::new();
         self.read_line(&mut line).await?;

@@ -18,4 +18,6 @@ build_release
 
 leptos_env
 log "serving on http://$LEPTOS_SITE_ADDR (Ctrl-C to stop)"
+log "no account yet? open http://$LEPTOS_SITE_ADDR/setup to create the admin, or run:"
+log "  DATABASE_URL=$DATABASE_URL target/release/switchyard user add EMAIL --role admin"
 "$ROOT/target/release/switchyard" serve

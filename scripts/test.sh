@@ -47,12 +47,13 @@ log "starting the app on http://$LEPTOS_SITE_ADDR"
 DATABASE_URL="$E2E_URL" SWITCHYARD_DEMO_USERS="${SWITCHYARD_DEMO_USERS:-20000}" SWITCHYARD_SOAK_HOURS=0 \
   "$ROOT/target/release/switchyard" serve >"$ROOT/target/e2e-server.log" 2>&1 &
 SERVER_PID=$!
+# Up when /login answers (public; every other page needs an account).
 for _ in $(seq 1 120); do
-  if curl -fsS "http://$LEPTOS_SITE_ADDR/" >/dev/null 2>&1; then break; fi
+  if curl -fsS "http://$LEPTOS_SITE_ADDR/login" >/dev/null 2>&1; then break; fi
   if ! kill -0 "$SERVER_PID" 2>/dev/null; then cat "$ROOT/target/e2e-server.log" >&2; die "the app exited"; fi
   sleep 0.5
 done
-curl -fsS "http://$LEPTOS_SITE_ADDR/" >/dev/null || { cat "$ROOT/target/e2e-server.log" >&2; die "the app did not come up"; }
+curl -fsS "http://$LEPTOS_SITE_ADDR/login" >/dev/null || { cat "$ROOT/target/e2e-server.log" >&2; die "the app did not come up"; }
 
 log "browser tests (Playwright, Chromium)"
 # Each test resets the demo in the server's database first (end2end/tests/fixtures.ts).

@@ -5,11 +5,13 @@ use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
+use crate::ui::account::{AccountBar, SetupPage, SignInPage};
 use crate::ui::home::HomePage;
 use crate::ui::migration::MigrationPage;
 use crate::ui::not_found::NotFound;
 use crate::ui::phases::PhasesSection;
 use crate::ui::plan::PlanSection;
+use crate::ui::share::SharePage;
 use crate::ui::spec::SpecSection;
 use crate::ui::tasks::TasksSection;
 
@@ -74,6 +76,7 @@ pub fn App() -> impl IntoView {
             <header class="topbar">
                 <a href="/" class="brand">"Switchyard"</a>
                 <span class="tagline">"zero-downtime Postgres migrations"</span>
+                <AccountBar/>
             </header>
             <main class="page">
                 // Pages render fully before they are sent (Async): readable
@@ -81,6 +84,9 @@ pub fn App() -> impl IntoView {
                 // real 404 status.
                 <Routes fallback=|| view! { <NotFound what="page"/> }>
                     <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
+                    <Route path=path!("/login") view=SignInPage/>
+                    <Route path=path!("/setup") view=SetupPage ssr=SsrMode::Async/>
+                    <Route path=path!("/s/:token") view=SharePage ssr=SsrMode::Async/>
                     <ParentRoute path=path!("/m/:name") view=MigrationPage ssr=SsrMode::Async>
                         <Route path=path!("") view=SpecSection/>
                         <Route path=path!("plan") view=PlanSection/>

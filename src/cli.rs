@@ -344,3 +344,200 @@ pub async fn demo_reset(conn: &Connection, demo_users: u64) -> ExitCode {
         }
     }
 }
+
+/// The password for `user add`: typed at a prompt (not echoed, asked twice)
+/// when stdin is a terminal, else the first line of stdin. Never argv.
+fn read_password(email: &str) -> Result<String, String> {
+    use std::io::{BufRead, IsTerminal};
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        let first = rpassword::prompt_password(format!("Password for {email}: "))
+            .map_err(|e| format!("reading the password: {e}"))?;
+        let again = rpassword::prompt_password("Again: ")
+            .map_err(|e| format!("reading the password: {e}"))?;
+        if first != again {
+            return Err("the two passwords differ".into());
+        }
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| format!("reading the password from stdin: {e}"))?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+    }
+}
+
+fn print_account(a: &store::accounts::Account) {
+    println!(
+        "{}\t{}\t{}\t{}",
+        a.email,
+        a.role,
+        if a.disabled { "disabled" } else { "active" },
+        a.created_at.format("%Y-%m-%d %H:%M UTC")
+    );
+}
+
+/// `switchyard user add EMAIL --role ROLE`.
+pub async fn user_add(
+    pool: &sqlx::PgPool,
+    email: &str,
+    role: crate::model::account::Role,
+) -> ExitCode {
+    let password = match read_password(email) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    match crate::accounts::add(pool, email, &password, role).await {
+        Ok(account) => {
+            print_account(&account);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}
+
+/// `switchyard user list`: email, role, state, created (tab-separated).
+pub async fn user_list(pool: &sqlx::PgPool) -> ExitCode {
+    match store::accounts::list(pool).await {
+        Ok(accounts) => {
+            accounts.iter().for_each(print_account);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}
+
+/// `switchyard user set-role EMAIL ROLE`, `user disable EMAIL`,
+/// `user unlock EMAIL`.
+pub async fn user_change(pool: &sqlx::PgPool, change: UserChange<'_>) -> ExitCode {
+    let result = match change {
+        UserChange::Role(email, role) => store::accounts::set_role(pool, email, role)
+            .await
+            .map(|a| print_account(&a)),
+        UserChange::Disable(email) => store::accounts::disable(pool, email)
+            .await
+            .map(|a| print_account(&a)),
+        UserChange::Unlock(email) => {
+            store::accounts::clear_failures(pool, &crate::accounts::account_key(email))
+                .await
+                .map(|n| println!("{email}: {n} failed sign-in(s) forgotten"))
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}
+
+/// What `user_change` does.
+pub enum UserChange<'a> {
+    Role(&'a str, crate::model::account::Role),
+    Disable(&'a str),
+    Unlock(&'a str),
+}
+
+/// `switchyard share create NAME [--label L] [--expires-hours H]`: prints
+/// the link (under `public_url` when given, else its path). The token is
+/// shown only here.
+pub async fn share_create(
+    conn: &Connection,
+    name: &str,
+    label: &str,
+    expires_hours: Option<f64>,
+    public_url: Option<&str>,
+) -> ExitCode {
+    let expires_at = match expires_hours {
+        None => None,
+        Some(h) if h.is_finite() && h > 0.0 && h <= 24.0 * 366.0 => {
+            Some(chrono::Utc::now() + chrono::Duration::seconds((h * 3600.0) as i64))
+        }
+        Some(h) => {
+            eprintln!("error: --expires-hours {h}: expected more than 0, at most 8784");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    match store::shares::create(&conn.pool, name, label, expires_at, &conn.actor).await {
+        Ok((link, token)) => {
+            let base = public_url.unwrap_or("").trim_end_matches('/');
+            println!("{base}/s/{token}");
+            eprintln!(
+                "share link {} for {} created{}; the token is not shown again",
+                link.id,
+                link.migration,
+                link.expires_at
+                    .map(|at| format!(", expires {}", at.format("%Y-%m-%d %H:%M UTC")))
+                    .unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}
+
+fn when(at: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    at.map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_else(|| "-".into())
+}
+
+/// `switchyard share list NAME`: id, label, state, created by, expires,
+/// last used (tab-separated).
+pub async fn share_list(pool: &sqlx::PgPool, name: &str) -> ExitCode {
+    match store::shares::list(pool, name).await {
+        Ok(links) => {
+            let now = chrono::Utc::now();
+            for l in links {
+                let state = if l.revoked_at.is_some() {
+                    "revoked"
+                } else if l.expires_at.is_some_and(|at| at <= now) {
+                    "expired"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{}\t{}\t{state}\t{}\t{}\t{}",
+                    l.id,
+                    l.label,
+                    l.created_by,
+                    when(l.expires_at),
+                    when(l.last_used_at)
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}
+
+/// `switchyard share revoke ID`: the link stops working at once.
+pub async fn share_revoke(conn: &Connection, id: i64) -> ExitCode {
+    match store::shares::revoke(&conn.pool, id, &conn.actor).await {
+        Ok(link) => {
+            println!("share link {} for {} revoked", link.id, link.migration);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}

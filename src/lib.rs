@@ -11,6 +11,8 @@
 // Leptos views are deeply nested types; the wasm build needs more room.
 #![recursion_limit = "256"]
 
+#[cfg(feature = "ssr")]
+pub mod accounts;
 pub mod api;
 pub mod app;
 #[cfg(feature = "ssr")]

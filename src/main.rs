@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use switchyard::engine::Phase;
+use switchyard::model::account::Role;
 use switchyard::server::config::Config;
 use switchyard::store;
 
@@ -47,6 +48,16 @@ enum Command {
     Status { file: PathBuf },
     /// JSON: compare every document with the targets; exit 1 on differences.
     Verify { file: PathBuf },
+    /// Accounts (DATABASE_URL): add, list, set a role, disable, unlock.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Read-only share links (DATABASE_URL): create, list, revoke.
+    Share {
+        #[command(subcommand)]
+        command: ShareCommand,
+    },
     /// The built-in demo migration (DATABASE_URL).
     Demo {
         #[command(subcommand)]
@@ -68,6 +79,45 @@ enum DemoCommand {
     /// when empty). Run it from the project folder: it reads the demo's
     /// recipe file. Every browser test starts with it.
     Reset,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add an account. The password is read from stdin (first line), or
+    /// asked for at a prompt when stdin is a terminal; never from argv.
+    Add {
+        email: String,
+        /// viewer, operator or admin.
+        #[arg(long)]
+        role: Role,
+    },
+    /// Every account: email, role, active/disabled, created (tab-separated).
+    List,
+    /// Give an account another role.
+    SetRole { email: String, role: Role },
+    /// Disable an account: it cannot sign in, and its sessions end.
+    Disable { email: String },
+    /// Forget an account's failed sign-ins (lifts the sign-in limit now).
+    Unlock { email: String },
+}
+
+#[derive(Subcommand)]
+enum ShareCommand {
+    /// Create a link to migration NAME; prints it (under SWITCHYARD_PUBLIC_URL
+    /// when set). The token is shown only this once.
+    Create {
+        name: String,
+        /// What the link is for ("for the #payments channel").
+        #[arg(long, default_value = "")]
+        label: String,
+        /// The link stops working this many hours from now.
+        #[arg(long)]
+        expires_hours: Option<f64>,
+    },
+    /// Migration NAME's links: id, label, state, created by, expires, last used.
+    List { name: String },
+    /// Revoke link ID: it stops working at once.
+    Revoke { id: i64 },
 }
 
 #[derive(Subcommand)]
@@ -185,6 +235,43 @@ async fn run_engine_command(command: Command) -> ExitCode {
             Ok(p) => cli::verify(&file, &p).await,
             Err(c) => c,
         },
+        Command::User { command } => match need(pool) {
+            Ok(p) => match command {
+                UserCommand::Add { email, role } => cli::user_add(&p.pool, &email, role).await,
+                UserCommand::List => cli::user_list(&p.pool).await,
+                UserCommand::SetRole { email, role } => {
+                    cli::user_change(&p.pool, cli::UserChange::Role(&email, role)).await
+                }
+                UserCommand::Disable { email } => {
+                    cli::user_change(&p.pool, cli::UserChange::Disable(&email)).await
+                }
+                UserCommand::Unlock { email } => {
+                    cli::user_change(&p.pool, cli::UserChange::Unlock(&email)).await
+                }
+            },
+            Err(c) => c,
+        },
+        Command::Share { command } => match need(pool) {
+            Ok(p) => match command {
+                ShareCommand::Create {
+                    name,
+                    label,
+                    expires_hours,
+                } => {
+                    cli::share_create(
+                        &p,
+                        &name,
+                        &label,
+                        expires_hours,
+                        config.public_url.as_deref(),
+                    )
+                    .await
+                }
+                ShareCommand::List { name } => cli::share_list(&p.pool, &name).await,
+                ShareCommand::Revoke { id } => cli::share_revoke(&p, id).await,
+            },
+            Err(c) => c,
+        },
         Command::Demo {
             command: DemoCommand::Reset,
         } => match need(pool) {
@@ -230,15 +317,24 @@ async fn serve() -> Result<(), String> {
     let settings = switchyard::console::Settings {
         soak_hours: config.soak_hours,
     };
-    let app = switchyard::server::app::router(options, pool.clone(), settings);
+    let auth = switchyard::server::auth::AuthSettings::from_config(&config);
+    let app = switchyard::server::app::router_with(options, pool.clone(), settings, auth);
+    switchyard::server::auth::spawn_expired_session_cleanup(
+        pool.clone(),
+        std::time::Duration::from_secs(600),
+    );
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     tracing::info!("Switchyard listening on http://{addr}");
-    axum::serve(listener, app.into_make_service())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| format!("server error: {e}"))?;
+    // The peer's address reaches the sign-in limits (`auth::ClientAddress`).
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(|e| format!("server error: {e}"))?;
     pool.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -1,5 +1,5 @@
 import { Page, Browser } from "@playwright/test";
-import { test, expect } from "./fixtures";
+import { test, expect, OPERATOR } from "./fixtures";
 
 const URL = "/m/user-preferences/plan";
 
@@ -37,7 +37,7 @@ test("edit and save the plan, see the version in history, compare and keep it af
   await expect(page.locator(".plan-phase").nth(1)).toContainText("Status: waiting for the benchmark");
   const history = page.getByRole("region", { name: "History" });
   await expect(history.locator("li[data-revision]")).toHaveCount(2);
-  await expect(history.locator('li[data-revision="2"]')).toContainText("by web");
+  await expect(history.locator('li[data-revision="2"]')).toContainText(`by ${OPERATOR.email}`);
   await history.getByRole("button", { name: "Compare" }).click();
   const diff = history.getByLabel("Differences");
   await expect(diff.locator(".added").first()).toBeVisible();
@@ -61,7 +61,7 @@ test("a conflicting edit from a second browser is shown as a conflict, not overw
   await b.getByRole("textbox", { name: "Plan text" }).fill("Bob's plan");
   await b.getByRole("button", { name: "Save plan" }).click();
   const conflict = b.getByRole("region", { name: "Conflict" });
-  await expect(conflict).toContainText("revision 2 was saved by web");
+  await expect(conflict).toContainText(`revision 2 was saved by ${OPERATOR.email}`);
   await expect(conflict.locator("pre.theirs")).toContainText("Alice's plan");
   await expect(conflict.locator("pre.mine")).toContainText("Bob's plan");
 

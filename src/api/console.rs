@@ -1,16 +1,18 @@
-//! The phase console: its view, and operator actions. Every rule is enforced
-//! by the console service on the server, whatever the buttons say.
+//! The phase console: its view (any signed-in account), and operator
+//! actions (operators and admins, recorded as theirs). Every rule is
+//! enforced by the console service on the server, whatever the buttons say.
 
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use crate::engine::vocab::actor;
+use crate::model::account::Role;
 
 use crate::model::console::{ConsoleView, DryRunSql, PhaseAction};
 use crate::model::{AppError, Phase};
 
 #[server]
 pub async fn get_console(name: String) -> Result<ConsoleView, AppError> {
+    crate::server::auth::require(Role::Viewer)?;
     let console = crate::server::context::console()?;
     Ok(console.view(&name).await?)
 }
@@ -19,6 +21,7 @@ pub async fn get_console(name: String) -> Result<ConsoleView, AppError> {
 /// it: the console view does not carry it.
 #[server]
 pub async fn get_dry_run(name: String, phase: Phase) -> Result<DryRunSql, AppError> {
+    crate::server::auth::require(Role::Viewer)?;
     let console = crate::server::context::console()?;
     let (recipe_hash, sql) = console.dry_run_sql(&name, phase).await?;
     Ok(DryRunSql {
@@ -34,10 +37,10 @@ pub async fn act_on_phase(
     action: PhaseAction,
     accept_quarantine: bool,
 ) -> Result<(), AppError> {
+    let account = crate::server::auth::require(Role::Operator)?;
     let console = crate::server::context::console()?;
-    // No accounts yet (SPEC section 6 comes later): actions are by `actor::WEB`.
     Ok(console
-        .act(&name, phase, action, accept_quarantine, actor::WEB)
+        .act(&name, phase, action, accept_quarantine, &account.email)
         .await?)
 }
 
@@ -47,8 +50,9 @@ pub async fn set_throttle(
     target_batch_ms: i32,
     throttle_ms: i32,
 ) -> Result<(), AppError> {
+    let account = crate::server::auth::require(Role::Operator)?;
     let console = crate::server::context::console()?;
     Ok(console
-        .throttle(&name, target_batch_ms, throttle_ms)
+        .throttle(&name, target_batch_ms, throttle_ms, &account.email)
         .await?)
 }

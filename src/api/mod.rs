@@ -5,7 +5,9 @@
 //! (`console::Console`) for the phase console. Errors reach the page as
 //! `AppError`.
 
+pub mod accounts;
 pub mod console;
 pub mod migrations;
 pub mod plans;
+pub mod shares;
 pub mod tasks;

@@ -10,7 +10,7 @@
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use crate::engine::vocab::actor;
+use crate::model::account::Role;
 
 use crate::model::plan::{DiffLine, PlanForm, PlanVersion};
 use crate::model::AppError;
@@ -20,9 +20,10 @@ use crate::model::AppError;
 /// overwritten). Refusals name the field (`body`, `phases[i].owner`…).
 #[server]
 pub async fn save_plan(name: String, base_revision: i32, form: PlanForm) -> Result<i32, AppError> {
+    let account = crate::server::auth::require(Role::Operator)?;
     let pool = crate::server::context::pool()?;
     let edit = form.parse()?;
-    Ok(crate::store::plans::save(&pool, &name, base_revision, edit, actor::WEB).await?)
+    Ok(crate::store::plans::save(&pool, &name, base_revision, edit, &account.email).await?)
 }
 
 /// `markdown` rendered as the plan shows it (the spec's renderer): the
@@ -30,6 +31,7 @@ pub async fn save_plan(name: String, base_revision: i32, form: PlanForm) -> Resu
 /// carries no Markdown parser; the length is the one a save accepts.
 #[server]
 pub async fn render_plan(markdown: String) -> Result<String, AppError> {
+    crate::server::auth::require(Role::Operator)?;
     use crate::model::plan::MAX_BODY_CHARS;
     if markdown.chars().count() > MAX_BODY_CHARS {
         return Err(AppError::invalid(
@@ -43,12 +45,14 @@ pub async fn render_plan(markdown: String) -> Result<String, AppError> {
 /// Every version, newest first.
 #[server]
 pub async fn get_plan_history(name: String) -> Result<Vec<PlanVersion>, AppError> {
+    crate::server::auth::require(Role::Viewer)?;
     let pool = crate::server::context::pool()?;
     Ok(crate::store::plans::history(&pool, &name).await?)
 }
 
 #[server]
 pub async fn get_plan_version(name: String, revision: i32) -> Result<PlanVersion, AppError> {
+    crate::server::auth::require(Role::Viewer)?;
     let pool = crate::server::context::pool()?;
     Ok(crate::store::plans::version(&pool, &name, revision).await?)
 }
@@ -56,6 +60,7 @@ pub async fn get_plan_version(name: String, revision: i32) -> Result<PlanVersion
 /// Line diff of version `from` to version `to`.
 #[server]
 pub async fn get_plan_diff(name: String, from: i32, to: i32) -> Result<Vec<DiffLine>, AppError> {
+    crate::server::auth::require(Role::Viewer)?;
     use crate::model::plan::DiffKind;
     let pool = crate::server::context::pool()?;
     let a = crate::store::plans::version(&pool, &name, from)
@@ -86,6 +91,7 @@ pub async fn restore_plan(
     revision: i32,
     base_revision: i32,
 ) -> Result<i32, AppError> {
+    let account = crate::server::auth::require(Role::Operator)?;
     let pool = crate::server::context::pool()?;
-    Ok(crate::store::plans::restore(&pool, &name, revision, base_revision, actor::WEB).await?)
+    Ok(crate::store::plans::restore(&pool, &name, revision, base_revision, &account.email).await?)
 }

@@ -1,4 +1,5 @@
-//! Changing the task board. Input is parsed here (parse, don't validate):
+//! Changing the task board: operators and admins only (each change is
+//! recorded as theirs). Input is parsed here (parse, don't validate):
 //! unknown statuses or priorities, phases that are not 1 to 5 (or a phase's
 //! name) and dependency ids that are not numbers are refused with the field
 //! named; the store checks the rest, in one transaction.
@@ -11,7 +12,7 @@
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use crate::engine::vocab::actor;
+use crate::model::account::Role;
 
 use crate::model::{AppError, TaskForm};
 
@@ -23,25 +24,34 @@ pub async fn move_task(
     status: String,
     revision: i32,
 ) -> Result<i32, AppError> {
+    let account = crate::server::auth::require(Role::Operator)?;
     let pool = crate::server::context::pool()?;
     let status = crate::model::TaskStatus::parse_field(&status)?;
-    Ok(crate::store::tasks::move_task(&pool, &name, task_id, status, revision, actor::WEB).await?)
+    Ok(
+        crate::store::tasks::move_task(&pool, &name, task_id, status, revision, &account.email)
+            .await?,
+    )
 }
 
 /// Ticks or unticks an acceptance criterion; returns the task's new revision.
 #[server]
 pub async fn set_criterion(name: String, criterion_id: i64, done: bool) -> Result<i32, AppError> {
+    let account = crate::server::auth::require(Role::Operator)?;
     let pool = crate::server::context::pool()?;
-    Ok(crate::store::tasks::set_criterion(&pool, &name, criterion_id, done, actor::WEB).await?)
+    Ok(
+        crate::store::tasks::set_criterion(&pool, &name, criterion_id, done, &account.email)
+            .await?,
+    )
 }
 
 /// Creates a task; returns its id. Refusals name the field, as for
 /// `update_task`.
 #[server]
 pub async fn create_task(name: String, form: TaskForm) -> Result<i64, AppError> {
+    let account = crate::server::auth::require(Role::Operator)?;
     let pool = crate::server::context::pool()?;
     let input = task_input(form)?;
-    Ok(crate::store::tasks::create_task(&pool, &name, input, actor::WEB).await?)
+    Ok(crate::store::tasks::create_task(&pool, &name, input, &account.email).await?)
 }
 
 /// Edits a task on top of `revision`; returns the new revision. Refusals name
@@ -54,18 +64,20 @@ pub async fn update_task(
     revision: i32,
     form: TaskForm,
 ) -> Result<i32, AppError> {
+    let account = crate::server::auth::require(Role::Operator)?;
     let pool = crate::server::context::pool()?;
     let input = task_input(form)?;
     Ok(
-        crate::store::tasks::update_task(&pool, &name, task_id, revision, input, actor::WEB)
+        crate::store::tasks::update_task(&pool, &name, task_id, revision, input, &account.email)
             .await?,
     )
 }
 
 #[server]
 pub async fn delete_task(name: String, task_id: i64, revision: i32) -> Result<(), AppError> {
+    let account = crate::server::auth::require(Role::Operator)?;
     let pool = crate::server::context::pool()?;
-    Ok(crate::store::tasks::delete_task(&pool, &name, task_id, revision, actor::WEB).await?)
+    Ok(crate::store::tasks::delete_task(&pool, &name, task_id, revision, &account.email).await?)
 }
 
 /// Parses a submitted form into the store's input (status, priority, phase

@@ -238,14 +238,16 @@ impl Console {
         act(self, name, phase, action, accept_quarantine, actor).await
     }
 
-    /// Backfill throttle controls (target batch duration, pause between batches).
+    /// Backfill throttle controls (target batch duration, pause between
+    /// batches), recorded as `actor`'s.
     pub async fn throttle(
         &self,
         name: &str,
         target_batch_ms: i32,
         throttle_ms: i32,
+        actor: &str,
     ) -> Result<(), ConsoleError> {
-        throttle(self, name, target_batch_ms, throttle_ms).await
+        throttle(self, name, target_batch_ms, throttle_ms, actor).await
     }
 
     /// Loads the migration's recipe and builds an engine for it.
@@ -697,6 +699,7 @@ async fn throttle(
     name: &str,
     target_batch_ms: i32,
     throttle_ms: i32,
+    actor: &str,
 ) -> Result<(), ConsoleError> {
     if !(10..=60_000).contains(&target_batch_ms) {
         return Err(ConsoleError::Invalid {
@@ -710,7 +713,7 @@ async fn throttle(
             message: "pause between batches must be 0 to 60000 ms",
         });
     }
-    let engine = console.engine_for(name, actor::WEB).await?;
+    let engine = console.engine_for(name, actor).await?;
     // The engine records the change in the event log.
     engine.set_throttle(target_batch_ms, throttle_ms).await?;
     Ok(())

@@ -14,6 +14,13 @@ pub enum AppError {
     /// Input was refused; `field` says where, `message` says why.
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
+    /// Nobody is signed in (maps to HTTP 401).
+    #[error("sign in first")]
+    Unauthorized,
+    /// The signed-in account's role does not allow this (maps to HTTP 403);
+    /// `message` says who may ("operators only").
+    #[error("not allowed: {message}")]
+    Forbidden { message: String },
     /// Someone else saved first; nothing was changed.
     #[error("conflict: {message}")]
     Conflict { message: String },

@@ -1,11 +1,13 @@
 //! Types shared by the server and the browser bundle. Everything here compiles
 //! for both targets: no database, no I/O.
 
+pub mod account;
 pub mod console;
 pub mod error;
 pub mod migration;
 pub mod notion;
 pub mod plan;
+pub mod share;
 pub mod time;
 
 pub use error::AppError;

@@ -5,6 +5,7 @@ use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
+use axum::routing::post;
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -13,12 +14,31 @@ use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
+use super::auth::{self, AuthSettings, AuthState};
 use crate::app::{shell, App};
 use crate::console::{Console, Settings};
 
 /// The router serving everything, with `pool` and the phase console
-/// (built with `settings`) available to server functions.
+/// (built with `settings`) available to server functions, and sessions as
+/// `AuthSettings::default()` says.
 pub fn router(leptos_options: LeptosOptions, pool: PgPool, settings: Settings) -> Router {
+    router_with(leptos_options, pool, settings, AuthSettings::default())
+}
+
+/// `router`, with sessions and sign-ins as `auth` says. Every request
+/// passes `auth::guard` (behind the session layer): who is signed in,
+/// cross-origin refusals, sign-in required outside the public paths.
+pub fn router_with(
+    leptos_options: LeptosOptions,
+    pool: PgPool,
+    settings: Settings,
+    auth: AuthSettings,
+) -> Router {
+    let auth_state = AuthState {
+        pool: pool.clone(),
+        settings: std::sync::Arc::new(auth),
+    };
+    let sessions = super::auth::session_layer(pool.clone(), &auth_state.settings);
     let routes = generate_route_list(App);
     let console = Console::new(pool.clone(), settings);
     // Live console updates over SSE, fed by the events' NOTIFYs.
@@ -43,7 +63,7 @@ pub fn router(leptos_options: LeptosOptions, pool: PgPool, settings: Settings) -
             axum::routing::get(crate::console::live::read_flag),
         )
         .with_state(live_state);
-    // Prometheus scrapes (see `server::metrics`; no authentication yet).
+    // Prometheus scrapes (see `server::metrics`; public, like /flags).
     let metrics = Router::new()
         .route("/metrics", axum::routing::get(super::metrics::metrics))
         .with_state(pool.clone());
@@ -62,6 +82,10 @@ pub fn router(leptos_options: LeptosOptions, pool: PgPool, settings: Settings) -
         .layer(axum::middleware::from_fn(asset_cache_control));
     let context_pool = pool.clone();
     Router::new()
+        // Plain HTML form posts (the pages at these paths are Leptos routes).
+        .route("/login", post(auth::sign_in).with_state(auth_state.clone()))
+        .route("/logout", post(auth::sign_out))
+        .route("/setup", post(auth::setup).with_state(auth_state.clone()))
         .nest_service("/live", live)
         .nest_service("/flags", flags)
         .nest_service("/dry-run", dry_runs)
@@ -69,6 +93,11 @@ pub fn router(leptos_options: LeptosOptions, pool: PgPool, settings: Settings) -
         .route(
             super::islands_routing::path(),
             axum::routing::get(super::islands_routing::serve),
+        )
+        // A share link's live badge (public: the token decides).
+        .route(
+            "/s/{token}/badge.svg",
+            axum::routing::get(super::badge::badge).with_state(pool.clone()),
         )
         .nest_service(&format!("/{}", leptos_options.site_pkg_dir), pkg)
         .leptos_routes_with_context(
@@ -84,6 +113,11 @@ pub fn router(leptos_options: LeptosOptions, pool: PgPool, settings: Settings) -
             },
         )
         .fallback(leptos_axum::file_and_error_handler(shell))
+        .layer(axum::middleware::from_fn_with_state(
+            auth_state,
+            auth::guard,
+        ))
+        .layer(sessions)
         // Brotli when the client takes it, else gzip (HTML, server
         // functions; assets without a precompressed file), at the fastest
         // level: these are compressed anew for every request, and at the

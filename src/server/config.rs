@@ -18,6 +18,14 @@ pub struct Config {
     pub soak_hours: Option<f64>,
     /// Who the CLI records as the actor in the event log (`cli:NAME`).
     pub cli_actor: String,
+    /// The URL people open (`SWITCHYARD_PUBLIC_URL`): its origin is accepted
+    /// on form posts, and an https URL makes the session cookie `Secure`.
+    pub public_url: Option<String>,
+    /// A session unused this long ends (`SWITCHYARD_SESSION_IDLE_MINUTES`).
+    pub session_idle: std::time::Duration,
+    /// A session ends this long after signing in
+    /// (`SWITCHYARD_SESSION_MAX_HOURS`).
+    pub session_max: std::time::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -55,7 +63,32 @@ impl Config {
             .ok()
             .filter(|s| !s.trim().is_empty())
             .unwrap_or_else(|| "unknown".into());
+        let public_url = env::var("SWITCHYARD_PUBLIC_URL")
+            .ok()
+            .filter(|s| !s.trim().is_empty());
+        if let Some(url) = &public_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError::Invalid {
+                    name: "SWITCHYARD_PUBLIC_URL",
+                    value: url.clone(),
+                    reason: "expected an http:// or https:// URL",
+                });
+            }
+        }
+        let idle_minutes: u64 = parse_var(
+            "SWITCHYARD_SESSION_IDLE_MINUTES",
+            480,
+            "expected a whole number of minutes, e.g. 480",
+        )?;
+        let max_hours: u64 = parse_var(
+            "SWITCHYARD_SESSION_MAX_HOURS",
+            168,
+            "expected a whole number of hours, e.g. 168",
+        )?;
         Ok(Config {
+            public_url,
+            session_idle: std::time::Duration::from_secs(idle_minutes.clamp(1, 525_600) * 60),
+            session_max: std::time::Duration::from_secs(max_hours.clamp(1, 8760) * 3600),
             database_url,
             soak_hours,
             cli_actor: format!("{}:{cli_actor}", crate::engine::vocab::actor::CLI),

@@ -2,6 +2,8 @@
 //! mapping of domain errors to what crosses the wire.
 
 pub mod app;
+pub mod auth;
+pub mod badge;
 pub mod config;
 pub mod context;
 pub mod error;

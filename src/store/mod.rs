@@ -6,6 +6,7 @@
 //! generated objects, and the bookkeeping they share: checkpoint,
 //! quarantine, queues, read flag, runner lock).
 
+pub mod accounts;
 pub mod console;
 pub mod demo;
 pub mod events;
@@ -14,6 +15,7 @@ pub mod metrics;
 pub mod migrations;
 pub mod plans;
 pub mod seed;
+pub mod shares;
 pub mod tasks;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

@@ -2,6 +2,7 @@
 //! the one other channel is the phase console's live feed (`live`), an
 //! EventSource on the server's Server-Sent Events (`GET /live/{name}`).
 
+pub mod account;
 pub mod common;
 pub mod home;
 pub mod live;
@@ -9,5 +10,6 @@ pub mod migration;
 pub mod not_found;
 pub mod phases;
 pub mod plan;
+pub mod share;
 pub mod spec;
 pub mod tasks;

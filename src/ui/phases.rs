@@ -18,6 +18,7 @@ use super::common::{
     PhaseBadge,
 };
 use crate::api::console::{get_console, get_dry_run, ActOnPhase, SetThrottle};
+use crate::model::account::Role;
 use crate::model::console::{
     ConsolePhase, ConsoleView, DryRunSql, PhaseAction, PhaseChoice, ThroughputPoint,
 };
@@ -31,7 +32,10 @@ pub fn PhasesSection() -> impl IntoView {
         <Suspense fallback=|| view! { <Loading what="phase console"/> }>
             {move || Suspend::new(async move {
                 match console.await {
-                    Ok(initial) => view! { <Console initial/> }.into_any(),
+                    Ok(initial) => {
+                        let can_operate = super::account::may(Role::Operator);
+                        view! { <Console initial can_operate/> }.into_any()
+                    }
                     Err(error) => view! { <ErrorNote error/> }.into_any(),
                 }
             })}
@@ -53,8 +57,10 @@ struct Pending {
 /// Dry runs loaded so far, newest per phase (each with its recipe's hash).
 type DryRuns = RwSignal<Vec<(Phase, DryRunSql)>>;
 
+/// The console. Without `can_operate` (a viewer) it shows no action
+/// buttons and no throttle controls, and says who may use them.
 #[island]
-pub fn Console(initial: ConsoleView) -> impl IntoView {
+pub fn Console(initial: ConsoleView, can_operate: bool) -> impl IntoView {
     provide_action_error();
     let name = initial.name.clone();
     let view = RwSignal::new(initial);
@@ -102,7 +108,14 @@ pub fn Console(initial: ConsoleView) -> impl IntoView {
                     .map(|e| view! { <p class="error-note" role="alert">{e}</p> })
             }}
             <p class="action-error" role="alert">{error}</p>
-            <ProgressPanel view name=name.clone()/>
+            {(!can_operate).then(|| view! {
+                <p class="role-note">
+                    "Running, pausing, resuming, aborting and rolling back phases, and the throttle: "
+                    {Role::Operator.only()}
+                    "."
+                </p>
+            })}
+            <ProgressPanel view name=name.clone() can_operate/>
             {move || {
                 confirming
                     .get()
@@ -160,7 +173,7 @@ pub fn Console(initial: ConsoleView) -> impl IntoView {
                                 <DryRun name=list_name.clone() phase=p.phase
                                     recipe_hash=view.with(|v| v.recipe_hash.clone()) dry_runs/>
                             };
-                            view! { <PhaseCard phase=p request pending=act.pending() dry_run/> }
+                            view! { <PhaseCard phase=p request pending=act.pending() dry_run can_operate/> }
                         })
                         .collect_view()
                 }}
@@ -180,6 +193,7 @@ fn PhaseCard<F>(
     request: F,
     pending: Memo<bool>,
     dry_run: impl IntoView + 'static,
+    can_operate: bool,
 ) -> impl IntoView
 where
     F: Fn(Phase, PhaseChoice) + Clone + Send + Sync + 'static,
@@ -193,26 +207,28 @@ where
             date_time(&at, true)
         )
     });
-    let buttons = phase
-        .choices
-        .iter()
-        .cloned()
-        .map(|choice| {
-            let request = request.clone();
-            let allowed = choice.refused.is_none();
-            let title = choice.refused.clone().unwrap_or_default();
-            let label = choice.action.label();
-            view! {
-                <button
-                    title=title
-                    disabled=move || !allowed || pending.get()
-                    on:click=move |_| request(p, choice.clone())
-                >
-                    {label}
-                </button>
-            }
-        })
-        .collect_view();
+    let buttons = can_operate.then(|| {
+        phase
+            .choices
+            .iter()
+            .cloned()
+            .map(|choice| {
+                let request = request.clone();
+                let allowed = choice.refused.is_none();
+                let title = choice.refused.clone().unwrap_or_default();
+                let label = choice.action.label();
+                view! {
+                    <button
+                        title=title
+                        disabled=move || !allowed || pending.get()
+                        on:click=move |_| request(p, choice.clone())
+                    >
+                        {label}
+                    </button>
+                }
+            })
+            .collect_view()
+    });
     view! {
         <li class="console-phase" data-position=p.number() data-state=state.as_str()>
             <h3>
@@ -225,9 +241,16 @@ where
             {started.map(|s| view! { <p class="meta">{s}</p> })}
             {phase.error.clone().map(|e| view! { <p class="phase-error">{e}</p> })}
             {phase.blocked.clone().map(|r| view! { <p class="blocked-reason">{format!("Cannot run yet: {r}")}</p> })}
-            <div class="buttons" role="group" aria-label=format!("Phase {p} actions")>
-                {buttons}
-            </div>
+            {match buttons {
+                Some(buttons) => Either::Left(view! {
+                    <div class="buttons" role="group" aria-label=format!("Phase {p} actions")>
+                        {buttons}
+                    </div>
+                }),
+                None => Either::Right(view! {
+                    <p class="role-note">{format!("Phase {p} actions: {}", Role::Operator.only())}</p>
+                }),
+            }}
             {dry_run}
         </li>
     }
@@ -307,7 +330,7 @@ fn DryRun(
 }
 
 #[component]
-fn ProgressPanel(view: RwSignal<ConsoleView>, name: String) -> impl IntoView {
+fn ProgressPanel(view: RwSignal<ConsoleView>, name: String, can_operate: bool) -> impl IntoView {
     let throttle = ServerAction::<SetThrottle>::new();
     let throttle_error = move || {
         throttle
@@ -345,7 +368,7 @@ fn ProgressPanel(view: RwSignal<ConsoleView>, name: String) -> impl IntoView {
                 <ThroughputChart points=v.throughput.clone()/>
             }
         });
-        let form = v.throttle_applies.then(|| {
+        let form = (v.throttle_applies && can_operate).then(|| {
             let name = name.clone();
             view! {
                 <ActionForm action=throttle attr:class="throttle">

@@ -31,6 +31,7 @@ use super::common::{
 };
 use crate::api::migrations::get_plan;
 use crate::api::plans::{get_plan_diff, get_plan_history, render_plan, RestorePlan, SavePlan};
+use crate::model::account::Role;
 use crate::model::plan::{DiffKind, DiffLine, PlanEdit, PlanVersion};
 use crate::model::{AppError, PhaseView, PlanView};
 
@@ -45,7 +46,8 @@ pub fn PlanSection() -> impl IntoView {
                 match (plan.await, history.await) {
                     (Ok(plan), Ok(history)) => {
                         let body_html = body_html(&plan.body_markdown);
-                        let data = PlanData { plan, body_html, history, name: name.get_untracked() };
+                        let can_edit = super::account::may(Role::Operator);
+                        let data = PlanData { plan, body_html, history, name: name.get_untracked(), can_edit };
                         match island_data(&data) {
                             Ok(data) => view! { <PlanIsland data/> }.into_any(),
                             Err(error) => view! { <ErrorNote error/> }.into_any(),
@@ -84,6 +86,8 @@ pub struct PlanData {
     pub body_html: String,
     pub history: Vec<PlanVersion>,
     pub name: String,
+    /// May the account edit and restore the plan (operators and admins)?
+    pub can_edit: bool,
 }
 
 /// The plan island. Its data comes as one JSON string, read here with the
@@ -98,7 +102,8 @@ pub fn PlanIsland(data: String) -> impl IntoView {
             body_html,
             history,
             name,
-        }) => Either::Left(view! { <PlanAndHistory plan body_html history name/> }),
+            can_edit,
+        }) => Either::Left(view! { <PlanAndHistory plan body_html history name can_edit/> }),
         Err(e) => Either::Right(view! {
             <p class="error-note" role="alert">{format!("Could not read the plan: {e}")}</p>
         }),
@@ -111,6 +116,7 @@ fn PlanAndHistory(
     body_html: String,
     history: Vec<PlanVersion>,
     name: String,
+    can_edit: bool,
 ) -> impl IntoView {
     provide_action_error();
     let save = ServerAction::<SavePlan>::new();
@@ -147,9 +153,9 @@ fn PlanAndHistory(
         {move || {
             let (plan, body_html) = plan.get();
             let newest = history.with_untracked(|h| h.first().cloned());
-            view! { <PlanDoc plan body_html newest name=name.get_value() save/> }
+            view! { <PlanDoc plan body_html newest name=name.get_value() save can_edit/> }
         }}
-        {move || view! { <History versions=history.get() name=name.get_value() restore/> }}
+        {move || view! { <History versions=history.get() name=name.get_value() restore can_edit/> }}
     }
 }
 
@@ -160,6 +166,7 @@ fn PlanDoc(
     newest: Option<PlanVersion>,
     name: String,
     save: ServerAction<SavePlan>,
+    can_edit: bool,
 ) -> impl IntoView {
     let all = plan.phases.clone();
     let since = save.version().get_untracked();
@@ -174,10 +181,18 @@ fn PlanDoc(
                 <span class="revision">{format!("Revision {}", plan.revision)}</span>
                 {format!(" · updated {}", date_time(&plan.updated_at, false))}
             </p>
-            <details class="plan-edit" open=refused node_ref=details>
-                <summary>"Edit plan"</summary>
-                <Editor plan=plan.clone() body_html=body_html.clone() newest name save since details/>
-            </details>
+            {if can_edit {
+                Either::Left(view! {
+                    <details class="plan-edit" open=refused node_ref=details>
+                        <summary>"Edit plan"</summary>
+                        <Editor plan=plan.clone() body_html=body_html.clone() newest name save since details/>
+                    </details>
+                })
+            } else {
+                Either::Right(view! {
+                    <p class="role-note">{format!("Editing and restoring the plan: {}", Role::Operator.only())}</p>
+                })
+            }}
             <div class="plan-body notion-doc" inner_html=body_html></div>
             <ol class="plan-phases">
                 {plan.phases.into_iter().map(|phase| view! { <PlanPhase phase all=all.clone()/> }).collect_view()}
@@ -444,6 +459,7 @@ fn History(
     versions: Vec<PlanVersion>,
     name: String,
     restore: ServerAction<RestorePlan>,
+    can_edit: bool,
 ) -> impl IntoView {
     let newest = versions.first().map(|v| v.revision).unwrap_or(1);
     let oldest = versions.last().map(|v| v.revision).unwrap_or(1);
@@ -484,7 +500,7 @@ fn History(
                     view! {
                         <li data-revision=rev>
                             {format!("Revision {} by {} at {}", rev, v.saved_by, date_time(&v.saved_at, true))}
-                            {(rev != newest).then(|| view! {
+                            {(can_edit && rev != newest).then(|| view! {
                                 " "
                                 <ActionForm action=restore attr:class="restore">
                                     <input type="hidden" name="name" value=name.get_value()/>

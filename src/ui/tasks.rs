@@ -28,6 +28,7 @@ use super::common::{
 };
 use crate::api::migrations::get_tasks;
 use crate::api::tasks::{delete_task, move_task, set_criterion, CreateTask, UpdateTask};
+use crate::model::account::Role;
 use crate::model::{AppError, Phase, Priority, TaskStatus, TaskView};
 
 #[component]
@@ -45,7 +46,8 @@ pub fn TasksSection() -> impl IntoView {
                             sprint: q.get("sprint").filter(|v| !v.is_empty()),
                             priority: q.get("priority").filter(|v| !v.is_empty()),
                         });
-                        let data = BoardData { initial, name: name.get_untracked(), filters };
+                        let can_edit = super::account::may(Role::Operator);
+                        let data = BoardData { initial, name: name.get_untracked(), filters, can_edit };
                         match island_data(&data) {
                             Ok(data) => view! { <Board data/> }.into_any(),
                             Err(error) => view! { <ErrorNote error/> }.into_any(),
@@ -88,6 +90,8 @@ struct BoardState {
     update: ServerAction<UpdateTask>,
     /// The task whose editor submitted last (its refusal is shown there).
     last_edited: RwSignal<Option<i64>>,
+    /// Whether to show the controls that change tasks (see `BoardData`).
+    can_edit: bool,
 }
 
 impl BoardState {
@@ -180,6 +184,9 @@ pub struct BoardData {
     pub initial: Vec<TaskView>,
     pub name: String,
     pub filters: Filters,
+    /// May the account change tasks (operators and admins)? Without it the
+    /// board shows no controls that change anything.
+    pub can_edit: bool,
 }
 
 /// The board island. Its data comes as one JSON string, read here with the
@@ -192,7 +199,8 @@ pub fn Board(data: String) -> impl IntoView {
             initial,
             name,
             filters,
-        }) => Either::Left(view! { <BoardView initial name filters/> }),
+            can_edit,
+        }) => Either::Left(view! { <BoardView initial name filters can_edit/> }),
         Err(e) => Either::Right(view! {
             <p class="error-note" role="alert">{format!("Could not read the board: {e}")}</p>
         }),
@@ -200,7 +208,12 @@ pub fn Board(data: String) -> impl IntoView {
 }
 
 #[component]
-fn BoardView(initial: Vec<TaskView>, name: String, filters: Filters) -> impl IntoView {
+fn BoardView(
+    initial: Vec<TaskView>,
+    name: String,
+    filters: Filters,
+    can_edit: bool,
+) -> impl IntoView {
     provide_action_error();
     let create = ServerAction::<CreateTask>::new();
     let update = ServerAction::<UpdateTask>::new();
@@ -211,6 +224,7 @@ fn BoardView(initial: Vec<TaskView>, name: String, filters: Filters) -> impl Int
         dragging: RwSignal::new(None),
         update,
         last_edited: RwSignal::new(None),
+        can_edit,
     };
     // A form saved: the board as the server has it now (a refusal changes
     // nothing, so the board and the form as typed stay as they are).
@@ -308,7 +322,13 @@ fn BoardView(initial: Vec<TaskView>, name: String, filters: Filters) -> impl Int
                 {select("sprint", "Sprint", options(|t| t.sprint.clone()))}
                 {select("priority", "Priority", Priority::ALL.iter().map(|p| p.as_str().to_string()).collect())}
             </form>
-            <NewTask name=state.name.get_value() create/>
+            {if can_edit {
+                Either::Left(view! { <NewTask name=state.name.get_value() create/> })
+            } else {
+                Either::Right(view! {
+                    <p class="role-note">{format!("Creating, moving and editing tasks: {}", Role::Operator.only())}</p>
+                })
+            }}
         </div>
         <p class="action-error" role="alert">{move || state.error.get().or_else(redirected)}</p>
         <section class="board" aria-label="Task board">
@@ -378,7 +398,7 @@ fn Card(task: TaskView, state: BoardState) -> impl IntoView {
         <article
             class="card"
             data-task-id=task.id
-            draggable="true"
+            draggable=if state.can_edit { "true" } else { "false" }
             on:dragstart=move |_| state.dragging.set(Some(id))
             on:dragend=move |_| state.dragging.set(None)
         >
@@ -411,6 +431,7 @@ fn Card(task: TaskView, state: BoardState) -> impl IntoView {
                             <li>
                                 <label>
                                     <input type="checkbox" prop:checked=c.done
+                                        disabled=!state.can_edit
                                         on:change=move |ev| state.tick(id, cid, event_target_checked(&ev))/>
                                     <span class:done=c.done>{c.text.clone()}</span>
                                 </label>
@@ -419,6 +440,7 @@ fn Card(task: TaskView, state: BoardState) -> impl IntoView {
                     }).collect_view()}
                 </ul>
             </div>
+            {state.can_edit.then(|| view! {
             <div class="card-actions">
                 {left.map(|s| view! {
                     <button aria-label=format!("Move to {}", s.as_str()) on:click=move |_| state.move_to(id, s)>"◀"</button>
@@ -430,6 +452,7 @@ fn Card(task: TaskView, state: BoardState) -> impl IntoView {
                     on:click=move |_| state.delete(to_delete.clone())>"Delete"</button>
             </div>
             <TaskEditor task=to_edit state/>
+            })}
         </article>
     }
 }

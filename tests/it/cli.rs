@@ -137,3 +137,160 @@ async fn recipe_check_against_the_database_finds_missing_tables(pool: PgPool) {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("public.orders does not exist"));
 }
+
+/// Runs `switchyard ARGS` with `stdin` as its standard input.
+fn cli_with_stdin(args: &[&str], url: &str, stdin: &str) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(args)
+        .env("DATABASE_URL", url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the CLI");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write the password");
+    child.wait_with_output().expect("wait")
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn user_commands_add_list_change_role_disable_and_unlock(pool: PgPool) {
+    use switchyard::model::account::Role;
+    let url = url_of(&pool).await;
+    let out = cli_with_stdin(
+        &["user", "add", "dana@example.com", "--role", "operator"],
+        &url,
+        "a long enough secret\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (account, hash) = switchyard::store::accounts::credentials(&pool, "dana@example.com")
+        .await
+        .expect("read")
+        .expect("added");
+    assert_eq!(account.role, Role::Operator);
+    assert!(
+        hash.starts_with("$argon2id$") && !hash.contains("secret"),
+        "{hash}"
+    );
+    // The password was the line read (without its newline).
+    let limits = switchyard::accounts::SignInLimits::default();
+    switchyard::accounts::sign_in(
+        &pool,
+        &limits,
+        "dana@example.com",
+        "a long enough secret",
+        "t",
+    )
+    .await
+    .expect("signs in with the password from stdin");
+
+    // Refusals: a short password, a taken email (any case), an unknown role.
+    let out = cli_with_stdin(
+        &["user", "add", "x@example.com", "--role", "viewer"],
+        &url,
+        "short\n",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("password"));
+    let out = cli_with_stdin(
+        &["user", "add", "DANA@example.com", "--role", "viewer"],
+        &url,
+        "another long secret\n",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exists already"));
+    let out = cli(
+        &["user", "add", "y@example.com", "--role", "root"],
+        Some(&url),
+    );
+    assert_eq!(out.status.code(), Some(2), "bad usage");
+
+    let out = cli(
+        &["user", "set-role", "dana@example.com", "admin"],
+        Some(&url),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = cli(&["user", "disable", "dana@example.com"], Some(&url));
+    assert!(out.status.success());
+    let out = cli(&["user", "list"], Some(&url));
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listed.starts_with("dana@example.com\tadmin\tdisabled\t"),
+        "{listed}"
+    );
+    assert_eq!(listed.lines().count(), 1);
+    let out = cli(&["user", "disable", "nobody@example.com"], Some(&url));
+    assert_eq!(out.status.code(), Some(1));
+
+    // unlock forgets the account's failed sign-ins.
+    for _ in 0..2 {
+        let _ =
+            switchyard::accounts::sign_in(&pool, &limits, "Dana@example.com", "wrong", "t").await;
+    }
+    let out = cli(&["user", "unlock", "dana@example.com"], Some(&url));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 failed sign-in(s) forgotten"));
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn share_commands_create_list_and_revoke(pool: PgPool) {
+    use switchyard::store::shares::{resolve, Resolved};
+    crate::seeded(&pool, 0).await;
+    let url = url_of(&pool).await;
+    let out = cli(
+        &[
+            "share",
+            "create",
+            crate::DEMO,
+            "--label",
+            "for #payments",
+            "--expires-hours",
+            "2",
+        ],
+        Some(&url),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let token = printed.strip_prefix("/s/").expect("a /s/ link");
+    assert_eq!(
+        resolve(&pool, token).await.expect("resolve"),
+        Resolved::Open(crate::DEMO.into())
+    );
+    let out = cli(&["share", "list", crate::DEMO], Some(&url));
+    let listed = String::from_utf8_lossy(&out.stdout).to_string();
+    let fields: Vec<&str> = listed.trim().split('\t').collect();
+    assert_eq!(fields[1..3], ["for #payments", "active"], "{listed}");
+    assert!(!listed.contains(token), "the token is never listed");
+    let out = cli(&["share", "revoke", fields[0]], Some(&url));
+    assert!(out.status.success());
+    assert_eq!(
+        resolve(&pool, token).await.expect("resolve"),
+        Resolved::Revoked
+    );
+    let out = cli(&["share", "list", crate::DEMO], Some(&url));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\trevoked\t"));
+    let out = cli(&["share", "create", "no-such-migration"], Some(&url));
+    assert_eq!(out.status.code(), Some(1));
+    let out = cli(
+        &["share", "create", crate::DEMO, "--expires-hours", "0"],
+        Some(&url),
+    );
+    assert_eq!(out.status.code(), Some(1));
+}

@@ -244,13 +244,16 @@ async fn bad_throttle_values_are_refused(pool: PgPool) {
     crate::seeded(&pool, 10).await;
     // Refused naming the field that is out of range.
     for (target, pause, field) in [(5, 0, "target_batch_ms"), (200, -1, "throttle_ms")] {
-        match console_of(&pool).throttle(DEMO, target, pause).await {
+        match console_of(&pool)
+            .throttle(DEMO, target, pause, "ops@example.com")
+            .await
+        {
             Err(ConsoleError::Invalid { field: f, .. }) => assert_eq!(f, field),
             other => panic!("expected {field} refused, got {other:?}"),
         }
     }
     console_of(&pool)
-        .throttle(DEMO, 300, 50)
+        .throttle(DEMO, 300, 50, "ops@example.com")
         .await
         .expect("valid");
     let v = console_of(&pool).view(DEMO).await.expect("view");
@@ -266,7 +269,7 @@ async fn every_instance_hears_the_engine(pool: PgPool) {
     let (mut a, mut b) = (first.subscribe(), second.subscribe());
     tokio::time::sleep(Duration::from_millis(300)).await; // LISTEN is up
     console_of(&pool)
-        .throttle(DEMO, 250, 0)
+        .throttle(DEMO, 250, 0, "ops@example.com")
         .await
         .expect("an event");
     let id: i64 =

@@ -14,19 +14,34 @@ fn app_of(pool: &PgPool) -> impl FnOnce() -> axum::Router + Send + 'static {
     move || app(pool)
 }
 
-fn app(pool: PgPool) -> axum::Router {
+pub(crate) fn app(pool: PgPool) -> axum::Router {
+    app_with(pool, switchyard::server::auth::AuthSettings::default())
+}
+
+/// `app`, with sessions and sign-ins as `auth` says.
+pub(crate) fn app_with(pool: PgPool, auth: switchyard::server::auth::AuthSettings) -> axum::Router {
     let options = LeptosOptions::builder()
         .output_name("switchyard")
         .site_root("target/site")
         .build();
-    switchyard::server::app::router(options, pool, switchyard::console::Settings::default())
+    switchyard::server::app::router_with(
+        options,
+        pool,
+        switchyard::console::Settings::default(),
+        auth,
+    )
+}
+
+/// `app_of`, for other test modules.
+pub(crate) fn app_of_pool(pool: &PgPool) -> impl FnOnce() -> axum::Router + Send + 'static {
+    app_of(pool)
 }
 
 /// What a request got back, read whole.
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: axum::body::Bytes,
+pub(crate) struct Reply {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: axum::body::Bytes,
 }
 
 /// Every request runs on one runtime that lives as long as this test
@@ -46,7 +61,7 @@ fn server_runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
-async fn send(
+pub(crate) async fn send(
     router: impl FnOnce() -> axum::Router + Send + 'static,
     request: Request<Body>,
 ) -> Reply {
@@ -68,9 +83,89 @@ async fn send(
         .expect("the request's task")
 }
 
+/// The password of every account the tests create.
+pub(crate) const PASSWORD: &str = "correct horse battery";
+
+/// The operator most tests act as.
+pub(crate) const OPERATOR: &str = "ops@example.com";
+
+/// Signs in as `email` (creating the account with `role` first when it does
+/// not exist) through `POST /login`; returns the session cookie
+/// (`name=value`) to send back.
+pub(crate) async fn signed_in_as(
+    pool: &PgPool,
+    email: &str,
+    role: switchyard::model::account::Role,
+) -> String {
+    if switchyard::store::accounts::credentials(pool, email)
+        .await
+        .expect("look up")
+        .is_none()
+    {
+        switchyard::accounts::add(pool, email, PASSWORD, role)
+            .await
+            .expect("add the account");
+    }
+    let r = sign_in(pool, email, PASSWORD, None).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "signed in");
+    session_cookie(&r).expect("a session cookie")
+}
+
+/// The operator's session cookie (see `signed_in_as`).
+pub(crate) async fn operator(pool: &PgPool) -> String {
+    signed_in_as(pool, OPERATOR, switchyard::model::account::Role::Operator).await
+}
+
+/// Posts the sign-in form (with the session cookie `cookie`, if any).
+pub(crate) async fn sign_in(
+    pool: &PgPool,
+    email: &str,
+    password: &str,
+    cookie: Option<&str>,
+) -> Reply {
+    let mut request = Request::post("/login")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "text/html");
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    let form = format!(
+        "email={}&password={}&next=%2Fm%2F{DEMO}",
+        encode(email),
+        encode(password)
+    );
+    send(
+        app_of(pool),
+        request.body(Body::from(form)).expect("request"),
+    )
+    .await
+}
+
+/// `name=value` of the session cookie a reply sets.
+pub(crate) fn session_cookie(reply: &Reply) -> Option<String> {
+    reply
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("switchyard_session="))
+        .and_then(|v| v.split(';').next())
+        .map(str::to_string)
+}
+
+/// GETs `uri` as a browser asking for a page, with `cookie` when given.
+pub(crate) async fn get_as(pool: &PgPool, uri: &str, cookie: Option<&str>) -> Reply {
+    let mut request = Request::get(uri).header("accept", "text/html");
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    send(app_of(pool), request.body(Body::empty()).expect("request")).await
+}
+
+/// GETs `uri` signed in as the operator.
 async fn get(pool: &PgPool, uri: &str) -> (StatusCode, String) {
-    let request = Request::get(uri).body(Body::empty()).expect("request");
-    let r = send(app_of(pool), request).await;
+    let cookie = operator(pool).await;
+    let r = get_as(pool, uri, Some(&cookie)).await;
     (r.status, String::from_utf8_lossy(&r.body).into_owned())
 }
 
@@ -144,6 +239,7 @@ async fn the_phases_page_links_its_dry_runs_and_they_read_as_text(pool: PgPool) 
     }
     assert!(!html.contains("CREATE TABLE IF NOT EXISTS"), "{html}");
     let request = Request::get(format!("/dry-run/{DEMO}/1"))
+        .header("cookie", operator(&pool).await)
         .body(Body::empty())
         .expect("request");
     let r = send(app_of(&pool), request).await;
@@ -190,9 +286,25 @@ async fn read_flag_endpoint_reports_where_to_read(pool: PgPool) {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
-/// Calls a server function the way the browser does (URL-encoded POST).
+/// Calls a server function the way the browser does (URL-encoded POST),
+/// signed in as the operator.
 async fn call(pool: &PgPool, path: &str, form: &str) -> (StatusCode, String) {
-    let request = Request::post(path)
+    let cookie = operator(pool).await;
+    call_as(pool, Some(&cookie), path, form).await
+}
+
+/// `call`, with the session cookie `cookie` (or none).
+pub(crate) async fn call_as(
+    pool: &PgPool,
+    cookie: Option<&str>,
+    path: &str,
+    form: &str,
+) -> (StatusCode, String) {
+    let mut request = Request::post(path);
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    let request = request
         .header("content-type", "application/x-www-form-urlencoded")
         .header("accept", "application/json")
         .body(Body::from(form.to_string()))
@@ -288,6 +400,7 @@ async fn post_form_from(
     form: &str,
 ) -> (StatusCode, Option<String>) {
     let request = Request::post(path)
+        .header("cookie", operator(pool).await)
         .header("content-type", "application/x-www-form-urlencoded")
         .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
         .header("referer", referer)
@@ -407,7 +520,7 @@ async fn a_refused_form_redirects_back_with_the_field_shown_and_saves_nothing(po
 const PLAN: &str = "http://localhost/m/user-preferences/plan";
 
 /// Percent-encodes a form value as a browser does (`+` for spaces).
-fn encode(s: &str) -> String {
+pub(crate) fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
@@ -506,7 +619,7 @@ async fn plan_form_posted_without_javascript_saves_a_revision_and_redirects_back
         .expect("history");
     assert_eq!(
         (history[0].revision, history[0].saved_by.as_str()),
-        (2, "web")
+        (2, OPERATOR)
     );
     // The page it lands on shows the new revision, the editor closed.
     let (status, html) = get(&pool, &format!("/m/{DEMO}/plan")).await;
@@ -551,7 +664,7 @@ async fn a_stale_plan_form_redirects_back_with_the_conflict_and_saves_nothing(po
         "{html}"
     );
     assert!(
-        html.contains("Conflict: revision 2 was saved by web while you edited"),
+        html.contains("Conflict: revision 2 was saved by ops@example.com while you edited"),
         "{html}"
     );
     assert!(
@@ -613,6 +726,7 @@ fn sample(body: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
 #[sqlx::test(migrations = "./migrations")]
 async fn metrics_report_the_demo_and_follow_its_changes(pool: PgPool) {
     crate::seeded(&pool, 0).await;
+    // Public: Prometheus does not sign in.
     let request = Request::get("/metrics")
         .body(Body::empty())
         .expect("request");
@@ -720,8 +834,8 @@ fn asset_site(tag: &str) -> (std::path::PathBuf, String) {
     (root, wasm)
 }
 
-async fn get_with(router: axum::Router, uri: &str, accept: Option<&str>) -> Reply {
-    let mut request = Request::get(uri);
+async fn get_with(router: axum::Router, uri: &str, accept: Option<&str>, cookie: &str) -> Reply {
+    let mut request = Request::get(uri).header("cookie", cookie);
     if let Some(accept) = accept {
         request = request.header("accept-encoding", accept);
     }
@@ -732,7 +846,7 @@ async fn get_with(router: axum::Router, uri: &str, accept: Option<&str>) -> Repl
     .await
 }
 
-fn header<'a>(reply: &'a Reply, name: &str) -> Option<&'a str> {
+pub(crate) fn header<'a>(reply: &'a Reply, name: &str) -> Option<&'a str> {
     reply.headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -750,8 +864,15 @@ async fn hashed_assets_are_cached_for_a_year_and_sent_as_brotli_when_accepted(po
         switchyard::console::Settings::default(),
     );
     let uri = format!("/pkg/{wasm}");
+    let cookie = operator(&pool).await;
 
-    let r = get_with(router.clone(), &uri, Some("gzip, deflate, br, zstd")).await;
+    let r = get_with(
+        router.clone(),
+        &uri,
+        Some("gzip, deflate, br, zstd"),
+        &cookie,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(header(&r, "content-encoding"), Some("br"));
     assert_eq!(
@@ -762,7 +883,7 @@ async fn hashed_assets_are_cached_for_a_year_and_sent_as_brotli_when_accepted(po
     let body = r.body.clone();
     assert_eq!(&body[..], b"brotli bytes");
 
-    let r = get_with(router.clone(), &uri, Some("gzip")).await;
+    let r = get_with(router.clone(), &uri, Some("gzip"), &cookie).await;
     assert_eq!(header(&r, "content-encoding"), Some("gzip"));
     assert_eq!(
         header(&r, "cache-control"),
@@ -771,17 +892,23 @@ async fn hashed_assets_are_cached_for_a_year_and_sent_as_brotli_when_accepted(po
     let body = r.body.clone();
     assert_eq!(&body[..], b"gzip bytes");
 
-    let r = get_with(router.clone(), &uri, None).await;
+    let r = get_with(router.clone(), &uri, None, &cookie).await;
     assert_eq!(header(&r, "content-encoding"), None);
     let body = r.body.clone();
     assert_eq!(&body[..], b"\0asm plain");
 
     // Not named by its hash: revalidated, compressed on the fly.
-    let r = get_with(router.clone(), "/pkg/switchyard.css", Some("gzip, br")).await;
+    let r = get_with(
+        router.clone(),
+        "/pkg/switchyard.css",
+        Some("gzip, br"),
+        &cookie,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(header(&r, "cache-control"), Some("no-cache"));
     assert_eq!(header(&r, "content-encoding"), Some("br"));
-    let r = get_with(router.clone(), "/pkg/switchyard.css", Some("gzip")).await;
+    let r = get_with(router.clone(), "/pkg/switchyard.css", Some("gzip"), &cookie).await;
     assert_eq!(header(&r, "content-encoding"), Some("gzip"));
 
     // A missing asset is a 404 with no caching.
@@ -789,6 +916,7 @@ async fn hashed_assets_are_cached_for_a_year_and_sent_as_brotli_when_accepted(po
         router.clone(),
         "/pkg/switchyard.AAAAAAAAAAAAAAAAAAAAAA.js",
         Some("br"),
+        &cookie,
     )
     .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
@@ -796,7 +924,7 @@ async fn hashed_assets_are_cached_for_a_year_and_sent_as_brotli_when_accepted(po
 
     // Pages: compressed as asked, never kept long.
     for page in ["/", &format!("/m/{DEMO}/phases")] {
-        let r = get_with(router.clone(), page, Some("gzip, deflate, br")).await;
+        let r = get_with(router.clone(), page, Some("gzip, deflate, br"), &cookie).await;
         assert_eq!(r.status, StatusCode::OK, "{page}");
         assert_eq!(header(&r, "content-encoding"), Some("br"), "{page}");
         let cache = header(&r, "cache-control").unwrap_or("");
@@ -804,7 +932,7 @@ async fn hashed_assets_are_cached_for_a_year_and_sent_as_brotli_when_accepted(po
             !cache.contains("immutable") && !cache.contains("max-age"),
             "{page}: {cache}"
         );
-        let r = get_with(router.clone(), page, Some("gzip")).await;
+        let r = get_with(router.clone(), page, Some("gzip"), &cookie).await;
         assert_eq!(header(&r, "content-encoding"), Some("gzip"), "{page}");
     }
     let _ = std::fs::remove_dir_all(root);

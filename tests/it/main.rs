@@ -7,6 +7,7 @@
 /// The built-in demo migration's name (what `seed_demo` creates).
 pub const DEMO: &str = "user-preferences";
 
+mod accounts;
 mod cli;
 mod console;
 mod engine;
@@ -14,6 +15,7 @@ mod golden;
 mod http;
 mod plans;
 mod proof;
+mod shares;
 mod store;
 mod tasks;
 

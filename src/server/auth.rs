@@ -1,0 +1,553 @@
+//! Who is asking, on every request, in one place.
+//!
+//! - `session_layer`: server-side sessions in `switchyard.sessions` (the
+//!   cookie holds only a random 128-bit id; HttpOnly, SameSite=Lax, Secure
+//!   when the public URL is https; idle expiry).
+//! - `guard` (middleware, every request): refuses cross-origin requests
+//!   that could change something, ends sessions past their absolute age or
+//!   of disabled accounts, puts the signed-in account into the request, and
+//!   turns away anonymous requests except for the few public paths (sign
+//!   in, first-run setup, the bundle, the read flag, metrics, and share
+//!   link pages, which check their token).
+//! - `require`: what every server function calls first with the role it
+//!   needs; refuses with 401 or 403.
+//! - The sign-in, sign-out and first-run endpoints (plain HTML form posts).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Extension, Form};
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use tower_sessions::cookie::{time, SameSite};
+use tower_sessions::{Expiry, Session, SessionManagerLayer};
+use tower_sessions_sqlx_store::PostgresStore;
+
+use crate::accounts::{self, AccountError, SignInLimits};
+use crate::model::account::{Role, SignedIn};
+use crate::model::AppError;
+use crate::store::accounts::Account;
+
+/// How sessions and sign-ins behave (from `Config`).
+#[derive(Clone, Debug)]
+pub struct AuthSettings {
+    /// Mark the cookie `Secure` (the public URL is https).
+    pub secure_cookie: bool,
+    /// A session unused this long ends.
+    pub idle: Duration,
+    /// A session ends this long after its sign-in, used or not.
+    pub absolute: Duration,
+    /// The origin pages are served from (`https://switchyard.example.com`),
+    /// accepted as a request's `Origin` besides the request's own host.
+    pub public_origin: Option<String>,
+    pub limits: SignInLimits,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            secure_cookie: false,
+            idle: Duration::from_secs(8 * 3600),
+            absolute: Duration::from_secs(7 * 24 * 3600),
+            public_origin: None,
+            limits: SignInLimits::default(),
+        }
+    }
+}
+
+impl AuthSettings {
+    pub fn from_config(config: &super::config::Config) -> Self {
+        let public_origin = config.public_url.as_deref().map(origin_of);
+        AuthSettings {
+            secure_cookie: public_origin
+                .as_deref()
+                .is_some_and(|o| o.starts_with("https://")),
+            idle: config.session_idle,
+            absolute: config.session_max,
+            public_origin,
+            limits: SignInLimits::default(),
+        }
+    }
+}
+
+/// `https://host:port` of a URL (scheme and authority, no path).
+fn origin_of(url: &str) -> String {
+    let url = url.trim().trim_end_matches('/');
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority = rest.split('/').next().unwrap_or(rest);
+            format!(
+                "{}://{}",
+                scheme.to_ascii_lowercase(),
+                authority.to_ascii_lowercase()
+            )
+        }
+        None => url.to_ascii_lowercase(),
+    }
+}
+
+/// What the guard and the endpoints share.
+#[derive(Clone)]
+pub struct AuthState {
+    pub pool: PgPool,
+    pub settings: Arc<AuthSettings>,
+}
+
+/// The signed-in account of a request (a request extension, set by `guard`).
+#[derive(Clone, Debug)]
+pub struct Current(pub Account);
+
+/// The client's address (a request extension, set by `guard`): the peer's
+/// IP, or "unknown" where the server was not told it (in-process tests).
+#[derive(Clone, Debug)]
+pub struct ClientAddress(pub String);
+
+/// The session's record of a sign-in.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+struct SignInRecord {
+    account_id: i64,
+    /// Unix seconds.
+    signed_in_at: i64,
+    /// Unix seconds; rewritten at most once a minute, which saves the
+    /// session with a new idle expiry.
+    seen_at: i64,
+}
+
+const SESSION_KEY: &str = "sign_in";
+const COOKIE_NAME: &str = "switchyard_session";
+
+fn store(pool: PgPool) -> PostgresStore {
+    // Both names are plain identifiers, accepted by the store's check.
+    let store = PostgresStore::new(pool.clone());
+    store
+        .clone()
+        .with_schema_name("switchyard")
+        .and_then(|s| s.with_table_name("sessions"))
+        .unwrap_or(store)
+}
+
+/// Sessions kept in `switchyard.sessions` (our migration creates the table).
+pub fn session_layer(pool: PgPool, settings: &AuthSettings) -> SessionManagerLayer<PostgresStore> {
+    let idle = time::Duration::seconds(i64::try_from(settings.idle.as_secs()).unwrap_or(i64::MAX));
+    SessionManagerLayer::new(store(pool))
+        .with_name(COOKIE_NAME)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(settings.secure_cookie)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(idle))
+}
+
+/// Deletes expired sessions every `period`, for as long as the server runs.
+pub fn spawn_expired_session_cleanup(pool: PgPool, period: Duration) {
+    use tower_sessions::ExpiredDeletion;
+    tokio::spawn(async move {
+        if let Err(e) = store(pool).continuously_delete_expired(period).await {
+            tracing::warn!(error = %e, "deleting expired sessions stopped");
+        }
+    });
+}
+
+/// Paths anyone may request without signing in. `/s/{token}` pages check
+/// their token themselves (read-only; see `api::shares`).
+fn is_public(path: &str) -> bool {
+    matches!(
+        path,
+        "/login" | "/logout" | "/setup" | "/metrics" | "/favicon.ico"
+    ) || path.starts_with("/pkg/")
+        || path.starts_with("/flags/")
+        || path.starts_with("/s/")
+        || path == super::islands_routing::path()
+}
+
+/// Public paths whose answers never depend on who asks.
+fn is_anonymous_only(path: &str) -> bool {
+    matches!(path, "/metrics" | "/favicon.ico")
+        || path.starts_with("/pkg/")
+        || path.starts_with("/flags/")
+        || path == super::islands_routing::path()
+}
+
+/// Could this request change something? (Everything but GET, HEAD, OPTIONS.)
+fn is_unsafe(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Is a request that may change something from one of our own pages?
+/// Browsers say where a request comes from (`Sec-Fetch-Site`, `Origin`);
+/// a request without either is not a browser's, and carries no victim's
+/// cookie by itself.
+pub fn same_origin(request: &Request, public_origin: Option<&str>) -> bool {
+    let headers = request.headers();
+    if let Some(site) = headers.get("sec-fetch-site") {
+        if !matches!(site.to_str(), Ok("same-origin" | "none")) {
+            return false;
+        }
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    let origin = origin_of(origin);
+    if public_origin.is_some_and(|p| p == origin) {
+        return true;
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_ascii_lowercase);
+    match (origin.split_once("://"), host) {
+        (Some((_, authority)), Some(host)) => authority == host,
+        _ => false,
+    }
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// The session's account, when it is signed in, not past its absolute age,
+/// and the account still exists and is enabled (else the session ends).
+async fn signed_in(state: &AuthState, session: &Session) -> Result<Option<Account>, AppError> {
+    let record = match session.get::<SignInRecord>(SESSION_KEY).await {
+        Ok(record) => record,
+        Err(e) => return Err(super::error::unavailable(&e)),
+    };
+    let Some(record) = record else {
+        return Ok(None);
+    };
+    let age = now().saturating_sub(record.signed_in_at);
+    let max = i64::try_from(state.settings.absolute.as_secs()).unwrap_or(i64::MAX);
+    let account = if age > max {
+        None
+    } else {
+        crate::store::accounts::find(&state.pool, record.account_id)
+            .await?
+            .filter(|a| !a.disabled)
+    };
+    let Some(account) = account else {
+        session
+            .flush()
+            .await
+            .map_err(|e| super::error::unavailable(&e))?;
+        return Ok(None);
+    };
+    if now().saturating_sub(record.seen_at) >= 60 {
+        let seen = SignInRecord {
+            seen_at: now(),
+            ..record
+        };
+        session
+            .insert(SESSION_KEY, seen)
+            .await
+            .map_err(|e| super::error::internal(&e))?;
+    }
+    Ok(Some(account))
+}
+
+/// The middleware every request passes (see the module's comment).
+pub async fn guard(State(state): State<AuthState>, mut request: Request, next: Next) -> Response {
+    if is_unsafe(request.method())
+        && !same_origin(&request, state.settings.public_origin.as_deref())
+    {
+        return (StatusCode::FORBIDDEN, "cross-origin request refused").into_response();
+    }
+    let address = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    request.extensions_mut().insert(ClientAddress(address));
+    let path = request.uri().path().to_string();
+    // Files and machine endpoints show no account: their requests cost no
+    // session or account read.
+    if is_anonymous_only(&path) {
+        return next.run(request).await;
+    }
+    let Some(session) = request.extensions().get::<Session>().cloned() else {
+        tracing::error!("no session layer in front of the auth guard");
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    // Public pages still learn who is signed in (the top bar).
+    let account = match signed_in(&state, &session).await {
+        Ok(account) => account,
+        Err(e) if is_public(&path) => {
+            tracing::warn!(error = %e, "reading the session of a public path failed");
+            None
+        }
+        Err(e) => return error_response(e),
+    };
+    match account {
+        Some(account) => {
+            request.extensions_mut().insert(Current(account));
+            next.run(request).await
+        }
+        None if is_public(&path) => next.run(request).await,
+        None => {
+            let wants_page = request.method() == Method::GET
+                && request
+                    .headers()
+                    .get(header::ACCEPT)
+                    .and_then(|a| a.to_str().ok())
+                    .is_some_and(|a| a.contains("text/html"));
+            let next = request
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_else(|| "/".into());
+            anonymous(&state, wants_page, &next).await
+        }
+    }
+}
+
+/// An anonymous request for something that needs an account: a browser
+/// asking for a page goes to sign in (or to the first-run setup while
+/// there is no account); anything else gets 401.
+async fn anonymous(state: &AuthState, wants_page: bool, next: &str) -> Response {
+    if !wants_page {
+        return (StatusCode::UNAUTHORIZED, "sign in first").into_response();
+    }
+    match crate::store::accounts::any(&state.pool).await {
+        Ok(false) => Redirect::to("/setup").into_response(),
+        Ok(true) => Redirect::to(&format!("/login?next={}", encode(next))).into_response(),
+        Err(e) => error_response(e.into()),
+    }
+}
+
+fn error_response(error: AppError) -> Response {
+    let status = match error {
+        AppError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    (status, error.to_string()).into_response()
+}
+
+/// Percent-encodes a query value.
+pub fn encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Where to go after signing in: a path of ours, never another site
+/// (`//evil.example`, `https://…`, `/\evil`).
+fn safe_next(next: &str) -> &str {
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(char::is_control);
+    if ok {
+        next
+    } else {
+        "/"
+    }
+}
+
+/// The account of the request a server function or page is answering.
+pub fn current() -> Option<Account> {
+    leptos::prelude::use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Current>().map(|c| c.0.clone()))
+}
+
+/// Who the page is rendered for, as pages see it.
+pub fn signed_in_view() -> Option<SignedIn> {
+    current().map(|a| SignedIn {
+        email: a.email,
+        role: a.role,
+    })
+}
+
+/// What every server function calls first: the signed-in account, when its
+/// role is at least `role`; otherwise the response is 401 (nobody signed
+/// in) or 403 (a role below `role`) and nothing else runs.
+pub fn require(role: Role) -> Result<Account, AppError> {
+    let refuse = |status: StatusCode, error: AppError| {
+        if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(status);
+        }
+        Err(error)
+    };
+    match current() {
+        None => refuse(StatusCode::UNAUTHORIZED, AppError::Unauthorized),
+        Some(account) if account.role < role => refuse(
+            StatusCode::FORBIDDEN,
+            AppError::Forbidden {
+                message: role.only().into(),
+            },
+        ),
+        Some(account) => Ok(account),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SignInForm {
+    pub email: String,
+    pub password: String,
+    #[serde(default)]
+    pub next: String,
+}
+
+/// `POST /login`: signs in under a new session id, then goes to `next`;
+/// a refusal goes back to the sign-in page, saying only that the email or
+/// password was wrong, or that there were too many failures.
+pub async fn sign_in(
+    State(state): State<AuthState>,
+    Extension(ClientAddress(address)): Extension<ClientAddress>,
+    session: Session,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    let next = safe_next(&form.next).to_string();
+    let result = accounts::sign_in(
+        &state.pool,
+        &state.settings.limits,
+        &form.email,
+        &form.password,
+        &address,
+    )
+    .await;
+    let back = |error: &str| {
+        Redirect::to(&format!("/login?error={error}&next={}", encode(&next))).into_response()
+    };
+    match result {
+        Ok(account) => match start_session(&session, &account).await {
+            Ok(()) => {
+                tracing::info!(account = %account.email, "signed in");
+                Redirect::to(&next).into_response()
+            }
+            Err(e) => error_response(e),
+        },
+        Err(AccountError::WrongCredentials) => back("wrong"),
+        Err(AccountError::Limited) => back("limited"),
+        Err(e) => error_response(e.into()),
+    }
+}
+
+/// A new session id, holding the sign-in of `account` (whatever id the
+/// browser came with is dropped: no session fixation).
+async fn start_session(session: &Session, account: &Account) -> Result<(), AppError> {
+    let at = now();
+    session.clear().await;
+    session
+        .cycle_id()
+        .await
+        .map_err(|e| super::error::unavailable(&e))?;
+    session
+        .insert(
+            SESSION_KEY,
+            SignInRecord {
+                account_id: account.id,
+                signed_in_at: at,
+                seen_at: at,
+            },
+        )
+        .await
+        .map_err(|e| super::error::internal(&e))
+}
+
+/// `POST /logout`: ends the session on the server (its row is deleted, the
+/// cookie removed), then the sign-in page.
+pub async fn sign_out(session: Session) -> Response {
+    match session.flush().await {
+        Ok(()) => Redirect::to("/login?signed_out=1").into_response(),
+        Err(e) => error_response(super::error::unavailable(&e)),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SetupForm {
+    pub email: String,
+    pub password: String,
+    pub confirm: String,
+}
+
+/// `POST /setup`: while no account exists, creates the admin and signs it
+/// in; afterwards 404.
+pub async fn setup(
+    State(state): State<AuthState>,
+    session: Session,
+    Form(form): Form<SetupForm>,
+) -> Response {
+    if form.password != form.confirm {
+        return Redirect::to(&format!(
+            "/setup?error={}",
+            encode("the two passwords differ")
+        ))
+        .into_response();
+    }
+    match accounts::setup_admin(&state.pool, &form.email, &form.password).await {
+        Ok(account) => match start_session(&session, &account).await {
+            Ok(()) => {
+                tracing::info!(account = %account.email, "first admin created");
+                Redirect::to("/").into_response()
+            }
+            Err(e) => error_response(e),
+        },
+        Err(AccountError::SetupDone) => (StatusCode::NOT_FOUND, "Not found").into_response(),
+        Err(AccountError::Invalid { field, message }) => Redirect::to(&format!(
+            "/setup?error={}",
+            encode(&format!("{field}: {message}"))
+        ))
+        .into_response(),
+        Err(e) => error_response(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_are_followed_after_sign_in() {
+        assert_eq!(safe_next("/m/x/phases?a=1"), "/m/x/phases?a=1");
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil",
+            "",
+            "evil",
+        ] {
+            assert_eq!(safe_next(bad), "/", "{bad}");
+        }
+    }
+
+    #[test]
+    fn origins_compare_scheme_and_authority() {
+        assert_eq!(
+            origin_of("HTTPS://Switchyard.example.com/base/"),
+            "https://switchyard.example.com"
+        );
+        let request = |origin: &str, site: Option<&str>| {
+            let mut b = Request::post("/api/x")
+                .header("host", "127.0.0.1:3000")
+                .header("origin", origin);
+            if let Some(site) = site {
+                b = b.header("sec-fetch-site", site);
+            }
+            b.body(axum::body::Body::empty()).expect("request")
+        };
+        assert!(same_origin(&request("http://127.0.0.1:3000", None), None));
+        assert!(!same_origin(&request("http://evil.example", None), None));
+        assert!(!same_origin(&request("null", None), None));
+        assert!(!same_origin(
+            &request("http://127.0.0.1:3000", Some("cross-site")),
+            None
+        ));
+        assert!(same_origin(
+            &request("https://sy.example.com", Some("same-origin")),
+            Some("https://sy.example.com")
+        ));
+    }
+}

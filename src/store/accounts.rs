@@ -1,0 +1,253 @@
+//! Accounts and failed sign-ins (`switchyard.accounts`,
+//! `switchyard.sign_in_failures`). Passwords arrive here already hashed
+//! (`accounts::hash_password`); this module never sees one in clear.
+
+use sqlx::PgPool;
+
+use super::{StoreError, StoreResult};
+use crate::model::account::Role;
+
+/// An account as the rest of the server sees it (no password hash).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Account {
+    pub id: i64,
+    pub email: String,
+    pub role: Role,
+    pub disabled: bool,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+type Row = (i64, String, String, bool, chrono::DateTime<chrono::Utc>);
+
+const COLUMNS: &str = "id, email, role, disabled_at IS NOT NULL, created_at";
+
+fn account(row: Row) -> StoreResult<Account> {
+    let (id, email, role, disabled, created_at) = row;
+    let role = role.parse().map_err(|detail| StoreError::Corrupt {
+        what: format!("role of account {id}"),
+        detail,
+    })?;
+    Ok(Account {
+        id,
+        email,
+        role,
+        disabled,
+        created_at,
+    })
+}
+
+/// Is there any account at all (disabled ones included)?
+pub async fn any(pool: &PgPool) -> StoreResult<bool> {
+    Ok(
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM switchyard.accounts)")
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
+/// Creates an account; an email already taken (in any case) is a conflict.
+pub async fn create(
+    pool: &PgPool,
+    email: &str,
+    password_hash: &str,
+    role: Role,
+) -> StoreResult<Account> {
+    let row: Result<Row, sqlx::Error> = sqlx::query_as(&format!(
+        "INSERT INTO switchyard.accounts (email, password_hash, role) VALUES ($1, $2, $3)
+         RETURNING {COLUMNS}"
+    ))
+    .bind(email)
+    .bind(password_hash)
+    .bind(role.as_str())
+    .fetch_one(pool)
+    .await;
+    match row {
+        Ok(row) => account(row),
+        Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict(format!(
+            "an account with the email {email:?} exists already"
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Creates the first account, as admin, only while there is none (two
+/// first-run forms sent at once: one wins, the other gets `None`).
+pub async fn create_first_admin(
+    pool: &PgPool,
+    email: &str,
+    password_hash: &str,
+) -> StoreResult<Option<Account>> {
+    let mut tx = pool.begin().await?;
+    // Serialises concurrent first runs; readers are not blocked.
+    sqlx::query("LOCK TABLE switchyard.accounts IN SHARE ROW EXCLUSIVE MODE")
+        .execute(&mut *tx)
+        .await?;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM switchyard.accounts)")
+        .fetch_one(&mut *tx)
+        .await?;
+    if exists {
+        return Ok(None);
+    }
+    let row: Row = sqlx::query_as(&format!(
+        "INSERT INTO switchyard.accounts (email, password_hash, role) VALUES ($1, $2, 'admin')
+         RETURNING {COLUMNS}"
+    ))
+    .bind(email)
+    .bind(password_hash)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    account(row).map(Some)
+}
+
+/// The account with `email` (any case) and its password hash.
+pub async fn credentials(pool: &PgPool, email: &str) -> StoreResult<Option<(Account, String)>> {
+    let row: Option<(
+        i64,
+        String,
+        String,
+        bool,
+        chrono::DateTime<chrono::Utc>,
+        String,
+    )> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS}, password_hash FROM switchyard.accounts WHERE lower(email) = lower($1)"
+    ))
+    .bind(email)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|(id, email, role, disabled, created_at, hash)| {
+        account((id, email, role, disabled, created_at)).map(|a| (a, hash))
+    })
+    .transpose()
+}
+
+/// The account with id `id`, if it still exists.
+pub async fn find(pool: &PgPool, id: i64) -> StoreResult<Option<Account>> {
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM switchyard.accounts WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    row.map(account).transpose()
+}
+
+/// Every account, oldest first.
+pub async fn list(pool: &PgPool) -> StoreResult<Vec<Account>> {
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM switchyard.accounts ORDER BY id"
+    ))
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter().map(account).collect()
+}
+
+/// Gives the account with `email` the role `role`.
+pub async fn set_role(pool: &PgPool, email: &str, role: Role) -> StoreResult<Account> {
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "UPDATE switchyard.accounts SET role = $2, updated_at = now()
+         WHERE lower(email) = lower($1) RETURNING {COLUMNS}"
+    ))
+    .bind(email)
+    .bind(role.as_str())
+    .fetch_optional(pool)
+    .await?;
+    row.map(account)
+        .transpose()?
+        .ok_or_else(|| StoreError::NotFound(format!("account {email:?}")))
+}
+
+/// Disables the account with `email`: it can no longer sign in, and its
+/// sessions end at their next request (`server::auth` reads the account on
+/// every request).
+pub async fn disable(pool: &PgPool, email: &str) -> StoreResult<Account> {
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "UPDATE switchyard.accounts SET disabled_at = coalesce(disabled_at, now()), updated_at = now()
+         WHERE lower(email) = lower($1) RETURNING {COLUMNS}"
+    ))
+    .bind(email)
+    .fetch_optional(pool)
+    .await?;
+    row.map(account)
+        .transpose()?
+        .ok_or_else(|| StoreError::NotFound(format!("account {email:?}")))
+}
+
+/// Where a failed sign-in is counted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureScope {
+    /// The email as typed, lower-cased (whether or not an account has it).
+    Account,
+    /// The client's address.
+    Address,
+}
+
+impl FailureScope {
+    fn as_str(self) -> &'static str {
+        match self {
+            FailureScope::Account => "account",
+            FailureScope::Address => "address",
+        }
+    }
+}
+
+/// Failed sign-ins for `key` in `scope` during the last `window`.
+pub async fn recent_failures(
+    pool: &PgPool,
+    scope: FailureScope,
+    key: &str,
+    window: std::time::Duration,
+) -> StoreResult<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT count(*) FROM switchyard.sign_in_failures
+         WHERE scope = $1 AND key = $2 AND failed_at > now() - make_interval(secs => $3)",
+    )
+    .bind(scope.as_str())
+    .bind(key)
+    .bind(window.as_secs_f64())
+    .fetch_one(pool)
+    .await?)
+}
+
+/// Records one failed sign-in for the account key and the address, and
+/// deletes failures older than `keep`.
+pub async fn record_failure(
+    pool: &PgPool,
+    account_key: &str,
+    address: &str,
+    keep: std::time::Duration,
+) -> StoreResult<()> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO switchyard.sign_in_failures (scope, key) VALUES ('account', $1), ('address', $2)",
+    )
+    .bind(account_key)
+    .bind(address)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "DELETE FROM switchyard.sign_in_failures WHERE failed_at < now() - make_interval(secs => $1)",
+    )
+    .bind(keep.as_secs_f64())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Forgets the failed sign-ins counted against the account key.
+pub async fn clear_failures(pool: &PgPool, account_key: &str) -> StoreResult<u64> {
+    Ok(
+        sqlx::query("DELETE FROM switchyard.sign_in_failures WHERE scope = 'account' AND key = $1")
+            .bind(account_key)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+    )
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|c| c == "23505")
+}

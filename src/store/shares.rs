@@ -1,0 +1,175 @@
+//! Share links (`switchyard.share_links`): a random token gives read-only
+//! access to one migration. Only the token's SHA-256 is stored.
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+
+use super::{StoreError, StoreResult};
+
+/// A share link as listed (never its token).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ShareLink {
+    pub id: i64,
+    pub migration: String,
+    pub label: String,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// What a token opens, or why it no longer does.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Resolved {
+    /// The migration's name (the link's use is recorded).
+    Open(String),
+    Revoked,
+    Expired(DateTime<Utc>),
+    /// No link has this token.
+    Unknown,
+}
+
+/// Bytes of randomness in a token (128 bits).
+pub const TOKEN_BYTES: usize = 16;
+
+fn digest(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// A new token: 128 random bits, as 32 lowercase hex digits. `rand::rng()`
+/// is rand's cryptographically secure generator (ChaCha, seeded from the
+/// operating system).
+pub fn new_token() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; TOKEN_BYTES];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+type Row = (
+    i64,
+    String,
+    String,
+    String,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+);
+
+const COLUMNS: &str =
+    "s.id, m.name, s.label, s.created_by, s.created_at, s.expires_at, s.last_used_at, s.revoked_at";
+
+fn link(row: Row) -> ShareLink {
+    let (id, migration, label, created_by, created_at, expires_at, last_used_at, revoked_at) = row;
+    ShareLink {
+        id,
+        migration,
+        label,
+        created_by,
+        created_at,
+        expires_at,
+        last_used_at,
+        revoked_at,
+    }
+}
+
+/// Creates a link to migration `name`; returns it and its token (the only
+/// time the token exists outside the link's URL).
+pub async fn create(
+    pool: &PgPool,
+    name: &str,
+    label: &str,
+    expires_at: Option<DateTime<Utc>>,
+    created_by: &str,
+) -> StoreResult<(ShareLink, String)> {
+    let label = label.trim();
+    if label.chars().count() > 200 {
+        return Err(StoreError::Invalid {
+            field: "label".into(),
+            message: "at most 200 characters".into(),
+        });
+    }
+    if expires_at.is_some_and(|at| at <= Utc::now()) {
+        return Err(StoreError::Invalid {
+            field: "expires".into(),
+            message: "must be in the future".into(),
+        });
+    }
+    let token = new_token();
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "WITH s AS (
+             INSERT INTO switchyard.share_links (migration_id, token_sha256, label, created_by, expires_at)
+             SELECT id, $2, $3, $4, $5 FROM switchyard.migrations WHERE name = $1
+             RETURNING *)
+         SELECT {COLUMNS} FROM s JOIN switchyard.migrations m ON m.id = s.migration_id"
+    ))
+    .bind(name)
+    .bind(digest(&token))
+    .bind(label)
+    .bind(created_by)
+    .bind(expires_at)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|r| (link(r), token))
+        .ok_or_else(|| StoreError::NotFound(format!("migration {name:?}")))
+}
+
+/// Every link of migration `name`, newest first.
+pub async fn list(pool: &PgPool, name: &str) -> StoreResult<Vec<ShareLink>> {
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM switchyard.share_links s
+         JOIN switchyard.migrations m ON m.id = s.migration_id
+         WHERE m.name = $1 ORDER BY s.id DESC"
+    ))
+    .bind(name)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(link).collect())
+}
+
+/// Revokes link `id` (of any migration); it stops working at once.
+pub async fn revoke(pool: &PgPool, id: i64, by: &str) -> StoreResult<ShareLink> {
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "WITH s AS (
+             UPDATE switchyard.share_links
+             SET revoked_at = coalesce(revoked_at, now()), revoked_by = coalesce(revoked_by, $2)
+             WHERE id = $1 RETURNING *)
+         SELECT {COLUMNS} FROM s JOIN switchyard.migrations m ON m.id = s.migration_id"
+    ))
+    .bind(id)
+    .bind(by)
+    .fetch_optional(pool)
+    .await?;
+    row.map(link)
+        .ok_or_else(|| StoreError::NotFound(format!("share link {id}")))
+}
+
+/// What `token` opens now; an open link's last use becomes now.
+pub async fn resolve(pool: &PgPool, token: &str) -> StoreResult<Resolved> {
+    // Only well-formed tokens are looked up (any other text opens nothing).
+    if token.len() != TOKEN_BYTES * 2 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(Resolved::Unknown);
+    }
+    // (migration name, revoked at, expires at)
+    type Found = (String, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+    let row: Option<Found> = sqlx::query_as(
+        "UPDATE switchyard.share_links s
+         SET last_used_at = CASE WHEN s.revoked_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > now())
+                                 THEN now() ELSE s.last_used_at END
+         FROM switchyard.migrations m
+         WHERE m.id = s.migration_id AND s.token_sha256 = $1
+         RETURNING m.name, s.revoked_at, s.expires_at",
+    )
+    .bind(digest(&token.to_ascii_lowercase()))
+    .fetch_optional(pool)
+    .await?;
+    Ok(match row {
+        None => Resolved::Unknown,
+        Some((_, Some(_), _)) => Resolved::Revoked,
+        Some((_, None, Some(at))) if at <= Utc::now() => Resolved::Expired(at),
+        Some((name, None, _)) => Resolved::Open(name),
+    })
+}

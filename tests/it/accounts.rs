@@ -1,0 +1,527 @@
+//! Accounts, sessions and roles over HTTP, through the real router.
+
+use crate::http::{
+    call_as, encode, get_as, header, operator, send, session_cookie, sign_in, signed_in_as,
+    OPERATOR, PASSWORD,
+};
+use crate::DEMO;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use leptos::server_fn::ServerFn;
+use sqlx::PgPool;
+use switchyard::model::account::Role;
+
+fn location(r: &crate::http::Reply) -> String {
+    header(r, "location").unwrap_or("").to_string()
+}
+
+async fn sessions(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM switchyard.sessions")
+        .fetch_one(pool)
+        .await
+        .expect("count")
+}
+
+async fn post_setup(
+    pool: &PgPool,
+    email: &str,
+    password: &str,
+    confirm: &str,
+) -> crate::http::Reply {
+    let form = format!(
+        "email={}&password={}&confirm={}",
+        encode(email),
+        encode(password),
+        encode(confirm)
+    );
+    let request = Request::post("/setup")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "text/html")
+        .body(Body::from(form))
+        .expect("request");
+    send(crate::http::app_of_pool(pool), request).await
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn first_run_setup_creates_the_admin_once_then_is_a_404(pool: PgPool) {
+    crate::seeded(&pool, 0).await;
+    // No account: every page leads to the setup.
+    let r = get_as(&pool, "/", None).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/setup");
+    let r = get_as(&pool, "/setup", None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let html = String::from_utf8_lossy(&r.body);
+    assert!(html.contains("Create the admin account"), "{html}");
+
+    // Refusals go back to the form and create nothing.
+    let r = post_setup(&pool, "admin@example.com", "short", "short").await;
+    assert!(
+        location(&r).starts_with("/setup?error="),
+        "{}",
+        location(&r)
+    );
+    let r = post_setup(&pool, "admin@example.com", PASSWORD, "something else").await;
+    assert!(location(&r).contains("differ"), "{}", location(&r));
+    assert!(!switchyard::store::accounts::any(&pool).await.expect("any"));
+
+    let r = post_setup(&pool, "admin@example.com", PASSWORD, PASSWORD).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/");
+    let cookie = session_cookie(&r).expect("signed in at once");
+    let r = get_as(&pool, "/", Some(&cookie)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let html = String::from_utf8_lossy(&r.body);
+    assert!(html.contains("admin@example.com"), "{html}");
+    let accounts = switchyard::store::accounts::list(&pool)
+        .await
+        .expect("list");
+    assert_eq!(accounts.len(), 1);
+    assert_eq!(accounts[0].role, Role::Admin);
+
+    // Once an account exists: 404, and a second admin is never created.
+    let r = post_setup(&pool, "intruder@example.com", PASSWORD, PASSWORD).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = get_as(&pool, "/setup", None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        switchyard::store::accounts::list(&pool)
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+    // And anonymous pages now lead to the sign-in page.
+    let r = get_as(&pool, "/m/user-preferences/phases", None).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/login?next=/m/user-preferences/phases");
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn sign_in_sets_a_new_session_and_sign_out_ends_it_on_the_server(pool: PgPool) {
+    crate::seeded(&pool, 0).await;
+    switchyard::accounts::add(&pool, OPERATOR, PASSWORD, Role::Operator)
+        .await
+        .expect("add");
+    let r = sign_in(&pool, "OPS@example.com", PASSWORD, None).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        location(&r),
+        format!("/m/{DEMO}"),
+        "back where it was going"
+    );
+    let set_cookie = header(&r, "set-cookie").expect("cookie").to_string();
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(set_cookie.contains(attribute), "{set_cookie}");
+    }
+    assert!(!set_cookie.contains("Secure"), "http: {set_cookie}");
+    let cookie = session_cookie(&r).expect("cookie");
+    assert_eq!(sessions(&pool).await, 1);
+    let r = get_as(&pool, "/", Some(&cookie)).await;
+    assert_eq!(r.status, StatusCode::OK);
+
+    // Signing in again with that cookie: another id, the old one is gone
+    // (a session id planted before sign-in never becomes signed in).
+    let again = sign_in(&pool, OPERATOR, PASSWORD, Some(&cookie)).await;
+    let second = session_cookie(&again).expect("cookie");
+    assert_ne!(second, cookie);
+    let r = get_as(&pool, "/", Some(&cookie)).await;
+    assert_eq!(
+        r.status,
+        StatusCode::SEE_OTHER,
+        "the old id no longer works"
+    );
+
+    // Sign out: the server forgets the session, the cookie no longer works.
+    let request = Request::post("/logout")
+        .header("cookie", &second)
+        .body(Body::empty())
+        .expect("request");
+    let r = send(crate::http::app_of_pool(&pool), request).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/login?signed_out=1");
+    assert_eq!(sessions(&pool).await, 0);
+    let r = get_as(&pool, "/", Some(&second)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(location(&r).starts_with("/login"), "{}", location(&r));
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_wrong_password_and_an_unknown_email_get_the_same_answer(pool: PgPool) {
+    crate::seeded(&pool, 0).await;
+    switchyard::accounts::add(&pool, OPERATOR, PASSWORD, Role::Operator)
+        .await
+        .expect("add");
+    let wrong = sign_in(&pool, OPERATOR, "not the password", None).await;
+    let unknown = sign_in(&pool, "nobody@example.com", "not the password", None).await;
+    assert_eq!(wrong.status, StatusCode::SEE_OTHER);
+    assert_eq!(location(&wrong), location(&unknown));
+    assert!(location(&wrong).starts_with("/login?error=wrong"));
+    assert!(session_cookie(&wrong).is_none() && session_cookie(&unknown).is_none());
+    let page = get_as(&pool, &location(&wrong), None).await;
+    let html = String::from_utf8_lossy(&page.body);
+    assert!(html.contains("Wrong email or password."), "{html}");
+    assert!(!html.contains("nobody@example.com") && !html.contains(OPERATOR));
+    // A disabled account is refused the same way, with its right password.
+    switchyard::store::accounts::disable(&pool, OPERATOR)
+        .await
+        .expect("disable");
+    let disabled = sign_in(&pool, OPERATOR, PASSWORD, None).await;
+    assert_eq!(location(&disabled), location(&unknown));
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn failed_sign_ins_are_limited_per_account_and_per_address_but_not_forever(pool: PgPool) {
+    crate::seeded(&pool, 0).await;
+    switchyard::accounts::add(&pool, OPERATOR, PASSWORD, Role::Operator)
+        .await
+        .expect("add");
+    switchyard::accounts::add(&pool, "other@example.com", PASSWORD, Role::Viewer)
+        .await
+        .expect("add");
+    let limits = switchyard::accounts::SignInLimits::default();
+    for _ in 0..limits.per_account {
+        let r = sign_in(&pool, OPERATOR, "guess", None).await;
+        assert!(location(&r).contains("error=wrong"));
+    }
+    // Now even the right password is refused, without saying whether the
+    // email exists: an unknown email is limited alike.
+    let r = sign_in(&pool, OPERATOR, PASSWORD, None).await;
+    assert!(location(&r).contains("error=limited"), "{}", location(&r));
+    assert!(session_cookie(&r).is_none());
+    for _ in 0..limits.per_account {
+        sign_in(&pool, "ghost@example.com", "guess", None).await;
+    }
+    let r = sign_in(&pool, "ghost@example.com", "guess", None).await;
+    assert!(location(&r).contains("error=limited"));
+    // Another account from the same address still signs in.
+    let r = sign_in(&pool, "other@example.com", PASSWORD, None).await;
+    assert!(session_cookie(&r).is_some(), "{}", location(&r));
+
+    // The failures age out: the owner is never locked out for good.
+    sqlx::query("UPDATE switchyard.sign_in_failures SET failed_at = now() - interval '16 minutes'")
+        .execute(&pool)
+        .await
+        .expect("age");
+    let r = sign_in(&pool, OPERATOR, PASSWORD, None).await;
+    assert!(session_cookie(&r).is_some(), "{}", location(&r));
+
+    // Per address: enough failures from one address over any emails stop
+    // every sign-in from it (here every request comes from "unknown").
+    sqlx::query(
+        "INSERT INTO switchyard.sign_in_failures (scope, key)
+         SELECT 'address', 'unknown' FROM generate_series(1, $1)",
+    )
+    .bind(limits.per_address)
+    .execute(&pool)
+    .await
+    .expect("failures");
+    let r = sign_in(&pool, "other@example.com", PASSWORD, None).await;
+    assert!(location(&r).contains("error=limited"), "{}", location(&r));
+}
+
+/// Every server function that changes something, with a valid request for
+/// it (valid for an operator on the seeded demo).
+async fn mutations(pool: &PgPool) -> Vec<(&'static str, String)> {
+    use switchyard::api::console::{ActOnPhase, SetThrottle};
+    use switchyard::api::plans::{RenderPlan, RestorePlan, SavePlan};
+    use switchyard::api::tasks::{CreateTask, DeleteTask, MoveTask, SetCriterion, UpdateTask};
+    let (task, rev): (i64, i32) =
+        sqlx::query_as("SELECT id, revision FROM switchyard.tasks ORDER BY id LIMIT 1")
+            .fetch_one(pool)
+            .await
+            .expect("task");
+    let criterion: i64 =
+        sqlx::query_scalar("SELECT id FROM switchyard.acceptance_criteria LIMIT 1")
+            .fetch_one(pool)
+            .await
+            .expect("criterion");
+    let task_form =
+        "form%5Bstatus%5D=To+Do&form%5Btitle%5D=T&form%5Bassignee%5D=&form%5Bsprint%5D=\
+                     &form%5Bpriority%5D=High&form%5Bphase%5D=&form%5Bcriteria%5D=";
+    vec![
+        (
+            ActOnPhase::PATH,
+            format!("name={DEMO}&phase=1&action=Run&accept_quarantine=false"),
+        ),
+        (
+            SetThrottle::PATH,
+            format!("name={DEMO}&target_batch_ms=300&throttle_ms=5"),
+        ),
+        (
+            MoveTask::PATH,
+            format!("name={DEMO}&task_id={task}&status=Done&revision={rev}"),
+        ),
+        (
+            SetCriterion::PATH,
+            format!("name={DEMO}&criterion_id={criterion}&done=true"),
+        ),
+        (CreateTask::PATH, format!("name={DEMO}&{task_form}")),
+        (
+            UpdateTask::PATH,
+            format!("name={DEMO}&task_id={task}&revision={rev}&{task_form}"),
+        ),
+        (
+            DeleteTask::PATH,
+            format!("name={DEMO}&task_id={task}&revision={rev}"),
+        ),
+        (
+            SavePlan::PATH,
+            format!("name={DEMO}&base_revision=1&form%5Bbody_markdown%5D=x"),
+        ),
+        (
+            RestorePlan::PATH,
+            format!("name={DEMO}&revision=1&base_revision=1"),
+        ),
+        (RenderPlan::PATH, "markdown=%23+x".to_string()),
+    ]
+}
+
+/// What a mutation could have changed: tasks, criteria, plan, events.
+async fn fingerprint(pool: &PgPool) -> String {
+    sqlx::query_scalar(
+        "SELECT (SELECT string_agg(id || status || revision, ',' ORDER BY id) FROM switchyard.tasks)
+             || (SELECT string_agg(id || done::text, ',' ORDER BY id) FROM switchyard.acceptance_criteria)
+             || (SELECT string_agg(revision::text, ',') FROM switchyard.plans)
+             || (SELECT count(*) FROM switchyard.events)",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("fingerprint")
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn every_mutation_is_refused_for_viewers_403_and_anonymous_401(pool: PgPool) {
+    crate::seeded(&pool, 0).await;
+    let viewer = signed_in_as(&pool, "viewer@example.com", Role::Viewer).await;
+    let before = fingerprint(&pool).await;
+    for (path, form) in mutations(&pool).await {
+        let (status, body) = call_as(&pool, Some(&viewer), path, &form).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
+        assert!(body.contains("operators only"), "{path}: {body}");
+        let (status, _) = call_as(&pool, None, path, &form).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+    }
+    assert_eq!(fingerprint(&pool).await, before, "nothing changed");
+    // A viewer reads everything: pages and the read server functions.
+    for page in [
+        "/",
+        "/m/user-preferences/plan",
+        "/m/user-preferences/phases",
+    ] {
+        let r = get_as(&pool, page, Some(&viewer)).await;
+        assert_eq!(r.status, StatusCode::OK, "{page}");
+    }
+    let (status, body) = call_as(
+        &pool,
+        Some(&viewer),
+        switchyard::api::console::GetConsole::PATH,
+        &format!("name={DEMO}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // The live feed and the dry run need an account too.
+    for uri in [format!("/live/{DEMO}"), format!("/dry-run/{DEMO}/1")] {
+        let request = Request::get(&uri).body(Body::empty()).expect("request");
+        let r = send(crate::http::app_of_pool(&pool), request).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{uri}");
+    }
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn an_operator_may_and_is_recorded_as_the_actor(pool: PgPool) {
+    use switchyard::api::tasks::MoveTask;
+    crate::seeded(&pool, 0).await;
+    let cookie = operator(&pool).await;
+    let (task, rev): (i64, i32) =
+        sqlx::query_as("SELECT id, revision FROM switchyard.tasks ORDER BY id LIMIT 1")
+            .fetch_one(&pool)
+            .await
+            .expect("task");
+    let (status, body) = call_as(
+        &pool,
+        Some(&cookie),
+        MoveTask::PATH,
+        &format!("name={DEMO}&task_id={task}&status=Done&revision={rev}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let actor: String =
+        sqlx::query_scalar("SELECT actor FROM switchyard.events ORDER BY id DESC LIMIT 1")
+            .fetch_one(&pool)
+            .await
+            .expect("event");
+    assert_eq!(actor, OPERATOR);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn cross_origin_posts_are_refused_whatever_the_session(pool: PgPool) {
+    use switchyard::api::tasks::MoveTask;
+    crate::seeded(&pool, 0).await;
+    let cookie = operator(&pool).await;
+    let (task, rev): (i64, i32) =
+        sqlx::query_as("SELECT id, revision FROM switchyard.tasks ORDER BY id LIMIT 1")
+            .fetch_one(&pool)
+            .await
+            .expect("task");
+    let form = format!("name={DEMO}&task_id={task}&status=Done&revision={rev}");
+    let before = fingerprint(&pool).await;
+    let post = |extra: Vec<(&'static str, &'static str)>, path: &'static str, body: String| {
+        let mut request = Request::post(path)
+            .header("cookie", &cookie)
+            .header("host", "127.0.0.1:3000")
+            .header("content-type", "application/x-www-form-urlencoded");
+        for (k, v) in extra {
+            request = request.header(k, v);
+        }
+        request.body(Body::from(body)).expect("request")
+    };
+    for headers in [
+        vec![("origin", "http://evil.example")],
+        vec![("origin", "null")],
+        vec![("sec-fetch-site", "cross-site")],
+        vec![
+            ("sec-fetch-site", "same-site"),
+            ("origin", "http://a.127.0.0.1:3000"),
+        ],
+    ] {
+        for path in [MoveTask::PATH, "/logout", "/login", "/setup"] {
+            let r = send(
+                crate::http::app_of_pool(&pool),
+                post(headers.clone(), path, form.clone()),
+            )
+            .await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN, "{path} {headers:?}");
+        }
+    }
+    assert_eq!(fingerprint(&pool).await, before, "nothing changed");
+    assert!(sessions(&pool).await >= 1, "the session was not ended");
+    // From our own page: accepted.
+    let r = send(
+        crate::http::app_of_pool(&pool),
+        post(
+            vec![
+                ("origin", "http://127.0.0.1:3000"),
+                ("sec-fetch-site", "same-origin"),
+            ],
+            MoveTask::PATH,
+            form,
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn sessions_end_when_idle_too_old_or_the_account_is_disabled(pool: PgPool) {
+    crate::seeded(&pool, 0).await;
+    // Idle: the stored session's expiry passed.
+    let cookie = operator(&pool).await;
+    sqlx::query("UPDATE switchyard.sessions SET expiry_date = now() - interval '1 second'")
+        .execute(&pool)
+        .await
+        .expect("expire");
+    let r = get_as(&pool, "/", Some(&cookie)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "idle session ended");
+
+    // Disabled: its live session stops at the next request.
+    let cookie = operator(&pool).await;
+    assert_eq!(
+        get_as(&pool, "/", Some(&cookie)).await.status,
+        StatusCode::OK
+    );
+    switchyard::store::accounts::disable(&pool, OPERATOR)
+        .await
+        .expect("disable");
+    let r = get_as(&pool, "/", Some(&cookie)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+
+    // Absolute: a router whose sessions last one second from sign-in.
+    switchyard::accounts::add(&pool, "short@example.com", PASSWORD, Role::Viewer)
+        .await
+        .expect("add");
+    let cookie = signed_in_as(&pool, "short@example.com", Role::Viewer).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let auth = switchyard::server::auth::AuthSettings {
+        absolute: std::time::Duration::from_secs(1),
+        ..Default::default()
+    };
+    let p = pool.clone();
+    let request = Request::get("/")
+        .header("accept", "text/html")
+        .header("cookie", &cookie)
+        .body(Body::empty())
+        .expect("request");
+    let r = send(move || crate::http::app_with(p, auth), request).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "too old");
+    let live: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM switchyard.sessions WHERE expiry_date > now()")
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+    assert_eq!(live, 0, "and deleted on the server");
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_secure_flag_follows_an_https_public_url(pool: PgPool) {
+    crate::seeded(&pool, 0).await;
+    switchyard::accounts::add(&pool, OPERATOR, PASSWORD, Role::Operator)
+        .await
+        .expect("add");
+    let auth = switchyard::server::auth::AuthSettings {
+        secure_cookie: true,
+        ..Default::default()
+    };
+    let p = pool.clone();
+    let form = format!("email={}&password={}", encode(OPERATOR), encode(PASSWORD));
+    let request = Request::post("/login")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(form))
+        .expect("request");
+    let r = send(move || crate::http::app_with(p, auth), request).await;
+    let set_cookie = header(&r, "set-cookie").unwrap_or("");
+    assert!(set_cookie.contains("Secure"), "{set_cookie}");
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn pages_show_a_viewer_no_controls_and_say_who_may(pool: PgPool) {
+    crate::seeded(&pool, 0).await;
+    let viewer = signed_in_as(&pool, "viewer@example.com", Role::Viewer).await;
+    let operator = operator(&pool).await;
+    // (page, what only an operator gets, what a viewer is told)
+    let pages = [
+        (
+            "/m/user-preferences/phases",
+            r#"aria-label="Phase 1 actions""#,
+            "Phase 1 actions: operators only",
+        ),
+        (
+            "/m/user-preferences/tasks",
+            r#"aria-label="New task""#,
+            "Creating, moving and editing tasks: operators only",
+        ),
+        (
+            "/m/user-preferences/plan",
+            "Edit plan",
+            "Editing and restoring the plan: operators only",
+        ),
+    ];
+    for (page, control, note) in pages {
+        let r = get_as(&pool, page, Some(&viewer)).await;
+        let html = String::from_utf8_lossy(&r.body);
+        assert_eq!(r.status, StatusCode::OK, "{page}");
+        assert!(!html.contains(control), "{page}: a viewer sees {control}");
+        assert!(html.contains(note), "{page}: {html}");
+        assert!(
+            html.contains("viewer@example.com"),
+            "{page}: who is signed in"
+        );
+        let r = get_as(&pool, page, Some(&operator)).await;
+        let html = String::from_utf8_lossy(&r.body);
+        assert!(html.contains(control), "{page}: an operator sees {control}");
+        assert!(!html.contains(note), "{page}");
+    }
+    let r = get_as(&pool, "/m/user-preferences/tasks", Some(&viewer)).await;
+    let html = String::from_utf8_lossy(&r.body);
+    assert!(!html.contains(r#"class="delete""#) && !html.contains("Move to "));
+}

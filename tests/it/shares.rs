@@ -1,0 +1,168 @@
+//! Share links: the token, what it opens, and that it changes nothing.
+
+use crate::http::{call_as, get_as, operator};
+use crate::DEMO;
+use axum::http::StatusCode;
+use leptos::server_fn::ServerFn;
+use sqlx::PgPool;
+use switchyard::store::shares::{self, Resolved};
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_token_is_random_stored_only_as_its_hash_and_opens_one_migration(pool: PgPool) {
+    crate::seeded(&pool, 0).await;
+    let (link, token) = shares::create(&pool, DEMO, "for #payments", None, "ops@example.com")
+        .await
+        .expect("create");
+    assert_eq!(token.len(), 32, "128 bits as hex");
+    let (_, other) = shares::create(&pool, DEMO, "", None, "ops@example.com")
+        .await
+        .expect("create");
+    assert_ne!(token, other);
+    // Nowhere in the table, in any column, as text.
+    let stored: String =
+        sqlx::query_scalar("SELECT string_agg(t::text, '|') FROM switchyard.share_links t")
+            .fetch_one(&pool)
+            .await
+            .expect("rows");
+    assert!(
+        !stored.contains(&token) && !stored.contains(&other),
+        "{stored}"
+    );
+    assert_eq!(link.label, "for #payments");
+
+    assert_eq!(
+        shares::resolve(&pool, &token).await.expect("resolve"),
+        Resolved::Open(DEMO.to_string())
+    );
+    let listed = shares::list(&pool, DEMO).await.expect("list");
+    assert!(listed
+        .iter()
+        .any(|l| l.id == link.id && l.last_used_at.is_some()));
+    for bad in ["", "nope", &"0".repeat(32), &format!("{token}0")] {
+        assert_eq!(
+            shares::resolve(&pool, bad).await.expect("resolve"),
+            Resolved::Unknown,
+            "{bad}"
+        );
+    }
+    // Unknown migration, past expiry: refused.
+    assert!(shares::create(&pool, "nope", "", None, "x").await.is_err());
+    let past = chrono::Utc::now() - chrono::Duration::hours(1);
+    assert!(shares::create(&pool, DEMO, "", Some(past), "x")
+        .await
+        .is_err());
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_share_page_is_read_only_and_stops_at_once_when_revoked(pool: PgPool) {
+    crate::seeded(&pool, 0).await;
+    let (link, token) = shares::create(&pool, DEMO, "chat", None, "ops@example.com")
+        .await
+        .expect("create");
+    let page = format!("/s/{token}");
+    let r = get_as(&pool, &page, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let html = String::from_utf8_lossy(&r.body);
+    for shown in [
+        "User Preferences Schema Migration",
+        "Read-only view, shared by link",
+        r#"property="og:description" content="Phase 1 of 5: Create new tables with indexes (pending), 0% done""#,
+        "Phase 1: Create new tables with indexes",
+        "Add dual-write",
+    ] {
+        assert!(html.contains(shown), "{shown}: {html}");
+    }
+    // No control, no way into the signed-in pages, no emails or recipe path.
+    // (The spec's to-do blocks are disabled checkboxes: shown, not inputs.)
+    for tag in html.split("<input").skip(1) {
+        let tag = tag.split('>').next().unwrap_or("");
+        assert!(
+            tag.contains("disabled"),
+            "an input on the share page: {tag}"
+        );
+    }
+    for hidden in [
+        "<button",
+        "<form",
+        "<textarea",
+        "<select",
+        "ops@example.com",
+        "recipes/",
+        "/dry-run/",
+        "Sign out",
+    ] {
+        assert!(!html.contains(hidden), "{hidden} on the share page: {html}");
+    }
+    // The token is not a session: the signed-in pages and every server
+    // function stay closed to it.
+    let r = get_as(&pool, &format!("/m/{DEMO}"), None).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let (status, _) = call_as(
+        &pool,
+        None,
+        switchyard::api::shares::GetShared::PATH,
+        &format!("token={token}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // Revoked: at once, a clear page, 410.
+    shares::revoke(&pool, link.id, "ops@example.com")
+        .await
+        .expect("revoke");
+    let r = get_as(&pool, &page, None).await;
+    assert_eq!(r.status, StatusCode::GONE);
+    let html = String::from_utf8_lossy(&r.body);
+    assert!(html.contains("This share link was revoked."), "{html}");
+    // Expired, unknown.
+    let (expiring, token2) = shares::create(
+        &pool,
+        DEMO,
+        "",
+        Some(chrono::Utc::now() + chrono::Duration::hours(1)),
+        "x",
+    )
+    .await
+    .expect("create");
+    sqlx::query(
+        "UPDATE switchyard.share_links SET expires_at = now() - interval '1 minute' WHERE id = $1",
+    )
+    .bind(expiring.id)
+    .execute(&pool)
+    .await
+    .expect("expire");
+    let r = get_as(&pool, &format!("/s/{token2}"), None).await;
+    assert_eq!(r.status, StatusCode::GONE);
+    assert!(String::from_utf8_lossy(&r.body).contains("This share link expired on"));
+    let r = get_as(&pool, &format!("/s/{}", "a".repeat(32)), None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    // A signed-in operator sees the same read-only page.
+    let cookie = operator(&pool).await;
+    let (_, token3) = shares::create(&pool, DEMO, "", None, "x")
+        .await
+        .expect("create");
+    let r = get_as(&pool, &format!("/s/{token3}"), Some(&cookie)).await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_badge_shows_the_phase_and_stops_with_the_link(pool: PgPool) {
+    crate::seeded(&pool, 0).await;
+    let (link, token) = shares::create(&pool, DEMO, "", None, "x")
+        .await
+        .expect("create");
+    let r = get_as(&pool, &format!("/s/{token}/badge.svg"), None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        crate::http::header(&r, "content-type"),
+        Some("image/svg+xml; charset=utf-8")
+    );
+    let svg = String::from_utf8_lossy(&r.body);
+    assert!(svg.contains("phase 1/5 pending · 0%"), "{svg}");
+    shares::revoke(&pool, link.id, "x").await.expect("revoke");
+    let r = get_as(&pool, &format!("/s/{token}/badge.svg"), None).await;
+    assert_eq!(r.status, StatusCode::GONE);
+    assert!(String::from_utf8_lossy(&r.body).contains("link revoked"));
+    let r = get_as(&pool, &format!("/s/{}/badge.svg", "b".repeat(32)), None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
