@@ -273,16 +273,7 @@ async fn table_update(
     triggers: bool,
 ) -> Result<f64, sqlx::Error> {
     let mut conn = session(pool, triggers).await?;
-    let language = ["fr", "de", "es", "ja"][round % 4];
-    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-    let t = Instant::now();
-    sqlx::query(TABLE_UPDATE)
-        .bind(rows)
-        .bind(language)
-        .execute(&mut *tx)
-        .await?;
-    let took = t.elapsed().as_secs_f64();
-    tx.rollback().await?;
+    let took = timed_update(&mut conn, rows, round, &[]).await?;
     sqlx::query("SET session_replication_role = origin")
         .execute(&mut *conn)
         .await?;
@@ -335,9 +326,20 @@ END $$",
 /// triggers (installed in the transaction, so rolled back with it).
 async fn hand_written_update(pool: &PgPool, rows: i64, round: usize) -> Result<f64, sqlx::Error> {
     let mut conn = pool.acquire().await?;
+    timed_update(&mut conn, rows, round, &HAND_WRITTEN_TRIGGER).await
+}
+
+/// In one transaction, rolled back: `setup`, then `TABLE_UPDATE` of `rows`
+/// documents (a different language each round), timed alone.
+async fn timed_update(
+    conn: &mut sqlx::PgConnection,
+    rows: i64,
+    round: usize,
+    setup: &[&str],
+) -> Result<f64, sqlx::Error> {
     let language = ["fr", "de", "es", "ja"][round % 4];
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-    for sql in HAND_WRITTEN_TRIGGER {
+    for sql in setup {
         sqlx::query(sql).execute(&mut *tx).await?;
     }
     let t = Instant::now();
