@@ -13,7 +13,8 @@
 //! (2 cores here: it takes part of the CPU the server could use).
 //! Settings: SWITCHYARD_BENCH_SECONDS (10), SWITCHYARD_BENCH_CONNECTIONS (32),
 //! SWITCHYARD_BENCH_ENCODING (what Chromium sends: "gzip, deflate, br, zstd"),
-//! SWITCHYARD_BENCH_PAGES (comma-separated paths; both pages by default).
+//! SWITCHYARD_BENCH_PAGES (comma-separated paths; by default `/`, the
+//! phases page and a share link's page).
 
 use sqlx::postgres::PgPoolOptions;
 use std::process::{Child, Command, Stdio};
@@ -125,9 +126,14 @@ async fn run() -> Result<(), Error> {
         "pages: {connections} keep-alive connections, {seconds} s each after 2 s warm-up, \
          Accept-Encoding: {encoding}"
     );
+    let share = share_link(&bin, &format!("{server_url}/switchyard_http_bench")).await?;
     let pages = std::env::var("SWITCHYARD_BENCH_PAGES")
         .map(|p| p.split(',').map(str::to_string).collect())
-        .unwrap_or_else(|_| PAGES.map(String::from).to_vec());
+        .unwrap_or_else(|_| {
+            let mut pages = PAGES.map(String::from).to_vec();
+            pages.push(share);
+            pages
+        });
     for page in &pages {
         load(&addr, page, connections, seconds, &encoding).await?;
     }
@@ -178,6 +184,22 @@ async fn sign_in(bin: &str, database_url: &str, addr: &str) -> Result<(), Error>
         .set(cookie.to_string())
         .map_err(|_| "signed in twice")?;
     Ok(())
+}
+
+/// A share link to the demo migration, made with the app's CLI: its path
+/// (`/s/{token}`), the page a reader of a chat message opens.
+async fn share_link(bin: &str, database_url: &str) -> Result<String, Error> {
+    let made = Command::new(bin)
+        .args(["share", "create", "user-preferences", "--label", "bench"])
+        .env("DATABASE_URL", database_url)
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::null())
+        .output()?;
+    let path = String::from_utf8(made.stdout)?.trim().to_string();
+    if !made.status.success() || !path.starts_with("/s/") {
+        return Err(format!("`switchyard share create` failed: {path:?}").into());
+    }
+    Ok(path)
 }
 
 /// The wasm and JS the home page loads, in each encoding.
@@ -314,8 +336,14 @@ async fn load(
             .map(|d| d.as_secs_f64() * 1000.0)
             .unwrap_or(f64::NAN)
     };
+    // A share link's token is a credential: printed as its route.
+    let shown = if page.starts_with("/s/") {
+        "/s/{token}"
+    } else {
+        page
+    };
     println!(
-        "  {page}: {rps:.0} requests/s (target >= {TARGET_RPS:.0}: {}), p50 {:.1} ms, p99 {:.1} ms, \
+        "  {shown}: {rps:.0} requests/s (target >= {TARGET_RPS:.0}: {}), p50 {:.1} ms, p99 {:.1} ms, \
          {:.1} KB per response ({}), {errors} errors",
         verdict(rps >= TARGET_RPS),
         pct(0.50),

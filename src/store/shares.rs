@@ -147,7 +147,14 @@ pub async fn revoke(pool: &PgPool, id: i64, by: &str) -> StoreResult<ShareLink> 
         .ok_or_else(|| StoreError::NotFound(format!("share link {id}")))
 }
 
-/// What `token` opens now; an open link's last use becomes now.
+/// How stale an open link's recorded last use may get: a link opened again
+/// within this time is not written to (a page view that writes a row on
+/// every request costs a WAL record and a commit each; "last used" to the
+/// minute is what the list needs).
+const LAST_USE_GRANULARITY: &str = "1 minute";
+
+/// What `token` opens now; an open link's last use becomes now (to the
+/// minute: see `LAST_USE_GRANULARITY`).
 pub async fn resolve(pool: &PgPool, token: &str) -> StoreResult<Resolved> {
     // Only well-formed tokens are looked up (any other text opens nothing).
     if token.len() != TOKEN_BYTES * 2 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -155,17 +162,24 @@ pub async fn resolve(pool: &PgPool, token: &str) -> StoreResult<Resolved> {
     }
     // (migration name, revoked at, expires at)
     type Found = (String, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
-    let row: Option<Found> = sqlx::query_as(
-        "UPDATE switchyard.share_links s
-         SET last_used_at = CASE WHEN s.revoked_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > now())
-                                 THEN now() ELSE s.last_used_at END
-         FROM switchyard.migrations m
-         WHERE m.id = s.migration_id AND s.token_sha256 = $1
-         RETURNING m.name, s.revoked_at, s.expires_at",
-    )
-    .bind(digest(&token.to_ascii_lowercase()))
-    .fetch_optional(pool)
-    .await?;
+    let sql = format!(
+        "WITH found AS (
+             SELECT s.id, m.name, s.revoked_at, s.expires_at,
+                    s.revoked_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > now())
+                      AND (s.last_used_at IS NULL
+                           OR s.last_used_at < now() - interval '{LAST_USE_GRANULARITY}') AS stale
+             FROM switchyard.share_links s JOIN switchyard.migrations m ON m.id = s.migration_id
+             WHERE s.token_sha256 = $1
+         ), touched AS (
+             UPDATE switchyard.share_links s SET last_used_at = now()
+             FROM found WHERE s.id = found.id AND found.stale
+         )
+         SELECT name, revoked_at, expires_at FROM found"
+    );
+    let row: Option<Found> = sqlx::query_as(&sql)
+        .bind(digest(&token.to_ascii_lowercase()))
+        .fetch_optional(pool)
+        .await?;
     Ok(match row {
         None => Resolved::Unknown,
         Some((_, Some(_), _)) => Resolved::Revoked,
