@@ -390,8 +390,10 @@ impl Conn {
         let accept = encoding
             .map(|e| format!("Accept-Encoding: {e}\r\n"))
             .unwrap_or_default();
+        // A share link is opened by people without an account: no cookie.
         let cookie = COOKIE
             .get()
+            .filter(|_| !path.starts_with("/s/"))
             .map(|c| format!("Cookie: {c}\r\n"))
             .unwrap_or_default();
         let request = format!(

@@ -39,13 +39,7 @@ pub async fn get_shared(token: String) -> Result<SharedView, AppError> {
     let spec = crate::store::migrations::spec(&pool, &name).await?;
     let plan = crate::store::migrations::plan(&pool, &name).await?;
     let tasks = crate::store::migrations::tasks(&pool, &name).await?;
-    let backfill_percent = match crate::server::context::console()?.view(&name).await {
-        Ok(view) => view.progress.map(|p| p.percent),
-        Err(e) => {
-            tracing::warn!(error = %e, "a share link's console view failed");
-            None
-        }
-    };
+    let backfill_percent = crate::store::console::backfill_percent(&pool, &name).await?;
     Ok(SharedView {
         summary,
         spec,

@@ -243,3 +243,26 @@ pub async fn read_flag(
     }
     Ok(flag)
 }
+
+/// How far migration `name`'s backfill has got, in percent: None before
+/// it started (or after a rollback of phase 2, which starts it again from
+/// nothing), as the console's progress says. What a share link's page
+/// shows, read without the rest of the console's snapshot.
+pub async fn backfill_percent(pool: &PgPool, name: &str) -> StoreResult<Option<f64>> {
+    let progress: Option<Json<BackfillProgress>> = sqlx::query_scalar(
+        "SELECT row_to_json(b) FROM (
+             SELECT b.last_key, b.rows_done, b.rows_total, b.quarantined, b.batch_size,
+                    b.rows_per_second, b.paused, b.target_batch_ms, b.throttle_ms, b.throttled
+             FROM switchyard.migrations m
+             JOIN switchyard.phase_states s ON s.migration_id = m.id AND s.position = $2
+             JOIN switchyard.backfill_progress b ON b.migration_name = m.name
+             WHERE m.name = $1 AND s.state NOT IN ($3, $4)) b",
+    )
+    .bind(name)
+    .bind(Phase::Backfill)
+    .bind(PhaseState::Pending.as_str())
+    .bind(PhaseState::RolledBack.as_str())
+    .fetch_optional(pool)
+    .await?;
+    Ok(progress.map(|p| p.0.percent()))
+}

@@ -43,6 +43,9 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// A pooled connection used this recently is handed out without a ping.
+const RECENTLY_USED: Duration = Duration::from_secs(1);
+
 /// Opens a pool; fails fast with a clear error when the server is unreachable.
 #[tracing::instrument(skip(database_url))]
 pub async fn connect(database_url: &str, max_connections: u32) -> StoreResult<PgPool> {
@@ -50,6 +53,20 @@ pub async fn connect(database_url: &str, max_connections: u32) -> StoreResult<Pg
     let pool = PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))
+        // sqlx pings every connection it hands out by default: a round trip
+        // more for each query of a page (a page makes three or four). A
+        // connection used in the last second is known to work; one idle for
+        // longer (say, across a restart of Postgres) is still pinged first,
+        // and replaced if the ping fails.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for < RECENTLY_USED {
+                    return Ok(true);
+                }
+                Ok(sqlx::Connection::ping(conn).await.is_ok())
+            })
+        })
         .connect_with(options)
         .await?;
     Ok(pool)

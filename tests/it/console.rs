@@ -393,3 +393,44 @@ async fn each_phase_dry_run_is_loaded_on_its_own(pool: PgPool) {
         Err(ConsoleError::NotFound(_))
     ));
 }
+
+/// A share link's page reads the backfill's percent on its own (not the
+/// console's whole snapshot): it must say what the console says, before the
+/// backfill, after it, and after its rollback.
+#[sqlx::test(migrations = "./migrations")]
+async fn the_share_pages_backfill_percent_is_the_consoles(pool: PgPool) {
+    use switchyard::store::console::backfill_percent;
+    crate::seeded(&pool, 500).await;
+    let console = console_of(&pool);
+    let consoles = |v: switchyard::model::console::ConsoleView| v.progress.map(|p| p.percent);
+    assert_eq!(backfill_percent(&pool, DEMO).await.expect("read"), None);
+    assert_eq!(consoles(console.view(DEMO).await.expect("view")), None);
+    for phase in [Phase::Expand, Phase::Backfill] {
+        console
+            .act(DEMO, phase, PhaseAction::Run, false, "test")
+            .await
+            .expect("run");
+        wait_for_state(&pool, phase, PhaseState::Done).await;
+    }
+    let done = backfill_percent(&pool, DEMO).await.expect("read");
+    assert_eq!(done, consoles(console.view(DEMO).await.expect("view")));
+    assert_eq!(done, Some(100.0), "a finished backfill has done every row");
+    // Half-way, as a running backfill records it.
+    sqlx::query(
+        "UPDATE switchyard.backfill_progress SET rows_done = rows_total / 2 WHERE migration_name = $1",
+    )
+    .bind(DEMO)
+    .execute(&pool)
+    .await
+    .expect("update");
+    let half = backfill_percent(&pool, DEMO).await.expect("read");
+    assert_eq!(half, consoles(console.view(DEMO).await.expect("view")));
+    assert!(half.is_some_and(|p| p > 0.0 && p < 100.0), "{half:?}");
+    console
+        .act(DEMO, Phase::Backfill, PhaseAction::RollBack, false, "test")
+        .await
+        .expect("roll back");
+    wait_for_state(&pool, Phase::Backfill, PhaseState::RolledBack).await;
+    assert_eq!(backfill_percent(&pool, DEMO).await.expect("read"), None);
+    assert_eq!(consoles(console.view(DEMO).await.expect("view")), None);
+}

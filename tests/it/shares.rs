@@ -166,3 +166,65 @@ async fn the_badge_shows_the_phase_and_stops_with_the_link(pool: PgPool) {
     let r = get_as(&pool, &format!("/s/{}/badge.svg", "b".repeat(32)), None).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
+
+/// Opening a share link's page many times writes its last use once (to
+/// the minute), and not at all for a revoked link.
+#[sqlx::test(migrations = "./migrations")]
+async fn opening_a_share_link_writes_its_last_use_once_a_minute(pool: PgPool) {
+    use switchyard::store::shares::{create, resolve, revoke, Resolved};
+    crate::seeded(&pool, 10).await;
+    let (link, token) = create(&pool, DEMO, "chat", None, "test")
+        .await
+        .expect("create");
+    let row_version = || async {
+        sqlx::query_scalar::<_, String>(
+            "SELECT xmin::text FROM switchyard.share_links WHERE id = $1",
+        )
+        .bind(link.id)
+        .fetch_one(&pool)
+        .await
+        .expect("xmin")
+    };
+    let before = row_version().await;
+    assert_eq!(
+        resolve(&pool, &token).await.expect("resolve"),
+        Resolved::Open(DEMO.into())
+    );
+    let first_use = row_version().await;
+    assert_ne!(before, first_use, "the first use is recorded");
+    for _ in 0..5 {
+        assert_eq!(
+            resolve(&pool, &token).await.expect("resolve"),
+            Resolved::Open(DEMO.into())
+        );
+    }
+    assert_eq!(
+        first_use,
+        row_version().await,
+        "later uses within a minute write nothing"
+    );
+    // A use a minute later is recorded again.
+    sqlx::query("UPDATE switchyard.share_links SET last_used_at = now() - interval '2 minutes' WHERE id = $1")
+        .bind(link.id)
+        .execute(&pool)
+        .await
+        .expect("age");
+    let aged = row_version().await;
+    resolve(&pool, &token).await.expect("resolve");
+    assert_ne!(
+        aged,
+        row_version().await,
+        "a use after a minute is recorded"
+    );
+    revoke(&pool, link.id, "test").await.expect("revoke");
+    let revoked = row_version().await;
+    assert_eq!(
+        resolve(&pool, &token).await.expect("resolve"),
+        Resolved::Revoked
+    );
+    assert_eq!(
+        revoked,
+        row_version().await,
+        "a revoked link's use is not recorded"
+    );
+}
