@@ -206,7 +206,12 @@ pub async fn phase_run(
             std::process::exit(130);
         }
     });
-    match engine.apply(phase, &ctl).await {
+    let outcome = engine.apply(phase, &ctl).await;
+    // Pages watching this migration saw the lock held at its last event.
+    if let Err(e) = store::events::announce(&conn.pool, &engine.recipe().name).await {
+        tracing::warn!(error = %e, "could not tell live pages that the run ended");
+    }
+    match outcome {
         Ok(Outcome::Done) => {
             println!("phase {phase}: done");
             ExitCode::SUCCESS
@@ -229,7 +234,12 @@ pub async fn phase_rollback(phase: Phase, file: &Path, conn: &Connection) -> Exi
         Err(code) => return code,
     };
     let engine = engine(recipe, conn);
-    match engine.rollback(phase).await {
+    let outcome = engine.rollback(phase).await;
+    // Pages watching this migration saw the lock held at its last event.
+    if let Err(e) = store::events::announce(&conn.pool, &engine.recipe().name).await {
+        tracing::warn!(error = %e, "could not tell live pages that the rollback ended");
+    }
+    match outcome {
         Ok(()) => {
             println!("phase {phase}: rolled back");
             ExitCode::SUCCESS

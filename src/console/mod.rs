@@ -674,24 +674,36 @@ async fn act(
                 accept_quarantine,
                 ..RunControl::default()
             };
+            let (pool, name) = (console.pool.clone(), name.to_string());
             tokio::spawn(async move {
                 if let Err(e) = engine.apply(phase, &ctl).await {
                     tracing::warn!(%phase, error = %e, "phase run ended with an error");
                 }
+                runner_gone(&pool, &name).await;
             });
         }
         PhaseAction::Pause | PhaseAction::Abort => {
             engine.request_stop(action == PhaseAction::Abort).await?;
         }
         PhaseAction::RollBack => {
+            let (pool, name) = (console.pool.clone(), name.to_string());
             tokio::spawn(async move {
                 if let Err(e) = engine.rollback(phase).await {
                     tracing::warn!(%phase, error = %e, "rollback ended with an error");
                 }
+                runner_gone(&pool, &name).await;
             });
         }
     }
     Ok(())
+}
+
+/// A runner has let go of migration `name`'s lock: live pages are told,
+/// as their last view may have been built while it still held it.
+async fn runner_gone(pool: &PgPool, name: &str) {
+    if let Err(e) = crate::store::events::announce(pool, name).await {
+        tracing::warn!(error = %e, "could not tell live pages that the runner ended");
+    }
 }
 
 async fn throttle(

@@ -52,3 +52,20 @@ pub async fn append(
         .await?;
     Ok(id)
 }
+
+/// Wakes every live page of migration `name` (on every instance) without
+/// writing an event: for a change that has none, such as a runner's lock
+/// released after its last event was announced (a page built on that event
+/// still saw the lock held, and would say "another runner is active" until
+/// the next event).
+pub async fn announce(pool: &sqlx::PgPool, name: &str) -> StoreResult<()> {
+    sqlx::query(
+        "SELECT pg_notify($1, json_build_object('migration_id', m.id)::text)
+         FROM switchyard.migrations m WHERE m.name = $2",
+    )
+    .bind(EVENTS_CHANNEL)
+    .bind(name)
+    .execute(pool)
+    .await?;
+    Ok(())
+}

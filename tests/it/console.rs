@@ -434,3 +434,40 @@ async fn the_share_pages_backfill_percent_is_the_consoles(pool: PgPool) {
     assert_eq!(backfill_percent(&pool, DEMO).await.expect("read"), None);
     assert_eq!(consoles(console.view(DEMO).await.expect("view")), None);
 }
+
+/// A runner's last event is announced while it still holds the migration's
+/// lock: a page rebuilt on it says "another runner is active". Once the
+/// lock is let go, live pages are woken once more (with no event written),
+/// so the last view they build shows the migration free.
+#[sqlx::test(migrations = "./migrations")]
+async fn live_pages_are_woken_when_the_runner_lets_go(pool: PgPool) {
+    crate::seeded(&pool, 10).await;
+    let hub = LiveHub::start(pool.clone());
+    let mut heard = hub.subscribe();
+    tokio::time::sleep(Duration::from_millis(300)).await; // LISTEN is up
+    let events = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM switchyard.events")
+            .fetch_one(&pool)
+            .await
+            .expect("count")
+    };
+    let before = events().await;
+    console_of(&pool)
+        .act(DEMO, Phase::Expand, PhaseAction::Run, false, "test")
+        .await
+        .expect("run");
+    wait_for_state(&pool, Phase::Expand, PhaseState::Done).await;
+    // Everything announced has arrived well within this.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let written = events().await - before;
+    let mut notes = 0;
+    while heard.try_recv().is_ok() {
+        notes += 1;
+    }
+    assert!(written > 0, "the run wrote events");
+    assert_eq!(
+        notes,
+        written + 1,
+        "each event is announced, and the lock's release once more"
+    );
+}
