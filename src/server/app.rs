@@ -117,6 +117,7 @@ pub fn router_with(
             move || {
                 provide_context(context_pool.clone());
                 provide_context(console.clone());
+                provide_context(super::auth::TakenOnce::default());
             },
             {
                 let options = leptos_options.clone();

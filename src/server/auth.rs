@@ -390,16 +390,35 @@ pub async fn keep_once<T: Serialize>(key: &str, value: &T) -> Result<(), AppErro
         .map_err(|e| super::error::internal(&e))
 }
 
-/// What `keep_once` kept under `key`, removed from the session.
+/// What one page request took with `take_once`, by key: a page may build a
+/// section more than once while rendering (a parent's Suspense renders its
+/// children again once its data arrives), and every one of them must show
+/// what the first took. Provided anew for every request (`server::app`).
+#[derive(Clone, Default)]
+pub struct TakenOnce(
+    Arc<tokio::sync::Mutex<std::collections::HashMap<String, Option<serde_json::Value>>>>,
+);
+
+/// What `keep_once` kept under `key`, removed from the session (and kept
+/// for the rest of this request: the look-up holds the request's lock, so
+/// two sections asking at once both get it).
 pub async fn take_once<T: serde::de::DeserializeOwned>(key: &str) -> Option<T> {
+    let key = format!("once:{key}");
+    let taken = leptos::prelude::use_context::<TakenOnce>().unwrap_or_default();
+    let mut taken = taken.0.lock().await;
+    if let Some(value) = taken.get(&key) {
+        return value.clone().and_then(|v| serde_json::from_value(v).ok());
+    }
     let session = request_session()?;
-    match session.remove::<T>(&format!("once:{key}")).await {
+    let value = match session.remove::<serde_json::Value>(&key).await {
         Ok(value) => value,
         Err(e) => {
             tracing::warn!(error = %e, "reading a kept value from the session failed");
             None
         }
-    }
+    };
+    taken.insert(key, value.clone());
+    value.and_then(|v| serde_json::from_value(v).ok())
 }
 
 /// Did the request come from a form posted without JavaScript (the browser
