@@ -54,4 +54,6 @@ test("an operator asks, another approves, and phase 4 can run", async ({ browser
   await expect(approval(asker)).toContainText("looks good", { timeout: 15_000 });
   await expect(run(asker, 4)).toBeEnabled();
   await expect(asker.locator(".event-log")).toContainText("approved: looks good");
+  // Their live feeds end with them, before the next test runs phases.
+  for (const page of [admin, asker, checker]) await page.context().close();
 });

@@ -51,4 +51,5 @@ test("a share link made on the page is live and stops when revoked there", async
   const again = await reader.goto(path);
   expect(again?.status()).toBe(410);
   await expect(reader.getByText("This share link was revoked.")).toBeVisible();
+  await reader.context().close();
 });
