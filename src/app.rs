@@ -6,12 +6,14 @@ use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use crate::ui::account::{AccountBar, SetupPage, SignInPage};
+use crate::ui::admin::AdminPage;
 use crate::ui::home::HomePage;
 use crate::ui::migration::MigrationPage;
 use crate::ui::not_found::NotFound;
 use crate::ui::phases::PhasesSection;
 use crate::ui::plan::PlanSection;
 use crate::ui::share::SharePage;
+use crate::ui::share_links::ShareSection;
 use crate::ui::spec::SpecSection;
 use crate::ui::tasks::TasksSection;
 
@@ -85,6 +87,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <NotFound what="page"/> }>
                     <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
                     <Route path=path!("/login") view=SignInPage/>
+                    <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async/>
                     <Route path=path!("/setup") view=SetupPage ssr=SsrMode::Async/>
                     <Route path=path!("/s/:token") view=SharePage ssr=SsrMode::Async/>
                     <ParentRoute path=path!("/m/:name") view=MigrationPage ssr=SsrMode::Async>
@@ -92,6 +95,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("plan") view=PlanSection/>
                         <Route path=path!("tasks") view=TasksSection/>
                         <Route path=path!("phases") view=PhasesSection/>
+                        <Route path=path!("share") view=ShareSection/>
                     </ParentRoute>
                 </Routes>
             </main>

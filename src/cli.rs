@@ -177,22 +177,106 @@ fn print_progress(p: &BackfillProgress) {
     );
 }
 
-pub async fn phase_run(
-    phase: Phase,
-    file: &Path,
-    accept_quarantine: bool,
-    accept_differences: bool,
+/// How `phase run` was asked to run.
+#[derive(Clone, Debug, Default)]
+pub struct RunFlags {
+    pub accept_quarantine: bool,
+    pub accept_differences: bool,
+    /// `--override --as EMAIL`: run without a required approval, on this
+    /// admin's authority (password checked, recorded).
+    pub override_as: Option<String>,
+}
+
+/// The password of `email` for an override: asked at a terminal (not
+/// echoed), else the first line of stdin. Never argv.
+fn read_admin_password(email: &str) -> Result<String, String> {
+    use std::io::{BufRead, IsTerminal};
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        rpassword::prompt_password(format!("Password of admin {email}: "))
+            .map_err(|e| format!("reading the password: {e}"))
+    } else {
+        let mut line = String::new();
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| format!("reading the password from stdin: {e}"))?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+    }
+}
+
+/// Phases 4 and 5 of a migration whose admin requires an approval run only
+/// with a current one (`crate::approvals`), as from the web console. Without
+/// it the run is refused (exit 4), unless `--override --as EMAIL` names an
+/// enabled admin account and its password is given (checked like a
+/// sign-in, failures counted): the override is then recorded in the event
+/// log as the CLI actor's, naming the admin.
+async fn approval_gate(
     conn: &Connection,
-) -> ExitCode {
+    name: &str,
+    phase: Phase,
+    override_as: Option<&str>,
+) -> Result<(), ExitCode> {
+    let why = match crate::approvals::why_not_run(&conn.pool, name, phase).await {
+        Ok(why) => why,
+        Err(e) => {
+            eprintln!("error: reading the approvals: {e}");
+            return Err(ExitCode::from(EXIT_FAILED));
+        }
+    };
+    let Some(why) = why else {
+        return Ok(());
+    };
+    let Some(admin) = override_as else {
+        eprintln!("error: refused: {why}");
+        eprintln!("(an admin can run it anyway with --override --as EMAIL; that is recorded)");
+        return Err(ExitCode::from(EXIT_REFUSED));
+    };
+    let password = read_admin_password(admin).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(EXIT_FAILED)
+    })?;
+    let limits = crate::accounts::SignInLimits::default();
+    let account = match crate::accounts::sign_in(&conn.pool, &limits, admin, &password, "cli").await
+    {
+        Ok(account) => account,
+        Err(e) => {
+            eprintln!("error: refused: --as {admin}: {e}");
+            return Err(ExitCode::from(EXIT_REFUSED));
+        }
+    };
+    if account.role != crate::model::account::Role::Admin {
+        eprintln!("error: refused: --as {admin}: only an admin can override an approval");
+        return Err(ExitCode::from(EXIT_REFUSED));
+    }
+    if let Err(e) =
+        crate::approvals::record_override(&conn.pool, name, phase, &account.email, &conn.actor)
+            .await
+    {
+        eprintln!("error: recording the override: {e}");
+        return Err(ExitCode::from(EXIT_FAILED));
+    }
+    eprintln!(
+        "note: phase {phase} runs without a valid approval ({why}), overridden by admin {}; recorded",
+        account.email
+    );
+    Ok(())
+}
+
+pub async fn phase_run(phase: Phase, file: &Path, flags: &RunFlags, conn: &Connection) -> ExitCode {
     let recipe = match load_recipe(file) {
         Ok(r) => r,
         Err(code) => return code,
     };
+    if let Err(code) = approval_gate(conn, &recipe.name, phase, flags.override_as.as_deref()).await
+    {
+        return code;
+    }
     // (Phase 1 checks the database itself, refusing with every problem.)
     let engine = engine(recipe, conn);
     let ctl = RunControl {
-        accept_quarantine,
-        accept_differences,
+        accept_quarantine: flags.accept_quarantine,
+        accept_differences: flags.accept_differences,
         on_progress: Some(Arc::new(print_progress)),
         ..RunControl::default()
     };
@@ -389,9 +473,9 @@ fn print_account(a: &store::accounts::Account) {
     );
 }
 
-/// `switchyard user add EMAIL --role ROLE`.
+/// `switchyard user add EMAIL --role ROLE` (recorded as the CLI actor's).
 pub async fn user_add(
-    pool: &sqlx::PgPool,
+    conn: &Connection,
     email: &str,
     role: crate::model::account::Role,
 ) -> ExitCode {
@@ -402,7 +486,7 @@ pub async fn user_add(
             return ExitCode::from(EXIT_FAILED);
         }
     };
-    match crate::accounts::add(pool, email, &password, role).await {
+    match crate::accounts::add_by(&conn.pool, email, &password, role, &conn.actor).await {
         Ok(account) => {
             print_account(&account);
             ExitCode::SUCCESS
@@ -429,23 +513,23 @@ pub async fn user_list(pool: &sqlx::PgPool) -> ExitCode {
 }
 
 /// `switchyard user set-role EMAIL ROLE`, `user disable EMAIL`,
-/// `user unlock EMAIL`.
-pub async fn user_change(pool: &sqlx::PgPool, change: UserChange<'_>) -> ExitCode {
-    let result = match change {
-        UserChange::Role(email, role) => store::accounts::set_role(pool, email, role)
-            .await
-            .map(|a| print_account(&a)),
-        UserChange::Disable(email) => store::accounts::disable(pool, email)
-            .await
-            .map(|a| print_account(&a)),
-        UserChange::Unlock(email) => {
-            store::accounts::clear_failures(pool, &crate::accounts::account_key(email))
-                .await
-                .map(|n| println!("{email}: {n} failed sign-in(s) forgotten"))
-        }
+/// `user unlock EMAIL` (each recorded as the CLI actor's).
+pub async fn user_change(conn: &Connection, change: UserChange<'_>) -> ExitCode {
+    use crate::accounts::{Change, Changed};
+    let (email, change) = match change {
+        UserChange::Role(email, role) => (email, Change::Role(role)),
+        UserChange::Disable(email) => (email, Change::Disable),
+        UserChange::Unlock(email) => (email, Change::Unlock),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
+    match crate::accounts::change(&conn.pool, email, change, &conn.actor, None).await {
+        Ok(Changed::Account(a)) => {
+            print_account(&a);
+            ExitCode::SUCCESS
+        }
+        Ok(Changed::Unlocked(n)) => {
+            println!("{email}: {n} failed sign-in(s) forgotten");
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(EXIT_FAILED)

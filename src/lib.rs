@@ -16,6 +16,8 @@ pub mod accounts;
 pub mod api;
 pub mod app;
 #[cfg(feature = "ssr")]
+pub mod approvals;
+#[cfg(feature = "ssr")]
 pub mod cli;
 #[cfg(feature = "ssr")]
 pub mod console;

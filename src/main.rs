@@ -139,6 +139,15 @@ enum PhaseCommand {
         /// Phase 4: proceed although verification lists differences (recorded).
         #[arg(long)]
         accept_differences: bool,
+        /// Phases 4 and 5: run without a current approval where one is
+        /// required. Needs --as EMAIL, an enabled admin account whose
+        /// password is read from stdin (or asked at a terminal); recorded in
+        /// the event log.
+        #[arg(long = "override", requires = "as_admin")]
+        override_approval: bool,
+        /// The admin taking responsibility for --override.
+        #[arg(long = "as", value_name = "EMAIL", requires = "override_approval")]
+        as_admin: Option<String>,
     },
     /// Roll back phase N (phases roll back in reverse order).
     Rollback { phase: Phase, file: PathBuf },
@@ -220,7 +229,16 @@ async fn run_engine_command(command: Command) -> ExitCode {
                     file,
                     accept_quarantine,
                     accept_differences,
-                } => cli::phase_run(phase, &file, accept_quarantine, accept_differences, &p).await,
+                    override_approval,
+                    as_admin,
+                } => {
+                    let flags = cli::RunFlags {
+                        accept_quarantine,
+                        accept_differences,
+                        override_as: as_admin.filter(|_| override_approval),
+                    };
+                    cli::phase_run(phase, &file, &flags, &p).await
+                }
                 PhaseCommand::Rollback { phase, file } => {
                     cli::phase_rollback(phase, &file, &p).await
                 }
@@ -237,16 +255,16 @@ async fn run_engine_command(command: Command) -> ExitCode {
         },
         Command::User { command } => match need(pool) {
             Ok(p) => match command {
-                UserCommand::Add { email, role } => cli::user_add(&p.pool, &email, role).await,
+                UserCommand::Add { email, role } => cli::user_add(&p, &email, role).await,
                 UserCommand::List => cli::user_list(&p.pool).await,
                 UserCommand::SetRole { email, role } => {
-                    cli::user_change(&p.pool, cli::UserChange::Role(&email, role)).await
+                    cli::user_change(&p, cli::UserChange::Role(&email, role)).await
                 }
                 UserCommand::Disable { email } => {
-                    cli::user_change(&p.pool, cli::UserChange::Disable(&email)).await
+                    cli::user_change(&p, cli::UserChange::Disable(&email)).await
                 }
                 UserCommand::Unlock { email } => {
-                    cli::user_change(&p.pool, cli::UserChange::Unlock(&email)).await
+                    cli::user_change(&p, cli::UserChange::Unlock(&email)).await
                 }
             },
             Err(c) => c,

@@ -36,6 +36,8 @@ const bin = () => process.env.SWITCHYARD_BIN ?? path.join(ROOT, "target", "relea
 export type Who = { email: string; password: string; role: "admin" | "operator" | "viewer" };
 export const OPERATOR: Who = { email: "operator@e2e.example", password: "operator password", role: "operator" };
 export const VIEWER: Who = { email: "viewer@e2e.example", password: "viewer password", role: "viewer" };
+export const CHECKER: Who = { email: "checker@e2e.example", password: "checker password", role: "operator" };
+export const ADMIN: Who = { email: "admin@e2e.example", password: "admin password", role: "admin" };
 
 /// Adds the account with the CLI unless it exists.
 export function ensureAccount(who: Who) {
@@ -90,12 +92,12 @@ export async function signedIn(who: Who) {
 }
 
 /// Runs `switchyard ARGS` on the server's database; returns its stdout.
-export function switchyard(args: string[]): string {
+export function switchyard(args: string[], timeout = 30_000): string {
   return execFileSync(bin(), args, {
     cwd: ROOT,
     env: { ...process.env, DATABASE_URL: databaseUrl(), RUST_LOG: "warn" },
     stdio: "pipe",
-    timeout: 30_000,
+    timeout,
   }).toString();
 }
 

@@ -6,6 +6,7 @@
 //! `AppError`.
 
 pub mod accounts;
+pub mod approvals;
 pub mod console;
 pub mod migrations;
 pub mod plans;

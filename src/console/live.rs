@@ -18,22 +18,33 @@ use tokio::sync::{broadcast, mpsc};
 
 use crate::engine::vocab::ReadFlag;
 use crate::engine::{Phase, ReadsFrom};
+use crate::model::share::SharedLive;
 use crate::model::AppError;
 use crate::store::events::EVENTS_CHANNEL;
 use crate::store::{self, StoreError};
 
-/// Per-instance fan-out of engine notifications (migration ids). Its
-/// listening task (and the database session it holds) ends when the last
-/// clone of the hub is dropped with the app that owns it.
+/// Per-instance fan-out of event notifications. Its listening task (and
+/// the database session it holds) ends when the last clone of the hub is
+/// dropped with the app that owns it.
 #[derive(Clone)]
 pub struct LiveHub {
-    tx: broadcast::Sender<i64>,
+    tx: broadcast::Sender<Wake>,
     _alive: mpsc::Sender<()>,
+}
+
+/// What an event notification wakes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wake {
+    /// The feeds of this migration (by id): something of it changed.
+    Migration(i64),
+    /// Every feed: an account event (a sign-out, an account disabled or
+    /// changed); each checks that its session still holds.
+    Accounts,
 }
 
 #[derive(Deserialize)]
 struct Note {
-    migration_id: i64,
+    migration_id: Option<i64>,
 }
 
 impl LiveHub {
@@ -62,19 +73,22 @@ impl LiveHub {
         hub
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<i64> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Wake> {
         self.tx.subscribe()
     }
 }
 
-async fn listen(pool: &PgPool, tx: &broadcast::Sender<i64>) -> Result<(), sqlx::Error> {
+async fn listen(pool: &PgPool, tx: &broadcast::Sender<Wake>) -> Result<(), sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener.listen(EVENTS_CHANNEL).await?;
     loop {
         let note = listener.recv().await?;
         if let Ok(n) = serde_json::from_str::<Note>(note.payload()) {
             // No receivers is fine: nobody is watching.
-            let _ = tx.send(n.migration_id);
+            let _ = tx.send(match n.migration_id {
+                Some(id) => Wake::Migration(id),
+                None => Wake::Accounts,
+            });
         }
     }
 }
@@ -86,8 +100,21 @@ pub struct LiveState {
     pub hub: LiveHub,
 }
 
-/// `GET /live/{name}`: the console view now, then again after every event.
-pub async fn sse(State(state): State<LiveState>, Path(name): Path<String>) -> Response {
+/// `GET /live/{name}`: the console view now, then again after every event
+/// of the migration. The feed belongs to the session that opened it: after
+/// every account event (a sign-out, an account disabled) it checks that the
+/// session is still signed in with an enabled account, and ends at once
+/// when not.
+pub async fn sse(
+    State(state): State<LiveState>,
+    Path(name): Path<String>,
+    session: Option<axum::Extension<tower_sessions::Session>>,
+    account: Option<axum::Extension<crate::server::auth::Current>>,
+) -> Response {
+    let owner = match (session.and_then(|s| s.0.id()), account) {
+        (Some(id), Some(account)) => Some((id.to_string(), account.0 .0.id)),
+        _ => None,
+    };
     let id = match store::console::migration_id(state.console.pool(), &name).await {
         Ok(id) => id,
         Err(e) => {
@@ -98,7 +125,7 @@ pub async fn sse(State(state): State<LiveState>, Path(name): Path<String>) -> Re
     let Some(id) = id else {
         return (StatusCode::NOT_FOUND, "no such migration").into_response();
     };
-    Sse::new(updates(state, name, id))
+    Sse::new(updates(state, name, id, owner))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
 }
@@ -107,7 +134,10 @@ struct Feed {
     state: LiveState,
     name: String,
     id: i64,
-    rx: broadcast::Receiver<i64>,
+    /// The session that opened the feed, and its account (None: a caller
+    /// without either, as in-process tests build one).
+    owner: Option<(String, i64)>,
+    rx: broadcast::Receiver<Wake>,
     first: bool,
 }
 
@@ -115,22 +145,30 @@ fn updates(
     state: LiveState,
     name: String,
     id: i64,
+    owner: Option<(String, i64)>,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     let rx = state.hub.subscribe();
     let feed = Feed {
         state,
         name,
         id,
+        owner,
         rx,
         first: true,
     };
     futures::stream::unfold(feed, |mut feed| async move {
         if !feed.first {
             // Wait for an event of this migration, then coalesce a burst
-            // (progress ticks) into one update.
+            // (progress ticks) into one update. An account event first
+            // checks that the feed's session still holds.
             loop {
                 match feed.rx.recv().await {
-                    Ok(m) if m == feed.id => break,
+                    Ok(Wake::Migration(m)) if m == feed.id => break,
+                    Ok(Wake::Accounts) => {
+                        if !session_holds(&feed).await {
+                            return None;
+                        }
+                    }
                     Ok(_) => continue,
                     Err(broadcast::error::RecvError::Lagged(_)) => break,
                     Err(broadcast::error::RecvError::Closed) => return None,
@@ -154,6 +192,150 @@ fn updates(
         };
         Some((Ok(event), feed))
     })
+}
+
+/// Is the feed's session still signed in with an enabled account? (A feed
+/// without a session has nothing to check.) When the database cannot say,
+/// the feed ends: the browser reconnects through the guard.
+async fn session_holds(feed: &Feed) -> bool {
+    let Some((session, account)) = &feed.owner else {
+        return true;
+    };
+    match store::accounts::session_signed_in(feed.state.console.pool(), session, *account).await {
+        Ok(holds) => holds,
+        Err(e) => {
+            tracing::warn!(error = %e, "live: checking the session failed");
+            false
+        }
+    }
+}
+
+/// What a share page's feed sends: the migration's moving parts, read as
+/// the page reads them.
+async fn shared_live(
+    console: &super::Console,
+    name: &str,
+) -> Result<SharedLive, super::ConsoleError> {
+    let pool = console.pool();
+    let summary = store::migrations::find_summary(pool, name).await?;
+    let plan = store::migrations::plan(pool, name).await?;
+    let backfill_percent = console.view(name).await?.progress.map(|p| p.percent);
+    Ok(SharedLive::of(&summary, &plan.phases, backfill_percent))
+}
+
+/// How often an open share feed checks its link when nothing happens (an
+/// expiry wakes no one; a revocation is an event and is seen at once).
+const SHARE_RECHECK: Duration = Duration::from_secs(30);
+
+/// `GET /s/{token}/live`: a share link's live feed: its page's moving parts
+/// (`SharedLive`, no emails) now, then after every event of its migration,
+/// for as long as the link is open. When it is revoked (an event, so at
+/// once) or expires, the feed sends `gone` and ends; asked for again, it
+/// answers 410 like the page.
+pub async fn shared_sse(State(state): State<LiveState>, Path(token): Path<String>) -> Response {
+    use crate::store::shares::{resolve, Resolved};
+    let pool = state.console.pool();
+    let name = match resolve(pool, &token).await {
+        Ok(Resolved::Open(name)) => name,
+        Ok(Resolved::Revoked | Resolved::Expired(_)) => {
+            return (StatusCode::GONE, "this share link no longer works").into_response()
+        }
+        Ok(Resolved::Unknown) => return (StatusCode::NOT_FOUND, "unknown link").into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "shared live: resolving the link failed");
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+    };
+    let id = match store::console::migration_id(pool, &name).await {
+        Ok(Some(id)) => id,
+        Ok(None) => return (StatusCode::NOT_FOUND, "unknown link").into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "shared live: lookup failed");
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+    };
+    let rx = state.hub.subscribe();
+    let feed = SharedFeed {
+        state,
+        token,
+        name,
+        id,
+        rx,
+        step: SharedStep::First,
+    };
+    let stream = futures::stream::unfold(feed, |mut feed| async move {
+        match feed.step {
+            SharedStep::Ended => return None,
+            SharedStep::First => {}
+            SharedStep::Waiting => {
+                // An event of this migration, or the recheck's time.
+                let woken = tokio::time::timeout(SHARE_RECHECK, async {
+                    loop {
+                        match feed.rx.recv().await {
+                            Ok(Wake::Migration(m)) if m == feed.id => return true,
+                            Ok(_) => continue,
+                            Err(broadcast::error::RecvError::Lagged(_)) => return true,
+                            Err(broadcast::error::RecvError::Closed) => return false,
+                        }
+                    }
+                })
+                .await;
+                if matches!(woken, Ok(false)) {
+                    return None;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                while feed.rx.try_recv().is_ok() {}
+            }
+        }
+        let pool = feed.state.console.pool();
+        match store::shares::still_open(pool, &feed.token).await {
+            Ok(true) => {}
+            Ok(false) => {
+                feed.step = SharedStep::Ended;
+                let gone = Event::default()
+                    .event("gone")
+                    .data("this share link no longer works");
+                return Some((Ok(gone), feed));
+            }
+            Err(e) => {
+                // Not known to be open: stop rather than keep showing it.
+                tracing::warn!(error = %e, "shared live: checking the link failed");
+                return None;
+            }
+        }
+        feed.step = SharedStep::Waiting;
+        let event = match shared_live(&feed.state.console, &feed.name).await {
+            Ok(live) => match serde_json::to_string(&live) {
+                Ok(json) => Event::default().event("shared").data(json),
+                Err(e) => Event::default().event("error").data(e.to_string()),
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "shared live: cannot build the view");
+                Event::default()
+                    .event("error")
+                    .data("the progress could not be loaded")
+            }
+        };
+        Some((Ok::<_, Infallible>(event), feed))
+    });
+    Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
+}
+
+enum SharedStep {
+    First,
+    Waiting,
+    Ended,
+}
+
+struct SharedFeed {
+    state: LiveState,
+    token: String,
+    name: String,
+    id: i64,
+    rx: broadcast::Receiver<Wake>,
+    step: SharedStep,
 }
 
 /// `GET /flags/{name}`: where applications should read from, for those that

@@ -11,12 +11,14 @@ use std::sync::{Arc, Mutex};
 
 use sqlx::PgPool;
 
+use crate::domain::approvals::{self as approval_rules, Circumstances};
 use crate::engine::journal::PhaseRecord;
 use crate::engine::phases::{why_not_roll_back, RunControl};
 use crate::engine::vocab::actor;
 use crate::engine::{
     Engine, EngineError, EngineOptions, Event, Phase, Planner, Recipe, Step, Work,
 };
+use crate::model::approval::PhaseApproval;
 use crate::model::console::{
     ConsolePhase, ConsoleView, DifferenceRow, EventView, PhaseAction, PhaseChoice, ProgressView,
     QuarantineRow, ThroughputPoint, VerificationView,
@@ -44,6 +46,8 @@ pub enum ConsoleError {
     Engine(#[from] EngineError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Approval(#[from] crate::approvals::ApprovalError),
 }
 
 impl From<ConsoleError> for AppError {
@@ -79,6 +83,7 @@ impl From<ConsoleError> for AppError {
             ) if is_outage(&e) => unavailable(&e),
             ConsoleError::Store(StoreError::NotFound(what)) => AppError::not_found(what),
             ConsoleError::Store(e) => AppError::from(e),
+            ConsoleError::Approval(e) => AppError::from(e),
             other => internal(&other),
         }
     }
@@ -315,6 +320,16 @@ async fn view(console: &Console, name: &str) -> Result<ConsoleView, ConsoleError
         engine.status().await?;
         snap = snapshot().await?;
     }
+    // Phases 4 and 5: whether they wait for an approval, and the latest
+    // request of each as it stands now.
+    let approvals = crate::approvals::phase_approvals(
+        &snap.approval_required,
+        &snap.approvals,
+        &Circumstances {
+            recipe_hash: snap.pinned_hash.clone(),
+            states_at: snap.states_at,
+        },
+    )?;
     // What runs (and so what the dry run shows) is the pinned recipe; it
     // is loaded only when it differs from the file.
     let recipe_changed = snap.pinned_hash.as_ref().is_some_and(|p| *p != file_hash);
@@ -334,13 +349,25 @@ async fn view(console: &Console, name: &str) -> Result<ConsoleView, ConsoleError
     let mut phases = Vec::new();
     for r in records {
         let gated = dry_run.gated[r.phase.index()];
+        let approval = approvals.get(r.phase.index()).cloned().flatten();
+        let unapproved = approval_rules::why_not_run(r.phase, approval.as_ref());
         let blocked = match r.state {
             PhaseState::Done | PhaseState::Running | PhaseState::Verifying => None,
             _ if busy => Some(ANOTHER_RUNNER.to_string()),
-            _ => engine.why_not_apply(records, r.phase),
+            _ => engine
+                .why_not_apply(records, r.phase)
+                .or_else(|| unapproved.clone()),
         };
-        let choices = choices(engine, records, r.phase, busy, snap.quarantined, gated);
-        phases.push(console_phase(r, &snap.titles, blocked, choices));
+        let choices = choices(
+            engine,
+            records,
+            r.phase,
+            busy,
+            snap.quarantined,
+            gated,
+            unapproved,
+        );
+        phases.push(console_phase(r, &snap.titles, blocked, choices, approval));
     }
     let backfill = records
         .get(Phase::Backfill.index())
@@ -411,8 +438,9 @@ fn choices(
     busy: bool,
     quarantined: i64,
     gated: bool,
+    unapproved: Option<String>,
 ) -> Vec<PhaseChoice> {
-    verdicts(engine, records, phase, busy, quarantined, gated)
+    verdicts(engine, records, phase, busy, quarantined, gated, unapproved)
         .into_iter()
         .filter(|c| match c.action {
             // Stopping and resuming are the backfill's controls; another
@@ -427,7 +455,8 @@ fn choices(
 
 /// Every action's verdict for `phase` now, in button order, with
 /// `quarantined` documents in quarantine; `gated`: the phase runs the
-/// verification gate.
+/// verification gate; `unapproved`: why it may not start or resume for want
+/// of an approval (`domain::approvals::why_not_run`), if so.
 fn verdicts(
     engine: &Engine,
     records: &[PhaseRecord],
@@ -435,6 +464,7 @@ fn verdicts(
     busy: bool,
     quarantined: i64,
     gated: bool,
+    unapproved: Option<String>,
 ) -> Vec<PhaseChoice> {
     let state = records
         .get(phase.index())
@@ -482,7 +512,8 @@ fn verdicts(
             runs(
                 not_now
                     .clone()
-                    .or_else(|| (!startable).then(|| now("so it cannot be started"))),
+                    .or_else(|| (!startable).then(|| now("so it cannot be started")))
+                    .or_else(|| unapproved.clone()),
             ),
             phase.consequence().map(str::to_string),
         ),
@@ -490,7 +521,7 @@ fn verdicts(
         choice(
             PhaseAction::Resume,
             runs(if resumable {
-                not_now
+                not_now.or(unapproved)
             } else {
                 Some(now("there is nothing to resume"))
             }),
@@ -514,6 +545,7 @@ fn console_phase(
     titles: &[String],
     blocked: Option<String>,
     choices: Vec<PhaseChoice>,
+    approval: Option<PhaseApproval>,
 ) -> ConsolePhase {
     ConsolePhase {
         phase: r.phase,
@@ -528,6 +560,7 @@ fn console_phase(
         error: r.error.clone(),
         blocked,
         choices,
+        approval,
     }
 }
 
@@ -627,6 +660,7 @@ fn read_only_view(name: &str, snap: Snapshot, message: String) -> ConsoleView {
             error: None,
             blocked: Some(message.clone()),
             choices: Vec::new(),
+            approval: None,
         })
         .collect();
     let mut view = base_view(name, snap);
@@ -647,6 +681,7 @@ async fn act(
     let status = engine.status().await?;
     let busy = engine.is_busy().await?;
     let gated = console.dry_run(&status.recipe_hash, engine.recipe()).gated[phase.index()];
+    let unapproved = crate::approvals::why_not_run(console.pool(), name, phase).await?;
     let choice = verdicts(
         &engine,
         &status.phases,
@@ -654,6 +689,7 @@ async fn act(
         busy,
         status.quarantined,
         gated,
+        unapproved,
     )
     .into_iter()
     .find(|c| c.action == action)

@@ -386,6 +386,51 @@ pub enum Event {
     },
     /// The built-in demo was seeded.
     Seeded,
+    /// An admin changed whether the event's phase needs an approval to run.
+    ApprovalPolicy {
+        required: bool,
+    },
+    /// An operator asked for approval to run the event's phase.
+    ApprovalRequested {
+        approval: i64,
+        reason: String,
+    },
+    /// Someone other than the requester approved or rejected a request.
+    ApprovalDecided {
+        approval: i64,
+        approved: bool,
+        comment: String,
+    },
+    /// The phase was started without a valid approval, on an admin's
+    /// explicit override (`switchyard phase run --override --as EMAIL`).
+    ApprovalOverridden {
+        admin: String,
+    },
+    /// A read-only share link was created.
+    ShareCreated {
+        link: i64,
+        label: String,
+    },
+    ShareRevoked {
+        link: i64,
+    },
+    /// The actor signed in to the web app.
+    SignedIn,
+    SignedOut,
+    /// A web sign-in was refused; the actor is the email as typed (whether
+    /// or not an account has it). `limited`: refused for too many failures.
+    SignInFailed {
+        limited: bool,
+    },
+    /// An account was added (`role`: viewer, operator or admin).
+    AccountAdded {
+        email: String,
+        role: String,
+    },
+    AccountChanged {
+        email: String,
+        change: AccountChange,
+    },
     /// A kind this version does not know (written by a newer one), or a
     /// payload it cannot read: shown by its kind, never dropped.
     #[serde(skip)]
@@ -394,9 +439,20 @@ pub enum Event {
     },
 }
 
+/// What changed of an account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountChange {
+    /// Its role became `role` (viewer, operator or admin).
+    Role(String),
+    Disabled,
+    /// Its failed sign-ins were forgotten (the sign-in limit lifted).
+    Unlocked,
+}
+
 impl Event {
     /// Every kind this version writes, as stored in `switchyard.events.kind`.
-    pub const KINDS: [&'static str; 16] = [
+    pub const KINDS: [&'static str; 27] = [
         kind::PHASE_STATE,
         kind::ROLLBACK_STARTED,
         kind::PROGRESS,
@@ -413,6 +469,17 @@ impl Event {
         kind::TASK_DELETED,
         kind::PLAN_SAVED,
         kind::SEEDED,
+        kind::APPROVAL_POLICY,
+        kind::APPROVAL_REQUESTED,
+        kind::APPROVAL_DECIDED,
+        kind::APPROVAL_OVERRIDDEN,
+        kind::SHARE_CREATED,
+        kind::SHARE_REVOKED,
+        kind::SIGNED_IN,
+        kind::SIGNED_OUT,
+        kind::SIGN_IN_FAILED,
+        kind::ACCOUNT_ADDED,
+        kind::ACCOUNT_CHANGED,
     ];
 
     /// Progress ticks: many, shown as a chart and a bar, not in the log.
@@ -437,6 +504,17 @@ impl Event {
             Event::TaskDeleted { .. } => kind::TASK_DELETED,
             Event::PlanSaved { .. } => kind::PLAN_SAVED,
             Event::Seeded => kind::SEEDED,
+            Event::ApprovalPolicy { .. } => kind::APPROVAL_POLICY,
+            Event::ApprovalRequested { .. } => kind::APPROVAL_REQUESTED,
+            Event::ApprovalDecided { .. } => kind::APPROVAL_DECIDED,
+            Event::ApprovalOverridden { .. } => kind::APPROVAL_OVERRIDDEN,
+            Event::ShareCreated { .. } => kind::SHARE_CREATED,
+            Event::ShareRevoked { .. } => kind::SHARE_REVOKED,
+            Event::SignedIn => kind::SIGNED_IN,
+            Event::SignedOut => kind::SIGNED_OUT,
+            Event::SignInFailed { .. } => kind::SIGN_IN_FAILED,
+            Event::AccountAdded { .. } => kind::ACCOUNT_ADDED,
+            Event::AccountChanged { .. } => kind::ACCOUNT_CHANGED,
             Event::Other { kind } => kind,
         }
     }
@@ -513,6 +591,39 @@ impl Event {
             Event::TaskDeleted { task } => format!("task {task} deleted"),
             Event::PlanSaved { revision } => format!("plan saved (revision {revision})"),
             Event::Seeded => "seeded from the built-in demo".into(),
+            Event::ApprovalPolicy { required: true } => "approval required before it runs".into(),
+            Event::ApprovalPolicy { required: false } => "approval no longer required".into(),
+            Event::ApprovalRequested { approval, reason } => {
+                format!("approval requested (request {approval}): {reason}")
+            }
+            Event::ApprovalDecided {
+                approval,
+                approved,
+                comment,
+            } => format!(
+                "request {approval} {}: {comment}",
+                if *approved { "approved" } else { "rejected" }
+            ),
+            Event::ApprovalOverridden { admin } => {
+                format!("run without a valid approval, overridden by admin {admin}")
+            }
+            Event::ShareCreated { link, label } if label.is_empty() => {
+                format!("share link {link} created")
+            }
+            Event::ShareCreated { link, label } => format!("share link {link} created ({label})"),
+            Event::ShareRevoked { link } => format!("share link {link} revoked"),
+            Event::SignedIn => "signed in".into(),
+            Event::SignedOut => "signed out".into(),
+            Event::SignInFailed { limited: false } => "sign-in failed".into(),
+            Event::SignInFailed { limited: true } => {
+                "sign-in refused: too many failed sign-ins".into()
+            }
+            Event::AccountAdded { email, role } => format!("account {email} added ({role})"),
+            Event::AccountChanged { email, change } => match change {
+                AccountChange::Role(role) => format!("account {email}: role set to {role}"),
+                AccountChange::Disabled => format!("account {email} disabled"),
+                AccountChange::Unlocked => format!("account {email}: failed sign-ins forgotten"),
+            },
             Event::Other { kind } => kind.replace('_', " "),
         }
     }
@@ -537,6 +648,17 @@ pub mod kind {
     pub const TASK_DELETED: &str = "task_deleted";
     pub const PLAN_SAVED: &str = "plan_saved";
     pub const SEEDED: &str = "seeded";
+    pub const APPROVAL_POLICY: &str = "approval_policy";
+    pub const APPROVAL_REQUESTED: &str = "approval_requested";
+    pub const APPROVAL_DECIDED: &str = "approval_decided";
+    pub const APPROVAL_OVERRIDDEN: &str = "approval_overridden";
+    pub const SHARE_CREATED: &str = "share_created";
+    pub const SHARE_REVOKED: &str = "share_revoked";
+    pub const SIGNED_IN: &str = "signed_in";
+    pub const SIGNED_OUT: &str = "signed_out";
+    pub const SIGN_IN_FAILED: &str = "sign_in_failed";
+    pub const ACCOUNT_ADDED: &str = "account_added";
+    pub const ACCOUNT_CHANGED: &str = "account_changed";
 }
 
 fn short(hash: &str) -> &str {
@@ -649,6 +771,17 @@ mod tests {
                 status: "Done".into(),
             },
             Event::Seeded,
+            Event::ApprovalDecided {
+                approval: 3,
+                approved: false,
+                comment: "not before Monday".into(),
+            },
+            Event::ShareRevoked { link: 2 },
+            Event::AccountChanged {
+                email: "dana@example.com".into(),
+                change: AccountChange::Role("admin".into()),
+            },
+            Event::SignInFailed { limited: true },
         ];
         for e in events {
             assert!(Event::KINDS.contains(&e.kind()), "{} not listed", e.kind());

@@ -11,7 +11,7 @@ pub enum Role {
     /// Also edits the plan and the tasks, and runs, pauses, resumes, aborts
     /// and rolls back phases.
     Operator,
-    /// Also manages accounts (and, later, approval policy and share links).
+    /// Also manages accounts and approval policy, and reads the audit log.
     Admin,
 }
 
@@ -66,6 +66,47 @@ impl SignedIn {
     pub fn may(&self, role: Role) -> bool {
         self.role >= role
     }
+}
+
+/// What the admin page asks of an account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AccountAction {
+    SetRole,
+    Disable,
+    Unlock,
+}
+
+/// An account as the admin page lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountRow {
+    pub email: String,
+    pub role: Role,
+    pub disabled: bool,
+    #[serde(with = "crate::model::time")]
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// One entry of the audit log: an event of a migration, or of no migration
+/// (a sign-in, an account change).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditRow {
+    pub id: i64,
+    #[serde(with = "crate::model::time")]
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub actor: String,
+    pub migration: Option<String>,
+    pub phase: Option<super::Phase>,
+    pub kind: String,
+    pub description: String,
+}
+
+/// The admin page: every account, and the latest audit entries (only those
+/// whose actor contains `actor`, when given).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdminView {
+    pub accounts: Vec<AccountRow>,
+    pub audit: Vec<AuditRow>,
+    pub actor: Option<String>,
 }
 
 #[cfg(test)]

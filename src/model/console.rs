@@ -58,6 +58,9 @@ pub struct ConsolePhase {
     /// The dry run (every statement the phase executes) is not part of the
     /// view: the page loads it when asked (`api::console::get_dry_run`).
     pub choices: Vec<PhaseChoice>,
+    /// Phases 4 and 5: whether the phase needs an approval to run, and its
+    /// latest request (None for the other phases).
+    pub approval: Option<super::approval::PhaseApproval>,
 }
 
 /// A phase's dry run: every statement it executes (label comments, then

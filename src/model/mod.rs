@@ -2,6 +2,7 @@
 //! for both targets: no database, no I/O.
 
 pub mod account;
+pub mod approval;
 pub mod console;
 pub mod error;
 pub mod migration;

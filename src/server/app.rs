@@ -56,6 +56,13 @@ pub fn router_with(
             axum::routing::get(crate::console::live::dry_run),
         )
         .with_state(live_state.clone());
+    // A share link's live feed (public: the token decides).
+    let shared_live = Router::new()
+        .route(
+            "/s/{token}/live",
+            axum::routing::get(crate::console::live::shared_sse),
+        )
+        .with_state(live_state.clone());
     // The read flag over HTTP, for applications that poll.
     let flags = Router::new()
         .route(
@@ -84,12 +91,16 @@ pub fn router_with(
     Router::new()
         // Plain HTML form posts (the pages at these paths are Leptos routes).
         .route("/login", post(auth::sign_in).with_state(auth_state.clone()))
-        .route("/logout", post(auth::sign_out))
+        .route(
+            "/logout",
+            post(auth::sign_out).with_state(auth_state.clone()),
+        )
         .route("/setup", post(auth::setup).with_state(auth_state.clone()))
         .nest_service("/live", live)
         .nest_service("/flags", flags)
         .nest_service("/dry-run", dry_runs)
         .merge(metrics)
+        .merge(shared_live)
         .route(
             super::islands_routing::path(),
             axum::routing::get(super::islands_routing::serve),
@@ -106,6 +117,7 @@ pub fn router_with(
             move || {
                 provide_context(context_pool.clone());
                 provide_context(console.clone());
+                provide_context(super::auth::TakenOnce::default());
             },
             {
                 let options = leptos_options.clone();

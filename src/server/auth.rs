@@ -29,6 +29,7 @@ use tower_sessions::{Expiry, Session, SessionManagerLayer};
 use tower_sessions_sqlx_store::PostgresStore;
 
 use crate::accounts::{self, AccountError, SignInLimits};
+use crate::engine::Event;
 use crate::model::account::{Role, SignedIn};
 use crate::model::AppError;
 use crate::store::accounts::Account;
@@ -370,6 +371,69 @@ pub fn signed_in_view() -> Option<SignedIn> {
     })
 }
 
+/// The request's session (set by the session layer), for server functions.
+fn request_session() -> Option<Session> {
+    leptos::prelude::use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Session>().cloned())
+}
+
+/// Keeps `value` in the session under `key` until `take_once` reads it:
+/// something a form posted without JavaScript must show once on the page
+/// the browser is sent back to (a share link's token).
+pub async fn keep_once<T: Serialize>(key: &str, value: &T) -> Result<(), AppError> {
+    let Some(session) = request_session() else {
+        return Err(super::error::internal(&"no session in the request"));
+    };
+    session
+        .insert(&format!("once:{key}"), value)
+        .await
+        .map_err(|e| super::error::internal(&e))
+}
+
+/// What one page request took with `take_once`, by key: a page may build a
+/// section more than once while rendering (a parent's Suspense renders its
+/// children again once its data arrives), and every one of them must show
+/// what the first took. Provided anew for every request (`server::app`).
+#[derive(Clone, Default)]
+pub struct TakenOnce(
+    Arc<tokio::sync::Mutex<std::collections::HashMap<String, Option<serde_json::Value>>>>,
+);
+
+/// What `keep_once` kept under `key`, removed from the session (and kept
+/// for the rest of this request: the look-up holds the request's lock, so
+/// two sections asking at once both get it).
+pub async fn take_once<T: serde::de::DeserializeOwned>(key: &str) -> Option<T> {
+    let key = format!("once:{key}");
+    let taken = leptos::prelude::use_context::<TakenOnce>().unwrap_or_default();
+    let mut taken = taken.0.lock().await;
+    if let Some(value) = taken.get(&key) {
+        return value.clone().and_then(|v| serde_json::from_value(v).ok());
+    }
+    let session = request_session()?;
+    let value = match session.remove::<serde_json::Value>(&key).await {
+        Ok(value) => value,
+        Err(e) => {
+            tracing::warn!(error = %e, "reading a kept value from the session failed");
+            None
+        }
+    };
+    taken.insert(key, value.clone());
+    value.and_then(|v| serde_json::from_value(v).ok())
+}
+
+/// Did the request come from a form posted without JavaScript (the browser
+/// asks for a page; a server function called from a page's script asks
+/// for its encoding)?
+pub fn posted_without_javascript() -> bool {
+    leptos::prelude::use_context::<http::request::Parts>().is_some_and(|parts| {
+        parts
+            .headers
+            .get(header::ACCEPT)
+            .and_then(|a| a.to_str().ok())
+            .is_some_and(|a| a.contains("text/html"))
+    })
+}
+
 /// What every server function calls first: the signed-in account, when its
 /// role is at least `role`; otherwise the response is 401 (nobody signed
 /// in) or 403 (a role below `role`) and nothing else runs.
@@ -425,13 +489,36 @@ pub async fn sign_in(
         Ok(account) => match start_session(&session, &account).await {
             Ok(()) => {
                 tracing::info!(account = %account.email, "signed in");
+                audit(&state.pool, &account.email, Event::SignedIn).await;
                 Redirect::to(&next).into_response()
             }
             Err(e) => error_response(e),
         },
-        Err(AccountError::WrongCredentials) => back("wrong"),
-        Err(AccountError::Limited) => back("limited"),
+        Err(AccountError::WrongCredentials) => {
+            let event = Event::SignInFailed { limited: false };
+            audit(&state.pool, &typed_email(&form.email), event).await;
+            back("wrong")
+        }
+        Err(AccountError::Limited) => {
+            let event = Event::SignInFailed { limited: true };
+            audit(&state.pool, &typed_email(&form.email), event).await;
+            back("limited")
+        }
         Err(e) => error_response(e.into()),
+    }
+}
+
+/// The email a refused sign-in typed, as its event's actor: trimmed,
+/// lower-cased, at most 254 characters (whatever was typed).
+fn typed_email(email: &str) -> String {
+    email.trim().to_lowercase().chars().take(254).collect()
+}
+
+/// Records an account event (sign-in, sign-out…) in the audit log. A
+/// failure to record is logged and does not refuse the sign-in or out.
+async fn audit(pool: &PgPool, actor: &str, event: Event) {
+    if let Err(e) = crate::store::events::record_account_event(pool, actor, &event).await {
+        tracing::warn!(error = %e, actor, kind = event.kind(), "recording an account event failed");
     }
 }
 
@@ -458,10 +545,20 @@ async fn start_session(session: &Session, account: &Account) -> Result<(), AppEr
 }
 
 /// `POST /logout`: ends the session on the server (its row is deleted, the
-/// cookie removed), then the sign-in page.
-pub async fn sign_out(session: Session) -> Response {
+/// cookie removed), then the sign-in page. The sign-out is an account
+/// event: its notification ends the session's open live feeds at once.
+pub async fn sign_out(
+    State(state): State<AuthState>,
+    account: Option<Extension<Current>>,
+    session: Session,
+) -> Response {
     match session.flush().await {
-        Ok(()) => Redirect::to("/login?signed_out=1").into_response(),
+        Ok(()) => {
+            if let Some(Extension(Current(account))) = account {
+                audit(&state.pool, &account.email, Event::SignedOut).await;
+            }
+            Redirect::to("/login?signed_out=1").into_response()
+        }
         Err(e) => error_response(super::error::unavailable(&e)),
     }
 }
@@ -491,6 +588,11 @@ pub async fn setup(
         Ok(account) => match start_session(&session, &account).await {
             Ok(()) => {
                 tracing::info!(account = %account.email, "first admin created");
+                let event = Event::AccountAdded {
+                    email: account.email.clone(),
+                    role: account.role.as_str().into(),
+                };
+                audit(&state.pool, &account.email, event).await;
                 Redirect::to("/").into_response()
             }
             Err(e) => error_response(e),

@@ -251,3 +251,21 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
         .and_then(|d| d.code())
         .is_some_and(|c| c == "23505")
 }
+
+/// Is session `session_id` still there (not signed out, not expired) and
+/// its account `account_id` enabled? What an open live feed asks after an
+/// account event.
+pub async fn session_signed_in(
+    pool: &PgPool,
+    session_id: &str,
+    account_id: i64,
+) -> StoreResult<bool> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM switchyard.sessions WHERE id = $1 AND expiry_date > now())
+            AND EXISTS (SELECT 1 FROM switchyard.accounts WHERE id = $2 AND disabled_at IS NULL)",
+    )
+    .bind(session_id)
+    .bind(account_id)
+    .fetch_one(pool)
+    .await?)
+}

@@ -94,6 +94,12 @@ pub struct Snapshot {
     /// Whether a runner holds the migration's lock now (what
     /// `engine::state::runner_active` answers), asked in the same statement.
     pub runner_active: bool,
+    /// Phases an admin made wait for an approval.
+    pub approval_required: Vec<Phase>,
+    /// The latest request for approval of each phase that has one.
+    pub approvals: Vec<super::approvals::StoredApproval>,
+    /// The latest change of any phase state (what approvals are bound to).
+    pub states_at: Option<DateTime<Utc>>,
 }
 
 /// Latest events in `Snapshot::events`.
@@ -118,6 +124,9 @@ struct SnapshotRow {
     verification: Option<Json<EventRow>>,
     quarantine_sample: Json<Vec<(String, String)>>,
     runner_active: bool,
+    approval_required: Vec<Phase>,
+    approvals: Json<Vec<super::approvals::StoredApproval>>,
+    states_at: Option<DateTime<Utc>>,
 }
 
 #[derive(serde::Deserialize)]
@@ -169,9 +178,15 @@ pub async fn snapshot(pool: &PgPool, name: &str) -> StoreResult<Option<Snapshot>
             coalesce((SELECT json_agg(json_build_array(x.source_key, x.reason)) FROM (
                  SELECT source_key, reason FROM switchyard.quarantine WHERE migration_name = m.name
                  ORDER BY quarantined_at, source_key LIMIT $10) x), '[]') AS quarantine_sample,
-            {runner_active} AS runner_active
+            {runner_active} AS runner_active,
+            {required} AS approval_required,
+            {latest} AS approvals,
+            {states_at} AS states_at
          FROM switchyard.migrations m WHERE m.name = $1",
         runner_active = crate::engine::state::lock_granted_sql("m.name", "$11", "true"),
+        required = super::approvals::REQUIRED_SQL,
+        latest = super::approvals::LATEST_SQL,
+        states_at = super::approvals::STATES_AT_SQL,
     );
     let row: Option<SnapshotRow> = sqlx::query_as(&sql)
         .bind(name)
@@ -223,6 +238,9 @@ pub async fn snapshot(pool: &PgPool, name: &str) -> StoreResult<Option<Snapshot>
         verification: row.verification.map(|v| StoredEvent::from(v.0)),
         quarantine_sample: row.quarantine_sample.0,
         runner_active: row.runner_active,
+        approval_required: row.approval_required,
+        approvals: row.approvals.0,
+        states_at: row.states_at,
     }))
 }
 

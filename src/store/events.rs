@@ -2,7 +2,8 @@
 //! `Event` (the engine's vocabulary) appended here, and announced with
 //! `NOTIFY switchyard_events` so it reaches live pages on every instance.
 
-use sqlx::PgConnection;
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
 
 use super::StoreResult;
 use crate::engine::{Event, Phase};
@@ -27,6 +28,25 @@ pub async fn record(
 pub async fn append(
     conn: &mut PgConnection,
     migration_id: i64,
+    phase: Option<Phase>,
+    actor: &str,
+    event: &Event,
+) -> Result<i64, sqlx::Error> {
+    append_to(conn, Some(migration_id), phase, actor, event).await
+}
+
+/// Records an event of no migration (a sign-in, an account change): it
+/// shows in the audit log (`audit`), and its NOTIFY (with no migration)
+/// tells every live feed to check that its session still holds.
+pub async fn record_account_event(pool: &PgPool, actor: &str, event: &Event) -> StoreResult<()> {
+    let mut conn = pool.acquire().await?;
+    append_to(&mut conn, None, None, actor, event).await?;
+    Ok(())
+}
+
+async fn append_to(
+    conn: &mut PgConnection,
+    migration_id: Option<i64>,
     phase: Option<Phase>,
     actor: &str,
     event: &Event,
@@ -58,7 +78,7 @@ pub async fn append(
 /// released after its last event was announced (a page built on that event
 /// still saw the lock held, and would say "another runner is active" until
 /// the next event).
-pub async fn announce(pool: &sqlx::PgPool, name: &str) -> StoreResult<()> {
+pub async fn announce(pool: &PgPool, name: &str) -> StoreResult<()> {
     sqlx::query(
         "SELECT pg_notify($1, json_build_object('migration_id', m.id)::text)
          FROM switchyard.migrations m WHERE m.name = $2",
@@ -68,4 +88,64 @@ pub async fn announce(pool: &sqlx::PgPool, name: &str) -> StoreResult<()> {
     .execute(pool)
     .await?;
     Ok(())
+}
+
+/// One entry of the audit log: an event of any migration, or of none.
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    /// The migration's name (None: an account event).
+    pub migration: Option<String>,
+    pub phase: Option<Phase>,
+    pub event: Event,
+}
+
+/// The latest `limit` events of every migration and of none, newest first,
+/// progress ticks left out; only those whose actor contains `actor`
+/// (case-insensitively) when given.
+pub async fn audit(pool: &PgPool, actor: Option<&str>, limit: i64) -> StoreResult<Vec<AuditEntry>> {
+    type Row = (
+        i64,
+        DateTime<Utc>,
+        String,
+        Option<String>,
+        Option<Phase>,
+        String,
+        serde_json::Value,
+    );
+    let pattern = actor.map(|a| {
+        format!(
+            "%{}%",
+            a.trim()
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        )
+    });
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT e.id, e.at, e.actor, m.name, e.phase, e.kind, e.payload
+         FROM switchyard.events e LEFT JOIN switchyard.migrations m ON m.id = e.migration_id
+         WHERE e.kind <> ALL($1) AND ($2::text IS NULL OR lower(e.actor) LIKE $2)
+         ORDER BY e.id DESC LIMIT $3",
+    )
+    .bind(&Event::TICKS[..])
+    .bind(pattern)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, at, actor, migration, phase, kind, payload)| AuditEntry {
+                id,
+                at,
+                actor,
+                migration,
+                phase,
+                event: Event::from_stored(&kind, &payload),
+            },
+        )
+        .collect())
 }

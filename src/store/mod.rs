@@ -7,6 +7,7 @@
 //! quarantine, queues, read flag, runner lock).
 
 pub mod accounts;
+pub mod approvals;
 pub mod console;
 pub mod demo;
 pub mod events;

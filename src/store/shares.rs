@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
-use super::{StoreError, StoreResult};
+use super::{events, StoreError, StoreResult};
+use crate::engine::Event;
 
 /// A share link as listed (never its token).
 #[derive(Clone, Debug, PartialEq)]
@@ -99,22 +100,34 @@ pub async fn create(
         });
     }
     let token = new_token();
-    let row: Option<Row> = sqlx::query_as(&format!(
+    let mut tx = pool.begin().await?;
+    let migration_id: i64 =
+        sqlx::query_scalar("SELECT id FROM switchyard.migrations WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("migration {name:?}")))?;
+    let row: Row = sqlx::query_as(&format!(
         "WITH s AS (
              INSERT INTO switchyard.share_links (migration_id, token_sha256, label, created_by, expires_at)
-             SELECT id, $2, $3, $4, $5 FROM switchyard.migrations WHERE name = $1
-             RETURNING *)
+             VALUES ($1, $2, $3, $4, $5) RETURNING *)
          SELECT {COLUMNS} FROM s JOIN switchyard.migrations m ON m.id = s.migration_id"
     ))
-    .bind(name)
+    .bind(migration_id)
     .bind(digest(&token))
     .bind(label)
     .bind(created_by)
     .bind(expires_at)
-    .fetch_optional(pool)
+    .fetch_one(&mut *tx)
     .await?;
-    row.map(|r| (link(r), token))
-        .ok_or_else(|| StoreError::NotFound(format!("migration {name:?}")))
+    let link = link(row);
+    let event = Event::ShareCreated {
+        link: link.id,
+        label: link.label.clone(),
+    };
+    events::append(&mut tx, migration_id, None, created_by, &event).await?;
+    tx.commit().await?;
+    Ok((link, token))
 }
 
 /// Every link of migration `name`, newest first.
@@ -130,9 +143,35 @@ pub async fn list(pool: &PgPool, name: &str) -> StoreResult<Vec<ShareLink>> {
     Ok(rows.into_iter().map(link).collect())
 }
 
-/// Revokes link `id` (of any migration); it stops working at once.
+/// Revokes link `id` (of any migration); it stops working at once (an
+/// open live feed of it ends too: the revocation is an event, which wakes
+/// every feed). Recorded in the event log as `by`'s, unless it was revoked
+/// already.
 pub async fn revoke(pool: &PgPool, id: i64, by: &str) -> StoreResult<ShareLink> {
-    let row: Option<Row> = sqlx::query_as(&format!(
+    revoke_of(pool, None, id, by).await
+}
+
+/// `revoke`, of a link of migration `name` only (`NotFound` for a link of
+/// another).
+pub async fn revoke_in(pool: &PgPool, name: &str, id: i64, by: &str) -> StoreResult<ShareLink> {
+    revoke_of(pool, Some(name), id, by).await
+}
+
+async fn revoke_of(pool: &PgPool, name: Option<&str>, id: i64, by: &str) -> StoreResult<ShareLink> {
+    let mut tx = pool.begin().await?;
+    // (migration id, revoked before this)
+    let found: Option<(i64, bool)> = sqlx::query_as(
+        "SELECT s.migration_id, s.revoked_at IS NOT NULL FROM switchyard.share_links s
+         JOIN switchyard.migrations m ON m.id = s.migration_id
+         WHERE s.id = $1 AND ($2::text IS NULL OR m.name = $2) FOR UPDATE OF s",
+    )
+    .bind(id)
+    .bind(name)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (migration_id, was_revoked) =
+        found.ok_or_else(|| StoreError::NotFound(format!("share link {id}")))?;
+    let row: Row = sqlx::query_as(&format!(
         "WITH s AS (
              UPDATE switchyard.share_links
              SET revoked_at = coalesce(revoked_at, now()), revoked_by = coalesce(revoked_by, $2)
@@ -141,10 +180,33 @@ pub async fn revoke(pool: &PgPool, id: i64, by: &str) -> StoreResult<ShareLink> 
     ))
     .bind(id)
     .bind(by)
+    .fetch_one(&mut *tx)
+    .await?;
+    if !was_revoked {
+        events::append(
+            &mut tx,
+            migration_id,
+            None,
+            by,
+            &Event::ShareRevoked { link: id },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(link(row))
+}
+
+/// Is link `token` still open (not revoked, not expired)? (What an open
+/// live feed of it asks after each event; does not count as a use.)
+pub async fn still_open(pool: &PgPool, token: &str) -> StoreResult<bool> {
+    let open: Option<bool> = sqlx::query_scalar(
+        "SELECT revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+         FROM switchyard.share_links WHERE token_sha256 = $1",
+    )
+    .bind(digest(&token.to_ascii_lowercase()))
     .fetch_optional(pool)
     .await?;
-    row.map(link)
-        .ok_or_else(|| StoreError::NotFound(format!("share link {id}")))
+    Ok(open == Some(true))
 }
 
 /// How stale an open link's recorded last use may get: a link opened again

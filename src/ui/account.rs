@@ -37,6 +37,9 @@ pub fn AccountBar() -> impl IntoView {
             <span class="account" data-role=me.role.as_str()>
                 <span class="account-email">{me.email.clone()}</span>
                 <span class="account-role">{me.role.as_str()}</span>
+                {me.may(crate::model::account::Role::Admin).then(|| view! {
+                    <a href="/admin" class="admin-link">"Accounts"</a>
+                })}
                 <form method="post" action="/logout" class="sign-out">
                     <button type="submit">"Sign out"</button>
                 </form>

@@ -3,6 +3,7 @@
 //! EventSource on the server's Server-Sent Events (`GET /live/{name}`).
 
 pub mod account;
+pub mod admin;
 pub mod common;
 pub mod home;
 pub mod live;
@@ -11,5 +12,6 @@ pub mod not_found;
 pub mod phases;
 pub mod plan;
 pub mod share;
+pub mod share_links;
 pub mod spec;
 pub mod tasks;

@@ -17,12 +17,15 @@ use super::common::{
     date_time, provide_action_error, time_of_day, use_migration_name, ErrorNote, Loading,
     PhaseBadge,
 };
+use crate::api::approvals::{DecideApproval, RequestApproval, SetApprovalPolicy};
 use crate::api::console::{get_console, get_dry_run, ActOnPhase, SetThrottle};
 use crate::model::account::Role;
+use crate::model::approval::{ApprovalState, Decision, PhaseApproval};
 use crate::model::console::{
     ConsolePhase, ConsoleView, DryRunSql, PhaseAction, PhaseChoice, ThroughputPoint,
 };
 use crate::model::Phase;
+use crate::model::PhaseState;
 
 #[component]
 pub fn PhasesSection() -> impl IntoView {
@@ -34,7 +37,9 @@ pub fn PhasesSection() -> impl IntoView {
                 match console.await {
                     Ok(initial) => {
                         let can_operate = super::account::may(Role::Operator);
-                        view! { <Console initial can_operate/> }.into_any()
+                        let is_admin = super::account::may(Role::Admin);
+                        let me = super::account::signed_in().map(|s| s.email).unwrap_or_default();
+                        view! { <Console initial can_operate is_admin me/> }.into_any()
                     }
                     Err(error) => view! { <ErrorNote error/> }.into_any(),
                 }
@@ -57,11 +62,37 @@ struct Pending {
 /// Dry runs loaded so far, newest per phase (each with its recipe's hash).
 type DryRuns = RwSignal<Vec<(Phase, DryRunSql)>>;
 
+/// The approval forms' actions, shared by the phase cards.
+#[derive(Clone, Copy)]
+struct ApprovalActions {
+    policy: ServerAction<SetApprovalPolicy>,
+    request: ServerAction<RequestApproval>,
+    decide: ServerAction<DecideApproval>,
+}
+
 /// The console. Without `can_operate` (a viewer) it shows no action
-/// buttons and no throttle controls, and says who may use them.
+/// buttons and no throttle controls, and says who may use them; approval
+/// policy controls only for `is_admin`; `me` is the signed-in account's
+/// email (whoever asked for an approval is not offered to decide it).
 #[island]
-pub fn Console(initial: ConsoleView, can_operate: bool) -> impl IntoView {
+pub fn Console(
+    initial: ConsoleView,
+    can_operate: bool,
+    is_admin: bool,
+    me: String,
+) -> impl IntoView {
     provide_action_error();
+    let approvals = ApprovalActions {
+        policy: ServerAction::new(),
+        request: ServerAction::new(),
+        decide: ServerAction::new(),
+    };
+    let approval_error = move || {
+        let policy = approvals.policy.value().get().and_then(|r| r.err());
+        let request = approvals.request.value().get().and_then(|r| r.err());
+        let decide = approvals.decide.value().get().and_then(|r| r.err());
+        policy.or(request).or(decide).map(|e| e.to_string())
+    };
     let name = initial.name.clone();
     let view = RwSignal::new(initial);
     let dry_runs: DryRuns = RwSignal::new(Vec::new());
@@ -108,6 +139,7 @@ pub fn Console(initial: ConsoleView, can_operate: bool) -> impl IntoView {
                     .map(|e| view! { <p class="error-note" role="alert">{e}</p> })
             }}
             <p class="action-error" role="alert">{error}</p>
+            <p class="action-error approval-error" role="alert">{approval_error}</p>
             {(!can_operate).then(|| view! {
                 <p class="role-note">
                     "Running, pausing, resuming, aborting and rolling back phases, and the throttle: "
@@ -173,7 +205,11 @@ pub fn Console(initial: ConsoleView, can_operate: bool) -> impl IntoView {
                                 <DryRun name=list_name.clone() phase=p.phase
                                     recipe_hash=view.with(|v| v.recipe_hash.clone()) dry_runs/>
                             };
-                            view! { <PhaseCard phase=p request pending=act.pending() dry_run can_operate/> }
+                            let approval = p.approval.clone().map(|approval| view! {
+                                <ApprovalPanel name=list_name.clone() phase=p.phase state=p.state approval
+                                    actions=approvals can_operate is_admin me=me.clone()/>
+                            });
+                            view! { <PhaseCard phase=p request pending=act.pending() dry_run can_operate approval/> }
                         })
                         .collect_view()
                 }}
@@ -194,6 +230,7 @@ fn PhaseCard<F>(
     pending: Memo<bool>,
     dry_run: impl IntoView + 'static,
     can_operate: bool,
+    approval: Option<impl IntoView + 'static>,
 ) -> impl IntoView
 where
     F: Fn(Phase, PhaseChoice) + Clone + Send + Sync + 'static,
@@ -251,8 +288,143 @@ where
                     <p class="role-note">{format!("Phase {p} actions: {}", Role::Operator.only())}</p>
                 }),
             }}
+            {approval}
             {dry_run}
         </li>
+    }
+}
+
+/// Phases 4 and 5: whether the phase waits for an approval, its latest
+/// request (who asked, when and why; who decided, when and why; or why it
+/// expired), and the forms this account may use: ask (operators and
+/// admins), decide (operators and admins, not whoever asked), require or
+/// stop requiring approval (admins). Plain forms: without JavaScript they
+/// post and the page comes back; with it, the live feed shows the outcome.
+#[component]
+fn ApprovalPanel(
+    name: String,
+    phase: Phase,
+    state: PhaseState,
+    approval: PhaseApproval,
+    actions: ApprovalActions,
+    can_operate: bool,
+    is_admin: bool,
+    me: String,
+) -> impl IntoView {
+    let n = phase.number();
+    let latest = approval.latest.clone();
+    let latest_state = latest.as_ref().map(|l| l.state);
+    // What the server accepts (`domain::approvals::why_not_request`).
+    let may_request = can_operate
+        && approval.required
+        && state != PhaseState::Done
+        && !matches!(
+            latest_state,
+            Some(ApprovalState::Pending | ApprovalState::Approved)
+        );
+    let mine = latest
+        .as_ref()
+        .is_some_and(|l| l.requested_by.eq_ignore_ascii_case(&me));
+    let may_decide = can_operate && latest_state == Some(ApprovalState::Pending) && !mine;
+    let history = latest.map(|l| {
+        let decided = l.decision.map(|d| {
+            let verb = match d {
+                Decision::Approved => "Approved",
+                Decision::Rejected => "Rejected",
+            };
+            view! {
+                <p class="approval-decision" data-decision=d.as_str()>
+                    {format!(
+                        "{verb} by {} at {}: ",
+                        l.decided_by.clone().unwrap_or_else(|| "?".into()),
+                        l.decided_at.map(|at| date_time(&at, false)).unwrap_or_default()
+                    )}
+                    <q>{l.comment.clone().unwrap_or_default()}</q>
+                </p>
+            }
+        });
+        view! {
+            <p class="approval-state">
+                <span class=format!("badge approval-{}", l.state.as_str()) data-state=l.state.as_str()>
+                    {l.state.label()}
+                </span>
+                {l.expired_because.clone().map(|why| format!(" ({why})"))}
+            </p>
+            <p class="approval-request">
+                {format!(
+                    "Request {} by {} at {}: ",
+                    l.id,
+                    l.requested_by,
+                    date_time(&l.requested_at, false)
+                )}
+                <q>{l.reason.clone()}</q>
+            </p>
+            {decided}
+            {(mine && l.state == ApprovalState::Pending).then(|| view! {
+                <p class="role-note">"You asked: another operator or admin must approve or reject it."</p>
+            })}
+        }
+    });
+    let request_form = may_request.then(|| {
+        let name = name.clone();
+        view! {
+            <ActionForm action=actions.request attr:class="approval-request-form">
+                <input type="hidden" name="name" value=name.clone()/>
+                <input type="hidden" name="phase" value=n/>
+                <label>{format!("Why should phase {n} run now? ")}
+                    <input type="text" name="reason" required=true maxlength="2000"/>
+                </label>
+                <button type="submit">"Request approval"</button>
+            </ActionForm>
+        }
+    });
+    let decide_form = may_decide
+        .then(|| approval.latest.as_ref().map(|l| l.id))
+        .flatten()
+        .map(|id| {
+            let name = name.clone();
+            view! {
+                <ActionForm action=actions.decide attr:class="approval-decide-form">
+                    <input type="hidden" name="name" value=name.clone()/>
+                    <input type="hidden" name="approval" value=id/>
+                    <label><input type="radio" name="decision" value="Approved" required=true/>" Approve"</label>
+                    <label><input type="radio" name="decision" value="Rejected"/>" Reject"</label>
+                    <label>" Comment "
+                        <input type="text" name="comment" required=true maxlength="2000"/>
+                    </label>
+                    <button type="submit">"Record decision"</button>
+                </ActionForm>
+            }
+        });
+    let policy_form = is_admin.then(|| {
+        let required = approval.required;
+        view! {
+            <ActionForm action=actions.policy attr:class="approval-policy-form">
+                <input type="hidden" name="name" value=name.clone()/>
+                <input type="hidden" name="phase" value=n/>
+                <input type="hidden" name="required" value=if required { "false" } else { "true" }/>
+                <button type="submit">
+                    {if required { "Stop requiring approval" } else { "Require approval" }}
+                </button>
+            </ActionForm>
+        }
+    });
+    view! {
+        <div class="approval" data-required=approval.required.to_string()
+            aria-label=format!("Phase {n} approval")>
+            <p class="approval-policy">
+                {if approval.required {
+                    "Approval required: an operator asks, someone else approves, then it can run."
+                } else {
+                    "No approval required to run this phase."
+                }}
+                {(!is_admin).then(|| view! { <span class="role-note">" (set by admins)"</span> })}
+            </p>
+            {history}
+            {request_form}
+            {decide_form}
+            {policy_form}
+        </div>
     }
 }
 
@@ -503,22 +675,34 @@ fn QuarantinePanel(view: RwSignal<ConsoleView>) -> impl IntoView {
     }
 }
 
+/// The migration's event log, newest first, filterable by actor (the part
+/// of the actor typed, any case; in the browser, as you type).
 #[component]
 fn EventLog(view: RwSignal<ConsoleView>) -> impl IntoView {
+    let actor = RwSignal::new(String::new());
     view! {
         <div class="event-log" aria-label="Event log">
             <h3>"Event log"</h3>
+            <label class="actor-filter">"Actor contains "
+                <input type="search" name="actor" prop:value=move || actor.get()
+                    on:input=move |ev| actor.set(event_target_value(&ev))/>
+            </label>
             <ol>
-                {move || view.get().events.into_iter().map(|e| view! {
-                    <li data-kind=e.kind>
-                        <time>{time_of_day(&e.at)}</time>
-                        " "
-                        <span class="actor">{e.actor}</span>
-                        " "
-                        {e.phase.map(|p| format!("phase {p}: ")).unwrap_or_default()}
-                        {e.description}
-                    </li>
-                }).collect_view()}
+                {move || {
+                    let wanted = actor.get().trim().to_lowercase();
+                    view.get().events.into_iter()
+                        .filter(|e| wanted.is_empty() || e.actor.to_lowercase().contains(&wanted))
+                        .map(|e| view! {
+                            <li data-kind=e.kind>
+                                <time>{time_of_day(&e.at)}</time>
+                                " "
+                                <span class="actor">{e.actor}</span>
+                                " "
+                                {e.phase.map(|p| format!("phase {p}: ")).unwrap_or_default()}
+                                {e.description}
+                            </li>
+                        }).collect_view()
+                }}
             </ol>
         </div>
     }

@@ -20,7 +20,7 @@ fn write(name: &str, text: &str) -> std::path::PathBuf {
     path
 }
 
-async fn url_of(pool: &PgPool) -> String {
+pub(crate) async fn url_of(pool: &PgPool) -> String {
     let db: String = sqlx::query_scalar("SELECT current_database()")
         .fetch_one(pool)
         .await

@@ -3,7 +3,8 @@
 use crate::DEMO;
 use sqlx::PgPool;
 use std::time::{Duration, Instant};
-use switchyard::console::{live::LiveHub, Console, ConsoleError, Settings};
+use switchyard::console::live::{LiveHub, Wake};
+use switchyard::console::{Console, ConsoleError, Settings};
 use switchyard::engine::state::RunnerLock;
 use switchyard::model::console::PhaseAction;
 use switchyard::model::{Phase, PhaseState};
@@ -281,11 +282,11 @@ async fn every_instance_hears_the_engine(pool: PgPool) {
     let got_b = tokio::time::timeout(Duration::from_millis(500), b.recv()).await;
     assert_eq!(
         got_a.expect("first instance within 500 ms").expect("recv"),
-        id
+        Wake::Migration(id)
     );
     assert_eq!(
         got_b.expect("second instance within 500 ms").expect("recv"),
-        id
+        Wake::Migration(id)
     );
 }
 

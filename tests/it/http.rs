@@ -50,7 +50,7 @@ pub(crate) struct Reply {
 /// page rendered on a test's runtime was seen waiting forever (about one run
 /// in ten of two page tests side by side) once another test's runtime had
 /// shut down.
-fn server_runtime() -> &'static tokio::runtime::Runtime {
+pub(crate) fn server_runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
     RUNTIME.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()

@@ -8,6 +8,8 @@
 pub const DEMO: &str = "user-preferences";
 
 mod accounts;
+mod approvals;
+mod audit;
 mod cli;
 mod console;
 mod engine;
@@ -15,6 +17,7 @@ mod golden;
 mod http;
 mod plans;
 mod proof;
+mod share_links;
 mod shares;
 mod store;
 mod tasks;
