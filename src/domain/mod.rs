@@ -7,5 +7,6 @@
 //! only its vocabulary (`engine::vocab`) compiles for the browser too.
 
 pub mod markdown;
+pub mod notion_id;
 pub mod phases;
 pub mod spec;

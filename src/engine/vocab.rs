@@ -386,6 +386,26 @@ pub enum Event {
     },
     /// The built-in demo was seeded.
     Seeded,
+    /// The spec was imported from a Notion page (a new migration).
+    SpecImported {
+        page: String,
+    },
+    /// The spec was fetched again from Notion and replaced; the previous
+    /// version is kept in its history.
+    SpecRefreshed {
+        added: i64,
+        removed: i64,
+        changed: i64,
+    },
+    /// The plan was queued to be published to Notion (outbox item).
+    PlanPublishQueued {
+        item: i64,
+    },
+    /// The plan's Notion page was created.
+    PlanPublished {
+        item: i64,
+        page: String,
+    },
     /// A kind this version does not know (written by a newer one), or a
     /// payload it cannot read: shown by its kind, never dropped.
     #[serde(skip)]
@@ -396,7 +416,7 @@ pub enum Event {
 
 impl Event {
     /// Every kind this version writes, as stored in `switchyard.events.kind`.
-    pub const KINDS: [&'static str; 16] = [
+    pub const KINDS: [&'static str; 20] = [
         kind::PHASE_STATE,
         kind::ROLLBACK_STARTED,
         kind::PROGRESS,
@@ -413,6 +433,10 @@ impl Event {
         kind::TASK_DELETED,
         kind::PLAN_SAVED,
         kind::SEEDED,
+        kind::SPEC_IMPORTED,
+        kind::SPEC_REFRESHED,
+        kind::PLAN_PUBLISH_QUEUED,
+        kind::PLAN_PUBLISHED,
     ];
 
     /// Progress ticks: many, shown as a chart and a bar, not in the log.
@@ -437,6 +461,10 @@ impl Event {
             Event::TaskDeleted { .. } => kind::TASK_DELETED,
             Event::PlanSaved { .. } => kind::PLAN_SAVED,
             Event::Seeded => kind::SEEDED,
+            Event::SpecImported { .. } => kind::SPEC_IMPORTED,
+            Event::SpecRefreshed { .. } => kind::SPEC_REFRESHED,
+            Event::PlanPublishQueued { .. } => kind::PLAN_PUBLISH_QUEUED,
+            Event::PlanPublished { .. } => kind::PLAN_PUBLISHED,
             Event::Other { kind } => kind,
         }
     }
@@ -513,6 +541,20 @@ impl Event {
             Event::TaskDeleted { task } => format!("task {task} deleted"),
             Event::PlanSaved { revision } => format!("plan saved (revision {revision})"),
             Event::Seeded => "seeded from the built-in demo".into(),
+            Event::SpecImported { page } => format!("spec imported from Notion page {page}"),
+            Event::SpecRefreshed {
+                added,
+                removed,
+                changed,
+            } => format!(
+                "spec refreshed from Notion: {added} block(s) added, {removed} removed, {changed} changed"
+            ),
+            Event::PlanPublishQueued { item } => {
+                format!("plan queued for publishing to Notion (outbox item {item})")
+            }
+            Event::PlanPublished { item, page } => {
+                format!("plan published to Notion page {page} (outbox item {item})")
+            }
             Event::Other { kind } => kind.replace('_', " "),
         }
     }
@@ -537,6 +579,10 @@ pub mod kind {
     pub const TASK_DELETED: &str = "task_deleted";
     pub const PLAN_SAVED: &str = "plan_saved";
     pub const SEEDED: &str = "seeded";
+    pub const SPEC_IMPORTED: &str = "spec_imported";
+    pub const SPEC_REFRESHED: &str = "spec_refreshed";
+    pub const PLAN_PUBLISH_QUEUED: &str = "plan_publish_queued";
+    pub const PLAN_PUBLISHED: &str = "plan_published";
 }
 
 fn short(hash: &str) -> &str {
@@ -649,6 +695,15 @@ mod tests {
                 status: "Done".into(),
             },
             Event::Seeded,
+            Event::SpecRefreshed {
+                added: 1,
+                removed: 2,
+                changed: 3,
+            },
+            Event::PlanPublished {
+                item: 4,
+                page: "p".into(),
+            },
         ];
         for e in events {
             assert!(Event::KINDS.contains(&e.kind()), "{} not listed", e.kind());

@@ -5,6 +5,7 @@ pub mod account;
 pub mod console;
 pub mod error;
 pub mod migration;
+pub mod mirror;
 pub mod notion;
 pub mod plan;
 pub mod share;

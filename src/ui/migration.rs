@@ -43,6 +43,7 @@ pub fn MigrationPage() -> impl IntoView {
                                     <Tab href=format!("{base}/plan") label="Plan"/>
                                     <Tab href=format!("{base}/tasks") label="Tasks"/>
                                     <Tab href=format!("{base}/phases") label="Phases"/>
+                                    <Tab href=format!("{base}/notion") label="Notion"/>
                                 </nav>
                                 <div class="section">
                                     <Outlet/>
