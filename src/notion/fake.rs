@@ -137,7 +137,38 @@ impl Drop for RunningFake {
     }
 }
 
-type Reply = Result<Response, Response>;
+/// An error answer, as Notion words it (`object: "error"`).
+#[derive(Debug)]
+pub struct Refusal {
+    status: u16,
+    code: &'static str,
+    message: String,
+    /// `Retry-After` (seconds), on a 429.
+    retry_after: Option<u32>,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let mut response = error(self.status, self.code, self.message);
+        if let Some(secs) = self.retry_after {
+            if let Ok(v) = secs.to_string().parse() {
+                response.headers_mut().insert("retry-after", v);
+            }
+        }
+        response
+    }
+}
+
+fn refuse(status: u16, code: &'static str, message: impl Into<String>) -> Refusal {
+    Refusal {
+        status,
+        code,
+        message: message.into(),
+        retry_after: None,
+    }
+}
+
+type Reply = Result<Response, Refusal>;
 
 impl FakeNotion {
     /// An empty workspace accepting `token`, with one person and the
@@ -737,12 +768,12 @@ fn error(status: u16, code: &str, message: impl Into<String>) -> Response {
         .into_response()
 }
 
-fn validation(message: impl Into<String>) -> Response {
-    error(400, "validation_error", message)
+fn validation(message: impl Into<String>) -> Refusal {
+    refuse(400, "validation_error", message)
 }
 
-fn not_found(kind: &str, id: &str) -> Response {
-    error(404, "object_not_found", format!(
+fn not_found(kind: &str, id: &str) -> Refusal {
+    refuse(404, "object_not_found", format!(
         "Could not find {kind} with ID: {id}. Make sure the relevant pages and databases are shared with your integration."))
 }
 
@@ -769,7 +800,7 @@ fn status_code_name(status: u16) -> (&'static str, &'static str) {
     }
 }
 
-fn parse_id(kind: &str, raw: &str) -> Result<NotionId, Response> {
+fn parse_id(kind: &str, raw: &str) -> Result<NotionId, Refusal> {
     NotionId::parse(raw).map_err(|_| {
         validation(
             format!(
@@ -790,7 +821,7 @@ async fn gate(
     let (parts, body) = request.into_parts();
     let bytes = match axum::body::to_bytes(body, 16 * 1024 * 1024).await {
         Ok(b) => b,
-        Err(_) => return validation("Request body too large."),
+        Err(_) => return validation("Request body too large.").into_response(),
     };
     // Logged on arrival (a hung call shows at once), its status when done.
     let entry = {
@@ -804,7 +835,7 @@ async fn gate(
         w.log.len() - 1
     };
     let response = match gate_checks(&fake, &parts.headers, &parts.method, &bytes) {
-        Err(refusal) => refusal,
+        Err(refusal) => refusal.into_response(),
         Ok(fault) => {
             let request = Request::from_parts(parts, Body::from(bytes));
             match fault {
@@ -859,16 +890,16 @@ fn gate_checks(
     headers: &HeaderMap,
     method: &Method,
     body: &Bytes,
-) -> Result<Option<Fault>, Response> {
+) -> Result<Option<Fault>, Refusal> {
     let auth = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if auth.strip_prefix("Bearer ") != Some(fake.token.as_str()) {
-        return Err(error(401, "unauthorized", "API token is invalid."));
+        return Err(refuse(401, "unauthorized", "API token is invalid."));
     }
     match headers.get("notion-version").and_then(|v| v.to_str().ok()) {
-        None => return Err(error(400, "missing_version",
+        None => return Err(refuse(400, "missing_version",
             "Notion-Version header failed validation: Notion-Version header should be defined, instead was `undefined`.")),
         Some(v) if !is_date(v) => return Err(validation(format!(
             "Notion-Version header failed validation: Notion-Version header should be a valid version, instead was `\"{v}\"`."))),
@@ -882,7 +913,7 @@ fn gate_checks(
     }
     if *method != Method::GET && !body.is_empty() && serde_json::from_slice::<Value>(body).is_err()
     {
-        return Err(error(400, "invalid_json", "Error parsing JSON body."));
+        return Err(refuse(400, "invalid_json", "Error parsing JSON body."));
     }
     let mut w = fake.lock();
     if let Some(limit) = w.rate_limit.clone() {
@@ -896,15 +927,13 @@ fn gate_checks(
             w.recent.pop_front();
         }
         if w.recent.len() >= limit.requests as usize {
-            let mut response = error(
+            let mut refusal = refuse(
                 429,
                 "rate_limited",
                 "You have been rate limited. Please try again in a few minutes.",
             );
-            if let Ok(v) = limit.retry_after_secs.to_string().parse() {
-                response.headers_mut().insert("retry-after", v);
-            }
-            return Err(response);
+            refusal.retry_after = Some(limit.retry_after_secs);
+            return Err(refusal);
         }
         w.recent.push_back(now);
     }
@@ -1020,7 +1049,7 @@ fn check_rich_text(items: &Value, path: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn check_request_blocks(children: &Value) -> Result<(), Response> {
+fn check_request_blocks(children: &Value) -> Result<(), Refusal> {
     let mut count = 0;
     check_children(children, "body.children", 1, &mut count).map_err(validation)?;
     if count > MAX_BLOCKS_PER_REQUEST {
@@ -1050,7 +1079,7 @@ struct PageQuery {
     page_size: Option<String>,
 }
 
-fn page_size(raw: Option<&Value>) -> Result<usize, Response> {
+fn page_size(raw: Option<&Value>) -> Result<usize, Refusal> {
     match raw {
         None | Some(Value::Null) => Ok(MAX_ARRAY),
         Some(v) => match v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())) {
@@ -1067,7 +1096,7 @@ fn paginate(
     cursor: Option<&str>,
     size: usize,
     list_type: &str,
-) -> Result<Value, Response> {
+) -> Result<Value, Refusal> {
     let start = match cursor {
         None => 0,
         Some(c) => items.iter().position(|(id, _)| id == c).ok_or_else(|| validation(format!(
@@ -1084,20 +1113,16 @@ fn paginate(
 
 // ---- the endpoints ------------------------------------------------------------
 
-fn json_body(bytes: &Bytes) -> Result<Value, Response> {
+fn json_body(bytes: &Bytes) -> Result<Value, Refusal> {
     if bytes.is_empty() {
         return Ok(json!({}));
     }
     serde_json::from_slice(bytes)
-        .map_err(|_| error(400, "invalid_json", "Error parsing JSON body."))
+        .map_err(|_| refuse(400, "invalid_json", "Error parsing JSON body."))
 }
 
-fn respond(reply: Reply) -> Response {
-    reply.unwrap_or_else(|e| e)
-}
-
-async fn search(State(fake): State<FakeNotion>, body: Bytes) -> Response {
-    respond((|| -> Reply {
+async fn search(State(fake): State<FakeNotion>, body: Bytes) -> Reply {
+    (|| -> Reply {
         let body = json_body(&body)?;
         let query = body
             .get("query")
@@ -1145,26 +1170,22 @@ async fn search(State(fake): State<FakeNotion>, body: Bytes) -> Response {
             "page_or_data_source",
         )
         .map(|v| Json(v).into_response())
-    })())
+    })()
 }
 
-async fn retrieve_page(State(fake): State<FakeNotion>, Path(id): Path<String>) -> Response {
-    respond((|| -> Reply {
+async fn retrieve_page(State(fake): State<FakeNotion>, Path(id): Path<String>) -> Reply {
+    (|| -> Reply {
         let id = parse_id("page", &id)?;
         let w = fake.lock();
         match w.nodes.get(&id) {
             Some(node) if node.kind == "page" => Ok(Json(page_json(&w, &id, node)).into_response()),
             _ => Err(not_found("page", id.as_str())),
         }
-    })())
+    })()
 }
 
-async fn update_page(
-    State(fake): State<FakeNotion>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Response {
-    respond((|| -> Reply {
+async fn update_page(State(fake): State<FakeNotion>, Path(id): Path<String>, body: Bytes) -> Reply {
+    (|| -> Reply {
         let id = parse_id("page", &id)?;
         let body = json_body(&body)?;
         let mut w = fake.lock();
@@ -1192,11 +1213,11 @@ async fn update_page(
         node.edited = Utc::now();
         let node = node.clone();
         Ok(Json(page_json(&w, &id, &node)).into_response())
-    })())
+    })()
 }
 
-async fn create_page(State(fake): State<FakeNotion>, body: Bytes) -> Response {
-    respond((|| -> Reply {
+async fn create_page(State(fake): State<FakeNotion>, body: Bytes) -> Reply {
+    (|| -> Reply {
         let body = json_body(&body)?;
         let parent = body.get("parent").cloned().unwrap_or(Value::Null);
         let properties = body
@@ -1251,21 +1272,21 @@ async fn create_page(State(fake): State<FakeNotion>, body: Bytes) -> Response {
             .nodes
             .get(&id)
             .cloned()
-            .ok_or_else(|| error(500, "internal_server_error", "lost the page"))?;
+            .ok_or_else(|| refuse(500, "internal_server_error", "lost the page"))?;
         Ok(Json(page_json(&w, &id, &node)).into_response())
-    })())
+    })()
 }
 
 async fn block_children(
     State(fake): State<FakeNotion>,
     Path(id): Path<String>,
     Query(q): Query<PageQuery>,
-) -> Response {
-    respond((|| -> Reply {
+) -> Reply {
+    (|| -> Reply {
         let id = parse_id("block", &id)?;
         let size = page_size(q.page_size.map(Value::String).as_ref())?;
         let w = fake.lock();
-        if !w.nodes.get(&id).is_some_and(|n| !n.in_trash) {
+        if w.nodes.get(&id).is_none_or(|n| n.in_trash) {
             return Err(not_found("block", id.as_str()));
         }
         let items = live_children(&w, &id)
@@ -1273,15 +1294,15 @@ async fn block_children(
             .filter_map(|c| child_json(&w, c).map(|v| (c.to_string(), v)))
             .collect();
         paginate(items, q.start_cursor.as_deref(), size, "block").map(|v| Json(v).into_response())
-    })())
+    })()
 }
 
 async fn append_children(
     State(fake): State<FakeNotion>,
     Path(id): Path<String>,
     body: Bytes,
-) -> Response {
-    respond((|| -> Reply {
+) -> Reply {
+    (|| -> Reply {
         let id = parse_id("block", &id)?;
         let body = json_body(&body)?;
         if body.get("after").is_some() {
@@ -1304,7 +1325,7 @@ async fn append_children(
             },
         };
         let mut w = fake.lock();
-        if !w.nodes.get(&id).is_some_and(|n| !n.in_trash) {
+        if w.nodes.get(&id).is_none_or(|n| n.in_trash) {
             return Err(not_found("block", id.as_str()));
         }
         if let Insert::After(prev) = &position {
@@ -1324,7 +1345,7 @@ async fn append_children(
             .filter_map(|c| child_json(&w, c).map(|v| (c.to_string(), v)))
             .collect();
         paginate(items, None, usize::MAX, "block").map(|v| Json(v).into_response())
-    })())
+    })()
 }
 
 fn data_source_json(id: &NotionId, ds: &DataSourceRecord) -> Value {
@@ -1333,8 +1354,8 @@ fn data_source_json(id: &NotionId, ds: &DataSourceRecord) -> Value {
         "in_trash": false })
 }
 
-async fn retrieve_database(State(fake): State<FakeNotion>, Path(id): Path<String>) -> Response {
-    respond((|| -> Reply {
+async fn retrieve_database(State(fake): State<FakeNotion>, Path(id): Path<String>) -> Reply {
+    (|| -> Reply {
         let id = parse_id("database", &id)?;
         let w = fake.lock();
         let Some((title, parent, sources)) = w.databases.get(&id) else {
@@ -1353,26 +1374,26 @@ async fn retrieve_database(State(fake): State<FakeNotion>, Path(id): Path<String
             "parent": parent, "in_trash": false, "data_sources": sources }),
         )
         .into_response())
-    })())
+    })()
 }
 
-async fn retrieve_data_source(State(fake): State<FakeNotion>, Path(id): Path<String>) -> Response {
-    respond((|| -> Reply {
+async fn retrieve_data_source(State(fake): State<FakeNotion>, Path(id): Path<String>) -> Reply {
+    (|| -> Reply {
         let id = parse_id("data_source", &id)?;
         let w = fake.lock();
         match w.data_sources.get(&id) {
             Some(ds) => Ok(Json(data_source_json(&id, ds)).into_response()),
             None => Err(not_found("data source", id.as_str())),
         }
-    })())
+    })()
 }
 
 async fn query_data_source(
     State(fake): State<FakeNotion>,
     Path(id): Path<String>,
     body: Bytes,
-) -> Response {
-    respond((|| -> Reply {
+) -> Reply {
+    (|| -> Reply {
         let id = parse_id("data_source", &id)?;
         let body = json_body(&body)?;
         let size = page_size(body.get("page_size"))?;
@@ -1426,11 +1447,11 @@ async fn query_data_source(
             "page_or_data_source",
         )
         .map(|v| Json(v).into_response())
-    })())
+    })()
 }
 
-async fn list_users(State(fake): State<FakeNotion>, Query(q): Query<PageQuery>) -> Response {
-    respond((|| -> Reply {
+async fn list_users(State(fake): State<FakeNotion>, Query(q): Query<PageQuery>) -> Reply {
+    (|| -> Reply {
         let size = page_size(q.page_size.map(Value::String).as_ref())?;
         let w = fake.lock();
         let items = w
@@ -1439,16 +1460,16 @@ async fn list_users(State(fake): State<FakeNotion>, Query(q): Query<PageQuery>) 
             .map(|u| (u["id"].as_str().unwrap_or_default().to_string(), u.clone()))
             .collect();
         paginate(items, q.start_cursor.as_deref(), size, "user").map(|v| Json(v).into_response())
-    })())
+    })()
 }
 
 // ---- the admin API (no token: it stands for a person in Notion) ------------
 
-fn admin_error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": message.into() }))).into_response()
+fn admin_error(status: StatusCode, message: impl Into<String>) -> Refusal {
+    refuse(status.as_u16(), "admin_error", message)
 }
 
-fn admin_id(raw: &str) -> Result<NotionId, Response> {
+fn admin_id(raw: &str) -> Result<NotionId, Refusal> {
     NotionId::parse(raw).map_err(|e| admin_error(StatusCode::BAD_REQUEST, e.to_string()))
 }
 
@@ -1461,74 +1482,74 @@ struct NewPage {
     children: Vec<Value>,
 }
 
-async fn admin_add_page(State(fake): State<FakeNotion>, Json(page): Json<NewPage>) -> Response {
-    respond((|| -> Reply {
+async fn admin_add_page(State(fake): State<FakeNotion>, Json(page): Json<NewPage>) -> Reply {
+    (|| -> Reply {
         let parent = page.parent.as_deref().map(admin_id).transpose()?;
         let id = fake.add_page(parent.as_ref(), &page.title, page.children);
         Ok(Json(json!({ "id": id, "url": id.notion_url() })).into_response())
-    })())
+    })()
 }
 
-async fn admin_page_tree(State(fake): State<FakeNotion>, Path(id): Path<String>) -> Response {
-    respond((|| -> Reply {
+async fn admin_page_tree(State(fake): State<FakeNotion>, Path(id): Path<String>) -> Reply {
+    (|| -> Reply {
         let id = admin_id(&id)?;
         fake.tree(&id)
             .map(|t| Json(t).into_response())
             .ok_or_else(|| admin_error(StatusCode::NOT_FOUND, "no such page or block"))
-    })())
+    })()
 }
 
 async fn admin_edit_properties(
     State(fake): State<FakeNotion>,
     Path(id): Path<String>,
     Json(props): Json<Map<String, Value>>,
-) -> Response {
-    respond((|| -> Reply {
+) -> Reply {
+    (|| -> Reply {
         let id = admin_id(&id)?;
         if fake.edit_properties(&id, props) {
             Ok(StatusCode::NO_CONTENT.into_response())
         } else {
             Err(admin_error(StatusCode::NOT_FOUND, "no such page"))
         }
-    })())
+    })()
 }
 
 async fn admin_edit_block(
     State(fake): State<FakeNotion>,
     Path(id): Path<String>,
     Json(body): Json<Value>,
-) -> Response {
-    respond((|| -> Reply {
+) -> Reply {
+    (|| -> Reply {
         let id = admin_id(&id)?;
         if fake.edit_block(&id, body) {
             Ok(StatusCode::NO_CONTENT.into_response())
         } else {
             Err(admin_error(StatusCode::NOT_FOUND, "no such block"))
         }
-    })())
+    })()
 }
 
-async fn admin_delete_block(State(fake): State<FakeNotion>, Path(id): Path<String>) -> Response {
-    respond((|| -> Reply {
+async fn admin_delete_block(State(fake): State<FakeNotion>, Path(id): Path<String>) -> Reply {
+    (|| -> Reply {
         let id = admin_id(&id)?;
         if fake.delete_block(&id) {
             Ok(StatusCode::NO_CONTENT.into_response())
         } else {
             Err(admin_error(StatusCode::NOT_FOUND, "no such block"))
         }
-    })())
+    })()
 }
 
 async fn admin_add_children(
     State(fake): State<FakeNotion>,
     Path(id): Path<String>,
     Json(children): Json<Vec<Value>>,
-) -> Response {
-    respond((|| -> Reply {
+) -> Reply {
+    (|| -> Reply {
         let id = admin_id(&id)?;
         let ids = fake.add_children(&id, children);
         Ok(Json(json!({ "ids": ids })).into_response())
-    })())
+    })()
 }
 
 #[derive(Deserialize)]
@@ -1538,15 +1559,12 @@ struct NewDatabase {
     properties: Map<String, Value>,
 }
 
-async fn admin_add_database(
-    State(fake): State<FakeNotion>,
-    Json(db): Json<NewDatabase>,
-) -> Response {
-    respond((|| -> Reply {
+async fn admin_add_database(State(fake): State<FakeNotion>, Json(db): Json<NewDatabase>) -> Reply {
+    (|| -> Reply {
         let parent = admin_id(&db.parent)?;
         let (database, data_source) = fake.add_database(&parent, &db.title, db.properties);
         Ok(Json(json!({ "database_id": database, "data_source_id": data_source })).into_response())
-    })())
+    })()
 }
 
 async fn admin_faults(State(fake): State<FakeNotion>, Json(faults): Json<Vec<Fault>>) -> Response {
