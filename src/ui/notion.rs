@@ -192,6 +192,14 @@ pub fn NotionSection() -> impl IntoView {
                         </form>
                     }
                 });
+                // Said, not just hidden (as the other sections do).
+                let operators_only = (!operator).then(|| {
+                    view! {
+                        <p class="hint">
+                            "Refreshing the spec, publishing the plan and retrying outbox items: operators only."
+                        </p>
+                    }
+                });
                 let versions = m.spec_versions.clone();
                 let outbox = m.outbox.clone();
                 view! {
@@ -201,6 +209,7 @@ pub fn NotionSection() -> impl IntoView {
                         {refresh}
                         {plan_link}
                         {publish}
+                        {operators_only}
                         <h2>"Outbox"</h2>
                         {if outbox.is_empty() {
                             view! { <p class="empty">"Nothing sent to Notion yet."</p> }.into_any()

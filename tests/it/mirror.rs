@@ -469,15 +469,25 @@ async fn importing_takes_an_operator_and_local_mode_says_how_to_connect(pool: Pg
     assert_eq!(spec.notion_page_id.as_deref(), Some(page.as_str()));
 
     // The imported spec renders; its unknown block is a labelled placeholder.
-    let connected_page = {
+    let page_as = |uri: &'static str, cookie: String| {
         use axum::body::Body;
-        let request = axum::http::Request::get("/m/http-spec")
-            .header("cookie", &operator)
+        let request = axum::http::Request::get(uri)
+            .header("cookie", cookie)
             .header("accept", "text/html")
             .body(Body::empty())
             .expect("request");
-        crate::http::send(connected_app(&pool, fake.base_url()), request).await
+        crate::http::send(connected_app(&pool, fake.base_url()), request)
     };
+    let section = page_as("/m/http-spec/notion", operator.clone()).await;
+    let html = String::from_utf8_lossy(&section.body);
+    assert!(html.contains("Publish plan to Notion"), "{html}");
+    assert!(html.contains("Refresh from Notion"), "{html}");
+    let section = page_as("/m/http-spec/notion", viewer.clone()).await;
+    let html = String::from_utf8_lossy(&section.body);
+    assert!(!html.contains("Publish plan to Notion"), "{html}");
+    assert!(html.contains("operators only"), "{html}");
+
+    let connected_page = page_as("/m/http-spec", operator.clone()).await;
     let html = String::from_utf8_lossy(&connected_page.body);
     assert!(
         html.contains("Move preferences out of a JSON blob."),
