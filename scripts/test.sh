@@ -9,8 +9,10 @@ scripts/setup.sh test
 
 PGDIR="$ROOT/.switchyard/pg-test"
 SERVER_PID=""
+FAKE_PID=""
 cleanup() {
   if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+  if [ -n "$FAKE_PID" ]; then kill "$FAKE_PID" 2>/dev/null || true; wait "$FAKE_PID" 2>/dev/null || true; fi
   if [ -n "${STARTED_PG:-}" ]; then scripts/pg.sh stop "$PGDIR"; fi
 }
 trap cleanup EXIT
@@ -40,11 +42,24 @@ E2E_URL="${DATABASE_URL%/*}/switchyard_e2e"
 psql "$DATABASE_URL" -qc "DROP DATABASE IF EXISTS switchyard_e2e WITH (FORCE)" >/dev/null
 psql "$DATABASE_URL" -qc "CREATE DATABASE switchyard_e2e" >/dev/null
 
+# A fake Notion for the mirror's browser tests (nothing reaches the internet).
+NOTION_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+NOTION_FAKE_URL="http://127.0.0.1:$NOTION_PORT"
+"$ROOT/target/release/switchyard" notion-fake --addr "127.0.0.1:$NOTION_PORT" --token secret_e2e --seed false \
+  >"$ROOT/target/e2e-notion.log" 2>&1 &
+FAKE_PID=$!
+for _ in $(seq 1 60); do
+  if curl -fsS "$NOTION_FAKE_URL/_admin/requests" >/dev/null 2>&1; then break; fi
+  sleep 0.5
+done
+curl -fsS "$NOTION_FAKE_URL/_admin/requests" >/dev/null || { cat "$ROOT/target/e2e-notion.log" >&2; die "the fake Notion did not come up"; }
+
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 export LEPTOS_SITE_ADDR="127.0.0.1:$PORT"
 leptos_env
 log "starting the app on http://$LEPTOS_SITE_ADDR"
 DATABASE_URL="$E2E_URL" SWITCHYARD_DEMO_USERS="${SWITCHYARD_DEMO_USERS:-20000}" SWITCHYARD_SOAK_HOURS=0 \
+  NOTION_API_BASE="$NOTION_FAKE_URL" NOTION_TOKEN=secret_e2e \
   "$ROOT/target/release/switchyard" serve >"$ROOT/target/e2e-server.log" 2>&1 &
 SERVER_PID=$!
 # Up when /login answers (public; every other page needs an account).
@@ -57,6 +72,6 @@ curl -fsS "http://$LEPTOS_SITE_ADDR/login" >/dev/null || { cat "$ROOT/target/e2e
 
 log "browser tests (Playwright, Chromium)"
 # Each test resets the demo in the server's database first (end2end/tests/fixtures.ts).
-(cd end2end && BASE_URL="http://$LEPTOS_SITE_ADDR" E2E_DATABASE_URL="$E2E_URL" \
+(cd end2end && BASE_URL="http://$LEPTOS_SITE_ADDR" E2E_DATABASE_URL="$E2E_URL" NOTION_FAKE_URL="$NOTION_FAKE_URL" \
   SWITCHYARD_BIN="$ROOT/target/release/switchyard" npx playwright test "$@")
 log "all tests passed"

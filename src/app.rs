@@ -10,6 +10,7 @@ use crate::ui::admin::AdminPage;
 use crate::ui::home::HomePage;
 use crate::ui::migration::MigrationPage;
 use crate::ui::not_found::NotFound;
+use crate::ui::notion::{ImportPage, LocalModeBanner, NotionSection};
 use crate::ui::phases::PhasesSection;
 use crate::ui::plan::PlanSection;
 use crate::ui::share::SharePage;
@@ -80,6 +81,7 @@ pub fn App() -> impl IntoView {
                 <span class="tagline">"zero-downtime Postgres migrations"</span>
                 <AccountBar/>
             </header>
+            <LocalModeBanner/>
             <main class="page">
                 // Pages render fully before they are sent (Async): readable
                 // without JavaScript, and an unknown migration answers with a
@@ -90,12 +92,14 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async/>
                     <Route path=path!("/setup") view=SetupPage ssr=SsrMode::Async/>
                     <Route path=path!("/s/:token") view=SharePage ssr=SsrMode::Async/>
+                    <Route path=path!("/notion/import") view=ImportPage ssr=SsrMode::Async/>
                     <ParentRoute path=path!("/m/:name") view=MigrationPage ssr=SsrMode::Async>
                         <Route path=path!("") view=SpecSection/>
                         <Route path=path!("plan") view=PlanSection/>
                         <Route path=path!("tasks") view=TasksSection/>
                         <Route path=path!("phases") view=PhasesSection/>
                         <Route path=path!("share") view=ShareSection/>
+                        <Route path=path!("notion") view=NotionSection/>
                     </ParentRoute>
                 </Routes>
             </main>

@@ -26,6 +26,8 @@ pub mod domain;
 // compiles for the browser too; the rest is server-only.
 pub mod engine;
 pub mod model;
+#[cfg(feature = "ssr")]
+pub mod notion;
 pub mod ui;
 
 #[cfg(feature = "ssr")]

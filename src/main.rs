@@ -58,6 +58,19 @@ enum Command {
         #[command(subcommand)]
         command: ShareCommand,
     },
+    /// Serve a fake Notion (in memory) for trying the mirror without an
+    /// account: point NOTION_API_BASE at it and set NOTION_TOKEN to TOKEN.
+    NotionFake {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:3900")]
+        addr: std::net::SocketAddr,
+        /// The integration token it accepts.
+        #[arg(long, env = "NOTION_TOKEN", default_value = "secret_fake")]
+        token: String,
+        /// Seed a spec page (the demo's spec) to import.
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        seed: bool,
+    },
     /// The built-in demo migration (DATABASE_URL).
     Demo {
         #[command(subcommand)]
@@ -165,6 +178,7 @@ async fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve().await,
         Command::Setup => setup().await.map(|_| ()),
+        Command::NotionFake { addr, token, seed } => notion_fake(addr, token, seed).await,
         engine_command => return run_engine_command(engine_command).await,
     };
     match result {
@@ -296,7 +310,9 @@ async fn run_engine_command(command: Command) -> ExitCode {
             Ok(p) => cli::demo_reset(&p, config.demo_users).await,
             Err(c) => c,
         },
-        Command::Serve | Command::Setup | Command::Plan { .. } => ExitCode::SUCCESS,
+        Command::Serve | Command::Setup | Command::NotionFake { .. } | Command::Plan { .. } => {
+            ExitCode::SUCCESS
+        }
     }
 }
 
@@ -336,7 +352,24 @@ async fn serve() -> Result<(), String> {
         soak_hours: config.soak_hours,
     };
     let auth = switchyard::server::auth::AuthSettings::from_config(&config);
-    let app = switchyard::server::app::router_with(options, pool.clone(), settings, auth);
+    let notion = switchyard::notion::Connection::from_config(&config)
+        .map_err(|e| format!("setting up the Notion client: {e}"))?;
+    match &notion {
+        switchyard::notion::Connection::Local => {
+            tracing::info!("Notion: local mode (NOTION_TOKEN is not set)")
+        }
+        switchyard::notion::Connection::Connected(client) => {
+            tracing::info!(api = %client.settings().api_base, "Notion: connected; outbox worker started");
+            switchyard::notion::outbox::OutboxWorker::new(
+                pool.clone(),
+                client.clone(),
+                switchyard::notion::outbox::WorkerSettings::default(),
+            )
+            .spawn();
+        }
+    }
+    let app =
+        switchyard::server::app::router_with_notion(options, pool.clone(), settings, auth, notion);
     switchyard::server::auth::spawn_expired_session_cleanup(
         pool.clone(),
         std::time::Duration::from_secs(600),
@@ -355,6 +388,33 @@ async fn serve() -> Result<(), String> {
     .map_err(|e| format!("server error: {e}"))?;
     pool.close().await;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// `switchyard notion-fake`: the fake Notion until Ctrl-C.
+async fn notion_fake(addr: std::net::SocketAddr, token: String, seed: bool) -> Result<(), String> {
+    let fake = switchyard::notion::fake::FakeNotion::new(&token);
+    if seed {
+        let blocks: Vec<switchyard::model::notion::Block> =
+            serde_json::from_value(store::demo::spec_blocks())
+                .map_err(|e| format!("the demo spec does not parse: {e}"))?;
+        let content = blocks
+            .iter()
+            .filter_map(switchyard::notion::blocks::to_request)
+            .collect();
+        let id = fake.add_page(None, store::demo::TITLE, content);
+        println!("spec page: {} (id {id})", id.notion_url());
+    }
+    let running = fake
+        .start(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    println!(
+        "fake Notion on {} — run Switchyard with NOTION_API_BASE={} NOTION_TOKEN={token}",
+        running.base_url(),
+        running.base_url()
+    );
+    shutdown_signal().await;
     Ok(())
 }
 

@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod approvals;
 pub mod console;
 pub mod migrations;
+pub mod notion;
 pub mod plans;
 pub mod shares;
 pub mod tasks;

@@ -56,6 +56,7 @@ fn block(kind: BlockKind) -> Block {
         has_children: false,
         kind,
         children: Vec::new(),
+        unsupported_type: None,
     }
 }
 

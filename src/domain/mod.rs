@@ -8,5 +8,6 @@
 
 pub mod approvals;
 pub mod markdown;
+pub mod notion_id;
 pub mod phases;
 pub mod spec;

@@ -431,6 +431,26 @@ pub enum Event {
         email: String,
         change: AccountChange,
     },
+    /// The spec was imported from a Notion page (a new migration).
+    SpecImported {
+        page: String,
+    },
+    /// The spec was fetched again from Notion and replaced; the previous
+    /// version is kept in its history.
+    SpecRefreshed {
+        added: i64,
+        removed: i64,
+        changed: i64,
+    },
+    /// The plan was queued to be published to Notion (outbox item).
+    PlanPublishQueued {
+        item: i64,
+    },
+    /// The plan's Notion page was created.
+    PlanPublished {
+        item: i64,
+        page: String,
+    },
     /// A kind this version does not know (written by a newer one), or a
     /// payload it cannot read: shown by its kind, never dropped.
     #[serde(skip)]
@@ -452,7 +472,7 @@ pub enum AccountChange {
 
 impl Event {
     /// Every kind this version writes, as stored in `switchyard.events.kind`.
-    pub const KINDS: [&'static str; 27] = [
+    pub const KINDS: [&'static str; 31] = [
         kind::PHASE_STATE,
         kind::ROLLBACK_STARTED,
         kind::PROGRESS,
@@ -480,6 +500,10 @@ impl Event {
         kind::SIGN_IN_FAILED,
         kind::ACCOUNT_ADDED,
         kind::ACCOUNT_CHANGED,
+        kind::SPEC_IMPORTED,
+        kind::SPEC_REFRESHED,
+        kind::PLAN_PUBLISH_QUEUED,
+        kind::PLAN_PUBLISHED,
     ];
 
     /// Progress ticks: many, shown as a chart and a bar, not in the log.
@@ -515,6 +539,10 @@ impl Event {
             Event::SignInFailed { .. } => kind::SIGN_IN_FAILED,
             Event::AccountAdded { .. } => kind::ACCOUNT_ADDED,
             Event::AccountChanged { .. } => kind::ACCOUNT_CHANGED,
+            Event::SpecImported { .. } => kind::SPEC_IMPORTED,
+            Event::SpecRefreshed { .. } => kind::SPEC_REFRESHED,
+            Event::PlanPublishQueued { .. } => kind::PLAN_PUBLISH_QUEUED,
+            Event::PlanPublished { .. } => kind::PLAN_PUBLISHED,
             Event::Other { kind } => kind,
         }
     }
@@ -624,6 +652,20 @@ impl Event {
                 AccountChange::Disabled => format!("account {email} disabled"),
                 AccountChange::Unlocked => format!("account {email}: failed sign-ins forgotten"),
             },
+            Event::SpecImported { page } => format!("spec imported from Notion page {page}"),
+            Event::SpecRefreshed {
+                added,
+                removed,
+                changed,
+            } => format!(
+                "spec refreshed from Notion: {added} block(s) added, {removed} removed, {changed} changed"
+            ),
+            Event::PlanPublishQueued { item } => {
+                format!("plan queued for publishing to Notion (outbox item {item})")
+            }
+            Event::PlanPublished { item, page } => {
+                format!("plan published to Notion page {page} (outbox item {item})")
+            }
             Event::Other { kind } => kind.replace('_', " "),
         }
     }
@@ -659,6 +701,10 @@ pub mod kind {
     pub const SIGN_IN_FAILED: &str = "sign_in_failed";
     pub const ACCOUNT_ADDED: &str = "account_added";
     pub const ACCOUNT_CHANGED: &str = "account_changed";
+    pub const SPEC_IMPORTED: &str = "spec_imported";
+    pub const SPEC_REFRESHED: &str = "spec_refreshed";
+    pub const PLAN_PUBLISH_QUEUED: &str = "plan_publish_queued";
+    pub const PLAN_PUBLISHED: &str = "plan_published";
 }
 
 fn short(hash: &str) -> &str {
@@ -782,6 +828,15 @@ mod tests {
                 change: AccountChange::Role("admin".into()),
             },
             Event::SignInFailed { limited: true },
+            Event::SpecRefreshed {
+                added: 1,
+                removed: 2,
+                changed: 3,
+            },
+            Event::PlanPublished {
+                item: 4,
+                page: "p".into(),
+            },
         ];
         for e in events {
             assert!(Event::KINDS.contains(&e.kind()), "{} not listed", e.kind());

@@ -29,6 +29,10 @@ pub enum AppError {
         "the database is unavailable right now (reference {reference}); try again in a moment"
     )]
     Unavailable { reference: String },
+    /// Notion refused or could not be reached; `message` says what to do
+    /// (share the page with the integration, check the token, try later…).
+    #[error("Notion: {message}")]
+    Notion { message: String },
     /// Something failed on the server; details are in the server log only.
     #[error("internal error (reference {reference}); the details are in the server log")]
     Internal { reference: String },

@@ -6,6 +6,7 @@ pub mod approval;
 pub mod console;
 pub mod error;
 pub mod migration;
+pub mod mirror;
 pub mod notion;
 pub mod plan;
 pub mod share;

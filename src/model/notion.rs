@@ -18,6 +18,11 @@ pub struct Block {
     pub kind: BlockKind,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub children: Vec<Block>,
+    /// For an `Unsupported` block, the type Notion gave it (`synced_block`,
+    /// `embed`…): the page shows it as a labelled placeholder linking to the
+    /// block in Notion. Our own key, not Notion's (the client fills it in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsupported_type: Option<String>,
 }
 
 /// The block types Switchyard renders. Anything else Notion may send is kept

@@ -34,6 +34,24 @@ pub fn router_with(
     settings: Settings,
     auth: AuthSettings,
 ) -> Router {
+    router_with_notion(
+        leptos_options,
+        pool,
+        settings,
+        auth,
+        crate::notion::Connection::Local,
+    )
+}
+
+/// `router_with`, talking to Notion through `notion` (server functions and
+/// pages find it in their context; `Local`: local mode).
+pub fn router_with_notion(
+    leptos_options: LeptosOptions,
+    pool: PgPool,
+    settings: Settings,
+    auth: AuthSettings,
+    notion: crate::notion::Connection,
+) -> Router {
     let auth_state = AuthState {
         pool: pool.clone(),
         settings: std::sync::Arc::new(auth),
@@ -118,6 +136,7 @@ pub fn router_with(
                 provide_context(context_pool.clone());
                 provide_context(console.clone());
                 provide_context(super::auth::TakenOnce::default());
+                provide_context(notion.clone());
             },
             {
                 let options = leptos_options.clone();

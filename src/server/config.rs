@@ -26,6 +26,14 @@ pub struct Config {
     /// A session ends this long after signing in
     /// (`SWITCHYARD_SESSION_MAX_HOURS`).
     pub session_max: std::time::Duration,
+    /// The Notion integration's secret (`NOTION_TOKEN`); none: local mode.
+    pub notion_token: Option<String>,
+    /// Notion's API (`NOTION_API_BASE`; a fake Notion in tests and demos).
+    pub notion_api_base: String,
+    /// Average requests per second to Notion (`NOTION_REQUESTS_PER_SECOND`).
+    pub notion_requests_per_second: f64,
+    /// One Notion request's time limit (`NOTION_TIMEOUT_SECONDS`).
+    pub notion_timeout: std::time::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,7 +93,44 @@ impl Config {
             168,
             "expected a whole number of hours, e.g. 168",
         )?;
+        let notion_token = env::var("NOTION_TOKEN")
+            .ok()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty());
+        let notion_api_base = env::var("NOTION_API_BASE")
+            .ok()
+            .map(|s| s.trim().trim_end_matches('/').to_string())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| crate::notion::client::DEFAULT_API_BASE.to_string());
+        if !(notion_api_base.starts_with("http://") || notion_api_base.starts_with("https://")) {
+            return Err(ConfigError::Invalid {
+                name: "NOTION_API_BASE",
+                value: notion_api_base,
+                reason: "expected an http:// or https:// URL, e.g. https://api.notion.com",
+            });
+        }
+        let notion_requests_per_second: f64 = parse_var(
+            "NOTION_REQUESTS_PER_SECOND",
+            3.0,
+            "expected requests per second, e.g. 3",
+        )?;
+        if !(notion_requests_per_second > 0.0 && notion_requests_per_second <= 1000.0) {
+            return Err(ConfigError::Invalid {
+                name: "NOTION_REQUESTS_PER_SECOND",
+                value: notion_requests_per_second.to_string(),
+                reason: "expected more than 0 and at most 1000",
+            });
+        }
+        let notion_timeout_seconds: u64 = parse_var(
+            "NOTION_TIMEOUT_SECONDS",
+            30,
+            "expected a whole number of seconds, e.g. 30",
+        )?;
         Ok(Config {
+            notion_token,
+            notion_api_base,
+            notion_requests_per_second,
+            notion_timeout: std::time::Duration::from_secs(notion_timeout_seconds.clamp(1, 300)),
             public_url,
             session_idle: std::time::Duration::from_secs(idle_minutes.clamp(1, 525_600) * 60),
             session_max: std::time::Duration::from_secs(max_hours.clamp(1, 8760) * 3600),

@@ -31,3 +31,9 @@ pub fn set_not_found() {
         response.set_status(http::StatusCode::NOT_FOUND);
     }
 }
+
+/// The Notion connection the server put into the Leptos context (local
+/// mode when none was).
+pub fn notion() -> crate::notion::Connection {
+    use_context::<crate::notion::Connection>().unwrap_or(crate::notion::Connection::Local)
+}

@@ -20,6 +20,40 @@ impl From<StoreError> for AppError {
     }
 }
 
+/// Notion errors answer 409 in local mode (the request cannot be served in
+/// this state) and 502 otherwise (Notion, upstream, refused or failed),
+/// when they end a request.
+impl From<crate::notion::NotionError> for AppError {
+    fn from(err: crate::notion::NotionError) -> Self {
+        use crate::notion::NotionError;
+        let status = match err {
+            NotionError::NotConnected => http::StatusCode::CONFLICT,
+            _ => http::StatusCode::BAD_GATEWAY,
+        };
+        if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(status);
+        }
+        match err {
+            NotionError::Decode { .. } => internal(&err),
+            other => {
+                tracing::warn!(error = %other, "Notion request failed");
+                AppError::Notion {
+                    message: other.to_string(),
+                }
+            }
+        }
+    }
+}
+
+impl From<crate::notion::specs::SpecError> for AppError {
+    fn from(err: crate::notion::specs::SpecError) -> Self {
+        match err {
+            crate::notion::specs::SpecError::Notion(e) => e.into(),
+            crate::notion::specs::SpecError::Store(e) => e.into(),
+        }
+    }
+}
+
 /// The database could not be reached (as opposed to refusing a query).
 pub fn is_outage(err: &sqlx::Error) -> bool {
     matches!(

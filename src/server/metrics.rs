@@ -9,7 +9,9 @@
 //! - `switchyard_backfill_*`: rows done / total, rows/s, batch size, and the
 //!   throttle (paused, abort requested, pause between batches, target batch
 //!   duration), from the engine's progress row;
-//! - `switchyard_quarantined_documents`.
+//! - `switchyard_quarantined_documents`;
+//! - `switchyard_notion_outbox_items{state}`: the Notion outbox's depth
+//!   (`pending` is what waits to be sent; `failed` waits for an operator).
 //!
 //! Adding a figure: read it in `store::metrics`, add a gauge in `render`.
 
@@ -190,6 +192,16 @@ pub fn render(s: &MetricsSnapshot) -> prometheus::Result<String> {
         quarantined
             .with_label_values(&[migration.as_str()])
             .set(*count);
+    }
+
+    let outbox = int_gauge(
+        &registry,
+        "switchyard_notion_outbox_items",
+        "Items in the Notion outbox by state (pending: to send; failed: waiting for an operator)",
+        &["state"],
+    )?;
+    for (state, count) in &s.outbox {
+        outbox.with_label_values(&[state.as_str()]).set(*count);
     }
 
     let mut out = Vec::new();

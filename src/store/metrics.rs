@@ -41,9 +41,11 @@ pub struct MetricsSnapshot {
     pub backfills: Vec<BackfillRow>,
     /// (migration, quarantined documents), for every migration (0 included).
     pub quarantined: Vec<(String, i64)>,
+    /// (state, items) of the Notion outbox, every state (0 included).
+    pub outbox: Vec<(String, i64)>,
 }
 
-/// Reads the snapshot (three short queries; no lock taken).
+/// Reads the snapshot (four short queries; no lock taken).
 pub async fn snapshot(pool: &PgPool) -> StoreResult<MetricsSnapshot> {
     let phases = sqlx::query_as(
         "SELECT m.name AS migration, s.position AS phase, s.state
@@ -65,9 +67,11 @@ pub async fn snapshot(pool: &PgPool) -> StoreResult<MetricsSnapshot> {
     )
     .fetch_all(pool)
     .await?;
+    let outbox = super::outbox::depth(pool).await?;
     Ok(MetricsSnapshot {
         phases,
         backfills,
         quarantined,
+        outbox,
     })
 }

@@ -14,9 +14,11 @@ pub mod events;
 pub mod journal;
 pub mod metrics;
 pub mod migrations;
+pub mod outbox;
 pub mod plans;
 pub mod seed;
 pub mod shares;
+pub mod specs;
 pub mod tasks;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

@@ -13,6 +13,11 @@ pub fn HomePage() -> impl IntoView {
     view! {
         <Title text="Migrations — Switchyard"/>
         <h1>"Migrations"</h1>
+        {super::account::may(crate::model::account::Role::Operator).then(|| view! {
+            <p class="new-migration">
+                <a href="/notion/import">"New migration from a Notion spec"</a>
+            </p>
+        })}
         <Suspense fallback=|| view! { <Loading what="migrations"/> }>
             {move || Suspend::new(async move {
                 match migrations.await {

@@ -44,6 +44,7 @@ pub fn MigrationPage() -> impl IntoView {
                                     <Tab href=format!("{base}/tasks") label="Tasks"/>
                                     <Tab href=format!("{base}/phases") label="Phases"/>
                                     <Tab href=format!("{base}/share") label="Share"/>
+                                    <Tab href=format!("{base}/notion") label="Notion"/>
                                 </nav>
                                 <div class="section">
                                     <Outlet/>

@@ -9,6 +9,7 @@ pub mod home;
 pub mod live;
 pub mod migration;
 pub mod not_found;
+pub mod notion;
 pub mod phases;
 pub mod plan;
 pub mod share;

@@ -8,6 +8,11 @@ use crate::api::migrations::get_spec;
 use crate::domain::spec::{extract_requirements, Requirements};
 use crate::model::notion::{Block, BlockKind, RichText};
 
+/// The Notion page the spec being rendered comes from (for links to blocks
+/// shown as placeholders).
+#[derive(Clone, Debug)]
+pub struct SpecPage(pub Option<String>);
+
 #[component]
 pub fn SpecSection() -> impl IntoView {
     let name = use_migration_name();
@@ -18,6 +23,7 @@ pub fn SpecSection() -> impl IntoView {
                 match spec.await {
                     Ok(spec) => {
                         let requirements = extract_requirements(&spec.blocks);
+                        provide_context(SpecPage(spec.notion_page_id.clone()));
                         let source = match &spec.notion_page_id {
                             Some(id) => format!("Mirrored from Notion page {id}"),
                             None => "Local spec (not linked to Notion)".to_string(),
@@ -215,10 +221,24 @@ fn render_block(block: &Block) -> AnyView {
                 .collect_view()
                 .into_any()
         }
-        BlockKind::Unsupported => view! {
-            <div class="n-unsupported">"(a Notion block type Switchyard does not render yet)"</div>
+        BlockKind::Unsupported => {
+            let kind = block
+                .unsupported_type
+                .clone()
+                .unwrap_or_else(|| "unknown".into());
+            let link = use_context::<SpecPage>().and_then(|p| p.0).map(|page| {
+                let anchor = block.id.replace('-', "");
+                let href = format!("https://www.notion.so/{}#{anchor}", page.replace('-', ""));
+                view! { " " <a href=href>"Open it in Notion"</a> }
+            });
+            view! {
+                <div class="n-unsupported" data-type=kind.clone()>
+                    {format!("A Notion block Switchyard does not show here ({kind}).")}
+                    {link}
+                </div>
+            }
+            .into_any()
         }
-        .into_any(),
     }
 }
 

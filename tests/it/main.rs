@@ -15,6 +15,8 @@ mod console;
 mod engine;
 mod golden;
 mod http;
+mod mirror;
+mod notion;
 mod plans;
 mod proof;
 mod share_links;

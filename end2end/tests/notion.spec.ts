@@ -1,0 +1,72 @@
+import { test, expect } from "./fixtures";
+
+// The Notion mirror against the fake Notion scripts/test.sh starts beside
+// the app (NOTION_FAKE_URL); its admin API plays the person editing Notion.
+const FAKE = process.env.NOTION_FAKE_URL;
+
+async function admin(path: string, method: string, body?: unknown): Promise<any> {
+  const r = await fetch(`${FAKE}/_admin${path}`, {
+    method,
+    headers: { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${await r.text()}`);
+  return r.status === 204 ? null : r.json();
+}
+
+const text = (kind: string, content: string) => ({
+  object: "block",
+  type: kind,
+  [kind]: { rich_text: [{ type: "text", text: { content } }] },
+});
+
+test("a spec imported from Notion by URL, refreshed after an edit in Notion, and the plan published", async ({ page }) => {
+  test.skip(!FAKE, "needs the fake Notion (scripts/test.sh starts it)");
+  const stamp = Date.now().toString(36);
+  const title = `E2E Spec ${stamp}`;
+  const name = `e2e-spec-${stamp}`;
+  const created = await admin("/pages", "POST", {
+    title,
+    children: [
+      text("heading_1", "Overview"),
+      text("bulleted_list_item", "Current: a JSONB blob"),
+      text("paragraph", "Will change"),
+    ],
+  });
+
+  await page.goto("/notion/import");
+  const form = page.getByRole("form", { name: "Import by URL" });
+  await form.getByLabel("Notion page URL or id").fill(created.url);
+  await form.getByRole("button", { name: "Import" }).click();
+  await expect(page).toHaveURL(new RegExp(`/m/${name}$`));
+  await expect(page.locator(".notion-doc")).toContainText("Will change");
+  await expect(page.getByRole("complementary", { name: "Requirements" })).toContainText("a JSONB blob");
+
+  // Someone edits the page in Notion.
+  const tree = await admin(`/pages/${created.id}`, "GET");
+  await admin(`/blocks/${tree.children[2].id}`, "PATCH", {
+    rich_text: [{ type: "text", text: { content: "Changed in Notion" } }],
+  });
+  await page.goto(`/m/${name}/notion`);
+  await page.getByRole("link", { name: "Refresh from Notion" }).click();
+  const changes = page.getByRole("region", { name: "Changes from Notion" });
+  await expect(changes).toContainText("Will change → Changed in Notion");
+  await changes.getByRole("button", { name: "Replace the spec with Notion's page" }).click();
+  await expect(page).toHaveURL(new RegExp(`/m/${name}$`));
+  await expect(page.locator(".notion-doc")).toContainText("Changed in Notion");
+
+  // Publish the plan; the outbox worker creates the page.
+  await page.goto(`/m/${name}/notion`);
+  await page.getByRole("button", { name: "Publish plan to Notion" }).click();
+  await expect(page).toHaveURL(new RegExp(`/m/${name}/notion$`));
+  await expect(async () => {
+    await page.reload();
+    await expect(page.locator("a.plan-page")).toBeVisible({ timeout: 1_000 });
+  }).toPass({ timeout: 20_000 });
+  const after = await admin(`/pages/${created.id}`, "GET");
+  const child = after.children.find((c: any) => c.type === "child_page");
+  expect(child.child_page.title).toBe(`Implementation plan: ${title}`);
+  const plan = JSON.stringify(await admin(`/pages/${child.id}`, "GET"));
+  expect(plan).toContain("Phase 2: Backfill data from the JSONB column");
+  expect(plan).toContain("Depends on: Phase 1 (Create new tables with indexes)");
+});

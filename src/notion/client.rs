@@ -1,0 +1,847 @@
+//! The Notion REST client: one per integration token. Every request carries
+//! the pinned `Notion-Version`, is paced (an average of
+//! `Settings::requests_per_second`, with a small burst), and is retried on
+//! 429 (after its `Retry-After`), 409, 5xx, 529 and timeouts with
+//! exponential backoff and jitter, as far as retrying is safe for it (see
+//! `Safety`). Lists are read to the end (`next_cursor`); a page's blocks
+//! with all their nested children (`block_tree`); long content is appended
+//! in as many requests as Notion's limits need, in order (`append_blocks`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use super::blocks::{self, MAX_ARRAY, MAX_BLOCKS_PER_REQUEST, MAX_PAYLOAD_BYTES};
+use super::error::{ApiCode, ApiError, NotionError};
+use super::wire::{
+    DataSource, Database, List, Page, Parent, Position, SearchFilter, SearchResult, User,
+};
+use crate::domain::notion_id::NotionId;
+use crate::model::notion::Block;
+
+/// The Notion API version every request asks for (the data-sources model;
+/// `in_trash`; `position` on append). Changing it is a reviewed change.
+pub const NOTION_VERSION: &str = "2026-03-11";
+/// Notion's own API, used when `NOTION_API_BASE` is not set.
+pub const DEFAULT_API_BASE: &str = "https://api.notion.com";
+
+/// How the client talks to Notion.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The integration's secret (`NOTION_TOKEN`).
+    pub token: String,
+    /// `https://api.notion.com` or a fake (`NOTION_API_BASE`), no trailing `/`.
+    pub api_base: String,
+    /// Average requests per second (Notion allows 3 per integration).
+    pub requests_per_second: f64,
+    /// Requests that may go at once before pacing starts.
+    pub burst: u32,
+    /// One attempt's time limit.
+    pub timeout: Duration,
+    /// Retries after the first attempt.
+    pub max_retries: usize,
+    /// Backoff: first delay and longest delay (jitter added).
+    pub min_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Settings {
+    pub fn new(token: impl Into<String>, api_base: impl Into<String>) -> Self {
+        Self {
+            token: token.into(),
+            api_base: api_base.into().trim_end_matches('/').to_string(),
+            requests_per_second: 3.0,
+            burst: 3,
+            timeout: Duration::from_secs(30),
+            max_retries: 5,
+            min_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+}
+
+/// reqwest is built without a TLS crypto provider of its own (see
+/// Cargo.toml); rustls's `ring` one is installed for the process, once (a
+/// second install is refused, harmlessly). Call before building any
+/// reqwest client.
+pub fn ensure_crypto_provider() {
+    // rustls 0.23.4x marks ring's provider deprecated (it has no
+    // post-quantum key exchange); the alternative, aws-lc-rs, is the large
+    // C build Cargo.toml explains we avoid. ring's provider does the
+    // classic (X25519, P-256) key exchanges TLS servers offer.
+    #[allow(deprecated)]
+    let provider = rustls::crypto::ring::default_provider();
+    let _ = provider.install_default();
+}
+
+/// Whether a request may be sent again when it is unknown whether Notion
+/// applied it. Reads and property updates (setting values) may; creating a
+/// page or appending blocks may not (it would make a second copy): those
+/// are retried only on answers that say nothing was done (429, 409, 503,
+/// 529, or a connection that was never made), and otherwise fail with
+/// `NotionError::Ambiguous`, for the caller to check first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Safety {
+    Idempotent,
+    CreatesSomething,
+}
+
+/// The client; cheap to clone (one connection pool and one pace).
+#[derive(Clone)]
+pub struct NotionClient {
+    http: reqwest::Client,
+    settings: Arc<Settings>,
+    pacer: Arc<Pacer>,
+}
+
+impl std::fmt::Debug for NotionClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NotionClient")
+            .field("api_base", &self.settings.api_base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NotionClient {
+    pub fn new(settings: Settings) -> Result<Self, NotionError> {
+        ensure_crypto_provider();
+        let http = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| NotionError::Network {
+                base: settings.api_base.clone(),
+                detail: e.to_string(),
+            })?;
+        let pacer = Pacer::new(settings.requests_per_second, settings.burst);
+        Ok(Self {
+            http,
+            pacer: Arc::new(pacer),
+            settings: Arc::new(settings),
+        })
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    // ---- endpoints -------------------------------------------------------
+
+    /// `POST /v1/search`: one page of results.
+    pub async fn search(
+        &self,
+        query: &str,
+        filter: Option<SearchFilter>,
+        cursor: Option<&str>,
+    ) -> Result<List<SearchResult>, NotionError> {
+        let mut body = json!({ "query": query, "page_size": MAX_ARRAY });
+        if let Some(filter) = filter {
+            body["filter"] = filter.to_json();
+        }
+        if let Some(cursor) = cursor {
+            body["start_cursor"] = json!(cursor);
+        }
+        self.call(
+            Method::POST,
+            "/v1/search",
+            &[],
+            Some(body),
+            Safety::Idempotent,
+        )
+        .await
+    }
+
+    /// Every search result, up to `limit`.
+    pub async fn search_all(
+        &self,
+        query: &str,
+        filter: Option<SearchFilter>,
+        limit: usize,
+    ) -> Result<Vec<SearchResult>, NotionError> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = self.search(query, filter, cursor.as_deref()).await?;
+            out.extend(page.results);
+            match page.next_cursor {
+                Some(next) if page.has_more && out.len() < limit => cursor = Some(next),
+                _ => break,
+            }
+        }
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    /// `GET /v1/pages/{id}`.
+    pub async fn retrieve_page(&self, id: &NotionId) -> Result<Page, NotionError> {
+        self.call(
+            Method::GET,
+            &format!("/v1/pages/{id}"),
+            &[],
+            None,
+            Safety::Idempotent,
+        )
+        .await
+    }
+
+    /// `GET /v1/blocks/{id}/children`: one page of (at most 100) children.
+    pub async fn block_children(
+        &self,
+        id: &NotionId,
+        cursor: Option<&str>,
+    ) -> Result<List<Value>, NotionError> {
+        let mut query = vec![("page_size", MAX_ARRAY.to_string())];
+        if let Some(cursor) = cursor {
+            query.push(("start_cursor", cursor.to_string()));
+        }
+        self.call(
+            Method::GET,
+            &format!("/v1/blocks/{id}/children"),
+            &query,
+            None,
+            Safety::Idempotent,
+        )
+        .await
+    }
+
+    /// Every child of a block or page, in order, as Notion returns them.
+    pub async fn all_block_children(&self, id: &NotionId) -> Result<Vec<Value>, NotionError> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = self.block_children(id, cursor.as_deref()).await?;
+            out.extend(page.results);
+            match page.next_cursor {
+                Some(next) if page.has_more => cursor = Some(next),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    /// A page's (or block's) content with every nested child, as our
+    /// blocks (children inline). Child pages and databases are listed, not
+    /// entered: they are documents of their own.
+    pub async fn block_tree(&self, id: &NotionId) -> Result<Vec<Block>, NotionError> {
+        let raw = self.all_block_children(id).await?;
+        let mut out = Vec::with_capacity(raw.len());
+        for raw in raw {
+            let kind = blocks::kind_of(&raw).unwrap_or_default().to_string();
+            let mut block = blocks::from_response(raw);
+            if block.has_children && !blocks::is_page_like(&kind) {
+                if let Ok(child_id) = NotionId::parse(&block.id) {
+                    block.children = Box::pin(self.block_tree(&child_id)).await?;
+                }
+            }
+            out.push(block);
+        }
+        Ok(out)
+    }
+
+    /// `PATCH /v1/blocks/{id}/children`, as many times as the content
+    /// needs: blocks are first made to fit the per-item limits, then sent
+    /// in order, at most 100 per array, two levels of nesting, 1000 blocks
+    /// and `MAX_PAYLOAD_BYTES` per request; deeper children are appended to
+    /// their (just created) parent afterwards. Returns the created
+    /// top-level blocks, in order.
+    pub async fn append_blocks(
+        &self,
+        parent: &NotionId,
+        content: Vec<Value>,
+        position: Position,
+    ) -> Result<Vec<Value>, NotionError> {
+        let content = blocks::fit(content);
+        let mut created_all = Vec::with_capacity(content.len());
+        let mut position = position;
+        let mut rest = content.as_slice();
+        while !rest.is_empty() {
+            let (batch, deferred) = next_batch(rest);
+            let taken = batch.len();
+            let mut body = json!({ "children": batch });
+            if position != Position::End {
+                body["position"] = position.to_json();
+            }
+            let created: List<Value> = self
+                .call(
+                    Method::PATCH,
+                    &format!("/v1/blocks/{parent}/children"),
+                    &[],
+                    Some(body),
+                    Safety::CreatesSomething,
+                )
+                .await?;
+            if created.results.len() != taken {
+                return Err(NotionError::Decode {
+                    what: "append block children".into(),
+                    detail: format!(
+                        "sent {taken} blocks, Notion reported {} created",
+                        created.results.len()
+                    ),
+                });
+            }
+            self.append_deferred(&created.results, deferred).await?;
+            if let Some(last) = created.results.last().and_then(block_id) {
+                // The next batch goes right after this one.
+                if position != Position::End {
+                    position = Position::AfterBlock(last);
+                }
+            }
+            created_all.extend(created.results);
+            rest = &rest[taken..];
+        }
+        Ok(created_all)
+    }
+
+    /// Appends the children that did not fit in the request that created
+    /// their parents. `deferred[i]` are the children of `created[i]` still
+    /// to send, or, for a block whose children went along, the children of
+    /// each of those that did not (by the child's index).
+    async fn append_deferred(
+        &self,
+        created: &[Value],
+        deferred: Vec<Deferred>,
+    ) -> Result<(), NotionError> {
+        for (block, deferred) in created.iter().zip(deferred) {
+            let Some(id) = block_id(block) else {
+                continue;
+            };
+            match deferred {
+                Deferred::Nothing => {}
+                Deferred::All(children) => {
+                    Box::pin(self.append_blocks(&id, children, Position::End)).await?;
+                }
+                Deferred::Grandchildren(per_child) => {
+                    // The children were created with their parent; find
+                    // their ids (in order) to append theirs.
+                    let children = self.all_block_children(&id).await?;
+                    for (child, grandchildren) in children.iter().zip(per_child) {
+                        if grandchildren.is_empty() {
+                            continue;
+                        }
+                        if let Some(child_id) = block_id(child) {
+                            Box::pin(self.append_blocks(&child_id, grandchildren, Position::End))
+                                .await?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `POST /v1/pages`: a page under `parent` with `properties` and its
+    /// content; content beyond one request's limits is appended after.
+    pub async fn create_page(
+        &self,
+        parent: &Parent,
+        properties: Value,
+        content: Vec<Value>,
+    ) -> Result<Page, NotionError> {
+        let content = blocks::fit(content);
+        let (batch, deferred) = next_batch(&content);
+        let taken = batch.len();
+        let body = json!({
+            "parent": parent.to_json(),
+            "properties": fit_properties(properties),
+            "children": batch,
+        });
+        let page: Page = self
+            .call(
+                Method::POST,
+                "/v1/pages",
+                &[],
+                Some(body),
+                Safety::CreatesSomething,
+            )
+            .await?;
+        if deferred.iter().any(|d| !matches!(d, Deferred::Nothing)) {
+            let created = self.all_block_children(&page.id).await?;
+            self.append_deferred(&created, deferred).await?;
+        }
+        if taken < content.len() {
+            self.append_blocks(&page.id, content[taken..].to_vec(), Position::End)
+                .await?;
+        }
+        Ok(page)
+    }
+
+    /// `PATCH /v1/pages/{id}`: sets `properties` (and moves the page to or
+    /// from the trash when `in_trash` is given).
+    pub async fn update_page(
+        &self,
+        id: &NotionId,
+        properties: Value,
+        in_trash: Option<bool>,
+    ) -> Result<Page, NotionError> {
+        let mut body = json!({ "properties": fit_properties(properties) });
+        if let Some(in_trash) = in_trash {
+            body["in_trash"] = json!(in_trash);
+        }
+        self.call(
+            Method::PATCH,
+            &format!("/v1/pages/{id}"),
+            &[],
+            Some(body),
+            Safety::Idempotent,
+        )
+        .await
+    }
+
+    /// `GET /v1/databases/{id}`: the database and its data sources.
+    pub async fn retrieve_database(&self, id: &NotionId) -> Result<Database, NotionError> {
+        self.call(
+            Method::GET,
+            &format!("/v1/databases/{id}"),
+            &[],
+            None,
+            Safety::Idempotent,
+        )
+        .await
+    }
+
+    /// `GET /v1/data_sources/{id}`: a data source and its schema.
+    pub async fn retrieve_data_source(&self, id: &NotionId) -> Result<DataSource, NotionError> {
+        self.call(
+            Method::GET,
+            &format!("/v1/data_sources/{id}"),
+            &[],
+            None,
+            Safety::Idempotent,
+        )
+        .await
+    }
+
+    /// `POST /v1/data_sources/{id}/query`: one page of rows.
+    pub async fn query_data_source(
+        &self,
+        id: &NotionId,
+        filter: Option<Value>,
+        sorts: Option<Value>,
+        cursor: Option<&str>,
+    ) -> Result<List<Page>, NotionError> {
+        let mut body = json!({ "page_size": MAX_ARRAY });
+        if let Some(filter) = filter {
+            body["filter"] = filter;
+        }
+        if let Some(sorts) = sorts {
+            body["sorts"] = sorts;
+        }
+        if let Some(cursor) = cursor {
+            body["start_cursor"] = json!(cursor);
+        }
+        self.call(
+            Method::POST,
+            &format!("/v1/data_sources/{id}/query"),
+            &[],
+            Some(body),
+            Safety::Idempotent,
+        )
+        .await
+    }
+
+    /// Every row of a data source that `filter` keeps.
+    pub async fn query_data_source_all(
+        &self,
+        id: &NotionId,
+        filter: Option<Value>,
+    ) -> Result<Vec<Page>, NotionError> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = self
+                .query_data_source(id, filter.clone(), None, cursor.as_deref())
+                .await?;
+            out.extend(page.results);
+            match page.next_cursor {
+                Some(next) if page.has_more => cursor = Some(next),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    /// `GET /v1/users`: every user of the workspace.
+    pub async fn list_users(&self) -> Result<Vec<User>, NotionError> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut query = vec![("page_size", MAX_ARRAY.to_string())];
+            if let Some(cursor) = &cursor {
+                query.push(("start_cursor", cursor.clone()));
+            }
+            let page: List<User> = self
+                .call(Method::GET, "/v1/users", &query, None, Safety::Idempotent)
+                .await?;
+            out.extend(page.results);
+            match page.next_cursor {
+                Some(next) if page.has_more => cursor = Some(next),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    // ---- one request, paced and retried ----------------------------------
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<Value>,
+        safety: Safety,
+    ) -> Result<T, NotionError> {
+        let what = format!("{method} {path}");
+        let url = format!("{}{}", self.settings.api_base, path);
+        let mut backoff = ExponentialBuilder::default()
+            .with_min_delay(self.settings.min_backoff)
+            .with_max_delay(self.settings.max_backoff)
+            .with_max_times(self.settings.max_retries)
+            .with_jitter()
+            .build();
+        loop {
+            self.pacer.wait().await;
+            let mut request = self
+                .http
+                .request(method.clone(), &url)
+                .bearer_auth(&self.settings.token)
+                .header("Notion-Version", NOTION_VERSION)
+                .query(query);
+            if let Some(body) = &body {
+                request = request.json(body);
+            }
+            let failure = match request.send().await {
+                Ok(response) if response.status().is_success() => {
+                    match response.bytes().await {
+                        Ok(bytes) => {
+                            return serde_json::from_slice(&bytes).map_err(|e| {
+                                NotionError::Decode {
+                                    what,
+                                    detail: e.to_string(),
+                                }
+                            })
+                        }
+                        // The answer was cut off: Notion did the work.
+                        Err(e) => Failure::Transport {
+                            sent: true,
+                            timeout: e.is_timeout(),
+                            detail: e.to_string(),
+                        },
+                    }
+                }
+                Ok(response) => Failure::Api(read_error(response).await),
+                Err(e) => Failure::Transport {
+                    sent: !e.is_connect(),
+                    timeout: e.is_timeout(),
+                    detail: e.to_string(),
+                },
+            };
+            let retry = match &failure {
+                Failure::Api(e) => match e.status {
+                    429 | 409 | 503 | 529 => true,
+                    500 | 502 | 504 => safety == Safety::Idempotent,
+                    _ => false,
+                },
+                Failure::Transport { sent, .. } => !sent || safety == Safety::Idempotent,
+            };
+            let delay = if retry { backoff.next() } else { None };
+            let Some(mut delay) = delay else {
+                return Err(self.give_up(failure, safety, what));
+            };
+            if let Failure::Api(ApiError {
+                retry_after: Some(after),
+                ..
+            }) = &failure
+            {
+                // Notion says when: wait exactly that (plus a little, so
+                // the retry is not early), and hold every other request on
+                // this token too.
+                delay = *after + Duration::from_millis(50);
+                self.pacer.hold_until(Instant::now() + delay).await;
+            }
+            tracing::warn!(request = %what, ?delay, failure = %failure.describe(), "Notion request failed; retrying");
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    fn give_up(&self, failure: Failure, safety: Safety, what: String) -> NotionError {
+        match failure {
+            Failure::Api(e)
+                if safety == Safety::CreatesSomething && matches!(e.status, 500 | 502 | 504) =>
+            {
+                NotionError::Ambiguous {
+                    what,
+                    detail: format!("{} {}", e.status, e.code.as_str()),
+                }
+            }
+            Failure::Api(e) => NotionError::Api(e),
+            Failure::Transport {
+                sent: true, detail, ..
+            } if safety == Safety::CreatesSomething => NotionError::Ambiguous { what, detail },
+            Failure::Transport { timeout: true, .. } => NotionError::Timeout(self.settings.timeout),
+            Failure::Transport { detail, .. } => NotionError::Network {
+                base: self.settings.api_base.clone(),
+                detail,
+            },
+        }
+    }
+}
+
+enum Failure {
+    Api(ApiError),
+    /// No answer: `sent` when the request may have reached Notion.
+    Transport {
+        sent: bool,
+        timeout: bool,
+        detail: String,
+    },
+}
+
+impl Failure {
+    fn describe(&self) -> String {
+        match self {
+            Failure::Api(e) => format!("{} {}: {}", e.status, e.code.as_str(), e.message),
+            Failure::Transport { detail, .. } => detail.clone(),
+        }
+    }
+}
+
+/// Notion's error body, or what the status alone says when there is none.
+async fn read_error(response: reqwest::Response) -> ApiError {
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(|s| Duration::from_secs_f64(s.min(3600.0)));
+    let body: Option<Value> = response
+        .bytes()
+        .await
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let field = |name: &str| {
+        body.as_ref()
+            .and_then(|b| b.get(name))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let code = field("code")
+        .map(|c| ApiCode::parse(&c))
+        .unwrap_or_else(|| ApiCode::for_status(status.as_u16()));
+    ApiError {
+        status: status.as_u16(),
+        message: field("message").unwrap_or_else(|| match status.as_u16() {
+            529 => "Site overloaded".to_string(),
+            _ => status.canonical_reason().unwrap_or("error").to_string(),
+        }),
+        request_id: field("request_id"),
+        code,
+        retry_after,
+    }
+}
+
+/// Property values with their text (title, rich text) split into items of
+/// at most 2000 characters.
+fn fit_properties(mut properties: Value) -> Value {
+    if let Value::Object(props) = &mut properties {
+        for value in props.values_mut() {
+            for key in ["title", "rich_text"] {
+                if let Some(Value::Array(items)) = value.get_mut(key) {
+                    *items = blocks::split_rich_text(items);
+                }
+            }
+        }
+    }
+    properties
+}
+
+fn block_id(block: &Value) -> Option<NotionId> {
+    block
+        .get("id")
+        .and_then(Value::as_str)
+        .and_then(|id| NotionId::parse(id).ok())
+}
+
+/// What to send after a top-level block of a batch was created.
+#[derive(Debug, PartialEq)]
+enum Deferred {
+    Nothing,
+    /// All its children (sent without them).
+    All(Vec<Value>),
+    /// Its children went along; these are each child's own children.
+    Grandchildren(Vec<Vec<Value>>),
+}
+
+/// The longest prefix of `blocks` one request may carry, each prepared for
+/// it (children inline up to the second level), with what each leaves for
+/// later. Always at least one block.
+fn next_batch(blocks: &[Value]) -> (Vec<Value>, Vec<Deferred>) {
+    let mut batch = Vec::new();
+    let mut deferred = Vec::new();
+    let mut count = 0;
+    let mut bytes = 64;
+    for block in blocks.iter().take(MAX_ARRAY) {
+        let (prepared, later) = prepare(block.clone());
+        let n = blocks::count_blocks(&prepared);
+        let size = serde_json::to_vec(&prepared).map_or(0, |v| v.len()) + 1;
+        if !batch.is_empty()
+            && (count + n > MAX_BLOCKS_PER_REQUEST || bytes + size > MAX_PAYLOAD_BYTES)
+        {
+            break;
+        }
+        count += n;
+        bytes += size;
+        batch.push(prepared);
+        deferred.push(later);
+    }
+    (batch, deferred)
+}
+
+/// A top-level block as one request carries it: with its children when
+/// they are at most 100 (each keeping none of its own: the second level is
+/// the last), else without them.
+fn prepare(mut block: Value) -> (Value, Deferred) {
+    let mut children = blocks::take_children(&mut block);
+    if children.is_empty() {
+        return (block, Deferred::Nothing);
+    }
+    if children.len() > MAX_ARRAY {
+        return (block, Deferred::All(children));
+    }
+    let grandchildren: Vec<Vec<Value>> = children.iter_mut().map(blocks::take_children).collect();
+    let inline_size = children.iter().map(blocks::count_blocks).sum::<usize>();
+    if inline_size + 1 > MAX_BLOCKS_PER_REQUEST {
+        for (child, own) in children.iter_mut().zip(grandchildren) {
+            blocks::set_children(child, own);
+        }
+        return (block, Deferred::All(children));
+    }
+    blocks::set_children(&mut block, children);
+    if grandchildren.iter().all(Vec::is_empty) {
+        (block, Deferred::Nothing)
+    } else {
+        (block, Deferred::Grandchildren(grandchildren))
+    }
+}
+
+/// Paces requests to an average rate with a small burst (a GCRA: each
+/// request books the next slot; one that would run more than the burst
+/// ahead waits for its slot).
+struct Pacer {
+    interval: Duration,
+    tolerance: Duration,
+    next: Mutex<Instant>,
+}
+
+impl Pacer {
+    fn new(per_second: f64, burst: u32) -> Self {
+        let per_second = if per_second.is_finite() && per_second > 0.0 {
+            per_second
+        } else {
+            3.0
+        };
+        let interval = Duration::from_secs_f64(1.0 / per_second);
+        Self {
+            interval,
+            tolerance: interval * burst.saturating_sub(1),
+            next: Mutex::new(Instant::now()),
+        }
+    }
+
+    async fn wait(&self) {
+        let at = {
+            let mut next = self.next.lock().await;
+            let now = Instant::now();
+            let slot = (*next).max(now);
+            *next = slot + self.interval;
+            slot.checked_sub(self.tolerance).unwrap_or(now)
+        };
+        tokio::time::sleep_until(at).await;
+    }
+
+    /// No request starts before `until` (a 429's Retry-After).
+    async fn hold_until(&self, until: Instant) {
+        let mut next = self.next.lock().await;
+        *next = (*next).max(until + self.tolerance);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn para(text: &str) -> Value {
+        blocks::paragraph(text)
+    }
+
+    fn with_children(mut block: Value, children: Vec<Value>) -> Value {
+        blocks::set_children(&mut block, children);
+        block
+    }
+
+    #[test]
+    fn batches_hold_100_blocks_and_two_levels() {
+        let content: Vec<Value> = (0..250).map(|i| para(&i.to_string())).collect();
+        let (batch, deferred) = next_batch(&content);
+        assert_eq!(batch.len(), 100);
+        assert!(deferred.iter().all(|d| *d == Deferred::Nothing));
+
+        let deep = with_children(
+            para("1"),
+            vec![with_children(
+                para("2"),
+                vec![with_children(para("3"), vec![para("4")])],
+            )],
+        );
+        let (batch, deferred) = next_batch(&[deep]);
+        assert_eq!(blocks::nesting(&batch[0]), 1, "{:?}", batch[0]);
+        let Deferred::Grandchildren(per_child) = &deferred[0] else {
+            panic!("expected grandchildren deferred, got {deferred:?}");
+        };
+        assert_eq!(per_child.len(), 1);
+        assert_eq!(blocks::nesting(&per_child[0][0]), 1);
+
+        let wide = with_children(para("p"), (0..150).map(|i| para(&i.to_string())).collect());
+        let (batch, deferred) = next_batch(&[wide]);
+        assert_eq!(blocks::nesting(&batch[0]), 0);
+        assert!(matches!(&deferred[0], Deferred::All(c) if c.len() == 150));
+    }
+
+    #[test]
+    fn batches_stay_under_the_payload_size() {
+        let big = "x".repeat(1900);
+        let content: Vec<Value> = (0..100)
+            .map(|_| {
+                let items: Vec<Value> = (0..5)
+                    .map(|_| json!({ "type": "text", "text": { "content": big } }))
+                    .collect();
+                json!({ "object": "block", "type": "paragraph", "paragraph": { "rich_text": items } })
+            })
+            .collect();
+        let (batch, _) = next_batch(&content);
+        let size = serde_json::to_vec(&json!({ "children": batch }))
+            .expect("json")
+            .len();
+        assert!(batch.len() < 100, "{} blocks", batch.len());
+        assert!(size <= 500_000, "{size} bytes");
+    }
+
+    #[tokio::test]
+    async fn the_pacer_keeps_the_average_rate() {
+        let pacer = Pacer::new(20.0, 2);
+        let start = Instant::now();
+        for _ in 0..6 {
+            pacer.wait().await;
+        }
+        // 2 at once, then one every 50 ms: at least 4 intervals.
+        let took = start.elapsed();
+        assert!(took >= Duration::from_millis(195), "{took:?}");
+        assert!(took < Duration::from_millis(1000), "{took:?}");
+    }
+}

@@ -1,0 +1,312 @@
+//! The Notion outbox (`switchyard.notion_outbox`): every change going to
+//! Notion, queued in the transaction of the change it mirrors, claimed by
+//! one worker at a time (a lease, with the attempt counted before sending),
+//! and marked done in the same transaction that records what it created.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::{PgConnection, PgPool};
+use std::time::Duration;
+
+use super::{events, StoreError, StoreResult};
+use crate::engine::Event;
+
+/// What an outbox item does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutboxKind {
+    /// Create the plan's Notion page (payload: `PublishPlan`).
+    PublishPlan,
+}
+
+impl OutboxKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxKind::PublishPlan => "publish_plan",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "publish_plan" => Some(OutboxKind::PublishPlan),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct OutboxItem {
+    pub id: i64,
+    pub migration_id: i64,
+    pub migration_name: String,
+    pub kind: String,
+    pub payload: sqlx::types::Json<Value>,
+    pub state: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub next_attempt_at: DateTime<Utc>,
+    pub lease_token: Option<i64>,
+    pub result_page_id: Option<String>,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub done_at: Option<DateTime<Utc>>,
+}
+
+const COLUMNS: &str = "o.id, o.migration_id, m.name AS migration_name, o.kind, o.payload, o.state,
+     o.attempts, o.last_error, o.next_attempt_at, o.lease_token, o.result_page_id, o.created_by,
+     o.created_at, o.done_at";
+
+/// Queues an item in the caller's transaction.
+pub async fn enqueue(
+    conn: &mut PgConnection,
+    migration_id: i64,
+    kind: OutboxKind,
+    payload: &Value,
+    actor: &str,
+) -> StoreResult<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO switchyard.notion_outbox (migration_id, kind, payload, created_by)
+         VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(migration_id)
+    .bind(kind.as_str())
+    .bind(sqlx::types::Json(payload))
+    .bind(actor)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// What publishing a plan needs, read in the transaction that queues it.
+pub struct PlanToPublish {
+    pub migration_id: i64,
+    pub spec_page_id: Option<String>,
+    pub plan_page_id: Option<String>,
+}
+
+/// Queues the plan's publication (`payload` built by the caller from what
+/// `check` returned), refusing a second one while one is pending or done.
+/// `build` gets the facts and returns the payload or a refusal.
+pub async fn queue_plan_publication<F>(
+    pool: &PgPool,
+    name: &str,
+    actor: &str,
+    build: F,
+) -> StoreResult<i64>
+where
+    F: FnOnce(&PlanToPublish) -> StoreResult<Value>,
+{
+    let mut tx = pool.begin().await?;
+    let facts: Option<(i64, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT m.id, s.notion_page_id, p.notion_page_id
+         FROM switchyard.migrations m
+         LEFT JOIN switchyard.specs s ON s.migration_id = m.id
+         LEFT JOIN switchyard.plans p ON p.migration_id = m.id
+         WHERE m.name = $1 FOR UPDATE OF m",
+    )
+    .bind(name)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (migration_id, spec_page_id, plan_page_id) =
+        facts.ok_or_else(|| StoreError::NotFound(format!("migration {name:?}")))?;
+    if let Some(page) = &plan_page_id {
+        return Err(StoreError::Conflict(format!(
+            "the plan is already published to Notion (page {page})"
+        )));
+    }
+    let queued: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM switchyard.notion_outbox
+         WHERE migration_id = $1 AND kind = $2 AND state IN ('pending', 'failed')",
+    )
+    .bind(migration_id)
+    .bind(OutboxKind::PublishPlan.as_str())
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(item) = queued {
+        return Err(StoreError::Conflict(format!(
+            "the plan is already queued for Notion (outbox item {item}); retry or discard that one"
+        )));
+    }
+    let payload = build(&PlanToPublish {
+        migration_id,
+        spec_page_id,
+        plan_page_id,
+    })?;
+    let item = enqueue(
+        &mut tx,
+        migration_id,
+        OutboxKind::PublishPlan,
+        &payload,
+        actor,
+    )
+    .await?;
+    events::record(
+        &mut tx,
+        migration_id,
+        actor,
+        &Event::PlanPublishQueued { item },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(item)
+}
+
+/// Takes the next due item for `lease` (none: nothing due, or every due
+/// item is held by another worker). The attempt is counted and committed
+/// before anything is sent.
+pub async fn claim(pool: &PgPool, lease: Duration) -> StoreResult<Option<OutboxItem>> {
+    let token = ((rand::random::<u64>() >> 1) as i64).max(1);
+    let sql = format!(
+        "WITH next AS (
+             SELECT id FROM switchyard.notion_outbox
+             WHERE state = 'pending' AND next_attempt_at <= now()
+               AND (lease_until IS NULL OR lease_until < now())
+             ORDER BY next_attempt_at, id LIMIT 1
+             FOR UPDATE SKIP LOCKED),
+         claimed AS (
+             UPDATE switchyard.notion_outbox o
+             SET attempts = o.attempts + 1, lease_token = $1,
+                 lease_until = now() + make_interval(secs => $2)
+             FROM next WHERE o.id = next.id
+             RETURNING o.*)
+         SELECT {COLUMNS} FROM claimed o JOIN switchyard.migrations m ON m.id = o.migration_id"
+    );
+    Ok(sqlx::query_as(&sql)
+        .bind(token)
+        .bind(lease.as_secs_f64())
+        .fetch_optional(pool)
+        .await?)
+}
+
+/// Marks a plan publication done and records the page it created on the
+/// plan, in one transaction. `false` when the lease was lost (another
+/// worker holds the item now; nothing is written).
+pub async fn complete_plan_publication(
+    pool: &PgPool,
+    item: &OutboxItem,
+    page_id: &str,
+) -> StoreResult<bool> {
+    let mut tx = pool.begin().await?;
+    let done: Option<i64> = sqlx::query_scalar(
+        "UPDATE switchyard.notion_outbox
+         SET state = 'done', done_at = now(), result_page_id = $3, lease_until = NULL,
+             last_error = NULL
+         WHERE id = $1 AND lease_token = $2 AND state = 'pending' RETURNING migration_id",
+    )
+    .bind(item.id)
+    .bind(item.lease_token)
+    .bind(page_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(migration_id) = done else {
+        return Ok(false);
+    };
+    sqlx::query("UPDATE switchyard.plans SET notion_page_id = $2 WHERE migration_id = $1")
+        .bind(migration_id)
+        .bind(page_id)
+        .execute(&mut *tx)
+        .await?;
+    events::record(
+        &mut tx,
+        migration_id,
+        &item.created_by,
+        &Event::PlanPublished {
+            item: item.id,
+            page: page_id.to_string(),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Records a failed attempt: to try again at `retry_at`, or (None) given
+/// up until an operator retries it. `false` when the lease was lost.
+pub async fn record_failure(
+    pool: &PgPool,
+    item: &OutboxItem,
+    error: &str,
+    retry_at: Option<DateTime<Utc>>,
+) -> StoreResult<bool> {
+    let updated = sqlx::query(
+        "UPDATE switchyard.notion_outbox
+         SET state = CASE WHEN $4::timestamptz IS NULL THEN 'failed' ELSE 'pending' END,
+             next_attempt_at = coalesce($4, next_attempt_at), last_error = $3,
+             lease_until = NULL
+         WHERE id = $1 AND lease_token = $2 AND state = 'pending'",
+    )
+    .bind(item.id)
+    .bind(item.lease_token)
+    .bind(error)
+    .bind(retry_at)
+    .execute(pool)
+    .await?;
+    Ok(updated.rows_affected() == 1)
+}
+
+/// A migration's items: pending and failed ones first, then the latest
+/// done or discarded ones.
+pub async fn list(pool: &PgPool, name: &str) -> StoreResult<Vec<OutboxItem>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM switchyard.notion_outbox o
+         JOIN switchyard.migrations m ON m.id = o.migration_id
+         WHERE m.name = $1
+         ORDER BY (o.state IN ('pending', 'failed')) DESC, o.id DESC LIMIT 20"
+    );
+    Ok(sqlx::query_as(&sql).bind(name).fetch_all(pool).await?)
+}
+
+/// One item by id (any migration).
+pub async fn get(pool: &PgPool, id: i64) -> StoreResult<OutboxItem> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM switchyard.notion_outbox o
+         JOIN switchyard.migrations m ON m.id = o.migration_id WHERE o.id = $1"
+    );
+    sqlx::query_as(&sql)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("outbox item {id}")))
+}
+
+/// An operator sends a failed (or waiting) item again now.
+pub async fn retry(pool: &PgPool, name: &str, id: i64) -> StoreResult<()> {
+    change_state(pool, name, id, "pending", "retried").await
+}
+
+/// An operator gives up on an item (it is never sent).
+pub async fn discard(pool: &PgPool, name: &str, id: i64) -> StoreResult<()> {
+    change_state(pool, name, id, "discarded", "discarded").await
+}
+
+async fn change_state(pool: &PgPool, name: &str, id: i64, to: &str, verb: &str) -> StoreResult<()> {
+    let updated = sqlx::query(
+        "UPDATE switchyard.notion_outbox o SET state = $3, next_attempt_at = now()
+         FROM switchyard.migrations m
+         WHERE o.id = $1 AND m.id = o.migration_id AND m.name = $2
+           AND o.state IN ('pending', 'failed')
+           AND (o.lease_until IS NULL OR o.lease_until < now())",
+    )
+    .bind(id)
+    .bind(name)
+    .bind(to)
+    .execute(pool)
+    .await?;
+    if updated.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict(format!(
+            "outbox item {id} cannot be {verb} now: it is done, discarded, being sent, or not this migration's"
+        )))
+    }
+}
+
+/// Items per state (for `/metrics`): every state, 0 included.
+pub async fn depth(pool: &PgPool) -> StoreResult<Vec<(String, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT s.state, count(o.id)
+         FROM unnest(ARRAY['pending', 'failed', 'done', 'discarded']) AS s(state)
+         LEFT JOIN switchyard.notion_outbox o ON o.state = s.state
+         GROUP BY s.state ORDER BY s.state",
+    )
+    .fetch_all(pool)
+    .await?)
+}

@@ -1,0 +1,499 @@
+//! The Notion mirror against the fake Notion and a real Postgres: a spec
+//! imported and refreshed (changes listed, history kept), and the outbox
+//! publishing the plan exactly once across faults, a crash and two workers.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use switchyard::domain::notion_id::NotionId;
+use switchyard::domain::spec::extract_requirements;
+use switchyard::model::notion::BlockKind;
+use switchyard::notion::blocks::{self, paragraph};
+use switchyard::notion::fake::{Fault, RunningFake};
+use switchyard::notion::outbox::{OutboxWorker, Turn, WorkerSettings};
+use switchyard::notion::{publish, specs};
+use switchyard::store::{self, StoreError};
+
+use crate::notion::{client, start_fake};
+
+fn bullet(text: &str) -> Value {
+    json!({ "object": "block", "type": "bulleted_list_item",
+        "bulleted_list_item": { "rich_text": [ { "type": "text", "text": { "content": text } } ] } })
+}
+
+/// A spec page in the fake, as a person wrote it.
+fn spec_page(fake: &RunningFake, title: &str) -> NotionId {
+    let mut requirements = bullet("Requirements");
+    blocks::set_children(
+        &mut requirements,
+        vec![
+            bullet("Current: users.preferences jsonb"),
+            bullet("Target: user_preferences table"),
+        ],
+    );
+    fake.fake.add_page(
+        None,
+        title,
+        vec![
+            json!({ "object": "block", "type": "heading_1",
+                "heading_1": { "rich_text": [ { "type": "text", "text": { "content": "Overview" } } ] } }),
+            paragraph("Move preferences out of a JSON blob."),
+            requirements,
+            bullet("Performance: 1M+ users"),
+            json!({ "object": "block", "type": "synced_block", "synced_block": { "synced_from": null } }),
+        ],
+    )
+}
+
+fn worker(pool: &PgPool, fake: &RunningFake) -> OutboxWorker {
+    OutboxWorker::new(
+        pool.clone(),
+        client(fake),
+        WorkerSettings {
+            lease: Duration::from_secs(30),
+            max_attempts: 5,
+            poll: Duration::from_millis(20),
+            retry_delay: Duration::ZERO,
+            max_retry_delay: Duration::ZERO,
+        },
+    )
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_spec_is_imported_and_refreshed_with_its_changes_listed(pool: PgPool) {
+    let fake = start_fake().await;
+    let notion = client(&fake);
+    let page = spec_page(&fake, "Payments: Preferences Spec");
+
+    let name = specs::import(&pool, &notion, &page, "op@example.com")
+        .await
+        .expect("imported");
+    assert_eq!(name, "payments-preferences-spec");
+    let spec = store::migrations::spec(&pool, &name).await.expect("spec");
+    assert_eq!(spec.notion_page_id.as_deref(), Some(page.as_str()));
+    assert_eq!(spec.blocks.len(), 5);
+    assert_eq!(spec.blocks[2].children.len(), 2, "nested blocks fetched");
+    let unknown = &spec.blocks[4];
+    assert_eq!(unknown.kind, BlockKind::Unsupported);
+    assert_eq!(unknown.unsupported_type.as_deref(), Some("synced_block"));
+    let req = extract_requirements(&spec.blocks);
+    assert_eq!(req.current, vec!["users.preferences jsonb"]);
+    assert_eq!(req.performance, vec!["1M+ users"]);
+    let plan = store::migrations::plan(&pool, &name).await.expect("plan");
+    assert_eq!(plan.phases.len(), 5, "the standard plan");
+
+    // The same page twice is refused.
+    let again = specs::import(&pool, &notion, &page, "op@example.com").await;
+    assert!(
+        matches!(again, Err(specs::SpecError::Store(StoreError::Conflict(_)))),
+        "{again:?}"
+    );
+
+    // A person edits the page in Notion: one block changed, one removed,
+    // one added.
+    let ids = fake.fake.children_ids(&page);
+    assert!(fake.fake.edit_block(
+        &ids[1],
+        json!({ "rich_text": [ { "type": "text", "text": { "content": "Move preferences to tables." } } ] })
+    ));
+    assert!(fake.fake.delete_block(&ids[3]));
+    fake.fake
+        .add_children(&page, vec![paragraph("Rollback: keep the blob a week.")]);
+
+    let preview = specs::preview_refresh(&pool, &notion, &name)
+        .await
+        .expect("preview");
+    assert_eq!(preview.diff.changed.len(), 1, "{:?}", preview.diff);
+    assert_eq!(
+        preview.diff.changed[0].before,
+        "Move preferences out of a JSON blob."
+    );
+    assert_eq!(preview.diff.changed[0].after, "Move preferences to tables.");
+    assert_eq!(preview.diff.removed.len(), 1);
+    assert_eq!(preview.diff.removed[0].before, "Performance: 1M+ users");
+    assert_eq!(preview.diff.added.len(), 1);
+    assert_eq!(
+        preview.diff.added[0].after,
+        "Rollback: keep the blob a week."
+    );
+    // Nothing replaced yet.
+    let unchanged = store::migrations::spec(&pool, &name).await.expect("spec");
+    assert_eq!(unchanged.blocks, spec.blocks);
+
+    let applied = specs::apply_refresh(&pool, &notion, &name, preview.base, "op@example.com")
+        .await
+        .expect("applied");
+    assert_eq!(applied, preview.diff);
+    let now = store::migrations::spec(&pool, &name).await.expect("spec");
+    assert_eq!(now.blocks[1].plain_text(), "Move preferences to tables.");
+    assert_eq!(now.blocks.len(), 5);
+    let history = store::specs::history(&pool, &name).await.expect("history");
+    assert_eq!(history.len(), 1);
+    assert_eq!(
+        history[0].blocks.0, spec.blocks,
+        "the previous version is kept"
+    );
+    assert_eq!(history[0].replaced_by, "op@example.com");
+
+    // A second apply against the old preview is refused: the spec moved on.
+    let stale =
+        specs::apply_refresh(&pool, &notion, &name, preview.base, "other@example.com").await;
+    assert!(
+        matches!(stale, Err(specs::SpecError::Store(StoreError::Conflict(_)))),
+        "{stale:?}"
+    );
+    let kinds: Vec<String> = sqlx::query_scalar(
+        "SELECT e.kind FROM switchyard.events e JOIN switchyard.migrations m ON m.id = e.migration_id
+         WHERE m.name = $1 ORDER BY e.id",
+    )
+    .bind(&name)
+    .fetch_all(&pool)
+    .await
+    .expect("events");
+    assert_eq!(kinds, vec!["spec_imported", "spec_refreshed"]);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_local_demo_spec_cannot_be_refreshed(pool: PgPool) {
+    crate::seeded(&pool, 0).await;
+    let fake = start_fake().await;
+    let err = specs::preview_refresh(&pool, &client(&fake), crate::DEMO)
+        .await
+        .expect_err("local");
+    assert!(err.to_string().contains("local"), "{err}");
+    assert!(fake.fake.requests().is_empty(), "nothing asked of Notion");
+}
+
+async fn imported(pool: &PgPool, fake: &RunningFake, title: &str) -> (String, NotionId) {
+    let page = spec_page(fake, title);
+    let name = specs::import(pool, &client(fake), &page, "op@example.com")
+        .await
+        .expect("imported");
+    (name, page)
+}
+
+async fn plan_page_of(pool: &PgPool, name: &str) -> Option<String> {
+    store::migrations::plan(pool, name)
+        .await
+        .expect("plan")
+        .notion_page_id
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_plan_is_published_once_whatever_fails_on_the_way(pool: PgPool) {
+    let fake = start_fake().await;
+    let worker = worker(&pool, &fake);
+    let faults: Vec<Vec<Fault>> = vec![
+        vec![],
+        // Answers that say nothing was done: the client retries them.
+        vec![
+            Fault::Status { status: 503 },
+            Fault::Status { status: 529 },
+            Fault::Status { status: 409 },
+        ],
+        // Ambiguous: a 500, or the page created but the answer lost or late.
+        vec![Fault::Status { status: 500 }],
+        vec![Fault::Drop { apply: true }],
+        vec![Fault::Hang {
+            millis: 1500,
+            apply: true,
+        }],
+        vec![Fault::Drop { apply: false }],
+    ];
+    for (n, faults) in faults.into_iter().enumerate() {
+        let (name, spec) = imported(&pool, &fake, &format!("Spec number {n}")).await;
+        let item = publish::queue(&pool, &name, None, "op@example.com")
+            .await
+            .expect("queued");
+        fake.fake.inject(faults.clone());
+        let turns = worker.drain().await.expect("drained");
+        assert!(
+            matches!(turns.last(), Some(Turn::Delivered { item: i, .. }) if *i == item),
+            "{faults:?}: {turns:?}"
+        );
+        // Exactly one plan page under the spec, recorded on the plan.
+        let title = format!("Implementation plan: Spec number {n}");
+        let pages = fake.fake.pages_titled(&title);
+        assert_eq!(pages.len(), 1, "{faults:?}: {pages:?}");
+        assert_eq!(
+            plan_page_of(&pool, &name).await.as_deref(),
+            Some(pages[0].as_str())
+        );
+        let tree = fake.fake.tree(&pages[0]).expect("page");
+        assert_eq!(tree["parent"]["page_id"], json!(spec.as_str()));
+        let text = tree.to_string();
+        assert!(
+            text.contains("Phase 2: Backfill data from the JSONB column"),
+            "{faults:?}"
+        );
+        assert!(text.contains("Depends on: Phase 1 (Create new tables with indexes)"));
+        assert!(text.contains("Owner: unassigned"));
+        assert_eq!(fake.fake.pending_faults(), 0);
+    }
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_page_created_before_a_crash_is_found_not_created_again(pool: PgPool) {
+    let fake = start_fake().await;
+    let (name, _) = imported(&pool, &fake, "Crash Spec").await;
+    let item = publish::queue(&pool, &name, None, "op@example.com")
+        .await
+        .expect("queued");
+    // An instance claims the item, creates the page, and is killed before
+    // recording it (its lease runs out).
+    let claimed = store::outbox::claim(&pool, Duration::from_millis(300))
+        .await
+        .expect("claim")
+        .expect("an item");
+    assert_eq!(claimed.id, item);
+    assert_eq!(claimed.attempts, 1);
+    let payload: publish::PublishPlan =
+        serde_json::from_value(claimed.payload.0.clone()).expect("payload");
+    let created = publish::deliver(&client(&fake), &payload, false)
+        .await
+        .expect("created");
+    // While the lease holds, no one else takes it.
+    assert_eq!(worker(&pool, &fake).turn().await.expect("turn"), Turn::Idle);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+
+    // After the restart, a worker finds the page by its marker.
+    let turn = worker(&pool, &fake).turn().await.expect("turn");
+    assert_eq!(
+        turn,
+        Turn::Delivered {
+            item,
+            page: created.to_string()
+        }
+    );
+    assert_eq!(
+        fake.fake
+            .pages_titled("Implementation plan: Crash Spec")
+            .len(),
+        1
+    );
+    // The crashed instance's late answer changes nothing.
+    assert!(
+        !store::outbox::complete_plan_publication(&pool, &claimed, "other")
+            .await
+            .expect("complete")
+    );
+    assert_eq!(plan_page_of(&pool, &name).await, Some(created.to_string()));
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn two_workers_send_each_item_once(pool: PgPool) {
+    let fake = start_fake().await;
+    let mut names = Vec::new();
+    for n in 0..4 {
+        let (name, _) = imported(&pool, &fake, &format!("Shared {n}")).await;
+        publish::queue(&pool, &name, None, "op@example.com")
+            .await
+            .expect("queued");
+        names.push(name);
+    }
+    let (a, b) = (worker(&pool, &fake), worker(&pool, &fake));
+    let (ta, tb) = tokio::join!(a.drain(), b.drain());
+    let delivered = ta
+        .expect("a")
+        .into_iter()
+        .chain(tb.expect("b"))
+        .filter(|t| matches!(t, Turn::Delivered { .. }))
+        .count();
+    assert_eq!(delivered, 4);
+    for n in 0..4 {
+        assert_eq!(
+            fake.fake
+                .pages_titled(&format!("Implementation plan: Shared {n}"))
+                .len(),
+            1
+        );
+    }
+    for name in &names {
+        assert!(plan_page_of(&pool, name).await.is_some());
+    }
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn what_retrying_cannot_mend_waits_for_an_operator(pool: PgPool) {
+    crate::seeded(&pool, 0).await;
+    let fake = start_fake().await;
+    // The demo's spec is local: the plan needs a page to go under.
+    let refused = publish::queue(&pool, crate::DEMO, None, "op@example.com").await;
+    assert!(
+        matches!(refused, Err(StoreError::Invalid { .. })),
+        "{refused:?}"
+    );
+    // A page the integration cannot see.
+    let hidden = NotionId::from_u128(7);
+    let item = publish::queue(&pool, crate::DEMO, Some(hidden), "op@example.com")
+        .await
+        .expect("queued");
+    let again = publish::queue(&pool, crate::DEMO, None, "op@example.com").await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+
+    let turn = worker(&pool, &fake).turn().await.expect("turn");
+    let Turn::Failed { gave_up, error, .. } = turn else {
+        panic!("expected a failure, got {turn:?}");
+    };
+    assert!(gave_up, "a 404 is not retried by itself");
+    assert!(error.contains("share it with the integration"), "{error}");
+    let listed = store::outbox::list(&pool, crate::DEMO).await.expect("list");
+    assert_eq!(listed[0].state, "failed");
+    assert_eq!(listed[0].last_error.as_deref(), Some(error.as_str()));
+
+    let metrics = switchyard::server::metrics::render(
+        &store::metrics::snapshot(&pool).await.expect("snapshot"),
+    )
+    .expect("render");
+    assert!(
+        metrics.contains("switchyard_notion_outbox_items{state=\"failed\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("switchyard_notion_outbox_items{state=\"pending\"} 0"));
+
+    // The operator retries (nothing due while it is failed), then discards.
+    assert_eq!(worker(&pool, &fake).turn().await.expect("turn"), Turn::Idle);
+    store::outbox::retry(&pool, crate::DEMO, item)
+        .await
+        .expect("retry");
+    assert_eq!(
+        store::outbox::get(&pool, item).await.expect("item").state,
+        "pending"
+    );
+    store::outbox::discard(&pool, crate::DEMO, item)
+        .await
+        .expect("discard");
+    assert_eq!(
+        store::outbox::get(&pool, item).await.expect("item").state,
+        "discarded"
+    );
+    assert_eq!(worker(&pool, &fake).turn().await.expect("turn"), Turn::Idle);
+    assert!(store::outbox::retry(&pool, crate::DEMO, item)
+        .await
+        .is_err());
+}
+
+/// The app as `make run` builds it, talking to the fake at `base`.
+fn connected_app(pool: &PgPool, base: String) -> impl FnOnce() -> axum::Router + Send + 'static {
+    let pool = pool.clone();
+    move || {
+        let mut settings = switchyard::notion::Settings::new(crate::notion::TOKEN, base);
+        settings.requests_per_second = 1000.0;
+        let client = switchyard::notion::NotionClient::new(settings).expect("client");
+        let options = leptos::prelude::LeptosOptions::builder()
+            .output_name("switchyard")
+            .site_root("target/site")
+            .build();
+        switchyard::server::app::router_with_notion(
+            options,
+            pool,
+            switchyard::console::Settings::default(),
+            switchyard::server::auth::AuthSettings::default(),
+            switchyard::notion::Connection::Connected(client),
+        )
+    }
+}
+
+async fn post_form(
+    app: impl FnOnce() -> axum::Router + Send + 'static,
+    cookie: &str,
+    path: &str,
+    form: String,
+) -> crate::http::Reply {
+    use axum::body::Body;
+    let request = axum::http::Request::post(path)
+        .header("cookie", cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "application/json")
+        .body(Body::from(form))
+        .expect("request");
+    crate::http::send(app, request).await
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn importing_takes_an_operator_and_local_mode_says_how_to_connect(pool: PgPool) {
+    use leptos::server_fn::ServerFn;
+    use switchyard::api::notion::ImportNotionSpec;
+    use switchyard::model::account::Role;
+    crate::seeded(&pool, 0).await;
+    let fake = start_fake().await;
+    let page = spec_page(&fake, "Http Spec");
+    let form = format!("page={}", crate::http::encode(&page.notion_url()));
+
+    // Local mode: every page has the banner; importing says how to connect.
+    let operator = crate::http::operator(&pool).await;
+    let home = crate::http::get_as(&pool, "/", Some(&operator)).await;
+    let html = String::from_utf8_lossy(&home.body);
+    assert!(
+        html.contains("Local mode: not connected to Notion"),
+        "{html}"
+    );
+    assert!(
+        html.contains("/notion/import"),
+        "operators get the import link"
+    );
+    let (status, body) =
+        crate::http::call_as(&pool, Some(&operator), ImportNotionSpec::PATH, &form).await;
+    assert!(status.is_client_error(), "{status} {body}");
+    assert!(body.contains("NOTION_TOKEN"), "{body}");
+
+    // Connected: a viewer is refused, an operator imports.
+    let viewer = crate::http::signed_in_as(&pool, "viewer@example.com", Role::Viewer).await;
+    let refused = post_form(
+        connected_app(&pool, fake.base_url()),
+        &viewer,
+        ImportNotionSpec::PATH,
+        form.clone(),
+    )
+    .await;
+    assert_eq!(refused.status.as_u16(), 403);
+    assert!(fake.fake.requests().is_empty(), "nothing asked of Notion");
+
+    let done = post_form(
+        connected_app(&pool, fake.base_url()),
+        &operator,
+        ImportNotionSpec::PATH,
+        form,
+    )
+    .await;
+    assert!(
+        done.status.is_success() || done.status.is_redirection(),
+        "{} {}",
+        done.status,
+        String::from_utf8_lossy(&done.body)
+    );
+    let spec = store::migrations::spec(&pool, "http-spec")
+        .await
+        .expect("imported");
+    assert_eq!(spec.notion_page_id.as_deref(), Some(page.as_str()));
+
+    // The imported spec renders; its unknown block is a labelled placeholder.
+    let page_as = |uri: &'static str, cookie: String| {
+        use axum::body::Body;
+        let request = axum::http::Request::get(uri)
+            .header("cookie", cookie)
+            .header("accept", "text/html")
+            .body(Body::empty())
+            .expect("request");
+        crate::http::send(connected_app(&pool, fake.base_url()), request)
+    };
+    let section = page_as("/m/http-spec/notion", operator.clone()).await;
+    let html = String::from_utf8_lossy(&section.body);
+    assert!(html.contains("Publish plan to Notion"), "{html}");
+    assert!(html.contains("Refresh from Notion"), "{html}");
+    let section = page_as("/m/http-spec/notion", viewer.clone()).await;
+    let html = String::from_utf8_lossy(&section.body);
+    assert!(!html.contains("Publish plan to Notion"), "{html}");
+    assert!(html.contains("operators only"), "{html}");
+
+    let connected_page = page_as("/m/http-spec", operator.clone()).await;
+    let html = String::from_utf8_lossy(&connected_page.body);
+    assert!(
+        html.contains("Move preferences out of a JSON blob."),
+        "{html}"
+    );
+    assert!(html.contains("(synced_block)"), "{html}");
+    assert!(html.contains(&format!("https://www.notion.so/{}#", page.compact())));
+    assert!(!html.contains("Local mode"), "no banner when connected");
+}
