@@ -291,6 +291,13 @@ pub async fn guard(State(state): State<AuthState>, mut request: Request, next: N
             next.run(request).await
         }
         None if is_public(&path) => next.run(request).await,
+        // A share link opens its page and nothing else: whatever else a
+        // request made with one asks for is forbidden, not "sign in first".
+        None if carries_share_token(&request) => (
+            StatusCode::FORBIDDEN,
+            "a share link is read-only: it opens its own page and nothing else",
+        )
+            .into_response(),
         None => {
             let wants_page = request.method() == Method::GET
                 && request
@@ -306,6 +313,27 @@ pub async fn guard(State(state): State<AuthState>, mut request: Request, next: N
             anonymous(&state, wants_page, &next).await
         }
     }
+}
+
+/// Does an anonymous request present a share link's token: sent from a
+/// share page (`Referer: …/s/{token}`), or with a `token` in its query, or
+/// as a bearer token?
+fn carries_share_token(request: &Request) -> bool {
+    let headers = request.headers();
+    let from_share_page = headers
+        .get(header::REFERER)
+        .and_then(|r| r.to_str().ok())
+        .and_then(|r| r.parse::<http::Uri>().ok())
+        .is_some_and(|r| r.path().starts_with("/s/"));
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.trim_start().to_ascii_lowercase().starts_with("bearer "));
+    let in_query = request.uri().query().is_some_and(|q| {
+        q.split('&')
+            .any(|pair| pair.split('=').next() == Some("token"))
+    });
+    from_share_page || bearer || in_query
 }
 
 /// An anonymous request for something that needs an account: a browser
@@ -377,17 +405,39 @@ fn request_session() -> Option<Session> {
         .and_then(|parts| parts.extensions.get::<Session>().cloned())
 }
 
-/// Keeps `value` in the session under `key` until `take_once` reads it:
-/// something a form posted without JavaScript must show once on the page
-/// the browser is sent back to (a share link's token).
+/// Values `keep_once` holds until `take_once` reads them, by session id and
+/// key, with when they were kept. In this process's memory only: what they
+/// hold (a share link's token) must never be written to the database, where
+/// session records live. Lost on a restart or when the next page is served
+/// by another instance: the link itself stays (revoke it and make another).
+type Kept = std::collections::HashMap<(String, String), (std::time::Instant, serde_json::Value)>;
+static KEPT: std::sync::LazyLock<std::sync::Mutex<Kept>> =
+    std::sync::LazyLock::new(Default::default);
+/// How long a kept value waits for its page.
+const KEPT_FOR: Duration = Duration::from_secs(600);
+
+/// The id of the request's session, once it has one.
+fn request_session_id() -> Option<String> {
+    request_session()
+        .and_then(|s| s.id())
+        .map(|id| id.to_string())
+}
+
+/// Keeps `value` under `key` for this session until `take_once` reads it
+/// (at most `KEPT_FOR`): something a form posted without JavaScript must
+/// show once on the page the browser is sent back to (a share link's
+/// token). Kept in memory, never in the session's stored record.
 pub async fn keep_once<T: Serialize>(key: &str, value: &T) -> Result<(), AppError> {
-    let Some(session) = request_session() else {
-        return Err(super::error::internal(&"no session in the request"));
+    let Some(id) = request_session_id() else {
+        return Err(super::error::internal(&"no saved session in the request"));
     };
-    session
-        .insert(&format!("once:{key}"), value)
-        .await
-        .map_err(|e| super::error::internal(&e))
+    let value = serde_json::to_value(value).map_err(|e| super::error::internal(&e))?;
+    let now = std::time::Instant::now();
+    // A panic elsewhere cannot leave the map half-written: use it anyway.
+    let mut kept = KEPT.lock().unwrap_or_else(|e| e.into_inner());
+    kept.retain(|_, (at, _)| now.duration_since(*at) < KEPT_FOR);
+    kept.insert((id, key.to_string()), (now, value));
+    Ok(())
 }
 
 /// What one page request took with `take_once`, by key: a page may build a
@@ -399,25 +449,22 @@ pub struct TakenOnce(
     Arc<tokio::sync::Mutex<std::collections::HashMap<String, Option<serde_json::Value>>>>,
 );
 
-/// What `keep_once` kept under `key`, removed from the session (and kept
+/// What `keep_once` kept under `key` for this session, removed (and kept
 /// for the rest of this request: the look-up holds the request's lock, so
 /// two sections asking at once both get it).
 pub async fn take_once<T: serde::de::DeserializeOwned>(key: &str) -> Option<T> {
-    let key = format!("once:{key}");
     let taken = leptos::prelude::use_context::<TakenOnce>().unwrap_or_default();
     let mut taken = taken.0.lock().await;
-    if let Some(value) = taken.get(&key) {
+    if let Some(value) = taken.get(key) {
         return value.clone().and_then(|v| serde_json::from_value(v).ok());
     }
-    let session = request_session()?;
-    let value = match session.remove::<serde_json::Value>(&key).await {
-        Ok(value) => value,
-        Err(e) => {
-            tracing::warn!(error = %e, "reading a kept value from the session failed");
-            None
-        }
-    };
-    taken.insert(key, value.clone());
+    let value = request_session_id().and_then(|id| {
+        let mut kept = KEPT.lock().unwrap_or_else(|e| e.into_inner());
+        kept.remove(&(id, key.to_string()))
+            .filter(|(at, _)| at.elapsed() < KEPT_FOR)
+            .map(|(_, value)| value)
+    });
+    taken.insert(key.to_string(), value.clone());
     value.and_then(|v| serde_json::from_value(v).ok())
 }
 

@@ -155,9 +155,21 @@ async fn a_link_created_without_javascript_is_shown_once_on_the_page(pool: PgPoo
     let back = header(&r, "location").unwrap_or_default();
     assert!(back.starts_with(&page), "{back}");
     assert!(!back.contains("__err"), "{back}");
+    // Every stored session record while the token waits for its page.
+    let stored: Vec<Vec<u8>> = sqlx::query_scalar("SELECT data FROM switchyard.sessions")
+        .fetch_all(&pool)
+        .await
+        .expect("sessions");
     let r = get_as(&pool, &format!("/m/{DEMO}/share"), Some(&ops)).await;
     let html = String::from_utf8_lossy(&r.body);
     let token = token_in(&html).expect("the new link on the page");
+    assert!(!stored.is_empty(), "the operator's session is stored");
+    assert!(
+        stored
+            .iter()
+            .all(|data| !data.windows(token.len()).any(|w| w == token.as_bytes())),
+        "the token is never written to a session record"
+    );
     assert!(html.contains("not shown again"), "{html}");
     let link = &shares::list(&pool, DEMO).await.expect("list")[0];
     assert!(link.expires_at.is_some());

@@ -105,6 +105,32 @@ async fn the_share_page_is_read_only_and_stops_at_once_when_revoked(pool: PgPool
     )
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Presented as a share link's credentials (from its page, in the query,
+    // as a bearer token), it is refused outright, for reads and changes.
+    for (path, body) in [
+        (
+            switchyard::api::shares::GetShared::PATH,
+            format!("token={token}"),
+        ),
+        (
+            switchyard::api::console::ActOnPhase::PATH,
+            format!("name={DEMO}&phase=expand&action=Run&accept_quarantine=false"),
+        ),
+    ] {
+        for request in [
+            axum::http::Request::post(path)
+                .header("referer", format!("http://localhost/s/{token}")),
+            axum::http::Request::post(format!("{path}?token={token}")),
+            axum::http::Request::post(path).header("authorization", format!("Bearer {token}")),
+        ] {
+            let request = request
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(axum::body::Body::from(body.clone()))
+                .expect("request");
+            let r = crate::http::send(crate::http::app_of_pool(&pool), request).await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}");
+        }
+    }
 
     // Revoked: at once, a clear page, 410.
     shares::revoke(&pool, link.id, "ops@example.com")
