@@ -223,8 +223,13 @@ async fn failed_sign_ins_are_limited_per_account_and_per_address_but_not_forever
 /// Every server function that changes something, with a valid request for
 /// it (valid for an operator on the seeded demo).
 async fn mutations(pool: &PgPool) -> Vec<(&'static str, String)> {
+    use switchyard::api::approvals::{DecideApproval, RequestApproval};
     use switchyard::api::console::{ActOnPhase, SetThrottle};
+    use switchyard::api::notion::{
+        ApplySpecRefresh, DiscardOutboxItem, ImportNotionSpec, PublishPlan, RetryOutboxItem,
+    };
     use switchyard::api::plans::{RenderPlan, RestorePlan, SavePlan};
+    use switchyard::api::shares::{CreateShareLink, RevokeShareLink};
     use switchyard::api::tasks::{CreateTask, DeleteTask, MoveTask, SetCriterion, UpdateTask};
     let (task, rev): (i64, i32) =
         sqlx::query_as("SELECT id, revision FROM switchyard.tasks ORDER BY id LIMIT 1")
@@ -274,6 +279,43 @@ async fn mutations(pool: &PgPool) -> Vec<(&'static str, String)> {
             format!("name={DEMO}&revision=1&base_revision=1"),
         ),
         (RenderPlan::PATH, "markdown=%23+x".to_string()),
+        (
+            RequestApproval::PATH,
+            format!("name={DEMO}&phase=4&reason=ready"),
+        ),
+        (
+            DecideApproval::PATH,
+            format!("name={DEMO}&approval=1&decision=Approved&comment=ok"),
+        ),
+        (
+            CreateShareLink::PATH,
+            format!("name={DEMO}&label=chat&expires_hours="),
+        ),
+        (RevokeShareLink::PATH, format!("name={DEMO}&id=1")),
+        (
+            ImportNotionSpec::PATH,
+            "page=0123456789abcdef0123456789abcdef".to_string(),
+        ),
+        (ApplySpecRefresh::PATH, format!("name={DEMO}&base=1")),
+        (PublishPlan::PATH, format!("name={DEMO}")),
+        (RetryOutboxItem::PATH, format!("name={DEMO}&item=1")),
+        (DiscardOutboxItem::PATH, format!("name={DEMO}&item=1")),
+    ]
+}
+
+/// Every server function only admins may call, with a valid request for it.
+fn admin_mutations() -> Vec<(&'static str, String)> {
+    use switchyard::api::accounts::ChangeAccount;
+    use switchyard::api::approvals::SetApprovalPolicy;
+    vec![
+        (
+            SetApprovalPolicy::PATH,
+            format!("name={DEMO}&phase=4&required=true"),
+        ),
+        (
+            ChangeAccount::PATH,
+            "email=viewer%40example.com&action=Disable".to_string(),
+        ),
     ]
 }
 
@@ -294,6 +336,8 @@ async fn fingerprint(pool: &PgPool) -> String {
 async fn every_mutation_is_refused_for_viewers_403_and_anonymous_401(pool: PgPool) {
     crate::seeded(&pool, 0).await;
     let viewer = signed_in_as(&pool, "viewer@example.com", Role::Viewer).await;
+    // Signing in is an event too: both sign in before the fingerprint.
+    let operator = signed_in_as(&pool, "ops@example.com", Role::Operator).await;
     let before = fingerprint(&pool).await;
     for (path, form) in mutations(&pool).await {
         let (status, body) = call_as(&pool, Some(&viewer), path, &form).await;
@@ -301,6 +345,46 @@ async fn every_mutation_is_refused_for_viewers_403_and_anonymous_401(pool: PgPoo
         assert!(body.contains("operators only"), "{path}: {body}");
         let (status, _) = call_as(&pool, None, path, &form).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+    }
+    for (path, form) in admin_mutations() {
+        for cookie in [&viewer, &operator] {
+            let (status, body) = call_as(&pool, Some(cookie), path, &form).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
+            assert!(body.contains("admins only"), "{path}: {body}");
+        }
+        let (status, _) = call_as(&pool, None, path, &form).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+    }
+    // The read server functions need an account too.
+    {
+        use switchyard::api::accounts::GetAdmin;
+        use switchyard::api::console::GetConsole;
+        use switchyard::api::notion::{GetMirror, PreviewSpecRefresh, SearchNotionPages};
+        use switchyard::api::shares::GetShareLinks;
+        for (path, form) in [
+            (GetConsole::PATH, format!("name={DEMO}")),
+            (GetShareLinks::PATH, format!("name={DEMO}")),
+            (GetAdmin::PATH, "actor=".to_string()),
+            (GetMirror::PATH, format!("name={DEMO}")),
+            (PreviewSpecRefresh::PATH, format!("name={DEMO}")),
+            (SearchNotionPages::PATH, "query=spec".to_string()),
+        ] {
+            let (status, _) = call_as(&pool, None, path, &form).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+        }
+        // Share links and the accounts page: not for viewers.
+        for (path, form, only) in [
+            (
+                GetShareLinks::PATH,
+                format!("name={DEMO}"),
+                "operators only",
+            ),
+            (GetAdmin::PATH, "actor=".to_string(), "admins only"),
+        ] {
+            let (status, body) = call_as(&pool, Some(&viewer), path, &form).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
+            assert!(body.contains(only), "{path}: {body}");
+        }
     }
     assert_eq!(fingerprint(&pool).await, before, "nothing changed");
     // A viewer reads everything: pages and the read server functions.
