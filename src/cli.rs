@@ -187,21 +187,28 @@ pub struct RunFlags {
     pub override_as: Option<String>,
 }
 
+/// The first line of `stdin`, without its line ending: a password given by
+/// a script.
+fn first_line_of(stdin: &std::io::Stdin) -> Result<String, String> {
+    use std::io::BufRead;
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| format!("reading the password from stdin: {e}"))?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
 /// The password of `email` for an override: asked at a terminal (not
 /// echoed), else the first line of stdin. Never argv.
 fn read_admin_password(email: &str) -> Result<String, String> {
-    use std::io::{BufRead, IsTerminal};
+    use std::io::IsTerminal;
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
         rpassword::prompt_password(format!("Password of admin {email}: "))
             .map_err(|e| format!("reading the password: {e}"))
     } else {
-        let mut line = String::new();
-        stdin
-            .lock()
-            .read_line(&mut line)
-            .map_err(|e| format!("reading the password from stdin: {e}"))?;
-        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+        first_line_of(&stdin)
     }
 }
 
@@ -291,10 +298,7 @@ pub async fn phase_run(phase: Phase, file: &Path, flags: &RunFlags, conn: &Conne
         }
     });
     let outcome = engine.apply(phase, &ctl).await;
-    // Pages watching this migration saw the lock held at its last event.
-    if let Err(e) = store::events::announce(&conn.pool, &engine.recipe().name).await {
-        tracing::warn!(error = %e, "could not tell live pages that the run ended");
-    }
+    crate::console::runner_gone(&conn.pool, &engine.recipe().name).await;
     match outcome {
         Ok(Outcome::Done) => {
             println!("phase {phase}: done");
@@ -319,10 +323,7 @@ pub async fn phase_rollback(phase: Phase, file: &Path, conn: &Connection) -> Exi
     };
     let engine = engine(recipe, conn);
     let outcome = engine.rollback(phase).await;
-    // Pages watching this migration saw the lock held at its last event.
-    if let Err(e) = store::events::announce(&conn.pool, &engine.recipe().name).await {
-        tracing::warn!(error = %e, "could not tell live pages that the rollback ended");
-    }
+    crate::console::runner_gone(&conn.pool, &engine.recipe().name).await;
     match outcome {
         Ok(()) => {
             println!("phase {phase}: rolled back");
@@ -442,7 +443,7 @@ pub async fn demo_reset(conn: &Connection, demo_users: u64) -> ExitCode {
 /// The password for `user add`: typed at a prompt (not echoed, asked twice)
 /// when stdin is a terminal, else the first line of stdin. Never argv.
 fn read_password(email: &str) -> Result<String, String> {
-    use std::io::{BufRead, IsTerminal};
+    use std::io::IsTerminal;
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
         let first = rpassword::prompt_password(format!("Password for {email}: "))
@@ -454,12 +455,7 @@ fn read_password(email: &str) -> Result<String, String> {
         }
         Ok(first)
     } else {
-        let mut line = String::new();
-        stdin
-            .lock()
-            .read_line(&mut line)
-            .map_err(|e| format!("reading the password from stdin: {e}"))?;
-        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+        first_line_of(&stdin)
     }
 }
 

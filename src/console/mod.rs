@@ -734,9 +734,10 @@ async fn act(
     Ok(())
 }
 
-/// A runner has let go of migration `name`'s lock: live pages are told,
-/// as their last view may have been built while it still held it.
-async fn runner_gone(pool: &PgPool, name: &str) {
+/// A runner (this console's, or the CLI's) has let go of migration
+/// `name`'s lock: live pages are told, as their last view may have been
+/// built while it still held it.
+pub async fn runner_gone(pool: &PgPool, name: &str) {
     if let Err(e) = crate::store::events::announce(pool, name).await {
         tracing::warn!(error = %e, "could not tell live pages that the runner ended");
     }

@@ -1,14 +1,14 @@
 //! Approvals of phases 4 and 5: the service's rules, the console's view
 //! and actions, the server functions' roles, and the CLI's override.
 
+use crate::console::{console_of, wait_for_state};
 use crate::http::{call_as, signed_in_as};
 use crate::DEMO;
 use axum::http::StatusCode;
 use leptos::server_fn::ServerFn;
 use sqlx::PgPool;
-use std::time::{Duration, Instant};
 use switchyard::approvals::{self, ApprovalError};
-use switchyard::console::{Console, ConsoleError, Settings};
+use switchyard::console::ConsoleError;
 use switchyard::model::account::Role;
 use switchyard::model::approval::{ApprovalState, Decision};
 use switchyard::model::console::{ConsoleView, PhaseAction};
@@ -18,28 +18,8 @@ const ASKER: &str = "asker@example.com";
 const CHECKER: &str = "checker@example.com";
 const ADMIN: &str = "admin@example.com";
 
-fn console_of(pool: &PgPool) -> Console {
-    Console::new(pool.clone(), Settings::default())
-}
-
 async fn view(pool: &PgPool) -> ConsoleView {
     console_of(pool).view(DEMO).await.expect("view")
-}
-
-async fn wait_for_state(pool: &PgPool, phase: Phase, state: PhaseState) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let v = view(pool).await;
-        if v.phases[phase.index()].state == state && !v.busy {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "phase {phase} never became {state:?}: {:?}",
-            v.phases[phase.index()]
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Phases 1 to 3 of the demo done, through the console.

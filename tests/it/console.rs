@@ -10,12 +10,13 @@ use switchyard::model::console::PhaseAction;
 use switchyard::model::{Phase, PhaseState};
 
 /// The console as the server builds it (no setting overridden).
-fn console_of(pool: &PgPool) -> Console {
+pub(crate) fn console_of(pool: &PgPool) -> Console {
     Console::new(pool.clone(), Settings::default())
 }
 
-async fn wait_for_state(pool: &PgPool, phase: Phase, state: PhaseState) {
-    let deadline = Instant::now() + Duration::from_secs(30);
+/// Waits (at most a minute) until `phase` is in `state` with no runner busy.
+pub(crate) async fn wait_for_state(pool: &PgPool, phase: Phase, state: PhaseState) {
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let v = console_of(pool).view(DEMO).await.expect("view");
         if v.phases[phase.index()].state == state && !v.busy {
