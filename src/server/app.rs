@@ -144,6 +144,12 @@ pub fn router_with_notion(
             },
         )
         .fallback(leptos_axum::file_and_error_handler(shell))
+        // Inside the guard: a kept page is served only to whom it was
+        // rendered for (see `server::page_cache`).
+        .layer(axum::middleware::from_fn_with_state(
+            (super::page_cache::PageCache::default(), pool.clone()),
+            super::page_cache::serve,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             auth_state,
             auth::guard,

@@ -9,3 +9,4 @@ pub mod context;
 pub mod error;
 pub mod islands_routing;
 pub mod metrics;
+pub mod page_cache;

@@ -20,6 +20,7 @@ pub mod seed;
 pub mod shares;
 pub mod specs;
 pub mod tasks;
+pub mod versions;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;

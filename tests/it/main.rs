@@ -17,6 +17,7 @@ mod golden;
 mod http;
 mod mirror;
 mod notion;
+mod page_cache;
 mod plans;
 mod proof;
 mod share_links;
