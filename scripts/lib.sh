@@ -54,7 +54,11 @@ leptos_env() {
 # server sends them as they are. cargo-leptos's own .gz is larger than
 # `gzip -9` (about 917 KB against 781 KB for our wasm): rewrite those.
 build_release() {
-  cargo leptos build --release --precompress
+  # --split: each island marked `#[island(lazy)]` is its own wasm file,
+  # loaded (with the chunks it shares with others) by the pages that show
+  # it; the loader fetches them by their hashed names (see README, "Serving,
+  # caching and monitoring").
+  cargo leptos build --release --precompress --split
   local f
   for f in "$ROOT"/target/site/pkg/*; do
     case "$f" in *.gz|*.br) continue ;; esac

@@ -74,7 +74,7 @@ struct ApprovalActions {
 /// buttons and no throttle controls, and says who may use them; approval
 /// policy controls only for `is_admin`; `me` is the signed-in account's
 /// email (whoever asked for an approval is not offered to decide it).
-#[island]
+#[island(lazy)]
 pub fn Console(
     initial: ConsoleView,
     can_operate: bool,

@@ -94,7 +94,7 @@ pub struct PlanData {
 /// very code that reads `get_plan`'s and `get_plan_history`'s answers:
 /// typed props would be read by a second copy of those decoders in the
 /// browser bundle.
-#[island]
+#[island(lazy)]
 pub fn PlanIsland(data: String) -> impl IntoView {
     match serde_json::from_slice::<PlanData>(data.as_bytes()) {
         Ok(PlanData {

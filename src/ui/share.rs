@@ -48,7 +48,7 @@ pub fn SharePage() -> impl IntoView {
 /// current by the link's own live feed (`/s/{token}/live`); rendered on
 /// the server too, so it reads without JavaScript (then as of the load).
 /// When the link is revoked or expires, the feed says so and stops.
-#[island]
+#[island(lazy)]
 pub fn SharedProgress(token: String, data: String) -> impl IntoView {
     let Ok(initial) = serde_json::from_str::<SharedLive>(&data) else {
         return None;

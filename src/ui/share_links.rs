@@ -49,7 +49,7 @@ fn OperatorsOnly() -> impl IntoView {
 }
 
 /// The share links island; `data` is `ShareLinks` as JSON.
-#[island]
+#[island(lazy)]
 pub fn ShareLinks(name: String, data: String) -> impl IntoView {
     provide_action_error();
     let initial = serde_json::from_str::<Links>(&data).unwrap_or(Links {

@@ -192,7 +192,7 @@ pub struct BoardData {
 /// The board island. Its data comes as one JSON string, read here with the
 /// very code that reads `get_tasks`' answers: typed props would be read by
 /// a second copy of every task decoder in the browser bundle.
-#[island]
+#[island(lazy)]
 pub fn Board(data: String) -> impl IntoView {
     match serde_json::from_slice::<BoardData>(data.as_bytes()) {
         Ok(BoardData {
