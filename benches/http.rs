@@ -274,7 +274,11 @@ async fn bundle(addr: &str, pages: &[String]) -> Result<(), Error> {
     );
     let mut worst = every_page;
     for page in pages {
-        let html = String::from_utf8_lossy(&conn.get(page, None).await?.body).into_owned();
+        let r = conn.get(page, None).await?;
+        if r.status != 200 {
+            return Err(format!("{page}: status {} (not the page itself)", r.status).into());
+        }
+        let html = String::from_utf8_lossy(&r.body).into_owned();
         let mut files: Vec<String> = Vec::new();
         let mut islands: Vec<String> = Vec::new();
         for (i, _) in html.match_indices("data-component=\"") {

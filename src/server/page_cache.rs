@@ -4,13 +4,13 @@
 //! runs, and the two that cost the most to build (the console's snapshot,
 //! the spec, plan and board, the page's hydration data, its compression).
 //!
-//! Freshness is decided by the database for every request, never by time
-//! alone: before a page is served again, one statement reads the migration's
-//! data version (`store::versions`), which changes with any row of the
-//! migration the page may show, written by us, by the application's own
-//! writes during dual-write, or by hand; the recipe file's size and
-//! modification time are compared too. Whatever changes with the clock
-//! alone (a soak time running out) is covered by `MAX_AGE`: no page is
+//! Freshness is decided by the database for every request: before a page
+//! is served again, one statement reads the migration's data version
+//! (`store::versions`), which changes with the rows of the migration the
+//! page shows, written by us, by the application's own writes during
+//! dual-write, or by hand; the recipe file's size and modification time are
+//! compared too. What that cannot see at once (a soak time running out, the
+//! few cases `store::versions` names) is bounded by `MAX_AGE`: no page is
 //! served from the cache once it is older than that.
 //!
 //! An entry belongs to one page and one viewer (the account and its role,
@@ -35,13 +35,13 @@ use sqlx::PgPool;
 use super::auth::Current;
 use crate::model::account::Role;
 use crate::store::shares::{resolve, Resolved};
-use crate::store::versions::{self, Version};
+use crate::store::versions::{self, Page, Version};
 
 /// The longest a page is served again without being rendered anew, even
 /// when its data version has not changed (for what changes with the clock).
 pub const MAX_AGE: Duration = Duration::from_secs(1);
 
-/// Pages kept at most; past this, the cache starts afresh.
+/// Pages kept at most; past this, the oldest makes room.
 const ENTRIES_KEPT: usize = 512;
 
 /// The largest page kept (a bigger one is served, not kept).
@@ -125,15 +125,21 @@ pub async fn serve(
     let Some(page) = cacheable(&path) else {
         return next.run(request).await;
     };
-    let name = match page {
-        Cacheable::Phases(name) => name.to_string(),
+    let (kind, name, path) = match page {
+        Cacheable::Phases(name) => (Page::Console, name.to_string(), path),
         Cacheable::Shared(token) => match resolve(&pool, token).await {
-            Ok(Resolved::Open(name)) => name,
+            // Keyed by the token as it is looked up (any case): another
+            // spelling of one link is the same page, not another entry.
+            Ok(Resolved::Open(name)) => (
+                Page::Shared,
+                name,
+                format!("/s/{}", token.to_ascii_lowercase()),
+            ),
             // Unknown, revoked, expired, or not known now: the page says so.
             _ => return next.run(request).await,
         },
     };
-    let version = match versions::of(&pool, &name).await {
+    let version = match versions::of(&pool, kind, &name).await {
         Ok(Some(version)) => version,
         Ok(None) => return next.run(request).await,
         Err(e) => {
@@ -172,13 +178,17 @@ pub async fn serve(
         return response;
     }
     let (mut parts, body) = response.into_parts();
-    let body = match axum::body::to_bytes(body, LARGEST_PAGE).await {
+    // The page is whole in memory already (rendered before it is sent).
+    let body = match axum::body::to_bytes(body, usize::MAX).await {
         Ok(body) => body,
         Err(e) => {
             tracing::warn!(error = %e, "page cache: the page could not be read whole");
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
     };
+    if body.len() > LARGEST_PAGE {
+        return Response::from_parts(parts, Body::from(body));
+    }
     parts.headers.remove(header::CONTENT_LENGTH);
     let entry = Arc::new(Entry {
         version,
@@ -206,7 +216,14 @@ impl PageCache {
     fn put(&self, key: Key, entry: Arc<Entry>) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= ENTRIES_KEPT && !entries.contains_key(&key) {
-            entries.clear();
+            // Full: the oldest page makes room.
+            let oldest = entries
+                .iter()
+                .min_by_key(|(_, e)| e.made)
+                .map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                entries.remove(&oldest);
+            }
         }
         entries.insert(key, entry);
     }
