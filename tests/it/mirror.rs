@@ -46,7 +46,7 @@ fn spec_page(fake: &RunningFake, title: &str) -> NotionId {
     )
 }
 
-fn worker(pool: &PgPool, fake: &RunningFake) -> OutboxWorker {
+pub(crate) fn worker(pool: &PgPool, fake: &RunningFake) -> OutboxWorker {
     OutboxWorker::new(
         pool.clone(),
         client(fake),
