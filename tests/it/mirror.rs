@@ -375,7 +375,10 @@ async fn what_retrying_cannot_mend_waits_for_an_operator(pool: PgPool) {
 }
 
 /// The app as `make run` builds it, talking to the fake at `base`.
-fn connected_app(pool: &PgPool, base: String) -> impl FnOnce() -> axum::Router + Send + 'static {
+pub(crate) fn connected_app(
+    pool: &PgPool,
+    base: String,
+) -> impl FnOnce() -> axum::Router + Send + 'static {
     let pool = pool.clone();
     move || {
         let mut settings = switchyard::notion::Settings::new(crate::notion::TOKEN, base);
@@ -395,7 +398,7 @@ fn connected_app(pool: &PgPool, base: String) -> impl FnOnce() -> axum::Router +
     }
 }
 
-async fn post_form(
+pub(crate) async fn post_form(
     app: impl FnOnce() -> axum::Router + Send + 'static,
     cookie: &str,
     path: &str,

@@ -613,3 +613,151 @@ async fn different_fields_changed_on_each_side_merge(pool: PgPool) {
         .expect("c")
         .is_empty());
 }
+
+async fn get_page(
+    app: impl FnOnce() -> axum::Router + Send + 'static,
+    cookie: &str,
+    path: &str,
+) -> String {
+    let request = axum::http::Request::get(path)
+        .header("cookie", cookie)
+        .body(axum::body::Body::empty())
+        .expect("request");
+    let reply = crate::http::send(app, request).await;
+    assert!(reply.status.is_success(), "{path}: {}", reply.status);
+    String::from_utf8_lossy(&reply.body).into_owned()
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_mapping_form_is_for_operators_and_posts_without_javascript(pool: PgPool) {
+    use crate::mirror::{connected_app, post_form};
+    use leptos::server_fn::ServerFn;
+    use switchyard::api::notion::{ConfirmTaskMapping, ConnectTaskDatabase};
+    use switchyard::model::account::Role;
+    crate::seeded(&pool, 0).await;
+    let fake = start_fake().await;
+    let (db, _) = task_database(&fake);
+    let operator = crate::http::operator(&pool).await;
+    let viewer = crate::http::signed_in_as(&pool, "viewer@example.com", Role::Viewer).await;
+    let connect = format!(
+        "name={DEMO}&target={}",
+        crate::http::encode(&db.notion_url())
+    );
+    let refused = post_form(
+        connected_app(&pool, fake.base_url()),
+        &viewer,
+        ConnectTaskDatabase::PATH,
+        connect.clone(),
+    )
+    .await;
+    assert_eq!(refused.status.as_u16(), 403);
+    let done = post_form(
+        connected_app(&pool, fake.base_url()),
+        &operator,
+        ConnectTaskDatabase::PATH,
+        connect,
+    )
+    .await;
+    assert!(
+        done.status.is_success() || done.status.is_redirection(),
+        "{}",
+        done.status
+    );
+
+    let html = get_page(
+        connected_app(&pool, fake.base_url()),
+        &operator,
+        &format!("/m/{DEMO}/notion"),
+    )
+    .await;
+    assert!(html.contains("Engineering tasks"), "{html}");
+    assert!(
+        html.contains(r#"name="mapping[status:In_Progress]""#),
+        "{html}"
+    );
+    assert!(html.contains("Confirm mapping"));
+    assert!(
+        !html.contains("Create tasks in Notion"),
+        "not before the mapping is confirmed"
+    );
+    let seen = get_page(
+        connected_app(&pool, fake.base_url()),
+        &viewer,
+        &format!("/m/{DEMO}/notion"),
+    )
+    .await;
+    assert!(
+        !seen.contains("Confirm mapping"),
+        "a viewer sees the mapping, not the form"
+    );
+    assert!(seen.contains("Stage (status)"), "{seen}");
+
+    // As a browser posts the form: a changed option, a field left out.
+    let form = [
+        ("name", DEMO),
+        ("mapping[title]", "Name"),
+        ("mapping[status]", "Stage"),
+        ("mapping[status:Blocked]", "In progress"),
+        ("mapping[priority]", ""),
+        ("mapping[assignee]", "Owner"),
+    ]
+    .iter()
+    .map(|(k, v)| format!("{}={}", crate::http::encode(k), crate::http::encode(v)))
+    .collect::<Vec<_>>()
+    .join("&");
+    let bad = form.replace("mapping%5Bassignee%5D=Owner", "mapping%5Bassignee%5D=Stage");
+    let refused = post_form(
+        connected_app(&pool, fake.base_url()),
+        &operator,
+        ConfirmTaskMapping::PATH,
+        bad,
+    )
+    .await;
+    let body = String::from_utf8_lossy(&refused.body);
+    assert!(!refused.status.is_success(), "{} {body}", refused.status);
+    assert!(
+        body.contains("assignee") && body.contains("takes people"),
+        "{body}"
+    );
+    let done = post_form(
+        connected_app(&pool, fake.base_url()),
+        &operator,
+        ConfirmTaskMapping::PATH,
+        form,
+    )
+    .await;
+    assert!(
+        done.status.is_success() || done.status.is_redirection(),
+        "{} {}",
+        done.status,
+        String::from_utf8_lossy(&done.body)
+    );
+    let link = stored::link(&pool, DEMO)
+        .await
+        .expect("link")
+        .expect("stored");
+    let mapping = link.mapping.0;
+    assert_eq!(link.confirmed_by.as_deref(), Some(crate::http::OPERATOR));
+    assert_eq!(
+        mapping
+            .get(TaskField::Status)
+            .and_then(|m| m.option_for("Blocked")),
+        Some("In progress")
+    );
+    assert_eq!(
+        mapping
+            .get(TaskField::Status)
+            .and_then(|m| m.option_for("Done")),
+        Some("Done")
+    );
+    assert!(mapping.get(TaskField::Priority).is_none());
+    assert!(mapping.get(TaskField::Sprint).is_none());
+    let html = get_page(
+        connected_app(&pool, fake.base_url()),
+        &operator,
+        &format!("/m/{DEMO}/notion"),
+    )
+    .await;
+    assert!(html.contains("Create tasks in Notion"), "{html}");
+    assert!(html.contains("Priority: no property"), "{html}");
+}
