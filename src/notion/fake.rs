@@ -1879,7 +1879,7 @@ async fn admin_trash_page(
 ) -> Reply {
     (|| -> Reply {
         let id = admin_id(&id)?;
-        let in_trash = body.map_or(true, |b| b.0.in_trash);
+        let in_trash = body.is_none_or(|b| b.0.in_trash);
         if fake.trash_page(&id, in_trash) {
             Ok(StatusCode::NO_CONTENT.into_response())
         } else {

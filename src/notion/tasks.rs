@@ -116,12 +116,9 @@ fn match_options(field: TaskField, prop: &PropertyChoice) -> Vec<(String, Option
         .our_values()
         .into_iter()
         .map(|ours| {
-            let theirs = option_names_for(ours).iter().find_map(|want| {
-                prop.options
-                    .iter()
-                    .find(|o| norm(o) == *want)
-                    .map(String::clone)
-            });
+            let theirs = option_names_for(ours)
+                .iter()
+                .find_map(|want| prop.options.iter().find(|o| norm(o) == *want).cloned());
             (ours.to_string(), theirs)
         })
         .collect()

@@ -211,7 +211,8 @@ async fn enqueue_create(
 pub async fn queue_pages(pool: &PgPool, name: &str, actor: &str) -> StoreResult<i64> {
     let mut tx = pool.begin().await?;
     let mid = migration_id(&mut tx, name).await?;
-    let state: Option<(Option<DateTime<Utc>>, Option<DateTime<Utc>>)> = sqlx::query_as(
+    type Times = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+    let state: Option<Times> = sqlx::query_as(
         "SELECT confirmed_at, pages_queued_at FROM switchyard.notion_task_links WHERE migration_id = $1",
     )
     .bind(mid)
@@ -820,7 +821,8 @@ pub async fn resolve(
     actor: &str,
 ) -> StoreResult<()> {
     let mut tx = pool.begin().await?;
-    let row: Option<(i64, i64, String, Json<Value>, Json<Value>)> = sqlx::query_as(
+    type Row = (i64, i64, String, Json<Value>, Json<Value>);
+    let row: Option<Row> = sqlx::query_as(
         "SELECT t.migration_id, c.task_id, c.field, c.board_value, c.notion_value
          FROM switchyard.task_conflicts c
          JOIN switchyard.tasks t ON t.id = c.task_id

@@ -349,17 +349,17 @@ fn Changes(title: &'static str, changes: Vec<BlockChange>) -> impl IntoView {
 #[component]
 fn TaskDatabase(name: String, link: Option<TaskLinkView>, operator: bool) -> impl IntoView {
     let Some(link) = link else {
-        return operator
-            .then(|| view! { <ConnectTaskDatabaseForm name/> }.into_any())
-            .unwrap_or_else(|| {
-                view! {
-                    <section class="task-db" aria-label="Task database">
-                        <h2>"Task database"</h2>
-                        <p class="empty">"Not connected. Connecting one: operators only."</p>
-                    </section>
-                }
-                .into_any()
-            });
+        return if operator {
+            view! { <ConnectTaskDatabaseForm name/> }.into_any()
+        } else {
+            view! {
+                <section class="task-db" aria-label="Task database">
+                    <h2>"Task database"</h2>
+                    <p class="empty">"Not connected. Connecting one: operators only."</p>
+                </section>
+            }
+            .into_any()
+        };
     };
     let editable = operator && !link.pages_queued;
     let mapping = if editable {
