@@ -485,9 +485,10 @@ pub struct SyncWrite {
     pub actor: String,
 }
 
-/// Writes a reconcile's outcome. A task changed on the board meanwhile,
-/// or synced by someone else meanwhile, is a `Conflict` error: nothing is
-/// written, and the next attempt reads it again.
+/// Writes a reconcile's outcome. A task changed on the board meanwhile
+/// (when there are changes from Notion to write), or synced by someone
+/// else meanwhile, is a `Conflict` error: nothing is written, and the next
+/// attempt reads it again.
 pub async fn apply(pool: &PgPool, w: &SyncWrite) -> StoreResult<()> {
     let mut tx = pool.begin().await?;
     let row: Option<(i64, i32)> = sqlx::query_as(
@@ -497,7 +498,10 @@ pub async fn apply(pool: &PgPool, w: &SyncWrite) -> StoreResult<()> {
     .fetch_optional(&mut *tx)
     .await?;
     let (mid, revision) = row.ok_or_else(|| StoreError::NotFound(format!("task {}", w.task)))?;
-    if revision != w.revision {
+    // Only Notion's changes need the task as it was read; what was sent to
+    // Notion is recorded whatever the board did since (a later board
+    // change then differs from it, and is sent next).
+    if !w.changes.is_empty() && revision != w.revision {
         return Err(StoreError::Conflict(format!(
             "task {} changed on the board during the sync",
             w.task
