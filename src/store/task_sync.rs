@@ -52,6 +52,20 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     }
 }
 
+/// When the migration's tasks were sent to Notion: None when no task
+/// database is connected, Some(None) before "Create tasks in Notion".
+async fn pages_queued(
+    conn: &mut PgConnection,
+    mid: i64,
+) -> StoreResult<Option<Option<DateTime<Utc>>>> {
+    Ok(sqlx::query_scalar(
+        "SELECT pages_queued_at FROM switchyard.notion_task_links WHERE migration_id = $1",
+    )
+    .bind(mid)
+    .fetch_optional(conn)
+    .await?)
+}
+
 /// What "connect the task database" stores.
 pub struct NewLink<'a> {
     pub database_id: Option<String>,
@@ -66,12 +80,7 @@ pub struct NewLink<'a> {
 pub async fn connect(pool: &PgPool, name: &str, link: NewLink<'_>, actor: &str) -> StoreResult<()> {
     let mut tx = pool.begin().await?;
     let mid = migration_id(&mut tx, name).await?;
-    let queued: Option<Option<DateTime<Utc>>> = sqlx::query_scalar(
-        "SELECT pages_queued_at FROM switchyard.notion_task_links WHERE migration_id = $1",
-    )
-    .bind(mid)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let queued = pages_queued(&mut tx, mid).await?;
     if matches!(queued, Some(Some(_))) {
         return Err(StoreError::Conflict(
             "the tasks are in Notion already: the task database cannot be changed".into(),
@@ -138,12 +147,7 @@ pub async fn confirm(
 ) -> StoreResult<()> {
     let mut tx = pool.begin().await?;
     let mid = migration_id(&mut tx, name).await?;
-    let queued: Option<Option<DateTime<Utc>>> = sqlx::query_scalar(
-        "SELECT pages_queued_at FROM switchyard.notion_task_links WHERE migration_id = $1",
-    )
-    .bind(mid)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let queued = pages_queued(&mut tx, mid).await?;
     match queued {
         None => {
             return Err(StoreError::Invalid {

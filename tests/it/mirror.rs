@@ -398,6 +398,16 @@ pub(crate) fn connected_app(
     }
 }
 
+/// A form post the server took (done, or redirected to the next page).
+pub(crate) fn accepted(reply: &crate::http::Reply) {
+    assert!(
+        reply.status.is_success() || reply.status.is_redirection(),
+        "{} {}",
+        reply.status,
+        String::from_utf8_lossy(&reply.body)
+    );
+}
+
 pub(crate) async fn post_form(
     app: impl FnOnce() -> axum::Router + Send + 'static,
     cookie: &str,
@@ -460,12 +470,7 @@ async fn importing_takes_an_operator_and_local_mode_says_how_to_connect(pool: Pg
         form,
     )
     .await;
-    assert!(
-        done.status.is_success() || done.status.is_redirection(),
-        "{} {}",
-        done.status,
-        String::from_utf8_lossy(&done.body)
-    );
+    accepted(&done);
     let spec = store::migrations::spec(&pool, "http-spec")
         .await
         .expect("imported");
