@@ -121,7 +121,7 @@ test("tasks: the task database connected, the tasks created in Notion, a card mo
     all.filter((p) => p.properties["Task name"].title.map((t: any) => t.plain_text).join("") === title);
   await expect.poll(async () => (await rows()).length, { timeout: 60_000 }).toBe(5);
   await expect
-    .poll(async () => titled(await rows(), "Rollback plan and monitoring")[0]?.properties["Depends on"].relation.length, {
+    .poll(async () => titled(await rows(), "Rollback plan and monitoring")[0]?.properties["Depends on"]?.relation.length, {
       timeout: 60_000,
     })
     .toBe(2);
