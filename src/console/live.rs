@@ -111,36 +111,6 @@ pub async fn sse(
     session: Option<axum::Extension<tower_sessions::Session>>,
     account: Option<axum::Extension<crate::server::auth::Current>>,
 ) -> Response {
-    feed_of(state, name, session, account, Sends::Console).await
-}
-
-/// `GET /live/{name}/tasks`: the migration's tasks as the board shows them
-/// (`tasks` messages: a JSON list of `TaskView`), now and after every event
-/// of the migration (a board change, a change brought from Notion); the
-/// feed belongs to its session as `sse` says.
-pub async fn tasks_sse(
-    State(state): State<LiveState>,
-    Path(name): Path<String>,
-    session: Option<axum::Extension<tower_sessions::Session>>,
-    account: Option<axum::Extension<crate::server::auth::Current>>,
-) -> Response {
-    feed_of(state, name, session, account, Sends::Tasks).await
-}
-
-/// What a feed sends after each wake.
-#[derive(Clone, Copy)]
-enum Sends {
-    Console,
-    Tasks,
-}
-
-async fn feed_of(
-    state: LiveState,
-    name: String,
-    session: Option<axum::Extension<tower_sessions::Session>>,
-    account: Option<axum::Extension<crate::server::auth::Current>>,
-    sends: Sends,
-) -> Response {
     let owner = match (session.and_then(|s| s.0.id()), account) {
         (Some(id), Some(account)) => Some((id.to_string(), account.0 .0.id)),
         _ => None,
@@ -155,7 +125,7 @@ async fn feed_of(
     let Some(id) = id else {
         return (StatusCode::NOT_FOUND, "no such migration").into_response();
     };
-    Sse::new(updates(state, name, id, owner, sends))
+    Sse::new(updates(state, name, id, owner))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
 }
@@ -169,7 +139,6 @@ struct Feed {
     owner: Option<(String, i64)>,
     rx: broadcast::Receiver<Wake>,
     first: bool,
-    sends: Sends,
 }
 
 fn updates(
@@ -177,7 +146,6 @@ fn updates(
     name: String,
     id: i64,
     owner: Option<(String, i64)>,
-    sends: Sends,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     let rx = state.hub.subscribe();
     let feed = Feed {
@@ -187,7 +155,6 @@ fn updates(
         owner,
         rx,
         first: true,
-        sends,
     };
     futures::stream::unfold(feed, |mut feed| async move {
         if !feed.first {
@@ -211,28 +178,16 @@ fn updates(
             while feed.rx.try_recv().is_ok() {}
         }
         feed.first = false;
-        let built = match feed.sends {
-            Sends::Console => feed
-                .state
-                .console
-                .view(&feed.name)
-                .await
-                .map_err(|e| e.to_string())
-                .and_then(|v| serde_json::to_string(&v).map_err(|e| e.to_string()))
-                .map(|json| ("console", json)),
-            Sends::Tasks => store::migrations::tasks(feed.state.console.pool(), &feed.name)
-                .await
-                .map_err(|e| e.to_string())
-                .and_then(|v| serde_json::to_string(&v).map_err(|e| e.to_string()))
-                .map(|json| ("tasks", json)),
-        };
-        let event = match built {
-            Ok((kind, json)) => Event::default().event(kind).data(json),
+        let event = match feed.state.console.view(&feed.name).await {
+            Ok(view) => match serde_json::to_string(&view) {
+                Ok(json) => Event::default().event("console").data(json),
+                Err(e) => Event::default().event("error").data(e.to_string()),
+            },
             Err(e) => {
                 tracing::warn!(error = %e, "live: cannot build the view");
                 Event::default()
                     .event("error")
-                    .data("the view could not be loaded")
+                    .data("the console could not be loaded")
             }
         };
         Some((Ok(event), feed))

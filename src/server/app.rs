@@ -66,10 +66,6 @@ pub fn router_with_notion(
     };
     let live = Router::new()
         .route("/{name}", axum::routing::get(crate::console::live::sse))
-        .route(
-            "/{name}/tasks",
-            axum::routing::get(crate::console::live::tasks_sse),
-        )
         .with_state(live_state.clone());
     // Each phase's dry run as plain text (linked from the console).
     let dry_runs = Router::new()

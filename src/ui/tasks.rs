@@ -226,14 +226,6 @@ fn BoardView(
         last_edited: RwSignal::new(None),
         can_edit,
     };
-    // Every change of the migration's tasks (here, in another browser, or
-    // brought from Notion) arrives as the whole list.
-    super::live::subscribe_to(
-        format!("/live/{}/tasks", state.name.get_value()),
-        "tasks",
-        state.tasks,
-        None,
-    );
     // A form saved: the board as the server has it now (a refusal changes
     // nothing, so the board and the form as typed stay as they are).
     let (created, updated) = (saved_version(create), saved_version(update));
