@@ -68,24 +68,38 @@ fn Refusal() -> impl IntoView {
     })
 }
 
+/// A search driven by the query parameter `param`: its value (for the
+/// search box) and the results (none for an empty query).
+fn search_by_query<T, Fut>(
+    param: &'static str,
+    search: fn(String) -> Fut,
+) -> (String, Resource<Result<Vec<T>, AppError>>)
+where
+    T: Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static,
+    Fut: std::future::Future<Output = Result<Vec<T>, AppError>> + Send + 'static,
+{
+    let query = use_query_map().with_untracked(|q| q.get(param).unwrap_or_default());
+    let searched = query.clone();
+    let hits = Resource::new(
+        move || searched.clone(),
+        move |q| async move {
+            if q.trim().is_empty() {
+                Ok(Vec::new())
+            } else {
+                search(q).await
+            }
+        },
+    );
+    (query, hits)
+}
+
 /// `/notion/import`: pick a Notion page (search, or paste its URL) to make
 /// a new migration from.
 #[component]
 pub fn ImportPage() -> impl IntoView {
-    let query = use_query_map().with_untracked(|q| q.get("q").unwrap_or_default());
+    let (query, hits) = search_by_query("q", search_notion_pages);
     let operator = may(Role::Operator);
     let local = local_mode();
-    let searched = query.clone();
-    let hits = Resource::new(
-        move || searched.clone(),
-        |q| async move {
-            if q.trim().is_empty() {
-                Ok(Vec::new())
-            } else {
-                search_notion_pages(q).await
-            }
-        },
-    );
     view! {
         <Title text="New migration from a Notion spec — Switchyard"/>
         <h1>"New migration from a Notion spec"</h1>
@@ -450,18 +464,7 @@ fn TaskDatabase(name: String, link: Option<TaskLinkView>, operator: bool) -> imp
 
 #[component]
 fn ConnectTaskDatabaseForm(name: String) -> impl IntoView {
-    let query = use_query_map().with_untracked(|q| q.get("dsq").unwrap_or_default());
-    let searched = query.clone();
-    let hits = Resource::new(
-        move || searched.clone(),
-        |q| async move {
-            if q.trim().is_empty() {
-                Ok(Vec::new())
-            } else {
-                search_task_databases(q).await
-            }
-        },
-    );
+    let (query, hits) = search_by_query("dsq", search_task_databases);
     let action = format!("/m/{name}/notion");
     let hit_name = name.clone();
     view! {
