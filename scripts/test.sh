@@ -59,7 +59,7 @@ export LEPTOS_SITE_ADDR="127.0.0.1:$PORT"
 leptos_env
 log "starting the app on http://$LEPTOS_SITE_ADDR"
 DATABASE_URL="$E2E_URL" SWITCHYARD_DEMO_USERS="${SWITCHYARD_DEMO_USERS:-20000}" SWITCHYARD_SOAK_HOURS=0 \
-  NOTION_API_BASE="$NOTION_FAKE_URL" NOTION_TOKEN=secret_e2e \
+  NOTION_API_BASE="$NOTION_FAKE_URL" NOTION_TOKEN=secret_e2e SWITCHYARD_NOTION_POLL_SECS=5 \
   "$ROOT/target/release/switchyard" serve >"$ROOT/target/e2e-server.log" 2>&1 &
 SERVER_PID=$!
 # Up when /login answers (public; every other page needs an account).

@@ -359,11 +359,21 @@ async fn serve() -> Result<(), String> {
             tracing::info!("Notion: local mode (NOTION_TOKEN is not set)")
         }
         switchyard::notion::Connection::Connected(client) => {
-            tracing::info!(api = %client.settings().api_base, "Notion: connected; outbox worker started");
+            tracing::info!(api = %client.settings().api_base, poll = ?config.notion_poll,
+                "Notion: connected; outbox worker and task poller started");
             switchyard::notion::outbox::OutboxWorker::new(
                 pool.clone(),
                 client.clone(),
                 switchyard::notion::outbox::WorkerSettings::default(),
+            )
+            .spawn();
+            switchyard::notion::task_sync::Poller::new(
+                pool.clone(),
+                client.clone(),
+                switchyard::notion::task_sync::PollSettings {
+                    interval: config.notion_poll,
+                    ..Default::default()
+                },
             )
             .spawn();
         }

@@ -70,3 +70,72 @@ test("a spec imported from Notion by URL, refreshed after an edit in Notion, and
   expect(plan).toContain("Phase 2: Backfill data from the JSONB column");
   expect(plan).toContain("Depends on: Phase 1 (Create new tables with indexes)");
 });
+
+// Notion's own API on the fake, as the integration calls it.
+async function api(path: string, method: string, body?: unknown): Promise<any> {
+  const r = await fetch(`${FAKE}/v1${path}`, {
+    method,
+    headers: {
+      authorization: "Bearer secret_e2e",
+      "notion-version": "2026-03-11",
+      "content-type": "application/json",
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${await r.text()}`);
+  return r.json();
+}
+
+test("tasks: the task database connected, the tasks created in Notion, a card moved reaches Notion", async ({ page }) => {
+  test.skip(!FAKE, "needs the fake Notion (scripts/test.sh starts it)");
+  const stamp = Date.now().toString(36);
+  const home = await admin("/pages", "POST", { title: `Team ${stamp}` });
+  const options = (names: string[]) => ({ options: names.map((name) => ({ name })) });
+  const db = await admin("/databases", "POST", {
+    parent: home.id,
+    title: `Tasks ${stamp}`,
+    properties: {
+      "Task name": { title: {} },
+      State: { status: options(["Not started", "In progress", "Blocked", "Done"]) },
+      Priority: { select: options(["Low", "Medium", "High", "Critical"]) },
+      "Depends on": { relation: { data_source_id: "self" } },
+      Notes: { rich_text: {} },
+    },
+  });
+
+  await page.goto("/m/user-preferences/notion");
+  const connect = page.getByRole("form", { name: "Connect task database" });
+  await connect.getByLabel("Task database URL or id").fill(db.database_id);
+  await connect.getByRole("button", { name: "Connect" }).click();
+  await expect(page).toHaveURL(/\/m\/user-preferences\/notion$/);
+  const mapping = page.getByRole("form", { name: "Task mapping" });
+  await expect(mapping.getByLabel("Status", { exact: true })).toHaveValue("State");
+  await expect(mapping.getByLabel("Depends on", { exact: true })).toHaveValue("Depends on");
+  await expect(page.locator(".mapping-missing")).toContainText("Assignee: no property");
+  await mapping.getByRole("button", { name: "Confirm mapping" }).click();
+  await page.getByRole("button", { name: "Create tasks in Notion" }).click();
+
+  // The outbox worker creates the five pages, then their dependencies.
+  const rows = async () => (await api(`/data_sources/${db.data_source_id}/query`, "POST", {})).results;
+  const titled = (all: any[], title: string) =>
+    all.filter((p) => p.properties["Task name"].title.map((t: any) => t.plain_text).join("") === title);
+  await expect.poll(async () => (await rows()).length, { timeout: 60_000 }).toBe(5);
+  await expect
+    .poll(async () => titled(await rows(), "Rollback plan and monitoring")[0]?.properties["Depends on"]?.relation.length, {
+      timeout: 60_000,
+    })
+    .toBe(2);
+  const dual = titled(await rows(), "Add dual-write");
+  expect(dual).toHaveLength(1);
+  expect(dual[0].properties.State.status.name).toBe("Not started");
+
+  // A card moved on the board reaches Notion.
+  await page.goto("/m/user-preferences/tasks");
+  await expect(page.locator("body[data-hydrated=true]")).toBeAttached();
+  const card = page.locator(".card", { has: page.locator("h4", { hasText: "Add dual-write" }) });
+  await card.getByRole("button", { name: "Move to In Progress" }).click();
+  await expect
+    .poll(async () => titled(await rows(), "Add dual-write")[0].properties.State.status.name, { timeout: 60_000 })
+    .toBe("In progress");
+  expect(titled(await rows(), "Add dual-write")[0].properties.Notes).toBeUndefined();
+});

@@ -10,7 +10,7 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 use crate::model::account::Role;
-use crate::model::mirror::{MirrorView, NotionPageHit, RefreshPreview};
+use crate::model::mirror::{DataSourceHit, MirrorView, NotionPageHit, RefreshPreview};
 use crate::model::AppError;
 
 /// Notion pages whose title contains `query` (at most 20).
@@ -118,7 +118,9 @@ pub async fn get_mirror(name: String) -> Result<MirrorView, AppError> {
     let plan = crate::store::migrations::plan(&pool, &name).await?;
     let versions = crate::store::specs::history(&pool, &name).await?;
     let outbox = crate::store::outbox::list(&pool, &name).await?;
+    let tasks = task_link_view(&pool, &name).await?;
     Ok(MirrorView {
+        tasks,
         local,
         spec_page_url: spec.notion_page_id.as_deref().and_then(url),
         plan_page_url: plan.notion_page_id.as_deref().and_then(url),
@@ -137,9 +139,12 @@ pub async fn get_mirror(name: String) -> Result<MirrorView, AppError> {
             .into_iter()
             .map(|o| OutboxItemView {
                 id: o.id,
-                what: match o.kind.as_str() {
-                    "publish_plan" => "Publish the plan".into(),
-                    other => other.replace('_', " "),
+                what: match (o.kind.as_str(), o.task_id) {
+                    ("publish_plan", _) => "Publish the plan".into(),
+                    ("create_task_page", Some(t)) => format!("Create task {t}'s page"),
+                    ("sync_task", Some(t)) => format!("Sync task {t}"),
+                    ("trash_task_page", Some(t)) => format!("Trash task {t}'s page"),
+                    (other, _) => other.replace('_', " "),
                 },
                 state: o.state,
                 attempts: o.attempts,
@@ -168,6 +173,153 @@ pub async fn discard_outbox_item(name: String, item: i64) -> Result<(), AppError
     crate::server::auth::require(Role::Operator)?;
     let pool = crate::server::context::pool()?;
     crate::store::outbox::discard(&pool, &name, item).await?;
+    leptos_axum::redirect(&format!("/m/{name}/notion"));
+    Ok(())
+}
+
+/// The task database's side of the Notion section.
+#[cfg(feature = "ssr")]
+async fn task_link_view(
+    pool: &sqlx::PgPool,
+    name: &str,
+) -> Result<Option<crate::model::mirror::TaskLinkView>, AppError> {
+    use crate::model::mirror::{ConflictView, TaskLinkView};
+    use crate::notion::tasks::describe;
+    let Some(link) = crate::store::task_sync::link(pool, name).await? else {
+        return Ok(None);
+    };
+    let tasks = crate::store::migrations::tasks(pool, name).await?;
+    let conflicts = crate::store::task_sync::open_conflicts(pool, name).await?;
+    let mapping = link.mapping.0;
+    Ok(Some(TaskLinkView {
+        data_source_id: link.data_source_id,
+        data_source_name: link.data_source_name,
+        properties: link.properties.0,
+        missing: mapping.missing(),
+        mapping,
+        confirmed_by: link.confirmed_by,
+        pages_queued: link.pages_queued_at.is_some(),
+        tasks: tasks.len() as i64,
+        tasks_with_pages: tasks.iter().filter(|t| t.notion_page_id.is_some()).count() as i64,
+        polled_at: link
+            .polled_at
+            .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string()),
+        conflicts: conflicts
+            .into_iter()
+            .map(|c| ConflictView {
+                id: c.id,
+                task_id: c.task_id,
+                task_title: c.task_title,
+                board_value: describe(&c.field, &c.board_value.0, None),
+                notion_value: describe(&c.field, &c.notion_value.0, None),
+                field: c.field,
+                board_by: c.board_by,
+                board_at: c.board_at,
+                notion_by: c.notion_by,
+                notion_at: c.notion_at,
+            })
+            .collect(),
+    }))
+}
+
+/// Notion data sources (task databases) whose name contains `query`.
+#[server]
+pub async fn search_task_databases(query: String) -> Result<Vec<DataSourceHit>, AppError> {
+    crate::server::auth::require(Role::Operator)?;
+    let notion = crate::server::context::notion();
+    Ok(crate::notion::task_sync::search_data_sources(notion.client()?, &query).await?)
+}
+
+/// Connects migration `name`'s tasks to a Notion database or data source
+/// (`target`: its URL or id) and proposes a mapping; redirects back to the
+/// Notion section, where the operator confirms or changes it.
+#[server]
+pub async fn connect_task_database(name: String, target: String) -> Result<(), AppError> {
+    let account = crate::server::auth::require(Role::Operator)?;
+    let pool = crate::server::context::pool()?;
+    let notion = crate::server::context::notion();
+    crate::notion::task_sync::connect(&pool, notion.client()?, &name, &target, &account.email)
+        .await?;
+    leptos_axum::redirect(&format!("/m/{name}/notion"));
+    Ok(())
+}
+
+/// The operator's mapping: `mapping[FIELD]` is the property for a field
+/// (empty: not mirrored), `mapping[FIELD:VALUE]` the option our value
+/// becomes (status, priority; `_` for a space in VALUE). Redirects back to
+/// the Notion section.
+#[server]
+pub async fn confirm_task_mapping(
+    name: String,
+    mapping: std::collections::HashMap<String, String>,
+) -> Result<(), AppError> {
+    use crate::model::mirror::{TaskField, TaskMapping};
+    use std::collections::BTreeMap;
+    let account = crate::server::auth::require(Role::Operator)?;
+    let pool = crate::server::context::pool()?;
+    let link = crate::store::task_sync::link(&pool, &name)
+        .await?
+        .ok_or_else(|| AppError::invalid("mapping", "connect a task database first"))?;
+    let source = crate::domain::notion_id::NotionId::parse(&link.data_source_id)
+        .map_err(|e| AppError::invalid("mapping", e.to_string()))?;
+    let mut chosen = TaskMapping::default();
+    for field in TaskField::ALL {
+        let property = mapping.get(field.as_str()).cloned().unwrap_or_default();
+        let prefix = format!("{}:", field.as_str());
+        // Our values come with `_` for spaces (`status:In_Progress`).
+        let options: BTreeMap<String, String> = mapping
+            .iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix(&prefix)
+                    .map(|ours| (ours.replace('_', " "), v.clone()))
+            })
+            .collect();
+        let one =
+            crate::notion::tasks::choose(&source, &link.properties.0, field, &property, &options)
+                .map_err(|message| AppError::invalid(field.as_str(), message))?;
+        chosen.fields.extend(one);
+    }
+    crate::store::task_sync::confirm(&pool, &name, &chosen, &account.email).await?;
+    leptos_axum::redirect(&format!("/m/{name}/notion"));
+    Ok(())
+}
+
+/// "Create tasks in Notion": a page per task, through the outbox; from
+/// then on board changes are mirrored. Returns how many pages were queued.
+#[server]
+pub async fn create_tasks_in_notion(name: String) -> Result<i64, AppError> {
+    let account = crate::server::auth::require(Role::Operator)?;
+    let pool = crate::server::context::pool()?;
+    if crate::server::context::notion().is_local() {
+        return Err(crate::notion::NotionError::NotConnected.into());
+    }
+    let queued = crate::store::task_sync::queue_pages(&pool, &name, &account.email).await?;
+    leptos_axum::redirect(&format!("/m/{name}/notion"));
+    Ok(queued)
+}
+
+/// Resolves a conflict by keeping one side (`keep`: board or notion); the
+/// next sync writes it to the other side.
+#[server]
+pub async fn resolve_task_conflict(
+    name: String,
+    conflict: i64,
+    keep: String,
+) -> Result<(), AppError> {
+    use crate::store::task_sync::Keep;
+    let account = crate::server::auth::require(Role::Operator)?;
+    let pool = crate::server::context::pool()?;
+    let keep = match keep.as_str() {
+        "board" => Keep::Board,
+        "notion" => Keep::Notion,
+        other => {
+            return Err(AppError::invalid(
+                "keep",
+                format!("{other:?}: keep \"board\" or \"notion\""),
+            ))
+        }
+    };
+    crate::store::task_sync::resolve(&pool, &name, conflict, keep, &account.email).await?;
     leptos_axum::redirect(&format!("/m/{name}/notion"));
     Ok(())
 }

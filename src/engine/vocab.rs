@@ -451,6 +451,39 @@ pub enum Event {
         item: i64,
         page: String,
     },
+    /// The migration's tasks were connected to a Notion data source (its
+    /// mapping proposed).
+    TaskDbConnected {
+        data_source: String,
+    },
+    /// An operator confirmed (or changed) the mapping of task fields.
+    TaskMappingConfirmed,
+    /// "Create tasks in Notion": one outbox item per task.
+    TaskPagesQueued {
+        items: i64,
+    },
+    /// A task's Notion page was created.
+    TaskPageCreated {
+        task: i64,
+        page: String,
+    },
+    /// Changes made in Notion were applied to the task (its fields named).
+    TaskSynced {
+        task: i64,
+        fields: Vec<String>,
+    },
+    /// A field was changed on the board and in Notion since the last sync:
+    /// held until an operator keeps one side.
+    TaskConflict {
+        task: i64,
+        field: String,
+    },
+    /// An operator kept one side of a conflict (`kept`: board or notion).
+    TaskConflictResolved {
+        task: i64,
+        field: String,
+        kept: String,
+    },
     /// A kind this version does not know (written by a newer one), or a
     /// payload it cannot read: shown by its kind, never dropped.
     #[serde(skip)]
@@ -472,7 +505,7 @@ pub enum AccountChange {
 
 impl Event {
     /// Every kind this version writes, as stored in `switchyard.events.kind`.
-    pub const KINDS: [&'static str; 31] = [
+    pub const KINDS: [&'static str; 38] = [
         kind::PHASE_STATE,
         kind::ROLLBACK_STARTED,
         kind::PROGRESS,
@@ -504,6 +537,13 @@ impl Event {
         kind::SPEC_REFRESHED,
         kind::PLAN_PUBLISH_QUEUED,
         kind::PLAN_PUBLISHED,
+        kind::TASK_DB_CONNECTED,
+        kind::TASK_MAPPING_CONFIRMED,
+        kind::TASK_PAGES_QUEUED,
+        kind::TASK_PAGE_CREATED,
+        kind::TASK_SYNCED,
+        kind::TASK_CONFLICT,
+        kind::TASK_CONFLICT_RESOLVED,
     ];
 
     /// Progress ticks: many, shown as a chart and a bar, not in the log.
@@ -543,6 +583,13 @@ impl Event {
             Event::SpecRefreshed { .. } => kind::SPEC_REFRESHED,
             Event::PlanPublishQueued { .. } => kind::PLAN_PUBLISH_QUEUED,
             Event::PlanPublished { .. } => kind::PLAN_PUBLISHED,
+            Event::TaskDbConnected { .. } => kind::TASK_DB_CONNECTED,
+            Event::TaskMappingConfirmed => kind::TASK_MAPPING_CONFIRMED,
+            Event::TaskPagesQueued { .. } => kind::TASK_PAGES_QUEUED,
+            Event::TaskPageCreated { .. } => kind::TASK_PAGE_CREATED,
+            Event::TaskSynced { .. } => kind::TASK_SYNCED,
+            Event::TaskConflict { .. } => kind::TASK_CONFLICT,
+            Event::TaskConflictResolved { .. } => kind::TASK_CONFLICT_RESOLVED,
             Event::Other { kind } => kind,
         }
     }
@@ -666,6 +713,25 @@ impl Event {
             Event::PlanPublished { item, page } => {
                 format!("plan published to Notion page {page} (outbox item {item})")
             }
+            Event::TaskDbConnected { data_source } => {
+                format!("tasks connected to Notion data source {data_source} (mapping proposed)")
+            }
+            Event::TaskMappingConfirmed => "task fields' mapping to Notion confirmed".into(),
+            Event::TaskPagesQueued { items } => {
+                format!("{items} task page(s) queued for Notion")
+            }
+            Event::TaskPageCreated { task, page } => {
+                format!("task {task}: Notion page {page} created")
+            }
+            Event::TaskSynced { task, fields } => {
+                format!("task {task}: {} changed in Notion", fields.join(", "))
+            }
+            Event::TaskConflict { task, field } => {
+                format!("task {task}: {field} changed on the board and in Notion; held until resolved")
+            }
+            Event::TaskConflictResolved { task, field, kept } => {
+                format!("task {task}: {field} conflict resolved, {kept} side kept")
+            }
             Event::Other { kind } => kind.replace('_', " "),
         }
     }
@@ -705,6 +771,13 @@ pub mod kind {
     pub const SPEC_REFRESHED: &str = "spec_refreshed";
     pub const PLAN_PUBLISH_QUEUED: &str = "plan_publish_queued";
     pub const PLAN_PUBLISHED: &str = "plan_published";
+    pub const TASK_DB_CONNECTED: &str = "task_db_connected";
+    pub const TASK_MAPPING_CONFIRMED: &str = "task_mapping_confirmed";
+    pub const TASK_PAGES_QUEUED: &str = "task_pages_queued";
+    pub const TASK_PAGE_CREATED: &str = "task_page_created";
+    pub const TASK_SYNCED: &str = "task_synced";
+    pub const TASK_CONFLICT: &str = "task_conflict";
+    pub const TASK_CONFLICT_RESOLVED: &str = "task_conflict_resolved";
 }
 
 fn short(hash: &str) -> &str {
@@ -836,6 +909,15 @@ mod tests {
             Event::PlanPublished {
                 item: 4,
                 page: "p".into(),
+            },
+            Event::TaskSynced {
+                task: 2,
+                fields: vec!["status".into()],
+            },
+            Event::TaskConflictResolved {
+                task: 2,
+                field: "status".into(),
+                kept: "notion".into(),
             },
         ];
         for e in events {

@@ -393,6 +393,31 @@ impl NotionClient {
         .await
     }
 
+    /// `PATCH /v1/blocks/{id}`: sets a block's content (`body`: the type's
+    /// object, e.g. `{"to_do": {"rich_text": […], "checked": true}}`).
+    pub async fn update_block(&self, id: &NotionId, body: Value) -> Result<Value, NotionError> {
+        self.call(
+            Method::PATCH,
+            &format!("/v1/blocks/{id}"),
+            &[],
+            Some(body),
+            Safety::Idempotent,
+        )
+        .await
+    }
+
+    /// `DELETE /v1/blocks/{id}`: moves a block to the trash.
+    pub async fn delete_block(&self, id: &NotionId) -> Result<Value, NotionError> {
+        self.call(
+            Method::DELETE,
+            &format!("/v1/blocks/{id}"),
+            &[],
+            None,
+            Safety::Idempotent,
+        )
+        .await
+    }
+
     /// `GET /v1/databases/{id}`: the database and its data sources.
     pub async fn retrieve_database(&self, id: &NotionId) -> Result<Database, NotionError> {
         self.call(

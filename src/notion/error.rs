@@ -220,6 +220,28 @@ impl NotionError {
     }
 }
 
+/// A mirror operation's failure: Notion's, or our store's.
+#[derive(Debug, thiserror::Error)]
+pub enum MirrorError {
+    #[error(transparent)]
+    Notion(#[from] NotionError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+impl MirrorError {
+    /// Worth trying again later: Notion's transient failures, a database
+    /// outage, or a change that crossed ours (read again next time).
+    pub fn is_transient(&self) -> bool {
+        use crate::store::StoreError;
+        match self {
+            MirrorError::Notion(e) => e.is_transient(),
+            MirrorError::Store(StoreError::Conflict(_) | StoreError::Database(_)) => true,
+            MirrorError::Store(_) => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

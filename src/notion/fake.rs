@@ -86,6 +86,9 @@ struct Node {
     in_trash: bool,
     created: DateTime<Utc>,
     edited: DateTime<Utc>,
+    /// Who last edited it: the integration's bot (API calls) or a person
+    /// (the admin API).
+    edited_by: NotionId,
     children: Vec<NotionId>,
 }
 
@@ -107,6 +110,12 @@ struct World {
     recent: VecDeque<tokio::time::Instant>,
     log: Vec<Logged>,
     counter: u64,
+    /// The person the admin API edits as.
+    person: Option<NotionId>,
+}
+
+fn bot_id() -> NotionId {
+    NotionId::from_u128(0xb07)
 }
 
 /// The fake's state, shared by its server and the tests holding it.
@@ -186,7 +195,8 @@ impl FakeNotion {
                 .push(json!({ "object": "user", "id": bot, "type": "bot",
                 "name": "Switchyard", "avatar_url": null, "bot": {} }));
         }
-        fake.add_user("Dana Person", "dana@example.com");
+        let dana = fake.add_user("Dana Person", "dana@example.com");
+        fake.lock().person = Some(dana);
         fake
     }
 
@@ -223,6 +233,7 @@ impl FakeNotion {
                 "/v1/blocks/{id}/children",
                 get(block_children).patch(append_children),
             )
+            .route("/v1/blocks/{id}", patch(update_block).delete(delete_block))
             .route("/v1/databases/{id}", get(retrieve_database))
             .route("/v1/data_sources/{id}", get(retrieve_data_source))
             .route("/v1/data_sources/{id}/query", post(query_data_source))
@@ -236,6 +247,8 @@ impl FakeNotion {
                 "/_admin/pages/{id}/properties",
                 patch(admin_edit_properties),
             )
+            .route("/_admin/pages/{id}/trash", post(admin_trash_page))
+            .route("/_admin/data_sources/{id}/rows", post(admin_add_row))
             .route(
                 "/_admin/blocks/{id}",
                 patch(admin_edit_block).delete(admin_delete_block),
@@ -326,6 +339,32 @@ impl FakeNotion {
                 obj.insert("id".into(), json!(name.clone()));
                 obj.insert("name".into(), json!(name.clone()));
                 if let Some(kind) = kind {
+                    if let Some(Value::Array(options)) =
+                        obj.get_mut(&kind).and_then(|k| k.get_mut("options"))
+                    {
+                        for o in options.iter_mut() {
+                            let n = o.get("name").and_then(Value::as_str).unwrap_or_default();
+                            let id = format!("opt-{}", norm_option(n));
+                            o["id"] = json!(id);
+                            if o.get("color").is_none() {
+                                o["color"] = json!("default");
+                            }
+                        }
+                    }
+                    // `"data_source_id": "self"`: a relation to this same
+                    // data source (its id is not known before).
+                    if kind == "relation" {
+                        if let Some(rel) = obj.get_mut("relation") {
+                            if rel.get("data_source_id").and_then(Value::as_str) == Some("self") {
+                                rel["data_source_id"] = json!(ds);
+                                rel["database_id"] = json!(db);
+                                if rel.get("type").is_none() {
+                                    rel["type"] = json!("single_property");
+                                    rel["single_property"] = json!({});
+                                }
+                            }
+                        }
+                    }
                     obj.insert("type".into(), json!(kind));
                 }
             }
@@ -351,44 +390,79 @@ impl FakeNotion {
     }
 
     /// Sets a page's properties as a person would (values in the API's
-    /// request form).
-    pub fn edit_properties(&self, page: &NotionId, properties: Map<String, Value>) -> bool {
+    /// request form, checked against the data source's schema as the API
+    /// checks them). Err: why Notion would refuse it.
+    pub fn edit_properties(
+        &self,
+        page: &NotionId,
+        properties: Map<String, Value>,
+    ) -> Result<(), String> {
         let mut w = self.lock();
-        let now = Utc::now();
-        let Some(node) = w.nodes.get_mut(page) else {
-            return false;
-        };
-        for (name, value) in properties {
-            node.properties.insert(name, normalise_property(value));
+        let by = w.person.clone().unwrap_or_else(bot_id);
+        set_properties(&mut w, page, &properties)?;
+        touch(&mut w, page, &by);
+        Ok(())
+    }
+
+    /// Moves a page (a row) to the trash, or back, as a person would.
+    pub fn trash_page(&self, page: &NotionId, in_trash: bool) -> bool {
+        let mut w = self.lock();
+        let by = w.person.clone().unwrap_or_else(bot_id);
+        match w.nodes.get_mut(page).filter(|n| n.kind == "page") {
+            Some(node) => node.in_trash = in_trash,
+            None => return false,
         }
-        node.edited = now;
+        touch(&mut w, page, &by);
         true
+    }
+
+    /// A new row in data source `ds`, made by a person: `properties` in
+    /// the API's request form, `content` request-format blocks.
+    pub fn add_row(
+        &self,
+        ds: &NotionId,
+        properties: Map<String, Value>,
+        content: Vec<Value>,
+    ) -> Result<NotionId, String> {
+        let mut w = self.lock();
+        let database = w
+            .data_sources
+            .get(ds)
+            .map(|d| d.database.clone())
+            .ok_or_else(|| format!("no data source {ds}"))?;
+        let parent =
+            json!({ "type": "data_source_id", "data_source_id": ds, "database_id": database });
+        let properties = checked_properties(&mut w, Some(ds), &properties)?;
+        let id = insert_page(&mut w, parent, properties);
+        insert_blocks(&mut w, &id, content, None);
+        let by = w.person.clone().unwrap_or_else(bot_id);
+        touch(&mut w, &id, &by);
+        Ok(id)
     }
 
     /// Replaces a block's content (its type's object, e.g.
     /// `{"rich_text": [...]}`) as a person would.
     pub fn edit_block(&self, block: &NotionId, body: Value) -> bool {
         let mut w = self.lock();
-        let now = Utc::now();
+        let by = w.person.clone().unwrap_or_else(bot_id);
         let Some(node) = w.nodes.get_mut(block) else {
             return false;
         };
         node.body = normalise_body(body);
-        node.edited = now;
+        touch(&mut w, block, &by);
         true
     }
 
     /// Moves a block to the trash as a person would.
     pub fn delete_block(&self, block: &NotionId) -> bool {
         let mut w = self.lock();
+        let by = w.person.clone().unwrap_or_else(bot_id);
         match w.nodes.get_mut(block) {
-            Some(node) => {
-                node.in_trash = true;
-                node.edited = Utc::now();
-                true
-            }
-            None => false,
+            Some(node) => node.in_trash = true,
+            None => return false,
         }
+        touch(&mut w, block, &by);
+        true
     }
 
     /// Appends blocks as a person would (no limits apply in the editor).
@@ -397,7 +471,10 @@ impl FakeNotion {
         if !w.nodes.contains_key(parent) {
             return Vec::new();
         }
-        insert_blocks(&mut w, parent, content, None)
+        let ids = insert_blocks(&mut w, parent, content, None);
+        let by = w.person.clone().unwrap_or_else(bot_id);
+        touch(&mut w, parent, &by);
+        ids
     }
 
     /// A page's (or block's) live children ids, in order.
@@ -438,6 +515,202 @@ fn mint(w: &mut World) -> NotionId {
     w.counter += 1;
     let random: u64 = rand::random();
     NotionId::from_u128((u128::from(random) << 64) | u128::from(w.counter))
+}
+
+/// Marks `id` edited by `by` now, and the page it is in (editing a block
+/// edits its page, as in Notion).
+fn touch(w: &mut World, id: &NotionId, by: &NotionId) {
+    let now = Utc::now();
+    let mut at = Some(id.clone());
+    while let Some(current) = at.take() {
+        let Some(node) = w.nodes.get_mut(&current) else {
+            break;
+        };
+        node.edited = now;
+        node.edited_by = by.clone();
+        if node.kind == "page" {
+            break;
+        }
+        at = ["block_id", "page_id"]
+            .iter()
+            .find_map(|k| node.parent.get(*k).and_then(Value::as_str))
+            .and_then(|p| NotionId::parse(p).ok());
+    }
+}
+
+/// The schema of the data source page `page` is a row of.
+fn schema_of(w: &World, page: &NotionId) -> Option<NotionId> {
+    w.nodes
+        .get(page)?
+        .parent
+        .get("data_source_id")
+        .and_then(Value::as_str)
+        .and_then(|d| NotionId::parse(d).ok())
+}
+
+/// Sets a page's properties from request-form values, checked and
+/// normalised against its data source's schema as Notion does (a status
+/// must be one of its options; a new select option is added; people must
+/// exist). Err: Notion's validation message.
+fn set_properties(
+    w: &mut World,
+    page: &NotionId,
+    properties: &Map<String, Value>,
+) -> Result<(), String> {
+    let ds = schema_of(w, page);
+    let values = checked_properties(w, ds.as_ref(), properties)?;
+    let node = w
+        .nodes
+        .get_mut(page)
+        .filter(|n| n.kind == "page")
+        .ok_or_else(|| format!("Could not find page with ID: {page}."))?;
+    for (name, value) in values {
+        node.properties.insert(name, value);
+    }
+    Ok(())
+}
+
+/// Property values as stored, for a page of data source `ds` (None: a
+/// page under a page).
+fn checked_properties(
+    w: &mut World,
+    ds: Option<&NotionId>,
+    properties: &Map<String, Value>,
+) -> Result<Map<String, Value>, String> {
+    let mut values = Map::new();
+    for (name, value) in properties {
+        values.insert(name.clone(), property_value(w, ds, name, value)?);
+    }
+    Ok(values)
+}
+
+const VALUE_KINDS: [&str; 7] = [
+    "title",
+    "rich_text",
+    "select",
+    "status",
+    "multi_select",
+    "people",
+    "relation",
+];
+
+/// One property value as Notion stores and returns it.
+fn property_value(
+    w: &mut World,
+    ds: Option<&NotionId>,
+    name: &str,
+    value: &Value,
+) -> Result<Value, String> {
+    let schema = ds
+        .and_then(|d| w.data_sources.get(d))
+        .map(|d| d.properties.get(name).cloned());
+    let kind = match &schema {
+        Some(None) => return Err(format!("{name} is not a property that exists.")),
+        Some(Some(prop)) => prop
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        None => VALUE_KINDS
+            .iter()
+            .find(|k| value.get(**k).is_some())
+            .map(|k| k.to_string())
+            .unwrap_or_default(),
+    };
+    let Some(raw) = value.get(&kind) else {
+        return Err(format!("{name} is expected to be {kind}."));
+    };
+    let options = |w: &World| -> Vec<Value> {
+        ds.and_then(|d| w.data_sources.get(d))
+            .and_then(|d| d.properties.get(name))
+            .and_then(|p| p.get(&kind))
+            .and_then(|k| k.get("options"))
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let option = |w: &mut World, v: &Value| -> Result<Value, String> {
+        let Some(wanted) = v.get("name").and_then(Value::as_str) else {
+            return Err(format!("{name}.{kind}.name should be defined."));
+        };
+        if let Some(found) = options(w)
+            .into_iter()
+            .find(|o| o.get("name").and_then(Value::as_str) == Some(wanted))
+        {
+            return Ok(found);
+        }
+        if kind == "status" && ds.is_some() {
+            return Err(format!(
+                "Invalid status option. Status option \"{wanted}\" does not exist."
+            ));
+        }
+        // A select takes a new option (added to the schema).
+        let option = json!({ "id": format!("opt-{}", norm_option(wanted)), "name": wanted, "color": "default" });
+        if let Some(prop) = ds
+            .and_then(|d| w.data_sources.get_mut(d))
+            .and_then(|d| d.properties.get_mut(name))
+        {
+            if let Some(Value::Array(list)) = prop.pointer_mut(&format!("/{kind}/options")) {
+                list.push(option.clone());
+            }
+        }
+        Ok(option)
+    };
+    let normalised = match kind.as_str() {
+        "title" | "rich_text" => Value::Array(
+            raw.as_array()
+                .map(|items| items.iter().map(normalise_rich_text).collect())
+                .unwrap_or_default(),
+        ),
+        "select" | "status" => match raw {
+            Value::Null => Value::Null,
+            v => option(w, v)?,
+        },
+        "multi_select" => Value::Array(
+            raw.as_array()
+                .into_iter()
+                .flatten()
+                .map(|v| option(w, v))
+                .collect::<Result<_, _>>()?,
+        ),
+        "people" => {
+            let mut out = Vec::new();
+            for person in raw.as_array().into_iter().flatten() {
+                let id = person.get("id").and_then(Value::as_str).unwrap_or_default();
+                let user = w
+                    .users
+                    .iter()
+                    .find(|u| u.get("id").and_then(Value::as_str) == Some(id))
+                    .cloned()
+                    .ok_or_else(|| format!("Could not find user with ID: {id}."))?;
+                out.push(user);
+            }
+            Value::Array(out)
+        }
+        "relation" => Value::Array(
+            raw.as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r.get("id").and_then(Value::as_str))
+                .filter_map(|id| NotionId::parse(id).ok())
+                .map(|id| json!({ "id": id }))
+                .collect(),
+        ),
+        _ => raw.clone(),
+    };
+    let mut out = json!({ "id": name, "type": kind });
+    out[kind.as_str()] = normalised;
+    if kind == "relation" {
+        out["has_more"] = json!(false);
+    }
+    Ok(out)
+}
+
+fn norm_option(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 fn title_value(title: &str) -> Value {
@@ -499,21 +772,6 @@ fn normalise_body(mut body: Value) -> Value {
     body
 }
 
-fn normalise_property(value: Value) -> Value {
-    match value {
-        Value::Object(mut obj) => {
-            for key in ["title", "rich_text"] {
-                if let Some(Value::Array(items)) = obj.get_mut(key) {
-                    *items = items.iter().map(normalise_rich_text).collect();
-                    obj.insert("type".into(), json!(key));
-                }
-            }
-            Value::Object(obj)
-        }
-        other => other,
-    }
-}
-
 fn insert_page(w: &mut World, parent: Value, properties: Map<String, Value>) -> NotionId {
     let id = mint(w);
     let now = Utc::now();
@@ -537,6 +795,7 @@ fn insert_page(w: &mut World, parent: Value, properties: Map<String, Value>) -> 
             in_trash: false,
             created: now,
             edited: now,
+            edited_by: bot_id(),
             children: Vec::new(),
         },
     );
@@ -550,6 +809,7 @@ fn insert_page(w: &mut World, parent: Value, properties: Map<String, Value>) -> 
             in_trash: false,
             created: now,
             edited: now,
+            edited_by: bot_id(),
             children: Vec::new(),
         };
         // The block shares the page's id; its children are the page's.
@@ -610,6 +870,7 @@ fn insert_blocks(
                 in_trash: false,
                 created: now,
                 edited: now,
+                edited_by: bot_id(),
                 children: Vec::new(),
             },
         );
@@ -684,11 +945,11 @@ fn user_ref(id: &NotionId) -> Value {
 
 fn page_json(w: &World, id: &NotionId, node: &Node) -> Value {
     let _ = w;
-    let bot = NotionId::from_u128(0xb07);
+    let bot = bot_id();
     json!({
         "object": "page", "id": id,
         "created_time": minute(node.created), "last_edited_time": minute(node.edited),
-        "created_by": user_ref(&bot), "last_edited_by": user_ref(&bot),
+        "created_by": user_ref(&bot), "last_edited_by": user_ref(&node.edited_by),
         "cover": null, "icon": null, "parent": node.parent, "in_trash": node.in_trash,
         "is_locked": false, "properties": node.properties,
         "url": format!("https://www.notion.so/{}-{}", slug(&page_title(node)), id.compact()),
@@ -714,12 +975,12 @@ fn slug(title: &str) -> String {
 }
 
 fn block_json(w: &World, id: &NotionId, node: &Node) -> Value {
-    let bot = NotionId::from_u128(0xb07);
+    let bot = bot_id();
     let has_children = !live_children(w, id).is_empty();
     let mut out = json!({
         "object": "block", "id": id, "parent": node.parent,
         "created_time": minute(node.created), "last_edited_time": minute(node.edited),
-        "created_by": user_ref(&bot), "last_edited_by": user_ref(&bot),
+        "created_by": user_ref(&bot), "last_edited_by": user_ref(&node.edited_by),
         "has_children": has_children, "in_trash": node.in_trash, "type": node.kind,
     });
     out[node.kind.as_str()] = node.body.clone();
@@ -1195,6 +1456,9 @@ async fn update_page(State(fake): State<FakeNotion>, Path(id): Path<String>, bod
         if body.get("archived").is_some() {
             return Err(validation("body failed validation: body.archived should be not present, instead was `true`. Use in_trash."));
         }
+        if let Some(trash) = body.get("in_trash").and_then(Value::as_bool) {
+            node.in_trash = trash;
+        }
         if let Some(props) = body.get("properties").and_then(Value::as_object) {
             for (name, value) in props {
                 if let Some(items) = value.get("title").or_else(|| value.get("rich_text")) {
@@ -1202,16 +1466,14 @@ async fn update_page(State(fake): State<FakeNotion>, Path(id): Path<String>, bod
                         .map_err(validation)?;
                 }
             }
-            for (name, value) in props {
-                node.properties
-                    .insert(name.clone(), normalise_property(value.clone()));
-            }
+            set_properties(&mut w, &id, props).map_err(validation)?;
         }
-        if let Some(trash) = body.get("in_trash").and_then(Value::as_bool) {
-            node.in_trash = trash;
-        }
-        node.edited = Utc::now();
-        let node = node.clone();
+        touch(&mut w, &id, &bot_id());
+        let node = w
+            .nodes
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| not_found("page", id.as_str()))?;
         Ok(Json(page_json(&w, &id, &node)).into_response())
     })()
 }
@@ -1258,13 +1520,15 @@ async fn create_page(State(fake): State<FakeNotion>, body: Bytes) -> Reply {
             return Err(validation(
                 "body failed validation: body.parent.page_id should be defined, instead was `undefined`."));
         };
-        let properties: Map<String, Value> = properties
-            .into_iter()
-            .map(|(k, v)| (k, normalise_property(v)))
-            .collect();
         if !properties.values().any(|p| p.get("title").is_some()) {
             return Err(validation("body failed validation: body.properties.title should be defined, instead was `undefined`."));
         }
+        let ds = parent_json
+            .get("data_source_id")
+            .and_then(Value::as_str)
+            .and_then(|d| NotionId::parse(d).ok());
+        let properties =
+            checked_properties(&mut w, ds.as_ref(), &properties).map_err(validation)?;
         let id = insert_page(&mut w, parent_json, properties);
         let children: Vec<Value> = children.as_array().cloned().unwrap_or_default();
         insert_blocks(&mut w, &id, children, None);
@@ -1348,6 +1612,66 @@ async fn append_children(
     })()
 }
 
+async fn update_block(
+    State(fake): State<FakeNotion>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Reply {
+    (|| -> Reply {
+        let id = parse_id("block", &id)?;
+        let body = json_body(&body)?;
+        let mut w = fake.lock();
+        let Some(node) = w
+            .nodes
+            .get_mut(&id)
+            .filter(|n| n.kind != "page" && !n.in_trash)
+        else {
+            return Err(not_found("block", id.as_str()));
+        };
+        let kind = node.kind.clone();
+        let Some(content) = body.get(&kind) else {
+            return Err(validation(format!(
+                "body failed validation: body.{kind} should be defined, instead was `undefined`."
+            )));
+        };
+        if let Some(items) = content.get("rich_text") {
+            check_rich_text(items, &format!("body.{kind}.rich_text")).map_err(validation)?;
+        }
+        let mut merged = node.body.clone();
+        if let (Value::Object(old), Value::Object(new)) = (&mut merged, content) {
+            for (k, v) in new {
+                old.insert(k.clone(), v.clone());
+            }
+        }
+        node.body = normalise_body(merged);
+        touch(&mut w, &id, &bot_id());
+        let node = w
+            .nodes
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| not_found("block", id.as_str()))?;
+        Ok(Json(block_json(&w, &id, &node)).into_response())
+    })()
+}
+
+async fn delete_block(State(fake): State<FakeNotion>, Path(id): Path<String>) -> Reply {
+    (|| -> Reply {
+        let id = parse_id("block", &id)?;
+        let mut w = fake.lock();
+        let Some(node) = w.nodes.get_mut(&id).filter(|n| !n.in_trash) else {
+            return Err(not_found("block", id.as_str()));
+        };
+        node.in_trash = true;
+        touch(&mut w, &id, &bot_id());
+        let node = w
+            .nodes
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| not_found("block", id.as_str()))?;
+        Ok(Json(block_json(&w, &id, &node)).into_response())
+    })()
+}
+
 fn data_source_json(id: &NotionId, ds: &DataSourceRecord) -> Value {
     json!({ "object": "data_source", "id": id, "title": [ text_item(&ds.name) ],
         "properties": ds.properties, "parent": { "type": "database_id", "database_id": ds.database },
@@ -1397,9 +1721,25 @@ async fn query_data_source(
         let id = parse_id("data_source", &id)?;
         let body = json_body(&body)?;
         let size = page_size(body.get("page_size"))?;
-        // Filters the fake understands: none, or on last_edited_time.
+        // Filters the fake understands: none, on last_edited_time, or a
+        // title / rich_text property `equals`.
+        let mut equals: Option<(String, String)> = None;
         let since = match body.get("filter") {
             None | Some(Value::Null) => None,
+            Some(f) if f.get("property").is_some() => {
+                let property = f
+                    .get("property")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                let wanted = ["title", "rich_text"]
+                    .iter()
+                    .find_map(|k| f.pointer(&format!("/{k}/equals")).and_then(Value::as_str))
+                    .ok_or_else(|| validation(
+                        "The fake Notion supports property filters on title or rich_text with `equals` only."))?;
+                equals = Some((property, wanted.to_string()));
+                None
+            }
             Some(f) if f.get("timestamp").and_then(Value::as_str) == Some("last_edited_time") => {
                 let raw = f
                     .pointer("/last_edited_time/on_or_after")
@@ -1425,6 +1765,16 @@ async fn query_data_source(
                 n.kind == "page"
                     && !n.in_trash
                     && n.parent.get("data_source_id").and_then(Value::as_str) == Some(id.as_str())
+            })
+            .filter(|(_, n)| {
+                equals.as_ref().is_none_or(|(property, wanted)| {
+                    n.properties
+                        .get(property)
+                        .and_then(|p| p.get("title").or_else(|| p.get("rich_text")))
+                        .map(super::wire::plain_text_of)
+                        .as_deref()
+                        == Some(wanted.as_str())
+                })
             })
             .filter(|(_, n)| {
                 since.is_none_or(|s| {
@@ -1506,11 +1856,56 @@ async fn admin_edit_properties(
 ) -> Reply {
     (|| -> Reply {
         let id = admin_id(&id)?;
-        if fake.edit_properties(&id, props) {
+        fake.edit_properties(&id, props)
+            .map(|()| StatusCode::NO_CONTENT.into_response())
+            .map_err(|e| admin_error(StatusCode::BAD_REQUEST, e))
+    })()
+}
+
+#[derive(Deserialize)]
+struct Trash {
+    #[serde(default = "yes")]
+    in_trash: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+async fn admin_trash_page(
+    State(fake): State<FakeNotion>,
+    Path(id): Path<String>,
+    body: Option<Json<Trash>>,
+) -> Reply {
+    (|| -> Reply {
+        let id = admin_id(&id)?;
+        let in_trash = body.is_none_or(|b| b.0.in_trash);
+        if fake.trash_page(&id, in_trash) {
             Ok(StatusCode::NO_CONTENT.into_response())
         } else {
             Err(admin_error(StatusCode::NOT_FOUND, "no such page"))
         }
+    })()
+}
+
+#[derive(Deserialize)]
+struct NewRow {
+    properties: Map<String, Value>,
+    #[serde(default)]
+    children: Vec<Value>,
+}
+
+async fn admin_add_row(
+    State(fake): State<FakeNotion>,
+    Path(id): Path<String>,
+    Json(row): Json<NewRow>,
+) -> Reply {
+    (|| -> Reply {
+        let ds = admin_id(&id)?;
+        let id = fake
+            .add_row(&ds, row.properties, row.children)
+            .map_err(|e| admin_error(StatusCode::BAD_REQUEST, e))?;
+        Ok(Json(json!({ "id": id })).into_response())
     })()
 }
 

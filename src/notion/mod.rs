@@ -14,6 +14,8 @@ pub mod fake;
 pub mod outbox;
 pub mod publish;
 pub mod specs;
+pub mod task_sync;
+pub mod tasks;
 pub mod wire;
 
 pub use client::{NotionClient, Settings, NOTION_VERSION};

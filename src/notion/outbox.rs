@@ -14,9 +14,12 @@ use std::time::Duration;
 use chrono::Utc;
 use sqlx::PgPool;
 
+use super::error::MirrorError;
 use super::publish::{self, PublishPlan};
+use super::task_sync;
 use super::{NotionClient, NotionError};
 use crate::store::outbox::{self as stored, OutboxItem, OutboxKind};
+use crate::store::task_sync::{CreateTaskPage, TrashTaskPage};
 use crate::store::StoreError;
 
 #[derive(Clone, Debug)]
@@ -58,7 +61,8 @@ pub enum WorkerError {
 pub enum Turn {
     /// Nothing was due.
     Idle,
-    /// The item was delivered (and recorded).
+    /// The item was delivered (and recorded); `page`: the page it created
+    /// (empty for an item that creates none).
     Delivered { item: i64, page: String },
     /// The attempt failed; it will be tried again (or waits for an operator).
     Failed {
@@ -68,6 +72,25 @@ pub enum Turn {
     },
     /// Another worker took the item over meanwhile; nothing recorded.
     LostLease { item: i64 },
+}
+
+/// What a delivery did, for the transaction that marks it done.
+enum Done {
+    Plan(crate::domain::notion_id::NotionId),
+    TaskPage(task_sync::Created),
+    /// Sent; nothing more to record.
+    Sent,
+}
+
+fn undecodable(item: &OutboxItem, detail: &str) -> NotionError {
+    NotionError::Decode {
+        what: format!("outbox item {}", item.id),
+        detail: detail.to_string(),
+    }
+}
+
+fn payload_of<T: serde::de::DeserializeOwned>(item: &OutboxItem) -> Result<T, NotionError> {
+    serde_json::from_value(item.payload.0.clone()).map_err(|e| undecodable(item, &e.to_string()))
 }
 
 #[derive(Clone)]
@@ -93,12 +116,34 @@ impl OutboxWorker {
         };
         let outcome = self.deliver(&item).await;
         match outcome {
-            Ok(page) => {
-                if stored::complete_plan_publication(&self.pool, &item, page.as_str()).await? {
-                    tracing::info!(item = item.id, %page, "outbox: delivered");
+            Ok(done) => {
+                let (recorded, page) = match done {
+                    Done::Plan(page) => (
+                        stored::complete_plan_publication(&self.pool, &item, page.as_str()).await?,
+                        page.to_string(),
+                    ),
+                    Done::TaskPage(c) => (
+                        crate::store::task_sync::complete_task_page(
+                            &self.pool,
+                            &item,
+                            c.task,
+                            c.page.as_str(),
+                            &c.board,
+                            &c.notion,
+                        )
+                        .await?,
+                        c.page.to_string(),
+                    ),
+                    Done::Sent => (
+                        stored::complete(&self.pool, &item, None).await?,
+                        String::new(),
+                    ),
+                };
+                if recorded {
+                    tracing::info!(item = item.id, kind = %item.kind, %page, "outbox: delivered");
                     Ok(Turn::Delivered {
                         item: item.id,
-                        page: page.to_string(),
+                        page,
                     })
                 } else {
                     Ok(Turn::LostLease { item: item.id })
@@ -132,27 +177,45 @@ impl OutboxWorker {
         chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::seconds(60))
     }
 
-    async fn deliver(
-        &self,
-        item: &OutboxItem,
-    ) -> Result<crate::domain::notion_id::NotionId, NotionError> {
+    async fn deliver(&self, item: &OutboxItem) -> Result<Done, MirrorError> {
+        // attempts counts this one: more than one means an earlier attempt
+        // may have created the page.
+        let look_first = item.attempts > 1;
         match OutboxKind::parse(&item.kind) {
             Some(OutboxKind::PublishPlan) => {
-                let payload: PublishPlan =
-                    serde_json::from_value(item.payload.0.clone()).map_err(|e| {
-                        NotionError::Decode {
-                            what: format!("outbox item {}", item.id),
-                            detail: e.to_string(),
-                        }
-                    })?;
-                // attempts counts this one: more than one means an earlier
-                // attempt may have created the page.
-                publish::deliver(&self.client, &payload, item.attempts > 1).await
+                let payload: PublishPlan = payload_of(item)?;
+                Ok(Done::Plan(
+                    publish::deliver(&self.client, &payload, look_first).await?,
+                ))
             }
-            None => Err(NotionError::Decode {
-                what: format!("outbox item {}", item.id),
-                detail: format!("unknown kind {:?}", item.kind),
-            }),
+            Some(OutboxKind::CreateTaskPage) => {
+                let payload: CreateTaskPage = payload_of(item)?;
+                let created = task_sync::deliver_create(
+                    &self.pool,
+                    &self.client,
+                    &item.migration_name,
+                    &payload,
+                    look_first,
+                )
+                .await?;
+                Ok(created.map_or(Done::Sent, Done::TaskPage))
+            }
+            Some(OutboxKind::SyncTask) => {
+                let Some(task) = item.task_id else {
+                    return Err(undecodable(item, "a sync item without a task").into());
+                };
+                let link = crate::store::task_sync::link(&self.pool, &item.migration_name)
+                    .await?
+                    .ok_or_else(|| undecodable(item, "the migration has no task database"))?;
+                task_sync::reconcile(&self.pool, &self.client, &link, task, None, None).await?;
+                Ok(Done::Sent)
+            }
+            Some(OutboxKind::TrashTaskPage) => {
+                let payload: TrashTaskPage = payload_of(item)?;
+                task_sync::deliver_trash(&self.client, &payload.page).await?;
+                Ok(Done::Sent)
+            }
+            None => Err(undecodable(item, &format!("unknown kind {:?}", item.kind)).into()),
         }
     }
 

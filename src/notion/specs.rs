@@ -10,15 +10,9 @@ use crate::domain::notion_id::NotionId;
 use crate::domain::spec::{diff_blocks, SpecDiff};
 use crate::model::notion::Block;
 use crate::store::specs::{self as stored, ImportedSpec, Refresh};
-use crate::store::StoreError;
 
-#[derive(Debug, thiserror::Error)]
-pub enum SpecError {
-    #[error(transparent)]
-    Notion(#[from] NotionError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
+/// A spec operation's failure (Notion's or the store's).
+pub use super::error::MirrorError as SpecError;
 
 /// A page as fetched: its title and every block, nested children inline.
 #[derive(Debug, Clone)]
@@ -75,7 +69,7 @@ async fn linked_page(pool: &PgPool, name: &str) -> Result<(NotionId, DateTime<Ut
         .notion_page_id
         .as_deref()
         .and_then(|p| NotionId::parse(p).ok())
-        .ok_or_else(|| StoreError::Invalid {
+        .ok_or_else(|| crate::store::StoreError::Invalid {
             field: "spec".into(),
             message:
                 "this spec is local (not linked to a Notion page); there is nothing to refresh"

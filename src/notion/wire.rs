@@ -29,6 +29,9 @@ pub struct Page {
     pub in_trash: bool,
     pub created_time: DateTime<Utc>,
     pub last_edited_time: DateTime<Utc>,
+    /// `{object: "user", id}` (a partial user).
+    #[serde(default)]
+    pub last_edited_by: Value,
     #[serde(default)]
     pub parent: Value,
     #[serde(default)]

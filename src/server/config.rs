@@ -34,6 +34,9 @@ pub struct Config {
     pub notion_requests_per_second: f64,
     /// One Notion request's time limit (`NOTION_TIMEOUT_SECONDS`).
     pub notion_timeout: std::time::Duration,
+    /// Between polls of mirrored task databases
+    /// (`SWITCHYARD_NOTION_POLL_SECS`).
+    pub notion_poll: std::time::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -126,7 +129,13 @@ impl Config {
             30,
             "expected a whole number of seconds, e.g. 30",
         )?;
+        let notion_poll_secs: u64 = parse_var(
+            "SWITCHYARD_NOTION_POLL_SECS",
+            30,
+            "expected a whole number of seconds, e.g. 30",
+        )?;
         Ok(Config {
+            notion_poll: std::time::Duration::from_secs(notion_poll_secs.clamp(1, 86_400)),
             notion_token,
             notion_api_base,
             notion_requests_per_second,

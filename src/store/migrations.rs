@@ -330,13 +330,34 @@ struct DependencyRow {
 #[tracing::instrument(skip(pool))]
 pub async fn tasks(pool: &PgPool, name: &str) -> StoreResult<Vec<TaskView>> {
     let migration = find_row(pool, name).await?;
+    let mut conn = pool.acquire().await?;
+    tasks_of(&mut conn, migration.id).await
+}
+
+/// One task as the board shows it, read in the caller's transaction.
+pub async fn task_in(conn: &mut sqlx::PgConnection, task: i64) -> StoreResult<TaskView> {
+    let migration: Option<i64> =
+        sqlx::query_scalar("SELECT migration_id FROM switchyard.tasks WHERE id = $1")
+            .bind(task)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let migration = migration.ok_or_else(|| StoreError::NotFound(format!("task {task}")))?;
+    tasks_of(conn, migration)
+        .await?
+        .into_iter()
+        .find(|t| t.id == task)
+        .ok_or_else(|| StoreError::NotFound(format!("task {task}")))
+}
+
+/// The tasks of the migration with id `migration`, in board order.
+pub async fn tasks_of(conn: &mut sqlx::PgConnection, migration: i64) -> StoreResult<Vec<TaskView>> {
     let rows: Vec<TaskRow> = sqlx::query_as(
         "SELECT id, title, status, priority, assignee, sprint, phase_position, revision,
                 updated_at, notion_page_id
          FROM switchyard.tasks WHERE migration_id = $1 ORDER BY rank, id",
     )
-    .bind(migration.id)
-    .fetch_all(pool)
+    .bind(migration)
+    .fetch_all(&mut *conn)
     .await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let criteria: Vec<CriterionRow> = sqlx::query_as(
@@ -344,14 +365,14 @@ pub async fn tasks(pool: &PgPool, name: &str) -> StoreResult<Vec<TaskView>> {
          WHERE task_id = ANY($1) ORDER BY task_id, position",
     )
     .bind(&ids)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     let deps: Vec<DependencyRow> = sqlx::query_as(
         "SELECT task_id, depends_on FROM switchyard.task_dependencies
          WHERE task_id = ANY($1) ORDER BY task_id, depends_on",
     )
     .bind(&ids)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
 
     let mut criteria_by_task: HashMap<i64, Vec<Criterion>> = HashMap::new();

@@ -19,6 +19,7 @@ pub mod plans;
 pub mod seed;
 pub mod shares;
 pub mod specs;
+pub mod task_sync;
 pub mod tasks;
 pub mod versions;
 

@@ -16,18 +16,32 @@ use crate::engine::Event;
 pub enum OutboxKind {
     /// Create the plan's Notion page (payload: `PublishPlan`).
     PublishPlan,
+    /// Create a task's page in the task data source (payload:
+    /// `task_sync::CreateTaskPage`).
+    CreateTaskPage,
+    /// Bring one task and its page in step, both ways (payload: `{task}`).
+    SyncTask,
+    /// Move a deleted task's page to the trash (payload:
+    /// `task_sync::TrashTaskPage`).
+    TrashTaskPage,
 }
 
 impl OutboxKind {
     pub fn as_str(self) -> &'static str {
         match self {
             OutboxKind::PublishPlan => "publish_plan",
+            OutboxKind::CreateTaskPage => "create_task_page",
+            OutboxKind::SyncTask => "sync_task",
+            OutboxKind::TrashTaskPage => "trash_task_page",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "publish_plan" => Some(OutboxKind::PublishPlan),
+            "create_task_page" => Some(OutboxKind::CreateTaskPage),
+            "sync_task" => Some(OutboxKind::SyncTask),
+            "trash_task_page" => Some(OutboxKind::TrashTaskPage),
             _ => None,
         }
     }
@@ -49,11 +63,13 @@ pub struct OutboxItem {
     pub created_by: String,
     pub created_at: DateTime<Utc>,
     pub done_at: Option<DateTime<Utc>>,
+    /// The task an item is about (task items only).
+    pub task_id: Option<i64>,
 }
 
 const COLUMNS: &str = "o.id, o.migration_id, m.name AS migration_name, o.kind, o.payload, o.state,
      o.attempts, o.last_error, o.next_attempt_at, o.lease_token, o.result_page_id, o.created_by,
-     o.created_at, o.done_at";
+     o.created_at, o.done_at, o.task_id";
 
 /// Queues an item in the caller's transaction.
 pub async fn enqueue(
@@ -73,6 +89,78 @@ pub async fn enqueue(
     .bind(actor)
     .fetch_one(conn)
     .await?)
+}
+
+/// Queues an item about one task in the caller's transaction.
+pub async fn enqueue_for_task(
+    conn: &mut PgConnection,
+    migration_id: i64,
+    kind: OutboxKind,
+    payload: &Value,
+    actor: &str,
+    task: i64,
+) -> StoreResult<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO switchyard.notion_outbox (migration_id, kind, payload, created_by, task_id)
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(migration_id)
+    .bind(kind.as_str())
+    .bind(sqlx::types::Json(payload))
+    .bind(actor)
+    .bind(task)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Whether an item of `kind` for `task` waits to be sent and is not being
+/// sent now (a new one would do nothing more: it reads the task when it
+/// runs).
+pub async fn open_for_task(
+    conn: &mut PgConnection,
+    task: i64,
+    kind: OutboxKind,
+) -> StoreResult<bool> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM switchyard.notion_outbox
+             WHERE task_id = $1 AND kind = $2 AND state = 'pending'
+               AND (lease_until IS NULL OR lease_until < now()))",
+    )
+    .bind(task)
+    .bind(kind.as_str())
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Marks a claimed item done (with the page it created, if any), in the
+/// caller's transaction. `false` when the lease was lost.
+pub async fn mark_done(
+    conn: &mut PgConnection,
+    item: &OutboxItem,
+    page_id: Option<&str>,
+) -> StoreResult<bool> {
+    let done: Option<i64> = sqlx::query_scalar(
+        "UPDATE switchyard.notion_outbox
+         SET state = 'done', done_at = now(), result_page_id = $3, lease_until = NULL,
+             last_error = NULL
+         WHERE id = $1 AND lease_token = $2 AND state = 'pending' RETURNING id",
+    )
+    .bind(item.id)
+    .bind(item.lease_token)
+    .bind(page_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(done.is_some())
+}
+
+/// Marks a claimed item done that records nothing else.
+pub async fn complete(
+    pool: &PgPool,
+    item: &OutboxItem,
+    page_id: Option<&str>,
+) -> StoreResult<bool> {
+    let mut conn = pool.acquire().await?;
+    mark_done(&mut conn, item, page_id).await
 }
 
 /// What publishing a plan needs, read in the transaction that queues it.
@@ -185,20 +273,10 @@ pub async fn complete_plan_publication(
     page_id: &str,
 ) -> StoreResult<bool> {
     let mut tx = pool.begin().await?;
-    let done: Option<i64> = sqlx::query_scalar(
-        "UPDATE switchyard.notion_outbox
-         SET state = 'done', done_at = now(), result_page_id = $3, lease_until = NULL,
-             last_error = NULL
-         WHERE id = $1 AND lease_token = $2 AND state = 'pending' RETURNING migration_id",
-    )
-    .bind(item.id)
-    .bind(item.lease_token)
-    .bind(page_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(migration_id) = done else {
+    if !mark_done(&mut tx, item, Some(page_id)).await? {
         return Ok(false);
-    };
+    }
+    let migration_id = item.migration_id;
     sqlx::query("UPDATE switchyard.plans SET notion_page_id = $2 WHERE migration_id = $1")
         .bind(migration_id)
         .bind(page_id)

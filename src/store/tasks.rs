@@ -3,7 +3,7 @@
 //! it, stamps updated_at, and is recorded in the event log, in one
 //! transaction: nothing is half-saved.
 
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 use super::{StoreError, StoreResult};
 use crate::engine::Event;
@@ -115,7 +115,7 @@ async fn bump(tx: &mut Transaction<'_, Postgres>, task_id: i64) -> StoreResult<i
 }
 
 async fn record(
-    tx: &mut Transaction<'_, Postgres>,
+    tx: &mut PgConnection,
     migration_id: i64,
     actor: &str,
     event: Event,
@@ -151,6 +151,7 @@ pub async fn move_task(
         },
     )
     .await?;
+    super::task_sync::board_changed(&mut tx, mid, task_id, actor).await?;
     tx.commit().await?;
     Ok(rev)
 }
@@ -193,13 +194,14 @@ pub async fn set_criterion(
         },
     )
     .await?;
+    super::task_sync::board_changed(&mut tx, mid, task_id, actor).await?;
     tx.commit().await?;
     Ok(rev)
 }
 
 /// Checks dependencies: same migration, no cycle (including through `task`).
 async fn check_dependencies(
-    tx: &mut Transaction<'_, Postgres>,
+    tx: &mut PgConnection,
     migration_id: i64,
     task: Option<i64>,
     deps: &[i64],
@@ -213,7 +215,7 @@ async fn check_dependencies(
     )
     .bind(deps)
     .bind(migration_id)
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *tx)
     .await?;
     if let Some(f) = foreign.first() {
         return Err(invalid(
@@ -239,7 +241,7 @@ async fn check_dependencies(
         )
         .bind(deps)
         .bind(task)
-        .fetch_one(&mut **tx)
+        .fetch_one(&mut *tx)
         .await?;
         if cycle {
             return Err(invalid("depends_on", "that would make a dependency cycle"));
@@ -248,14 +250,10 @@ async fn check_dependencies(
     Ok(())
 }
 
-async fn write_details(
-    tx: &mut Transaction<'_, Postgres>,
-    task_id: i64,
-    input: &TaskInput,
-) -> StoreResult<()> {
+async fn write_details(tx: &mut PgConnection, task_id: i64, input: &TaskInput) -> StoreResult<()> {
     sqlx::query("DELETE FROM switchyard.task_dependencies WHERE task_id = $1")
         .bind(task_id)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     for d in &input.depends_on {
         sqlx::query(
@@ -263,18 +261,18 @@ async fn write_details(
         )
         .bind(task_id)
         .bind(d)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     }
     // Keep the ticks of criteria whose text did not change.
     let old: Vec<(String, bool)> =
         sqlx::query_as("SELECT text, done FROM switchyard.acceptance_criteria WHERE task_id = $1")
             .bind(task_id)
-            .fetch_all(&mut **tx)
+            .fetch_all(&mut *tx)
             .await?;
     sqlx::query("DELETE FROM switchyard.acceptance_criteria WHERE task_id = $1")
         .bind(task_id)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     for (i, text) in input.criteria.iter().enumerate() {
         let done = old.iter().any(|(t, d)| t == text && *d);
@@ -285,7 +283,7 @@ async fn write_details(
         .bind(i as i32)
         .bind(text)
         .bind(done)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     }
     Ok(())
@@ -300,7 +298,21 @@ pub async fn create_task(
     let input = input.validate()?;
     let mut tx = pool.begin().await?;
     let mid = migration_id(&mut tx, name).await?;
-    check_dependencies(&mut tx, mid, None, &input.depends_on).await?;
+    let id = insert_task(&mut tx, mid, &input, actor).await?;
+    super::task_sync::board_changed(&mut tx, mid, id, actor).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Inserts a (validated) task with its details and its event, in the
+/// caller's transaction. Returns its id.
+pub async fn insert_task(
+    tx: &mut PgConnection,
+    mid: i64,
+    input: &TaskInput,
+    actor: &str,
+) -> StoreResult<i64> {
+    check_dependencies(tx, mid, None, &input.depends_on).await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO switchyard.tasks (migration_id, title, status, priority, assignee, sprint, phase_position, rank)
          VALUES ($1, $2, $3, $4, $5, $6, $7,
@@ -316,9 +328,9 @@ pub async fn create_task(
     .bind(input.phase_position)
     .fetch_one(&mut *tx)
     .await?;
-    write_details(&mut tx, id, &input).await?;
+    write_details(tx, id, input).await?;
     record(
-        &mut tx,
+        tx,
         mid,
         actor,
         Event::TaskCreated {
@@ -327,7 +339,6 @@ pub async fn create_task(
         },
     )
     .await?;
-    tx.commit().await?;
     Ok(id)
 }
 
@@ -360,6 +371,7 @@ pub async fn update_task(
     write_details(&mut tx, task_id, &input).await?;
     let rev = bump(&mut tx, task_id).await?;
     record(&mut tx, mid, actor, Event::TaskEdited { task: task_id }).await?;
+    super::task_sync::board_changed(&mut tx, mid, task_id, actor).await?;
     tx.commit().await?;
     Ok(rev)
 }
@@ -374,11 +386,13 @@ pub async fn delete_task(
     let mut tx = pool.begin().await?;
     let mid = migration_id(&mut tx, name).await?;
     lock_task(&mut tx, mid, task_id, revision).await?;
-    sqlx::query("DELETE FROM switchyard.tasks WHERE id = $1")
-        .bind(task_id)
-        .execute(&mut *tx)
-        .await?;
+    let page: Option<String> =
+        sqlx::query_scalar("DELETE FROM switchyard.tasks WHERE id = $1 RETURNING notion_page_id")
+            .bind(task_id)
+            .fetch_one(&mut *tx)
+            .await?;
     record(&mut tx, mid, actor, Event::TaskDeleted { task: task_id }).await?;
+    super::task_sync::board_deleted(&mut tx, mid, task_id, page, actor).await?;
     tx.commit().await?;
     Ok(())
 }

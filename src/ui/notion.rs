@@ -15,11 +15,13 @@ use leptos_router::hooks::use_query_map;
 use super::account::may;
 use super::common::{date_time, use_migration_name, ErrorNote, Loading};
 use crate::api::notion::{
-    get_mirror, preview_spec_refresh, search_notion_pages, ApplySpecRefresh, DiscardOutboxItem,
-    ImportNotionSpec, PublishPlan, RetryOutboxItem,
+    get_mirror, preview_spec_refresh, search_notion_pages, search_task_databases, ApplySpecRefresh,
+    ConfirmTaskMapping, ConnectTaskDatabase, CreateTasksInNotion, DiscardOutboxItem,
+    ImportNotionSpec, PublishPlan, ResolveTaskConflict, RetryOutboxItem,
 };
 use crate::domain::spec::BlockChange;
 use crate::model::account::Role;
+use crate::model::mirror::{TaskField, TaskLinkView};
 use crate::model::AppError;
 
 /// Is this app in local mode (no Notion token)? Known on the server; the
@@ -66,24 +68,38 @@ fn Refusal() -> impl IntoView {
     })
 }
 
+/// A search driven by the query parameter `param`: its value (for the
+/// search box) and the results (none for an empty query).
+fn search_by_query<T, Fut>(
+    param: &'static str,
+    search: fn(String) -> Fut,
+) -> (String, Resource<Result<Vec<T>, AppError>>)
+where
+    T: Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static,
+    Fut: std::future::Future<Output = Result<Vec<T>, AppError>> + Send + 'static,
+{
+    let query = use_query_map().with_untracked(|q| q.get(param).unwrap_or_default());
+    let searched = query.clone();
+    let hits = Resource::new(
+        move || searched.clone(),
+        move |q| async move {
+            if q.trim().is_empty() {
+                Ok(Vec::new())
+            } else {
+                search(q).await
+            }
+        },
+    );
+    (query, hits)
+}
+
 /// `/notion/import`: pick a Notion page (search, or paste its URL) to make
 /// a new migration from.
 #[component]
 pub fn ImportPage() -> impl IntoView {
-    let query = use_query_map().with_untracked(|q| q.get("q").unwrap_or_default());
+    let (query, hits) = search_by_query("q", search_notion_pages);
     let operator = may(Role::Operator);
     let local = local_mode();
-    let searched = query.clone();
-    let hits = Resource::new(
-        move || searched.clone(),
-        |q| async move {
-            if q.trim().is_empty() {
-                Ok(Vec::new())
-            } else {
-                search_notion_pages(q).await
-            }
-        },
-    );
     view! {
         <Title text="New migration from a Notion spec — Switchyard"/>
         <h1>"New migration from a Notion spec"</h1>
@@ -202,6 +218,9 @@ pub fn NotionSection() -> impl IntoView {
                 });
                 let versions = m.spec_versions.clone();
                 let outbox = m.outbox.clone();
+                let tasks = (!m.local).then(|| {
+                    view! { <TaskDatabase name=name.clone() link=m.tasks.clone() operator/> }
+                });
                 view! {
                     <section class="notion" aria-label="Notion">
                         {m.local.then(|| view! { <p class="hint">"Local mode: nothing is sent to Notion."</p> })}
@@ -210,6 +229,7 @@ pub fn NotionSection() -> impl IntoView {
                         {plan_link}
                         {publish}
                         {operators_only}
+                        {tasks}
                         <h2>"Outbox"</h2>
                         {if outbox.is_empty() {
                             view! { <p class="empty">"Nothing sent to Notion yet."</p> }.into_any()
@@ -335,4 +355,247 @@ fn Changes(title: &'static str, changes: Vec<BlockChange>) -> impl IntoView {
             </ul>
         }
     })
+}
+
+/// The task database: connect one (search or paste), confirm or change the
+/// proposed mapping, "Create tasks in Notion", then what is mirrored and
+/// the conflicts to resolve.
+#[component]
+fn TaskDatabase(name: String, link: Option<TaskLinkView>, operator: bool) -> impl IntoView {
+    let Some(link) = link else {
+        return if operator {
+            view! { <ConnectTaskDatabaseForm name/> }.into_any()
+        } else {
+            view! {
+                <section class="task-db" aria-label="Task database">
+                    <h2>"Task database"</h2>
+                    <p class="empty">"Not connected. Connecting one: operators only."</p>
+                </section>
+            }
+            .into_any()
+        };
+    };
+    let editable = operator && !link.pages_queued;
+    let mapping = if editable {
+        view! { <MappingForm name=name.clone() link=link.clone()/> }.into_any()
+    } else {
+        view! { <MappingTable link=link.clone()/> }.into_any()
+    };
+    let create = (operator && link.confirmed_by.is_some() && !link.pages_queued).then(|| {
+        view! {
+            <form method="post" action=CreateTasksInNotion::url() aria-label="Create tasks in Notion">
+                <input type="hidden" name="name" value=name.clone()/>
+                <button type="submit">"Create tasks in Notion"</button>
+            </form>
+        }
+    });
+    let state = if link.pages_queued {
+        format!(
+            "Mirrored: {} of {} tasks have a page. {}",
+            link.tasks_with_pages,
+            link.tasks,
+            link.polled_at
+                .as_ref()
+                .map(|t| format!("Last look at Notion: {t}."))
+                .unwrap_or_else(|| "Notion not polled yet.".into())
+        )
+    } else if let Some(by) = &link.confirmed_by {
+        format!("Mapping confirmed by {by}; nothing sent to Notion yet.")
+    } else {
+        "Mapping proposed: confirm or change it (nothing is sent before).".to_string()
+    };
+    let missing = (!link.missing.is_empty()).then(|| {
+        view! {
+            <div class="mapping-missing">
+                <p>"Not mirrored:"</p>
+                <ul>{link.missing.iter().map(|m| view! { <li>{m.clone()}</li> }).collect_view()}</ul>
+            </div>
+        }
+    });
+    let conflicts = link.conflicts.clone();
+    let conflict_list = (!conflicts.is_empty()).then(|| {
+        view! {
+            <h3>"Conflicts"</h3>
+            <p class="hint">
+                "Changed on the board and in Notion since the last sync: nothing is written for these until one side is kept."
+            </p>
+            <table class="conflicts">
+                <thead><tr><th>"Task"</th><th>"Field"</th><th>"Board"</th><th>"Notion"</th><th></th></tr></thead>
+                <tbody>
+                    {conflicts.into_iter().map(|c| {
+                        let keep = |side: &'static str, label: &'static str| {
+                            let name = name.clone();
+                            operator.then(|| view! {
+                                <form method="post" action=ResolveTaskConflict::url() class="inline">
+                                    <input type="hidden" name="name" value=name/>
+                                    <input type="hidden" name="conflict" value=c.id.to_string()/>
+                                    <input type="hidden" name="keep" value=side/>
+                                    <button type="submit">{label}</button>
+                                </form>
+                            })
+                        };
+                        view! {
+                            <tr class="conflict" data-field=c.field.clone()>
+                                <td>{format!("{} (task {})", c.task_title, c.task_id)}</td>
+                                <td>{c.field.clone()}</td>
+                                <td class="board-value">{c.board_value.clone()} <small>{format!(" by {}, {}", c.board_by, date_time(&c.board_at, true))}</small></td>
+                                <td class="notion-value">{c.notion_value.clone()} <small>{format!(" by {}, {}", c.notion_by, date_time(&c.notion_at, true))}</small></td>
+                                <td>{keep("board", "Keep the board's")} {keep("notion", "Keep Notion's")}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        }
+    });
+    view! {
+        <section class="task-db" aria-label="Task database">
+            <h2>"Task database"</h2>
+            <p>"Tasks mirrored with the Notion data source " <strong>{link.data_source_name.clone()}</strong> "."</p>
+            <p class="task-db-state">{state}</p>
+            {mapping}
+            {missing}
+            {create}
+            {conflict_list}
+        </section>
+    }
+    .into_any()
+}
+
+#[component]
+fn ConnectTaskDatabaseForm(name: String) -> impl IntoView {
+    let (query, hits) = search_by_query("dsq", search_task_databases);
+    let action = format!("/m/{name}/notion");
+    let hit_name = name.clone();
+    view! {
+        <section class="task-db" aria-label="Task database">
+            <h2>"Task database"</h2>
+            <form method="post" action=ConnectTaskDatabase::url() aria-label="Connect task database">
+                <input type="hidden" name="name" value=name.clone()/>
+                <label>
+                    "Task database URL or id "
+                    <input type="text" name="target" required placeholder="https://www.notion.so/…"/>
+                </label>
+                <button type="submit">"Connect"</button>
+            </form>
+            <form method="get" action=action aria-label="Search task databases">
+                <label>"Search Notion databases " <input type="search" name="dsq" value=query/></label>
+                <button type="submit">"Search"</button>
+            </form>
+            <Suspense fallback=|| view! { <Loading what="search results"/> }>
+                {move || {
+                    let name = hit_name.clone();
+                    Suspend::new(async move {
+                        match hits.await {
+                            Ok(list) => view! {
+                                <ul class="task-db-hits">
+                                    {list.into_iter().map(|hit| view! {
+                                        <li>
+                                            <form method="post" action=ConnectTaskDatabase::url()>
+                                                <input type="hidden" name="name" value=name.clone()/>
+                                                <input type="hidden" name="target" value=hit.id.clone()/>
+                                                {hit.name.clone()} " "
+                                                <button type="submit">"Connect"</button>
+                                            </form>
+                                        </li>
+                                    }).collect_view()}
+                                </ul>
+                            }
+                            .into_any(),
+                            Err(error) => view! { <ErrorNote error/> }.into_any(),
+                        }
+                    })
+                }}
+            </Suspense>
+        </section>
+    }
+}
+
+/// The mapping as a form: a property per field (of a fitting type), and an
+/// option per value of ours for status and priority.
+#[component]
+fn MappingForm(name: String, link: TaskLinkView) -> impl IntoView {
+    let rows = TaskField::ALL.into_iter().map(|field| {
+        let current = link.mapping.get(field).cloned();
+        let fitting: Vec<_> = link
+            .properties
+            .iter()
+            .filter(|p| field.kinds().contains(&p.kind.as_str()))
+            .filter(|p| field != TaskField::DependsOn || p.relation_to.as_deref() == Some(link.data_source_id.as_str()))
+            .cloned()
+            .collect();
+        let chosen = current.as_ref().map(|m| m.property.clone()).unwrap_or_default();
+        let options = current.as_ref().map(|m| {
+            let prop_options = link
+                .properties
+                .iter()
+                .find(|p| p.name == m.property)
+                .map(|p| p.options.clone())
+                .unwrap_or_default();
+            m.values.iter().map(|(ours, theirs)| {
+                let theirs = theirs.clone().unwrap_or_default();
+                let key = format!("mapping[{}:{}]", field.as_str(), ours.replace(' ', "_"));
+                view! {
+                    <label class="option-map">
+                        {format!("{ours} → ")}
+                        <select name=key>
+                            <option value="" selected=theirs.is_empty()>"(none)"</option>
+                            {prop_options.iter().map(|o| view! {
+                                <option value=o.clone() selected=*o == theirs>{o.clone()}</option>
+                            }).collect_view()}
+                        </select>
+                    </label>
+                }
+            }).collect_view()
+        });
+        view! {
+            <tr data-field=field.as_str()>
+                <th scope="row">{field.label()}</th>
+                <td>
+                    <select name=format!("mapping[{}]", field.as_str()) aria-label=field.label()>
+                        {(field != TaskField::Title).then(|| view! {
+                            <option value="" selected=chosen.is_empty()>"(not mirrored)"</option>
+                        })}
+                        {fitting.iter().map(|p| view! {
+                            <option value=p.name.clone() selected=p.name == chosen>
+                                {format!("{} ({})", p.name, p.kind)}
+                            </option>
+                        }).collect_view()}
+                    </select>
+                </td>
+                <td>{options}</td>
+            </tr>
+        }
+    }).collect_view();
+    view! {
+        <form method="post" action=ConfirmTaskMapping::url() class="task-mapping" aria-label="Task mapping">
+            <input type="hidden" name="name" value=name/>
+            <table class="mapping">
+                <thead><tr><th>"Our field"</th><th>"Notion property"</th><th>"Values"</th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+            <p class="hint">"Acceptance criteria become to-do blocks in each page. Properties not listed here are never touched."</p>
+            <button type="submit">"Confirm mapping"</button>
+        </form>
+    }
+}
+
+/// The mapping, read only.
+#[component]
+fn MappingTable(link: TaskLinkView) -> impl IntoView {
+    view! {
+        <table class="mapping">
+            <thead><tr><th>"Our field"</th><th>"Notion property"</th><th>"Values"</th></tr></thead>
+            <tbody>
+                {TaskField::ALL.into_iter().map(|field| {
+                    let m = link.mapping.get(field).cloned();
+                    let property = m.as_ref().map(|m| format!("{} ({})", m.property, m.kind)).unwrap_or_else(|| "(not mirrored)".into());
+                    let values = m.map(|m| m.values.iter().map(|(ours, theirs)| {
+                        format!("{ours} → {}", theirs.as_deref().unwrap_or("(none)"))
+                    }).collect::<Vec<_>>().join(", ")).unwrap_or_default();
+                    view! { <tr data-field=field.as_str()><th scope="row">{field.label()}</th><td>{property}</td><td>{values}</td></tr> }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
 }

@@ -226,7 +226,8 @@ async fn mutations(pool: &PgPool) -> Vec<(&'static str, String)> {
     use switchyard::api::approvals::{DecideApproval, RequestApproval};
     use switchyard::api::console::{ActOnPhase, SetThrottle};
     use switchyard::api::notion::{
-        ApplySpecRefresh, DiscardOutboxItem, ImportNotionSpec, PublishPlan, RetryOutboxItem,
+        ApplySpecRefresh, ConfirmTaskMapping, ConnectTaskDatabase, CreateTasksInNotion,
+        DiscardOutboxItem, ImportNotionSpec, PublishPlan, ResolveTaskConflict, RetryOutboxItem,
     };
     use switchyard::api::plans::{RenderPlan, RestorePlan, SavePlan};
     use switchyard::api::shares::{CreateShareLink, RevokeShareLink};
@@ -300,6 +301,19 @@ async fn mutations(pool: &PgPool) -> Vec<(&'static str, String)> {
         (PublishPlan::PATH, format!("name={DEMO}")),
         (RetryOutboxItem::PATH, format!("name={DEMO}&item=1")),
         (DiscardOutboxItem::PATH, format!("name={DEMO}&item=1")),
+        (
+            ConnectTaskDatabase::PATH,
+            format!("name={DEMO}&target=0123456789abcdef0123456789abcdef"),
+        ),
+        (
+            ConfirmTaskMapping::PATH,
+            format!("name={DEMO}&mapping%5Btitle%5D=Name"),
+        ),
+        (CreateTasksInNotion::PATH, format!("name={DEMO}")),
+        (
+            ResolveTaskConflict::PATH,
+            format!("name={DEMO}&conflict=1&keep=board"),
+        ),
     ]
 }
 
@@ -359,7 +373,9 @@ async fn every_mutation_is_refused_for_viewers_403_and_anonymous_401(pool: PgPoo
     {
         use switchyard::api::accounts::GetAdmin;
         use switchyard::api::console::GetConsole;
-        use switchyard::api::notion::{GetMirror, PreviewSpecRefresh, SearchNotionPages};
+        use switchyard::api::notion::{
+            GetMirror, PreviewSpecRefresh, SearchNotionPages, SearchTaskDatabases,
+        };
         use switchyard::api::shares::GetShareLinks;
         for (path, form) in [
             (GetConsole::PATH, format!("name={DEMO}")),
@@ -368,6 +384,7 @@ async fn every_mutation_is_refused_for_viewers_403_and_anonymous_401(pool: PgPoo
             (GetMirror::PATH, format!("name={DEMO}")),
             (PreviewSpecRefresh::PATH, format!("name={DEMO}")),
             (SearchNotionPages::PATH, "query=spec".to_string()),
+            (SearchTaskDatabases::PATH, "query=tasks".to_string()),
         ] {
             let (status, _) = call_as(&pool, None, path, &form).await;
             assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");

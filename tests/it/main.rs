@@ -23,6 +23,7 @@ mod proof;
 mod share_links;
 mod shares;
 mod store;
+mod task_sync;
 mod tasks;
 
 /// The journal the app gives every engine: our schema, through the store.

@@ -46,7 +46,7 @@ fn spec_page(fake: &RunningFake, title: &str) -> NotionId {
     )
 }
 
-fn worker(pool: &PgPool, fake: &RunningFake) -> OutboxWorker {
+pub(crate) fn worker(pool: &PgPool, fake: &RunningFake) -> OutboxWorker {
     OutboxWorker::new(
         pool.clone(),
         client(fake),
@@ -375,7 +375,10 @@ async fn what_retrying_cannot_mend_waits_for_an_operator(pool: PgPool) {
 }
 
 /// The app as `make run` builds it, talking to the fake at `base`.
-fn connected_app(pool: &PgPool, base: String) -> impl FnOnce() -> axum::Router + Send + 'static {
+pub(crate) fn connected_app(
+    pool: &PgPool,
+    base: String,
+) -> impl FnOnce() -> axum::Router + Send + 'static {
     let pool = pool.clone();
     move || {
         let mut settings = switchyard::notion::Settings::new(crate::notion::TOKEN, base);
@@ -395,7 +398,17 @@ fn connected_app(pool: &PgPool, base: String) -> impl FnOnce() -> axum::Router +
     }
 }
 
-async fn post_form(
+/// A form post the server took (done, or redirected to the next page).
+pub(crate) fn accepted(reply: &crate::http::Reply) {
+    assert!(
+        reply.status.is_success() || reply.status.is_redirection(),
+        "{} {}",
+        reply.status,
+        String::from_utf8_lossy(&reply.body)
+    );
+}
+
+pub(crate) async fn post_form(
     app: impl FnOnce() -> axum::Router + Send + 'static,
     cookie: &str,
     path: &str,
@@ -457,12 +470,7 @@ async fn importing_takes_an_operator_and_local_mode_says_how_to_connect(pool: Pg
         form,
     )
     .await;
-    assert!(
-        done.status.is_success() || done.status.is_redirection(),
-        "{} {}",
-        done.status,
-        String::from_utf8_lossy(&done.body)
-    );
+    accepted(&done);
     let spec = store::migrations::spec(&pool, "http-spec")
         .await
         .expect("imported");
