@@ -266,15 +266,18 @@ async fn a_share_page_is_kept_but_a_revoked_link_stops_at_once(pool: PgPool) {
 async fn every_table_of_a_migration_is_watched_or_known_not_shown(pool: PgPool) {
     // Shown elsewhere (or nowhere), with why.
     const NOT_SHOWN: &[&str] = &[
-        "events",           // watched by its newest id: it is append-only
-        "share_links",      // looked up on every request of a share page
-        "capture_log",      // the engine's own log (pending work, CLI status)
-        "sync_queue",       // the engine's queued work (CLI status)
-        "contract_columns", // phase 5's record of the dropped column
-        "health_probe",     // the throttle's probe row
-        "notion_outbox",    // the Notion tab
-        "plan_versions",    // the plan's history (plan tab)
-        "spec_versions",    // the spec's refreshes (spec tab)
+        "events",            // watched by its newest id: it is append-only
+        "share_links",       // looked up on every request of a share page
+        "capture_log",       // the engine's own log (pending work, CLI status)
+        "sync_queue",        // the engine's queued work (CLI status)
+        "contract_columns",  // phase 5's record of the dropped column
+        "health_probe",      // the throttle's probe row
+        "notion_outbox",     // the Notion tab
+        "plan_versions",     // the plan's history (plan tab)
+        "spec_versions",     // the spec's refreshes (spec tab)
+        "notion_task_links", // the task database's mapping (Notion tab)
+        "task_sync",         // what the task mirror last sent and saw (its bookkeeping)
+        "task_conflicts",    // fields changed on both sides (Notion tab)
     ];
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT DISTINCT table_name::text FROM information_schema.columns
