@@ -50,12 +50,18 @@ pub enum ConfigError {
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let database_url = env::var("DATABASE_URL")
-            .ok()
+        Self::from_vars(|name| env::var(name).ok())
+    }
+
+    /// The configuration `var` gives: the value of each variable by name
+    /// (`from_env` reads the process's environment; tests give their own).
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = &var;
+        let database_url = var("DATABASE_URL")
             .filter(|s| !s.trim().is_empty());
-        let soak_hours = match env::var("SWITCHYARD_SOAK_HOURS") {
-            Err(_) => None,
-            Ok(value) => match value.trim().parse::<f64>() {
+        let soak_hours = match var("SWITCHYARD_SOAK_HOURS") {
+            None => None,
+            Some(value) => match value.trim().parse::<f64>() {
                 Ok(h) if (0.0..=8760.0).contains(&h) => Some(h),
                 _ => {
                     return Err(ConfigError::Invalid {
@@ -66,13 +72,11 @@ impl Config {
                 }
             },
         };
-        let cli_actor = env::var("SWITCHYARD_ACTOR")
-            .or_else(|_| env::var("USER"))
-            .ok()
+        let cli_actor = var("SWITCHYARD_ACTOR")
+            .or_else(|| var("USER"))
             .filter(|s| !s.trim().is_empty())
             .unwrap_or_else(|| "unknown".into());
-        let public_url = env::var("SWITCHYARD_PUBLIC_URL")
-            .ok()
+        let public_url = var("SWITCHYARD_PUBLIC_URL")
             .filter(|s| !s.trim().is_empty());
         if let Some(url) = &public_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
@@ -84,21 +88,21 @@ impl Config {
             }
         }
         let idle_minutes: u64 = parse_var(
+            var,
             "SWITCHYARD_SESSION_IDLE_MINUTES",
             480,
             "expected a whole number of minutes, e.g. 480",
         )?;
         let max_hours: u64 = parse_var(
+            var,
             "SWITCHYARD_SESSION_MAX_HOURS",
             168,
             "expected a whole number of hours, e.g. 168",
         )?;
-        let notion_token = env::var("NOTION_TOKEN")
-            .ok()
+        let notion_token = var("NOTION_TOKEN")
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty());
-        let notion_api_base = env::var("NOTION_API_BASE")
-            .ok()
+        let notion_api_base = var("NOTION_API_BASE")
             .map(|s| s.trim().trim_end_matches('/').to_string())
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| crate::notion::client::DEFAULT_API_BASE.to_string());
@@ -110,6 +114,7 @@ impl Config {
             });
         }
         let notion_requests_per_second: f64 = parse_var(
+            var,
             "NOTION_REQUESTS_PER_SECOND",
             3.0,
             "expected requests per second, e.g. 3",
@@ -122,6 +127,7 @@ impl Config {
             });
         }
         let notion_timeout_seconds: u64 = parse_var(
+            var,
             "NOTION_TIMEOUT_SECONDS",
             30,
             "expected a whole number of seconds, e.g. 30",
@@ -137,9 +143,10 @@ impl Config {
             database_url,
             soak_hours,
             cli_actor: format!("{}:{cli_actor}", crate::engine::vocab::actor::CLI),
-            max_connections: parse_var("SWITCHYARD_DB_POOL", 10u32, "expected a whole number")?,
-            seed_demo: parse_bool("SWITCHYARD_SEED_DEMO", true)?,
+            max_connections: parse_var(var, "SWITCHYARD_DB_POOL", 10u32, "expected a whole number")?,
+            seed_demo: parse_bool(var, "SWITCHYARD_SEED_DEMO", true)?,
             demo_users: parse_var(
+                var,
                 "SWITCHYARD_DEMO_USERS",
                 100_000u64,
                 "expected a whole number of users, e.g. 100000",
@@ -158,13 +165,14 @@ impl Config {
 }
 
 fn parse_var<T: std::str::FromStr>(
+    var: &impl Fn(&str) -> Option<String>,
     name: &'static str,
     default: T,
     reason: &'static str,
 ) -> Result<T, ConfigError> {
-    match env::var(name) {
-        Err(_) => Ok(default),
-        Ok(value) => value.trim().parse().map_err(|_| ConfigError::Invalid {
+    match var(name) {
+        None => Ok(default),
+        Some(value) => value.trim().parse().map_err(|_| ConfigError::Invalid {
             name,
             value,
             reason,
@@ -172,10 +180,14 @@ fn parse_var<T: std::str::FromStr>(
     }
 }
 
-fn parse_bool(name: &'static str, default: bool) -> Result<bool, ConfigError> {
-    match env::var(name) {
-        Err(_) => Ok(default),
-        Ok(value) => match value.trim().to_ascii_lowercase().as_str() {
+fn parse_bool(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match var(name) {
+        None => Ok(default),
+        Some(value) => match value.trim().to_ascii_lowercase().as_str() {
             "1" | "true" | "yes" | "on" => Ok(true),
             "0" | "false" | "no" | "off" => Ok(false),
             _ => Err(ConfigError::Invalid {
