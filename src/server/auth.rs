@@ -37,7 +37,7 @@ use crate::store::accounts::Account;
 /// How sessions and sign-ins behave (from `Config`).
 #[derive(Clone, Debug)]
 pub struct AuthSettings {
-    /// Mark the cookie `Secure` (the public URL is https).
+    /// Mark the session and device cookies `Secure` (the public URL is https).
     pub secure_cookie: bool,
     /// A session unused this long ends.
     pub idle: Duration,

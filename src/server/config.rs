@@ -19,7 +19,8 @@ pub struct Config {
     /// Who the CLI records as the actor in the event log (`cli:NAME`).
     pub cli_actor: String,
     /// The URL people open (`SWITCHYARD_PUBLIC_URL`): its origin is accepted
-    /// on form posts, and an https URL makes the session cookie `Secure`.
+    /// on form posts, and an https URL makes the session and device cookies
+    /// `Secure`.
     pub public_url: Option<String>,
     /// A session unused this long ends (`SWITCHYARD_SESSION_IDLE_MINUTES`).
     pub session_idle: std::time::Duration,
