@@ -1,5 +1,6 @@
 //! The accounts service (server only): passwords, first-run setup, adding
-//! accounts, and signing in with failed attempts slowed and limited. Pages,
+//! accounts, and signing in with failed attempts slowed and limited (per
+//! account, per address, and per device cookie for trusted browsers). Pages,
 //! endpoints and the CLI come here; SQL is in `store::accounts`.
 
 use std::time::Duration;

@@ -35,6 +35,10 @@ pub struct Config {
     pub notion_requests_per_second: f64,
     /// One Notion request's time limit (`NOTION_TIMEOUT_SECONDS`).
     pub notion_timeout: std::time::Duration,
+    /// How long an outbox item being sent is held by the app instance
+    /// sending it (`NOTION_OUTBOX_LEASE_SECONDS`): after a crash mid-send,
+    /// the item is sent again (found, not created twice) once it runs out.
+    pub notion_outbox_lease: std::time::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -133,7 +137,16 @@ impl Config {
             30,
             "expected a whole number of seconds, e.g. 30",
         )?;
+        let notion_outbox_lease_seconds: u64 = parse_var(
+            var,
+            "NOTION_OUTBOX_LEASE_SECONDS",
+            600,
+            "expected a whole number of seconds, e.g. 600",
+        )?;
         Ok(Config {
+            notion_outbox_lease: std::time::Duration::from_secs(
+                notion_outbox_lease_seconds.clamp(1, 86_400),
+            ),
             notion_token,
             notion_api_base,
             notion_requests_per_second,
