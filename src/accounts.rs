@@ -364,17 +364,15 @@ pub async fn sign_in_from(
     }
     let found = stored::credentials(pool, email.trim()).await?;
     let trusted = match (device, &found) {
-        (Some(cookie), Some((account, _))) => {
-            match device_nonce(pool, cookie, account.id).await? {
-                Some(nonce) => {
-                    let failures =
-                        stored::recent_failures(pool, FailureScope::Device, &nonce, limits.window)
-                            .await?;
-                    (failures < limits.per_device).then_some((nonce, failures))
-                }
-                None => None,
+        (Some(cookie), Some((account, _))) => match device_nonce(pool, cookie, account.id).await? {
+            Some(nonce) => {
+                let failures =
+                    stored::recent_failures(pool, FailureScope::Device, &nonce, limits.window)
+                        .await?;
+                (failures < limits.per_device).then_some((nonce, failures))
             }
-        }
+            None => None,
+        },
         _ => None,
     };
     let (scope, key, failures) = match trusted {
@@ -435,7 +433,8 @@ async fn device_key(pool: &PgPool) -> Result<Vec<u8>, AccountError> {
 
 fn device_mac(key: &[u8], account_id: i64, nonce: &str) -> Result<HmacSha256, AccountError> {
     use hmac::Mac;
-    let mut mac = HmacSha256::new_from_slice(key).map_err(|e| AccountError::DeviceKey(e.to_string()))?;
+    let mut mac =
+        HmacSha256::new_from_slice(key).map_err(|e| AccountError::DeviceKey(e.to_string()))?;
     mac.update(format!("switchyard device v1|{account_id}|{nonce}").as_bytes());
     Ok(mac)
 }
@@ -445,7 +444,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     (0..text.len())
@@ -464,7 +463,9 @@ pub async fn device_cookie(pool: &PgPool, account: &Account) -> Result<String, A
     let mut nonce = [0u8; 16];
     rand::rng().fill_bytes(&mut nonce);
     let nonce = hex(&nonce);
-    let mac = device_mac(&key, account.id, &nonce)?.finalize().into_bytes();
+    let mac = device_mac(&key, account.id, &nonce)?
+        .finalize()
+        .into_bytes();
     Ok(format!("v1.{}.{nonce}.{}", account.id, hex(&mac)))
 }
 
@@ -487,8 +488,7 @@ async fn device_nonce(
     ) else {
         return Ok(None);
     };
-    if id.parse::<i64>().ok() != Some(account_id) || nonce.len() != 32 || unhex(nonce).is_none()
-    {
+    if id.parse::<i64>().ok() != Some(account_id) || nonce.len() != 32 || unhex(nonce).is_none() {
         return Ok(None);
     }
     let Some(mac) = unhex(mac) else {

@@ -92,8 +92,7 @@ pub async fn add_account(
     use crate::store::StoreError;
     let admin = crate::server::auth::require(Role::Admin)?;
     let pool = crate::server::context::pool()?;
-    match crate::accounts::add_checked(&pool, &email, &password, &confirm, role, &admin.email)
-        .await
+    match crate::accounts::add_checked(&pool, &email, &password, &confirm, role, &admin.email).await
     {
         Ok(_) => Ok(()),
         Err(AccountError::Store(StoreError::Conflict(message))) => {

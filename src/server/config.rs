@@ -62,8 +62,7 @@ impl Config {
     /// (`from_env` reads the process's environment; tests give their own).
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let var = &var;
-        let database_url = var("DATABASE_URL")
-            .filter(|s| !s.trim().is_empty());
+        let database_url = var("DATABASE_URL").filter(|s| !s.trim().is_empty());
         let soak_hours = match var("SWITCHYARD_SOAK_HOURS") {
             None => None,
             Some(value) => match value.trim().parse::<f64>() {
@@ -81,8 +80,7 @@ impl Config {
             .or_else(|| var("USER"))
             .filter(|s| !s.trim().is_empty())
             .unwrap_or_else(|| "unknown".into());
-        let public_url = var("SWITCHYARD_PUBLIC_URL")
-            .filter(|s| !s.trim().is_empty());
+        let public_url = var("SWITCHYARD_PUBLIC_URL").filter(|s| !s.trim().is_empty());
         if let Some(url) = &public_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(ConfigError::Invalid {
@@ -157,7 +155,12 @@ impl Config {
             database_url,
             soak_hours,
             cli_actor: format!("{}:{cli_actor}", crate::engine::vocab::actor::CLI),
-            max_connections: parse_var(var, "SWITCHYARD_DB_POOL", 10u32, "expected a whole number")?,
+            max_connections: parse_var(
+                var,
+                "SWITCHYARD_DB_POOL",
+                10u32,
+                "expected a whole number",
+            )?,
             seed_demo: parse_bool(var, "SWITCHYARD_SEED_DEMO", true)?,
             demo_users: parse_var(
                 var,

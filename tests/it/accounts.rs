@@ -285,7 +285,10 @@ async fn a_device_cookie_lets_its_owner_past_an_attackers_lockout_and_nothing_el
         mac.push_str(last);
         mac
     };
-    let forged_mac = format!("switchyard_device={}.{}.{}.{flipped}", parts[0], parts[1], parts[2]);
+    let forged_mac = format!(
+        "switchyard_device={}.{}.{}.{flipped}",
+        parts[0], parts[1], parts[2]
+    );
     parts[1] = (parts[1].parse::<i64>().expect("account id") + 1).to_string();
     let other_id = format!("switchyard_device={}", parts.join("."));
     for cookie in [
@@ -295,7 +298,11 @@ async fn a_device_cookie_lets_its_owner_past_an_attackers_lockout_and_nothing_el
         "switchyard_device=v1.1.x.y",
     ] {
         let r = sign_in(&pool, OPERATOR, PASSWORD, Some(cookie)).await;
-        assert!(location(&r).contains("error=limited"), "{cookie}: {}", location(&r));
+        assert!(
+            location(&r).contains("error=limited"),
+            "{cookie}: {}",
+            location(&r)
+        );
         assert!(session_cookie(&r).is_none(), "{cookie}");
     }
     // With it, an unknown email is answered as without it.

@@ -229,7 +229,13 @@ async fn add_from_the_page(
         encode(password),
         encode(confirm)
     );
-    post_from_the_page(pool, cookie, switchyard::api::accounts::AddAccount::PATH, form).await
+    post_from_the_page(
+        pool,
+        cookie,
+        switchyard::api::accounts::AddAccount::PATH,
+        form,
+    )
+    .await
 }
 
 /// Posts `form` to `path` from `/admin` without JavaScript; returns the
@@ -271,16 +277,43 @@ async fn an_admin_adds_an_account_from_the_page_and_refusals_are_shown_beside_th
     };
     let before = count().await;
     for (email, password, confirm, field, says) in [
-        ("not an email", PASSWORD, PASSWORD, "email", "expected an email address"),
-        (" ADMIN@example.com", PASSWORD, PASSWORD, "email", "exists already"),
-        ("new@example.com", "short", "short", "password", "10 to 1024 characters"),
-        ("new@example.com", PASSWORD, "another password", "confirm", "the two passwords differ"),
+        (
+            "not an email",
+            PASSWORD,
+            PASSWORD,
+            "email",
+            "expected an email address",
+        ),
+        (
+            " ADMIN@example.com",
+            PASSWORD,
+            PASSWORD,
+            "email",
+            "exists already",
+        ),
+        (
+            "new@example.com",
+            "short",
+            "short",
+            "password",
+            "10 to 1024 characters",
+        ),
+        (
+            "new@example.com",
+            PASSWORD,
+            "another password",
+            "confirm",
+            "the two passwords differ",
+        ),
     ] {
         let back = add_from_the_page(&pool, &admin, email, "Operator", password, confirm).await;
-        assert!(back.starts_with("/admin?") && back.contains("__err="), "{back}");
+        assert!(
+            back.starts_with("/admin?") && back.contains("__err="),
+            "{back}"
+        );
         assert!(!back.contains("horse"), "a password in the URL: {back}");
-        let html = String::from_utf8_lossy(&get_as(&pool, &back, Some(&admin)).await.body)
-            .into_owned();
+        let html =
+            String::from_utf8_lossy(&get_as(&pool, &back, Some(&admin)).await.body).into_owned();
         let beside = html
             .split(&format!(r#"data-field="{field}""#))
             .nth(1)
@@ -299,16 +332,22 @@ async fn an_admin_adds_an_account_from_the_page_and_refusals_are_shown_beside_th
         "email=admin%40example.com&action=SetRole&role=Viewer".into(),
     )
     .await;
-    let html = String::from_utf8_lossy(&get_as(&pool, &back, Some(&admin)).await.body)
-        .into_owned();
+    let html = String::from_utf8_lossy(&get_as(&pool, &back, Some(&admin)).await.body).into_owned();
     assert!(
         html.contains("Refused: email: you cannot change your own role"),
         "{html}"
     );
 
     // Added: listed, hashed with argon2id, recorded with the admin as actor.
-    let back = add_from_the_page(&pool, &admin, "New@Example.com", "Operator", PASSWORD, PASSWORD)
-        .await;
+    let back = add_from_the_page(
+        &pool,
+        &admin,
+        "New@Example.com",
+        "Operator",
+        PASSWORD,
+        PASSWORD,
+    )
+    .await;
     assert_eq!(back.trim_end_matches('?'), "/admin", "back to the page");
     let r = get_as(&pool, "/admin", Some(&admin)).await;
     let html = String::from_utf8_lossy(&r.body);
@@ -320,7 +359,10 @@ async fn an_admin_adds_an_account_from_the_page_and_refusals_are_shown_beside_th
     .await
     .expect("the account");
     assert_eq!(role, "operator");
-    assert!(hash.starts_with("$argon2id$") && !hash.contains("horse"), "{hash}");
+    assert!(
+        hash.starts_with("$argon2id$") && !hash.contains("horse"),
+        "{hash}"
+    );
     let (kind, data): (String, serde_json::Value) = sqlx::query_as(
         "SELECT kind, payload FROM switchyard.events WHERE actor = $1 ORDER BY id DESC LIMIT 1",
     )

@@ -563,15 +563,19 @@ async fn a_killed_app_sends_each_outbox_item_once_after_its_restart(pool: PgPool
             async move { created && waiting }
         }
     };
-    wait_until(60, "a page created, its answer pending", in_flight(items[0].2.clone())).await;
+    wait_until(
+        60,
+        "a page created, its answer pending",
+        in_flight(items[0].2.clone()),
+    )
+    .await;
     app.kill().expect("kill -9");
     app.wait().expect("reap");
-    let states: Vec<(String, i32)> = sqlx::query_as(
-        "SELECT state, attempts FROM switchyard.notion_outbox ORDER BY id",
-    )
-    .fetch_all(&pool)
-    .await
-    .expect("outbox");
+    let states: Vec<(String, i32)> =
+        sqlx::query_as("SELECT state, attempts FROM switchyard.notion_outbox ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .expect("outbox");
     assert_eq!(
         states,
         [("pending".to_string(), 1), ("pending".to_string(), 0)],

@@ -552,7 +552,13 @@ async fn property_values_never_carry_more_than_100_items() {
     // when creating a page as when updating one.
     for (name, kind) in kinds {
         let body = json!({ "properties": { name: property_of(kind, 101) } });
-        let answer = raw(&fake, reqwest::Method::PATCH, &format!("/v1/pages/{page}"), &body).await;
+        let answer = raw(
+            &fake,
+            reqwest::Method::PATCH,
+            &format!("/v1/pages/{page}"),
+            &body,
+        )
+        .await;
         assert_eq!(answer["object"], "error", "{answer}");
         assert_eq!(answer["status"], 400, "{answer}");
         assert_eq!(answer["code"], "validation_error", "{answer}");
@@ -570,7 +576,13 @@ async fn property_values_never_carry_more_than_100_items() {
         assert_eq!(answer["code"], "validation_error", "{answer}");
         // 100 are taken.
         let body = json!({ "properties": { name: property_of(kind, 100) } });
-        let answer = raw(&fake, reqwest::Method::PATCH, &format!("/v1/pages/{page}"), &body).await;
+        let answer = raw(
+            &fake,
+            reqwest::Method::PATCH,
+            &format!("/v1/pages/{page}"),
+            &body,
+        )
+        .await;
         assert_eq!(answer["object"], "page", "{answer}");
     }
     fake.fake.clear_requests();
@@ -598,9 +610,7 @@ async fn property_values_never_carry_more_than_100_items() {
     }
     // Long text is split into items of 2000 characters first: 150 000
     // characters (75 items) fit, 250 000 (125 items) do not.
-    let text = |chars: usize| {
-        json!({ "Notes": { "rich_text": [{ "type": "text", "text": { "content": "n".repeat(chars) } }] } })
-    };
+    let text = |chars: usize| json!({ "Notes": { "rich_text": [{ "type": "text", "text": { "content": "n".repeat(chars) } }] } });
     let err = notion
         .update_page(&page, text(250_000), None)
         .await
