@@ -110,12 +110,7 @@ async fn sign_in_sets_a_new_session_and_sign_out_ends_it_on_the_server(pool: PgP
         format!("/m/{DEMO}"),
         "back where it was going"
     );
-    let set_cookie = r
-        .headers
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("switchyard_session="))
+    let set_cookie = crate::http::set_cookie(&r, "switchyard_session")
         .expect("cookie")
         .to_string();
     for attribute in ["HttpOnly", "SameSite=Lax", "Path=/"] {
@@ -177,6 +172,19 @@ async fn a_wrong_password_and_an_unknown_email_get_the_same_answer(pool: PgPool)
     assert_eq!(location(&disabled), location(&unknown));
 }
 
+/// Records `n` failed sign-ins from "unknown", the address every request
+/// in these tests comes from.
+async fn fail_from_the_test_address(pool: &PgPool, n: i64) {
+    sqlx::query(
+        "INSERT INTO switchyard.sign_in_failures (scope, key)
+         SELECT 'address', 'unknown' FROM generate_series(1, $1)",
+    )
+    .bind(n)
+    .execute(pool)
+    .await
+    .expect("failures");
+}
+
 #[sqlx::test(migrations = "./migrations")]
 async fn failed_sign_ins_are_limited_per_account_and_per_address_but_not_forever(pool: PgPool) {
     crate::seeded(&pool, 0).await;
@@ -215,30 +223,17 @@ async fn failed_sign_ins_are_limited_per_account_and_per_address_but_not_forever
 
     // Per address: enough failures from one address over any emails stop
     // every sign-in from it (here every request comes from "unknown").
-    sqlx::query(
-        "INSERT INTO switchyard.sign_in_failures (scope, key)
-         SELECT 'address', 'unknown' FROM generate_series(1, $1)",
-    )
-    .bind(limits.per_address)
-    .execute(&pool)
-    .await
-    .expect("failures");
+    fail_from_the_test_address(&pool, limits.per_address).await;
     let r = sign_in(&pool, "other@example.com", PASSWORD, None).await;
     assert!(location(&r).contains("error=limited"), "{}", location(&r));
 }
 
 /// `name=value` of the device cookie a reply sets, and its attributes.
 fn device_cookie(reply: &crate::http::Reply) -> Option<(String, String)> {
-    reply
-        .headers
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("switchyard_device="))
-        .map(|v| {
-            let (pair, attributes) = v.split_once(';').unwrap_or((v, ""));
-            (pair.to_string(), attributes.to_string())
-        })
+    crate::http::set_cookie(reply, "switchyard_device").map(|v| {
+        let (pair, attributes) = v.split_once(';').unwrap_or((v, ""));
+        (pair.to_string(), attributes.to_string())
+    })
 }
 
 #[sqlx::test(migrations = "./migrations")]
@@ -331,14 +326,7 @@ async fn a_device_cookie_lets_its_owner_past_an_attackers_lockout_and_nothing_el
     assert!(session_cookie(&r).is_some(), "{}", location(&r));
 
     // The per-address limit holds whatever cookie is sent.
-    sqlx::query(
-        "INSERT INTO switchyard.sign_in_failures (scope, key)
-         SELECT 'address', 'unknown' FROM generate_series(1, $1)",
-    )
-    .bind(limits.per_address)
-    .execute(&pool)
-    .await
-    .expect("failures");
+    fail_from_the_test_address(&pool, limits.per_address).await;
     let r = sign_in(&pool, OPERATOR, PASSWORD, Some(&owner)).await;
     assert!(location(&r).contains("error=limited"), "{}", location(&r));
 }

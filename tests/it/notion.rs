@@ -524,6 +524,17 @@ async fn raw(fake: &RunningFake, method: reqwest::Method, path: &str, body: &Val
         .expect("json")
 }
 
+/// `PATCH /v1/pages/{page}` with `body`, as is.
+async fn patch_page(fake: &RunningFake, page: &NotionId, body: &Value) -> Value {
+    raw(
+        fake,
+        reqwest::Method::PATCH,
+        &format!("/v1/pages/{page}"),
+        body,
+    )
+    .await
+}
+
 /// A property value of `kind` holding `n` items.
 fn property_of(kind: &str, n: usize) -> Value {
     let items: Vec<Value> = (0..n)
@@ -552,13 +563,7 @@ async fn property_values_never_carry_more_than_100_items() {
     // when creating a page as when updating one.
     for (name, kind) in kinds {
         let body = json!({ "properties": { name: property_of(kind, 101) } });
-        let answer = raw(
-            &fake,
-            reqwest::Method::PATCH,
-            &format!("/v1/pages/{page}"),
-            &body,
-        )
-        .await;
+        let answer = patch_page(&fake, &page, &body).await;
         assert_eq!(answer["object"], "error", "{answer}");
         assert_eq!(answer["status"], 400, "{answer}");
         assert_eq!(answer["code"], "validation_error", "{answer}");
@@ -576,13 +581,7 @@ async fn property_values_never_carry_more_than_100_items() {
         assert_eq!(answer["code"], "validation_error", "{answer}");
         // 100 are taken.
         let body = json!({ "properties": { name: property_of(kind, 100) } });
-        let answer = raw(
-            &fake,
-            reqwest::Method::PATCH,
-            &format!("/v1/pages/{page}"),
-            &body,
-        )
-        .await;
+        let answer = patch_page(&fake, &page, &body).await;
         assert_eq!(answer["object"], "page", "{answer}");
     }
     fake.fake.clear_requests();
