@@ -172,6 +172,19 @@ async fn a_wrong_password_and_an_unknown_email_get_the_same_answer(pool: PgPool)
     assert_eq!(location(&disabled), location(&unknown));
 }
 
+/// The demo, the operator and the viewer other@example.com (neither signed
+/// in yet), and the sign-in limits the router applies.
+async fn two_accounts(pool: &PgPool) -> switchyard::accounts::SignInLimits {
+    crate::seeded(pool, 0).await;
+    switchyard::accounts::add(pool, OPERATOR, PASSWORD, Role::Operator)
+        .await
+        .expect("add");
+    switchyard::accounts::add(pool, "other@example.com", PASSWORD, Role::Viewer)
+        .await
+        .expect("add");
+    switchyard::accounts::SignInLimits::default()
+}
+
 /// Records `n` failed sign-ins from "unknown", the address every request
 /// in these tests comes from.
 async fn fail_from_the_test_address(pool: &PgPool, n: i64) {
@@ -187,14 +200,7 @@ async fn fail_from_the_test_address(pool: &PgPool, n: i64) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn failed_sign_ins_are_limited_per_account_and_per_address_but_not_forever(pool: PgPool) {
-    crate::seeded(&pool, 0).await;
-    switchyard::accounts::add(&pool, OPERATOR, PASSWORD, Role::Operator)
-        .await
-        .expect("add");
-    switchyard::accounts::add(&pool, "other@example.com", PASSWORD, Role::Viewer)
-        .await
-        .expect("add");
-    let limits = switchyard::accounts::SignInLimits::default();
+    let limits = two_accounts(&pool).await;
     for _ in 0..limits.per_account {
         let r = sign_in(&pool, OPERATOR, "guess", None).await;
         assert!(location(&r).contains("error=wrong"));
@@ -240,14 +246,7 @@ fn device_cookie(reply: &crate::http::Reply) -> Option<(String, String)> {
 async fn a_device_cookie_lets_its_owner_past_an_attackers_lockout_and_nothing_else_does(
     pool: PgPool,
 ) {
-    crate::seeded(&pool, 0).await;
-    switchyard::accounts::add(&pool, OPERATOR, PASSWORD, Role::Operator)
-        .await
-        .expect("add");
-    switchyard::accounts::add(&pool, "other@example.com", PASSWORD, Role::Viewer)
-        .await
-        .expect("add");
-    let limits = switchyard::accounts::SignInLimits::default();
+    let limits = two_accounts(&pool).await;
     // The owner signed in from this browser before: it holds a device cookie.
     let r = sign_in(&pool, OPERATOR, PASSWORD, None).await;
     let (owner, attributes) = device_cookie(&r).expect("a device cookie after signing in");
