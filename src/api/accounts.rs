@@ -31,7 +31,6 @@ pub async fn get_admin(actor: String) -> Result<crate::model::account::AdminView
         accounts: accounts
             .into_iter()
             .map(|a| AccountRow {
-                id: a.id,
                 email: a.email,
                 role: a.role,
                 disabled: a.disabled,

@@ -79,7 +79,6 @@ pub enum AccountAction {
 /// An account as the admin page lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountRow {
-    pub id: i64,
     pub email: String,
     pub role: Role,
     pub disabled: bool,

@@ -11,7 +11,7 @@ use leptos_router::hooks::use_query_map;
 
 use super::common::{date_time, ErrorNote, Loading};
 use crate::api::accounts::{get_admin, AddAccount, ChangeAccount};
-use crate::model::account::{AccountRow, AdminView, AuditRow, Role};
+use crate::model::account::{AdminView, Role};
 use crate::model::AppError;
 
 #[component]
@@ -72,11 +72,6 @@ fn Admin(view: AdminView, refused: Option<Refused>) -> impl IntoView {
         Some(r) if r.adding => (Some(r.error), None),
         other => (None, other.map(|r| r.error.to_string())),
     };
-    let AdminView {
-        accounts,
-        audit,
-        actor,
-    } = view;
     let me = super::account::signed_in()
         .map(|s| s.email)
         .unwrap_or_default();
@@ -94,11 +89,7 @@ fn Admin(view: AdminView, refused: Option<Refused>) -> impl IntoView {
                     <th scope="col">"Created"</th><th scope="col">"Change"</th>
                 </tr></thead>
                 <tbody>
-                    // Keyed (by id), so that the islands router, which patches
-                    // the page after a form post, matches rows by account
-                    // rather than by position when one is added.
-                    <For each=move || accounts.clone() key=|a| a.id children=move |a: AccountRow| {
-                        let me = me.clone();
+                    {view.accounts.into_iter().map(|a| {
                         let own = a.email.eq_ignore_ascii_case(&me);
                         let controls = (!own).then(|| {
                             let email = a.email.clone();
@@ -138,7 +129,7 @@ fn Admin(view: AdminView, refused: Option<Refused>) -> impl IntoView {
                                 <td>{controls.map(|c| c.into_any()).unwrap_or_else(|| view! { <span class="meta">"(you)"</span> }.into_any())}</td>
                             </tr>
                         }
-                    }/>
+                    }).collect_view()}
                 </tbody>
             </table>
             <AddAccountForm refused=add_refused/>
@@ -147,14 +138,13 @@ fn Admin(view: AdminView, refused: Option<Refused>) -> impl IntoView {
             <h2>"Audit log"</h2>
             <form method="get" action="/admin" class="inline">
                 <label>"Actor contains "
-                    <input type="text" name="actor" value=actor.clone().unwrap_or_default()/>
+                    <input type="text" name="actor" value=view.actor.clone().unwrap_or_default()/>
                 </label>
                 <button type="submit">"Filter"</button>
-                {actor.is_some().then(|| view! { " " <a href="/admin">"All actors"</a> })}
+                {view.actor.is_some().then(|| view! { " " <a href="/admin">"All actors"</a> })}
             </form>
             <ol class="audit-log">
-                // Keyed (by event id), as the accounts above.
-                <For each=move || audit.clone() key=|e| e.id children=|e: AuditRow| view! {
+                {view.audit.into_iter().map(|e| view! {
                     <li data-kind=e.kind.clone()>
                         <time>{date_time(&e.at, true)}</time>
                         " "
@@ -164,7 +154,7 @@ fn Admin(view: AdminView, refused: Option<Refused>) -> impl IntoView {
                         {e.phase.map(|p| format!("phase {p}: ")).unwrap_or_default()}
                         {e.description}
                     </li>
-                }/>
+                }).collect_view()}
             </ol>
         </section>
     }
