@@ -83,6 +83,10 @@ fn Admin(view: AdminView, refused: Option<Refused>) -> impl IntoView {
                 "You cannot change your own role or disable yourself: another admin can. "
                 "Scripts add accounts with " <code>"switchyard user add EMAIL --role ROLE"</code> "."
             </p>
+            // Above the list: the islands router patches the page after a
+            // post node by node, and a list that grew shifts what follows
+            // it (see the README's known limits).
+            <AddAccountForm refused=add_refused/>
             <table class="phase-table accounts">
                 <thead><tr>
                     <th scope="col">"Email"</th><th scope="col">"Role"</th><th scope="col">"State"</th>
@@ -132,7 +136,6 @@ fn Admin(view: AdminView, refused: Option<Refused>) -> impl IntoView {
                     }).collect_view()}
                 </tbody>
             </table>
-            <AddAccountForm refused=add_refused/>
         </section>
         <section class="audit" aria-label="Audit log">
             <h2>"Audit log"</h2>
