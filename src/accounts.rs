@@ -1,5 +1,6 @@
 //! The accounts service (server only): passwords, first-run setup, adding
-//! accounts, and signing in with failed attempts slowed and limited. Pages,
+//! accounts, and signing in with failed attempts slowed and limited (per
+//! account, per address, and per device cookie for trusted browsers). Pages,
 //! endpoints and the CLI come here; SQL is in `store::accounts`.
 
 use std::time::Duration;
@@ -31,8 +32,12 @@ pub struct SignInLimits {
     /// account opens again `window` after the failures stopped.
     pub per_account: i64,
     /// Failures per client address within `window` before its sign-ins are
-    /// refused.
+    /// refused (whatever device cookie they carry).
     pub per_address: i64,
+    /// Failures per device cookie within `window` before it no longer lets
+    /// its browser past the account's limit (it is then one more client
+    /// held back by `per_account`).
+    pub per_device: i64,
     /// Added to a failed attempt's answer per failure already counted for
     /// its account key, up to `max_delay`.
     pub delay_step: Duration,
@@ -45,6 +50,7 @@ impl Default for SignInLimits {
             window: Duration::from_secs(15 * 60),
             per_account: 5,
             per_address: 30,
+            per_device: 5,
             delay_step: Duration::from_millis(200),
             max_delay: Duration::from_secs(2),
         }
@@ -70,6 +76,9 @@ pub enum AccountError {
     SetupDone,
     #[error("hashing the password failed: {0}")]
     Hash(String),
+    /// The stored device cookie key cannot key an HMAC.
+    #[error("the device cookie key is unusable: {0}")]
+    DeviceKey(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -84,7 +93,9 @@ impl From<AccountError> for crate::model::AppError {
             e @ (AccountError::WrongCredentials | AccountError::Limited) => AppError::Forbidden {
                 message: e.to_string(),
             },
-            AccountError::Hash(e) => crate::server::error::internal(&e),
+            AccountError::Hash(e) | AccountError::DeviceKey(e) => {
+                crate::server::error::internal(&e)
+            }
         }
     }
 }
@@ -192,6 +203,28 @@ pub async fn add_by(
     Ok(account)
 }
 
+/// `add_by` for a form where the password was typed twice (the Accounts
+/// page): the email is checked first, then the password, then that both
+/// passwords are the same (`confirm`).
+pub async fn add_checked(
+    pool: &PgPool,
+    email: &str,
+    password: &str,
+    confirm: &str,
+    role: Role,
+    by: &str,
+) -> Result<Account, AccountError> {
+    parse_email(email)?;
+    check_password(password)?;
+    if password != confirm {
+        return Err(AccountError::Invalid {
+            field: "confirm",
+            message: "the two passwords differ".into(),
+        });
+    }
+    add_by(pool, email, password, role, by).await
+}
+
 /// What an admin changes of an account.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Change {
@@ -240,7 +273,9 @@ pub async fn change(
             AccountChange::Disabled,
         ),
         Change::Unlock => (
-            Changed::Unlocked(stored::clear_failures(pool, &account_key(email)).await?),
+            Changed::Unlocked(
+                stored::clear_failures(pool, FailureScope::Account, &account_key(email)).await?,
+            ),
             AccountChange::Unlocked,
         ),
     };
@@ -286,11 +321,8 @@ pub async fn setup_admin(
         .ok_or(AccountError::SetupDone)
 }
 
-/// Signs `email` in with `password` from `address`. Refused without
-/// checking the password while its account key or address has too many
-/// recent failures; a failure is recorded for both and answered after a
-/// delay that grows with the account key's failures. Every refusal for
-/// credentials is the same error, whichever part was wrong.
+/// Signs `email` in with `password` from `address`, from a client without
+/// a device cookie (the CLI): `sign_in_from` with none.
 pub async fn sign_in(
     pool: &PgPool,
     limits: &SignInLimits,
@@ -298,15 +330,63 @@ pub async fn sign_in(
     password: &str,
     address: &str,
 ) -> Result<Account, AccountError> {
-    let key = account_key(email);
-    let account_failures =
-        stored::recent_failures(pool, FailureScope::Account, &key, limits.window).await?;
+    sign_in_from(pool, limits, email, password, address, None).await
+}
+
+/// Signs `email` in with `password` from `address`, with the browser's
+/// device cookie `device` if it sent one (OWASP's "device cookies").
+///
+/// Refused without checking the password while the address has too many
+/// recent failures. A valid device cookie of this very account (one
+/// `device_cookie` issued after an earlier sign-in) makes the attempt a
+/// trusted one: it is held back only by its own recent failures
+/// (`per_device`), not by the account's, so someone guessing the password
+/// elsewhere cannot keep the owner out. Without one (or with one of another
+/// account, forged, or over its own limit) it is refused while the account
+/// key has too many recent failures. A failure is recorded for the device
+/// or the account key, and for the address, and answered after a delay that
+/// grows with them. Every refusal for credentials is the same error,
+/// whichever part was wrong, and a device cookie never makes an unknown
+/// email behave differently (it is checked against an existing account
+/// only, and only after the same look-up every attempt makes).
+pub async fn sign_in_from(
+    pool: &PgPool,
+    limits: &SignInLimits,
+    email: &str,
+    password: &str,
+    address: &str,
+    device: Option<&str>,
+) -> Result<Account, AccountError> {
     let address_failures =
         stored::recent_failures(pool, FailureScope::Address, address, limits.window).await?;
-    if account_failures >= limits.per_account || address_failures >= limits.per_address {
+    if address_failures >= limits.per_address {
         return Err(AccountError::Limited);
     }
     let found = stored::credentials(pool, email.trim()).await?;
+    let trusted = match (device, &found) {
+        (Some(cookie), Some((account, _))) => match device_nonce(pool, cookie, account.id).await? {
+            Some(nonce) => {
+                let failures =
+                    stored::recent_failures(pool, FailureScope::Device, &nonce, limits.window)
+                        .await?;
+                (failures < limits.per_device).then_some((nonce, failures))
+            }
+            None => None,
+        },
+        _ => None,
+    };
+    let (scope, key, failures) = match trusted {
+        Some((nonce, failures)) => (FailureScope::Device, nonce, failures),
+        None => {
+            let key = account_key(email);
+            let failures =
+                stored::recent_failures(pool, FailureScope::Account, &key, limits.window).await?;
+            if failures >= limits.per_account {
+                return Err(AccountError::Limited);
+            }
+            (FailureScope::Account, key, failures)
+        }
+    };
     let (account, hash) = match found {
         Some((account, hash)) => (Some(account), hash),
         None => (None, decoy_hash().await),
@@ -314,12 +394,12 @@ pub async fn sign_in(
     let matches = verify_password(password, hash).await;
     match account {
         Some(account) if matches && !account.disabled => {
-            stored::clear_failures(pool, &key).await?;
+            stored::clear_failures(pool, scope, &key).await?;
             Ok(account)
         }
         _ => {
-            stored::record_failure(pool, &key, address, limits.window).await?;
-            let steps = u32::try_from(account_failures + 1).unwrap_or(u32::MAX);
+            stored::record_failure(pool, scope, &key, address, limits.window).await?;
+            let steps = u32::try_from(failures + 1).unwrap_or(u32::MAX);
             tokio::time::sleep(
                 limits
                     .delay_step
@@ -330,6 +410,95 @@ pub async fn sign_in(
             Err(AccountError::WrongCredentials)
         }
     }
+}
+
+/// The name of the sign-in device cookie.
+pub const DEVICE_COOKIE: &str = "switchyard_device";
+/// How long a device cookie is kept by the browser.
+pub const DEVICE_COOKIE_DAYS: i64 = 180;
+/// The server secret device cookies are signed with.
+const DEVICE_SECRET: &str = "device_cookie";
+
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+
+/// The HMAC key device cookies are signed with: 32 random bytes kept in
+/// the database (`switchyard.server_secrets`), made by the first server
+/// that needs them, so every instance and restart shares them.
+async fn device_key(pool: &PgPool) -> Result<Vec<u8>, AccountError> {
+    use rand::RngCore;
+    let mut fresh = [0u8; 32];
+    rand::rng().fill_bytes(&mut fresh);
+    Ok(stored::secret(pool, DEVICE_SECRET, &fresh).await?)
+}
+
+fn device_mac(key: &[u8], account_id: i64, nonce: &str) -> Result<HmacSha256, AccountError> {
+    use hmac::Mac;
+    let mut mac =
+        HmacSha256::new_from_slice(key).map_err(|e| AccountError::DeviceKey(e.to_string()))?;
+    mac.update(format!("switchyard device v1|{account_id}|{nonce}").as_bytes());
+    Ok(mac)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+        .collect()
+}
+
+/// A new device cookie value for `account` (after it signed in):
+/// `v1.ACCOUNT_ID.NONCE.MAC`, NONCE 128 random bits, MAC the HMAC-SHA-256
+/// of the account id and the nonce under the server's key (all hex).
+pub async fn device_cookie(pool: &PgPool, account: &Account) -> Result<String, AccountError> {
+    use hmac::Mac;
+    use rand::RngCore;
+    let key = device_key(pool).await?;
+    let mut nonce = [0u8; 16];
+    rand::rng().fill_bytes(&mut nonce);
+    let nonce = hex(&nonce);
+    let mac = device_mac(&key, account.id, &nonce)?
+        .finalize()
+        .into_bytes();
+    Ok(format!("v1.{}.{nonce}.{}", account.id, hex(&mac)))
+}
+
+/// The nonce of `cookie` when it is a device cookie this server signed for
+/// the account `account_id`; None for anything else (another account's,
+/// altered, forged, malformed).
+async fn device_nonce(
+    pool: &PgPool,
+    cookie: &str,
+    account_id: i64,
+) -> Result<Option<String>, AccountError> {
+    use hmac::Mac;
+    let mut parts = cookie.trim().split('.');
+    let (Some("v1"), Some(id), Some(nonce), Some(mac), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return Ok(None);
+    };
+    if id.parse::<i64>().ok() != Some(account_id) || nonce.len() != 32 || unhex(nonce).is_none() {
+        return Ok(None);
+    }
+    let Some(mac) = unhex(mac) else {
+        return Ok(None);
+    };
+    let key = device_key(pool).await?;
+    let valid = device_mac(&key, account_id, nonce)?
+        .verify_slice(&mac)
+        .is_ok();
+    Ok(valid.then(|| nonce.to_string()))
 }
 
 #[cfg(test)]
@@ -353,6 +522,14 @@ mod tests {
         }
         assert!(check_password("short").is_err());
         assert!(check_password("long enough!").is_ok());
+    }
+
+    #[test]
+    fn hex_round_trips_and_refuses_non_hex() {
+        assert_eq!(hex(&[0, 171, 255]), "00abff");
+        assert_eq!(unhex("00abff"), Some(vec![0, 171, 255]));
+        assert_eq!(unhex("0g"), None);
+        assert_eq!(unhex("abc"), None);
     }
 
     #[tokio::test]

@@ -364,7 +364,10 @@ async fn serve() -> Result<(), String> {
             switchyard::notion::outbox::OutboxWorker::new(
                 pool.clone(),
                 client.clone(),
-                switchyard::notion::outbox::WorkerSettings::default(),
+                switchyard::notion::outbox::WorkerSettings {
+                    lease: config.notion_outbox_lease,
+                    ..Default::default()
+                },
             )
             .spawn();
             switchyard::notion::task_sync::Poller::new(

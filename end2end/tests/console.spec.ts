@@ -1,5 +1,5 @@
 import { Page, Browser } from "@playwright/test";
-import { test, expect, OPERATOR } from "./fixtures";
+import { test, expect, OPERATOR, switchyard } from "./fixtures";
 
 // Drives the demo migration through all five phases and back, starting (as
 // every test does, see fixtures.ts) from the demo as seeded.
@@ -120,4 +120,36 @@ test("the console drives the migration 1 -> 5 and back, live in two browsers", a
   await expect(button(a, 1, "Run")).toBeEnabled();
   await expect(a.locator(".event-log li").first()).toContainText("rolled back");
   expect(reloads).toBe(0);
+});
+
+test("the event log filters by actor as you type", async ({ browser }) => {
+  // Two actors in the log: the seed ("system") and the CLI, which makes a
+  // share link (actor "cli:NAME").
+  switchyard(["share", "create", "user-preferences", "--label", "for the filter test"]);
+  const page = await open(browser);
+  const log = page.locator(".event-log");
+  const actors = log.locator("li .actor");
+  await expect(log.locator('li[data-kind="share_created"]')).toHaveCount(1);
+  await expect(log.locator('li[data-kind="seeded"]')).toHaveCount(1);
+  const filter = log.getByLabel("Actor contains");
+
+  await filter.fill("CLI:");
+  await expect(log.locator('li[data-kind="seeded"]')).toHaveCount(0);
+  await expect(log.locator('li[data-kind="share_created"]')).toHaveCount(1);
+  for (const actor of await actors.allTextContents()) {
+    expect(actor.toLowerCase()).toContain("cli:");
+  }
+
+  await filter.fill("syst");
+  await expect(log.locator('li[data-kind="share_created"]')).toHaveCount(0);
+  await expect(log.locator('li[data-kind="seeded"]')).toHaveCount(1);
+  for (const actor of await actors.allTextContents()) {
+    expect(actor).toContain("system");
+  }
+
+  await filter.fill("nobody@e2e.example");
+  await expect(actors).toHaveCount(0);
+  await filter.fill("");
+  await expect(log.locator('li[data-kind="seeded"]')).toHaveCount(1);
+  await expect(log.locator('li[data-kind="share_created"]')).toHaveCount(1);
 });

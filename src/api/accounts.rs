@@ -74,3 +74,30 @@ pub async fn change_account(
     crate::accounts::change(&pool, &email, change, &admin.email, Some(&admin)).await?;
     Ok(())
 }
+
+/// Adds an account with `role` and an initial password typed twice (the
+/// admin hands it over; see the README). Admins only; recorded in the audit
+/// log with the admin as its actor. A refusal names its field (`email`,
+/// `role`, `password`, `confirm`): an email taken already (any case) is a
+/// refusal of `email`.
+#[server]
+pub async fn add_account(
+    email: String,
+    role: crate::model::account::Role,
+    password: String,
+    confirm: String,
+) -> Result<(), AppError> {
+    use crate::accounts::AccountError;
+    use crate::model::account::Role;
+    use crate::store::StoreError;
+    let admin = crate::server::auth::require(Role::Admin)?;
+    let pool = crate::server::context::pool()?;
+    match crate::accounts::add_checked(&pool, &email, &password, &confirm, role, &admin.email).await
+    {
+        Ok(_) => Ok(()),
+        Err(AccountError::Store(StoreError::Conflict(message))) => {
+            Err(AppError::invalid("email", message))
+        }
+        Err(e) => Err(e.into()),
+    }
+}

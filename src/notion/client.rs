@@ -348,7 +348,7 @@ impl NotionClient {
         let taken = batch.len();
         let body = json!({
             "parent": parent.to_json(),
-            "properties": fit_properties(properties),
+            "properties": fit_properties(properties)?,
             "children": batch,
         });
         let page: Page = self
@@ -379,7 +379,7 @@ impl NotionClient {
         properties: Value,
         in_trash: Option<bool>,
     ) -> Result<Page, NotionError> {
-        let mut body = json!({ "properties": fit_properties(properties) });
+        let mut body = json!({ "properties": fit_properties(properties)? });
         if let Some(in_trash) = in_trash {
             body["in_trash"] = json!(in_trash);
         }
@@ -672,18 +672,38 @@ async fn read_error(response: reqwest::Response) -> ApiError {
 }
 
 /// Property values with their text (title, rich text) split into items of
-/// at most 2000 characters.
-fn fit_properties(mut properties: Value) -> Value {
+/// at most 2000 characters; refused (`TooLarge`, naming the property, its
+/// type and the count) when any array of a value would carry more than 100
+/// items: rich text items (after that split), multi-select options, people,
+/// relations, files. Notion takes at most 100 per array, and no property
+/// value can be sent in parts: creating or updating a page sets each
+/// property it names whole (a second request would replace the first's
+/// items, not add to them), so refusing is the only honest answer.
+fn fit_properties(mut properties: Value) -> Result<Value, NotionError> {
     if let Value::Object(props) = &mut properties {
-        for value in props.values_mut() {
+        for (name, value) in props.iter_mut() {
             for key in ["title", "rich_text"] {
                 if let Some(Value::Array(items)) = value.get_mut(key) {
                     *items = blocks::split_rich_text(items);
                 }
             }
+            let Value::Object(fields) = value else {
+                continue;
+            };
+            for (key, field) in fields.iter() {
+                if let Value::Array(items) = field {
+                    if items.len() > MAX_ARRAY {
+                        return Err(NotionError::TooLarge(format!(
+                            "the property {name:?} has {} {} items; Notion takes at most                              {MAX_ARRAY} in one property value, and a property is always                              sent whole (a second request would replace it, not add to it)",
+                            items.len(),
+                            key.replace('_', " "),
+                        )));
+                    }
+                }
+            }
         }
     }
-    properties
+    Ok(properties)
 }
 
 fn block_id(block: &Value) -> Option<NotionId> {

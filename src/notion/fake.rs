@@ -1310,6 +1310,29 @@ fn check_rich_text(items: &Value, path: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Checks property values as Notion does: their text (title, rich text) as
+/// any rich text, and every other array of a value (multi-select options,
+/// people, relations, files) at most 100 items.
+fn check_properties(props: &Map<String, Value>) -> Result<(), Refusal> {
+    for (name, value) in props {
+        let Some(fields) = value.as_object() else {
+            continue;
+        };
+        for (key, field) in fields {
+            let path = format!("body.properties.{name}.{key}");
+            if key == "title" || key == "rich_text" {
+                check_rich_text(field, &path).map_err(validation)?;
+            } else if let Some(items) = field.as_array().filter(|i| i.len() > MAX_ARRAY) {
+                return Err(validation(format!(
+                    "body failed validation: {path}.length should be ≤ `{MAX_ARRAY}`, instead was `{}`.",
+                    items.len()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn check_request_blocks(children: &Value) -> Result<(), Refusal> {
     let mut count = 0;
     check_children(children, "body.children", 1, &mut count).map_err(validation)?;
@@ -1460,6 +1483,7 @@ async fn update_page(State(fake): State<FakeNotion>, Path(id): Path<String>, bod
             node.in_trash = trash;
         }
         if let Some(props) = body.get("properties").and_then(Value::as_object) {
+            check_properties(props)?;
             for (name, value) in props {
                 if let Some(items) = value.get("title").or_else(|| value.get("rich_text")) {
                     check_rich_text(items, &format!("body.properties.{name}"))
@@ -1489,11 +1513,7 @@ async fn create_page(State(fake): State<FakeNotion>, body: Bytes) -> Reply {
             .unwrap_or_default();
         let children = body.get("children").cloned().unwrap_or_else(|| json!([]));
         check_request_blocks(&children)?;
-        for (name, value) in &properties {
-            if let Some(items) = value.get("title").or_else(|| value.get("rich_text")) {
-                check_rich_text(items, &format!("body.properties.{name}")).map_err(validation)?;
-            }
-        }
+        check_properties(&properties)?;
         let mut w = fake.lock();
         let parent_json = if let Some(p) = parent.get("page_id").and_then(Value::as_str) {
             let p = parse_id("page", p)?;

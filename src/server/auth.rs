@@ -37,7 +37,7 @@ use crate::store::accounts::Account;
 /// How sessions and sign-ins behave (from `Config`).
 #[derive(Clone, Debug)]
 pub struct AuthSettings {
-    /// Mark the cookie `Secure` (the public URL is https).
+    /// Mark the session and device cookies `Secure` (the public URL is https).
     pub secure_cookie: bool,
     /// A session unused this long ends.
     pub idle: Duration,
@@ -513,20 +513,25 @@ pub struct SignInForm {
 
 /// `POST /login`: signs in under a new session id, then goes to `next`;
 /// a refusal goes back to the sign-in page, saying only that the email or
-/// password was wrong, or that there were too many failures.
+/// password was wrong, or that there were too many failures. The browser's
+/// device cookie (`accounts::sign_in_from`) is read here, and a signed-in
+/// browser gets a new one.
 pub async fn sign_in(
     State(state): State<AuthState>,
     Extension(ClientAddress(address)): Extension<ClientAddress>,
     session: Session,
+    headers: axum::http::HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Response {
     let next = safe_next(&form.next).to_string();
-    let result = accounts::sign_in(
+    let device = request_cookie(&headers, accounts::DEVICE_COOKIE);
+    let result = accounts::sign_in_from(
         &state.pool,
         &state.settings.limits,
         &form.email,
         &form.password,
         &address,
+        device.as_deref(),
     )
     .await;
     let back = |error: &str| {
@@ -537,7 +542,18 @@ pub async fn sign_in(
             Ok(()) => {
                 tracing::info!(account = %account.email, "signed in");
                 audit(&state.pool, &account.email, Event::SignedIn).await;
-                Redirect::to(&next).into_response()
+                let mut response = Redirect::to(&next).into_response();
+                // Without a new device cookie the sign-in still stands.
+                match accounts::device_cookie(&state.pool, &account).await {
+                    Ok(value) => {
+                        let cookie = device_set_cookie(value, state.settings.secure_cookie);
+                        if let Ok(cookie) = header::HeaderValue::from_str(&cookie) {
+                            response.headers_mut().append(header::SET_COOKIE, cookie);
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "issuing a device cookie failed"),
+                }
+                response
             }
             Err(e) => error_response(e),
         },
@@ -553,6 +569,33 @@ pub async fn sign_in(
         }
         Err(e) => error_response(e.into()),
     }
+}
+
+/// The value of the request's cookie `name`, if it sent one.
+fn request_cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, value)| value.trim_matches('"').to_string())
+}
+
+/// The `Set-Cookie` of a device cookie: sent back only to the sign-in form's
+/// POST (`Path=/login`), `HttpOnly`, `SameSite=Strict`, `Secure` when the
+/// public URL is https, kept `accounts::DEVICE_COOKIE_DAYS`.
+fn device_set_cookie(value: String, secure: bool) -> String {
+    use tower_sessions::cookie::Cookie;
+    Cookie::build((accounts::DEVICE_COOKIE, value))
+        .path("/login")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure)
+        .max_age(time::Duration::days(accounts::DEVICE_COOKIE_DAYS))
+        .build()
+        .to_string()
 }
 
 /// The email a refused sign-in typed, as its event's actor: trimmed,

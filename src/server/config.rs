@@ -19,7 +19,8 @@ pub struct Config {
     /// Who the CLI records as the actor in the event log (`cli:NAME`).
     pub cli_actor: String,
     /// The URL people open (`SWITCHYARD_PUBLIC_URL`): its origin is accepted
-    /// on form posts, and an https URL makes the session cookie `Secure`.
+    /// on form posts, and an https URL makes the session and device cookies
+    /// `Secure`.
     pub public_url: Option<String>,
     /// A session unused this long ends (`SWITCHYARD_SESSION_IDLE_MINUTES`).
     pub session_idle: std::time::Duration,
@@ -37,6 +38,10 @@ pub struct Config {
     /// Between polls of mirrored task databases
     /// (`SWITCHYARD_NOTION_POLL_SECS`).
     pub notion_poll: std::time::Duration,
+    /// How long an outbox item being sent is held by the app instance
+    /// sending it (`NOTION_OUTBOX_LEASE_SECONDS`): after a crash mid-send,
+    /// the item is sent again (found, not created twice) once it runs out.
+    pub notion_outbox_lease: std::time::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -53,12 +58,17 @@ pub enum ConfigError {
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let database_url = env::var("DATABASE_URL")
-            .ok()
-            .filter(|s| !s.trim().is_empty());
-        let soak_hours = match env::var("SWITCHYARD_SOAK_HOURS") {
-            Err(_) => None,
-            Ok(value) => match value.trim().parse::<f64>() {
+        Self::from_vars(|name| env::var(name).ok())
+    }
+
+    /// The configuration `var` gives: the value of each variable by name
+    /// (`from_env` reads the process's environment; tests give their own).
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = &var;
+        let database_url = var("DATABASE_URL").filter(|s| !s.trim().is_empty());
+        let soak_hours = match var("SWITCHYARD_SOAK_HOURS") {
+            None => None,
+            Some(value) => match value.trim().parse::<f64>() {
                 Ok(h) if (0.0..=8760.0).contains(&h) => Some(h),
                 _ => {
                     return Err(ConfigError::Invalid {
@@ -69,14 +79,11 @@ impl Config {
                 }
             },
         };
-        let cli_actor = env::var("SWITCHYARD_ACTOR")
-            .or_else(|_| env::var("USER"))
-            .ok()
+        let cli_actor = var("SWITCHYARD_ACTOR")
+            .or_else(|| var("USER"))
             .filter(|s| !s.trim().is_empty())
             .unwrap_or_else(|| "unknown".into());
-        let public_url = env::var("SWITCHYARD_PUBLIC_URL")
-            .ok()
-            .filter(|s| !s.trim().is_empty());
+        let public_url = var("SWITCHYARD_PUBLIC_URL").filter(|s| !s.trim().is_empty());
         if let Some(url) = &public_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(ConfigError::Invalid {
@@ -87,21 +94,21 @@ impl Config {
             }
         }
         let idle_minutes: u64 = parse_var(
+            var,
             "SWITCHYARD_SESSION_IDLE_MINUTES",
             480,
             "expected a whole number of minutes, e.g. 480",
         )?;
         let max_hours: u64 = parse_var(
+            var,
             "SWITCHYARD_SESSION_MAX_HOURS",
             168,
             "expected a whole number of hours, e.g. 168",
         )?;
-        let notion_token = env::var("NOTION_TOKEN")
-            .ok()
+        let notion_token = var("NOTION_TOKEN")
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty());
-        let notion_api_base = env::var("NOTION_API_BASE")
-            .ok()
+        let notion_api_base = var("NOTION_API_BASE")
             .map(|s| s.trim().trim_end_matches('/').to_string())
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| crate::notion::client::DEFAULT_API_BASE.to_string());
@@ -113,6 +120,7 @@ impl Config {
             });
         }
         let notion_requests_per_second: f64 = parse_var(
+            var,
             "NOTION_REQUESTS_PER_SECOND",
             3.0,
             "expected requests per second, e.g. 3",
@@ -125,17 +133,28 @@ impl Config {
             });
         }
         let notion_timeout_seconds: u64 = parse_var(
+            var,
             "NOTION_TIMEOUT_SECONDS",
             30,
             "expected a whole number of seconds, e.g. 30",
         )?;
         let notion_poll_secs: u64 = parse_var(
+            var,
             "SWITCHYARD_NOTION_POLL_SECS",
             30,
             "expected a whole number of seconds, e.g. 30",
         )?;
+        let notion_outbox_lease_seconds: u64 = parse_var(
+            var,
+            "NOTION_OUTBOX_LEASE_SECONDS",
+            600,
+            "expected a whole number of seconds, e.g. 600",
+        )?;
         Ok(Config {
             notion_poll: std::time::Duration::from_secs(notion_poll_secs.clamp(1, 86_400)),
+            notion_outbox_lease: std::time::Duration::from_secs(
+                notion_outbox_lease_seconds.clamp(1, 86_400),
+            ),
             notion_token,
             notion_api_base,
             notion_requests_per_second,
@@ -146,9 +165,15 @@ impl Config {
             database_url,
             soak_hours,
             cli_actor: format!("{}:{cli_actor}", crate::engine::vocab::actor::CLI),
-            max_connections: parse_var("SWITCHYARD_DB_POOL", 10u32, "expected a whole number")?,
-            seed_demo: parse_bool("SWITCHYARD_SEED_DEMO", true)?,
+            max_connections: parse_var(
+                var,
+                "SWITCHYARD_DB_POOL",
+                10u32,
+                "expected a whole number",
+            )?,
+            seed_demo: parse_bool(var, "SWITCHYARD_SEED_DEMO", true)?,
             demo_users: parse_var(
+                var,
                 "SWITCHYARD_DEMO_USERS",
                 100_000u64,
                 "expected a whole number of users, e.g. 100000",
@@ -167,13 +192,14 @@ impl Config {
 }
 
 fn parse_var<T: std::str::FromStr>(
+    var: &impl Fn(&str) -> Option<String>,
     name: &'static str,
     default: T,
     reason: &'static str,
 ) -> Result<T, ConfigError> {
-    match env::var(name) {
-        Err(_) => Ok(default),
-        Ok(value) => value.trim().parse().map_err(|_| ConfigError::Invalid {
+    match var(name) {
+        None => Ok(default),
+        Some(value) => value.trim().parse().map_err(|_| ConfigError::Invalid {
             name,
             value,
             reason,
@@ -181,10 +207,14 @@ fn parse_var<T: std::str::FromStr>(
     }
 }
 
-fn parse_bool(name: &'static str, default: bool) -> Result<bool, ConfigError> {
-    match env::var(name) {
-        Err(_) => Ok(default),
-        Ok(value) => match value.trim().to_ascii_lowercase().as_str() {
+fn parse_bool(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match var(name) {
+        None => Ok(default),
+        Some(value) => match value.trim().to_ascii_lowercase().as_str() {
             "1" | "true" | "yes" | "on" => Ok(true),
             "0" | "false" | "no" | "off" => Ok(false),
             _ => Err(ConfigError::Invalid {

@@ -180,6 +180,8 @@ pub enum FailureScope {
     Account,
     /// The client's address.
     Address,
+    /// A sign-in device cookie (its nonce): a trusted browser's own failures.
+    Device,
 }
 
 impl FailureScope {
@@ -187,6 +189,7 @@ impl FailureScope {
         match self {
             FailureScope::Account => "account",
             FailureScope::Address => "address",
+            FailureScope::Device => "device",
         }
     }
 }
@@ -209,19 +212,22 @@ pub async fn recent_failures(
     .await?)
 }
 
-/// Records one failed sign-in for the account key and the address, and
-/// deletes failures older than `keep`.
+/// Records one failed sign-in for `key` in `scope` (the account key, or a
+/// device cookie's nonce) and for the address, and deletes failures older
+/// than `keep`.
 pub async fn record_failure(
     pool: &PgPool,
-    account_key: &str,
+    scope: FailureScope,
+    key: &str,
     address: &str,
     keep: std::time::Duration,
 ) -> StoreResult<()> {
     let mut tx = pool.begin().await?;
     sqlx::query(
-        "INSERT INTO switchyard.sign_in_failures (scope, key) VALUES ('account', $1), ('address', $2)",
+        "INSERT INTO switchyard.sign_in_failures (scope, key) VALUES ($1, $2), ('address', $3)",
     )
-    .bind(account_key)
+    .bind(scope.as_str())
+    .bind(key)
     .bind(address)
     .execute(&mut *tx)
     .await?;
@@ -235,14 +241,35 @@ pub async fn record_failure(
     Ok(())
 }
 
-/// Forgets the failed sign-ins counted against the account key.
-pub async fn clear_failures(pool: &PgPool, account_key: &str) -> StoreResult<u64> {
+/// Forgets the failed sign-ins counted against `key` in `scope`.
+pub async fn clear_failures(pool: &PgPool, scope: FailureScope, key: &str) -> StoreResult<u64> {
     Ok(
-        sqlx::query("DELETE FROM switchyard.sign_in_failures WHERE scope = 'account' AND key = $1")
-            .bind(account_key)
+        sqlx::query("DELETE FROM switchyard.sign_in_failures WHERE scope = $1 AND key = $2")
+            .bind(scope.as_str())
+            .bind(key)
             .execute(pool)
             .await?
             .rows_affected(),
+    )
+}
+
+/// The server secret `name` (`switchyard.server_secrets`); when there is
+/// none yet, `fresh` becomes it (the first of concurrent writers wins, and
+/// every caller gets the one stored).
+pub async fn secret(pool: &PgPool, name: &str, fresh: &[u8]) -> StoreResult<Vec<u8>> {
+    sqlx::query(
+        "INSERT INTO switchyard.server_secrets (name, value) VALUES ($1, $2)
+         ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(name)
+    .bind(fresh)
+    .execute(pool)
+    .await?;
+    Ok(
+        sqlx::query_scalar("SELECT value FROM switchyard.server_secrets WHERE name = $1")
+            .bind(name)
+            .fetch_one(pool)
+            .await?,
     )
 }
 

@@ -1,29 +1,38 @@
-//! `/admin`: accounts (role, disable, unlock) and the audit log, filterable
-//! by actor. Admins only (the server refuses anyone else). Rendered on the
+//! `/admin`: accounts (add, role, disable, unlock) and the audit log,
+//! filterable by actor. Admins only (the server refuses anyone else). Rendered on the
 //! server with plain HTML forms posting to server functions: no island,
 //! the page comes back after each change, with or without JavaScript.
 
 use leptos::prelude::*;
+use leptos::server_fn::error::ServerFnUrlError;
 use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use super::common::{date_time, ErrorNote, Loading};
-use crate::api::accounts::{get_admin, ChangeAccount};
+use crate::api::accounts::{get_admin, AddAccount, ChangeAccount};
 use crate::model::account::{AdminView, Role};
 use crate::model::AppError;
 
 #[component]
 pub fn AdminPage() -> impl IntoView {
     let query = use_query_map();
-    let (actor, refused) =
-        query.with_untracked(|q| (q.get("actor").unwrap_or_default(), q.get("__err")));
+    let (actor, refused, refused_path) = query.with_untracked(|q| {
+        (
+            q.get("actor").unwrap_or_default(),
+            q.get("__err"),
+            q.get("__path"),
+        )
+    });
     let admin = Resource::new(move || actor.clone(), get_admin);
     // A change refused (a form posted without JavaScript comes back with
-    // the server function's error in the URL).
-    let refused = refused.map(|e| match serde_json::from_str::<AppError>(&e) {
-        Ok(error) => error.to_string(),
-        Err(_) => e,
+    // the server function's error, and which function it was, in the URL).
+    let refused = refused.map(|e| {
+        let error = ServerFnUrlError::<AppError>::decode_err(&e);
+        Refused {
+            adding: refused_path.as_deref() == Some(AddAccount::PATH),
+            error,
+        }
     });
     view! {
         <Title text="Accounts — Switchyard"/>
@@ -48,9 +57,21 @@ pub fn AdminPage() -> impl IntoView {
     }
 }
 
+/// A refusal the page came back with.
+#[derive(Clone, Debug)]
+struct Refused {
+    /// Refused by the "Add an account" form (else by a change).
+    adding: bool,
+    error: AppError,
+}
+
 #[component]
-fn Admin(view: AdminView, refused: Option<String>) -> impl IntoView {
+fn Admin(view: AdminView, refused: Option<Refused>) -> impl IntoView {
     let action = ChangeAccount::PATH;
+    let (add_refused, refused) = match refused {
+        Some(r) if r.adding => (Some(r.error), None),
+        other => (None, other.map(|r| r.error.to_string())),
+    };
     let me = super::account::signed_in()
         .map(|s| s.email)
         .unwrap_or_default();
@@ -59,9 +80,13 @@ fn Admin(view: AdminView, refused: Option<String>) -> impl IntoView {
             <h1>"Accounts"</h1>
             {refused.map(|r| view! { <p class="action-error" role="alert">{format!("Refused: {r}")}</p> })}
             <p class="meta">
-                "Add accounts with " <code>"switchyard user add EMAIL --role ROLE"</code>
-                ". You cannot change your own role or disable yourself: another admin can."
+                "You cannot change your own role or disable yourself: another admin can. "
+                "Scripts add accounts with " <code>"switchyard user add EMAIL --role ROLE"</code> "."
             </p>
+            // Above the list: the islands router patches the page after a
+            // post node by node, and a list that grew shifts what follows
+            // it (see the README's known limits).
+            <AddAccountForm refused=add_refused/>
             <table class="phase-table accounts">
                 <thead><tr>
                     <th scope="col">"Email"</th><th scope="col">"Role"</th><th scope="col">"State"</th>
@@ -135,5 +160,54 @@ fn Admin(view: AdminView, refused: Option<String>) -> impl IntoView {
                 }).collect_view()}
             </ol>
         </section>
+    }
+}
+
+/// Adds an account: email, role and an initial password typed twice, which
+/// the admin hands over (as Grafana's and Gitea's admins do). A plain form
+/// on the server function, as `ActionForm` renders it: the page comes back
+/// with the new account listed, or with the refusal beside its field (what
+/// was typed is not kept: passwords never travel back in a URL).
+#[component]
+fn AddAccountForm(refused: Option<AppError>) -> impl IntoView {
+    let (field, other) = match refused {
+        Some(AppError::Invalid { field, message }) => (Some((field, message)), None),
+        Some(error) => (None, Some(error.to_string())),
+        None => (None, None),
+    };
+    let beside = move |name: &'static str| {
+        field
+            .as_ref()
+            .filter(|(f, _)| f == name)
+            .map(|(f, message)| {
+                view! { <span class="field-error" role="alert" data-field=f.clone()>{message.clone()}</span> }
+            })
+    };
+    view! {
+        <h2>"Add an account"</h2>
+        <form method="post" action=AddAccount::PATH class="add-account" aria-label="Add an account">
+            {other.map(|o| view! { <p class="action-error" role="alert">{format!("Refused: {o}")}</p> })}
+            <label>"Email "
+                <input type="email" name="email" required autocomplete="off"/>
+            </label>
+            {beside("email")}
+            <label>"Role "
+                <select name="role">
+                    {Role::ALL.into_iter().map(|r| view! {
+                        <option value=format!("{r:?}") selected={r == Role::Viewer}>{r.as_str()}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            {beside("role")}
+            <label>"Initial password (at least 10 characters) "
+                <input type="password" name="password" required autocomplete="new-password"/>
+            </label>
+            {beside("password")}
+            <label>"Initial password again "
+                <input type="password" name="confirm" required autocomplete="new-password"/>
+            </label>
+            {beside("confirm")}
+            <button type="submit">"Add account"</button>
+        </form>
     }
 }

@@ -110,7 +110,9 @@ async fn sign_in_sets_a_new_session_and_sign_out_ends_it_on_the_server(pool: PgP
         format!("/m/{DEMO}"),
         "back where it was going"
     );
-    let set_cookie = header(&r, "set-cookie").expect("cookie").to_string();
+    let set_cookie = crate::http::set_cookie(&r, "switchyard_session")
+        .expect("cookie")
+        .to_string();
     for attribute in ["HttpOnly", "SameSite=Lax", "Path=/"] {
         assert!(set_cookie.contains(attribute), "{set_cookie}");
     }
@@ -170,16 +172,35 @@ async fn a_wrong_password_and_an_unknown_email_get_the_same_answer(pool: PgPool)
     assert_eq!(location(&disabled), location(&unknown));
 }
 
+/// The demo, the operator and the viewer other@example.com (neither signed
+/// in yet), and the sign-in limits the router applies.
+async fn two_accounts(pool: &PgPool) -> switchyard::accounts::SignInLimits {
+    crate::seeded(pool, 0).await;
+    switchyard::accounts::add(pool, OPERATOR, PASSWORD, Role::Operator)
+        .await
+        .expect("add");
+    switchyard::accounts::add(pool, "other@example.com", PASSWORD, Role::Viewer)
+        .await
+        .expect("add");
+    switchyard::accounts::SignInLimits::default()
+}
+
+/// Records `n` failed sign-ins from "unknown", the address every request
+/// in these tests comes from.
+async fn fail_from_the_test_address(pool: &PgPool, n: i64) {
+    sqlx::query(
+        "INSERT INTO switchyard.sign_in_failures (scope, key)
+         SELECT 'address', 'unknown' FROM generate_series(1, $1)",
+    )
+    .bind(n)
+    .execute(pool)
+    .await
+    .expect("failures");
+}
+
 #[sqlx::test(migrations = "./migrations")]
 async fn failed_sign_ins_are_limited_per_account_and_per_address_but_not_forever(pool: PgPool) {
-    crate::seeded(&pool, 0).await;
-    switchyard::accounts::add(&pool, OPERATOR, PASSWORD, Role::Operator)
-        .await
-        .expect("add");
-    switchyard::accounts::add(&pool, "other@example.com", PASSWORD, Role::Viewer)
-        .await
-        .expect("add");
-    let limits = switchyard::accounts::SignInLimits::default();
+    let limits = two_accounts(&pool).await;
     for _ in 0..limits.per_account {
         let r = sign_in(&pool, OPERATOR, "guess", None).await;
         assert!(location(&r).contains("error=wrong"));
@@ -208,15 +229,104 @@ async fn failed_sign_ins_are_limited_per_account_and_per_address_but_not_forever
 
     // Per address: enough failures from one address over any emails stop
     // every sign-in from it (here every request comes from "unknown").
-    sqlx::query(
-        "INSERT INTO switchyard.sign_in_failures (scope, key)
-         SELECT 'address', 'unknown' FROM generate_series(1, $1)",
-    )
-    .bind(limits.per_address)
-    .execute(&pool)
-    .await
-    .expect("failures");
+    fail_from_the_test_address(&pool, limits.per_address).await;
     let r = sign_in(&pool, "other@example.com", PASSWORD, None).await;
+    assert!(location(&r).contains("error=limited"), "{}", location(&r));
+}
+
+/// `name=value` of the device cookie a reply sets, and its attributes.
+fn device_cookie(reply: &crate::http::Reply) -> Option<(String, String)> {
+    crate::http::set_cookie(reply, "switchyard_device").map(|v| {
+        let (pair, attributes) = v.split_once(';').unwrap_or((v, ""));
+        (pair.to_string(), attributes.to_string())
+    })
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_device_cookie_lets_its_owner_past_an_attackers_lockout_and_nothing_else_does(
+    pool: PgPool,
+) {
+    let limits = two_accounts(&pool).await;
+    // The owner signed in from this browser before: it holds a device cookie.
+    let r = sign_in(&pool, OPERATOR, PASSWORD, None).await;
+    let (owner, attributes) = device_cookie(&r).expect("a device cookie after signing in");
+    for attribute in ["HttpOnly", "Path=/login", "SameSite=Strict", "Max-Age="] {
+        assert!(attributes.contains(attribute), "{attribute}: {attributes}");
+    }
+    assert!(!attributes.contains("Secure"), "http: {attributes}");
+    let other = device_cookie(&sign_in(&pool, "other@example.com", PASSWORD, None).await)
+        .expect("another account's device cookie")
+        .0;
+    // A wrong password gets no device cookie.
+    assert!(device_cookie(&sign_in(&pool, OPERATOR, "guess", None).await).is_none());
+
+    // An attacker without the cookie locks the account for untrusted clients.
+    for _ in 1..limits.per_account {
+        let r = sign_in(&pool, OPERATOR, "guess", None).await;
+        assert!(location(&r).contains("error=wrong"), "{}", location(&r));
+    }
+    let r = sign_in(&pool, OPERATOR, PASSWORD, None).await;
+    assert!(location(&r).contains("error=limited"), "{}", location(&r));
+
+    // Cookies that are not this account's own device cookie change nothing:
+    // another account's, a forged MAC, another account id, garbage.
+    let value = owner.trim_start_matches("switchyard_device=");
+    let mut parts: Vec<String> = value.split('.').map(str::to_string).collect();
+    let flipped = {
+        let mut mac = parts[3].clone();
+        let last = if mac.ends_with('0') { "1" } else { "0" };
+        mac.pop();
+        mac.push_str(last);
+        mac
+    };
+    let forged_mac = format!(
+        "switchyard_device={}.{}.{}.{flipped}",
+        parts[0], parts[1], parts[2]
+    );
+    parts[1] = (parts[1].parse::<i64>().expect("account id") + 1).to_string();
+    let other_id = format!("switchyard_device={}", parts.join("."));
+    for cookie in [
+        other.as_str(),
+        forged_mac.as_str(),
+        other_id.as_str(),
+        "switchyard_device=v1.1.x.y",
+    ] {
+        let r = sign_in(&pool, OPERATOR, PASSWORD, Some(cookie)).await;
+        assert!(
+            location(&r).contains("error=limited"),
+            "{cookie}: {}",
+            location(&r)
+        );
+        assert!(session_cookie(&r).is_none(), "{cookie}");
+    }
+    // With it, an unknown email is answered as without it.
+    let r = sign_in(&pool, "ghost@example.com", "guess", Some(&owner)).await;
+    assert!(location(&r).contains("error=wrong"), "{}", location(&r));
+
+    // The owner's browser, with its device cookie, still signs in.
+    let r = sign_in(&pool, OPERATOR, PASSWORD, Some(&owner)).await;
+    assert!(session_cookie(&r).is_some(), "{}", location(&r));
+    let renewed = device_cookie(&r).expect("a new device cookie").0;
+    assert_ne!(renewed, owner);
+    // ... and the untrusted clients are still held back.
+    let r = sign_in(&pool, OPERATOR, PASSWORD, None).await;
+    assert!(location(&r).contains("error=limited"), "{}", location(&r));
+
+    // A device cookie has its own limit: once over it, it is one more
+    // untrusted client (here: held back by the account's lockout).
+    for _ in 0..limits.per_device {
+        let r = sign_in(&pool, OPERATOR, "guess", Some(&renewed)).await;
+        assert!(location(&r).contains("error=wrong"), "{}", location(&r));
+    }
+    let r = sign_in(&pool, OPERATOR, PASSWORD, Some(&renewed)).await;
+    assert!(location(&r).contains("error=limited"), "{}", location(&r));
+    // Another device of the owner's is not held back by it.
+    let r = sign_in(&pool, OPERATOR, PASSWORD, Some(&owner)).await;
+    assert!(session_cookie(&r).is_some(), "{}", location(&r));
+
+    // The per-address limit holds whatever cookie is sent.
+    fail_from_the_test_address(&pool, limits.per_address).await;
+    let r = sign_in(&pool, OPERATOR, PASSWORD, Some(&owner)).await;
     assert!(location(&r).contains("error=limited"), "{}", location(&r));
 }
 
@@ -319,9 +429,16 @@ async fn mutations(pool: &PgPool) -> Vec<(&'static str, String)> {
 
 /// Every server function only admins may call, with a valid request for it.
 fn admin_mutations() -> Vec<(&'static str, String)> {
-    use switchyard::api::accounts::ChangeAccount;
+    use switchyard::api::accounts::{AddAccount, ChangeAccount};
     use switchyard::api::approvals::SetApprovalPolicy;
     vec![
+        (
+            AddAccount::PATH,
+            format!(
+                "email=new%40example.com&role=Admin&password={p}&confirm={p}",
+                p = encode(PASSWORD)
+            ),
+        ),
         (
             SetApprovalPolicy::PATH,
             format!("name={DEMO}&phase=4&required=true"),
@@ -352,6 +469,9 @@ async fn every_mutation_is_refused_for_viewers_403_and_anonymous_401(pool: PgPoo
     let viewer = signed_in_as(&pool, "viewer@example.com", Role::Viewer).await;
     // Signing in is an event too: both sign in before the fingerprint.
     let operator = signed_in_as(&pool, "ops@example.com", Role::Operator).await;
+    let (_, token) = switchyard::store::shares::create(&pool, DEMO, "chat", None, OPERATOR)
+        .await
+        .expect("share link");
     let before = fingerprint(&pool).await;
     for (path, form) in mutations(&pool).await {
         let (status, body) = call_as(&pool, Some(&viewer), path, &form).await;
@@ -368,6 +488,21 @@ async fn every_mutation_is_refused_for_viewers_403_and_anonymous_401(pool: PgPoo
         }
         let (status, _) = call_as(&pool, None, path, &form).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+    }
+    // A share link's token, however presented, changes nothing.
+    for (path, form) in mutations(&pool).await.into_iter().chain(admin_mutations()) {
+        for request in [
+            Request::post(path).header("referer", format!("http://localhost/s/{token}")),
+            Request::post(format!("{path}?token={token}")),
+            Request::post(path).header("authorization", format!("Bearer {token}")),
+        ] {
+            let request = request
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::from(form.clone()))
+                .expect("request");
+            let r = send(crate::http::app_of_pool(&pool), request).await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN, "{path} with a share token");
+        }
     }
     // The read server functions need an account too.
     {
@@ -569,19 +704,40 @@ async fn the_secure_flag_follows_an_https_public_url(pool: PgPool) {
     switchyard::accounts::add(&pool, OPERATOR, PASSWORD, Role::Operator)
         .await
         .expect("add");
-    let auth = switchyard::server::auth::AuthSettings {
-        secure_cookie: true,
-        ..Default::default()
-    };
-    let p = pool.clone();
-    let form = format!("email={}&password={}", encode(OPERATOR), encode(PASSWORD));
-    let request = Request::post("/login")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(Body::from(form))
-        .expect("request");
-    let r = send(move || crate::http::app_with(p, auth), request).await;
-    let set_cookie = header(&r, "set-cookie").unwrap_or("");
-    assert!(set_cookie.contains("Secure"), "{set_cookie}");
+    // Through the configuration, as `serve` builds it (SWITCHYARD_PUBLIC_URL).
+    for (public_url, secure) in [
+        (Some("https://switchyard.example.com/"), true),
+        (Some("http://switchyard.example.com"), false),
+        (None, false),
+    ] {
+        let config = switchyard::server::config::Config::from_vars(|name| match name {
+            "SWITCHYARD_PUBLIC_URL" => public_url.map(str::to_string),
+            _ => None,
+        })
+        .expect("config");
+        let auth = switchyard::server::auth::AuthSettings::from_config(&config);
+        let p = pool.clone();
+        let form = format!("email={}&password={}", encode(OPERATOR), encode(PASSWORD));
+        let request = Request::post("/login")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(form))
+            .expect("request");
+        let r = send(move || crate::http::app_with(p, auth), request).await;
+        assert!(session_cookie(&r).is_some(), "{public_url:?}: signed in");
+        let set_cookies: Vec<&str> = r
+            .headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        assert_eq!(set_cookies.len(), 2, "session and device: {set_cookies:?}");
+        for set_cookie in set_cookies {
+            let has_secure = set_cookie
+                .split(';')
+                .any(|a| a.trim().eq_ignore_ascii_case("secure"));
+            assert_eq!(has_secure, secure, "{public_url:?}: {set_cookie}");
+        }
+    }
 }
 
 #[sqlx::test(migrations = "./migrations")]

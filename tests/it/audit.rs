@@ -211,3 +211,183 @@ async fn a_console_feed_ends_when_its_session_signs_out(pool: PgPool) {
         .expect("the feed ended after the sign-out");
     assert!(took < Duration::from_secs(5), "{took:?}");
 }
+
+/// Posts the "Add an account" form as a browser without JavaScript does
+/// (from `/admin`, asking for a page); returns the page it is sent back to.
+async fn add_from_the_page(
+    pool: &PgPool,
+    cookie: &str,
+    email: &str,
+    role: &str,
+    password: &str,
+    confirm: &str,
+) -> String {
+    use crate::http::encode;
+    let form = format!(
+        "email={}&role={role}&password={}&confirm={}",
+        encode(email),
+        encode(password),
+        encode(confirm)
+    );
+    post_from_the_page(
+        pool,
+        cookie,
+        switchyard::api::accounts::AddAccount::PATH,
+        form,
+    )
+    .await
+}
+
+/// Posts `form` to `path` from `/admin` without JavaScript; returns the
+/// page it is sent back to.
+async fn post_from_the_page(pool: &PgPool, cookie: &str, path: &str, form: String) -> String {
+    use crate::http::header;
+    let request = Request::post(path)
+        .header("cookie", cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+        .header("referer", "http://localhost/admin")
+        .body(Body::from(form))
+        .expect("request");
+    let r = send(crate::http::app_of_pool(pool), request).await;
+    assert!(r.status.is_redirection(), "{}", r.status);
+    let location = header(&r, "location").expect("a Location header");
+    location.trim_start_matches("http://localhost").to_string()
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn an_admin_adds_an_account_from_the_page_and_refusals_are_shown_beside_their_field(
+    pool: PgPool,
+) {
+    crate::seeded(&pool, 0).await;
+    let admin = signed_in_as(&pool, ADMIN, Role::Admin).await;
+    let r = get_as(&pool, "/admin", Some(&admin)).await;
+    let html = String::from_utf8_lossy(&r.body);
+    assert!(
+        html.contains(r#"aria-label="Add an account""#) && html.contains(r#"name="confirm""#),
+        "{html}"
+    );
+
+    // Refusals: back to the page, the refusal beside its field, nothing added.
+    let count = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM switchyard.accounts")
+            .fetch_one(&pool)
+            .await
+            .expect("count")
+    };
+    let before = count().await;
+    for (email, password, confirm, field, says) in [
+        (
+            "not an email",
+            PASSWORD,
+            PASSWORD,
+            "email",
+            "expected an email address",
+        ),
+        (
+            " ADMIN@example.com",
+            PASSWORD,
+            PASSWORD,
+            "email",
+            "exists already",
+        ),
+        (
+            "new@example.com",
+            "short",
+            "short",
+            "password",
+            "10 to 1024 characters",
+        ),
+        (
+            "new@example.com",
+            PASSWORD,
+            "another password",
+            "confirm",
+            "the two passwords differ",
+        ),
+    ] {
+        let back = add_from_the_page(&pool, &admin, email, "Operator", password, confirm).await;
+        assert!(
+            back.starts_with("/admin?") && back.contains("__err="),
+            "{back}"
+        );
+        assert!(!back.contains("horse"), "a password in the URL: {back}");
+        let html =
+            String::from_utf8_lossy(&get_as(&pool, &back, Some(&admin)).await.body).into_owned();
+        let beside = html
+            .split(&format!(r#"data-field="{field}""#))
+            .nth(1)
+            .unwrap_or_else(|| panic!("no refusal beside {field}: {html}"));
+        assert!(
+            beside.split("</span>").next().unwrap_or("").contains(says),
+            "{field}: {says}: {beside}"
+        );
+    }
+    assert_eq!(count().await, before, "nothing added");
+    // A refused change (the admin's own role) is shown decoded, above the list.
+    let back = post_from_the_page(
+        &pool,
+        &admin,
+        ChangeAccount::PATH,
+        "email=admin%40example.com&action=SetRole&role=Viewer".into(),
+    )
+    .await;
+    let html = String::from_utf8_lossy(&get_as(&pool, &back, Some(&admin)).await.body).into_owned();
+    assert!(
+        html.contains("Refused: email: you cannot change your own role"),
+        "{html}"
+    );
+
+    // Added: listed, hashed with argon2id, recorded with the admin as actor.
+    let back = add_from_the_page(
+        &pool,
+        &admin,
+        "New@Example.com",
+        "Operator",
+        PASSWORD,
+        PASSWORD,
+    )
+    .await;
+    assert_eq!(back.trim_end_matches('?'), "/admin", "back to the page");
+    let r = get_as(&pool, "/admin", Some(&admin)).await;
+    let html = String::from_utf8_lossy(&r.body);
+    assert!(html.contains(r#"data-email="New@Example.com""#), "{html}");
+    let (role, hash): (String, String) = sqlx::query_as(
+        "SELECT role, password_hash FROM switchyard.accounts WHERE email = 'New@Example.com'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("the account");
+    assert_eq!(role, "operator");
+    assert!(
+        hash.starts_with("$argon2id$") && !hash.contains("horse"),
+        "{hash}"
+    );
+    let (kind, data): (String, serde_json::Value) = sqlx::query_as(
+        "SELECT kind, payload FROM switchyard.events WHERE actor = $1 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(ADMIN)
+    .fetch_one(&pool)
+    .await
+    .expect("the event");
+    assert_eq!(kind, "account_added");
+    assert!(data.to_string().contains("New@Example.com"), "{data}");
+    // The new operator signs in with the initial password.
+    let r = sign_in(&pool, "new@example.com", PASSWORD, None).await;
+    assert!(
+        crate::http::session_cookie(&r).is_some(),
+        "{:?}",
+        r.headers.get("location")
+    );
+
+    // With JavaScript (the server function's own encoding): the same rules.
+    let (status, body) = call_as(
+        &pool,
+        Some(&admin),
+        switchyard::api::accounts::AddAccount::PATH,
+        "email=new%40example.com&role=Viewer&password=correct+horse+battery&confirm=correct+horse+battery",
+    )
+    .await;
+    assert!(!status.is_success());
+    assert!(body.contains("exists already"), "{body}");
+}

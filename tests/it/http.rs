@@ -141,14 +141,20 @@ pub(crate) async fn sign_in(
     .await
 }
 
-/// `name=value` of the session cookie a reply sets.
-pub(crate) fn session_cookie(reply: &Reply) -> Option<String> {
+/// The whole `Set-Cookie` (value and attributes) a reply sets for the
+/// cookie `name`.
+pub(crate) fn set_cookie<'a>(reply: &'a Reply, name: &str) -> Option<&'a str> {
     reply
         .headers
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("switchyard_session="))
+        .find(|v| v.split('=').next() == Some(name))
+}
+
+/// `name=value` of the session cookie a reply sets.
+pub(crate) fn session_cookie(reply: &Reply) -> Option<String> {
+    set_cookie(reply, "switchyard_session")
         .and_then(|v| v.split(';').next())
         .map(str::to_string)
 }

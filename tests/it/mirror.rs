@@ -505,3 +505,123 @@ async fn importing_takes_an_operator_and_local_mode_says_how_to_connect(pool: Pg
     assert!(html.contains(&format!("https://www.notion.so/{}#", page.compact())));
     assert!(!html.contains("Local mode"), "no banner when connected");
 }
+
+/// `switchyard serve` (the debug binary cargo built for these tests) on the
+/// test's database, connected to the fake Notion, sending the outbox with a
+/// short lease; no demo seeded, on a port of its own.
+fn spawn_app(url: &str, fake: &RunningFake) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .arg("serve")
+        .env("DATABASE_URL", url)
+        .env("NOTION_TOKEN", crate::notion::TOKEN)
+        .env("NOTION_API_BASE", fake.base_url())
+        .env("NOTION_REQUESTS_PER_SECOND", "100")
+        // Longer than the fake's hang: the send is still in flight when killed.
+        .env("NOTION_TIMEOUT_SECONDS", "120")
+        .env("NOTION_OUTBOX_LEASE_SECONDS", "2")
+        .env("SWITCHYARD_SEED_DEMO", "false")
+        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the app")
+}
+
+/// Waits (at most `secs`) until `done` says so.
+async fn wait_until<F: std::future::Future<Output = bool>>(
+    secs: u64,
+    what: &str,
+    mut done: impl FnMut() -> F,
+) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    while !done().await {
+        assert!(std::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_killed_app_sends_each_outbox_item_once_after_its_restart(pool: PgPool) {
+    let fake = start_fake().await;
+    let url = crate::cli::url_of(&pool).await;
+    let mut items = Vec::new();
+    for n in 0..2 {
+        let (name, _) = imported(&pool, &fake, &format!("Killed {n}")).await;
+        let item = publish::queue(&pool, &name, None, "op@example.com")
+            .await
+            .expect("queued");
+        items.push((item, name, format!("Implementation plan: Killed {n}")));
+    }
+    fake.fake.clear_requests();
+    // The first page is created, but its answer never comes back in time.
+    fake.fake.inject([Fault::Hang {
+        millis: 60_000,
+        apply: true,
+    }]);
+    let mut app = spawn_app(&url, &fake);
+    let in_flight = |title: String| {
+        let fake = fake.fake.clone();
+        move || {
+            let created = fake.pages_titled(&title).len() == 1;
+            let waiting = fake
+                .requests()
+                .iter()
+                .any(|r| r.method == "POST" && r.path == "/v1/pages" && r.status == 0);
+            async move { created && waiting }
+        }
+    };
+    wait_until(
+        60,
+        "a page created, its answer pending",
+        in_flight(items[0].2.clone()),
+    )
+    .await;
+    app.kill().expect("kill -9");
+    app.wait().expect("reap");
+    let states: Vec<(String, i32)> =
+        sqlx::query_as("SELECT state, attempts FROM switchyard.notion_outbox ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .expect("outbox");
+    assert_eq!(
+        states,
+        [("pending".to_string(), 1), ("pending".to_string(), 0)],
+        "killed mid-send, nothing recorded"
+    );
+
+    // Restarted: both items end up delivered, each page created once.
+    let mut app = spawn_app(&url, &fake);
+    let pool2 = pool.clone();
+    wait_until(90, "both items delivered", move || {
+        let pool = pool2.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM switchyard.notion_outbox WHERE state = 'done'",
+            )
+            .fetch_one(&pool)
+            .await
+            .expect("count")
+                == 2
+        }
+    })
+    .await;
+    app.kill().expect("kill");
+    app.wait().expect("reap");
+    let creates = fake
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path == "/v1/pages")
+        .count();
+    assert_eq!(creates, 2, "one page creation per item, across the crash");
+    for (_, name, title) in &items {
+        let pages = fake.fake.pages_titled(title);
+        assert_eq!(pages.len(), 1, "{title}: {pages:?}");
+        assert_eq!(
+            plan_page_of(&pool, name).await.as_deref(),
+            Some(pages[0].as_str()),
+            "{title}"
+        );
+    }
+}

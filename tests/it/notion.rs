@@ -507,3 +507,125 @@ async fn errors_say_what_to_do_and_persistent_faults_give_up() {
         .expect("a long title fits in two items");
     assert_eq!(renamed.title(), long_title);
 }
+
+/// Sends `body` to the fake as is (no client in between); its answer.
+async fn raw(fake: &RunningFake, method: reqwest::Method, path: &str, body: &Value) -> Value {
+    switchyard::notion::client::ensure_crypto_provider();
+    reqwest::Client::new()
+        .request(method, format!("{}{path}", fake.base_url()))
+        .bearer_auth(TOKEN)
+        .header("Notion-Version", NOTION_VERSION)
+        .json(body)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json")
+}
+
+/// `PATCH /v1/pages/{page}` with `body`, as is.
+async fn patch_page(fake: &RunningFake, page: &NotionId, body: &Value) -> Value {
+    raw(
+        fake,
+        reqwest::Method::PATCH,
+        &format!("/v1/pages/{page}"),
+        body,
+    )
+    .await
+}
+
+/// A property value of `kind` holding `n` items.
+fn property_of(kind: &str, n: usize) -> Value {
+    let items: Vec<Value> = (0..n)
+        .map(|i| match kind {
+            "multi_select" => json!({ "name": format!("tag {i}") }),
+            "people" => json!({ "object": "user", "id": format!("{i:032x}") }),
+            "relation" => json!({ "id": format!("{i:032x}") }),
+            _ => json!({ "type": "text", "text": { "content": format!("part {i} ") } }),
+        })
+        .collect();
+    json!({ kind: items })
+}
+
+#[tokio::test]
+async fn property_values_never_carry_more_than_100_items() {
+    let fake = start_fake().await;
+    let notion = client(&fake);
+    let page = fake.fake.add_page(None, "Row", vec![]);
+    let kinds = [
+        ("Tags", "multi_select"),
+        ("Owners", "people"),
+        ("Blocked by", "relation"),
+        ("Notes", "rich_text"),
+    ];
+    // Notion (the fake) refuses 101 of any of them, with Notion's message,
+    // when creating a page as when updating one.
+    for (name, kind) in kinds {
+        let body = json!({ "properties": { name: property_of(kind, 101) } });
+        let answer = patch_page(&fake, &page, &body).await;
+        assert_eq!(answer["object"], "error", "{answer}");
+        assert_eq!(answer["status"], 400, "{answer}");
+        assert_eq!(answer["code"], "validation_error", "{answer}");
+        assert_eq!(
+            answer["message"],
+            format!(
+                "body failed validation: body.properties.{name}.{kind}.length should be ≤ `100`, instead was `101`."
+            ),
+            "{answer}"
+        );
+        let mut properties = json!({ "title": { "title": [{ "text": { "content": "New" } }] } });
+        properties[name] = property_of(kind, 101);
+        let body = json!({ "parent": { "page_id": page.as_str() }, "properties": properties });
+        let answer = raw(&fake, reqwest::Method::POST, "/v1/pages", &body).await;
+        assert_eq!(answer["code"], "validation_error", "{answer}");
+        // 100 are taken.
+        let body = json!({ "properties": { name: property_of(kind, 100) } });
+        let answer = patch_page(&fake, &page, &body).await;
+        assert_eq!(answer["object"], "page", "{answer}");
+    }
+    fake.fake.clear_requests();
+
+    // The client never sends more than 100: it refuses, naming the property
+    // and the count, and sends nothing.
+    for (name, kind) in kinds {
+        let err = notion
+            .update_page(&page, json!({ name: property_of(kind, 101) }), None)
+            .await
+            .expect_err("refused before sending");
+        assert!(matches!(err, NotionError::TooLarge(_)), "{err:?}");
+        let message = err.to_string();
+        assert!(
+            message.contains(&format!("{name:?}")) && message.contains("101"),
+            "{message}"
+        );
+        let mut properties = json!({ "title": { "title": [{ "text": { "content": "New" } }] } });
+        properties[name] = property_of(kind, 101);
+        let err = notion
+            .create_page(&Parent::Page(page.clone()), properties, vec![])
+            .await
+            .expect_err("refused before sending");
+        assert!(err.to_string().contains(name), "{err}");
+    }
+    // Long text is split into items of 2000 characters first: 150 000
+    // characters (75 items) fit, 250 000 (125 items) do not.
+    let text = |chars: usize| json!({ "Notes": { "rich_text": [{ "type": "text", "text": { "content": "n".repeat(chars) } }] } });
+    let err = notion
+        .update_page(&page, text(250_000), None)
+        .await
+        .expect_err("too long");
+    assert!(err.to_string().contains("125 rich text items"), "{err}");
+    assert!(fake.fake.requests().is_empty(), "nothing was sent");
+    notion
+        .update_page(&page, text(150_000), None)
+        .await
+        .expect("75 items fit");
+    let sent = fake.fake.requests();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        sent[0].body["properties"]["Notes"]["rich_text"]
+            .as_array()
+            .map(Vec::len),
+        Some(75)
+    );
+}

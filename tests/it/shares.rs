@@ -254,3 +254,50 @@ async fn opening_a_share_link_writes_its_last_use_once_a_minute(pool: PgPool) {
         "a revoked link's use is not recorded"
     );
 }
+
+/// The `content` of the `<meta>` whose `attr` is `name` in `html`.
+fn meta(html: &str, attr: &str, name: &str) -> Option<String> {
+    let at = html.find(&format!(r#"{attr}="{name}""#))?;
+    let start = html[..at].rfind("<meta")?;
+    let tag = &html[start..start + html[start..].find('>')?];
+    let content = tag.split(r#"content=""#).nth(1)?;
+    Some(content.split('"').next()?.replace("&amp;", "&"))
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_share_page_unfurls_with_open_graph_and_twitter_tags_of_its_progress(pool: PgPool) {
+    use switchyard::model::console::PhaseAction;
+    use switchyard::model::{Phase, PhaseState};
+    crate::seeded(&pool, 0).await;
+    let (_, token) = shares::create(&pool, DEMO, "chat", None, "ops@example.com")
+        .await
+        .expect("create");
+    // Phase 1 done: the preview says phase 2 is next, and 20% is done.
+    crate::console::console_of(&pool)
+        .act(DEMO, Phase::Expand, PhaseAction::Run, false, "test")
+        .await
+        .expect("run phase 1");
+    crate::console::wait_for_state(&pool, Phase::Expand, PhaseState::Done).await;
+    let r = get_as(&pool, &format!("/s/{token}"), None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let html = String::from_utf8_lossy(&r.body);
+    let title = "User Preferences Schema Migration";
+    let progress = "Phase 2 of 5: Backfill data from the JSONB column (pending), 20% done";
+    for (attr, name, content) in [
+        ("property", "og:title", title),
+        ("property", "og:description", progress),
+        ("property", "og:type", "website"),
+        ("name", "twitter:card", "summary"),
+        ("name", "twitter:title", title),
+        ("name", "twitter:description", progress),
+    ] {
+        assert_eq!(
+            meta(&html, attr, name).as_deref(),
+            Some(content),
+            "{name}: {html}"
+        );
+    }
+    // In the document's head, where chat clients read them.
+    let head = html.split("</head>").next().unwrap_or("");
+    assert!(head.contains(r#"name="twitter:description""#), "{head}");
+}
