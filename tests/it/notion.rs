@@ -536,11 +536,13 @@ async fn patch_page(fake: &RunningFake, page: &NotionId, body: &Value) -> Value 
 }
 
 /// A property value of `kind` holding `n` items.
-fn property_of(kind: &str, n: usize) -> Value {
+/// `n` items of a property of `kind`; people are the fake's users
+/// `people` (Notion refuses a person it does not know).
+fn property_of(kind: &str, n: usize, people: &[String]) -> Value {
     let items: Vec<Value> = (0..n)
         .map(|i| match kind {
             "multi_select" => json!({ "name": format!("tag {i}") }),
-            "people" => json!({ "object": "user", "id": format!("{i:032x}") }),
+            "people" => json!({ "object": "user", "id": people[i % people.len()] }),
             "relation" => json!({ "id": format!("{i:032x}") }),
             _ => json!({ "type": "text", "text": { "content": format!("part {i} ") } }),
         })
@@ -553,6 +555,13 @@ async fn property_values_never_carry_more_than_100_items() {
     let fake = start_fake().await;
     let notion = client(&fake);
     let page = fake.fake.add_page(None, "Row", vec![]);
+    let people: Vec<String> = (0..101)
+        .map(|i| {
+            fake.fake
+                .add_user(&format!("Person {i}"), &format!("person{i}@example.com"))
+                .to_string()
+        })
+        .collect();
     let kinds = [
         ("Tags", "multi_select"),
         ("Owners", "people"),
@@ -562,7 +571,7 @@ async fn property_values_never_carry_more_than_100_items() {
     // Notion (the fake) refuses 101 of any of them, with Notion's message,
     // when creating a page as when updating one.
     for (name, kind) in kinds {
-        let body = json!({ "properties": { name: property_of(kind, 101) } });
+        let body = json!({ "properties": { name: property_of(kind, 101, &people) } });
         let answer = patch_page(&fake, &page, &body).await;
         assert_eq!(answer["object"], "error", "{answer}");
         assert_eq!(answer["status"], 400, "{answer}");
@@ -575,12 +584,12 @@ async fn property_values_never_carry_more_than_100_items() {
             "{answer}"
         );
         let mut properties = json!({ "title": { "title": [{ "text": { "content": "New" } }] } });
-        properties[name] = property_of(kind, 101);
+        properties[name] = property_of(kind, 101, &people);
         let body = json!({ "parent": { "page_id": page.as_str() }, "properties": properties });
         let answer = raw(&fake, reqwest::Method::POST, "/v1/pages", &body).await;
         assert_eq!(answer["code"], "validation_error", "{answer}");
         // 100 are taken.
-        let body = json!({ "properties": { name: property_of(kind, 100) } });
+        let body = json!({ "properties": { name: property_of(kind, 100, &people) } });
         let answer = patch_page(&fake, &page, &body).await;
         assert_eq!(answer["object"], "page", "{answer}");
     }
@@ -590,7 +599,11 @@ async fn property_values_never_carry_more_than_100_items() {
     // and the count, and sends nothing.
     for (name, kind) in kinds {
         let err = notion
-            .update_page(&page, json!({ name: property_of(kind, 101) }), None)
+            .update_page(
+                &page,
+                json!({ name: property_of(kind, 101, &people) }),
+                None,
+            )
             .await
             .expect_err("refused before sending");
         assert!(matches!(err, NotionError::TooLarge(_)), "{err:?}");
@@ -600,7 +613,7 @@ async fn property_values_never_carry_more_than_100_items() {
             "{message}"
         );
         let mut properties = json!({ "title": { "title": [{ "text": { "content": "New" } }] } });
-        properties[name] = property_of(kind, 101);
+        properties[name] = property_of(kind, 101, &people);
         let err = notion
             .create_page(&Parent::Page(page.clone()), properties, vec![])
             .await
