@@ -8,6 +8,7 @@
 //! needed.
 
 use leptos::prelude::*;
+use leptos::server_fn::error::ServerFnUrlError;
 use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -54,11 +55,7 @@ pub fn LocalModeBanner() -> impl IntoView {
 /// A refusal a plain form post was redirected back with (`__err`).
 fn form_refusal() -> Option<String> {
     let raw = use_query_map().with_untracked(|q| q.get("__err"))?;
-    Some(
-        serde_json::from_str::<AppError>(&raw)
-            .map(|e| e.to_string())
-            .unwrap_or(raw),
-    )
+    Some(ServerFnUrlError::<AppError>::decode_err(&raw).to_string())
 }
 
 #[component]

@@ -625,3 +625,41 @@ async fn a_killed_app_sends_each_outbox_item_once_after_its_restart(pool: PgPool
         );
     }
 }
+
+/// A refused import posted without JavaScript comes back to the page with
+/// the server function's error in the URL (`__err`): the page shows it in
+/// words, not as the encoded text it travels in.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_refused_import_posted_without_javascript_is_shown_in_words(pool: PgPool) {
+    use axum::body::Body;
+    use axum::http::Request;
+    use leptos::server_fn::ServerFn;
+    use switchyard::api::notion::ImportNotionSpec;
+    crate::seeded(&pool, 0).await;
+    let operator = crate::http::operator(&pool).await;
+    let request = Request::post(ImportNotionSpec::PATH)
+        .header("cookie", &operator)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+        .header("referer", "http://localhost/notion/import")
+        .body(Body::from("page=not-a-page"))
+        .expect("request");
+    let r = crate::http::send(crate::http::app_of_pool(&pool), request).await;
+    assert!(r.status.is_redirection(), "{}", r.status);
+    let back = crate::http::header(&r, "location")
+        .expect("a Location header")
+        .trim_start_matches("http://localhost")
+        .to_string();
+    assert!(back.contains("__err="), "{back}");
+    let page = crate::http::get_as(&pool, &back, Some(&operator)).await;
+    let html = String::from_utf8_lossy(&page.body);
+    let refusal = html
+        .split("Refused: </strong>")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no refusal shown: {html}"));
+    let refusal = refusal.split("</p>").next().unwrap_or("");
+    assert!(
+        refusal.contains("neither a Notion page URL nor a Notion id"),
+        "{refusal}"
+    );
+}
