@@ -57,8 +57,10 @@ fn IslandsRouterScript() -> impl IntoView {
     view! { <script type="module" src=src nonce=leptos::nonce::use_nonce()></script> }
 }
 
-/// The last island of every page: islands hydrate in document order, so
-/// once this one has, every island before it has too. Effects only run in
+/// The last island of every page: on a full page load islands hydrate in
+/// document order (the hydration script awaits each lazy island's files),
+/// so once this one has, every island before it has too. The islands
+/// router does not wait so after a client-side navigation. Effects only run in
 /// the browser: the attribute tells tests (and anyone curious) that the
 /// buttons are live.
 #[island]

@@ -85,18 +85,10 @@ fn stamp(path: &str) -> Option<FileStamp> {
         .map(|m| (m.len(), m.modified().ok()))
 }
 
-/// What a cacheable path shows.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Cacheable<'a> {
-    /// The phase console of the migration named so.
-    Phases(&'a str),
-    /// A share link's page, by its token.
-    Shared(&'a str),
-}
-
-/// The cacheable page at `path` (None: any other path). Names and tokens
+/// The cacheable page at `path`, with the migration's name (console) or
+/// the link's token (share page); None: any other path. Names and tokens
 /// that would need decoding are left to the page itself.
-pub fn cacheable(path: &str) -> Option<Cacheable<'_>> {
+pub fn cacheable(path: &str) -> Option<(Page, &str)> {
     let plain = |s: &str| {
         !s.is_empty()
             && s.bytes()
@@ -104,10 +96,8 @@ pub fn cacheable(path: &str) -> Option<Cacheable<'_>> {
     };
     let mut parts = path.strip_prefix('/')?.split('/');
     match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some("m"), Some(name), Some("phases"), None) if plain(name) => {
-            Some(Cacheable::Phases(name))
-        }
-        (Some("s"), Some(token), None, None) if plain(token) => Some(Cacheable::Shared(token)),
+        (Some("m"), Some(name), Some("phases"), None) if plain(name) => Some((Page::Console, name)),
+        (Some("s"), Some(token), None, None) if plain(token) => Some((Page::Shared, token)),
         _ => None,
     }
 }
@@ -122,19 +112,15 @@ pub async fn serve(
         return next.run(request).await;
     }
     let path = request.uri().path().to_string();
-    let Some(page) = cacheable(&path) else {
+    let Some((kind, found)) = cacheable(&path) else {
         return next.run(request).await;
     };
-    let (kind, name, path) = match page {
-        Cacheable::Phases(name) => (Page::Console, name.to_string(), path),
-        Cacheable::Shared(token) => match resolve(&pool, token).await {
+    let (name, path) = match kind {
+        Page::Console => (found.to_string(), path),
+        Page::Shared => match resolve(&pool, found).await {
             // Keyed by the token as it is looked up (any case): another
             // spelling of one link is the same page, not another entry.
-            Ok(Resolved::Open(name)) => (
-                Page::Shared,
-                name,
-                format!("/s/{}", token.to_ascii_lowercase()),
-            ),
+            Ok(Resolved::Open(name)) => (name, format!("/s/{}", found.to_ascii_lowercase())),
             // Unknown, revoked, expired, or not known now: the page says so.
             _ => return next.run(request).await,
         },
@@ -329,12 +315,9 @@ mod tests {
     fn only_the_console_and_share_pages_are_cacheable() {
         assert_eq!(
             cacheable("/m/user-preferences/phases"),
-            Some(Cacheable::Phases("user-preferences"))
+            Some((Page::Console, "user-preferences"))
         );
-        assert_eq!(
-            cacheable("/s/0123abcd"),
-            Some(Cacheable::Shared("0123abcd"))
-        );
+        assert_eq!(cacheable("/s/0123abcd"), Some((Page::Shared, "0123abcd")));
         for other in [
             "/",
             "/m/user-preferences",

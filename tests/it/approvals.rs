@@ -10,7 +10,7 @@ use sqlx::PgPool;
 use switchyard::approvals::{self, ApprovalError};
 use switchyard::console::ConsoleError;
 use switchyard::model::account::Role;
-use switchyard::model::approval::{ApprovalState, Decision};
+use switchyard::model::approval::{ApprovalState, ApprovalView, Decision};
 use switchyard::model::console::{ConsoleView, PhaseAction};
 use switchyard::model::{Phase, PhaseState};
 
@@ -31,6 +31,16 @@ async fn up_to_dual_write(pool: &PgPool) {
             .expect("run");
         wait_for_state(pool, phase, PhaseState::Done).await;
     }
+}
+
+/// The latest approval the console shows for `phase` (`what` names it
+/// when there is none).
+fn latest_shown(v: &ConsoleView, phase: Phase, what: &str) -> ApprovalView {
+    v.phases[phase.index()]
+        .approval
+        .clone()
+        .and_then(|a| a.latest)
+        .expect(what)
 }
 
 fn run_refusal(v: &ConsoleView, phase: Phase) -> Option<String> {
@@ -120,11 +130,7 @@ async fn a_required_phase_runs_only_once_someone_else_approved_and_the_approval_
         "already waits",
     );
     let v = view(&pool).await;
-    let latest = v.phases[Phase::SwitchReads.index()]
-        .approval
-        .clone()
-        .and_then(|a| a.latest)
-        .expect("the request is shown");
+    let latest = latest_shown(&v, Phase::SwitchReads, "the request is shown");
     assert_eq!(latest.state, ApprovalState::Pending);
     assert_eq!(
         (latest.requested_by.as_str(), latest.reason.as_str()),
@@ -166,11 +172,7 @@ async fn a_required_phase_runs_only_once_someone_else_approved_and_the_approval_
         "approved already",
     );
     let v = view(&pool).await;
-    let latest = v.phases[Phase::SwitchReads.index()]
-        .approval
-        .clone()
-        .and_then(|a| a.latest)
-        .expect("shown");
+    let latest = latest_shown(&v, Phase::SwitchReads, "shown");
     assert_eq!(latest.state, ApprovalState::Approved);
     assert_eq!(latest.decided_by.as_deref(), Some(CHECKER));
     assert_eq!(latest.comment.as_deref(), Some("go ahead"));
@@ -202,11 +204,7 @@ async fn a_required_phase_runs_only_once_someone_else_approved_and_the_approval_
         .expect("run");
     wait_for_state(&pool, Phase::DualWrite, PhaseState::Done).await;
     let v = view(&pool).await;
-    let latest = v.phases[Phase::SwitchReads.index()]
-        .approval
-        .clone()
-        .and_then(|a| a.latest)
-        .expect("shown");
+    let latest = latest_shown(&v, Phase::SwitchReads, "shown");
     assert_eq!(latest.state, ApprovalState::Expired);
     assert!(run_refusal(&v, Phase::SwitchReads)
         .expect("refused again")
@@ -238,11 +236,7 @@ async fn a_required_phase_runs_only_once_someone_else_approved_and_the_approval_
         .expect("runs with the approval");
     wait_for_state(&pool, Phase::SwitchReads, PhaseState::Done).await;
     let v = view(&pool).await;
-    let latest = v.phases[Phase::SwitchReads.index()]
-        .approval
-        .clone()
-        .and_then(|a| a.latest)
-        .expect("shown");
+    let latest = latest_shown(&v, Phase::SwitchReads, "shown");
     assert_eq!(latest.state, ApprovalState::Expired);
 }
 
@@ -273,11 +267,7 @@ async fn a_rejection_is_shown_and_a_new_request_can_follow(pool: PgPool) {
     .await
     .expect("reject");
     let v = view(&pool).await;
-    let latest = v.phases[Phase::Contract.index()]
-        .approval
-        .clone()
-        .and_then(|a| a.latest)
-        .expect("shown");
+    let latest = latest_shown(&v, Phase::Contract, "shown");
     assert_eq!(latest.state, ApprovalState::Rejected);
     assert_eq!(latest.decision, Some(Decision::Rejected));
     assert!(run_refusal(&v, Phase::Contract).is_some());
