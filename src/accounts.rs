@@ -137,10 +137,25 @@ pub fn check_password(password: &str) -> Result<(), AccountError> {
     Ok(())
 }
 
+/// At most this many argon2 computations at once (each takes about 19 MiB
+/// and a core for tens of milliseconds): a burst of sign-ins waits its turn
+/// instead of taking the server's memory.
+fn argon2_permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        tokio::sync::Semaphore::new(cores * 2)
+    })
+}
+
 /// The password's argon2id hash (PHC string, random salt, the crate's
 /// default parameters). CPU-bound: runs off the async threads.
 pub async fn hash_password(password: &str) -> Result<String, AccountError> {
     let password = password.to_string();
+    let _permit = argon2_permits()
+        .acquire()
+        .await
+        .map_err(|e| AccountError::Hash(e.to_string()))?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
@@ -155,6 +170,9 @@ pub async fn hash_password(password: &str) -> Result<String, AccountError> {
 /// Does `password` match `hash`? A hash that does not parse matches nothing.
 async fn verify_password(password: &str, hash: String) -> bool {
     let password = password.to_string();
+    let Ok(_permit) = argon2_permits().acquire().await else {
+        return false;
+    };
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash).is_ok_and(|parsed| {
             Argon2::default()
@@ -357,11 +375,6 @@ pub async fn sign_in_from(
     address: &str,
     device: Option<&str>,
 ) -> Result<Account, AccountError> {
-    let address_failures =
-        stored::recent_failures(pool, FailureScope::Address, address, limits.window).await?;
-    if address_failures >= limits.per_address {
-        return Err(AccountError::Limited);
-    }
     let found = stored::credentials(pool, email.trim()).await?;
     let trusted = match (device, &found) {
         (Some(cookie), Some((account, _))) => match device_nonce(pool, cookie, account.id).await? {
@@ -375,18 +388,30 @@ pub async fn sign_in_from(
         },
         _ => None,
     };
-    let (scope, key, failures) = match trusted {
-        Some((nonce, failures)) => (FailureScope::Device, nonce, failures),
-        None => {
-            let key = account_key(email);
-            let failures =
-                stored::recent_failures(pool, FailureScope::Account, &key, limits.window).await?;
-            if failures >= limits.per_account {
-                return Err(AccountError::Limited);
-            }
-            (FailureScope::Account, key, failures)
-        }
+    let (scope, key, limit) = match trusted {
+        Some((nonce, _)) => (FailureScope::Device, nonce, limits.per_device),
+        None => (
+            FailureScope::Account,
+            account_key(email),
+            limits.per_account,
+        ),
     };
+    // Counted as a failure before the password is checked, under locks on
+    // the address and the key: parallel guesses are counted one by one.
+    let Some(attempt) = stored::reserve_attempt(
+        pool,
+        scope,
+        &key,
+        limit,
+        address,
+        limits.per_address,
+        limits.window,
+    )
+    .await?
+    else {
+        return Err(AccountError::Limited);
+    };
+    let failures = attempt.failures;
     let (account, hash) = match found {
         Some((account, hash)) => (Some(account), hash),
         None => (None, decoy_hash().await),
@@ -394,11 +419,10 @@ pub async fn sign_in_from(
     let matches = verify_password(password, hash).await;
     match account {
         Some(account) if matches && !account.disabled => {
-            stored::clear_failures(pool, scope, &key).await?;
+            stored::take_back(pool, scope, &key, &attempt).await?;
             Ok(account)
         }
         _ => {
-            stored::record_failure(pool, scope, &key, address, limits.window).await?;
             let steps = u32::try_from(failures + 1).unwrap_or(u32::MAX);
             tokio::time::sleep(
                 limits

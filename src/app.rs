@@ -17,6 +17,7 @@ use crate::ui::share::SharePage;
 use crate::ui::share_links::ShareSection;
 use crate::ui::spec::SpecSection;
 use crate::ui::tasks::TasksSection;
+use crate::ui::wizard::{DraftPage, NewMigrationPage};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -44,10 +45,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The islands router (what `HydrationScripts` inlines with
+/// Our islands router (in place of the one `HydrationScripts` inlines with
 /// `islands_router=true`), loaded from its own file: a module script, so it
-/// runs after the document is parsed, in order after the hydration script,
-/// as the inlined copy did.
+/// runs after the document is parsed, in order after the hydration script.
 #[component]
 fn IslandsRouterScript() -> impl IntoView {
     #[cfg(feature = "ssr")]
@@ -59,10 +59,11 @@ fn IslandsRouterScript() -> impl IntoView {
 
 /// The last island of every page: on a full page load islands hydrate in
 /// document order (the hydration script awaits each lazy island's files),
-/// so once this one has, every island before it has too. The islands
-/// router does not wait so after a client-side navigation. Effects only run in
-/// the browser: the attribute tells tests (and anyone curious) that the
-/// buttons are live.
+/// so once this one has, every island before it has too. After a
+/// client-side navigation the islands router removes the attribute with the
+/// old page and sets it again once every new island has hydrated. Effects
+/// only run in the browser: the attribute tells tests (and anyone curious)
+/// that the buttons are live.
 #[island]
 pub fn HydrationMark() -> impl IntoView {
     Effect::new(move |_| {
@@ -95,6 +96,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/setup") view=SetupPage ssr=SsrMode::Async/>
                     <Route path=path!("/s/:token") view=SharePage ssr=SsrMode::Async/>
                     <Route path=path!("/notion/import") view=ImportPage ssr=SsrMode::Async/>
+                    <Route path=path!("/new") view=NewMigrationPage ssr=SsrMode::Async/>
+                    <Route path=path!("/new/:id") view=DraftPage ssr=SsrMode::Async/>
                     <ParentRoute path=path!("/m/:name") view=MigrationPage ssr=SsrMode::Async>
                         <Route path=path!("") view=SpecSection/>
                         <Route path=path!("plan") view=PlanSection/>

@@ -270,11 +270,104 @@ async fn approval_gate(
     Ok(())
 }
 
+/// Saves the recipe run from `file` as its migration's newest version in
+/// our database (nothing new when it has not changed), so the migration is
+/// listed on `/` and driven from the browser with it; a recipe for a table
+/// another migration moves is refused (exit 4) with that migration's name.
+async fn register(
+    conn: &Connection,
+    recipe: &Recipe,
+    file: &Path,
+    origin: crate::store::recipes::Origin,
+) -> Result<crate::store::recipes::Saved, ExitCode> {
+    use crate::recipes::{register_parsed, RecipeServiceError, Registration};
+    let path = file.display().to_string();
+    let reg = Registration {
+        origin,
+        path: Some(&path),
+        actor: &conn.actor,
+        migration: None,
+    };
+    register_parsed(&conn.pool, recipe, &reg)
+        .await
+        .map_err(|e| {
+            eprintln!("error: {e}");
+            ExitCode::from(match e {
+                RecipeServiceError::Refused(_) => EXIT_REFUSED,
+                _ => EXIT_FAILED,
+            })
+        })
+}
+
+/// `switchyard recipe import FILE`: the file becomes its migration's newest
+/// recipe version (the migration is created when new).
+pub async fn recipe_import(file: &Path, conn: &Connection) -> ExitCode {
+    let recipe = match load_recipe(file) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    match register(conn, &recipe, file, crate::store::recipes::Origin::Import).await {
+        Ok(saved) if saved.created => {
+            println!("{}: recipe version {} saved", recipe.name, saved.version);
+            ExitCode::SUCCESS
+        }
+        Ok(saved) => {
+            println!(
+                "{}: unchanged (the newest version, {}, has this text)",
+                recipe.name, saved.version
+            );
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
+    }
+}
+
+/// `switchyard recipe export NAME [--version N] [--output FILE]`: the
+/// stored recipe's text, to stdout or a file (for teams that keep recipes
+/// in Git).
+pub async fn recipe_export(
+    pool: &sqlx::PgPool,
+    name: &str,
+    version: Option<i32>,
+    output: Option<&Path>,
+) -> ExitCode {
+    let stored = match crate::recipes::export(pool, name, version).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    match output {
+        None => {
+            print!("{}", stored.body);
+            ExitCode::SUCCESS
+        }
+        Some(path) => match std::fs::write(path, &stored.body) {
+            Ok(()) => {
+                eprintln!(
+                    "{name}: recipe version {} written to {}",
+                    stored.version,
+                    path.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: cannot write {}: {e}", path.display());
+                ExitCode::from(EXIT_FAILED)
+            }
+        },
+    }
+}
+
 pub async fn phase_run(phase: Phase, file: &Path, flags: &RunFlags, conn: &Connection) -> ExitCode {
     let recipe = match load_recipe(file) {
         Ok(r) => r,
         Err(code) => return code,
     };
+    if let Err(code) = register(conn, &recipe, file, crate::store::recipes::Origin::Cli).await {
+        return code;
+    }
     if let Err(code) = approval_gate(conn, &recipe.name, phase, flags.override_as.as_deref()).await
     {
         return code;
@@ -321,6 +414,9 @@ pub async fn phase_rollback(phase: Phase, file: &Path, conn: &Connection) -> Exi
         Ok(r) => r,
         Err(code) => return code,
     };
+    if let Err(code) = register(conn, &recipe, file, crate::store::recipes::Origin::Cli).await {
+        return code;
+    }
     let engine = engine(recipe, conn);
     let outcome = engine.rollback(phase).await;
     crate::console::runner_gone(&conn.pool, &engine.recipe().name).await;

@@ -28,12 +28,16 @@ pub mod engine;
 pub mod model;
 #[cfg(feature = "ssr")]
 pub mod notion;
+#[cfg(feature = "ssr")]
+pub mod recipes;
 pub mod ui;
 
 #[cfg(feature = "ssr")]
 pub mod server;
 #[cfg(feature = "ssr")]
 pub mod store;
+#[cfg(feature = "ssr")]
+pub mod wizard;
 
 /// Browser entry point. The pages are islands (Leptos `islands`): the
 /// loader script hydrates each `#[island]` on the page after this has set

@@ -137,6 +137,19 @@ enum ShareCommand {
 enum RecipeCommand {
     /// Validate a recipe; exit 1 listing every error.
     Check { file: PathBuf },
+    /// Save FILE as its migration's newest recipe version in DATABASE_URL
+    /// (the migration is created when new; it is then listed on `/` and
+    /// driven from the browser).
+    Import { file: PathBuf },
+    /// Print migration NAME's stored recipe (its newest version, or
+    /// --version N), or write it to --output FILE.
+    Export {
+        name: String,
+        #[arg(long)]
+        version: Option<i32>,
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -236,6 +249,23 @@ async fn run_engine_command(command: Command) -> ExitCode {
         Command::Recipe {
             command: RecipeCommand::Check { file },
         } => cli::recipe_check(&file, pool).await,
+        Command::Recipe {
+            command: RecipeCommand::Import { file },
+        } => match need(pool) {
+            Ok(p) => cli::recipe_import(&file, &p).await,
+            Err(code) => code,
+        },
+        Command::Recipe {
+            command:
+                RecipeCommand::Export {
+                    name,
+                    version,
+                    output,
+                },
+        } => match need(pool) {
+            Ok(p) => cli::recipe_export(&p.pool, &name, version, output.as_deref()).await,
+            Err(code) => code,
+        },
         Command::Phase { command } => match need(pool) {
             Ok(p) => match command {
                 PhaseCommand::Run {
@@ -379,10 +409,24 @@ async fn serve() -> Result<(), String> {
                 },
             )
             .spawn();
+            switchyard::notion::progress::ProgressWriter::new(
+                pool.clone(),
+                client.clone(),
+                switchyard::notion::progress::ProgressSettings {
+                    interval: config.notion_progress,
+                },
+            )
+            .spawn();
         }
     }
-    let app =
-        switchyard::server::app::router_with_notion(options, pool.clone(), settings, auth, notion);
+    let app = switchyard::server::app::router_with_webhook(
+        options,
+        pool.clone(),
+        settings,
+        auth,
+        notion,
+        config.notion_webhook_token.clone(),
+    );
     switchyard::server::auth::spawn_expired_session_cleanup(
         pool.clone(),
         std::time::Duration::from_secs(600),

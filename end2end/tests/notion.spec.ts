@@ -139,3 +139,55 @@ test("tasks: the task database connected, the tasks created in Notion, a card mo
     .toBe("In progress");
   expect(titled(await rows(), "Add dual-write")[0].properties.Notes).toBeUndefined();
 });
+
+test("the plan changed in Switchyard and in Notion: the conflict shown on the plan and resolved in the browser", async ({ page }) => {
+  test.skip(!FAKE, "needs the fake Notion (scripts/test.sh starts it)");
+  test.setTimeout(180_000);
+  const stamp = Date.now().toString(36);
+  const title = `E2E Plan ${stamp}`;
+  const name = `e2e-plan-${stamp}`;
+  const created = await admin("/pages", "POST", { title, children: [text("paragraph", "A spec")] });
+  await page.goto("/notion/import");
+  const form = page.getByRole("form", { name: "Import by URL" });
+  await form.getByLabel("Notion page URL or id").fill(created.url);
+  await form.getByRole("button", { name: "Import" }).click();
+  await expect(page).toHaveURL(new RegExp(`/m/${name}$`));
+  await page.goto(`/m/${name}/notion`);
+  await page.getByRole("button", { name: "Publish plan to Notion" }).click();
+  await expect(async () => {
+    await page.reload();
+    await expect(page.locator("a.plan-page")).toBeVisible({ timeout: 1_000 });
+  }).toPass({ timeout: 20_000 });
+  const spec = await admin(`/pages/${created.id}`, "GET");
+  const planPage = spec.children.find((c: any) => c.type === "child_page").id;
+
+  // Notion answers nothing for a while, so neither side's change crosses
+  // before the other is made.
+  await admin("/faults", "POST", Array.from({ length: 20 }, () => ({ kind: "status", status: 503 })));
+  await page.goto(`/m/${name}/plan`);
+  await page.locator("summary", { hasText: "Edit plan" }).click();
+  const editor = page.getByRole("region", { name: "Plan editor" });
+  await editor.getByRole("textbox", { name: "Plan text" }).fill("Ours: ship on Monday.");
+  await editor.getByRole("button", { name: "Save plan" }).click();
+  await expect(page.locator(".plan-body")).toContainText("Ours: ship on Monday.");
+  await admin(`/blocks/${planPage}/children`, "POST", [text("paragraph", "Theirs: ship on Friday.")]);
+
+  // Both changed: shown side by side on the plan, nothing written anywhere.
+  const conflict = page.getByRole("alert", { name: "Plan conflict" });
+  await expect(async () => {
+    await page.reload();
+    await expect(conflict).toBeVisible({ timeout: 1_000 });
+  }).toPass({ timeout: 90_000 });
+  await expect(conflict.locator(".switchyard-side")).toContainText("Ours: ship on Monday.");
+  await expect(conflict.locator(".notion-side")).toContainText("Theirs: ship on Friday.");
+  await expect(conflict.locator(".notion-side")).toContainText("By Notion: Dana Person");
+  await expect(page.locator(".plan-body")).not.toContainText("Theirs");
+
+  // Keep Notion's: the next sync saves it as a revision by its editor.
+  await conflict.getByRole("button", { name: "Keep Notion's" }).click();
+  await expect(async () => {
+    await page.reload();
+    await expect(page.locator(".plan-body")).toContainText("Theirs: ship on Friday.", { timeout: 1_000 });
+  }).toPass({ timeout: 30_000 });
+  await expect(conflict).toHaveCount(0);
+});

@@ -13,3 +13,4 @@ pub mod notion;
 pub mod plans;
 pub mod shares;
 pub mod tasks;
+pub mod wizard;

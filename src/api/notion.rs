@@ -62,20 +62,33 @@ pub async fn preview_spec_refresh(name: String) -> Result<RefreshPreview, AppErr
         diff: preview.diff,
         title: preview.title,
         base: preview.base.timestamp_micros(),
+        fingerprint: preview.fingerprint,
     })
 }
 
-/// Replaces the spec with Notion's page as it is now, if the stored spec
-/// is still the one the preview (`base`) was against; redirects to the spec.
+/// Replaces the spec with Notion's page, if the stored spec is still the
+/// one the preview (`base`) was against and the page is still the one it
+/// showed (`previewed`); redirects to the spec.
 #[server]
-pub async fn apply_spec_refresh(name: String, base: i64) -> Result<(), AppError> {
+pub async fn apply_spec_refresh(
+    name: String,
+    base: i64,
+    previewed: String,
+) -> Result<(), AppError> {
     let account = crate::server::auth::require(Role::Operator)?;
     let base = chrono::DateTime::from_timestamp_micros(base)
         .ok_or_else(|| AppError::invalid("base", "not a time"))?;
     let pool = crate::server::context::pool()?;
     let notion = crate::server::context::notion();
-    crate::notion::specs::apply_refresh(&pool, notion.client()?, &name, base, &account.email)
-        .await?;
+    crate::notion::specs::apply_refresh(
+        &pool,
+        notion.client()?,
+        &name,
+        base,
+        &previewed,
+        &account.email,
+    )
+    .await?;
     leptos_axum::redirect(&format!("/m/{name}"));
     Ok(())
 }
@@ -119,8 +132,10 @@ pub async fn get_mirror(name: String) -> Result<MirrorView, AppError> {
     let versions = crate::store::specs::history(&pool, &name).await?;
     let outbox = crate::store::outbox::list(&pool, &name).await?;
     let tasks = task_link_view(&pool, &name).await?;
+    let tasks_done_with_phase = crate::store::progress::tasks_done_with_phase(&pool, &name).await?;
     Ok(MirrorView {
         tasks,
+        tasks_done_with_phase,
         local,
         spec_page_url: spec.notion_page_id.as_deref().and_then(url),
         plan_page_url: plan.notion_page_id.as_deref().and_then(url),
@@ -320,6 +335,28 @@ pub async fn resolve_task_conflict(
         }
     };
     crate::store::task_sync::resolve(&pool, &name, conflict, keep, &account.email).await?;
+    leptos_axum::redirect(&format!("/m/{name}/notion"));
+    Ok(())
+}
+
+/// Turns moving a phase's tasks to Done when the phase finishes on (`on` =
+/// "true") or off; recorded as an event. A plain form; redirects back to
+/// the Notion section.
+#[server]
+pub async fn set_tasks_done_with_phase(name: String, on: String) -> Result<(), AppError> {
+    let account = crate::server::auth::require(Role::Operator)?;
+    let pool = crate::server::context::pool()?;
+    let on = match on.as_str() {
+        "true" => true,
+        "false" => false,
+        other => {
+            return Err(AppError::invalid(
+                "on",
+                format!("{other:?}: expected \"true\" or \"false\""),
+            ))
+        }
+    };
+    crate::store::progress::set_tasks_done_with_phase(&pool, &name, on, &account.email).await?;
     leptos_axum::redirect(&format!("/m/{name}/notion"));
     Ok(())
 }

@@ -12,7 +12,7 @@ use leptos::prelude::*;
 #[cfg(feature = "ssr")]
 use crate::model::account::Role;
 
-use crate::model::plan::{DiffLine, PlanForm, PlanVersion};
+use crate::model::plan::{DiffLine, PlanConflictView, PlanForm, PlanVersion};
 use crate::model::AppError;
 
 /// Saves the posted plan on top of `base_revision`; returns the new
@@ -94,4 +94,70 @@ pub async fn restore_plan(
     let account = crate::server::auth::require(Role::Operator)?;
     let pool = crate::server::context::pool()?;
     Ok(crate::store::plans::restore(&pool, &name, revision, base_revision, &account.email).await?)
+}
+
+/// The plan's open conflict with its Notion page (changed on both sides
+/// since the last sync), if any.
+#[server]
+pub async fn get_plan_conflict(name: String) -> Result<Option<PlanConflictView>, AppError> {
+    crate::server::auth::require(Role::Viewer)?;
+    let pool = crate::server::context::pool()?;
+    Ok(crate::store::plan_sync::open_conflict(&pool, &name)
+        .await?
+        .map(|c| PlanConflictView {
+            id: c.id,
+            switchyard: c.board_plan.0,
+            switchyard_revision: c.board_revision,
+            switchyard_by: c.board_by,
+            switchyard_at: c.board_at,
+            notion: c.notion_plan.0,
+            notion_by: c.notion_by,
+            notion_at: c.notion_at,
+        }))
+}
+
+/// Resolves the plan's conflict: `keep` is `switchyard` (written to Notion
+/// next), `notion` (saved as a new revision next) or `merged` (`body`, the
+/// merged text, saved on top of `base_revision` with the phases as they are
+/// in Switchyard, then written to Notion). A plain form; redirects back to
+/// the plan.
+#[server]
+pub async fn resolve_plan_conflict(
+    name: String,
+    conflict: i64,
+    keep: String,
+    #[server(default)] base_revision: Option<i32>,
+    #[server(default)] body: Option<String>,
+) -> Result<(), AppError> {
+    use crate::store::plan_sync::Resolution;
+    let account = crate::server::auth::require(Role::Operator)?;
+    let pool = crate::server::context::pool()?;
+    let resolution = match keep.as_str() {
+        "switchyard" => Resolution::Switchyard,
+        "notion" => Resolution::Notion,
+        "merged" => {
+            let (Some(base_revision), Some(body)) = (base_revision, body) else {
+                return Err(AppError::invalid(
+                    "body",
+                    "a merge needs the merged text and the revision it was typed on",
+                ));
+            };
+            let plan = crate::store::migrations::plan(&pool, &name).await?;
+            let mut edit = crate::store::plan_sync::edit_of(&plan);
+            edit.body_markdown = body.replace("\r\n", "\n");
+            Resolution::Merged {
+                base_revision,
+                edit,
+            }
+        }
+        other => {
+            return Err(AppError::invalid(
+                "keep",
+                format!("{other:?}: keep \"switchyard\", \"notion\" or \"merged\""),
+            ))
+        }
+    };
+    crate::store::plan_sync::resolve(&pool, &name, conflict, resolution, &account.email).await?;
+    leptos_axum::redirect(&format!("/m/{name}/plan"));
+    Ok(())
 }

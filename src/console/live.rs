@@ -160,9 +160,17 @@ fn updates(
         if !feed.first {
             // Wait for an event of this migration, then coalesce a burst
             // (progress ticks) into one update. An account event first
-            // checks that the feed's session still holds.
+            // checks that the feed's session still holds, and so does a
+            // quiet `SESSION_RECHECK` (a session expires without an event).
             loop {
-                match feed.rx.recv().await {
+                let woken = tokio::time::timeout(SESSION_RECHECK, feed.rx.recv()).await;
+                let Ok(woken) = woken else {
+                    if !session_holds(&feed).await {
+                        return None;
+                    }
+                    continue;
+                };
+                match woken {
                     Ok(Wake::Migration(m)) if m == feed.id => break,
                     Ok(Wake::Accounts) => {
                         if !session_holds(&feed).await {
@@ -226,6 +234,11 @@ async fn shared_live(
 /// How often an open share feed checks its link when nothing happens (an
 /// expiry wakes no one; a revocation is an event and is seen at once).
 const SHARE_RECHECK: Duration = Duration::from_secs(30);
+
+/// How long a console feed goes without checking its session when nothing
+/// else makes it look: a session that expires (idle or absolute) ends its
+/// feeds within this.
+const SESSION_RECHECK: Duration = Duration::from_secs(30);
 
 /// `GET /s/{token}/live`: a share link's live feed: its page's moving parts
 /// (`SharedLive`, no emails) now, then after every event of its migration,

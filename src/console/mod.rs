@@ -257,14 +257,42 @@ impl Console {
 
     /// Loads the migration's recipe and builds an engine for it.
     pub async fn engine_for(&self, name: &str, actor: &str) -> Result<Engine, ConsoleError> {
-        let path = stored::recipe_path(&self.pool, name)
+        let (hash, path) = stored::recipe_source(&self.pool, name)
             .await
             .map_err(|e| match e {
                 StoreError::NotFound(_) => ConsoleError::NotFound(name.to_string()),
                 other => ConsoleError::Store(other),
             })?;
-        let (recipe, _) = self.recipe_at(name, path)?;
+        let (recipe, _) = self.recipe_of(name, hash, path).await?;
         Ok(self.engine(recipe, actor))
+    }
+
+    /// The recipe migration `name` runs until phase 1 pins one, with its
+    /// SHA-256: the newest version stored in our database (`stored_hash`:
+    /// its hash, so a cached parse is reused), else the file at `path` of
+    /// a migration attached to one before recipes were stored.
+    async fn recipe_of(
+        &self,
+        name: &str,
+        stored_hash: Option<String>,
+        path: Option<String>,
+    ) -> Result<(Recipe, String), ConsoleError> {
+        let Some(hash) = stored_hash else {
+            return self.recipe_at(name, path);
+        };
+        let key = format!("stored:{name}");
+        {
+            let cache = self.recipes.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(known) = cache.get(&key).filter(|r| r.1 == hash) {
+                return Ok((known.0.clone(), known.1.clone()));
+            }
+        }
+        let latest = crate::store::recipes::latest(&self.pool, name)
+            .await?
+            .ok_or_else(|| {
+                ConsoleError::Recipe("no recipe is attached to this migration".into())
+            })?;
+        self.parse_recipe(&key, latest.body)
     }
 
     /// The recipe of migration `name` in the file at `path` (None: no recipe
@@ -309,7 +337,10 @@ async fn view(console: &Console, name: &str) -> Result<ConsoleView, ConsoleError
             .ok_or_else(|| ConsoleError::NotFound(name.to_string()))
     };
     let mut snap = snapshot().await?;
-    let (recipe, file_hash) = match console.recipe_at(name, snap.recipe_path.take()) {
+    let loaded = console
+        .recipe_of(name, snap.recipe_hash.take(), snap.recipe_path.take())
+        .await;
+    let (recipe, file_hash) = match loaded {
         Ok(loaded) => loaded,
         Err(ConsoleError::Recipe(message)) => return Ok(read_only_view(name, snap, message)),
         Err(e) => return Err(e),

@@ -29,6 +29,10 @@ pub mod backfill;
 #[cfg(feature = "ssr")]
 pub mod ddl;
 #[cfg(feature = "ssr")]
+pub mod discover;
+#[cfg(feature = "ssr")]
+pub mod draft;
+#[cfg(feature = "ssr")]
 pub mod health;
 #[cfg(feature = "ssr")]
 pub mod ident;

@@ -879,6 +879,108 @@ fn check_default_allowed(
     }
 }
 
+/// The line (1-based) of `text` where the field an error names is written
+/// (`targets[1].columns[0].type`, `source.table`, `line 7` for a syntax
+/// error): the key's own line, else its table's header, else None (a
+/// required field that is missing from the whole file).
+pub fn line_of(text: &str, field: &str) -> Option<usize> {
+    if let Some(n) = field.strip_prefix("line ") {
+        return n.trim().parse().ok();
+    }
+    // `allowed[2]` is written on the line of `allowed`.
+    let wanted = strip_last_index(field);
+    let mut context = String::new();
+    // Per array-of-tables path (`targets`, `targets[1].columns`): entries seen.
+    let mut counts: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut best: Option<(usize, usize)> = None;
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        let here = if let Some(h) = line.strip_prefix("[[").and_then(|l| l.split("]]").next()) {
+            // `[[targets.columns]]` belongs to the latest `targets` entry.
+            let h = h.trim();
+            let (parent, leaf) = match h.rsplit_once('.') {
+                Some((p, l)) => (indexed_path(p, &counts), l),
+                None => (String::new(), h),
+            };
+            let array = if parent.is_empty() {
+                leaf.to_string()
+            } else {
+                format!("{parent}.{leaf}")
+            };
+            let n = counts.entry(array.clone()).or_insert(0);
+            context = format!("{array}[{n}]");
+            *n += 1;
+            context.clone()
+        } else if let Some(h) = line.strip_prefix('[').and_then(|l| l.split(']').next()) {
+            context = indexed_path(h.trim(), &counts);
+            context.clone()
+        } else if let Some((key, _)) = line.split_once('=') {
+            let key = key.trim().trim_matches('"');
+            if context.is_empty() {
+                key.to_string()
+            } else {
+                format!("{context}.{key}")
+            }
+        } else {
+            continue;
+        };
+        if here == wanted {
+            return Some(i + 1);
+        }
+        if wanted.starts_with(&format!("{here}.")) && best.is_none_or(|(len, _)| here.len() > len) {
+            best = Some((here.len(), i + 1));
+        }
+    }
+    best.map(|(_, line)| line)
+}
+
+/// `targets.columns` with the latest index of each array (`targets[1].columns`).
+fn indexed_path(path: &str, counts: &std::collections::HashMap<String, usize>) -> String {
+    let mut out = String::new();
+    for part in path.split('.') {
+        if !out.is_empty() {
+            out.push('.');
+        }
+        out.push_str(part);
+        if let Some(n) = counts.get(&out).filter(|n| **n > 0) {
+            out = format!("{out}[{}]", n - 1);
+        }
+    }
+    out
+}
+
+fn strip_last_index(field: &str) -> &str {
+    match field
+        .strip_suffix(']')
+        .and_then(|f| f.rfind('[').map(|i| &f[..i]))
+    {
+        Some(stripped) if !stripped.ends_with(']') => stripped,
+        _ => field,
+    }
+}
+
+#[cfg(test)]
+mod line_tests {
+    use super::line_of;
+
+    const TEXT: &str = "name = \"x\"\n[source]\ntable = \"t\"\n\n[[targets]]\ntable = \"a\"\n[[targets.columns]]\nname = \"c\"\n[[targets]]\ntable = \"b\"\n[[targets.columns]]\nname = \"d\"\n[[targets.columns]]\nname = \"e\"\ntype = \"nope\"\nallowed = [\"a\", \"a\"]\n";
+
+    #[test]
+    fn errors_point_at_their_line() {
+        assert_eq!(line_of(TEXT, "name"), Some(1));
+        assert_eq!(line_of(TEXT, "source.table"), Some(3));
+        assert_eq!(line_of(TEXT, "targets[0].table"), Some(6));
+        assert_eq!(line_of(TEXT, "targets[1].table"), Some(10));
+        assert_eq!(line_of(TEXT, "targets[1].columns[1].type"), Some(15));
+        assert_eq!(line_of(TEXT, "targets[1].columns[1].allowed[1]"), Some(16));
+        // Missing key: its table's header.
+        assert_eq!(line_of(TEXT, "targets[1].columns[0].type"), Some(11));
+        assert_eq!(line_of(TEXT, "source.key"), Some(2));
+        assert_eq!(line_of(TEXT, "line 7"), Some(7));
+        assert_eq!(line_of(TEXT, "soak_hours"), None);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

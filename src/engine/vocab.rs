@@ -484,6 +484,29 @@ pub enum Event {
         field: String,
         kept: String,
     },
+    /// The plan was changed in Switchyard (as revision `revision`) and in
+    /// Notion since the last sync: nothing written until an operator
+    /// keeps one side.
+    PlanConflict {
+        revision: i32,
+    },
+    /// An operator resolved the plan's conflict (`kept`: switchyard, notion
+    /// or merged).
+    PlanConflictResolved {
+        kept: String,
+    },
+    /// An operator turned moving a phase's tasks to Done when the phase
+    /// finishes on or off.
+    ProgressSetting {
+        tasks_done_with_phase: bool,
+    },
+    /// A new version of the migration's recipe was saved (from the
+    /// browser, the CLI, an import or the seed).
+    RecipeSaved {
+        version: i32,
+        hash: String,
+        origin: String,
+    },
     /// A kind this version does not know (written by a newer one), or a
     /// payload it cannot read: shown by its kind, never dropped.
     #[serde(skip)]
@@ -505,7 +528,7 @@ pub enum AccountChange {
 
 impl Event {
     /// Every kind this version writes, as stored in `switchyard.events.kind`.
-    pub const KINDS: [&'static str; 38] = [
+    pub const KINDS: [&'static str; 42] = [
         kind::PHASE_STATE,
         kind::ROLLBACK_STARTED,
         kind::PROGRESS,
@@ -544,6 +567,10 @@ impl Event {
         kind::TASK_SYNCED,
         kind::TASK_CONFLICT,
         kind::TASK_CONFLICT_RESOLVED,
+        kind::PLAN_CONFLICT,
+        kind::PLAN_CONFLICT_RESOLVED,
+        kind::PROGRESS_SETTING,
+        kind::RECIPE_SAVED,
     ];
 
     /// Progress ticks: many, shown as a chart and a bar, not in the log.
@@ -590,6 +617,10 @@ impl Event {
             Event::TaskSynced { .. } => kind::TASK_SYNCED,
             Event::TaskConflict { .. } => kind::TASK_CONFLICT,
             Event::TaskConflictResolved { .. } => kind::TASK_CONFLICT_RESOLVED,
+            Event::PlanConflict { .. } => kind::PLAN_CONFLICT,
+            Event::PlanConflictResolved { .. } => kind::PLAN_CONFLICT_RESOLVED,
+            Event::ProgressSetting { .. } => kind::PROGRESS_SETTING,
+            Event::RecipeSaved { .. } => kind::RECIPE_SAVED,
             Event::Other { kind } => kind,
         }
     }
@@ -732,6 +763,27 @@ impl Event {
             Event::TaskConflictResolved { task, field, kept } => {
                 format!("task {task}: {field} conflict resolved, {kept} side kept")
             }
+            Event::PlanConflict { revision } => format!(
+                "plan changed in Switchyard (revision {revision}) and in Notion; held until resolved"
+            ),
+            Event::PlanConflictResolved { kept } => match kept.as_str() {
+                "merged" => "plan conflict resolved with a merge".into(),
+                side => format!("plan conflict resolved, {side} side kept"),
+            },
+            Event::ProgressSetting {
+                tasks_done_with_phase,
+            } => format!(
+                "tasks move to Done when their phase finishes: {}",
+                if *tasks_done_with_phase { "on" } else { "off" }
+            ),
+            Event::RecipeSaved {
+                version,
+                hash,
+                origin,
+            } => format!(
+                "recipe version {version} saved ({origin}, sha256 {})",
+                short(hash)
+            ),
             Event::Other { kind } => kind.replace('_', " "),
         }
     }
@@ -778,6 +830,10 @@ pub mod kind {
     pub const TASK_SYNCED: &str = "task_synced";
     pub const TASK_CONFLICT: &str = "task_conflict";
     pub const TASK_CONFLICT_RESOLVED: &str = "task_conflict_resolved";
+    pub const PLAN_CONFLICT: &str = "plan_conflict";
+    pub const PLAN_CONFLICT_RESOLVED: &str = "plan_conflict_resolved";
+    pub const PROGRESS_SETTING: &str = "progress_setting";
+    pub const RECIPE_SAVED: &str = "recipe_saved";
 }
 
 fn short(hash: &str) -> &str {
@@ -918,6 +974,18 @@ mod tests {
                 task: 2,
                 field: "status".into(),
                 kept: "notion".into(),
+            },
+            Event::PlanConflict { revision: 3 },
+            Event::PlanConflictResolved {
+                kept: "merged".into(),
+            },
+            Event::ProgressSetting {
+                tasks_done_with_phase: true,
+            },
+            Event::RecipeSaved {
+                version: 2,
+                hash: "ab".repeat(32),
+                origin: "web".into(),
             },
         ];
         for e in events {

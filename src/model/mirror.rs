@@ -25,6 +25,9 @@ pub struct RefreshPreview {
     /// The stored fetch the diff is against (microseconds since the epoch);
     /// applying is refused if the spec was replaced since.
     pub base: i64,
+    /// The fingerprint of Notion's page as previewed; applying is refused
+    /// if the page changed since (`notion::specs::fingerprint`).
+    pub fingerprint: String,
 }
 
 /// An earlier version of a spec.
@@ -67,6 +70,8 @@ pub struct MirrorView {
     pub outbox: Vec<OutboxItemView>,
     /// The task database, when one is connected.
     pub tasks: Option<TaskLinkView>,
+    /// Move a phase's tasks to Done when the phase finishes.
+    pub tasks_done_with_phase: bool,
 }
 
 /// A task field mirrored to a property of the team's task data source

@@ -11,6 +11,7 @@ pub mod notion;
 pub mod plan;
 pub mod share;
 pub mod time;
+pub mod wizard;
 
 pub use error::AppError;
 pub use migration::*;

@@ -43,6 +43,23 @@ pub struct PlanVersion {
     pub plan: PlanEdit,
 }
 
+/// The plan changed in Switchyard and in Notion since the last sync: both
+/// versions as found, who changed each and when. Nothing is written on
+/// either side until an operator keeps one (or saves a merge).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlanConflictView {
+    pub id: i64,
+    pub switchyard: PlanEdit,
+    pub switchyard_revision: i32,
+    pub switchyard_by: String,
+    #[serde(with = "crate::model::time")]
+    pub switchyard_at: DateTime<Utc>,
+    pub notion: PlanEdit,
+    pub notion_by: String,
+    #[serde(with = "crate::model::time")]
+    pub notion_at: DateTime<Utc>,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DiffKind {
     Same,

@@ -175,6 +175,25 @@ pub fn fit(blocks: Vec<Value>) -> Vec<Value> {
     blocks.into_iter().flat_map(fit_one).collect()
 }
 
+/// Rich text split into items of at most 2000 characters, for a place that
+/// cannot be continued in another block (a caption, a table cell): past
+/// 100 items, what is cut is said in the last one rather than lost unseen.
+fn fit_capped(items: &[Value]) -> Vec<Value> {
+    let mut fitted = split_rich_text(items);
+    if fitted.len() > MAX_ARRAY {
+        let cut: usize = fitted[MAX_ARRAY - 1..]
+            .iter()
+            .filter_map(|item| item.pointer("/text/content").and_then(Value::as_str))
+            .map(|text| text.chars().count())
+            .sum();
+        fitted.truncate(MAX_ARRAY - 1);
+        fitted.push(json!({ "type": "text", "text": { "content": format!(
+            "… ({cut} more characters not sent: Notion holds at most {MAX_ARRAY} text items here)"
+        ) } }));
+    }
+    fitted
+}
+
 fn fit_one(mut block: Value) -> Vec<Value> {
     let children = fit(take_children(&mut block));
     let Some(kind) = kind_of(&block).map(str::to_string) else {
@@ -183,16 +202,12 @@ fn fit_one(mut block: Value) -> Vec<Value> {
     let mut overflow: Vec<Vec<Value>> = Vec::new();
     if let Some(body) = block.get_mut(&kind).and_then(Value::as_object_mut) {
         if let Some(Value::Array(items)) = body.get_mut("caption") {
-            let mut fitted = split_rich_text(items);
-            fitted.truncate(MAX_ARRAY);
-            *items = fitted;
+            *items = fit_capped(items);
         }
         if let Some(Value::Array(cells)) = body.get_mut("cells") {
             for cell in cells.iter_mut() {
                 if let Value::Array(items) = cell {
-                    let mut fitted = split_rich_text(items);
-                    fitted.truncate(MAX_ARRAY);
-                    *items = fitted;
+                    *items = fit_capped(items);
                 }
             }
         }
@@ -292,6 +307,24 @@ pub fn paragraph(text: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A caption cannot continue in another block: past 100 items, the
+    /// last one says how much was not sent, instead of a silent cut.
+    #[test]
+    fn an_overlong_caption_says_what_was_cut() {
+        let caption: Vec<Value> = (0..105)
+            .map(|i| json!({ "type": "text", "text": { "content": format!("{i:03}") } }))
+            .collect();
+        let image = json!({ "object": "block", "type": "image",
+            "image": { "type": "external", "external": { "url": "https://example.com/a.png" },
+                       "caption": caption } });
+        let fitted = fit(vec![image]);
+        let items = fitted[0]["image"]["caption"].as_array().expect("caption");
+        assert_eq!(items.len(), MAX_ARRAY);
+        assert_eq!(items[98]["text"]["content"], "098");
+        let last = items[99]["text"]["content"].as_str().expect("text");
+        assert!(last.contains("18 more characters not sent"), "{last}");
+    }
 
     #[test]
     fn long_text_is_split_into_items_of_2000() {

@@ -565,10 +565,14 @@ impl NotionClient {
                     detail: e.to_string(),
                 },
             };
+            // 429, 409 and 529 say nothing was done. A 503 may come after
+            // Notion's 60-second limit with the work done, as a 500, 502
+            // or 504 may: a request that creates something is not sent
+            // again blindly (the caller looks for what it made first).
             let retry = match &failure {
                 Failure::Api(e) => match e.status {
-                    429 | 409 | 503 | 529 => true,
-                    500 | 502 | 504 => safety == Safety::Idempotent,
+                    429 | 409 | 529 => true,
+                    500 | 502 | 503 | 504 => safety == Safety::Idempotent,
                     _ => false,
                 },
                 Failure::Transport { sent, .. } => !sent || safety == Safety::Idempotent,
@@ -596,7 +600,8 @@ impl NotionClient {
     fn give_up(&self, failure: Failure, safety: Safety, what: String) -> NotionError {
         match failure {
             Failure::Api(e)
-                if safety == Safety::CreatesSomething && matches!(e.status, 500 | 502 | 504) =>
+                if safety == Safety::CreatesSomething
+                    && matches!(e.status, 500 | 502 | 503 | 504) =>
             {
                 NotionError::Ambiguous {
                     what,
@@ -694,7 +699,9 @@ fn fit_properties(mut properties: Value) -> Result<Value, NotionError> {
                 if let Value::Array(items) = field {
                     if items.len() > MAX_ARRAY {
                         return Err(NotionError::TooLarge(format!(
-                            "the property {name:?} has {} {} items; Notion takes at most                              {MAX_ARRAY} in one property value, and a property is always                              sent whole (a second request would replace it, not add to it)",
+                            "the property {name:?} has {} {} items; Notion takes at most \
+                             {MAX_ARRAY} in one property value, and a property is always \
+                             sent whole (a second request would replace it, not add to it)",
                             items.len(),
                             key.replace('_', " "),
                         )));

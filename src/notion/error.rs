@@ -25,6 +25,8 @@ pub enum ApiCode {
     ServiceUnavailable,
     DatabaseConnectionUnavailable,
     GatewayTimeout,
+    /// 529: Notion is overloaded; nothing was done.
+    ServiceOverload,
     Other(String),
 }
 
@@ -47,6 +49,7 @@ impl ApiCode {
             "service_unavailable" => Self::ServiceUnavailable,
             "database_connection_unavailable" => Self::DatabaseConnectionUnavailable,
             "gateway_timeout" => Self::GatewayTimeout,
+            "service_overload" => Self::ServiceOverload,
             other => Self::Other(other.to_string()),
         }
     }
@@ -69,6 +72,7 @@ impl ApiCode {
             Self::ServiceUnavailable => "service_unavailable",
             Self::DatabaseConnectionUnavailable => "database_connection_unavailable",
             Self::GatewayTimeout => "gateway_timeout",
+            Self::ServiceOverload => "service_overload",
             Self::Other(code) => code,
         }
     }
@@ -111,7 +115,8 @@ impl ApiError {
                 .to_string(),
             ApiCode::RestrictedResource => format!(
                 "the integration may not do this: give it the capability it needs \
-                 (read, update or insert content) in its settings in Notion ({})",
+                 (read, update or insert content, or read user information including \
+                 email addresses) in its settings in Notion ({})",
                 self.message
             ),
             ApiCode::ObjectNotFound => {
@@ -133,7 +138,8 @@ impl ApiError {
             | ApiCode::BadGateway
             | ApiCode::ServiceUnavailable
             | ApiCode::DatabaseConnectionUnavailable
-            | ApiCode::GatewayTimeout => format!(
+            | ApiCode::GatewayTimeout
+            | ApiCode::ServiceOverload => format!(
                 "Notion is unavailable right now ({} {}); try again later",
                 self.status,
                 self.code.as_str()
@@ -201,16 +207,22 @@ impl NotionError {
     /// Worth trying again later (as opposed to needing someone to act).
     pub fn is_transient(&self) -> bool {
         match self {
-            NotionError::Api(e) => matches!(
-                e.code,
-                ApiCode::RateLimited
-                    | ApiCode::ConflictError
-                    | ApiCode::InternalServerError
-                    | ApiCode::BadGateway
-                    | ApiCode::ServiceUnavailable
-                    | ApiCode::DatabaseConnectionUnavailable
-                    | ApiCode::GatewayTimeout
-            ),
+            // By code, and by status for a code this version does not know
+            // (Notion adds codes; a 5xx or a 429 passes whatever it is called).
+            NotionError::Api(e) => {
+                matches!(
+                    e.code,
+                    ApiCode::RateLimited
+                        | ApiCode::ConflictError
+                        | ApiCode::InternalServerError
+                        | ApiCode::BadGateway
+                        | ApiCode::ServiceUnavailable
+                        | ApiCode::DatabaseConnectionUnavailable
+                        | ApiCode::GatewayTimeout
+                        | ApiCode::ServiceOverload
+                ) || e.status == 429
+                    || e.status >= 500
+            }
             NotionError::Timeout(_) | NotionError::Network { .. } => true,
             NotionError::Ambiguous { .. } => true,
             NotionError::NotConnected | NotionError::Decode { .. } | NotionError::TooLarge(_) => {
@@ -284,6 +296,7 @@ mod tests {
             "validation_error",
             "rate_limited",
             "object_not_found",
+            "service_overload",
             "new_code",
         ] {
             assert_eq!(ApiCode::parse(code).as_str(), code);
@@ -292,6 +305,13 @@ mod tests {
         assert!(api(409, "conflict_error").is_transient());
         assert!(!api(404, "object_not_found").is_transient());
         assert!(!api(400, "validation_error").is_transient());
+        // 529's own code, and a 5xx under a code this version does not know.
+        assert!(api(529, "service_overload").is_transient());
+        assert!(api(503, "some_new_outage").is_transient());
+        assert!(!api(400, "some_new_refusal").is_transient());
+        assert!(api(529, "service_overload")
+            .to_string()
+            .contains("try again later"));
         assert_eq!(ApiCode::for_status(529), ApiCode::ServiceUnavailable);
     }
 }

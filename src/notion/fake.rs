@@ -41,6 +41,10 @@ pub enum Fault {
     /// Answer this status (500, 502, 503, 504, 529, 409…) with Notion's
     /// error body; nothing is done.
     Status { status: u16 },
+    /// Do the work, then answer this status with Notion's error body: what
+    /// a 503 after Notion's 60-second limit, or a 500/502/504 on the way
+    /// back, can be.
+    StatusAfterWork { status: u16 },
     /// Wait this long before answering (past the client's timeout);
     /// with `apply`, the work is done first.
     Hang {
@@ -1105,6 +1109,11 @@ async fn gate(
                     let (code, message) = status_code_name(status);
                     error(status, code, message)
                 }
+                Some(Fault::StatusAfterWork { status }) => {
+                    let _ = next.run(request).await;
+                    let (code, message) = status_code_name(status);
+                    error(status, code, message)
+                }
                 Some(Fault::Hang { millis, apply }) => {
                     let answer = if apply {
                         Some(next.run(request).await)
@@ -1479,9 +1488,10 @@ async fn update_page(State(fake): State<FakeNotion>, Path(id): Path<String>, bod
         if body.get("archived").is_some() {
             return Err(validation("body failed validation: body.archived should be not present, instead was `true`. Use in_trash."));
         }
-        if let Some(trash) = body.get("in_trash").and_then(Value::as_bool) {
-            node.in_trash = trash;
-        }
+        // As Notion: a refused update changes nothing (the page is put
+        // back as it was if a property is refused halfway).
+        let before = node.clone();
+        let trash = body.get("in_trash").and_then(Value::as_bool);
         if let Some(props) = body.get("properties").and_then(Value::as_object) {
             check_properties(props)?;
             for (name, value) in props {
@@ -1490,7 +1500,13 @@ async fn update_page(State(fake): State<FakeNotion>, Path(id): Path<String>, bod
                         .map_err(validation)?;
                 }
             }
-            set_properties(&mut w, &id, props).map_err(validation)?;
+            if let Err(refused) = set_properties(&mut w, &id, props) {
+                w.nodes.insert(id.clone(), before);
+                return Err(validation(refused));
+            }
+        }
+        if let (Some(trash), Some(node)) = (trash, w.nodes.get_mut(&id)) {
+            node.in_trash = trash;
         }
         touch(&mut w, &id, &bot_id());
         let node = w

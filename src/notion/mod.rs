@@ -12,10 +12,13 @@ pub mod client;
 pub mod error;
 pub mod fake;
 pub mod outbox;
+pub mod plan_sync;
+pub mod progress;
 pub mod publish;
 pub mod specs;
 pub mod task_sync;
 pub mod tasks;
+pub mod webhook;
 pub mod wire;
 
 pub use client::{NotionClient, Settings, NOTION_VERSION};

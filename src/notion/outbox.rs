@@ -1,6 +1,7 @@
 //! The outbox worker: drains `switchyard.notion_outbox` one item at a time
-//! (any number of app instances may run one: an item is leased to one
-//! worker, see `store::outbox::claim`), retries with backoff what may
+//! (every app instance runs one; one sends at a time, holding
+//! `store::outbox::sender_lock`, and an item is leased to the worker that
+//! claimed it, renewed while it sends), retries with backoff what may
 //! succeed later, and records what each item created in the transaction
 //! that marks it done.
 //!
@@ -24,9 +25,10 @@ use crate::store::StoreError;
 
 #[derive(Clone, Debug)]
 pub struct WorkerSettings {
-    /// How long a claimed item is held: longer than any one delivery can
-    /// take (the client's retries included), or another worker may start
-    /// on it while this one still sends.
+    /// How long a claimed item is held without word from its worker. The
+    /// worker renews it every third of this while it delivers (a delivery
+    /// has no time limit: `Retry-After` alone may ask for an hour), and
+    /// stops sending the moment a renewal finds the item taken over.
     pub lease: Duration,
     /// Attempts before an item is left for an operator (`failed`).
     pub max_attempts: i32,
@@ -76,7 +78,9 @@ pub enum Turn {
 
 /// What a delivery did, for the transaction that marks it done.
 enum Done {
-    Plan(crate::domain::notion_id::NotionId),
+    /// The plan's page, and both sides' hashes as published (None when
+    /// the page could not be read back: the first sync then compares).
+    Plan(crate::domain::notion_id::NotionId, Option<(String, String)>),
     TaskPage(task_sync::Created),
     /// Sent; nothing more to record.
     Sent,
@@ -109,17 +113,46 @@ impl OutboxWorker {
         }
     }
 
-    /// Claims the next due item and delivers it.
+    /// Claims the next due item and delivers it, as the one sender of all
+    /// instances (`Idle` when nothing is due, or another instance sends).
     pub async fn turn(&self) -> Result<Turn, WorkerError> {
+        if !stored::any_due(&self.pool).await? {
+            return Ok(Turn::Idle);
+        }
+        let Some(sender) = stored::sender_lock(&self.pool).await? else {
+            return Ok(Turn::Idle);
+        };
+        let turn = self.send_one().await;
+        stored::release_sender(sender).await;
+        turn
+    }
+
+    async fn send_one(&self) -> Result<Turn, WorkerError> {
         let Some(item) = stored::claim(&self.pool, self.settings.lease).await? else {
             return Ok(Turn::Idle);
         };
-        let outcome = self.deliver(&item).await;
+        // The delivery runs while the lease is kept; if the lease is lost
+        // (another worker took the item after this one went quiet), the
+        // delivery is dropped where it stands: the item's next attempt
+        // looks for what this one may have made before making anything.
+        let outcome = tokio::select! {
+            outcome = self.deliver(&item) => outcome,
+            () = self.keep_lease(&item) => {
+                tracing::warn!(item = item.id, "outbox: lease lost while delivering; stopped");
+                return Ok(Turn::LostLease { item: item.id });
+            }
+        };
         match outcome {
             Ok(done) => {
                 let (recorded, page) = match done {
-                    Done::Plan(page) => (
-                        stored::complete_plan_publication(&self.pool, &item, page.as_str()).await?,
+                    Done::Plan(page, hashes) => (
+                        stored::complete_plan_publication(
+                            &self.pool,
+                            &item,
+                            page.as_str(),
+                            hashes.as_ref().map(|(b, n)| (b.as_str(), n.as_str())),
+                        )
+                        .await?,
                         page.to_string(),
                     ),
                     Done::TaskPage(c) => (
@@ -167,6 +200,27 @@ impl OutboxWorker {
         }
     }
 
+    /// Renews `item`'s lease every third of its length; returns only when
+    /// the lease is lost: taken over, or not renewed for two thirds of its
+    /// length (the database out of reach: another worker may have it).
+    async fn keep_lease(&self, item: &OutboxItem) {
+        let every = (self.settings.lease / 3).max(Duration::from_millis(10));
+        let mut renewed = tokio::time::Instant::now();
+        loop {
+            tokio::time::sleep(every).await;
+            match stored::renew_lease(&self.pool, item, self.settings.lease).await {
+                Ok(true) => renewed = tokio::time::Instant::now(),
+                Ok(false) => return,
+                Err(e) => {
+                    tracing::warn!(item = item.id, error = %e, "outbox: renewing the lease failed");
+                    if renewed.elapsed() >= every * 2 {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
     fn delay(&self, attempts: i32) -> chrono::Duration {
         let factor = 2u32.saturating_pow(attempts.saturating_sub(1).clamp(0, 16) as u32);
         let delay = self
@@ -184,9 +238,25 @@ impl OutboxWorker {
         match OutboxKind::parse(&item.kind) {
             Some(OutboxKind::PublishPlan) => {
                 let payload: PublishPlan = payload_of(item)?;
-                Ok(Done::Plan(
-                    publish::deliver(&self.client, &payload, look_first).await?,
-                ))
+                let page = publish::deliver(&self.client, &payload, look_first).await?;
+                // The page as created is Notion's side as first synced.
+                let hashes = match (
+                    &payload.board_hash,
+                    self.client.all_block_children(&page).await,
+                ) {
+                    (Some(board), Ok(children)) => Some((
+                        board.clone(),
+                        crate::store::plan_sync::fingerprint(&super::plan_sync::parse_page(
+                            &children,
+                        )),
+                    )),
+                    (_, Err(e)) => {
+                        tracing::warn!(error = %e, "plan published; its page could not be read back");
+                        None
+                    }
+                    (None, _) => None,
+                };
+                Ok(Done::Plan(page, hashes))
             }
             Some(OutboxKind::CreateTaskPage) => {
                 let payload: CreateTaskPage = payload_of(item)?;
@@ -213,6 +283,10 @@ impl OutboxWorker {
             Some(OutboxKind::TrashTaskPage) => {
                 let payload: TrashTaskPage = payload_of(item)?;
                 task_sync::deliver_trash(&self.client, &payload.page).await?;
+                Ok(Done::Sent)
+            }
+            Some(OutboxKind::SyncPlan) => {
+                super::plan_sync::sync(&self.pool, &self.client, &item.migration_name).await?;
                 Ok(Done::Sent)
             }
             None => Err(undecodable(item, &format!("unknown kind {:?}", item.kind)).into()),

@@ -1,6 +1,8 @@
 //! "Publish plan to Notion": the page the team would have written by hand
-//! (the phases in order, each with its owner, what it depends on and its
-//! state, then the plan's text), queued in the outbox, and delivered
+//! (the phases in order, each with its description, owner, what it depends
+//! on, status note and blockers, then the plan's text under "Plan"; the
+//! phases' state goes in the progress block, `notion::progress`), queued in
+//! the outbox, and delivered
 //! exactly once: the first block of the page carries the outbox item's
 //! marker, so a page created by an attempt whose answer was lost (or whose
 //! app was killed before recording it) is found again rather than created
@@ -28,6 +30,10 @@ pub struct PublishPlan {
     pub marker: String,
     /// The page's content, as Notion takes blocks.
     pub content: Vec<Value>,
+    /// The plan's content as published (`store::plan_sync::fingerprint`):
+    /// the Switchyard side as first synced.
+    #[serde(default)]
+    pub board_hash: Option<String>,
 }
 
 /// Queues the publication of migration `name`'s plan as it is now, under
@@ -63,6 +69,9 @@ pub async fn queue(
             title: plan.title.clone(),
             content: plan_content(name, &marker, &plan),
             marker: marker.clone(),
+            board_hash: Some(crate::store::plan_sync::fingerprint(
+                &crate::store::plan_sync::edit_of(&plan),
+            )),
         };
         serde_json::to_value(payload).map_err(|e| StoreError::Corrupt {
             what: "the plan's Notion page".into(),
@@ -72,9 +81,12 @@ pub async fn queue(
     .await
 }
 
+/// The first words of the marker line (the page's first block).
+pub const MARKER_PREFIX: &str = "Published from Switchyard";
+
 /// The marker line's text.
 pub fn marker_text(migration: &str, marker: &str) -> String {
-    format!("Published from Switchyard (migration {migration}). Ref: {marker}")
+    format!("{MARKER_PREFIX} (migration {migration}). Ref: {marker}")
 }
 
 /// The plan as a Notion page's content.
@@ -120,7 +132,6 @@ pub fn plan_content(migration: &str, marker: &str, plan: &PlanView) -> Vec<Value
             phase.owner.as_deref().unwrap_or("unassigned")
         )));
         out.push(bullet(&format!("Depends on: {depends}")));
-        out.push(bullet(&format!("State: {}", phase.state.label())));
         if !phase.status_note.is_empty() {
             out.push(bullet(&format!("Status: {}", phase.status_note)));
         }
@@ -128,11 +139,10 @@ pub fn plan_content(migration: &str, marker: &str, plan: &PlanView) -> Vec<Value
             out.push(bullet(&format!("Blockers: {}", phase.blockers)));
         }
     }
+    // Always there, so text written under it in Notion is the plan's.
+    out.push(heading(2, "Plan"));
     let body = crate::domain::markdown::to_blocks(&plan.body_markdown);
-    if !body.is_empty() {
-        out.push(heading(2, "Plan"));
-        out.extend(body.iter().filter_map(blocks::to_request));
-    }
+    out.extend(body.iter().filter_map(blocks::to_request));
     out
 }
 
@@ -160,12 +170,8 @@ pub async fn deliver(
     if look_first {
         if let Some(page) = find_published(client, item).await? {
             let expected = blocks::fit(item.content.clone());
-            let present = client.all_block_children(&page).await?;
-            if present.len() < expected.len() {
-                client
-                    .append_blocks(&page, expected[present.len()..].to_vec(), Position::End)
-                    .await?;
-            }
+            let present = client.block_tree(&page).await?;
+            complete(client, &page, &expected, &present).await?;
             return Ok(page);
         }
     }
@@ -177,6 +183,38 @@ pub async fn deliver(
         )
         .await?;
     Ok(page.id)
+}
+
+/// Appends what an interrupted publication left out under `parent`: the
+/// blocks after the last one present, and, level by level, the children a
+/// present block is missing (the client sends nested children and long
+/// lists in later requests, so a crash can fall between them). Blocks are
+/// only ever appended in order, so what is present is a prefix of what is
+/// expected at every level.
+async fn complete(
+    client: &NotionClient,
+    parent: &NotionId,
+    expected: &[Value],
+    present: &[crate::model::notion::Block],
+) -> Result<(), NotionError> {
+    let mut pending = vec![(parent.clone(), expected.to_vec(), present.to_vec())];
+    while let Some((parent, expected, present)) = pending.pop() {
+        for (want, have) in expected.iter().zip(&present) {
+            let children = blocks::children_of(want);
+            if children.is_empty() {
+                continue;
+            }
+            if let Ok(id) = NotionId::parse(&have.id) {
+                pending.push((id, children.to_vec(), have.children.clone()));
+            }
+        }
+        if present.len() < expected.len() {
+            client
+                .append_blocks(&parent, expected[present.len()..].to_vec(), Position::End)
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 /// A child page of the parent titled as the plan whose first block holds

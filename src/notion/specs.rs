@@ -61,6 +61,20 @@ pub struct Preview {
     pub diff: SpecDiff,
     pub title: String,
     pub base: DateTime<Utc>,
+    /// The fetched page's `fingerprint`: applying is refused if Notion's
+    /// page is no longer what was shown.
+    pub fingerprint: String,
+}
+
+/// SHA-256 (hex) of a fetched page's title and blocks: two fetches of an
+/// unchanged page agree, any edit of its text or structure changes it.
+pub fn fingerprint(spec: &FetchedSpec) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(spec.title.as_bytes());
+    hash.update([0]);
+    hash.update(serde_json::to_vec(&spec.blocks).unwrap_or_default());
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 async fn linked_page(pool: &PgPool, name: &str) -> Result<(NotionId, DateTime<Utc>), SpecError> {
@@ -89,23 +103,33 @@ pub async fn preview_refresh(
     let stored_spec = crate::store::migrations::spec(pool, name).await?;
     Ok(Preview {
         diff: diff_blocks(&stored_spec.blocks, &fresh.blocks),
+        fingerprint: fingerprint(&fresh),
         title: fresh.title,
         base,
     })
 }
 
 /// Fetches the page again and replaces the stored spec with it, if the
-/// stored spec is still the fetch `base` the person looked at. Returns
-/// what changed.
+/// stored spec is still the fetch `base` the person looked at and Notion's
+/// page is still what the preview showed (`previewed`, its fingerprint):
+/// what is stored is exactly what was reviewed. Returns what changed.
 pub async fn apply_refresh(
     pool: &PgPool,
     client: &NotionClient,
     name: &str,
     base: DateTime<Utc>,
+    previewed: &str,
     actor: &str,
 ) -> Result<SpecDiff, SpecError> {
     let (page, _) = linked_page(pool, name).await?;
     let fresh = fetch(client, &page).await?;
+    if fingerprint(&fresh) != previewed {
+        return Err(SpecError::Store(crate::store::StoreError::Conflict(
+            "the page changed in Notion after the preview: preview again to see every change \
+             before replacing the spec"
+                .into(),
+        )));
+    }
     let stored_spec = crate::store::migrations::spec(pool, name).await?;
     let diff = diff_blocks(&stored_spec.blocks, &fresh.blocks);
     stored::replace(

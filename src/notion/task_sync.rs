@@ -552,8 +552,16 @@ impl Poller {
         }
     }
 
-    /// Polls every mirrored task database once.
+    /// Polls every mirrored task database once, then every published
+    /// plan's page (`plan_sync::poll`).
     pub async fn poll_once(&self) -> Result<Vec<PollReport>, MirrorError> {
+        let reports = self.poll_tasks().await?;
+        super::plan_sync::poll(&self.pool, &self.client).await?;
+        Ok(reports)
+    }
+
+    /// Polls every mirrored task database once.
+    pub async fn poll_tasks(&self) -> Result<Vec<PollReport>, MirrorError> {
         let mut out = Vec::new();
         for link in stored::mirrored_links(&self.pool).await? {
             match self.poll_link(&link).await {

@@ -44,7 +44,8 @@ pub fn router_with(
 }
 
 /// `router_with`, talking to Notion through `notion` (server functions and
-/// pages find it in their context; `Local`: local mode).
+/// pages find it in their context; `Local`: local mode). Notion's webhook
+/// events are refused (no verification token).
 pub fn router_with_notion(
     leptos_options: LeptosOptions,
     pool: PgPool,
@@ -52,6 +53,26 @@ pub fn router_with_notion(
     auth: AuthSettings,
     notion: crate::notion::Connection,
 ) -> Router {
+    router_with_webhook(leptos_options, pool, settings, auth, notion, None)
+}
+
+/// `router_with_notion`, taking Notion's webhook events signed with
+/// `webhook_token` at `POST /notion/webhook`.
+pub fn router_with_webhook(
+    leptos_options: LeptosOptions,
+    pool: PgPool,
+    settings: Settings,
+    auth: AuthSettings,
+    notion: crate::notion::Connection,
+    webhook_token: Option<String>,
+) -> Router {
+    let webhook = Router::new()
+        .route("/notion/webhook", post(crate::notion::webhook::receive))
+        .with_state(crate::notion::webhook::WebhookState {
+            pool: pool.clone(),
+            notion: notion.clone(),
+            token: webhook_token,
+        });
     let auth_state = AuthState {
         pool: pool.clone(),
         settings: std::sync::Arc::new(auth),
@@ -118,6 +139,7 @@ pub fn router_with_notion(
         .nest_service("/flags", flags)
         .nest_service("/dry-run", dry_runs)
         .merge(metrics)
+        .merge(webhook)
         .merge(shared_live)
         .route(
             super::islands_routing::path(),

@@ -168,7 +168,7 @@ fn is_public(path: &str) -> bool {
 
 /// Public paths whose answers never depend on who asks.
 fn is_anonymous_only(path: &str) -> bool {
-    matches!(path, "/metrics" | "/favicon.ico")
+    matches!(path, "/metrics" | "/favicon.ico" | "/notion/webhook")
         || path.starts_with("/pkg/")
         || path.starts_with("/flags/")
         || path == super::islands_routing::path()

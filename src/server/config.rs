@@ -38,10 +38,17 @@ pub struct Config {
     /// Between polls of mirrored task databases
     /// (`SWITCHYARD_NOTION_POLL_SECS`).
     pub notion_poll: std::time::Duration,
+    /// At most one progress write per plan page per this long
+    /// (`SWITCHYARD_NOTION_PROGRESS_SECS`).
+    pub notion_progress: std::time::Duration,
     /// How long an outbox item being sent is held by the app instance
     /// sending it (`NOTION_OUTBOX_LEASE_SECONDS`): after a crash mid-send,
     /// the item is sent again (found, not created twice) once it runs out.
     pub notion_outbox_lease: std::time::Duration,
+    /// The verification token Notion's webhook subscription signs events
+    /// with (`NOTION_WEBHOOK_VERIFICATION_TOKEN`); none: webhook events are
+    /// refused (the handshake is still taken).
+    pub notion_webhook_token: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -144,14 +151,25 @@ impl Config {
             30,
             "expected a whole number of seconds, e.g. 30",
         )?;
+        let notion_progress_secs: u64 = parse_var(
+            var,
+            "SWITCHYARD_NOTION_PROGRESS_SECS",
+            60,
+            "expected a whole number of seconds, e.g. 60",
+        )?;
         let notion_outbox_lease_seconds: u64 = parse_var(
             var,
             "NOTION_OUTBOX_LEASE_SECONDS",
             600,
             "expected a whole number of seconds, e.g. 600",
         )?;
+        let notion_webhook_token = var("NOTION_WEBHOOK_VERIFICATION_TOKEN")
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty());
         Ok(Config {
+            notion_webhook_token,
             notion_poll: std::time::Duration::from_secs(notion_poll_secs.clamp(1, 86_400)),
+            notion_progress: std::time::Duration::from_secs(notion_progress_secs.clamp(1, 86_400)),
             notion_outbox_lease: std::time::Duration::from_secs(
                 notion_outbox_lease_seconds.clamp(1, 86_400),
             ),

@@ -25,6 +25,35 @@ pub fn console() -> Result<crate::console::Console, AppError> {
     })
 }
 
+/// Marks the response being rendered as not to be kept by anyone (no-op
+/// outside a request): a page showing an error that may pass (a database
+/// outage, a Notion failure) must not be served again from a cache, ours
+/// (`server::page_cache`) or a proxy's.
+pub fn set_no_store() {
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.insert_header(
+            http::header::CACHE_CONTROL,
+            http::HeaderValue::from_static("no-store"),
+        );
+    }
+}
+
+/// Marks the response being rendered as one whose address is a secret (a
+/// share link's page, `/s/{token}`): browsers send no `Referer` from it to
+/// anything it loads or links to, and search engines do not index it.
+pub fn set_secret_address() {
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.insert_header(
+            http::header::REFERRER_POLICY,
+            http::HeaderValue::from_static("no-referrer"),
+        );
+        response.insert_header(
+            http::HeaderName::from_static("x-robots-tag"),
+            http::HeaderValue::from_static("noindex, nofollow"),
+        );
+    }
+}
+
 /// Marks the response being rendered as 404 (no-op outside a request).
 pub fn set_not_found() {
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {

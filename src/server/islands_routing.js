@@ -1,396 +1,295 @@
-let NAVIGATION = 0;
+// Switchyard's islands router: a link followed or a form submitted on one of
+// our pages fetches the next page and turns the current document into it,
+// instead of a full page load, so the islands already hydrated keep their
+// state and the wasm is not started again.
+//
+// Leptos 0.8's own router (`islands_router=true`) walks the old and the new
+// document side by side, one node at a time, and stops at the end of the
+// shorter: a page that gained rows (an account added above the audit log, a
+// new event) was left half-patched. This one compares child lists element
+// by element, recursively, so the result is always the server's page:
+// nodes are kept where they match, replaced where they do not, appended or
+// removed where the counts differ, and attributes removed when the server
+// no longer sends them.
+//
+// Islands: one with the same component and the same props is kept as it is
+// (its state, its live feed); any other is replaced by the server's and
+// hydrated. Once every new island has hydrated, `body[data-hydrated]` is set
+// again (the server's page does not carry it), so tests and people can tell
+// the buttons are live after a client-side navigation, as after a full load.
 
-window.addEventListener("click", async (ev) => {
-	const req = clickToReq(ev);
-	if(!req) {
+const ISLAND = "leptos-island";
+let navigation = 0;
+
+// Resolves once the first page's islands have hydrated (`HydrationMark`,
+// the last island of every page, sets the attribute).
+const firstHydration = new Promise((resolve) => {
+	if (document.body.hasAttribute("data-hydrated")) {
+		resolve();
 		return;
 	}
-
-	ev.preventDefault();
-	await navigateToPage(req, true);
+	const watch = new MutationObserver(() => {
+		if (document.body.hasAttribute("data-hydrated")) {
+			watch.disconnect();
+			resolve();
+		}
+	});
+	watch.observe(document.body, { attributes: true, attributeFilter: ["data-hydrated"] });
+});
+let firstHydrationDone = false;
+firstHydration.then(() => {
+	firstHydrationDone = true;
 });
 
-window.addEventListener("popstate", async (ev) => {
-	const req = new Request(window.location);
-	ev.preventDefault();
-	await navigateToPage(req, true, true);
+for (const island of document.querySelectorAll(ISLAND)) {
+	island.$$hydrated = true;
+}
+
+window.addEventListener("click", (ev) => {
+	const req = linkRequest(ev);
+	if (req) {
+		ev.preventDefault();
+		navigate(req, false);
+	}
 });
 
-window.addEventListener("submit", async (ev) => {
+window.addEventListener("submit", (ev) => {
 	if (ev.defaultPrevented) {
-		return;
+		return; // an island handles its own form
 	}
-		
-	const req = submitToReq(ev);
-	if(!req) {
-		return;
+	const req = formRequest(ev);
+	if (req) {
+		ev.preventDefault();
+		navigate(req, false);
 	}
-
-	ev.preventDefault();
-	await navigateToPage(req, true);
 });
 
-async function navigateToPage(
-	/** @type Request */
-	req, 
-	/** @type bool */
-	useViewTransition, 
-	/** @type bool */
-	replace
-) {
-	NAVIGATION += 1;
-	const currentNav = NAVIGATION;
+window.addEventListener("popstate", () => {
+	navigate(new Request(window.location.href), true);
+});
 
-	// add a custom header to indicate that we're on a subsequent navigation 
-	req.headers.append("Islands-Router", "true");
+function sameOrigin(url) {
+	return url.origin === window.location.origin;
+}
 
-	// fetch the new page
-	const resp = await fetch(req);
-	const redirected = resp.redirected;
-	const htmlString = await resp.text();
+function linkRequest(ev) {
+	if (ev.defaultPrevented || ev.button !== 0 || ev.metaKey || ev.altKey || ev.ctrlKey || ev.shiftKey) {
+		return null;
+	}
+	const a = ev.composedPath().find((el) => el instanceof Element && el.localName === "a");
+	if (!a || !a.hasAttribute("href") || a.hasAttribute("download")) {
+		return null;
+	}
+	const svg = a.namespaceURI === "http://www.w3.org/2000/svg";
+	const target = svg ? a.target.baseVal : a.target;
+	if (target && target !== "_self") {
+		return null;
+	}
+	if ((a.getAttribute("rel") || "").split(/\s+/).includes("external")) {
+		return null;
+	}
+	const url = new URL(svg ? a.href.baseVal : a.href, document.baseURI);
+	if (!sameOrigin(url)) {
+		return null;
+	}
+	// A link to a place on this same page is the browser's to scroll to.
+	if (url.hash && url.pathname === window.location.pathname && url.search === window.location.search) {
+		return null;
+	}
+	return new Request(url);
+}
 
-	if(NAVIGATION === currentNav) {
-		// The 'doc' variable now contains the parsed DOM
-		const transition = async () => {
+function formRequest(ev) {
+	const form = ev.target;
+	if (!(form instanceof HTMLFormElement)) {
+		return null;
+	}
+	const submitter = ev.submitter || null;
+	const attr = (name, formName) =>
+		(submitter && submitter.hasAttribute(formName) ? submitter.getAttribute(formName) : form.getAttribute(name)) || "";
+	const method = (attr("method", "formmethod") || "get").toUpperCase();
+	const target = attr("target", "formtarget");
+	const enctype = attr("enctype", "formenctype");
+	if ((method !== "GET" && method !== "POST") || (target && target !== "_self") || enctype === "multipart/form-data") {
+		return null; // the browser does these itself
+	}
+	const action = new URL(attr("action", "formaction") || window.location.href, document.baseURI);
+	if (!sameOrigin(action)) {
+		return null;
+	}
+	// The button pressed is part of what is sent (a form with "Keep the
+	// board's" and "Keep Notion's" tells them apart by it).
+	let data;
+	try {
+		data = new FormData(form, submitter);
+	} catch {
+		data = new FormData(form);
+	}
+	const params = new URLSearchParams();
+	for (const [key, value] of data) {
+		if (typeof value === "string") {
+			params.append(key, value);
+		}
+	}
+	if (method === "GET") {
+		action.search = params.toString();
+		return new Request(action);
+	}
+	return new Request(action, { method: "POST", body: params, headers: { Accept: "text/html" } });
+}
+
+async function navigate(req, fromHistory) {
+	navigation += 1;
+	const current = navigation;
+	req.headers.set("Islands-Router", "true");
+	let resp;
+	try {
+		resp = await fetch(req);
+	} catch (e) {
+		console.error(e);
+		if (req.method === "GET") {
+			window.location.assign(req.url); // let the browser show what is wrong
+		}
+		return;
+	}
+	const type = resp.headers.get("content-type") || "";
+	if (!type.startsWith("text/html")) {
+		if (req.method === "GET") {
+			window.location.assign(resp.url);
+		}
+		return;
+	}
+	const html = await resp.text();
+	if (navigation !== current) {
+		return; // a later click won
+	}
+	const url = new URL(resp.redirected ? resp.url : req.url);
+	const next = new DOMParser().parseFromString(html, "text/html");
+	const samePage = url.pathname === window.location.pathname;
+	morphDocument(next);
+	if (!fromHistory) {
+		window.history.pushState(undefined, "", url);
+	} else {
+		window.history.replaceState(undefined, "", url);
+	}
+	if (url.hash) {
+		document.getElementById(decodeURIComponent(url.hash.slice(1)))?.scrollIntoView();
+	} else if (!samePage && !fromHistory) {
+		window.scrollTo(0, 0);
+	}
+	await hydrateNewIslands(current);
+}
+
+async function hydrateNewIslands(current) {
+	if (!firstHydrationDone) {
+		// The first page's islands are still starting: that pass walks the
+		// document as it is now and hydrates every island in it.
+		await firstHydration;
+		for (const island of document.querySelectorAll(ISLAND)) {
+			island.$$hydrated = true;
+		}
+		return;
+	}
+	for (const island of document.querySelectorAll(ISLAND)) {
+		if (!island.$$hydrated && island.isConnected) {
+			island.$$hydrated = true;
 			try {
-				diffPages(htmlString);
-				for(const island of document.querySelectorAll("leptos-island")) {
-					if(!island.$$hydrated) {
-						__hydrateIsland(island, island.dataset.component);
-						island.$$hydrated = true;
-					}
-				}
-			} catch(e) {
+				await window.__hydrateIsland(island, island.dataset.component);
+			} catch (e) {
 				console.error(e);
 			}
-		};
-		// Not all browsers support startViewTransition; see https://caniuse.com/?search=startViewTransition
-		if (useViewTransition && document.startViewTransition) {
-			await document.startViewTransition(transition);
-		} else {
-			await transition()
 		}
-
-		const url = redirected ? resp.url : req.url;
-
-		if(replace) {
-			window.history.replaceState(undefined, null, url);
-		} else {
-			window.history.pushState(undefined, null, url);
-		}
+	}
+	if (navigation === current) {
+		document.body.setAttribute("data-hydrated", "true");
 	}
 }
 
-function clickToReq(ev) {
-	// confirm that this is an <a> that meets our requirements
-	if (
-		ev.defaultPrevented ||
-		ev.button !== 0 ||
-		ev.metaKey ||
-		ev.altKey ||
-		ev.ctrlKey ||
-		ev.shiftKey
-	      )
-        return;
-
-      /** @type HTMLAnchorElement | undefined;*/
-      const a = ev
-        .composedPath()
-        .find(el => el instanceof Node && el.nodeName.toUpperCase() === "A");
-
-	if (!a) return;
-
-     const svg = a.namespaceURI === "http://www.w3.org/2000/svg";
-	const href = svg ? a.href.baseVal : a.href;
-      const target = svg ? a.target.baseVal : a.target;
-      if (target || (!href && !a.hasAttribute("state"))) return;
-
-      const rel = (a.getAttribute("rel") || "").split(/\s+/);
-      if (a.hasAttribute("download") || (rel?.includes("external"))) return;
-
-      const url = svg ? new URL(href, document.baseURI) : new URL(href);
-      if (
-        url.origin !== window.location.origin // ||  
-	      // TODO base
-        //(basePath && url.pathname && !url.pathname.toLowerCase().startsWith(basePath.toLowerCase()))
-      )
-        return; 
-
-      return new Request(url);
+function morphDocument(next) {
+	morphAttributes(document.documentElement, next.documentElement);
+	morphNode(document.head, next.head);
+	morphNode(document.body, next.body);
 }
 
-function submitToReq(ev) {
-	event.preventDefault();
-
-	const target = ev.target;
-	/** @type HTMLFormElement */
-	let form;
-	if(target instanceof HTMLFormElement) {
-		form = target;
-	} else {
-		if(!target.form) {
-			return;
-		}
-		form = target.form;
-	}
-
-	const method = form.method.toUpperCase();
-	if(method !== "GET" && method !== "POST") {
+function morphNode(old, fresh) {
+	if (old.nodeType !== fresh.nodeType || (old.nodeType === Node.ELEMENT_NODE && old.localName !== fresh.localName)) {
+		old.replaceWith(document.importNode(fresh, true));
 		return;
 	}
-
-	const url = new URL(form.action);
-	let path = url.pathname;
-	const requestInit = {};
-	const data = new FormData(form);
-
-	const params = new URLSearchParams();
-	for (const [key, value] of data.entries()) {
-		params.append(key, value);
+	if (old.nodeType !== Node.ELEMENT_NODE) {
+		if (old.nodeValue !== fresh.nodeValue) {
+			old.nodeValue = fresh.nodeValue;
+		}
+		return;
 	}
-
-	requestInit.headers = { 
-		Accept: "text/html"
-	};
-	if(method === "GET") {
-		path += `?${params.toString()}`;
+	if (old.localName === "script") {
+		return; // a script put in by hand does not run: keep the one that did
 	}
-	else {
-		requestInit.method = "POST";
-		requestInit.body = params; 
+	if (old.localName === ISLAND) {
+		const same =
+			old.getAttribute("data-component") === fresh.getAttribute("data-component") &&
+			old.getAttribute("data-props") === fresh.getAttribute("data-props");
+		if (!same) {
+			old.replaceWith(document.importNode(fresh, true));
+		}
+		return;
 	}
-
-	return new Request(
-		path,
-		requestInit
-	);
+	morphAttributes(old, fresh);
+	morphChildren(old, fresh);
+	morphValue(old, fresh);
 }
 
-
-function diffPages(htmlString) {
-	// Use DOMParser to parse the HTML string
-	const parser = new DOMParser();
-	const doc = parser.parseFromString(htmlString, 'text/html');
-
-	diffRange(document, document, doc, doc);
+function morphChildren(old, fresh) {
+	const olds = Array.from(old.childNodes);
+	const news = Array.from(fresh.childNodes);
+	for (let i = 0; i < news.length; i++) {
+		if (i < olds.length) {
+			morphNode(olds[i], news[i]);
+		} else {
+			old.appendChild(document.importNode(news[i], true));
+		}
+	}
+	for (let i = news.length; i < olds.length; i++) {
+		olds[i].remove();
+	}
 }
 
-function diffRange(oldDocument, oldRoot, newDocument, newRoot, oldEnd, newEnd) {
-	const oldDocWalker = oldDocument.createTreeWalker(oldRoot);
-	const newDocWalker = newDocument.createTreeWalker(newRoot);
-	let oldNode = oldDocWalker.currentNode;
-	let newNode = newDocWalker.currentNode;
+function morphAttributes(old, fresh) {
+	for (const attr of Array.from(old.attributes)) {
+		if (!fresh.hasAttribute(attr.name)) {
+			old.removeAttribute(attr.name);
+		}
+	}
+	for (const attr of fresh.attributes) {
+		if (old.getAttribute(attr.name) !== attr.value) {
+			old.setAttribute(attr.name, attr.value);
+		}
+	}
+}
 
-	while (oldDocWalker.nextNode() && newDocWalker.nextNode()) {
-		oldNode = oldDocWalker.currentNode;
-		newNode = newDocWalker.currentNode;
-
-		if (oldNode == oldEnd || newNode == newEnd) {
+// What a person typed lives in properties, not attributes: after a
+// navigation a field shows what the server's page says it holds.
+function morphValue(old, fresh) {
+	switch (old.localName) {
+		case "input":
+			if (old.type === "checkbox" || old.type === "radio") {
+				old.checked = fresh.hasAttribute("checked");
+			} else if (old.type !== "file") {
+				old.value = fresh.getAttribute("value") || "";
+			}
 			break;
-		}
-
-		// if the nodes are different, we need to replace the old with the new
-		// because of the typed view tree, this should never actually happen
-		if (oldNode.nodeType !== newNode.nodeType) {
-			oldNode.replaceWith(newNode);
-		}
-		// if it's a text node, just update the text with the new text
-		else if (oldNode.nodeType === Node.TEXT_NODE) {
-			oldNode.textContent = newNode.textContent;
-		}
-		// islands should not be diffed on the client, because we do not want to overwrite client-side state 
-		// but their children should be diffed still, because they could contain new server content
-		else if (oldNode.nodeType === Node.ELEMENT_NODE && oldNode.tagName === "LEPTOS-ISLAND") {
-			// TODO: diff the leptos-children 
-
-			// skip over leptos-island otherwise
-			oldDocWalker.nextSibling();
-			newDocWalker.nextSibling();
-		}
-		// if it's an element, replace if it's a different tag, or update attributes
-		else if (oldNode.nodeType === Node.ELEMENT_NODE) {
-			diffElement(oldNode, newNode);
-		}
-		// we use comment "branch marker" nodes to distinguish between different branches in the statically-typed view tree
-		// if one of these marker is hit, then there are two options
-		// 1) it's the same branch, and we just keep walking until the end 
-		// 2) it's a different branch, in which case the old can be replaced with the new wholesale
-		else if (oldNode.nodeType === Node.COMMENT_NODE) {
-			const oldText = oldNode.textContent;
-			const newText = newNode.textContent;
-			if(oldText.startsWith("bo-for")) {
-				replaceFor(oldDocument, oldDocWalker, newDocument, newDocWalker, oldNode, newNode);
-			}
-			else if (oldText.startsWith("bo-item")) {
-				// skip, this means we're diffing a new item within a For
-			}
-			else if(oldText.startsWith("bo") && newText !== oldText) {
-				replaceBranch(oldDocWalker, newDocWalker, oldNode, newNode);
-			}
-		}
-	}
-}
-
-function replaceFor(oldDocument, oldDocWalker, newDocument, newDocWalker, oldNode, newNode) {
-	oldDocWalker.nextNode();
-	newDocWalker.nextNode();
-	const oldRange = new Range();
-	const newRange = new Range();
-	let oldBranches = 1;
-	let newBranches = 1;
-
-	const oldKeys = {};
-	const newKeys = {};
-
-	while(oldBranches > 0) {
-		const c = oldDocWalker.currentNode;
-		if(c.nodeType === Node.COMMENT_NODE) {
-			const t = c.textContent;
-			if(t.startsWith("bo-for")) {
-				oldBranches += 1;
-			} else if(t.startsWith("bc-for")) {
-
-				oldBranches -= 1;
-			} else if (t.startsWith("bo-item")) {
-				const k = t.replace("bo-item-", "");
-				oldKeys[k] = { open: c, close: null };
-			} else if (t.startsWith("bc-item")) {
-				const k = t.replace("bc-item-", "");
-				oldKeys[k].close = c;
-			}
-		}
-		if(!oldDocWalker.nextNode()) {
+		case "textarea":
+			old.value = fresh.textContent;
 			break;
-		}
-	}
-	while(newBranches > 0) {
-		const c = newDocWalker.currentNode;
-		if(c.nodeType === Node.COMMENT_NODE) {
-			const t = c.textContent;
-			if(t.startsWith("bo-for")) {
-				newBranches += 1;
-			} else if(t.startsWith("bc-for")) {
-
-				newBranches -= 1;
-			} else if (t.startsWith("bo-item")) {
-				const k = t.replace("bo-item-", "");
-				newKeys[k] = { open: c, close: null };
-			} else if (t.startsWith("bc-item")) {
-				const k = t.replace("bc-item-", "");
-				newKeys[k].close = c;
-			}
-		}
-		if(!newDocWalker.nextNode()) {
-			break;
-		}
-	}
-
-	for(const key in oldKeys) {
-		if(newKeys[key]) {
-			const oldOne = oldKeys[key];
-			const newOne = newKeys[key];
-			const oldRange = new Range();
-			const newRange = new Range();
-
-			// then replace the item in the *new* list with the *old* DOM elements 
-			oldRange.setStartAfter(oldOne.open);
-			oldRange.setEndBefore(oldOne.close);
-			newRange.setStartAfter(newOne.open);
-			newRange.setEndBefore(newOne.close);
-			const oldContents = oldRange.extractContents();
-			const newContents = newRange.extractContents();
-
-			// patch the *old* DOM elements with the new ones
-			diffRange(oldDocument, oldContents, newDocument, newContents, oldOne.close, newOne.close);
-
-			// then insert the old DOM elements into the new tree 
-			// this means you'll end up with any new attributes or content from the server, 
-			// but with any old DOM state (because they are the old elements)
-			newRange.insertNode(oldContents);
-			newOne.open.replaceWith(oldOne.open);
-			newOne.close.replaceWith(oldOne.close);
-		}
-	}
-
-	try {
-		oldRange.setStartAfter(oldNode);
-		oldRange.setEndBefore(oldDocWalker.currentNode);
-		newRange.setStartAfter(newNode);
-		newRange.setEndAfter(newDocWalker.currentNode);
-		const newContents = newRange.extractContents();
-		oldRange.deleteContents();
-		oldRange.insertNode(newContents);
-		oldNode.replaceWith(newNode);
-		oldDocWalker.currentNode.replaceWith(newDocWalker.currentNode);
-	} catch (e) {
-		console.error(e);
-	}
-}
-
-// Advances the walker from a branch's opening marker comment to its matching
-// closing marker, leaving it as the walker's currentNode. Every node after
-// the opening marker is examined (including the first one: a branch may
-// begin with a nested branch marker, e.g. when a view starts with a
-// component that renders no element). Returns false if the walker is
-// exhausted before the branch is balanced.
-function seekBranchClose(walker) {
-	let branches = 1;
-	while(walker.nextNode()) {
-		const node = walker.currentNode;
-		if(node.nodeType === Node.COMMENT_NODE) {
-			if(node.textContent.startsWith("bo")) {
-				branches += 1;
-			} else if(node.textContent.startsWith("bc")) {
-				branches -= 1;
-				if(branches === 0) {
-					return true;
+		case "select":
+			if (old.multiple) {
+				for (const option of old.options) {
+					option.selected = option.hasAttribute("selected");
 				}
+			} else {
+				const chosen = Array.from(old.options).findIndex((option) => option.hasAttribute("selected"));
+				old.selectedIndex = chosen >= 0 ? chosen : 0;
 			}
-		}
+			break;
 	}
-	return false;
-}
-
-function replaceBranch(oldDocWalker, newDocWalker, oldNode, newNode) {
-	const oldRange = new Range();
-	const newRange = new Range();
-	seekBranchClose(oldDocWalker);
-	seekBranchClose(newDocWalker);
-
-	const oldClose = oldDocWalker.currentNode;
-	const newClose = newDocWalker.currentNode;
-
-	try {
-		oldRange.setStartAfter(oldNode);
-		oldRange.setEndBefore(oldClose);
-		newRange.setStartAfter(newNode);
-		newRange.setEndBefore(newClose);
-		const newContents = newRange.extractContents();
-		oldRange.deleteContents();
-		oldRange.insertNode(newContents);
-		oldNode.textContent = newNode.textContent;
-		oldClose.textContent = newClose.textContent;
-	} catch (e) {
-		console.error(e);
-	}
-}
-
-function diffElement(oldNode, newNode) {
-	/** @type Element */
-	const oldEl = oldNode;
-	/** @type Element */
-	const newEl = newNode;
-	if (oldEl.tagName !== newEl.tagName) {
-		oldEl.replaceWith(newEl);
-
-	}
-	else {
-		for(const attr of newEl.attributes) {
-			oldEl.setAttribute(attr.name, attr.value);
-		}
-	}
-}
-
-for(const island of document.querySelectorAll("leptos-island")) {
-	island.$$hydrated = true;
 }

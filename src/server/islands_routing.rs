@@ -1,12 +1,14 @@
-//! The islands router's script as a file of its own. Leptos's
-//! `HydrationScripts` (with `islands_router`) inlines these 11 KB in every
-//! page, so every response rendered, compressed and sent them again; the
-//! shell now links this copy instead (`app::IslandsRouterScript`), named by
-//! its content hash and kept by browsers for a year.
+//! The islands router's script as a file of its own, linked by the shell
+//! (`app::IslandsRouterScript`), named by its content hash and kept by
+//! browsers for a year.
 //!
-//! `islands_routing.js` is Leptos 0.8.23's `src/hydration/islands_routing.js`
-//! unchanged; a test fails when the Leptos in Cargo.lock inlines anything
-//! else, so an upgrade cannot leave a stale copy behind.
+//! `islands_routing.js` is ours, not Leptos's (`HydrationScripts` with
+//! `islands_router`, which also inlined its 11 KB in every page): Leptos's
+//! walks the old and new pages node by node and stops at the shorter, so a
+//! page that grew was left half-updated. The file's head comment says what
+//! ours does instead. The shell must not ask Leptos for its router too (two
+//! routers would both answer every click): a test checks the shell's
+//! scripts carry no other router.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -51,23 +53,25 @@ mod tests {
     use super::*;
     use leptos::prelude::*;
 
+    /// The scripts the shell renders (`HydrationScripts` as `app::shell`
+    /// calls it) carry no router: Leptos's only comes with
+    /// `islands_router=true`, and this test fails if that ever changes.
     #[test]
-    fn the_copy_is_the_script_leptos_inlines() {
+    fn the_shell_asks_leptos_for_no_router_of_its_own() {
         let owner = Owner::new();
-        let html = owner.with(|| {
-            let options = LeptosOptions::builder().output_name("switchyard").build();
-            view! { <HydrationScripts options islands=true islands_router=true/> }.to_html()
-        });
+        let render = |router: bool| {
+            owner.with(|| {
+                let options = LeptosOptions::builder().output_name("switchyard").build();
+                view! { <HydrationScripts options islands=true islands_router=router/> }.to_html()
+            })
+        };
+        let leptos_router_marker = "Islands-Router";
         assert!(
-            html.contains(SCRIPT),
-            "Leptos's HydrationScripts no longer inlines src/server/islands_routing.js: \
-             copy the new islands_routing.js from the Leptos sources"
+            render(true).contains(leptos_router_marker),
+            "Leptos's router no longer sends the Islands-Router header: the page cache keys on it"
         );
-        let without = owner.with(|| {
-            let options = LeptosOptions::builder().output_name("switchyard").build();
-            view! { <HydrationScripts options islands=true/> }.to_html()
-        });
-        assert!(!without.contains(SCRIPT));
+        assert!(!render(false).contains(leptos_router_marker));
+        assert!(SCRIPT.contains(leptos_router_marker));
     }
 
     #[test]

@@ -154,6 +154,11 @@ pub async fn serve(
     let response = next.run(request).await;
     let keep = response.status() == StatusCode::OK
         && !response.headers().contains_key(header::SET_COOKIE)
+        && !response
+            .headers()
+            .get_all(header::CACHE_CONTROL)
+            .iter()
+            .any(|v| v.to_str().is_ok_and(|v| v.contains("no-store")))
         && !response.headers().contains_key(header::CONTENT_ENCODING)
         && response
             .headers()

@@ -212,32 +212,107 @@ pub async fn recent_failures(
     .await?)
 }
 
-/// Records one failed sign-in for `key` in `scope` (the account key, or a
-/// device cookie's nonce) and for the address, and deletes failures older
-/// than `keep`.
-pub async fn record_failure(
+/// An attempt counted before its password is checked (`reserve_attempt`).
+#[derive(Debug)]
+pub struct Reserved {
+    /// Failures of the key in its window before this attempt.
+    pub failures: i64,
+    /// The attempt's two rows (the key's and the address's).
+    ids: [i64; 2],
+}
+
+/// Counts a sign-in attempt as a failure before its password is checked,
+/// unless the address already has `per_address` recent failures or `key`
+/// in `scope` has `per_key` (then `None`: refused unchecked). The counts
+/// and the insert happen under transaction advisory locks on the address
+/// and the key, so concurrent attempts are counted one after another: a
+/// burst of parallel guesses gets no more checks than the limits allow.
+/// A success takes the attempt back (`take_back`) with the key's earlier
+/// failures.
+pub async fn reserve_attempt(
     pool: &PgPool,
     scope: FailureScope,
     key: &str,
+    per_key: i64,
     address: &str,
-    keep: std::time::Duration,
-) -> StoreResult<()> {
+    per_address: i64,
+    window: std::time::Duration,
+) -> StoreResult<Option<Reserved>> {
     let mut tx = pool.begin().await?;
-    sqlx::query(
-        "INSERT INTO switchyard.sign_in_failures (scope, key) VALUES ($1, $2), ('address', $3)",
+    // One lock per (scope, key), address first: every attempt takes them in
+    // this order, so two attempts never wait on each other in a cycle.
+    for (scope, key) in [("address", address), (scope.as_str(), key)] {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('switchyard.sign_in'), hashtext($1 || ':' || $2))")
+            .bind(scope)
+            .bind(key)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let count = "SELECT count(*) FROM switchyard.sign_in_failures
+                 WHERE scope = $1 AND key = $2 AND failed_at > now() - make_interval(secs => $3)";
+    let at_address: i64 = sqlx::query_scalar(count)
+        .bind("address")
+        .bind(address)
+        .bind(window.as_secs_f64())
+        .fetch_one(&mut *tx)
+        .await?;
+    if at_address >= per_address {
+        return Ok(None);
+    }
+    let failures: i64 = sqlx::query_scalar(count)
+        .bind(scope.as_str())
+        .bind(key)
+        .bind(window.as_secs_f64())
+        .fetch_one(&mut *tx)
+        .await?;
+    if failures >= per_key {
+        return Ok(None);
+    }
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "INSERT INTO switchyard.sign_in_failures (scope, key) VALUES ($1, $2), ('address', $3)
+         RETURNING id",
     )
     .bind(scope.as_str())
     .bind(key)
     .bind(address)
-    .execute(&mut *tx)
+    .fetch_all(&mut *tx)
     .await?;
     sqlx::query(
         "DELETE FROM switchyard.sign_in_failures WHERE failed_at < now() - make_interval(secs => $1)",
     )
-    .bind(keep.as_secs_f64())
+    .bind(window.as_secs_f64())
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    let ids = match ids.as_slice() {
+        [a, b] => [*a, *b],
+        _ => {
+            return Err(crate::store::StoreError::Invalid {
+                field: "sign_in_failures".into(),
+                message: "an attempt was not counted".into(),
+            })
+        }
+    };
+    Ok(Some(Reserved { failures, ids }))
+}
+
+/// A reserved attempt succeeded: it is not a failure after all, and the
+/// key's earlier failures are forgotten (the address's are not).
+pub async fn take_back(
+    pool: &PgPool,
+    scope: FailureScope,
+    key: &str,
+    attempt: &Reserved,
+) -> StoreResult<()> {
+    sqlx::query(
+        "DELETE FROM switchyard.sign_in_failures
+         WHERE id = ANY($3) OR (scope = $1 AND key = $2)",
+    )
+    .bind(scope.as_str())
+    .bind(key)
+    .bind(&attempt.ids[..])
+    .execute(pool)
+    .await?;
     Ok(())
 }
 

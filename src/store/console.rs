@@ -54,21 +54,32 @@ pub async fn migration_id(pool: &PgPool, name: &str) -> StoreResult<Option<i64>>
     )
 }
 
-/// Where the migration's recipe file is (None: no recipe attached).
-pub async fn recipe_path(pool: &PgPool, name: &str) -> StoreResult<Option<String>> {
-    let path: Option<Option<String>> =
-        sqlx::query_scalar("SELECT recipe_path FROM switchyard.migrations WHERE name = $1")
-            .bind(name)
-            .fetch_optional(pool)
-            .await?;
-    path.ok_or_else(|| StoreError::NotFound(format!("migration {name:?}")))
+/// Where the migration's recipe is: the SHA-256 of its newest stored
+/// version, and the file of a migration attached to one before recipes were
+/// stored (either may be None; both None: no recipe attached).
+pub async fn recipe_source(
+    pool: &PgPool,
+    name: &str,
+) -> StoreResult<(Option<String>, Option<String>)> {
+    let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT (SELECT r.hash FROM switchyard.recipes r WHERE r.migration_id = m.id
+                 ORDER BY r.version DESC LIMIT 1), m.recipe_path
+         FROM switchyard.migrations m WHERE m.name = $1",
+    )
+    .bind(name)
+    .fetch_optional(pool)
+    .await?;
+    row.ok_or_else(|| StoreError::NotFound(format!("migration {name:?}")))
 }
 
 /// Everything the phase console shows of one migration, as of one
 /// statement: a view is built on every page load and every live update, so
 /// it is read in one round trip instead of one per part.
 pub struct Snapshot {
-    /// Where the recipe file is (None: no recipe attached).
+    /// SHA-256 of the newest stored version of the recipe (None: none stored).
+    pub recipe_hash: Option<String>,
+    /// Where the recipe file is, for a migration attached to one before
+    /// recipes were stored (None: no file).
     pub recipe_path: Option<String>,
     /// SHA-256 of the recipe pinned at phase 1 (None before phase 1).
     pub pinned_hash: Option<String>,
@@ -111,6 +122,7 @@ const QUARANTINE_SHOWN: i64 = 20;
 
 #[derive(sqlx::FromRow)]
 struct SnapshotRow {
+    recipe_hash: Option<String>,
     recipe_path: Option<String>,
     pinned_hash: Option<String>,
     phases: Json<Vec<PhaseJson>>,
@@ -145,6 +157,8 @@ pub async fn snapshot(pool: &PgPool, name: &str) -> StoreResult<Option<Snapshot>
     const EVENT: &str = "e.id, e.at, e.actor, e.phase, e.kind, e.payload";
     let sql = format!(
         "SELECT m.recipe_path, m.pinned_hash,
+            (SELECT r.hash FROM switchyard.recipes r WHERE r.migration_id = m.id
+             ORDER BY r.version DESC LIMIT 1) AS recipe_hash,
             coalesce((SELECT json_agg(json_build_object('phase', s.position, 'state', s.state,
                          'started_by', s.started_by, 'started_at', s.started_at,
                          'finished_at', s.finished_at, 'error', s.error) ORDER BY s.position)
@@ -225,6 +239,7 @@ pub async fn snapshot(pool: &PgPool, name: &str) -> StoreResult<Option<Snapshot>
         })
         .collect::<StoreResult<Vec<_>>>()?;
     Ok(Some(Snapshot {
+        recipe_hash: row.recipe_hash,
         recipe_path: row.recipe_path,
         pinned_hash: row.pinned_hash,
         phases,

@@ -11,6 +11,8 @@ pub const TITLE: &str = "User Preferences Schema Migration";
 pub const DESCRIPTION: &str = "Move user preferences from a JSON blob to a structured schema \
      for performance and data integrity.";
 pub const RECIPE_PATH: &str = "recipes/user_preferences.toml";
+/// The demo recipe's text, stored as its first version when seeded.
+pub const RECIPE_TEXT: &str = include_str!("../../recipes/user_preferences.toml");
 
 pub struct DemoPhase {
     pub position: Phase,

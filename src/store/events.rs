@@ -36,15 +36,43 @@ pub async fn append(
 }
 
 /// Records an event of no migration (a sign-in, an account change): it
-/// shows in the audit log (`audit`), and its NOTIFY (with no migration)
-/// tells every live feed to check that its session still holds.
+/// shows in the audit log (`audit`). An event that can end sessions (a
+/// sign-out, a disabled account, a changed role) is also announced (NOTIFY,
+/// with no migration), which tells every live feed to check that its
+/// session still holds; a sign-in, failed or not, ends none, and is not
+/// announced: anyone can send failed sign-ins, and each announcement
+/// costs every open feed a query.
 pub async fn record_account_event(pool: &PgPool, actor: &str, event: &Event) -> StoreResult<()> {
     let mut conn = pool.acquire().await?;
-    append_to(&mut conn, None, None, actor, event).await?;
+    if matches!(event, Event::SignedIn | Event::SignInFailed { .. }) {
+        insert(&mut conn, None, None, actor, event).await?;
+    } else {
+        append_to(&mut conn, None, None, actor, event).await?;
+    }
     Ok(())
 }
 
 async fn append_to(
+    conn: &mut PgConnection,
+    migration_id: Option<i64>,
+    phase: Option<Phase>,
+    actor: &str,
+    event: &Event,
+) -> Result<i64, sqlx::Error> {
+    let id = insert(conn, migration_id, phase, actor, event).await?;
+    let note = serde_json::json!({
+        "event_id": id, "migration_id": migration_id, "phase": phase, "kind": event.kind(),
+    });
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(EVENTS_CHANNEL)
+        .bind(note.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(id)
+}
+
+/// The event's row, unannounced.
+async fn insert(
     conn: &mut PgConnection,
     migration_id: Option<i64>,
     phase: Option<Phase>,
@@ -62,14 +90,6 @@ async fn append_to(
     .bind(event.payload())
     .fetch_one(&mut *conn)
     .await?;
-    let note = serde_json::json!({
-        "event_id": id, "migration_id": migration_id, "phase": phase, "kind": event.kind(),
-    });
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(EVENTS_CHANNEL)
-        .bind(note.to_string())
-        .execute(&mut *conn)
-        .await?;
     Ok(id)
 }
 

@@ -24,6 +24,9 @@ pub enum OutboxKind {
     /// Move a deleted task's page to the trash (payload:
     /// `task_sync::TrashTaskPage`).
     TrashTaskPage,
+    /// Bring the published plan and its Notion page in step, both ways
+    /// (payload: `{}`; see `notion::plan_sync::sync`).
+    SyncPlan,
 }
 
 impl OutboxKind {
@@ -33,6 +36,7 @@ impl OutboxKind {
             OutboxKind::CreateTaskPage => "create_task_page",
             OutboxKind::SyncTask => "sync_task",
             OutboxKind::TrashTaskPage => "trash_task_page",
+            OutboxKind::SyncPlan => "sync_plan",
         }
     }
 
@@ -42,6 +46,7 @@ impl OutboxKind {
             "create_task_page" => Some(OutboxKind::CreateTaskPage),
             "sync_task" => Some(OutboxKind::SyncTask),
             "trash_task_page" => Some(OutboxKind::TrashTaskPage),
+            "sync_plan" => Some(OutboxKind::SyncPlan),
             _ => None,
         }
     }
@@ -237,6 +242,71 @@ where
     Ok(item)
 }
 
+/// Holds `item` for another `lease` from now. `false` when it is no longer
+/// this claim's (taken over by another worker, or settled).
+pub async fn renew_lease(pool: &PgPool, item: &OutboxItem, lease: Duration) -> StoreResult<bool> {
+    let renewed = sqlx::query(
+        "UPDATE switchyard.notion_outbox SET lease_until = now() + make_interval(secs => $3)
+         WHERE id = $1 AND lease_token = $2 AND state = 'pending'",
+    )
+    .bind(item.id)
+    .bind(item.lease_token)
+    .bind(lease.as_secs_f64())
+    .execute(pool)
+    .await?;
+    Ok(renewed.rows_affected() == 1)
+}
+
+/// An item `claim` may take now: pending, due, and held by no worker. One
+/// text for `claim` and `any_due`, so the cheap look and the claim agree.
+const CLAIMABLE: &str = "state = 'pending' AND next_attempt_at <= now()
+       AND (lease_until IS NULL OR lease_until < now())";
+
+/// The advisory lock a sending worker holds (`sender_lock`).
+const SENDER_LOCK: &str = "switchyard.notion_outbox.sender";
+
+/// Is any item due now and not held by a worker? A cheap look before
+/// taking `sender_lock` (most turns find nothing).
+pub async fn any_due(pool: &PgPool) -> StoreResult<bool> {
+    Ok(sqlx::query_scalar(&format!(
+        "SELECT EXISTS (SELECT 1 FROM switchyard.notion_outbox WHERE {CLAIMABLE})"
+    ))
+    .fetch_one(pool)
+    .await?)
+}
+
+/// One sender at a time, across every instance of the app: a session that
+/// holds this lock is the only one claiming and sending, so the integration
+/// token's pace is one client's and items go out in order. `None` when
+/// another session holds it. The returned session holds the lock until it
+/// is closed (it is detached from the pool, so dropping it, even halfway
+/// through a turn, ends the session and frees the lock: a locked session
+/// never goes back to the pool).
+pub async fn sender_lock(pool: &PgPool) -> StoreResult<Option<PgConnection>> {
+    let mut conn = pool.acquire().await?.detach();
+    let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($1))")
+        .bind(SENDER_LOCK)
+        .fetch_one(&mut conn)
+        .await?;
+    Ok(got.then_some(conn))
+}
+
+/// Gives up the sender lock and ends its session. The unlock is explicit:
+/// a closed session's locks go only when its backend has exited, which may
+/// be after this instance's next turn asks for the lock again.
+pub async fn release_sender(mut conn: PgConnection) {
+    if let Err(e) = sqlx::query("SELECT pg_advisory_unlock(hashtext($1))")
+        .bind(SENDER_LOCK)
+        .execute(&mut conn)
+        .await
+    {
+        tracing::debug!(error = %e, "outbox: unlocking the sender lock (the session's end frees it)");
+    }
+    if let Err(e) = sqlx::Connection::close(conn).await {
+        tracing::debug!(error = %e, "outbox: closing the sender's session");
+    }
+}
+
 /// Takes the next due item for `lease` (none: nothing due, or every due
 /// item is held by another worker). The attempt is counted and committed
 /// before anything is sent.
@@ -245,8 +315,7 @@ pub async fn claim(pool: &PgPool, lease: Duration) -> StoreResult<Option<OutboxI
     let sql = format!(
         "WITH next AS (
              SELECT id FROM switchyard.notion_outbox
-             WHERE state = 'pending' AND next_attempt_at <= now()
-               AND (lease_until IS NULL OR lease_until < now())
+             WHERE {CLAIMABLE}
              ORDER BY next_attempt_at, id LIMIT 1
              FOR UPDATE SKIP LOCKED),
          claimed AS (
@@ -271,6 +340,7 @@ pub async fn complete_plan_publication(
     pool: &PgPool,
     item: &OutboxItem,
     page_id: &str,
+    hashes: Option<(&str, &str)>,
 ) -> StoreResult<bool> {
     let mut tx = pool.begin().await?;
     if !mark_done(&mut tx, item, Some(page_id)).await? {
@@ -282,6 +352,20 @@ pub async fn complete_plan_publication(
         .bind(page_id)
         .execute(&mut *tx)
         .await?;
+    // Both sides as published: the plan sync's starting point (none: the
+    // first sync compares the two).
+    sqlx::query(
+        "INSERT INTO switchyard.plan_sync (migration_id, page_id, board_hash, notion_hash)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (migration_id) DO UPDATE
+         SET page_id = $2, board_hash = $3, notion_hash = $4, version = plan_sync.version + 1",
+    )
+    .bind(migration_id)
+    .bind(page_id)
+    .bind(hashes.map(|(b, _)| b))
+    .bind(hashes.map(|(_, n)| n))
+    .execute(&mut *tx)
+    .await?;
     events::record(
         &mut tx,
         migration_id,

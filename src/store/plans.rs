@@ -77,7 +77,8 @@ pub async fn snapshot(
 }
 
 /// Saves `edit` on top of `base_revision`; a conflict when the plan has moved
-/// on since. Returns the new revision.
+/// on since. Returns the new revision. A published plan gets a sync to its
+/// Notion page queued in the same transaction.
 pub async fn save(
     pool: &PgPool,
     name: &str,
@@ -88,11 +89,33 @@ pub async fn save(
     let edit = validate(edit)?;
     let mut tx = pool.begin().await?;
     let mid = migration_id(&mut tx, name).await?;
+    let revision = save_in(&mut tx, mid, name, base_revision, &edit, actor).await?;
+    super::plan_sync::queue_sync(&mut tx, mid, actor).await?;
+    tx.commit().await?;
+    Ok(revision)
+}
+
+/// Checks `edit` as a save does (lengths; owners trimmed).
+pub fn checked(edit: PlanEdit) -> StoreResult<PlanEdit> {
+    validate(edit)
+}
+
+/// Saves a checked `edit` on top of `base_revision` in the caller's
+/// transaction (the plan row locked; refused when it moved on): the new
+/// revision, its snapshot and its event.
+pub async fn save_in(
+    tx: &mut Transaction<'_, Postgres>,
+    mid: i64,
+    name: &str,
+    base_revision: i32,
+    edit: &PlanEdit,
+    actor: &str,
+) -> StoreResult<i32> {
     let current: i32 = sqlx::query_scalar(
         "SELECT revision FROM switchyard.plans WHERE migration_id = $1 FOR UPDATE",
     )
     .bind(mid)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut **tx)
     .await?
     .ok_or_else(|| StoreError::NotFound(format!("plan of migration {name:?}")))?;
     if current != base_revision {
@@ -106,7 +129,7 @@ pub async fn save(
     )
     .bind(mid)
     .bind(&edit.body_markdown)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut **tx)
     .await?;
     for p in &edit.phases {
         sqlx::query(
@@ -119,12 +142,11 @@ pub async fn save(
         .bind(&p.owner)
         .bind(&p.status_note)
         .bind(&p.blockers)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     }
-    snapshot(&mut tx, mid, actor).await?;
-    super::events::record(&mut tx, mid, actor, &Event::PlanSaved { revision }).await?;
-    tx.commit().await?;
+    snapshot(tx, mid, actor).await?;
+    super::events::record(tx, mid, actor, &Event::PlanSaved { revision }).await?;
     Ok(revision)
 }
 

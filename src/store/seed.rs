@@ -36,6 +36,7 @@ pub async fn seed_demo(pool: &PgPool, demo_users: u64) -> StoreResult<SeedReport
     let mut tx = pool.begin().await?;
     seeding_lock(&mut tx).await?;
     let migration_created = seed_migration(&mut tx).await?;
+    seed_recipe(&mut tx).await?;
     let (users_created, users_skipped) = seed_users(&mut tx, demo_users).await?;
     tx.commit().await?;
     Ok(SeedReport {
@@ -43,6 +44,60 @@ pub async fn seed_demo(pool: &PgPool, demo_users: u64) -> StoreResult<SeedReport
         users_created,
         users_skipped,
     })
+}
+
+/// Stores the demo's recipe as its migration's first version when it has
+/// none (a fresh seed, or a demo seeded before recipes were stored). When
+/// another migration already moves the demo's table, the demo is left
+/// without a stored recipe (its console says so) rather than failing the
+/// start.
+async fn seed_recipe(tx: &mut Transaction<'_, Postgres>) -> StoreResult<()> {
+    use super::recipes::{self, NewVersion, Origin};
+    let has_one: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM switchyard.recipes r JOIN switchyard.migrations m
+                        ON m.id = r.migration_id WHERE m.name = $1)",
+    )
+    .bind(demo::NAME)
+    .fetch_one(&mut **tx)
+    .await?;
+    if has_one {
+        return Ok(());
+    }
+    let recipe = crate::engine::Recipe::parse(demo::RECIPE_TEXT).map_err(|errors| {
+        super::StoreError::Corrupt {
+            what: "the demo recipe".into(),
+            detail: format!("{errors:?}"),
+        }
+    })?;
+    let hash = recipe.hash();
+    let table = format!(
+        "{}.{}",
+        recipe.source.schema.as_str(),
+        recipe.source.table.as_str()
+    );
+    let saved = recipes::save_in(
+        tx,
+        &NewVersion {
+            name: demo::NAME,
+            title: demo::TITLE,
+            body: demo::RECIPE_TEXT,
+            hash: &hash,
+            source_table: &table,
+            origin: Origin::Seed,
+            origin_path: Some(demo::RECIPE_PATH),
+            actor: actor::SYSTEM,
+            create: false,
+        },
+    )
+    .await;
+    match saved {
+        Ok(_) => Ok(()),
+        Err(super::StoreError::Conflict(why)) => {
+            tracing::warn!(%why, "the demo's recipe was not stored");
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Forgets everything recorded about the demo migration (its spec, plan and
@@ -80,6 +135,7 @@ pub async fn reset_demo(pool: &PgPool, demo_users: u64) -> StoreResult<SeedRepor
         .execute(&mut *tx)
         .await?;
     let migration_created = seed_migration(&mut tx).await?;
+    seed_recipe(&mut tx).await?;
     let (users_created, users_skipped) = seed_users(&mut tx, demo_users).await?;
     tx.commit().await?;
     Ok(SeedReport {

@@ -66,6 +66,8 @@ pub const WATCHED: &[(&str, &str, &[Page])] = &[
         &[Page::Console],
     ),
     ("acceptances", "t.migration_name = m.name", &[Page::Console]),
+    // The recipe the console runs until phase 1 pins one (its dry run).
+    ("recipes", "t.migration_id = m.id", &[Page::Console]),
 ];
 
 /// Counted, not summed (see the module's comment), on the console only.

@@ -83,9 +83,6 @@ fn Admin(view: AdminView, refused: Option<Refused>) -> impl IntoView {
                 "You cannot change your own role or disable yourself: another admin can. "
                 "Scripts add accounts with " <code>"switchyard user add EMAIL --role ROLE"</code> "."
             </p>
-            // Above the list: the islands router patches the page after a
-            // post node by node, and a list that grew shifts what follows
-            // it (see the README's known limits).
             <AddAccountForm refused=add_refused/>
             <table class="phase-table accounts">
                 <thead><tr>

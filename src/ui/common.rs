@@ -108,6 +108,8 @@ pub fn time_of_day(at: &DateTime<Utc>) -> String {
 /// An error as a user should see it.
 #[component]
 pub fn ErrorNote(error: AppError) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    crate::server::context::set_no_store();
     view! {
         <div class="error-note" role="alert">
             <strong>"Could not load this: "</strong>
@@ -148,5 +150,27 @@ mod tests {
             at.format("%Y-%m-%d %H:%M UTC").to_string()
         );
         assert_eq!(time_of_day(&at), at.format("%H:%M:%S").to_string());
+    }
+
+    /// A page that shows an error must not be kept by any cache: the error
+    /// may pass (an outage), and `server::page_cache` would serve it again.
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn an_error_note_marks_its_response_no_store() {
+        let owner = Owner::new();
+        let response = leptos_axum::ResponseOptions::default();
+        let html = owner.with(|| {
+            provide_context(response.clone());
+            view! { <ErrorNote error=AppError::not_found("the plan")/> }.to_html()
+        });
+        assert!(html.contains("the plan"), "{html}");
+        let parts = response.0.read().expect("not poisoned");
+        assert_eq!(
+            parts
+                .headers
+                .get(http::header::CACHE_CONTROL)
+                .and_then(|v| v.to_str().ok()),
+            Some("no-store")
+        );
     }
 }

@@ -15,6 +15,8 @@ pub fn HomePage() -> impl IntoView {
         <h1>"Migrations"</h1>
         {super::account::may(crate::model::account::Role::Operator).then(|| view! {
             <p class="new-migration">
+                <a href="/new" class="button">"New migration"</a>
+                " "
                 <a href="/notion/import">"New migration from a Notion spec"</a>
             </p>
         })}

@@ -16,3 +16,4 @@ pub mod share;
 pub mod share_links;
 pub mod spec;
 pub mod tasks;
+pub mod wizard;

@@ -18,7 +18,7 @@ use super::common::{date_time, use_migration_name, ErrorNote, Loading};
 use crate::api::notion::{
     get_mirror, preview_spec_refresh, search_notion_pages, search_task_databases, ApplySpecRefresh,
     ConfirmTaskMapping, ConnectTaskDatabase, CreateTasksInNotion, DiscardOutboxItem,
-    ImportNotionSpec, PublishPlan, ResolveTaskConflict, RetryOutboxItem,
+    ImportNotionSpec, PublishPlan, ResolveTaskConflict, RetryOutboxItem, SetTasksDoneWithPhase,
 };
 use crate::domain::spec::BlockChange;
 use crate::model::account::Role;
@@ -59,7 +59,7 @@ fn form_refusal() -> Option<String> {
 }
 
 #[component]
-fn Refusal() -> impl IntoView {
+pub(crate) fn Refusal() -> impl IntoView {
     form_refusal().map(|message| {
         view! { <p class="error-note" role="alert"><strong>"Refused: "</strong>{message}</p> }
     })
@@ -213,6 +213,27 @@ pub fn NotionSection() -> impl IntoView {
                         </p>
                     }
                 });
+                let progress = (!m.local && m.plan_page_url.is_some()).then(|| {
+                    let on = m.tasks_done_with_phase;
+                    let state = if on {
+                        "A phase's tasks move to Done when the phase finishes."
+                    } else {
+                        "Tasks stay where they are when their phase finishes."
+                    };
+                    let toggle = operator.then(|| view! {
+                        <form method="post" action=SetTasksDoneWithPhase::url() class="inline"
+                            aria-label="Tasks done with their phase">
+                            <input type="hidden" name="name" value=name.clone()/>
+                            <input type="hidden" name="on" value=if on { "false" } else { "true" }/>
+                            <button type="submit">{if on { "Turn off" } else { "Turn on" }}</button>
+                        </form>
+                    });
+                    view! {
+                        <p class="progress-setting">
+                            "Progress is written to the plan's page as the phases run. " {state} " " {toggle}
+                        </p>
+                    }
+                });
                 let versions = m.spec_versions.clone();
                 let outbox = m.outbox.clone();
                 let tasks = (!m.local).then(|| {
@@ -224,6 +245,7 @@ pub fn NotionSection() -> impl IntoView {
                         {spec_link}
                         {refresh}
                         {plan_link}
+                        {progress}
                         {publish}
                         {operators_only}
                         {tasks}
@@ -322,6 +344,7 @@ fn RefreshPreviewPanel(name: String) -> impl IntoView {
                                 <form method="post" action=ApplySpecRefresh::url()>
                                     <input type="hidden" name="name" value=name.clone()/>
                                     <input type="hidden" name="base" value=p.base.to_string()/>
+                                    <input type="hidden" name="previewed" value=p.fingerprint.clone()/>
                                     <button type="submit">"Replace the spec with Notion's page"</button>
                                 </form>
                             </section>

@@ -22,6 +22,7 @@
 
 use leptos::either::Either;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos::task::spawn_local;
 use serde::{Deserialize, Serialize};
 
@@ -30,9 +31,12 @@ use super::common::{
     ErrorNote, Loading, PhaseBadge,
 };
 use crate::api::migrations::get_plan;
-use crate::api::plans::{get_plan_diff, get_plan_history, render_plan, RestorePlan, SavePlan};
+use crate::api::plans::{
+    get_plan_conflict, get_plan_diff, get_plan_history, render_plan, ResolvePlanConflict,
+    RestorePlan, SavePlan,
+};
 use crate::model::account::Role;
-use crate::model::plan::{DiffKind, DiffLine, PlanEdit, PlanVersion};
+use crate::model::plan::{DiffKind, DiffLine, PlanConflictView, PlanEdit, PlanVersion};
 use crate::model::{AppError, PhaseView, PlanView};
 
 #[component]
@@ -40,10 +44,18 @@ pub fn PlanSection() -> impl IntoView {
     let name = use_migration_name();
     let plan = Resource::new(move || name.get(), get_plan);
     let history = Resource::new(move || name.get(), get_plan_history);
+    let conflict = Resource::new(move || name.get(), get_plan_conflict);
     view! {
         <Suspense fallback=|| view! { <Loading what="plan"/> }>
             {move || Suspend::new(async move {
-                match (plan.await, history.await) {
+                let conflict = match conflict.await {
+                    Ok(c) => c.map(|c| {
+                        let can_edit = super::account::may(Role::Operator);
+                        view! { <PlanConflict conflict=c name=name.get_untracked() can_edit/> }.into_any()
+                    }),
+                    Err(error) => Some(view! { <ErrorNote error/> }.into_any()),
+                };
+                let plan = match (plan.await, history.await) {
                     (Ok(plan), Ok(history)) => {
                         let body_html = body_html(&plan.body_markdown);
                         let can_edit = super::account::may(Role::Operator);
@@ -54,9 +66,75 @@ pub fn PlanSection() -> impl IntoView {
                         }
                     }
                     (Err(error), _) | (_, Err(error)) => view! { <ErrorNote error/> }.into_any(),
-                }
+                };
+                view! { {conflict} {plan} }
             })}
         </Suspense>
+    }
+}
+
+/// The plan changed in Switchyard and in its Notion page since the last
+/// sync: both versions side by side, who changed each and when, and (for
+/// operators) keep one side or save a merge. Plain forms: they work
+/// without JavaScript (the server redirects back here).
+#[component]
+fn PlanConflict(conflict: PlanConflictView, name: String, can_edit: bool) -> impl IntoView {
+    let id = conflict.id.to_string();
+    let keep = |side: &'static str, label: &'static str| {
+        let (name, id) = (name.clone(), id.clone());
+        can_edit.then(|| view! {
+            <form method="post" action=ResolvePlanConflict::url() class="inline" aria-label=label>
+                <input type="hidden" name="name" value=name/>
+                <input type="hidden" name="conflict" value=id/>
+                <input type="hidden" name="keep" value=side/>
+                <button type="submit">{label}</button>
+            </form>
+        })
+    };
+    let merge = can_edit.then(|| view! {
+        <form method="post" action=ResolvePlanConflict::url() class="plan-merge" aria-label="Merge">
+            <input type="hidden" name="name" value=name.clone()/>
+            <input type="hidden" name="conflict" value=id.clone()/>
+            <input type="hidden" name="keep" value="merged"/>
+            <input type="hidden" name="base_revision" value=conflict.switchyard_revision.to_string()/>
+            <label>
+                "Merged text (the phases stay as in Switchyard)"
+                <textarea name="body" rows="8">{conflict.switchyard.body_markdown.clone()}</textarea>
+            </label>
+            <button type="submit">"Save the merge"</button>
+        </form>
+    });
+    view! {
+        <section class="plan-conflict" aria-label="Plan conflict" role="alert">
+            <h2>"Changed in Switchyard and in Notion"</h2>
+            <p class="hint">
+                "The plan and its Notion page both changed since they were last in step: nothing is written to either until one side is kept."
+            </p>
+            <div class="conflict-sides">
+                <div class="conflict-side switchyard-side">
+                    <h3>"Switchyard"</h3>
+                    <p class="meta">{format!(
+                        "Revision {}, by {}, {}",
+                        conflict.switchyard_revision,
+                        conflict.switchyard_by,
+                        date_time(&conflict.switchyard_at, true)
+                    )}</p>
+                    <pre>{conflict.switchyard.as_text()}</pre>
+                    {keep("switchyard", "Keep Switchyard's")}
+                </div>
+                <div class="conflict-side notion-side">
+                    <h3>"Notion"</h3>
+                    <p class="meta">{format!(
+                        "By {}, {}",
+                        conflict.notion_by,
+                        date_time(&conflict.notion_at, true)
+                    )}</p>
+                    <pre>{conflict.notion.as_text()}</pre>
+                    {keep("notion", "Keep Notion's")}
+                </div>
+            </div>
+            {merge}
+        </section>
     }
 }
 
@@ -104,9 +182,13 @@ pub fn PlanIsland(data: String) -> impl IntoView {
             name,
             can_edit,
         }) => Either::Left(view! { <PlanAndHistory plan body_html history name can_edit/> }),
-        Err(e) => Either::Right(view! {
-            <p class="error-note" role="alert">{format!("Could not read the plan: {e}")}</p>
-        }),
+        Err(e) => {
+            #[cfg(feature = "ssr")]
+            crate::server::context::set_no_store();
+            Either::Right(view! {
+                <p class="error-note" role="alert">{format!("Could not read the plan: {e}")}</p>
+            })
+        }
     }
 }
 

@@ -17,6 +17,8 @@ use crate::model::{AppError, TaskStatus};
 
 #[component]
 pub fn SharePage() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    crate::server::context::set_secret_address();
     let token = use_params_map().with_untracked(|p| p.get("token").unwrap_or_default());
     let token_for_page = token.clone();
     let shared = Resource::new(move || token.clone(), get_shared);

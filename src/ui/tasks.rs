@@ -201,9 +201,13 @@ pub fn Board(data: String) -> impl IntoView {
             filters,
             can_edit,
         }) => Either::Left(view! { <BoardView initial name filters can_edit/> }),
-        Err(e) => Either::Right(view! {
-            <p class="error-note" role="alert">{format!("Could not read the board: {e}")}</p>
-        }),
+        Err(e) => {
+            #[cfg(feature = "ssr")]
+            crate::server::context::set_no_store();
+            Either::Right(view! {
+                <p class="error-note" role="alert">{format!("Could not read the board: {e}")}</p>
+            })
+        }
     }
 }
 

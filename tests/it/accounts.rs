@@ -338,8 +338,9 @@ async fn mutations(pool: &PgPool) -> Vec<(&'static str, String)> {
     use switchyard::api::notion::{
         ApplySpecRefresh, ConfirmTaskMapping, ConnectTaskDatabase, CreateTasksInNotion,
         DiscardOutboxItem, ImportNotionSpec, PublishPlan, ResolveTaskConflict, RetryOutboxItem,
+        SetTasksDoneWithPhase,
     };
-    use switchyard::api::plans::{RenderPlan, RestorePlan, SavePlan};
+    use switchyard::api::plans::{RenderPlan, ResolvePlanConflict, RestorePlan, SavePlan};
     use switchyard::api::shares::{CreateShareLink, RevokeShareLink};
     use switchyard::api::tasks::{CreateTask, DeleteTask, MoveTask, SetCriterion, UpdateTask};
     let (task, rev): (i64, i32) =
@@ -407,7 +408,10 @@ async fn mutations(pool: &PgPool) -> Vec<(&'static str, String)> {
             ImportNotionSpec::PATH,
             "page=0123456789abcdef0123456789abcdef".to_string(),
         ),
-        (ApplySpecRefresh::PATH, format!("name={DEMO}&base=1")),
+        (
+            ApplySpecRefresh::PATH,
+            format!("name={DEMO}&base=1&previewed=x"),
+        ),
         (PublishPlan::PATH, format!("name={DEMO}")),
         (RetryOutboxItem::PATH, format!("name={DEMO}&item=1")),
         (DiscardOutboxItem::PATH, format!("name={DEMO}&item=1")),
@@ -423,6 +427,28 @@ async fn mutations(pool: &PgPool) -> Vec<(&'static str, String)> {
         (
             ResolveTaskConflict::PATH,
             format!("name={DEMO}&conflict=1&keep=board"),
+        ),
+        (
+            ResolvePlanConflict::PATH,
+            format!("name={DEMO}&conflict=1&keep=switchyard"),
+        ),
+        (SetTasksDoneWithPhase::PATH, format!("name={DEMO}&on=true")),
+        // The new-migration wizard (issue 14).
+        (
+            switchyard::api::wizard::StartDraft::PATH,
+            "schema=public&table=users&key=id&column=preferences".to_string(),
+        ),
+        (
+            switchyard::api::wizard::ProfileDraft::PATH,
+            "id=1&scope=sample".to_string(),
+        ),
+        (
+            switchyard::api::wizard::SaveDraftRecipe::PATH,
+            "id=1&recipe=name".to_string(),
+        ),
+        (
+            switchyard::api::wizard::CreateFromDraft::PATH,
+            "id=1".to_string(),
         ),
     ]
 }
@@ -520,6 +546,8 @@ async fn every_mutation_is_refused_for_viewers_403_and_anonymous_401(pool: PgPoo
             (PreviewSpecRefresh::PATH, format!("name={DEMO}")),
             (SearchNotionPages::PATH, "query=spec".to_string()),
             (SearchTaskDatabases::PATH, "query=tasks".to_string()),
+            (switchyard::api::wizard::ListSources::PATH, String::new()),
+            (switchyard::api::wizard::GetDraft::PATH, "id=1".to_string()),
         ] {
             let (status, _) = call_as(&pool, None, path, &form).await;
             assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
@@ -529,6 +557,16 @@ async fn every_mutation_is_refused_for_viewers_403_and_anonymous_401(pool: PgPoo
             (
                 GetShareLinks::PATH,
                 format!("name={DEMO}"),
+                "operators only",
+            ),
+            (
+                switchyard::api::wizard::ListSources::PATH,
+                String::new(),
+                "operators only",
+            ),
+            (
+                switchyard::api::wizard::GetDraft::PATH,
+                "id=1".to_string(),
                 "operators only",
             ),
             (GetAdmin::PATH, "actor=".to_string(), "admins only"),
@@ -781,4 +819,126 @@ async fn pages_show_a_viewer_no_controls_and_say_who_may(pool: PgPool) {
     let r = get_as(&pool, "/m/user-preferences/tasks", Some(&viewer)).await;
     let html = String::from_utf8_lossy(&r.body);
     assert!(!html.contains(r#"class="delete""#) && !html.contains("Move to "));
+}
+
+/// A burst of parallel guesses gets no more password checks than the
+/// limit: each attempt is counted before its password is checked, one
+/// after another (they all read "no failures yet" before, and all were
+/// checked).
+#[sqlx::test(migrations = "./migrations")]
+async fn parallel_guesses_are_counted_one_by_one(pool: PgPool) {
+    let limits = two_accounts(&pool).await;
+    let mut guesses = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let pool = pool.clone();
+        guesses.spawn(async move {
+            switchyard::accounts::sign_in_from(
+                &pool,
+                &limits,
+                OPERATOR,
+                &format!("guess {i}"),
+                "203.0.113.9",
+                None,
+            )
+            .await
+        });
+    }
+    let (mut wrong, mut limited) = (0, 0);
+    while let Some(result) = guesses.join_next().await {
+        match result.expect("joined") {
+            Err(switchyard::accounts::AccountError::WrongCredentials) => wrong += 1,
+            Err(switchyard::accounts::AccountError::Limited) => limited += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(wrong, limits.per_account, "checked: no more than the limit");
+    assert_eq!(wrong + limited, 20);
+    // The owner's right password is refused too now (the account is
+    // limited), and a success takes its own attempt back.
+    let refused = switchyard::accounts::sign_in_from(
+        &pool,
+        &limits,
+        OPERATOR,
+        PASSWORD,
+        "203.0.113.10",
+        None,
+    )
+    .await;
+    assert!(
+        matches!(refused, Err(switchyard::accounts::AccountError::Limited)),
+        "{refused:?}"
+    );
+    let before: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM switchyard.sign_in_failures WHERE key = '203.0.113.11'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("count");
+    switchyard::accounts::sign_in_from(
+        &pool,
+        &limits,
+        "other@example.com",
+        PASSWORD,
+        "203.0.113.11",
+        None,
+    )
+    .await
+    .expect("signed in");
+    let after: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM switchyard.sign_in_failures WHERE key = '203.0.113.11'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("count");
+    assert_eq!(
+        (before, after),
+        (0, 0),
+        "a success leaves no failure behind"
+    );
+}
+
+/// Failed sign-ins (which anyone can send) are recorded for the audit log
+/// but not announced to the live feeds; a change that can end sessions (a
+/// disabled account) is.
+#[sqlx::test(migrations = "./migrations")]
+async fn failed_sign_ins_wake_no_live_feed_but_a_disabled_account_does(pool: PgPool) {
+    use switchyard::accounts::{change, Change};
+    two_accounts(&pool).await;
+    let mut listener = sqlx::postgres::PgListener::connect_with(&pool)
+        .await
+        .expect("listener");
+    listener
+        .listen(switchyard::store::events::EVENTS_CHANNEL)
+        .await
+        .expect("listen");
+    for i in 0..3 {
+        let r = sign_in(&pool, OPERATOR, &format!("guess {i}"), None).await;
+        assert!(location(&r).contains("error=wrong"), "{}", location(&r));
+    }
+    let recorded: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM switchyard.events WHERE kind = 'sign_in_failed'")
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+    assert_eq!(recorded, 3, "each failure is in the audit log");
+    let quiet = tokio::time::timeout(std::time::Duration::from_millis(300), listener.recv()).await;
+    assert!(quiet.is_err(), "announced: {quiet:?}");
+    change(
+        &pool,
+        "other@example.com",
+        Change::Disable,
+        "admin@example.com",
+        None,
+    )
+    .await
+    .expect("disabled");
+    let woke = tokio::time::timeout(std::time::Duration::from_secs(5), listener.recv())
+        .await
+        .expect("announced")
+        .expect("a notification");
+    assert!(
+        woke.payload().contains("account_changed"),
+        "{}",
+        woke.payload()
+    );
 }

@@ -3,7 +3,7 @@
 use sqlx::PgPool;
 use std::process::{Command, Output};
 
-fn cli(args: &[&str], database_url: Option<&str>) -> Output {
+pub(crate) fn cli(args: &[&str], database_url: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchyard"));
     cmd.args(args).env_remove("DATABASE_URL");
     if let Some(url) = database_url {
@@ -12,7 +12,7 @@ fn cli(args: &[&str], database_url: Option<&str>) -> Output {
     cmd.output().expect("run the CLI")
 }
 
-fn write(name: &str, text: &str) -> std::path::PathBuf {
+pub(crate) fn write(name: &str, text: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("sy-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let path = dir.join(name);

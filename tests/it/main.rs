@@ -12,19 +12,23 @@ mod approvals;
 mod audit;
 mod cli;
 mod console;
+mod discover;
 mod engine;
 mod golden;
 mod http;
 mod mirror;
 mod notion;
 mod page_cache;
+mod plan_sync;
 mod plans;
 mod proof;
+mod recipes;
 mod share_links;
 mod shares;
 mod store;
 mod task_sync;
 mod tasks;
+mod wizard;
 
 /// The journal the app gives every engine: our schema, through the store.
 pub fn journal(pool: &sqlx::PgPool) -> std::sync::Arc<dyn switchyard::engine::Journal> {

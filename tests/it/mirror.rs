@@ -121,9 +121,36 @@ async fn a_spec_is_imported_and_refreshed_with_its_changes_listed(pool: PgPool) 
     let unchanged = store::migrations::spec(&pool, &name).await.expect("spec");
     assert_eq!(unchanged.blocks, spec.blocks);
 
-    let applied = specs::apply_refresh(&pool, &notion, &name, preview.base, "op@example.com")
-        .await
-        .expect("applied");
+    // Edited in Notion after the preview: applying is refused, nothing
+    // stored, until a new preview shows that edit too.
+    let ids = fake.fake.children_ids(&page);
+    let heading = |text: &str| {
+        fake.fake.edit_block(
+            &ids[0],
+            json!({ "rich_text": [ { "type": "text", "text": { "content": text } } ] }),
+        )
+    };
+    let apply = |actor: &'static str| {
+        specs::apply_refresh(
+            &pool,
+            &notion,
+            &name,
+            preview.base,
+            &preview.fingerprint,
+            actor,
+        )
+    };
+    assert!(heading("Overview (edited later)"));
+    let late = apply("op@example.com").await;
+    assert!(
+        matches!(&late, Err(specs::SpecError::Store(StoreError::Conflict(m))) if m.contains("preview again")),
+        "{late:?}"
+    );
+    let unchanged = store::migrations::spec(&pool, &name).await.expect("spec");
+    assert_eq!(unchanged.blocks, spec.blocks);
+    assert!(heading("Overview"));
+
+    let applied = apply("op@example.com").await.expect("applied");
     assert_eq!(applied, preview.diff);
     let now = store::migrations::spec(&pool, &name).await.expect("spec");
     assert_eq!(now.blocks[1].plain_text(), "Move preferences to tables.");
@@ -137,8 +164,7 @@ async fn a_spec_is_imported_and_refreshed_with_its_changes_listed(pool: PgPool) 
     assert_eq!(history[0].replaced_by, "op@example.com");
 
     // A second apply against the old preview is refused: the spec moved on.
-    let stale =
-        specs::apply_refresh(&pool, &notion, &name, preview.base, "other@example.com").await;
+    let stale = apply("other@example.com").await;
     assert!(
         matches!(stale, Err(specs::SpecError::Store(StoreError::Conflict(_)))),
         "{stale:?}"
@@ -165,7 +191,7 @@ async fn the_local_demo_spec_cannot_be_refreshed(pool: PgPool) {
     assert!(fake.fake.requests().is_empty(), "nothing asked of Notion");
 }
 
-async fn imported(pool: &PgPool, fake: &RunningFake, title: &str) -> (String, NotionId) {
+pub(crate) async fn imported(pool: &PgPool, fake: &RunningFake, title: &str) -> (String, NotionId) {
     let page = spec_page(fake, title);
     let name = specs::import(pool, &client(fake), &page, "op@example.com")
         .await
@@ -241,8 +267,9 @@ async fn a_page_created_before_a_crash_is_found_not_created_again(pool: PgPool) 
         .await
         .expect("queued");
     // An instance claims the item, creates the page, and is killed before
-    // recording it (its lease runs out).
-    let claimed = store::outbox::claim(&pool, Duration::from_millis(300))
+    // recording it. The lease is long, so no timing on a busy machine can
+    // end it early; the test ends it below, as time would.
+    let claimed = store::outbox::claim(&pool, Duration::from_secs(600))
         .await
         .expect("claim")
         .expect("an item");
@@ -255,7 +282,14 @@ async fn a_page_created_before_a_crash_is_found_not_created_again(pool: PgPool) 
         .expect("created");
     // While the lease holds, no one else takes it.
     assert_eq!(worker(&pool, &fake).turn().await.expect("turn"), Turn::Idle);
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    let expired = sqlx::query(
+        "UPDATE switchyard.notion_outbox SET lease_until = now() - interval '1 second' WHERE id = $1",
+    )
+    .bind(item)
+    .execute(&pool)
+    .await
+    .expect("lease ended");
+    assert_eq!(expired.rows_affected(), 1);
 
     // After the restart, a worker finds the page by its marker.
     let turn = worker(&pool, &fake).turn().await.expect("turn");
@@ -274,11 +308,138 @@ async fn a_page_created_before_a_crash_is_found_not_created_again(pool: PgPool) 
     );
     // The crashed instance's late answer changes nothing.
     assert!(
-        !store::outbox::complete_plan_publication(&pool, &claimed, "other")
+        !store::outbox::complete_plan_publication(&pool, &claimed, "other", None)
             .await
             .expect("complete")
     );
     assert_eq!(plan_page_of(&pool, &name).await, Some(created.to_string()));
+}
+
+/// One sender at a time across instances: while another session holds the
+/// sender lock, a worker with an item due sends nothing; once it is
+/// released (the session closed), the item goes.
+#[sqlx::test(migrations = "./migrations")]
+async fn only_one_instance_sends_at_a_time(pool: PgPool) {
+    let fake = start_fake().await;
+    let (name, _) = imported(&pool, &fake, "Queued Spec").await;
+    let item = publish::queue(&pool, &name, None, "op@example.com")
+        .await
+        .expect("queued");
+    let other_instance = store::outbox::sender_lock(&pool)
+        .await
+        .expect("lock")
+        .expect("free");
+    assert!(
+        store::outbox::sender_lock(&pool)
+            .await
+            .expect("lock")
+            .is_none(),
+        "held"
+    );
+    fake.fake.clear_requests();
+    assert_eq!(worker(&pool, &fake).turn().await.expect("turn"), Turn::Idle);
+    assert!(fake.fake.requests().is_empty(), "nothing sent");
+    drop(other_instance);
+    // The server notices the closed session at once or nearly.
+    let mut turn = Turn::Idle;
+    for _ in 0..50 {
+        turn = worker(&pool, &fake).turn().await.expect("turn");
+        if turn != Turn::Idle {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        matches!(&turn, Turn::Delivered { item: i, .. } if *i == item),
+        "{turn:?}"
+    );
+}
+
+/// A delivery longer than the lease keeps it (renewed while it runs), so no
+/// other worker starts on the item meanwhile; a worker whose item is taken
+/// over stops sending at its next renewal instead of finishing.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_delivery_keeps_its_lease_while_it_runs_and_stops_once_it_is_lost(pool: PgPool) {
+    let fake = start_fake().await;
+    let mut patient = crate::notion::settings(&fake);
+    patient.timeout = Duration::from_secs(30);
+    let slow_worker = || {
+        OutboxWorker::new(
+            pool.clone(),
+            switchyard::notion::NotionClient::new(patient.clone()).expect("client"),
+            WorkerSettings {
+                lease: Duration::from_millis(1500),
+                max_attempts: 5,
+                poll: Duration::from_millis(20),
+                retry_delay: Duration::ZERO,
+                max_retry_delay: Duration::ZERO,
+            },
+        )
+    };
+
+    let (name, _) = imported(&pool, &fake, "Slow Spec").await;
+    let item = publish::queue(&pool, &name, None, "op@example.com")
+        .await
+        .expect("queued");
+    // The first request of the delivery is answered after 4.5 s: three
+    // leases' worth.
+    fake.fake.inject([Fault::Hang {
+        millis: 4500,
+        apply: true,
+    }]);
+    let slow = slow_worker();
+    let delivering = tokio::spawn(async move { slow.turn().await });
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        let held: bool = sqlx::query_scalar(
+            "SELECT lease_until > now() FROM switchyard.notion_outbox WHERE id = $1",
+        )
+        .bind(item)
+        .fetch_one(&pool)
+        .await
+        .expect("the lease");
+        assert!(held, "the lease is kept while the delivery runs");
+    }
+    let turn = delivering.await.expect("joined").expect("turn");
+    assert!(
+        matches!(&turn, Turn::Delivered { item: i, .. } if *i == item),
+        "{turn:?}"
+    );
+    assert_eq!(
+        fake.fake
+            .pages_titled("Implementation plan: Slow Spec")
+            .len(),
+        1
+    );
+
+    let (name, _) = imported(&pool, &fake, "Taken Spec").await;
+    let item = publish::queue(&pool, &name, None, "op@example.com")
+        .await
+        .expect("queued");
+    fake.fake.inject([Fault::Hang {
+        millis: 8000,
+        apply: false,
+    }]);
+    let started = std::time::Instant::now();
+    let slow = slow_worker();
+    let delivering = tokio::spawn(async move { slow.turn().await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Another worker takes the item over (as after this one went quiet).
+    let taken = sqlx::query(
+        "UPDATE switchyard.notion_outbox SET lease_token = lease_token + 1 WHERE id = $1 AND lease_token IS NOT NULL",
+    )
+    .bind(item)
+    .execute(&pool)
+    .await
+    .expect("taken over");
+    assert_eq!(taken.rows_affected(), 1);
+    let turn = delivering.await.expect("joined").expect("turn");
+    assert_eq!(turn, Turn::LostLease { item });
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "stopped at its next renewal, not after the 8 s answer: {:?}",
+        started.elapsed()
+    );
 }
 
 #[sqlx::test(migrations = "./migrations")]
@@ -662,4 +823,77 @@ async fn a_refused_import_posted_without_javascript_is_shown_in_words(pool: PgPo
         refusal.contains("neither a Notion page URL nor a Notion id"),
         "{refusal}"
     );
+}
+
+/// (depth, text) of every block, in order, from Notion's answer.
+fn outline_of(
+    tree: &[switchyard::model::notion::Block],
+    depth: usize,
+    out: &mut Vec<(usize, String)>,
+) {
+    for block in tree {
+        out.push((depth, block.plain_text()));
+        outline_of(&block.children, depth + 1, out);
+    }
+}
+
+/// (depth, text) of every block, in order, as sent.
+fn outline_sent(blocks: &[Value], depth: usize, out: &mut Vec<(usize, String)>) {
+    for block in blocks {
+        let kind = blocks::kind_of(block).unwrap_or_default();
+        let text: String = block[kind]["rich_text"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t["text"]["content"].as_str())
+            .collect();
+        out.push((depth, text));
+        outline_sent(blocks::children_of(block), depth + 1, out);
+    }
+}
+
+/// A publication whose page was made but whose answer was lost (so the
+/// nested children and the blocks past the first 100, sent in later
+/// requests, never went) is completed by the retry at every level, not
+/// only at the top.
+#[tokio::test]
+async fn a_publication_cut_off_after_its_page_was_made_is_completed_at_every_level() {
+    let fake = start_fake().await;
+    let notion = client(&fake);
+    let parent = fake.fake.add_page(None, "Cut Spec", vec![]);
+    let marker = "switchyard-outbox-item-77";
+    let mut step_a = bullet("Step a");
+    blocks::set_children(&mut step_a, vec![bullet("Detail of step a")]);
+    let mut phase = bullet("Phase 1");
+    blocks::set_children(&mut phase, vec![step_a, bullet("Step b")]);
+    let mut content = vec![
+        paragraph(&format!("Published by Switchyard ({marker})")),
+        phase,
+    ];
+    content.extend((0..130).map(|i| paragraph(&format!("Line {i}"))));
+    let item = publish::PublishPlan {
+        parent: parent.clone(),
+        title: "Implementation plan: Cut Spec".into(),
+        marker: marker.into(),
+        content: content.clone(),
+        board_hash: None,
+    };
+    fake.fake.inject([Fault::Drop { apply: true }]);
+    publish::deliver(&notion, &item, false)
+        .await
+        .expect_err("the answer was lost");
+    let page = publish::deliver(&notion, &item, true)
+        .await
+        .expect("found and completed");
+    assert_eq!(
+        fake.fake
+            .pages_titled("Implementation plan: Cut Spec")
+            .len(),
+        1
+    );
+    let tree = notion.block_tree(&page).await.expect("the page");
+    let (mut got, mut want) = (Vec::new(), Vec::new());
+    outline_of(&tree, 0, &mut got);
+    outline_sent(&content, 0, &mut want);
+    assert_eq!(got, want);
 }

@@ -368,12 +368,9 @@ async fn creating_is_retried_only_when_nothing_was_done() {
     let spec = fake.fake.add_page(None, "Spec", vec![]);
     let title = switchyard::notion::wire::title_property_map;
 
-    // 503, 529, 409 and 429 say nothing was done: retried, one page.
-    fake.fake.inject([
-        Fault::Status { status: 503 },
-        Fault::Status { status: 529 },
-        Fault::Status { status: 409 },
-    ]);
+    // 529, 409 and 429 say nothing was done: retried, one page.
+    fake.fake
+        .inject([Fault::Status { status: 529 }, Fault::Status { status: 409 }]);
     notion
         .create_page(&Parent::Page(spec.clone()), title("Once"), vec![])
         .await
@@ -388,6 +385,26 @@ async fn creating_is_retried_only_when_nothing_was_done() {
         .expect_err("ambiguous");
     assert!(matches!(err, NotionError::Ambiguous { .. }), "{err:?}");
     assert_eq!(fake.fake.pages_titled("Maybe").len(), 0);
+
+    // A 503 can come after Notion's 60-second limit with the page made
+    // (as a 500, 502 or 504 can): not sent again, so never two pages.
+    for status in [503, 500, 502, 504] {
+        let name = format!("Made, then {status}");
+        fake.fake.inject([Fault::StatusAfterWork { status }]);
+        let err = notion
+            .create_page(&Parent::Page(spec.clone()), title(&name), vec![])
+            .await
+            .expect_err("ambiguous");
+        assert!(
+            matches!(err, NotionError::Ambiguous { .. }),
+            "{status}: {err:?}"
+        );
+        assert!(
+            err.is_transient(),
+            "{status}: the outbox tries again, looking first"
+        );
+        assert_eq!(fake.fake.pages_titled(&name).len(), 1, "{status}: once");
+    }
 
     fake.fake.inject([Fault::Drop { apply: true }]);
     let err = notion
@@ -588,6 +605,14 @@ async fn property_values_never_carry_more_than_100_items() {
         let body = json!({ "parent": { "page_id": page.as_str() }, "properties": properties });
         let answer = raw(&fake, reqwest::Method::POST, "/v1/pages", &body).await;
         assert_eq!(answer["code"], "validation_error", "{answer}");
+        // A refused update changes nothing: not even the trash flag sent
+        // along with the refused value.
+        let body =
+            json!({ "in_trash": true, "properties": { name: property_of(kind, 101, &people) } });
+        let answer = patch_page(&fake, &page, &body).await;
+        assert_eq!(answer["code"], "validation_error", "{answer}");
+        let now = notion.retrieve_page(&page).await.expect("the page");
+        assert!(!now.in_trash, "{kind}: the refused update trashed the page");
         // 100 are taken.
         let body = json!({ "properties": { name: property_of(kind, 100, &people) } });
         let answer = patch_page(&fake, &page, &body).await;

@@ -278,6 +278,9 @@ async fn every_table_of_a_migration_is_watched_or_known_not_shown(pool: PgPool) 
         "notion_task_links", // the task database's mapping (Notion tab)
         "task_sync",         // what the task mirror last sent and saw (its bookkeeping)
         "task_conflicts",    // fields changed on both sides (Notion tab)
+        "plan_sync",         // what the plan mirror last synced (its bookkeeping)
+        "plan_conflicts",    // the plan changed on both sides (plan tab)
+        "notion_progress",   // the tasks-done-with-their-phase setting (Notion tab)
     ];
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT DISTINCT table_name::text FROM information_schema.columns
@@ -298,4 +301,59 @@ async fn every_table_of_a_migration_is_watched_or_known_not_shown(pool: PgPool) 
         .filter(|t| !watched.contains(&t.as_str()) && !NOT_SHOWN.contains(&t.as_str()))
         .collect();
     assert!(unplaced.is_empty(), "not watched, not known: {unplaced:?}");
+}
+
+/// A page marked `no-store` (what `ErrorNote` does: an error may pass) is
+/// rendered again for the next request; the same page without the mark is
+/// kept. The real middleware, in front of a handler that counts its calls.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_page_marked_no_store_is_never_kept(pool: PgPool) {
+    use axum::response::IntoResponse;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use switchyard::server::page_cache::{self, PageCache};
+
+    crate::seeded(&pool, 0).await;
+    for no_store in [true, false] {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = calls.clone();
+        let router = axum::Router::new()
+            .route(
+                "/m/{name}/phases",
+                axum::routing::get(move || {
+                    let counted = counted.clone();
+                    async move {
+                        counted.fetch_add(1, Ordering::SeqCst);
+                        let mut response = (
+                            [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                            "<p>Could not load this</p>",
+                        )
+                            .into_response();
+                        if no_store {
+                            response.headers_mut().insert(
+                                axum::http::header::CACHE_CONTROL,
+                                axum::http::HeaderValue::from_static("no-store"),
+                            );
+                        }
+                        response
+                    }
+                }),
+            )
+            .layer(axum::middleware::from_fn_with_state(
+                (PageCache::default(), pool.clone()),
+                page_cache::serve,
+            ));
+        let uri = format!("/m/{DEMO}/phases");
+        let first = get(&router, &uri, None).await;
+        let second = get(&router, &uri, None).await;
+        assert_eq!(first.status, StatusCode::OK);
+        assert_eq!(text(&second), "<p>Could not load this</p>");
+        if no_store {
+            assert_eq!(calls.load(Ordering::SeqCst), 2, "rendered again");
+            assert_eq!(header(&second, CACHE_HEADER), None);
+        } else {
+            assert_eq!(calls.load(Ordering::SeqCst), 1, "kept");
+            assert_eq!(header(&second, CACHE_HEADER), Some("hit"));
+        }
+    }
 }

@@ -62,6 +62,15 @@ async fn the_share_page_is_read_only_and_stops_at_once_when_revoked(pool: PgPool
     let page = format!("/s/{token}");
     let r = get_as(&pool, &page, None).await;
     assert_eq!(r.status, StatusCode::OK);
+    // Its address is the secret: no Referer leaves it, no index keeps it.
+    assert_eq!(
+        crate::http::header(&r, "referrer-policy"),
+        Some("no-referrer")
+    );
+    assert_eq!(
+        crate::http::header(&r, "x-robots-tag"),
+        Some("noindex, nofollow")
+    );
     let html = String::from_utf8_lossy(&r.body);
     for shown in [
         "User Preferences Schema Migration",

@@ -258,20 +258,20 @@ async fn demo_reset_rolls_back_every_phase_and_reseeds(pool: PgPool) {
     let plan = migrations::plan(&pool, DEMO).await.expect("plan");
     assert_eq!(plan.revision, 1);
     assert_ne!(plan.body_markdown, "changed");
-    let (targets, column, users, progress, events): (i64, i64, i64, i64, i64) = sqlx::query_as(
+    let (targets, column, users, progress, events): (i64, i64, i64, i64, String) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM pg_tables WHERE tablename IN ('user_preferences', 'notification_preferences')),
                 (SELECT count(*) FROM information_schema.columns
                   WHERE table_name = 'users' AND column_name = 'preferences'),
                 (SELECT count(*) FROM public.users),
                 (SELECT count(*) FROM switchyard.backfill_progress),
-                (SELECT count(*) FROM switchyard.events)",
+                (SELECT string_agg(kind, ',' ORDER BY id) FROM switchyard.events)",
     )
     .fetch_one(&pool)
     .await
     .expect("counts");
     assert_eq!(
         (targets, column, users, progress, events),
-        (0, 1, 500, 0, 1),
-        "no target tables, the column back, the users kept, no progress, only the seed event"
+        (0, 1, 500, 0, "seeded,recipe_saved".to_string()),
+        "no target tables, the column back, the users kept, no progress, only the seed's events (the demo and its recipe's first version)"
     );
 }

@@ -1,0 +1,82 @@
+//! The new-migration wizard (issue 14): operators and admins only, each
+//! step a plain form (works without JavaScript); a refusal comes back to
+//! the page it was posted from (`__err`), said in words.
+
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use crate::model::account::Role;
+use crate::model::wizard::{DraftView, SourcesView};
+use crate::model::AppError;
+
+/// Step 1: the tables of the connected database with a jsonb column.
+#[server]
+pub async fn list_sources() -> Result<SourcesView, AppError> {
+    crate::server::auth::require(Role::Operator)?;
+    let pool = crate::server::context::pool()?;
+    Ok(crate::wizard::sources(&pool).await?)
+}
+
+/// Step 1 done: a draft for this table, key and column; to its page.
+#[server]
+pub async fn start_draft(
+    schema: String,
+    table: String,
+    key: String,
+    column: String,
+) -> Result<i64, AppError> {
+    let account = crate::server::auth::require(Role::Operator)?;
+    let pool = crate::server::context::pool()?;
+    let id = crate::wizard::start(&pool, &schema, &table, &key, &column, &account.email).await?;
+    leptos_axum::redirect(&format!("/new/{id}"));
+    Ok(id)
+}
+
+/// One draft, every step as stored.
+#[server]
+pub async fn get_draft(id: i64) -> Result<DraftView, AppError> {
+    crate::server::auth::require(Role::Operator)?;
+    let pool = crate::server::context::pool()?;
+    Ok(crate::wizard::view(&pool, id).await?)
+}
+
+/// Step 2: profile a sample (`scope` = "sample") or the whole table
+/// ("whole"); back to the draft's page.
+#[server]
+pub async fn profile_draft(id: i64, scope: String) -> Result<(), AppError> {
+    crate::server::auth::require(Role::Operator)?;
+    let whole = match scope.as_str() {
+        "sample" => false,
+        "whole" => true,
+        other => {
+            return Err(AppError::invalid(
+                "scope",
+                format!("{other:?}: expected sample or whole"),
+            ))
+        }
+    };
+    let pool = crate::server::context::pool()?;
+    crate::wizard::profile(&pool, id, whole).await?;
+    leptos_axum::redirect(&format!("/new/{id}#profile"));
+    Ok(())
+}
+
+/// Step 3: keep the recipe as typed; its problems are shown by line.
+#[server]
+pub async fn save_draft_recipe(id: i64, recipe: String) -> Result<(), AppError> {
+    crate::server::auth::require(Role::Operator)?;
+    let pool = crate::server::context::pool()?;
+    crate::wizard::save_text(&pool, id, &recipe).await?;
+    leptos_axum::redirect(&format!("/new/{id}#recipe"));
+    Ok(())
+}
+
+/// Step 4: make the draft a migration (recipe, spec, plan, tasks); to it.
+#[server]
+pub async fn create_from_draft(id: i64) -> Result<String, AppError> {
+    let account = crate::server::auth::require(Role::Operator)?;
+    let pool = crate::server::context::pool()?;
+    let name = crate::wizard::create(&pool, id, &account.email).await?;
+    leptos_axum::redirect(&format!("/m/{name}/phases"));
+    Ok(name)
+}

@@ -1,0 +1,131 @@
+//! The new-migration wizard's views (issue 14), shared by the server and
+//! the browser: what each step shows, worded by the server.
+
+use serde::{Deserialize, Serialize};
+
+/// A table of the connected database with a `jsonb` column (step 1).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SourceView {
+    pub schema: String,
+    pub table: String,
+    /// "about 100 000 rows", or "row count unknown (never analyzed)".
+    pub rows: String,
+    /// "12.3 MB".
+    pub size: String,
+    /// The jsonb columns a recipe can name.
+    pub columns: Vec<String>,
+    /// Key candidates: (column, type), the primary key first.
+    pub keys: Vec<(String, String)>,
+    /// Why the table cannot be used (None: usable).
+    pub unusable: Option<String>,
+    /// The migration already moving this table, if any.
+    pub migrated_by: Option<String>,
+}
+
+/// An open draft, for "continue where you left off".
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DraftRef {
+    pub id: i64,
+    pub source: String,
+    pub step: String,
+}
+
+/// Step 1's page: the tables, and the drafts under way.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SourcesView {
+    pub tables: Vec<SourceView>,
+    pub drafts: Vec<DraftRef>,
+}
+
+/// One path of the profile (step 2), worded for reading.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PathRow {
+    pub path: String,
+    pub documents: i64,
+    /// Share of the object documents having the path, "99.8%".
+    pub share: String,
+    /// "string 99.8%, number 0.2%".
+    pub types: String,
+    pub nulls: i64,
+    /// "light (990), dark (985), …" for low-cardinality strings.
+    pub values: Option<String>,
+    /// The longest values, quoted, longest first.
+    pub longest: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EntryRow {
+    pub path: String,
+    /// "email (998), push (997), sms (850)".
+    pub keys: String,
+    /// "enabled, frequency".
+    pub fields: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProfileView {
+    /// "a 5% sample (TABLESAMPLE SYSTEM)" or "the whole table".
+    pub scope: String,
+    pub profiled_at: String,
+    pub rows: i64,
+    pub objects: i64,
+    pub sql_nulls: i64,
+    pub json_nulls: i64,
+    pub non_objects: i64,
+    pub paths: Vec<PathRow>,
+    pub entries: Vec<EntryRow>,
+    pub truncated: bool,
+}
+
+/// A recipe problem beside its line (step 3).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RecipeProblem {
+    pub line: Option<usize>,
+    pub field: String,
+    pub message: String,
+}
+
+/// One mapped column of the recipe, for the summary table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MappedColumn {
+    pub target: String,
+    pub kind: String,
+    pub column: String,
+    pub path: String,
+    pub sql_type: String,
+    pub required: bool,
+    pub allowed: String,
+}
+
+/// A phase or a task of the standard plan derived from the recipe (step 4).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlannedItem {
+    pub title: String,
+    pub detail: String,
+    pub criteria: Vec<String>,
+}
+
+/// The wizard's page for one draft: every step as stored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DraftView {
+    pub id: i64,
+    pub schema: String,
+    pub table: String,
+    pub key: String,
+    pub key_type: String,
+    pub column: String,
+    pub created_by: String,
+    pub profile: Option<ProfileView>,
+    pub recipe_text: Option<String>,
+    pub problems: Vec<RecipeProblem>,
+    pub summary: Vec<MappedColumn>,
+    /// Paths the profile found that the recipe maps nowhere.
+    pub unmapped: Vec<String>,
+    pub phases: Vec<PlannedItem>,
+    pub tasks: Vec<PlannedItem>,
+    /// Each phase's dry run (the exact SQL it would execute), from a valid
+    /// recipe: (phase title, SQL).
+    pub dry_run: Vec<(String, String)>,
+    /// The migration made from this draft.
+    pub migration: Option<String>,
+}

@@ -1,0 +1,254 @@
+//! Progress written back to the plan's Notion page as the phases run: one
+//! callout right after the page's marker says, per phase, its state, when
+//! it started and finished, who ran it, rows done and quarantined (the
+//! backfill) and a completion note. Coalesced: a page gets at most one
+//! progress write per interval (`SWITCHYARD_NOTION_PROGRESS_SECS`), and
+//! none when nothing changed, however many batches ran meanwhile. With the
+//! migration's setting on, a finished phase's tasks move to Done (through
+//! the board, so their pages follow through the task mirror).
+//!
+//! The plan sync leaves this block alone (it is not part of the plan's
+//! editable content), and the writer touches nothing else.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+use super::blocks;
+use super::error::MirrorError;
+use super::wire::Position;
+use super::{NotionClient, NotionError};
+use crate::domain::notion_id::NotionId;
+use crate::store::progress::{self as stored, PhaseProgress};
+use crate::store::StoreError;
+
+/// The first words of the progress block.
+pub const PROGRESS_PREFIX: &str = "Progress (kept current by Switchyard)";
+
+fn time(at: &DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+fn state_label(state: &str) -> &str {
+    match state {
+        "pending" => "Pending",
+        "running" => "Running",
+        "paused" => "Paused",
+        "verifying" => "Verifying",
+        "done" => "Done",
+        "failed" => "Failed",
+        "rolled_back" => "Rolled back",
+        other => other,
+    }
+}
+
+/// The progress block's text: a line per phase.
+pub fn progress_text(phases: &[PhaseProgress]) -> String {
+    let mut out = String::from(PROGRESS_PREFIX);
+    for p in phases {
+        let mut line = format!(
+            "\nPhase {}: {} — {}",
+            p.position,
+            p.title,
+            state_label(&p.state)
+        );
+        if let Some(at) = &p.started_at {
+            line.push_str(&format!(", started {}", time(at)));
+            if let Some(by) = &p.started_by {
+                line.push_str(&format!(" by {by}"));
+            }
+        }
+        if let Some(at) = &p.finished_at {
+            line.push_str(&format!(", finished {}", time(at)));
+        }
+        if let (Some(done), Some(total)) = (p.rows_done, p.rows_total) {
+            if p.state != "pending" {
+                line.push_str(&format!(", {done} of {total} rows"));
+            }
+        }
+        if let Some(q) = p.quarantined.filter(|q| *q > 0) {
+            line.push_str(&format!(", {q} quarantined"));
+        }
+        let note = match p.state.as_str() {
+            "done" => Some("Completed."),
+            "failed" => Some("Failed: see the phase console."),
+            "rolled_back" => Some("Rolled back."),
+            _ => None,
+        };
+        if let Some(note) = note {
+            line.push_str(&format!(". {note}"));
+        }
+        out.push_str(&line);
+    }
+    out
+}
+
+/// The progress block as Notion takes it.
+pub fn progress_block(text: &str) -> Value {
+    json!({
+        "object": "block", "type": "callout",
+        "callout": {
+            "rich_text": blocks::split_rich_text(&[json!({ "type": "text", "text": { "content": text } })]),
+            "icon": { "type": "emoji", "emoji": "📈" },
+            "color": "blue_background"
+        }
+    })
+}
+
+/// Whether a block of the page is the progress block.
+pub fn is_progress_block(block: &Value) -> bool {
+    blocks::kind_of(block) == Some("callout")
+        && blocks::from_response(block.clone())
+            .plain_text()
+            .starts_with(PROGRESS_PREFIX)
+}
+
+#[derive(Clone, Debug)]
+pub struct ProgressSettings {
+    /// At most one progress write per page per this long
+    /// (`SWITCHYARD_NOTION_PROGRESS_SECS`).
+    pub interval: Duration,
+}
+
+impl Default for ProgressSettings {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What one turn did for one migration.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Wrote {
+    /// The page's progress block was written.
+    pub written: bool,
+    /// Tasks moved to Done because their phase finished.
+    pub tasks_done: Vec<i64>,
+}
+
+#[derive(Clone)]
+pub struct ProgressWriter {
+    pool: PgPool,
+    client: NotionClient,
+    settings: ProgressSettings,
+}
+
+impl ProgressWriter {
+    pub fn new(pool: PgPool, client: NotionClient, settings: ProgressSettings) -> Self {
+        Self {
+            pool,
+            client,
+            settings,
+        }
+    }
+
+    /// One look at every published plan (and every migration's finished
+    /// phases): writes what changed, at most once per interval per page.
+    pub async fn turn(&self) -> Result<Vec<(String, Wrote)>, MirrorError> {
+        let mut out = Vec::new();
+        for name in crate::store::plan_sync::published(&self.pool).await? {
+            match self.write(&name, false).await {
+                Ok(w) => out.push((name, w)),
+                Err(e) => tracing::warn!(migration = %name, error = %e,
+                    "progress not written to Notion; trying again next time"),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Writes migration `name`'s progress now if it changed (`force`: even
+    /// within the interval, e.g. at the end of a test or a run).
+    pub async fn write(&self, name: &str, force: bool) -> Result<Wrote, MirrorError> {
+        let tasks_done = stored::close_finished_phases(&self.pool, name).await?;
+        let Some(state) = crate::store::plan_sync::state(&self.pool, name).await? else {
+            return Ok(Wrote {
+                written: false,
+                tasks_done,
+            });
+        };
+        let text = progress_text(&stored::phases(&self.pool, name).await?);
+        let (last, at) = stored::last_written(&self.pool, state.migration_id).await?;
+        let now = Utc::now();
+        let due = force
+            || at.is_none_or(|at| {
+                now.signed_duration_since(at).to_std().unwrap_or_default() >= self.settings.interval
+            });
+        if last.as_deref() == Some(text.as_str()) || !due {
+            return Ok(Wrote {
+                written: false,
+                tasks_done,
+            });
+        }
+        let page = NotionId::parse(&state.page_id).map_err(|e| {
+            MirrorError::Store(StoreError::Corrupt {
+                what: "the plan's Notion page id".into(),
+                detail: e.to_string(),
+            })
+        })?;
+        write_block(&self.client, &page, &text).await?;
+        stored::written(&self.pool, state.migration_id, &text, now).await?;
+        tracing::info!(
+            migration = name,
+            "progress written to the plan's Notion page"
+        );
+        Ok(Wrote {
+            written: true,
+            tasks_done,
+        })
+    }
+
+    /// Writes in the background for the life of the app.
+    pub fn spawn(self) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            // Look often enough that a change waits at most about one
+            // interval; the per-page interval bounds the writes.
+            let tick = (self.settings.interval / 4).max(Duration::from_millis(200));
+            loop {
+                if let Err(e) = self.turn().await {
+                    tracing::error!(error = %e, "progress writer: cannot read the plans");
+                }
+                tokio::time::sleep(tick).await;
+            }
+        })
+    }
+}
+
+/// Updates the page's progress block in place (one write), or adds it
+/// right after the marker when the page has none.
+async fn write_block(
+    client: &NotionClient,
+    page: &NotionId,
+    text: &str,
+) -> Result<(), NotionError> {
+    let children = client.all_block_children(page).await?;
+    let block = progress_block(text);
+    if let Some(existing) = children.iter().find(|b| is_progress_block(b)) {
+        if let Some(id) = existing
+            .get("id")
+            .and_then(Value::as_str)
+            .and_then(|id| NotionId::parse(id).ok())
+        {
+            client
+                .update_block(
+                    &id,
+                    json!({ "callout": { "rich_text": block["callout"]["rich_text"] } }),
+                )
+                .await?;
+            return Ok(());
+        }
+    }
+    let position = match children
+        .first()
+        .and_then(|b| b.get("id"))
+        .and_then(Value::as_str)
+        .and_then(|id| NotionId::parse(id).ok())
+    {
+        Some(first) => Position::AfterBlock(first),
+        None => Position::Start,
+    };
+    client.append_blocks(page, vec![block], position).await?;
+    Ok(())
+}

@@ -1,0 +1,289 @@
+//! The new-migration wizard's state (issue 14): one row per wizard started,
+//! each step's result stored (the source picked, the profile, the recipe
+//! text as last typed), so every step reads again and resumes; and the
+//! migration made from a draft, with its recipe, standard plan and tasks,
+//! in one transaction.
+
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use sqlx::PgPool;
+
+use super::recipes::{self, NewVersion};
+use super::{events, StoreError, StoreResult};
+use crate::engine::{Event, Phase};
+use crate::model::{Priority, TaskStatus};
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct StoredDraft {
+    pub id: i64,
+    pub source_schema: String,
+    pub source_table: String,
+    pub key_column: String,
+    pub key_type: String,
+    pub json_column: String,
+    pub profile: Option<Json<serde_json::Value>>,
+    pub profiled_at: Option<DateTime<Utc>>,
+    pub recipe_text: Option<String>,
+    pub created_migration: Option<String>,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The source a new draft moves (checked by the caller against the database).
+pub struct NewDraft<'a> {
+    pub schema: &'a str,
+    pub table: &'a str,
+    pub key: &'a str,
+    pub key_type: &'a str,
+    pub column: &'a str,
+    pub actor: &'a str,
+}
+
+pub async fn create(pool: &PgPool, d: &NewDraft<'_>) -> StoreResult<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO switchyard.migration_drafts
+             (source_schema, source_table, key_column, key_type, json_column, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(d.schema)
+    .bind(d.table)
+    .bind(d.key)
+    .bind(d.key_type)
+    .bind(d.column)
+    .bind(d.actor)
+    .fetch_one(pool)
+    .await?)
+}
+
+pub async fn get(pool: &PgPool, id: i64) -> StoreResult<StoredDraft> {
+    sqlx::query_as(
+        "SELECT id, source_schema, source_table, key_column, key_type, json_column, profile,
+                profiled_at, recipe_text, created_migration, created_by, created_at
+         FROM switchyard.migration_drafts WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(|| StoreError::NotFound(format!("draft {id}")))
+}
+
+/// The drafts not yet made into a migration, newest first.
+pub async fn open(pool: &PgPool) -> StoreResult<Vec<StoredDraft>> {
+    Ok(sqlx::query_as(
+        "SELECT id, source_schema, source_table, key_column, key_type, json_column, profile,
+                profiled_at, recipe_text, created_migration, created_by, created_at
+         FROM switchyard.migration_drafts WHERE created_migration IS NULL
+         ORDER BY id DESC LIMIT 50",
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Stores the profile (and the draft recipe proposed from it, unless a
+/// recipe was typed already).
+pub async fn set_profile(
+    pool: &PgPool,
+    id: i64,
+    profile: &serde_json::Value,
+    proposed: &str,
+) -> StoreResult<()> {
+    let done = sqlx::query(
+        "UPDATE switchyard.migration_drafts
+         SET profile = $2, profiled_at = now(), updated_at = now(),
+             recipe_text = coalesce(recipe_text, $3)
+         WHERE id = $1 AND created_migration IS NULL",
+    )
+    .bind(id)
+    .bind(Json(profile))
+    .bind(proposed)
+    .execute(pool)
+    .await?;
+    changed(done.rows_affected(), id)
+}
+
+/// Stores the recipe as typed (valid or not: the page shows its errors).
+pub async fn set_recipe_text(pool: &PgPool, id: i64, text: &str) -> StoreResult<()> {
+    let done = sqlx::query(
+        "UPDATE switchyard.migration_drafts SET recipe_text = $2, updated_at = now()
+         WHERE id = $1 AND created_migration IS NULL",
+    )
+    .bind(id)
+    .bind(text)
+    .execute(pool)
+    .await?;
+    changed(done.rows_affected(), id)
+}
+
+fn changed(rows: u64, id: i64) -> StoreResult<()> {
+    if rows == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict(format!(
+            "draft {id} does not exist or is a migration already"
+        )))
+    }
+}
+
+/// One phase of the standard plan, as derived for a recipe.
+pub struct PlannedPhase {
+    pub position: Phase,
+    pub title: String,
+    pub description: String,
+}
+
+/// One task of the standard plan.
+pub struct PlannedTask {
+    pub title: String,
+    pub priority: Priority,
+    pub phase: Phase,
+    pub criteria: Vec<String>,
+}
+
+/// What a draft becomes.
+pub struct NewMigration<'a> {
+    pub draft: i64,
+    pub recipe: NewVersion<'a>,
+    pub description: &'a str,
+    pub spec_blocks: serde_json::Value,
+    pub plan_body: &'a str,
+    pub phases: &'a [PlannedPhase],
+    pub tasks: &'a [PlannedTask],
+}
+
+/// Makes draft `m.draft` a migration: its recipe (version 1), a spec, the
+/// standard plan (each phase after the one before) and its tasks (each
+/// after the one before), all in one transaction. Refused when the draft is
+/// a migration already, when the name is taken, or when another migration
+/// moves the same table (named).
+pub async fn create_migration(pool: &PgPool, m: &NewMigration<'_>) -> StoreResult<String> {
+    let name = m.recipe.name;
+    let mut tx = pool.begin().await?;
+    let draft: Option<Option<String>> = sqlx::query_scalar(
+        "SELECT created_migration FROM switchyard.migration_drafts WHERE id = $1 FOR UPDATE",
+    )
+    .bind(m.draft)
+    .fetch_optional(&mut *tx)
+    .await?;
+    match draft {
+        None => return Err(StoreError::NotFound(format!("draft {}", m.draft))),
+        Some(Some(made)) => {
+            return Err(StoreError::Conflict(format!(
+                "draft {} is migration {made:?} already",
+                m.draft
+            )))
+        }
+        Some(None) => {}
+    }
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM switchyard.migrations WHERE name = $1)")
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await?;
+    if exists {
+        return Err(StoreError::Conflict(format!(
+            "a migration named {name:?} exists already: change the recipe's name"
+        )));
+    }
+    recipes::save_in(&mut tx, &m.recipe).await?;
+    let id: i64 = sqlx::query_scalar(
+        "UPDATE switchyard.migrations SET description = $2 WHERE name = $1 RETURNING id",
+    )
+    .bind(name)
+    .bind(m.description)
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query("INSERT INTO switchyard.specs (migration_id, title, blocks) VALUES ($1, $2, $3)")
+        .bind(id)
+        .bind(m.recipe.title)
+        .bind(Json(&m.spec_blocks))
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO switchyard.plans (migration_id, title, body_markdown) VALUES ($1, $2, $3)",
+    )
+    .bind(id)
+    .bind(format!("Implementation plan: {}", m.recipe.title))
+    .bind(m.plan_body)
+    .execute(&mut *tx)
+    .await?;
+    for phase in m.phases {
+        sqlx::query(
+            "INSERT INTO switchyard.plan_phases (migration_id, position, title, description)
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id)
+        .bind(phase.position)
+        .bind(&phase.title)
+        .bind(&phase.description)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO switchyard.phase_states (migration_id, position) VALUES ($1, $2)")
+            .bind(id)
+            .bind(phase.position)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(before) = phase.position.previous() {
+            sqlx::query(
+                "INSERT INTO switchyard.plan_phase_dependencies (migration_id, position, depends_on)
+                 VALUES ($1, $2, $3)",
+            )
+            .bind(id)
+            .bind(phase.position)
+            .bind(before)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    super::plans::snapshot(&mut tx, id, m.recipe.actor).await?;
+    let mut previous: Option<i64> = None;
+    for (rank, task) in m.tasks.iter().enumerate() {
+        let task_id: i64 = sqlx::query_scalar(
+            "INSERT INTO switchyard.tasks (migration_id, title, status, priority, phase_position, rank)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(id)
+        .bind(&task.title)
+        .bind(TaskStatus::ToDo.as_str())
+        .bind(task.priority.as_str())
+        .bind(task.phase)
+        .bind(rank as i32)
+        .fetch_one(&mut *tx)
+        .await?;
+        for (position, text) in task.criteria.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO switchyard.acceptance_criteria (task_id, position, text, done)
+                 VALUES ($1, $2, $3, false)",
+            )
+            .bind(task_id)
+            .bind(position as i32)
+            .bind(text)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if let Some(before) = previous {
+            sqlx::query(
+                "INSERT INTO switchyard.task_dependencies (task_id, depends_on) VALUES ($1, $2)",
+            )
+            .bind(task_id)
+            .bind(before)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let event = Event::TaskCreated {
+            task: task_id,
+            title: task.title.clone(),
+        };
+        events::record(&mut tx, id, m.recipe.actor, &event).await?;
+        previous = Some(task_id);
+    }
+    sqlx::query(
+        "UPDATE switchyard.migration_drafts SET created_migration = $2, updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(m.draft)
+    .bind(name)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(name.to_string())
+}

@@ -1,0 +1,426 @@
+//! "New migration" (issue 14): `/new` lists the tables of the connected
+//! database a recipe could move (step 1); `/new/{id}` is one draft with
+//! its profile (step 2), its recipe as TOML with each problem beside its
+//! line and a summary table (step 3), and the standard plan and tasks it
+//! becomes (step 4). Every step is stored, so the page reads again and
+//! resumes. Plain HTML forms posting to server functions: no island, no
+//! JavaScript needed. Operators and admins only (checked on the server).
+
+use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+use super::account::may;
+use super::common::{ErrorNote, Loading};
+use super::notion::Refusal;
+use crate::api::wizard::{
+    get_draft, list_sources, CreateFromDraft, ProfileDraft, SaveDraftRecipe, StartDraft,
+};
+use crate::model::account::Role;
+use crate::model::wizard::{DraftView, ProfileView, SourceView};
+
+/// `/new`: step 1, the source.
+#[component]
+pub fn NewMigrationPage() -> impl IntoView {
+    let operator = may(Role::Operator);
+    let sources = Resource::new(
+        || (),
+        move |_| async move {
+            if operator {
+                list_sources().await.map(Some)
+            } else {
+                Ok(None)
+            }
+        },
+    );
+    view! {
+        <Title text="New migration — Switchyard"/>
+        <h1>"New migration"</h1>
+        <ol class="wizard-steps">
+            <li class="current">"1. Source"</li>
+            <li>"2. Profile"</li>
+            <li>"3. Recipe"</li>
+            <li>"4. Plan and tasks"</li>
+        </ol>
+        <Refusal/>
+        <Suspense fallback=|| view! { <Loading what="tables"/> }>
+            {move || Suspend::new(async move {
+                match sources.await {
+                    Ok(None) => view! {
+                        <p class="hint">"Starting a migration: operators only."</p>
+                    }.into_any(),
+                    Ok(Some(v)) => {
+                        let drafts = (!v.drafts.is_empty()).then(|| view! {
+                            <section class="wizard-drafts">
+                                <h2>"Drafts under way"</h2>
+                                <ul>
+                                    {v.drafts.into_iter().map(|d| view! {
+                                        <li>
+                                            <a href=format!("/new/{}", d.id)>{format!("Draft {}: {}", d.id, d.source)}</a>
+                                            {format!(" (at step {})", d.step)}
+                                        </li>
+                                    }).collect_view()}
+                                </ul>
+                            </section>
+                        });
+                        let empty = v.tables.is_empty().then(|| view! {
+                            <p class="empty">"No table of this database has a jsonb column."</p>
+                        });
+                        view! {
+                            {drafts}
+                            <h2>"Tables with a jsonb column"</h2>
+                            {empty}
+                            <table class="wizard-sources">
+                                <thead><tr>
+                                    <th>"Table"</th><th>"Rows"</th><th>"Size"</th>
+                                    <th>"Key and column"</th>
+                                </tr></thead>
+                                <tbody>
+                                    {v.tables.into_iter().map(|t| view! { <SourceRow t/> }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any()
+                    }
+                    Err(error) => view! { <ErrorNote error/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn SourceRow(t: SourceView) -> impl IntoView {
+    let name = format!("{}.{}", t.schema, t.table);
+    let action = match (&t.unusable, &t.migrated_by) {
+        (Some(why), _) => {
+            view! { <td class="unusable">"Cannot be used: " {why.clone()}</td> }.into_any()
+        }
+        (None, Some(other)) => view! {
+            <td class="unusable">
+                "Already migrated by " <a href=format!("/m/{other}")>{other.clone()}</a>
+            </td>
+        }
+        .into_any(),
+        (None, None) => view! {
+            <td>
+                <form method="post" action=StartDraft::url() class="start-draft"
+                    aria-label=format!("Start a migration of {name}")>
+                    <input type="hidden" name="schema" value=t.schema.clone()/>
+                    <input type="hidden" name="table" value=t.table.clone()/>
+                    <label>"Key "
+                        <select name="key">
+                            {t.keys.iter().map(|(c, ty)| view! {
+                                <option value=c.clone()>{format!("{c} ({ty})")}</option>
+                            }).collect_view()}
+                        </select>
+                    </label>
+                    " "
+                    <label>"Column "
+                        <select name="column">
+                            {t.columns.iter().map(|c| view! {
+                                <option value=c.clone()>{c.clone()}</option>
+                            }).collect_view()}
+                        </select>
+                    </label>
+                    " "
+                    <button type="submit">"Profile this table"</button>
+                </form>
+            </td>
+        }
+        .into_any(),
+    };
+    view! {
+        <tr data-table=name.clone()>
+            <td><code>{name.clone()}</code></td>
+            <td>{t.rows.clone()}</td>
+            <td>{t.size.clone()}</td>
+            {action}
+        </tr>
+    }
+}
+
+/// `/new/{id}`: one draft, steps 2 to 4.
+#[component]
+pub fn DraftPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok());
+    let operator = may(Role::Operator);
+    let draft = Resource::new(id, move |id| async move {
+        match (operator, id) {
+            (false, _) => Ok(None),
+            (true, Some(id)) => get_draft(id).await.map(Some),
+            (true, None) => Err(crate::model::AppError::invalid(
+                "id",
+                "a draft's number is expected",
+            )),
+        }
+    });
+    view! {
+        <Title text="New migration — Switchyard"/>
+        <h1>"New migration"</h1>
+        <Refusal/>
+        <Suspense fallback=|| view! { <Loading what="the draft"/> }>
+            {move || Suspend::new(async move {
+                match draft.await {
+                    Ok(None) => view! {
+                        <p class="hint">"Starting a migration: operators only."</p>
+                    }.into_any(),
+                    Ok(Some(d)) => view! { <Draft d/> }.into_any(),
+                    Err(error) => view! { <ErrorNote error/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Draft(d: DraftView) -> impl IntoView {
+    let id = d.id.to_string();
+    let source = format!("{}.{}.{}", d.schema, d.table, d.column);
+    let made = d.migration.clone().map(|name| view! {
+        <p class="wizard-done">
+            "This draft is migration " <a href=format!("/m/{name}/phases")>{name.clone()}</a> " now."
+        </p>
+    });
+    let profile = d
+        .profile
+        .clone()
+        .map(|p| view! { <ProfileTable p/> }.into_any());
+    let open = d.migration.is_none();
+    // Two forms, each with its scope: a submit button's own name and value
+    // are not sent when the islands router posts the form for the browser.
+    let profile_forms = open.then(|| {
+        view! {
+            <div class="profile-draft">
+                <form method="post" action=ProfileDraft::url() aria-label="Profile a sample">
+                    <input type="hidden" name="id" value=id.clone()/>
+                    <input type="hidden" name="scope" value="sample"/>
+                    <button type="submit">"Profile a sample"</button>
+                </form>
+                <form method="post" action=ProfileDraft::url() aria-label="Profile the whole table">
+                    <input type="hidden" name="id" value=id.clone()/>
+                    <input type="hidden" name="scope" value="whole"/>
+                    <button type="submit">"Profile the whole table"</button>
+                </form>
+            </div>
+        }
+    });
+    view! {
+        <ol class="wizard-steps">
+            <li class="done"><a href="/new">"1. Source"</a></li>
+            <li class=if d.profile.is_some() { "done" } else { "current" }>"2. Profile"</li>
+            <li class=if d.recipe_text.is_some() { "done" } else { "" }>"3. Recipe"</li>
+            <li class=if d.migration.is_some() { "done" } else { "" }>"4. Plan and tasks"</li>
+        </ol>
+        {made}
+        <section class="wizard-source">
+            <h2>"1. Source"</h2>
+            <p>
+                <code>{source}</code>
+                {format!(", key {} ({}), started by {}", d.key, d.key_type, d.created_by)}
+            </p>
+        </section>
+        <section class="wizard-profile" id="profile">
+            <h2>"2. Profile"</h2>
+            {profile_forms}
+            {profile.unwrap_or_else(|| view! {
+                <p class="hint">"Not profiled yet: a sample first (fast), the whole table on request."</p>
+            }.into_any())}
+        </section>
+        <RecipeStep d=d.clone()/>
+        <PlanStep d/>
+    }
+}
+
+#[component]
+fn ProfileTable(p: ProfileView) -> impl IntoView {
+    let entries = (!p.entries.is_empty()).then(|| view! {
+        <h3>"Objects whose keys look like entries"</h3>
+        <ul class="entry-objects">
+            {p.entries.iter().map(|e| view! {
+                <li><code>{e.path.clone()}</code> ": " {e.keys.clone()} "; each with " {e.fields.clone()}</li>
+            }).collect_view()}
+        </ul>
+    });
+    let truncated = p.truncated.then(|| {
+        view! {
+            <p class="hint">"More paths were found than are listed."</p>
+        }
+    });
+    view! {
+        <p class="profile-summary">
+            {format!(
+                "Read {} rows ({}, at {}): {} objects, {} SQL NULL, {} JSON null, {} not objects.",
+                p.rows, p.scope, p.profiled_at, p.objects, p.sql_nulls, p.json_nulls, p.non_objects
+            )}
+        </p>
+        <table class="profile-paths">
+            <thead><tr>
+                <th>"Path"</th><th>"Documents"</th><th>"Types"</th><th>"Nulls"</th>
+                <th>"Values"</th><th>"Longest"</th>
+            </tr></thead>
+            <tbody>
+                {p.paths.iter().map(|r| view! {
+                    <tr data-path=r.path.clone()>
+                        <td><code>{r.path.clone()}</code></td>
+                        <td>{format!("{} ({})", r.documents, r.share)}</td>
+                        <td>{r.types.clone()}</td>
+                        <td>{r.nulls}</td>
+                        <td>{r.values.clone().unwrap_or_default()}</td>
+                        <td class="longest">{r.longest.clone()}</td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+        {entries}
+        {truncated}
+    }
+}
+
+#[component]
+fn RecipeStep(d: DraftView) -> impl IntoView {
+    let id = d.id.to_string();
+    let Some(text) = d.recipe_text.clone() else {
+        return view! {
+            <section class="wizard-recipe" id="recipe">
+                <h2>"3. Recipe"</h2>
+                <p class="hint">"A recipe is drafted from the profile."</p>
+            </section>
+        }
+        .into_any();
+    };
+    let lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let problems = d.problems.clone();
+    let listing = (!problems.is_empty()).then(|| {
+        // Each problem beside its line: the text with numbered lines.
+        view! {
+            <ul class="recipe-problems" role="alert">
+                {problems.iter().map(|p| view! {
+                    <li data-line=p.line.map(|l| l.to_string()).unwrap_or_default()>
+                        {match p.line {
+                            Some(l) => format!("line {l}: "),
+                            None => String::new(),
+                        }}
+                        <code>{p.field.clone()}</code> ": " {p.message.clone()}
+                    </li>
+                }).collect_view()}
+            </ul>
+            <pre class="recipe-lines">
+                {lines.iter().enumerate().map(|(i, line)| {
+                    let n = i + 1;
+                    let here: Vec<String> = problems.iter()
+                        .filter(|p| p.line == Some(n))
+                        .map(|p| format!("{}: {}", p.field, p.message))
+                        .collect();
+                    let class = if here.is_empty() { "line" } else { "line has-problem" };
+                    view! {
+                        <span class=class>{format!("{n:>4}  {line}")}
+                            {(!here.is_empty()).then(|| view! { <span class="problem">{format!("  ← {}", here.join("; "))}</span> })}
+                            "\n"
+                        </span>
+                    }
+                }).collect_view()}
+            </pre>
+        }
+    });
+    let summary = (!d.summary.is_empty()).then(|| view! {
+        <table class="recipe-summary">
+            <thead><tr>
+                <th>"Target"</th><th>"Kind"</th><th>"Column"</th><th>"Path"</th>
+                <th>"Type"</th><th>"Required"</th><th>"Allowed"</th>
+            </tr></thead>
+            <tbody>
+                {d.summary.iter().map(|c| view! {
+                    <tr>
+                        <td>{c.target.clone()}</td><td>{c.kind.clone()}</td><td>{c.column.clone()}</td>
+                        <td><code>{c.path.clone()}</code></td><td>{c.sql_type.clone()}</td>
+                        <td>{if c.required { "yes" } else { "" }}</td><td>{c.allowed.clone()}</td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    });
+    let unmapped = (!d.unmapped.is_empty()).then(|| {
+        view! {
+            <p class="unmapped">"Mapped nowhere (counted as unmapped keys, lost at phase 5): "
+                {d.unmapped.join(", ")}</p>
+        }
+    });
+    let dry_run = (!d.dry_run.is_empty()).then(|| {
+        view! {
+            <div class="draft-dry-run">
+                <h3>"Dry run: the SQL each phase would execute"</h3>
+                {d.dry_run.iter().map(|(title, sql)| view! {
+                    <details>
+                        <summary>{title.clone()}</summary>
+                        <pre><code>{sql.clone()}</code></pre>
+                    </details>
+                }).collect_view()}
+            </div>
+        }
+    });
+    let editable = d.migration.is_none();
+    let rows = (lines.len() + 2).clamp(10, 60).to_string();
+    view! {
+        <section class="wizard-recipe" id="recipe">
+            <h2>"3. Recipe"</h2>
+            {listing}
+            {summary}
+            {unmapped}
+            {dry_run}
+            <form method="post" action=SaveDraftRecipe::url() class="recipe-form" aria-label="Recipe">
+                <input type="hidden" name="id" value=id/>
+                <label for="recipe-text">"Recipe (TOML)"</label>
+                <textarea id="recipe-text" name="recipe" rows=rows cols="90" spellcheck="false"
+                    readonly=!editable>{text}</textarea>
+                {editable.then(|| view! { <p><button type="submit">"Save recipe"</button></p> })}
+            </form>
+        </section>
+    }
+    .into_any()
+}
+
+#[component]
+fn PlanStep(d: DraftView) -> impl IntoView {
+    if d.phases.is_empty() {
+        return view! {
+            <section class="wizard-plan" id="plan">
+                <h2>"4. Plan and tasks"</h2>
+                <p class="hint">"Derived from a valid recipe."</p>
+            </section>
+        }
+        .into_any();
+    }
+    let create = (d.migration.is_none() && d.problems.is_empty()).then(|| {
+        view! {
+            <form method="post" action=CreateFromDraft::url() class="create-migration"
+                aria-label="Create the migration">
+                <input type="hidden" name="id" value=d.id.to_string()/>
+                <button type="submit">"Create the migration"</button>
+            </form>
+        }
+    });
+    view! {
+        <section class="wizard-plan" id="plan">
+            <h2>"4. Plan and tasks"</h2>
+            <h3>"Plan: five phases, each after the one before"</h3>
+            <ol class="planned-phases">
+                {d.phases.iter().map(|p| view! {
+                    <li><strong>{p.title.clone()}</strong> " — " {p.detail.clone()}</li>
+                }).collect_view()}
+            </ol>
+            <h3>"Tasks"</h3>
+            <ul class="planned-tasks">
+                {d.tasks.iter().map(|t| view! {
+                    <li>
+                        <strong>{t.title.clone()}</strong> {format!(" ({})", t.detail)}
+                        <ul>{t.criteria.iter().map(|c| view! { <li>{c.clone()}</li> }).collect_view()}</ul>
+                    </li>
+                }).collect_view()}
+            </ul>
+            {create}
+        </section>
+    }
+    .into_any()
+}

@@ -1,0 +1,781 @@
+//! The new-migration wizard's service (server only, issue 14): step 1 lists
+//! the tables a recipe could move, step 2 profiles the chosen column, step
+//! 3 drafts a recipe from the profile and keeps what the operator types,
+//! step 4 derives the standard plan and tasks and makes the migration.
+//! Every step's result is stored (`store::drafts`), so each page reads
+//! again and resumes. Reading the user's database is the engine's
+//! (`engine::discover`, `engine::draft`); the recipe's checks are the
+//! engine's parser, located by line (`crate::recipes`). Roles: the callers.
+
+use sqlx::PgPool;
+
+use crate::engine::discover::{self, DiscoverError, Profile, ProfileRequest, SourceTable};
+use crate::engine::draft::{self, DraftSource};
+use crate::engine::ident::Ident;
+use crate::engine::recipe::{Recipe, TargetKind};
+use crate::engine::Phase;
+use crate::model::wizard::{
+    DraftRef, DraftView, EntryRow, MappedColumn, PathRow, PlannedItem, ProfileView, RecipeProblem,
+    SourceView, SourcesView,
+};
+use crate::model::{AppError, Priority};
+use crate::store::drafts::{self, NewDraft, NewMigration, PlannedPhase, PlannedTask, StoredDraft};
+use crate::store::recipes::{NewVersion, Origin};
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WizardError {
+    /// Bad input: what and where.
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    /// Not possible now (a table taken, a draft made a migration already).
+    #[error("{0}")]
+    Refused(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error(transparent)]
+    Discover(#[from] DiscoverError),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for WizardError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => WizardError::NotFound(what),
+            StoreError::Conflict(m) => WizardError::Refused(m),
+            StoreError::Invalid { field, message } => {
+                WizardError::Refused(format!("{field}: {message}"))
+            }
+            other => WizardError::Store(other),
+        }
+    }
+}
+
+impl From<sqlx::Error> for WizardError {
+    fn from(e: sqlx::Error) -> Self {
+        WizardError::Store(e.into())
+    }
+}
+
+impl From<WizardError> for AppError {
+    fn from(err: WizardError) -> Self {
+        match err {
+            WizardError::Invalid { field, message } => AppError::invalid(field, message),
+            WizardError::Refused(m) => AppError::invalid("draft", m),
+            WizardError::NotFound(what) => AppError::not_found(what),
+            WizardError::Discover(DiscoverError::Invalid { field, message }) => {
+                AppError::invalid(field, message)
+            }
+            WizardError::Discover(e @ (DiscoverError::Locked(_) | DiscoverError::TooSlow(_))) => {
+                AppError::Conflict {
+                    message: e.to_string(),
+                }
+            }
+            WizardError::Discover(DiscoverError::Database(e)) => {
+                AppError::from(StoreError::from(e))
+            }
+            WizardError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// The longest recipe text kept (a recipe is a few kilobytes).
+pub const MAX_RECIPE_BYTES: usize = 200_000;
+/// Rows a sample aims at.
+const SAMPLE_ROWS: f64 = 20_000.0;
+
+fn size(bytes: i64) -> String {
+    let b = bytes as f64;
+    if b >= 1e9 {
+        format!("{:.1} GB", b / 1e9)
+    } else if b >= 1e6 {
+        format!("{:.1} MB", b / 1e6)
+    } else {
+        format!("{:.0} kB", b / 1e3)
+    }
+}
+
+fn rows(estimate: Option<i64>) -> String {
+    match estimate {
+        Some(n) => format!("about {n} rows"),
+        None => "row count unknown (never analyzed)".into(),
+    }
+}
+
+/// Step 1: the tables with a jsonb column, and the drafts under way.
+pub async fn sources(pool: &PgPool) -> Result<SourcesView, WizardError> {
+    let found = discover::sources(pool).await?;
+    let mut tables = Vec::with_capacity(found.len());
+    for t in found {
+        let migrated_by =
+            crate::store::recipes::migration_of_table(pool, &format!("{}.{}", t.schema, t.table))
+                .await?;
+        tables.push(SourceView {
+            columns: t.usable_columns().into_iter().map(str::to_string).collect(),
+            keys: t
+                .key_candidates
+                .iter()
+                .map(|k| (k.column.clone(), k.key_type.clone()))
+                .collect(),
+            rows: rows(t.estimated_rows),
+            size: size(t.total_bytes),
+            unusable: t.unusable,
+            migrated_by,
+            schema: t.schema,
+            table: t.table,
+        });
+    }
+    let drafts = drafts::open(pool)
+        .await?
+        .into_iter()
+        .map(|d| DraftRef {
+            id: d.id,
+            source: format!("{}.{}.{}", d.source_schema, d.source_table, d.json_column),
+            step: if d.recipe_text.is_some() {
+                "recipe".into()
+            } else {
+                "profile".into()
+            },
+        })
+        .collect();
+    Ok(SourcesView { tables, drafts })
+}
+
+fn ident(field: &'static str, value: &str) -> Result<Ident, WizardError> {
+    Ident::parse(value.trim()).map_err(|m| WizardError::Invalid { field, message: m })
+}
+
+/// The table `schema.table` as the catalog has it now, usable.
+async fn usable_table(
+    pool: &PgPool,
+    schema: &Ident,
+    table: &Ident,
+) -> Result<SourceTable, WizardError> {
+    let found = discover::sources(pool).await?;
+    let t = found
+        .into_iter()
+        .find(|t| t.schema == schema.as_str() && t.table == table.as_str())
+        .ok_or_else(|| WizardError::Invalid {
+            field: "table",
+            message: format!("{schema}.{table} does not exist or has no jsonb column"),
+        })?;
+    if let Some(why) = &t.unusable {
+        return Err(WizardError::Invalid {
+            field: "table",
+            message: format!("{schema}.{table} cannot be used: {why}"),
+        });
+    }
+    Ok(t)
+}
+
+/// Step 1 done: a draft for `schema.table`, key `key`, column `column`.
+pub async fn start(
+    pool: &PgPool,
+    schema: &str,
+    table: &str,
+    key: &str,
+    column: &str,
+    actor: &str,
+) -> Result<i64, WizardError> {
+    let schema = ident("schema", schema)?;
+    let table = ident("table", table)?;
+    let key = ident("key", key)?;
+    let column = ident("column", column)?;
+    let t = usable_table(pool, &schema, &table).await?;
+    let candidate = t
+        .key_candidates
+        .iter()
+        .find(|k| k.column == key.as_str())
+        .ok_or_else(|| WizardError::Invalid {
+            field: "key",
+            message: format!(
+                "{key} is not a key candidate of {schema}.{table} (candidates: {})",
+                t.key_candidates
+                    .iter()
+                    .map(|k| k.column.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })?;
+    if !t.usable_columns().contains(&column.as_str()) {
+        return Err(WizardError::Invalid {
+            field: "column",
+            message: format!("{column} is not a jsonb column of {schema}.{table}"),
+        });
+    }
+    let qualified = format!("{}.{}", schema.as_str(), table.as_str());
+    if let Some(other) = crate::store::recipes::migration_of_table(pool, &qualified).await? {
+        return Err(WizardError::Refused(format!(
+            "{qualified} is already migrated by migration {other:?}; one migration per source table"
+        )));
+    }
+    Ok(drafts::create(
+        pool,
+        &NewDraft {
+            schema: schema.as_str(),
+            table: table.as_str(),
+            key: key.as_str(),
+            key_type: &candidate.key_type,
+            column: column.as_str(),
+            actor,
+        },
+    )
+    .await?)
+}
+
+fn draft_source(d: &StoredDraft) -> DraftSource {
+    DraftSource {
+        schema: d.source_schema.clone(),
+        table: d.source_table.clone(),
+        key: d.key_column.clone(),
+        key_type: d.key_type.clone(),
+        column: d.json_column.clone(),
+    }
+}
+
+/// Step 2: profiles draft `id`'s column (a sample unless `whole`), stores
+/// the profile, and proposes a recipe from it (kept only if none was typed).
+pub async fn profile(pool: &PgPool, id: i64, whole: bool) -> Result<Profile, WizardError> {
+    let d = drafts::get(pool, id).await?;
+    if let Some(made) = &d.created_migration {
+        return Err(WizardError::Refused(format!(
+            "draft {id} is migration {made:?} already"
+        )));
+    }
+    let schema = ident("schema", &d.source_schema)?;
+    let table = ident("table", &d.source_table)?;
+    let t = usable_table(pool, &schema, &table).await?;
+    let sample_percent = match (whole, t.estimated_rows) {
+        (true, _) => None,
+        (false, Some(n)) if n as f64 > SAMPLE_ROWS => {
+            Some((SAMPLE_ROWS * 100.0 / n as f64).clamp(0.01, 100.0))
+        }
+        // Small (or never analyzed) tables are read whole.
+        _ => None,
+    };
+    let p = discover::profile(
+        pool,
+        &ProfileRequest {
+            schema,
+            table,
+            column: ident("column", &d.json_column)?,
+            sample_percent,
+        },
+    )
+    .await?;
+    let proposed = draft::draft(&draft_source(&d), &p);
+    let json = serde_json::to_value(&p).map_err(|e| {
+        WizardError::Store(StoreError::Corrupt {
+            what: "profile".into(),
+            detail: e.to_string(),
+        })
+    })?;
+    drafts::set_profile(pool, id, &json, &proposed.text).await?;
+    Ok(p)
+}
+
+/// Step 3: keeps the recipe as typed (its problems are shown beside their
+/// lines when the page is read).
+pub async fn save_text(pool: &PgPool, id: i64, text: &str) -> Result<(), WizardError> {
+    if text.len() > MAX_RECIPE_BYTES {
+        return Err(WizardError::Invalid {
+            field: "recipe",
+            message: format!("is {} bytes; at most {MAX_RECIPE_BYTES}", text.len()),
+        });
+    }
+    if text.contains('\0') {
+        return Err(WizardError::Invalid {
+            field: "recipe",
+            message: "contains a NUL character".into(),
+        });
+    }
+    // Browsers send text areas with CRLF line ends.
+    let text = text.replace("\r\n", "\n");
+    Ok(drafts::set_recipe_text(pool, id, &text).await?)
+}
+
+/// Step 4: makes draft `id` a migration (recipe version 1, spec, standard
+/// plan and tasks); its name.
+pub async fn create(pool: &PgPool, id: i64, actor: &str) -> Result<String, WizardError> {
+    let d = drafts::get(pool, id).await?;
+    let text = d.recipe_text.clone().ok_or_else(|| WizardError::Invalid {
+        field: "recipe",
+        message: "profile the column first (the recipe is drafted from the profile), or type one"
+            .into(),
+    })?;
+    let recipe = crate::recipes::parse(&text).map_err(|errors| WizardError::Invalid {
+        field: "recipe",
+        message: errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; "),
+    })?;
+    let s = &recipe.source;
+    if (s.schema.as_str(), s.table.as_str(), s.column.as_str())
+        != (&*d.source_schema, &*d.source_table, &*d.json_column)
+    {
+        return Err(WizardError::Invalid {
+            field: "recipe",
+            message: format!(
+                "its source is {}.{}.{}, but this draft moves {}.{}.{}",
+                s.schema.as_str(),
+                s.table.as_str(),
+                s.column.as_str(),
+                d.source_schema,
+                d.source_table,
+                d.json_column
+            ),
+        });
+    }
+    let problems = crate::engine::inspect::check_database(pool, &recipe, false)
+        .await
+        .map_err(|e| WizardError::Refused(e.to_string()))?;
+    if !problems.is_empty() {
+        return Err(WizardError::Invalid {
+            field: "recipe",
+            message: crate::recipes::locate(&text, problems)
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        });
+    }
+    let profile: Option<Profile> = d
+        .profile
+        .as_ref()
+        .and_then(|p| serde_json::from_value(p.0.clone()).ok());
+    let (phases, tasks, body) = standard_plan(&recipe, profile.as_ref());
+    let spec = spec_markdown(&recipe, profile.as_ref());
+    let blocks = serde_json::to_value(crate::domain::markdown::to_blocks(&spec)).map_err(|e| {
+        WizardError::Store(StoreError::Corrupt {
+            what: "spec".into(),
+            detail: e.to_string(),
+        })
+    })?;
+    let hash = recipe.hash();
+    let table = crate::recipes::source_table(&recipe);
+    let description = format!(
+        "Move {}.{} into {}.",
+        s.table.as_str(),
+        s.column.as_str(),
+        target_names(&recipe)
+    );
+    Ok(drafts::create_migration(
+        pool,
+        &NewMigration {
+            draft: id,
+            recipe: NewVersion {
+                name: &recipe.name,
+                title: &recipe.title,
+                body: &recipe.text,
+                hash: &hash,
+                source_table: &table,
+                origin: Origin::Draft,
+                origin_path: None,
+                actor,
+                create: true,
+            },
+            description: &description,
+            spec_blocks: blocks,
+            plan_body: &body,
+            phases: &phases,
+            tasks: &tasks,
+        },
+    )
+    .await?)
+}
+
+fn target_names(r: &Recipe) -> String {
+    r.targets
+        .iter()
+        .map(|t| t.table.as_str().to_string())
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
+/// The spec written for a drafted migration (Markdown, rendered like a
+/// Notion page's).
+fn spec_markdown(r: &Recipe, p: Option<&Profile>) -> String {
+    let s = &r.source;
+    let mut out = format!(
+        "# {}\n\nMove `{}.{}.{}` (jsonb) into structured tables.\n\n## Current\n\n",
+        r.title,
+        s.schema.as_str(),
+        s.table.as_str(),
+        s.column.as_str()
+    );
+    if let Some(p) = p {
+        out.push_str(&format!(
+            "- {} rows read ({}), {} documents are objects\n- {} paths found\n",
+            p.rows,
+            match p.sample_percent {
+                Some(pct) => format!("a {pct:.2}% sample"),
+                None => "the whole table".into(),
+            },
+            p.objects,
+            p.paths.len()
+        ));
+    }
+    out.push_str("\n## Target\n\n");
+    for t in &r.targets {
+        let kind = match &t.kind {
+            TargetKind::PerRow => format!("one row per {} row", s.table.as_str()),
+            TargetKind::PerEntry { path, .. } => {
+                format!("one row per entry of `{}`", path.join("."))
+            }
+        };
+        out.push_str(&format!(
+            "- `{}`: {kind}, columns {}\n",
+            t.table.as_str(),
+            t.columns
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    out.push_str(
+        "\n## Must maintain\n\n- Backward compatibility while the migration runs: the jsonb column keeps every write until phase 5\n- Zero downtime: every DDL under a short lock_timeout with retries\n",
+    );
+    out
+}
+
+/// The standard five-phase plan and five tasks for `r`, the way the team
+/// would write them (names, counts and what the profile found).
+pub fn standard_plan(
+    r: &Recipe,
+    p: Option<&Profile>,
+) -> (Vec<PlannedPhase>, Vec<PlannedTask>, String) {
+    let s = &r.source;
+    let src = format!("{}.{}", s.table.as_str(), s.column.as_str());
+    let targets = target_names(r);
+    let rows = p
+        .map(|p| match p.sample_percent {
+            None => format!("all {} rows", p.rows),
+            Some(_) => "every row".to_string(),
+        })
+        .unwrap_or_else(|| "every row".into());
+    let describe = |phase: Phase| -> String {
+        match phase {
+            Phase::Expand => format!(
+                "Create {targets}, their indexes (CONCURRENTLY) and the capture that keeps every later write to {src}."
+            ),
+            Phase::Backfill => format!(
+                "Copy {rows} of {} into {targets} in keyset batches; documents that cannot be mapped go to quarantine.",
+                s.table.as_str()
+            ),
+            Phase::DualWrite => format!(
+                "Every write to {src} is reflected in {targets} in the same transaction."
+            ),
+            Phase::SwitchReads => format!(
+                "After a zero-difference verification, flip the read flag; writes to {targets} flow back into {src}."
+            ),
+            Phase::Contract => format!(
+                "After {} h of soak: back up {src}, drop the triggers and the column.",
+                r.soak_hours
+            ),
+        }
+    };
+    let phases = Phase::ALL
+        .iter()
+        .map(|phase| PlannedPhase {
+            position: *phase,
+            title: phase.title().to_string(),
+            description: describe(*phase),
+        })
+        .collect();
+    let unmapped = p.map(|p| unmapped_paths(r, p)).unwrap_or_default();
+    let mut review =
+        vec!["Quarantined documents reviewed: fixed at the source or accepted".to_string()];
+    if !unmapped.is_empty() {
+        review.push(format!(
+            "Keys mapped nowhere reviewed (lost at phase 5): {}",
+            unmapped.join(", ")
+        ));
+    }
+    let tasks = vec![
+        PlannedTask {
+            title: "Write migration SQL".into(),
+            priority: Priority::High,
+            phase: Phase::Expand,
+            criteria: vec![
+                format!("Recipe and phase 1 dry run for {targets} reviewed"),
+                "Indexes are built CONCURRENTLY".into(),
+                "Every statement runs under lock_timeout with retries".into(),
+            ],
+        },
+        PlannedTask {
+            title: "Implement backfill job".into(),
+            priority: Priority::Critical,
+            phase: Phase::Backfill,
+            criteria: [
+                vec![format!(
+                    "{} copied in keyset batches with a checkpoint per batch",
+                    capitalize(&rows)
+                )],
+                review,
+            ]
+            .concat(),
+        },
+        PlannedTask {
+            title: "Add dual-write".into(),
+            priority: Priority::High,
+            phase: Phase::DualWrite,
+            criteria: vec![
+                format!("Writes to {src} reach {targets} in the same transaction"),
+                "Every write since phase 1 replayed (capture log drained)".into(),
+            ],
+        },
+        PlannedTask {
+            title: "Update read queries".into(),
+            priority: Priority::High,
+            phase: Phase::SwitchReads,
+            criteria: vec![
+                "Verification reports zero differences".into(),
+                format!(
+                    "The application reads {targets} when the read flag /flags/{} says so",
+                    r.name
+                ),
+            ],
+        },
+        PlannedTask {
+            title: "Rollback plan and monitoring".into(),
+            priority: Priority::Medium,
+            phase: Phase::Contract,
+            criteria: vec![
+                "Each phase's rollback rehearsed".into(),
+                format!("{src} backed up before the drop"),
+                format!("Soak time of {} h observed after phase 4", r.soak_hours),
+            ],
+        },
+    ];
+    let body = format!(
+        "Five phases, each depending on the previous one, moving {src} into {targets}. \
+         Every DDL runs under a short lock_timeout with retries so the application never \
+         queues behind us.\n\nRollback is possible at every step until phase 5 drops the \
+         column; the column is backed up first."
+    );
+    (phases, tasks, body)
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// Scalar paths of the profile the recipe maps nowhere.
+fn unmapped_paths(r: &Recipe, p: &Profile) -> Vec<String> {
+    let mut mapped: Vec<Vec<String>> = Vec::new();
+    let mut entry_roots: Vec<Vec<String>> = Vec::new();
+    for t in &r.targets {
+        match &t.kind {
+            TargetKind::PerRow => mapped.extend(t.columns.iter().map(|c| c.path.clone())),
+            TargetKind::PerEntry { path, .. } => {
+                entry_roots.push(path.clone());
+                for c in &t.columns {
+                    mapped.push([path.clone(), vec!["*".into()], c.path.clone()].concat());
+                }
+            }
+        }
+    }
+    let matches = |pattern: &[String], path: &[String]| {
+        pattern.len() == path.len() && pattern.iter().zip(path).all(|(a, b)| a == "*" || a == b)
+    };
+    p.paths
+        .iter()
+        .filter(|pp| !matches!(pp.dominant_type(), Some("object") | None))
+        .filter(|pp| !mapped.iter().any(|m| matches(m, &pp.path)))
+        // Entry keys themselves are mapped (to the entry key column).
+        .filter(|pp| {
+            !entry_roots
+                .iter()
+                .any(|e| pp.path.len() == e.len() + 1 && pp.path.starts_with(e))
+        })
+        .map(|pp| pp.dotted())
+        .collect()
+}
+
+fn pct(n: i64, of: i64) -> String {
+    format!("{:.1}%", n as f64 * 100.0 / of.max(1) as f64)
+}
+
+fn profile_view(p: &Profile, at: Option<chrono::DateTime<chrono::Utc>>) -> ProfileView {
+    ProfileView {
+        scope: match p.sample_percent {
+            Some(pct) => format!("a {pct:.2}% sample (TABLESAMPLE SYSTEM)"),
+            None => "the whole table".into(),
+        },
+        profiled_at: at
+            .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+            .unwrap_or_default(),
+        rows: p.rows,
+        objects: p.objects,
+        sql_nulls: p.sql_nulls,
+        json_nulls: p.json_nulls,
+        non_objects: p.non_objects,
+        paths: p
+            .paths
+            .iter()
+            .map(|pp| PathRow {
+                path: pp.dotted(),
+                documents: pp.documents,
+                share: pct(pp.documents, p.objects),
+                types: pp
+                    .types
+                    .iter()
+                    .map(|t| format!("{} {}", t.json_type, pct(t.documents, pp.documents)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                nulls: pp.nulls(),
+                values: pp.values.as_ref().map(|vs| {
+                    vs.iter()
+                        .map(|v| format!("{:?} ({})", v.value, v.documents))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }),
+                longest: pp
+                    .longest
+                    .iter()
+                    .map(|v| format!("{v:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+            .collect(),
+        entries: p
+            .entry_objects
+            .iter()
+            .map(|e| EntryRow {
+                path: e.dotted(),
+                keys: e
+                    .keys
+                    .iter()
+                    .map(|k| format!("{} ({})", k.value, k.documents))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                fields: e
+                    .fields
+                    .iter()
+                    .map(|f| f.value.clone())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+            .collect(),
+        truncated: p.truncated,
+    }
+}
+
+/// The wizard's page for draft `id`: every step as stored.
+pub async fn view(pool: &PgPool, id: i64) -> Result<DraftView, WizardError> {
+    let d = drafts::get(pool, id).await?;
+    let profile: Option<Profile> = d
+        .profile
+        .as_ref()
+        .and_then(|p| serde_json::from_value(p.0.clone()).ok());
+    let parsed = d.recipe_text.as_deref().map(crate::recipes::parse);
+    let problems = match &parsed {
+        Some(Err(errors)) => errors
+            .iter()
+            .map(|e| RecipeProblem {
+                line: e.line,
+                field: e.field.clone(),
+                message: e.message.clone(),
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let recipe = parsed.and_then(Result::ok);
+    let summary = recipe
+        .as_ref()
+        .map(|r| {
+            r.targets
+                .iter()
+                .flat_map(|t| {
+                    let kind = match &t.kind {
+                        TargetKind::PerRow => "per row".to_string(),
+                        TargetKind::PerEntry { path, .. } => {
+                            format!("per entry of {}", path.join("."))
+                        }
+                    };
+                    t.columns.iter().map(move |c| MappedColumn {
+                        target: t.table.as_str().to_string(),
+                        kind: kind.clone(),
+                        column: c.name.as_str().to_string(),
+                        path: c.path.join("."),
+                        sql_type: c.ty.sql().to_string(),
+                        required: c.required,
+                        allowed: c.allowed.join(", "),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let unmapped = match (&recipe, &profile) {
+        (Some(r), Some(p)) => unmapped_paths(r, p),
+        _ => Vec::new(),
+    };
+    let (phases, tasks) = match &recipe {
+        Some(r) => {
+            let (phases, tasks, _) = standard_plan(r, profile.as_ref());
+            (
+                phases
+                    .into_iter()
+                    .map(|p| PlannedItem {
+                        title: format!("Phase {}: {}", p.position, p.title),
+                        detail: p.description,
+                        criteria: Vec::new(),
+                    })
+                    .collect(),
+                tasks
+                    .into_iter()
+                    .map(|t| PlannedItem {
+                        title: t.title,
+                        detail: format!("phase {}, priority {}", t.phase, t.priority.as_str()),
+                        criteria: t.criteria,
+                    })
+                    .collect(),
+            )
+        }
+        None => (Vec::new(), Vec::new()),
+    };
+    let dry_run = recipe
+        .as_ref()
+        .map(|r| {
+            let planner = crate::engine::Planner::new(r);
+            Phase::ALL
+                .iter()
+                .map(|p| {
+                    (
+                        format!("Phase {p}: {}", p.title()),
+                        crate::engine::render_steps(&planner.apply(*p)),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(DraftView {
+        dry_run,
+        id: d.id,
+        schema: d.source_schema.clone(),
+        table: d.source_table.clone(),
+        key: d.key_column.clone(),
+        key_type: d.key_type.clone(),
+        column: d.json_column.clone(),
+        created_by: d.created_by.clone(),
+        profile: profile.as_ref().map(|p| profile_view(p, d.profiled_at)),
+        recipe_text: d.recipe_text,
+        problems,
+        summary,
+        unmapped,
+        phases,
+        tasks,
+        migration: d.created_migration,
+    })
+}

@@ -1,0 +1,329 @@
+//! The new-migration wizard over HTTP (issue 14): a table of another shape
+//! than the demo's (uuid key, nested paths, numeric and timestamp values,
+//! entries keyed by SKU), from the list of sources to a migration with its
+//! recipe, plan and tasks, driven by the console; hostile input refused.
+
+use crate::http::{call_as, encode, get_as, operator, signed_in_as};
+use crate::DEMO;
+use leptos::server_fn::ServerFn;
+use sqlx::PgPool;
+use switchyard::api::wizard::{CreateFromDraft, ProfileDraft, SaveDraftRecipe, StartDraft};
+use switchyard::model::account::Role;
+use switchyard::model::console::PhaseAction;
+use switchyard::model::{Phase, PhaseState};
+
+/// `shop.orders`: 400 orders with a uuid key and documents like
+/// `{"billing": {"total": 12.5, "currency": "EUR"}, "placed_at": "…Z",
+///   "items": 3, "lines": {"sku-1": {"qty": 2, "price": 4.5}, …}}`.
+async fn orders(pool: &PgPool) {
+    sqlx::raw_sql(
+        "CREATE SCHEMA shop;
+         CREATE TABLE shop.orders (order_id uuid PRIMARY KEY, meta jsonb);
+         INSERT INTO shop.orders
+         SELECT md5(g::text)::uuid,
+                jsonb_build_object(
+                  'billing', jsonb_build_object('total', (g % 97) + 0.5,
+                                                'currency', (ARRAY['EUR','USD'])[1 + g % 2]),
+                  'placed_at', to_char(timestamptz '2025-01-01 00:00:00+00' + g * interval '1 hour',
+                                       'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
+                  'items', g % 5,
+                  'lines', jsonb_build_object('sku-' || (g % 30), jsonb_build_object('qty', 1 + g % 3, 'price', 4.5),
+                                              'sku-' || (g % 30 + 30), jsonb_build_object('qty', 2, 'price', 1.25)))
+         FROM generate_series(1, 400) g;
+         ANALYZE shop.orders;",
+    )
+    .execute(pool)
+    .await
+    .expect("orders");
+}
+
+async fn page(pool: &PgPool, uri: &str, cookie: &str) -> String {
+    let r = get_as(pool, uri, Some(cookie)).await;
+    assert_eq!(r.status, axum::http::StatusCode::OK, "{uri}");
+    String::from_utf8_lossy(&r.body).into_owned()
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_migration_of_another_shape_is_made_from_the_browser_and_driven(pool: PgPool) {
+    crate::seeded(&pool, 10).await;
+    orders(&pool).await;
+    let cookie = operator(&pool).await;
+
+    // Step 1: the sources, the demo's table taken by the demo.
+    let html = page(&pool, "/new", &cookie).await;
+    assert!(html.contains("shop.orders"), "{html}");
+    assert!(html.contains("Already migrated by"), "users is the demo's");
+    assert!(html.contains("order_id (uuid)"));
+    let (status, body) = call_as(
+        &pool,
+        Some(&cookie),
+        StartDraft::PATH,
+        "schema=shop&table=orders&key=order_id&column=meta",
+    )
+    .await;
+    assert!(status.is_success(), "{status}: {body}");
+    let id: i64 = body.trim().parse().expect("the draft's id");
+
+    // Step 2: profile (the table is small: read whole).
+    let (status, body) = call_as(
+        &pool,
+        Some(&cookie),
+        ProfileDraft::PATH,
+        &format!("id={id}&scope=sample"),
+    )
+    .await;
+    assert!(status.is_success(), "{status}: {body}");
+    let html = page(&pool, &format!("/new/{id}"), &cookie).await;
+    assert!(html.contains("Read 400 rows (the whole table"), "{html}");
+    assert!(html.contains(r#"data-path="billing.total""#));
+    assert!(
+        html.contains("&quot;EUR&quot; (200), &quot;USD&quot; (200)")
+            || html.contains("\"EUR\" (200), \"USD\" (200)"),
+        "{html}"
+    );
+    assert!(html.contains("lines"), "entries found");
+
+    // Step 3: the drafted recipe, as stored.
+    let view = switchyard::wizard::view(&pool, id).await.expect("view");
+    let text = view.recipe_text.clone().expect("a drafted recipe");
+    assert!(view.problems.is_empty(), "{:?}\n{text}", view.problems);
+    let recipe = switchyard::engine::Recipe::parse(&text).expect("parses");
+    assert_eq!(recipe.source.key_type.sql(), "uuid");
+    let column = |path: &str| {
+        recipe
+            .targets
+            .iter()
+            .flat_map(|t| &t.columns)
+            .find(|c| c.path.join(".") == path)
+            .map(|c| (c.ty.sql(), c.allowed.clone(), c.required))
+    };
+    assert_eq!(column("billing.total"), Some(("numeric", vec![], true)));
+    assert_eq!(
+        column("billing.currency"),
+        Some(("text", vec!["EUR".into(), "USD".into()], true))
+    );
+    assert_eq!(column("placed_at").map(|c| c.0), Some("timestamptz"));
+    assert_eq!(column("items").map(|c| c.0), Some("integer"));
+    // `lines` is entries keyed by SKU: a per-entry target, too many keys to list.
+    let lines = recipe
+        .targets
+        .iter()
+        .find(|t| matches!(&t.kind, switchyard::engine::recipe::TargetKind::PerEntry { path, .. } if path.join(".") == "lines"))
+        .expect("a per-entry target for lines");
+    assert!(
+        matches!(&lines.kind, switchyard::engine::recipe::TargetKind::PerEntry { key_allowed, .. } if key_allowed.is_empty())
+    );
+
+    // An edit with a mistake: refused beside its line, kept as typed.
+    let bad = text.replacen("type = \"numeric\"", "type = \"money\"", 1);
+    let bad_line = bad.lines().position(|l| l.contains("money")).expect("line") + 1;
+    let (status, _) = call_as(
+        &pool,
+        Some(&cookie),
+        SaveDraftRecipe::PATH,
+        &format!("id={id}&recipe={}", encode(&bad)),
+    )
+    .await;
+    assert!(status.is_success());
+    let view = switchyard::wizard::view(&pool, id).await.expect("view");
+    assert_eq!(view.problems.len(), 1, "{:?}", view.problems);
+    assert_eq!(view.problems[0].line, Some(bad_line));
+    let html = page(&pool, &format!("/new/{id}"), &cookie).await;
+    assert!(html.contains(&format!("line {bad_line}: ")), "{html}");
+    assert!(!html.contains("Create the migration"), "not with a problem");
+    let (status, body) = call_as(
+        &pool,
+        Some(&cookie),
+        CreateFromDraft::PATH,
+        &format!("id={id}"),
+    )
+    .await;
+    assert!(!status.is_success(), "{body}");
+    assert!(body.contains("money"), "{body}");
+
+    // Fixed and renamed by the operator (with CRLF, as browsers send).
+    let good = text
+        .replace("name = \"orders-meta\"", "name = \"order-meta\"")
+        .replace('\n', "\r\n");
+    let (status, _) = call_as(
+        &pool,
+        Some(&cookie),
+        SaveDraftRecipe::PATH,
+        &format!("id={id}&recipe={}", encode(&good)),
+    )
+    .await;
+    assert!(status.is_success());
+    let html = page(&pool, &format!("/new/{id}"), &cookie).await;
+    assert!(html.contains("Create the migration"));
+    // Each phase's dry run, one click away (a <details>, no JavaScript).
+    let view = switchyard::wizard::view(&pool, id).await.expect("view");
+    assert_eq!(view.dry_run.len(), 5);
+    assert!(
+        view.dry_run[0]
+            .1
+            .contains("CREATE TABLE IF NOT EXISTS \"shop\".\"order_meta\""),
+        "{}",
+        view.dry_run[0].1
+    );
+    assert!(html.contains("Dry run: the SQL each phase would execute"));
+    assert!(html.contains("Implement backfill job"));
+
+    // Step 4: the migration, with its recipe, plan and tasks.
+    let (status, body) = call_as(
+        &pool,
+        Some(&cookie),
+        CreateFromDraft::PATH,
+        &format!("id={id}"),
+    )
+    .await;
+    assert!(status.is_success(), "{status}: {body}");
+    assert!(body.contains("order-meta"), "{body}");
+    let stored = switchyard::store::recipes::latest(&pool, "order-meta")
+        .await
+        .expect("latest")
+        .expect("its recipe");
+    assert_eq!((stored.version, stored.origin.as_str()), (1, "draft"));
+    assert_eq!(stored.body, good.replace("\r\n", "\n"));
+    let phases = switchyard::store::migrations::phases(&pool, "order-meta")
+        .await
+        .expect("phases");
+    assert_eq!(phases.len(), 5);
+    assert!(
+        phases[1].description.contains("all 400 rows"),
+        "{}",
+        phases[1].description
+    );
+    assert_eq!(phases[4].depends_on, vec![Phase::SwitchReads]);
+    let tasks = switchyard::store::migrations::tasks(&pool, "order-meta")
+        .await
+        .expect("tasks");
+    let titles: Vec<&str> = tasks.iter().map(|t| t.title.as_str()).collect();
+    assert_eq!(
+        titles,
+        vec![
+            "Write migration SQL",
+            "Implement backfill job",
+            "Add dual-write",
+            "Update read queries",
+            "Rollback plan and monitoring"
+        ]
+    );
+    assert!(
+        tasks[0].criteria[0].text.contains("order_details")
+            || tasks[0].criteria[0].text.contains("order_meta")
+    );
+    assert_eq!(tasks[1].depends_on.len(), 1);
+    // The draft is done: a second creation is refused.
+    let (status, body) = call_as(
+        &pool,
+        Some(&cookie),
+        CreateFromDraft::PATH,
+        &format!("id={id}"),
+    )
+    .await;
+    assert!(!status.is_success());
+    assert!(body.contains("order-meta"), "{body}");
+
+    // Driven like the demo: phase 1 then 2 from the console.
+    let console = switchyard::console::Console::new(pool.clone(), Default::default());
+    for phase in [Phase::Expand, Phase::Backfill] {
+        console
+            .act(
+                "order-meta",
+                phase,
+                PhaseAction::Run,
+                false,
+                "ops@example.com",
+            )
+            .await
+            .expect("run");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let v = console.view("order-meta").await.expect("view");
+            if v.phases[phase.index()].state == PhaseState::Done && !v.busy {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{:?}",
+                v.phases[phase.index()]
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+    // Independent check: one row per order, and per order two lines.
+    let per_row: String = recipe.targets[0].table.as_str().to_string();
+    let (rows, total): (i64, Option<f64>) = sqlx::query_as(&format!(
+        "SELECT count(*), sum(billing_total)::float8 FROM shop.{per_row}"
+    ))
+    .fetch_one(&pool)
+    .await
+    .expect("per row");
+    assert_eq!(rows, 400);
+    let expected: f64 = (1..=400).map(|g| (g % 97) as f64 + 0.5).sum();
+    assert_eq!(total, Some(expected));
+    let entries: i64 = sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM shop.{}",
+        lines.table.as_str()
+    ))
+    .fetch_one(&pool)
+    .await
+    .expect("entries");
+    assert_eq!(entries, 800);
+    // The demo was not touched.
+    let demo = console.view(DEMO).await.expect("demo");
+    assert!(demo.phases.iter().all(|p| p.state == PhaseState::Pending));
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn hostile_or_taken_sources_are_refused_with_what_and_where(pool: PgPool) {
+    crate::seeded(&pool, 10).await;
+    let cookie = operator(&pool).await;
+    for (form, field, says) in [
+        (
+            format!(
+                "schema=public&table={}&key=id&column=preferences",
+                encode("users\"; DROP TABLE users; --")
+            ),
+            "table",
+            "not a plain identifier",
+        ),
+        (
+            "schema=public&table=users&key=id&column=preferences".to_string(),
+            "draft",
+            "already migrated by migration \\\"user-preferences\\\"",
+        ),
+        (
+            "schema=public&table=users&key=email&column=preferences".to_string(),
+            "key",
+            "not a key candidate",
+        ),
+        (
+            "schema=pg_catalog&table=pg_class&key=oid&column=relname".to_string(),
+            "table",
+            "does not exist or has no jsonb column",
+        ),
+    ] {
+        let (status, body) = call_as(&pool, Some(&cookie), StartDraft::PATH, &form).await;
+        assert!(!status.is_success(), "{form}: {body}");
+        assert!(
+            body.contains(field) && body.contains(says),
+            "{form}: {body}"
+        );
+    }
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM public.users")
+        .fetch_one(&pool)
+        .await
+        .expect("users still there");
+    assert_eq!(users, 10);
+    let drafts: i64 = sqlx::query_scalar("SELECT count(*) FROM switchyard.migration_drafts")
+        .fetch_one(&pool)
+        .await
+        .expect("drafts");
+    assert_eq!(drafts, 0);
+    // A viewer sees the page say so, and no table.
+    let viewer = signed_in_as(&pool, "viewer@example.com", Role::Viewer).await;
+    let html = page(&pool, "/new", &viewer).await;
+    assert!(html.contains("operators only"), "{html}");
+    assert!(!html.contains("Profile this table"));
+}
