@@ -109,9 +109,28 @@ test("a task is edited in place; refusals appear next to their field", async ({ 
   await expect(card(page, "Write and review migration SQL")).toContainText("Sprint 13");
 });
 
+test("a change made in another browser shows without a reload", async ({ browser }) => {
+  const a = await (await browser.newContext()).newPage();
+  const b = await (await browser.newContext()).newPage();
+  for (const p of [a, b]) {
+    await p.goto(URL);
+    await hydrated(p);
+  }
+  await card(b, "Implement backfill job").getByRole("button", { name: "Move to Blocked" }).click();
+  await expect(inColumn(a, "Blocked", "Implement backfill job")).toBeVisible();
+  await expect(inColumn(a, "In Progress", "Implement backfill job")).toHaveCount(0);
+  // A moves it on from where it now is.
+  await card(a, "Implement backfill job").getByRole("button", { name: "Move to Done" }).click();
+  await expect(inColumn(b, "Done", "Implement backfill job")).toBeVisible();
+  await expect(a.getByRole("alert").filter({ hasText: "Could not move" })).toHaveCount(0);
+});
+
 test("a move that cannot be saved is reverted with a message", async ({ browser }) => {
   const a = await (await browser.newContext()).newPage();
   const b = await (await browser.newContext()).newPage();
+  // A has not heard of B's change (its live feed cut, as on a network
+  // that drops it), so it moves the card from where it last knew it to be.
+  await a.route("**/live/**", (route) => route.abort());
   for (const p of [a, b]) {
     await p.goto(URL);
     await hydrated(p);
@@ -142,10 +161,16 @@ test("an edit on top of someone else's keeps what was typed and says it conflict
   await editorB.getByRole("button", { name: "Save task" }).click();
   await expect(card(b, "Add dual-write")).toContainText("Bea");
 
+  // B's change reaches A's board, but waits while A's editor is open.
+  await expect(a.locator(".live-note")).toContainText("when you close the editor");
   await editorA.getByLabel("Assignee").fill("Ann");
   await editorA.getByRole("button", { name: "Save task" }).click();
   await expect(editorA.locator(".action-error")).toContainText("changed by someone else");
   await expect(editorA.getByLabel("Assignee")).toHaveValue("Ann");
+  // Closed, the editor lets the board show B's change.
+  await editorA.getByRole("button", { name: "Cancel" }).click();
+  await expect(card(a, "Add dual-write")).toContainText("Bea");
+  await expect(a.locator(".live-note")).toBeEmpty();
   await a.reload();
   await expect(card(a, "Add dual-write")).toContainText("Bea");
 });

@@ -86,8 +86,16 @@ async function api(path: string, method: string, body?: unknown): Promise<any> {
   return r.json();
 }
 
+// The fake is shared by every test: a rate limit a test set (and did not
+// get to lift) is lifted after it.
+test.afterEach(async () => {
+  if (FAKE) await admin("/rate_limit", "POST", null);
+});
+
 test("tasks: the task database connected, the tasks created in Notion, a card moved reaches Notion", async ({ page }) => {
   test.skip(!FAKE, "needs the fake Notion (scripts/test.sh starts it)");
+  // Five pages through the outbox, then polls every 5 s and a conflict.
+  test.setTimeout(240_000);
   const stamp = Date.now().toString(36);
   const home = await admin("/pages", "POST", { title: `Team ${stamp}` });
   const options = (names: string[]) => ({ options: names.map((name) => ({ name })) });
@@ -138,6 +146,42 @@ test("tasks: the task database connected, the tasks created in Notion, a card mo
     .poll(async () => titled(await rows(), "Add dual-write")[0].properties.State.status.name, { timeout: 60_000 })
     .toBe("In progress");
   expect(titled(await rows(), "Add dual-write")[0].properties.Notes).toBeUndefined();
+
+  // A status changed in Notion moves the card on the open board, without a
+  // reload (the app polls the fake every 5 s in make test).
+  const inColumn = (status: string) =>
+    page.getByRole("region", { name: "Task board" }).getByRole("region", { name: status, exact: true })
+      .locator(".card h4", { hasText: "Add dual-write" });
+  await admin(`/pages/${dual[0].id}/properties`, "PATCH", { State: { status: { name: "Done" } } });
+  await expect(inColumn("Done")).toBeVisible({ timeout: 60_000 });
+  await expect(inColumn("In Progress")).toHaveCount(0);
+
+  // The same field changed on both sides while Notion answers nothing but
+  // 429: a conflict, shown on the Notion tab, written nowhere until one
+  // side is kept in the browser.
+  await admin("/rate_limit", "POST", { requests: 0, window_ms: 600_000, retry_after_secs: 1 });
+  try {
+    await card.getByRole("button", { name: "Move to Blocked" }).click();
+    await expect(inColumn("Blocked")).toBeVisible();
+    await page.waitForLoadState("networkidle");
+    await admin(`/pages/${dual[0].id}/properties`, "PATCH", { State: { status: { name: "In progress" } } });
+  } finally {
+    await admin("/rate_limit", "POST", null);
+  }
+  await page.goto("/m/user-preferences/notion");
+  const conflict = page.locator("tr.conflict", { hasText: "Add dual-write" });
+  await expect(async () => {
+    await page.reload();
+    await expect(conflict).toHaveCount(1, { timeout: 1_000 });
+  }).toPass({ timeout: 60_000 });
+  await expect(conflict.locator(".board-value")).toContainText("Blocked");
+  await expect(conflict.locator(".notion-value")).toContainText(/In progress/i);
+  expect(titled(await rows(), "Add dual-write")[0].properties.State.status.name).toBe("In progress");
+  await conflict.getByRole("button", { name: "Keep Notion's" }).click();
+  await expect(page.locator("tr.conflict")).toHaveCount(0);
+  await page.goto("/m/user-preferences/tasks");
+  await expect(inColumn("In Progress")).toBeVisible();
+  expect(titled(await rows(), "Add dual-write")[0].properties.State.status.name).toBe("In progress");
 });
 
 test("the plan changed in Switchyard and in Notion: the conflict shown on the plan and resolved in the browser", async ({ page }) => {

@@ -13,84 +13,166 @@ use serde::Deserialize;
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 
-use crate::engine::vocab::ReadFlag;
+use crate::engine::vocab::{kind, ReadFlag};
 use crate::engine::{Phase, ReadsFrom};
 use crate::model::share::SharedLive;
 use crate::model::AppError;
 use crate::store::events::EVENTS_CHANNEL;
 use crate::store::{self, StoreError};
 
-/// Per-instance fan-out of event notifications. Its listening task (and
-/// the database session it holds) ends when the last clone of the hub is
-/// dropped with the app that owns it.
+/// Per-instance fan-out of event notifications. It starts listening when
+/// the first feed subscribes (an instance nobody watches holds no LISTEN
+/// session), and its listening task (and the database session it holds)
+/// ends when the last clone of the hub is dropped with the app that owns it.
 #[derive(Clone)]
 pub struct LiveHub {
     tx: broadcast::Sender<Wake>,
+    /// True while the listener is LISTENing (false before it first is, and
+    /// while it reconnects).
+    listening: watch::Receiver<bool>,
+    /// What the listening task needs, taken by the first subscriber.
+    start: Arc<Mutex<Option<Start>>>,
     _alive: mpsc::Sender<()>,
 }
+
+struct Start {
+    pool: PgPool,
+    listening: watch::Sender<bool>,
+    dropped: mpsc::Receiver<()>,
+}
+
+/// How long a new feed waits for the listener to be LISTENing before it
+/// builds its first view (a change made before then would be missed).
+const LISTEN_WAIT: Duration = Duration::from_secs(5);
 
 /// What an event notification wakes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Wake {
     /// The feeds of this migration (by id): something of it changed.
     Migration(i64),
+    /// A progress tick of this migration's backfill or verification: the
+    /// console's feeds show it; a board's, which shows no progress, skips it.
+    Progress(i64),
     /// Every feed: an account event (a sign-out, an account disabled or
     /// changed); each checks that its session still holds.
     Accounts,
+    /// Every feed: the listener lost its database session and listens
+    /// again; what was announced in between was not heard, so each feed
+    /// sends its view again.
+    Resync,
 }
 
 #[derive(Deserialize)]
 struct Note {
     migration_id: Option<i64>,
+    kind: Option<String>,
 }
+
+/// The event kinds that are progress ticks (see `Wake::Progress`).
+const PROGRESS_KINDS: [&str; 2] = [kind::PROGRESS, kind::VERIFY_PROGRESS];
 
 impl LiveHub {
-    /// Starts listening; reconnects on its own when the database drops it.
-    pub fn start(pool: PgPool) -> Self {
+    /// A hub for `pool`; nothing runs until a feed subscribes.
+    pub fn new(pool: PgPool) -> Self {
         let (tx, _) = broadcast::channel(1024);
-        let (alive, mut dropped) = mpsc::channel::<()>(1);
-        let hub = LiveHub {
-            tx: tx.clone(),
+        let (alive, dropped) = mpsc::channel::<()>(1);
+        let (listening_tx, listening) = watch::channel(false);
+        LiveHub {
+            tx,
+            listening,
+            start: Arc::new(Mutex::new(Some(Start {
+                pool,
+                listening: listening_tx,
+                dropped,
+            }))),
             _alive: alive,
-        };
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    // Every hub dropped: nobody can subscribe any more.
-                    _ = dropped.recv() => return,
-                    lost = listen(&pool, &tx) => {
-                        if let Err(e) = lost {
-                            tracing::warn!(error = %e, "live listener lost; reconnecting");
-                        }
-                    }
-                }
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-        });
-        hub
+        }
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Wake> {
-        self.tx.subscribe()
+    /// A receiver of every wake from now on. The first call starts the
+    /// listener; each waits (at most `LISTEN_WAIT`, then goes on, saying
+    /// so in the log) until it is LISTENing, so a change made after this
+    /// returns is heard; a change made while the listener reconnects is
+    /// not, and `Wake::Resync` then tells every feed to send its view again.
+    pub async fn subscribe(&self) -> broadcast::Receiver<Wake> {
+        let rx = self.tx.subscribe();
+        // A poisoned lock only means a panic elsewhere; the Option is whole.
+        let start = self.start.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(start) = start {
+            tokio::spawn(run(start, self.tx.clone()));
+        }
+        let mut listening = self.listening.clone();
+        if tokio::time::timeout(LISTEN_WAIT, listening.wait_for(|on| *on))
+            .await
+            .is_err()
+        {
+            tracing::warn!("live: the listener is not listening yet; the feed starts anyway");
+        }
+        rx
     }
 }
 
-async fn listen(pool: &PgPool, tx: &broadcast::Sender<Wake>) -> Result<(), sqlx::Error> {
+/// The listening task: listens, and reconnects when the database drops it,
+/// until every hub is dropped.
+async fn run(start: Start, tx: broadcast::Sender<Wake>) {
+    let Start {
+        pool,
+        listening,
+        mut dropped,
+    } = start;
+    let mut listened = false;
+    loop {
+        tokio::select! {
+            // Every hub dropped: nobody can subscribe any more.
+            _ = dropped.recv() => return,
+            lost = listen(&pool, &tx, &listening, &mut listened) => {
+                listening.send_replace(false);
+                if let Err(e) = lost {
+                    tracing::warn!(error = %e, "live listener lost; reconnecting");
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Listens until the database session is lost (`Ok`: it was closed;
+/// `Err`: an error), fanning every notification out. `listened`: whether
+/// an earlier session listened; if so, every feed is told to resync once
+/// this one listens, as notifications sent in between were lost.
+async fn listen(
+    pool: &PgPool,
+    tx: &broadcast::Sender<Wake>,
+    listening: &watch::Sender<bool>,
+    listened: &mut bool,
+) -> Result<(), sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener.listen(EVENTS_CHANNEL).await?;
-    loop {
-        let note = listener.recv().await?;
+    listening.send_replace(true);
+    // No receivers is fine: nobody is watching.
+    if std::mem::replace(listened, true) {
+        let _ = tx.send(Wake::Resync);
+    }
+    // `try_recv`, not `recv`: `recv` reconnects by itself when the session
+    // drops, and what was sent meanwhile would be lost without a word.
+    while let Some(note) = listener.try_recv().await? {
         if let Ok(n) = serde_json::from_str::<Note>(note.payload()) {
-            // No receivers is fine: nobody is watching.
+            let progress = n
+                .kind
+                .as_deref()
+                .is_some_and(|k| PROGRESS_KINDS.contains(&k));
             let _ = tx.send(match n.migration_id {
+                Some(id) if progress => Wake::Progress(id),
                 Some(id) => Wake::Migration(id),
                 None => Wake::Accounts,
             });
         }
     }
+    Ok(())
 }
 
 /// State the SSE route needs.
@@ -111,6 +193,36 @@ pub async fn sse(
     session: Option<axum::Extension<tower_sessions::Session>>,
     account: Option<axum::Extension<crate::server::auth::Current>>,
 ) -> Response {
+    feed_of(state, name, session, account, Sends::Console).await
+}
+
+/// `GET /live/{name}/tasks`: the migration's tasks as the board shows them
+/// (`tasks` messages: a JSON list of `TaskView`), now and after every event
+/// of the migration (a board change here or in another browser, a change
+/// brought from Notion); the feed belongs to its session as `sse` says.
+pub async fn tasks_sse(
+    State(state): State<LiveState>,
+    Path(name): Path<String>,
+    session: Option<axum::Extension<tower_sessions::Session>>,
+    account: Option<axum::Extension<crate::server::auth::Current>>,
+) -> Response {
+    feed_of(state, name, session, account, Sends::Tasks).await
+}
+
+/// What a feed sends after each wake.
+#[derive(Clone, Copy)]
+enum Sends {
+    Console,
+    Tasks,
+}
+
+async fn feed_of(
+    state: LiveState,
+    name: String,
+    session: Option<axum::Extension<tower_sessions::Session>>,
+    account: Option<axum::Extension<crate::server::auth::Current>>,
+    sends: Sends,
+) -> Response {
     let owner = match (session.and_then(|s| s.0.id()), account) {
         (Some(id), Some(account)) => Some((id.to_string(), account.0 .0.id)),
         _ => None,
@@ -125,7 +237,8 @@ pub async fn sse(
     let Some(id) = id else {
         return (StatusCode::NOT_FOUND, "no such migration").into_response();
     };
-    Sse::new(updates(state, name, id, owner))
+    let rx = state.hub.subscribe().await;
+    Sse::new(updates(state, name, id, owner, rx, sends))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
 }
@@ -139,6 +252,7 @@ struct Feed {
     owner: Option<(String, i64)>,
     rx: broadcast::Receiver<Wake>,
     first: bool,
+    sends: Sends,
 }
 
 fn updates(
@@ -146,8 +260,9 @@ fn updates(
     name: String,
     id: i64,
     owner: Option<(String, i64)>,
+    rx: broadcast::Receiver<Wake>,
+    sends: Sends,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
-    let rx = state.hub.subscribe();
     let feed = Feed {
         state,
         name,
@@ -155,6 +270,7 @@ fn updates(
         owner,
         rx,
         first: true,
+        sends,
     };
     futures::stream::unfold(feed, |mut feed| async move {
         if !feed.first {
@@ -172,10 +288,21 @@ fn updates(
                 };
                 match woken {
                     Ok(Wake::Migration(m)) if m == feed.id => break,
+                    Ok(Wake::Progress(m))
+                        if m == feed.id && matches!(feed.sends, Sends::Console) =>
+                    {
+                        break
+                    }
                     Ok(Wake::Accounts) => {
                         if !session_holds(&feed).await {
                             return None;
                         }
+                    }
+                    Ok(Wake::Resync) => {
+                        if !session_holds(&feed).await {
+                            return None;
+                        }
+                        break;
                     }
                     Ok(_) => continue,
                     Err(broadcast::error::RecvError::Lagged(_)) => break,
@@ -186,16 +313,28 @@ fn updates(
             while feed.rx.try_recv().is_ok() {}
         }
         feed.first = false;
-        let event = match feed.state.console.view(&feed.name).await {
-            Ok(view) => match serde_json::to_string(&view) {
-                Ok(json) => Event::default().event("console").data(json),
-                Err(e) => Event::default().event("error").data(e.to_string()),
-            },
+        let built = match feed.sends {
+            Sends::Console => feed
+                .state
+                .console
+                .view(&feed.name)
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|v| serde_json::to_string(&v).map_err(|e| e.to_string()))
+                .map(|json| ("console", json)),
+            Sends::Tasks => store::migrations::tasks(feed.state.console.pool(), &feed.name)
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|v| serde_json::to_string(&v).map_err(|e| e.to_string()))
+                .map(|json| ("tasks", json)),
+        };
+        let event = match built {
+            Ok((kind, json)) => Event::default().event(kind).data(json),
             Err(e) => {
                 tracing::warn!(error = %e, "live: cannot build the view");
                 Event::default()
                     .event("error")
-                    .data("the console could not be loaded")
+                    .data("the view could not be loaded")
             }
         };
         Some((Ok(event), feed))
@@ -267,7 +406,7 @@ pub async fn shared_sse(State(state): State<LiveState>, Path(token): Path<String
             return StatusCode::SERVICE_UNAVAILABLE.into_response();
         }
     };
-    let rx = state.hub.subscribe();
+    let rx = state.hub.subscribe().await;
     let feed = SharedFeed {
         state,
         token,
@@ -285,7 +424,10 @@ pub async fn shared_sse(State(state): State<LiveState>, Path(token): Path<String
                 let woken = tokio::time::timeout(SHARE_RECHECK, async {
                     loop {
                         match feed.rx.recv().await {
-                            Ok(Wake::Migration(m)) if m == feed.id => return true,
+                            Ok(Wake::Migration(m) | Wake::Progress(m)) if m == feed.id => {
+                                return true
+                            }
+                            Ok(Wake::Resync) => return true,
                             Ok(_) => continue,
                             Err(broadcast::error::RecvError::Lagged(_)) => return true,
                             Err(broadcast::error::RecvError::Closed) => return false,

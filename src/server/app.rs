@@ -83,10 +83,14 @@ pub fn router_with_webhook(
     // Live console updates over SSE, fed by the events' NOTIFYs.
     let live_state = crate::console::live::LiveState {
         console: console.clone(),
-        hub: crate::console::live::LiveHub::start(pool.clone()),
+        hub: crate::console::live::LiveHub::new(pool.clone()),
     };
     let live = Router::new()
         .route("/{name}", axum::routing::get(crate::console::live::sse))
+        .route(
+            "/{name}/tasks",
+            axum::routing::get(crate::console::live::tasks_sse),
+        )
         .with_state(live_state.clone());
     // Each phase's dry run as plain text (linked from the console).
     let dry_runs = Router::new()

@@ -92,6 +92,21 @@ struct BoardState {
     last_edited: RwSignal<Option<i64>>,
     /// Whether to show the controls that change tasks (see `BoardData`).
     can_edit: bool,
+    /// The tasks as the live feed last sent them, held while an editor is
+    /// open (see `BoardView`).
+    incoming: RwSignal<Option<Vec<TaskView>>>,
+    /// Bumped when an editor opens, closes or is removed: a held update
+    /// may apply then.
+    toggled: RwSignal<u32>,
+    /// Whether an update is held because an editor is open (the board
+    /// says so).
+    held: RwSignal<bool>,
+    /// Tasks with a move or tick on its way to the server: an update that
+    /// arrives meanwhile keeps what this board shows of them (the update
+    /// may predate the save; the save's own event brings the next one).
+    saving: RwSignal<Vec<i64>>,
+    /// The board's element, to tell whether an editor is open in it.
+    board: NodeRef<leptos::html::Section>,
 }
 
 impl BoardState {
@@ -109,11 +124,21 @@ impl BoardState {
         self.set(task_id, |t| t.status = status);
         self.error.set(None);
         let name = self.name.get_value();
+        self.saving.update(|s| s.push(task_id));
         spawn_local(async move {
-            match move_task(name, task_id, status.as_str().to_string(), before.revision).await {
-                Ok(revision) => self.set(task_id, |t| t.revision = revision),
+            let saved =
+                move_task(name, task_id, status.as_str().to_string(), before.revision).await;
+            self.saved(task_id);
+            match saved {
+                Ok(revision) => self.set(task_id, |t| t.revision = t.revision.max(revision)),
                 Err(e) => {
-                    self.set(task_id, |t| t.status = before.status);
+                    // Put back where it was, unless the card has news of
+                    // its own by now (then it shows those).
+                    self.set(task_id, |t| {
+                        if t.revision == before.revision {
+                            t.status = before.status;
+                        }
+                    });
                     self.error
                         .set(Some(format!("Could not move “{}”: {e}", before.title)));
                 }
@@ -129,11 +154,20 @@ impl BoardState {
         });
         self.error.set(None);
         let name = self.name.get_value();
+        let before = self
+            .tasks
+            .with_untracked(|ts| ts.iter().find(|t| t.id == task_id).map(|t| t.revision));
+        self.saving.update(|s| s.push(task_id));
         spawn_local(async move {
-            match set_criterion(name, criterion_id, done).await {
-                Ok(revision) => self.set(task_id, |t| t.revision = revision),
+            let saved = set_criterion(name, criterion_id, done).await;
+            self.saved(task_id);
+            match saved {
+                Ok(revision) => self.set(task_id, |t| t.revision = t.revision.max(revision)),
                 Err(e) => {
                     self.set(task_id, |t| {
+                        if Some(t.revision) != before {
+                            return;
+                        }
                         if let Some(c) = t.criteria.iter_mut().find(|c| c.id == criterion_id) {
                             c.done = !done;
                         }
@@ -157,12 +191,40 @@ impl BoardState {
         });
     }
 
+    /// A save of `task_id` answered: live updates may show it again (one
+    /// held meanwhile is looked at once more).
+    fn saved(self, task_id: i64) {
+        self.saving.update(|s| {
+            if let Some(i) = s.iter().position(|id| *id == task_id) {
+                s.remove(i);
+            }
+        });
+        self.toggled.update(|n| *n = n.wrapping_add(1));
+    }
+
     fn set(self, task_id: i64, f: impl FnOnce(&mut TaskView)) {
         self.tasks.update(|ts| {
             if let Some(t) = ts.iter_mut().find(|t| t.id == task_id) {
                 f(t);
             }
         });
+    }
+}
+
+/// Is a task editor open on the board? (Never on the server, where nothing
+/// is open.)
+fn editor_open(board: NodeRef<leptos::html::Section>) -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        board
+            .get_untracked()
+            .and_then(|b| b.query_selector("details.task-edit[open]").ok().flatten())
+            .is_some()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = board;
+        false
     }
 }
 
@@ -229,7 +291,54 @@ fn BoardView(
         update,
         last_edited: RwSignal::new(None),
         can_edit,
+        incoming: RwSignal::new(None),
+        toggled: RwSignal::new(0),
+        held: RwSignal::new(false),
+        saving: RwSignal::new(Vec::new()),
+        board: NodeRef::new(),
     };
+    // Every change of the migration's tasks (here, in another browser, or
+    // brought from Notion) arrives as the whole list, and shows at once
+    // unless an editor is open: then it waits until the editor closes, so
+    // what is typed there stays, and is saved against the revision the
+    // editor was opened on (a change made meanwhile is then a conflict, as
+    // a save on a stale page always is).
+    super::live::subscribe_to(
+        format!("/live/{}/tasks", state.name.get_value()),
+        "tasks",
+        state.incoming,
+        None,
+    );
+    Effect::new(move || {
+        state.toggled.track();
+        let Some(mut tasks) = state.incoming.get() else {
+            return;
+        };
+        // What this board has on its way to the server stays as shown.
+        state.saving.with_untracked(|saving| {
+            state.tasks.with_untracked(|now| {
+                for t in tasks.iter_mut().filter(|t| saving.contains(&t.id)) {
+                    if let Some(mine) = now.iter().find(|m| m.id == t.id) {
+                        *t = mine.clone();
+                    }
+                }
+            })
+        });
+        // The same list (the feed's first message, most often) changes
+        // nothing: it is dropped, and the cards are not drawn again.
+        if state.tasks.with_untracked(|now| *now == tasks) {
+            state.incoming.set(None);
+            state.held.set(false);
+            return;
+        }
+        if editor_open(state.board) {
+            state.held.set(true);
+            return;
+        }
+        state.incoming.set(None);
+        state.held.set(false);
+        state.tasks.set(tasks);
+    });
     // A form saved: the board as the server has it now (a refusal changes
     // nothing, so the board and the form as typed stay as they are).
     let (created, updated) = (saved_version(create), saved_version(update));
@@ -335,7 +444,12 @@ fn BoardView(
             }}
         </div>
         <p class="action-error" role="alert">{move || state.error.get().or_else(redirected)}</p>
-        <section class="board" aria-label="Task board">
+        <p class="live-note" role="status">
+            {move || state.held.get().then_some(
+                "The board has changed meanwhile: it shows the change when you close the editor."
+            )}
+        </p>
+        <section class="board" aria-label="Task board" node_ref=state.board>
             {TaskStatus::ALL
                 .into_iter()
                 .map(|status| view! { <Column status state visible/> })
@@ -561,6 +675,9 @@ fn TaskEditor(task: TaskView, state: BoardState) -> impl IntoView {
     });
     let details = NodeRef::<leptos::html::Details>::new();
     let form = NodeRef::<leptos::html::Form>::new();
+    // Drawn again (the board changed under it), an editor goes without a
+    // `toggle` event: an update held for it may apply now.
+    on_cleanup(move || state.toggled.update(|n| *n = n.wrapping_add(1)));
     let cancel = move |_| {
         if let Some(form) = form.get() {
             form.reset();
@@ -601,7 +718,8 @@ fn TaskEditor(task: TaskView, state: BoardState) -> impl IntoView {
     let phase = task.phase_position;
     let title = task.title.clone();
     view! {
-        <details class="task-edit" node_ref=details>
+        <details class="task-edit" node_ref=details
+            on:toggle=move |_| state.toggled.update(|n| *n = n.wrapping_add(1))>
             <summary aria-label=format!("Edit {title}")>"Edit"</summary>
             <ActionForm action=state.update node_ref=form
                 attr:class="task-editor" attr:aria-label=format!("Edit task {title}")>

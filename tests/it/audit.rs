@@ -196,8 +196,8 @@ async fn a_console_feed_ends_when_its_session_signs_out(pool: PgPool) {
         }
     });
     ready_rx.await.expect("the first message");
-    tokio::time::sleep(Duration::from_millis(500)).await; // LISTEN is up
-                                                          // Another account signing out does not end it.
+    // The first message comes once the feed's hub is LISTENing.
+    // Another account signing out does not end it.
     assert_eq!(logout(&pool, &other).await, StatusCode::SEE_OTHER);
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(

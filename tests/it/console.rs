@@ -266,10 +266,10 @@ async fn bad_throttle_values_are_refused(pool: PgPool) {
 async fn every_instance_hears_the_engine(pool: PgPool) {
     crate::seeded(&pool, 10).await;
     // Two app instances on the same database: each has its own hub.
-    let first = LiveHub::start(pool.clone());
-    let second = LiveHub::start(pool.clone());
-    let (mut a, mut b) = (first.subscribe(), second.subscribe());
-    tokio::time::sleep(Duration::from_millis(300)).await; // LISTEN is up
+    let first = LiveHub::new(pool.clone());
+    let second = LiveHub::new(pool.clone());
+    // Each returns once its instance is LISTENing.
+    let (mut a, mut b) = (first.subscribe().await, second.subscribe().await);
     console_of(&pool)
         .throttle(DEMO, 250, 0, "ops@example.com")
         .await
@@ -444,9 +444,8 @@ async fn the_share_pages_backfill_percent_is_the_consoles(pool: PgPool) {
 #[sqlx::test(migrations = "./migrations")]
 async fn live_pages_are_woken_when_the_runner_lets_go(pool: PgPool) {
     crate::seeded(&pool, 10).await;
-    let hub = LiveHub::start(pool.clone());
-    let mut heard = hub.subscribe();
-    tokio::time::sleep(Duration::from_millis(300)).await; // LISTEN is up
+    let hub = LiveHub::new(pool.clone());
+    let mut heard = hub.subscribe().await;
     let events = || async {
         sqlx::query_scalar::<_, i64>("SELECT count(*) FROM switchyard.events")
             .fetch_one(&pool)
