@@ -127,6 +127,23 @@ pub async fn why_not_run(
     Ok(rules::why_not_run(phase, approvals[phase.index()].as_ref()))
 }
 
+/// The engine's start gate for migration `name`: under the runner lock,
+/// just before a phase starts or resumes, `why_not_run` is read again, so
+/// an approval that expired after the caller's first check (the phase's
+/// state changed by another runner meanwhile) refuses the run.
+pub fn start_gate(pool: PgPool, name: String) -> crate::engine::phases::StartGate {
+    std::sync::Arc::new(move |phase| {
+        let (pool, name) = (pool.clone(), name.clone());
+        Box::pin(async move {
+            match why_not_run(&pool, &name, phase).await {
+                Ok(None) => Ok(()),
+                Ok(Some(why)) => Err(why),
+                Err(e) => Err(format!("the approvals could not be read: {e}")),
+            }
+        })
+    })
+}
+
 /// Requires (or stops requiring) an approval before `phase` of `name` runs;
 /// recorded as `by`'s (an admin: the caller checks). Returns whether
 /// anything changed.

@@ -217,13 +217,15 @@ fn read_admin_password(email: &str) -> Result<String, String> {
 /// it the run is refused (exit 4), unless `--override --as EMAIL` names an
 /// enabled admin account and its password is given (checked like a
 /// sign-in, failures counted): the override is then recorded in the event
-/// log as the CLI actor's, naming the admin.
+/// log as the CLI actor's, naming the admin. Returns the engine's start
+/// gate that reads the approval again under the runner lock (none after an
+/// override: the admin's decision stands).
 async fn approval_gate(
     conn: &Connection,
     name: &str,
     phase: Phase,
     override_as: Option<&str>,
-) -> Result<(), ExitCode> {
+) -> Result<Option<crate::engine::phases::StartGate>, ExitCode> {
     let why = match crate::approvals::why_not_run(&conn.pool, name, phase).await {
         Ok(why) => why,
         Err(e) => {
@@ -232,7 +234,10 @@ async fn approval_gate(
         }
     };
     let Some(why) = why else {
-        return Ok(());
+        return Ok(Some(crate::approvals::start_gate(
+            conn.pool.clone(),
+            name.to_string(),
+        )));
     };
     let Some(admin) = override_as else {
         eprintln!("error: refused: {why}");
@@ -267,7 +272,7 @@ async fn approval_gate(
         "note: phase {phase} runs without a valid approval ({why}), overridden by admin {}; recorded",
         account.email
     );
-    Ok(())
+    Ok(None)
 }
 
 /// Saves the recipe run from `file` as its migration's newest version in
@@ -368,16 +373,17 @@ pub async fn phase_run(phase: Phase, file: &Path, flags: &RunFlags, conn: &Conne
     if let Err(code) = register(conn, &recipe, file, crate::store::recipes::Origin::Cli).await {
         return code;
     }
-    if let Err(code) = approval_gate(conn, &recipe.name, phase, flags.override_as.as_deref()).await
-    {
-        return code;
-    }
+    let gate = match approval_gate(conn, &recipe.name, phase, flags.override_as.as_deref()).await {
+        Ok(gate) => gate,
+        Err(code) => return code,
+    };
     // (Phase 1 checks the database itself, refusing with every problem.)
     let engine = engine(recipe, conn);
     let ctl = RunControl {
         accept_quarantine: flags.accept_quarantine,
         accept_differences: flags.accept_differences,
         on_progress: Some(Arc::new(print_progress)),
+        gate,
         ..RunControl::default()
     };
     // Ctrl-C: stop at the next checkpoint, leaving the phase resumable.

@@ -739,6 +739,11 @@ async fn act(
         PhaseAction::Run | PhaseAction::Resume => {
             let ctl = RunControl {
                 accept_quarantine,
+                // The approval read above is read again under the lock.
+                gate: Some(crate::approvals::start_gate(
+                    console.pool.clone(),
+                    name.to_string(),
+                )),
                 ..RunControl::default()
             };
             let (pool, name) = (console.pool.clone(), name.to_string());

@@ -25,6 +25,13 @@ use super::{Engine, EngineError};
 /// Called with each progress tick of a backfill.
 pub type ProgressCallback = Arc<dyn Fn(&BackfillProgress) + Send + Sync>;
 
+/// Asked under the runner lock, after the engine's own checks and just
+/// before a phase starts or resumes: `Err(reason)` refuses the run and
+/// leaves the phase as it was. It checks what the engine cannot know (a
+/// required approval, held by the caller's records) at a point where no
+/// other runner can change the phase's state before it starts.
+pub type StartGate = Arc<dyn Fn(Phase) -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
+
 /// Operator choices and controls for one run.
 #[derive(Clone, Default)]
 pub struct RunControl {
@@ -35,6 +42,8 @@ pub struct RunControl {
     /// Set to stop cleanly (Ctrl-C): the backfill pauses at its checkpoint.
     pub stop: Arc<AtomicBool>,
     pub on_progress: Option<ProgressCallback>,
+    /// What else must hold for the phase to start (see `StartGate`).
+    pub gate: Option<StartGate>,
 }
 
 impl RunControl {
@@ -319,6 +328,9 @@ impl Engine {
         let id = self.migration_id().await?;
         let phases = self.journal.phases(id).await?;
         self.preflight(&phases, phase).await?;
+        if let Some(gate) = &ctl.gate {
+            gate(phase).await.map_err(EngineError::Refused)?;
+        }
         let fence = Some(lock.fence());
         self.set_state(id, phase, PhaseState::Running, None, fence)
             .await?;

@@ -460,3 +460,85 @@ async fn the_cli_refuses_without_approval_unless_an_admin_overrides(pool: PgPool
         PhaseState::Done
     );
 }
+
+/// The console and the CLI check the approval before they start a run,
+/// and the engine asks again under the runner lock, just before the phase
+/// starts, where no other runner can change the phase's state meanwhile:
+/// a run that reaches the engine without a current approval is refused
+/// there, leaving the phase as it was.
+#[sqlx::test(migrations = "./migrations")]
+async fn the_engine_reads_the_approval_again_under_the_runner_lock(pool: PgPool) {
+    use futures::future::BoxFuture;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use switchyard::engine::phases::{Outcome, RunControl, StartGate};
+    use switchyard::engine::{EngineError, Recipe};
+
+    crate::seeded(&pool, 300).await;
+    up_to_dual_write(&pool).await;
+    approvals::set_policy(&pool, DEMO, Phase::SwitchReads, true, ADMIN)
+        .await
+        .expect("policy");
+    let recipe = Recipe::parse(include_str!("../../recipes/user_preferences.toml"))
+        .expect("the demo recipe");
+    let engine = crate::engine_with(&pool, recipe, "test", 200, 100, Some(0.0));
+    // The service's gate, watched: was an advisory lock (the runner's) held
+    // when it was asked?
+    let held = Arc::new(AtomicBool::new(false));
+    let gate: StartGate = {
+        let (service, pool, held) = (
+            approvals::start_gate(pool.clone(), DEMO.to_string()),
+            pool.clone(),
+            held.clone(),
+        );
+        Arc::new(
+            move |phase: Phase| -> BoxFuture<'static, Result<(), String>> {
+                let (service, pool, held) = (service.clone(), pool.clone(), held.clone());
+                Box::pin(async move {
+                    let locks: i64 = sqlx::query_scalar(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted",
+                    )
+                    .fetch_one(&pool)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                    held.store(locks > 0, Ordering::SeqCst);
+                    service(phase).await
+                })
+            },
+        )
+    };
+    let ctl = RunControl {
+        accept_quarantine: true,
+        gate: Some(gate),
+        ..RunControl::default()
+    };
+    match engine.apply(Phase::SwitchReads, &ctl).await {
+        Err(EngineError::Refused(m)) => assert!(m.contains("needs an approval"), "{m}"),
+        other => panic!("ran without an approval: {other:?}"),
+    }
+    assert!(held.load(Ordering::SeqCst), "asked without the runner lock");
+    assert_eq!(
+        view(&pool).await.phases[Phase::SwitchReads.index()].state,
+        PhaseState::Pending,
+        "the refused phase was left as it was"
+    );
+
+    let id = approvals::request(&pool, DEMO, Phase::SwitchReads, "verified", ASKER)
+        .await
+        .expect("request");
+    approvals::decide(
+        &pool,
+        DEMO,
+        id,
+        Decision::Approved,
+        "go",
+        CHECKER,
+        Role::Operator,
+    )
+    .await
+    .expect("approve");
+    held.store(false, Ordering::SeqCst);
+    let outcome = engine.apply(Phase::SwitchReads, &ctl).await;
+    assert!(matches!(outcome, Ok(Outcome::Done)), "{outcome:?}");
+    assert!(held.load(Ordering::SeqCst), "asked without the runner lock");
+}
