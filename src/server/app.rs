@@ -113,10 +113,14 @@ pub fn router_with_webhook(
             axum::routing::get(crate::console::live::read_flag),
         )
         .with_state(live_state);
-    // Prometheus scrapes (see `server::metrics`; public, like /flags).
+    // Prometheus scrapes (see `server::metrics`: public, or with the
+    // configured bearer token).
     let metrics = Router::new()
         .route("/metrics", axum::routing::get(super::metrics::metrics))
-        .with_state(pool.clone());
+        .with_state(super::metrics::MetricsState {
+            pool: pool.clone(),
+            token: auth_state.settings.metrics_token.clone(),
+        });
     // The bundle (wasm, JS, CSS): served precompressed when the build left
     // `.br` / `.gz` files beside them (`cargo leptos build --precompress`),
     // otherwise compressed on the fly by the layer below.

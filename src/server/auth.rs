@@ -47,6 +47,9 @@ pub struct AuthSettings {
     /// accepted as a request's `Origin` besides the request's own host.
     pub public_origin: Option<String>,
     pub limits: SignInLimits,
+    /// The bearer token `/metrics` asks for (none: it is public; see
+    /// `server::metrics`).
+    pub metrics_token: Option<String>,
 }
 
 impl Default for AuthSettings {
@@ -57,6 +60,7 @@ impl Default for AuthSettings {
             absolute: Duration::from_secs(7 * 24 * 3600),
             public_origin: None,
             limits: SignInLimits::default(),
+            metrics_token: None,
         }
     }
 }
@@ -72,6 +76,7 @@ impl AuthSettings {
             absolute: config.session_max,
             public_origin,
             limits: SignInLimits::default(),
+            metrics_token: config.metrics_token.clone(),
         }
     }
 }

@@ -49,6 +49,9 @@ pub struct Config {
     /// with (`NOTION_WEBHOOK_VERIFICATION_TOKEN`); none: webhook events are
     /// refused (the handshake is still taken).
     pub notion_webhook_token: Option<String>,
+    /// The bearer token `/metrics` asks scrapers for
+    /// (`SWITCHYARD_METRICS_TOKEN`); none: `/metrics` is public.
+    pub metrics_token: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -163,11 +166,15 @@ impl Config {
             600,
             "expected a whole number of seconds, e.g. 600",
         )?;
+        let metrics_token = var("SWITCHYARD_METRICS_TOKEN")
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty());
         let notion_webhook_token = var("NOTION_WEBHOOK_VERIFICATION_TOKEN")
             .map(|t| t.trim().to_string())
             .filter(|t| !t.is_empty());
         Ok(Config {
             notion_webhook_token,
+            metrics_token,
             notion_poll: std::time::Duration::from_secs(notion_poll_secs.clamp(1, 86_400)),
             notion_progress: std::time::Duration::from_secs(notion_progress_secs.clamp(1, 86_400)),
             notion_outbox_lease: std::time::Duration::from_secs(

@@ -61,26 +61,37 @@ pub(crate) fn server_runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
+/// The longest a request may take before its test fails (a hang fails
+/// the test, naming the request, instead of stalling the whole run).
+const REQUEST_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
+
 pub(crate) async fn send(
     router: impl FnOnce() -> axum::Router + Send + 'static,
     request: Request<Body>,
 ) -> Reply {
-    server_runtime()
-        .spawn(async move {
-            let response = router().oneshot(request).await.expect("response");
-            let status = response.status();
-            let headers = response.headers().clone();
-            let body = to_bytes(response.into_body(), 16 * 1024 * 1024)
-                .await
-                .expect("body");
-            Reply {
-                status,
-                headers,
-                body,
-            }
-        })
-        .await
-        .expect("the request's task")
+    let what = format!("{} {}", request.method(), request.uri());
+    let task = server_runtime().spawn(async move {
+        let response = router().oneshot(request).await.expect("response");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = to_bytes(response.into_body(), 16 * 1024 * 1024)
+            .await
+            .expect("body");
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    });
+    let abort = task.abort_handle();
+    match tokio::time::timeout(REQUEST_LIMIT, task).await {
+        Ok(reply) => reply.expect("the request's task"),
+        Err(_) => {
+            // Not left running on the shared runtime, holding connections.
+            abort.abort();
+            panic!("{what}: no answer within {REQUEST_LIMIT:?}")
+        }
+    }
 }
 
 /// The password of every account the tests create.
@@ -850,6 +861,49 @@ async fn get_with(router: axum::Router, uri: &str, accept: Option<&str>, cookie:
         request.body(Body::empty()).expect("request"),
     )
     .await
+}
+
+/// With `SWITCHYARD_METRICS_TOKEN` set, a scrape needs it as a bearer
+/// token: without it, or with another, 401 and no figures.
+#[sqlx::test(migrations = "./migrations")]
+async fn metrics_with_a_token_answer_only_scrapes_that_send_it(pool: PgPool) {
+    crate::seeded(&pool, 0).await;
+    let scrape = |authorization: Option<&'static str>| {
+        let p = pool.clone();
+        async move {
+            let auth = switchyard::server::auth::AuthSettings {
+                metrics_token: Some("s3cret-scrape".into()),
+                ..Default::default()
+            };
+            let mut request = Request::get("/metrics");
+            if let Some(value) = authorization {
+                request = request.header("authorization", value);
+            }
+            send(
+                move || app_with(p, auth),
+                request.body(Body::empty()).expect("request"),
+            )
+            .await
+        }
+    };
+    for refused in [
+        None,
+        Some("Bearer wrong"),
+        Some("Basic czNjcmV0LXNjcmFwZQ=="),
+    ] {
+        let r = scrape(refused).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{refused:?}");
+        assert!(
+            header(&r, "www-authenticate").is_some_and(|v| v.starts_with("Bearer")),
+            "{refused:?}"
+        );
+        let body = String::from_utf8_lossy(&r.body);
+        assert!(!body.contains("switchyard_phase_state"), "{body}");
+        assert!(body.contains("SWITCHYARD_METRICS_TOKEN"), "{body}");
+    }
+    let r = scrape(Some("Bearer s3cret-scrape")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(String::from_utf8_lossy(&r.body).contains("switchyard_phase_state"));
 }
 
 pub(crate) fn header<'a>(reply: &'a Reply, name: &str) -> Option<&'a str> {
