@@ -16,7 +16,7 @@ use crate::engine::recipe::{Recipe, TargetKind};
 use crate::engine::Phase;
 use crate::model::wizard::{
     DraftRef, DraftView, EntryRow, MappedColumn, PathRow, PlannedItem, ProfileView, RecipeProblem,
-    SourceView, SourcesView,
+    SampleCheckView, SourceView, SourcesView,
 };
 use crate::model::{AppError, Priority};
 use crate::store::drafts::{self, NewDraft, NewMigration, PlannedPhase, PlannedTask, StoredDraft};
@@ -316,9 +316,7 @@ pub async fn create(pool: &PgPool, id: i64, actor: &str) -> Result<String, Wizar
             .join("; "),
     })?;
     let s = &recipe.source;
-    if (s.schema.as_str(), s.table.as_str(), s.column.as_str())
-        != (&*d.source_schema, &*d.source_table, &*d.json_column)
-    {
+    if !same_source(&recipe, &d) {
         return Err(WizardError::Invalid {
             field: "recipe",
             message: format!(
@@ -672,6 +670,13 @@ fn profile_view(p: &Profile, at: Option<chrono::DateTime<chrono::Utc>>) -> Profi
     }
 }
 
+/// Does `recipe` move draft `d`'s column (schema, table and column)?
+fn same_source(recipe: &Recipe, d: &StoredDraft) -> bool {
+    let s = &recipe.source;
+    (s.schema.as_str(), s.table.as_str(), s.column.as_str())
+        == (&*d.source_schema, &*d.source_table, &*d.json_column)
+}
+
 /// The wizard's page for draft `id`: every step as stored.
 pub async fn view(pool: &PgPool, id: i64) -> Result<DraftView, WizardError> {
     let d = drafts::get(pool, id).await?;
@@ -720,6 +725,36 @@ pub async fn view(pool: &PgPool, id: i64) -> Result<DraftView, WizardError> {
     let unmapped = match (&recipe, &profile) {
         (Some(r), Some(p)) => unmapped_paths(r, p),
         _ => Vec::new(),
+    };
+    let sample_check = match (&recipe, &profile) {
+        // Only the profiled table is read: a recipe edited to name another
+        // source is checked when it names the draft's again.
+        (Some(r), Some(_)) if !same_source(r, &d) => Some(Err(format!(
+            "the recipe's source is {}.{}.{}, not the profiled {}.{}.{}",
+            r.source.schema.as_str(),
+            r.source.table.as_str(),
+            r.source.column.as_str(),
+            d.source_schema,
+            d.source_table,
+            d.json_column
+        ))),
+        (Some(r), Some(p)) => Some(
+            discover::check_sample(pool, r, p.sample_percent)
+                .await
+                .map(|c| SampleCheckView {
+                    scope: match p.sample_percent {
+                        Some(pct) => format!("a {pct:.2}% sample"),
+                        None => "the whole table".to_string(),
+                    },
+                    documents: c.documents,
+                    quarantined: c.quarantined,
+                    reasons: c.reasons,
+                    unmapped_paths: c.unmapped_paths,
+                    unmapped: c.unmapped,
+                })
+                .map_err(|e| e.to_string()),
+        ),
+        _ => None,
     };
     let (phases, tasks) = match &recipe {
         Some(r) => {
@@ -774,6 +809,7 @@ pub async fn view(pool: &PgPool, id: i64) -> Result<DraftView, WizardError> {
         problems,
         summary,
         unmapped,
+        sample_check,
         phases,
         tasks,
         migration: d.created_migration,

@@ -1,6 +1,7 @@
 //! What a database holds that a recipe could move (issue 14): the tables
 //! with a `jsonb` column, their size and key candidates (`sources`), and
-//! what the documents of one column contain, path by path (`profile`).
+//! what the documents of one column contain, path by path (`profile`), and
+//! what a recipe's backfill would make of them (`check_sample`).
 //! Read-only: every statement runs in a READ ONLY transaction under a short
 //! `lock_timeout` (a scan never queues behind the application's DDL, and so
 //! never makes the application queue behind it) and a `statement_timeout`.
@@ -391,6 +392,68 @@ struct PathRow {
     uuids: i64,
     distinct_values: i64,
     max_length: Option<i32>,
+}
+
+/// What a recipe's backfill would find in the documents a profile read.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SampleCheck {
+    /// Documents read.
+    pub documents: i64,
+    /// Of those, the ones the backfill would quarantine.
+    pub quarantined: i64,
+    /// The most frequent reasons, each with its number of documents.
+    pub reasons: Vec<(String, i64)>,
+    /// How many distinct key paths no target maps.
+    pub unmapped_paths: i64,
+    /// The most frequent of them (`notifications.*.extra` inside entries),
+    /// each with how often it was found.
+    pub unmapped: Vec<(String, i64)>,
+}
+
+/// Runs `recipe`'s own checks over the documents `sample_percent` picks
+/// (`TABLESAMPLE SYSTEM` with the profile's seed, so the documents the
+/// profile read; None: every row), writing nothing.
+pub async fn check_sample(
+    pool: &PgPool,
+    recipe: &super::Recipe,
+    sample_percent: Option<f64>,
+) -> Result<SampleCheck, DiscoverError> {
+    if let Some(p) = sample_percent {
+        if !(p.is_finite() && p > 0.0 && p <= 100.0) {
+            return Err(DiscoverError::Invalid {
+                field: "sample_percent",
+                message: format!("{p} is not a percentage above 0 and at most 100"),
+            });
+        }
+    }
+    let mut tx = read_only(pool).await?;
+    let rows: Vec<(String, Option<String>, i64)> =
+        sqlx::query_as(&super::sql::sample_check(recipe, sample_percent))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(classify)?;
+    let mut check = SampleCheck {
+        documents: 0,
+        quarantined: 0,
+        reasons: Vec::new(),
+        unmapped_paths: 0,
+        unmapped: Vec::new(),
+    };
+    for (kind, what, n) in rows {
+        match (kind.as_str(), what) {
+            ("documents", _) => check.documents = n,
+            ("quarantined", _) => check.quarantined = n,
+            ("unmapped_paths", _) => check.unmapped_paths = n,
+            ("reason", Some(why)) => check.reasons.push((why, n)),
+            ("unmapped", Some(path)) => check.unmapped.push((path, n)),
+            _ => {}
+        }
+    }
+    // Most frequent first (a UNION ALL keeps no order of its own).
+    let by_count = |a: &(String, i64), b: &(String, i64)| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0));
+    check.reasons.sort_by(by_count);
+    check.unmapped.sort_by(by_count);
+    Ok(check)
 }
 
 /// Scans `req`'s column (a sample, or the whole table) and reports every

@@ -599,6 +599,12 @@ fn reason_expr(r: &Recipe, d: &str) -> String {
 /// then. (A document written with the triggers off is caught by the
 /// verification gate, as any write the triggers never saw.)
 fn checked_source(r: &Recipe, filter: &str, gated: bool) -> Vec<String> {
+    checked_source_sampled(r, "", filter, gated)
+}
+
+/// `checked_source`, reading `FROM source s{sample}` (`sample`: empty, or
+/// a `TABLESAMPLE` clause with its leading space).
+fn checked_source_sampled(r: &Recipe, sample: &str, filter: &str, gated: bool) -> Vec<String> {
     let key = &r.source.key;
     let col = &r.source.column;
     let d = format!("s.{col}");
@@ -635,7 +641,7 @@ fn checked_source(r: &Recipe, filter: &str, gated: bool) -> Vec<String> {
     );
     vec![
         format!(
-            "sy_doc AS MATERIALIZED (\n  SELECT s.{key} AS k, {d} AS d, {ok} AS ok\n  FROM {} s WHERE {filter}\n)",
+            "sy_doc AS MATERIALIZED (\n  SELECT s.{key} AS k, {d} AS d, {ok} AS ok\n  FROM {} s{sample} WHERE {filter}\n)",
             source_table(r),
         ),
         "src AS NOT MATERIALIZED (SELECT c.k, c.d FROM sy_doc c WHERE c.ok)".to_string(),
@@ -787,6 +793,16 @@ fn write_cte(r: &Recipe, i: usize, t: &Target, fresh: bool) -> String {
 /// the backfill only).
 fn unmapped_keys_cte(r: &Recipe) -> String {
     let name = literal(&r.name);
+    format!(
+        "u AS (\n  INSERT INTO switchyard.unmapped_keys (migration_name, key_path, documents)\n  SELECT {name}, x.path, count(*) FROM ({}) AS x WHERE backfill GROUP BY x.path\n  ON CONFLICT (migration_name, key_path) DO UPDATE SET documents = switchyard.unmapped_keys.documents + EXCLUDED.documents\n  RETURNING 1\n)",
+        unmapped_paths(r)
+    )
+}
+
+/// One row (`path`) per key of a document in `src` (or of one of its
+/// entries) that no target maps: the union `unmapped_keys_cte` and
+/// `sample_check` count.
+fn unmapped_paths(r: &Recipe) -> String {
     let mut top: Vec<String> = r
         .targets
         .iter()
@@ -816,9 +832,37 @@ fn unmapped_keys_cte(r: &Recipe) -> String {
             ));
         }
     }
+    parts.join("\n  UNION ALL ")
+}
+
+/// Rows are listed at most this many of each kind by `sample_check`.
+pub const SAMPLE_LISTED: usize = 20;
+
+/// What the backfill would find in the source's documents, reading only:
+/// with `sample_percent`, in the pages `TABLESAMPLE SYSTEM` picks with the
+/// profile's seed (the documents the profile read); without, in every row.
+/// Rows `(kind, what, n)`: `documents` (read), `quarantined`,
+/// `unmapped_paths` (how many distinct), then the most frequent quarantine
+/// `reason`s and `unmapped` key paths (at most `SAMPLE_LISTED` each), with
+/// how often each was found. The checks are the
+/// backfill's own (`checked_source`, `reason_expr`, `unmapped_paths`).
+pub fn sample_check(r: &Recipe, sample_percent: Option<f64>) -> String {
+    let sample = match sample_percent {
+        Some(p) if p < 100.0 => format!(" TABLESAMPLE SYSTEM ({p}) REPEATABLE (14)"),
+        _ => String::new(),
+    };
     format!(
-        "u AS (\n  INSERT INTO switchyard.unmapped_keys (migration_name, key_path, documents)\n  SELECT {name}, x.path, count(*) FROM ({}) AS x WHERE backfill GROUP BY x.path\n  ON CONFLICT (migration_name, key_path) DO UPDATE SET documents = switchyard.unmapped_keys.documents + EXCLUDED.documents\n  RETURNING 1\n)",
-        parts.join("\n  UNION ALL ")
+        "WITH {},\nsy_unmapped AS MATERIALIZED ({})\n\
+         SELECT 'documents' AS kind, NULL::text AS what, count(*) AS n FROM sy_doc\n\
+         UNION ALL SELECT 'quarantined', NULL, count(*) FROM sy_doc WHERE NOT ok\n\
+         UNION ALL SELECT 'unmapped_paths', NULL, count(DISTINCT path) FROM sy_unmapped\n\
+         UNION ALL (SELECT 'reason', q.reason, count(*) FROM (SELECT {} AS reason FROM sy_doc c WHERE NOT c.ok) q \
+         GROUP BY q.reason ORDER BY count(*) DESC, q.reason LIMIT {SAMPLE_LISTED})\n\
+         UNION ALL (SELECT 'unmapped', x.path, count(*) FROM sy_unmapped AS x \
+         GROUP BY x.path ORDER BY count(*) DESC, x.path LIMIT {SAMPLE_LISTED})",
+        checked_source_sampled(r, &sample, "true", false).join(",\n"),
+        unmapped_paths(r),
+        reason_expr(r, "c.d"),
     )
 }
 

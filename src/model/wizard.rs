@@ -97,6 +97,21 @@ pub struct MappedColumn {
     pub allowed: String,
 }
 
+/// What the recipe's backfill would make of the documents the profile read
+/// (step 3), counted with the backfill's own checks.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SampleCheckView {
+    /// "a 5% sample" or "the whole table".
+    pub scope: String,
+    pub documents: i64,
+    pub quarantined: i64,
+    pub reasons: Vec<(String, i64)>,
+    /// How many distinct key paths are unmapped (`unmapped` lists the
+    /// most frequent).
+    pub unmapped_paths: i64,
+    pub unmapped: Vec<(String, i64)>,
+}
+
 /// A phase or a task of the standard plan derived from the recipe (step 4).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PlannedItem {
@@ -121,6 +136,9 @@ pub struct DraftView {
     pub summary: Vec<MappedColumn>,
     /// Paths the profile found that the recipe maps nowhere.
     pub unmapped: Vec<String>,
+    /// The recipe checked against the profiled documents (a valid recipe
+    /// and a profile); Err: why it could not be counted.
+    pub sample_check: Option<Result<SampleCheckView, String>>,
     pub phases: Vec<PlannedItem>,
     pub tasks: Vec<PlannedItem>,
     /// Each phase's dry run (the exact SQL it would execute), from a valid

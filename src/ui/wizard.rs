@@ -6,6 +6,7 @@
 //! resumes. Plain HTML forms posting to server functions: no island, no
 //! JavaScript needed. Operators and admins only (checked on the server).
 
+use leptos::either::Either;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
@@ -347,6 +348,40 @@ fn RecipeStep(d: DraftView) -> impl IntoView {
                 {d.unmapped.join(", ")}</p>
         }
     });
+    let checked = d.sample_check.clone().map(|check| match check {
+        Ok(c) => Either::Left(view! {
+            <div class="sample-check" data-quarantined=c.quarantined>
+                <h3>"What phase 2 would make of " {c.scope.clone()}</h3>
+                <p class="sample-check-summary">{format!(
+                    "Of {} documents read, {} would be quarantined (phase 4 waits until they are reviewed), and {} key path(s) would be left unmapped.",
+                    c.documents, c.quarantined, c.unmapped_paths
+                )}</p>
+                {(!c.reasons.is_empty()).then(|| view! {
+                    <table class="sample-reasons">
+                        <thead><tr><th>"Quarantined because"</th><th>"Documents"</th></tr></thead>
+                        <tbody>
+                            {c.reasons.iter().map(|(why, n)| view! {
+                                <tr><td>{why.clone()}</td><td>{*n}</td></tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                })}
+                {(!c.unmapped.is_empty()).then(|| view! {
+                    <table class="sample-unmapped">
+                        <thead><tr><th>"Unmapped key"</th><th>"Times found"</th></tr></thead>
+                        <tbody>
+                            {c.unmapped.iter().map(|(path, n)| view! {
+                                <tr data-path=path.clone()><td><code>{path.clone()}</code></td><td>{*n}</td></tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                })}
+            </div>
+        }),
+        Err(e) => Either::Right(view! {
+            <p class="sample-check error-note" role="alert">{format!("Could not check the recipe against the documents: {e}")}</p>
+        }),
+    });
     let dry_run = (!d.dry_run.is_empty()).then(|| {
         view! {
             <div class="draft-dry-run">
@@ -368,6 +403,7 @@ fn RecipeStep(d: DraftView) -> impl IntoView {
             {listing}
             {summary}
             {unmapped}
+            {checked}
             {dry_run}
             <form method="post" action=SaveDraftRecipe::url() class="recipe-form" aria-label="Recipe">
                 <input type="hidden" name="id" value=id/>

@@ -327,3 +327,152 @@ async fn hostile_or_taken_sources_are_refused_with_what_and_where(pool: PgPool) 
     assert!(html.contains("operators only"), "{html}");
     assert!(!html.contains("Profile this table"));
 }
+
+/// Step 3 checks the recipe against the documents the profile read, with
+/// the backfill's own checks, before anything runs: on documents whose
+/// faults are known, it counts what phase 2 would quarantine and why, and
+/// the keys it would leave unmapped; the page shows them.
+#[sqlx::test(migrations = "./migrations")]
+async fn the_recipe_is_checked_against_the_profiled_documents(pool: PgPool) {
+    crate::seeded(&pool, 0).await;
+    sqlx::raw_sql(
+        r#"CREATE SCHEMA crm;
+           CREATE TABLE crm.contacts (id bigint PRIMARY KEY, doc jsonb);
+           INSERT INTO crm.contacts VALUES
+             (1, '{"tier": "gold", "score": 3}'),
+             (2, '{"tier": "silver", "score": 1}'),
+             (3, '{"tier": "gold", "score": 2}'),
+             (4, '{"tier": "silver", "score": 5}'),
+             (5, '{"tier": "bronze", "score": 1}'),
+             (6, '{"tier": "gold", "score": "high"}'),
+             (7, '[1, 2]'),
+             (8, '{"tier": "gold", "score": 2, "legacy": true}'),
+             (9, '{"tier": "silver", "score": 4, "legacy": false, "note": "x"}'),
+             (10, '{"tier": "gold", "score": 4}');
+           ANALYZE crm.contacts;"#,
+    )
+    .execute(&pool)
+    .await
+    .expect("contacts");
+    let id = switchyard::wizard::start(&pool, "crm", "contacts", "id", "doc", "test")
+        .await
+        .expect("a draft");
+    switchyard::wizard::profile(&pool, id, true)
+        .await
+        .expect("profiled");
+    let recipe = r#"
+name = "crm-contacts"
+[source]
+schema = "crm"
+table = "contacts"
+key = "id"
+key_type = "bigint"
+column = "doc"
+
+[[targets]]
+table = "contact_tiers"
+kind = "per_row"
+source_key_column = "contact_id"
+
+[[targets.columns]]
+name = "tier"
+type = "text"
+required = true
+allowed = ["gold", "silver"]
+
+[[targets.columns]]
+name = "score"
+type = "integer"
+required = true
+"#;
+    switchyard::wizard::save_text(&pool, id, recipe)
+        .await
+        .expect("saved");
+    let view = switchyard::wizard::view(&pool, id).await.expect("view");
+    assert!(view.problems.is_empty(), "{:?}", view.problems);
+    let check = view
+        .sample_check
+        .clone()
+        .expect("checked")
+        .expect("counted");
+    assert_eq!(check.scope, "the whole table");
+    // Read: all ten. Quarantined: bronze (not allowed), "high" (not an
+    // integer), the array (not an object).
+    assert_eq!((check.documents, check.quarantined), (10, 3), "{check:?}");
+    let reasons: i64 = check.reasons.iter().map(|(_, n)| n).sum();
+    assert_eq!(reasons, 3, "{check:?}");
+    let said = |needle: &str| check.reasons.iter().any(|(why, _)| why.contains(needle));
+    assert!(said("bronze"), "{check:?}");
+    assert!(said("array"), "{check:?}");
+    assert!(said("score"), "{check:?}");
+    // Unmapped: `legacy` in two valid documents, `note` in one.
+    assert_eq!(
+        check.unmapped,
+        vec![("legacy".to_string(), 2), ("note".to_string(), 1)]
+    );
+    assert_eq!(check.unmapped_paths, 2);
+    // Nothing was written: no target table, no quarantine.
+    let written: (Option<String>, i64) = sqlx::query_as(
+        "SELECT to_regclass('crm.contact_tiers')::text,
+                (SELECT count(*) FROM switchyard.quarantine)",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("read");
+    assert_eq!(written, (None, 0));
+
+    let cookie = operator(&pool).await;
+    let html = page(&pool, &format!("/new/{id}"), &cookie).await;
+    assert!(
+        html.contains("Of 10 documents read, 3 would be quarantined"),
+        "{html}"
+    );
+    assert!(html.contains(r#"data-path="legacy""#), "{html}");
+
+    // A recipe edited to name another source is not checked against it.
+    switchyard::wizard::save_text(&pool, id, &recipe.replace("\"contacts\"", "\"leads\""))
+        .await
+        .expect("saved");
+    let view = switchyard::wizard::view(&pool, id).await.expect("view");
+    match view.sample_check {
+        Some(Err(why)) => assert!(why.contains("not the profiled crm.contacts.doc"), "{why}"),
+        other => panic!("checked another source: {other:?}"),
+    }
+
+    // A sample: the check reads the very documents the profile read (the
+    // same TABLESAMPLE pages), however many that is.
+    sqlx::raw_sql(
+        r#"CREATE TABLE crm.many (id bigint PRIMARY KEY, doc jsonb);
+           INSERT INTO crm.many SELECT g, jsonb_build_object('tier', 'gold', 'score', g % 7)
+           FROM generate_series(1, 20000) g;
+           ANALYZE crm.many;"#,
+    )
+    .execute(&pool)
+    .await
+    .expect("many");
+    let many = switchyard::engine::Recipe::parse(&recipe.replace("\"contacts\"", "\"many\""))
+        .expect("recipe for crm.many");
+    for percent in [3.0, 30.0] {
+        let profiled = switchyard::engine::discover::profile(
+            &pool,
+            &switchyard::engine::discover::ProfileRequest {
+                schema: switchyard::engine::ident::Ident::parse("crm").expect("ident"),
+                table: switchyard::engine::ident::Ident::parse("many").expect("ident"),
+                column: switchyard::engine::ident::Ident::parse("doc").expect("ident"),
+                sample_percent: Some(percent),
+            },
+        )
+        .await
+        .expect("profiled");
+        let checked = switchyard::engine::discover::check_sample(&pool, &many, Some(percent))
+            .await
+            .expect("checked");
+        assert!(
+            profiled.rows > 0 && profiled.rows < 20_000,
+            "a sample: {}",
+            profiled.rows
+        );
+        assert_eq!(checked.documents, profiled.rows, "{percent}%");
+        assert_eq!(checked.quarantined, 0);
+    }
+}
