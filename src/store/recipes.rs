@@ -81,9 +81,22 @@ pub struct Saved {
 #[tracing::instrument(skip(pool, new), fields(name = new.name))]
 pub async fn save(pool: &PgPool, new: &NewVersion<'_>) -> StoreResult<Saved> {
     let mut tx = pool.begin().await?;
-    let saved = save_in(&mut tx, new).await?;
-    tx.commit().await.map_err(|e| unique_violation(e, new))?;
-    Ok(saved)
+    match save_in(&mut tx, new).await {
+        Ok(saved) => {
+            tx.commit().await.map_err(|e| unique_violation(e, new))?;
+            Ok(saved)
+        }
+        Err(e) => {
+            // Rolled back now: a dropped transaction is rolled back only
+            // when its connection is next tested or used, and until then the
+            // refused migration row it inserted blocks anyone inserting the
+            // same name (a CLI run of the same recipe waited on it).
+            if let Err(rollback) = tx.rollback().await {
+                tracing::warn!(error = %rollback, "rolling back a refused recipe save");
+            }
+            Err(e)
+        }
+    }
 }
 
 /// `save` in the caller's transaction.

@@ -3,13 +3,21 @@
 use sqlx::PgPool;
 use std::process::{Command, Output};
 
-pub(crate) fn cli(args: &[&str], database_url: Option<&str>) -> Output {
+/// Runs the CLI to its end, off the test's runtime: the runtime goes on
+/// meanwhile (a connection the test just let go is returned to its pool,
+/// and a transaction it dropped is rolled back, only by a task on it; with
+/// the runtime blocked, a CLI waiting on that transaction's lock waited
+/// forever).
+pub(crate) async fn cli(args: &[&str], database_url: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchyard"));
     cmd.args(args).env_remove("DATABASE_URL");
     if let Some(url) = database_url {
         cmd.env("DATABASE_URL", url);
     }
-    cmd.output().expect("run the CLI")
+    tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .expect("the CLI's thread")
+        .expect("run the CLI")
 }
 
 pub(crate) fn write(name: &str, text: &str) -> std::path::PathBuf {
@@ -30,8 +38,8 @@ pub(crate) async fn url_of(pool: &PgPool) -> String {
     format!("{server}/{db}")
 }
 
-#[test]
-fn recipe_check_lists_every_error_and_exits_1() {
+#[tokio::test]
+async fn recipe_check_lists_every_error_and_exits_1() {
     let path = write(
         "hostile.toml",
         r#"
@@ -49,7 +57,7 @@ path = "a..b"
 type = "text"
 "#,
     );
-    let out = cli(&["recipe", "check", path.to_str().expect("utf8")], None);
+    let out = cli(&["recipe", "check", path.to_str().expect("utf8")], None).await;
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("source.table"), "{stderr}");
@@ -58,9 +66,9 @@ type = "text"
     assert!(stderr.contains("3 error(s)"), "{stderr}");
 }
 
-#[test]
-fn plan_prints_every_phase_without_a_database() {
-    let out = cli(&["plan", "recipes/user_preferences.toml"], None);
+#[tokio::test]
+async fn plan_prints_every_phase_without_a_database() {
+    let out = cli(&["plan", "recipes/user_preferences.toml"], None).await;
     assert!(
         out.status.success(),
         "{}",
@@ -82,9 +90,9 @@ fn plan_prints_every_phase_without_a_database() {
     );
 }
 
-#[test]
-fn unreadable_recipe_is_a_clear_error() {
-    let out = cli(&["recipe", "check", "/nonexistent/recipe.toml"], None);
+#[tokio::test]
+async fn unreadable_recipe_is_a_clear_error() {
+    let out = cli(&["recipe", "check", "/nonexistent/recipe.toml"], None).await;
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read /nonexistent/recipe.toml"));
 }
@@ -96,7 +104,8 @@ async fn phase_order_is_refused_with_exit_4_and_status_is_json(pool: PgPool) {
     let out = cli(
         &["phase", "run", "2", "recipes/user_preferences.toml"],
         Some(&url),
-    );
+    )
+    .await;
     assert_eq!(
         out.status.code(),
         Some(4),
@@ -108,19 +117,20 @@ async fn phase_order_is_refused_with_exit_4_and_status_is_json(pool: PgPool) {
     let out = cli(
         &["phase", "run", "1", "recipes/user_preferences.toml"],
         Some(&url),
-    );
+    )
+    .await;
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = cli(&["status", "recipes/user_preferences.toml"], Some(&url));
+    let out = cli(&["status", "recipes/user_preferences.toml"], Some(&url)).await;
     assert!(out.status.success());
     let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status is JSON");
     assert_eq!(status["phases"][0]["state"], "done");
     assert_eq!(status["phases"][1]["state"], "pending");
 
-    let out = cli(&["verify", "recipes/user_preferences.toml"], Some(&url));
+    let out = cli(&["verify", "recipes/user_preferences.toml"], Some(&url)).await;
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("verify is JSON");
     // Nothing backfilled yet: every valid document is a difference.
     assert!(report["differences"].as_i64().unwrap_or(0) > 0, "{report}");
@@ -133,7 +143,8 @@ async fn recipe_check_against_the_database_finds_missing_tables(pool: PgPool) {
     let out = cli(
         &["recipe", "check", "recipes/order_metadata.toml"],
         Some(&url),
-    );
+    )
+    .await;
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("public.orders does not exist"));
 }
@@ -212,28 +223,30 @@ async fn user_commands_add_list_change_role_disable_and_unlock(pool: PgPool) {
     let out = cli(
         &["user", "add", "y@example.com", "--role", "root"],
         Some(&url),
-    );
+    )
+    .await;
     assert_eq!(out.status.code(), Some(2), "bad usage");
 
     let out = cli(
         &["user", "set-role", "dana@example.com", "admin"],
         Some(&url),
-    );
+    )
+    .await;
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = cli(&["user", "disable", "dana@example.com"], Some(&url));
+    let out = cli(&["user", "disable", "dana@example.com"], Some(&url)).await;
     assert!(out.status.success());
-    let out = cli(&["user", "list"], Some(&url));
+    let out = cli(&["user", "list"], Some(&url)).await;
     let listed = String::from_utf8_lossy(&out.stdout);
     assert!(
         listed.starts_with("dana@example.com\tadmin\tdisabled\t"),
         "{listed}"
     );
     assert_eq!(listed.lines().count(), 1);
-    let out = cli(&["user", "disable", "nobody@example.com"], Some(&url));
+    let out = cli(&["user", "disable", "nobody@example.com"], Some(&url)).await;
     assert_eq!(out.status.code(), Some(1));
 
     // unlock forgets the account's failed sign-ins.
@@ -241,7 +254,7 @@ async fn user_commands_add_list_change_role_disable_and_unlock(pool: PgPool) {
         let _ =
             switchyard::accounts::sign_in(&pool, &limits, "Dana@example.com", "wrong", "t").await;
     }
-    let out = cli(&["user", "unlock", "dana@example.com"], Some(&url));
+    let out = cli(&["user", "unlock", "dana@example.com"], Some(&url)).await;
     assert!(String::from_utf8_lossy(&out.stdout).contains("2 failed sign-in(s) forgotten"));
 }
 
@@ -261,7 +274,8 @@ async fn share_commands_create_list_and_revoke(pool: PgPool) {
             "2",
         ],
         Some(&url),
-    );
+    )
+    .await;
     assert!(
         out.status.success(),
         "{}",
@@ -273,24 +287,25 @@ async fn share_commands_create_list_and_revoke(pool: PgPool) {
         resolve(&pool, token).await.expect("resolve"),
         Resolved::Open(crate::DEMO.into())
     );
-    let out = cli(&["share", "list", crate::DEMO], Some(&url));
+    let out = cli(&["share", "list", crate::DEMO], Some(&url)).await;
     let listed = String::from_utf8_lossy(&out.stdout).to_string();
     let fields: Vec<&str> = listed.trim().split('\t').collect();
     assert_eq!(fields[1..3], ["for #payments", "active"], "{listed}");
     assert!(!listed.contains(token), "the token is never listed");
-    let out = cli(&["share", "revoke", fields[0]], Some(&url));
+    let out = cli(&["share", "revoke", fields[0]], Some(&url)).await;
     assert!(out.status.success());
     assert_eq!(
         resolve(&pool, token).await.expect("resolve"),
         Resolved::Revoked
     );
-    let out = cli(&["share", "list", crate::DEMO], Some(&url));
+    let out = cli(&["share", "list", crate::DEMO], Some(&url)).await;
     assert!(String::from_utf8_lossy(&out.stdout).contains("\trevoked\t"));
-    let out = cli(&["share", "create", "no-such-migration"], Some(&url));
+    let out = cli(&["share", "create", "no-such-migration"], Some(&url)).await;
     assert_eq!(out.status.code(), Some(1));
     let out = cli(
         &["share", "create", crate::DEMO, "--expires-hours", "0"],
         Some(&url),
-    );
+    )
+    .await;
     assert_eq!(out.status.code(), Some(1));
 }

@@ -101,7 +101,8 @@ async fn a_migration_run_from_the_cli_is_listed_and_driven_from_the_console(pool
     let out = cli(
         &["phase", "run", "1", file.to_str().expect("utf8")],
         Some(&url),
-    );
+    )
+    .await;
     assert!(
         out.status.success(),
         "{}",
@@ -189,13 +190,15 @@ async fn a_second_migration_on_one_table_is_refused_with_the_first_ones_name(poo
     let out = cli(
         &["phase", "run", "1", file.to_str().expect("utf8")],
         Some(&url),
-    );
+    )
+    .await;
     assert_eq!(out.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&out.stderr).contains("\"user-preferences\""));
     let out = cli(
         &["recipe", "import", file.to_str().expect("utf8")],
         Some(&url),
-    );
+    )
+    .await;
     assert_eq!(out.status.code(), Some(4));
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM switchyard.migrations")
         .fetch_one(&pool)
@@ -289,10 +292,10 @@ async fn a_recipe_edited_in_the_database_is_pinned_by_phase_1(pool: PgPool) {
 
     // Export gives back exactly a stored version's text.
     let url = url_of(&pool).await;
-    let out = cli(&["recipe", "export", DEMO, "--version", "2"], Some(&url));
+    let out = cli(&["recipe", "export", DEMO, "--version", "2"], Some(&url)).await;
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout), edited);
-    let out = cli(&["recipe", "export", DEMO], Some(&url));
+    let out = cli(&["recipe", "export", DEMO], Some(&url)).await;
     assert_eq!(String::from_utf8_lossy(&out.stdout), later);
 }
 
