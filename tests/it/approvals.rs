@@ -33,6 +33,16 @@ async fn up_to_dual_write(pool: &PgPool) {
     }
 }
 
+/// The demo with `users` users, phases 1 to 3 done, and phase 4 needing
+/// an approval (set by the admin).
+async fn phase_4_needs_approval(pool: &PgPool, users: u64) {
+    crate::seeded(pool, users).await;
+    up_to_dual_write(pool).await;
+    approvals::set_policy(pool, DEMO, Phase::SwitchReads, true, ADMIN)
+        .await
+        .expect("policy");
+}
+
 /// The latest approval the console shows for `phase` (`what` names it
 /// when there is none).
 fn latest_shown(v: &ConsoleView, phase: Phase, what: &str) -> ApprovalView {
@@ -384,11 +394,7 @@ async fn the_phases_page_shows_the_approval_and_its_forms_to_whom_they_are_for(p
 async fn the_cli_refuses_without_approval_unless_an_admin_overrides(pool: PgPool) {
     use std::io::Write;
     use std::process::{Command, Stdio};
-    crate::seeded(&pool, 100).await;
-    up_to_dual_write(&pool).await;
-    approvals::set_policy(&pool, DEMO, Phase::SwitchReads, true, ADMIN)
-        .await
-        .expect("policy");
+    phase_4_needs_approval(&pool, 100).await;
     switchyard::accounts::add(&pool, ADMIN, crate::http::PASSWORD, Role::Admin)
         .await
         .expect("admin");
@@ -474,11 +480,7 @@ async fn the_engine_reads_the_approval_again_under_the_runner_lock(pool: PgPool)
     use switchyard::engine::phases::{Outcome, RunControl, StartGate};
     use switchyard::engine::{EngineError, Recipe};
 
-    crate::seeded(&pool, 300).await;
-    up_to_dual_write(&pool).await;
-    approvals::set_policy(&pool, DEMO, Phase::SwitchReads, true, ADMIN)
-        .await
-        .expect("policy");
+    phase_4_needs_approval(&pool, 300).await;
     let recipe = Recipe::parse(include_str!("../../recipes/user_preferences.toml"))
         .expect("the demo recipe");
     let engine = crate::engine_with(&pool, recipe, "test", 200, 100, Some(0.0));
