@@ -281,21 +281,34 @@ pub async fn profile(pool: &PgPool, id: i64, whole: bool) -> Result<Profile, Wiz
 /// Step 3: keeps the recipe as typed (its problems are shown beside their
 /// lines when the page is read).
 pub async fn save_text(pool: &PgPool, id: i64, text: &str) -> Result<(), WizardError> {
+    let text = typed_text("recipe", text)?;
+    Ok(drafts::set_recipe_text(pool, id, &text).await?)
+}
+
+/// Step 4: keeps the spec as typed (Markdown, shown as the migration's
+/// spec once it is made); an empty one goes back to the spec written from
+/// the recipe and the profile.
+pub async fn save_spec(pool: &PgPool, id: i64, text: &str) -> Result<(), WizardError> {
+    let text = typed_text("spec", text)?;
+    Ok(drafts::set_spec_text(pool, id, text.trim_end()).await?)
+}
+
+/// A text area's text as kept: at most `MAX_RECIPE_BYTES`, no NUL, LF line
+/// ends (browsers send CRLF).
+fn typed_text(field: &'static str, text: &str) -> Result<String, WizardError> {
     if text.len() > MAX_RECIPE_BYTES {
         return Err(WizardError::Invalid {
-            field: "recipe",
+            field,
             message: format!("is {} bytes; at most {MAX_RECIPE_BYTES}", text.len()),
         });
     }
     if text.contains('\0') {
         return Err(WizardError::Invalid {
-            field: "recipe",
+            field,
             message: "contains a NUL character".into(),
         });
     }
-    // Browsers send text areas with CRLF line ends.
-    let text = text.replace("\r\n", "\n");
-    Ok(drafts::set_recipe_text(pool, id, &text).await?)
+    Ok(text.replace("\r\n", "\n"))
 }
 
 /// Step 4: makes draft `id` a migration (recipe version 1, spec, standard
@@ -348,7 +361,7 @@ pub async fn create(pool: &PgPool, id: i64, actor: &str) -> Result<String, Wizar
         .as_ref()
         .and_then(|p| serde_json::from_value(p.0.clone()).ok());
     let (phases, tasks, body) = standard_plan(&recipe, profile.as_ref());
-    let spec = spec_markdown(&recipe, profile.as_ref());
+    let spec = typed_spec(&d).unwrap_or_else(|| spec_markdown(&recipe, profile.as_ref()));
     let blocks = serde_json::to_value(crate::domain::markdown::to_blocks(&spec)).map_err(|e| {
         WizardError::Store(StoreError::Corrupt {
             what: "spec".into(),
@@ -394,6 +407,11 @@ fn target_names(r: &Recipe) -> String {
         .map(|t| t.table.as_str().to_string())
         .collect::<Vec<_>>()
         .join(" and ")
+}
+
+/// The spec typed for draft `d`, unless none was (or only blanks).
+fn typed_spec(d: &StoredDraft) -> Option<String> {
+    d.spec_text.clone().filter(|t| !t.trim().is_empty())
 }
 
 /// The spec written for a drafted migration (Markdown, rendered like a
@@ -795,7 +813,14 @@ pub async fn view(pool: &PgPool, id: i64) -> Result<DraftView, WizardError> {
                 .collect()
         })
         .unwrap_or_default();
+    let (spec, spec_typed) = match (typed_spec(&d), &recipe) {
+        (Some(typed), _) => (Some(typed), true),
+        (None, Some(r)) => (Some(spec_markdown(r, profile.as_ref())), false),
+        (None, None) => (None, false),
+    };
     Ok(DraftView {
+        spec,
+        spec_typed,
         dry_run,
         id: d.id,
         schema: d.source_schema.clone(),

@@ -71,6 +71,16 @@ pub async fn save_draft_recipe(id: i64, recipe: String) -> Result<(), AppError> 
     Ok(())
 }
 
+/// Step 4: keep the spec as typed (Markdown); back to the plan step.
+#[server]
+pub async fn save_draft_spec(id: i64, spec: String) -> Result<(), AppError> {
+    crate::server::auth::require(Role::Operator)?;
+    let pool = crate::server::context::pool()?;
+    crate::wizard::save_spec(&pool, id, &spec).await?;
+    leptos_axum::redirect(&format!("/new/{id}#spec"));
+    Ok(())
+}
+
 /// Step 4: make the draft a migration (recipe, spec, plan, tasks); to it.
 #[server]
 pub async fn create_from_draft(id: i64) -> Result<String, AppError> {

@@ -144,6 +144,11 @@ pub struct DraftView {
     /// Each phase's dry run (the exact SQL it would execute), from a valid
     /// recipe: (phase title, SQL).
     pub dry_run: Vec<(String, String)>,
+    /// The migration's spec (Markdown): as typed, or else written from the
+    /// recipe and the profile (None: no valid recipe yet).
+    pub spec: Option<String>,
+    /// Whether `spec` was typed.
+    pub spec_typed: bool,
     /// The migration made from this draft.
     pub migration: Option<String>,
 }

@@ -24,6 +24,8 @@ pub struct StoredDraft {
     pub profile: Option<Json<serde_json::Value>>,
     pub profiled_at: Option<DateTime<Utc>>,
     pub recipe_text: Option<String>,
+    /// The spec typed in the wizard (Markdown); None: none typed.
+    pub spec_text: Option<String>,
     pub created_migration: Option<String>,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
@@ -58,7 +60,7 @@ pub async fn create(pool: &PgPool, d: &NewDraft<'_>) -> StoreResult<i64> {
 pub async fn get(pool: &PgPool, id: i64) -> StoreResult<StoredDraft> {
     sqlx::query_as(
         "SELECT id, source_schema, source_table, key_column, key_type, json_column, profile,
-                profiled_at, recipe_text, created_migration, created_by, created_at
+                profiled_at, recipe_text, spec_text, created_migration, created_by, created_at
          FROM switchyard.migration_drafts WHERE id = $1",
     )
     .bind(id)
@@ -71,7 +73,7 @@ pub async fn get(pool: &PgPool, id: i64) -> StoreResult<StoredDraft> {
 pub async fn open(pool: &PgPool) -> StoreResult<Vec<StoredDraft>> {
     Ok(sqlx::query_as(
         "SELECT id, source_schema, source_table, key_column, key_type, json_column, profile,
-                profiled_at, recipe_text, created_migration, created_by, created_at
+                profiled_at, recipe_text, spec_text, created_migration, created_by, created_at
          FROM switchyard.migration_drafts WHERE created_migration IS NULL
          ORDER BY id DESC LIMIT 50",
     )
@@ -96,6 +98,19 @@ pub async fn set_profile(
     .bind(id)
     .bind(Json(profile))
     .bind(proposed)
+    .execute(pool)
+    .await?;
+    changed(done.rows_affected(), id)
+}
+
+/// Stores the spec as typed (Markdown).
+pub async fn set_spec_text(pool: &PgPool, id: i64, text: &str) -> StoreResult<()> {
+    let done = sqlx::query(
+        "UPDATE switchyard.migration_drafts SET spec_text = $2, updated_at = now()
+         WHERE id = $1 AND created_migration IS NULL",
+    )
+    .bind(id)
+    .bind(text)
     .execute(pool)
     .await?;
     changed(done.rows_affected(), id)

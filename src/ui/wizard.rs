@@ -16,7 +16,8 @@ use super::account::may;
 use super::common::{ErrorNote, Loading};
 use super::notion::Refusal;
 use crate::api::wizard::{
-    get_draft, list_sources, CreateFromDraft, ProfileDraft, SaveDraftRecipe, StartDraft,
+    get_draft, list_sources, CreateFromDraft, ProfileDraft, SaveDraftRecipe, SaveDraftSpec,
+    StartDraft,
 };
 use crate::model::account::Role;
 use crate::model::wizard::{DraftView, ProfileView, SourceView};
@@ -437,9 +438,28 @@ fn PlanStep(d: DraftView) -> impl IntoView {
             </form>
         }
     });
+    let editable = d.migration.is_none();
+    let spec = d.spec.clone().map(|text| {
+        let rows = (text.lines().count() + 2).clamp(8, 40).to_string();
+        view! {
+            <form method="post" action=SaveDraftSpec::url() class="spec-form" id="spec"
+                aria-label="Spec">
+                <input type="hidden" name="id" value=d.id.to_string()/>
+                <h3><label for="spec-text">"Spec (Markdown)"</label></h3>
+                <p class="hint">{if d.spec_typed {
+                    "As typed here: it becomes the migration's spec (save it empty to go back to the written one)."
+                } else {
+                    "Written from the recipe and the profile; change it and save, and yours becomes the migration's spec."
+                }}</p>
+                <textarea id="spec-text" name="spec" rows=rows cols="90" readonly=!editable>{text}</textarea>
+                {editable.then(|| view! { <p><button type="submit">"Save spec"</button></p> })}
+            </form>
+        }
+    });
     view! {
         <section class="wizard-plan" id="plan">
             <h2>"4. Plan and tasks"</h2>
+            {spec}
             <h3>"Plan: five phases, each after the one before"</h3>
             <ol class="planned-phases">
                 {d.phases.iter().map(|p| view! {

@@ -447,6 +447,10 @@ async fn mutations(pool: &PgPool) -> Vec<(&'static str, String)> {
             "id=1&recipe=name".to_string(),
         ),
         (
+            switchyard::api::wizard::SaveDraftSpec::PATH,
+            "id=1&spec=x".to_string(),
+        ),
+        (
             switchyard::api::wizard::CreateFromDraft::PATH,
             "id=1".to_string(),
         ),

@@ -7,7 +7,9 @@ use crate::http::{call_as, encode, get_as, operator, signed_in_as};
 use crate::DEMO;
 use leptos::server_fn::ServerFn;
 use sqlx::PgPool;
-use switchyard::api::wizard::{CreateFromDraft, ProfileDraft, SaveDraftRecipe, StartDraft};
+use switchyard::api::wizard::{
+    CreateFromDraft, ProfileDraft, SaveDraftRecipe, SaveDraftSpec, StartDraft,
+};
 use switchyard::model::account::Role;
 use switchyard::model::console::PhaseAction;
 use switchyard::model::{Phase, PhaseState};
@@ -168,6 +170,36 @@ async fn a_migration_of_another_shape_is_made_from_the_browser_and_driven(pool: 
     assert!(html.contains("Dry run: the SQL each phase would execute"));
     assert!(html.contains("Implement backfill job"));
 
+    // Step 4: the spec, written from the recipe until one is typed.
+    let written = view.spec.clone().expect("a written spec");
+    assert!(!view.spec_typed);
+    assert!(written.contains("shop.orders.meta"), "{written}");
+    assert!(html.contains("Spec (Markdown)"), "{html}");
+    let typed = "# Orders out of JSONB
+
+Why: *billing* reports need real columns.
+
+- [ ] finance signs off";
+    let (status, body) = call_as(
+        &pool,
+        Some(&cookie),
+        SaveDraftSpec::PATH,
+        &format!("id={id}&spec={}", encode(typed)),
+    )
+    .await;
+    assert!(status.is_success(), "{status}: {body}");
+    let view = switchyard::wizard::view(&pool, id).await.expect("view");
+    assert!(view.spec_typed);
+    assert_eq!(
+        view.spec.as_deref(),
+        Some(typed.replace("\r\n", "\n").as_str())
+    );
+    let html = page(&pool, &format!("/new/{id}"), &cookie).await;
+    assert!(
+        html.contains("Why: *billing* reports need real columns."),
+        "{html}"
+    );
+
     // Step 4: the migration, with its recipe, plan and tasks.
     let (status, body) = call_as(
         &pool,
@@ -213,6 +245,20 @@ async fn a_migration_of_another_shape_is_made_from_the_browser_and_driven(pool: 
             || tasks[0].criteria[0].text.contains("order_meta")
     );
     assert_eq!(tasks[1].depends_on.len(), 1);
+    // The typed spec is the migration's spec, rendered.
+    let spec = page(&pool, "/m/order-meta", &cookie).await;
+    assert!(spec.contains("Orders out of JSONB"), "{spec}");
+    let emphasised = spec
+        .split("<em>")
+        .nth(1)
+        .and_then(|rest| rest.split("</em>").next())
+        .unwrap_or_default();
+    assert!(emphasised.contains("billing"), "{spec}");
+    assert!(spec.contains("finance signs off"), "{spec}");
+    assert!(
+        !spec.contains("shop.orders.meta"),
+        "the written spec was replaced"
+    );
     // The draft is done: a second creation is refused.
     let (status, body) = call_as(
         &pool,
