@@ -227,11 +227,12 @@ test("the plan changed in Switchyard and in Notion: the conflict shown on the pl
   await expect(conflict.locator(".notion-side")).toContainText("By Notion: Dana Person");
   await expect(page.locator(".plan-body")).not.toContainText("Theirs");
 
-  // Keep Notion's: the next sync saves it as a revision by its editor.
+  // Keep Notion's: the next sync saves it as a revision by its editor, and
+  // the open page shows it without a reload (it follows the plan live).
   await conflict.getByRole("button", { name: "Keep Notion's" }).click();
-  await expect(async () => {
-    await page.reload();
-    await expect(page.locator(".plan-body")).toContainText("Theirs: ship on Friday.", { timeout: 1_000 });
-  }).toPass({ timeout: 30_000 });
   await expect(conflict).toHaveCount(0);
+  await expect(page.locator("body[data-hydrated=true]")).toBeAttached();
+  await expect(page.locator(".plan-body")).toContainText("Theirs: ship on Friday.", { timeout: 30_000 });
+  await page.reload();
+  await expect(page.locator(".plan-body")).toContainText("Theirs: ship on Friday.");
 });

@@ -57,6 +57,9 @@ test("a conflicting edit from a second browser is shown as a conflict, not overw
   await a.getByRole("textbox", { name: "Plan text" }).fill("Alice's plan");
   await a.getByRole("button", { name: "Save plan" }).click();
   await expect(a.locator(".revision")).toHaveText("Revision 2");
+  // B hears of it, but its open editor keeps what B is typing.
+  await expect(b.locator(".live-note")).toContainText("when you close the editor");
+  await expect(b.locator(".revision")).toHaveText("Revision 1");
 
   await b.getByRole("textbox", { name: "Plan text" }).fill("Bob's plan");
   await b.getByRole("button", { name: "Save plan" }).click();
@@ -78,6 +81,18 @@ test("a conflicting edit from a second browser is shown as a conflict, not overw
   await b.getByRole("button", { name: "Restore revision 2" }).click();
   await expect(b.locator(".revision")).toHaveText("Revision 4");
   await expect(b.locator(".plan-body")).toContainText("Alice's plan");
+});
+
+test("a revision saved in another browser shows without a reload", async ({ browser }) => {
+  const a = await open(browser);
+  const b = await open(browser);
+  await editPlan(b);
+  await b.getByRole("textbox", { name: "Plan text" }).fill("Bea's plan, saved elsewhere");
+  await b.getByRole("button", { name: "Save plan" }).click();
+  await expect(b.locator(".revision")).toHaveText("Revision 2");
+  await expect(a.locator(".revision")).toHaveText("Revision 2");
+  await expect(a.locator(".plan-body")).toContainText("Bea's plan, saved elsewhere");
+  await expect(a.locator(".live-note")).toBeEmpty();
 });
 
 test("without JavaScript the plan form saves a revision and a refusal is shown after the redirect", async ({ browser }) => {

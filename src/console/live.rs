@@ -209,11 +209,25 @@ pub async fn tasks_sse(
     feed_of(state, name, session, account, Sends::Tasks).await
 }
 
+/// `GET /live/{name}/plan`: the plan's current revision (`plan` messages:
+/// a number), now and after every event of the migration (a revision saved
+/// here, in another browser, or brought from Notion); the page loads a
+/// newer revision itself. The feed belongs to its session as `sse` says.
+pub async fn plan_sse(
+    State(state): State<LiveState>,
+    Path(name): Path<String>,
+    session: Option<axum::Extension<tower_sessions::Session>>,
+    account: Option<axum::Extension<crate::server::auth::Current>>,
+) -> Response {
+    feed_of(state, name, session, account, Sends::Plan).await
+}
+
 /// What a feed sends after each wake.
 #[derive(Clone, Copy)]
 enum Sends {
     Console,
     Tasks,
+    Plan,
 }
 
 async fn feed_of(
@@ -327,6 +341,11 @@ fn updates(
                 .map_err(|e| e.to_string())
                 .and_then(|v| serde_json::to_string(&v).map_err(|e| e.to_string()))
                 .map(|json| ("tasks", json)),
+            Sends::Plan => store::plans::revision(feed.state.console.pool(), &feed.name)
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|v| serde_json::to_string(&v).map_err(|e| e.to_string()))
+                .map(|json| ("plan", json)),
         };
         let event = match built {
             Ok((kind, json)) => Event::default().event(kind).data(json),

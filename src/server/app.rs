@@ -91,6 +91,10 @@ pub fn router_with_webhook(
             "/{name}/tasks",
             axum::routing::get(crate::console::live::tasks_sse),
         )
+        .route(
+            "/{name}/plan",
+            axum::routing::get(crate::console::live::plan_sse),
+        )
         .with_state(live_state.clone());
     // Each phase's dry run as plain text (linked from the console).
     let dry_runs = Router::new()

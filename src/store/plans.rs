@@ -173,6 +173,17 @@ impl From<VersionRow> for PlanVersion {
     }
 }
 
+/// The plan's current revision (None: the migration has no plan).
+pub async fn revision(pool: &PgPool, name: &str) -> StoreResult<Option<i32>> {
+    Ok(sqlx::query_scalar(
+        "SELECT p.revision FROM switchyard.plans p
+         JOIN switchyard.migrations m ON m.id = p.migration_id WHERE m.name = $1",
+    )
+    .bind(name)
+    .fetch_optional(pool)
+    .await?)
+}
+
 /// Every version, newest first.
 pub async fn history(pool: &PgPool, name: &str) -> StoreResult<Vec<PlanVersion>> {
     let rows: Vec<VersionRow> = sqlx::query_as(

@@ -208,36 +208,109 @@ fn PlanAndHistory(
     let history = RwSignal::new(history);
     let error = RwSignal::new(None::<AppError>);
     let name = StoredValue::new(name);
+    // The plan, its rendering and its history as the server has them now.
+    let reload = move || {
+        spawn_local(async move {
+            let name = name.get_value();
+            let loaded = async {
+                let p = get_plan(name.clone()).await?;
+                let html = render_plan(p.body_markdown.clone()).await?;
+                Ok::<_, AppError>((p, html, get_plan_history(name).await?))
+            };
+            match loaded.await {
+                Ok((p, html, h)) => {
+                    error.set(None);
+                    plan.set((p, html));
+                    history.set(h);
+                }
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    };
     Effect::watch(
         move || (saved.get(), restored.get()),
-        move |_, _, _| {
-            spawn_local(async move {
-                let name = name.get_value();
-                let loaded = async {
-                    let p = get_plan(name.clone()).await?;
-                    let html = render_plan(p.body_markdown.clone()).await?;
-                    Ok::<_, AppError>((p, html, get_plan_history(name).await?))
-                };
-                match loaded.await {
-                    Ok((p, html, h)) => {
-                        error.set(None);
-                        plan.set((p, html));
-                        history.set(h);
-                    }
-                    Err(e) => error.set(Some(e)),
-                }
-            });
-        },
+        move |_, _, _| reload(),
         false,
     );
+    // A revision saved elsewhere (another browser, Notion) is loaded as it
+    // arrives, unless the editor is open: then the page says so and loads
+    // it once the editor closes. What is typed stays, and a save is checked
+    // against the revision the editor was opened on (a conflict, not an
+    // overwrite).
+    let live = LivePlan {
+        newest: RwSignal::new(None),
+        toggled: RwSignal::new(0),
+        held: RwSignal::new(false),
+        root: NodeRef::new(),
+    };
+    super::live::subscribe_to(
+        format!("/live/{}/plan", name.get_value()),
+        "plan",
+        live.newest,
+        None,
+    );
+    Effect::new(move || {
+        live.toggled.track();
+        let Some(newest) = live.newest.get().flatten() else {
+            return;
+        };
+        // (Tracked: a revision loaded by a save of this page's own ends
+        // the wait too.)
+        if newest <= plan.with(|(p, _)| p.revision) {
+            live.held.set(false);
+            return;
+        }
+        if editor_open(live.root) {
+            live.held.set(true);
+            return;
+        }
+        live.held.set(false);
+        live.newest.set(None);
+        reload();
+    });
     view! {
         {move || error.get().map(|error| view! { <ErrorNote error/> })}
-        {move || {
-            let (plan, body_html) = plan.get();
-            let newest = history.with_untracked(|h| h.first().cloned());
-            view! { <PlanDoc plan body_html newest name=name.get_value() save can_edit/> }
-        }}
+        <p class="live-note" role="status">
+            {move || live.held.get().then_some(
+                "A newer revision of the plan was saved meanwhile: it shows when you close the editor."
+            )}
+        </p>
+        <div class="plan-live" node_ref=live.root>
+            {move || {
+                let (plan, body_html) = plan.get();
+                let newest = history.with_untracked(|h| h.first().cloned());
+                view! { <PlanDoc plan body_html newest name=name.get_value() save can_edit toggled=live.toggled/> }
+            }}
+        </div>
         {move || view! { <History versions=history.get() name=name.get_value() restore can_edit/> }}
+    }
+}
+
+/// The plan page's live state (see `PlanAndHistory`).
+#[derive(Clone, Copy)]
+struct LivePlan {
+    /// The newest revision the live feed told of (None: none yet, or it
+    /// was loaded; Some(None): the migration has no plan).
+    newest: RwSignal<Option<Option<i32>>>,
+    /// Bumped when the editor opens or closes.
+    toggled: RwSignal<u32>,
+    /// A newer revision waits for the editor to close.
+    held: RwSignal<bool>,
+    root: NodeRef<leptos::html::Div>,
+}
+
+/// Is the plan's editor open? (Never on the server.)
+fn editor_open(root: NodeRef<leptos::html::Div>) -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        root.get_untracked()
+            .and_then(|r| r.query_selector("details.plan-edit[open]").ok().flatten())
+            .is_some()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = root;
+        false
     }
 }
 
@@ -249,6 +322,8 @@ fn PlanDoc(
     name: String,
     save: ServerAction<SavePlan>,
     can_edit: bool,
+    /// Bumped when the editor opens or closes.
+    toggled: RwSignal<u32>,
 ) -> impl IntoView {
     let all = plan.phases.clone();
     let since = save.version().get_untracked();
@@ -265,7 +340,8 @@ fn PlanDoc(
             </p>
             {if can_edit {
                 Either::Left(view! {
-                    <details class="plan-edit" open=refused node_ref=details>
+                    <details class="plan-edit" open=refused node_ref=details
+                        on:toggle=move |_| toggled.update(|n| *n = n.wrapping_add(1))>
                         <summary>"Edit plan"</summary>
                         <Editor plan=plan.clone() body_html=body_html.clone() newest name save since details/>
                     </details>
