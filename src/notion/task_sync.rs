@@ -317,10 +317,71 @@ fn notion_actor(page: &Page, lookup: &Lookup) -> String {
     format!("Notion: {name}")
 }
 
+/// How many times a sync crossed by another worker's (the poller's and the
+/// outbox's, on one task) is done again at once.
+const CROSSED_RETRIES: usize = 3;
+
+/// Did another worker sync the task (or the board change it) while this
+/// sync ran? Its reads are stale; its writes to Notion, if any, were made.
+fn crossed(e: &MirrorError) -> bool {
+    matches!(e, MirrorError::Store(StoreError::Conflict(_)))
+}
+
+/// `reconcile` with the page read afresh, done again at once (up to
+/// `CROSSED_RETRIES` times) when another worker's sync crossed it. A push
+/// already made to Notion is then read back as Notion's value (both sides
+/// the same) and recorded. Left for a later attempt, it was not recorded,
+/// so a person's next edit of that field in Notion looked like a change on
+/// both sides: a false conflict (seen in `notion.spec.ts` when the poller
+/// and the outbox synced one task at once).
+pub async fn reconcile_fresh(
+    pool: &PgPool,
+    client: &NotionClient,
+    link: &TaskLink,
+    task: i64,
+) -> Result<Reconciled, MirrorError> {
+    let mut tries = 0;
+    loop {
+        match reconcile(pool, client, link, task, None, None).await {
+            Err(e) if crossed(&e) && tries < CROSSED_RETRIES => tries += 1,
+            other => return other,
+        }
+    }
+}
+
 /// Brings task `task` and its page in step (see the module's comment).
 /// `page`: the page as just read (by a poll), else it is retrieved;
 /// `users`: the workspace's people, if already listed.
+///
+/// One sync of a task runs at a time, across workers and app instances (a
+/// transaction-scoped advisory lock per task, held while Notion is read and
+/// written): two at once each pushed the board's value, the second after a
+/// person's edit in Notion made in between, which it overwrote unseen.
 pub async fn reconcile(
+    pool: &PgPool,
+    client: &NotionClient,
+    link: &TaskLink,
+    task: i64,
+    page: Option<Page>,
+    users: Option<&[User]>,
+) -> Result<Reconciled, MirrorError> {
+    let mut lock = pool.begin().await.map_err(StoreError::from)?;
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(hashtextextended('switchyard.task_sync:' || $1::text, 0))",
+    )
+    .bind(task)
+    .execute(&mut *lock)
+    .await
+    .map_err(StoreError::from)?;
+    let done = reconcile_locked(pool, client, link, task, page, users).await;
+    // The lock goes with the transaction, whatever the sync's outcome.
+    if let Err(e) = lock.rollback().await {
+        tracing::warn!(task, error = %e, "task sync: releasing the task's lock");
+    }
+    done
+}
+
+async fn reconcile_locked(
     pool: &PgPool,
     client: &NotionClient,
     link: &TaskLink,
@@ -334,8 +395,11 @@ pub async fn reconcile(
     let page_id = NotionId::parse(&state.page_id).map_err(|e| invalid("page", e.to_string()))?;
     let lookup = lookup(pool, client, link, users).await?;
     let page = match page {
-        Some(p) => p,
-        None => match client.retrieve_page(&page_id).await {
+        // A page as listed by a poll is used only when edited after the
+        // last sync: one listed before a sync that wrote to it (Notion
+        // rounds edit times down to the minute) is read again.
+        Some(p) if p.last_edited_time > state.synced_at => p,
+        _ => match client.retrieve_page(&page_id).await {
             Ok(p) => p,
             Err(e) if is_not_found(&e) => {
                 stored::remove_trashed(pool, task, "Notion").await?;
@@ -600,7 +664,7 @@ impl Poller {
                 .map(|(t, _)| *t);
             match task {
                 Some(task) => {
-                    match reconcile(
+                    let done = match reconcile(
                         &self.pool,
                         &self.client,
                         link,
@@ -610,6 +674,13 @@ impl Poller {
                     )
                     .await
                     {
+                        // The page as listed may predate the other sync.
+                        Err(e) if crossed(&e) => {
+                            reconcile_fresh(&self.pool, &self.client, link, task).await
+                        }
+                        other => other,
+                    };
+                    match done {
                         Ok(r) if r.trashed => report.trashed.push(task),
                         Ok(r) => report.reconciled.push((task, r)),
                         Err(e) => {

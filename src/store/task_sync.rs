@@ -344,21 +344,27 @@ pub struct SyncState {
     pub board: Side,
     pub notion: Side,
     pub version: i64,
+    /// When it was last synced.
+    pub synced_at: DateTime<Utc>,
 }
 
 pub async fn state(pool: &PgPool, task: i64) -> StoreResult<Option<SyncState>> {
-    let row: Option<(String, Json<Side>, Json<Side>, i64)> = sqlx::query_as(
-        "SELECT page_id, board, notion, version FROM switchyard.task_sync WHERE task_id = $1",
+    type Row = (String, Json<Side>, Json<Side>, i64, DateTime<Utc>);
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT page_id, board, notion, version, synced_at FROM switchyard.task_sync WHERE task_id = $1",
     )
     .bind(task)
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(|(page_id, board, notion, version)| SyncState {
-        page_id,
-        board: board.0,
-        notion: notion.0,
-        version,
-    }))
+    Ok(
+        row.map(|(page_id, board, notion, version, synced_at)| SyncState {
+            page_id,
+            board: board.0,
+            notion: notion.0,
+            version,
+            synced_at,
+        }),
+    )
 }
 
 /// Task id and page id of every task of the migration that has a page.

@@ -734,3 +734,65 @@ async fn the_mapping_form_is_for_operators_and_posts_without_javascript(pool: Pg
     assert!(html.contains("Create tasks in Notion"), "{html}");
     assert!(html.contains("Priority: no property"), "{html}");
 }
+
+/// Two syncs of one task at once (the poller's and the outbox's) take
+/// turns: the board's change is sent to Notion once, and the second, which
+/// reads after the first recorded what it sent, has nothing to send. Each
+/// used to push it, the second after whatever a person had changed in
+/// Notion in between, which it then overwrote (a status set in Notion was
+/// lost in `notion.spec.ts`).
+#[sqlx::test(migrations = "./migrations")]
+async fn syncs_of_one_task_at_once_send_its_change_once(pool: PgPool) {
+    crate::seeded(&pool, 0).await;
+    let fake = start_fake().await;
+    in_notion(&pool, &fake).await;
+    move_card(&pool, "Add dual-write", TaskStatus::InProgress).await;
+    let t = task(&pool, "Add dual-write").await;
+    let page = page_id(&fake, "Add dual-write");
+    let link = stored::link(&pool, DEMO)
+        .await
+        .expect("link")
+        .expect("mirrored");
+    fake.fake.clear_requests();
+    let client = client(&fake);
+    let (a, b) = tokio::join!(
+        task_sync::reconcile(&pool, &client, &link, t.id, None, None),
+        task_sync::reconcile_fresh(&pool, &client, &link, t.id),
+    );
+    let (a, b) = (a.expect("first sync"), b.expect("second sync"));
+    let pushes: Vec<_> = fake
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            r.method == "PATCH"
+                && r.path.ends_with(page.as_str())
+                && r.body.pointer("/properties/Stage").is_some()
+        })
+        .collect();
+    assert_eq!(pushes.len(), 1, "{pushes:?}");
+    assert_eq!(
+        a.pushed.len() + b.pushed.len(),
+        1,
+        "one of them sent it: {a:?} {b:?}"
+    );
+    assert_eq!(
+        status_of(&page_of(&fake, "Add dual-write")),
+        Some("In progress")
+    );
+    // What was sent is recorded: a person's next edit in Notion is theirs
+    // alone, and reaches the board (no conflict).
+    set(
+        &fake,
+        &page,
+        json!({ "Stage": { "status": { "name": "Done" } } }),
+    );
+    task_sync::reconcile_fresh(&pool, &client, &link, t.id)
+        .await
+        .expect("synced");
+    assert_eq!(task(&pool, "Add dual-write").await.status, TaskStatus::Done);
+    assert!(stored::open_conflicts(&pool, DEMO)
+        .await
+        .expect("conflicts")
+        .is_empty());
+}
