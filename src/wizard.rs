@@ -282,7 +282,7 @@ pub async fn profile(pool: &PgPool, id: i64, whole: bool) -> Result<Profile, Wiz
 /// lines when the page is read).
 pub async fn save_text(pool: &PgPool, id: i64, text: &str) -> Result<(), WizardError> {
     let text = typed_text("recipe", text)?;
-    Ok(drafts::set_recipe_text(pool, id, &text).await?)
+    Ok(drafts::set_text(pool, id, drafts::DraftText::Recipe, &text).await?)
 }
 
 /// Step 4: keeps the spec as typed (Markdown, shown as the migration's
@@ -290,7 +290,7 @@ pub async fn save_text(pool: &PgPool, id: i64, text: &str) -> Result<(), WizardE
 /// the recipe and the profile.
 pub async fn save_spec(pool: &PgPool, id: i64, text: &str) -> Result<(), WizardError> {
     let text = typed_text("spec", text)?;
-    Ok(drafts::set_spec_text(pool, id, text.trim_end()).await?)
+    Ok(drafts::set_text(pool, id, drafts::DraftText::Spec, text.trim_end()).await?)
 }
 
 /// A text area's text as kept: at most `MAX_RECIPE_BYTES`, no NUL, LF line

@@ -103,29 +103,28 @@ pub async fn set_profile(
     changed(done.rows_affected(), id)
 }
 
-/// Stores the spec as typed (Markdown).
-pub async fn set_spec_text(pool: &PgPool, id: i64, text: &str) -> StoreResult<()> {
-    let done = sqlx::query(
-        "UPDATE switchyard.migration_drafts SET spec_text = $2, updated_at = now()
-         WHERE id = $1 AND created_migration IS NULL",
-    )
-    .bind(id)
-    .bind(text)
-    .execute(pool)
-    .await?;
-    changed(done.rows_affected(), id)
+/// A text a draft keeps as typed.
+#[derive(Clone, Copy, Debug)]
+pub enum DraftText {
+    /// The recipe (valid or not: the page shows its errors).
+    Recipe,
+    /// The spec (Markdown).
+    Spec,
 }
 
-/// Stores the recipe as typed (valid or not: the page shows its errors).
-pub async fn set_recipe_text(pool: &PgPool, id: i64, text: &str) -> StoreResult<()> {
-    let done = sqlx::query(
-        "UPDATE switchyard.migration_drafts SET recipe_text = $2, updated_at = now()
-         WHERE id = $1 AND created_migration IS NULL",
-    )
-    .bind(id)
-    .bind(text)
-    .execute(pool)
-    .await?;
+/// Stores `which` text of draft `id` as typed.
+pub async fn set_text(pool: &PgPool, id: i64, which: DraftText, text: &str) -> StoreResult<()> {
+    let sql = match which {
+        DraftText::Recipe => {
+            "UPDATE switchyard.migration_drafts SET recipe_text = $2, updated_at = now()
+             WHERE id = $1 AND created_migration IS NULL"
+        }
+        DraftText::Spec => {
+            "UPDATE switchyard.migration_drafts SET spec_text = $2, updated_at = now()
+             WHERE id = $1 AND created_migration IS NULL"
+        }
+    };
+    let done = sqlx::query(sql).bind(id).bind(text).execute(pool).await?;
     changed(done.rows_affected(), id)
 }
 
