@@ -317,23 +317,22 @@ fn notion_actor(page: &Page, lookup: &Lookup) -> String {
     format!("Notion: {name}")
 }
 
-/// How many times a sync crossed by another worker's (the poller's and the
-/// outbox's, on one task) is done again at once.
+/// How many times a sync crossed by a board change is done again at once.
 const CROSSED_RETRIES: usize = 3;
 
-/// Did another worker sync the task (or the board change it) while this
-/// sync ran? Its reads are stale; its writes to Notion, if any, were made.
+/// Was the task changed on the board while this sync ran (syncs themselves
+/// take turns, see `reconcile`)? Its reads are stale; its writes to Notion,
+/// if any, were made.
 fn crossed(e: &MirrorError) -> bool {
     matches!(e, MirrorError::Store(StoreError::Conflict(_)))
 }
 
 /// `reconcile` with the page read afresh, done again at once (up to
-/// `CROSSED_RETRIES` times) when another worker's sync crossed it. A push
-/// already made to Notion is then read back as Notion's value (both sides
-/// the same) and recorded. Left for a later attempt, it was not recorded,
-/// so a person's next edit of that field in Notion looked like a change on
-/// both sides: a false conflict (seen in `notion.spec.ts` when the poller
-/// and the outbox synced one task at once).
+/// `CROSSED_RETRIES` times) when a board change crossed it. A push already
+/// made to Notion is then read back as Notion's value (both sides the
+/// same) and recorded; left for a later attempt, it was not recorded, and a
+/// person's next edit of that field in Notion looked like a change on both
+/// sides: a false conflict.
 pub async fn reconcile_fresh(
     pool: &PgPool,
     client: &NotionClient,
@@ -520,6 +519,12 @@ async fn reconcile_locked(
     }
     if let Some(target) = criteria_target {
         push_criteria(client, &page_id, &children, &target).await?;
+    }
+    // Nothing learnt, sent or held: the record stands as it is (a poll
+    // lists every row edited in the last minute or so, again and again).
+    if changes.is_empty() && conflicts.is_empty() && base_b == state.board && base_n == state.notion
+    {
+        return Ok(out);
     }
     stored::apply(
         pool,
