@@ -173,6 +173,17 @@ pub struct Target {
     pub indexes: Vec<Index>,
 }
 
+impl Target {
+    /// Does this target read a JSON number? Only then can a change that
+    /// jsonb equality does not see (`1.0` to `1.00`: numbers compare by
+    /// value) change what the target holds or which check fails: every
+    /// other column takes a string or a boolean, and refuses a number
+    /// whatever its digits.
+    pub fn reads_numbers(&self) -> bool {
+        self.columns.iter().any(|c| c.ty.json_type() == "number")
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Column {
     pub name: Ident,
@@ -381,6 +392,11 @@ fn check_overlaps(errs: &mut Errors, paths: &[(Vec<String>, String)]) {
 }
 
 impl Recipe {
+    /// Does any target read a JSON number (`Target::reads_numbers`)?
+    pub fn reads_numbers(&self) -> bool {
+        self.targets.iter().any(Target::reads_numbers)
+    }
+
     /// Parses and checks a recipe; `Err` lists every problem found.
     pub fn parse(text: &str) -> Result<Recipe, Vec<RecipeError>> {
         let raw = parse_toml(text)?;

@@ -90,7 +90,7 @@ IF NOT backfill THEN
   WITH d AS (DELETE FROM switchyard.quarantine q WHERE q.migration_name = 'edge-cases' AND q.source_key = ANY(keys::text[]) RETURNING q.source_key)
   SELECT dirty || array_agg(d.source_key) FROM d INTO dirty;
   PERFORM set_config('plan_cache_mode', 'force_generic_plan', true);
-  IF NOT (write_0 AND write_1) THEN
+  IF NOT (write_0 AND write_1) AND EXISTS (SELECT 1 FROM switchyard.capture_log c WHERE c.migration_name = 'edge-cases') THEN
     SELECT dirty || array_agg(DISTINCT c.source_key) FROM switchyard.capture_log c WHERE c.migration_name = 'edge-cases' AND c.source_key = ANY(keys::text[]) INTO dirty;
   END IF;
 ELSIF lock_rows THEN
@@ -302,9 +302,8 @@ IF TG_OP = 'INSERT' THEN
 ELSIF TG_OP = 'DELETE' THEN
   SELECT array_agg(o."id" ORDER BY o."id") FROM sy_old o INTO keys;
 ELSE
-  SELECT array_agg(DISTINCT x.k ORDER BY x.k) FROM (
-    SELECT n."id" AS k FROM sy_new n WHERE NOT EXISTS (SELECT 1 FROM sy_old o WHERE o."id" = n."id" AND o."data" IS NOT DISTINCT FROM n."data" AND o."data"::text IS NOT DISTINCT FROM n."data"::text)
-    UNION ALL SELECT o."id" FROM sy_old o WHERE NOT EXISTS (SELECT 1 FROM sy_new n WHERE n."id" = o."id")) x INTO keys;
+  SELECT array_agg(DISTINCT coalesce(n."id", o."id") ORDER BY coalesce(n."id", o."id")) FROM sy_new n FULL JOIN sy_old o ON o."id" = n."id"
+    WHERE n."id" IS NULL OR o."id" IS NULL OR NOT (o."data" IS NOT DISTINCT FROM n."data" AND o."data"::text IS NOT DISTINCT FROM n."data"::text) INTO keys;
 END IF;
 IF keys IS NOT NULL THEN
   INSERT INTO switchyard.capture_log (migration_name, source_key) SELECT 'edge-cases', k::text FROM unnest(keys) AS k;
@@ -326,9 +325,8 @@ PERFORM set_config('switchyard.syncing', 'on', true), set_config('switchyard.row
 BEGIN
   IF TG_OP = 'UPDATE' THEN
     FOR part IN SELECT array_agg(DISTINCT x.k ORDER BY x.k) AS keys, x.w0, x.w1 FROM (
-      SELECT n."id" AS k, o."id" IS NULL OR NOT ((o."data" -> 'active') IS NOT DISTINCT FROM (n."data" -> 'active') AND (o."data" -> 'active')::text IS NOT DISTINCT FROM (n."data" -> 'active')::text AND (o."data" -> 'big') IS NOT DISTINCT FROM (n."data" -> 'big') AND (o."data" -> 'big')::text IS NOT DISTINCT FROM (n."data" -> 'big')::text AND (o."data" -> 'born_on') IS NOT DISTINCT FROM (n."data" -> 'born_on') AND (o."data" -> 'born_on')::text IS NOT DISTINCT FROM (n."data" -> 'born_on')::text AND (o."data" -> 'count') IS NOT DISTINCT FROM (n."data" -> 'count') AND (o."data" -> 'count')::text IS NOT DISTINCT FROM (n."data" -> 'count')::text AND (o."data" -> 'meta' -> 'label') IS NOT DISTINCT FROM (n."data" -> 'meta' -> 'label') AND (o."data" -> 'meta' -> 'label')::text IS NOT DISTINCT FROM (n."data" -> 'meta' -> 'label')::text AND (o."data" -> 'meta' -> 'measures' -> 'weight') IS NOT DISTINCT FROM (n."data" -> 'meta' -> 'measures' -> 'weight') AND (o."data" -> 'meta' -> 'measures' -> 'weight')::text IS NOT DISTINCT FROM (n."data" -> 'meta' -> 'measures' -> 'weight')::text AND (o."data" -> 'price') IS NOT DISTINCT FROM (n."data" -> 'price') AND (o."data" -> 'price')::text IS NOT DISTINCT FROM (n."data" -> 'price')::text AND (o."data" -> 'ref') IS NOT DISTINCT FROM (n."data" -> 'ref') AND (o."data" -> 'ref')::text IS NOT DISTINCT FROM (n."data" -> 'ref')::text AND (o."data" -> 'seen' -> 'at') IS NOT DISTINCT FROM (n."data" -> 'seen' -> 'at') AND (o."data" -> 'seen' -> 'at')::text IS NOT DISTINCT FROM (n."data" -> 'seen' -> 'at')::text) AS w0, o."id" IS NULL OR NOT ((o."data" -> 'parts' -> 'by_slot') IS NOT DISTINCT FROM (n."data" -> 'parts' -> 'by_slot') AND (o."data" -> 'parts' -> 'by_slot')::text IS NOT DISTINCT FROM (n."data" -> 'parts' -> 'by_slot')::text) AS w1 FROM sy_new n LEFT JOIN sy_old o ON o."id" = n."id"
-      WHERE o."id" IS NULL OR NOT (o."data" IS NOT DISTINCT FROM n."data" AND o."data"::text IS NOT DISTINCT FROM n."data"::text)
-      UNION ALL SELECT o."id", true, true FROM sy_old o WHERE NOT EXISTS (SELECT 1 FROM sy_new n WHERE n."id" = o."id")) x
+      SELECT coalesce(n."id", o."id") AS k, o."id" IS NULL OR n."id" IS NULL OR NOT ((o."data" -> 'active') IS NOT DISTINCT FROM (n."data" -> 'active') AND (o."data" -> 'active')::text IS NOT DISTINCT FROM (n."data" -> 'active')::text AND (o."data" -> 'big') IS NOT DISTINCT FROM (n."data" -> 'big') AND (o."data" -> 'big')::text IS NOT DISTINCT FROM (n."data" -> 'big')::text AND (o."data" -> 'born_on') IS NOT DISTINCT FROM (n."data" -> 'born_on') AND (o."data" -> 'born_on')::text IS NOT DISTINCT FROM (n."data" -> 'born_on')::text AND (o."data" -> 'count') IS NOT DISTINCT FROM (n."data" -> 'count') AND (o."data" -> 'count')::text IS NOT DISTINCT FROM (n."data" -> 'count')::text AND (o."data" -> 'meta' -> 'label') IS NOT DISTINCT FROM (n."data" -> 'meta' -> 'label') AND (o."data" -> 'meta' -> 'label')::text IS NOT DISTINCT FROM (n."data" -> 'meta' -> 'label')::text AND (o."data" -> 'meta' -> 'measures' -> 'weight') IS NOT DISTINCT FROM (n."data" -> 'meta' -> 'measures' -> 'weight') AND (o."data" -> 'meta' -> 'measures' -> 'weight')::text IS NOT DISTINCT FROM (n."data" -> 'meta' -> 'measures' -> 'weight')::text AND (o."data" -> 'price') IS NOT DISTINCT FROM (n."data" -> 'price') AND (o."data" -> 'price')::text IS NOT DISTINCT FROM (n."data" -> 'price')::text AND (o."data" -> 'ref') IS NOT DISTINCT FROM (n."data" -> 'ref') AND (o."data" -> 'ref')::text IS NOT DISTINCT FROM (n."data" -> 'ref')::text AND (o."data" -> 'seen' -> 'at') IS NOT DISTINCT FROM (n."data" -> 'seen' -> 'at') AND (o."data" -> 'seen' -> 'at')::text IS NOT DISTINCT FROM (n."data" -> 'seen' -> 'at')::text) AS w0, o."id" IS NULL OR n."id" IS NULL OR NOT ((o."data" -> 'parts' -> 'by_slot') IS NOT DISTINCT FROM (n."data" -> 'parts' -> 'by_slot') AND (o."data" -> 'parts' -> 'by_slot')::text IS NOT DISTINCT FROM (n."data" -> 'parts' -> 'by_slot')::text) AS w1 FROM sy_new n FULL JOIN sy_old o ON o."id" = n."id"
+      WHERE n."id" IS NULL OR o."id" IS NULL OR NOT (o."data" IS NOT DISTINCT FROM n."data" AND o."data"::text IS NOT DISTINCT FROM n."data"::text)) x
       GROUP BY x.w0, x.w1 ORDER BY 1 LOOP
       PERFORM switchyard."sy_edge_cases_8e2d2f6b_map"(part.keys, false, part.w0, part.w1);
     END LOOP;
@@ -344,9 +342,8 @@ EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure 
   -- An INSERT's or DELETE's keys are known by now; an UPDATE's groups
   -- are not kept, so its keys are read again.
   IF TG_OP = 'UPDATE' THEN
-    SELECT array_agg(DISTINCT x.k ORDER BY x.k) FROM (
-      SELECT n."id" AS k FROM sy_new n WHERE NOT EXISTS (SELECT 1 FROM sy_old o WHERE o."id" = n."id" AND o."data" IS NOT DISTINCT FROM n."data" AND o."data"::text IS NOT DISTINCT FROM n."data"::text)
-      UNION ALL SELECT o."id" FROM sy_old o WHERE NOT EXISTS (SELECT 1 FROM sy_new n WHERE n."id" = o."id")) x INTO keys;
+    SELECT array_agg(DISTINCT coalesce(n."id", o."id") ORDER BY coalesce(n."id", o."id")) FROM sy_new n FULL JOIN sy_old o ON o."id" = n."id"
+      WHERE n."id" IS NULL OR o."id" IS NULL OR NOT (o."data" IS NOT DISTINCT FROM n."data" AND o."data"::text IS NOT DISTINCT FROM n."data"::text) INTO keys;
   END IF;
   INSERT INTO switchyard.sync_queue (migration_name, kind, source_key)
   SELECT 'edge-cases', 'forward', k::text FROM unnest(keys) AS k;

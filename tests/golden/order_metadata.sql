@@ -85,7 +85,7 @@ IF NOT backfill THEN
   WITH d AS (DELETE FROM switchyard.quarantine q WHERE q.migration_name = 'order-metadata' AND q.source_key = ANY(keys::text[]) RETURNING q.source_key)
   SELECT dirty || array_agg(d.source_key) FROM d INTO dirty;
   PERFORM set_config('plan_cache_mode', 'force_generic_plan', true);
-  IF NOT (write_0 AND write_1) THEN
+  IF NOT (write_0 AND write_1) AND EXISTS (SELECT 1 FROM switchyard.capture_log c WHERE c.migration_name = 'order-metadata') THEN
     SELECT dirty || array_agg(DISTINCT c.source_key) FROM switchyard.capture_log c WHERE c.migration_name = 'order-metadata' AND c.source_key = ANY(keys::text[]) INTO dirty;
   END IF;
 ELSIF lock_rows THEN
@@ -277,9 +277,8 @@ IF TG_OP = 'INSERT' THEN
 ELSIF TG_OP = 'DELETE' THEN
   SELECT array_agg(o."order_id" ORDER BY o."order_id") FROM sy_old o INTO keys;
 ELSE
-  SELECT array_agg(DISTINCT x.k ORDER BY x.k) FROM (
-    SELECT n."order_id" AS k FROM sy_new n WHERE NOT EXISTS (SELECT 1 FROM sy_old o WHERE o."order_id" = n."order_id" AND o."meta" IS NOT DISTINCT FROM n."meta" AND o."meta"::text IS NOT DISTINCT FROM n."meta"::text)
-    UNION ALL SELECT o."order_id" FROM sy_old o WHERE NOT EXISTS (SELECT 1 FROM sy_new n WHERE n."order_id" = o."order_id")) x INTO keys;
+  SELECT array_agg(DISTINCT coalesce(n."order_id", o."order_id") ORDER BY coalesce(n."order_id", o."order_id")) FROM sy_new n FULL JOIN sy_old o ON o."order_id" = n."order_id"
+    WHERE n."order_id" IS NULL OR o."order_id" IS NULL OR NOT (o."meta" IS NOT DISTINCT FROM n."meta" AND o."meta"::text IS NOT DISTINCT FROM n."meta"::text) INTO keys;
 END IF;
 IF keys IS NOT NULL THEN
   INSERT INTO switchyard.capture_log (migration_name, source_key) SELECT 'order-metadata', k::text FROM unnest(keys) AS k;
@@ -301,9 +300,8 @@ PERFORM set_config('switchyard.syncing', 'on', true), set_config('switchyard.row
 BEGIN
   IF TG_OP = 'UPDATE' THEN
     FOR part IN SELECT array_agg(DISTINCT x.k ORDER BY x.k) AS keys, x.w0, x.w1 FROM (
-      SELECT n."order_id" AS k, o."order_id" IS NULL OR NOT ((o."meta" -> 'billing' -> 'currency') IS NOT DISTINCT FROM (n."meta" -> 'billing' -> 'currency') AND (o."meta" -> 'billing' -> 'currency')::text IS NOT DISTINCT FROM (n."meta" -> 'billing' -> 'currency')::text AND (o."meta" -> 'billing' -> 'total') IS NOT DISTINCT FROM (n."meta" -> 'billing' -> 'total') AND (o."meta" -> 'billing' -> 'total')::text IS NOT DISTINCT FROM (n."meta" -> 'billing' -> 'total')::text AND (o."meta" -> 'stats' -> 'items') IS NOT DISTINCT FROM (n."meta" -> 'stats' -> 'items') AND (o."meta" -> 'stats' -> 'items')::text IS NOT DISTINCT FROM (n."meta" -> 'stats' -> 'items')::text AND (o."meta" -> 'timeline' -> 'placed_at') IS NOT DISTINCT FROM (n."meta" -> 'timeline' -> 'placed_at') AND (o."meta" -> 'timeline' -> 'placed_at')::text IS NOT DISTINCT FROM (n."meta" -> 'timeline' -> 'placed_at')::text) AS w0, o."order_id" IS NULL OR NOT ((o."meta" -> 'lines') IS NOT DISTINCT FROM (n."meta" -> 'lines') AND (o."meta" -> 'lines')::text IS NOT DISTINCT FROM (n."meta" -> 'lines')::text) AS w1 FROM sy_new n LEFT JOIN sy_old o ON o."order_id" = n."order_id"
-      WHERE o."order_id" IS NULL OR NOT (o."meta" IS NOT DISTINCT FROM n."meta" AND o."meta"::text IS NOT DISTINCT FROM n."meta"::text)
-      UNION ALL SELECT o."order_id", true, true FROM sy_old o WHERE NOT EXISTS (SELECT 1 FROM sy_new n WHERE n."order_id" = o."order_id")) x
+      SELECT coalesce(n."order_id", o."order_id") AS k, o."order_id" IS NULL OR n."order_id" IS NULL OR NOT ((o."meta" -> 'billing' -> 'currency') IS NOT DISTINCT FROM (n."meta" -> 'billing' -> 'currency') AND (o."meta" -> 'billing' -> 'currency')::text IS NOT DISTINCT FROM (n."meta" -> 'billing' -> 'currency')::text AND (o."meta" -> 'billing' -> 'total') IS NOT DISTINCT FROM (n."meta" -> 'billing' -> 'total') AND (o."meta" -> 'billing' -> 'total')::text IS NOT DISTINCT FROM (n."meta" -> 'billing' -> 'total')::text AND (o."meta" -> 'stats' -> 'items') IS NOT DISTINCT FROM (n."meta" -> 'stats' -> 'items') AND (o."meta" -> 'stats' -> 'items')::text IS NOT DISTINCT FROM (n."meta" -> 'stats' -> 'items')::text AND (o."meta" -> 'timeline' -> 'placed_at') IS NOT DISTINCT FROM (n."meta" -> 'timeline' -> 'placed_at') AND (o."meta" -> 'timeline' -> 'placed_at')::text IS NOT DISTINCT FROM (n."meta" -> 'timeline' -> 'placed_at')::text) AS w0, o."order_id" IS NULL OR n."order_id" IS NULL OR NOT ((o."meta" -> 'lines') IS NOT DISTINCT FROM (n."meta" -> 'lines') AND (o."meta" -> 'lines')::text IS NOT DISTINCT FROM (n."meta" -> 'lines')::text) AS w1 FROM sy_new n FULL JOIN sy_old o ON o."order_id" = n."order_id"
+      WHERE n."order_id" IS NULL OR o."order_id" IS NULL OR NOT (o."meta" IS NOT DISTINCT FROM n."meta" AND o."meta"::text IS NOT DISTINCT FROM n."meta"::text)) x
       GROUP BY x.w0, x.w1 ORDER BY 1 LOOP
       PERFORM switchyard."sy_order_metadata_24cf9166_map"(part.keys, false, part.w0, part.w1);
     END LOOP;
@@ -319,9 +317,8 @@ EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure 
   -- An INSERT's or DELETE's keys are known by now; an UPDATE's groups
   -- are not kept, so its keys are read again.
   IF TG_OP = 'UPDATE' THEN
-    SELECT array_agg(DISTINCT x.k ORDER BY x.k) FROM (
-      SELECT n."order_id" AS k FROM sy_new n WHERE NOT EXISTS (SELECT 1 FROM sy_old o WHERE o."order_id" = n."order_id" AND o."meta" IS NOT DISTINCT FROM n."meta" AND o."meta"::text IS NOT DISTINCT FROM n."meta"::text)
-      UNION ALL SELECT o."order_id" FROM sy_old o WHERE NOT EXISTS (SELECT 1 FROM sy_new n WHERE n."order_id" = o."order_id")) x INTO keys;
+    SELECT array_agg(DISTINCT coalesce(n."order_id", o."order_id") ORDER BY coalesce(n."order_id", o."order_id")) FROM sy_new n FULL JOIN sy_old o ON o."order_id" = n."order_id"
+      WHERE n."order_id" IS NULL OR o."order_id" IS NULL OR NOT (o."meta" IS NOT DISTINCT FROM n."meta" AND o."meta"::text IS NOT DISTINCT FROM n."meta"::text) INTO keys;
   END IF;
   INSERT INTO switchyard.sync_queue (migration_name, kind, source_key)
   SELECT 'order-metadata', 'forward', k::text FROM unnest(keys) AS k;

@@ -89,7 +89,7 @@ IF NOT backfill THEN
   WITH d AS (DELETE FROM switchyard.quarantine q WHERE q.migration_name = 'user-preferences' AND q.source_key = ANY(keys::text[]) RETURNING q.source_key)
   SELECT dirty || array_agg(d.source_key) FROM d INTO dirty;
   PERFORM set_config('plan_cache_mode', 'force_generic_plan', true);
-  IF NOT (write_0 AND write_1) THEN
+  IF NOT (write_0 AND write_1) AND EXISTS (SELECT 1 FROM switchyard.capture_log c WHERE c.migration_name = 'user-preferences') THEN
     SELECT dirty || array_agg(DISTINCT c.source_key) FROM switchyard.capture_log c WHERE c.migration_name = 'user-preferences' AND c.source_key = ANY(keys::text[]) INTO dirty;
   END IF;
 ELSIF lock_rows THEN
@@ -277,9 +277,8 @@ IF TG_OP = 'INSERT' THEN
 ELSIF TG_OP = 'DELETE' THEN
   SELECT array_agg(o."id" ORDER BY o."id") FROM sy_old o INTO keys;
 ELSE
-  SELECT array_agg(DISTINCT x.k ORDER BY x.k) FROM (
-    SELECT n."id" AS k FROM sy_new n WHERE NOT EXISTS (SELECT 1 FROM sy_old o WHERE o."id" = n."id" AND o."preferences" IS NOT DISTINCT FROM n."preferences" AND o."preferences"::text IS NOT DISTINCT FROM n."preferences"::text)
-    UNION ALL SELECT o."id" FROM sy_old o WHERE NOT EXISTS (SELECT 1 FROM sy_new n WHERE n."id" = o."id")) x INTO keys;
+  SELECT array_agg(DISTINCT coalesce(n."id", o."id") ORDER BY coalesce(n."id", o."id")) FROM sy_new n FULL JOIN sy_old o ON o."id" = n."id"
+    WHERE n."id" IS NULL OR o."id" IS NULL OR NOT (o."preferences" IS NOT DISTINCT FROM n."preferences") INTO keys;
 END IF;
 IF keys IS NOT NULL THEN
   INSERT INTO switchyard.capture_log (migration_name, source_key) SELECT 'user-preferences', k::text FROM unnest(keys) AS k;
@@ -301,9 +300,8 @@ PERFORM set_config('switchyard.syncing', 'on', true), set_config('switchyard.row
 BEGIN
   IF TG_OP = 'UPDATE' THEN
     FOR part IN SELECT array_agg(DISTINCT x.k ORDER BY x.k) AS keys, x.w0, x.w1 FROM (
-      SELECT n."id" AS k, o."id" IS NULL OR NOT ((o."preferences" -> 'language') IS NOT DISTINCT FROM (n."preferences" -> 'language') AND (o."preferences" -> 'language')::text IS NOT DISTINCT FROM (n."preferences" -> 'language')::text AND (o."preferences" -> 'theme') IS NOT DISTINCT FROM (n."preferences" -> 'theme') AND (o."preferences" -> 'theme')::text IS NOT DISTINCT FROM (n."preferences" -> 'theme')::text AND (o."preferences" -> 'timezone') IS NOT DISTINCT FROM (n."preferences" -> 'timezone') AND (o."preferences" -> 'timezone')::text IS NOT DISTINCT FROM (n."preferences" -> 'timezone')::text) AS w0, o."id" IS NULL OR NOT ((o."preferences" -> 'notifications') IS NOT DISTINCT FROM (n."preferences" -> 'notifications') AND (o."preferences" -> 'notifications')::text IS NOT DISTINCT FROM (n."preferences" -> 'notifications')::text) AS w1 FROM sy_new n LEFT JOIN sy_old o ON o."id" = n."id"
-      WHERE o."id" IS NULL OR NOT (o."preferences" IS NOT DISTINCT FROM n."preferences" AND o."preferences"::text IS NOT DISTINCT FROM n."preferences"::text)
-      UNION ALL SELECT o."id", true, true FROM sy_old o WHERE NOT EXISTS (SELECT 1 FROM sy_new n WHERE n."id" = o."id")) x
+      SELECT coalesce(n."id", o."id") AS k, o."id" IS NULL OR n."id" IS NULL OR NOT ((o."preferences" -> 'language') IS NOT DISTINCT FROM (n."preferences" -> 'language') AND (o."preferences" -> 'theme') IS NOT DISTINCT FROM (n."preferences" -> 'theme') AND (o."preferences" -> 'timezone') IS NOT DISTINCT FROM (n."preferences" -> 'timezone')) AS w0, o."id" IS NULL OR n."id" IS NULL OR NOT ((o."preferences" -> 'notifications') IS NOT DISTINCT FROM (n."preferences" -> 'notifications')) AS w1 FROM sy_new n FULL JOIN sy_old o ON o."id" = n."id"
+      WHERE n."id" IS NULL OR o."id" IS NULL OR NOT (o."preferences" IS NOT DISTINCT FROM n."preferences")) x
       GROUP BY x.w0, x.w1 ORDER BY 1 LOOP
       PERFORM switchyard."sy_user_preferences_b93a2f57_map"(part.keys, false, part.w0, part.w1);
     END LOOP;
@@ -319,9 +317,8 @@ EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure 
   -- An INSERT's or DELETE's keys are known by now; an UPDATE's groups
   -- are not kept, so its keys are read again.
   IF TG_OP = 'UPDATE' THEN
-    SELECT array_agg(DISTINCT x.k ORDER BY x.k) FROM (
-      SELECT n."id" AS k FROM sy_new n WHERE NOT EXISTS (SELECT 1 FROM sy_old o WHERE o."id" = n."id" AND o."preferences" IS NOT DISTINCT FROM n."preferences" AND o."preferences"::text IS NOT DISTINCT FROM n."preferences"::text)
-      UNION ALL SELECT o."id" FROM sy_old o WHERE NOT EXISTS (SELECT 1 FROM sy_new n WHERE n."id" = o."id")) x INTO keys;
+    SELECT array_agg(DISTINCT coalesce(n."id", o."id") ORDER BY coalesce(n."id", o."id")) FROM sy_new n FULL JOIN sy_old o ON o."id" = n."id"
+      WHERE n."id" IS NULL OR o."id" IS NULL OR NOT (o."preferences" IS NOT DISTINCT FROM n."preferences") INTO keys;
   END IF;
   INSERT INTO switchyard.sync_queue (migration_name, kind, source_key)
   SELECT 'user-preferences', 'forward', k::text FROM unnest(keys) AS k;

@@ -1571,3 +1571,72 @@ fn statements(steps: &[switchyard::engine::Step]) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+// Issue 10: the dual-write compares documents by jsonb equality alone where
+// no column reads a number, and exactly (as text) where one does: a number
+// whose digits change for the same value (1.5 to 1.50) must still reach a
+// numeric column, whether written while captured (phase 2) or during the
+// dual-write, and in one statement with other documents whose numbers did
+// not change.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_number_respelled_for_the_same_value_reaches_its_column(pool: PgPool) {
+    docs_table(
+        &pool,
+        &[
+            (1, json!({"theme": "a", "amount": 1.5})),
+            (2, json!({"theme": "b", "amount": 2})),
+            (3, json!({"theme": "c", "amount": 7.25})),
+        ],
+    )
+    .await;
+    let e = engine(
+        &pool,
+        docs_recipe(
+            r#"
+[[targets]]
+table = "prefs"
+source_key_column = "doc_id"
+[[targets.columns]]
+name = "theme"
+type = "text"
+[[targets]]
+table = "amounts"
+source_key_column = "doc_id"
+[[targets.columns]]
+name = "amount"
+type = "numeric"
+"#,
+        ),
+    );
+    let amounts = || async {
+        sqlx::query_as::<_, (i64, String)>(
+            "SELECT doc_id, amount::text FROM public.amounts ORDER BY doc_id",
+        )
+        .fetch_all(&pool)
+        .await
+        .expect("amounts")
+    };
+    run_to(&e, Phase::Backfill).await;
+    sqlx::query("UPDATE public.docs SET doc = jsonb_set(doc, '{amount}', '2.0') WHERE id = 2")
+        .execute(&pool)
+        .await
+        .expect("respell during phase 2");
+    run(&e, Phase::DualWrite).await;
+    assert_eq!(
+        amounts().await,
+        vec![(1, "1.5".into()), (2, "2.0".into()), (3, "7.25".into())]
+    );
+    // One statement: 1 respelled, 3 rewritten with the same spelling.
+    sqlx::query(
+        "UPDATE public.docs SET doc = jsonb_set(doc, '{amount}', CASE id WHEN 1 THEN '1.50'::jsonb ELSE doc -> 'amount' END)
+         WHERE id IN (1, 3)",
+    )
+    .execute(&pool)
+    .await
+    .expect("respell during dual-write");
+    assert_eq!(
+        amounts().await,
+        vec![(1, "1.50".into()), (2, "2.0".into()), (3, "7.25".into())]
+    );
+    zero_differences(&e).await;
+}
