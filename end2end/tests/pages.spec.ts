@@ -126,6 +126,9 @@ test("sections switch on the client without a page reload", async ({ page }) => 
   await expect(page).toHaveURL(/\/m\/user-preferences\/tasks$/);
   await expect(page.getByRole("region", { name: "Task board" })).toContainText("Add dual-write");
   await expect(nav.getByRole("link", { name: "Tasks" })).toHaveAttribute("aria-current", "page");
+  // The board's island is new to the page: the router hydrates it (its
+  // lazy wasm fetched first) and only then sets the mark again.
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
 
   await nav.getByRole("link", { name: "Phases" }).click();
   await expect(page.locator(".console-phase")).toHaveCount(5);

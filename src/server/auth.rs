@@ -50,6 +50,9 @@ pub struct AuthSettings {
     /// The bearer token `/metrics` asks for (none: it is public; see
     /// `server::metrics`).
     pub metrics_token: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client
+    /// (`client_address`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for AuthSettings {
@@ -61,6 +64,7 @@ impl Default for AuthSettings {
             public_origin: None,
             limits: SignInLimits::default(),
             metrics_token: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -77,6 +81,7 @@ impl AuthSettings {
             public_origin,
             limits: SignInLimits::default(),
             metrics_token: config.metrics_token.clone(),
+            trusted_proxies: config.trusted_proxies.clone(),
         }
     }
 }
@@ -109,9 +114,53 @@ pub struct AuthState {
 pub struct Current(pub Account);
 
 /// The client's address (a request extension, set by `guard`): the peer's
-/// IP, or "unknown" where the server was not told it (in-process tests).
+/// IP, or the client a trusted proxy names (`client_address`), or
+/// "unknown" where the server was not told it (in-process tests).
 #[derive(Clone, Debug)]
 pub struct ClientAddress(pub String);
+
+/// Who sent a request: the peer, unless the peer is a trusted proxy. Then
+/// `forwarded` (`X-Forwarded-For`, each proxy appending the address it
+/// was reached from) is read from the right, past every trusted proxy, to
+/// the first address no trusted proxy is: the one the outermost trusted
+/// proxy saw. Addresses to its left were written by the client itself and
+/// prove nothing (a guesser could otherwise pick a fresh address for each
+/// try and never meet the per-address limit). An entry that is not an
+/// address stops the walk at the last trusted hop.
+pub fn client_address(
+    peer: Option<std::net::IpAddr>,
+    forwarded: &str,
+    trusted: &[ipnet::IpNet],
+) -> Option<std::net::IpAddr> {
+    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|net| net.contains(ip));
+    let mut client = peer?;
+    if !is_trusted(&client) {
+        return Some(client);
+    }
+    for entry in forwarded
+        .rsplit(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
+        let Some(ip) = parse_forwarded(entry) else {
+            break;
+        };
+        client = ip;
+        if !is_trusted(&ip) {
+            break;
+        }
+    }
+    Some(client)
+}
+
+/// One `X-Forwarded-For` entry: an address, perhaps with a port
+/// (`203.0.113.7:4711`, `[2001:db8::1]:4711`).
+fn parse_forwarded(entry: &str) -> Option<std::net::IpAddr> {
+    entry
+        .parse()
+        .ok()
+        .or_else(|| entry.parse::<SocketAddr>().ok().map(|s| s.ip()))
+}
 
 /// The session's record of a sign-in.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
@@ -265,11 +314,18 @@ pub async fn guard(State(state): State<AuthState>, mut request: Request, next: N
     {
         return (StatusCode::FORBIDDEN, "cross-origin request refused").into_response();
     }
-    let address = request
+    let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_else(|| "unknown".into());
+        .map(|c| c.0.ip());
+    let forwarded: Vec<&str> = request
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let address = client_address(peer, &forwarded.join(","), &state.settings.trusted_proxies)
+        .map_or_else(|| "unknown".into(), |ip| ip.to_string());
     request.extensions_mut().insert(ClientAddress(address));
     let path = request.uri().path().to_string();
     // Files and machine endpoints show no account: their requests cost no
@@ -705,6 +761,59 @@ pub async fn setup(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_client_is_the_peer_unless_a_trusted_proxy_names_it() {
+        let nets = |s: &[&str]| -> Vec<ipnet::IpNet> {
+            s.iter().map(|n| n.parse().expect("net")).collect()
+        };
+        let ip = |s: &str| -> std::net::IpAddr { s.parse().expect("ip") };
+        let proxies = nets(&["10.0.0.0/8", "127.0.0.1/32"]);
+        let case = |peer: &str, forwarded: &str| {
+            client_address(Some(ip(peer)), forwarded, &proxies).map(|a| a.to_string())
+        };
+        // An untrusted peer's header is ignored.
+        assert_eq!(
+            case("198.51.100.9", "203.0.113.7").as_deref(),
+            Some("198.51.100.9")
+        );
+        // Through one trusted proxy.
+        assert_eq!(
+            case("127.0.0.1", "203.0.113.7").as_deref(),
+            Some("203.0.113.7")
+        );
+        // Past a chain of trusted proxies; what the client wrote on the
+        // left is not believed.
+        assert_eq!(
+            case("10.0.0.2", "1.2.3.4, 203.0.113.7, 10.0.0.9").as_deref(),
+            Some("203.0.113.7")
+        );
+        // Ports and IPv6.
+        assert_eq!(
+            case("10.0.0.2", "[2001:db8::1]:4711").as_deref(),
+            Some("2001:db8::1")
+        );
+        assert_eq!(
+            case("10.0.0.2", "203.0.113.7:4711").as_deref(),
+            Some("203.0.113.7")
+        );
+        // No header, an empty one, or garbage: the last trusted hop.
+        assert_eq!(case("10.0.0.2", "").as_deref(), Some("10.0.0.2"));
+        assert_eq!(
+            case("10.0.0.2", "10.0.0.9, nonsense").as_deref(),
+            Some("10.0.0.2")
+        );
+        assert_eq!(
+            case("10.0.0.2", "nonsense, 10.0.0.9").as_deref(),
+            Some("10.0.0.9")
+        );
+        // Nothing trusted: always the peer.
+        assert_eq!(
+            client_address(Some(ip("127.0.0.1")), "203.0.113.7", &[]).map(|a| a.to_string()),
+            Some("127.0.0.1".into())
+        );
+        assert_eq!(client_address(None, "203.0.113.7", &proxies), None);
+    }
 
     #[test]
     fn only_local_paths_are_followed_after_sign_in() {

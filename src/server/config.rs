@@ -52,6 +52,24 @@ pub struct Config {
     /// The bearer token `/metrics` asks scrapers for
     /// (`SWITCHYARD_METRICS_TOKEN`); none: `/metrics` is public.
     pub metrics_token: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed
+    /// (`SWITCHYARD_TRUSTED_PROXIES`: addresses or networks, comma
+    /// separated); none: the client is the peer.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+/// Addresses (`10.1.2.3`, `::1`: one host) and networks (`10.0.0.0/8`),
+/// separated by commas or spaces; `None` if any is neither.
+fn parse_networks(value: &str) -> Option<Vec<ipnet::IpNet>> {
+    value
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<ipnet::IpNet>()
+                .ok()
+                .or_else(|| s.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
+        })
+        .collect()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -169,12 +187,22 @@ impl Config {
         let metrics_token = var("SWITCHYARD_METRICS_TOKEN")
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty());
+        let trusted_proxies = match var("SWITCHYARD_TRUSTED_PROXIES") {
+            None => Vec::new(),
+            Some(value) => parse_networks(&value).ok_or(ConfigError::Invalid {
+                name: "SWITCHYARD_TRUSTED_PROXIES",
+                value,
+                reason:
+                    "expected addresses or networks, comma separated, e.g. 127.0.0.1,10.0.0.0/8",
+            })?,
+        };
         let notion_webhook_token = var("NOTION_WEBHOOK_VERIFICATION_TOKEN")
             .map(|t| t.trim().to_string())
             .filter(|t| !t.is_empty());
         Ok(Config {
             notion_webhook_token,
             metrics_token,
+            trusted_proxies,
             notion_poll: std::time::Duration::from_secs(notion_poll_secs.clamp(1, 86_400)),
             notion_progress: std::time::Duration::from_secs(notion_progress_secs.clamp(1, 86_400)),
             notion_outbox_lease: std::time::Duration::from_secs(
