@@ -746,10 +746,11 @@ async fn act(
                 )),
                 ..RunControl::default()
             };
-            let (pool, name) = (console.pool.clone(), name.to_string());
+            let (pool, name, actor) = (console.pool.clone(), name.to_string(), actor.to_string());
             tokio::spawn(async move {
                 if let Err(e) = engine.apply(phase, &ctl).await {
                     tracing::warn!(%phase, error = %e, "phase run ended with an error");
+                    record_refusal(&pool, &name, phase, &actor, &e).await;
                 }
                 runner_gone(&pool, &name).await;
             });
@@ -758,16 +759,34 @@ async fn act(
             engine.request_stop(action == PhaseAction::Abort).await?;
         }
         PhaseAction::RollBack => {
-            let (pool, name) = (console.pool.clone(), name.to_string());
+            let (pool, name, actor) = (console.pool.clone(), name.to_string(), actor.to_string());
             tokio::spawn(async move {
                 if let Err(e) = engine.rollback(phase).await {
                     tracing::warn!(%phase, error = %e, "rollback ended with an error");
+                    record_refusal(&pool, &name, phase, &actor, &e).await;
                 }
                 runner_gone(&pool, &name).await;
             });
         }
     }
     Ok(())
+}
+
+/// The click that started a background run was answered before the runner
+/// took the lock; if the runner was then refused (the approval read again
+/// under the lock, another runner, the engine's own checks), nothing ran
+/// and the phase's state says nothing: the refusal goes to the event log,
+/// where the console shows it. Errors of a run that started are the
+/// phase's own (its state shows them).
+async fn record_refusal(pool: &PgPool, name: &str, phase: Phase, actor: &str, e: &EngineError) {
+    let reason = match e {
+        EngineError::Refused(reason) => reason.clone(),
+        EngineError::Busy(_) => e.to_string(),
+        _ => return,
+    };
+    if let Err(e) = crate::store::console::record_refusal(pool, name, phase, actor, &reason).await {
+        tracing::warn!(error = %e, "could not record a refused run");
+    }
 }
 
 /// A runner (this console's, or the CLI's) has let go of migration

@@ -507,6 +507,13 @@ pub enum Event {
         hash: String,
         origin: String,
     },
+    /// A run or rollback the console accepted was refused when its runner
+    /// started (after the click was answered): by the approval read again
+    /// under the lock, another runner, or the engine's own checks. The
+    /// event's phase is the one refused.
+    RunRefused {
+        reason: String,
+    },
     /// A kind this version does not know (written by a newer one), or a
     /// payload it cannot read: shown by its kind, never dropped.
     #[serde(skip)]
@@ -528,7 +535,7 @@ pub enum AccountChange {
 
 impl Event {
     /// Every kind this version writes, as stored in `switchyard.events.kind`.
-    pub const KINDS: [&'static str; 42] = [
+    pub const KINDS: [&'static str; 43] = [
         kind::PHASE_STATE,
         kind::ROLLBACK_STARTED,
         kind::PROGRESS,
@@ -571,6 +578,7 @@ impl Event {
         kind::PLAN_CONFLICT_RESOLVED,
         kind::PROGRESS_SETTING,
         kind::RECIPE_SAVED,
+        kind::RUN_REFUSED,
     ];
 
     /// Progress ticks: many, shown as a chart and a bar, not in the log.
@@ -621,6 +629,7 @@ impl Event {
             Event::PlanConflictResolved { .. } => kind::PLAN_CONFLICT_RESOLVED,
             Event::ProgressSetting { .. } => kind::PROGRESS_SETTING,
             Event::RecipeSaved { .. } => kind::RECIPE_SAVED,
+            Event::RunRefused { .. } => kind::RUN_REFUSED,
             Event::Other { kind } => kind,
         }
     }
@@ -784,6 +793,7 @@ impl Event {
                 "recipe version {version} saved ({origin}, sha256 {})",
                 short(hash)
             ),
+            Event::RunRefused { reason } => format!("refused when it started: {reason}"),
             Event::Other { kind } => kind.replace('_', " "),
         }
     }
@@ -834,6 +844,7 @@ pub mod kind {
     pub const PLAN_CONFLICT_RESOLVED: &str = "plan_conflict_resolved";
     pub const PROGRESS_SETTING: &str = "progress_setting";
     pub const RECIPE_SAVED: &str = "recipe_saved";
+    pub const RUN_REFUSED: &str = "run_refused";
 }
 
 fn short(hash: &str) -> &str {
@@ -986,6 +997,9 @@ mod tests {
                 version: 2,
                 hash: "ab".repeat(32),
                 origin: "web".into(),
+            },
+            Event::RunRefused {
+                reason: "phase 4 needs an approval".into(),
             },
         ];
         for e in events {

@@ -54,6 +54,26 @@ pub async fn migration_id(pool: &PgPool, name: &str) -> StoreResult<Option<i64>>
     )
 }
 
+/// Records that a run or rollback of `phase`, accepted by the console for
+/// `actor`, was refused when its runner started (`Event::RunRefused`).
+pub async fn record_refusal(
+    pool: &PgPool,
+    name: &str,
+    phase: Phase,
+    actor: &str,
+    reason: &str,
+) -> StoreResult<()> {
+    let Some(id) = migration_id(pool, name).await? else {
+        return Err(StoreError::NotFound(format!("migration {name}")));
+    };
+    let mut conn = pool.acquire().await?;
+    let event = Event::RunRefused {
+        reason: reason.to_string(),
+    };
+    super::events::append(&mut conn, id, Some(phase), actor, &event).await?;
+    Ok(())
+}
+
 /// Where the migration's recipe is: the SHA-256 of its newest stored
 /// version, and the file of a migration attached to one before recipes were
 /// stored (either may be None; both None: no recipe attached).

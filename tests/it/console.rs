@@ -472,3 +472,43 @@ async fn live_pages_are_woken_when_the_runner_lets_go(pool: PgPool) {
         "each event is announced, and the lock's release once more"
     );
 }
+
+/// A run refused when its runner started (after the click was answered)
+/// is in the console's event log: who clicked, which phase, and why.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_run_refused_after_the_click_is_shown_in_the_log(pool: PgPool) {
+    crate::seeded(&pool, 10).await;
+    switchyard::store::console::record_refusal(
+        &pool,
+        DEMO,
+        Phase::SwitchReads,
+        "ops@example.com",
+        "phase 4 needs an approval: the approval expired (the recipe changed)",
+    )
+    .await
+    .expect("recorded");
+    let v = console_of(&pool).view(DEMO).await.expect("view");
+    let refusal = v
+        .events
+        .iter()
+        .find(|e| e.kind == "run_refused")
+        .expect("the refusal is in the log");
+    assert_eq!(refusal.actor, "ops@example.com");
+    assert_eq!(refusal.phase, Some(Phase::SwitchReads));
+    assert!(
+        refusal.description.contains("refused when it started")
+            && refusal.description.contains("the approval expired"),
+        "{}",
+        refusal.description
+    );
+    // Of a migration that does not exist: an error, nothing written.
+    assert!(switchyard::store::console::record_refusal(
+        &pool,
+        "no-such-migration",
+        Phase::Expand,
+        "ops@example.com",
+        "x"
+    )
+    .await
+    .is_err());
+}
