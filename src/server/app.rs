@@ -110,21 +110,32 @@ pub fn router_with_webhook(
             axum::routing::get(crate::console::live::shared_sse),
         )
         .with_state(live_state.clone());
-    // The read flag over HTTP, for applications that poll.
+    // The read flag over HTTP, for applications that poll, and Prometheus
+    // scrapes (`server::metrics`): no session, public unless a bearer token
+    // is configured for each (`server::bearer`).
     let flags = Router::new()
         .route(
             "/{name}",
             axum::routing::get(crate::console::live::read_flag),
         )
-        .with_state(live_state);
-    // Prometheus scrapes (see `server::metrics`: public, or with the
-    // configured bearer token).
+        .with_state(live_state)
+        .layer(axum::middleware::from_fn_with_state(
+            super::bearer::BearerGate::new(
+                auth_state.settings.flags_token.as_deref(),
+                "SWITCHYARD_FLAGS_TOKEN",
+            ),
+            super::bearer::require,
+        ));
     let metrics = Router::new()
         .route("/metrics", axum::routing::get(super::metrics::metrics))
-        .with_state(super::metrics::MetricsState {
-            pool: pool.clone(),
-            token: auth_state.settings.metrics_token.clone(),
-        });
+        .with_state(pool.clone())
+        .layer(axum::middleware::from_fn_with_state(
+            super::bearer::BearerGate::new(
+                auth_state.settings.metrics_token.as_deref(),
+                "SWITCHYARD_METRICS_TOKEN",
+            ),
+            super::bearer::require,
+        ));
     // The bundle (wasm, JS, CSS): served precompressed when the build left
     // `.br` / `.gz` files beside them (`cargo leptos build --precompress`),
     // otherwise compressed on the fly by the layer below.

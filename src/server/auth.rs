@@ -50,6 +50,8 @@ pub struct AuthSettings {
     /// The bearer token `/metrics` asks for (none: it is public; see
     /// `server::metrics`).
     pub metrics_token: Option<String>,
+    /// The bearer token `/flags/{name}` asks for (none: it is public).
+    pub flags_token: Option<String>,
     /// Reverse proxies whose `X-Forwarded-For` names the client
     /// (`client_address`).
     pub trusted_proxies: Vec<ipnet::IpNet>,
@@ -64,6 +66,7 @@ impl Default for AuthSettings {
             public_origin: None,
             limits: SignInLimits::default(),
             metrics_token: None,
+            flags_token: None,
             trusted_proxies: Vec::new(),
         }
     }
@@ -81,6 +84,7 @@ impl AuthSettings {
             public_origin,
             limits: SignInLimits::default(),
             metrics_token: config.metrics_token.clone(),
+            flags_token: config.flags_token.clone(),
             trusted_proxies: config.trusted_proxies.clone(),
         }
     }

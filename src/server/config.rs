@@ -52,6 +52,9 @@ pub struct Config {
     /// The bearer token `/metrics` asks scrapers for
     /// (`SWITCHYARD_METRICS_TOKEN`); none: `/metrics` is public.
     pub metrics_token: Option<String>,
+    /// The bearer token `/flags/{name}` asks applications for
+    /// (`SWITCHYARD_FLAGS_TOKEN`); none: the read flags are public.
+    pub flags_token: Option<String>,
     /// Reverse proxies whose `X-Forwarded-For` is believed
     /// (`SWITCHYARD_TRUSTED_PROXIES`: addresses or networks, comma
     /// separated); none: the client is the peer.
@@ -187,6 +190,9 @@ impl Config {
         let metrics_token = var("SWITCHYARD_METRICS_TOKEN")
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty());
+        let flags_token = var("SWITCHYARD_FLAGS_TOKEN")
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty());
         let trusted_proxies = match var("SWITCHYARD_TRUSTED_PROXIES") {
             None => Vec::new(),
             Some(value) => parse_networks(&value).ok_or(ConfigError::Invalid {
@@ -202,6 +208,7 @@ impl Config {
         Ok(Config {
             notion_webhook_token,
             metrics_token,
+            flags_token,
             trusted_proxies,
             notion_poll: std::time::Duration::from_secs(notion_poll_secs.clamp(1, 86_400)),
             notion_progress: std::time::Duration::from_secs(notion_progress_secs.clamp(1, 86_400)),

@@ -16,7 +16,7 @@
 //! Adding a figure: read it in `store::metrics`, add a gauge in `render`.
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use prometheus::{Encoder, GaugeVec, IntGaugeVec, Opts, Registry, TextEncoder};
 use sqlx::PgPool;
@@ -25,32 +25,10 @@ use crate::engine::PhaseState;
 use crate::store::metrics::{snapshot, MetricsSnapshot};
 use crate::store::StoreError;
 
-/// What the handler needs.
-#[derive(Clone)]
-pub struct MetricsState {
-    pub pool: PgPool,
-    /// The bearer token scrapers must send (`SWITCHYARD_METRICS_TOKEN`);
-    /// none: the figures are public, as the read flag is.
-    pub token: Option<String>,
-}
-
-/// The handler. With a token configured, a scrape without it (Prometheus:
-/// `authorization: { credentials: TOKEN }`) gets 401 and no figures.
-pub async fn metrics(State(state): State<MetricsState>, headers: HeaderMap) -> Response {
-    if let Some(token) = &state.token {
-        if !bearer_matches(&headers, token) {
-            return (
-                StatusCode::UNAUTHORIZED,
-                [(
-                    header::WWW_AUTHENTICATE,
-                    "Bearer realm=\"switchyard metrics\"",
-                )],
-                "/metrics needs the bearer token set in SWITCHYARD_METRICS_TOKEN\n",
-            )
-                .into_response();
-        }
-    }
-    let pool = state.pool;
+/// The handler (behind `server::bearer::require` when
+/// `SWITCHYARD_METRICS_TOKEN` is set; Prometheus then sends it with
+/// `authorization: { credentials: TOKEN }`).
+pub async fn metrics(State(pool): State<PgPool>) -> Response {
     let snapshot = match snapshot(&pool).await {
         Ok(s) => s,
         Err(StoreError::Database(e)) if super::error::is_outage(&e) => {
@@ -76,25 +54,6 @@ pub async fn metrics(State(state): State<MetricsState>, headers: HeaderMap) -> R
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }
-}
-
-/// Does the request carry `Authorization: Bearer TOKEN`? Compared as
-/// SHA-256 digests, so the time taken does not tell how much of a guess
-/// was right.
-fn bearer_matches(headers: &HeaderMap, token: &str) -> bool {
-    use sha2::{Digest, Sha256};
-    let Some(given) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.split_once(' ')
-                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-                .map(|(_, t)| t.trim())
-        })
-    else {
-        return false;
-    };
-    Sha256::digest(given.as_bytes()) == Sha256::digest(token.as_bytes())
 }
 
 fn int_gauge(

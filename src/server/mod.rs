@@ -4,6 +4,7 @@
 pub mod app;
 pub mod auth;
 pub mod badge;
+pub mod bearer;
 pub mod config;
 pub mod context;
 pub mod error;

@@ -906,6 +906,48 @@ async fn metrics_with_a_token_answer_only_scrapes_that_send_it(pool: PgPool) {
     assert!(String::from_utf8_lossy(&r.body).contains("switchyard_phase_state"));
 }
 
+/// With `SWITCHYARD_FLAGS_TOKEN` set, the read flag answers only requests
+/// that send it (an application's poller), and does not even say whether a
+/// migration exists to anyone else.
+#[sqlx::test(migrations = "./migrations")]
+async fn flags_with_a_token_answer_only_requests_that_send_it(pool: PgPool) {
+    crate::seeded(&pool, 0).await;
+    let config = switchyard::server::config::Config::from_vars(|name| match name {
+        "SWITCHYARD_FLAGS_TOKEN" => Some(" app-poller ".into()),
+        _ => None,
+    })
+    .expect("config");
+    let auth = switchyard::server::auth::AuthSettings::from_config(&config);
+    let ask = |path: String, authorization: Option<&'static str>| {
+        let (p, a) = (pool.clone(), auth.clone());
+        async move {
+            let mut request = Request::get(path);
+            if let Some(value) = authorization {
+                request = request.header("authorization", value);
+            }
+            send(
+                move || app_with(p, a),
+                request.body(Body::empty()).expect("request"),
+            )
+            .await
+        }
+    };
+    for path in [format!("/flags/{DEMO}"), "/flags/nope".to_string()] {
+        for refused in [None, Some("Bearer wrong"), Some("app-poller")] {
+            let r = ask(path.clone(), refused).await;
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{path} {refused:?}");
+            let body = String::from_utf8_lossy(&r.body);
+            assert!(!body.contains("reads_from"), "{body}");
+            assert!(body.contains("SWITCHYARD_FLAGS_TOKEN"), "{body}");
+        }
+    }
+    let r = ask(format!("/flags/{DEMO}"), Some("Bearer app-poller")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(String::from_utf8_lossy(&r.body).contains("reads_from"));
+    let r = ask("/flags/nope".into(), Some("bearer app-poller")).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
 pub(crate) fn header<'a>(reply: &'a Reply, name: &str) -> Option<&'a str> {
     reply.headers.get(name).and_then(|v| v.to_str().ok())
 }
