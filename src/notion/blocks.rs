@@ -18,6 +18,11 @@ pub const MAX_ARRAY: usize = 100;
 pub const MAX_BLOCKS_PER_REQUEST: usize = 1000;
 /// Most bytes of one request's body (Notion: 500 KB; a margin is kept).
 pub const MAX_PAYLOAD_BYTES: usize = 480_000;
+/// Most bytes (as JSON) of the text one block carries: a block's rich text
+/// past this continues in another block of the same type, so any single
+/// block fits a request whatever its characters (100 items of 2000
+/// characters of four UTF-8 bytes, escapes aside, would be 800 KB).
+pub const MAX_BLOCK_TEXT_BYTES: usize = 100_000;
 /// Levels of `children` arrays one request may carry.
 pub const MAX_NESTING: usize = 2;
 
@@ -178,20 +183,66 @@ pub fn fit(blocks: Vec<Value>) -> Vec<Value> {
 /// Rich text split into items of at most 2000 characters, for a place that
 /// cannot be continued in another block (a caption, a table cell): past
 /// 100 items, what is cut is said in the last one rather than lost unseen.
-fn fit_capped(items: &[Value]) -> Vec<Value> {
+/// `budget`: most bytes (as JSON) of what is kept.
+fn fit_capped(items: &[Value], budget: usize) -> Vec<Value> {
     let mut fitted = split_rich_text(items);
-    if fitted.len() > MAX_ARRAY {
-        let cut: usize = fitted[MAX_ARRAY - 1..]
-            .iter()
-            .filter_map(|item| item.pointer("/text/content").and_then(Value::as_str))
-            .map(|text| text.chars().count())
-            .sum();
-        fitted.truncate(MAX_ARRAY - 1);
-        fitted.push(json!({ "type": "text", "text": { "content": format!(
-            "… ({cut} more characters not sent: Notion holds at most {MAX_ARRAY} text items here)"
-        ) } }));
+    if fitted.len() <= MAX_ARRAY && bytes_of(&fitted) <= budget {
+        return fitted;
     }
+    // As many items as fit beside the note saying what was cut.
+    let mut keep = 0;
+    let mut bytes = 200;
+    for item in &fitted {
+        let size = json_len(item) + 1;
+        if keep == MAX_ARRAY - 1 || bytes + size > budget {
+            break;
+        }
+        keep += 1;
+        bytes += size;
+    }
+    let cut: usize = fitted[keep..]
+        .iter()
+        .filter_map(|item| item.pointer("/text/content").and_then(Value::as_str))
+        .map(|text| text.chars().count())
+        .sum();
+    fitted.truncate(keep);
+    fitted.push(json!({ "type": "text", "text": { "content": format!(
+        "… ({cut} more characters not sent: Notion holds at most {MAX_ARRAY} text items \
+         here, and a request at most 500 KB)"
+    ) } }));
     fitted
+}
+
+/// Bytes of `v` as JSON.
+pub fn json_len(v: &Value) -> usize {
+    serde_json::to_vec(v).map_or(0, |b| b.len())
+}
+
+fn bytes_of(items: &[Value]) -> usize {
+    items.iter().map(|i| json_len(i) + 1).sum()
+}
+
+/// Rich text cut into runs of at most `MAX_ARRAY` items and
+/// `MAX_BLOCK_TEXT_BYTES` (each run at least one item).
+fn runs(items: Vec<Value>) -> Vec<Vec<Value>> {
+    let mut out: Vec<Vec<Value>> = Vec::new();
+    let mut current = Vec::new();
+    let mut bytes = 0;
+    for item in items {
+        let size = json_len(&item) + 1;
+        if !current.is_empty()
+            && (current.len() == MAX_ARRAY || bytes + size > MAX_BLOCK_TEXT_BYTES)
+        {
+            out.push(std::mem::take(&mut current));
+            bytes = 0;
+        }
+        bytes += size;
+        current.push(item);
+    }
+    if !current.is_empty() || out.is_empty() {
+        out.push(current);
+    }
+    out
 }
 
 fn fit_one(mut block: Value) -> Vec<Value> {
@@ -202,18 +253,19 @@ fn fit_one(mut block: Value) -> Vec<Value> {
     let mut overflow: Vec<Vec<Value>> = Vec::new();
     if let Some(body) = block.get_mut(&kind).and_then(Value::as_object_mut) {
         if let Some(Value::Array(items)) = body.get_mut("caption") {
-            *items = fit_capped(items);
+            *items = fit_capped(items, MAX_BLOCK_TEXT_BYTES);
         }
         if let Some(Value::Array(cells)) = body.get_mut("cells") {
+            // The row's cells share one block's budget.
+            let budget = MAX_BLOCK_TEXT_BYTES / cells.len().max(1);
             for cell in cells.iter_mut() {
                 if let Value::Array(items) = cell {
-                    *items = fit_capped(items);
+                    *items = fit_capped(items, budget);
                 }
             }
         }
         if let Some(Value::Array(items)) = body.get_mut("rich_text") {
-            let fitted = split_rich_text(items);
-            let mut chunks = fitted.chunks(MAX_ARRAY).map(<[Value]>::to_vec);
+            let mut chunks = runs(split_rich_text(items)).into_iter();
             *items = chunks.next().unwrap_or_default();
             overflow = chunks.collect();
         }

@@ -261,7 +261,7 @@ impl NotionClient {
         let mut position = position;
         let mut rest = content.as_slice();
         while !rest.is_empty() {
-            let (batch, deferred) = next_batch(rest);
+            let (batch, deferred) = next_batch(rest, 0);
             let taken = batch.len();
             let mut body = json!({ "children": batch });
             if position != Position::End {
@@ -344,11 +344,14 @@ impl NotionClient {
         content: Vec<Value>,
     ) -> Result<Page, NotionError> {
         let content = blocks::fit(content);
-        let (batch, deferred) = next_batch(&content);
+        let properties = fit_properties(properties)?;
+        let parent = parent.to_json();
+        let used = blocks::json_len(&properties) + blocks::json_len(&parent);
+        let (batch, deferred) = next_batch(&content, used);
         let taken = batch.len();
         let body = json!({
-            "parent": parent.to_json(),
-            "properties": fit_properties(properties)?,
+            "parent": parent,
+            "properties": properties,
             "children": batch,
         });
         let page: Page = self
@@ -710,6 +713,14 @@ fn fit_properties(mut properties: Value) -> Result<Value, NotionError> {
             }
         }
     }
+    // A property is sent whole, in one request: it cannot be split.
+    let size = blocks::json_len(&properties);
+    if size > MAX_PAYLOAD_BYTES / 2 {
+        return Err(NotionError::TooLarge(format!(
+            "the page's properties take {size} bytes; Notion takes at most 500 KB in one \
+             request, and a property is always sent whole"
+        )));
+    }
     Ok(properties)
 }
 
@@ -730,21 +741,22 @@ enum Deferred {
     Grandchildren(Vec<Vec<Value>>),
 }
 
-/// The longest prefix of `blocks` one request may carry, each prepared for
-/// it (children inline up to the second level), with what each leaves for
-/// later. Always at least one block.
-fn next_batch(blocks: &[Value]) -> (Vec<Value>, Vec<Deferred>) {
+/// The longest prefix of `blocks` one request may carry beside `used`
+/// bytes of the request's other fields, each prepared for it (children
+/// inline up to the second level), with what each leaves for later. At
+/// least one block, unless even one would not fit beside `used` (a page
+/// create then sends its blocks after the page).
+fn next_batch(blocks: &[Value], used: usize) -> (Vec<Value>, Vec<Deferred>) {
     let mut batch = Vec::new();
     let mut deferred = Vec::new();
     let mut count = 0;
-    let mut bytes = 64;
+    let mut bytes = 64 + used;
     for block in blocks.iter().take(MAX_ARRAY) {
         let (prepared, later) = prepare(block.clone());
         let n = blocks::count_blocks(&prepared);
         let size = serde_json::to_vec(&prepared).map_or(0, |v| v.len()) + 1;
-        if !batch.is_empty()
-            && (count + n > MAX_BLOCKS_PER_REQUEST || bytes + size > MAX_PAYLOAD_BYTES)
-        {
+        let full = count + n > MAX_BLOCKS_PER_REQUEST || bytes + size > MAX_PAYLOAD_BYTES;
+        if full && (!batch.is_empty() || used > 0) {
             break;
         }
         count += n;
@@ -775,6 +787,15 @@ fn prepare(mut block: Value) -> (Value, Deferred) {
         return (block, Deferred::All(children));
     }
     blocks::set_children(&mut block, children);
+    // Each block fits a request alone (`blocks::fit`), but a hundred
+    // children of long text together may not: they then go after it.
+    if blocks::json_len(&block) + 64 > MAX_PAYLOAD_BYTES {
+        let mut children = blocks::take_children(&mut block);
+        for (child, own) in children.iter_mut().zip(grandchildren) {
+            blocks::set_children(child, own);
+        }
+        return (block, Deferred::All(children));
+    }
     if grandchildren.iter().all(Vec::is_empty) {
         (block, Deferred::Nothing)
     } else {
@@ -840,7 +861,7 @@ mod tests {
     #[test]
     fn batches_hold_100_blocks_and_two_levels() {
         let content: Vec<Value> = (0..250).map(|i| para(&i.to_string())).collect();
-        let (batch, deferred) = next_batch(&content);
+        let (batch, deferred) = next_batch(&content, 0);
         assert_eq!(batch.len(), 100);
         assert!(deferred.iter().all(|d| *d == Deferred::Nothing));
 
@@ -851,7 +872,7 @@ mod tests {
                 vec![with_children(para("3"), vec![para("4")])],
             )],
         );
-        let (batch, deferred) = next_batch(&[deep]);
+        let (batch, deferred) = next_batch(&[deep], 0);
         assert_eq!(blocks::nesting(&batch[0]), 1, "{:?}", batch[0]);
         let Deferred::Grandchildren(per_child) = &deferred[0] else {
             panic!("expected grandchildren deferred, got {deferred:?}");
@@ -860,7 +881,7 @@ mod tests {
         assert_eq!(blocks::nesting(&per_child[0][0]), 1);
 
         let wide = with_children(para("p"), (0..150).map(|i| para(&i.to_string())).collect());
-        let (batch, deferred) = next_batch(&[wide]);
+        let (batch, deferred) = next_batch(&[wide], 0);
         assert_eq!(blocks::nesting(&batch[0]), 0);
         assert!(matches!(&deferred[0], Deferred::All(c) if c.len() == 150));
     }
@@ -876,12 +897,98 @@ mod tests {
                 json!({ "object": "block", "type": "paragraph", "paragraph": { "rich_text": items } })
             })
             .collect();
-        let (batch, _) = next_batch(&content);
+        let (batch, _) = next_batch(&content, 0);
         let size = serde_json::to_vec(&json!({ "children": batch }))
             .expect("json")
             .len();
         assert!(batch.len() < 100, "{} blocks", batch.len());
         assert!(size <= 500_000, "{size} bytes");
+    }
+
+    /// Every request `append_blocks` would send for `content` (top-level
+    /// batches, then each deferred set of children as its own append).
+    fn requests(content: Vec<Value>) -> Vec<Value> {
+        let content = blocks::fit(content);
+        let mut out = Vec::new();
+        let mut rest = content.as_slice();
+        while !rest.is_empty() {
+            let (batch, deferred) = next_batch(rest, 0);
+            rest = &rest[batch.len()..];
+            out.push(json!({ "children": batch }));
+            for d in deferred {
+                match d {
+                    Deferred::Nothing => {}
+                    Deferred::All(children) => out.extend(requests(children)),
+                    Deferred::Grandchildren(per_child) => {
+                        for children in per_child {
+                            out.extend(requests(children));
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The text of every block, in document order.
+    fn texts(v: &Value, out: &mut String) {
+        match v {
+            Value::Object(map) => {
+                if let Some(Value::String(t)) = map.get("content") {
+                    out.push_str(t);
+                }
+                for (key, value) in map {
+                    if key != "content" {
+                        texts(value, out);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|i| texts(i, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn long_wide_text_is_split_into_requests_under_500_kb() {
+        // 200,000 three-byte characters in one paragraph (600 KB as UTF-8,
+        // within 100 items of 2000), and a toggle whose 100 children hold
+        // 30 KB each (3 MB in all, within every count limit).
+        let long = "中".repeat(200_000);
+        let child = "語".repeat(10_000);
+        let toggle = with_children(
+            json!({ "object": "block", "type": "toggle", "toggle": { "rich_text": [
+                { "type": "text", "text": { "content": "details" } } ] } }),
+            (0..100).map(|_| para(&child)).collect(),
+        );
+        let sent = requests(vec![para(&long), toggle]);
+        for request in &sent {
+            let size = blocks::json_len(request);
+            assert!(size <= 500_000, "{size} bytes");
+        }
+        assert!(sent.len() > 2, "{} requests", sent.len());
+        // Nothing lost or reordered.
+        let mut all = String::new();
+        for request in &sent {
+            texts(request, &mut all);
+        }
+        let expected = format!("{long}details{}", child.repeat(100));
+        assert_eq!(all.chars().count(), expected.chars().count());
+        assert!(all == expected, "the text changed on the way");
+    }
+
+    #[test]
+    fn properties_too_large_for_one_request_are_refused_with_a_reason() {
+        let item = json!({ "type": "text", "text": { "content": "中".repeat(2000) } });
+        let properties = json!({ "Name": { "title": vec![item; 100] } });
+        match fit_properties(properties) {
+            Err(NotionError::TooLarge(message)) => {
+                assert!(message.contains("500 KB"), "{message}")
+            }
+            other => panic!("expected TooLarge, got {other:?}"),
+        }
+        let small =
+            json!({ "Name": { "title": [{ "type": "text", "text": { "content": "Plan" } }] } });
+        assert!(fit_properties(small).is_ok());
     }
 
     #[tokio::test]
