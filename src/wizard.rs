@@ -213,7 +213,7 @@ pub async fn start(
             "{qualified} is already migrated by migration {other:?}; one migration per source table"
         )));
     }
-    Ok(drafts::create(
+    let id = drafts::create(
         pool,
         &NewDraft {
             schema: schema.as_str(),
@@ -224,7 +224,25 @@ pub async fn start(
             actor,
         },
     )
-    .await?)
+    .await?;
+    changed(
+        pool,
+        id,
+        actor,
+        format!("started on {qualified}.{}", column.as_str()),
+    )
+    .await;
+    Ok(id)
+}
+
+/// Records that `actor` changed draft `id` (an event of no migration: the
+/// draft is none yet; it shows in the audit log). The change itself is
+/// already kept: a failure here is logged, not the change undone.
+async fn changed(pool: &PgPool, id: i64, actor: &str, change: String) {
+    let event = crate::engine::Event::DraftChanged { draft: id, change };
+    if let Err(e) = crate::store::events::record_account_event(pool, actor, &event).await {
+        tracing::warn!(draft = id, error = %e, "recording a draft's change failed");
+    }
 }
 
 fn draft_source(d: &StoredDraft) -> DraftSource {
@@ -239,7 +257,12 @@ fn draft_source(d: &StoredDraft) -> DraftSource {
 
 /// Step 2: profiles draft `id`'s column (a sample unless `whole`), stores
 /// the profile, and proposes a recipe from it (kept only if none was typed).
-pub async fn profile(pool: &PgPool, id: i64, whole: bool) -> Result<Profile, WizardError> {
+pub async fn profile(
+    pool: &PgPool,
+    id: i64,
+    whole: bool,
+    actor: &str,
+) -> Result<Profile, WizardError> {
     let d = drafts::get(pool, id).await?;
     if let Some(made) = &d.created_migration {
         return Err(WizardError::Refused(format!(
@@ -275,22 +298,28 @@ pub async fn profile(pool: &PgPool, id: i64, whole: bool) -> Result<Profile, Wiz
         })
     })?;
     drafts::set_profile(pool, id, &json, &proposed.text).await?;
+    let scope = if whole { "the whole table" } else { "a sample" };
+    changed(pool, id, actor, format!("profiled ({scope})")).await;
     Ok(p)
 }
 
 /// Step 3: keeps the recipe as typed (its problems are shown beside their
 /// lines when the page is read).
-pub async fn save_text(pool: &PgPool, id: i64, text: &str) -> Result<(), WizardError> {
+pub async fn save_text(pool: &PgPool, id: i64, text: &str, actor: &str) -> Result<(), WizardError> {
     let text = typed_text("recipe", text)?;
-    Ok(drafts::set_text(pool, id, drafts::DraftText::Recipe, &text).await?)
+    drafts::set_text(pool, id, drafts::DraftText::Recipe, &text).await?;
+    changed(pool, id, actor, "recipe saved".into()).await;
+    Ok(())
 }
 
 /// Step 4: keeps the spec as typed (Markdown, shown as the migration's
 /// spec once it is made); an empty one goes back to the spec written from
 /// the recipe and the profile.
-pub async fn save_spec(pool: &PgPool, id: i64, text: &str) -> Result<(), WizardError> {
+pub async fn save_spec(pool: &PgPool, id: i64, text: &str, actor: &str) -> Result<(), WizardError> {
     let text = typed_text("spec", text)?;
-    Ok(drafts::set_text(pool, id, drafts::DraftText::Spec, text.trim_end()).await?)
+    drafts::set_text(pool, id, drafts::DraftText::Spec, text.trim_end()).await?;
+    changed(pool, id, actor, "spec saved".into()).await;
+    Ok(())
 }
 
 /// A text area's text as kept: at most `MAX_RECIPE_BYTES`, no NUL, LF line

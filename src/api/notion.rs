@@ -175,9 +175,9 @@ pub async fn get_mirror(name: String) -> Result<MirrorView, AppError> {
 /// Sends a failed outbox item again now.
 #[server]
 pub async fn retry_outbox_item(name: String, item: i64) -> Result<(), AppError> {
-    crate::server::auth::require(Role::Operator)?;
+    let account = crate::server::auth::require(Role::Operator)?;
     let pool = crate::server::context::pool()?;
-    crate::store::outbox::retry(&pool, &name, item).await?;
+    crate::store::outbox::retry(&pool, &name, item, &account.email).await?;
     leptos_axum::redirect(&format!("/m/{name}/notion"));
     Ok(())
 }
@@ -185,9 +185,9 @@ pub async fn retry_outbox_item(name: String, item: i64) -> Result<(), AppError> 
 /// Gives up on an outbox item: it is never sent.
 #[server]
 pub async fn discard_outbox_item(name: String, item: i64) -> Result<(), AppError> {
-    crate::server::auth::require(Role::Operator)?;
+    let account = crate::server::auth::require(Role::Operator)?;
     let pool = crate::server::context::pool()?;
-    crate::store::outbox::discard(&pool, &name, item).await?;
+    crate::store::outbox::discard(&pool, &name, item, &account.email).await?;
     leptos_axum::redirect(&format!("/m/{name}/notion"));
     Ok(())
 }

@@ -44,7 +44,7 @@ pub async fn get_draft(id: i64) -> Result<DraftView, AppError> {
 /// ("whole"); back to the draft's page.
 #[server]
 pub async fn profile_draft(id: i64, scope: String) -> Result<(), AppError> {
-    crate::server::auth::require(Role::Operator)?;
+    let account = crate::server::auth::require(Role::Operator)?;
     let whole = match scope.as_str() {
         "sample" => false,
         "whole" => true,
@@ -56,7 +56,7 @@ pub async fn profile_draft(id: i64, scope: String) -> Result<(), AppError> {
         }
     };
     let pool = crate::server::context::pool()?;
-    crate::wizard::profile(&pool, id, whole).await?;
+    crate::wizard::profile(&pool, id, whole, &account.email).await?;
     leptos_axum::redirect(&format!("/new/{id}#profile"));
     Ok(())
 }
@@ -64,9 +64,9 @@ pub async fn profile_draft(id: i64, scope: String) -> Result<(), AppError> {
 /// Step 3: keep the recipe as typed; its problems are shown by line.
 #[server]
 pub async fn save_draft_recipe(id: i64, recipe: String) -> Result<(), AppError> {
-    crate::server::auth::require(Role::Operator)?;
+    let account = crate::server::auth::require(Role::Operator)?;
     let pool = crate::server::context::pool()?;
-    crate::wizard::save_text(&pool, id, &recipe).await?;
+    crate::wizard::save_text(&pool, id, &recipe, &account.email).await?;
     leptos_axum::redirect(&format!("/new/{id}#recipe"));
     Ok(())
 }
@@ -74,9 +74,9 @@ pub async fn save_draft_recipe(id: i64, recipe: String) -> Result<(), AppError> 
 /// Step 4: keep the spec as typed (Markdown); back to the plan step.
 #[server]
 pub async fn save_draft_spec(id: i64, spec: String) -> Result<(), AppError> {
-    crate::server::auth::require(Role::Operator)?;
+    let account = crate::server::auth::require(Role::Operator)?;
     let pool = crate::server::context::pool()?;
-    crate::wizard::save_spec(&pool, id, &spec).await?;
+    crate::wizard::save_spec(&pool, id, &spec, &account.email).await?;
     leptos_axum::redirect(&format!("/new/{id}#spec"));
     Ok(())
 }

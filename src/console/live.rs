@@ -192,8 +192,9 @@ pub async fn sse(
     Path(name): Path<String>,
     session: Option<axum::Extension<tower_sessions::Session>>,
     account: Option<axum::Extension<crate::server::auth::Current>>,
+    ends: Option<axum::Extension<crate::server::auth::SessionEnds>>,
 ) -> Response {
-    feed_of(state, name, session, account, Sends::Console).await
+    feed_of(state, name, session, account, ends, Sends::Console).await
 }
 
 /// `GET /live/{name}/tasks`: the migration's tasks as the board shows them
@@ -205,8 +206,9 @@ pub async fn tasks_sse(
     Path(name): Path<String>,
     session: Option<axum::Extension<tower_sessions::Session>>,
     account: Option<axum::Extension<crate::server::auth::Current>>,
+    ends: Option<axum::Extension<crate::server::auth::SessionEnds>>,
 ) -> Response {
-    feed_of(state, name, session, account, Sends::Tasks).await
+    feed_of(state, name, session, account, ends, Sends::Tasks).await
 }
 
 /// `GET /live/{name}/plan`: the plan's current revision (`plan` messages:
@@ -218,8 +220,9 @@ pub async fn plan_sse(
     Path(name): Path<String>,
     session: Option<axum::Extension<tower_sessions::Session>>,
     account: Option<axum::Extension<crate::server::auth::Current>>,
+    ends: Option<axum::Extension<crate::server::auth::SessionEnds>>,
 ) -> Response {
-    feed_of(state, name, session, account, Sends::Plan).await
+    feed_of(state, name, session, account, ends, Sends::Plan).await
 }
 
 /// What a feed sends after each wake.
@@ -235,10 +238,15 @@ async fn feed_of(
     name: String,
     session: Option<axum::Extension<tower_sessions::Session>>,
     account: Option<axum::Extension<crate::server::auth::Current>>,
+    ends: Option<axum::Extension<crate::server::auth::SessionEnds>>,
     sends: Sends,
 ) -> Response {
     let owner = match (session.and_then(|s| s.0.id()), account) {
-        (Some(id), Some(account)) => Some((id.to_string(), account.0 .0.id)),
+        (Some(id), Some(account)) => Some(Owner {
+            session: id.to_string(),
+            account: account.0 .0.id,
+            ends: ends.map(|e| e.0 .0),
+        }),
         _ => None,
     };
     let id = match store::console::migration_id(state.console.pool(), &name).await {
@@ -257,15 +265,25 @@ async fn feed_of(
         .into_response()
 }
 
+/// The session a feed belongs to: its id, its account, and when it ends at
+/// the latest (Unix seconds; its sign-in plus the absolute limit).
+struct Owner {
+    session: String,
+    account: i64,
+    ends: Option<i64>,
+}
+
 struct Feed {
     state: LiveState,
     name: String,
     id: i64,
-    /// The session that opened the feed, and its account (None: a caller
-    /// without either, as in-process tests build one).
-    owner: Option<(String, i64)>,
+    /// The session that opened the feed (None: a caller without one, as
+    /// in-process tests build one).
+    owner: Option<Owner>,
     rx: broadcast::Receiver<Wake>,
     first: bool,
+    /// When the session was last found to hold.
+    checked: std::time::Instant,
     sends: Sends,
 }
 
@@ -273,7 +291,7 @@ fn updates(
     state: LiveState,
     name: String,
     id: i64,
-    owner: Option<(String, i64)>,
+    owner: Option<Owner>,
     rx: broadcast::Receiver<Wake>,
     sends: Sends,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
@@ -284,6 +302,7 @@ fn updates(
         owner,
         rx,
         first: true,
+        checked: std::time::Instant::now(),
         sends,
     };
     futures::stream::unfold(feed, |mut feed| async move {
@@ -293,11 +312,22 @@ fn updates(
             // checks that the feed's session still holds, and so does a
             // quiet `SESSION_RECHECK` (a session expires without an event).
             loop {
-                let woken = tokio::time::timeout(SESSION_RECHECK, feed.rx.recv()).await;
+                // The session's end is a wake of its own: the feed stops
+                // then, not up to a recheck later.
+                let wait = feed
+                    .owner
+                    .as_ref()
+                    .and_then(|o| o.ends)
+                    .map(|ends| ends.saturating_sub(chrono::Utc::now().timestamp()))
+                    .map_or(SESSION_RECHECK, |left| {
+                        SESSION_RECHECK.min(Duration::from_secs(left.max(0).unsigned_abs() + 1))
+                    });
+                let woken = tokio::time::timeout(wait, feed.rx.recv()).await;
                 let Ok(woken) = woken else {
                     if !session_holds(&feed).await {
                         return None;
                     }
+                    feed.checked = std::time::Instant::now();
                     continue;
                 };
                 match woken {
@@ -325,6 +355,15 @@ fn updates(
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
             while feed.rx.try_recv().is_ok() {}
+            // Events may come faster than `SESSION_RECHECK` for hours (a
+            // backfill's ticks): the session is checked at that pace anyway,
+            // and its absolute end before every update.
+            if feed.checked.elapsed() >= SESSION_RECHECK || past_end(&feed) {
+                if !session_holds(&feed).await {
+                    return None;
+                }
+                feed.checked = std::time::Instant::now();
+            }
         }
         feed.first = false;
         let built = match feed.sends {
@@ -360,14 +399,27 @@ fn updates(
     })
 }
 
-/// Is the feed's session still signed in with an enabled account? (A feed
-/// without a session has nothing to check.) When the database cannot say,
-/// the feed ends: the browser reconnects through the guard.
+/// Is the feed's session past its absolute end?
+fn past_end(feed: &Feed) -> bool {
+    feed.owner
+        .as_ref()
+        .and_then(|o| o.ends)
+        .is_some_and(|ends| chrono::Utc::now().timestamp() >= ends)
+}
+
+/// Is the feed's session still signed in with an enabled account, and not
+/// past its absolute age? (A feed without a session has nothing to check.)
+/// When the database cannot say, the feed ends: the browser reconnects
+/// through the guard.
 async fn session_holds(feed: &Feed) -> bool {
-    let Some((session, account)) = &feed.owner else {
+    let Some(owner) = &feed.owner else {
         return true;
     };
-    match store::accounts::session_signed_in(feed.state.console.pool(), session, *account).await {
+    if past_end(feed) {
+        return false;
+    }
+    let pool = feed.state.console.pool();
+    match store::accounts::session_signed_in(pool, &owner.session, owner.account).await {
         Ok(holds) => holds,
         Err(e) => {
             tracing::warn!(error = %e, "live: checking the session failed");

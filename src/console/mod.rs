@@ -756,7 +756,12 @@ async fn act(
             });
         }
         PhaseAction::Pause | PhaseAction::Abort => {
-            engine.request_stop(action == PhaseAction::Abort).await?;
+            let abort = action == PhaseAction::Abort;
+            engine.request_stop(abort).await?;
+            // The runner records the pause or the failure it ends in, under
+            // the actor who started it: who asked is recorded here.
+            let event = Event::StopRequested { abort };
+            stored::record(console.pool(), name, phase, actor, &event).await?;
         }
         PhaseAction::RollBack => {
             let (pool, name, actor) = (console.pool.clone(), name.to_string(), actor.to_string());
@@ -784,7 +789,8 @@ async fn record_refusal(pool: &PgPool, name: &str, phase: Phase, actor: &str, e:
         EngineError::Busy(_) => e.to_string(),
         _ => return,
     };
-    if let Err(e) = crate::store::console::record_refusal(pool, name, phase, actor, &reason).await {
+    let event = Event::RunRefused { reason };
+    if let Err(e) = stored::record(pool, name, phase, actor, &event).await {
         tracing::warn!(error = %e, "could not record a refused run");
     }
 }

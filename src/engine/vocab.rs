@@ -418,7 +418,9 @@ pub enum Event {
     SignedIn,
     SignedOut,
     /// A web sign-in was refused; the actor is the email as typed (whether
-    /// or not an account has it). `limited`: refused for too many failures.
+    /// or not an account has it). `limited`: refused for too many failures
+    /// (written by earlier versions; refusals for too many failures are
+    /// logged, not recorded, now: they cost an attacker nothing).
     SignInFailed {
         limited: bool,
     },
@@ -514,6 +516,25 @@ pub enum Event {
     RunRefused {
         reason: String,
     },
+    /// Someone asked the running backfill to pause (or to abort); the
+    /// runner then records the state it stops in, as its own starter's.
+    StopRequested {
+        abort: bool,
+    },
+    /// An operator sent a failed Notion outbox item again, or discarded it.
+    OutboxRetried {
+        item: i64,
+    },
+    OutboxDiscarded {
+        item: i64,
+    },
+    /// A new-migration draft was changed (`change`: what, e.g. "profiled
+    /// (sample)", "recipe saved", "spec saved"); an event of no migration
+    /// until the draft becomes one.
+    DraftChanged {
+        draft: i64,
+        change: String,
+    },
     /// A kind this version does not know (written by a newer one), or a
     /// payload it cannot read: shown by its kind, never dropped.
     #[serde(skip)]
@@ -535,7 +556,7 @@ pub enum AccountChange {
 
 impl Event {
     /// Every kind this version writes, as stored in `switchyard.events.kind`.
-    pub const KINDS: [&'static str; 43] = [
+    pub const KINDS: [&'static str; 47] = [
         kind::PHASE_STATE,
         kind::ROLLBACK_STARTED,
         kind::PROGRESS,
@@ -579,6 +600,10 @@ impl Event {
         kind::PROGRESS_SETTING,
         kind::RECIPE_SAVED,
         kind::RUN_REFUSED,
+        kind::STOP_REQUESTED,
+        kind::OUTBOX_RETRIED,
+        kind::OUTBOX_DISCARDED,
+        kind::DRAFT_CHANGED,
     ];
 
     /// Progress ticks: many, shown as a chart and a bar, not in the log.
@@ -630,6 +655,10 @@ impl Event {
             Event::ProgressSetting { .. } => kind::PROGRESS_SETTING,
             Event::RecipeSaved { .. } => kind::RECIPE_SAVED,
             Event::RunRefused { .. } => kind::RUN_REFUSED,
+            Event::StopRequested { .. } => kind::STOP_REQUESTED,
+            Event::OutboxRetried { .. } => kind::OUTBOX_RETRIED,
+            Event::OutboxDiscarded { .. } => kind::OUTBOX_DISCARDED,
+            Event::DraftChanged { .. } => kind::DRAFT_CHANGED,
             Event::Other { kind } => kind,
         }
     }
@@ -794,6 +823,13 @@ impl Event {
                 short(hash)
             ),
             Event::RunRefused { reason } => format!("refused when it started: {reason}"),
+            Event::StopRequested { abort: false } => "asked the backfill to pause".into(),
+            Event::StopRequested { abort: true } => "asked the backfill to abort".into(),
+            Event::OutboxRetried { item } => format!("Notion outbox item {item} sent again"),
+            Event::OutboxDiscarded { item } => format!("Notion outbox item {item} discarded"),
+            Event::DraftChanged { draft, change } => {
+                format!("new-migration draft {draft}: {change}")
+            }
             Event::Other { kind } => kind.replace('_', " "),
         }
     }
@@ -845,6 +881,10 @@ pub mod kind {
     pub const PROGRESS_SETTING: &str = "progress_setting";
     pub const RECIPE_SAVED: &str = "recipe_saved";
     pub const RUN_REFUSED: &str = "run_refused";
+    pub const STOP_REQUESTED: &str = "stop_requested";
+    pub const OUTBOX_RETRIED: &str = "outbox_retried";
+    pub const OUTBOX_DISCARDED: &str = "outbox_discarded";
+    pub const DRAFT_CHANGED: &str = "draft_changed";
 }
 
 fn short(hash: &str) -> &str {
@@ -1000,6 +1040,13 @@ mod tests {
             },
             Event::RunRefused {
                 reason: "phase 4 needs an approval".into(),
+            },
+            Event::StopRequested { abort: true },
+            Event::OutboxRetried { item: 3 },
+            Event::OutboxDiscarded { item: 3 },
+            Event::DraftChanged {
+                draft: 2,
+                change: "recipe saved".into(),
             },
         ];
         for e in events {

@@ -54,23 +54,21 @@ pub async fn migration_id(pool: &PgPool, name: &str) -> StoreResult<Option<i64>>
     )
 }
 
-/// Records that a run or rollback of `phase`, accepted by the console for
-/// `actor`, was refused when its runner started (`Event::RunRefused`).
-pub async fn record_refusal(
+/// Records `event` of `phase` in migration `name`'s log, as `actor`'s: what
+/// the console itself did or saw (a stop asked for, a run refused when its
+/// runner started), beside what the engine records.
+pub async fn record(
     pool: &PgPool,
     name: &str,
     phase: Phase,
     actor: &str,
-    reason: &str,
+    event: &Event,
 ) -> StoreResult<()> {
     let Some(id) = migration_id(pool, name).await? else {
         return Err(StoreError::NotFound(format!("migration {name}")));
     };
     let mut conn = pool.acquire().await?;
-    let event = Event::RunRefused {
-        reason: reason.to_string(),
-    };
-    super::events::append(&mut conn, id, Some(phase), actor, &event).await?;
+    super::events::append(&mut conn, id, Some(phase), actor, event).await?;
     Ok(())
 }
 

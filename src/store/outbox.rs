@@ -429,30 +429,46 @@ pub async fn get(pool: &PgPool, id: i64) -> StoreResult<OutboxItem> {
         .ok_or_else(|| StoreError::NotFound(format!("outbox item {id}")))
 }
 
-/// An operator sends a failed (or waiting) item again now.
-pub async fn retry(pool: &PgPool, name: &str, id: i64) -> StoreResult<()> {
-    change_state(pool, name, id, "pending", "retried").await
+/// An operator (`actor`) sends a failed (or waiting) item again now.
+pub async fn retry(pool: &PgPool, name: &str, id: i64, actor: &str) -> StoreResult<()> {
+    let event = Event::OutboxRetried { item: id };
+    change_state(pool, name, id, "pending", "retried", actor, &event).await
 }
 
-/// An operator gives up on an item (it is never sent).
-pub async fn discard(pool: &PgPool, name: &str, id: i64) -> StoreResult<()> {
-    change_state(pool, name, id, "discarded", "discarded").await
+/// An operator (`actor`) gives up on an item (it is never sent).
+pub async fn discard(pool: &PgPool, name: &str, id: i64, actor: &str) -> StoreResult<()> {
+    let event = Event::OutboxDiscarded { item: id };
+    change_state(pool, name, id, "discarded", "discarded", actor, &event).await
 }
 
-async fn change_state(pool: &PgPool, name: &str, id: i64, to: &str, verb: &str) -> StoreResult<()> {
-    let updated = sqlx::query(
+/// The item's new state and the event saying who changed it, in one
+/// transaction.
+async fn change_state(
+    pool: &PgPool,
+    name: &str,
+    id: i64,
+    to: &str,
+    verb: &str,
+    actor: &str,
+    event: &Event,
+) -> StoreResult<()> {
+    let mut tx = pool.begin().await?;
+    let migration: Option<i64> = sqlx::query_scalar(
         "UPDATE switchyard.notion_outbox o SET state = $3, next_attempt_at = now()
          FROM switchyard.migrations m
          WHERE o.id = $1 AND m.id = o.migration_id AND m.name = $2
            AND o.state IN ('pending', 'failed')
-           AND (o.lease_until IS NULL OR o.lease_until < now())",
+           AND (o.lease_until IS NULL OR o.lease_until < now())
+         RETURNING m.id",
     )
     .bind(id)
     .bind(name)
     .bind(to)
-    .execute(pool)
+    .fetch_optional(&mut *tx)
     .await?;
-    if updated.rows_affected() == 1 {
+    if let Some(migration) = migration {
+        super::events::record(&mut tx, migration, actor, event).await?;
+        tx.commit().await?;
         Ok(())
     } else {
         Err(StoreError::Conflict(format!(

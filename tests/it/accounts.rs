@@ -82,6 +82,9 @@ async fn first_run_setup_creates_the_admin_once_then_is_a_404(pool: PgPool) {
     // Once an account exists: 404, and a second admin is never created.
     let r = post_setup(&pool, "intruder@example.com", PASSWORD, PASSWORD).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
+    // Whatever the form says (it is not even checked).
+    let r = post_setup(&pool, "intruder@example.com", PASSWORD, "other").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
     let r = get_as(&pool, "/setup", None).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(
@@ -210,6 +213,19 @@ async fn failed_sign_ins_are_limited_per_account_and_per_address_but_not_forever
     let r = sign_in(&pool, OPERATOR, PASSWORD, None).await;
     assert!(location(&r).contains("error=limited"), "{}", location(&r));
     assert!(session_cookie(&r).is_none());
+    // The failures are in the audit log; refusals that checked nothing
+    // are not (anyone could write them at line rate).
+    for _ in 0..20 {
+        sign_in(&pool, OPERATOR, "guess", None).await;
+    }
+    let recorded: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM switchyard.events WHERE kind = 'sign_in_failed' AND actor = $1",
+    )
+    .bind(OPERATOR)
+    .fetch_one(&pool)
+    .await
+    .expect("count");
+    assert_eq!(recorded, limits.per_account);
     for _ in 0..limits.per_account {
         sign_in(&pool, "ghost@example.com", "guess", None).await;
     }
@@ -653,6 +669,16 @@ async fn every_mutation_is_refused_for_viewers_403_and_anonymous_401(pool: PgPoo
             let r = send(crate::http::app_of_pool(&pool), request).await;
             assert_eq!(r.status, StatusCode::FORBIDDEN, "{path} with a share token");
         }
+    }
+    // A token opens no read server function either (its page reads on the
+    // server, not through them).
+    for path in READS {
+        let request = Request::post(format!("{path}?token={token}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(format!("name={DEMO}")))
+            .expect("request");
+        let r = send(crate::http::app_of_pool(&pool), request).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path} with a share token");
     }
     // The read server functions need an account too (their arguments do
     // not matter: the session is checked before they are read).

@@ -212,6 +212,49 @@ async fn a_console_feed_ends_when_its_session_signs_out(pool: PgPool) {
     assert!(took < Duration::from_secs(5), "{took:?}");
 }
 
+/// A feed opened near the end of its session's absolute limit ends at
+/// that limit by itself, though the session is used and nothing happens.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_console_feed_ends_at_its_sessions_absolute_limit(pool: PgPool) {
+    crate::seeded(&pool, 0).await;
+    let cookie = signed_in_as(&pool, OPERATOR, Role::Operator).await;
+    let app_pool = pool.clone();
+    let feed = crate::http::server_runtime().spawn(async move {
+        // Sessions of this router last 3 s from sign-in.
+        let auth = switchyard::server::auth::AuthSettings {
+            absolute: Duration::from_secs(3),
+            ..Default::default()
+        };
+        let app = crate::http::app_with(app_pool, auth);
+        let response = app
+            .oneshot(
+                Request::get(format!("/live/{DEMO}"))
+                    .header("cookie", cookie)
+                    .body(Body::empty())
+                    .expect("request"),
+            )
+            .await
+            .expect("response");
+        assert_eq!(response.status(), StatusCode::OK);
+        let opened = std::time::Instant::now();
+        let mut stream = response.into_body().into_data_stream();
+        loop {
+            match tokio::time::timeout(Duration::from_secs(20), stream.next()).await {
+                Ok(Some(Ok(_))) => continue,
+                Ok(None) => return Some(opened.elapsed()),
+                Ok(Some(Err(e))) => panic!("stream error: {e}"),
+                Err(_) => return None,
+            }
+        }
+    });
+    let took = feed
+        .await
+        .expect("the feed's task")
+        .expect("the feed ended at the session's limit");
+    // Well before the 30 s recheck of an idle session.
+    assert!(took < Duration::from_secs(6), "{took:?}");
+}
+
 /// Posts the "Add an account" form as a browser without JavaScript does
 /// (from `/admin`, asking for a page); returns the page it is sent back to.
 async fn add_from_the_page(

@@ -478,12 +478,14 @@ async fn live_pages_are_woken_when_the_runner_lets_go(pool: PgPool) {
 #[sqlx::test(migrations = "./migrations")]
 async fn a_run_refused_after_the_click_is_shown_in_the_log(pool: PgPool) {
     crate::seeded(&pool, 10).await;
-    switchyard::store::console::record_refusal(
+    switchyard::store::console::record(
         &pool,
         DEMO,
         Phase::SwitchReads,
         "ops@example.com",
-        "phase 4 needs an approval: the approval expired (the recipe changed)",
+        &switchyard::engine::Event::RunRefused {
+            reason: "phase 4 needs an approval: the approval expired (the recipe changed)".into(),
+        },
     )
     .await
     .expect("recorded");
@@ -502,13 +504,89 @@ async fn a_run_refused_after_the_click_is_shown_in_the_log(pool: PgPool) {
         refusal.description
     );
     // Of a migration that does not exist: an error, nothing written.
-    assert!(switchyard::store::console::record_refusal(
+    assert!(switchyard::store::console::record(
         &pool,
         "no-such-migration",
         Phase::Expand,
         "ops@example.com",
-        "x"
+        &switchyard::engine::Event::RunRefused { reason: "x".into() },
     )
     .await
     .is_err());
+}
+
+/// Who paused a backfill is recorded as the one who asked, not only as the
+/// run's starter (the runner records the state it stops in as its own).
+#[sqlx::test(migrations = "./migrations")]
+async fn who_paused_a_backfill_is_in_the_log(pool: PgPool) {
+    crate::seeded(&pool, 5_000).await;
+    let console = console_of(&pool);
+    console
+        .act(
+            DEMO,
+            Phase::Expand,
+            PhaseAction::Run,
+            false,
+            "starter@example.com",
+        )
+        .await
+        .expect("run 1");
+    wait_for_state(&pool, Phase::Expand, PhaseState::Done).await;
+    // Small batches with a pause between: the backfill runs long enough.
+    console
+        .throttle(DEMO, 10, 200, "starter@example.com")
+        .await
+        .expect("throttle");
+    console
+        .act(
+            DEMO,
+            Phase::Backfill,
+            PhaseAction::Run,
+            false,
+            "starter@example.com",
+        )
+        .await
+        .expect("run 2");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let v = console.view(DEMO).await.expect("view");
+        if v.phases[Phase::Backfill.index()].state == PhaseState::Running && v.busy {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the backfill never ran");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    console
+        .act(
+            DEMO,
+            Phase::Backfill,
+            PhaseAction::Pause,
+            false,
+            "stopper@example.com",
+        )
+        .await
+        .expect("pause");
+    wait_for_state(&pool, Phase::Backfill, PhaseState::Paused).await;
+    let asked: Vec<(String, Option<i16>, serde_json::Value)> = sqlx::query_as(
+        "SELECT actor, phase, payload FROM switchyard.events WHERE kind = 'stop_requested'",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("events");
+    assert_eq!(
+        asked,
+        vec![(
+            "stopper@example.com".to_string(),
+            Some(2),
+            serde_json::json!({ "abort": false })
+        )]
+    );
+    let v = console.view(DEMO).await.expect("view");
+    assert!(
+        v.events
+            .iter()
+            .any(|e| e.actor == "stopper@example.com"
+                && e.description == "asked the backfill to pause"),
+        "the console shows it"
+    );
 }

@@ -515,14 +515,14 @@ async fn what_retrying_cannot_mend_waits_for_an_operator(pool: PgPool) {
 
     // The operator retries (nothing due while it is failed), then discards.
     assert_eq!(worker(&pool, &fake).turn().await.expect("turn"), Turn::Idle);
-    store::outbox::retry(&pool, crate::DEMO, item)
+    store::outbox::retry(&pool, crate::DEMO, item, "ops@example.com")
         .await
         .expect("retry");
     assert_eq!(
         store::outbox::get(&pool, item).await.expect("item").state,
         "pending"
     );
-    store::outbox::discard(&pool, crate::DEMO, item)
+    store::outbox::discard(&pool, crate::DEMO, item, "lead@example.com")
         .await
         .expect("discard");
     assert_eq!(
@@ -530,9 +530,29 @@ async fn what_retrying_cannot_mend_waits_for_an_operator(pool: PgPool) {
         "discarded"
     );
     assert_eq!(worker(&pool, &fake).turn().await.expect("turn"), Turn::Idle);
-    assert!(store::outbox::retry(&pool, crate::DEMO, item)
-        .await
-        .is_err());
+    assert!(
+        store::outbox::retry(&pool, crate::DEMO, item, "ops@example.com")
+            .await
+            .is_err()
+    );
+    // Each change is an event with its actor; the refused one is none.
+    let recorded: Vec<(String, String)> = sqlx::query_as(
+        "SELECT kind, actor FROM switchyard.events
+         WHERE kind IN ('outbox_retried', 'outbox_discarded') ORDER BY id",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("events");
+    assert_eq!(
+        recorded,
+        vec![
+            ("outbox_retried".to_string(), "ops@example.com".to_string()),
+            (
+                "outbox_discarded".to_string(),
+                "lead@example.com".to_string()
+            ),
+        ]
+    );
 }
 
 /// The app as `make run` builds it, talking to the fake at `base`.

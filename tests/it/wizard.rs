@@ -403,7 +403,7 @@ async fn the_recipe_is_checked_against_the_profiled_documents(pool: PgPool) {
     let id = switchyard::wizard::start(&pool, "crm", "contacts", "id", "doc", "test")
         .await
         .expect("a draft");
-    switchyard::wizard::profile(&pool, id, true)
+    switchyard::wizard::profile(&pool, id, true, "ops@example.com")
         .await
         .expect("profiled");
     let recipe = r#"
@@ -431,9 +431,32 @@ name = "score"
 type = "integer"
 required = true
 "#;
-    switchyard::wizard::save_text(&pool, id, recipe)
+    switchyard::wizard::save_text(&pool, id, recipe, "ops@example.com")
         .await
         .expect("saved");
+    // Each step is in the audit log with who took it.
+    let steps: Vec<(String, String)> = sqlx::query_as(
+        "SELECT actor, payload ->> 'change' FROM switchyard.events
+         WHERE kind = 'draft_changed' AND (payload ->> 'draft')::bigint = $1 ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(&pool)
+    .await
+    .expect("events");
+    assert_eq!(
+        steps,
+        vec![
+            (
+                "test".to_string(),
+                "started on crm.contacts.doc".to_string()
+            ),
+            (
+                "ops@example.com".to_string(),
+                "profiled (the whole table)".to_string()
+            ),
+            ("ops@example.com".to_string(), "recipe saved".to_string()),
+        ]
+    );
     let view = switchyard::wizard::view(&pool, id).await.expect("view");
     assert!(view.problems.is_empty(), "{:?}", view.problems);
     let check = view
@@ -476,9 +499,14 @@ required = true
     assert!(html.contains(r#"data-path="legacy""#), "{html}");
 
     // A recipe edited to name another source is not checked against it.
-    switchyard::wizard::save_text(&pool, id, &recipe.replace("\"contacts\"", "\"leads\""))
-        .await
-        .expect("saved");
+    switchyard::wizard::save_text(
+        &pool,
+        id,
+        &recipe.replace("\"contacts\"", "\"leads\""),
+        "ops@example.com",
+    )
+    .await
+    .expect("saved");
     let view = switchyard::wizard::view(&pool, id).await.expect("view");
     match view.sample_check {
         Some(Err(why)) => assert!(why.contains("not the profiled crm.contacts.doc"), "{why}"),

@@ -1,6 +1,7 @@
--- Issue 11: a run the console accepted but its runner refused on starting
--- (the approval read again under the lock, another runner, the engine's
--- checks) is an event of its own, so the console shows why nothing ran.
+-- Issue 11: every change has an event with its actor: a run the console
+-- accepted but its runner refused on starting (the approval read again
+-- under the lock, another runner, the engine's checks), a pause or abort
+-- asked for, a Notion outbox item retried or discarded, a draft changed.
 ALTER TABLE switchyard.events DROP CONSTRAINT events_kind_check;
 ALTER TABLE switchyard.events ADD CONSTRAINT events_kind_check CHECK (kind IN (
     'phase_state', 'rollback_started', 'progress', 'throttle', 'capture_drained',
@@ -14,5 +15,6 @@ ALTER TABLE switchyard.events ADD CONSTRAINT events_kind_check CHECK (kind IN (
     'task_db_connected', 'task_mapping_confirmed', 'task_pages_queued', 'task_page_created',
     'task_synced', 'task_conflict', 'task_conflict_resolved',
     'plan_conflict', 'plan_conflict_resolved', 'progress_setting',
-    'recipe_saved', 'run_refused'
+    'recipe_saved', 'run_refused', 'stop_requested', 'outbox_retried', 'outbox_discarded',
+    'draft_changed'
 ));
