@@ -222,6 +222,10 @@ async fn task_link_view(
         conflicts: conflicts
             .into_iter()
             .map(|c| ConflictView {
+                merge_from: crate::store::task_sync::MERGEABLE
+                    .iter()
+                    .any(|(f, _)| f.as_str() == c.field)
+                    .then(|| c.board_value.0.as_str().unwrap_or_default().to_string()),
                 id: c.id,
                 task_id: c.task_id,
                 task_title: c.task_title,
@@ -313,24 +317,28 @@ pub async fn create_tasks_in_notion(name: String) -> Result<i64, AppError> {
     Ok(queued)
 }
 
-/// Resolves a conflict by keeping one side (`keep`: board or notion); the
-/// next sync writes it to the other side.
+/// Resolves a conflict by keeping one side (`keep`: board or notion), or
+/// a value typed from both (`keep` merged, with `value`: a title, an
+/// assignee or a sprint); the next sync writes it to the other side.
 #[server]
 pub async fn resolve_task_conflict(
     name: String,
     conflict: i64,
     keep: String,
+    #[server(default)] value: Option<String>,
 ) -> Result<(), AppError> {
     use crate::store::task_sync::Keep;
     let account = crate::server::auth::require(Role::Operator)?;
     let pool = crate::server::context::pool()?;
-    let keep = match keep.as_str() {
-        "board" => Keep::Board,
-        "notion" => Keep::Notion,
-        other => {
+    let keep = match (keep.as_str(), value) {
+        ("board", _) => Keep::Board,
+        ("notion", _) => Keep::Notion,
+        ("merged", Some(value)) => Keep::Merged(value),
+        ("merged", None) => return Err(AppError::invalid("value", "type the value to keep")),
+        (other, _) => {
             return Err(AppError::invalid(
                 "keep",
-                format!("{other:?}: keep \"board\" or \"notion\""),
+                format!("{other:?}: keep \"board\", \"notion\" or \"merged\""),
             ))
         }
     };

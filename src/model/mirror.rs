@@ -248,6 +248,9 @@ pub struct ConflictView {
     pub notion_by: String,
     #[serde(with = "crate::model::time")]
     pub notion_at: DateTime<Utc>,
+    /// For a text field (title, assignee, sprint), which can also be
+    /// resolved by a typed value: the board's text, to start from.
+    pub merge_from: Option<String>,
 }
 
 /// The migration's task database in Notion.

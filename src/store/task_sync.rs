@@ -12,7 +12,7 @@ use sqlx::{PgConnection, PgPool};
 use super::outbox::{self, OutboxItem, OutboxKind};
 use super::{events, StoreError, StoreResult};
 use crate::engine::Event;
-use crate::model::mirror::{PropertyChoice, TaskMapping};
+use crate::model::mirror::{PropertyChoice, TaskField, TaskMapping};
 use crate::notion::tasks::Side;
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -597,7 +597,6 @@ async fn write_changes(
     task: i64,
     changes: &[(String, Value)],
 ) -> StoreResult<()> {
-    use crate::model::mirror::TaskField;
     for (field, value) in changes {
         if field == crate::notion::tasks::CRITERIA {
             let criteria = crate::notion::tasks::criteria_of(value);
@@ -807,19 +806,58 @@ pub async fn held_fields(pool: &PgPool, task: i64) -> StoreResult<Vec<String>> {
 }
 
 /// Which side an operator keeps.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Keep {
     Board,
     Notion,
+    /// A value the operator typed (a merge of both): set on the board,
+    /// then written to Notion like a board change. Text fields only
+    /// (`MERGEABLE`); a status or a priority is one side's option.
+    Merged(String),
 }
 
 impl Keep {
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &'static str {
         match self {
             Keep::Board => "board",
             Keep::Notion => "notion",
+            Keep::Merged(_) => "merged",
         }
     }
+}
+
+/// The fields a typed value may resolve, and their most characters.
+pub const MERGEABLE: [(TaskField, usize); 3] = [
+    (TaskField::Title, 200),
+    (TaskField::Assignee, 100),
+    (TaskField::Sprint, 100),
+];
+
+/// A typed value for `field`, trimmed, or what is wrong with it.
+fn merged_value(field: &str, value: &str) -> StoreResult<String> {
+    let invalid = |message: String| StoreError::Invalid {
+        field: "value".into(),
+        message,
+    };
+    let Some((_, most)) = MERGEABLE
+        .iter()
+        .find(|(f, _)| TaskField::parse(field) == Some(*f))
+    else {
+        return Err(invalid(format!(
+            "a value can be typed for the title, the assignee or the sprint; keep one side's {field}"
+        )));
+    };
+    let value = value.trim();
+    if value.is_empty() && field == TaskField::Title.as_str() {
+        return Err(invalid("a task needs a title".into()));
+    }
+    if value.chars().count() > *most {
+        return Err(invalid(format!("at most {most} characters")));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(invalid("no control characters".into()));
+    }
+    Ok(value.to_string())
 }
 
 /// Resolves a conflict: the field's last-synced value of the side not
@@ -850,10 +888,31 @@ pub async fn resolve(
     let (mid, task, field, board_value, notion_value) = row.ok_or_else(|| {
         StoreError::NotFound(format!("open conflict {conflict} of migration {name:?}"))
     })?;
+    // A typed value goes on the board first (an edit of the task), and is
+    // then kept as the board's.
+    let merged = match &keep {
+        Keep::Merged(value) => {
+            let value = merged_value(&field, value)?;
+            write_changes(
+                &mut tx,
+                task,
+                &[(field.clone(), Value::String(value.clone()))],
+            )
+            .await?;
+            sqlx::query(
+                "UPDATE switchyard.tasks SET revision = revision + 1, updated_at = now() WHERE id = $1",
+            )
+            .bind(task)
+            .execute(&mut *tx)
+            .await?;
+            Some(value)
+        }
+        Keep::Board | Keep::Notion => None,
+    };
     // Keep the board: Notion's value as found counts as synced (so only
     // the board differs); keep Notion: the board's value as found does.
     let (column, value) = match keep {
-        Keep::Board => ("notion", notion_value.0),
+        Keep::Board | Keep::Merged(_) => ("notion", notion_value.0),
         Keep::Notion => ("board", board_value.0),
     };
     sqlx::query(&format!(
@@ -869,7 +928,7 @@ pub async fn resolve(
     // The other side's entry is made to differ from its current value, so
     // the kept side is the only one that looks changed.
     let other = match keep {
-        Keep::Board => "board",
+        Keep::Board | Keep::Merged(_) => "board",
         Keep::Notion => "notion",
     };
     sqlx::query(&format!(
@@ -882,12 +941,14 @@ pub async fn resolve(
     .execute(&mut *tx)
     .await?;
     sqlx::query(
-        "UPDATE switchyard.task_conflicts SET resolved_at = now(), resolved_by = $2, kept = $3
+        "UPDATE switchyard.task_conflicts
+         SET resolved_at = now(), resolved_by = $2, kept = $3, merged_value = $4
          WHERE id = $1",
     )
     .bind(conflict)
     .bind(actor)
     .bind(keep.as_str())
+    .bind(&merged)
     .execute(&mut *tx)
     .await?;
     events::record(

@@ -454,13 +454,30 @@ fn TaskDatabase(name: String, link: Option<TaskLinkView>, operator: bool) -> imp
                                 </form>
                             })
                         };
+                        // A text field can also be resolved by a value
+                        // typed from both (prefilled with the board's).
+                        let title = c.field == "title";
+                        let merge = c.merge_from.clone().filter(|_| operator).map(|from| {
+                            let name = name.clone();
+                            view! {
+                                <form method="post" action=ResolveTaskConflict::url() class="inline merge">
+                                    <input type="hidden" name="name" value=name/>
+                                    <input type="hidden" name="conflict" value=c.id.to_string()/>
+                                    <input type="hidden" name="keep" value="merged"/>
+                                    <label>"Or type the value to keep: "
+                                        <input type="text" name="value" value=from maxlength="200" required=title/>
+                                    </label>
+                                    <button type="submit">"Keep this"</button>
+                                </form>
+                            }
+                        });
                         view! {
                             <tr class="conflict" data-field=c.field.clone()>
                                 <td>{format!("{} (task {})", c.task_title, c.task_id)}</td>
                                 <td>{c.field.clone()}</td>
                                 <td class="board-value">{c.board_value.clone()} <small>{format!(" by {}, {}", c.board_by, date_time(&c.board_at, true))}</small></td>
                                 <td class="notion-value">{c.notion_value.clone()} <small>{format!(" by {}, {}", c.notion_by, date_time(&c.notion_at, true))}</small></td>
-                                <td>{keep("board", "Keep the board's")} {keep("notion", "Keep Notion's")}</td>
+                                <td>{keep("board", "Keep the board's")} {keep("notion", "Keep Notion's")} {merge}</td>
                             </tr>
                         }
                     }).collect_view()}

@@ -917,3 +917,81 @@ async fn a_publication_cut_off_after_its_page_was_made_is_completed_at_every_lev
     outline_sent(&content, 0, &mut want);
     assert_eq!(got, want);
 }
+
+/// What the Notion section's forms do, over HTTP as a browser sends them:
+/// search, pick the spec from the results and import it; search again,
+/// pick a page, and publish the plan under it (not under the spec).
+#[sqlx::test(migrations = "./migrations")]
+async fn a_spec_picked_from_search_is_imported_and_the_plan_published_under_a_picked_page(
+    pool: PgPool,
+) {
+    use leptos::server_fn::ServerFn;
+    use switchyard::api::notion::{ImportNotionSpec, PublishPlan, SearchNotionPages};
+    crate::seeded(&pool, 0).await;
+    let fake = start_fake().await;
+    let spec = spec_page(&fake, "Picked Spec");
+    let team = fake.fake.add_page(None, "Team Plans", vec![]);
+    fake.fake.add_page(None, "Team Lunch", vec![]);
+    let operator = crate::http::operator(&pool).await;
+    let search = |query: &'static str| {
+        let (pool, base, cookie) = (pool.clone(), fake.base_url(), operator.clone());
+        async move {
+            let reply = post_form(
+                connected_app(&pool, base),
+                &cookie,
+                SearchNotionPages::PATH,
+                format!("query={query}"),
+            )
+            .await;
+            accepted(&reply);
+            let hits: Vec<serde_json::Value> =
+                serde_json::from_slice(&reply.body).expect("search results as JSON");
+            hits
+        }
+    };
+    let pick = |hits: &[serde_json::Value], title: &str| -> String {
+        hits.iter()
+            .find(|h| h["title"] == json!(title))
+            .and_then(|h| h["id"].as_str())
+            .unwrap_or_else(|| panic!("{title} not among {hits:?}"))
+            .to_string()
+    };
+    let hits = search("Picked").await;
+    let picked = pick(&hits, "Picked Spec");
+    assert_eq!(NotionId::parse(&picked).expect("an id"), spec);
+    accepted(
+        &post_form(
+            connected_app(&pool, fake.base_url()),
+            &operator,
+            ImportNotionSpec::PATH,
+            format!("page={picked}"),
+        )
+        .await,
+    );
+    let imported = store::migrations::spec(&pool, "picked-spec")
+        .await
+        .expect("imported under its title's name");
+    assert_eq!(imported.notion_page_id.as_deref(), Some(spec.as_str()));
+
+    let hits = search("Team").await;
+    assert!(hits.len() >= 2, "{hits:?}");
+    let parent = pick(&hits, "Team Plans");
+    accepted(
+        &post_form(
+            connected_app(&pool, fake.base_url()),
+            &operator,
+            PublishPlan::PATH,
+            format!("name=picked-spec&parent={parent}"),
+        )
+        .await,
+    );
+    worker(&pool, &fake).drain().await.expect("drained");
+    let pages = fake.fake.pages_titled("Implementation plan: Picked Spec");
+    assert_eq!(pages.len(), 1, "{pages:?}");
+    let tree = fake.fake.tree(&pages[0]).expect("page");
+    assert_eq!(tree["parent"]["page_id"], json!(team.as_str()));
+    assert_eq!(
+        plan_page_of(&pool, "picked-spec").await.as_deref(),
+        Some(pages[0].as_str())
+    );
+}

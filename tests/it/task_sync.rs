@@ -16,7 +16,7 @@ use switchyard::notion::fake::{Fault, RunningFake};
 use switchyard::notion::outbox::Turn;
 use switchyard::notion::task_sync::{self, PollSettings, Poller};
 use switchyard::store::task_sync::{self as stored, Keep};
-use switchyard::store::{self, tasks};
+use switchyard::store::{self, tasks, StoreError};
 
 use crate::mirror::worker;
 use crate::notion::{client, start_fake};
@@ -795,4 +795,123 @@ async fn syncs_of_one_task_at_once_send_its_change_once(pool: PgPool) {
         .await
         .expect("conflicts")
         .is_empty());
+}
+
+/// A title changed on both sides is resolved by a value typed from both:
+/// it goes on the board and to Notion, and the choice is recorded with the
+/// value; a status cannot be typed (one side's option is kept).
+#[sqlx::test(migrations = "./migrations")]
+async fn a_conflict_is_resolved_by_a_typed_merge(pool: PgPool) {
+    crate::seeded(&pool, 0).await;
+    let fake = start_fake().await;
+    in_notion(&pool, &fake).await;
+    let t = task(&pool, "Add dual-write").await;
+    let input = tasks::TaskInput {
+        title: "Add dual-write triggers".into(),
+        status: t.status,
+        priority: t.priority,
+        assignee: t.assignee.clone(),
+        sprint: t.sprint.clone(),
+        phase_position: t.phase_position,
+        depends_on: t.depends_on.iter().map(|d| d.id).collect(),
+        criteria: t.criteria.iter().map(|c| c.text.clone()).collect(),
+    };
+    tasks::update_task(&pool, DEMO, t.id, t.revision, input, OPERATOR)
+        .await
+        .expect("renamed on the board");
+    let dual = page_id(&fake, "Add dual-write");
+    set(
+        &fake,
+        &dual,
+        json!({ "Name": { "title": [ { "type": "text", "text": { "content": "Add dual-write (both tables)" } } ] } }),
+    );
+    let poller = Poller::new(pool.clone(), client(&fake), fast_poll());
+    poller.poll_once().await.expect("polled");
+    worker(&pool, &fake).drain().await.expect("drained");
+    let c = stored::open_conflicts(&pool, DEMO)
+        .await
+        .expect("conflicts")
+        .into_iter()
+        .find(|c| c.field == "title")
+        .expect("a title conflict");
+
+    // Refused: a status typed, an empty title, control characters.
+    for (field_value, why) in [("", "needs a title"), ("a\u{7}b", "control")] {
+        match stored::resolve(
+            &pool,
+            DEMO,
+            c.id,
+            Keep::Merged(field_value.into()),
+            OPERATOR,
+        )
+        .await
+        {
+            Err(StoreError::Invalid { message, .. }) => assert!(message.contains(why), "{message}"),
+            other => panic!("expected a refusal for {field_value:?}, got {other:?}"),
+        }
+    }
+    // As the conflict's form posts it.
+    {
+        use leptos::server_fn::ServerFn;
+        use switchyard::api::notion::ResolveTaskConflict;
+        let cookie = crate::http::operator(&pool).await;
+        let form = format!(
+            "name={DEMO}&conflict={}&keep=merged&value={}",
+            c.id,
+            crate::http::encode("  Add dual-write triggers (both tables) ")
+        );
+        let (status, body) =
+            crate::http::call_as(&pool, Some(&cookie), ResolveTaskConflict::PATH, &form).await;
+        assert!(
+            status.is_success() || status.is_redirection(),
+            "{status} {body}"
+        );
+    }
+    worker(&pool, &fake).drain().await.expect("drained");
+    let merged = "Add dual-write triggers (both tables)";
+    assert_eq!(task(&pool, merged).await.id, t.id, "on the board");
+    let page = fake.fake.tree(&dual).expect("page");
+    assert_eq!(
+        page.pointer("/properties/Name/title/0/text/content")
+            .and_then(Value::as_str),
+        Some(merged),
+        "in Notion"
+    );
+    let kept: (String, Option<String>) =
+        sqlx::query_as("SELECT kept, merged_value FROM switchyard.task_conflicts WHERE id = $1")
+            .bind(c.id)
+            .fetch_one(&pool)
+            .await
+            .expect("conflict");
+    assert_eq!(kept, ("merged".to_string(), Some(merged.to_string())));
+    // In step from then on: a poll changes nothing.
+    let again = poller.poll_once().await.expect("polled");
+    assert!(again[0]
+        .reconciled
+        .iter()
+        .all(|(_, r)| r.pulled.is_empty() && r.pushed.is_empty() && r.conflicts.is_empty()));
+    assert!(stored::open_conflicts(&pool, DEMO)
+        .await
+        .expect("c")
+        .is_empty());
+
+    // A status conflict cannot be resolved by a typed value.
+    move_card(&pool, merged, TaskStatus::Blocked).await;
+    set(
+        &fake,
+        &dual,
+        json!({ "Stage": { "status": { "name": "Done" } } }),
+    );
+    poller.poll_once().await.expect("polled");
+    let c = stored::open_conflicts(&pool, DEMO)
+        .await
+        .expect("c")
+        .remove(0);
+    assert_eq!(c.field, "status");
+    match stored::resolve(&pool, DEMO, c.id, Keep::Merged("Done-ish".into()), OPERATOR).await {
+        Err(StoreError::Invalid { message, .. }) => {
+            assert!(message.contains("keep one side"), "{message}")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
 }
