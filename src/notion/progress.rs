@@ -1,4 +1,5 @@
-//! Progress written back to the plan's Notion page as the phases run: one
+//! Progress written back to the plan's Notion page (and to each mirrored
+//! task's page, its phase's line) as the phases run: one
 //! callout right after the page's marker says, per phase, its state, when
 //! it started and finished, who ran it, rows done and quarantined (the
 //! backfill) and a completion note. Coalesced: a page gets at most one
@@ -48,6 +49,19 @@ fn state_label(state: &str) -> &str {
 pub fn progress_text(phases: &[PhaseProgress]) -> String {
     let mut out = String::from(PROGRESS_PREFIX);
     for p in phases {
+        out.push_str(&phase_line(p));
+    }
+    out
+}
+
+/// A task page's progress block: its phase's line.
+pub fn task_progress_text(phase: &PhaseProgress) -> String {
+    format!("{PROGRESS_PREFIX}{}", phase_line(phase))
+}
+
+/// One phase's line (starting with a line break).
+fn phase_line(p: &PhaseProgress) -> String {
+    {
         let mut line = format!(
             "\nPhase {}: {} — {}",
             p.position,
@@ -80,9 +94,8 @@ pub fn progress_text(phases: &[PhaseProgress]) -> String {
         if let Some(note) = note {
             line.push_str(&format!(". {note}"));
         }
-        out.push_str(&line);
+        line
     }
-    out
 }
 
 /// The progress block as Notion takes it.
@@ -127,6 +140,8 @@ pub struct Wrote {
     pub written: bool,
     /// Tasks moved to Done because their phase finished.
     pub tasks_done: Vec<i64>,
+    /// Task pages whose progress block was written (their phase changed).
+    pub task_pages: Vec<i64>,
 }
 
 #[derive(Clone)]
@@ -145,11 +160,18 @@ impl ProgressWriter {
         }
     }
 
-    /// One look at every published plan (and every migration's finished
-    /// phases): writes what changed, at most once per interval per page.
+    /// One look at every published plan and every mirrored task database
+    /// (and every migration's finished phases): writes what changed, at
+    /// most once per interval per page.
     pub async fn turn(&self) -> Result<Vec<(String, Wrote)>, MirrorError> {
         let mut out = Vec::new();
-        for name in crate::store::plan_sync::published(&self.pool).await? {
+        let mut names = crate::store::plan_sync::published(&self.pool).await?;
+        for link in crate::store::task_sync::mirrored_links(&self.pool).await? {
+            if !names.contains(&link.migration_name) {
+                names.push(link.migration_name);
+            }
+        }
+        for name in names {
             match self.write(&name, false).await {
                 Ok(w) => out.push((name, w)),
                 Err(e) => tracing::warn!(migration = %name, error = %e,
@@ -163,23 +185,23 @@ impl ProgressWriter {
     /// within the interval, e.g. at the end of a test or a run).
     pub async fn write(&self, name: &str, force: bool) -> Result<Wrote, MirrorError> {
         let tasks_done = stored::close_finished_phases(&self.pool, name).await?;
+        let phases = stored::phases(&self.pool, name).await?;
+        let task_pages = self.write_task_pages(name, &phases, force).await?;
         let Some(state) = crate::store::plan_sync::state(&self.pool, name).await? else {
             return Ok(Wrote {
                 written: false,
                 tasks_done,
+                task_pages,
             });
         };
-        let text = progress_text(&stored::phases(&self.pool, name).await?);
+        let text = progress_text(&phases);
         let (last, at) = stored::last_written(&self.pool, state.migration_id).await?;
         let now = Utc::now();
-        let due = force
-            || at.is_none_or(|at| {
-                now.signed_duration_since(at).to_std().unwrap_or_default() >= self.settings.interval
-            });
-        if last.as_deref() == Some(text.as_str()) || !due {
+        if last.as_deref() == Some(text.as_str()) || !self.due(at, now, force) {
             return Ok(Wrote {
                 written: false,
                 tasks_done,
+                task_pages,
             });
         }
         let page = NotionId::parse(&state.page_id).map_err(|e| {
@@ -197,7 +219,55 @@ impl ProgressWriter {
         Ok(Wrote {
             written: true,
             tasks_done,
+            task_pages,
         })
+    }
+
+    /// Is a page last written `at` due for another write `now`?
+    fn due(&self, at: Option<DateTime<Utc>>, now: DateTime<Utc>, force: bool) -> bool {
+        force
+            || at.is_none_or(|at| {
+                now.signed_duration_since(at).to_std().unwrap_or_default() >= self.settings.interval
+            })
+    }
+
+    /// Each mirrored task linked to a phase gets that phase's line on its
+    /// page, coalesced like the plan page's (when it changed, at most once
+    /// per interval). A page that cannot be written is tried next time and
+    /// does not hold back the others.
+    async fn write_task_pages(
+        &self,
+        name: &str,
+        phases: &[PhaseProgress],
+        force: bool,
+    ) -> Result<Vec<i64>, MirrorError> {
+        let Some(mid) = crate::store::console::migration_id(&self.pool, name).await? else {
+            return Ok(Vec::new());
+        };
+        let now = Utc::now();
+        let mut written = Vec::new();
+        for t in stored::task_pages(&self.pool, mid).await? {
+            let Some(phase) = phases.iter().find(|p| p.position == t.phase) else {
+                continue;
+            };
+            let text = task_progress_text(phase);
+            if t.last_text.as_deref() == Some(text.as_str()) || !self.due(t.written_at, now, force)
+            {
+                continue;
+            }
+            let Ok(page) = NotionId::parse(&t.page_id) else {
+                continue;
+            };
+            match write_block(&self.client, &page, &text).await {
+                Ok(()) => {
+                    stored::task_written(&self.pool, t.task_id, &text, now).await?;
+                    written.push(t.task_id);
+                }
+                Err(e) => tracing::warn!(task = t.task_id, error = %e,
+                    "progress not written to the task's Notion page; trying again next time"),
+            }
+        }
+        Ok(written)
     }
 
     /// Writes in the background for the life of the app.

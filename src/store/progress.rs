@@ -75,6 +75,52 @@ pub async fn written(pool: &PgPool, mid: i64, text: &str, at: DateTime<Utc>) -> 
     Ok(())
 }
 
+/// A task page that shows its phase's progress: a mirrored task linked to
+/// a phase, with what was last written there and when.
+#[derive(Debug, sqlx::FromRow)]
+pub struct TaskPageProgress {
+    pub task_id: i64,
+    pub page_id: String,
+    pub phase: i16,
+    pub last_text: Option<String>,
+    pub written_at: Option<DateTime<Utc>>,
+}
+
+/// Migration `mid`'s task pages linked to a phase.
+pub async fn task_pages(pool: &PgPool, mid: i64) -> StoreResult<Vec<TaskPageProgress>> {
+    Ok(sqlx::query_as(
+        "SELECT t.id AS task_id, t.notion_page_id AS page_id, t.phase_position AS phase,
+                s.progress_text AS last_text, s.progress_written_at AS written_at
+         FROM switchyard.tasks t
+         JOIN switchyard.task_sync s ON s.task_id = t.id
+         WHERE t.migration_id = $1 AND t.notion_page_id IS NOT NULL
+           AND t.phase_position IS NOT NULL
+         ORDER BY t.id",
+    )
+    .bind(mid)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// The progress `text` was written to task `task`'s page at `at`.
+pub async fn task_written(
+    pool: &PgPool,
+    task: i64,
+    text: &str,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE switchyard.task_sync SET progress_text = $2, progress_written_at = $3
+         WHERE task_id = $1",
+    )
+    .bind(task)
+    .bind(text)
+    .bind(at)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 /// Whether a phase's tasks move to Done when it finishes (off by default).
 pub async fn tasks_done_with_phase(pool: &PgPool, name: &str) -> StoreResult<bool> {
     let on: Option<bool> = sqlx::query_scalar(

@@ -915,3 +915,89 @@ async fn a_conflict_is_resolved_by_a_typed_merge(pool: PgPool) {
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
+
+/// Each mirrored task linked to a phase shows that phase's progress on its
+/// Notion page, written when it changes (not again when it does not), and
+/// the task's own sync leaves the block alone.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_tasks_page_shows_its_phases_progress(pool: PgPool) {
+    use switchyard::model::console::PhaseAction;
+    use switchyard::model::{Phase, PhaseState};
+    use switchyard::notion::progress::{ProgressSettings, ProgressWriter, PROGRESS_PREFIX};
+
+    use crate::console::{console_of, wait_for_state};
+    crate::seeded(&pool, 500).await;
+    let fake = start_fake().await;
+    in_notion(&pool, &fake).await;
+    let writer = ProgressWriter::new(
+        pool.clone(),
+        client(&fake),
+        ProgressSettings {
+            interval: Duration::from_secs(3600),
+        },
+    );
+    // Before anything runs: every linked task's page says its phase is
+    // pending.
+    let wrote = writer.write(DEMO, false).await.expect("written");
+    let linked: Vec<(i64, i16)> = sqlx::query_as(
+        "SELECT id, phase_position FROM switchyard.tasks
+         WHERE notion_page_id IS NOT NULL AND phase_position IS NOT NULL ORDER BY id",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("tasks");
+    assert!(!linked.is_empty());
+    assert_eq!(
+        wrote.task_pages,
+        linked.iter().map(|t| t.0).collect::<Vec<_>>()
+    );
+    console_of(&pool)
+        .act(
+            DEMO,
+            Phase::Expand,
+            PhaseAction::Run,
+            false,
+            "runner@example.com",
+        )
+        .await
+        .expect("run");
+    wait_for_state(&pool, Phase::Expand, PhaseState::Done).await;
+    // Within the interval nothing is written; forced (as at a run's end),
+    // only the pages of phase 1's tasks change.
+    assert!(writer
+        .write(DEMO, false)
+        .await
+        .expect("turn")
+        .task_pages
+        .is_empty());
+    let wrote = writer.write(DEMO, true).await.expect("written");
+    let phase_1: Vec<i64> = linked.iter().filter(|t| t.1 == 1).map(|t| t.0).collect();
+    assert!(!phase_1.is_empty());
+    assert_eq!(wrote.task_pages, phase_1);
+    for task_id in &phase_1 {
+        let page: String =
+            sqlx::query_scalar("SELECT notion_page_id FROM switchyard.tasks WHERE id = $1")
+                .bind(task_id)
+                .fetch_one(&pool)
+                .await
+                .expect("page");
+        let tree = fake
+            .fake
+            .tree(&NotionId::parse(&page).expect("id"))
+            .expect("page")
+            .to_string();
+        assert!(tree.contains(PROGRESS_PREFIX), "{tree}");
+        assert!(tree.contains("Phase 1: "), "{tree}");
+        assert!(tree.contains("Done, started"), "{tree}");
+        assert!(tree.contains("by runner@example.com"), "{tree}");
+        assert!(!tree.contains("Phase 2: "), "only its phase: {tree}");
+    }
+    // The task sync does not take the block for content: a poll and a
+    // sync of every task change nothing.
+    let poller = Poller::new(pool.clone(), client(&fake), fast_poll());
+    let polled = poller.poll_once().await.expect("polled");
+    assert!(polled[0]
+        .reconciled
+        .iter()
+        .all(|(_, r)| r.pulled.is_empty() && r.pushed.is_empty() && r.conflicts.is_empty()));
+}
