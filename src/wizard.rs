@@ -255,6 +255,46 @@ fn draft_source(d: &StoredDraft) -> DraftSource {
     }
 }
 
+/// The draft's sample check: the one kept for its recipe and profile, or
+/// made now (read-only, on the profiled sample or the whole table) and
+/// kept, so loading the page again reads nothing.
+async fn sample_check_of(
+    pool: &PgPool,
+    d: &StoredDraft,
+    r: &crate::engine::Recipe,
+    p: &Profile,
+) -> Result<SampleCheckView, String> {
+    if let Ok(Some(kept)) = drafts::sample_check(pool, d.id).await {
+        if let Ok(view) = serde_json::from_value::<SampleCheckView>(kept) {
+            return Ok(view);
+        }
+    }
+    let view = discover::check_sample(pool, r, p.sample_percent)
+        .await
+        .map(|c| SampleCheckView {
+            scope: match p.sample_percent {
+                Some(pct) => format!("a {pct:.2}% sample"),
+                None => "the whole table".to_string(),
+            },
+            documents: c.documents,
+            quarantined: c.quarantined,
+            reasons: c.reasons,
+            unmapped_paths: c.unmapped_paths,
+            unmapped: c.unmapped,
+        })
+        .map_err(|e| e.to_string())?;
+    if let (Some(text), Some(at), Ok(json)) = (
+        d.recipe_text.as_deref(),
+        d.profiled_at,
+        serde_json::to_value(&view),
+    ) {
+        if let Err(e) = drafts::keep_sample_check(pool, d.id, text, at, &json).await {
+            tracing::warn!(draft = d.id, error = %e, "keeping the sample check failed");
+        }
+    }
+    Ok(view)
+}
+
 /// Step 2: profiles draft `id`'s column (a sample unless `whole`), stores
 /// the profile, and proposes a recipe from it (kept only if none was typed).
 pub async fn profile(
@@ -785,22 +825,7 @@ pub async fn view(pool: &PgPool, id: i64) -> Result<DraftView, WizardError> {
             d.source_table,
             d.json_column
         ))),
-        (Some(r), Some(p)) => Some(
-            discover::check_sample(pool, r, p.sample_percent)
-                .await
-                .map(|c| SampleCheckView {
-                    scope: match p.sample_percent {
-                        Some(pct) => format!("a {pct:.2}% sample"),
-                        None => "the whole table".to_string(),
-                    },
-                    documents: c.documents,
-                    quarantined: c.quarantined,
-                    reasons: c.reasons,
-                    unmapped_paths: c.unmapped_paths,
-                    unmapped: c.unmapped,
-                })
-                .map_err(|e| e.to_string()),
-        ),
+        (Some(r), Some(p)) => Some(sample_check_of(pool, &d, r, p).await),
         _ => None,
     };
     let (phases, tasks) = match &recipe {

@@ -92,7 +92,7 @@ pub async fn set_profile(
     let done = sqlx::query(
         "UPDATE switchyard.migration_drafts
          SET profile = $2, profiled_at = now(), updated_at = now(),
-             recipe_text = coalesce(recipe_text, $3)
+             recipe_text = coalesce(recipe_text, $3), sample_check = NULL
          WHERE id = $1 AND created_migration IS NULL",
     )
     .bind(id)
@@ -116,7 +116,8 @@ pub enum DraftText {
 pub async fn set_text(pool: &PgPool, id: i64, which: DraftText, text: &str) -> StoreResult<()> {
     let sql = match which {
         DraftText::Recipe => {
-            "UPDATE switchyard.migration_drafts SET recipe_text = $2, updated_at = now()
+            "UPDATE switchyard.migration_drafts
+             SET recipe_text = $2, updated_at = now(), sample_check = NULL
              WHERE id = $1 AND created_migration IS NULL"
         }
         DraftText::Spec => {
@@ -126,6 +127,39 @@ pub async fn set_text(pool: &PgPool, id: i64, which: DraftText, text: &str) -> S
     };
     let done = sqlx::query(sql).bind(id).bind(text).execute(pool).await?;
     changed(done.rows_affected(), id)
+}
+
+/// The sample check kept for draft `id` (`sample_check`): a JSON value the
+/// caller made, or None when the recipe or the profile changed since.
+pub async fn sample_check(pool: &PgPool, id: i64) -> StoreResult<Option<serde_json::Value>> {
+    let kept: Option<Option<Json<serde_json::Value>>> =
+        sqlx::query_scalar("SELECT sample_check FROM switchyard.migration_drafts WHERE id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
+    Ok(kept.flatten().map(|j| j.0))
+}
+
+/// Keeps `check`, made from `recipe_text` and the profile taken at
+/// `profiled_at`, unless either changed meanwhile (then it is not theirs).
+pub async fn keep_sample_check(
+    pool: &PgPool,
+    id: i64,
+    recipe_text: &str,
+    profiled_at: DateTime<Utc>,
+    check: &serde_json::Value,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE switchyard.migration_drafts SET sample_check = $4
+         WHERE id = $1 AND recipe_text = $2 AND profiled_at = $3",
+    )
+    .bind(id)
+    .bind(recipe_text)
+    .bind(profiled_at)
+    .bind(Json(check))
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 fn changed(rows: u64, id: i64) -> StoreResult<()> {

@@ -498,6 +498,28 @@ required = true
     );
     assert!(html.contains(r#"data-path="legacy""#), "{html}");
 
+    // The check is kept with the draft: loading the page again reads
+    // nothing (a document fixed since does not show), and a recipe saved
+    // again (or a new profile) makes it anew.
+    sqlx::query("UPDATE crm.contacts SET doc = '{\"tier\": \"gold\", \"score\": 1}' WHERE id = 5")
+        .execute(&pool)
+        .await
+        .expect("fix the bronze one");
+    let quarantined = |v: &switchyard::model::wizard::DraftView| {
+        v.sample_check
+            .clone()
+            .expect("checked")
+            .expect("counted")
+            .quarantined
+    };
+    let again = switchyard::wizard::view(&pool, id).await.expect("view");
+    assert_eq!(quarantined(&again), 3, "kept, not read again");
+    switchyard::wizard::save_text(&pool, id, recipe, "ops@example.com")
+        .await
+        .expect("saved again");
+    let anew = switchyard::wizard::view(&pool, id).await.expect("view");
+    assert_eq!(quarantined(&anew), check.quarantined - 1, "made anew");
+
     // A recipe edited to name another source is not checked against it.
     switchyard::wizard::save_text(
         &pool,
