@@ -380,10 +380,71 @@ fn typed_text(field: &'static str, text: &str) -> Result<String, WizardError> {
     Ok(text.replace("\r\n", "\n"))
 }
 
-/// Step 4: makes draft `id` a migration (recipe version 1, spec, standard
-/// plan and tasks); its name.
-pub async fn create(pool: &PgPool, id: i64, actor: &str) -> Result<String, WizardError> {
+/// A Notion page linked as the spec, as fetched when the migration is
+/// made (the caller fetches it: this module knows no Notion client).
+pub struct LinkedSpec {
+    pub page_id: String,
+    /// The page's blocks, nested children inline.
+    pub blocks: Vec<crate::model::notion::Block>,
+}
+
+/// Step 4: links the Notion page `page` (a URL or an id) as draft `id`'s
+/// spec; an empty `page` unlinks it (the Markdown spec is used again).
+pub async fn link_spec_page(
+    pool: &PgPool,
+    id: i64,
+    page: &str,
+    actor: &str,
+) -> Result<(), WizardError> {
+    let page = page.trim();
+    if page.is_empty() {
+        drafts::set_spec_page(pool, id, None).await?;
+        changed(pool, id, actor, "spec page unlinked".into()).await;
+        return Ok(());
+    }
+    let page =
+        crate::domain::notion_id::NotionId::parse(page).map_err(|e| WizardError::Invalid {
+            field: "page",
+            message: e.to_string(),
+        })?;
+    drafts::set_spec_page(pool, id, Some(page.as_str())).await?;
+    changed(
+        pool,
+        id,
+        actor,
+        format!("spec linked to Notion page {}", page.as_str()),
+    )
+    .await;
+    Ok(())
+}
+
+/// The Notion page draft `id` links as its spec, if any.
+pub async fn linked_spec_page(
+    pool: &PgPool,
+    id: i64,
+) -> Result<Option<crate::domain::notion_id::NotionId>, WizardError> {
     let d = drafts::get(pool, id).await?;
+    Ok(d.spec_notion_page
+        .as_deref()
+        .and_then(|p| crate::domain::notion_id::NotionId::parse(p).ok()))
+}
+
+/// Step 4: makes draft `id` a migration (recipe version 1, spec, standard
+/// plan and tasks); its name. `linked`: the draft's Notion spec page as
+/// just fetched (required when it links one: `linked_spec_page`).
+pub async fn create(
+    pool: &PgPool,
+    id: i64,
+    actor: &str,
+    linked: Option<LinkedSpec>,
+) -> Result<String, WizardError> {
+    let d = drafts::get(pool, id).await?;
+    if d.spec_notion_page.is_some() && linked.is_none() {
+        return Err(WizardError::Refused(
+            "the spec is a Notion page: connect Notion (NOTION_TOKEN) to fetch it, or unlink it"
+                .into(),
+        ));
+    }
     let text = d.recipe_text.clone().ok_or_else(|| WizardError::Invalid {
         field: "recipe",
         message: "profile the column first (the recipe is drafted from the profile), or type one"
@@ -430,8 +491,14 @@ pub async fn create(pool: &PgPool, id: i64, actor: &str) -> Result<String, Wizar
         .as_ref()
         .and_then(|p| serde_json::from_value(p.0.clone()).ok());
     let (phases, tasks, body) = standard_plan(&recipe, profile.as_ref());
-    let spec = typed_spec(&d).unwrap_or_else(|| spec_markdown(&recipe, profile.as_ref()));
-    let blocks = serde_json::to_value(crate::domain::markdown::to_blocks(&spec)).map_err(|e| {
+    let (spec_blocks, spec_page) = match linked {
+        Some(l) => (l.blocks, Some(l.page_id)),
+        None => {
+            let spec = typed_spec(&d).unwrap_or_else(|| spec_markdown(&recipe, profile.as_ref()));
+            (crate::domain::markdown::to_blocks(&spec), None)
+        }
+    };
+    let blocks = serde_json::to_value(spec_blocks).map_err(|e| {
         WizardError::Store(StoreError::Corrupt {
             what: "spec".into(),
             detail: e.to_string(),
@@ -462,6 +529,7 @@ pub async fn create(pool: &PgPool, id: i64, actor: &str) -> Result<String, Wizar
             },
             description: &description,
             spec_blocks: blocks,
+            spec_page: spec_page.as_deref(),
             plan_body: &body,
             phases: &phases,
             tasks: &tasks,
@@ -875,6 +943,7 @@ pub async fn view(pool: &PgPool, id: i64) -> Result<DraftView, WizardError> {
     Ok(DraftView {
         spec,
         spec_typed,
+        spec_page: d.spec_notion_page.clone(),
         dry_run,
         id: d.id,
         schema: d.source_schema.clone(),

@@ -81,12 +81,34 @@ pub async fn save_draft_spec(id: i64, spec: String) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Step 4: link a Notion page (URL or id) as the spec; empty unlinks it.
+#[server]
+pub async fn link_draft_spec_page(id: i64, page: String) -> Result<(), AppError> {
+    let account = crate::server::auth::require(Role::Operator)?;
+    let pool = crate::server::context::pool()?;
+    crate::wizard::link_spec_page(&pool, id, &page, &account.email).await?;
+    leptos_axum::redirect(&format!("/new/{id}#spec"));
+    Ok(())
+}
+
 /// Step 4: make the draft a migration (recipe, spec, plan, tasks); to it.
 #[server]
 pub async fn create_from_draft(id: i64) -> Result<String, AppError> {
     let account = crate::server::auth::require(Role::Operator)?;
     let pool = crate::server::context::pool()?;
-    let name = crate::wizard::create(&pool, id, &account.email).await?;
+    // A spec linked in Notion is fetched now, with all its blocks.
+    let linked = match crate::wizard::linked_spec_page(&pool, id).await? {
+        Some(page) => {
+            let notion = crate::server::context::notion();
+            let spec = crate::notion::specs::fetch(notion.client()?, &page).await?;
+            Some(crate::wizard::LinkedSpec {
+                page_id: spec.page_id.as_str().to_string(),
+                blocks: spec.blocks,
+            })
+        }
+        None => None,
+    };
+    let name = crate::wizard::create(&pool, id, &account.email, linked).await?;
     leptos_axum::redirect(&format!("/m/{name}/phases"));
     Ok(name)
 }

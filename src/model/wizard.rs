@@ -149,6 +149,9 @@ pub struct DraftView {
     pub spec: Option<String>,
     /// Whether `spec` was typed.
     pub spec_typed: bool,
+    /// A Notion page linked as the spec instead (its id): fetched, with
+    /// all its blocks, when the migration is made.
+    pub spec_page: Option<String>,
     /// The migration made from this draft.
     pub migration: Option<String>,
 }

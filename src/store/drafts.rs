@@ -26,6 +26,8 @@ pub struct StoredDraft {
     pub recipe_text: Option<String>,
     /// The spec typed in the wizard (Markdown); None: none typed.
     pub spec_text: Option<String>,
+    /// A Notion page linked as the spec instead (`NotionId` text).
+    pub spec_notion_page: Option<String>,
     pub created_migration: Option<String>,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
@@ -60,7 +62,7 @@ pub async fn create(pool: &PgPool, d: &NewDraft<'_>) -> StoreResult<i64> {
 pub async fn get(pool: &PgPool, id: i64) -> StoreResult<StoredDraft> {
     sqlx::query_as(
         "SELECT id, source_schema, source_table, key_column, key_type, json_column, profile,
-                profiled_at, recipe_text, spec_text, created_migration, created_by, created_at
+                profiled_at, recipe_text, spec_text, spec_notion_page, created_migration, created_by, created_at
          FROM switchyard.migration_drafts WHERE id = $1",
     )
     .bind(id)
@@ -73,7 +75,7 @@ pub async fn get(pool: &PgPool, id: i64) -> StoreResult<StoredDraft> {
 pub async fn open(pool: &PgPool) -> StoreResult<Vec<StoredDraft>> {
     Ok(sqlx::query_as(
         "SELECT id, source_schema, source_table, key_column, key_type, json_column, profile,
-                profiled_at, recipe_text, spec_text, created_migration, created_by, created_at
+                profiled_at, recipe_text, spec_text, spec_notion_page, created_migration, created_by, created_at
          FROM switchyard.migration_drafts WHERE created_migration IS NULL
          ORDER BY id DESC LIMIT 50",
     )
@@ -162,6 +164,19 @@ pub async fn keep_sample_check(
     Ok(())
 }
 
+/// Links the Notion page `page` as draft `id`'s spec (None: unlinks it).
+pub async fn set_spec_page(pool: &PgPool, id: i64, page: Option<&str>) -> StoreResult<()> {
+    let done = sqlx::query(
+        "UPDATE switchyard.migration_drafts SET spec_notion_page = $2, updated_at = now()
+         WHERE id = $1 AND created_migration IS NULL",
+    )
+    .bind(id)
+    .bind(page)
+    .execute(pool)
+    .await?;
+    changed(done.rows_affected(), id)
+}
+
 fn changed(rows: u64, id: i64) -> StoreResult<()> {
     if rows == 1 {
         Ok(())
@@ -193,6 +208,8 @@ pub struct NewMigration<'a> {
     pub recipe: NewVersion<'a>,
     pub description: &'a str,
     pub spec_blocks: serde_json::Value,
+    /// The Notion page the spec was fetched from, if it was.
+    pub spec_page: Option<&'a str>,
     pub plan_body: &'a str,
     pub phases: &'a [PlannedPhase],
     pub tasks: &'a [PlannedTask],
@@ -240,12 +257,16 @@ pub async fn create_migration(pool: &PgPool, m: &NewMigration<'_>) -> StoreResul
     .bind(m.description)
     .fetch_one(&mut *tx)
     .await?;
-    sqlx::query("INSERT INTO switchyard.specs (migration_id, title, blocks) VALUES ($1, $2, $3)")
-        .bind(id)
-        .bind(m.recipe.title)
-        .bind(Json(&m.spec_blocks))
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO switchyard.specs (migration_id, title, blocks, notion_page_id)
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(id)
+    .bind(m.recipe.title)
+    .bind(Json(&m.spec_blocks))
+    .bind(m.spec_page)
+    .execute(&mut *tx)
+    .await?;
     sqlx::query(
         "INSERT INTO switchyard.plans (migration_id, title, body_markdown) VALUES ($1, $2, $3)",
     )

@@ -16,8 +16,8 @@ use super::account::may;
 use super::common::{ErrorNote, Loading};
 use super::notion::Refusal;
 use crate::api::wizard::{
-    get_draft, list_sources, CreateFromDraft, ProfileDraft, SaveDraftRecipe, SaveDraftSpec,
-    StartDraft,
+    get_draft, list_sources, CreateFromDraft, LinkDraftSpecPage, ProfileDraft, SaveDraftRecipe,
+    SaveDraftSpec, StartDraft,
 };
 use crate::model::account::Role;
 use crate::model::wizard::{DraftView, ProfileView, SourceView};
@@ -456,10 +456,29 @@ fn PlanStep(d: DraftView) -> impl IntoView {
             </form>
         }
     });
+    // Or a Notion page as the spec (fetched when the migration is made;
+    // without a Notion connection, making it says how to connect).
+    let linked = d.spec_page.clone();
+    let spec_page = editable.then(|| {
+        view! {
+            <form method="post" action=LinkDraftSpecPage::url() class="spec-page-form"
+                aria-label="Spec from Notion">
+                <input type="hidden" name="id" value=d.id.to_string()/>
+                <h3><label for="spec-page">"Or the spec from a Notion page"</label></h3>
+                <p class="hint">{match &linked {
+                    Some(page) => format!("Linked: Notion page {page}. It is fetched, with all its blocks, when the migration is made, and used instead of the Markdown above; save it empty to unlink it."),
+                    None => "Paste the page's URL or id: it is fetched when the migration is made, and can be refreshed from Notion later.".to_string(),
+                }}</p>
+                <input type="text" id="spec-page" name="page" size="60" value=linked.clone().unwrap_or_default()/>
+                <button type="submit">"Link the page"</button>
+            </form>
+        }
+    });
     view! {
         <section class="wizard-plan" id="plan">
             <h2>"4. Plan and tasks"</h2>
             {spec}
+            {spec_page}
             <h3>"Plan: five phases, each after the one before"</h3>
             <ol class="planned-phases">
                 {d.phases.iter().map(|p| view! {

@@ -529,6 +529,10 @@ async fn mutations(pool: &PgPool) -> Vec<(&'static str, String)> {
             "id=1&spec=x".to_string(),
         ),
         (
+            switchyard::api::wizard::LinkDraftSpecPage::PATH,
+            "id=1&page=0123456789abcdef0123456789abcdef".to_string(),
+        ),
+        (
             switchyard::api::wizard::CreateFromDraft::PATH,
             "id=1".to_string(),
         ),

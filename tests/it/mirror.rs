@@ -995,3 +995,66 @@ async fn a_spec_picked_from_search_is_imported_and_the_plan_published_under_a_pi
         Some(pages[0].as_str())
     );
 }
+
+/// The wizard's spec can be a Notion page: linked to the draft, fetched
+/// with all its blocks when the migration is made, and linked to it (so it
+/// refreshes like an imported spec). Not connected, making it says how.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_drafts_spec_linked_in_notion_is_fetched_when_the_migration_is_made(pool: PgPool) {
+    use leptos::server_fn::ServerFn;
+    use switchyard::api::wizard::CreateFromDraft;
+    crate::seeded(&pool, 0).await;
+    sqlx::raw_sql(
+        r#"CREATE SCHEMA crm;
+           CREATE TABLE crm.contacts (id bigint PRIMARY KEY, doc jsonb);
+           INSERT INTO crm.contacts VALUES (1, '{"tier": "gold"}'), (2, '{"tier": "silver"}');
+           ANALYZE crm.contacts;"#,
+    )
+    .execute(&pool)
+    .await
+    .expect("contacts");
+    let fake = start_fake().await;
+    let page = spec_page(&fake, "Contacts Spec");
+    let id = switchyard::wizard::start(&pool, "crm", "contacts", "id", "doc", "ops@example.com")
+        .await
+        .expect("a draft");
+    switchyard::wizard::profile(&pool, id, true, "ops@example.com")
+        .await
+        .expect("profiled");
+    // A page that is not one is refused where it was typed.
+    match switchyard::wizard::link_spec_page(&pool, id, "not a page", "ops@example.com").await {
+        Err(switchyard::wizard::WizardError::Invalid { field, .. }) => assert_eq!(field, "page"),
+        other => panic!("expected the page refused, got {other:?}"),
+    }
+    switchyard::wizard::link_spec_page(&pool, id, &page.notion_url(), "ops@example.com")
+        .await
+        .expect("linked");
+    let view = switchyard::wizard::view(&pool, id).await.expect("view");
+    assert_eq!(view.spec_page.as_deref(), Some(page.as_str()));
+    // Without a Notion client the page cannot be fetched: refused, saying so.
+    match switchyard::wizard::create(&pool, id, "ops@example.com", None).await {
+        Err(switchyard::wizard::WizardError::Refused(why)) => {
+            assert!(why.contains("NOTION_TOKEN"), "{why}")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    // Connected, as the page's button posts it.
+    let operator = crate::http::operator(&pool).await;
+    let made = post_form(
+        connected_app(&pool, fake.base_url()),
+        &operator,
+        CreateFromDraft::PATH,
+        format!("id={id}"),
+    )
+    .await;
+    accepted(&made);
+    let name = switchyard::wizard::view(&pool, id)
+        .await
+        .expect("view")
+        .migration
+        .expect("made");
+    let spec = store::migrations::spec(&pool, &name).await.expect("spec");
+    assert_eq!(spec.notion_page_id.as_deref(), Some(page.as_str()));
+    let text = serde_json::to_string(&spec.blocks).expect("json");
+    assert!(text.contains("Current: users.preferences jsonb"), "{text}");
+}
