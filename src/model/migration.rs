@@ -212,6 +212,10 @@ pub struct TaskView {
     #[serde(with = "crate::model::time")]
     pub updated_at: DateTime<Utc>,
     pub notion_page_id: Option<String>,
+    /// Fields changed both here and in Notion since the last sync, waiting
+    /// for an operator on the Notion tab (nothing is written for them).
+    #[serde(default)]
+    pub conflicts: Vec<String>,
 }
 
 /// A task as a form submits it: every field a string (or a list of

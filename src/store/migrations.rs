@@ -375,6 +375,18 @@ pub async fn tasks_of(conn: &mut sqlx::PgConnection, migration: i64) -> StoreRes
     .fetch_all(&mut *conn)
     .await?;
 
+    let open_conflicts: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT task_id, field FROM switchyard.task_conflicts
+         WHERE task_id = ANY($1) AND resolved_at IS NULL ORDER BY task_id, field",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut conflicts_by_task: HashMap<i64, Vec<String>> = HashMap::new();
+    for (task, field) in open_conflicts {
+        conflicts_by_task.entry(task).or_default().push(field);
+    }
+
     let mut criteria_by_task: HashMap<i64, Vec<Criterion>> = HashMap::new();
     for c in criteria {
         criteria_by_task
@@ -434,6 +446,7 @@ pub async fn tasks_of(conn: &mut sqlx::PgConnection, migration: i64) -> StoreRes
             revision: row.revision,
             updated_at: row.updated_at,
             notion_page_id: row.notion_page_id,
+            conflicts: conflicts_by_task.remove(&row.id).unwrap_or_default(),
         })
         .collect())
 }

@@ -435,7 +435,7 @@ fn TaskDatabase(name: String, link: Option<TaskLinkView>, operator: bool) -> imp
     let conflicts = link.conflicts.clone();
     let conflict_list = (!conflicts.is_empty()).then(|| {
         view! {
-            <h3>"Conflicts"</h3>
+            <h3 id="conflicts">"Conflicts"</h3>
             <p class="hint">
                 "Changed on the board and in Notion since the last sync: nothing is written for these until one side is kept."
             </p>

@@ -540,6 +540,12 @@ fn Card(task: TaskView, state: BoardState) -> impl IntoView {
             {(!waiting.is_empty()).then(|| view! {
                 <p class="blocked-reason">{format!("Blocked by: {}", waiting.join(", "))}</p>
             })}
+            {(!task.conflicts.is_empty()).then(|| view! {
+                <p class="conflict-note">
+                    {format!("Changed here and in Notion: {}. ", task.conflicts.join(", "))}
+                    <a href=format!("/m/{name}/notion#conflicts")>"Keep one side"</a>
+                </p>
+            })}
             <div class="criteria">
                 <p class="criteria-count">{format!("Acceptance criteria {done}/{total}")}</p>
                 <ul>

@@ -497,6 +497,19 @@ async fn the_same_field_changed_on_both_sides_is_held_until_resolved(pool: PgPoo
     assert_eq!(c.notion_value.0, json!("Done"));
     assert_eq!(c.board_by, OPERATOR);
     assert_eq!(c.notion_by, "Notion: Dana Person");
+    // The board says so on the card, with where to resolve it.
+    assert_eq!(
+        task(&pool, "Add dual-write").await.conflicts,
+        vec!["status".to_string()]
+    );
+    let cookie = crate::http::operator(&pool).await;
+    let board = crate::http::get_as(&pool, &format!("/m/{DEMO}/tasks"), Some(&cookie)).await;
+    let html = String::from_utf8_lossy(&board.body);
+    assert!(
+        html.contains("Changed here and in Notion: status.")
+            && html.contains(&format!("/m/{DEMO}/notion#conflicts")),
+        "{html}"
+    );
     // Seen again, it is not recorded twice.
     poller.poll_once().await.expect("polled");
     assert_eq!(
@@ -521,6 +534,7 @@ async fn the_same_field_changed_on_both_sides_is_held_until_resolved(pool: PgPoo
         .await
         .expect("c")
         .is_empty());
+    assert!(task(&pool, "Add dual-write").await.conflicts.is_empty());
     let recorded: (String, Value) = sqlx::query_as(
         "SELECT actor, payload FROM switchyard.events WHERE kind = 'task_conflict_resolved'",
     )
