@@ -747,10 +747,13 @@ async fn act(
                 ..RunControl::default()
             };
             let (pool, name, actor) = (console.pool.clone(), name.to_string(), actor.to_string());
+            let before = record_of(&status.phases, phase);
             tokio::spawn(async move {
                 if let Err(e) = engine.apply(phase, &ctl).await {
                     tracing::warn!(%phase, error = %e, "phase run ended with an error");
-                    record_refusal(&pool, &name, phase, &actor, &e).await;
+                    if nothing_started(&engine, phase, &before).await {
+                        record_refusal(&pool, &name, phase, &actor, &e).await;
+                    }
                 }
                 runner_gone(&pool, &name).await;
             });
@@ -765,16 +768,45 @@ async fn act(
         }
         PhaseAction::RollBack => {
             let (pool, name, actor) = (console.pool.clone(), name.to_string(), actor.to_string());
+            let before = record_of(&status.phases, phase);
             tokio::spawn(async move {
                 if let Err(e) = engine.rollback(phase).await {
                     tracing::warn!(%phase, error = %e, "rollback ended with an error");
-                    record_refusal(&pool, &name, phase, &actor, &e).await;
+                    if nothing_started(&engine, phase, &before).await {
+                        record_refusal(&pool, &name, phase, &actor, &e).await;
+                    }
                 }
                 runner_gone(&pool, &name).await;
             });
         }
     }
     Ok(())
+}
+
+/// Phase `phase`'s state and start, as `records` have them.
+fn record_of(
+    records: &[PhaseRecord],
+    phase: Phase,
+) -> Option<(PhaseState, Option<chrono::DateTime<chrono::Utc>>)> {
+    records
+        .iter()
+        .find(|r| r.phase == phase)
+        .map(|r| (r.state, r.started_at))
+}
+
+/// Is phase `phase` as it was `before` the runner started (its state and
+/// its start unchanged)? An error of a run that did start (a gate
+/// refusing after a verification, a failed step) is the phase's own, with
+/// its state; one before it started left nothing anywhere.
+async fn nothing_started(
+    engine: &Engine,
+    phase: Phase,
+    before: &Option<(PhaseState, Option<chrono::DateTime<chrono::Utc>>)>,
+) -> bool {
+    match engine.status().await {
+        Ok(status) => record_of(&status.phases, phase) == *before,
+        Err(_) => false,
+    }
 }
 
 /// The click that started a background run was answered before the runner

@@ -233,8 +233,8 @@ impl ProgressWriter {
 
     /// Each mirrored task linked to a phase gets that phase's line on its
     /// page, coalesced like the plan page's (when it changed, at most once
-    /// per interval). A page that cannot be written is tried next time and
-    /// does not hold back the others.
+    /// per interval). A page that cannot be written is tried again after an
+    /// interval and does not hold back the others.
     async fn write_task_pages(
         &self,
         name: &str,
@@ -263,8 +263,13 @@ impl ProgressWriter {
                     stored::task_written(&self.pool, t.task_id, &text, now).await?;
                     written.push(t.task_id);
                 }
-                Err(e) => tracing::warn!(task = t.task_id, error = %e,
-                    "progress not written to the task's Notion page; trying again next time"),
+                Err(e) => {
+                    tracing::warn!(task = t.task_id, error = %e,
+                        "progress not written to the task's Notion page; trying again after an interval");
+                    // A page that keeps failing (in the trash, no access)
+                    // costs one request per interval, not one per tick.
+                    stored::task_attempted(&self.pool, t.task_id, now).await?;
+                }
             }
         }
         Ok(written)

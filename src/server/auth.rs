@@ -143,7 +143,8 @@ pub fn client_address(
     trusted: &[ipnet::IpNet],
 ) -> Option<std::net::IpAddr> {
     let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|net| net.contains(ip));
-    let mut client = peer?;
+    // A dual-stack listener sees IPv4 peers as `::ffff:10.0.0.2`.
+    let mut client = peer?.to_canonical();
     if !is_trusted(&client) {
         return Some(client);
     }
@@ -152,7 +153,7 @@ pub fn client_address(
         .map(str::trim)
         .filter(|e| !e.is_empty())
     {
-        let Some(ip) = parse_forwarded(entry) else {
+        let Some(ip) = parse_forwarded(entry).map(|ip| ip.to_canonical()) else {
             break;
         };
         client = ip;
@@ -821,6 +822,15 @@ mod tests {
         assert_eq!(
             case("10.0.0.2", "203.0.113.7:4711").as_deref(),
             Some("203.0.113.7")
+        );
+        // A dual-stack listener's IPv4 peers, as IPv4.
+        assert_eq!(
+            case("::ffff:10.0.0.2", "203.0.113.7").as_deref(),
+            Some("203.0.113.7")
+        );
+        assert_eq!(
+            case("::ffff:198.51.100.9", "1.2.3.4").as_deref(),
+            Some("198.51.100.9")
         );
         // No header, an empty one, or garbage: the last trusted hop.
         assert_eq!(case("10.0.0.2", "").as_deref(), Some("10.0.0.2"));

@@ -121,6 +121,17 @@ pub async fn task_written(
     Ok(())
 }
 
+/// A write to task `task`'s page failed at `at`: the next try waits an
+/// interval like a write would (the text is kept: it still differs).
+pub async fn task_attempted(pool: &PgPool, task: i64, at: DateTime<Utc>) -> StoreResult<()> {
+    sqlx::query("UPDATE switchyard.task_sync SET progress_written_at = $2 WHERE task_id = $1")
+        .bind(task)
+        .bind(at)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
 /// Whether a phase's tasks move to Done when it finishes (off by default).
 pub async fn tasks_done_with_phase(pool: &PgPool, name: &str) -> StoreResult<bool> {
     let on: Option<bool> = sqlx::query_scalar(

@@ -833,7 +833,8 @@ pub const MERGEABLE: [(TaskField, usize); 3] = [
     (TaskField::Sprint, 100),
 ];
 
-/// A typed value for `field`, trimmed, or what is wrong with it.
+/// A typed value for `field`, trimmed, or what is wrong with it. An empty
+/// assignee or sprint is none (as the board's form makes it).
 fn merged_value(field: &str, value: &str) -> StoreResult<String> {
     let invalid = |message: String| StoreError::Invalid {
         field: "value".into(),
@@ -893,12 +894,12 @@ pub async fn resolve(
     let merged = match &keep {
         Keep::Merged(value) => {
             let value = merged_value(&field, value)?;
-            write_changes(
-                &mut tx,
-                task,
-                &[(field.clone(), Value::String(value.clone()))],
-            )
-            .await?;
+            let as_board = if value.is_empty() {
+                Value::Null
+            } else {
+                Value::String(value.clone())
+            };
+            write_changes(&mut tx, task, &[(field.clone(), as_board)]).await?;
             sqlx::query(
                 "UPDATE switchyard.tasks SET revision = revision + 1, updated_at = now() WHERE id = $1",
             )

@@ -465,7 +465,7 @@ fn TaskDatabase(name: String, link: Option<TaskLinkView>, operator: bool) -> imp
                                     <input type="hidden" name="conflict" value=c.id.to_string()/>
                                     <input type="hidden" name="keep" value="merged"/>
                                     <label>"Or type the value to keep: "
-                                        <input type="text" name="value" value=from maxlength="200" required=title/>
+                                        <input type="text" name="value" value=from maxlength=if title { "200" } else { "100" } required=title/>
                                     </label>
                                     <button type="submit">"Keep this"</button>
                                 </form>
