@@ -264,8 +264,8 @@ async fn sample_check_of(
     r: &crate::engine::Recipe,
     p: &Profile,
 ) -> Result<SampleCheckView, String> {
-    if let Ok(Some(kept)) = drafts::sample_check(pool, d.id).await {
-        if let Ok(view) = serde_json::from_value::<SampleCheckView>(kept) {
+    if let Some(kept) = &d.sample_check {
+        if let Ok(view) = serde_json::from_value::<SampleCheckView>(kept.0.clone()) {
             return Ok(view);
         }
     }

@@ -241,12 +241,9 @@ impl ProgressWriter {
         phases: &[PhaseProgress],
         force: bool,
     ) -> Result<Vec<i64>, MirrorError> {
-        let Some(mid) = crate::store::console::migration_id(&self.pool, name).await? else {
-            return Ok(Vec::new());
-        };
         let now = Utc::now();
         let mut written = Vec::new();
-        for t in stored::task_pages(&self.pool, mid).await? {
+        for t in stored::task_pages(&self.pool, name).await? {
             let Some(phase) = phases.iter().find(|p| p.position == t.phase) else {
                 continue;
             };

@@ -28,6 +28,9 @@ pub struct StoredDraft {
     pub spec_text: Option<String>,
     /// A Notion page linked as the spec instead (`NotionId` text).
     pub spec_notion_page: Option<String>,
+    /// The sample check made for the current recipe and profile (a JSON
+    /// value the wizard made), if any: `keep_sample_check`.
+    pub sample_check: Option<Json<serde_json::Value>>,
     pub created_migration: Option<String>,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
@@ -62,7 +65,8 @@ pub async fn create(pool: &PgPool, d: &NewDraft<'_>) -> StoreResult<i64> {
 pub async fn get(pool: &PgPool, id: i64) -> StoreResult<StoredDraft> {
     sqlx::query_as(
         "SELECT id, source_schema, source_table, key_column, key_type, json_column, profile,
-                profiled_at, recipe_text, spec_text, spec_notion_page, created_migration, created_by, created_at
+                profiled_at, recipe_text, spec_text, spec_notion_page, sample_check, created_migration,
+                created_by, created_at
          FROM switchyard.migration_drafts WHERE id = $1",
     )
     .bind(id)
@@ -75,7 +79,8 @@ pub async fn get(pool: &PgPool, id: i64) -> StoreResult<StoredDraft> {
 pub async fn open(pool: &PgPool) -> StoreResult<Vec<StoredDraft>> {
     Ok(sqlx::query_as(
         "SELECT id, source_schema, source_table, key_column, key_type, json_column, profile,
-                profiled_at, recipe_text, spec_text, spec_notion_page, created_migration, created_by, created_at
+                profiled_at, recipe_text, spec_text, spec_notion_page, sample_check, created_migration,
+                created_by, created_at
          FROM switchyard.migration_drafts WHERE created_migration IS NULL
          ORDER BY id DESC LIMIT 50",
     )
@@ -129,17 +134,6 @@ pub async fn set_text(pool: &PgPool, id: i64, which: DraftText, text: &str) -> S
     };
     let done = sqlx::query(sql).bind(id).bind(text).execute(pool).await?;
     changed(done.rows_affected(), id)
-}
-
-/// The sample check kept for draft `id` (`sample_check`): a JSON value the
-/// caller made, or None when the recipe or the profile changed since.
-pub async fn sample_check(pool: &PgPool, id: i64) -> StoreResult<Option<serde_json::Value>> {
-    let kept: Option<Option<Json<serde_json::Value>>> =
-        sqlx::query_scalar("SELECT sample_check FROM switchyard.migration_drafts WHERE id = $1")
-            .bind(id)
-            .fetch_optional(pool)
-            .await?;
-    Ok(kept.flatten().map(|j| j.0))
 }
 
 /// Keeps `check`, made from `recipe_text` and the profile taken at

@@ -86,18 +86,19 @@ pub struct TaskPageProgress {
     pub written_at: Option<DateTime<Utc>>,
 }
 
-/// Migration `mid`'s task pages linked to a phase.
-pub async fn task_pages(pool: &PgPool, mid: i64) -> StoreResult<Vec<TaskPageProgress>> {
+/// Migration `name`'s task pages linked to a phase.
+pub async fn task_pages(pool: &PgPool, name: &str) -> StoreResult<Vec<TaskPageProgress>> {
     Ok(sqlx::query_as(
         "SELECT t.id AS task_id, t.notion_page_id AS page_id, t.phase_position AS phase,
                 s.progress_text AS last_text, s.progress_written_at AS written_at
          FROM switchyard.tasks t
          JOIN switchyard.task_sync s ON s.task_id = t.id
-         WHERE t.migration_id = $1 AND t.notion_page_id IS NOT NULL
+         JOIN switchyard.migrations m ON m.id = t.migration_id
+         WHERE m.name = $1 AND t.notion_page_id IS NOT NULL
            AND t.phase_position IS NOT NULL
          ORDER BY t.id",
     )
-    .bind(mid)
+    .bind(name)
     .fetch_all(pool)
     .await?)
 }

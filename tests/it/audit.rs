@@ -184,16 +184,8 @@ async fn a_console_feed_ends_when_its_session_signs_out(pool: PgPool) {
             }
         }
         let _ = ready_tx.send(());
-        let started = std::time::Instant::now();
         // Nothing more is expected but the end of the stream.
-        loop {
-            match tokio::time::timeout(Duration::from_secs(10), stream.next()).await {
-                Ok(Some(Ok(_))) => continue,
-                Ok(None) => return Some(started.elapsed()),
-                Ok(Some(Err(e))) => panic!("stream error: {e}"),
-                Err(_) => return None,
-            }
-        }
+        until_end(&mut stream, Duration::from_secs(10)).await
     });
     ready_rx.await.expect("the first message");
     // The first message comes once the feed's hub is LISTENing.
@@ -210,6 +202,20 @@ async fn a_console_feed_ends_when_its_session_signs_out(pool: PgPool) {
         .expect("the feed's task")
         .expect("the feed ended after the sign-out");
     assert!(took < Duration::from_secs(5), "{took:?}");
+}
+
+/// Reads a feed until it ends: how long that took, or None when nothing
+/// came for `quiet` (the feed is still open).
+async fn until_end(stream: &mut axum::body::BodyDataStream, quiet: Duration) -> Option<Duration> {
+    let started = std::time::Instant::now();
+    loop {
+        match tokio::time::timeout(quiet, stream.next()).await {
+            Ok(Some(Ok(_))) => continue,
+            Ok(None) => return Some(started.elapsed()),
+            Ok(Some(Err(e))) => panic!("stream error: {e}"),
+            Err(_) => return None,
+        }
+    }
 }
 
 /// A feed opened near the end of its session's absolute limit ends at
@@ -236,16 +242,8 @@ async fn a_console_feed_ends_at_its_sessions_absolute_limit(pool: PgPool) {
             .await
             .expect("response");
         assert_eq!(response.status(), StatusCode::OK);
-        let opened = std::time::Instant::now();
         let mut stream = response.into_body().into_data_stream();
-        loop {
-            match tokio::time::timeout(Duration::from_secs(20), stream.next()).await {
-                Ok(Some(Ok(_))) => continue,
-                Ok(None) => return Some(opened.elapsed()),
-                Ok(Some(Err(e))) => panic!("stream error: {e}"),
-                Err(_) => return None,
-            }
-        }
+        until_end(&mut stream, Duration::from_secs(20)).await
     });
     let took = feed
         .await
