@@ -194,7 +194,6 @@ pub async fn set_tasks_done_with_phase(
 /// own move: recorded, and mirrored to Notion), by "Switchyard (phase N
 /// done)". Returns the tasks moved.
 pub async fn close_finished_phases(pool: &PgPool, name: &str) -> StoreResult<Vec<i64>> {
-    let mut tx = pool.begin().await?;
     let row: Option<(i64, Vec<i16>)> = sqlx::query_as(
         "SELECT p.migration_id,
                 coalesce(array_agg(ps.position) FILTER (WHERE ps.position IS NOT NULL), '{}')
@@ -206,7 +205,7 @@ pub async fn close_finished_phases(pool: &PgPool, name: &str) -> StoreResult<Vec
          GROUP BY p.migration_id",
     )
     .bind(name)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(pool)
     .await?;
     let Some((mid, finished)) = row else {
         return Ok(Vec::new());
@@ -214,16 +213,10 @@ pub async fn close_finished_phases(pool: &PgPool, name: &str) -> StoreResult<Vec
     if finished.is_empty() {
         return Ok(Vec::new());
     }
-    sqlx::query(
-        "UPDATE switchyard.notion_progress
-         SET closed_phases = ARRAY(SELECT DISTINCT unnest(closed_phases || $2::smallint[]))
-         WHERE migration_id = $1",
-    )
-    .bind(mid)
-    .bind(&finished)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
+    // The tasks move first, and only then is the phase recorded as acted
+    // on: a writer stopped in between (a crash, an aborted turn) leaves the
+    // phase to the next turn, which finds its moved tasks Done already. The
+    // other way round, the phase was closed with its tasks never moved.
     let tasks: Vec<(i64, i32, i16)> = sqlx::query_as(
         "SELECT id, revision, phase_position FROM switchyard.tasks
          WHERE migration_id = $1 AND phase_position = ANY($2) AND status <> $3 ORDER BY id",
@@ -238,10 +231,20 @@ pub async fn close_finished_phases(pool: &PgPool, name: &str) -> StoreResult<Vec
         let actor = format!("Switchyard (phase {phase} done)");
         match super::tasks::move_task(pool, name, task, TaskStatus::Done, revision, &actor).await {
             Ok(_) => moved.push(task),
-            // Changed meanwhile by someone: left as they made it.
+            // Changed meanwhile by someone (or moved by another writer):
+            // left as it is.
             Err(StoreError::Conflict(_)) => {}
             Err(e) => return Err(e),
         }
     }
+    sqlx::query(
+        "UPDATE switchyard.notion_progress
+         SET closed_phases = ARRAY(SELECT DISTINCT unnest(closed_phases || $2::smallint[]))
+         WHERE migration_id = $1",
+    )
+    .bind(mid)
+    .bind(&finished)
+    .execute(pool)
+    .await?;
     Ok(moved)
 }
