@@ -56,3 +56,13 @@ pub async fn set_throttle(
         .throttle(&name, target_batch_ms, throttle_ms, &account.email)
         .await?)
 }
+
+/// "Rehearse on a sample": copies `percent` % of the source into a scratch
+/// schema and runs every phase and rollback there (in the background);
+/// the console shows the report. Returns the rehearsal's id.
+#[server]
+pub async fn rehearse(name: String, percent: f64) -> Result<i64, AppError> {
+    let account = crate::server::auth::require(Role::Operator)?;
+    let console = crate::server::context::console()?;
+    Ok(console.rehearse(&name, percent, &account.email).await?)
+}

@@ -5,6 +5,7 @@
 //! browser through the engine's events (see `live`).
 
 pub mod live;
+pub mod rehearsal;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -23,6 +24,7 @@ use crate::model::console::{
     ConsolePhase, ConsoleView, DifferenceRow, EventView, PhaseAction, PhaseChoice, ProgressView,
     QuarantineRow, ThroughputPoint, VerificationView,
 };
+use crate::model::rehearsal::RehearsalView;
 use crate::model::{AppError, PhaseState, ReadsFrom};
 use crate::store::console::{self as stored, Snapshot, StoredEvent};
 use crate::store::journal::PgJournal;
@@ -376,6 +378,7 @@ async fn view(console: &Console, name: &str) -> Result<ConsoleView, ConsoleError
     // Asked by the snapshot's statement (`Engine::is_busy` asks the same).
     let busy = snap.runner_active;
     let dry_run = console.dry_run(&recipe_hash, engine.recipe());
+    let rehearsal = crate::store::rehearsals::latest(pool, name).await?;
     let records = &snap.phases;
     let mut phases = Vec::new();
     for r in records {
@@ -397,6 +400,7 @@ async fn view(console: &Console, name: &str) -> Result<ConsoleView, ConsoleError
             snap.quarantined,
             gated,
             unapproved,
+            rehearsal.as_ref(),
         );
         phases.push(console_phase(r, &snap.titles, blocked, choices, approval));
     }
@@ -449,6 +453,7 @@ async fn view(console: &Console, name: &str) -> Result<ConsoleView, ConsoleError
     view.pinned_recipe_hash = pinned_recipe_hash;
     view.recipe_hash = Some(recipe_hash);
     view.recipe_changed = recipe_changed;
+    view.rehearsal = rehearsal;
     view.quarantine_sample = quarantine_sample
         .into_iter()
         .map(|(key, reason)| QuarantineRow { key, reason })
@@ -462,6 +467,7 @@ const ANOTHER_RUNNER: &str = "another runner is active on this migration; wait f
 /// each allowed or refused with the reason, and what must be confirmed.
 /// Decided here only: the page renders these, and `act` refuses exactly
 /// what `verdicts` refuses (and asks what they ask).
+#[allow(clippy::too_many_arguments)]
 fn choices(
     engine: &Engine,
     records: &[PhaseRecord],
@@ -470,24 +476,37 @@ fn choices(
     quarantined: i64,
     gated: bool,
     unapproved: Option<String>,
+    rehearsal: Option<&RehearsalView>,
 ) -> Vec<PhaseChoice> {
-    verdicts(engine, records, phase, busy, quarantined, gated, unapproved)
-        .into_iter()
-        .filter(|c| match c.action {
-            // Stopping and resuming are the backfill's controls; another
-            // phase shows Resume only when it can resume (it failed, or its
-            // runner is gone).
-            PhaseAction::Pause | PhaseAction::Abort => phase == Phase::Backfill,
-            PhaseAction::Resume => phase == Phase::Backfill || c.refused.is_none(),
-            PhaseAction::Run | PhaseAction::RollBack => true,
-        })
-        .collect()
+    verdicts(
+        engine,
+        records,
+        phase,
+        busy,
+        quarantined,
+        gated,
+        unapproved,
+        rehearsal,
+    )
+    .into_iter()
+    .filter(|c| match c.action {
+        // Stopping and resuming are the backfill's controls; another
+        // phase shows Resume only when it can resume (it failed, or its
+        // runner is gone).
+        PhaseAction::Pause | PhaseAction::Abort => phase == Phase::Backfill,
+        PhaseAction::Resume => phase == Phase::Backfill || c.refused.is_none(),
+        PhaseAction::Run | PhaseAction::RollBack => true,
+    })
+    .collect()
 }
 
 /// Every action's verdict for `phase` now, in button order, with
 /// `quarantined` documents in quarantine; `gated`: the phase runs the
 /// verification gate; `unapproved`: why it may not start or resume for want
-/// of an approval (`domain::approvals::why_not_run`), if so.
+/// of an approval (`domain::approvals::why_not_run`), if so; `rehearsal`:
+/// the latest rehearsal, whose result the confirmation of a phase with a
+/// consequence for the applications (4 and 5) shows.
+#[allow(clippy::too_many_arguments)]
 fn verdicts(
     engine: &Engine,
     records: &[PhaseRecord],
@@ -496,6 +515,7 @@ fn verdicts(
     quarantined: i64,
     gated: bool,
     unapproved: Option<String>,
+    rehearsal: Option<&RehearsalView>,
 ) -> Vec<PhaseChoice> {
     let state = records
         .get(phase.index())
@@ -528,6 +548,13 @@ fn verdicts(
     // is refused by the engine while documents are quarantined, unless the
     // operator accepts them: the run asks for that acceptance.
     let must_accept = (gated && quarantined > 0).then_some(quarantined);
+    let consequence = phase.consequence().map(|c| {
+        let rehearsed = match rehearsal {
+            Some(r) => r.summary(),
+            None => "No rehearsal was made: \"Rehearse on a sample\" runs every phase and rollback on a copy first.".to_string(),
+        };
+        format!("{c} {rehearsed}")
+    });
     let choice = |action, refused, confirm| PhaseChoice {
         action,
         refused,
@@ -546,7 +573,7 @@ fn verdicts(
                     .or_else(|| (!startable).then(|| now("so it cannot be started")))
                     .or_else(|| unapproved.clone()),
             ),
-            phase.consequence().map(str::to_string),
+            consequence.clone(),
         ),
         choice(PhaseAction::Pause, not_stoppable.clone(), None),
         choice(
@@ -556,7 +583,7 @@ fn verdicts(
             } else {
                 Some(now("there is nothing to resume"))
             }),
-            phase.consequence().map(str::to_string),
+            consequence.clone(),
         ),
         choice(PhaseAction::Abort, not_stoppable, None),
         choice(
@@ -627,6 +654,7 @@ fn base_view(name: &str, snap: Snapshot) -> ConsoleView {
         pinned_recipe_hash: None,
         recipe_hash: None,
         recipe_changed: false,
+        rehearsal: None,
     }
 }
 
@@ -721,6 +749,7 @@ async fn act(
         status.quarantined,
         gated,
         unapproved,
+        None,
     )
     .into_iter()
     .find(|c| c.action == action)

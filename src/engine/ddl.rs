@@ -5,6 +5,8 @@
 
 use rand::Rng;
 use sqlx::PgPool;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::state::Fence;
@@ -16,6 +18,10 @@ pub struct LockPolicy {
     pub max_attempts: u32,
     pub base_backoff: Duration,
     pub max_backoff: Duration,
+    /// How many times a statement or batch of engines sharing this policy
+    /// gave way to the application (and was tried again): what a
+    /// rehearsal reports as lock waits.
+    pub gave_way: Arc<AtomicU64>,
 }
 
 impl Default for LockPolicy {
@@ -25,11 +31,22 @@ impl Default for LockPolicy {
             max_attempts: 30,
             base_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(5),
+            gave_way: Arc::default(),
         }
     }
 }
 
 impl LockPolicy {
+    /// Counts one time a statement gave way to the application.
+    pub(super) fn note_gave_way(&self) {
+        self.gave_way.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Times a statement gave way to the application so far.
+    pub fn gave_way_count(&self) -> u64 {
+        self.gave_way.load(Ordering::Relaxed)
+    }
+
     fn backoff(&self, attempt: u32) -> Duration {
         let exp = self
             .base_backoff
@@ -71,6 +88,7 @@ where
         match attempt_once().await {
             Ok(()) => return Ok(attempt),
             Err(e) if gave_way(&e) => {
+                policy.note_gave_way();
                 if let Some(c) = cleanup {
                     let _ = sqlx::query(c).execute(pool).await;
                 }

@@ -47,6 +47,8 @@ pub mod planner;
 #[cfg(feature = "ssr")]
 pub mod recipe;
 #[cfg(feature = "ssr")]
+pub mod rehearse;
+#[cfg(feature = "ssr")]
 pub mod sql;
 #[cfg(feature = "ssr")]
 pub mod state;
@@ -170,5 +172,11 @@ impl Engine {
 
     pub fn recipe(&self) -> &Recipe {
         &self.recipe
+    }
+
+    /// Times this engine's statements and batches gave way to the
+    /// application's locks (and were tried again) so far.
+    pub fn lock_waits(&self) -> u64 {
+        self.opts.lock.gave_way_count()
     }
 }

@@ -100,7 +100,7 @@ impl Engine {
     /// Objects depending on the source column that phase 5 could not
     /// restore on rollback (views, rules, triggers naming it, policies,
     /// unique or exclusion constraints, column privileges…).
-    async fn unrestorable_dependents(&self) -> Result<Vec<String>, EngineError> {
+    pub async fn unrestorable_dependents(&self) -> Result<Vec<String>, EngineError> {
         Ok(sqlx::query_scalar(
             "WITH col AS (SELECT attrelid, attnum, attacl FROM pg_attribute
                           WHERE attrelid = $1::regclass AND attname = $2 AND NOT attisdropped)
@@ -797,6 +797,7 @@ impl Engine {
                     return Ok(value);
                 }
                 Err(e) if gave_way(&e) && attempt < BATCH_ATTEMPTS => {
+                    self.opts.lock.note_gave_way();
                     drop(tx);
                     tokio::time::sleep(self.opts.lock.base_backoff).await;
                 }

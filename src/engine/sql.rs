@@ -109,12 +109,23 @@ const LONGEST_SUFFIX: usize = "resync_99".len();
 
 impl Names {
     pub fn new(recipe: &Recipe) -> Self {
-        let slug: String = recipe.slug_ident().chars().take(24).collect();
-        let digest = Sha256::digest(recipe.name.as_bytes());
+        Names::of_name(&recipe.name)
+    }
+
+    /// The names of migration `name`'s objects (they depend on its name
+    /// only).
+    pub fn of_name(name: &str) -> Self {
+        let slug: String = name.replace('-', "_").chars().take(24).collect();
+        let digest = Sha256::digest(name.as_bytes());
         let hash: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
         Names {
             base: format!("sy_{slug}_{hash}"),
         }
+    }
+
+    /// What every generated name of this recipe starts with (then `_`).
+    pub fn prefix(&self) -> &str {
+        &self.base
     }
 
     /// The longest name this recipe can produce, in bytes.

@@ -150,6 +150,36 @@ impl FromStr for Phase {
     }
 }
 
+/// One step of a rehearsal (`engine::rehearse`): a phase run, or rolled
+/// back, on the copy of a sample, as measured.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RehearsedStep {
+    pub phase: Phase,
+    /// A rollback of the phase (else a run).
+    pub rollback: bool,
+    pub millis: i64,
+    /// Rows the backfill processed (phase 2's run only).
+    pub rows: Option<i64>,
+    /// Documents in quarantine and key paths mapped nowhere, after it.
+    pub quarantined: i64,
+    pub unmapped_keys: i64,
+    /// Times a statement gave way to a lock held by someone else, and
+    /// was tried again.
+    pub lock_waits: i64,
+    pub error: Option<String>,
+}
+
+impl RehearsedStep {
+    /// "run phase 2" or "roll back phase 2".
+    pub fn action(&self) -> String {
+        if self.rollback {
+            format!("roll back phase {}", self.phase)
+        } else {
+            format!("run phase {}", self.phase)
+        }
+    }
+}
+
 /// Runtime state of one phase, as the engine records it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -535,6 +565,18 @@ pub enum Event {
         draft: i64,
         change: String,
     },
+    /// "Rehearse on a sample" started: `percent` % of the source copied
+    /// into a scratch schema, every phase and rollback run there.
+    RehearsalStarted {
+        rehearsal: i64,
+        percent: f64,
+    },
+    /// A rehearsal finished (`passed`: every step without an error) and
+    /// its scratch schema was dropped.
+    RehearsalFinished {
+        rehearsal: i64,
+        passed: bool,
+    },
     /// A kind this version does not know (written by a newer one), or a
     /// payload it cannot read: shown by its kind, never dropped.
     #[serde(skip)]
@@ -556,7 +598,7 @@ pub enum AccountChange {
 
 impl Event {
     /// Every kind this version writes, as stored in `switchyard.events.kind`.
-    pub const KINDS: [&'static str; 47] = [
+    pub const KINDS: [&'static str; 49] = [
         kind::PHASE_STATE,
         kind::ROLLBACK_STARTED,
         kind::PROGRESS,
@@ -604,6 +646,8 @@ impl Event {
         kind::OUTBOX_RETRIED,
         kind::OUTBOX_DISCARDED,
         kind::DRAFT_CHANGED,
+        kind::REHEARSAL_STARTED,
+        kind::REHEARSAL_FINISHED,
     ];
 
     /// Progress ticks: many, shown as a chart and a bar, not in the log.
@@ -659,6 +703,8 @@ impl Event {
             Event::OutboxRetried { .. } => kind::OUTBOX_RETRIED,
             Event::OutboxDiscarded { .. } => kind::OUTBOX_DISCARDED,
             Event::DraftChanged { .. } => kind::DRAFT_CHANGED,
+            Event::RehearsalStarted { .. } => kind::REHEARSAL_STARTED,
+            Event::RehearsalFinished { .. } => kind::REHEARSAL_FINISHED,
             Event::Other { kind } => kind,
         }
     }
@@ -830,6 +876,13 @@ impl Event {
             Event::DraftChanged { draft, change } => {
                 format!("new-migration draft {draft}: {change}")
             }
+            Event::RehearsalStarted { rehearsal, percent } => {
+                format!("rehearsal {rehearsal} started on a {percent} % sample")
+            }
+            Event::RehearsalFinished { rehearsal, passed } => format!(
+                "rehearsal {rehearsal} {}; its scratch schema dropped",
+                if *passed { "passed" } else { "failed" }
+            ),
             Event::Other { kind } => kind.replace('_', " "),
         }
     }
@@ -885,6 +938,8 @@ pub mod kind {
     pub const OUTBOX_RETRIED: &str = "outbox_retried";
     pub const OUTBOX_DISCARDED: &str = "outbox_discarded";
     pub const DRAFT_CHANGED: &str = "draft_changed";
+    pub const REHEARSAL_STARTED: &str = "rehearsal_started";
+    pub const REHEARSAL_FINISHED: &str = "rehearsal_finished";
 }
 
 fn short(hash: &str) -> &str {
@@ -1047,6 +1102,14 @@ mod tests {
             Event::DraftChanged {
                 draft: 2,
                 change: "recipe saved".into(),
+            },
+            Event::RehearsalStarted {
+                rehearsal: 3,
+                percent: 2.5,
+            },
+            Event::RehearsalFinished {
+                rehearsal: 3,
+                passed: false,
             },
         ];
         for e in events {

@@ -38,6 +38,9 @@ pub struct ConsoleView {
     pub recipe_hash: Option<String>,
     /// The recipe file differs from the pinned one (which is what runs).
     pub recipe_changed: bool,
+    /// The latest rehearsal on a sample (`console::rehearsal`), if any:
+    /// its report, and what the phases' estimates are made of.
+    pub rehearsal: Option<super::rehearsal::RehearsalView>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -9,6 +9,7 @@ pub mod migration;
 pub mod mirror;
 pub mod notion;
 pub mod plan;
+pub mod rehearsal;
 pub mod share;
 pub mod time;
 pub mod wizard;

@@ -50,6 +50,7 @@ pub async fn snapshot(pool: &PgPool) -> StoreResult<MetricsSnapshot> {
     let phases = sqlx::query_as(
         "SELECT m.name AS migration, s.position AS phase, s.state
          FROM switchyard.phase_states s JOIN switchyard.migrations m ON m.id = s.migration_id
+         WHERE m.rehearsal_of IS NULL
          ORDER BY m.name, s.position",
     )
     .fetch_all(pool)
@@ -63,7 +64,7 @@ pub async fn snapshot(pool: &PgPool) -> StoreResult<MetricsSnapshot> {
     .await?;
     let quarantined = sqlx::query_as(
         "SELECT m.name, (SELECT count(*) FROM switchyard.quarantine q WHERE q.migration_name = m.name)
-         FROM switchyard.migrations m ORDER BY m.name",
+         FROM switchyard.migrations m WHERE m.rehearsal_of IS NULL ORDER BY m.name",
     )
     .fetch_all(pool)
     .await?;

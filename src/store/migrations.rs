@@ -78,7 +78,7 @@ fn summary_sql(filter: &str) -> String {
          CROSS JOIN LATERAL (
              SELECT count(*) AS total, count(*) FILTER (WHERE t.status = $2) AS done
              FROM switchyard.tasks t WHERE t.migration_id = m.id) t
-         WHERE {filter}
+         WHERE m.rehearsal_of IS NULL AND {filter}
          ORDER BY m.name"
     )
 }

@@ -20,6 +20,7 @@ pub mod plan_sync;
 pub mod plans;
 pub mod progress;
 pub mod recipes;
+pub mod rehearsals;
 pub mod seed;
 pub mod shares;
 pub mod specs;

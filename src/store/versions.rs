@@ -68,6 +68,8 @@ pub const WATCHED: &[(&str, &str, &[Page])] = &[
     ("acceptances", "t.migration_name = m.name", &[Page::Console]),
     // The recipe the console runs until phase 1 pins one (its dry run).
     ("recipes", "t.migration_id = m.id", &[Page::Console]),
+    // Rehearsals' reports (a step is added without an event).
+    ("rehearsals", "t.migration_id = m.id", &[Page::Console]),
 ];
 
 /// Counted, not summed (see the module's comment), on the console only.

@@ -412,7 +412,7 @@ async fn a_device_cookie_lets_its_owner_past_an_attackers_lockout_and_nothing_el
 /// it (valid for an operator on the seeded demo).
 async fn mutations(pool: &PgPool) -> Vec<(&'static str, String)> {
     use switchyard::api::approvals::{DecideApproval, RequestApproval};
-    use switchyard::api::console::{ActOnPhase, SetThrottle};
+    use switchyard::api::console::{ActOnPhase, Rehearse, SetThrottle};
     use switchyard::api::notion::{
         ApplySpecRefresh, ConfirmTaskMapping, ConnectTaskDatabase, CreateTasksInNotion,
         DiscardOutboxItem, ImportNotionSpec, PublishPlan, ResolveTaskConflict, RetryOutboxItem,
@@ -443,6 +443,7 @@ async fn mutations(pool: &PgPool) -> Vec<(&'static str, String)> {
             SetThrottle::PATH,
             format!("name={DEMO}&target_batch_ms=300&throttle_ms=5"),
         ),
+        (Rehearse::PATH, format!("name={DEMO}&percent=5")),
         (
             MoveTask::PATH,
             format!("name={DEMO}&task_id={task}&status=Done&revision={rev}"),

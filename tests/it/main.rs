@@ -23,6 +23,7 @@ mod plan_sync;
 mod plans;
 mod proof;
 mod recipes;
+mod rehearsal;
 mod share_links;
 mod shares;
 mod store;
@@ -52,6 +53,7 @@ pub fn engine_with(
         max_attempts: attempts,
         base_backoff: Duration::from_millis((lock_timeout_ms / 10).max(1)),
         max_backoff: Duration::from_millis(lock_timeout_ms),
+        ..Default::default()
     };
     let opts = switchyard::engine::EngineOptions {
         actor: actor.to_string(),
