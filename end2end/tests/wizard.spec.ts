@@ -40,8 +40,8 @@ async function recipeText(page: Page): Promise<string> {
   return await page.getByLabel("Recipe (TOML)").inputValue();
 }
 
-test("a migration of another table is made from / and its phase 1 runs", async ({ page }) => {
-  test.setTimeout(120_000);
+test("a migration of another table is made from /, rehearsed, and its phases 1 and 2 run, watched live", async ({ page }) => {
+  test.setTimeout(180_000);
   freshOrders();
 
   // From the home page to the list of sources.
@@ -87,16 +87,40 @@ test("a migration of another table is made from / and its phase 1 runs", async (
   // client-side navigation (README), and the console is one.
   await page.goto(`/m/${NAME}/phases`);
   await expect(page.locator("body[data-hydrated=true]")).toBeAttached();
+
+  // Rehearsed on a sample first: every phase and rollback on a copy.
+  const rehearsal = page.getByRole("region", { name: "Rehearsal" });
+  await expect(rehearsal).toContainText("No rehearsal yet.");
+  await rehearsal.getByLabel("Sample (% of the table)").fill("50");
+  await rehearsal.getByRole("button", { name: "Rehearse on a sample" }).click();
+  const summary = rehearsal.locator('.rehearsal-summary[data-state="passed"]');
+  await expect(summary).toContainText("every phase and rollback passed", { timeout: 90_000 });
+  await expect(rehearsal.locator(".rehearsal-steps tbody tr")).toHaveCount(10);
+  await expect(rehearsal.locator(".rehearsal-steps tbody tr").first()).toContainText("run phase 1");
+  await expect(rehearsal.locator(".rehearsal-steps tbody tr").last()).toContainText("roll back phase 1");
+  // Every phase now has an estimate from it.
+  await expect(page.locator('.console-phase[data-position="2"] .estimate')).toContainText("Estimated");
+
   const phase1 = page.locator('.console-phase[data-position="1"]');
   await page
     .getByRole("group", { name: "Phase 1 actions" })
     .getByRole("button", { name: "Run", exact: true })
     .click();
   await expect(phase1).toHaveAttribute("data-state", "done", { timeout: 60_000 });
+  // Phase 2, watched live (no reload): its progress, then done, with what
+  // it took beside its estimate.
+  const phase2 = page.locator('.console-phase[data-position="2"]');
+  await page
+    .getByRole("group", { name: "Phase 2 actions" })
+    .getByRole("button", { name: "Run", exact: true })
+    .click();
+  await expect(phase2).toHaveAttribute("data-state", "done", { timeout: 60_000 });
+  await expect(page.locator(".progress-panel .rows")).toContainText(/^2000 \/ \d+ rows$/);
+  await expect(phase2.locator(".estimate")).toContainText("took");
 
   // Listed on / beside the demo, with its own phase.
   await page.goto("/");
-  await expect(page.locator(`.migration-card[data-name="${NAME}"]`)).toContainText("Phase 2 of 5");
+  await expect(page.locator(`.migration-card[data-name="${NAME}"]`)).toContainText("Phase 3 of 5");
   await expect(page.locator('.migration-card[data-name="user-preferences"]')).toContainText("Phase 1 of 5");
 });
 

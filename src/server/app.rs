@@ -80,6 +80,9 @@ pub fn router_with_webhook(
     let sessions = super::auth::session_layer(pool.clone(), &auth_state.settings);
     let routes = generate_route_list(App);
     let console = Console::new(pool.clone(), settings);
+    // Rehearsals a crash or restart interrupted: their scratch schemas go.
+    let recovering = pool.clone();
+    tokio::spawn(async move { crate::console::rehearsal::recover(&recovering).await });
     // Live console updates over SSE, fed by the events' NOTIFYs.
     let live_state = crate::console::live::LiveState {
         console: console.clone(),

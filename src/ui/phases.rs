@@ -18,12 +18,13 @@ use super::common::{
     PhaseBadge,
 };
 use crate::api::approvals::{DecideApproval, RequestApproval, SetApprovalPolicy};
-use crate::api::console::{get_console, get_dry_run, ActOnPhase, SetThrottle};
+use crate::api::console::{get_console, get_dry_run, ActOnPhase, Rehearse, SetThrottle};
 use crate::model::account::Role;
 use crate::model::approval::{ApprovalState, Decision, PhaseApproval};
 use crate::model::console::{
     ConsolePhase, ConsoleView, DryRunSql, PhaseAction, PhaseChoice, ThroughputPoint,
 };
+use crate::model::rehearsal::{estimate_millis, RehearsalState, RehearsalView};
 use crate::model::Phase;
 use crate::model::PhaseState;
 
@@ -209,11 +210,13 @@ pub fn Console(
                                 <ApprovalPanel name=list_name.clone() phase=p.phase state=p.state approval
                                     actions=approvals can_operate is_admin me=me.clone()/>
                             });
-                            view! { <PhaseCard phase=p request pending=act.pending() dry_run can_operate approval/> }
+                            let estimate = view.with(|v| estimate_line(&p, v.rehearsal.as_ref()));
+                            view! { <PhaseCard phase=p request pending=act.pending() dry_run can_operate approval estimate/> }
                         })
                         .collect_view()
                 }}
             </ol>
+            <RehearsalPanel view name=name.clone() can_operate/>
             <VerificationPanel view/>
             <QuarantinePanel view/>
             <EventLog view/>
@@ -231,6 +234,8 @@ fn PhaseCard<F>(
     dry_run: impl IntoView + 'static,
     can_operate: bool,
     approval: Option<impl IntoView + 'static>,
+    /// The expected duration, and how reality compares (`estimate_line`).
+    estimate: Option<String>,
 ) -> impl IntoView
 where
     F: Fn(Phase, PhaseChoice) + Clone + Send + Sync + 'static,
@@ -276,6 +281,7 @@ where
                 <PhaseBadge state/>
             </h3>
             {started.map(|s| view! { <p class="meta">{s}</p> })}
+            {estimate.map(|e| view! { <p class="estimate">{e}</p> })}
             {phase.error.clone().map(|e| view! { <p class="phase-error">{e}</p> })}
             {phase.blocked.clone().map(|r| view! { <p class="blocked-reason">{format!("Cannot run yet: {r}")}</p> })}
             {match buttons {
@@ -705,5 +711,122 @@ fn EventLog(view: RwSignal<ConsoleView>) -> impl IntoView {
                 }}
             </ol>
         </div>
+    }
+}
+
+/// A duration for people: "850 ms", "12 s", "3 min 20 s", "2 h 5 min".
+fn duration(millis: i64) -> String {
+    let s = millis / 1000;
+    match millis {
+        m if m < 1_000 => format!("{m} ms"),
+        _ if s < 60 => format!("{s} s"),
+        _ if s < 3_600 => format!("{} min {} s", s / 60, s % 60),
+        _ => format!("{} h {} min", s / 3_600, (s % 3_600) / 60),
+    }
+}
+
+/// What the phase is expected to take on the production table (from the
+/// latest rehearsal, scaled by the table's rows where the work grows with
+/// them), beside what it took or has taken so far.
+fn estimate_line(phase: &ConsolePhase, rehearsal: Option<&RehearsalView>) -> Option<String> {
+    let rehearsal = rehearsal.filter(|r| r.state != RehearsalState::Running)?;
+    let estimate = estimate_millis(rehearsal, phase.phase).map(duration);
+    let source = format!("the {} % rehearsal", rehearsal.percent);
+    let taken = match (phase.started_at, phase.finished_at, phase.state) {
+        (Some(start), Some(end), PhaseState::Done) => Some(format!(
+            "took {}",
+            duration((end - start).num_milliseconds())
+        )),
+        (Some(start), _, PhaseState::Running | PhaseState::Verifying) => Some(format!(
+            "running for {}",
+            duration((chrono::Utc::now() - start).num_milliseconds())
+        )),
+        _ => None,
+    };
+    Some(match (estimate, taken) {
+        (Some(e), Some(t)) => format!("{t}; estimated {e} from {source}"),
+        (Some(e), None) => format!("Estimated {e} (from {source})"),
+        (None, Some(t)) => format!("{t}; no estimate ({source} did not measure it)"),
+        (None, None) => format!("No estimate: {source} did not measure this phase"),
+    })
+}
+
+/// "Rehearse on a sample": the form (operators and admins) and the latest
+/// rehearsal's report, step by step.
+#[component]
+fn RehearsalPanel(view: RwSignal<ConsoleView>, name: String, can_operate: bool) -> impl IntoView {
+    let rehearse = ServerAction::<Rehearse>::new();
+    let error = move || {
+        rehearse
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .map(|e| e.to_string())
+    };
+    let report = move || {
+        view.with(|v| v.rehearsal.clone()).map(|r| {
+            let rows = r
+                .steps
+                .iter()
+                .map(|s| {
+                    view! {
+                        <tr data-failed=s.error.is_some().to_string()>
+                            <td>{s.action()}</td>
+                            <td>{duration(s.millis)}</td>
+                            <td>{s.rows.map(|n| n.to_string()).unwrap_or_default()}</td>
+                            <td>{s.quarantined}</td>
+                            <td>{s.unmapped_keys}</td>
+                            <td>{s.lock_waits}</td>
+                            <td>{s.error.clone().unwrap_or_else(|| "ok".into())}</td>
+                        </tr>
+                    }
+                })
+                .collect_view();
+            view! {
+                <p class="rehearsal-summary" data-state=r.state.as_str()>{r.summary()}</p>
+                {r.error.clone().map(|e| view! { <p class="phase-error">{e}</p> })}
+                <table class="rehearsal-steps">
+                    <thead>
+                        <tr>
+                            <th>"Step"</th><th>"Time"</th><th>"Rows"</th><th>"Quarantined"</th>
+                            <th>"Unmapped keys"</th><th>"Lock waits"</th><th>"Result"</th>
+                        </tr>
+                    </thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            }
+        })
+    };
+    let running = move || {
+        view.with(|v| {
+            v.rehearsal
+                .as_ref()
+                .is_some_and(|r| r.state == RehearsalState::Running)
+        })
+    };
+    view! {
+        <section class="rehearsal" aria-label="Rehearsal">
+            <h3>"Rehearse on a sample"</h3>
+            <p class="meta">
+                "Copies a sample of the source table into a scratch schema, runs every phase and every rollback there, reports each step and drops the schema. The production table is only read."
+            </p>
+            {can_operate.then(|| view! {
+                <ActionForm action=rehearse attr:class="rehearse">
+                    <input type="hidden" name="name" value=name.clone()/>
+                    <label>
+                        "Sample (% of the table) "
+                        <input type="number" name="percent" value="5" min="0.1" max="50" step="0.1" required/>
+                    </label>
+                    <button type="submit" disabled=move || running() || rehearse.pending().get()>
+                        "Rehearse on a sample"
+                    </button>
+                </ActionForm>
+            })}
+            <p class="action-error" role="alert">{error}</p>
+            {move || match report() {
+                Some(report) => Either::Left(report),
+                None => Either::Right(view! { <p class="meta">"No rehearsal yet."</p> }),
+            }}
+        </section>
     }
 }
