@@ -89,8 +89,33 @@ pub(crate) async fn send(
         Err(_) => {
             // Not left running on the shared runtime, holding connections.
             abort.abort();
-            panic!("{what}: no answer within {REQUEST_LIMIT:?}")
+            let sessions = database_sessions().await;
+            panic!("{what}: no answer within {REQUEST_LIMIT:?}; the server's sessions then:\n{sessions}")
         }
+    }
+}
+
+/// Every session of the test cluster that is not idle (what each waits
+/// for and runs), so a hang's report says whether the database held it.
+async fn database_sessions() -> String {
+    let Ok(url) = std::env::var("DATABASE_URL") else {
+        return "DATABASE_URL is not set".into();
+    };
+    let rows: Result<Vec<String>, sqlx::Error> = async {
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await?;
+        sqlx::query_scalar(
+            "SELECT format('%s pid %s %s %s/%s for %s: %s', datname, pid, state,
+                           wait_event_type, wait_event, now() - state_change, left(query, 300))
+             FROM pg_stat_activity
+             WHERE state IS DISTINCT FROM 'idle' AND pid <> pg_backend_pid() AND datname IS NOT NULL",
+        )
+        .fetch_all(&mut conn)
+        .await
+    }
+    .await;
+    match rows {
+        Ok(rows) => rows.join("\n"),
+        Err(e) => format!("(could not list them: {e})"),
     }
 }
 
