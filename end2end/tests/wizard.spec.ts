@@ -98,8 +98,13 @@ test("a migration of another table is made from /, rehearsed, and its phases 1 a
   await expect(rehearsal.locator(".rehearsal-steps tbody tr")).toHaveCount(10);
   await expect(rehearsal.locator(".rehearsal-steps tbody tr").first()).toContainText("run phase 1");
   await expect(rehearsal.locator(".rehearsal-steps tbody tr").last()).toContainText("roll back phase 1");
-  // Every phase now has an estimate from it.
+  // Every phase now has an estimate from it, and lists the locks it takes.
   await expect(page.locator('.console-phase[data-position="2"] .estimate')).toContainText("Estimated");
+  await expect(page.locator('.console-phase[data-position="2"] .locks summary')).toContainText("row locks only");
+  await expect(page.locator('.console-phase[data-position="3"] .locks summary')).toContainText("ACCESS EXCLUSIVE");
+  await expect(
+    page.locator('.console-phase[data-position="3"] .locks li[data-table="e2e_shop.orders"]'),
+  ).toHaveAttribute("data-mode", "ACCESS EXCLUSIVE");
 
   const phase1 = page.locator('.console-phase[data-position="1"]');
   await page

@@ -14,8 +14,10 @@ use sqlx::PgPool;
 
 use crate::domain::approvals::{self as approval_rules, Circumstances};
 use crate::engine::journal::PhaseRecord;
+use crate::engine::locks::table_locks;
 use crate::engine::phases::{why_not_roll_back, RunControl};
 use crate::engine::vocab::actor;
+use crate::engine::vocab::TableLock;
 use crate::engine::{
     Engine, EngineError, EngineOptions, Event, Phase, Planner, Recipe, Step, Work,
 };
@@ -113,6 +115,8 @@ pub struct Console {
 struct DryRun {
     sql: Vec<Vec<String>>,
     gated: Vec<bool>,
+    /// The table locks each phase takes (`engine::locks`).
+    locks: Vec<Vec<TableLock>>,
 }
 
 impl DryRun {
@@ -136,6 +140,7 @@ impl DryRun {
                 .iter()
                 .map(|steps| steps.iter().any(|s| matches!(s.work, Work::Verify(_))))
                 .collect(),
+            locks: steps.iter().map(|steps| table_locks(steps)).collect(),
         }
     }
 }
@@ -402,7 +407,9 @@ async fn view(console: &Console, name: &str) -> Result<ConsoleView, ConsoleError
             unapproved,
             rehearsal.as_ref(),
         );
-        phases.push(console_phase(r, &snap.titles, blocked, choices, approval));
+        let mut phase = console_phase(r, &snap.titles, blocked, choices, approval);
+        phase.locks = dry_run.locks[r.phase.index()].clone();
+        phases.push(phase);
     }
     let backfill = records
         .get(Phase::Backfill.index())
@@ -619,6 +626,7 @@ fn console_phase(
         blocked,
         choices,
         approval,
+        locks: Vec::new(),
     }
 }
 
@@ -720,6 +728,7 @@ fn read_only_view(name: &str, snap: Snapshot, message: String) -> ConsoleView {
             blocked: Some(message.clone()),
             choices: Vec::new(),
             approval: None,
+            locks: Vec::new(),
         })
         .collect();
     let mut view = base_view(name, snap);

@@ -41,6 +41,8 @@ pub mod inspect;
 #[cfg(feature = "ssr")]
 pub mod journal;
 #[cfg(feature = "ssr")]
+pub mod locks;
+#[cfg(feature = "ssr")]
 pub mod phases;
 #[cfg(feature = "ssr")]
 pub mod planner;

@@ -150,6 +150,77 @@ impl FromStr for Phase {
     }
 }
 
+/// A table-level lock mode, in the order of Postgres's table of them
+/// (weakest first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LockMode {
+    AccessShare,
+    RowShare,
+    RowExclusive,
+    ShareUpdateExclusive,
+    Share,
+    ShareRowExclusive,
+    Exclusive,
+    AccessExclusive,
+}
+
+impl LockMode {
+    const ALL: [LockMode; 8] = [
+        LockMode::AccessShare,
+        LockMode::RowShare,
+        LockMode::RowExclusive,
+        LockMode::ShareUpdateExclusive,
+        LockMode::Share,
+        LockMode::ShareRowExclusive,
+        LockMode::Exclusive,
+        LockMode::AccessExclusive,
+    ];
+
+    /// As SQL writes it: `ACCESS EXCLUSIVE`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LockMode::AccessShare => "ACCESS SHARE",
+            LockMode::RowShare => "ROW SHARE",
+            LockMode::RowExclusive => "ROW EXCLUSIVE",
+            LockMode::ShareUpdateExclusive => "SHARE UPDATE EXCLUSIVE",
+            LockMode::Share => "SHARE",
+            LockMode::ShareRowExclusive => "SHARE ROW EXCLUSIVE",
+            LockMode::Exclusive => "EXCLUSIVE",
+            LockMode::AccessExclusive => "ACCESS EXCLUSIVE",
+        }
+    }
+
+    /// From SQL's spelling (any case, single spaces).
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.to_ascii_uppercase();
+        LockMode::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+
+    /// What the application cannot do on the table while it is held.
+    pub fn blocks(self) -> &'static str {
+        match self {
+            LockMode::AccessExclusive => "blocks reads and writes",
+            LockMode::Exclusive | LockMode::ShareRowExclusive | LockMode::Share => "blocks writes",
+            LockMode::ShareUpdateExclusive => {
+                "blocks schema changes, VACUUM and index builds, not reads or writes"
+            }
+            _ => "blocks schema changes only",
+        }
+    }
+}
+
+/// A lock a phase takes on a table (`engine::locks`): the strongest one
+/// per table, with the first step that takes it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TableLock {
+    /// `schema.table`, unquoted.
+    pub table: String,
+    pub mode: LockMode,
+    /// The step's label.
+    pub step: String,
+}
+
 /// One step of a rehearsal (`engine::rehearse`): a phase run, or rolled
 /// back, on the copy of a sample, as measured.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

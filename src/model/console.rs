@@ -64,6 +64,9 @@ pub struct ConsolePhase {
     /// Phases 4 and 5: whether the phase needs an approval to run, and its
     /// latest request (None for the other phases).
     pub approval: Option<super::approval::PhaseApproval>,
+    /// The table locks its run takes (strongest per table), from the
+    /// statements it runs.
+    pub locks: Vec<crate::engine::vocab::TableLock>,
 }
 
 /// A phase's dry run: every statement it executes (label comments, then

@@ -22,7 +22,7 @@ use crate::api::console::{get_console, get_dry_run, ActOnPhase, Rehearse, SetThr
 use crate::model::account::Role;
 use crate::model::approval::{ApprovalState, Decision, PhaseApproval};
 use crate::model::console::{
-    ConsolePhase, ConsoleView, DryRunSql, PhaseAction, PhaseChoice, ThroughputPoint,
+    ConsolePhase, ConsoleView, DryRunSql, PhaseAction, PhaseChoice, ProgressView, ThroughputPoint,
 };
 use crate::model::rehearsal::{estimate_millis, RehearsalState, RehearsalView};
 use crate::model::Phase;
@@ -210,7 +210,9 @@ pub fn Console(
                                 <ApprovalPanel name=list_name.clone() phase=p.phase state=p.state approval
                                     actions=approvals can_operate is_admin me=me.clone()/>
                             });
-                            let estimate = view.with(|v| estimate_line(&p, v.rehearsal.as_ref()));
+                            let estimate = view.with(|v| {
+                                estimate_line(&p, v.rehearsal.as_ref(), v.progress.as_ref())
+                            });
                             view! { <PhaseCard phase=p request pending=act.pending() dry_run can_operate approval estimate/> }
                         })
                         .collect_view()
@@ -282,6 +284,7 @@ where
             </h3>
             {started.map(|s| view! { <p class="meta">{s}</p> })}
             {estimate.map(|e| view! { <p class="estimate">{e}</p> })}
+            <PhaseLocks locks=phase.locks.clone()/>
             {phase.error.clone().map(|e| view! { <p class="phase-error">{e}</p> })}
             {phase.blocked.clone().map(|r| view! { <p class="blocked-reason">{format!("Cannot run yet: {r}")}</p> })}
             {match buttons {
@@ -727,8 +730,14 @@ fn duration(millis: i64) -> String {
 
 /// What the phase is expected to take on the production table (from the
 /// latest rehearsal, scaled by the table's rows where the work grows with
-/// them), beside what it took or has taken so far.
-fn estimate_line(phase: &ConsolePhase, rehearsal: Option<&RehearsalView>) -> Option<String> {
+/// them), beside what it took, or, while it runs, when it started and (the
+/// backfill) its own ETA. No clock is read: the browser's would differ
+/// from the server's.
+fn estimate_line(
+    phase: &ConsolePhase,
+    rehearsal: Option<&RehearsalView>,
+    progress: Option<&ProgressView>,
+) -> Option<String> {
     let rehearsal = rehearsal.filter(|r| r.state != RehearsalState::Running)?;
     let estimate = estimate_millis(rehearsal, phase.phase).map(duration);
     let source = format!("the {} % rehearsal", rehearsal.percent);
@@ -737,10 +746,14 @@ fn estimate_line(phase: &ConsolePhase, rehearsal: Option<&RehearsalView>) -> Opt
             "took {}",
             duration((end - start).num_milliseconds())
         )),
-        (Some(start), _, PhaseState::Running | PhaseState::Verifying) => Some(format!(
-            "running for {}",
-            duration((chrono::Utc::now() - start).num_milliseconds())
-        )),
+        (Some(start), _, PhaseState::Running | PhaseState::Verifying) => {
+            let eta = progress
+                .filter(|_| phase.phase == Phase::Backfill)
+                .and_then(|p| p.eta_seconds)
+                .map(|s| format!(", ETA {}", duration((s * 1000.0) as i64)))
+                .unwrap_or_default();
+            Some(format!("running since {}{eta}", time_of_day(&start)))
+        }
         _ => None,
     };
     Some(match (estimate, taken) {
@@ -828,5 +841,42 @@ fn RehearsalPanel(view: RwSignal<ConsoleView>, name: String, can_operate: bool) 
                 None => Either::Right(view! { <p class="meta">"No rehearsal yet."</p> }),
             }}
         </section>
+    }
+}
+
+/// The table locks a phase's run takes, strongest per table: each for one
+/// short transaction under `lock_timeout`, given up and retried when the
+/// application holds the table.
+#[component]
+fn PhaseLocks(locks: Vec<crate::engine::vocab::TableLock>) -> impl IntoView {
+    let summary = if locks.is_empty() {
+        "Locks: row locks only".to_string()
+    } else {
+        let strongest = locks.iter().map(|l| l.mode).max();
+        format!(
+            "Locks: {} table(s), at most {}",
+            locks.len(),
+            strongest.map(|m| m.as_str()).unwrap_or_default()
+        )
+    };
+    let items = locks
+        .into_iter()
+        .map(|l| {
+            view! {
+                <li data-table=l.table.clone() data-mode=l.mode.as_str()>
+                    <code>{l.table.clone()}</code>
+                    {format!(": {} ({}), in \u{201c}{}\u{201d}", l.mode.as_str(), l.mode.blocks(), l.step)}
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <details class="locks">
+            <summary>{summary}</summary>
+            <p class="meta">
+                "Each is taken in a short transaction under lock_timeout and given up (then tried again) when the application holds the table, so the application never queues behind it for longer."
+            </p>
+            <ul>{items}</ul>
+        </details>
     }
 }

@@ -127,6 +127,14 @@ async fn a_rehearsal_runs_every_phase_and_rollback_and_leaves_nothing_behind(poo
         .choice(switchyard::model::console::PhaseAction::Run)
         .and_then(|c| c.confirm.clone())
         .is_some_and(|c| c.contains("No rehearsal was made")),);
+    // Each phase lists the table locks its run takes (from its statements).
+    let locks = &after_view.phases[Phase::DualWrite.index()].locks;
+    assert!(
+        locks.iter().any(|l| l.table == "public.users"
+            && l.mode == switchyard::engine::vocab::LockMode::AccessExclusive),
+        "{locks:?}"
+    );
+    assert!(after_view.phases[Phase::Backfill.index()].locks.is_empty());
     // The rehearsal's own migration never shows in a list.
     let listed = switchyard::store::migrations::list_summaries(&pool)
         .await
