@@ -24,7 +24,10 @@ CREATE TABLE switchyard.rehearsals (
     -- What phase 5 would refuse on the production table (dependents of the
     -- column a scratch copy does not have).
     contract_blockers text[] NOT NULL DEFAULT '{}',
-    error text
+    error text,
+    -- Its scratch schema, tables and functions are gone (else the next
+    -- recovery tries again).
+    scratch_dropped boolean NOT NULL DEFAULT false
 );
 -- One rehearsal at a time per migration.
 CREATE UNIQUE INDEX rehearsals_one_running ON switchyard.rehearsals (migration_id) WHERE state = 'running';
@@ -45,4 +48,6 @@ ALTER TABLE switchyard.events ADD CONSTRAINT events_kind_check CHECK (kind IN (
     'plan_conflict', 'plan_conflict_resolved', 'progress_setting',
     'recipe_saved', 'run_refused', 'stop_requested', 'outbox_retried', 'outbox_discarded',
     'draft_changed', 'rehearsal_started', 'rehearsal_finished'
-));
+)) NOT VALID;
+-- Checked without holding the event log's writers back.
+ALTER TABLE switchyard.events VALIDATE CONSTRAINT events_kind_check;

@@ -383,7 +383,10 @@ async fn view(console: &Console, name: &str) -> Result<ConsoleView, ConsoleError
     // Asked by the snapshot's statement (`Engine::is_busy` asks the same).
     let busy = snap.runner_active;
     let dry_run = console.dry_run(&recipe_hash, engine.recipe());
-    let rehearsal = crate::store::rehearsals::latest(pool, name).await?;
+    let mut rehearsal = crate::store::rehearsals::latest(pool, name).await?;
+    if let Some(r) = rehearsal.as_mut() {
+        r.stale = r.recipe_hash != recipe_hash;
+    }
     let records = &snap.phases;
     let mut phases = Vec::new();
     for r in records {

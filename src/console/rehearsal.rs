@@ -9,12 +9,13 @@
 use std::sync::Arc;
 
 use futures::FutureExt;
-use sqlx::PgPool;
+use sqlx::pool::PoolConnection;
+use sqlx::{PgPool, Postgres};
 
 use super::{Console, ConsoleError};
 use crate::engine::rehearse::{self, rehearsal_name, MAX_PERCENT, MIN_PERCENT};
-use crate::engine::state::lock_granted_sql;
 use crate::engine::vocab::actor;
+use crate::engine::vocab::RehearsedStep;
 use crate::engine::{Engine, EngineOptions, LockPolicy, Recipe};
 use crate::store::journal::PgJournal;
 use crate::store::rehearsals;
@@ -56,49 +57,62 @@ impl Console {
     }
 }
 
+/// Takes rehearsal `id`'s advisory lock in a session of its own: the
+/// session while taken, None when another session holds it.
+async fn take_lock(pool: &PgPool, id: i64) -> Result<Option<PoolConnection<Postgres>>, String> {
+    let mut conn = pool.acquire().await.map_err(|e| e.to_string())?;
+    let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($2), hashtext($1))")
+        .bind(rehearsal_name(id))
+        .bind(REHEARSAL_LOCK)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(got.then_some(conn))
+}
+
+/// Ends the session holding a lock: the lock goes with it, and a locked
+/// session never goes back into the pool.
+fn release(conn: PoolConnection<Postgres>) {
+    drop(conn.detach());
+}
+
 /// Runs rehearsal `id` to its end and records the outcome; never fails:
 /// whatever goes wrong is the report's.
 async fn run(pool: PgPool, production: Recipe, id: i64, percent: f64, actor: String) {
-    let name = rehearsal_name(id);
-    // Held for the whole rehearsal, in a session of its own.
-    let held = match pool.acquire().await {
-        Ok(mut conn) => {
-            let got: Result<bool, _> =
-                sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($2), hashtext($1))")
-                    .bind(&name)
-                    .bind(REHEARSAL_LOCK)
-                    .fetch_one(&mut *conn)
-                    .await;
-            match got {
-                Ok(true) => Ok(conn),
-                Ok(false) => Err("another process holds this rehearsal".to_string()),
-                Err(e) => Err(e.to_string()),
-            }
-        }
-        Err(e) => Err(e.to_string()),
+    let held = match take_lock(&pool, id).await {
+        Ok(Some(conn)) => Ok(conn),
+        Ok(None) => Err("another process holds this rehearsal".to_string()),
+        Err(e) => Err(e),
     };
     let lock = LockPolicy::default();
     let outcome = match &held {
         Ok(_) => rehearse_locked(&pool, &production, id, percent, &actor, &lock).await,
         Err(e) => Err(e.clone()),
     };
-    let cleanup = rehearse::drop_scratch(&pool, id, &lock).await;
-    let error = match (outcome, cleanup) {
-        (Err(e), _) => Some(e),
-        (Ok(()), Err(e)) => Some(format!("dropping the scratch schema failed: {e}")),
-        (Ok(()), Ok(())) => None,
+    let failed_step = match &outcome {
+        Ok(steps) => steps.iter().any(|s| s.error.is_some()),
+        Err(_) => false,
     };
-    if let Err(e) = rehearsals::finish(&pool, id, error.as_deref(), &actor).await {
+    let cleanup = rehearse::drop_scratch(&pool, id, &lock).await;
+    let dropped = cleanup.is_ok();
+    let error = match (outcome, cleanup) {
+        (Err(e), Ok(())) => Some(e),
+        (Err(e), Err(c)) => Some(format!("{e}; then dropping the scratch schema failed: {c}")),
+        (Ok(_), Err(c)) => Some(format!("dropping the scratch schema failed: {c}")),
+        (Ok(_), Ok(())) => None,
+    };
+    if let Err(e) =
+        rehearsals::finish(&pool, id, error.as_deref(), failed_step, dropped, &actor).await
+    {
         tracing::error!(rehearsal = id, error = %e, "recording the end of a rehearsal failed");
     }
-    // The lock goes with the session: never back into the pool.
     if let Ok(conn) = held {
-        drop(conn.detach());
+        release(conn);
     }
 }
 
-/// The copy and the runs. `Err`: what stopped it before or beside the
-/// steps (a failed step is in the report, not here).
+/// The copy and the runs: the steps as run. `Err`: what stopped it before
+/// the steps (a failed step is in the report, not here).
 async fn rehearse_locked(
     pool: &PgPool,
     production: &Recipe,
@@ -106,7 +120,7 @@ async fn rehearse_locked(
     percent: f64,
     actor: &str,
     lock: &LockPolicy,
-) -> Result<(), String> {
+) -> Result<Vec<RehearsedStep>, String> {
     let journal = Arc::new(PgJournal::new(pool.clone()));
     let options = |soak_hours| EngineOptions {
         actor: actor.to_string(),
@@ -142,7 +156,7 @@ async fn rehearse_locked(
     let scratch = rehearse::scratch_recipe(production, id).map_err(|e| e.to_string())?;
     // The soak time is the production run's to wait, not the rehearsal's.
     let engine = Engine::new(pool.clone(), scratch, options(Some(0.0)), journal);
-    rehearse::run_all(&engine, |step| {
+    Ok(rehearse::run_all(&engine, |step| {
         let (pool, step) = (pool.clone(), step.clone());
         async move {
             if let Err(e) = rehearsals::add_step(&pool, id, &step).await {
@@ -151,42 +165,55 @@ async fn rehearse_locked(
         }
         .boxed()
     })
-    .await;
-    Ok(())
+    .await)
 }
 
-/// Ends every rehearsal recorded as running whose process is gone: its
-/// scratch schema and objects dropped, recorded as failed. Errors are
-/// logged (the next call tries again).
+/// Cleans up after every rehearsal whose process is gone: one recorded as
+/// running whose lock nobody holds (a crash, a restart) has its scratch
+/// objects dropped and is recorded as failed; one that ended without
+/// dropping them has them dropped now. Each is done holding the
+/// rehearsal's lock, so two processes never clean the same one, and a
+/// live rehearsal (holding it) is never touched. Errors are logged (the
+/// next call tries again).
 pub async fn recover(pool: &PgPool) {
-    let running = match rehearsals::running(pool).await {
-        Ok(running) => running,
+    let candidates = match rehearsals::to_clean(pool).await {
+        Ok(candidates) => candidates,
         Err(e) => {
-            tracing::warn!(error = %e, "listing running rehearsals failed");
+            tracing::warn!(error = %e, "listing rehearsals to clean up failed");
             return;
         }
     };
-    let held = format!("SELECT {}", lock_granted_sql("$1", "$2", "true"));
-    for (id, _) in running {
-        let name = rehearsal_name(id);
-        let alive: Result<bool, _> = sqlx::query_scalar(&held)
-            .bind(&name)
-            .bind(REHEARSAL_LOCK)
-            .fetch_one(pool)
-            .await;
-        if !matches!(alive, Ok(false)) {
-            continue;
-        }
-        let lock = LockPolicy::default();
-        let error = match rehearse::drop_scratch(pool, id, &lock).await {
-            Ok(()) => {
-                "interrupted: the server stopped while it ran; its scratch schema was dropped"
-                    .to_string()
+    for (id, running) in candidates {
+        let conn = match take_lock(pool, id).await {
+            Ok(Some(conn)) => conn,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::warn!(rehearsal = id, error = %e, "taking a rehearsal's lock failed");
+                continue;
             }
-            Err(e) => format!("interrupted, and dropping its scratch schema failed: {e}"),
         };
-        if let Err(e) = rehearsals::finish(pool, id, Some(&error), actor::SYSTEM).await {
-            tracing::warn!(rehearsal = id, error = %e, "recording an interrupted rehearsal failed");
+        let lock = LockPolicy::default();
+        let cleanup = rehearse::drop_scratch(pool, id, &lock).await;
+        let dropped = cleanup.is_ok();
+        let recorded = if running {
+            let error = match cleanup {
+                Ok(()) => {
+                    "interrupted: the server stopped while it ran; its scratch schema was dropped"
+                        .to_string()
+                }
+                Err(e) => format!("interrupted, and dropping its scratch schema failed: {e}"),
+            };
+            rehearsals::finish(pool, id, Some(&error), true, dropped, actor::SYSTEM)
+                .await
+                .map(|_| ())
+        } else if dropped {
+            rehearsals::mark_dropped(pool, id).await
+        } else {
+            Ok(())
+        };
+        if let Err(e) = recorded {
+            tracing::warn!(rehearsal = id, error = %e, "recording a rehearsal's cleanup failed");
         }
+        release(conn);
     }
 }

@@ -124,7 +124,10 @@ pub fn statement_locks(sql: &str) -> Vec<(String, LockMode)> {
                 return Vec::new();
             };
             let rest = i + name_len(&t, i);
-            if let Some(r) = after(rest, "REFERENCES") {
+            let foreign_key = is(rest, "ADD")
+                && is(rest + 1, "CONSTRAINT")
+                && after(rest, "FOREIGN").is_some_and(|i| is(i, "KEY"));
+            if let Some(r) = after(rest, "REFERENCES").filter(|_| foreign_key) {
                 // A foreign key: both tables, against writes.
                 let mut locks = vec![(table, LockMode::ShareRowExclusive)];
                 locks.extend(name_at(r).map(|n| (n, LockMode::ShareRowExclusive)));
@@ -132,8 +135,10 @@ pub fn statement_locks(sql: &str) -> Vec<(String, LockMode)> {
             }
             // Validating a constraint and setting statistics let reads and
             // writes go on; every other ALTER TABLE we run does not.
-            let light =
-                is(rest, "VALIDATE") || (is(rest, "ALTER") && after(rest, "STATISTICS").is_some());
+            let column = skip(rest + 1, &["COLUMN"]);
+            let set = column + name_len(&t, column);
+            let light = is(rest, "VALIDATE")
+                || (is(rest, "ALTER") && is(set, "SET") && is(set + 1, "STATISTICS"));
             let mode = if light {
                 LockMode::ShareUpdateExclusive
             } else {
@@ -179,6 +184,23 @@ fn tokens(sql: &str) -> Vec<String> {
                     }
                 }
             }
+            '-' if chars.peek() == Some(&'-') => {
+                for d in chars.by_ref() {
+                    if d == '\n' {
+                        break;
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'*') => {
+                chars.next();
+                let mut last = ' ';
+                for d in chars.by_ref() {
+                    if last == '*' && d == '/' {
+                        break;
+                    }
+                    last = d;
+                }
+            }
             '.' => out.push(".".into()),
             c if c.is_alphanumeric() || c == '_' || c == '$' => {
                 let mut word = String::from(c);
@@ -216,19 +238,23 @@ fn qualified(t: &[String], i: usize) -> Option<String> {
     let parts: Vec<String> = (0..name_len(t, i))
         .step_by(2)
         .filter_map(|k| t.get(i + k))
-        .map(|p| unquote(p))
+        .map(|p| unquote_part(p))
         .collect();
     Some(parts.join("."))
 }
 
-/// `"a""b"` → `a"b`; a bare word as it is.
+/// A (possibly qualified, quoted) name as SQL writes it, unquoted:
+/// `"public"."we""ird"` → `public.we"ird`.
 fn unquote(name: &str) -> String {
-    if name.contains('.') && name.starts_with('"') {
-        return qualified(&tokens(name), 0).unwrap_or_else(|| name.to_string());
-    }
-    match name.strip_prefix('"').and_then(|n| n.strip_suffix('"')) {
+    qualified(&tokens(name), 0).unwrap_or_else(|| name.to_string())
+}
+
+/// One identifier token: `"a""b"` → `a"b` (a dot inside quotes stays);
+/// a bare word as it is.
+fn unquote_part(part: &str) -> String {
+    match part.strip_prefix('"').and_then(|n| n.strip_suffix('"')) {
         Some(inner) => inner.replace("\"\"", "\""),
-        None => name.to_string(),
+        None => part.to_string(),
     }
 }
 
@@ -288,6 +314,18 @@ mod tests {
             ),
             (r#"UPDATE "public"."users" SET x = 1"#, vec![]),
             (
+                r#"DROP TRIGGER "t" ON "s"."a.b" -- ON "public"."users""#,
+                vec![("s.a.b", LockMode::AccessExclusive)],
+            ),
+            (
+                r#"ALTER TABLE "t" ALTER COLUMN "statistics" SET NOT NULL"#,
+                vec![("t", LockMode::AccessExclusive)],
+            ),
+            (
+                r#"ALTER TABLE "t" ADD COLUMN "u" bigint REFERENCES "users" ("id")"#,
+                vec![("t", LockMode::AccessExclusive)],
+            ),
+            (
                 r#"CREATE TABLE IF NOT EXISTS "public"."new" (id bigint)"#,
                 vec![],
             ),
@@ -299,6 +337,13 @@ mod tests {
                 .collect();
             assert_eq!(statement_locks(sql), expected, "{sql}");
         }
+    }
+
+    #[test]
+    fn a_quoted_name_with_a_dot_is_read_whole() {
+        assert_eq!(unquote(r#""s"."a.b""#), "s.a.b");
+        assert_eq!(unquote(r#""a.b""#), "a.b");
+        assert_eq!(unquote(r#""we""ird""#), "we\"ird");
     }
 
     #[test]

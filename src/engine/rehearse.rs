@@ -15,7 +15,7 @@ use futures::future::BoxFuture;
 use sqlx::PgPool;
 
 use super::ddl::{run_in_transaction, LockPolicy};
-use super::ident::Ident;
+use super::ident::{literal, Ident};
 use super::phases::RunControl;
 use super::recipe::Recipe;
 use super::sql::{self, Names};
@@ -26,6 +26,11 @@ use super::{Engine, EngineError};
 pub const MAX_PERCENT: f64 = 50.0;
 /// The smallest.
 pub const MIN_PERCENT: f64 = 0.1;
+
+/// The most rows a rehearsal copies (by the planner's estimate of the
+/// table times the percent): the copy, its targets and its phase 5 backup
+/// are written into the user's database, so their size is bounded.
+pub const MAX_SAMPLE_ROWS: f64 = 1_000_000.0;
 
 /// Tables of at most this many pages are sampled row by row (`BERNOULLI`:
 /// every row has the same chance, even in a table of a few pages); larger
@@ -90,12 +95,33 @@ pub async fn copy_sample(
     let schema = quoted(&scratch_schema(id))?;
     let source = sql::source_table(production);
     let copy = format!("{schema}.{}", production.source.table);
+    // The table's size on disk (every partition of a partitioned one) and
+    // the planner's row estimate: `relpages` is 0 for a partitioned parent
+    // and for a table never vacuumed.
+    let (pages, rows): (i64, f64) = sqlx::query_as(
+        "SELECT coalesce(sum(pg_relation_size(t.relid)), 0)::bigint / current_setting('block_size')::bigint,
+                coalesce(sum(greatest(c.reltuples, 0)), 0)::float8
+         FROM pg_partition_tree($1::regclass) t JOIN pg_class c ON c.oid = t.relid",
+    )
+    .bind(&source)
+    .fetch_one(pool)
+    .await?;
+    if rows * percent / 100.0 > MAX_SAMPLE_ROWS {
+        return Err(EngineError::Refused(format!(
+            "{percent} % of about {rows:.0} rows is more than a rehearsal copies ({MAX_SAMPLE_ROWS:.0} rows): choose at most {:.2} %",
+            (MAX_SAMPLE_ROWS * 100.0 / rows * 100.0).floor() / 100.0
+        )));
+    }
+    // Ours, and said so: `drop_scratch` drops only a schema that says it.
     run_in_transaction(
         pool,
         "create the scratch schema and its copy of the source table",
         &[
-            format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
             format!("CREATE SCHEMA {schema}"),
+            format!(
+                "COMMENT ON SCHEMA {schema} IS {}",
+                literal(&schema_mark(id))
+            ),
             format!("CREATE TABLE {copy} (LIKE {source} INCLUDING ALL)"),
         ],
         lock,
@@ -111,11 +137,6 @@ pub async fn copy_sample(
     .bind(&source)
     .fetch_all(pool)
     .await?;
-    let pages: i64 =
-        sqlx::query_scalar("SELECT relpages::bigint FROM pg_class WHERE oid = $1::regclass")
-            .bind(&source)
-            .fetch_one(pool)
-            .await?;
     let method = if pages <= ROW_SAMPLED_PAGES {
         "BERNOULLI"
     } else {
@@ -239,16 +260,50 @@ async fn measure(
 pub async fn drop_scratch(pool: &PgPool, id: i64, lock: &LockPolicy) -> Result<(), EngineError> {
     let name = rehearsal_name(id);
     let schema = quoted(&scratch_schema(id))?;
-    run_in_transaction(
-        pool,
-        "drop the scratch schema",
-        &[format!("DROP SCHEMA IF EXISTS {schema} CASCADE")],
-        lock,
-        None,
+    // A schema of that name that is not ours is left alone, and said so.
+    let mark: Option<Option<String>> = sqlx::query_scalar(
+        "SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = $1",
     )
+    .bind(scratch_schema(id))
+    .fetch_optional(pool)
     .await?;
-    // Functions are not dropped with the tables their bodies name.
+    match mark {
+        None => {}
+        Some(Some(m)) if m == schema_mark(id) => {
+            run_in_transaction(
+                pool,
+                "drop the scratch schema",
+                &[format!("DROP SCHEMA IF EXISTS {schema} CASCADE")],
+                lock,
+                None,
+            )
+            .await?;
+        }
+        Some(_) => {
+            return Err(EngineError::Refused(format!(
+                "schema {schema} exists but is not a rehearsal's: left as it is"
+            )))
+        }
+    }
     let prefix = format!("{}_", Names::of_name(&name).prefix());
+    // Tables of ours in the switchyard schema (the phase 5 backup) are not
+    // in the scratch schema.
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT c.oid::regclass::text FROM pg_class c
+         WHERE c.relnamespace = 'switchyard'::regnamespace AND c.relkind IN ('r', 'p')
+           AND left(c.relname, length($1)) = $1",
+    )
+    .bind(&prefix)
+    .fetch_all(pool)
+    .await?;
+    if !tables.is_empty() {
+        let drops: Vec<String> = tables
+            .iter()
+            .map(|t| format!("DROP TABLE IF EXISTS {t} CASCADE"))
+            .collect();
+        run_in_transaction(pool, "drop the rehearsal's tables", &drops, lock, None).await?;
+    }
+    // Functions are not dropped with the tables their bodies name.
     let functions: Vec<String> = sqlx::query_scalar(
         "SELECT p.oid::regprocedure::text FROM pg_proc p
          WHERE p.pronamespace = 'switchyard'::regnamespace AND left(p.proname, length($1)) = $1",
@@ -281,6 +336,11 @@ pub async fn drop_scratch(pool: &PgPool, id: i64, lock: &LockPolicy) -> Result<(
             .await?;
     }
     Ok(())
+}
+
+/// The comment that marks a scratch schema as rehearsal `id`'s.
+fn schema_mark(id: i64) -> String {
+    format!("switchyard rehearsal {id}: dropped when it ends")
 }
 
 fn quoted(name: &str) -> Result<String, EngineError> {

@@ -58,6 +58,10 @@ pub struct RehearsalView {
     pub error: Option<String>,
     /// SHA-256 of the recipe it rehearsed.
     pub recipe_hash: String,
+    /// It rehearsed another recipe than the one that runs now (set by the
+    /// console, which knows which runs).
+    #[serde(default)]
+    pub stale: bool,
 }
 
 impl RehearsalView {
@@ -103,11 +107,16 @@ impl RehearsalView {
     }
 
     fn blockers_note(&self) -> String {
+        let stale = if self.stale {
+            " It rehearsed an earlier version of the recipe: rehearse again."
+        } else {
+            ""
+        };
         if self.contract_blockers.is_empty() {
-            String::new()
+            stale.to_string()
         } else {
             format!(
-                " On the production table, phase 5 would be refused: {}.",
+                " On the production table, phase 5 would be refused: {}.{stale}",
                 self.contract_blockers.join(", ")
             )
         }
@@ -169,6 +178,7 @@ mod tests {
             contract_blockers: vec![],
             error: None,
             recipe_hash: String::new(),
+            stale: false,
         };
         assert_eq!(estimate_millis(&r, Phase::Expand), Some(120));
         assert_eq!(estimate_millis(&r, Phase::Backfill), Some(6_000));

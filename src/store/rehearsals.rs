@@ -115,36 +115,46 @@ pub async fn add_step(pool: &PgPool, id: i64, step: &RehearsedStep) -> StoreResu
     Ok(())
 }
 
-/// Ends rehearsal `id`: its state (passed when no step failed and nothing
-/// else went wrong), the run's migration row (and so its phase records and
-/// events) removed, and the `RehearsalFinished` event, together.
+/// Ends rehearsal `id` if it is still running: failed when `failed_step`
+/// (a step of the run ended in an error), when a step stored says so, or
+/// on `error`; else passed. `scratch_dropped`: its scratch objects are
+/// gone (if not, `recover` tries again). Its run's migration row (and so
+/// its phase records and events) is removed and the `RehearsalFinished`
+/// event recorded, together. None when it was no longer running (another
+/// process ended it).
 pub async fn finish(
     pool: &PgPool,
     id: i64,
     error: Option<&str>,
+    failed_step: bool,
+    scratch_dropped: bool,
     actor: &str,
-) -> StoreResult<RehearsalState> {
+) -> StoreResult<Option<RehearsalState>> {
     let mut tx = pool.begin().await?;
-    let (migration_id, failed_step): (i64, bool) = sqlx::query_as(
+    let found: Option<(i64, bool)> = sqlx::query_as(
         "SELECT migration_id, EXISTS (SELECT 1 FROM jsonb_array_elements(steps) s
                                       WHERE s ->> 'error' IS NOT NULL)
-         FROM switchyard.rehearsals WHERE id = $1 FOR UPDATE",
+         FROM switchyard.rehearsals WHERE id = $1 AND state = 'running' FOR UPDATE",
     )
     .bind(id)
     .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(|| StoreError::NotFound(format!("rehearsal {id}")))?;
-    let state = if failed_step || error.is_some() {
+    .await?;
+    let Some((migration_id, stored_failure)) = found else {
+        return Ok(None);
+    };
+    let state = if failed_step || stored_failure || error.is_some() {
         RehearsalState::Failed
     } else {
         RehearsalState::Passed
     };
     sqlx::query(
-        "UPDATE switchyard.rehearsals SET state = $2, error = $3, finished_at = now() WHERE id = $1",
+        "UPDATE switchyard.rehearsals SET state = $2, error = $3, finished_at = now(), scratch_dropped = $4
+         WHERE id = $1",
     )
     .bind(id)
     .bind(state.as_str())
     .bind(error)
+    .bind(scratch_dropped)
     .execute(&mut *tx)
     .await?;
     sqlx::query("DELETE FROM switchyard.migrations WHERE name = $1 AND rehearsal_of = $2")
@@ -158,16 +168,28 @@ pub async fn finish(
     };
     events::append(&mut tx, migration_id, None, actor, &event).await?;
     tx.commit().await?;
-    Ok(state)
+    Ok(Some(state))
 }
 
-/// Rehearsals recorded as running for more than a minute (the time their
-/// task has to take its lock): (id, migration name).
-pub async fn running(pool: &PgPool) -> StoreResult<Vec<(i64, String)>> {
+/// Records that rehearsal `id`'s scratch objects are gone (a cleanup that
+/// failed when it ended, done again).
+pub async fn mark_dropped(pool: &PgPool, id: i64) -> StoreResult<()> {
+    sqlx::query("UPDATE switchyard.rehearsals SET scratch_dropped = true WHERE id = $1")
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Rehearsals that may have left something: running for more than a
+/// minute (the time their task has to take its lock), or ended with their
+/// scratch objects not dropped. (id, still recorded as running.)
+pub async fn to_clean(pool: &PgPool) -> StoreResult<Vec<(i64, bool)>> {
     Ok(sqlx::query_as(
-        "SELECT r.id, m.name FROM switchyard.rehearsals r
-         JOIN switchyard.migrations m ON m.id = r.migration_id
-         WHERE r.state = 'running' AND r.started_at < now() - interval '1 minute' ORDER BY r.id",
+        "SELECT id, state = 'running' FROM switchyard.rehearsals
+         WHERE (state = 'running' AND started_at < now() - interval '1 minute')
+            OR (state <> 'running' AND NOT scratch_dropped)
+         ORDER BY id",
     )
     .fetch_all(pool)
     .await?)
@@ -218,6 +240,7 @@ pub async fn latest(pool: &PgPool, name: &str) -> StoreResult<Option<RehearsalVi
             contract_blockers: r.contract_blockers,
             error: r.error,
             recipe_hash: r.recipe_hash,
+            stale: false,
         })
     })
     .transpose()

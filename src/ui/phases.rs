@@ -740,7 +740,15 @@ fn estimate_line(
 ) -> Option<String> {
     let rehearsal = rehearsal.filter(|r| r.state != RehearsalState::Running)?;
     let estimate = estimate_millis(rehearsal, phase.phase).map(duration);
-    let source = format!("the {} % rehearsal", rehearsal.percent);
+    let source = format!(
+        "the {} % rehearsal{}",
+        rehearsal.percent,
+        if rehearsal.stale {
+            ", of an earlier recipe"
+        } else {
+            ""
+        }
+    );
     let taken = match (phase.started_at, phase.finished_at, phase.state) {
         (Some(start), Some(end), PhaseState::Done) => Some(format!(
             "took {}",

@@ -206,3 +206,61 @@ async fn an_interrupted_rehearsal_is_dropped_and_recorded_as_failed(pool: PgPool
     );
     assert_eq!(footprint(&pool).await, before);
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_rehearsal_interrupted_after_its_contract_leaves_no_backup_behind(pool: PgPool) {
+    use switchyard::engine::phases::{Outcome, RunControl};
+    use switchyard::engine::rehearse::{copy_sample, scratch_recipe};
+    use switchyard::engine::{Engine, EngineOptions};
+    crate::seeded(&pool, 400).await;
+    let console = console_of(&pool);
+    console.view(DEMO).await.expect("view");
+    let before = footprint(&pool).await;
+    // A rehearsal whose process died after phase 5: the copy, its targets,
+    // the phase 5 backup (in our own schema), functions and records.
+    let recipe =
+        switchyard::engine::Recipe::parse(include_str!("../../recipes/user_preferences.toml"))
+            .expect("recipe");
+    let started = switchyard::store::rehearsals::start(&pool, DEMO, 50.0, "h", "t", "ops")
+        .await
+        .expect("start");
+    copy_sample(&pool, &recipe, started.id, 50.0, &Default::default())
+        .await
+        .expect("copy");
+    let scratch = scratch_recipe(&recipe, started.id).expect("scratch recipe");
+    let engine = Engine::new(
+        pool.clone(),
+        scratch,
+        EngineOptions {
+            soak_hours: Some(0.0),
+            ..Default::default()
+        },
+        crate::journal(&pool),
+    );
+    let ctl = RunControl {
+        accept_quarantine: true,
+        ..Default::default()
+    };
+    for phase in Phase::ALL {
+        assert_eq!(engine.apply(phase, &ctl).await.expect("run"), Outcome::Done);
+    }
+    let backups: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_class WHERE relnamespace = 'switchyard'::regnamespace
+         AND relname LIKE 'sy\\_rehearsal\\_%' AND relkind = 'r'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("backups");
+    assert!(backups > 0, "phase 5 keeps a backup in our schema");
+    sqlx::query("UPDATE switchyard.rehearsals SET started_at = now() - interval '2 minutes'")
+        .execute(&pool)
+        .await
+        .expect("age it");
+    switchyard::console::rehearsal::recover(&pool).await;
+    let r = switchyard::store::rehearsals::latest(&pool, DEMO)
+        .await
+        .expect("latest")
+        .expect("one");
+    assert_eq!(r.state, RehearsalState::Failed, "{r:?}");
+    assert_eq!(footprint(&pool).await, before);
+}
