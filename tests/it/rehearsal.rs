@@ -164,39 +164,57 @@ async fn a_rehearsal_refuses_a_bad_sample_and_a_second_one_at_once(pool: PgPool)
     assert_eq!(r.state, RehearsalState::Passed, "{r:#?}");
 }
 
+/// What a crash leaves after the copy: rehearsal `percent` % recorded as
+/// running with its run's migration row and a scratch schema with its
+/// copy, and no process holding its lock. The demo's recipe, and the id.
+async fn crashed_after_the_copy(pool: &PgPool, percent: f64) -> (switchyard::engine::Recipe, i64) {
+    let recipe =
+        switchyard::engine::Recipe::parse(include_str!("../../recipes/user_preferences.toml"))
+            .expect("recipe");
+    let started = switchyard::store::rehearsals::start(pool, DEMO, percent, "h", "t", "ops")
+        .await
+        .expect("start");
+    switchyard::engine::rehearse::copy_sample(
+        pool,
+        &recipe,
+        started.id,
+        percent,
+        &Default::default(),
+    )
+    .await
+    .expect("copy");
+    (recipe, started.id)
+}
+
+/// Ages every rehearsal past the minute recovery leaves a young one,
+/// recovers, and returns the latest rehearsal as recorded then.
+async fn aged_and_recovered(pool: &PgPool) -> RehearsalView {
+    sqlx::query("UPDATE switchyard.rehearsals SET started_at = now() - interval '2 minutes'")
+        .execute(pool)
+        .await
+        .expect("age it");
+    switchyard::console::rehearsal::recover(pool).await;
+    latest(pool).await
+}
+
+async fn latest(pool: &PgPool) -> RehearsalView {
+    switchyard::store::rehearsals::latest(pool, DEMO)
+        .await
+        .expect("latest")
+        .expect("one")
+}
+
 #[sqlx::test(migrations = "./migrations")]
 async fn an_interrupted_rehearsal_is_dropped_and_recorded_as_failed(pool: PgPool) {
     crate::seeded(&pool, 300).await;
     let console = console_of(&pool);
     console.view(DEMO).await.expect("view");
     let before = footprint(&pool).await;
-    // What a crash leaves: the record, the run's migration row and a
-    // scratch schema with its copy, and no process holding its lock.
-    let recipe =
-        switchyard::engine::Recipe::parse(include_str!("../../recipes/user_preferences.toml"))
-            .expect("recipe");
-    let started = switchyard::store::rehearsals::start(&pool, DEMO, 5.0, "h", "t", "ops")
-        .await
-        .expect("start");
-    switchyard::engine::rehearse::copy_sample(&pool, &recipe, started.id, 5.0, &Default::default())
-        .await
-        .expect("copy");
+    crashed_after_the_copy(&pool, 5.0).await;
     // Young rehearsals are left alone (their task may not hold its lock yet).
     switchyard::console::rehearsal::recover(&pool).await;
-    let r = switchyard::store::rehearsals::latest(&pool, DEMO)
-        .await
-        .expect("latest")
-        .expect("one");
-    assert_eq!(r.state, RehearsalState::Running);
-    sqlx::query("UPDATE switchyard.rehearsals SET started_at = now() - interval '2 minutes'")
-        .execute(&pool)
-        .await
-        .expect("age it");
-    switchyard::console::rehearsal::recover(&pool).await;
-    let r = switchyard::store::rehearsals::latest(&pool, DEMO)
-        .await
-        .expect("latest")
-        .expect("one");
+    assert_eq!(latest(&pool).await.state, RehearsalState::Running);
+    let r = aged_and_recovered(&pool).await;
     assert_eq!(r.state, RehearsalState::Failed);
     assert!(
         r.error
@@ -210,7 +228,7 @@ async fn an_interrupted_rehearsal_is_dropped_and_recorded_as_failed(pool: PgPool
 #[sqlx::test(migrations = "./migrations")]
 async fn a_rehearsal_interrupted_after_its_contract_leaves_no_backup_behind(pool: PgPool) {
     use switchyard::engine::phases::{Outcome, RunControl};
-    use switchyard::engine::rehearse::{copy_sample, scratch_recipe};
+    use switchyard::engine::rehearse::scratch_recipe;
     use switchyard::engine::{Engine, EngineOptions};
     crate::seeded(&pool, 400).await;
     let console = console_of(&pool);
@@ -218,16 +236,8 @@ async fn a_rehearsal_interrupted_after_its_contract_leaves_no_backup_behind(pool
     let before = footprint(&pool).await;
     // A rehearsal whose process died after phase 5: the copy, its targets,
     // the phase 5 backup (in our own schema), functions and records.
-    let recipe =
-        switchyard::engine::Recipe::parse(include_str!("../../recipes/user_preferences.toml"))
-            .expect("recipe");
-    let started = switchyard::store::rehearsals::start(&pool, DEMO, 50.0, "h", "t", "ops")
-        .await
-        .expect("start");
-    copy_sample(&pool, &recipe, started.id, 50.0, &Default::default())
-        .await
-        .expect("copy");
-    let scratch = scratch_recipe(&recipe, started.id).expect("scratch recipe");
+    let (recipe, id) = crashed_after_the_copy(&pool, 50.0).await;
+    let scratch = scratch_recipe(&recipe, id).expect("scratch recipe");
     let engine = Engine::new(
         pool.clone(),
         scratch,
@@ -252,15 +262,7 @@ async fn a_rehearsal_interrupted_after_its_contract_leaves_no_backup_behind(pool
     .await
     .expect("backups");
     assert!(backups > 0, "phase 5 keeps a backup in our schema");
-    sqlx::query("UPDATE switchyard.rehearsals SET started_at = now() - interval '2 minutes'")
-        .execute(&pool)
-        .await
-        .expect("age it");
-    switchyard::console::rehearsal::recover(&pool).await;
-    let r = switchyard::store::rehearsals::latest(&pool, DEMO)
-        .await
-        .expect("latest")
-        .expect("one");
+    let r = aged_and_recovered(&pool).await;
     assert_eq!(r.state, RehearsalState::Failed, "{r:?}");
     assert_eq!(footprint(&pool).await, before);
 }
