@@ -14,6 +14,7 @@ use sqlx::{PgPool, Postgres};
 
 use super::{Console, ConsoleError};
 use crate::engine::rehearse::{self, rehearsal_name, MAX_PERCENT, MIN_PERCENT};
+use crate::engine::state::lock_granted_sql;
 use crate::engine::vocab::actor;
 use crate::engine::vocab::RehearsedStep;
 use crate::engine::{Engine, EngineOptions, LockPolicy, Recipe};
@@ -85,10 +86,23 @@ async fn run(pool: PgPool, production: Recipe, id: i64, percent: f64, actor: Str
         Err(e) => Err(e),
     };
     let lock = LockPolicy::default();
+    let held = held.map(|conn| Arc::new(tokio::sync::Mutex::new(conn)));
     let outcome = match &held {
-        Ok(_) => rehearse_locked(&pool, &production, id, percent, &actor, &lock).await,
+        Ok(session) => {
+            rehearse_locked(&pool, &production, id, percent, &actor, &lock, session).await
+        }
         Err(e) => Err(e.clone()),
     };
+    if let Ok(session) = &held {
+        if !still_held(session, id).await {
+            // Recovery may own it now: it drops and records it.
+            tracing::warn!(
+                rehearsal = id,
+                "a rehearsal lost its lock's session; left to recovery"
+            );
+            return;
+        }
+    }
     let failed_step = match &outcome {
         Ok(steps) => steps.iter().any(|s| s.error.is_some()),
         Err(_) => false,
@@ -106,9 +120,38 @@ async fn run(pool: PgPool, production: Recipe, id: i64, percent: f64, actor: Str
     {
         tracing::error!(rehearsal = id, error = %e, "recording the end of a rehearsal failed");
     }
-    if let Ok(conn) = held {
-        release(conn);
+    if let Ok(session) = held {
+        // Unlocked first: should the session still be shared somewhere, it
+        // may go back to the pool without the lock.
+        let unlocked = {
+            let mut conn = session.lock().await;
+            sqlx::query_scalar::<_, bool>("SELECT pg_advisory_unlock(hashtext($2), hashtext($1))")
+                .bind(rehearsal_name(id))
+                .bind(REHEARSAL_LOCK)
+                .fetch_one(&mut **conn)
+                .await
+                .unwrap_or(false)
+        };
+        match Arc::try_unwrap(session) {
+            Ok(conn) => release(conn.into_inner()),
+            Err(_) if unlocked => {}
+            Err(_) => tracing::error!(rehearsal = id, "a rehearsal's lock could not be released"),
+        }
     }
+}
+
+/// Does `session` still hold rehearsal `id`'s lock? A session ended by
+/// the server (`idle_session_timeout`, a terminated backend) does not,
+/// and recovery may then take the rehearsal over.
+async fn still_held(session: &tokio::sync::Mutex<PoolConnection<Postgres>>, id: i64) -> bool {
+    let held = format!("SELECT {}", lock_granted_sql("$1", "$2", "false"));
+    let mut conn = session.lock().await;
+    sqlx::query_scalar(&held)
+        .bind(rehearsal_name(id))
+        .bind(REHEARSAL_LOCK)
+        .fetch_one(&mut **conn)
+        .await
+        .unwrap_or(false)
 }
 
 /// The copy and the runs: the steps as run. `Err`: what stopped it before
@@ -120,6 +163,7 @@ async fn rehearse_locked(
     percent: f64,
     actor: &str,
     lock: &LockPolicy,
+    session: &Arc<tokio::sync::Mutex<PoolConnection<Postgres>>>,
 ) -> Result<Vec<RehearsedStep>, String> {
     let journal = Arc::new(PgJournal::new(pool.clone()));
     let options = |soak_hours| EngineOptions {
@@ -157,11 +201,13 @@ async fn rehearse_locked(
     // The soak time is the production run's to wait, not the rehearsal's.
     let engine = Engine::new(pool.clone(), scratch, options(Some(0.0)), journal);
     Ok(rehearse::run_all(&engine, |step| {
-        let (pool, step) = (pool.clone(), step.clone());
+        let (pool, step, session) = (pool.clone(), step.clone(), session.clone());
         async move {
             if let Err(e) = rehearsals::add_step(&pool, id, &step).await {
                 tracing::warn!(rehearsal = id, error = %e, "recording a rehearsal step failed");
             }
+            // Only while this process still owns the rehearsal.
+            still_held(&session, id).await
         }
         .boxed()
     })

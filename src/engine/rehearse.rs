@@ -158,13 +158,14 @@ pub async fn copy_sample(
 
 /// Runs phases 1 to 5 of `engine` (a scratch recipe's) and then rolls back
 /// 5 to 1, measuring each step; `on_step` is called (and awaited) after
-/// each. A run that
+/// each, and answers whether to go on (false: stop now, with nothing more
+/// run or rolled back: the rehearsal is no longer this process's). A run that
 /// fails stops the runs there and rolls back what was done. Quarantined
 /// documents are accepted at the phase 4 gate (they are reported), while
 /// differences fail it, as they would in production.
 pub async fn run_all(
     engine: &Engine,
-    mut on_step: impl FnMut(&RehearsedStep) -> BoxFuture<'static, ()>,
+    mut on_step: impl FnMut(&RehearsedStep) -> BoxFuture<'static, bool>,
 ) -> Vec<RehearsedStep> {
     let mut steps = Vec::new();
     let ctl = RunControl {
@@ -182,9 +183,12 @@ pub async fn run_all(
         })
         .await;
         let failed = step.error.is_some();
-        on_step(&step).await;
+        let go_on = on_step(&step).await;
         steps.push(step);
         reached = Some(phase);
+        if !go_on {
+            return steps;
+        }
         if failed {
             break;
         }
@@ -210,9 +214,9 @@ pub async fn run_all(
         })
         .await;
         let failed = step.error.is_some();
-        on_step(&step).await;
+        let go_on = on_step(&step).await;
         steps.push(step);
-        if failed {
+        if failed || !go_on {
             break;
         }
     }

@@ -266,3 +266,56 @@ async fn a_rehearsal_interrupted_after_its_contract_leaves_no_backup_behind(pool
     assert_eq!(r.state, RehearsalState::Failed, "{r:?}");
     assert_eq!(footprint(&pool).await, before);
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_rehearsal_whose_lock_session_ends_stops_and_is_recovered(pool: PgPool) {
+    // Large enough that the rehearsal is still running when its lock's
+    // session ends.
+    crate::seeded(&pool, 20_000).await;
+    let console = console_of(&pool);
+    console.view(DEMO).await.expect("view");
+    let before = footprint(&pool).await;
+    let id = console
+        .rehearse(DEMO, 50.0, "ops@example.com")
+        .await
+        .expect("rehearse");
+    // The session holding the rehearsal's lock is ended by the server (as
+    // idle_session_timeout or an operator would).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let pid = loop {
+        let pid: Option<i32> = sqlx::query_scalar(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+             AND classid = hashtext('switchyard.rehearsal')::oid AND objid = hashtext($1)::oid",
+        )
+        .bind(format!("rehearsal-{id}"))
+        .fetch_optional(&pool)
+        .await
+        .expect("locks");
+        if let Some(pid) = pid {
+            break pid;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the rehearsal never took its lock"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    sqlx::query("SELECT pg_terminate_backend($1)")
+        .bind(pid)
+        .execute(&pool)
+        .await
+        .expect("terminate");
+    // It stops after the step under way, leaves the rest to recovery.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let r = latest(&pool).await;
+    assert_eq!(r.state, RehearsalState::Running, "{r:?}");
+    assert!(r.steps.len() < 10, "it went on without its lock: {r:#?}");
+    let r = aged_and_recovered(&pool).await;
+    assert_eq!(r.state, RehearsalState::Failed, "{r:?}");
+    assert_eq!(footprint(&pool).await, before);
+    let listed = switchyard::store::migrations::list_summaries(&pool)
+        .await
+        .expect("list");
+    assert!(listed.iter().all(|m| !m.name.starts_with("rehearsal-")));
+}
