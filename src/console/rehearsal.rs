@@ -9,12 +9,11 @@
 use std::sync::Arc;
 
 use futures::FutureExt;
-use sqlx::pool::PoolConnection;
-use sqlx::{PgPool, Postgres};
+use sqlx::PgPool;
 
 use super::{Console, ConsoleError};
 use crate::engine::rehearse::{self, rehearsal_name, MAX_PERCENT, MIN_PERCENT};
-use crate::engine::state::lock_granted_sql;
+use crate::engine::state::SessionLock;
 use crate::engine::vocab::actor;
 use crate::engine::vocab::RehearsedStep;
 use crate::engine::{Engine, EngineOptions, LockPolicy, Recipe};
@@ -58,35 +57,17 @@ impl Console {
     }
 }
 
-/// Takes rehearsal `id`'s advisory lock in a session of its own: the
-/// session while taken, None when another session holds it.
-async fn take_lock(pool: &PgPool, id: i64) -> Result<Option<PoolConnection<Postgres>>, String> {
-    let mut conn = pool.acquire().await.map_err(|e| e.to_string())?;
-    let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($2), hashtext($1))")
-        .bind(rehearsal_name(id))
-        .bind(REHEARSAL_LOCK)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(got.then_some(conn))
-}
-
-/// Ends the session holding a lock: the lock goes with it, and a locked
-/// session never goes back into the pool.
-fn release(conn: PoolConnection<Postgres>) {
-    drop(conn.detach());
-}
-
 /// Runs rehearsal `id` to its end and records the outcome; never fails:
-/// whatever goes wrong is the report's.
+/// whatever goes wrong is the report's. It holds the rehearsal's lock
+/// throughout; when the server ends the lock's session, it stops and
+/// leaves the rehearsal to `recover`.
 async fn run(pool: PgPool, production: Recipe, id: i64, percent: f64, actor: String) {
-    let held = match take_lock(&pool, id).await {
-        Ok(Some(conn)) => Ok(conn),
+    let held = match SessionLock::try_acquire(&pool, REHEARSAL_LOCK, &rehearsal_name(id)).await {
+        Ok(Some(held)) => Ok(held),
         Ok(None) => Err("another process holds this rehearsal".to_string()),
-        Err(e) => Err(e),
+        Err(e) => Err(e.to_string()),
     };
     let lock = LockPolicy::default();
-    let held = held.map(|conn| Arc::new(tokio::sync::Mutex::new(conn)));
     let outcome = match &held {
         Ok(session) => {
             rehearse_locked(&pool, &production, id, percent, &actor, &lock, session).await
@@ -94,8 +75,7 @@ async fn run(pool: PgPool, production: Recipe, id: i64, percent: f64, actor: Str
         Err(e) => Err(e.clone()),
     };
     if let Ok(session) = &held {
-        if !still_held(session, id).await {
-            // Recovery may own it now: it drops and records it.
+        if !session.held().await {
             tracing::warn!(
                 rehearsal = id,
                 "a rehearsal lost its lock's session; left to recovery"
@@ -121,37 +101,8 @@ async fn run(pool: PgPool, production: Recipe, id: i64, percent: f64, actor: Str
         tracing::error!(rehearsal = id, error = %e, "recording the end of a rehearsal failed");
     }
     if let Ok(session) = held {
-        // Unlocked first: should the session still be shared somewhere, it
-        // may go back to the pool without the lock.
-        let unlocked = {
-            let mut conn = session.lock().await;
-            sqlx::query_scalar::<_, bool>("SELECT pg_advisory_unlock(hashtext($2), hashtext($1))")
-                .bind(rehearsal_name(id))
-                .bind(REHEARSAL_LOCK)
-                .fetch_one(&mut **conn)
-                .await
-                .unwrap_or(false)
-        };
-        match Arc::try_unwrap(session) {
-            Ok(conn) => release(conn.into_inner()),
-            Err(_) if unlocked => {}
-            Err(_) => tracing::error!(rehearsal = id, "a rehearsal's lock could not be released"),
-        }
+        session.release().await;
     }
-}
-
-/// Does `session` still hold rehearsal `id`'s lock? A session ended by
-/// the server (`idle_session_timeout`, a terminated backend) does not,
-/// and recovery may then take the rehearsal over.
-async fn still_held(session: &tokio::sync::Mutex<PoolConnection<Postgres>>, id: i64) -> bool {
-    let held = format!("SELECT {}", lock_granted_sql("$1", "$2", "false"));
-    let mut conn = session.lock().await;
-    sqlx::query_scalar(&held)
-        .bind(rehearsal_name(id))
-        .bind(REHEARSAL_LOCK)
-        .fetch_one(&mut **conn)
-        .await
-        .unwrap_or(false)
 }
 
 /// The copy and the runs: the steps as run. `Err`: what stopped it before
@@ -163,7 +114,7 @@ async fn rehearse_locked(
     percent: f64,
     actor: &str,
     lock: &LockPolicy,
-    session: &Arc<tokio::sync::Mutex<PoolConnection<Postgres>>>,
+    session: &SessionLock,
 ) -> Result<Vec<RehearsedStep>, String> {
     let journal = Arc::new(PgJournal::new(pool.clone()));
     let options = |soak_hours| EngineOptions {
@@ -201,13 +152,13 @@ async fn rehearse_locked(
     // The soak time is the production run's to wait, not the rehearsal's.
     let engine = Engine::new(pool.clone(), scratch, options(Some(0.0)), journal);
     Ok(rehearse::run_all(&engine, |step| {
-        let (pool, step, session) = (pool.clone(), step.clone(), session.clone());
+        let step = step.clone();
         async move {
-            if let Err(e) = rehearsals::add_step(&pool, id, &step).await {
+            if let Err(e) = rehearsals::add_step(pool, id, &step).await {
                 tracing::warn!(rehearsal = id, error = %e, "recording a rehearsal step failed");
             }
             // Only while this process still owns the rehearsal.
-            still_held(&session, id).await
+            session.held().await
         }
         .boxed()
     })
@@ -230,8 +181,8 @@ pub async fn recover(pool: &PgPool) {
         }
     };
     for (id, running) in candidates {
-        let conn = match take_lock(pool, id).await {
-            Ok(Some(conn)) => conn,
+        let held = match SessionLock::try_acquire(pool, REHEARSAL_LOCK, &rehearsal_name(id)).await {
+            Ok(Some(held)) => held,
             Ok(None) => continue,
             Err(e) => {
                 tracing::warn!(rehearsal = id, error = %e, "taking a rehearsal's lock failed");
@@ -260,6 +211,6 @@ pub async fn recover(pool: &PgPool) {
         if let Err(e) = recorded {
             tracing::warn!(rehearsal = id, error = %e, "recording a rehearsal's cleanup failed");
         }
-        release(conn);
+        held.release().await;
     }
 }

@@ -150,6 +150,11 @@ pub async fn copy_sample(
     .execute(pool)
     .await?
     .rows_affected();
+    if copied == 0 {
+        return Err(EngineError::Refused(format!(
+            "the {percent} % sample of {source} is empty: nothing to rehearse on; choose a larger percent"
+        )));
+    }
     sqlx::query(&format!("ANALYZE {copy}"))
         .execute(pool)
         .await?;
@@ -163,16 +168,15 @@ pub async fn copy_sample(
 /// fails stops the runs there and rolls back what was done. Quarantined
 /// documents are accepted at the phase 4 gate (they are reported), while
 /// differences fail it, as they would in production.
-pub async fn run_all(
+pub async fn run_all<'a>(
     engine: &Engine,
-    mut on_step: impl FnMut(&RehearsedStep) -> BoxFuture<'static, bool>,
+    mut on_step: impl FnMut(&RehearsedStep) -> BoxFuture<'a, bool>,
 ) -> Vec<RehearsedStep> {
     let mut steps = Vec::new();
     let ctl = RunControl {
         accept_quarantine: true,
         ..RunControl::default()
     };
-    let mut reached = None;
     for phase in Phase::ALL {
         let step = measure(engine, phase, false, async {
             match engine.apply(phase, &ctl).await {
@@ -185,7 +189,6 @@ pub async fn run_all(
         let failed = step.error.is_some();
         let go_on = on_step(&step).await;
         steps.push(step);
-        reached = Some(phase);
         if !go_on {
             return steps;
         }
@@ -193,14 +196,9 @@ pub async fn run_all(
             break;
         }
     }
-    let Some(reached) = reached else {
-        return steps;
-    };
     for phase in Phase::ALL.into_iter().rev() {
-        if phase.index() > reached.index() {
-            continue;
-        }
-        // A phase that never started has nothing to undo.
+        // A phase that never started (or after the one that failed) has
+        // nothing to undo.
         let state = engine
             .phase_records()
             .await
@@ -291,36 +289,28 @@ pub async fn drop_scratch(pool: &PgPool, id: i64, lock: &LockPolicy) -> Result<(
     }
     let prefix = format!("{}_", Names::of_name(&name).prefix());
     // Tables of ours in the switchyard schema (the phase 5 backup) are not
-    // in the scratch schema.
-    let tables: Vec<String> = sqlx::query_scalar(
-        "SELECT c.oid::regclass::text FROM pg_class c
+    // in the scratch schema, and functions are not dropped with the tables
+    // their bodies name: both go by the rehearsal's name prefix.
+    let drops: Vec<String> = sqlx::query_scalar(
+        "SELECT format('DROP TABLE IF EXISTS %s CASCADE', c.oid::regclass) FROM pg_class c
          WHERE c.relnamespace = 'switchyard'::regnamespace AND c.relkind IN ('r', 'p')
-           AND left(c.relname, length($1)) = $1",
-    )
-    .bind(&prefix)
-    .fetch_all(pool)
-    .await?;
-    if !tables.is_empty() {
-        let drops: Vec<String> = tables
-            .iter()
-            .map(|t| format!("DROP TABLE IF EXISTS {t} CASCADE"))
-            .collect();
-        run_in_transaction(pool, "drop the rehearsal's tables", &drops, lock, None).await?;
-    }
-    // Functions are not dropped with the tables their bodies name.
-    let functions: Vec<String> = sqlx::query_scalar(
-        "SELECT p.oid::regprocedure::text FROM pg_proc p
+           AND left(c.relname, length($1)) = $1
+         UNION ALL
+         SELECT format('DROP FUNCTION IF EXISTS %s CASCADE', p.oid::regprocedure) FROM pg_proc p
          WHERE p.pronamespace = 'switchyard'::regnamespace AND left(p.proname, length($1)) = $1",
     )
     .bind(&prefix)
     .fetch_all(pool)
     .await?;
-    if !functions.is_empty() {
-        let drops: Vec<String> = functions
-            .iter()
-            .map(|f| format!("DROP FUNCTION IF EXISTS {f} CASCADE"))
-            .collect();
-        run_in_transaction(pool, "drop the rehearsal's functions", &drops, lock, None).await?;
+    if !drops.is_empty() {
+        run_in_transaction(
+            pool,
+            "drop the rehearsal's tables and functions",
+            &drops,
+            lock,
+            None,
+        )
+        .await?;
     }
     // The engine's own rows of that name (quarantine, unmapped keys, the
     // capture log, sync queue, read flag, checkpoint…): every table of ours

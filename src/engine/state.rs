@@ -73,13 +73,91 @@ pub async fn runner_active(pool: &PgPool, name: &str) -> Result<bool, EngineErro
         .await?)
 }
 
-/// Held while a runner acts on a migration. The lock lives in a session of
-/// its own: if the process dies, Postgres drops the session and the lock.
-/// If the session is lost while the runner lives (a Postgres restart,
-/// `idle_session_timeout`, a terminated backend), `check` notices before the
-/// next step, and the epoch (`Fence`) refuses any transaction still in flight.
-pub struct RunnerLock {
+/// An advisory lock of class `class` on `key`, held by a session of its
+/// own for as long as this value lives: if the process dies, Postgres drops
+/// the session and the lock. A session found dead or lockless (`held`),
+/// or dropped without `release`, is closed, never handed back to the pool.
+pub struct SessionLock {
     conn: tokio::sync::Mutex<Option<PoolConnection<Postgres>>>,
+    class: &'static str,
+    key: String,
+}
+
+impl SessionLock {
+    /// Takes the lock, or None when another session holds it.
+    pub async fn try_acquire(
+        pool: &PgPool,
+        class: &'static str,
+        key: &str,
+    ) -> Result<Option<Self>, sqlx::Error> {
+        let mut conn = pool.acquire().await?;
+        let got: bool =
+            sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($2), hashtext($1))")
+                .bind(key)
+                .bind(class)
+                .fetch_one(&mut *conn)
+                .await?;
+        Ok(got.then(|| SessionLock {
+            conn: tokio::sync::Mutex::new(Some(conn)),
+            class,
+            key: key.to_string(),
+        }))
+    }
+
+    /// Does our session still hold the lock? A session the server ended
+    /// (a restart, `idle_session_timeout`, a terminated backend) does not.
+    pub async fn held(&self) -> bool {
+        let mut guard = self.conn.lock().await;
+        let Some(conn) = guard.as_mut() else {
+            return false;
+        };
+        let held: Result<bool, sqlx::Error> = sqlx::query_scalar(LOCK_GRANTED.as_str())
+            .bind(&self.key)
+            .bind(self.class)
+            .bind(false)
+            .fetch_one(&mut **conn)
+            .await;
+        if !matches!(held, Ok(true)) {
+            if let Some(c) = guard.take() {
+                drop(c.detach());
+            }
+            return false;
+        }
+        true
+    }
+
+    /// Releases the lock now (whoever takes it next must not race a closing
+    /// session), then returns the session to the pool.
+    pub async fn release(self) {
+        let taken = self.conn.lock().await.take();
+        if let Some(mut conn) = taken {
+            let unlocked = sqlx::query("SELECT pg_advisory_unlock(hashtext($2), hashtext($1))")
+                .bind(&self.key)
+                .bind(self.class)
+                .execute(&mut *conn)
+                .await;
+            if unlocked.is_err() {
+                // Could not say so: close the session, which releases it too.
+                drop(conn.detach());
+            }
+        }
+    }
+}
+
+impl Drop for SessionLock {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.get_mut().take() {
+            drop(conn.detach());
+        }
+    }
+}
+
+/// Held while a runner acts on a migration (a `SessionLock` of class
+/// `RUNNER_LOCK` on its name). If the session is lost while the runner
+/// lives, `check` notices before the next step, and the epoch (`Fence`)
+/// refuses any transaction still in flight.
+pub struct RunnerLock {
+    session: SessionLock,
     name: String,
     fence: Fence,
 }
@@ -93,33 +171,21 @@ impl RunnerLock {
         journal: &dyn Journal,
     ) -> Result<Self, EngineError> {
         let name = &recipe.name;
-        let mut conn = pool.acquire().await?;
-        let got: bool =
-            sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($2), hashtext($1))")
-                .bind(name)
-                .bind(RUNNER_LOCK)
-                .fetch_one(&mut *conn)
-                .await?;
-        if !got {
+        let Some(session) = SessionLock::try_acquire(pool, RUNNER_LOCK, name).await? else {
             return Err(EngineError::Busy(name.to_string()));
-        }
-        // On any failure from here, closing the session releases the lock
-        // just taken: a locked session must never go back to the pool.
-        let epoch = match journal.next_epoch(name).await {
-            Ok(Some(epoch)) => epoch,
-            Ok(None) => {
-                drop(conn.detach());
+        };
+        // On any failure from here, dropping `session` closes it, which
+        // releases the lock just taken.
+        let epoch = match journal.next_epoch(name).await? {
+            Some(epoch) => epoch,
+            None => {
                 return Err(EngineError::Refused(format!(
                     "migration {name:?} has no records yet; its journal creates them first"
-                )));
-            }
-            Err(e) => {
-                drop(conn.detach());
-                return Err(e.into());
+                )))
             }
         };
         Ok(RunnerLock {
-            conn: tokio::sync::Mutex::new(Some(conn)),
+            session,
             name: name.to_string(),
             fence: Fence {
                 migration: name.to_string(),
@@ -141,52 +207,16 @@ impl RunnerLock {
 
     /// Is the advisory lock still held by our session? Errors when not.
     pub async fn check(&self) -> Result<(), EngineError> {
-        let mut guard = self.conn.lock().await;
-        let Some(conn) = guard.as_mut() else {
-            return Err(self.lost());
-        };
-        let held: Result<bool, sqlx::Error> = sqlx::query_scalar(LOCK_GRANTED.as_str())
-            .bind(&self.name)
-            .bind(RUNNER_LOCK)
-            .bind(false)
-            .fetch_one(&mut **conn)
-            .await;
-        match held {
-            Ok(true) => Ok(()),
-            _ => {
-                // A dead or lockless session must never go back to the pool.
-                if let Some(c) = guard.take() {
-                    drop(c.detach());
-                }
-                Err(self.lost())
-            }
+        if self.session.held().await {
+            Ok(())
+        } else {
+            Err(self.lost())
         }
     }
 
     /// Releases the lock now (the next runner must not race a closing
     /// session), then returns the session to the pool.
     pub async fn release(self) {
-        let taken = self.conn.lock().await.take();
-        if let Some(mut conn) = taken {
-            let unlocked = sqlx::query("SELECT pg_advisory_unlock(hashtext($2), hashtext($1))")
-                .bind(&self.name)
-                .bind(RUNNER_LOCK)
-                .execute(&mut *conn)
-                .await;
-            if unlocked.is_err() {
-                // Could not say so: close the session, which releases it too.
-                drop(conn.detach());
-            }
-        }
-    }
-}
-
-impl Drop for RunnerLock {
-    fn drop(&mut self) {
-        // Closing the session releases the lock; never hand a locked
-        // session back to the pool.
-        if let Some(conn) = self.conn.get_mut().take() {
-            drop(conn.detach());
-        }
+        self.session.release().await;
     }
 }

@@ -319,3 +319,23 @@ async fn a_rehearsal_whose_lock_session_ends_stops_and_is_recovered(pool: PgPool
         .expect("list");
     assert!(listed.iter().all(|m| !m.name.starts_with("rehearsal-")));
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn an_empty_sample_fails_the_rehearsal(pool: PgPool) {
+    crate::seeded(&pool, 0).await;
+    let console = console_of(&pool);
+    console.view(DEMO).await.expect("view");
+    let before = footprint(&pool).await;
+    console
+        .rehearse(DEMO, 10.0, "ops@example.com")
+        .await
+        .expect("rehearse");
+    let r = finished(&pool).await;
+    assert_eq!(r.state, RehearsalState::Failed, "{r:?}");
+    assert!(
+        r.error.as_deref().is_some_and(|e| e.contains("is empty")),
+        "{r:?}"
+    );
+    assert!(r.steps.is_empty(), "{r:?}");
+    assert_eq!(footprint(&pool).await, before);
+}
