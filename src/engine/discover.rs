@@ -285,7 +285,8 @@ pub struct PathProfile {
     pub timestamp_strings: i64,
     pub date_strings: i64,
     pub uuid_strings: i64,
-    /// Distinct string values (all strings of the path).
+    /// Distinct string values (all strings of the path); above
+    /// `LOW_CARDINALITY`, in a whole-table profile, a lower bound.
     pub distinct_strings: i64,
     /// Each string value and its count, when there are at most
     /// `LOW_CARDINALITY` distinct ones.
@@ -380,20 +381,6 @@ pub const MAX_PATHS: i64 = 2000;
 /// How deep the scan walks into objects.
 const MAX_DEPTH: i32 = 8;
 
-#[derive(sqlx::FromRow)]
-struct PathRow {
-    path: Vec<String>,
-    json_type: String,
-    documents: i64,
-    integral: i64,
-    max_abs: Option<f64>,
-    timestamps: i64,
-    dates: i64,
-    uuids: i64,
-    distinct_values: i64,
-    max_length: Option<i32>,
-}
-
 /// What a recipe's backfill would find in the documents a profile read.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SampleCheck {
@@ -457,220 +444,424 @@ pub async fn check_sample(
 }
 
 /// Scans `req`'s column (a sample, or the whole table) and reports every
-/// path, its types, values and entry-like objects.
+/// path, its types, values and entry-like objects: `ProfileScan` run to
+/// its end.
 pub async fn profile(pool: &PgPool, req: &ProfileRequest) -> Result<Profile, DiscoverError> {
-    if let Some(p) = req.sample_percent {
-        if !(p.is_finite() && p > 0.0 && p <= 100.0) {
-            return Err(DiscoverError::Invalid {
-                field: "sample_percent",
-                message: format!("{p} is not a percentage above 0 and at most 100"),
-            });
+    let mut scan = ProfileScan::start(pool, req, None).await?;
+    while scan.step().await? {}
+    scan.finish().await
+}
+
+/// How far a scan has read: pages of the table (of its largest partition,
+/// for a partitioned one) read so far and in all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanProgress {
+    pub pages_done: i64,
+    pub pages_total: i64,
+}
+
+/// A profile read in parts, so a whole-table scan can say how far it is
+/// and no statement reads more than one part (each stays under the
+/// statement timeout). A sample is one part; the whole table is read in
+/// ranges of pages (`ctid` ranges, read by TID range scans on Postgres 14
+/// and later; before 14 such a range would read the whole table each time,
+/// so the table is one part there). All parts are read in one REPEATABLE
+/// READ snapshot: a row updated meanwhile is seen once. Each part's
+/// figures are merged here; every figure merges exactly (sums, maxima,
+/// the union of value sets), except a path's number of distinct strings
+/// above `LOW_CARDINALITY`, which is then a lower bound (nothing uses more
+/// than whether it is above).
+pub struct ProfileScan {
+    tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    req: ProfileRequest,
+    /// The next part's first page; None once every part was read.
+    next: Option<i64>,
+    /// Pages per part; None: the scan is one part.
+    part_pages: Option<i64>,
+    pages_total: i64,
+    acc: Merged,
+}
+
+/// Parts a whole-table scan is cut into, about (fewer for small tables).
+const PARTS: i64 = 100;
+/// The smallest part, in pages (8 MB with 8 kB pages).
+const MIN_PART_PAGES: i64 = 1024;
+
+impl ProfileScan {
+    /// Checks the column and opens the scan's snapshot. `part_pages`
+    /// overrides the size of a whole-table scan's parts (tests).
+    pub async fn start(
+        pool: &PgPool,
+        req: &ProfileRequest,
+        part_pages: Option<i64>,
+    ) -> Result<Self, DiscoverError> {
+        if let Some(p) = req.sample_percent {
+            if !(p.is_finite() && p > 0.0 && p <= 100.0) {
+                return Err(DiscoverError::Invalid {
+                    field: "sample_percent",
+                    message: format!("{p} is not a percentage above 0 and at most 100"),
+                });
+            }
+        }
+        let mut tx = pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await?;
+        for setting in [
+            format!("SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'"),
+            format!("SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT_S}s'"),
+        ] {
+            sqlx::query(&setting).execute(&mut *tx).await?;
+        }
+        let found: Option<(String, i64, i32)> = sqlx::query_as(&format!(
+            "SELECT format_type(a.atttypid, NULL),
+                    (SELECT coalesce(max(pg_relation_size(c.oid)), 0) FROM pg_class c WHERE {})
+                      / current_setting('block_size')::bigint,
+                    current_setting('server_version_num')::int
+             FROM pg_attribute a
+             WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND NOT a.attisdropped",
+            super::sql::HEAP_RELATIONS_OF.replace("$1::regclass", "a.attrelid")
+        ))
+        .bind(format!("{}.{}", req.schema, req.table))
+        .bind(req.column.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(classify)?;
+        let (pages, version) = match found {
+            Some((ty, pages, version)) if ty == "jsonb" => (pages, version),
+            Some((other, _, _)) => {
+                return Err(DiscoverError::Invalid {
+                    field: "column",
+                    message: format!("{} is {other}, not jsonb", req.column),
+                })
+            }
+            None => {
+                return Err(DiscoverError::Invalid {
+                    field: "table",
+                    message: format!(
+                        "{}.{} has no column {} (or does not exist)",
+                        req.schema, req.table, req.column
+                    ),
+                })
+            }
+        };
+        let sampled = matches!(req.sample_percent, Some(p) if p < 100.0);
+        let part_pages = (!sampled && version >= 140_000).then(|| {
+            part_pages
+                .unwrap_or_else(|| (pages / PARTS).max(MIN_PART_PAGES))
+                .max(1)
+        });
+        Ok(ProfileScan {
+            tx,
+            req: req.clone(),
+            next: Some(0),
+            part_pages,
+            pages_total: pages,
+            acc: Merged::default(),
+        })
+    }
+
+    pub fn progress(&self) -> ScanProgress {
+        let done = match (self.next, self.part_pages) {
+            (None, _) => self.pages_total,
+            (Some(first), Some(_)) => first.min(self.pages_total),
+            (Some(_), None) => 0,
+        };
+        ScanProgress {
+            pages_done: done,
+            pages_total: self.pages_total,
         }
     }
-    let mut tx = read_only(pool).await?;
-    let exists: Option<String> = sqlx::query_scalar(
-        "SELECT format_type(a.atttypid, NULL) FROM pg_attribute a
-         WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND NOT a.attisdropped",
-    )
-    .bind(format!("{}.{}", req.schema, req.table))
-    .bind(req.column.as_str())
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(classify)?;
-    match exists.as_deref() {
-        Some("jsonb") => {}
-        Some(other) => {
-            return Err(DiscoverError::Invalid {
-                field: "column",
-                message: format!("{} is {other}, not jsonb", req.column),
-            })
-        }
-        None => {
-            return Err(DiscoverError::Invalid {
-                field: "table",
-                message: format!(
-                    "{}.{} has no column {} (or does not exist)",
-                    req.schema, req.table, req.column
-                ),
-            })
-        }
+
+    /// Reads the next part; false once there is none left.
+    pub async fn step(&mut self) -> Result<bool, DiscoverError> {
+        let Some(first) = self.next else {
+            return Ok(false);
+        };
+        // Identifiers are `Ident`s (always quoted); the percent a checked
+        // float; the page numbers ours.
+        let (filter, next) = match self.part_pages {
+            None => (String::new(), None),
+            Some(n) => {
+                let end = first + n;
+                if end >= self.pages_total {
+                    // The last part has no end: pages added since the
+                    // size was read are in it.
+                    (format!("WHERE ctid >= '({first},0)'::tid"), None)
+                } else {
+                    (
+                        format!("WHERE ctid >= '({first},0)'::tid AND ctid < '({end},0)'::tid"),
+                        Some(end),
+                    )
+                }
+            }
+        };
+        let sample = match self.req.sample_percent {
+            Some(p) if p < 100.0 => format!("TABLESAMPLE SYSTEM ({p}) REPEATABLE (14)"),
+            _ => String::new(),
+        };
+        let docs = format!(
+            "SELECT {col} AS v FROM {schema}.{table} {sample} {filter}",
+            col = self.req.column,
+            schema = self.req.schema,
+            table = self.req.table,
+        );
+        let part: sqlx::types::Json<Part> = sqlx::query_scalar(&part_sql(&docs))
+            .fetch_one(&mut *self.tx)
+            .await
+            .map_err(classify)?;
+        self.acc.add(part.0);
+        self.next = next;
+        Ok(next.is_some())
     }
-    // Identifiers are `Ident`s (always quoted); the percent a checked float.
-    let sample = match req.sample_percent {
-        Some(p) if p < 100.0 => format!("TABLESAMPLE SYSTEM ({p}) REPEATABLE (14)"),
-        _ => String::new(),
-    };
-    let docs = format!(
-        "SELECT row_number() OVER () AS doc, {col} AS v FROM {schema}.{table} {sample}",
-        col = req.column,
-        schema = req.schema,
-        table = req.table,
-    );
-    let (rows, sql_nulls, json_nulls, objects): (i64, i64, i64, i64) = sqlx::query_as(&format!(
-        "WITH docs AS ({docs})
-         SELECT count(*), count(*) FILTER (WHERE v IS NULL),
-                count(*) FILTER (WHERE jsonb_typeof(v) = 'null'),
-                count(*) FILTER (WHERE jsonb_typeof(v) = 'object')
-         FROM docs"
-    ))
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(classify)?;
-    let walk = format!(
-        "WITH RECURSIVE docs AS ({docs}),
-         walk(doc, path, value) AS (
-             SELECT d.doc, ARRAY[e.key], e.value
-             FROM docs d, jsonb_each(d.v) e WHERE jsonb_typeof(d.v) = 'object'
+
+    /// Ends the snapshot and returns the profile of every part read.
+    pub async fn finish(self) -> Result<Profile, DiscoverError> {
+        self.tx.commit().await?;
+        Ok(self.acc.into_profile(&self.req))
+    }
+}
+
+/// One statement reading the documents of `docs` (one part of a scan) and
+/// returning what they hold as one JSON object (`Part`).
+fn part_sql(docs: &str) -> String {
+    format!(
+        r#"WITH RECURSIVE walk(path, value) AS (
+             SELECT ARRAY[e.key], e.value
+             FROM ({docs}) d, jsonb_each(d.v) e WHERE jsonb_typeof(d.v) = 'object'
              UNION ALL
-             SELECT w.doc, w.path || e.key, e.value
+             SELECT w.path || e.key, e.value
              FROM walk w, jsonb_each(w.value) e
              WHERE jsonb_typeof(w.value) = 'object' AND cardinality(w.path) < {MAX_DEPTH}
-         )"
-    );
-    let path_rows: Vec<PathRow> = sqlx::query_as(&format!(
-        r#"{walk},
-         typed AS (
+         ),
+         typed AS MATERIALIZED (
              SELECT path, jsonb_typeof(value) AS json_type, value,
                     CASE WHEN jsonb_typeof(value) IN ('string', 'number', 'boolean')
                          THEN value #>> '{{}}' END AS txt
              FROM walk
          ),
-         paths AS (
-             SELECT path FROM typed GROUP BY path ORDER BY path LIMIT {limit}
-         )
-         SELECT t.path, t.json_type, count(*) AS documents,
-                count(*) FILTER (WHERE t.json_type = 'number'
-                                 AND (t.value::text)::numeric = trunc((t.value::text)::numeric)) AS integral,
-                max(least(abs((t.value::text)::numeric), 1e300)::float8) FILTER (WHERE t.json_type = 'number') AS max_abs,
-                count(*) FILTER (WHERE t.json_type = 'string' AND t.txt ~ '^\d{{4}}-\d{{2}}-\d{{2}}[T ]\d{{2}}:\d{{2}}(:\d{{2}}(\.\d+)?)?(Z|[+-]\d{{2}}(:?\d{{2}})?)$') AS timestamps,
-                count(*) FILTER (WHERE t.json_type = 'string' AND t.txt ~ '^\d{{4}}-\d{{2}}-\d{{2}}$') AS dates,
-                count(*) FILTER (WHERE t.json_type = 'string' AND t.txt ~* '^[0-9a-f]{{8}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{12}}$') AS uuids,
-                count(DISTINCT t.txt) FILTER (WHERE t.json_type = 'string') AS distinct_values,
-                max(length(t.txt)) AS max_length
-         FROM typed t JOIN paths p ON p.path = t.path
-         GROUP BY t.path, t.json_type
-         ORDER BY t.path, t.json_type"#,
-        limit = MAX_PATHS + 1,
-    ))
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(classify)?;
-    // The longest values, and the values of low-cardinality strings.
-    let low: Vec<Vec<String>> = path_rows
-        .iter()
-        .filter(|r| r.json_type == "string" && r.distinct_values <= LOW_CARDINALITY)
-        .map(|r| r.path.clone())
-        .collect();
-    let low_json = serde_json::to_value(&low).unwrap_or_default();
-    let values: Vec<(Vec<String>, String, i64)> = sqlx::query_as(&format!(
-        "{walk}
-         SELECT path, value #>> '{{}}', count(*) FROM walk
-         WHERE jsonb_typeof(value) = 'string'
-           AND to_jsonb(path) IN (SELECT jsonb_array_elements($1::jsonb))
-         GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2"
-    ))
-    .bind(&low_json)
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(classify)?;
-    let longest: Vec<(Vec<String>, Vec<String>)> = sqlx::query_as(&format!(
-        "{walk},
+         paths AS (SELECT path FROM typed GROUP BY path ORDER BY path LIMIT {limit}),
+         kept AS MATERIALIZED (SELECT t.* FROM typed t JOIN paths p ON p.path = t.path),
+         strs AS (
+             SELECT path, txt, count(*) AS n FROM kept WHERE json_type = 'string' GROUP BY path, txt
+         ),
          ranked AS (
-             SELECT path, left(value #>> '{{}}', 200) AS txt,
-                    row_number() OVER (PARTITION BY path ORDER BY length(value #>> '{{}}') DESC, value #>> '{{}}') AS n
-             FROM walk WHERE jsonb_typeof(value) IN ('string', 'number')
+             SELECT path, length(txt) AS len, left(txt, 200) AS txt,
+                    row_number() OVER (PARTITION BY path ORDER BY length(txt) DESC, txt COLLATE "C") AS n
+             FROM kept WHERE json_type IN ('string', 'number')
          )
-         SELECT path, array_agg(txt ORDER BY n) FROM ranked WHERE n <= 3 GROUP BY path"
-    ))
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(classify)?;
-    tx.commit().await?;
-    Ok(assemble(
-        req,
-        (rows, sql_nulls, json_nulls, objects),
-        path_rows,
-        values,
-        longest,
-    ))
+         SELECT jsonb_build_object(
+           'counts', (SELECT jsonb_build_array(count(*), count(*) FILTER (WHERE d.v IS NULL),
+                                               count(*) FILTER (WHERE jsonb_typeof(d.v) = 'null'),
+                                               count(*) FILTER (WHERE jsonb_typeof(d.v) = 'object'))
+                      FROM ({docs}) d),
+           'paths', (SELECT coalesce(jsonb_agg(x), '[]') FROM (
+               SELECT t.path, t.json_type, count(*) AS documents,
+                      count(*) FILTER (WHERE t.json_type = 'number'
+                                       AND (t.value::text)::numeric = trunc((t.value::text)::numeric)) AS integral,
+                      max(least(abs((t.value::text)::numeric), 1e300)::float8) FILTER (WHERE t.json_type = 'number') AS max_abs,
+                      count(*) FILTER (WHERE t.json_type = 'string' AND t.txt ~ '^\d{{4}}-\d{{2}}-\d{{2}}[T ]\d{{2}}:\d{{2}}(:\d{{2}}(\.\d+)?)?(Z|[+-]\d{{2}}(:?\d{{2}})?)$') AS timestamps,
+                      count(*) FILTER (WHERE t.json_type = 'string' AND t.txt ~ '^\d{{4}}-\d{{2}}-\d{{2}}$') AS dates,
+                      count(*) FILTER (WHERE t.json_type = 'string' AND t.txt ~* '^[0-9a-f]{{8}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{12}}$') AS uuids,
+                      coalesce(max(length(t.txt)), 0) AS max_length
+               FROM kept t GROUP BY t.path, t.json_type) x),
+           'strings', (SELECT coalesce(jsonb_agg(x), '[]') FROM (
+               SELECT path, count(*) AS distinct_values,
+                      CASE WHEN count(*) <= {low} THEN jsonb_agg(jsonb_build_array(txt, n)) END AS values
+               FROM strs GROUP BY path) x),
+           'longest', (SELECT coalesce(jsonb_agg(x), '[]') FROM (
+               SELECT path, jsonb_agg(jsonb_build_array(len, txt) ORDER BY n) AS top
+               FROM ranked WHERE n <= 3 GROUP BY path) x)
+         )"#,
+        limit = MAX_PATHS + 1,
+        low = LOW_CARDINALITY,
+    )
 }
 
-fn assemble(
-    req: &ProfileRequest,
-    (rows, sql_nulls, json_nulls, objects): (i64, i64, i64, i64),
-    path_rows: Vec<PathRow>,
-    values: Vec<(Vec<String>, String, i64)>,
-    longest: Vec<(Vec<String>, Vec<String>)>,
-) -> Profile {
-    let mut by_path: BTreeMap<Vec<String>, PathProfile> = BTreeMap::new();
-    for r in path_rows {
-        let p = by_path
-            .entry(r.path.clone())
-            .or_insert_with(|| PathProfile {
-                path: r.path.clone(),
-                documents: 0,
-                types: Vec::new(),
-                integral_numbers: 0,
-                max_abs_number: None,
-                timestamp_strings: 0,
-                date_strings: 0,
-                uuid_strings: 0,
-                distinct_strings: 0,
-                values: None,
-                longest: Vec::new(),
-                max_length: 0,
-            });
-        p.documents += r.documents;
-        p.types.push(TypeShare {
-            json_type: r.json_type.clone(),
-            documents: r.documents,
-        });
-        p.integral_numbers += r.integral;
-        if r.max_abs.is_some() {
-            p.max_abs_number = r.max_abs;
+/// What one part of a scan found (`part_sql`'s JSON).
+#[derive(Deserialize)]
+struct Part {
+    /// Rows, SQL NULLs, JSON nulls, objects.
+    counts: (i64, i64, i64, i64),
+    paths: Vec<PartPath>,
+    strings: Vec<PartStrings>,
+    longest: Vec<PartLongest>,
+}
+
+#[derive(Deserialize)]
+struct PartPath {
+    path: Vec<String>,
+    json_type: String,
+    documents: i64,
+    integral: i64,
+    max_abs: Option<f64>,
+    timestamps: i64,
+    dates: i64,
+    uuids: i64,
+    max_length: i64,
+}
+
+#[derive(Deserialize)]
+struct PartStrings {
+    path: Vec<String>,
+    distinct_values: i64,
+    /// Each value and its count, when the part has at most
+    /// `LOW_CARDINALITY` distinct strings at the path.
+    values: Option<Vec<(String, i64)>>,
+}
+
+#[derive(Deserialize)]
+struct PartLongest {
+    path: Vec<String>,
+    /// (length in characters, the first 200 characters), longest first.
+    top: Vec<(i64, String)>,
+}
+
+/// What a path's strings are known to be across the parts read.
+enum Strings {
+    /// Every distinct value and its count.
+    Few(BTreeMap<String, i64>),
+    /// More than `LOW_CARDINALITY` distinct values; at least this many.
+    Many(i64),
+}
+
+#[derive(Default)]
+struct Merged {
+    counts: (i64, i64, i64, i64),
+    /// By path, then by JSON type.
+    paths: BTreeMap<Vec<String>, BTreeMap<String, PartPath>>,
+    strings: BTreeMap<Vec<String>, Strings>,
+    longest: BTreeMap<Vec<String>, Vec<(i64, String)>>,
+}
+
+impl Merged {
+    fn add(&mut self, part: Part) {
+        let c = part.counts;
+        self.counts = (
+            self.counts.0 + c.0,
+            self.counts.1 + c.1,
+            self.counts.2 + c.2,
+            self.counts.3 + c.3,
+        );
+        for p in part.paths {
+            let by_type = self.paths.entry(p.path.clone()).or_default();
+            match by_type.get_mut(&p.json_type) {
+                None => {
+                    by_type.insert(p.json_type.clone(), p);
+                }
+                Some(m) => {
+                    m.documents += p.documents;
+                    m.integral += p.integral;
+                    m.max_abs = match (m.max_abs, p.max_abs) {
+                        (Some(a), Some(b)) => Some(a.max(b)),
+                        (a, b) => a.or(b),
+                    };
+                    m.timestamps += p.timestamps;
+                    m.dates += p.dates;
+                    m.uuids += p.uuids;
+                    m.max_length = m.max_length.max(p.max_length);
+                }
+            }
         }
-        p.timestamp_strings += r.timestamps;
-        p.date_strings += r.dates;
-        p.uuid_strings += r.uuids;
-        p.distinct_strings += r.distinct_values;
-        p.max_length = p.max_length.max(r.max_length.unwrap_or(0) as i64);
-    }
-    let truncated = by_path.len() as i64 > MAX_PATHS;
-    for (path, value, documents) in values {
-        if let Some(p) = by_path.get_mut(&path) {
-            p.values
-                .get_or_insert_with(Vec::new)
-                .push(ValueCount { value, documents });
+        for s in part.strings {
+            let merged = match (self.strings.remove(&s.path), s.values) {
+                (Some(Strings::Many(n)), _) => Strings::Many(n.max(s.distinct_values)),
+                (_, None) => Strings::Many(s.distinct_values),
+                (None, Some(values)) => Strings::Few(values.into_iter().collect()),
+                (Some(Strings::Few(mut known)), Some(values)) => {
+                    for (v, n) in values {
+                        *known.entry(v).or_insert(0) += n;
+                    }
+                    if known.len() as i64 > LOW_CARDINALITY {
+                        Strings::Many(known.len() as i64)
+                    } else {
+                        Strings::Few(known)
+                    }
+                }
+            };
+            self.strings.insert(s.path, merged);
+        }
+        for l in part.longest {
+            let top = self.longest.entry(l.path).or_default();
+            top.extend(l.top);
+            // Longest first, then by the text's bytes (as the part's
+            // `COLLATE "C"`); three kept.
+            top.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+            top.truncate(3);
         }
     }
-    for (path, top) in longest {
-        if let Some(p) = by_path.get_mut(&path) {
-            p.longest = top;
+
+    fn into_profile(self, req: &ProfileRequest) -> Profile {
+        let (rows, sql_nulls, json_nulls, objects) = self.counts;
+        let truncated = self.paths.len() as i64 > MAX_PATHS;
+        let mut strings = self.strings;
+        let mut longest = self.longest;
+        let paths: Vec<PathProfile> = self
+            .paths
+            .into_iter()
+            .take(MAX_PATHS as usize)
+            .map(|(path, by_type)| {
+                let mut types: Vec<TypeShare> = by_type
+                    .values()
+                    .map(|t| TypeShare {
+                        json_type: t.json_type.clone(),
+                        documents: t.documents,
+                    })
+                    .collect();
+                types.sort_by(|a, b| {
+                    b.documents
+                        .cmp(&a.documents)
+                        .then(a.json_type.cmp(&b.json_type))
+                });
+                let all = by_type.values();
+                let (distinct_strings, values) = match strings.remove(&path) {
+                    None => (0, None),
+                    Some(Strings::Many(n)) => (n, None),
+                    Some(Strings::Few(known)) => {
+                        let mut v: Vec<ValueCount> = known
+                            .into_iter()
+                            .map(|(value, documents)| ValueCount { value, documents })
+                            .collect();
+                        v.sort_by(|a, b| b.documents.cmp(&a.documents).then(a.value.cmp(&b.value)));
+                        (v.len() as i64, Some(v))
+                    }
+                };
+                PathProfile {
+                    documents: all.clone().map(|t| t.documents).sum(),
+                    integral_numbers: all.clone().map(|t| t.integral).sum(),
+                    max_abs_number: all.clone().filter_map(|t| t.max_abs).reduce(f64::max),
+                    timestamp_strings: all.clone().map(|t| t.timestamps).sum(),
+                    date_strings: all.clone().map(|t| t.dates).sum(),
+                    uuid_strings: all.clone().map(|t| t.uuids).sum(),
+                    max_length: all.map(|t| t.max_length).max().unwrap_or(0),
+                    distinct_strings,
+                    values,
+                    longest: longest
+                        .remove(&path)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(_, txt)| txt)
+                        .collect(),
+                    types,
+                    path,
+                }
+            })
+            .collect();
+        let entry_objects = entry_objects(&paths);
+        Profile {
+            schema: req.schema.as_str().to_string(),
+            table: req.table.as_str().to_string(),
+            column: req.column.as_str().to_string(),
+            sample_percent: req.sample_percent.filter(|p| *p < 100.0),
+            rows,
+            sql_nulls,
+            json_nulls,
+            non_objects: rows - sql_nulls - json_nulls - objects,
+            objects,
+            paths,
+            truncated,
+            entry_objects,
         }
-    }
-    let mut paths: Vec<PathProfile> = by_path.into_values().collect();
-    paths.truncate(MAX_PATHS as usize);
-    for p in &mut paths {
-        p.types.sort_by(|a, b| {
-            b.documents
-                .cmp(&a.documents)
-                .then(a.json_type.cmp(&b.json_type))
-        });
-    }
-    let entry_objects = entry_objects(&paths);
-    Profile {
-        schema: req.schema.as_str().to_string(),
-        table: req.table.as_str().to_string(),
-        column: req.column.as_str().to_string(),
-        sample_percent: req.sample_percent.filter(|p| *p < 100.0),
-        rows,
-        sql_nulls,
-        json_nulls,
-        non_objects: rows - sql_nulls - json_nulls - objects,
-        objects,
-        paths,
-        truncated,
-        entry_objects,
     }
 }
 

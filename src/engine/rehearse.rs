@@ -98,11 +98,12 @@ pub async fn copy_sample(
     // The table's size on disk (every partition of a partitioned one) and
     // the planner's row estimate: `relpages` is 0 for a partitioned parent
     // and for a table never vacuumed.
-    let (pages, rows): (i64, f64) = sqlx::query_as(
-        "SELECT coalesce(sum(pg_relation_size(t.relid)), 0)::bigint / current_setting('block_size')::bigint,
+    let (pages, rows): (i64, f64) = sqlx::query_as(&format!(
+        "SELECT coalesce(sum(pg_relation_size(c.oid)), 0)::bigint / current_setting('block_size')::bigint,
                 coalesce(sum(greatest(c.reltuples, 0)), 0)::float8
-         FROM pg_partition_tree($1::regclass) t JOIN pg_class c ON c.oid = t.relid",
-    )
+         FROM pg_class c WHERE {}",
+        super::sql::HEAP_RELATIONS_OF
+    ))
     .bind(&source)
     .fetch_one(pool)
     .await?;

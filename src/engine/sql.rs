@@ -2276,6 +2276,15 @@ pub fn backfill_batch(r: &Recipe, n: &Names) -> String {
     )
 }
 
+/// A condition on `pg_class c` true for the relations holding the rows of
+/// table `$1::regclass`: the table itself, or every leaf partition of a
+/// partitioned one. (`pg_partition_tree` lists nothing for a table that is
+/// not partitioned, and lists a partitioned parent, whose `reltuples`
+/// after an ANALYZE counts its partitions' rows again.)
+pub const HEAP_RELATIONS_OF: &str =
+    "(c.oid IN (SELECT t.relid FROM pg_partition_tree($1::regclass) t WHERE t.isleaf) \
+     OR (c.oid = $1::regclass AND c.relkind <> 'p'))";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 use sqlx::PgPool;
-use switchyard::engine::discover::{profile, sources, ProfileRequest};
+use switchyard::engine::discover::{profile, sources, ProfileRequest, ProfileScan};
 use switchyard::engine::draft::{draft, DraftSource};
 use switchyard::engine::ident::Ident;
 use switchyard::engine::recipe::{Recipe, TargetKind};
@@ -307,6 +307,50 @@ async fn profiling_reports_every_path_as_the_documents_hold_it(pool: PgPool) {
         sampled.rows
     );
     assert!(sampled.path("plan").is_some());
+
+    // The whole table read in parts of three pages (a scan with progress)
+    // finds what one read finds: the model's figures for the documents
+    // above, and 20,000 more of a known shape. Distinct strings above the
+    // listing limit are a lower bound in parts, still above it.
+    let whole = ProfileRequest {
+        schema: ident("public"),
+        table: ident("accounts"),
+        column: ident("settings"),
+        sample_percent: None,
+    };
+    let at_once = profile(&pool, &whole).await.expect("whole table");
+    assert_eq!(at_once.rows, docs.len() as i64 + 20_000);
+    assert_eq!(
+        at_once.path("plan").map(|p| p.documents),
+        Some(20_000 + model["plan"].documents)
+    );
+    let mut scan = ProfileScan::start(&pool, &whole, Some(3))
+        .await
+        .expect("scan");
+    let total = scan.progress().pages_total;
+    assert!(total > 9, "a table of {total} pages is too small for parts");
+    assert_eq!(scan.progress().pages_done, 0);
+    let mut seen = vec![scan.progress().pages_done];
+    while scan.step().await.expect("part") {
+        seen.push(scan.progress().pages_done);
+    }
+    assert_eq!(scan.progress().pages_done, total);
+    assert!(
+        seen.len() as i64 >= total / 3,
+        "{} parts of {total} pages",
+        seen.len()
+    );
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+    let in_parts = scan.finish().await.expect("finish");
+    let mut a = at_once.clone();
+    let mut b = in_parts.clone();
+    for (x, y) in a.paths.iter_mut().zip(b.paths.iter_mut()) {
+        if x.distinct_strings > 20 {
+            assert!(y.distinct_strings > 20, "{}", y.dotted());
+            y.distinct_strings = x.distinct_strings;
+        }
+    }
+    assert_eq!(a, b);
 
     // A column that is not jsonb, and a table that is not there: said so.
     let err = profile(
