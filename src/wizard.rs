@@ -15,8 +15,8 @@ use crate::engine::ident::Ident;
 use crate::engine::recipe::{Recipe, TargetKind};
 use crate::engine::Phase;
 use crate::model::wizard::{
-    DraftRef, DraftView, EntryRow, MappedColumn, PathRow, PlannedItem, ProfileView, RecipeProblem,
-    SampleCheckView, SourceView, SourcesView,
+    DraftRef, DraftView, EntryRow, MappedColumn, PathRow, PlannedItem, ProfileView, ProfilingView,
+    RecipeProblem, SampleCheckView, SourceView, SourcesView,
 };
 use crate::model::{AppError, Priority};
 use crate::store::drafts::{self, NewDraft, NewMigration, PlannedPhase, PlannedTask, StoredDraft};
@@ -297,12 +297,50 @@ async fn sample_check_of(
 
 /// Step 2: profiles draft `id`'s column (a sample unless `whole`), stores
 /// the profile, and proposes a recipe from it (kept only if none was typed).
+/// The scan holds the draft while it runs (one at a time) and records how
+/// far it is after every part it reads.
 pub async fn profile(
     pool: &PgPool,
     id: i64,
     whole: bool,
     actor: &str,
 ) -> Result<Profile, WizardError> {
+    let req = profile_request(pool, id, whole).await?;
+    drafts::claim_profiling(pool, id, whole, PROFILING_STALE_AFTER_S).await?;
+    run_claimed(pool, id, &req, actor).await
+}
+
+/// `profile`, in the background once the draft is claimed: for the whole
+/// table, which may take minutes. The draft's page shows its progress, and
+/// its error if it fails.
+pub async fn start_profile(
+    pool: &PgPool,
+    id: i64,
+    whole: bool,
+    actor: &str,
+) -> Result<(), WizardError> {
+    let req = profile_request(pool, id, whole).await?;
+    drafts::claim_profiling(pool, id, whole, PROFILING_STALE_AFTER_S).await?;
+    let (pool, actor) = (pool.clone(), actor.to_string());
+    tokio::spawn(async move {
+        if let Err(e) = run_claimed(&pool, id, &req, &actor).await {
+            tracing::warn!(draft = id, error = %e, "profiling failed");
+        }
+    });
+    Ok(())
+}
+
+/// A scan that has not said how far it is for this long is not running
+/// (the server stopped): longer than any one part may take.
+pub const PROFILING_STALE_AFTER_S: u64 = discover::STATEMENT_TIMEOUT_S + 60;
+
+/// What step 2 scans for draft `id` (its checks: the draft is not a
+/// migration yet, its source is still usable).
+async fn profile_request(
+    pool: &PgPool,
+    id: i64,
+    whole: bool,
+) -> Result<ProfileRequest, WizardError> {
     let d = drafts::get(pool, id).await?;
     if let Some(made) = &d.created_migration {
         return Err(WizardError::Refused(format!(
@@ -320,16 +358,54 @@ pub async fn profile(
         // Small (or never analyzed) tables are read whole.
         _ => None,
     };
-    let p = discover::profile(
-        pool,
-        &ProfileRequest {
-            schema,
-            table,
-            column: ident("column", &d.json_column)?,
-            sample_percent,
-        },
-    )
-    .await?;
+    Ok(ProfileRequest {
+        schema,
+        table,
+        column: ident("column", &d.json_column)?,
+        sample_percent,
+    })
+}
+
+/// Runs the scan draft `id` was claimed for, stores its profile and ends
+/// the claim, with the error when it fails.
+async fn run_claimed(
+    pool: &PgPool,
+    id: i64,
+    req: &ProfileRequest,
+    actor: &str,
+) -> Result<Profile, WizardError> {
+    let result = scan_and_store(pool, id, req).await;
+    let error = result.as_ref().err().map(ToString::to_string);
+    if let Err(e) = drafts::end_profiling(pool, id, error.as_deref()).await {
+        tracing::warn!(draft = id, error = %e, "ending a profile scan failed");
+    }
+    if result.is_ok() {
+        let scope = if req.sample_percent.is_none() {
+            "the whole table"
+        } else {
+            "a sample"
+        };
+        changed(pool, id, actor, format!("profiled ({scope})")).await;
+    }
+    result
+}
+
+async fn scan_and_store(
+    pool: &PgPool,
+    id: i64,
+    req: &ProfileRequest,
+) -> Result<Profile, WizardError> {
+    let mut scan = discover::ProfileScan::start(pool, req, None).await?;
+    loop {
+        let more = scan.step().await?;
+        let at = scan.progress();
+        drafts::profiling_progress(pool, id, at.pages_done, at.pages_total).await?;
+        if !more {
+            break;
+        }
+    }
+    let p = scan.finish().await?;
+    let d = drafts::get(pool, id).await?;
     let proposed = draft::draft(&draft_source(&d), &p);
     let json = serde_json::to_value(&p).map_err(|e| {
         WizardError::Store(StoreError::Corrupt {
@@ -338,8 +414,6 @@ pub async fn profile(
         })
     })?;
     drafts::set_profile(pool, id, &json, &proposed.text).await?;
-    let scope = if whole { "the whole table" } else { "a sample" };
-    changed(pool, id, actor, format!("profiled ({scope})")).await;
     Ok(p)
 }
 
@@ -941,6 +1015,8 @@ pub async fn view(pool: &PgPool, id: i64) -> Result<DraftView, WizardError> {
         (None, None) => (None, false),
     };
     Ok(DraftView {
+        profiling: profiling_view(&d, chrono::Utc::now()),
+        profiling_error: d.profiling_error.clone(),
         spec,
         spec_typed,
         spec_page: d.spec_notion_page.clone(),
@@ -961,5 +1037,40 @@ pub async fn view(pool: &PgPool, id: i64) -> Result<DraftView, WizardError> {
         phases,
         tasks,
         migration: d.created_migration,
+    })
+}
+
+/// How far draft `id`'s profile scan is (None: none runs).
+pub async fn profiling(pool: &PgPool, id: i64) -> Result<Option<ProfilingView>, WizardError> {
+    let d = drafts::get(pool, id).await?;
+    Ok(profiling_view(&d, chrono::Utc::now()))
+}
+
+/// How far draft `d`'s running profile scan is, at `now`.
+fn profiling_view(d: &StoredDraft, now: chrono::DateTime<chrono::Utc>) -> Option<ProfilingView> {
+    let since = d.profiling_since?;
+    let beat = d.profiling_beat.unwrap_or(since);
+    let done = d.profiling_pages_done.unwrap_or(0);
+    let total = d.profiling_pages_total;
+    let elapsed = (now - since).num_milliseconds().max(0);
+    let percent = match total {
+        Some(t) if t > 0 => (done * 100 / t).clamp(0, 100),
+        _ => 0,
+    };
+    // At the rate so far (pages per millisecond since the start).
+    let left = match total {
+        Some(t) if done > 0 && t > done => Some(crate::model::time::duration_words(
+            ((t - done) as f64 * elapsed as f64 / done as f64) as i64,
+        )),
+        _ => None,
+    };
+    Some(ProfilingView {
+        whole: d.profiling_whole.unwrap_or(false),
+        pages_done: done,
+        pages_total: total,
+        percent,
+        elapsed: crate::model::time::duration_words(elapsed),
+        left,
+        stalled: (now - beat).num_seconds() > PROFILING_STALE_AFTER_S as i64,
     })
 }

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 use crate::model::account::Role;
-use crate::model::wizard::{DraftView, SourcesView};
+use crate::model::wizard::{DraftView, ProfilingView, SourcesView};
 use crate::model::AppError;
 
 /// Step 1: the tables of the connected database with a jsonb column.
@@ -40,6 +40,15 @@ pub async fn get_draft(id: i64) -> Result<DraftView, AppError> {
     Ok(crate::wizard::view(&pool, id).await?)
 }
 
+/// How far draft `id`'s profile scan is (None: none runs); asked every
+/// two seconds by the wizard's progress line while one runs.
+#[server]
+pub async fn get_profiling(id: i64) -> Result<Option<ProfilingView>, AppError> {
+    crate::server::auth::require(Role::Operator)?;
+    let pool = crate::server::context::pool()?;
+    Ok(crate::wizard::profiling(&pool, id).await?)
+}
+
 /// Step 2: profile a sample (`scope` = "sample") or the whole table
 /// ("whole"); back to the draft's page.
 #[server]
@@ -56,7 +65,13 @@ pub async fn profile_draft(id: i64, scope: String) -> Result<(), AppError> {
         }
     };
     let pool = crate::server::context::pool()?;
-    crate::wizard::profile(&pool, id, whole, &account.email).await?;
+    if whole {
+        // Minutes on a large table: in the background; the page shows how
+        // far it is.
+        crate::wizard::start_profile(&pool, id, true, &account.email).await?;
+    } else {
+        crate::wizard::profile(&pool, id, false, &account.email).await?;
+    }
     leptos_axum::redirect(&format!("/new/{id}#profile"));
     Ok(())
 }

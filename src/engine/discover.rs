@@ -68,7 +68,9 @@ impl SourceTable {
 
 /// Upper bounds for reading the user's database.
 const LOCK_TIMEOUT_MS: u64 = 500;
-const STATEMENT_TIMEOUT_S: u64 = 120;
+/// No statement of ours reads for longer (a whole-table profile is read in
+/// parts, each one statement).
+pub const STATEMENT_TIMEOUT_S: u64 = 120;
 
 async fn read_only(
     pool: &PgPool,

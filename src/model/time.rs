@@ -100,6 +100,17 @@ pub fn parse(text: &str) -> Option<DateTime<Utc>> {
     )
 }
 
+/// A duration for people: "850 ms", "12 s", "3 min 20 s", "2 h 5 min".
+pub fn duration_words(millis: i64) -> String {
+    let s = millis / 1000;
+    match millis {
+        m if m < 1_000 => format!("{m} ms"),
+        _ if s < 60 => format!("{s} s"),
+        _ if s < 3_600 => format!("{} min {} s", s / 60, s % 60),
+        _ => format!("{} h {} min", s / 3_600, (s % 3_600) / 60),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

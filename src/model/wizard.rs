@@ -154,4 +154,27 @@ pub struct DraftView {
     pub spec_page: Option<String>,
     /// The migration made from this draft.
     pub migration: Option<String>,
+    /// A profile scan running (or stopped without ending), and how far.
+    pub profiling: Option<ProfilingView>,
+    /// Why the last profile scan failed.
+    pub profiling_error: Option<String>,
+}
+
+/// A profile scan of a draft's column, as far as it has read.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProfilingView {
+    /// Of the whole table (else a sample).
+    pub whole: bool,
+    pub pages_done: i64,
+    /// None until the first part is read.
+    pub pages_total: Option<i64>,
+    /// Whole percent read.
+    pub percent: i64,
+    /// "1 min 12 s" since it started (worded by the server: no browser clock).
+    pub elapsed: String,
+    /// At the rate so far; None before anything is read.
+    pub left: Option<String>,
+    /// It has not said how far it is for longer than any part takes: the
+    /// server stopped, and another scan may start.
+    pub stalled: bool,
 }

@@ -34,6 +34,15 @@ pub struct StoredDraft {
     pub created_migration: Option<String>,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
+    /// A profile scan running since (None: none runs).
+    pub profiling_since: Option<DateTime<Utc>>,
+    /// When the running scan last said how far it is.
+    pub profiling_beat: Option<DateTime<Utc>>,
+    pub profiling_whole: Option<bool>,
+    pub profiling_pages_done: Option<i64>,
+    pub profiling_pages_total: Option<i64>,
+    /// Why the last scan failed (None: it did not).
+    pub profiling_error: Option<String>,
 }
 
 /// The source a new draft moves (checked by the caller against the database).
@@ -66,7 +75,8 @@ pub async fn get(pool: &PgPool, id: i64) -> StoreResult<StoredDraft> {
     sqlx::query_as(
         "SELECT id, source_schema, source_table, key_column, key_type, json_column, profile,
                 profiled_at, recipe_text, spec_text, spec_notion_page, sample_check, created_migration,
-                created_by, created_at
+                created_by, created_at, profiling_since, profiling_beat, profiling_whole,
+                profiling_pages_done, profiling_pages_total, profiling_error
          FROM switchyard.migration_drafts WHERE id = $1",
     )
     .bind(id)
@@ -80,7 +90,8 @@ pub async fn open(pool: &PgPool) -> StoreResult<Vec<StoredDraft>> {
     Ok(sqlx::query_as(
         "SELECT id, source_schema, source_table, key_column, key_type, json_column, profile,
                 profiled_at, recipe_text, spec_text, spec_notion_page, sample_check, created_migration,
-                created_by, created_at
+                created_by, created_at, profiling_since, profiling_beat, profiling_whole,
+                profiling_pages_done, profiling_pages_total, profiling_error
          FROM switchyard.migration_drafts WHERE created_migration IS NULL
          ORDER BY id DESC LIMIT 50",
     )
@@ -108,6 +119,76 @@ pub async fn set_profile(
     .execute(pool)
     .await?;
     changed(done.rows_affected(), id)
+}
+
+/// Claims draft `id` for a profile scan (`whole`: of the whole table).
+/// Refused (`Conflict`, saying since when) while another scan holds it: one
+/// whose beat is newer than `stale_after_s` seconds.
+pub async fn claim_profiling(
+    pool: &PgPool,
+    id: i64,
+    whole: bool,
+    stale_after_s: u64,
+) -> StoreResult<()> {
+    let claimed = sqlx::query(
+        "UPDATE switchyard.migration_drafts
+         SET profiling_since = now(), profiling_beat = now(), profiling_whole = $2,
+             profiling_pages_done = 0, profiling_pages_total = NULL, profiling_error = NULL
+         WHERE id = $1 AND created_migration IS NULL
+           AND (profiling_since IS NULL OR profiling_beat < now() - make_interval(secs => $3))",
+    )
+    .bind(id)
+    .bind(whole)
+    .bind(stale_after_s as f64)
+    .execute(pool)
+    .await?;
+    if claimed.rows_affected() == 1 {
+        return Ok(());
+    }
+    let d = get(pool, id).await?;
+    match (d.created_migration, d.profiling_since) {
+        (Some(made), _) => Err(StoreError::Conflict(format!(
+            "draft {id} is migration {made:?} already"
+        ))),
+        (None, Some(since)) => Err(StoreError::Conflict(format!(
+            "a profile of {}.{} is running since {} UTC; wait for it to end",
+            d.source_schema,
+            d.source_table,
+            since.format("%H:%M:%S")
+        ))),
+        (None, None) => Err(StoreError::Conflict(format!(
+            "draft {id} changed meanwhile; try again"
+        ))),
+    }
+}
+
+/// The running scan of draft `id` has read `done` of `total` pages.
+pub async fn profiling_progress(pool: &PgPool, id: i64, done: i64, total: i64) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE switchyard.migration_drafts
+         SET profiling_pages_done = $2, profiling_pages_total = $3, profiling_beat = now()
+         WHERE id = $1 AND profiling_since IS NOT NULL",
+    )
+    .bind(id)
+    .bind(done)
+    .bind(total)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// The scan of draft `id` ended (`error`: why it failed).
+pub async fn end_profiling(pool: &PgPool, id: i64, error: Option<&str>) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE switchyard.migration_drafts
+         SET profiling_since = NULL, profiling_beat = NULL, profiling_error = $2
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(error)
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 /// A text a draft keeps as typed.

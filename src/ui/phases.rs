@@ -25,6 +25,7 @@ use crate::model::console::{
     ConsolePhase, ConsoleView, DryRunSql, PhaseAction, PhaseChoice, ProgressView, ThroughputPoint,
 };
 use crate::model::rehearsal::{estimate_millis, RehearsalState, RehearsalView};
+use crate::model::time::duration_words;
 use crate::model::Phase;
 use crate::model::PhaseState;
 
@@ -717,17 +718,6 @@ fn EventLog(view: RwSignal<ConsoleView>) -> impl IntoView {
     }
 }
 
-/// A duration for people: "850 ms", "12 s", "3 min 20 s", "2 h 5 min".
-fn duration(millis: i64) -> String {
-    let s = millis / 1000;
-    match millis {
-        m if m < 1_000 => format!("{m} ms"),
-        _ if s < 60 => format!("{s} s"),
-        _ if s < 3_600 => format!("{} min {} s", s / 60, s % 60),
-        _ => format!("{} h {} min", s / 3_600, (s % 3_600) / 60),
-    }
-}
-
 /// What the phase is expected to take on the production table (from the
 /// latest rehearsal, scaled by the table's rows where the work grows with
 /// them), beside what it took, or, while it runs, when it started and (the
@@ -739,7 +729,7 @@ fn estimate_line(
     progress: Option<&ProgressView>,
 ) -> Option<String> {
     let rehearsal = rehearsal.filter(|r| r.state != RehearsalState::Running)?;
-    let estimate = estimate_millis(rehearsal, phase.phase).map(duration);
+    let estimate = estimate_millis(rehearsal, phase.phase).map(duration_words);
     let source = format!(
         "the {} % rehearsal{}",
         rehearsal.percent,
@@ -752,13 +742,13 @@ fn estimate_line(
     let taken = match (phase.started_at, phase.finished_at, phase.state) {
         (Some(start), Some(end), PhaseState::Done) => Some(format!(
             "took {}",
-            duration((end - start).num_milliseconds())
+            duration_words((end - start).num_milliseconds())
         )),
         (Some(start), _, PhaseState::Running | PhaseState::Verifying) => {
             let eta = progress
                 .filter(|_| phase.phase == Phase::Backfill)
                 .and_then(|p| p.eta_seconds)
-                .map(|s| format!(", ETA {}", duration((s * 1000.0) as i64)))
+                .map(|s| format!(", ETA {}", duration_words((s * 1000.0) as i64)))
                 .unwrap_or_default();
             Some(format!("running since {}{eta}", time_of_day(&start)))
         }
@@ -793,7 +783,7 @@ fn RehearsalPanel(view: RwSignal<ConsoleView>, name: String, can_operate: bool) 
                     view! {
                         <tr data-failed=s.error.is_some().to_string()>
                             <td>{s.action()}</td>
-                            <td>{duration(s.millis)}</td>
+                            <td>{duration_words(s.millis)}</td>
                             <td>{s.rows.map(|n| n.to_string()).unwrap_or_default()}</td>
                             <td>{s.quarantined}</td>
                             <td>{s.unmapped_keys}</td>

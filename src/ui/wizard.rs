@@ -13,14 +13,14 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use super::account::may;
-use super::common::{ErrorNote, Loading};
+use super::common::{island_data, ErrorNote, Loading};
 use super::notion::Refusal;
 use crate::api::wizard::{
-    get_draft, list_sources, CreateFromDraft, LinkDraftSpecPage, ProfileDraft, SaveDraftRecipe,
-    SaveDraftSpec, StartDraft,
+    get_draft, get_profiling, list_sources, CreateFromDraft, LinkDraftSpecPage, ProfileDraft,
+    SaveDraftRecipe, SaveDraftSpec, StartDraft,
 };
 use crate::model::account::Role;
-use crate::model::wizard::{DraftView, ProfileView, SourceView};
+use crate::model::wizard::{DraftView, ProfileView, ProfilingView, SourceView};
 
 /// `/new`: step 1, the source.
 #[component]
@@ -190,9 +190,29 @@ fn Draft(d: DraftView) -> impl IntoView {
         .clone()
         .map(|p| view! { <ProfileTable p/> }.into_any());
     let open = d.migration.is_none();
+    let running = d.profiling.clone().filter(|p| !p.stalled);
+    let progress = running
+        .as_ref()
+        .and_then(|p| island_data(p).ok())
+        .map(|data| view! { <ProfilingProgress id=d.id data/> });
+    let stalled = d.profiling.as_ref().filter(|p| p.stalled).map(|p| view! {
+        <p class="error-note" role="alert">
+            {format!(
+                "A profile of {} stopped at {}% without ending (the server stopped?): start it again.",
+                if p.whole { "the whole table" } else { "a sample" },
+                p.percent
+            )}
+        </p>
+    });
+    let failed = d.profiling_error.clone().map(|e| {
+        view! {
+            <p class="error-note" role="alert">{format!("The last profile failed: {e}")}</p>
+        }
+    });
     // Two forms, each with its scope: a submit button's own name and value
     // are not sent when the islands router posts the form for the browser.
-    let profile_forms = open.then(|| {
+    // None while a profile runs (one at a time).
+    let profile_forms = (open && running.is_none()).then(|| {
         view! {
             <div class="profile-draft">
                 <form method="post" action=ProfileDraft::url() aria-label="Profile a sample">
@@ -225,6 +245,9 @@ fn Draft(d: DraftView) -> impl IntoView {
         </section>
         <section class="wizard-profile" id="profile">
             <h2>"2. Profile"</h2>
+            {failed}
+            {stalled}
+            {progress}
             {profile_forms}
             {profile.unwrap_or_else(|| view! {
                 <p class="hint">"Not profiled yet: a sample first (fast), the whole table on request."</p>
@@ -233,6 +256,67 @@ fn Draft(d: DraftView) -> impl IntoView {
         <RecipeStep d=d.clone()/>
         <PlanStep d/>
     }
+}
+
+/// How far a running profile is: asked again every two seconds
+/// (`get_profiling`); once it has ended (or stopped), the page is loaded
+/// again to show the profile, or why it failed. Rendered on the server
+/// too, as of the load.
+#[island(lazy)]
+pub fn ProfilingProgress(id: i64, data: String) -> impl IntoView {
+    let Ok(initial) = serde_json::from_str::<ProfilingView>(&data) else {
+        return None;
+    };
+    let at = RwSignal::new(initial);
+    #[cfg(feature = "hydrate")]
+    {
+        let poll = move || {
+            leptos::task::spawn_local(async move {
+                match get_profiling(id).await {
+                    Ok(Some(p)) if !p.stalled => at.set(p),
+                    Ok(_) => {
+                        let _ = window().location().reload();
+                    }
+                    // A poll that failed: the next one asks again.
+                    Err(_) => {}
+                }
+            });
+        };
+        if let Ok(handle) = set_interval_with_handle(poll, std::time::Duration::from_secs(2)) {
+            on_cleanup(move || handle.clear());
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (id, get_profiling);
+    Some(view! {
+        {move || {
+            let p = at.get();
+            view! {
+                <p class="profiling" role="status">{profiling_words(&p)}</p>
+                <progress max=p.pages_total.unwrap_or(0).max(1) value=p.pages_done></progress>
+            }
+        }}
+    })
+}
+
+/// "Profiling the whole table: 42% (1200 of 2900 pages), 1 min 12 s so
+/// far, about 1 min 40 s left".
+fn profiling_words(p: &ProfilingView) -> String {
+    let what = if p.whole {
+        "the whole table"
+    } else {
+        "a sample"
+    };
+    let read = match p.pages_total {
+        Some(total) => format!("{}% ({} of {} pages), ", p.percent, p.pages_done, total),
+        None => String::new(),
+    };
+    let left = p
+        .left
+        .as_ref()
+        .map(|l| format!(", about {l} left"))
+        .unwrap_or_default();
+    format!("Profiling {what}: {read}{} so far{left}", p.elapsed)
 }
 
 #[component]

@@ -566,7 +566,7 @@ fn admin_mutations() -> Vec<(&'static str, String)> {
 /// Every server function that changes nothing. Each needs an account
 /// (`setup_open` and `get_shared` too: the setup and share pages call them
 /// while rendering, on the server, not over HTTP).
-const READS: [&str; 22] = {
+const READS: [&str; 23] = {
     use switchyard::api::{accounts, console, migrations, notion, plans, shares, wizard};
     [
         accounts::SetupOpen::PATH,
@@ -591,6 +591,7 @@ const READS: [&str; 22] = {
         shares::GetShareLinks::PATH,
         wizard::ListSources::PATH,
         wizard::GetDraft::PATH,
+        wizard::GetProfiling::PATH,
     ]
 };
 
@@ -708,6 +709,11 @@ async fn every_mutation_is_refused_for_viewers_403_and_anonymous_401(pool: PgPoo
             ),
             (
                 switchyard::api::wizard::GetDraft::PATH,
+                "id=1".to_string(),
+                "operators only",
+            ),
+            (
+                switchyard::api::wizard::GetProfiling::PATH,
                 "id=1".to_string(),
                 "operators only",
             ),

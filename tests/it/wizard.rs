@@ -572,3 +572,118 @@ required = true
         assert_eq!(checked.quarantined, 0);
     }
 }
+
+/// A whole-table profile runs in the background, one at a time per draft:
+/// the click answers at once, the page says how far the scan is, a second
+/// click is refused while it runs, a scan the server left behind (no word
+/// for longer than any part takes) is shown as stopped and may be started
+/// again, and a failure is kept and shown with its reason.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_whole_table_profile_runs_in_the_background_with_progress(pool: PgPool) {
+    orders(&pool).await;
+    let cookie = operator(&pool).await;
+    let (status, body) = call_as(
+        &pool,
+        Some(&cookie),
+        StartDraft::PATH,
+        "schema=shop&table=orders&key=order_id&column=meta",
+    )
+    .await;
+    assert!(status.is_success(), "{status}: {body}");
+    let id: i64 = body.trim().parse().expect("the draft's id");
+
+    // Held by another scan: refused, saying since when; the page shows its
+    // progress and no profile buttons.
+    switchyard::store::drafts::claim_profiling(&pool, id, true, 180)
+        .await
+        .expect("claim");
+    switchyard::store::drafts::profiling_progress(&pool, id, 3, 12)
+        .await
+        .expect("progress");
+    let (status, body) = call_as(
+        &pool,
+        Some(&cookie),
+        ProfileDraft::PATH,
+        &format!("id={id}&scope=whole"),
+    )
+    .await;
+    assert!(!status.is_success(), "{status}: {body}");
+    assert!(body.contains("is running since"), "{body}");
+    let html = page(&pool, &format!("/new/{id}"), &cookie).await;
+    assert!(
+        html.contains("Profiling the whole table: 25% (3 of 12 pages)"),
+        "{html}"
+    );
+    assert!(!html.contains("Profile the whole table</button>"), "{html}");
+
+    // Its server stopped: no word for longer than a part may take.
+    sqlx::query(
+        "UPDATE switchyard.migration_drafts SET profiling_beat = now() - interval '10 minutes' WHERE id = $1",
+    )
+    .bind(id)
+    .execute(&pool)
+    .await
+    .expect("age the scan");
+    let html = page(&pool, &format!("/new/{id}"), &cookie).await;
+    assert!(
+        html.contains("A profile of the whole table stopped at 25% without ending"),
+        "{html}"
+    );
+
+    // Started again: the click answers before the scan ends; the scan ends
+    // by itself with the profile stored and every page counted as read.
+    let (status, body) = call_as(
+        &pool,
+        Some(&cookie),
+        ProfileDraft::PATH,
+        &format!("id={id}&scope=whole"),
+    )
+    .await;
+    assert!(
+        status.is_success() || status.is_redirection(),
+        "{status}: {body}"
+    );
+    let mut ended = None;
+    for _ in 0..200 {
+        let d = switchyard::store::drafts::get(&pool, id)
+            .await
+            .expect("draft");
+        if d.profiling_since.is_none() {
+            ended = Some(d);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let d = ended.expect("the scan ended within 10 s");
+    assert_eq!(d.profiling_error, None);
+    assert!(d.profile.is_some());
+    let total = d.profiling_pages_total.expect("pages in all");
+    assert!(total > 0);
+    assert_eq!(d.profiling_pages_done, Some(total));
+    let html = page(&pool, &format!("/new/{id}"), &cookie).await;
+    assert!(html.contains("Read 400 rows (the whole table"), "{html}");
+    assert!(!html.contains("Profiling the whole table"), "{html}");
+
+    // A scan that fails ends with its reason kept and shown: here the
+    // column is no longer jsonb when the scan starts (the table is still a
+    // source: it has another jsonb column).
+    sqlx::raw_sql(
+        "ALTER TABLE shop.orders ADD COLUMN extra jsonb;
+         ALTER TABLE shop.orders ALTER COLUMN meta TYPE json",
+    )
+    .execute(&pool)
+    .await
+    .expect("alter");
+    let err = switchyard::wizard::profile(&pool, id, true, "ops@example.com")
+        .await
+        .expect_err("not jsonb");
+    assert!(err.to_string().contains("is json, not jsonb"), "{err}");
+    let html = page(&pool, &format!("/new/{id}"), &cookie).await;
+    let failed = html
+        .split("The last profile failed: ")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap_or_default();
+    assert!(failed.contains("is json, not jsonb"), "{html}");
+    assert!(html.contains("Profile the whole table</button>"), "{html}");
+}
