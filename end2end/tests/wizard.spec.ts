@@ -62,6 +62,29 @@ test("a migration of another table is made from /, rehearsed, and its phases 1 a
   await expect(page.locator('tr[data-path="billing.currency"]')).toContainText('"EUR" (1000)');
   await expect(page.locator(".entry-objects")).toContainText("lines");
 
+  // A whole-table profile's progress, live: a scan shown as running (as the
+  // server writes it after each part) is followed by the page's progress
+  // line every two seconds, and the page loads again when it ends.
+  const draftId = page.url().match(/\/new\/(\d+)$/)![1];
+  sql(`UPDATE switchyard.migration_drafts
+       SET profiling_since = now(), profiling_beat = now(), profiling_whole = true,
+           profiling_pages_done = 3, profiling_pages_total = 12
+       WHERE id = ${draftId}`);
+  await page.reload();
+  await expect(page.locator("body[data-hydrated=true]")).toBeAttached();
+  await expect(page.locator("p.profiling")).toContainText("Profiling the whole table: 25% (3 of 12 pages)");
+  await expect(page.getByRole("button", { name: "Profile the whole table" })).toHaveCount(0);
+  sql(`UPDATE switchyard.migration_drafts SET profiling_pages_done = 9, profiling_beat = now() WHERE id = ${draftId}`);
+  await expect(page.locator("p.profiling")).toContainText("75% (9 of 12 pages)", { timeout: 10_000 });
+  sql(`UPDATE switchyard.migration_drafts SET profiling_since = NULL, profiling_beat = NULL WHERE id = ${draftId}`);
+  await expect(page.getByRole("button", { name: "Profile the whole table" })).toBeVisible({ timeout: 10_000 });
+  await expect(page.locator("p.profiling")).toHaveCount(0);
+  // And a real one, started by its button, ends by itself.
+  await page.getByRole("button", { name: "Profile the whole table" }).click();
+  await expect(page.getByRole("button", { name: "Profile the whole table" })).toBeVisible({ timeout: 20_000 });
+  await expect(page.locator(".profile-summary")).toContainText("Read 2000 rows (the whole table");
+  await expect(page.locator(".error-note")).toHaveCount(0);
+
   // Step 3: the drafted recipe; a mistake is shown beside its line.
   const drafted = await recipeText(page);
   expect(drafted).toContain('type = "timestamptz"');
