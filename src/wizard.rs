@@ -436,6 +436,27 @@ pub async fn save_spec(pool: &PgPool, id: i64, text: &str, actor: &str) -> Resul
     Ok(())
 }
 
+/// Step 3 as you type: the problems the recipe parser finds in `text`,
+/// each with its line (none: it parses). Nothing is stored.
+pub fn check_recipe(text: &str) -> Result<Vec<RecipeProblem>, WizardError> {
+    let text = typed_text("recipe", text)?;
+    Ok(match crate::recipes::parse(&text) {
+        Ok(_) => Vec::new(),
+        Err(errors) => problems_of(&errors),
+    })
+}
+
+fn problems_of(errors: &[crate::recipes::LocatedError]) -> Vec<RecipeProblem> {
+    errors
+        .iter()
+        .map(|e| RecipeProblem {
+            line: e.line,
+            field: e.field.clone(),
+            message: e.message.clone(),
+        })
+        .collect()
+}
+
 /// A text area's text as kept: at most `MAX_RECIPE_BYTES`, no NUL, LF line
 /// ends (browsers send CRLF).
 fn typed_text(field: &'static str, text: &str) -> Result<String, WizardError> {
@@ -915,14 +936,7 @@ pub async fn view(pool: &PgPool, id: i64) -> Result<DraftView, WizardError> {
         .and_then(|p| serde_json::from_value(p.0.clone()).ok());
     let parsed = d.recipe_text.as_deref().map(crate::recipes::parse);
     let problems = match &parsed {
-        Some(Err(errors)) => errors
-            .iter()
-            .map(|e| RecipeProblem {
-                line: e.line,
-                field: e.field.clone(),
-                message: e.message.clone(),
-            })
-            .collect(),
+        Some(Err(errors)) => problems_of(errors),
         _ => Vec::new(),
     };
     let recipe = parsed.and_then(Result::ok);

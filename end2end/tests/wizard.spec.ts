@@ -92,6 +92,9 @@ test("a migration of another table is made from /, rehearsed, and its phases 1 a
   const bad = drafted.replace('type = "numeric"', 'type = "money"');
   const badLine = bad.split("\n").findIndex((l) => l.includes("money")) + 1;
   await page.getByLabel("Recipe (TOML)").fill(bad);
+  // Shown as typed, before the save.
+  await expect(page.locator(".recipe-live")).toContainText(`line ${badLine}: `);
+  await expect(page.locator(".recipe-live")).toContainText('type = "money"');
   await page.getByRole("button", { name: "Save recipe" }).click();
   await expect(page.locator(".recipe-problems")).toContainText(`line ${badLine}: `);
   await expect(page.locator(".recipe-problems")).toContainText("money");

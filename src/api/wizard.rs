@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 use crate::model::account::Role;
-use crate::model::wizard::{DraftView, ProfilingView, SourcesView};
+use crate::model::wizard::{DraftView, ProfilingView, RecipeProblem, SourcesView};
 use crate::model::AppError;
 
 /// Step 1: the tables of the connected database with a jsonb column.
@@ -38,6 +38,14 @@ pub async fn get_draft(id: i64) -> Result<DraftView, AppError> {
     crate::server::auth::require(Role::Operator)?;
     let pool = crate::server::context::pool()?;
     Ok(crate::wizard::view(&pool, id).await?)
+}
+
+/// The problems of a recipe as typed, each with its line (nothing is
+/// stored): the wizard's recipe field asks after every change.
+#[server]
+pub async fn check_recipe(recipe: String) -> Result<Vec<RecipeProblem>, AppError> {
+    crate::server::auth::require(Role::Operator)?;
+    Ok(crate::wizard::check_recipe(&recipe)?)
 }
 
 /// How far draft `id`'s profile scan is (None: none runs); asked every

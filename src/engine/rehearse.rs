@@ -48,6 +48,13 @@ pub fn rehearsal_name(id: i64) -> String {
     format!("rehearsal-{id}")
 }
 
+/// Is `name` one `rehearsal_name` gives (reserved: no recipe of a user's
+/// may take it)?
+pub fn is_rehearsal_name(name: &str) -> bool {
+    name.strip_prefix("rehearsal-")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// `recipe` as rehearsal `id` runs it: the same targets, mapping and
 /// tuning, with its source (and so its targets) in the scratch schema,
 /// under the rehearsal's name. Made from the recipe's text, since that is

@@ -101,6 +101,17 @@ pub async fn save(pool: &PgPool, new: &NewVersion<'_>) -> StoreResult<Saved> {
 
 /// `save` in the caller's transaction.
 pub async fn save_in(conn: &mut PgConnection, new: &NewVersion<'_>) -> StoreResult<Saved> {
+    if crate::engine::rehearse::is_rehearsal_name(new.name) {
+        // A rehearsal's records live under this name, and are deleted with
+        // it when the rehearsal ends.
+        return Err(StoreError::Invalid {
+            field: "name".into(),
+            message: format!(
+                "{:?} is reserved for a rehearsal's own records; name the migration otherwise",
+                new.name
+            ),
+        });
+    }
     if new.create {
         sqlx::query(
             "INSERT INTO switchyard.migrations (name, title) VALUES ($1, $2)

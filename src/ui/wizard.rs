@@ -3,8 +3,10 @@
 //! its profile (step 2), its recipe as TOML with each problem beside its
 //! line and a summary table (step 3), and the standard plan and tasks it
 //! becomes (step 4). Every step is stored, so the page reads again and
-//! resumes. Plain HTML forms posting to server functions: no island, no
-//! JavaScript needed. Operators and admins only (checked on the server).
+//! resumes. Plain HTML forms posting to server functions, so no step
+//! needs JavaScript; two islands add to them: a running profile's
+//! progress line, and the recipe's problems listed as you type.
+//! Operators and admins only (checked on the server).
 
 use leptos::either::Either;
 use leptos::prelude::*;
@@ -16,11 +18,11 @@ use super::account::may;
 use super::common::{island_data, ErrorNote, Loading};
 use super::notion::Refusal;
 use crate::api::wizard::{
-    get_draft, get_profiling, list_sources, CreateFromDraft, LinkDraftSpecPage, ProfileDraft,
-    SaveDraftRecipe, SaveDraftSpec, StartDraft,
+    check_recipe, get_draft, get_profiling, list_sources, CreateFromDraft, LinkDraftSpecPage,
+    ProfileDraft, SaveDraftRecipe, SaveDraftSpec, StartDraft,
 };
 use crate::model::account::Role;
-use crate::model::wizard::{DraftView, ProfileView, ProfilingView, SourceView};
+use crate::model::wizard::{DraftView, ProfileView, ProfilingView, RecipeProblem, SourceView};
 
 /// `/new`: step 1, the source.
 #[component]
@@ -366,7 +368,6 @@ fn ProfileTable(p: ProfileView) -> impl IntoView {
 
 #[component]
 fn RecipeStep(d: DraftView) -> impl IntoView {
-    let id = d.id.to_string();
     let Some(text) = d.recipe_text.clone() else {
         return view! {
             <section class="wizard-recipe" id="recipe">
@@ -490,16 +491,73 @@ fn RecipeStep(d: DraftView) -> impl IntoView {
             {unmapped}
             {checked}
             {dry_run}
-            <form method="post" action=SaveDraftRecipe::url() class="recipe-form" aria-label="Recipe">
-                <input type="hidden" name="id" value=id/>
-                <label for="recipe-text">"Recipe (TOML)"</label>
-                <textarea id="recipe-text" name="recipe" rows=rows cols="90" spellcheck="false"
-                    readonly=!editable>{text}</textarea>
-                {editable.then(|| view! { <p><button type="submit">"Save recipe"</button></p> })}
-            </form>
+            <RecipeEditor id=d.id text rows editable/>
         </section>
     }
     .into_any()
+}
+
+/// The recipe's text area, checked as you type: after each change the
+/// server parses the text (`check_recipe`; the newest answer wins) and
+/// each problem is listed with its line and that line's text, before
+/// anything is saved. Saving is the form's (it works without JavaScript;
+/// the page then shows the saved text with each problem beside its line).
+#[island(lazy)]
+pub fn RecipeEditor(id: i64, text: String, rows: String, editable: bool) -> impl IntoView {
+    // (the text checked, its problems); None: nothing typed since the load.
+    let live = RwSignal::new(None::<(String, Vec<RecipeProblem>)>);
+    let asked = StoredValue::new(0_u64);
+    let typed = move |ev| {
+        let text = event_target_value(&ev);
+        let n = asked.get_value() + 1;
+        asked.set_value(n);
+        leptos::task::spawn_local(async move {
+            // A check that failed (too long, the session ended): the save
+            // says why.
+            if let Ok(problems) = check_recipe(text.clone()).await {
+                if asked.try_get_value() == Some(n) {
+                    let _ = live.try_set(Some((text, problems)));
+                }
+            }
+        });
+    };
+    let listing = move || {
+        live.get().map(|(text, problems)| {
+            if problems.is_empty() {
+                return Either::Left(view! {
+                    <p class="recipe-live ok" role="status">"As typed: no problems (not saved yet)."</p>
+                });
+            }
+            let lines: Vec<&str> = text.lines().collect();
+            Either::Right(view! {
+                <ul class="recipe-live" role="status" aria-label="Problems as typed">
+                    {problems.into_iter().map(|p| {
+                        let at = p.line.map(|l| format!("line {l}: ")).unwrap_or_default();
+                        let source = p
+                            .line
+                            .and_then(|l| lines.get(l.wrapping_sub(1)))
+                            .map(|t| t.trim().to_string());
+                        view! {
+                            <li data-line=p.line.map(|l| l.to_string()).unwrap_or_default()>
+                                {at} <code>{p.field}</code> ": " {p.message}
+                                {source.map(|t| view! { " — " <code class="line-text">{t}</code> })}
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+            })
+        })
+    };
+    view! {
+        <form method="post" action=SaveDraftRecipe::url() class="recipe-form" aria-label="Recipe">
+            <input type="hidden" name="id" value=id.to_string()/>
+            <label for="recipe-text">"Recipe (TOML)"</label>
+            <textarea id="recipe-text" name="recipe" rows=rows cols="90" spellcheck="false"
+                readonly=!editable on:input=typed>{text}</textarea>
+            {listing}
+            {editable.then(|| view! { <p><button type="submit">"Save recipe"</button></p> })}
+        </form>
+    }
 }
 
 #[component]

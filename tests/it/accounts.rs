@@ -566,7 +566,7 @@ fn admin_mutations() -> Vec<(&'static str, String)> {
 /// Every server function that changes nothing. Each needs an account
 /// (`setup_open` and `get_shared` too: the setup and share pages call them
 /// while rendering, on the server, not over HTTP).
-const READS: [&str; 23] = {
+const READS: [&str; 24] = {
     use switchyard::api::{accounts, console, migrations, notion, plans, shares, wizard};
     [
         accounts::SetupOpen::PATH,
@@ -592,6 +592,7 @@ const READS: [&str; 23] = {
         wizard::ListSources::PATH,
         wizard::GetDraft::PATH,
         wizard::GetProfiling::PATH,
+        wizard::CheckRecipe::PATH,
     ]
 };
 
@@ -715,6 +716,11 @@ async fn every_mutation_is_refused_for_viewers_403_and_anonymous_401(pool: PgPoo
             (
                 switchyard::api::wizard::GetProfiling::PATH,
                 "id=1".to_string(),
+                "operators only",
+            ),
+            (
+                switchyard::api::wizard::CheckRecipe::PATH,
+                "recipe=x".to_string(),
                 "operators only",
             ),
             (GetAdmin::PATH, "actor=".to_string(), "admins only"),

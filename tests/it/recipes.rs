@@ -213,8 +213,15 @@ async fn a_second_migration_on_one_table_is_refused_with_the_first_ones_name(poo
     .expect("tables");
     assert_eq!(tables, 0, "phase 1 never ran");
 
-    // Another table is fine, side by side.
+    // Another table is fine, side by side; but not under a name a
+    // rehearsal's records use (they are deleted with the rehearsal).
     carts(&pool, 5).await;
+    let reserved = CARTS.replacen("name = \"cart-docs\"", "name = \"rehearsal-7\"", 1);
+    assert!(reserved.contains("name = \"rehearsal-7\""), "{reserved}");
+    match register(&pool, &reserved, &web(None)).await {
+        Err(e) => assert!(e.to_string().contains("reserved for a rehearsal"), "{e}"),
+        Ok(_) => panic!("a rehearsal's name was taken by a recipe"),
+    }
     let (_, saved) = register(&pool, CARTS, &web(None))
         .await
         .expect("another table");

@@ -8,7 +8,7 @@ use crate::DEMO;
 use leptos::server_fn::ServerFn;
 use sqlx::PgPool;
 use switchyard::api::wizard::{
-    CreateFromDraft, ProfileDraft, SaveDraftRecipe, SaveDraftSpec, StartDraft,
+    CheckRecipe, CreateFromDraft, ProfileDraft, SaveDraftRecipe, SaveDraftSpec, StartDraft,
 };
 use switchyard::model::account::Role;
 use switchyard::model::console::PhaseAction;
@@ -119,6 +119,51 @@ async fn a_migration_of_another_shape_is_made_from_the_browser_and_driven(pool: 
     // An edit with a mistake: refused beside its line, kept as typed.
     let bad = text.replacen("type = \"numeric\"", "type = \"money\"", 1);
     let bad_line = bad.lines().position(|l| l.contains("money")).expect("line") + 1;
+    // As typed, before any save: the same problem on the same line, and
+    // the drafted text has none; nothing stored.
+    let (status, body) = call_as(
+        &pool,
+        Some(&cookie),
+        CheckRecipe::PATH,
+        &format!("recipe={}", encode(&bad)),
+    )
+    .await;
+    assert!(status.is_success(), "{status}: {body}");
+    let live: Vec<switchyard::model::wizard::RecipeProblem> =
+        serde_json::from_str(&body).expect("problems");
+    assert!(
+        live.iter()
+            .any(|p| p.line == Some(bad_line) && p.message.contains("money")),
+        "{live:?}"
+    );
+    let (status, body) = call_as(
+        &pool,
+        Some(&cookie),
+        CheckRecipe::PATH,
+        &format!("recipe={}", encode(&text)),
+    )
+    .await;
+    assert!(status.is_success(), "{status}: {body}");
+    assert_eq!(body.trim(), "[]");
+    let huge = "#".repeat(300_000);
+    let (status, body) = call_as(
+        &pool,
+        Some(&cookie),
+        CheckRecipe::PATH,
+        &format!("recipe={huge}"),
+    )
+    .await;
+    assert!(!status.is_success(), "{status}: {body}");
+    assert!(body.contains("at most 200000"), "{body}");
+    assert_eq!(
+        switchyard::wizard::view(&pool, id)
+            .await
+            .expect("view")
+            .recipe_text
+            .as_deref(),
+        Some(text.as_str()),
+        "a check stores nothing"
+    );
     let (status, _) = call_as(
         &pool,
         Some(&cookie),
