@@ -298,41 +298,95 @@ async fn sample_check_of(
 /// Step 2: profiles draft `id`'s column (a sample unless `whole`), stores
 /// the profile, and proposes a recipe from it (kept only if none was typed).
 /// The scan holds the draft while it runs (one at a time) and records how
-/// far it is after every part it reads.
+/// far it is after every part it reads. It runs in a task of its own, so a
+/// caller that stops waiting (a closed browser tab) does not stop it
+/// half-way.
 pub async fn profile(
     pool: &PgPool,
     id: i64,
     whole: bool,
     actor: &str,
 ) -> Result<Profile, WizardError> {
-    let req = profile_request(pool, id, whole).await?;
-    drafts::claim_profiling(pool, id, whole, PROFILING_STALE_AFTER_S).await?;
-    run_claimed(pool, id, &req, actor).await
+    launch(pool, id, whole, actor, false)
+        .await?
+        .ok_or_else(|| WizardError::Refused("the profile went on in the background".into()))
 }
 
-/// `profile`, in the background once the draft is claimed: for the whole
-/// table, which may take minutes. The draft's page shows its progress, and
-/// its error if it fails.
+/// `profile` for the wizard's page: a scan of one part (a sample, a small
+/// table) is waited for; a longer one (a whole table of several parts,
+/// minutes perhaps) goes on in the background, and the page shows how far
+/// it is, and its error if it fails. At most `BACKGROUND_SCANS` at once.
 pub async fn start_profile(
     pool: &PgPool,
     id: i64,
     whole: bool,
     actor: &str,
 ) -> Result<(), WizardError> {
-    let req = profile_request(pool, id, whole).await?;
-    drafts::claim_profiling(pool, id, whole, PROFILING_STALE_AFTER_S).await?;
-    let (pool, actor) = (pool.clone(), actor.to_string());
-    tokio::spawn(async move {
-        if let Err(e) = run_claimed(&pool, id, &req, &actor).await {
-            tracing::warn!(draft = id, error = %e, "profiling failed");
-        }
-    });
-    Ok(())
+    launch(pool, id, whole, actor, true).await.map(|_| ())
 }
 
-/// A scan that has not said how far it is for this long is not running
-/// (the server stopped): longer than any one part may take.
-pub const PROFILING_STALE_AFTER_S: u64 = discover::STATEMENT_TIMEOUT_S + 60;
+/// Background profile scans at once in this process: each holds one of
+/// the pool's connections for the time of a part.
+const BACKGROUND_SCANS: usize = 2;
+
+fn background_permits() -> &'static std::sync::Arc<tokio::sync::Semaphore> {
+    static PERMITS: std::sync::OnceLock<std::sync::Arc<tokio::sync::Semaphore>> =
+        std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| std::sync::Arc::new(tokio::sync::Semaphore::new(BACKGROUND_SCANS)))
+}
+
+/// Claims draft `id` and runs its scan in a task of its own: waited for
+/// (the profile), or left to run when `background_if_long` and the scan
+/// has several parts (None).
+async fn launch(
+    pool: &PgPool,
+    id: i64,
+    whole: bool,
+    actor: &str,
+    background_if_long: bool,
+) -> Result<Option<Profile>, WizardError> {
+    let req = profile_request(pool, id, whole).await?;
+    let claim = drafts::claim_profiling(pool, id, whole).await?;
+    let started = discover::ProfileScan::start(pool, &req, None)
+        .await
+        .map_err(WizardError::from)
+        .and_then(|scan| {
+            if !background_if_long || scan.is_one_part() {
+                return Ok((scan, None));
+            }
+            match background_permits().clone().try_acquire_owned() {
+                Ok(permit) => Ok((scan, Some(permit))),
+                Err(_) => Err(WizardError::Refused(format!(
+                    "{BACKGROUND_SCANS} whole-table profiles are running; start this one when one has ended"
+                ))),
+            }
+        });
+    let (scan, permit) = match started {
+        Ok(started) => started,
+        Err(e) => {
+            let error = e.to_string();
+            if let Err(end) = drafts::end_profiling(pool, id, claim, Some(&error)).await {
+                tracing::warn!(draft = id, error = %end, "ending a profile scan failed");
+            }
+            return Err(e);
+        }
+    };
+    let background = permit.is_some();
+    let (pool, actor) = (pool.clone(), actor.to_string());
+    let task = tokio::spawn(async move {
+        let _permit = permit;
+        run_claimed(&pool, id, claim, scan, &req, &actor).await
+    });
+    if background {
+        return Ok(None);
+    }
+    match task.await {
+        Ok(result) => result.map(Some),
+        Err(e) => Err(WizardError::Refused(format!(
+            "the profile scan stopped: {e}"
+        ))),
+    }
+}
 
 /// What step 2 scans for draft `id` (its checks: the draft is not a
 /// migration yet, its source is still usable).
@@ -366,17 +420,22 @@ async fn profile_request(
     })
 }
 
-/// Runs the scan draft `id` was claimed for, stores its profile and ends
+/// Runs `scan` for draft `id` under `claim`, stores its profile and ends
 /// the claim, with the error when it fails.
 async fn run_claimed(
     pool: &PgPool,
     id: i64,
+    claim: drafts::ProfilingClaim,
+    scan: discover::ProfileScan,
     req: &ProfileRequest,
     actor: &str,
 ) -> Result<Profile, WizardError> {
-    let result = scan_and_store(pool, id, req).await;
+    let result = scan_and_store(pool, id, claim, scan).await;
+    if let Err(e) = &result {
+        tracing::warn!(draft = id, error = %e, "profiling failed");
+    }
     let error = result.as_ref().err().map(ToString::to_string);
-    if let Err(e) = drafts::end_profiling(pool, id, error.as_deref()).await {
+    if let Err(e) = drafts::end_profiling(pool, id, claim, error.as_deref()).await {
         tracing::warn!(draft = id, error = %e, "ending a profile scan failed");
     }
     if result.is_ok() {
@@ -393,18 +452,22 @@ async fn run_claimed(
 async fn scan_and_store(
     pool: &PgPool,
     id: i64,
-    req: &ProfileRequest,
+    claim: drafts::ProfilingClaim,
+    mut scan: discover::ProfileScan,
 ) -> Result<Profile, WizardError> {
-    let mut scan = discover::ProfileScan::start(pool, req, None).await?;
     loop {
         let more = scan.step().await?;
         let at = scan.progress();
-        drafts::profiling_progress(pool, id, at.pages_done, at.pages_total).await?;
+        if !drafts::profiling_progress(pool, id, claim, at.pages_done, at.pages_total).await? {
+            return Err(WizardError::Refused(
+                "another profile scan took this draft over (this one was taken for stopped)".into(),
+            ));
+        }
         if !more {
             break;
         }
     }
-    let p = scan.finish().await?;
+    let p = scan.finish();
     let d = drafts::get(pool, id).await?;
     let proposed = draft::draft(&draft_source(&d), &p);
     let json = serde_json::to_value(&p).map_err(|e| {
@@ -534,6 +597,11 @@ pub async fn create(
     linked: Option<LinkedSpec>,
 ) -> Result<String, WizardError> {
     let d = drafts::get(pool, id).await?;
+    if d.profiling_since.is_some() && d.profiling_stalled != Some(true) {
+        return Err(WizardError::Refused(
+            "a profile of the table is running: make the migration once it has ended".into(),
+        ));
+    }
     if d.spec_notion_page.is_some() && linked.is_none() {
         return Err(WizardError::Refused(
             "the spec is a Notion page: connect Notion (NOTION_TOKEN) to fetch it, or unlink it"
@@ -1029,7 +1097,7 @@ pub async fn view(pool: &PgPool, id: i64) -> Result<DraftView, WizardError> {
         (None, None) => (None, false),
     };
     Ok(DraftView {
-        profiling: profiling_view(&d, chrono::Utc::now()),
+        profiling: profiling_view(&d),
         profiling_error: d.profiling_error.clone(),
         spec,
         spec_typed,
@@ -1057,16 +1125,16 @@ pub async fn view(pool: &PgPool, id: i64) -> Result<DraftView, WizardError> {
 /// How far draft `id`'s profile scan is (None: none runs).
 pub async fn profiling(pool: &PgPool, id: i64) -> Result<Option<ProfilingView>, WizardError> {
     let d = drafts::get(pool, id).await?;
-    Ok(profiling_view(&d, chrono::Utc::now()))
+    Ok(profiling_view(&d))
 }
 
-/// How far draft `d`'s running profile scan is, at `now`.
-fn profiling_view(d: &StoredDraft, now: chrono::DateTime<chrono::Utc>) -> Option<ProfilingView> {
-    let since = d.profiling_since?;
-    let beat = d.profiling_beat.unwrap_or(since);
+/// How far draft `d`'s running profile scan is (times by the database's
+/// clock, as its claim).
+fn profiling_view(d: &StoredDraft) -> Option<ProfilingView> {
+    d.profiling_since?;
     let done = d.profiling_pages_done.unwrap_or(0);
     let total = d.profiling_pages_total;
-    let elapsed = (now - since).num_milliseconds().max(0);
+    let elapsed = d.profiling_elapsed_ms.unwrap_or(0).max(0);
     let percent = match total {
         Some(t) if t > 0 => (done * 100 / t).clamp(0, 100),
         _ => 0,
@@ -1085,6 +1153,6 @@ fn profiling_view(d: &StoredDraft, now: chrono::DateTime<chrono::Utc>) -> Option
         percent,
         elapsed: crate::model::time::duration_words(elapsed),
         left,
-        stalled: (now - beat).num_seconds() > PROFILING_STALE_AFTER_S as i64,
+        stalled: d.profiling_stalled.unwrap_or(false),
     })
 }

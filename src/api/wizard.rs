@@ -73,13 +73,9 @@ pub async fn profile_draft(id: i64, scope: String) -> Result<(), AppError> {
         }
     };
     let pool = crate::server::context::pool()?;
-    if whole {
-        // Minutes on a large table: in the background; the page shows how
-        // far it is.
-        crate::wizard::start_profile(&pool, id, true, &account.email).await?;
-    } else {
-        crate::wizard::profile(&pool, id, false, &account.email).await?;
-    }
+    // Minutes on a large table: then in the background, and the page
+    // shows how far it is.
+    crate::wizard::start_profile(&pool, id, whole, &account.email).await?;
     leptos_axum::redirect(&format!("/new/{id}#profile"));
     Ok(())
 }

@@ -451,7 +451,7 @@ pub async fn check_sample(
 pub async fn profile(pool: &PgPool, req: &ProfileRequest) -> Result<Profile, DiscoverError> {
     let mut scan = ProfileScan::start(pool, req, None).await?;
     while scan.step().await? {}
-    scan.finish().await
+    Ok(scan.finish())
 }
 
 /// How far a scan has read: pages of the table (of its largest partition,
@@ -467,14 +467,18 @@ pub struct ScanProgress {
 /// statement timeout). A sample is one part; the whole table is read in
 /// ranges of pages (`ctid` ranges, read by TID range scans on Postgres 14
 /// and later; before 14 such a range would read the whole table each time,
-/// so the table is one part there). All parts are read in one REPEATABLE
-/// READ snapshot: a row updated meanwhile is seen once. Each part's
-/// figures are merged here; every figure merges exactly (sums, maxima,
+/// so the table is one part there). Each part is a READ ONLY transaction
+/// of its own: between parts the scan holds no snapshot (vacuum goes on)
+/// and no lock (the application's DDL waits for one part at most). So a
+/// row the application moves to a later page meanwhile may be read twice,
+/// and one moved to an earlier page missed: a whole-table profile of a
+/// table in use is a statistic, as a sample is. Each part's figures are
+/// merged here; every figure merges exactly (sums, maxima,
 /// the union of value sets), except a path's number of distinct strings
 /// above `LOW_CARDINALITY`, which is then a lower bound (nothing uses more
 /// than whether it is above).
 pub struct ProfileScan {
-    tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    pool: PgPool,
     req: ProfileRequest,
     /// The next part's first page; None once every part was read.
     next: Option<i64>,
@@ -505,16 +509,7 @@ impl ProfileScan {
                 });
             }
         }
-        let mut tx = pool.begin().await?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .execute(&mut *tx)
-            .await?;
-        for setting in [
-            format!("SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'"),
-            format!("SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT_S}s'"),
-        ] {
-            sqlx::query(&setting).execute(&mut *tx).await?;
-        }
+        let mut tx = read_only(pool).await?;
         let found: Option<(String, i64, i32)> = sqlx::query_as(&format!(
             "SELECT format_type(a.atttypid, NULL),
                     (SELECT coalesce(max(pg_relation_size(c.oid)), 0) FROM pg_class c WHERE {})
@@ -547,6 +542,7 @@ impl ProfileScan {
                 })
             }
         };
+        tx.commit().await?;
         let sampled = matches!(req.sample_percent, Some(p) if p < 100.0);
         let part_pages = (!sampled && version >= 140_000).then(|| {
             part_pages
@@ -554,13 +550,18 @@ impl ProfileScan {
                 .max(1)
         });
         Ok(ProfileScan {
-            tx,
+            pool: pool.clone(),
             req: req.clone(),
             next: Some(0),
             part_pages,
             pages_total: pages,
             acc: Merged::default(),
         })
+    }
+
+    /// Is the scan one part (a sample, a table of one part)?
+    pub fn is_one_part(&self) -> bool {
+        self.part_pages.is_none_or(|n| n >= self.pages_total)
     }
 
     pub fn progress(&self) -> ScanProgress {
@@ -608,19 +609,20 @@ impl ProfileScan {
             schema = self.req.schema,
             table = self.req.table,
         );
+        let mut tx = read_only(&self.pool).await?;
         let part: sqlx::types::Json<Part> = sqlx::query_scalar(&part_sql(&docs))
-            .fetch_one(&mut *self.tx)
+            .fetch_one(&mut *tx)
             .await
             .map_err(classify)?;
+        tx.commit().await?;
         self.acc.add(part.0);
         self.next = next;
         Ok(next.is_some())
     }
 
-    /// Ends the snapshot and returns the profile of every part read.
-    pub async fn finish(self) -> Result<Profile, DiscoverError> {
-        self.tx.commit().await?;
-        Ok(self.acc.into_profile(&self.req))
+    /// The profile of every part read.
+    pub fn finish(self) -> Profile {
+        self.acc.into_profile(&self.req)
     }
 }
 
@@ -642,7 +644,7 @@ fn part_sql(docs: &str) -> String {
                          THEN value #>> '{{}}' END AS txt
              FROM walk
          ),
-         paths AS (SELECT path FROM typed GROUP BY path ORDER BY path LIMIT {limit}),
+         paths AS (SELECT path FROM typed GROUP BY path ORDER BY path COLLATE "C" LIMIT {limit}),
          kept AS MATERIALIZED (SELECT t.* FROM typed t JOIN paths p ON p.path = t.path),
          strs AS (
              SELECT path, txt, count(*) AS n FROM kept WHERE json_type = 'string' GROUP BY path, txt

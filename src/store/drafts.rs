@@ -43,7 +43,16 @@ pub struct StoredDraft {
     pub profiling_pages_total: Option<i64>,
     /// Why the last scan failed (None: it did not).
     pub profiling_error: Option<String>,
+    /// The running scan has not said how far it is for longer than
+    /// `PROFILING_STALE_AFTER_S` (by the database's clock, as the claim).
+    pub profiling_stalled: Option<bool>,
+    /// Milliseconds since the running scan started (the database's clock).
+    pub profiling_elapsed_ms: Option<i64>,
 }
+
+/// A scan that has not said how far it is for this long is not running
+/// (its server stopped): longer than any one part may take.
+pub const PROFILING_STALE_AFTER_S: u64 = crate::engine::discover::STATEMENT_TIMEOUT_S + 60;
 
 /// The source a new draft moves (checked by the caller against the database).
 pub struct NewDraft<'a> {
@@ -72,13 +81,16 @@ pub async fn create(pool: &PgPool, d: &NewDraft<'_>) -> StoreResult<i64> {
 }
 
 pub async fn get(pool: &PgPool, id: i64) -> StoreResult<StoredDraft> {
-    sqlx::query_as(
+    sqlx::query_as(&format!(
         "SELECT id, source_schema, source_table, key_column, key_type, json_column, profile,
                 profiled_at, recipe_text, spec_text, spec_notion_page, sample_check, created_migration,
                 created_by, created_at, profiling_since, profiling_beat, profiling_whole,
-                profiling_pages_done, profiling_pages_total, profiling_error
+                profiling_pages_done, profiling_pages_total, profiling_error,
+                profiling_beat < now() - make_interval(secs => {stale}) AS profiling_stalled,
+                (extract(epoch FROM now() - profiling_since) * 1000)::bigint AS profiling_elapsed_ms
          FROM switchyard.migration_drafts WHERE id = $1",
-    )
+        stale = PROFILING_STALE_AFTER_S
+    ))
     .bind(id)
     .fetch_optional(pool)
     .await?
@@ -87,14 +99,17 @@ pub async fn get(pool: &PgPool, id: i64) -> StoreResult<StoredDraft> {
 
 /// The drafts not yet made into a migration, newest first.
 pub async fn open(pool: &PgPool) -> StoreResult<Vec<StoredDraft>> {
-    Ok(sqlx::query_as(
+    Ok(sqlx::query_as(&format!(
         "SELECT id, source_schema, source_table, key_column, key_type, json_column, profile,
                 profiled_at, recipe_text, spec_text, spec_notion_page, sample_check, created_migration,
                 created_by, created_at, profiling_since, profiling_beat, profiling_whole,
-                profiling_pages_done, profiling_pages_total, profiling_error
+                profiling_pages_done, profiling_pages_total, profiling_error,
+                profiling_beat < now() - make_interval(secs => {stale}) AS profiling_stalled,
+                (extract(epoch FROM now() - profiling_since) * 1000)::bigint AS profiling_elapsed_ms
          FROM switchyard.migration_drafts WHERE created_migration IS NULL
          ORDER BY id DESC LIMIT 50",
-    )
+        stale = PROFILING_STALE_AFTER_S
+    ))
     .fetch_all(pool)
     .await?)
 }
@@ -121,29 +136,31 @@ pub async fn set_profile(
     changed(done.rows_affected(), id)
 }
 
+/// A scan's hold on a draft: when it was claimed. Every write of the scan
+/// names it, so a scan taken over as stopped (it was not) writes nothing
+/// over the one that took its place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProfilingClaim(DateTime<Utc>);
+
 /// Claims draft `id` for a profile scan (`whole`: of the whole table).
 /// Refused (`Conflict`, saying since when) while another scan holds it: one
-/// whose beat is newer than `stale_after_s` seconds.
-pub async fn claim_profiling(
-    pool: &PgPool,
-    id: i64,
-    whole: bool,
-    stale_after_s: u64,
-) -> StoreResult<()> {
-    let claimed = sqlx::query(
+/// whose beat is newer than `PROFILING_STALE_AFTER_S`.
+pub async fn claim_profiling(pool: &PgPool, id: i64, whole: bool) -> StoreResult<ProfilingClaim> {
+    let claimed: Option<DateTime<Utc>> = sqlx::query_scalar(
         "UPDATE switchyard.migration_drafts
-         SET profiling_since = now(), profiling_beat = now(), profiling_whole = $2,
+         SET profiling_since = clock_timestamp(), profiling_beat = now(), profiling_whole = $2,
              profiling_pages_done = 0, profiling_pages_total = NULL, profiling_error = NULL
          WHERE id = $1 AND created_migration IS NULL
-           AND (profiling_since IS NULL OR profiling_beat < now() - make_interval(secs => $3))",
+           AND (profiling_since IS NULL OR profiling_beat < now() - make_interval(secs => $3))
+         RETURNING profiling_since",
     )
     .bind(id)
     .bind(whole)
-    .bind(stale_after_s as f64)
-    .execute(pool)
+    .bind(PROFILING_STALE_AFTER_S as f64)
+    .fetch_optional(pool)
     .await?;
-    if claimed.rows_affected() == 1 {
-        return Ok(());
+    if let Some(since) = claimed {
+        return Ok(ProfilingClaim(since));
     }
     let d = get(pool, id).await?;
     match (d.created_migration, d.profiling_since) {
@@ -162,29 +179,45 @@ pub async fn claim_profiling(
     }
 }
 
-/// The running scan of draft `id` has read `done` of `total` pages.
-pub async fn profiling_progress(pool: &PgPool, id: i64, done: i64, total: i64) -> StoreResult<()> {
-    sqlx::query(
+/// The scan of draft `id` holding `claim` has read `done` of `total`
+/// pages. False: it holds the draft no more (taken over as stopped), and
+/// should stop.
+pub async fn profiling_progress(
+    pool: &PgPool,
+    id: i64,
+    claim: ProfilingClaim,
+    done: i64,
+    total: i64,
+) -> StoreResult<bool> {
+    let done = sqlx::query(
         "UPDATE switchyard.migration_drafts
-         SET profiling_pages_done = $2, profiling_pages_total = $3, profiling_beat = now()
-         WHERE id = $1 AND profiling_since IS NOT NULL",
+         SET profiling_pages_done = $3, profiling_pages_total = $4, profiling_beat = now()
+         WHERE id = $1 AND profiling_since = $2",
     )
     .bind(id)
+    .bind(claim.0)
     .bind(done)
     .bind(total)
     .execute(pool)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
-/// The scan of draft `id` ended (`error`: why it failed).
-pub async fn end_profiling(pool: &PgPool, id: i64, error: Option<&str>) -> StoreResult<()> {
+/// The scan of draft `id` holding `claim` ended (`error`: why it failed);
+/// nothing if another holds the draft now.
+pub async fn end_profiling(
+    pool: &PgPool,
+    id: i64,
+    claim: ProfilingClaim,
+    error: Option<&str>,
+) -> StoreResult<()> {
     sqlx::query(
         "UPDATE switchyard.migration_drafts
-         SET profiling_since = NULL, profiling_beat = NULL, profiling_error = $2
-         WHERE id = $1",
+         SET profiling_since = NULL, profiling_beat = NULL, profiling_error = $3
+         WHERE id = $1 AND profiling_since = $2",
     )
     .bind(id)
+    .bind(claim.0)
     .bind(error)
     .execute(pool)
     .await?;

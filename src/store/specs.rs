@@ -55,7 +55,11 @@ pub async fn create_from_notion(
             "this Notion page already is the spec of migration {name:?} (refresh it there)"
         )));
     }
-    let base = slug(&title);
+    let base = match slug(&title) {
+        // Reserved for a rehearsal's own records (`store::recipes::save_in`).
+        s if crate::engine::rehearse::is_rehearsal_name(&s) => format!("{s}-spec"),
+        s => s,
+    };
     let taken: Vec<String> =
         sqlx::query_scalar("SELECT name FROM switchyard.migrations WHERE name LIKE $1 || '%'")
             .bind(&base)

@@ -512,12 +512,17 @@ pub fn RecipeEditor(id: i64, text: String, rows: String, editable: bool) -> impl
         let n = asked.get_value() + 1;
         asked.set_value(n);
         leptos::task::spawn_local(async move {
-            // A check that failed (too long, the session ended): the save
-            // says why.
-            if let Ok(problems) = check_recipe(text.clone()).await {
-                if asked.try_get_value() == Some(n) {
-                    let _ = live.try_set(Some((text, problems)));
-                }
+            // A check that failed (too long, the session ended) is shown
+            // as such, not an older text's answer.
+            let problems = check_recipe(text.clone()).await.unwrap_or_else(|e| {
+                vec![RecipeProblem {
+                    line: None,
+                    field: "recipe".into(),
+                    message: format!("could not be checked: {e}"),
+                }]
+            });
+            if asked.try_get_value() == Some(n) {
+                let _ = live.try_set(Some((text, problems)));
             }
         });
     };

@@ -341,7 +341,7 @@ async fn profiling_reports_every_path_as_the_documents_hold_it(pool: PgPool) {
         seen.len()
     );
     assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
-    let in_parts = scan.finish().await.expect("finish");
+    let in_parts = scan.finish();
     let mut a = at_once.clone();
     let mut b = in_parts.clone();
     for (x, y) in a.paths.iter_mut().zip(b.paths.iter_mut()) {

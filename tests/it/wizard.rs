@@ -639,12 +639,14 @@ async fn a_whole_table_profile_runs_in_the_background_with_progress(pool: PgPool
 
     // Held by another scan: refused, saying since when; the page shows its
     // progress and no profile buttons.
-    switchyard::store::drafts::claim_profiling(&pool, id, true, 180)
+    let claim = switchyard::store::drafts::claim_profiling(&pool, id, true)
         .await
         .expect("claim");
-    switchyard::store::drafts::profiling_progress(&pool, id, 3, 12)
-        .await
-        .expect("progress");
+    assert!(
+        switchyard::store::drafts::profiling_progress(&pool, id, claim, 3, 12)
+            .await
+            .expect("progress")
+    );
     let (status, body) = call_as(
         &pool,
         Some(&cookie),
@@ -674,6 +676,27 @@ async fn a_whole_table_profile_runs_in_the_background_with_progress(pool: PgPool
         html.contains("A profile of the whole table stopped at 25% without ending"),
         "{html}"
     );
+    // Taken over: the scan that was taken for stopped writes nothing more
+    // (it would stop at its next part) and cannot end the new one's claim.
+    let newer = switchyard::store::drafts::claim_profiling(&pool, id, true)
+        .await
+        .expect("a new claim");
+    assert!(
+        !switchyard::store::drafts::profiling_progress(&pool, id, claim, 6, 12)
+            .await
+            .expect("progress")
+    );
+    switchyard::store::drafts::end_profiling(&pool, id, claim, Some("old"))
+        .await
+        .expect("end");
+    let d = switchyard::store::drafts::get(&pool, id)
+        .await
+        .expect("draft");
+    assert!(d.profiling_since.is_some());
+    assert_eq!((d.profiling_pages_done, d.profiling_error), (Some(0), None));
+    switchyard::store::drafts::end_profiling(&pool, id, newer, None)
+        .await
+        .expect("end");
 
     // Started again: the click answers before the scan ends; the scan ends
     // by itself with the profile stored and every page counted as read.
