@@ -565,6 +565,13 @@ pub async fn link_spec_page(
             field: "page",
             message: e.to_string(),
         })?;
+    let mut conn = pool.acquire().await.map_err(StoreError::from)?;
+    if let Some(other) = crate::store::specs::migration_of_page(&mut conn, page.as_str()).await? {
+        return Err(WizardError::Refused(format!(
+            "this Notion page already is the spec of migration {other:?}: link another page"
+        )));
+    }
+    drop(conn);
     drafts::set_spec_page(pool, id, Some(page.as_str())).await?;
     changed(
         pool,

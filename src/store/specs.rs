@@ -21,6 +21,21 @@ pub struct ImportedSpec<'a> {
 /// (five phases, each after the one before, no owner yet) and no recipe yet.
 /// Named after the title (`a-z0-9-`, made unique). Refused when the page
 /// already is a migration's spec. Returns the new migration's name.
+/// The migration whose spec is Notion page `page_id`, if any (a page is
+/// the spec of one migration at most: its refresh replaces that spec).
+pub async fn migration_of_page(
+    conn: &mut sqlx::PgConnection,
+    page_id: &str,
+) -> StoreResult<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT m.name FROM switchyard.specs s JOIN switchyard.migrations m ON m.id = s.migration_id
+         WHERE s.notion_page_id = $1",
+    )
+    .bind(page_id)
+    .fetch_optional(conn)
+    .await?)
+}
+
 #[tracing::instrument(skip(pool, spec), fields(page = spec.page_id))]
 pub async fn create_from_notion(
     pool: &PgPool,
@@ -43,14 +58,7 @@ pub async fn create_from_notion(
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext('switchyard.import_spec'))")
         .execute(&mut *tx)
         .await?;
-    let existing: Option<String> = sqlx::query_scalar(
-        "SELECT m.name FROM switchyard.specs s JOIN switchyard.migrations m ON m.id = s.migration_id
-         WHERE s.notion_page_id = $1",
-    )
-    .bind(spec.page_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if let Some(name) = existing {
+    if let Some(name) = migration_of_page(&mut tx, spec.page_id).await? {
         return Err(StoreError::Conflict(format!(
             "this Notion page already is the spec of migration {name:?} (refresh it there)"
         )));

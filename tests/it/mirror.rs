@@ -1057,4 +1057,28 @@ async fn a_drafts_spec_linked_in_notion_is_fetched_when_the_migration_is_made(po
     assert_eq!(spec.notion_page_id.as_deref(), Some(page.as_str()));
     let text = serde_json::to_string(&spec.blocks).expect("json");
     assert!(text.contains("Current: users.preferences jsonb"), "{text}");
+
+    // That page is this migration's spec now: another draft cannot link
+    // it (as an import could not import it again), naming the migration.
+    sqlx::raw_sql(
+        r#"CREATE TABLE crm.leads (id bigint PRIMARY KEY, doc jsonb);
+           INSERT INTO crm.leads VALUES (1, '{"stage": "new"}');
+           ANALYZE crm.leads;"#,
+    )
+    .execute(&pool)
+    .await
+    .expect("leads");
+    let other = switchyard::wizard::start(&pool, "crm", "leads", "id", "doc", "ops@example.com")
+        .await
+        .expect("another draft");
+    match switchyard::wizard::link_spec_page(&pool, other, &page.notion_url(), "ops@example.com")
+        .await
+    {
+        Err(switchyard::wizard::WizardError::Refused(why)) => {
+            assert!(why.contains(&format!("{name:?}")), "{why}")
+        }
+        other => panic!("expected the page refused, got {other:?}"),
+    }
+    let view = switchyard::wizard::view(&pool, other).await.expect("view");
+    assert_eq!(view.spec_page, None);
 }
