@@ -1131,7 +1131,7 @@ pub async fn view(pool: &PgPool, id: i64) -> Result<DraftView, WizardError> {
 
 /// How far draft `id`'s profile scan is (None: none runs).
 pub async fn profiling(pool: &PgPool, id: i64) -> Result<Option<ProfilingView>, WizardError> {
-    let d = drafts::get(pool, id).await?;
+    let d = drafts::get_light(pool, id).await?;
     Ok(profiling_view(&d))
 }
 

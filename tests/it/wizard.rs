@@ -662,6 +662,20 @@ async fn a_whole_table_profile_runs_in_the_background_with_progress(pool: PgPool
         "{html}"
     );
     assert!(!html.contains("Profile the whole table</button>"), "{html}");
+    // What the progress line polls reads the same, without the profile.
+    let polled = switchyard::wizard::profiling(&pool, id)
+        .await
+        .expect("profiling")
+        .expect("running");
+    assert_eq!(
+        (
+            polled.pages_done,
+            polled.pages_total,
+            polled.percent,
+            polled.stalled
+        ),
+        (3, Some(12), 25, false)
+    );
 
     // Its server stopped: no word for longer than a part may take.
     sqlx::query(
