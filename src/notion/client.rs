@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use super::blocks::{self, MAX_ARRAY, MAX_BLOCKS_PER_REQUEST, MAX_PAYLOAD_BYTES};
+use super::blocks::{self, MAX_ARRAY, MAX_BLOCKS_PER_REQUEST, MAX_NESTING, MAX_PAYLOAD_BYTES};
 use super::error::{ApiCode, ApiError, NotionError};
 use super::wire::{
     DataSource, Database, List, Page, Parent, Position, SearchFilter, SearchResult, User,
@@ -247,9 +247,11 @@ impl NotionClient {
     /// `PATCH /v1/blocks/{id}/children`, as many times as the content
     /// needs: blocks are first made to fit the per-item limits, then sent
     /// in order, at most 100 per array, two levels of nesting, 1000 blocks
-    /// and `MAX_PAYLOAD_BYTES` per request; deeper children are appended to
-    /// their (just created) parent afterwards. Returns the created
-    /// top-level blocks, in order.
+    /// and `MAX_PAYLOAD_BYTES` per request; children that did not fit are
+    /// appended to their (just created) parent afterwards, except those
+    /// Notion creates a block only with (a table's first row, a column
+    /// list's first two columns), which always go with it (`prepare`).
+    /// Returns the created top-level blocks, in order.
     pub async fn append_blocks(
         &self,
         parent: &NotionId,
@@ -298,38 +300,28 @@ impl NotionClient {
         Ok(created_all)
     }
 
-    /// Appends the children that did not fit in the request that created
-    /// their parents. `deferred[i]` are the children of `created[i]` still
-    /// to send, or, for a block whose children went along, the children of
-    /// each of those that did not (by the child's index).
+    /// Sends what the requests that created `created` could not carry:
+    /// `deferred[i]` belongs to `created[i]`. Children that went along get
+    /// theirs first (found by listing the block, in order), then the rest
+    /// of the block's children are appended after them.
     async fn append_deferred(
         &self,
         created: &[Value],
         deferred: Vec<Deferred>,
     ) -> Result<(), NotionError> {
         for (block, deferred) in created.iter().zip(deferred) {
+            if deferred.is_nothing() {
+                continue;
+            }
             let Some(id) = block_id(block) else {
                 continue;
             };
-            match deferred {
-                Deferred::Nothing => {}
-                Deferred::All(children) => {
-                    Box::pin(self.append_blocks(&id, children, Position::End)).await?;
-                }
-                Deferred::Grandchildren(per_child) => {
-                    // The children were created with their parent; find
-                    // their ids (in order) to append theirs.
-                    let children = self.all_block_children(&id).await?;
-                    for (child, grandchildren) in children.iter().zip(per_child) {
-                        if grandchildren.is_empty() {
-                            continue;
-                        }
-                        if let Some(child_id) = block_id(child) {
-                            Box::pin(self.append_blocks(&child_id, grandchildren, Position::End))
-                                .await?;
-                        }
-                    }
-                }
+            if deferred.sent.iter().any(|d| !d.is_nothing()) {
+                let children = self.all_block_children(&id).await?;
+                Box::pin(self.append_deferred(&children, deferred.sent)).await?;
+            }
+            if !deferred.rest.is_empty() {
+                Box::pin(self.append_blocks(&id, deferred.rest, Position::End)).await?;
             }
         }
         Ok(())
@@ -363,7 +355,7 @@ impl NotionClient {
                 Safety::CreatesSomething,
             )
             .await?;
-        if deferred.iter().any(|d| !matches!(d, Deferred::Nothing)) {
+        if deferred.iter().any(|d| !d.is_nothing()) {
             let created = self.all_block_children(&page.id).await?;
             self.append_deferred(&created, deferred).await?;
         }
@@ -731,30 +723,41 @@ fn block_id(block: &Value) -> Option<NotionId> {
         .and_then(|id| NotionId::parse(id).ok())
 }
 
-/// What to send after a top-level block of a batch was created.
-#[derive(Debug, PartialEq)]
-enum Deferred {
-    Nothing,
-    /// All its children (sent without them).
-    All(Vec<Value>),
-    /// Its children went along; these are each child's own children.
-    Grandchildren(Vec<Vec<Value>>),
+/// What is left to send of a block a request created: what each child
+/// that went along still needs, then the children that did not go.
+#[derive(Debug, PartialEq, Default)]
+struct Deferred {
+    sent: Vec<Deferred>,
+    rest: Vec<Value>,
+}
+
+impl Deferred {
+    fn is_nothing(&self) -> bool {
+        self.rest.is_empty() && self.sent.iter().all(Deferred::is_nothing)
+    }
 }
 
 /// The longest prefix of `blocks` one request may carry beside `used`
-/// bytes of the request's other fields, each prepared for it (children
-/// inline up to the second level), with what each leaves for later. At
-/// least one block, unless even one would not fit beside `used` (a page
-/// create then sends its blocks after the page).
+/// bytes of the request's other fields, each prepared for it (`prepare`),
+/// with what each leaves for later. At least one block, unless even one
+/// would not fit beside `used` (a page create then sends its blocks after
+/// the page).
 fn next_batch(blocks: &[Value], used: usize) -> (Vec<Value>, Vec<Deferred>) {
     let mut batch = Vec::new();
     let mut deferred = Vec::new();
     let mut count = 0;
     let mut bytes = 64 + used;
     for block in blocks.iter().take(MAX_ARRAY) {
-        let (prepared, later) = prepare(block.clone());
+        // Prepared as if alone in a request: a block that does not fit
+        // beside the others goes first in the next one.
+        let (prepared, later) = prepare(
+            block.clone(),
+            MAX_NESTING,
+            MAX_PAYLOAD_BYTES - 64,
+            MAX_BLOCKS_PER_REQUEST,
+        );
         let n = blocks::count_blocks(&prepared);
-        let size = serde_json::to_vec(&prepared).map_or(0, |v| v.len()) + 1;
+        let size = blocks::json_len(&prepared) + 1;
         let full = count + n > MAX_BLOCKS_PER_REQUEST || bytes + size > MAX_PAYLOAD_BYTES;
         if full && (!batch.is_empty() || used > 0) {
             break;
@@ -767,40 +770,81 @@ fn next_batch(blocks: &[Value], used: usize) -> (Vec<Value>, Vec<Deferred>) {
     (batch, deferred)
 }
 
-/// A top-level block as one request carries it: with its children when
-/// they are at most 100 (each keeping none of its own: the second level is
-/// the last), else without them.
-fn prepare(mut block: Value) -> (Value, Deferred) {
-    let mut children = blocks::take_children(&mut block);
+/// How many children Notion takes a block of type `kind` only with, in
+/// the request that creates it: a table's first row, a column list's
+/// first two columns, a column's first block. (Later rows, columns and
+/// blocks may be appended to them.)
+fn least_children(kind: &str) -> usize {
+    match kind {
+        "table" | "column" => 1,
+        "column_list" => 2,
+        _ => 0,
+    }
+}
+
+/// Levels of children that must go with `block` in the request that
+/// creates it (0 for most blocks, 1 for a table, 2 for a column list).
+fn levels_needed(block: &Value) -> usize {
+    let least = least_children(blocks::kind_of(block).unwrap_or_default());
+    if least == 0 {
+        return 0;
+    }
+    1 + blocks::children_of(block)
+        .iter()
+        .take(least)
+        .map(levels_needed)
+        .max()
+        .unwrap_or(0)
+}
+
+/// `block` as one request carries it, within `levels` levels of children,
+/// `bytes` bytes and `count` blocks: as many of its children as fit, in
+/// order and at most 100, each prepared alike; the rest follow it later
+/// (`Deferred`). The children a block cannot be created without
+/// (`least_children`) always go, in their smallest form, and a child that
+/// needs more levels than are left stops the run, so it is created as a
+/// block of a later request with its own children. (A block that needs
+/// more than `MAX_NESTING` levels, a column whose first block is a table,
+/// cannot be created by the API at all: Notion's refusal says so.)
+fn prepare(mut block: Value, levels: usize, bytes: usize, count: usize) -> (Value, Deferred) {
+    let children = blocks::take_children(&mut block);
     if children.is_empty() {
-        return (block, Deferred::Nothing);
+        return (block, Deferred::default());
     }
-    if children.len() > MAX_ARRAY {
-        return (block, Deferred::All(children));
-    }
-    let grandchildren: Vec<Vec<Value>> = children.iter_mut().map(blocks::take_children).collect();
-    let inline_size = children.iter().map(blocks::count_blocks).sum::<usize>();
-    if inline_size + 1 > MAX_BLOCKS_PER_REQUEST {
-        for (child, own) in children.iter_mut().zip(grandchildren) {
-            blocks::set_children(child, own);
+    let least = least_children(blocks::kind_of(&block).unwrap_or_default());
+    // `,"children":[]` inside the type's object.
+    let mut used_bytes = blocks::json_len(&block) + 16;
+    let mut used_count = 1;
+    let mut sent = Vec::new();
+    let mut deferred = Deferred::default();
+    let mut children = children.into_iter();
+    if levels > 0 {
+        for child in children.by_ref() {
+            let forced = sent.len() < least;
+            let fits_levels = forced || levels_needed(&child) < levels;
+            let (prepared, later) = prepare(
+                child.clone(),
+                levels - 1,
+                bytes.saturating_sub(used_bytes),
+                count.saturating_sub(used_count),
+            );
+            let size = blocks::json_len(&prepared) + 1;
+            let n = blocks::count_blocks(&prepared);
+            let fits = used_bytes + size <= bytes && used_count + n <= count;
+            let goes = forced || (fits_levels && fits && sent.len() < MAX_ARRAY);
+            if !goes {
+                deferred.rest.push(child);
+                break;
+            }
+            used_bytes += size;
+            used_count += n;
+            sent.push(prepared);
+            deferred.sent.push(later);
         }
-        return (block, Deferred::All(children));
     }
-    blocks::set_children(&mut block, children);
-    // Each block fits a request alone (`blocks::fit`), but a hundred
-    // children of long text together may not: they then go after it.
-    if blocks::json_len(&block) + 64 > MAX_PAYLOAD_BYTES {
-        let mut children = blocks::take_children(&mut block);
-        for (child, own) in children.iter_mut().zip(grandchildren) {
-            blocks::set_children(child, own);
-        }
-        return (block, Deferred::All(children));
-    }
-    if grandchildren.iter().all(Vec::is_empty) {
-        (block, Deferred::Nothing)
-    } else {
-        (block, Deferred::Grandchildren(grandchildren))
-    }
+    deferred.rest.extend(children);
+    blocks::set_children(&mut block, sent);
+    (block, deferred)
 }
 
 /// Paces requests to an average rate with a small burst (a GCRA: each
@@ -863,7 +907,7 @@ mod tests {
         let content: Vec<Value> = (0..250).map(|i| para(&i.to_string())).collect();
         let (batch, deferred) = next_batch(&content, 0);
         assert_eq!(batch.len(), 100);
-        assert!(deferred.iter().all(|d| *d == Deferred::Nothing));
+        assert!(deferred.iter().all(Deferred::is_nothing));
 
         let deep = with_children(
             para("1"),
@@ -873,17 +917,25 @@ mod tests {
             )],
         );
         let (batch, deferred) = next_batch(&[deep], 0);
-        assert_eq!(blocks::nesting(&batch[0]), 1, "{:?}", batch[0]);
-        let Deferred::Grandchildren(per_child) = &deferred[0] else {
-            panic!("expected grandchildren deferred, got {deferred:?}");
+        assert_eq!(blocks::nesting(&batch[0]), 2, "{:?}", batch[0]);
+        // "3" went without its child "4", which follows it.
+        let expected = Deferred {
+            sent: vec![Deferred {
+                sent: vec![Deferred {
+                    sent: vec![],
+                    rest: vec![para("4")],
+                }],
+                rest: vec![],
+            }],
+            rest: vec![],
         };
-        assert_eq!(per_child.len(), 1);
-        assert_eq!(blocks::nesting(&per_child[0][0]), 1);
+        assert_eq!(deferred, [expected]);
 
         let wide = with_children(para("p"), (0..150).map(|i| para(&i.to_string())).collect());
         let (batch, deferred) = next_batch(&[wide], 0);
-        assert_eq!(blocks::nesting(&batch[0]), 0);
-        assert!(matches!(&deferred[0], Deferred::All(c) if c.len() == 150));
+        assert_eq!(blocks::children_of(&batch[0]).len(), 100);
+        assert_eq!(deferred[0].rest.len(), 50);
+        assert_eq!(deferred[0].rest[0], para("100"));
     }
 
     #[test]
@@ -916,16 +968,17 @@ mod tests {
             rest = &rest[batch.len()..];
             out.push(json!({ "children": batch }));
             for d in deferred {
-                match d {
-                    Deferred::Nothing => {}
-                    Deferred::All(children) => out.extend(requests(children)),
-                    Deferred::Grandchildren(per_child) => {
-                        for children in per_child {
-                            out.extend(requests(children));
-                        }
-                    }
-                }
+                out.extend(deferred_requests(d));
             }
+        }
+        out
+    }
+
+    /// The requests `append_deferred` sends for one created block.
+    fn deferred_requests(d: Deferred) -> Vec<Value> {
+        let mut out: Vec<Value> = d.sent.into_iter().flat_map(deferred_requests).collect();
+        if !d.rest.is_empty() {
+            out.extend(requests(d.rest));
         }
         out
     }
@@ -937,10 +990,15 @@ mod tests {
                 if let Some(Value::String(t)) = map.get("content") {
                     out.push_str(t);
                 }
+                // A block's own text comes before its children's (the
+                // map's keys are in alphabetical order).
                 for (key, value) in map {
-                    if key != "content" {
+                    if key != "content" && key != "children" {
                         texts(value, out);
                     }
+                }
+                if let Some(children) = map.get("children") {
+                    texts(children, out);
                 }
             }
             Value::Array(items) => items.iter().for_each(|i| texts(i, out)),

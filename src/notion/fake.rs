@@ -2,8 +2,10 @@
 //! endpoints Switchyard uses, and enforcing Notion's rules: the
 //! `Notion-Version` header, the bearer token, cursor pagination (at most 100
 //! per page), the request limits (100 per array, 2000 characters per text
-//! item, two levels of nesting, 1000 blocks and 500 KB per request: 400
-//! `validation_error` with Notion's kind of message), rate limiting (429 +
+//! item, two levels of nesting, 1000 blocks and 500 KB per request; a
+//! table made with its rows, as wide as it, a column list with two columns
+//! or more, each with a block: 400 `validation_error` with Notion's kind
+//! of message), rate limiting (429 +
 //! `Retry-After`), and `last_edited_time` rounded down to the minute.
 //!
 //! For tests it injects faults (the next calls answer 500/503/529/409,
@@ -1231,12 +1233,40 @@ async fn unknown_endpoint(method: Method, uri: axum::http::Uri) -> Response {
 
 // ---- request validation ---------------------------------------------------
 
+/// What a request's blocks are children of: the parent's type (`page`
+/// or a block type) and, for a table, its width.
+#[derive(Clone, Copy)]
+struct Under<'a> {
+    kind: &'a str,
+    width: Option<u64>,
+}
+
+impl<'a> Under<'a> {
+    const PAGE: Under<'static> = Under {
+        kind: "page",
+        width: None,
+    };
+
+    fn node(node: &'a Node) -> Self {
+        Under {
+            kind: &node.kind,
+            width: node.body.get("table_width").and_then(Value::as_u64),
+        }
+    }
+}
+
 /// Checks a request's `children` as Notion does; counts its blocks.
+/// `depth` is 1 for the request's own array: blocks there may carry two
+/// levels of children, no more. Block types Notion only creates with
+/// children (a table with its rows, a column list with two columns or
+/// more, a column with a block) must have them; table rows go only in a
+/// table, as wide as it, and columns only in a column list.
 fn check_children(
     children: &Value,
     path: &str,
     depth: usize,
     count: &mut usize,
+    under: Under<'_>,
 ) -> Result<(), String> {
     let Some(items) = children.as_array() else {
         return Err(format!(
@@ -1279,12 +1309,74 @@ fn check_children(
                 check_rich_text(cell, &format!("{here}.{kind}.cells[{c}]"))?;
             }
         }
+        match kind {
+            "table_row" => {
+                if under.kind != "table" {
+                    return Err(format!(
+                        "body failed validation: {here} is a table_row; table rows can only be children of a table, not of a {}.",
+                        under.kind
+                    ));
+                }
+                let cells = body
+                    .get("cells")
+                    .and_then(Value::as_array)
+                    .map_or(0, Vec::len);
+                if let Some(width) = under.width.filter(|w| *w != cells as u64) {
+                    return Err(format!(
+                        "body failed validation: {here}.table_row.cells.length should be `{width}` (the table's width), instead was `{cells}`."
+                    ));
+                }
+            }
+            "column" if under.kind != "column_list" => {
+                return Err(format!(
+                    "body failed validation: {here} is a column; columns can only be children of a column_list, not of a {}.",
+                    under.kind
+                ));
+            }
+            "table"
+                if body
+                    .get("table_width")
+                    .and_then(Value::as_u64)
+                    .is_none_or(|w| w < 1) =>
+            {
+                return Err(format!(
+                    "body failed validation: {here}.table.table_width should be a number ≥ `1`, instead was `{}`.",
+                    body.get("table_width").map_or("undefined".to_string(), short)
+                ));
+            }
+            _ => {}
+        }
+        let least = match kind {
+            "table" | "column" => 1,
+            "column_list" => 2,
+            _ => 0,
+        };
+        let nested_len = body
+            .get("children")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        if nested_len < least {
+            return Err(format!(
+                "body failed validation: {here}.{kind}.children should have at least `{least}` item{} when the {kind} is created, instead had `{nested_len}`.",
+                if least == 1 { "" } else { "s" }
+            ));
+        }
         if let Some(nested) = body.get("children") {
-            if depth >= 2 {
+            if depth > super::blocks::MAX_NESTING {
                 return Err(format!(
                     "body failed validation: {here}.{kind}.children should be not present, instead was `{}`.", short(nested)));
             }
-            check_children(nested, &format!("{here}.{kind}.children"), depth + 1, count)?;
+            let under = Under {
+                kind,
+                width: body.get("table_width").and_then(Value::as_u64),
+            };
+            check_children(
+                nested,
+                &format!("{here}.{kind}.children"),
+                depth + 1,
+                count,
+                under,
+            )?;
         }
     }
     Ok(())
@@ -1342,9 +1434,9 @@ fn check_properties(props: &Map<String, Value>) -> Result<(), Refusal> {
     Ok(())
 }
 
-fn check_request_blocks(children: &Value) -> Result<(), Refusal> {
+fn check_request_blocks(children: &Value, under: Under<'_>) -> Result<(), Refusal> {
     let mut count = 0;
-    check_children(children, "body.children", 1, &mut count).map_err(validation)?;
+    check_children(children, "body.children", 1, &mut count, under).map_err(validation)?;
     if count > MAX_BLOCKS_PER_REQUEST {
         return Err(validation(format!(
             "body failed validation: the request has {count} block elements; the limit is {MAX_BLOCKS_PER_REQUEST}.")));
@@ -1528,7 +1620,7 @@ async fn create_page(State(fake): State<FakeNotion>, body: Bytes) -> Reply {
             .cloned()
             .unwrap_or_default();
         let children = body.get("children").cloned().unwrap_or_else(|| json!([]));
-        check_request_blocks(&children)?;
+        check_request_blocks(&children, Under::PAGE)?;
         check_properties(&properties)?;
         let mut w = fake.lock();
         let parent_json = if let Some(p) = parent.get("page_id").and_then(Value::as_str) {
@@ -1610,7 +1702,6 @@ async fn append_children(
                 "body failed validation: body.after should be not present, instead was defined. Use position."));
         }
         let children = body.get("children").cloned().unwrap_or(Value::Null);
-        check_request_blocks(&children)?;
         let position = match body.get("position") {
             None => Insert::End,
             Some(p) => match p.get("type").and_then(Value::as_str) {
@@ -1625,9 +1716,10 @@ async fn append_children(
             },
         };
         let mut w = fake.lock();
-        if w.nodes.get(&id).is_none_or(|n| n.in_trash) {
+        let Some(target) = w.nodes.get(&id).filter(|n| !n.in_trash) else {
             return Err(not_found("block", id.as_str()));
-        }
+        };
+        check_request_blocks(&children, Under::node(target))?;
         if let Insert::After(prev) = &position {
             if !w.nodes.get(&id).is_some_and(|n| n.children.contains(prev)) {
                 return Err(validation(format!(
