@@ -102,6 +102,12 @@ pub fn to_request(block: &Block) -> Option<Value> {
         }
         let children: Vec<Value> = block.children.iter().filter_map(to_request).collect();
         if !children.is_empty() {
+            // Notion takes a heading's children only when it is a toggle,
+            // which a heading with children is (our model does not keep
+            // the flag).
+            if kind.starts_with("heading_") {
+                fields.insert("is_toggleable".into(), Value::Bool(true));
+            }
             fields.insert("children".into(), Value::Array(children));
         }
     }
@@ -443,6 +449,19 @@ mod tests {
         assert_eq!(children_of(&request).len(), 1);
         assert_eq!(nesting(&request), 1);
         assert_eq!(count_blocks(&request), 2);
+        assert!(request["bulleted_list_item"].get("is_toggleable").is_none());
+
+        // A heading with children goes as a toggle heading, the only kind
+        // Notion gives children.
+        let heading: Block = serde_json::from_value(json!({
+            "id": "h", "type": "heading_2", "has_children": true,
+            "heading_2": { "rich_text": [ { "plain_text": "Phase 1" } ] },
+            "children": [ { "id": "c", "type": "paragraph",
+                "paragraph": { "rich_text": [ { "plain_text": "steps" } ] } } ]
+        }))
+        .expect("heading");
+        let request = to_request(&heading).expect("request");
+        assert_eq!(request["heading_2"]["is_toggleable"], true);
 
         let back = from_response(
             json!({ "id": "z", "type": "synced_block", "has_children": true,

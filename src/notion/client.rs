@@ -250,7 +250,8 @@ impl NotionClient {
     /// and `MAX_PAYLOAD_BYTES` per request; children that did not fit are
     /// appended to their (just created) parent afterwards, except those
     /// Notion creates a block only with (a table's first row, a column
-    /// list's first two columns), which always go with it (`prepare`).
+    /// list's first two columns, a column's first block), which always go
+    /// with it (`prepare`).
     /// Returns the created top-level blocks, in order.
     pub async fn append_blocks(
         &self,
@@ -309,13 +310,28 @@ impl NotionClient {
         created: &[Value],
         deferred: Vec<Deferred>,
     ) -> Result<(), NotionError> {
+        // What is left belongs to the blocks by position: if Notion shows
+        // other blocks than were sent (a person edited them meanwhile),
+        // nothing is sent under a block it was not meant for; the error
+        // leaves the delivery to be retried and completed from what is
+        // there (`publish::complete`).
+        let mismatch = |detail: String| NotionError::Decode {
+            what: "blocks just created".into(),
+            detail,
+        };
+        if created.len() != deferred.len() {
+            return Err(mismatch(format!(
+                "{} blocks sent, {} found",
+                deferred.len(),
+                created.len()
+            )));
+        }
         for (block, deferred) in created.iter().zip(deferred) {
             if deferred.is_nothing() {
                 continue;
             }
-            let Some(id) = block_id(block) else {
-                continue;
-            };
+            let id = block_id(block)
+                .ok_or_else(|| mismatch(format!("a created block without an id: {block}")))?;
             if deferred.sent.iter().any(|d| !d.is_nothing()) {
                 let children = self.all_block_children(&id).await?;
                 Box::pin(self.append_deferred(&children, deferred.sent)).await?;
@@ -805,7 +821,8 @@ fn levels_needed(block: &Value) -> usize {
 /// needs more levels than are left stops the run, so it is created as a
 /// block of a later request with its own children. (A block that needs
 /// more than `MAX_NESTING` levels, a column whose first block is a table,
-/// cannot be created by the API at all: Notion's refusal says so.)
+/// is sent in its smallest form and refused by Notion with its reason;
+/// our blocks have no columns, so nothing we send is such a block.)
 fn prepare(mut block: Value, levels: usize, bytes: usize, count: usize) -> (Value, Deferred) {
     let children = blocks::take_children(&mut block);
     if children.is_empty() {

@@ -1233,6 +1233,24 @@ async fn unknown_endpoint(method: Method, uri: axum::http::Uri) -> Response {
 
 // ---- request validation ---------------------------------------------------
 
+/// Block types that cannot have children.
+const CHILDLESS: &[&str] = &[
+    "table_row",
+    "divider",
+    "code",
+    "equation",
+    "image",
+    "video",
+    "audio",
+    "file",
+    "pdf",
+    "bookmark",
+    "embed",
+    "breadcrumb",
+    "table_of_contents",
+    "link_preview",
+];
+
 /// What a request's blocks are children of: the parent's type (`page`
 /// or a block type) and, for a table, its width.
 #[derive(Clone, Copy)]
@@ -1309,6 +1327,17 @@ fn check_children(
                 check_rich_text(cell, &format!("{here}.{kind}.cells[{c}]"))?;
             }
         }
+        let only = match under.kind {
+            "table" => Some("table_row"),
+            "column_list" => Some("column"),
+            _ => None,
+        };
+        if let Some(only) = only.filter(|o| *o != kind) {
+            return Err(format!(
+                "body failed validation: {here} is a {kind}; a {} can only hold {only} blocks.",
+                under.kind
+            ));
+        }
         match kind {
             "table_row" => {
                 if under.kind != "table" {
@@ -1362,6 +1391,13 @@ fn check_children(
             ));
         }
         if let Some(nested) = body.get("children") {
+            let toggle = body.get("is_toggleable").and_then(Value::as_bool) == Some(true);
+            if CHILDLESS.contains(&kind) || (kind.starts_with("heading_") && !toggle) {
+                return Err(format!(
+                    "body failed validation: {here}.{kind}.children should be not present: a {kind}{} cannot have children.",
+                    if kind.starts_with("heading_") { " that is not a toggle" } else { "" }
+                ));
+            }
             if depth > super::blocks::MAX_NESTING {
                 return Err(format!(
                     "body failed validation: {here}.{kind}.children should be not present, instead was `{}`.", short(nested)));
