@@ -230,7 +230,9 @@ async fn task_link_view(
                 task_id: c.task_id,
                 task_title: c.task_title,
                 board_value: describe(&c.field, &c.board_value.0, None),
-                notion_value: describe(&c.field, &c.notion_value.0, None),
+                notion_value: c
+                    .notion_shown
+                    .unwrap_or_else(|| describe(&c.field, &c.notion_value.0, None)),
                 field: c.field,
                 board_by: c.board_by,
                 board_at: c.board_at,

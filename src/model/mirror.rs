@@ -132,9 +132,25 @@ impl TaskField {
             TaskField::Status => &["status", "select"],
             TaskField::Priority => &["select"],
             TaskField::Assignee => &["people"],
-            TaskField::Sprint => &["select", "multi_select"],
+            TaskField::Sprint => &["select", "multi_select", "relation"],
             TaskField::DependsOn => &["relation"],
         }
+    }
+
+    /// Whether `prop` of the task data source `data_source` can hold this
+    /// field: a type it takes; for dependencies, only a relation to that
+    /// same data source; for a sprint, a relation only to another one (its
+    /// sprints' pages).
+    pub fn fits(self, prop: &PropertyChoice, data_source: &str) -> bool {
+        let to_self = prop.relation_to.as_deref() == Some(data_source);
+        self.kinds().contains(&prop.kind.as_str())
+            && match self {
+                TaskField::DependsOn => to_self,
+                TaskField::Sprint if prop.kind == "relation" => {
+                    prop.relation_to.is_some() && !to_self
+                }
+                _ => true,
+            }
     }
 
     /// The board's values that map to one option each (status, priority).
@@ -174,6 +190,10 @@ pub struct FieldMapping {
     pub kind: String,
     #[serde(default)]
     pub values: Vec<(String, Option<String>)>,
+    /// For a relation: the data source its pages are in (a Sprint mapped
+    /// to a relation names pages of the team's sprints there).
+    #[serde(default)]
+    pub relation_to: Option<String>,
 }
 
 impl FieldMapping {

@@ -21,7 +21,7 @@ use sqlx::PgPool;
 
 use super::error::{ApiCode, MirrorError};
 use super::tasks::{self as map, Lookup, Side, CRITERIA};
-use super::wire::{Page, Parent, Position, SearchFilter, SearchResult, User};
+use super::wire::{plain_text_of, Page, Parent, Position, SearchFilter, SearchResult, User};
 use super::{blocks, NotionClient, NotionError};
 use crate::domain::notion_id::NotionId;
 use crate::model::mirror::{DataSourceHit, TaskField, TaskMapping};
@@ -149,9 +149,34 @@ async fn lookup(
         Some(u) => u.to_vec(),
         None => client.list_users().await?,
     };
+    // A Sprint mapped to a relation names pages of the sprints' data
+    // source: their titles are what the board shows.
+    let mut sprints = Vec::new();
+    let sprint_source = link
+        .mapping
+        .0
+        .get(TaskField::Sprint)
+        .filter(|m| m.kind == "relation")
+        .and_then(|m| m.relation_to.as_deref())
+        .and_then(|id| NotionId::parse(id).ok());
+    if let Some(source) = sprint_source {
+        for page in client.query_data_source_all(&source, None).await? {
+            if page.in_trash {
+                continue;
+            }
+            let title = page
+                .properties
+                .values()
+                .find_map(|p| p.get("title"))
+                .map(plain_text_of)
+                .unwrap_or_default();
+            sprints.push((page.id.to_string(), title));
+        }
+    }
     Ok(Lookup {
         users,
         pages: stored::pages(pool, link.migration_id).await?,
+        sprints,
     })
 }
 
@@ -498,10 +523,17 @@ async fn reconcile_locked(
                         board_change = Some(stored::board_change_of(pool, task).await?);
                     }
                     let (board_by, board_at) = board_change.clone().unwrap_or_default();
+                    // Notion's side as the board would say it, when the
+                    // board can (a name, a sprint's title), for the page
+                    // that shows the conflict.
+                    let notion_shown = m
+                        .and_then(|m| map::to_board(m, &n, &lookup))
+                        .map(|v| map::describe(field, &v, None));
                     conflicts.push(NewConflict {
                         field: field.clone(),
                         board_value: b.clone(),
                         notion_value: n,
+                        notion_shown,
                         board_by,
                         board_at,
                         notion_by: actor.clone(),

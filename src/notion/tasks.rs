@@ -102,12 +102,8 @@ fn option_names_for(value: &str) -> &'static [&'static str] {
     }
 }
 
-/// Whether `prop` can hold `field` (a dependency: only a relation to the
-/// same data source).
 fn fits(field: TaskField, prop: &PropertyChoice, data_source: &NotionId) -> bool {
-    field.kinds().contains(&prop.kind.as_str())
-        && (field != TaskField::DependsOn
-            || prop.relation_to.as_deref() == Some(data_source.as_str()))
+    field.fits(prop, data_source.as_str())
 }
 
 /// Our values matched to the property's options by name.
@@ -130,6 +126,7 @@ fn mapping_to(field: TaskField, prop: &PropertyChoice) -> FieldMapping {
         property: prop.name.clone(),
         kind: prop.kind.clone(),
         values: match_options(field, prop),
+        relation_to: prop.relation_to.clone(),
     }
 }
 
@@ -195,6 +192,8 @@ pub fn choose(
     if !fits(field, prop, data_source) {
         return Err(if field == TaskField::DependsOn {
             format!("“{property}” is not a relation to this same data source")
+        } else if prop.kind == "relation" {
+            format!("“{property}” is a relation to this same data source: its pages are tasks, not sprints")
         } else {
             format!(
                 "“{property}” is a {} property; {} takes {}",
@@ -315,6 +314,9 @@ pub struct Lookup {
     pub users: Vec<User>,
     /// Task id ↔ page id, for the migration's tasks that have a page.
     pub pages: Vec<(i64, String)>,
+    /// Page id ↔ title of the sprints a Sprint relation points to (empty
+    /// unless Sprint is mapped to a relation).
+    pub sprints: Vec<(String, String)>,
 }
 
 impl Lookup {
@@ -361,6 +363,35 @@ impl Lookup {
     fn task_of(&self, page: &str) -> Option<i64> {
         self.pages.iter().find(|(_, p)| p == page).map(|(t, _)| *t)
     }
+
+    /// The sprint page a board's sprint names: its title, as typed or
+    /// ignoring case and spacing; None when no page or several have it.
+    fn sprint_page(&self, name: &str) -> Option<&str> {
+        let exact: Vec<&(String, String)> = self
+            .sprints
+            .iter()
+            .filter(|(_, t)| t.trim() == name.trim())
+            .collect();
+        let found = if exact.is_empty() {
+            self.sprints
+                .iter()
+                .filter(|(_, t)| norm(t) == norm(name))
+                .collect()
+        } else {
+            exact
+        };
+        match found.as_slice() {
+            [(page, _)] => Some(page.as_str()),
+            _ => None,
+        }
+    }
+
+    fn sprint_title(&self, page: &str) -> Option<&str> {
+        self.sprints
+            .iter()
+            .find(|(p, _)| p == page)
+            .map(|(_, t)| t.as_str())
+    }
 }
 
 /// A board value as Notion's normalised value; None when Notion cannot
@@ -373,6 +404,11 @@ pub fn to_notion(m: &FieldMapping, board: &Value, lookup: &Lookup) -> Option<Val
             .as_str()
             .and_then(|v| m.option_for(v))
             .map(|o| json!(o)),
+        // A relation holds sprint pages: the one titled as the board says.
+        TaskField::Sprint if m.kind == "relation" => match board.as_str() {
+            None => Some(json!([])),
+            Some(name) => lookup.sprint_page(name).map(|p| json!([p])),
+        },
         TaskField::Sprint => Some(board.clone()),
         TaskField::Assignee => match board.as_str() {
             None => Some(Value::Null),
@@ -403,6 +439,21 @@ pub fn to_board(m: &FieldMapping, notion: &Value, lookup: &Lookup) -> Option<Val
             .as_str()
             .and_then(|o| m.value_for(o))
             .map(|v| json!(v)),
+        // The related sprint pages' titles (several: joined, which names
+        // no page, so the board's value is never written back over them).
+        TaskField::Sprint if m.kind == "relation" => {
+            let pages: Vec<String> = serde_json::from_value(notion.clone()).ok()?;
+            let mut titles = Vec::new();
+            for page in &pages {
+                titles.push(lookup.sprint_title(page)?.to_string());
+            }
+            titles.sort();
+            Some(if titles.is_empty() {
+                Value::Null
+            } else {
+                json!(titles.join(", "))
+            })
+        }
         TaskField::Sprint => Some(notion.clone()),
         TaskField::Assignee => match notion.as_str() {
             None => Some(Value::Null),
@@ -525,5 +576,68 @@ mod tests {
         .expect("fits")
         .expect("mapped");
         assert_eq!(chosen.option_for("Blocked"), Some("Doing"));
+    }
+
+    #[test]
+    fn a_sprint_relation_points_at_another_data_source() {
+        let ds = NotionId::from_u128(7);
+        let sprints = NotionId::from_u128(8).to_string();
+        let props = vec![
+            prop("Name", "title", &[], None),
+            prop("Blocked by", "relation", &[], Some(ds.as_str())),
+            prop("Cycle", "relation", &[], Some(&sprints)),
+        ];
+        let mapping = propose(&ds, &props);
+        let sprint = mapping.get(TaskField::Sprint).expect("sprint");
+        assert_eq!(sprint.property, "Cycle");
+        assert_eq!(sprint.relation_to.as_deref(), Some(sprints.as_str()));
+        let err = choose(
+            &ds,
+            &props,
+            TaskField::Sprint,
+            "Blocked by",
+            &BTreeMap::new(),
+        )
+        .expect_err("its pages are tasks");
+        assert!(err.contains("not sprints"), "{err}");
+        let err = choose(&ds, &props, TaskField::DependsOn, "Cycle", &BTreeMap::new())
+            .expect_err("its pages are sprints");
+        assert!(err.contains("same data source"), "{err}");
+
+        let lookup = Lookup {
+            users: vec![],
+            pages: vec![],
+            sprints: vec![
+                ("p14".into(), "Sprint 14".into()),
+                ("p15".into(), "Sprint 15".into()),
+                ("dup-a".into(), "Later".into()),
+                ("dup-b".into(), "later".into()),
+            ],
+        };
+        assert_eq!(
+            to_notion(sprint, &json!("Sprint 15"), &lookup),
+            Some(json!(["p15"]))
+        );
+        assert_eq!(
+            to_notion(sprint, &json!(" sprint14 "), &lookup),
+            Some(json!(["p14"]))
+        );
+        assert_eq!(to_notion(sprint, &json!("Sprint 99"), &lookup), None);
+        assert_eq!(
+            to_notion(sprint, &json!("LATER"), &lookup),
+            None,
+            "two pages"
+        );
+        assert_eq!(to_notion(sprint, &Value::Null, &lookup), Some(json!([])));
+        assert_eq!(
+            to_board(sprint, &json!(["p14"]), &lookup),
+            Some(json!("Sprint 14"))
+        );
+        assert_eq!(
+            to_board(sprint, &json!(["p15", "p14"]), &lookup),
+            Some(json!("Sprint 14, Sprint 15"))
+        );
+        assert_eq!(to_board(sprint, &json!([]), &lookup), Some(Value::Null));
+        assert_eq!(to_board(sprint, &json!(["gone"]), &lookup), None);
     }
 }

@@ -471,6 +471,8 @@ pub struct NewConflict {
     pub field: String,
     pub board_value: Value,
     pub notion_value: Value,
+    /// `notion_value` as the board would show it, when it can.
+    pub notion_shown: Option<String>,
     pub board_by: String,
     pub board_at: DateTime<Utc>,
     pub notion_by: String,
@@ -556,8 +558,9 @@ pub async fn apply(pool: &PgPool, w: &SyncWrite) -> StoreResult<()> {
     for c in &w.conflicts {
         let inserted: Option<i64> = sqlx::query_scalar(
             "INSERT INTO switchyard.task_conflicts
-                 (task_id, field, board_value, notion_value, board_by, board_at, notion_by, notion_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 (task_id, field, board_value, notion_value, notion_shown, board_by, board_at,
+                  notion_by, notion_at)
+             VALUES ($1, $2, $3, $4, $9, $5, $6, $7, $8)
              ON CONFLICT (task_id, field) WHERE resolved_at IS NULL DO NOTHING RETURNING id",
         )
         .bind(w.task)
@@ -568,6 +571,7 @@ pub async fn apply(pool: &PgPool, w: &SyncWrite) -> StoreResult<()> {
         .bind(c.board_at)
         .bind(&c.notion_by)
         .bind(c.notion_at)
+        .bind(&c.notion_shown)
         .fetch_optional(&mut *tx)
         .await?;
         if inserted.is_some() {
@@ -774,6 +778,7 @@ pub struct Conflict {
     pub field: String,
     pub board_value: Json<Value>,
     pub notion_value: Json<Value>,
+    pub notion_shown: Option<String>,
     pub board_by: String,
     pub board_at: DateTime<Utc>,
     pub notion_by: String,
@@ -784,7 +789,7 @@ pub struct Conflict {
 pub async fn open_conflicts(pool: &PgPool, name: &str) -> StoreResult<Vec<Conflict>> {
     Ok(sqlx::query_as(
         "SELECT c.id, c.task_id, t.title AS task_title, c.field, c.board_value, c.notion_value,
-                c.board_by, c.board_at, c.notion_by, c.notion_at
+                c.notion_shown, c.board_by, c.board_at, c.notion_by, c.notion_at
          FROM switchyard.task_conflicts c
          JOIN switchyard.tasks t ON t.id = c.task_id
          JOIN switchyard.migrations m ON m.id = t.migration_id

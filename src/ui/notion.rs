@@ -557,8 +557,7 @@ fn MappingForm(name: String, link: TaskLinkView) -> impl IntoView {
         let fitting: Vec<_> = link
             .properties
             .iter()
-            .filter(|p| field.kinds().contains(&p.kind.as_str()))
-            .filter(|p| field != TaskField::DependsOn || p.relation_to.as_deref() == Some(link.data_source_id.as_str()))
+            .filter(|p| field.fits(p, &link.data_source_id))
             .cloned()
             .collect();
         let chosen = current.as_ref().map(|m| m.property.clone()).unwrap_or_default();

@@ -1015,3 +1015,157 @@ async fn a_tasks_page_shows_its_phases_progress(pool: PgPool) {
         .iter()
         .all(|(_, r)| r.pulled.is_empty() && r.pushed.is_empty() && r.conflicts.is_empty()));
 }
+
+/// The task's fields as the board's edit form would send them, with
+/// another sprint.
+fn with_sprint(t: &switchyard::model::TaskView, sprint: Option<&str>) -> tasks::TaskInput {
+    tasks::TaskInput {
+        title: t.title.clone(),
+        status: t.status,
+        priority: t.priority,
+        assignee: t.assignee.clone(),
+        sprint: sprint.map(str::to_string),
+        phase_position: t.phase_position,
+        depends_on: t.depends_on.iter().map(|d| d.id).collect(),
+        criteria: t.criteria.iter().map(|c| c.text.clone()).collect(),
+    }
+}
+
+/// A team whose sprints are pages of their own data source, and whose
+/// tasks' Sprint is a relation to it: the mapping proposes it (a relation
+/// to the tasks' own data source is for dependencies, never a sprint);
+/// the board's sprint becomes the page titled so, in both directions; a
+/// sprint no page is titled is left alone in Notion.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_sprint_mapped_to_a_relation_names_pages_of_the_sprints_data_source(pool: PgPool) {
+    crate::seeded(&pool, 0).await;
+    let fake = start_fake().await;
+    let home = fake.fake.add_page(None, "Team home", vec![]);
+    let mut sprint_schema = Map::new();
+    sprint_schema.insert("Sprint name".into(), json!({ "title": {} }));
+    let (_, sprints) = fake.fake.add_database(&home, "Sprints", sprint_schema);
+    let sprint_page = |name: &str| {
+        let props = json!({ "Sprint name": { "title": [ { "type": "text", "text": { "content": name } } ] } });
+        fake.fake
+            .add_row(&sprints, props.as_object().cloned().expect("props"), vec![])
+            .expect("a sprint")
+    };
+    let (s14, s15, s16) = (
+        sprint_page("Sprint 14"),
+        sprint_page("Sprint 15"),
+        sprint_page("Sprint 16"),
+    );
+    let mut schema = Map::new();
+    schema.insert("Name".into(), json!({ "title": {} }));
+    schema.insert(
+        "Blocked by".into(),
+        json!({ "relation": { "data_source_id": "self" } }),
+    );
+    schema.insert(
+        "Sprint".into(),
+        json!({ "relation": { "data_source_id": sprints.as_str(), "type": "single_property", "single_property": {} } }),
+    );
+    let (db, _) = fake.fake.add_database(&home, "Engineering tasks", schema);
+    let mapping = task_sync::connect(&pool, &client(&fake), DEMO, db.as_str(), OPERATOR)
+        .await
+        .expect("connected");
+    let sprint = mapping.get(TaskField::Sprint).expect("sprint mapped");
+    assert_eq!(
+        (sprint.property.as_str(), sprint.kind.as_str()),
+        ("Sprint", "relation")
+    );
+    assert_eq!(sprint.relation_to.as_deref(), Some(sprints.as_str()));
+    let depends = mapping.get(TaskField::DependsOn).expect("dependencies");
+    assert_eq!(depends.property, "Blocked by");
+    stored::confirm(&pool, DEMO, &mapping, OPERATOR)
+        .await
+        .expect("confirmed");
+    stored::queue_pages(&pool, DEMO, OPERATOR)
+        .await
+        .expect("queued");
+    worker(&pool, &fake).drain().await.expect("drained");
+
+    let related = |title: &str| -> Vec<String> {
+        page_of(&fake, title)["properties"]["Sprint"]["relation"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r["id"].as_str())
+            .filter_map(|id| NotionId::parse(id).ok())
+            .map(|id| id.to_string())
+            .collect()
+    };
+    assert_eq!(related("Add dual-write"), vec![s15.to_string()]);
+    assert_eq!(related("Write migration SQL"), vec![s14.to_string()]);
+
+    // The board moves a task to the next sprint.
+    let t = task(&pool, "Add dual-write").await;
+    tasks::update_task(
+        &pool,
+        DEMO,
+        t.id,
+        t.revision,
+        with_sprint(&t, Some("sprint 16")),
+        OPERATOR,
+    )
+    .await
+    .expect("edited");
+    worker(&pool, &fake).drain().await.expect("drained");
+    assert_eq!(related("Add dual-write"), vec![s16.to_string()]);
+    // A sprint no page is titled: Notion keeps what it has.
+    let t = task(&pool, "Add dual-write").await;
+    tasks::update_task(
+        &pool,
+        DEMO,
+        t.id,
+        t.revision,
+        with_sprint(&t, Some("Sprint 99")),
+        OPERATOR,
+    )
+    .await
+    .expect("edited");
+    worker(&pool, &fake).drain().await.expect("drained");
+    assert_eq!(related("Add dual-write"), vec![s16.to_string()]);
+
+    // Someone in Notion moves another task to Sprint 16.
+    let poller = Poller::new(pool.clone(), client(&fake), fast_poll());
+    poller.poll_once().await.expect("first poll");
+    let sql = page_id(&fake, "Write migration SQL");
+    set(
+        &fake,
+        &sql,
+        json!({ "Sprint": { "relation": [ { "id": s16.as_str() } ] } }),
+    );
+    poller.poll_once().await.expect("polled");
+    assert_eq!(
+        task(&pool, "Write migration SQL").await.sprint.as_deref(),
+        Some("Sprint 16")
+    );
+
+    // Both sides change it: the conflict shows Notion's sprint by its
+    // title, not its page's id.
+    let t = task(&pool, "Write migration SQL").await;
+    tasks::update_task(
+        &pool,
+        DEMO,
+        t.id,
+        t.revision,
+        with_sprint(&t, Some("Sprint 15")),
+        OPERATOR,
+    )
+    .await
+    .expect("edited");
+    set(
+        &fake,
+        &sql,
+        json!({ "Sprint": { "relation": [ { "id": s14.as_str() } ] } }),
+    );
+    poller.poll_once().await.expect("polled");
+    let conflicts = stored::open_conflicts(&pool, DEMO)
+        .await
+        .expect("conflicts");
+    assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+    assert_eq!(conflicts[0].field, "sprint");
+    assert_eq!(conflicts[0].board_value.0, json!("Sprint 15"));
+    assert_eq!(conflicts[0].notion_shown.as_deref(), Some("Sprint 14"));
+}
