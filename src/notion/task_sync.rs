@@ -139,16 +139,17 @@ pub struct Created {
     pub notion: Side,
 }
 
-async fn lookup(
-    pool: &PgPool,
-    client: &NotionClient,
-    link: &TaskLink,
-    users: Option<&[User]>,
-) -> Result<Lookup, MirrorError> {
-    let users = match users {
-        Some(u) => u.to_vec(),
-        None => client.list_users().await?,
-    };
+/// What translates values between the sides and is the same for every
+/// task of a link: the workspace's people and, when Sprint is mapped to a
+/// relation, the sprints' pages (id, title). A poll reads it once.
+#[derive(Clone, Debug, Default)]
+pub struct Directory {
+    users: Vec<User>,
+    sprints: Vec<(String, String)>,
+}
+
+async fn directory(client: &NotionClient, link: &TaskLink) -> Result<Directory, MirrorError> {
+    let users = client.list_users().await?;
     // A Sprint mapped to a relation names pages of the sprints' data
     // source: their titles are what the board shows.
     let mut sprints = Vec::new();
@@ -173,10 +174,24 @@ async fn lookup(
             sprints.push((page.id.to_string(), title));
         }
     }
+    Ok(Directory { users, sprints })
+}
+
+/// The lookup for `link`'s tasks: `dir` if already read, else read now.
+async fn lookup(
+    pool: &PgPool,
+    client: &NotionClient,
+    link: &TaskLink,
+    dir: Option<&Directory>,
+) -> Result<Lookup, MirrorError> {
+    let dir = match dir {
+        Some(d) => d.clone(),
+        None => directory(client, link).await?,
+    };
     Ok(Lookup {
-        users,
+        users: dir.users,
         pages: stored::pages(pool, link.migration_id).await?,
-        sprints,
+        sprints: dir.sprints,
     })
 }
 
@@ -375,7 +390,7 @@ pub async fn reconcile_fresh(
 
 /// Brings task `task` and its page in step (see the module's comment).
 /// `page`: the page as just read (by a poll), else it is retrieved;
-/// `users`: the workspace's people, if already listed.
+/// `dir`: the workspace's people and sprints, if already read.
 ///
 /// One sync of a task runs at a time, across workers and app instances (a
 /// transaction-scoped advisory lock per task, held while Notion is read and
@@ -387,7 +402,7 @@ pub async fn reconcile(
     link: &TaskLink,
     task: i64,
     page: Option<Page>,
-    users: Option<&[User]>,
+    dir: Option<&Directory>,
 ) -> Result<Reconciled, MirrorError> {
     let mut lock = pool.begin().await.map_err(StoreError::from)?;
     sqlx::query(
@@ -397,7 +412,7 @@ pub async fn reconcile(
     .execute(&mut *lock)
     .await
     .map_err(StoreError::from)?;
-    let done = reconcile_locked(pool, client, link, task, page, users).await;
+    let done = reconcile_locked(pool, client, link, task, page, dir).await;
     // The lock goes with the transaction, whatever the sync's outcome.
     if let Err(e) = lock.rollback().await {
         tracing::warn!(task, error = %e, "task sync: releasing the task's lock");
@@ -411,13 +426,13 @@ async fn reconcile_locked(
     link: &TaskLink,
     task: i64,
     page: Option<Page>,
-    users: Option<&[User]>,
+    dir: Option<&Directory>,
 ) -> Result<Reconciled, MirrorError> {
     let Some(state) = stored::state(pool, task).await? else {
         return Ok(Reconciled::default());
     };
     let page_id = NotionId::parse(&state.page_id).map_err(|e| invalid("page", e.to_string()))?;
-    let lookup = lookup(pool, client, link, users).await?;
+    let lookup = lookup(pool, client, link, dir).await?;
     let page = match page {
         // A page as listed by a poll is used only when edited after the
         // last sync: one listed before a sync that wrote to it (Notion
@@ -688,7 +703,7 @@ impl Poller {
             .client
             .query_data_source_all(&source, Some(filter))
             .await?;
-        let users = self.client.list_users().await?;
+        let dir = directory(&self.client, link).await?;
         let pages = stored::pages(&self.pool, link.migration_id).await?;
         let mut report = PollReport {
             seen: rows.len(),
@@ -707,7 +722,7 @@ impl Poller {
                         link,
                         task,
                         Some(page),
-                        Some(&users),
+                        Some(&dir),
                     )
                     .await
                     {
@@ -726,7 +741,7 @@ impl Poller {
                     }
                 }
                 None => {
-                    if let Some(task) = self.new_row(link, &page, &users).await? {
+                    if let Some(task) = self.new_row(link, &page, &dir).await? {
                         report.created.push(task);
                     }
                 }
@@ -768,7 +783,7 @@ impl Poller {
         &self,
         link: &TaskLink,
         page: &Page,
-        users: &[User],
+        dir: &Directory,
     ) -> Result<Option<i64>, MirrorError> {
         let children = self.client.all_block_children(&page.id).await?;
         let ours = children.first().is_some_and(|b| {
@@ -780,7 +795,7 @@ impl Poller {
             return Ok(None);
         }
         let mapping = &link.mapping.0;
-        let lookup = lookup(&self.pool, &self.client, link, Some(users)).await?;
+        let lookup = lookup(&self.pool, &self.client, link, Some(dir)).await?;
         let notion = map::notion_side(page, &children, mapping);
         let board_value = |field: TaskField| -> Option<Value> {
             let m = mapping.get(field)?;
