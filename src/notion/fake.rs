@@ -118,6 +118,9 @@ struct World {
     counter: u64,
     /// The person the admin API edits as.
     person: Option<NotionId>,
+    /// Property edits a person makes the moment a page's blocks are next
+    /// listed (`edit_when_listed`).
+    edits_when_listed: Vec<(NotionId, Map<String, Value>)>,
 }
 
 fn bot_id() -> NotionId {
@@ -408,6 +411,15 @@ impl FakeNotion {
         set_properties(&mut w, page, &properties)?;
         touch(&mut w, page, &by);
         Ok(())
+    }
+
+    /// Sets a page's properties as a person would (as `edit_properties`)
+    /// the moment its blocks are next listed: an edit landing in the middle
+    /// of a sync that reads the page, then its blocks, then writes.
+    pub fn edit_when_listed(&self, page: &NotionId, properties: Map<String, Value>) {
+        self.lock()
+            .edits_when_listed
+            .push((page.clone(), properties));
     }
 
     /// Moves a page (a row) to the trash, or back, as a person would.
@@ -1713,9 +1725,18 @@ async fn block_children(
     (|| -> Reply {
         let id = parse_id("block", &id)?;
         let size = page_size(q.page_size.map(Value::String).as_ref())?;
-        let w = fake.lock();
+        let mut w = fake.lock();
         if w.nodes.get(&id).is_none_or(|n| n.in_trash) {
             return Err(not_found("block", id.as_str()));
+        }
+        let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut w.edits_when_listed)
+            .into_iter()
+            .partition(|(p, _)| *p == id);
+        w.edits_when_listed = later;
+        for (page, properties) in now {
+            let by = w.person.clone().unwrap_or_else(bot_id);
+            set_properties(&mut w, &page, &properties).map_err(validation)?;
+            touch(&mut w, &page, &by);
         }
         let items = live_children(&w, &id)
             .iter()

@@ -560,6 +560,24 @@ async fn reconcile_locked(
         }
     }
     if !properties.is_empty() {
+        // Notion has no conditional write. The page is read again just
+        // before writing: if a property about to be written changed since
+        // it was read (a person's edit meanwhile), nothing is written and
+        // the sync starts over, so that edit is seen (a change or a
+        // conflict), not overwritten. What is left is the time between
+        // this read and the write, one request's.
+        let now = client.retrieve_page(&page_id).await?;
+        let again = map::notion_side(&now, &children, mapping);
+        let edited: Vec<&String> = out
+            .pushed
+            .iter()
+            .filter(|f| f.as_str() != CRITERIA && again.get(*f) != notion.get(*f))
+            .collect();
+        if !edited.is_empty() {
+            return Err(MirrorError::Store(StoreError::Conflict(format!(
+                "task {task}: {edited:?} edited in Notion while it was synced"
+            ))));
+        }
         client
             .update_page(&page_id, Value::Object(properties), None)
             .await?;

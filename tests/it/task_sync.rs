@@ -1169,3 +1169,33 @@ async fn a_sprint_mapped_to_a_relation_names_pages_of_the_sprints_data_source(po
     assert_eq!(conflicts[0].board_value.0, json!("Sprint 15"));
     assert_eq!(conflicts[0].notion_shown.as_deref(), Some("Sprint 14"));
 }
+
+/// Notion has no conditional write: a person's edit landing while a sync
+/// of the same task runs (after the sync read the page, before it wrote)
+/// is read again before the write, becomes a conflict, and is not
+/// overwritten.
+#[sqlx::test(migrations = "./migrations")]
+async fn an_edit_in_notion_during_a_sync_is_not_overwritten(pool: PgPool) {
+    crate::seeded(&pool, 0).await;
+    let fake = start_fake().await;
+    in_notion(&pool, &fake).await;
+    move_card(&pool, "Add dual-write", TaskStatus::InProgress).await;
+    let page = page_id(&fake, "Add dual-write");
+    let Value::Object(done) = json!({ "Stage": { "status": { "name": "Done" } } }) else {
+        panic!("an object");
+    };
+    fake.fake.edit_when_listed(&page, done);
+    worker(&pool, &fake).drain().await.expect("drained");
+    let now = page_of(&fake, "Add dual-write");
+    assert_eq!(status_of(&now), Some("Done"), "the person's edit stands");
+    let conflicts = stored::open_conflicts(&pool, DEMO)
+        .await
+        .expect("conflicts");
+    assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+    assert_eq!(conflicts[0].field, "status");
+    assert_eq!(conflicts[0].board_value.0, json!("In Progress"));
+    assert_eq!(
+        task(&pool, "Add dual-write").await.status,
+        TaskStatus::InProgress
+    );
+}
