@@ -146,6 +146,27 @@ pub struct Created {
 pub struct Directory {
     users: Vec<User>,
     sprints: Vec<(String, String)>,
+    /// The sprints' data source could be read (or Sprint is no relation).
+    sprints_read: bool,
+}
+
+/// The data source a Sprint mapped to a relation points to.
+fn sprint_source(link: &TaskLink) -> Option<NotionId> {
+    link.mapping
+        .0
+        .get(TaskField::Sprint)
+        .filter(|m| m.kind == "relation")
+        .and_then(|m| m.relation_to.as_deref())
+        .and_then(|id| NotionId::parse(id).ok())
+}
+
+/// A page's title (its `title` property's text).
+fn title_of(page: &Page) -> String {
+    page.properties
+        .values()
+        .find_map(|p| p.get("title"))
+        .map(plain_text_of)
+        .unwrap_or_default()
 }
 
 async fn directory(client: &NotionClient, link: &TaskLink) -> Result<Directory, MirrorError> {
@@ -153,28 +174,58 @@ async fn directory(client: &NotionClient, link: &TaskLink) -> Result<Directory, 
     // A Sprint mapped to a relation names pages of the sprints' data
     // source: their titles are what the board shows.
     let mut sprints = Vec::new();
-    let sprint_source = link
-        .mapping
-        .0
-        .get(TaskField::Sprint)
-        .filter(|m| m.kind == "relation")
-        .and_then(|m| m.relation_to.as_deref())
-        .and_then(|id| NotionId::parse(id).ok());
-    if let Some(source) = sprint_source {
-        for page in client.query_data_source_all(&source, None).await? {
-            if page.in_trash {
-                continue;
+    let mut sprints_read = true;
+    if let Some(source) = sprint_source(link) {
+        match client.query_data_source_all(&source, None).await {
+            Ok(pages) => sprints.extend(
+                pages
+                    .iter()
+                    .filter(|p| !p.in_trash)
+                    .map(|p| (p.id.to_string(), title_of(p))),
+            ),
+            // Not shared with the integration, or gone: every other field
+            // goes on syncing; Sprint waits, on both sides, until it can
+            // be read (`Lookup::sprints_read`).
+            Err(e) => {
+                tracing::warn!(migration = link.migration_id, error = %e, "the sprints' data source cannot be read; Sprint is not synced meanwhile");
+                sprints_read = false;
             }
-            let title = page
-                .properties
-                .values()
-                .find_map(|p| p.get("title"))
-                .map(plain_text_of)
-                .unwrap_or_default();
-            sprints.push((page.id.to_string(), title));
         }
     }
-    Ok(Directory { users, sprints })
+    Ok(Directory {
+        users,
+        sprints,
+        sprints_read,
+    })
+}
+
+/// Adds to `lookup` the sprint pages Notion's side names that the
+/// directory did not list (made since it was read).
+async fn complete_sprints(client: &NotionClient, lookup: &mut Lookup, notion: &Side) {
+    let named: Vec<String> = notion
+        .get(TaskField::Sprint.as_str())
+        .and_then(Value::as_array)
+        .map(|ids| {
+            ids.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    for id in named {
+        if lookup.sprints.iter().any(|(p, _)| *p == id) {
+            continue;
+        }
+        let Ok(page_id) = NotionId::parse(&id) else {
+            continue;
+        };
+        match client.retrieve_page(&page_id).await {
+            Ok(page) => lookup.sprints.push((id, title_of(&page))),
+            Err(e) => {
+                tracing::warn!(page = %id, error = %e, "a related sprint page cannot be read")
+            }
+        }
+    }
 }
 
 /// The lookup for `link`'s tasks: `dir` if already read, else read now.
@@ -192,6 +243,7 @@ async fn lookup(
         users: dir.users,
         pages: stored::pages(pool, link.migration_id).await?,
         sprints: dir.sprints,
+        sprints_read: dir.sprints_read,
     })
 }
 
@@ -363,12 +415,16 @@ const CROSSED_RETRIES: usize = 3;
 /// Was the task changed on the board while this sync ran (syncs themselves
 /// take turns, see `reconcile`)? Its reads are stale; its writes to Notion,
 /// if any, were made.
+/// A sync that found the task changed under it (a board change made
+/// meanwhile, or a property edited in Notion, or the page trashed, between
+/// its read and its write) and wrote nothing for it: done again at once.
 fn crossed(e: &MirrorError) -> bool {
     matches!(e, MirrorError::Store(StoreError::Conflict(_)))
 }
 
 /// `reconcile` with the page read afresh, done again at once (up to
-/// `CROSSED_RETRIES` times) when a board change crossed it. A push already
+/// `CROSSED_RETRIES` times) when a change on either side crossed it
+/// (`crossed`). A push already
 /// made to Notion is then read back as Notion's value (both sides the
 /// same) and recorded; left for a later attempt, it was not recorded, and a
 /// person's next edit of that field in Notion looked like a change on both
@@ -432,7 +488,7 @@ async fn reconcile_locked(
         return Ok(Reconciled::default());
     };
     let page_id = NotionId::parse(&state.page_id).map_err(|e| invalid("page", e.to_string()))?;
-    let lookup = lookup(pool, client, link, dir).await?;
+    let mut lookup = lookup(pool, client, link, dir).await?;
     let page = match page {
         // A page as listed by a poll is used only when edited after the
         // last sync: one listed before a sync that wrote to it (Notion
@@ -470,7 +526,13 @@ async fn reconcile_locked(
     let mapping = &link.mapping.0;
     let board = map::board_side(&view, mapping);
     let notion = map::notion_side(&page, &children, mapping);
-    let held: HashSet<String> = stored::held_fields(pool, task).await?.into_iter().collect();
+    complete_sprints(client, &mut lookup, &notion).await;
+    let mut held: HashSet<String> = stored::held_fields(pool, task).await?.into_iter().collect();
+    if !lookup.sprints_read {
+        // Neither side's sprint can be translated: left for a later sync,
+        // not recorded as in step.
+        held.insert(TaskField::Sprint.as_str().to_string());
+    }
     let (mut base_b, mut base_n) = (state.board.clone(), state.notion.clone());
     let mut out = Reconciled::default();
     let mut properties = Map::new();
@@ -567,6 +629,13 @@ async fn reconcile_locked(
         // conflict), not overwritten. What is left is the time between
         // this read and the write, one request's.
         let now = client.retrieve_page(&page_id).await?;
+        if now.in_trash {
+            // Moved to the trash meanwhile: the sync starts over and
+            // finds it there.
+            return Err(MirrorError::Store(StoreError::Conflict(format!(
+                "task {task}: its page was moved to the trash while it was synced"
+            ))));
+        }
         let again = map::notion_side(&now, &children, mapping);
         let edited: Vec<&String> = out
             .pushed
@@ -813,8 +882,9 @@ impl Poller {
             return Ok(None);
         }
         let mapping = &link.mapping.0;
-        let lookup = lookup(&self.pool, &self.client, link, Some(dir)).await?;
+        let mut lookup = lookup(&self.pool, &self.client, link, Some(dir)).await?;
         let notion = map::notion_side(page, &children, mapping);
+        complete_sprints(&self.client, &mut lookup, &notion).await;
         let board_value = |field: TaskField| -> Option<Value> {
             let m = mapping.get(field)?;
             map::to_board(m, notion.get(field.as_str())?, &lookup)

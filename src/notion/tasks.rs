@@ -192,8 +192,8 @@ pub fn choose(
     if !fits(field, prop, data_source) {
         return Err(if field == TaskField::DependsOn {
             format!("“{property}” is not a relation to this same data source")
-        } else if prop.kind == "relation" {
-            format!("“{property}” is a relation to this same data source: its pages are tasks, not sprints")
+        } else if field == TaskField::Sprint && prop.kind == "relation" {
+            format!("“{property}” is a relation to this same data source (or to none): its pages are not sprints")
         } else {
             format!(
                 "“{property}” is a {} property; {} takes {}",
@@ -308,8 +308,8 @@ pub fn notion_side(page: &Page, children: &[Value], mapping: &TaskMapping) -> Si
     side
 }
 
-/// What translates values between the sides: the workspace's people and
-/// which page each task has.
+/// What translates values between the sides: the workspace's people,
+/// which page each task has, and the sprints' pages.
 pub struct Lookup {
     pub users: Vec<User>,
     /// Task id ↔ page id, for the migration's tasks that have a page.
@@ -317,6 +317,9 @@ pub struct Lookup {
     /// Page id ↔ title of the sprints a Sprint relation points to (empty
     /// unless Sprint is mapped to a relation).
     pub sprints: Vec<(String, String)>,
+    /// Whether the sprints could be read (always, unless Sprint is a
+    /// relation to a data source the integration cannot read).
+    pub sprints_read: bool,
 }
 
 impl Lookup {
@@ -613,6 +616,7 @@ mod tests {
                 ("dup-a".into(), "Later".into()),
                 ("dup-b".into(), "later".into()),
             ],
+            sprints_read: true,
         };
         assert_eq!(
             to_notion(sprint, &json!("Sprint 15"), &lookup),

@@ -1199,3 +1199,71 @@ async fn an_edit_in_notion_during_a_sync_is_not_overwritten(pool: PgPool) {
         TaskStatus::InProgress
     );
 }
+
+/// A Sprint relation to a data source the integration cannot read (not
+/// shared with it, or gone): every other field still syncs, nothing waits
+/// failed in the outbox, and Sprint is neither written nor recorded as in
+/// step.
+#[sqlx::test(migrations = "./migrations")]
+async fn an_unreadable_sprints_data_source_holds_back_only_the_sprint(pool: PgPool) {
+    crate::seeded(&pool, 0).await;
+    let fake = start_fake().await;
+    let home = fake.fake.add_page(None, "Team home", vec![]);
+    let hidden = NotionId::from_u128(0x5917_0000_0000_0001);
+    let mut schema = Map::new();
+    schema.insert("Name".into(), json!({ "title": {} }));
+    schema.insert(
+        "Stage".into(),
+        json!({ "status": { "options": [ { "name": "Not started" }, { "name": "In progress" }, { "name": "Done" } ] } }),
+    );
+    schema.insert(
+        "Sprint".into(),
+        json!({ "relation": { "data_source_id": hidden.as_str(), "type": "single_property", "single_property": {} } }),
+    );
+    let (db, _) = fake.fake.add_database(&home, "Engineering tasks", schema);
+    let mapping = task_sync::connect(&pool, &client(&fake), DEMO, db.as_str(), OPERATOR)
+        .await
+        .expect("connected");
+    assert_eq!(
+        mapping.get(TaskField::Sprint).map(|m| m.kind.as_str()),
+        Some("relation")
+    );
+    stored::confirm(&pool, DEMO, &mapping, OPERATOR)
+        .await
+        .expect("confirmed");
+    stored::queue_pages(&pool, DEMO, OPERATOR)
+        .await
+        .expect("queued");
+    worker(&pool, &fake).drain().await.expect("drained");
+    assert_eq!(rows_titled(&fake, "Add dual-write").len(), 1, "created");
+
+    let t = task(&pool, "Add dual-write").await;
+    let mut input = with_sprint(&t, Some("Sprint 16"));
+    input.status = TaskStatus::InProgress;
+    tasks::update_task(&pool, DEMO, t.id, t.revision, input, OPERATOR)
+        .await
+        .expect("edited");
+    worker(&pool, &fake).drain().await.expect("drained");
+    assert_eq!(
+        status_of(&page_of(&fake, "Add dual-write")),
+        Some("In progress")
+    );
+    let failed: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM switchyard.notion_outbox WHERE state <> 'done'")
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+    assert_eq!(failed, 0, "nothing waits or failed");
+    let recorded: Option<Value> = sqlx::query_scalar(
+        "SELECT s.board -> 'sprint' FROM switchyard.task_sync s WHERE s.task_id = $1",
+    )
+    .bind(t.id)
+    .fetch_one(&pool)
+    .await
+    .expect("state");
+    assert_ne!(
+        recorded,
+        Some(json!("Sprint 16")),
+        "not recorded as in step"
+    );
+}
