@@ -121,6 +121,20 @@ struct World {
     /// Property edits a person makes the moment a page's blocks are next
     /// listed (`edit_when_listed`).
     edits_when_listed: Vec<(NotionId, Map<String, Value>)>,
+    /// Block edits a person makes the moment the next block is written
+    /// (`edit_block_on_next_write`).
+    edits_on_write: Vec<(NotionId, Value)>,
+}
+
+/// Applies the block edits a test scheduled for the next block write.
+fn person_edits_blocks(w: &mut World) {
+    for (block, body) in std::mem::take(&mut w.edits_on_write) {
+        let by = w.person.clone().unwrap_or_else(bot_id);
+        if let Some(node) = w.nodes.get_mut(&block) {
+            node.body = normalise_body(body);
+            touch(w, &block, &by);
+        }
+    }
 }
 
 fn bot_id() -> NotionId {
@@ -469,6 +483,13 @@ impl FakeNotion {
         node.body = normalise_body(body);
         touch(&mut w, block, &by);
         true
+    }
+
+    /// Replaces a block's content as a person would (as `edit_block`) the
+    /// moment the next block is written, appended or deleted through the
+    /// API: an edit landing in the middle of a sync's writes.
+    pub fn edit_block_on_next_write(&self, block: &NotionId, body: Value) {
+        self.lock().edits_on_write.push((block.clone(), body));
     }
 
     /// Moves a block to the trash as a person would.
@@ -1773,6 +1794,7 @@ async fn append_children(
             },
         };
         let mut w = fake.lock();
+        person_edits_blocks(&mut w);
         let Some(target) = w.nodes.get(&id).filter(|n| !n.in_trash) else {
             return Err(not_found("block", id.as_str()));
         };
@@ -1806,6 +1828,7 @@ async fn update_block(
         let id = parse_id("block", &id)?;
         let body = json_body(&body)?;
         let mut w = fake.lock();
+        person_edits_blocks(&mut w);
         let Some(node) = w
             .nodes
             .get_mut(&id)
@@ -1843,6 +1866,7 @@ async fn delete_block(State(fake): State<FakeNotion>, Path(id): Path<String>) ->
     (|| -> Reply {
         let id = parse_id("block", &id)?;
         let mut w = fake.lock();
+        person_edits_blocks(&mut w);
         let Some(node) = w.nodes.get_mut(&id).filter(|n| !n.in_trash) else {
             return Err(not_found("block", id.as_str()));
         };

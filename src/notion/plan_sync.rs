@@ -17,7 +17,7 @@
 //! conflict, nothing written anywhere until an operator keeps one side or
 //! saves a merge.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::Utc;
 use serde_json::{json, Value};
@@ -221,9 +221,24 @@ pub async fn sync(pool: &PgPool, client: &NotionClient, name: &str) -> Result<Sy
         (true, false) => {
             let marker = marker_of(&children);
             let desired = plan_content(name, &marker, &plan);
-            let writes = push(client, &page_id, &children, desired).await?;
+            let (writes, written) = push(client, &page_id, &children, desired).await?;
             let after = client.all_block_children(&page_id).await?;
-            stored::record(pool, &state, &board_hash, &fingerprint(&parse_page(&after))).await?;
+            // A block a person changed, added or removed while the plan
+            // was written (Notion has no conditional write): the page is
+            // recorded as it was before, so the next sync sees Notion
+            // changed and brings the page (theirs and ours) in as a
+            // revision, instead of taking their edit as in step and
+            // overwriting it at the next push.
+            let seen = if edited_meanwhile(&children, &after, &written) {
+                tracing::warn!(
+                    migration = name,
+                    "plan: the page was edited in Notion while it was written; the next sync reads it"
+                );
+                notion_hash.clone()
+            } else {
+                fingerprint(&parse_page(&after))
+            };
+            stored::record(pool, &state, &board_hash, &seen).await?;
             tracing::info!(
                 migration = name,
                 writes,
@@ -395,13 +410,15 @@ fn block_id(block: &Value) -> Result<NotionId, NotionError> {
 /// marker), touching only what differs: blocks equal at the start and the
 /// end are kept; in between, blocks of the same type are updated in place,
 /// the rest of the old ones moved to the trash and the rest of the new
-/// ones inserted where they belong. Returns the number of writes.
+/// ones inserted where they belong. Returns the number of writes and the
+/// top-level blocks written (updated, trashed or made).
 async fn push(
     client: &NotionClient,
     page: &NotionId,
     children: &[Value],
     desired: Vec<Value>,
-) -> Result<usize, NotionError> {
+) -> Result<(usize, HashSet<NotionId>), NotionError> {
+    let mut written = HashSet::new();
     // The marker and the progress block are not the plan's content: kept
     // as they are (the progress writer keeps the latter).
     let skipped = |(i, b): &(usize, &Value)| {
@@ -454,13 +471,16 @@ async fn push(
         let id = block_id(o)?;
         if block_key(o) != block_key(n) {
             client.update_block(&id, update_body(n)).await?;
+            written.insert(id.clone());
             writes += 1;
         }
         after = Some(id);
         paired += 1;
     }
     for o in &old_mid[paired..] {
-        client.delete_block(&block_id(o)?).await?;
+        let id = block_id(o)?;
+        client.delete_block(&id).await?;
+        written.insert(id);
         writes += 1;
     }
     let rest = new_mid[paired..].to_vec();
@@ -469,10 +489,28 @@ async fn push(
             Some(id) => Position::AfterBlock(id),
             None => Position::Start,
         };
-        client.append_blocks(page, rest, position).await?;
+        let made = client.append_blocks(page, rest, position).await?;
+        written.extend(made.iter().filter_map(|b| block_id(b).ok()));
         writes += 1;
     }
-    Ok(writes)
+    Ok((writes, written))
+}
+
+/// Whether a block of the page, other than those `written` and the
+/// progress block (written by the progress writer), differs between
+/// `before` and `after` the plan was written: changed, added or removed.
+fn edited_meanwhile(before: &[Value], after: &[Value], written: &HashSet<NotionId>) -> bool {
+    let theirs = |b: &&Value| {
+        !super::progress::is_progress_block(b) && block_id(b).is_ok_and(|id| !written.contains(&id))
+    };
+    let keyed = |blocks: &[Value]| -> HashMap<NotionId, Value> {
+        blocks
+            .iter()
+            .filter(theirs)
+            .filter_map(|b| Some((block_id(b).ok()?, block_key(b))))
+            .collect()
+    };
+    keyed(before) != keyed(after)
 }
 
 #[cfg(test)]

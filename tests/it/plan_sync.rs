@@ -762,3 +762,45 @@ async fn a_signed_webhook_triggers_a_fetch_and_a_bad_signature_is_refused(pool: 
         "{edit:?}"
     );
 }
+
+/// Notion has no conditional write: a person's edit of another block
+/// landing while Switchyard writes the plan to the page is not taken as
+/// in step (and overwritten at the next push): the next sync brings the
+/// page in, theirs and ours, as a revision.
+#[sqlx::test(migrations = "./migrations")]
+async fn an_edit_in_notion_while_the_plan_is_written_becomes_a_revision(pool: PgPool) {
+    let fake = start_fake().await;
+    let (name, page) = published(&pool, &fake).await;
+    let first_owner = block_starting(&fake, &page, "Owner:");
+    fake.fake.edit_block_on_next_write(
+        &first_owner,
+        json!({ "rich_text": [ { "type": "text", "text": { "content": "Owner: Dana" } } ] }),
+    );
+    let saved = edit_in_switchyard(&pool, &name, |e| {
+        e.phases[1].owner = "Alice".into();
+    })
+    .await;
+    worker(&pool, &fake).drain().await.expect("drained");
+    let text = page_text(&fake, &page);
+    assert!(text.contains(&"Owner: Dana".to_string()), "{text:?}");
+    assert!(text.contains(&"Owner: Alice".to_string()), "{text:?}");
+    let synced = plan_sync::sync(&pool, &client(&fake), &name)
+        .await
+        .expect("sync");
+    assert_eq!(
+        synced,
+        Synced::Pulled {
+            revision: saved + 1
+        }
+    );
+    let (_, edit) = current(&pool, &name).await;
+    assert_eq!(edit.phases[0].owner, "Dana");
+    assert_eq!(edit.phases[1].owner, "Alice");
+    // Seen once.
+    assert_eq!(
+        plan_sync::sync(&pool, &client(&fake), &name)
+            .await
+            .expect("sync"),
+        Synced::Unchanged
+    );
+}
