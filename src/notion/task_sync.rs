@@ -24,7 +24,7 @@ use super::tasks::{self as map, Lookup, Side, CRITERIA};
 use super::wire::{plain_text_of, Page, Parent, Position, SearchFilter, SearchResult, User};
 use super::{blocks, NotionClient, NotionError};
 use crate::domain::notion_id::NotionId;
-use crate::model::mirror::{DataSourceHit, TaskField, TaskMapping};
+use crate::model::mirror::{DataSourceHit, FieldMapping, TaskField, TaskMapping};
 use crate::model::{Priority, TaskStatus, TaskView};
 use crate::store::task_sync::{self as stored, CreateTaskPage, NewConflict, SyncWrite, TaskLink};
 use crate::store::StoreError;
@@ -535,7 +535,10 @@ async fn reconcile_locked(
     }
     let (mut base_b, mut base_n) = (state.board.clone(), state.notion.clone());
     let mut out = Reconciled::default();
-    let mut properties = Map::new();
+    // What each property is set to (Notion's normalised value), written
+    // once the page is read again (`property_value_over` keeps what the
+    // page holds beside it).
+    let mut properties: Vec<(&FieldMapping, Value)> = Vec::new();
     let mut criteria_target: Option<Vec<(String, bool)>> = None;
     let mut changes = Vec::new();
     let mut conflicts = Vec::new();
@@ -559,7 +562,7 @@ async fn reconcile_locked(
                     if v != n {
                         match m {
                             Some(m) => {
-                                properties.insert(m.property.clone(), map::property_value(m, &v));
+                                properties.push((m, v.clone()));
                             }
                             None => criteria_target = Some(map::criteria_of(&v)),
                         }
@@ -647,8 +650,15 @@ async fn reconcile_locked(
                 "task {task}: {edited:?} edited in Notion while it was synced"
             ))));
         }
+        let values: Map<String, Value> = properties
+            .iter()
+            .map(|(m, v)| {
+                let value = map::property_value_over(m, v, now.properties.get(&m.property));
+                (m.property.clone(), value)
+            })
+            .collect();
         client
-            .update_page(&page_id, Value::Object(properties), None)
+            .update_page(&page_id, Value::Object(values), None)
             .await?;
     }
     if let Some(target) = criteria_target {

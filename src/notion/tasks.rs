@@ -505,6 +505,39 @@ pub fn property_value(m: &FieldMapping, notion: &Value) -> Value {
     Value::Object(out)
 }
 
+/// `property_value` for a page whose property holds `current` now (its
+/// value as a page object gives it): the board holds one person and one
+/// option, Notion's first, so writing a people or multi-select property
+/// replaces that first one only, and the other people and options a
+/// person set in Notion stay.
+pub fn property_value_over(m: &FieldMapping, notion: &Value, current: Option<&Value>) -> Value {
+    let mut out = property_value(m, notion);
+    let key = match m.kind.as_str() {
+        "people" => "id",
+        "multi_select" => "name",
+        _ => return out,
+    };
+    let others: Vec<Value> = current
+        .and_then(|c| c.get(&m.kind))
+        .and_then(Value::as_array)
+        .map(|items| items.iter().skip(1).cloned().collect())
+        .unwrap_or_default();
+    if let Some(Value::Array(items)) = out.get_mut(&m.kind) {
+        for other in others {
+            let same = |i: &Value| i.get(key).is_some() && i.get(key) == other.get(key);
+            if !items.iter().any(same) {
+                let kept = match other.get(key) {
+                    Some(v) if key == "id" => json!({ "object": "user", "id": v }),
+                    Some(v) => json!({ "name": v }),
+                    None => continue,
+                };
+                items.push(kept);
+            }
+        }
+    }
+    out
+}
+
 /// A criterion as a to-do block.
 pub fn todo_block(text: &str, done: bool) -> Value {
     json!({ "object": "block", "type": "to_do",

@@ -1267,3 +1267,60 @@ async fn an_unreadable_sprints_data_source_holds_back_only_the_sprint(pool: PgPo
         "not recorded as in step"
     );
 }
+
+/// The board holds one assignee and one sprint, Notion's first: a board
+/// change replaces only that one, and the other people and options set in
+/// Notion stay.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_board_change_keeps_the_other_people_and_options_set_in_notion(pool: PgPool) {
+    crate::seeded(&pool, 0).await;
+    let fake = start_fake().await;
+    in_notion(&pool, &fake).await;
+    let bob = fake.fake.add_user("Bob Stone", "bob@example.com");
+    let users = client(&fake).list_users().await.expect("users");
+    let id_of = |name: &str| {
+        users
+            .iter()
+            .find(|u| u.name.as_deref() == Some(name))
+            .map(|u| u.id.to_string())
+            .expect("a user")
+    };
+    let (alice, dana) = (id_of("Alice Chen"), id_of("Dana Person"));
+    let poller = Poller::new(pool.clone(), client(&fake), fast_poll());
+    poller.poll_once().await.expect("first poll");
+    let page = page_id(&fake, "Add dual-write");
+    set(
+        &fake,
+        &page,
+        json!({
+            "Owner": { "people": [ { "id": alice }, { "id": dana } ] },
+            "Iteration": { "multi_select": [ { "name": "Sprint 14" }, { "name": "Hotfix" } ] }
+        }),
+    );
+    poller.poll_once().await.expect("polled");
+    let t = task(&pool, "Add dual-write").await;
+    assert_eq!(t.assignee.as_deref(), Some("Alice Chen"));
+    assert_eq!(t.sprint.as_deref(), Some("Sprint 14"));
+
+    let mut input = with_sprint(&t, Some("Sprint 15"));
+    input.assignee = Some("Bob Stone".into());
+    tasks::update_task(&pool, DEMO, t.id, t.revision, input, OPERATOR)
+        .await
+        .expect("edited");
+    worker(&pool, &fake).drain().await.expect("drained");
+    let now = page_of(&fake, "Add dual-write");
+    let people: Vec<&str> = now["properties"]["Owner"]["people"]
+        .as_array()
+        .expect("people")
+        .iter()
+        .filter_map(|p| p["id"].as_str())
+        .collect();
+    assert_eq!(people, vec![bob.to_string().as_str(), dana.as_str()]);
+    let options: Vec<&str> = now["properties"]["Iteration"]["multi_select"]
+        .as_array()
+        .expect("options")
+        .iter()
+        .filter_map(|o| o["name"].as_str())
+        .collect();
+    assert_eq!(options, vec!["Sprint 15", "Hotfix"]);
+}
