@@ -982,15 +982,28 @@ fn user_ref(id: &NotionId) -> Value {
     json!({ "object": "user", "id": id })
 }
 
+/// Most related pages a relation property lists in a page object; past
+/// it, `has_more` says there are more (read in full from the page
+/// property endpoint).
+const RELATION_ITEMS_IN_PAGE: usize = 25;
+
 fn page_json(w: &World, id: &NotionId, node: &Node) -> Value {
     let _ = w;
     let bot = bot_id();
+    let mut properties = node.properties.clone();
+    for value in properties.values_mut() {
+        if let Some(Value::Array(related)) = value.get_mut("relation") {
+            let more = related.len() > RELATION_ITEMS_IN_PAGE;
+            related.truncate(RELATION_ITEMS_IN_PAGE);
+            value["has_more"] = json!(more);
+        }
+    }
     json!({
         "object": "page", "id": id,
         "created_time": minute(node.created), "last_edited_time": minute(node.edited),
         "created_by": user_ref(&bot), "last_edited_by": user_ref(&node.edited_by),
         "cover": null, "icon": null, "parent": node.parent, "in_trash": node.in_trash,
-        "is_locked": false, "properties": node.properties,
+        "is_locked": false, "properties": properties,
         "url": format!("https://www.notion.so/{}-{}", slug(&page_title(node)), id.compact()),
         "public_url": null,
     })

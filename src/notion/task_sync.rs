@@ -533,6 +533,21 @@ async fn reconcile_locked(
         // not recorded as in step.
         held.insert(TaskField::Sprint.as_str().to_string());
     }
+    // A page object lists 25 related pages at most (`has_more` past it):
+    // such a relation is not read as the page's whole list, which would
+    // drop the rest on the board and then in Notion.
+    for m in &mapping.fields {
+        if m.kind == "relation"
+            && page
+                .properties
+                .get(&m.property)
+                .and_then(|p| p.get("has_more"))
+                == Some(&Value::Bool(true))
+        {
+            tracing::warn!(task, property = %m.property, "more than 25 related pages: not synced");
+            held.insert(m.field.as_str().to_string());
+        }
+    }
     let (mut base_b, mut base_n) = (state.board.clone(), state.notion.clone());
     let mut out = Reconciled::default();
     // What each property is set to (Notion's normalised value), written

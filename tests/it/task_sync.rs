@@ -1168,6 +1168,23 @@ async fn a_sprint_mapped_to_a_relation_names_pages_of_the_sprints_data_source(po
     assert_eq!(conflicts[0].field, "sprint");
     assert_eq!(conflicts[0].board_value.0, json!("Sprint 15"));
     assert_eq!(conflicts[0].notion_shown.as_deref(), Some("Sprint 14"));
+
+    // Related to 30 sprints: a page object lists 25 (`has_more`), so the
+    // field is not read as that list (nor written back over the rest).
+    let many: Vec<Value> = (0..30)
+        .map(|i| json!({ "id": sprint_page(&format!("Week {i}")).as_str() }))
+        .collect();
+    let dual = page_id(&fake, "Add dual-write");
+    set(&fake, &dual, json!({ "Sprint": { "relation": many } }));
+    poller.poll_once().await.expect("polled");
+    assert_eq!(
+        task(&pool, "Add dual-write").await.sprint.as_deref(),
+        Some("Sprint 99")
+    );
+    assert_eq!(
+        page_of(&fake, "Add dual-write")["properties"]["Sprint"]["has_more"],
+        json!(true)
+    );
 }
 
 /// Notion has no conditional write: a person's edit landing while a sync
