@@ -405,23 +405,11 @@ async fn tables_and_columns_go_with_the_children_notion_needs_then_the_rest() {
     let notion = client(&fake);
     let page = fake.fake.add_page(None, "Tables", vec![]);
 
-    switchyard::notion::client::ensure_crypto_provider();
-    let http = reqwest::Client::new();
     let raw = |target: NotionId, body: Value| {
-        let (http, base) = (http.clone(), fake.base_url());
+        let fake = &fake;
         async move {
-            let answer: Value = http
-                .patch(format!("{base}/v1/blocks/{target}/children"))
-                .bearer_auth(TOKEN)
-                .header("Notion-Version", NOTION_VERSION)
-                .json(&body)
-                .send()
-                .await
-                .expect("send")
-                .json()
-                .await
-                .expect("json");
-            answer
+            let path = format!("/v1/blocks/{target}/children");
+            raw(fake, reqwest::Method::PATCH, &path, &body).await
         }
     };
     let bare_table = json!({ "object": "block", "type": "table", "table": { "table_width": 2 } });

@@ -1031,6 +1031,21 @@ fn with_sprint(t: &switchyard::model::TaskView, sprint: Option<&str>) -> tasks::
     }
 }
 
+/// Sets the sprint of the task titled `title` on the board.
+async fn set_sprint(pool: &PgPool, title: &str, sprint: &str) {
+    let t = task(pool, title).await;
+    tasks::update_task(
+        pool,
+        DEMO,
+        t.id,
+        t.revision,
+        with_sprint(&t, Some(sprint)),
+        OPERATOR,
+    )
+    .await
+    .expect("edited");
+}
+
 /// A team whose sprints are pages of their own data source, and whose
 /// tasks' Sprint is a relation to it: the mapping proposes it (a relation
 /// to the tasks' own data source is for dependencies, never a sprint);
@@ -1099,31 +1114,11 @@ async fn a_sprint_mapped_to_a_relation_names_pages_of_the_sprints_data_source(po
     assert_eq!(related("Write migration SQL"), vec![s14.to_string()]);
 
     // The board moves a task to the next sprint.
-    let t = task(&pool, "Add dual-write").await;
-    tasks::update_task(
-        &pool,
-        DEMO,
-        t.id,
-        t.revision,
-        with_sprint(&t, Some("sprint 16")),
-        OPERATOR,
-    )
-    .await
-    .expect("edited");
+    set_sprint(&pool, "Add dual-write", "sprint 16").await;
     worker(&pool, &fake).drain().await.expect("drained");
     assert_eq!(related("Add dual-write"), vec![s16.to_string()]);
     // A sprint no page is titled: Notion keeps what it has.
-    let t = task(&pool, "Add dual-write").await;
-    tasks::update_task(
-        &pool,
-        DEMO,
-        t.id,
-        t.revision,
-        with_sprint(&t, Some("Sprint 99")),
-        OPERATOR,
-    )
-    .await
-    .expect("edited");
+    set_sprint(&pool, "Add dual-write", "Sprint 99").await;
     worker(&pool, &fake).drain().await.expect("drained");
     assert_eq!(related("Add dual-write"), vec![s16.to_string()]);
 
@@ -1144,17 +1139,7 @@ async fn a_sprint_mapped_to_a_relation_names_pages_of_the_sprints_data_source(po
 
     // Both sides change it: the conflict shows Notion's sprint by its
     // title, not its page's id.
-    let t = task(&pool, "Write migration SQL").await;
-    tasks::update_task(
-        &pool,
-        DEMO,
-        t.id,
-        t.revision,
-        with_sprint(&t, Some("Sprint 15")),
-        OPERATOR,
-    )
-    .await
-    .expect("edited");
+    set_sprint(&pool, "Write migration SQL", "Sprint 15").await;
     set(
         &fake,
         &sql,
