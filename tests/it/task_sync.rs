@@ -1046,6 +1046,41 @@ async fn set_sprint(pool: &PgPool, title: &str, sprint: &str) {
     .expect("edited");
 }
 
+/// A task database (`schema`, with a title "Name" and "Sprint", a
+/// relation to `sprints`) under `home`, connected with the mapping as
+/// proposed (Sprint → that relation), confirmed, and its pages made.
+async fn with_sprint_relation(
+    pool: &PgPool,
+    fake: &RunningFake,
+    home: &NotionId,
+    sprints: &NotionId,
+    mut schema: Map<String, Value>,
+) -> switchyard::model::mirror::TaskMapping {
+    schema.insert("Name".into(), json!({ "title": {} }));
+    schema.insert(
+        "Sprint".into(),
+        json!({ "relation": { "data_source_id": sprints.as_str(), "type": "single_property", "single_property": {} } }),
+    );
+    let (db, _) = fake.fake.add_database(home, "Engineering tasks", schema);
+    let mapping = task_sync::connect(pool, &client(fake), DEMO, db.as_str(), OPERATOR)
+        .await
+        .expect("connected");
+    assert_eq!(
+        mapping
+            .get(TaskField::Sprint)
+            .map(|m| (m.property.as_str(), m.kind.as_str())),
+        Some(("Sprint", "relation"))
+    );
+    stored::confirm(pool, DEMO, &mapping, OPERATOR)
+        .await
+        .expect("confirmed");
+    stored::queue_pages(pool, DEMO, OPERATOR)
+        .await
+        .expect("queued");
+    worker(pool, fake).drain().await.expect("drained");
+    mapping
+}
+
 /// A team whose sprints are pages of their own data source, and whose
 /// tasks' Sprint is a relation to it: the mapping proposes it (a relation
 /// to the tasks' own data source is for dependencies, never a sprint);
@@ -1071,34 +1106,15 @@ async fn a_sprint_mapped_to_a_relation_names_pages_of_the_sprints_data_source(po
         sprint_page("Sprint 16"),
     );
     let mut schema = Map::new();
-    schema.insert("Name".into(), json!({ "title": {} }));
     schema.insert(
         "Blocked by".into(),
         json!({ "relation": { "data_source_id": "self" } }),
     );
-    schema.insert(
-        "Sprint".into(),
-        json!({ "relation": { "data_source_id": sprints.as_str(), "type": "single_property", "single_property": {} } }),
-    );
-    let (db, _) = fake.fake.add_database(&home, "Engineering tasks", schema);
-    let mapping = task_sync::connect(&pool, &client(&fake), DEMO, db.as_str(), OPERATOR)
-        .await
-        .expect("connected");
+    let mapping = with_sprint_relation(&pool, &fake, &home, &sprints, schema).await;
     let sprint = mapping.get(TaskField::Sprint).expect("sprint mapped");
-    assert_eq!(
-        (sprint.property.as_str(), sprint.kind.as_str()),
-        ("Sprint", "relation")
-    );
     assert_eq!(sprint.relation_to.as_deref(), Some(sprints.as_str()));
     let depends = mapping.get(TaskField::DependsOn).expect("dependencies");
     assert_eq!(depends.property, "Blocked by");
-    stored::confirm(&pool, DEMO, &mapping, OPERATOR)
-        .await
-        .expect("confirmed");
-    stored::queue_pages(&pool, DEMO, OPERATOR)
-        .await
-        .expect("queued");
-    worker(&pool, &fake).drain().await.expect("drained");
 
     let related = |title: &str| -> Vec<String> {
         page_of(&fake, title)["properties"]["Sprint"]["relation"]
@@ -1213,30 +1229,11 @@ async fn an_unreadable_sprints_data_source_holds_back_only_the_sprint(pool: PgPo
     let home = fake.fake.add_page(None, "Team home", vec![]);
     let hidden = NotionId::from_u128(0x5917_0000_0000_0001);
     let mut schema = Map::new();
-    schema.insert("Name".into(), json!({ "title": {} }));
     schema.insert(
         "Stage".into(),
         json!({ "status": { "options": [ { "name": "Not started" }, { "name": "In progress" }, { "name": "Done" } ] } }),
     );
-    schema.insert(
-        "Sprint".into(),
-        json!({ "relation": { "data_source_id": hidden.as_str(), "type": "single_property", "single_property": {} } }),
-    );
-    let (db, _) = fake.fake.add_database(&home, "Engineering tasks", schema);
-    let mapping = task_sync::connect(&pool, &client(&fake), DEMO, db.as_str(), OPERATOR)
-        .await
-        .expect("connected");
-    assert_eq!(
-        mapping.get(TaskField::Sprint).map(|m| m.kind.as_str()),
-        Some("relation")
-    );
-    stored::confirm(&pool, DEMO, &mapping, OPERATOR)
-        .await
-        .expect("confirmed");
-    stored::queue_pages(&pool, DEMO, OPERATOR)
-        .await
-        .expect("queued");
-    worker(&pool, &fake).drain().await.expect("drained");
+    with_sprint_relation(&pool, &fake, &home, &hidden, schema).await;
     assert_eq!(rows_titled(&fake, "Add dual-write").len(), 1, "created");
 
     let t = task(&pool, "Add dual-write").await;
