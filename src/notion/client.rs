@@ -838,7 +838,7 @@ fn prepare(mut block: Value, levels: usize, bytes: usize, count: usize) -> (Valu
     if levels > 0 {
         for child in children.by_ref() {
             let forced = sent.len() < least;
-            let fits_levels = forced || levels_needed(&child) < levels;
+            let fits_levels = levels_needed(&child) < levels;
             let (prepared, later) = prepare(
                 child.clone(),
                 levels - 1,

@@ -126,14 +126,34 @@ struct World {
     edits_on_write: Vec<(NotionId, Value)>,
 }
 
+/// A block's content replaced as a person would; false: no such block.
+fn person_edits_block(w: &mut World, block: &NotionId, body: Value) -> bool {
+    let by = w.person.clone().unwrap_or_else(bot_id);
+    let Some(node) = w.nodes.get_mut(block) else {
+        return false;
+    };
+    node.body = normalise_body(body);
+    touch(w, block, &by);
+    true
+}
+
+/// A page's properties set as a person would. Err: why Notion would
+/// refuse them.
+fn person_sets_properties(
+    w: &mut World,
+    page: &NotionId,
+    properties: &Map<String, Value>,
+) -> Result<(), String> {
+    let by = w.person.clone().unwrap_or_else(bot_id);
+    set_properties(w, page, properties)?;
+    touch(w, page, &by);
+    Ok(())
+}
+
 /// Applies the block edits a test scheduled for the next block write.
 fn person_edits_blocks(w: &mut World) {
     for (block, body) in std::mem::take(&mut w.edits_on_write) {
-        let by = w.person.clone().unwrap_or_else(bot_id);
-        if let Some(node) = w.nodes.get_mut(&block) {
-            node.body = normalise_body(body);
-            touch(w, &block, &by);
-        }
+        person_edits_block(w, &block, body);
     }
 }
 
@@ -420,11 +440,7 @@ impl FakeNotion {
         page: &NotionId,
         properties: Map<String, Value>,
     ) -> Result<(), String> {
-        let mut w = self.lock();
-        let by = w.person.clone().unwrap_or_else(bot_id);
-        set_properties(&mut w, page, &properties)?;
-        touch(&mut w, page, &by);
-        Ok(())
+        person_sets_properties(&mut self.lock(), page, &properties)
     }
 
     /// Sets a page's properties as a person would (as `edit_properties`)
@@ -475,14 +491,7 @@ impl FakeNotion {
     /// Replaces a block's content (its type's object, e.g.
     /// `{"rich_text": [...]}`) as a person would.
     pub fn edit_block(&self, block: &NotionId, body: Value) -> bool {
-        let mut w = self.lock();
-        let by = w.person.clone().unwrap_or_else(bot_id);
-        let Some(node) = w.nodes.get_mut(block) else {
-            return false;
-        };
-        node.body = normalise_body(body);
-        touch(&mut w, block, &by);
-        true
+        person_edits_block(&mut self.lock(), block, body)
     }
 
     /// Replaces a block's content as a person would (as `edit_block`) the
@@ -1768,9 +1777,7 @@ async fn block_children(
             .partition(|(p, _)| *p == id);
         w.edits_when_listed = later;
         for (page, properties) in now {
-            let by = w.person.clone().unwrap_or_else(bot_id);
-            set_properties(&mut w, &page, &properties).map_err(validation)?;
-            touch(&mut w, &page, &by);
+            person_sets_properties(&mut w, &page, &properties).map_err(validation)?;
         }
         let items = live_children(&w, &id)
             .iter()

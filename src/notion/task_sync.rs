@@ -21,7 +21,7 @@ use sqlx::PgPool;
 
 use super::error::{ApiCode, MirrorError};
 use super::tasks::{self as map, Lookup, Side, CRITERIA};
-use super::wire::{plain_text_of, Page, Parent, Position, SearchFilter, SearchResult, User};
+use super::wire::{Page, Parent, Position, SearchFilter, SearchResult, User};
 use super::{blocks, NotionClient, NotionError};
 use crate::domain::notion_id::NotionId;
 use crate::model::mirror::{DataSourceHit, FieldMapping, TaskField, TaskMapping};
@@ -160,15 +160,6 @@ fn sprint_source(link: &TaskLink) -> Option<NotionId> {
         .and_then(|id| NotionId::parse(id).ok())
 }
 
-/// A page's title (its `title` property's text).
-fn title_of(page: &Page) -> String {
-    page.properties
-        .values()
-        .find_map(|p| p.get("title"))
-        .map(plain_text_of)
-        .unwrap_or_default()
-}
-
 async fn directory(client: &NotionClient, link: &TaskLink) -> Result<Directory, MirrorError> {
     let users = client.list_users().await?;
     // A Sprint mapped to a relation names pages of the sprints' data
@@ -181,7 +172,7 @@ async fn directory(client: &NotionClient, link: &TaskLink) -> Result<Directory, 
                 pages
                     .iter()
                     .filter(|p| !p.in_trash)
-                    .map(|p| (p.id.to_string(), title_of(p))),
+                    .map(|p| (p.id.to_string(), p.title())),
             ),
             // Not shared with the integration, or gone: every other field
             // goes on syncing; Sprint waits, on both sides, until it can
@@ -220,7 +211,7 @@ async fn complete_sprints(client: &NotionClient, lookup: &mut Lookup, notion: &S
             continue;
         };
         match client.retrieve_page(&page_id).await {
-            Ok(page) => lookup.sprints.push((id, title_of(&page))),
+            Ok(page) => lookup.sprints.push((id, page.title())),
             Err(e) => {
                 tracing::warn!(page = %id, error = %e, "a related sprint page cannot be read")
             }

@@ -102,10 +102,6 @@ fn option_names_for(value: &str) -> &'static [&'static str] {
     }
 }
 
-fn fits(field: TaskField, prop: &PropertyChoice, data_source: &NotionId) -> bool {
-    field.fits(prop, data_source.as_str())
-}
-
 /// Our values matched to the property's options by name.
 fn match_options(field: TaskField, prop: &PropertyChoice) -> Vec<(String, Option<String>)> {
     field
@@ -142,7 +138,7 @@ pub fn propose(data_source: &NotionId, props: &[PropertyChoice]) -> TaskMapping 
     for field in TaskField::ALL {
         let fitting: Vec<&PropertyChoice> = props
             .iter()
-            .filter(|p| fits(field, p, data_source) && !taken.contains(&p.name.as_str()))
+            .filter(|p| field.fits(p, data_source.as_str()) && !taken.contains(&p.name.as_str()))
             .collect();
         let by_name = names_for(field)
             .iter()
@@ -189,7 +185,7 @@ pub fn choose(
         .iter()
         .find(|p| p.name == property)
         .ok_or_else(|| format!("the data source has no property “{property}”"))?;
-    if !fits(field, prop, data_source) {
+    if !field.fits(prop, data_source.as_str()) {
         return Err(if field == TaskField::DependsOn {
             format!("“{property}” is not a relation to this same data source")
         } else if field == TaskField::Sprint && prop.kind == "relation" {

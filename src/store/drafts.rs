@@ -386,9 +386,7 @@ pub async fn create_migration(pool: &PgPool, m: &NewMigration<'_>) -> StoreResul
     if let Some(page) = m.spec_page {
         // As an import (`specs::create_from_notion`, same lock): one
         // migration per spec page.
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('switchyard.import_spec'))")
-            .execute(&mut *tx)
-            .await?;
+        super::specs::lock_spec_pages(&mut tx).await?;
         if let Some(other) = super::specs::migration_of_page(&mut tx, page).await? {
             return Err(StoreError::Conflict(format!(
                 "this Notion page already is the spec of migration {other:?}: link another page, or unlink it"

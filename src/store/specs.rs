@@ -17,10 +17,6 @@ pub struct ImportedSpec<'a> {
     pub blocks: &'a [Block],
 }
 
-/// Creates a migration from a Notion spec: its spec, the standard plan
-/// (five phases, each after the one before, no owner yet) and no recipe yet.
-/// Named after the title (`a-z0-9-`, made unique). Refused when the page
-/// already is a migration's spec. Returns the new migration's name.
 /// The migration whose spec is Notion page `page_id`, if any (a page is
 /// the spec of one migration at most: its refresh replaces that spec).
 pub async fn migration_of_page(
@@ -36,6 +32,20 @@ pub async fn migration_of_page(
     .await?)
 }
 
+/// Takes the lock under which a migration is made from a Notion page (an
+/// import, or a draft whose spec is a page), until the transaction ends:
+/// two at once must not both take a name or both take one page.
+pub async fn lock_spec_pages(tx: &mut sqlx::PgConnection) -> StoreResult<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('switchyard.import_spec'))")
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// Creates a migration from a Notion spec: its spec, the standard plan
+/// (five phases, each after the one before, no owner yet) and no recipe yet.
+/// Named after the title (`a-z0-9-`, made unique). Refused when the page
+/// already is a migration's spec. Returns the new migration's name.
 #[tracing::instrument(skip(pool, spec), fields(page = spec.page_id))]
 pub async fn create_from_notion(
     pool: &PgPool,
@@ -54,10 +64,7 @@ pub async fn create_from_notion(
         detail: e.to_string(),
     })?;
     let mut tx = pool.begin().await?;
-    // Two imports at once must not both take a name or both import one page.
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('switchyard.import_spec'))")
-        .execute(&mut *tx)
-        .await?;
+    lock_spec_pages(&mut tx).await?;
     if let Some(name) = migration_of_page(&mut tx, spec.page_id).await? {
         return Err(StoreError::Conflict(format!(
             "this Notion page already is the spec of migration {name:?} (refresh it there)"
