@@ -56,6 +56,19 @@ pub fn router_with_notion(
     router_with_webhook(leptos_options, pool, settings, auth, notion, None)
 }
 
+/// The app's routes, generated once per process. Generating them renders
+/// the whole app with resource loading switched off by a process-wide flag
+/// (leptos_server's `SuppressResourceLoad`), and a resource first polled by
+/// another request's render meanwhile never loads: that page hangs
+/// (leptos-rs/leptos#4773; the tests, which build a router per request,
+/// hit it in about half the runs of two page tests side by side). Generated
+/// once, before any router can serve, no render can overlap it.
+fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
+        std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 /// `router_with_notion`, taking Notion's webhook events signed with
 /// `webhook_token` at `POST /notion/webhook`.
 pub fn router_with_webhook(
@@ -78,7 +91,7 @@ pub fn router_with_webhook(
         settings: std::sync::Arc::new(auth),
     };
     let sessions = super::auth::session_layer(pool.clone(), &auth_state.settings);
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let console = Console::new(pool.clone(), settings);
     // Rehearsals a crash or restart interrupted: their scratch schemas go.
     let recovering = pool.clone();

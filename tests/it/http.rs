@@ -45,11 +45,13 @@ pub(crate) struct Reply {
 }
 
 /// Every request runs on one runtime that lives as long as this test
-/// binary, not on its test's own, and so is the app built: Leptos keeps
-/// process-wide state, and a
-/// page rendered on a test's runtime was seen waiting forever (about one run
-/// in ten of two page tests side by side) once another test's runtime had
-/// shut down.
+/// binary, not on its test's own, and so is the app built: the tasks an app
+/// spawns (a rehearsal's recovery, a profile scan) then outlive the test
+/// that sent the request without their runtime going away under them. (The
+/// pages that waited forever here, one run in a few of two page tests side
+/// by side, were Leptos' route generation switching resource loading off
+/// process-wide while another test rendered: `server::app` now generates
+/// the routes once.)
 pub(crate) fn server_runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
     RUNTIME.get_or_init(|| {
