@@ -310,13 +310,15 @@ impl NotionClient {
         created: &[Value],
         deferred: Vec<Deferred>,
     ) -> Result<(), NotionError> {
-        // What is left belongs to the blocks by position: if Notion shows
-        // other blocks than were sent (a person edited them meanwhile),
-        // nothing is sent under a block it was not meant for; the error
-        // leaves the delivery to be retried and completed from what is
-        // there (`publish::complete`).
-        let mismatch = |detail: String| NotionError::Decode {
-            what: "blocks just created".into(),
+        // What is left belongs to the blocks by position. If Notion lists
+        // another number of blocks than were sent (a person added or
+        // removed some meanwhile), nothing more is sent: the blocks are
+        // made, their children in part, so the error is an ambiguous one,
+        // which the outbox retries by looking first and completing what
+        // is there (`publish::complete`). (A person who both added and
+        // removed a block leaves the count as it was: that is not seen.)
+        let mismatch = |detail: String| NotionError::Ambiguous {
+            what: "the children of blocks just created".into(),
             detail,
         };
         if created.len() != deferred.len() {

@@ -992,8 +992,8 @@ fn user_ref(id: &NotionId) -> Value {
 }
 
 /// Most related pages a relation property lists in a page object; past
-/// it, `has_more` says there are more (read in full from the page
-/// property endpoint).
+/// it, `has_more` says there are more. (Notion lists them all from its
+/// page property endpoint, which the fake does not serve.)
 const RELATION_ITEMS_IN_PAGE: usize = 25;
 
 fn page_json(w: &World, id: &NotionId, node: &Node) -> Value {
@@ -1320,13 +1320,38 @@ impl<'a> Under<'a> {
         width: None,
     };
 
-    fn node(node: &'a Node) -> Self {
+    /// A block of type `kind` whose type object is `body`.
+    fn block(kind: &'a str, body: &'a Map<String, Value>) -> Self {
         Under {
-            kind: &node.kind,
-            width: node.body.get("table_width").and_then(Value::as_u64),
+            kind,
+            width: body.get("table_width").and_then(Value::as_u64),
         }
     }
 }
+
+/// Why a block of type `kind` (its type object `body`) cannot have
+/// children, if it cannot: a type that never has any, or a heading that
+/// is not a toggle.
+fn childless(kind: &str, body: &Map<String, Value>) -> Option<String> {
+    let toggle = body.get("is_toggleable").and_then(Value::as_bool) == Some(true);
+    if CHILDLESS.contains(&kind) || (kind.starts_with("heading_") && !toggle) {
+        Some(format!(
+            "a {kind}{} cannot have children",
+            if kind.starts_with("heading_") {
+                " that is not a toggle"
+            } else {
+                ""
+            }
+        ))
+    } else {
+        None
+    }
+}
+
+/// Levels of children one request may carry under its own blocks
+/// (Notion's reference: "up to two levels of nesting in a single
+/// request").
+const LEVELS_PER_REQUEST: usize = 2;
 
 /// Checks a request's `children` as Notion does; counts its blocks.
 /// `depth` is 1 for the request's own array: blocks there may carry two
@@ -1446,21 +1471,16 @@ fn check_children(
             ));
         }
         if let Some(nested) = body.get("children") {
-            let toggle = body.get("is_toggleable").and_then(Value::as_bool) == Some(true);
-            if CHILDLESS.contains(&kind) || (kind.starts_with("heading_") && !toggle) {
+            if let Some(why) = childless(kind, body) {
                 return Err(format!(
-                    "body failed validation: {here}.{kind}.children should be not present: a {kind}{} cannot have children.",
-                    if kind.starts_with("heading_") { " that is not a toggle" } else { "" }
+                    "body failed validation: {here}.{kind}.children should be not present: {why}."
                 ));
             }
-            if depth > super::blocks::MAX_NESTING {
+            if depth > LEVELS_PER_REQUEST {
                 return Err(format!(
                     "body failed validation: {here}.{kind}.children should be not present, instead was `{}`.", short(nested)));
             }
-            let under = Under {
-                kind,
-                width: body.get("table_width").and_then(Value::as_u64),
-            };
+            let under = Under::block(kind, body);
             check_children(
                 nested,
                 &format!("{here}.{kind}.children"),
@@ -1818,7 +1838,15 @@ async fn append_children(
         let Some(target) = w.nodes.get(&id).filter(|n| !n.in_trash) else {
             return Err(not_found("block", id.as_str()));
         };
-        check_request_blocks(&children, Under::node(target))?;
+        let empty = Map::new();
+        let target_body = target.body.as_object().unwrap_or(&empty);
+        if let Some(why) = childless(&target.kind, target_body) {
+            return Err(validation(format!(
+                "body failed validation: block {id} is a {}: {why}.",
+                target.kind
+            )));
+        }
+        check_request_blocks(&children, Under::block(&target.kind, target_body))?;
         if let Insert::After(prev) = &position {
             if !w.nodes.get(&id).is_some_and(|n| n.children.contains(prev)) {
                 return Err(validation(format!(

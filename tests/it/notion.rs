@@ -469,6 +469,22 @@ async fn tables_and_columns_go_with_the_children_notion_needs_then_the_rest() {
     assert_eq!(answer["object"], "list", "{answer}");
     let answer = raw(table_id, json!({ "children": [row(vec![cell("c")])] })).await;
     assert_eq!(answer["code"], "validation_error", "{answer}");
+    // Nor may children be appended later under a block that cannot have
+    // any.
+    let made = raw(
+        page.clone(),
+        json!({ "children": [ { "object": "block", "type": "divider", "divider": {} } ] }),
+    )
+    .await;
+    let divider =
+        NotionId::parse(made["results"][0]["id"].as_str().unwrap_or_default()).expect("id");
+    let answer = raw(divider, json!({ "children": [paragraph("under")] })).await;
+    assert_eq!(answer["code"], "validation_error", "{answer}");
+    let message = answer["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("a divider cannot have children"),
+        "{answer}"
+    );
 
     let target = fake.fake.add_page(None, "Target", vec![]);
     // 15 KB a row: a request holds about 30 of them, not 100.
@@ -518,6 +534,11 @@ async fn tables_and_columns_go_with_the_children_notion_needs_then_the_rest() {
     assert!(sent.iter().all(|r| r.status == 200), "{sent:?}");
     assert!(sent.len() > 10, "{} requests", sent.len());
     // The table's rows went in several requests, none over the limits.
+    let with_rows = sent
+        .iter()
+        .filter(|r| r.body.to_string().contains("\"table_row\""))
+        .count();
+    assert!(with_rows > 1, "{with_rows} requests carried table rows");
     assert!(sent.iter().all(|r| blocks::json_len(&r.body) <= 500_000));
     let tree = fake.fake.tree(&target).expect("tree");
     let (mut got, mut want) = (Vec::new(), Vec::new());
