@@ -229,10 +229,10 @@ async fn task_link_view(
                 id: c.id,
                 task_id: c.task_id,
                 task_title: c.task_title,
-                board_value: describe(&c.field, &c.board_value.0, None),
+                board_value: describe(&c.field, &c.board_value.0),
                 notion_value: c
                     .notion_shown
-                    .unwrap_or_else(|| describe(&c.field, &c.notion_value.0, None)),
+                    .unwrap_or_else(|| describe(&c.field, &c.notion_value.0)),
                 field: c.field,
                 board_by: c.board_by,
                 board_at: c.board_at,

@@ -277,7 +277,7 @@ impl OutboxWorker {
                 let link = crate::store::task_sync::link(&self.pool, &item.migration_name)
                     .await?
                     .ok_or_else(|| undecodable(item, "the migration has no task database"))?;
-                task_sync::reconcile_fresh(&self.pool, &self.client, &link, task).await?;
+                task_sync::reconcile_fresh(&self.pool, &self.client, &link, task, None).await?;
                 Ok(Done::Sent)
             }
             Some(OutboxKind::TrashTaskPage) => {

@@ -142,7 +142,7 @@ pub struct Created {
 /// What translates values between the sides and is the same for every
 /// task of a link: the workspace's people and, when Sprint is mapped to a
 /// relation, the sprints' pages (id, title). A poll reads it once.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Directory {
     users: Vec<User>,
     sprints: Vec<(String, String)>,
@@ -191,8 +191,17 @@ async fn directory(client: &NotionClient, link: &TaskLink) -> Result<Directory, 
 }
 
 /// Adds to `lookup` the sprint pages Notion's side names that the
-/// directory did not list (made since it was read).
-async fn complete_sprints(client: &NotionClient, lookup: &mut Lookup, notion: &Side) {
+/// directory did not list (made since it was read). Nothing to do unless
+/// Sprint is a relation whose data source could be read.
+async fn complete_sprints(
+    client: &NotionClient,
+    link: &TaskLink,
+    lookup: &mut Lookup,
+    notion: &Side,
+) {
+    if !lookup.sprints_read || sprint_source(link).is_none() {
+        return;
+    }
     let named: Vec<String> = notion
         .get(TaskField::Sprint.as_str())
         .and_then(Value::as_array)
@@ -217,6 +226,31 @@ async fn complete_sprints(client: &NotionClient, lookup: &mut Lookup, notion: &S
             }
         }
     }
+}
+
+/// The fields of `page` that cannot be read whole now, so that neither
+/// side's value is taken or recorded as in step (left for a later sync):
+/// Sprint, when it is a relation to a data source the integration cannot
+/// read; a relation listing more than 25 pages (a page object lists 25
+/// and says `has_more`: read as the whole list, the rest would be dropped
+/// on the board and then in Notion).
+fn unreadable(page: &Page, mapping: &TaskMapping, lookup: &Lookup) -> Vec<String> {
+    let mut fields = Vec::new();
+    if !lookup.sprints_read {
+        fields.push(TaskField::Sprint.as_str().to_string());
+    }
+    for m in &mapping.fields {
+        let more = page
+            .properties
+            .get(&m.property)
+            .and_then(|p| p.get("has_more"))
+            == Some(&Value::Bool(true));
+        if m.kind == "relation" && more {
+            tracing::warn!(page = %page.id, property = %m.property, "more than 25 related pages: not synced");
+            fields.push(m.field.as_str().to_string());
+        }
+    }
+    fields
 }
 
 /// The lookup for `link`'s tasks: `dir` if already read, else read now.
@@ -400,15 +434,14 @@ fn notion_actor(page: &Page, lookup: &Lookup) -> String {
     format!("Notion: {name}")
 }
 
-/// How many times a sync crossed by a board change is done again at once.
+/// How many times a crossed sync (`crossed`) is done again at once.
 const CROSSED_RETRIES: usize = 3;
 
-/// Was the task changed on the board while this sync ran (syncs themselves
-/// take turns, see `reconcile`)? Its reads are stale; its writes to Notion,
-/// if any, were made.
-/// A sync that found the task changed under it (a board change made
-/// meanwhile, or a property edited in Notion, or the page trashed, between
-/// its read and its write) and wrote nothing for it: done again at once.
+/// Did the task change under this sync, which then recorded nothing (syncs
+/// themselves take turns, see `reconcile`)? Either on the board, after the
+/// sync read it (its writes to Notion, if any, were made), or in Notion
+/// before its write (a property edited, the page trashed: nothing was
+/// written). Its reads are stale: done again at once.
 fn crossed(e: &MirrorError) -> bool {
     matches!(e, MirrorError::Store(StoreError::Conflict(_)))
 }
@@ -420,15 +453,27 @@ fn crossed(e: &MirrorError) -> bool {
 /// same) and recorded; left for a later attempt, it was not recorded, and a
 /// person's next edit of that field in Notion looked like a change on both
 /// sides: a false conflict.
+///
+/// `dir`: the workspace's people and sprints, if already read; else they
+/// are read once, for every attempt.
 pub async fn reconcile_fresh(
     pool: &PgPool,
     client: &NotionClient,
     link: &TaskLink,
     task: i64,
+    dir: Option<&Directory>,
 ) -> Result<Reconciled, MirrorError> {
+    let read;
+    let dir = match dir {
+        Some(d) => d,
+        None => {
+            read = directory(client, link).await?;
+            &read
+        }
+    };
     let mut tries = 0;
     loop {
-        match reconcile(pool, client, link, task, None, None).await {
+        match reconcile(pool, client, link, task, None, Some(dir)).await {
             Err(e) if crossed(&e) && tries < CROSSED_RETRIES => tries += 1,
             other => return other,
         }
@@ -517,28 +562,9 @@ async fn reconcile_locked(
     let mapping = &link.mapping.0;
     let board = map::board_side(&view, mapping);
     let notion = map::notion_side(&page, &children, mapping);
-    complete_sprints(client, &mut lookup, &notion).await;
+    complete_sprints(client, link, &mut lookup, &notion).await;
     let mut held: HashSet<String> = stored::held_fields(pool, task).await?.into_iter().collect();
-    if !lookup.sprints_read {
-        // Neither side's sprint can be translated: left for a later sync,
-        // not recorded as in step.
-        held.insert(TaskField::Sprint.as_str().to_string());
-    }
-    // A page object lists 25 related pages at most (`has_more` past it):
-    // such a relation is not read as the page's whole list, which would
-    // drop the rest on the board and then in Notion.
-    for m in &mapping.fields {
-        if m.kind == "relation"
-            && page
-                .properties
-                .get(&m.property)
-                .and_then(|p| p.get("has_more"))
-                == Some(&Value::Bool(true))
-        {
-            tracing::warn!(task, property = %m.property, "more than 25 related pages: not synced");
-            held.insert(m.field.as_str().to_string());
-        }
-    }
+    held.extend(unreadable(&page, mapping, &lookup));
     let (mut base_b, mut base_n) = (state.board.clone(), state.notion.clone());
     let mut out = Reconciled::default();
     // What each property is set to (Notion's normalised value), written
@@ -614,7 +640,7 @@ async fn reconcile_locked(
                     // that shows the conflict.
                     let notion_shown = m
                         .and_then(|m| map::to_board(m, &n, &lookup))
-                        .map(|v| map::describe(field, &v, None));
+                        .map(|v| map::describe(field, &v));
                     conflicts.push(NewConflict {
                         field: field.clone(),
                         board_value: b.clone(),
@@ -831,7 +857,7 @@ impl Poller {
                     {
                         // The page as listed may predate the other sync.
                         Err(e) if crossed(&e) => {
-                            reconcile_fresh(&self.pool, &self.client, link, task).await
+                            reconcile_fresh(&self.pool, &self.client, link, task, Some(&dir)).await
                         }
                         other => other,
                     };
@@ -899,8 +925,14 @@ impl Poller {
         }
         let mapping = &link.mapping.0;
         let mut lookup = lookup(&self.pool, &self.client, link, Some(dir)).await?;
-        let notion = map::notion_side(page, &children, mapping);
-        complete_sprints(&self.client, &mut lookup, &notion).await;
+        let mut notion = map::notion_side(page, &children, mapping);
+        complete_sprints(&self.client, link, &mut lookup, &notion).await;
+        // A field that cannot be read whole is left out of both sides: the
+        // board gets no value for it, and the first sync that can read it
+        // sees Notion's as a change.
+        for field in unreadable(page, mapping, &lookup) {
+            notion.remove(&field);
+        }
         let board_value = |field: TaskField| -> Option<Value> {
             let m = mapping.get(field)?;
             map::to_board(m, notion.get(field.as_str())?, &lookup)

@@ -364,7 +364,8 @@ impl Lookup {
     }
 
     /// The sprint page a board's sprint names: its title, as typed or
-    /// ignoring case and spacing; None when no page or several have it.
+    /// by its letters and digits alone (case, spaces and punctuation
+    /// ignored); None when no page or several have it.
     fn sprint_page(&self, name: &str) -> Option<&str> {
         let exact: Vec<&(String, String)> = self
             .sprints
@@ -505,9 +506,13 @@ pub fn property_value(m: &FieldMapping, notion: &Value) -> Value {
 /// value as a page object gives it): the board holds one person and one
 /// option, Notion's first, so writing a people or multi-select property
 /// replaces that first one only, and the other people and options a
-/// person set in Notion stay.
+/// person set in Notion stay. Emptied on the board, it is emptied: kept,
+/// the second would become Notion's first and come back to the board.
 pub fn property_value_over(m: &FieldMapping, notion: &Value, current: Option<&Value>) -> Value {
     let mut out = property_value(m, notion);
+    if notion.is_null() {
+        return out;
+    }
     let key = match m.kind.as_str() {
         "people" => "id",
         "multi_select" => "name",
@@ -546,12 +551,9 @@ pub fn criteria_of(value: &Value) -> Vec<(String, bool)> {
 }
 
 /// Shown to a person: a side's value of `field`, as the board would say it.
-pub fn describe(field: &str, value: &Value, lookup: Option<&Lookup>) -> String {
+pub fn describe(field: &str, value: &Value) -> String {
     match value {
         Value::Null => "(empty)".into(),
-        Value::String(s) if field == TaskField::Assignee.as_str() => lookup
-            .and_then(|l| l.name_of(s))
-            .unwrap_or_else(|| s.clone()),
         Value::String(s) => s.clone(),
         Value::Array(items) if field == CRITERIA => criteria_of(&Value::Array(items.clone()))
             .into_iter()
@@ -608,6 +610,26 @@ mod tests {
         .expect("fits")
         .expect("mapped");
         assert_eq!(chosen.option_for("Blocked"), Some("Doing"));
+    }
+
+    #[test]
+    fn a_board_change_of_people_keeps_the_others_and_a_clear_empties() {
+        let m = FieldMapping {
+            field: TaskField::Assignee,
+            property: "Owner".into(),
+            kind: "people".into(),
+            values: vec![],
+            relation_to: None,
+        };
+        let now = json!({ "people": [ { "object": "user", "id": "a" }, { "object": "user", "id": "b" } ] });
+        assert_eq!(
+            property_value_over(&m, &json!("c"), Some(&now)),
+            json!({ "people": [ { "object": "user", "id": "c" }, { "object": "user", "id": "b" } ] })
+        );
+        assert_eq!(
+            property_value_over(&m, &Value::Null, Some(&now)),
+            json!({ "people": [] })
+        );
     }
 
     #[test]

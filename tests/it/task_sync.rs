@@ -376,12 +376,17 @@ fn page_id(fake: &RunningFake, title: &str) -> NotionId {
     pages[0].clone()
 }
 
-fn set(fake: &RunningFake, page: &NotionId, props: Value) {
+/// `props` (a JSON object literal) as the fake's property edits.
+fn object(props: Value) -> Map<String, Value> {
     let Value::Object(props) = props else {
         panic!("an object");
     };
+    props
+}
+
+fn set(fake: &RunningFake, page: &NotionId, props: Value) {
     fake.fake
-        .edit_properties(page, props)
+        .edit_properties(page, object(props))
         .expect("edited in Notion");
 }
 
@@ -771,7 +776,7 @@ async fn syncs_of_one_task_at_once_send_its_change_once(pool: PgPool) {
     let client = client(&fake);
     let (a, b) = tokio::join!(
         task_sync::reconcile(&pool, &client, &link, t.id, None, None),
-        task_sync::reconcile_fresh(&pool, &client, &link, t.id),
+        task_sync::reconcile_fresh(&pool, &client, &link, t.id, None),
     );
     let (a, b) = (a.expect("first sync"), b.expect("second sync"));
     let pushes: Vec<_> = fake
@@ -801,7 +806,7 @@ async fn syncs_of_one_task_at_once_send_its_change_once(pool: PgPool) {
         &page,
         json!({ "Stage": { "status": { "name": "Done" } } }),
     );
-    task_sync::reconcile_fresh(&pool, &client, &link, t.id)
+    task_sync::reconcile_fresh(&pool, &client, &link, t.id, None)
         .await
         .expect("synced");
     assert_eq!(task(&pool, "Add dual-write").await.status, TaskStatus::Done);
@@ -1055,13 +1060,13 @@ async fn with_sprint_relation(
     home: &NotionId,
     sprints: &NotionId,
     mut schema: Map<String, Value>,
-) -> switchyard::model::mirror::TaskMapping {
+) -> (switchyard::model::mirror::TaskMapping, NotionId) {
     schema.insert("Name".into(), json!({ "title": {} }));
     schema.insert(
         "Sprint".into(),
         json!({ "relation": { "data_source_id": sprints.as_str(), "type": "single_property", "single_property": {} } }),
     );
-    let (db, _) = fake.fake.add_database(home, "Engineering tasks", schema);
+    let (db, ds) = fake.fake.add_database(home, "Engineering tasks", schema);
     let mapping = task_sync::connect(pool, &client(fake), DEMO, db.as_str(), OPERATOR)
         .await
         .expect("connected");
@@ -1078,7 +1083,7 @@ async fn with_sprint_relation(
         .await
         .expect("queued");
     worker(pool, fake).drain().await.expect("drained");
-    mapping
+    (mapping, ds)
 }
 
 /// A team whose sprints are pages of their own data source, and whose
@@ -1110,7 +1115,7 @@ async fn a_sprint_mapped_to_a_relation_names_pages_of_the_sprints_data_source(po
         "Blocked by".into(),
         json!({ "relation": { "data_source_id": "self" } }),
     );
-    let mapping = with_sprint_relation(&pool, &fake, &home, &sprints, schema).await;
+    let (mapping, _) = with_sprint_relation(&pool, &fake, &home, &sprints, schema).await;
     let sprint = mapping.get(TaskField::Sprint).expect("sprint mapped");
     assert_eq!(sprint.relation_to.as_deref(), Some(sprints.as_str()));
     let depends = mapping.get(TaskField::DependsOn).expect("dependencies");
@@ -1199,10 +1204,10 @@ async fn an_edit_in_notion_during_a_sync_is_not_overwritten(pool: PgPool) {
     in_notion(&pool, &fake).await;
     move_card(&pool, "Add dual-write", TaskStatus::InProgress).await;
     let page = page_id(&fake, "Add dual-write");
-    let Value::Object(done) = json!({ "Stage": { "status": { "name": "Done" } } }) else {
-        panic!("an object");
-    };
-    fake.fake.edit_when_listed(&page, done);
+    fake.fake.edit_when_listed(
+        &page,
+        object(json!({ "Stage": { "status": { "name": "Done" } } })),
+    );
     worker(&pool, &fake).drain().await.expect("drained");
     let now = page_of(&fake, "Add dual-write");
     assert_eq!(status_of(&now), Some("Done"), "the person's edit stands");
@@ -1233,7 +1238,7 @@ async fn an_unreadable_sprints_data_source_holds_back_only_the_sprint(pool: PgPo
         "Stage".into(),
         json!({ "status": { "options": [ { "name": "Not started" }, { "name": "In progress" }, { "name": "Done" } ] } }),
     );
-    with_sprint_relation(&pool, &fake, &home, &hidden, schema).await;
+    let (_, ds) = with_sprint_relation(&pool, &fake, &home, &hidden, schema).await;
     assert_eq!(rows_titled(&fake, "Add dual-write").len(), 1, "created");
 
     let t = task(&pool, "Add dual-write").await;
@@ -1265,6 +1270,34 @@ async fn an_unreadable_sprints_data_source_holds_back_only_the_sprint(pool: PgPo
         Some(json!("Sprint 16")),
         "not recorded as in step"
     );
+
+    // A row made in Notion meanwhile, related to a sprint: its sprint
+    // cannot be read either, so the board gets none and Notion's is not
+    // recorded as in step (the first sync that can read it pulls it).
+    let row = fake
+        .fake
+        .add_row(
+            &ds,
+            object(json!({
+                "Name": { "title": [ { "type": "text", "text": { "content": "Tell support" } } ] },
+                "Sprint": { "relation": [ { "id": home.as_str() } ] }
+            })),
+            vec![],
+        )
+        .expect("row added");
+    Poller::new(pool.clone(), client(&fake), fast_poll())
+        .poll_once()
+        .await
+        .expect("polled");
+    let made: (Option<String>, Option<Value>) = sqlx::query_as(
+        "SELECT t.sprint, s.notion -> 'sprint' FROM switchyard.tasks t
+         JOIN switchyard.task_sync s ON s.task_id = t.id WHERE t.notion_page_id = $1",
+    )
+    .bind(row.as_str())
+    .fetch_one(&pool)
+    .await
+    .expect("the task made from the row");
+    assert_eq!(made, (None, None));
 }
 
 /// The board holds one assignee and one sprint, Notion's first: a board
