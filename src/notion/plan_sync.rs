@@ -293,7 +293,8 @@ pub async fn sync(pool: &PgPool, client: &NotionClient, name: &str) -> Result<Sy
 
 /// Syncs every published plan whose page may have changed since its last
 /// look (last edited no earlier than a minute before it: Notion rounds
-/// down to the minute) or whose Switchyard side changed. A failure is
+/// down to the minute), whose Switchyard side changed, or whose Notion
+/// side is to be read again (a conflict resolved as Notion's). A failure is
 /// logged and tried again at the next poll.
 pub async fn poll(
     pool: &PgPool,
@@ -326,7 +327,16 @@ async fn poll_one(
         let plan = crate::store::migrations::plan(pool, name).await?;
         let board_same =
             state.board_hash.as_deref() == Some(fingerprint(&stored::edit_of(&plan)).as_str());
-        if board_same && page.last_edited_time < checked - chrono::Duration::minutes(1) {
+        // The page's time says nothing when Notion's side is to be read
+        // again whatever it says (a conflict resolved as Notion's).
+        let notion_known = state
+            .notion_hash
+            .as_deref()
+            .is_some_and(|h| h != stored::UNSYNCED);
+        if board_same
+            && notion_known
+            && page.last_edited_time < checked - chrono::Duration::minutes(1)
+        {
             return Ok(None);
         }
     }

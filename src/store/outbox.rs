@@ -118,23 +118,41 @@ pub async fn enqueue_for_task(
     .await?)
 }
 
-/// Whether an item of `kind` for `task` waits to be sent and is not being
-/// sent now (a new one would do nothing more: it reads the task when it
-/// runs).
-pub async fn open_for_task(
+/// What an item is about, for finding one that waits already.
+#[derive(Clone, Copy, Debug)]
+pub enum About {
+    /// A migration's plan (its published page).
+    Plan { migration: i64 },
+    /// One task (its page).
+    Task { task: i64 },
+}
+
+/// Whether an item of `kind` about `about` waits to be sent and is not
+/// being sent now: a new one would do nothing more, as it reads what it is
+/// about when it runs. One waiting out a retry is brought forward to now,
+/// in the caller's transaction: a new change is a reason to try again, and
+/// must not wait behind a delay grown while Notion was failing (up to ten
+/// minutes; an operator's resolved conflict sat there unsynced).
+pub async fn hurry_waiting(
     conn: &mut PgConnection,
-    task: i64,
     kind: OutboxKind,
+    about: About,
 ) -> StoreResult<bool> {
-    Ok(sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM switchyard.notion_outbox
-             WHERE task_id = $1 AND kind = $2 AND state = 'pending'
-               AND (lease_until IS NULL OR lease_until < now()))",
-    )
-    .bind(task)
+    let (column, id) = match about {
+        About::Plan { migration } => ("migration_id", migration),
+        About::Task { task } => ("task_id", task),
+    };
+    let hurried: Vec<i64> = sqlx::query_scalar(&format!(
+        "UPDATE switchyard.notion_outbox SET next_attempt_at = least(next_attempt_at, now())
+         WHERE {column} = $1 AND kind = $2 AND state = 'pending'
+           AND (lease_until IS NULL OR lease_until < now())
+         RETURNING id"
+    ))
+    .bind(id)
     .bind(kind.as_str())
-    .fetch_one(conn)
-    .await?)
+    .fetch_all(conn)
+    .await?;
+    Ok(!hurried.is_empty())
 }
 
 /// Marks a claimed item done (with the page it created, if any), in the

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
-use super::outbox::{self, OutboxKind};
+use super::outbox::{self, About, OutboxKind};
 use super::{events, StoreError, StoreResult};
 use crate::engine::Event;
 use crate::model::plan::{PhaseEdit, PlanEdit};
@@ -127,8 +127,13 @@ pub async fn checked(pool: &PgPool, mid: i64, at: DateTime<Utc>) -> StoreResult<
     Ok(())
 }
 
+/// The last-synced hash of a side a resolved conflict keeps: no page or
+/// plan has it, so that side looks changed to the next sync.
+pub const UNSYNCED: &str = "unsynced";
+
 /// Queues a sync of the plan in the caller's transaction when the plan is
-/// published, unless one waits already (it reads the plan when it runs).
+/// published, unless one waits already (it reads the plan when it runs; one
+/// waiting out a retry is brought forward: `outbox::hurry_waiting`).
 pub async fn queue_sync(conn: &mut PgConnection, mid: i64, actor: &str) -> StoreResult<()> {
     let published: Option<bool> = sqlx::query_scalar(
         "SELECT notion_page_id IS NOT NULL FROM switchyard.plans WHERE migration_id = $1",
@@ -139,15 +144,8 @@ pub async fn queue_sync(conn: &mut PgConnection, mid: i64, actor: &str) -> Store
     if published != Some(true) {
         return Ok(());
     }
-    let waiting: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM switchyard.notion_outbox
-             WHERE migration_id = $1 AND kind = $2 AND state = 'pending'
-               AND (lease_until IS NULL OR lease_until < now()))",
-    )
-    .bind(mid)
-    .bind(OutboxKind::SyncPlan.as_str())
-    .fetch_one(&mut *conn)
-    .await?;
+    let waiting =
+        outbox::hurry_waiting(conn, OutboxKind::SyncPlan, About::Plan { migration: mid }).await?;
     if !waiting {
         outbox::enqueue(conn, mid, OutboxKind::SyncPlan, &json!({}), actor).await?;
     }
@@ -396,8 +394,8 @@ pub async fn resolve(
          WHERE migration_id = $1",
     )
     .bind(mid)
-    .bind(board.unwrap_or_else(|| "unsynced".into()))
-    .bind(notion.unwrap_or_else(|| "unsynced".into()))
+    .bind(board.unwrap_or_else(|| UNSYNCED.into()))
+    .bind(notion.unwrap_or_else(|| UNSYNCED.into()))
     .execute(&mut *tx)
     .await?;
     sqlx::query(

@@ -9,7 +9,7 @@ use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
 
-use super::outbox::{self, OutboxItem, OutboxKind};
+use super::outbox::{self, About, OutboxItem, OutboxKind};
 use super::{events, StoreError, StoreResult};
 use crate::engine::Event;
 use crate::model::mirror::{PropertyChoice, TaskField, TaskMapping};
@@ -297,7 +297,7 @@ pub async fn board_changed(
     } else {
         OutboxKind::CreateTaskPage
     };
-    if outbox::open_for_task(&mut *conn, task, kind).await? {
+    if outbox::hurry_waiting(&mut *conn, kind, About::Task { task }).await? {
         return Ok(());
     }
     match kind {
@@ -385,7 +385,13 @@ async fn queue_syncs(
     actor: &str,
 ) -> StoreResult<()> {
     for task in tasks {
-        if !outbox::open_for_task(&mut *conn, *task, OutboxKind::SyncTask).await? {
+        if !outbox::hurry_waiting(
+            &mut *conn,
+            OutboxKind::SyncTask,
+            About::Task { task: *task },
+        )
+        .await?
+        {
             outbox::enqueue_for_task(
                 conn,
                 mid,

@@ -375,6 +375,84 @@ async fn the_plan_changed_on_both_sides_is_held_then_resolved_each_way(pool: PgP
     assert_eq!(held, 3);
 }
 
+/// The browser test's case: Notion failed long enough that the save's
+/// sync waits out a long retry, and the poll found the conflict more than a
+/// minute after the page's last edit. Notion's side, kept, is synced at
+/// once all the same: by the outbox (the waiting sync brought forward, no
+/// second one queued) and by a poll that comes first.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_conflict_resolved_while_its_sync_waits_out_a_retry_is_synced_at_once(pool: PgPool) {
+    let fake = start_fake().await;
+    let (name, page) = published(&pool, &fake).await;
+    let notion = client(&fake);
+    let waiting_an_hour = "UPDATE switchyard.notion_outbox
+         SET attempts = 4, last_error = 'Notion answered 503', next_attempt_at = now() + interval '1 hour'
+         WHERE kind = 'sync_plan' AND state = 'pending'";
+    let found_late =
+        "UPDATE switchyard.plan_sync SET checked_at = checked_at + interval '2 minutes'";
+    let sync_items = "SELECT count(*) FROM switchyard.notion_outbox WHERE kind = 'sync_plan'";
+
+    for (round, by_poll) in [(1, false), (2, true)] {
+        both_edit(
+            &pool,
+            &fake,
+            &name,
+            &page,
+            &format!("Ours: round {round}."),
+            &format!("Theirs: round {round}."),
+        )
+        .await;
+        let hurt = sqlx::query(waiting_an_hour)
+            .execute(&pool)
+            .await
+            .expect("the save's sync waits");
+        assert_eq!(hurt.rows_affected(), 1, "round {round}");
+        assert_eq!(
+            plan_sync::poll(&pool, &notion).await.expect("poll"),
+            vec![(name.clone(), Synced::Conflict)],
+            "round {round}"
+        );
+        sqlx::query(found_late).execute(&pool).await.expect("late");
+        let conflict = stored::open_conflict(&pool, &name)
+            .await
+            .expect("read")
+            .expect("a conflict");
+        let (revision, _) = current(&pool, &name).await;
+        let items: i64 = sqlx::query_scalar(sync_items)
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+
+        stored::resolve(&pool, &name, conflict.id, Resolution::Notion, OPERATOR)
+            .await
+            .expect("resolved");
+        let now: i64 = sqlx::query_scalar(sync_items)
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+        assert_eq!(now, items, "round {round}: the waiting sync is the one");
+        if by_poll {
+            let synced = plan_sync::poll(&pool, &notion).await.expect("poll");
+            assert!(
+                matches!(synced[..], [(_, Synced::Pulled { .. })]),
+                "round {round}: {synced:?}"
+            );
+        }
+        let turns = worker(&pool, &fake).drain().await.expect("drained");
+        assert!(
+            matches!(turns[..], [Turn::Delivered { .. }]),
+            "round {round}: {turns:?}"
+        );
+        let (after, edit) = current(&pool, &name).await;
+        assert_eq!(after, revision + 1, "round {round}");
+        assert_eq!(edit.body_markdown.trim(), format!("Theirs: round {round}."));
+        assert_eq!(
+            plan_sync::sync(&pool, &notion, &name).await.expect("sync"),
+            Synced::Unchanged
+        );
+    }
+}
+
 #[sqlx::test(migrations = "./migrations")]
 async fn the_same_change_on_both_sides_is_no_conflict(pool: PgPool) {
     let fake = start_fake().await;

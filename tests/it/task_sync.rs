@@ -303,6 +303,17 @@ async fn board_changes_reach_notion(pool: PgPool) {
     let ds = in_notion(&pool, &fake).await;
     move_card(&pool, "Add dual-write", TaskStatus::InProgress).await;
     let t = task(&pool, "Add dual-write").await;
+    // Its sync failed for a while and waits out a long retry: the next
+    // change brings it forward rather than leaving both behind the delay.
+    let waiting = sqlx::query(
+        "UPDATE switchyard.notion_outbox SET attempts = 4, next_attempt_at = now() + interval '1 hour'
+         WHERE task_id = $1 AND state = 'pending'",
+    )
+    .bind(t.id)
+    .execute(&pool)
+    .await
+    .expect("waits");
+    assert_eq!(waiting.rows_affected(), 1);
     tasks::set_criterion(&pool, DEMO, t.criteria[1].id, true, OPERATOR)
         .await
         .expect("ticked");
