@@ -30,7 +30,8 @@ pub struct WorkerSettings {
     /// has no time limit: `Retry-After` alone may ask for an hour), and
     /// stops sending the moment a renewal finds the item taken over.
     pub lease: Duration,
-    /// Attempts before an item is left for an operator (`failed`).
+    /// Attempts before an item is left for an operator (`failed`), not
+    /// counting those a new change brought forward (`hurried`).
     pub max_attempts: i32,
     /// Wait between looks at an empty outbox.
     pub poll: Duration,
@@ -184,8 +185,11 @@ impl OutboxWorker {
             }
             Err(error) => {
                 let message = error.to_string();
-                let gave_up = !error.is_transient() || item.attempts >= self.settings.max_attempts;
-                let retry_at = (!gave_up).then(|| Utc::now() + self.delay(item.attempts));
+                // Attempts a new change brought forward do not count
+                // (`hurry_waiting`): the schedule is the item's own.
+                let scheduled = item.attempts - item.hurried;
+                let gave_up = !error.is_transient() || scheduled >= self.settings.max_attempts;
+                let retry_at = (!gave_up).then(|| Utc::now() + self.delay(scheduled));
                 tracing::warn!(item = item.id, attempts = item.attempts, gave_up, error = %message, "outbox: attempt failed");
                 if stored::record_failure(&self.pool, &item, &message, retry_at).await? {
                     Ok(Turn::Failed {

@@ -61,6 +61,9 @@ pub struct OutboxItem {
     pub payload: sqlx::types::Json<Value>,
     pub state: String,
     pub attempts: i32,
+    /// Of `attempts`, those brought forward by a new change
+    /// (`hurry_waiting`): outside the backoff schedule and the budget.
+    pub hurried: i32,
     pub last_error: Option<String>,
     pub next_attempt_at: DateTime<Utc>,
     pub lease_token: Option<i64>,
@@ -73,7 +76,7 @@ pub struct OutboxItem {
 }
 
 const COLUMNS: &str = "o.id, o.migration_id, m.name AS migration_name, o.kind, o.payload, o.state,
-     o.attempts, o.last_error, o.next_attempt_at, o.lease_token, o.result_page_id, o.created_by,
+     o.attempts, o.hurried, o.last_error, o.next_attempt_at, o.lease_token, o.result_page_id, o.created_by,
      o.created_at, o.done_at, o.task_id";
 
 /// Queues an item in the caller's transaction.
@@ -132,7 +135,12 @@ pub enum About {
 /// about when it runs. One waiting out a retry is brought forward to now,
 /// in the caller's transaction: a new change is a reason to try again, and
 /// must not wait behind a delay grown while Notion was failing (up to ten
-/// minutes; an operator's resolved conflict sat there unsynced).
+/// minutes; an operator's resolved conflict sat there unsynced). That
+/// attempt is counted in `hurried`: it is outside the item's schedule and
+/// budget, so changes made during an outage do not use up the attempts
+/// that ride it out. The row lock also orders the caller with a worker
+/// claiming the item: the worker either reads the change (it claims after
+/// the caller commits) or holds a lease the caller sees (a new item).
 pub async fn hurry_waiting(
     conn: &mut PgConnection,
     kind: OutboxKind,
@@ -143,7 +151,9 @@ pub async fn hurry_waiting(
         About::Task { task } => ("task_id", task),
     };
     let hurried: Vec<i64> = sqlx::query_scalar(&format!(
-        "UPDATE switchyard.notion_outbox SET next_attempt_at = least(next_attempt_at, now())
+        "UPDATE switchyard.notion_outbox
+         SET next_attempt_at = least(next_attempt_at, now()),
+             hurried = hurried + (next_attempt_at > now())::int
          WHERE {column} = $1 AND kind = $2 AND state = 'pending'
            AND (lease_until IS NULL OR lease_until < now())
          RETURNING id"

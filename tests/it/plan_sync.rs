@@ -6,10 +6,12 @@
 
 use serde_json::json;
 use sqlx::PgPool;
+use std::time::Duration;
 use switchyard::domain::notion_id::NotionId;
 use switchyard::model::plan::PlanEdit;
+use switchyard::notion::fake::Fault;
 use switchyard::notion::fake::RunningFake;
-use switchyard::notion::outbox::Turn;
+use switchyard::notion::outbox::{OutboxWorker, Turn, WorkerSettings};
 use switchyard::notion::plan_sync::{self, Synced};
 use switchyard::notion::{blocks, publish};
 use switchyard::store::plan_sync::{self as stored, Resolution};
@@ -451,6 +453,60 @@ async fn a_conflict_resolved_while_its_sync_waits_out_a_retry_is_synced_at_once(
             Synced::Unchanged
         );
     }
+}
+
+/// The plan's sync item: (state, attempts, hurried).
+async fn sync_item(pool: &PgPool) -> (String, i32, i32) {
+    sqlx::query_as(
+        "SELECT state, attempts, hurried FROM switchyard.notion_outbox WHERE kind = 'sync_plan'",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("one sync item")
+}
+
+/// Changes made while Notion keeps failing bring the waiting sync forward
+/// each time, and those extra attempts do not use up the item's own: with
+/// two attempts allowed, four changes are each tried at once, and the item
+/// still waits for Notion (not left for an operator).
+#[sqlx::test(migrations = "./migrations")]
+async fn attempts_brought_forward_by_changes_do_not_use_up_the_items_own(pool: PgPool) {
+    let fake = start_fake().await;
+    let (name, page) = published(&pool, &fake).await;
+    let patient = OutboxWorker::new(
+        pool.clone(),
+        client(&fake),
+        WorkerSettings {
+            lease: Duration::from_secs(30),
+            max_attempts: 2,
+            poll: Duration::from_millis(20),
+            retry_delay: Duration::from_secs(3600),
+            max_retry_delay: Duration::from_secs(3600),
+        },
+    );
+    for n in 1..=4 {
+        edit_in_switchyard(&pool, &name, |e| e.body_markdown = format!("Edit {n}.\n")).await;
+        // One attempt's requests (the test client retries three times).
+        fake.fake
+            .inject((0..4).map(|_| Fault::Status { status: 503 }));
+        let turns = patient.drain().await.expect("drained");
+        assert!(
+            matches!(turns[..], [Turn::Failed { gave_up: false, .. }]),
+            "edit {n}: {turns:?}"
+        );
+        assert_eq!(fake.fake.pending_faults(), 0, "edit {n}");
+        assert_eq!(
+            sync_item(&pool).await,
+            ("pending".into(), n, n - 1),
+            "edit {n}"
+        );
+    }
+    // Notion is back: the next change is sent at once.
+    edit_in_switchyard(&pool, &name, |e| e.body_markdown = "Edit 5.\n".into()).await;
+    let turns = patient.drain().await.expect("drained");
+    assert!(matches!(turns[..], [Turn::Delivered { .. }]), "{turns:?}");
+    assert_eq!(sync_item(&pool).await, ("done".into(), 5, 4));
+    assert!(page_text(&fake, &page).contains(&"Edit 5.".to_string()));
 }
 
 #[sqlx::test(migrations = "./migrations")]
