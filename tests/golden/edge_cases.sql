@@ -328,25 +328,53 @@ BEGIN
       SELECT coalesce(n."id", o."id") AS k, o."id" IS NULL OR n."id" IS NULL OR NOT ((o."data" -> 'active') IS NOT DISTINCT FROM (n."data" -> 'active') AND (o."data" -> 'active')::text IS NOT DISTINCT FROM (n."data" -> 'active')::text AND (o."data" -> 'big') IS NOT DISTINCT FROM (n."data" -> 'big') AND (o."data" -> 'big')::text IS NOT DISTINCT FROM (n."data" -> 'big')::text AND (o."data" -> 'born_on') IS NOT DISTINCT FROM (n."data" -> 'born_on') AND (o."data" -> 'born_on')::text IS NOT DISTINCT FROM (n."data" -> 'born_on')::text AND (o."data" -> 'count') IS NOT DISTINCT FROM (n."data" -> 'count') AND (o."data" -> 'count')::text IS NOT DISTINCT FROM (n."data" -> 'count')::text AND (o."data" -> 'meta' -> 'label') IS NOT DISTINCT FROM (n."data" -> 'meta' -> 'label') AND (o."data" -> 'meta' -> 'label')::text IS NOT DISTINCT FROM (n."data" -> 'meta' -> 'label')::text AND (o."data" -> 'meta' -> 'measures' -> 'weight') IS NOT DISTINCT FROM (n."data" -> 'meta' -> 'measures' -> 'weight') AND (o."data" -> 'meta' -> 'measures' -> 'weight')::text IS NOT DISTINCT FROM (n."data" -> 'meta' -> 'measures' -> 'weight')::text AND (o."data" -> 'price') IS NOT DISTINCT FROM (n."data" -> 'price') AND (o."data" -> 'price')::text IS NOT DISTINCT FROM (n."data" -> 'price')::text AND (o."data" -> 'ref') IS NOT DISTINCT FROM (n."data" -> 'ref') AND (o."data" -> 'ref')::text IS NOT DISTINCT FROM (n."data" -> 'ref')::text AND (o."data" -> 'seen' -> 'at') IS NOT DISTINCT FROM (n."data" -> 'seen' -> 'at') AND (o."data" -> 'seen' -> 'at')::text IS NOT DISTINCT FROM (n."data" -> 'seen' -> 'at')::text) AS w0, o."id" IS NULL OR n."id" IS NULL OR NOT ((o."data" -> 'parts' -> 'by_slot') IS NOT DISTINCT FROM (n."data" -> 'parts' -> 'by_slot') AND (o."data" -> 'parts' -> 'by_slot')::text IS NOT DISTINCT FROM (n."data" -> 'parts' -> 'by_slot')::text) AS w1 FROM sy_new n FULL JOIN sy_old o ON o."id" = n."id"
       WHERE n."id" IS NULL OR o."id" IS NULL OR NOT (o."data" IS NOT DISTINCT FROM n."data" AND o."data"::text IS NOT DISTINCT FROM n."data"::text)) x
       GROUP BY x.w0, x.w1 ORDER BY 1 LOOP
-      PERFORM switchyard."sy_edge_cases_8e2d2f6b_map"(part.keys, false, part.w0, part.w1);
+      PERFORM switchyard."sy_edge_cases_8e2d2f6b_apply"(part.keys, false, false, part.w0, part.w1);
     END LOOP;
   ELSE
     IF TG_OP = 'INSERT' THEN
       SELECT array_agg(n."id" ORDER BY n."id") FROM sy_new n INTO keys;
-    ELSE
+    ELSIF TG_OP = 'DELETE' THEN
       SELECT array_agg(o."id" ORDER BY o."id") FROM sy_old o INTO keys;
     END IF;
-    PERFORM switchyard."sy_edge_cases_8e2d2f6b_map"(keys, false);
+    IF keys IS NOT NULL THEN
+      PERFORM switchyard."sy_edge_cases_8e2d2f6b_apply"(keys, false, false);
+    END IF;
   END IF;
-EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure THEN
-  -- An INSERT's or DELETE's keys are known by now; an UPDATE's groups
-  -- are not kept, so its keys are read again.
-  IF TG_OP = 'UPDATE' THEN
-    SELECT array_agg(DISTINCT coalesce(n."id", o."id") ORDER BY coalesce(n."id", o."id")) FROM sy_new n FULL JOIN sy_old o ON o."id" = n."id"
-      WHERE n."id" IS NULL OR o."id" IS NULL OR NOT (o."data" IS NOT DISTINCT FROM n."data" AND o."data"::text IS NOT DISTINCT FROM n."data"::text) INTO keys;
-  END IF;
-  INSERT INTO switchyard.sync_queue (migration_name, kind, source_key)
-  SELECT 'edge-cases', 'forward', k::text FROM unnest(keys) AS k;
+EXCEPTION
+  WHEN deadlock_detected OR lock_not_available OR serialization_failure THEN
+    IF TG_OP = 'UPDATE' THEN
+      SELECT array_agg(DISTINCT coalesce(n."id", o."id") ORDER BY coalesce(n."id", o."id")) FROM sy_new n FULL JOIN sy_old o ON o."id" = n."id"
+        WHERE n."id" IS NULL OR o."id" IS NULL OR NOT (o."data" IS NOT DISTINCT FROM n."data" AND o."data"::text IS NOT DISTINCT FROM n."data"::text) INTO keys;
+    END IF;
+    INSERT INTO switchyard.sync_queue (migration_name, kind, source_key)
+    SELECT 'edge-cases', 'forward', k::text FROM unnest(keys) AS k;
+  WHEN OTHERS THEN
+    -- The database refused something the checks let through: nothing of
+    -- the block stayed, and map takes every key again.
+    IF TG_OP = 'INSERT' THEN
+      SELECT array_agg(n."id" ORDER BY n."id") FROM sy_new n INTO keys;
+    ELSIF TG_OP = 'DELETE' THEN
+      SELECT array_agg(o."id" ORDER BY o."id") FROM sy_old o INTO keys;
+    END IF;
+    BEGIN
+      IF TG_OP = 'UPDATE' THEN
+        FOR part IN SELECT array_agg(DISTINCT x.k ORDER BY x.k) AS keys, x.w0, x.w1 FROM (
+          SELECT coalesce(n."id", o."id") AS k, o."id" IS NULL OR n."id" IS NULL OR NOT ((o."data" -> 'active') IS NOT DISTINCT FROM (n."data" -> 'active') AND (o."data" -> 'active')::text IS NOT DISTINCT FROM (n."data" -> 'active')::text AND (o."data" -> 'big') IS NOT DISTINCT FROM (n."data" -> 'big') AND (o."data" -> 'big')::text IS NOT DISTINCT FROM (n."data" -> 'big')::text AND (o."data" -> 'born_on') IS NOT DISTINCT FROM (n."data" -> 'born_on') AND (o."data" -> 'born_on')::text IS NOT DISTINCT FROM (n."data" -> 'born_on')::text AND (o."data" -> 'count') IS NOT DISTINCT FROM (n."data" -> 'count') AND (o."data" -> 'count')::text IS NOT DISTINCT FROM (n."data" -> 'count')::text AND (o."data" -> 'meta' -> 'label') IS NOT DISTINCT FROM (n."data" -> 'meta' -> 'label') AND (o."data" -> 'meta' -> 'label')::text IS NOT DISTINCT FROM (n."data" -> 'meta' -> 'label')::text AND (o."data" -> 'meta' -> 'measures' -> 'weight') IS NOT DISTINCT FROM (n."data" -> 'meta' -> 'measures' -> 'weight') AND (o."data" -> 'meta' -> 'measures' -> 'weight')::text IS NOT DISTINCT FROM (n."data" -> 'meta' -> 'measures' -> 'weight')::text AND (o."data" -> 'price') IS NOT DISTINCT FROM (n."data" -> 'price') AND (o."data" -> 'price')::text IS NOT DISTINCT FROM (n."data" -> 'price')::text AND (o."data" -> 'ref') IS NOT DISTINCT FROM (n."data" -> 'ref') AND (o."data" -> 'ref')::text IS NOT DISTINCT FROM (n."data" -> 'ref')::text AND (o."data" -> 'seen' -> 'at') IS NOT DISTINCT FROM (n."data" -> 'seen' -> 'at') AND (o."data" -> 'seen' -> 'at')::text IS NOT DISTINCT FROM (n."data" -> 'seen' -> 'at')::text) AS w0, o."id" IS NULL OR n."id" IS NULL OR NOT ((o."data" -> 'parts' -> 'by_slot') IS NOT DISTINCT FROM (n."data" -> 'parts' -> 'by_slot') AND (o."data" -> 'parts' -> 'by_slot')::text IS NOT DISTINCT FROM (n."data" -> 'parts' -> 'by_slot')::text) AS w1 FROM sy_new n FULL JOIN sy_old o ON o."id" = n."id"
+          WHERE n."id" IS NULL OR o."id" IS NULL OR NOT (o."data" IS NOT DISTINCT FROM n."data" AND o."data"::text IS NOT DISTINCT FROM n."data"::text)) x
+          GROUP BY x.w0, x.w1 ORDER BY 1 LOOP
+          PERFORM switchyard."sy_edge_cases_8e2d2f6b_map"(part.keys, false, part.w0, part.w1);
+        END LOOP;
+      ELSE
+        PERFORM switchyard."sy_edge_cases_8e2d2f6b_map"(keys, false);
+      END IF;
+    EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure THEN
+      IF TG_OP = 'UPDATE' THEN
+        SELECT array_agg(DISTINCT coalesce(n."id", o."id") ORDER BY coalesce(n."id", o."id")) FROM sy_new n FULL JOIN sy_old o ON o."id" = n."id"
+          WHERE n."id" IS NULL OR o."id" IS NULL OR NOT (o."data" IS NOT DISTINCT FROM n."data" AND o."data"::text IS NOT DISTINCT FROM n."data"::text) INTO keys;
+      END IF;
+      INSERT INTO switchyard.sync_queue (migration_name, kind, source_key)
+      SELECT 'edge-cases', 'forward', k::text FROM unnest(keys) AS k;
+    END;
 END;
 PERFORM set_config('switchyard.syncing', 'off', true), set_config('switchyard.rows_held', 'off', true);
 RETURN NULL;

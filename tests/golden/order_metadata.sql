@@ -303,25 +303,53 @@ BEGIN
       SELECT coalesce(n."order_id", o."order_id") AS k, o."order_id" IS NULL OR n."order_id" IS NULL OR NOT ((o."meta" -> 'billing' -> 'currency') IS NOT DISTINCT FROM (n."meta" -> 'billing' -> 'currency') AND (o."meta" -> 'billing' -> 'currency')::text IS NOT DISTINCT FROM (n."meta" -> 'billing' -> 'currency')::text AND (o."meta" -> 'billing' -> 'total') IS NOT DISTINCT FROM (n."meta" -> 'billing' -> 'total') AND (o."meta" -> 'billing' -> 'total')::text IS NOT DISTINCT FROM (n."meta" -> 'billing' -> 'total')::text AND (o."meta" -> 'stats' -> 'items') IS NOT DISTINCT FROM (n."meta" -> 'stats' -> 'items') AND (o."meta" -> 'stats' -> 'items')::text IS NOT DISTINCT FROM (n."meta" -> 'stats' -> 'items')::text AND (o."meta" -> 'timeline' -> 'placed_at') IS NOT DISTINCT FROM (n."meta" -> 'timeline' -> 'placed_at') AND (o."meta" -> 'timeline' -> 'placed_at')::text IS NOT DISTINCT FROM (n."meta" -> 'timeline' -> 'placed_at')::text) AS w0, o."order_id" IS NULL OR n."order_id" IS NULL OR NOT ((o."meta" -> 'lines') IS NOT DISTINCT FROM (n."meta" -> 'lines') AND (o."meta" -> 'lines')::text IS NOT DISTINCT FROM (n."meta" -> 'lines')::text) AS w1 FROM sy_new n FULL JOIN sy_old o ON o."order_id" = n."order_id"
       WHERE n."order_id" IS NULL OR o."order_id" IS NULL OR NOT (o."meta" IS NOT DISTINCT FROM n."meta" AND o."meta"::text IS NOT DISTINCT FROM n."meta"::text)) x
       GROUP BY x.w0, x.w1 ORDER BY 1 LOOP
-      PERFORM switchyard."sy_order_metadata_24cf9166_map"(part.keys, false, part.w0, part.w1);
+      PERFORM switchyard."sy_order_metadata_24cf9166_apply"(part.keys, false, false, part.w0, part.w1);
     END LOOP;
   ELSE
     IF TG_OP = 'INSERT' THEN
       SELECT array_agg(n."order_id" ORDER BY n."order_id") FROM sy_new n INTO keys;
-    ELSE
+    ELSIF TG_OP = 'DELETE' THEN
       SELECT array_agg(o."order_id" ORDER BY o."order_id") FROM sy_old o INTO keys;
     END IF;
-    PERFORM switchyard."sy_order_metadata_24cf9166_map"(keys, false);
+    IF keys IS NOT NULL THEN
+      PERFORM switchyard."sy_order_metadata_24cf9166_apply"(keys, false, false);
+    END IF;
   END IF;
-EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure THEN
-  -- An INSERT's or DELETE's keys are known by now; an UPDATE's groups
-  -- are not kept, so its keys are read again.
-  IF TG_OP = 'UPDATE' THEN
-    SELECT array_agg(DISTINCT coalesce(n."order_id", o."order_id") ORDER BY coalesce(n."order_id", o."order_id")) FROM sy_new n FULL JOIN sy_old o ON o."order_id" = n."order_id"
-      WHERE n."order_id" IS NULL OR o."order_id" IS NULL OR NOT (o."meta" IS NOT DISTINCT FROM n."meta" AND o."meta"::text IS NOT DISTINCT FROM n."meta"::text) INTO keys;
-  END IF;
-  INSERT INTO switchyard.sync_queue (migration_name, kind, source_key)
-  SELECT 'order-metadata', 'forward', k::text FROM unnest(keys) AS k;
+EXCEPTION
+  WHEN deadlock_detected OR lock_not_available OR serialization_failure THEN
+    IF TG_OP = 'UPDATE' THEN
+      SELECT array_agg(DISTINCT coalesce(n."order_id", o."order_id") ORDER BY coalesce(n."order_id", o."order_id")) FROM sy_new n FULL JOIN sy_old o ON o."order_id" = n."order_id"
+        WHERE n."order_id" IS NULL OR o."order_id" IS NULL OR NOT (o."meta" IS NOT DISTINCT FROM n."meta" AND o."meta"::text IS NOT DISTINCT FROM n."meta"::text) INTO keys;
+    END IF;
+    INSERT INTO switchyard.sync_queue (migration_name, kind, source_key)
+    SELECT 'order-metadata', 'forward', k::text FROM unnest(keys) AS k;
+  WHEN OTHERS THEN
+    -- The database refused something the checks let through: nothing of
+    -- the block stayed, and map takes every key again.
+    IF TG_OP = 'INSERT' THEN
+      SELECT array_agg(n."order_id" ORDER BY n."order_id") FROM sy_new n INTO keys;
+    ELSIF TG_OP = 'DELETE' THEN
+      SELECT array_agg(o."order_id" ORDER BY o."order_id") FROM sy_old o INTO keys;
+    END IF;
+    BEGIN
+      IF TG_OP = 'UPDATE' THEN
+        FOR part IN SELECT array_agg(DISTINCT x.k ORDER BY x.k) AS keys, x.w0, x.w1 FROM (
+          SELECT coalesce(n."order_id", o."order_id") AS k, o."order_id" IS NULL OR n."order_id" IS NULL OR NOT ((o."meta" -> 'billing' -> 'currency') IS NOT DISTINCT FROM (n."meta" -> 'billing' -> 'currency') AND (o."meta" -> 'billing' -> 'currency')::text IS NOT DISTINCT FROM (n."meta" -> 'billing' -> 'currency')::text AND (o."meta" -> 'billing' -> 'total') IS NOT DISTINCT FROM (n."meta" -> 'billing' -> 'total') AND (o."meta" -> 'billing' -> 'total')::text IS NOT DISTINCT FROM (n."meta" -> 'billing' -> 'total')::text AND (o."meta" -> 'stats' -> 'items') IS NOT DISTINCT FROM (n."meta" -> 'stats' -> 'items') AND (o."meta" -> 'stats' -> 'items')::text IS NOT DISTINCT FROM (n."meta" -> 'stats' -> 'items')::text AND (o."meta" -> 'timeline' -> 'placed_at') IS NOT DISTINCT FROM (n."meta" -> 'timeline' -> 'placed_at') AND (o."meta" -> 'timeline' -> 'placed_at')::text IS NOT DISTINCT FROM (n."meta" -> 'timeline' -> 'placed_at')::text) AS w0, o."order_id" IS NULL OR n."order_id" IS NULL OR NOT ((o."meta" -> 'lines') IS NOT DISTINCT FROM (n."meta" -> 'lines') AND (o."meta" -> 'lines')::text IS NOT DISTINCT FROM (n."meta" -> 'lines')::text) AS w1 FROM sy_new n FULL JOIN sy_old o ON o."order_id" = n."order_id"
+          WHERE n."order_id" IS NULL OR o."order_id" IS NULL OR NOT (o."meta" IS NOT DISTINCT FROM n."meta" AND o."meta"::text IS NOT DISTINCT FROM n."meta"::text)) x
+          GROUP BY x.w0, x.w1 ORDER BY 1 LOOP
+          PERFORM switchyard."sy_order_metadata_24cf9166_map"(part.keys, false, part.w0, part.w1);
+        END LOOP;
+      ELSE
+        PERFORM switchyard."sy_order_metadata_24cf9166_map"(keys, false);
+      END IF;
+    EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure THEN
+      IF TG_OP = 'UPDATE' THEN
+        SELECT array_agg(DISTINCT coalesce(n."order_id", o."order_id") ORDER BY coalesce(n."order_id", o."order_id")) FROM sy_new n FULL JOIN sy_old o ON o."order_id" = n."order_id"
+          WHERE n."order_id" IS NULL OR o."order_id" IS NULL OR NOT (o."meta" IS NOT DISTINCT FROM n."meta" AND o."meta"::text IS NOT DISTINCT FROM n."meta"::text) INTO keys;
+      END IF;
+      INSERT INTO switchyard.sync_queue (migration_name, kind, source_key)
+      SELECT 'order-metadata', 'forward', k::text FROM unnest(keys) AS k;
+    END;
 END;
 PERFORM set_config('switchyard.syncing', 'off', true), set_config('switchyard.rows_held', 'off', true);
 RETURN NULL;

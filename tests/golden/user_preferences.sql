@@ -303,25 +303,53 @@ BEGIN
       SELECT coalesce(n."id", o."id") AS k, o."id" IS NULL OR n."id" IS NULL OR NOT ((o."preferences" -> 'language') IS NOT DISTINCT FROM (n."preferences" -> 'language') AND (o."preferences" -> 'theme') IS NOT DISTINCT FROM (n."preferences" -> 'theme') AND (o."preferences" -> 'timezone') IS NOT DISTINCT FROM (n."preferences" -> 'timezone')) AS w0, o."id" IS NULL OR n."id" IS NULL OR NOT ((o."preferences" -> 'notifications') IS NOT DISTINCT FROM (n."preferences" -> 'notifications')) AS w1 FROM sy_new n FULL JOIN sy_old o ON o."id" = n."id"
       WHERE n."id" IS NULL OR o."id" IS NULL OR NOT (o."preferences" IS NOT DISTINCT FROM n."preferences")) x
       GROUP BY x.w0, x.w1 ORDER BY 1 LOOP
-      PERFORM switchyard."sy_user_preferences_b93a2f57_map"(part.keys, false, part.w0, part.w1);
+      PERFORM switchyard."sy_user_preferences_b93a2f57_apply"(part.keys, false, false, part.w0, part.w1);
     END LOOP;
   ELSE
     IF TG_OP = 'INSERT' THEN
       SELECT array_agg(n."id" ORDER BY n."id") FROM sy_new n INTO keys;
-    ELSE
+    ELSIF TG_OP = 'DELETE' THEN
       SELECT array_agg(o."id" ORDER BY o."id") FROM sy_old o INTO keys;
     END IF;
-    PERFORM switchyard."sy_user_preferences_b93a2f57_map"(keys, false);
+    IF keys IS NOT NULL THEN
+      PERFORM switchyard."sy_user_preferences_b93a2f57_apply"(keys, false, false);
+    END IF;
   END IF;
-EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure THEN
-  -- An INSERT's or DELETE's keys are known by now; an UPDATE's groups
-  -- are not kept, so its keys are read again.
-  IF TG_OP = 'UPDATE' THEN
-    SELECT array_agg(DISTINCT coalesce(n."id", o."id") ORDER BY coalesce(n."id", o."id")) FROM sy_new n FULL JOIN sy_old o ON o."id" = n."id"
-      WHERE n."id" IS NULL OR o."id" IS NULL OR NOT (o."preferences" IS NOT DISTINCT FROM n."preferences") INTO keys;
-  END IF;
-  INSERT INTO switchyard.sync_queue (migration_name, kind, source_key)
-  SELECT 'user-preferences', 'forward', k::text FROM unnest(keys) AS k;
+EXCEPTION
+  WHEN deadlock_detected OR lock_not_available OR serialization_failure THEN
+    IF TG_OP = 'UPDATE' THEN
+      SELECT array_agg(DISTINCT coalesce(n."id", o."id") ORDER BY coalesce(n."id", o."id")) FROM sy_new n FULL JOIN sy_old o ON o."id" = n."id"
+        WHERE n."id" IS NULL OR o."id" IS NULL OR NOT (o."preferences" IS NOT DISTINCT FROM n."preferences") INTO keys;
+    END IF;
+    INSERT INTO switchyard.sync_queue (migration_name, kind, source_key)
+    SELECT 'user-preferences', 'forward', k::text FROM unnest(keys) AS k;
+  WHEN OTHERS THEN
+    -- The database refused something the checks let through: nothing of
+    -- the block stayed, and map takes every key again.
+    IF TG_OP = 'INSERT' THEN
+      SELECT array_agg(n."id" ORDER BY n."id") FROM sy_new n INTO keys;
+    ELSIF TG_OP = 'DELETE' THEN
+      SELECT array_agg(o."id" ORDER BY o."id") FROM sy_old o INTO keys;
+    END IF;
+    BEGIN
+      IF TG_OP = 'UPDATE' THEN
+        FOR part IN SELECT array_agg(DISTINCT x.k ORDER BY x.k) AS keys, x.w0, x.w1 FROM (
+          SELECT coalesce(n."id", o."id") AS k, o."id" IS NULL OR n."id" IS NULL OR NOT ((o."preferences" -> 'language') IS NOT DISTINCT FROM (n."preferences" -> 'language') AND (o."preferences" -> 'theme') IS NOT DISTINCT FROM (n."preferences" -> 'theme') AND (o."preferences" -> 'timezone') IS NOT DISTINCT FROM (n."preferences" -> 'timezone')) AS w0, o."id" IS NULL OR n."id" IS NULL OR NOT ((o."preferences" -> 'notifications') IS NOT DISTINCT FROM (n."preferences" -> 'notifications')) AS w1 FROM sy_new n FULL JOIN sy_old o ON o."id" = n."id"
+          WHERE n."id" IS NULL OR o."id" IS NULL OR NOT (o."preferences" IS NOT DISTINCT FROM n."preferences")) x
+          GROUP BY x.w0, x.w1 ORDER BY 1 LOOP
+          PERFORM switchyard."sy_user_preferences_b93a2f57_map"(part.keys, false, part.w0, part.w1);
+        END LOOP;
+      ELSE
+        PERFORM switchyard."sy_user_preferences_b93a2f57_map"(keys, false);
+      END IF;
+    EXCEPTION WHEN deadlock_detected OR lock_not_available OR serialization_failure THEN
+      IF TG_OP = 'UPDATE' THEN
+        SELECT array_agg(DISTINCT coalesce(n."id", o."id") ORDER BY coalesce(n."id", o."id")) FROM sy_new n FULL JOIN sy_old o ON o."id" = n."id"
+          WHERE n."id" IS NULL OR o."id" IS NULL OR NOT (o."preferences" IS NOT DISTINCT FROM n."preferences") INTO keys;
+      END IF;
+      INSERT INTO switchyard.sync_queue (migration_name, kind, source_key)
+      SELECT 'user-preferences', 'forward', k::text FROM unnest(keys) AS k;
+    END;
 END;
 PERFORM set_config('switchyard.syncing', 'off', true), set_config('switchyard.rows_held', 'off', true);
 RETURN NULL;

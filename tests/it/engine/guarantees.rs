@@ -555,6 +555,35 @@ type = "integer"
             .await
             .expect("count");
     assert_eq!(n, 0, "a fixed document leaves the quarantine");
+    // An INSERT of such a value is accepted too, and quarantined, alongside
+    // a good row of the same statement; deleting it empties its quarantine.
+    sqlx::query(
+        "INSERT INTO public.docs (id, doc) VALUES (5, '{\"x\": 1e400}'), (6, '{\"x\": 6}')",
+    )
+    .execute(&pool)
+    .await
+    .expect("the application's insert is accepted");
+    let quarantined: Vec<String> =
+        sqlx::query_scalar("SELECT source_key FROM switchyard.quarantine ORDER BY source_key")
+            .fetch_all(&pool)
+            .await
+            .expect("quarantine");
+    assert_eq!(quarantined, vec!["2", "3", "5"]);
+    let x: f64 = sqlx::query_scalar("SELECT x FROM public.nums WHERE doc_id = 6")
+        .fetch_one(&pool)
+        .await
+        .expect("the good row is mapped");
+    assert_eq!(x, 6.0);
+    sqlx::query("DELETE FROM public.docs WHERE id = 5")
+        .execute(&pool)
+        .await
+        .expect("deleted");
+    let n: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM switchyard.quarantine WHERE source_key = '5'")
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+    assert_eq!(n, 0, "a deleted document leaves the quarantine");
     zero_differences(&e).await;
 }
 
