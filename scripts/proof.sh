@@ -3,8 +3,8 @@
 # recipes against the reference model, concurrent writes from both sides
 # through 1 -> 5 -> 1, kill -9 and Postgres restarts at random points — on a
 # private Postgres (or DATABASE_URL), then a table of what was tried and held.
-# About 3 minutes on 2 cores (2m22s on a772bb5). `make test` runs a small set
-# of the same.
+# About 2.5 to 3 minutes on 2 cores. `make test` runs a small set of the
+# same.
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 scripts/setup.sh build
