@@ -1299,8 +1299,9 @@ EXCEPTION
   WHEN deadlock_detected OR lock_not_available OR serialization_failure THEN
     {requeue_outer}
   WHEN OTHERS THEN
-    -- The database refused something the checks let through: nothing of
-    -- the block stayed, and map takes every key again.
+    -- The database refused something the checks let through: what the
+    -- block wrote is undone, and map takes every key again (an INSERT's or
+    -- DELETE's read again: the error may have come before they were).
     {keys_of_insert_or_delete}
     BEGIN
       IF TG_OP = 'UPDATE' THEN

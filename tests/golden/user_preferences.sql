@@ -324,8 +324,9 @@ EXCEPTION
     INSERT INTO switchyard.sync_queue (migration_name, kind, source_key)
     SELECT 'user-preferences', 'forward', k::text FROM unnest(keys) AS k;
   WHEN OTHERS THEN
-    -- The database refused something the checks let through: nothing of
-    -- the block stayed, and map takes every key again.
+    -- The database refused something the checks let through: what the
+    -- block wrote is undone, and map takes every key again (an INSERT's or
+    -- DELETE's read again: the error may have come before they were).
     IF TG_OP = 'INSERT' THEN
       SELECT array_agg(n."id" ORDER BY n."id") FROM sy_new n INTO keys;
     ELSIF TG_OP = 'DELETE' THEN

@@ -555,35 +555,66 @@ type = "integer"
             .await
             .expect("count");
     assert_eq!(n, 0, "a fixed document leaves the quarantine");
-    // An INSERT of such a value is accepted too, and quarantined, alongside
-    // a good row of the same statement; deleting it empties its quarantine.
+    // Values the checks pass and the database refuses (an entry key too big
+    // for its index) reach the dual-write's fallback: an INSERT of one beside
+    // a good row, then one UPDATE whose second group of keys (by the targets
+    // their change touches) is refused after its first was written. Both are
+    // accepted; only the refused documents are quarantined, with the
+    // database's message, and the good rows are mapped.
+    let bad = json!({"x": 5, "entries": {huge_key.clone(): {"v": 1}}});
     sqlx::query(
-        "INSERT INTO public.docs (id, doc) VALUES (5, '{\"x\": 1e400}'), (6, '{\"x\": 6}')",
+        "INSERT INTO public.docs (id, doc) VALUES (5, $1), (6, '{\"x\": 6}'), (7, '{\"x\": 7}')",
     )
+    .bind(&bad)
     .execute(&pool)
     .await
     .expect("the application's insert is accepted");
+    sqlx::query(
+        "UPDATE public.docs SET doc = CASE id WHEN 6 THEN '{\"x\": 60}'::jsonb ELSE $1 END
+         WHERE id IN (6, 7)",
+    )
+    .bind(json!({"x": 7, "entries": {huge_key.clone(): {"v": 2}}}))
+    .execute(&pool)
+    .await
+    .expect("the application's update is accepted");
+    let quarantined: Vec<(String, String)> =
+        sqlx::query_as("SELECT source_key, reason FROM switchyard.quarantine ORDER BY source_key")
+            .fetch_all(&pool)
+            .await
+            .expect("quarantine");
+    let keys: Vec<&str> = quarantined.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, vec!["2", "3", "5", "7"]);
+    for (key, reason) in &quarantined[2..] {
+        assert!(
+            reason.contains("the database refused the mapping") && reason.contains("index row"),
+            "{key}: {reason}"
+        );
+    }
+    let xs: Vec<(i64, f64)> =
+        sqlx::query_as("SELECT doc_id, x FROM public.nums WHERE doc_id >= 5 ORDER BY doc_id")
+            .fetch_all(&pool)
+            .await
+            .expect("nums");
+    assert_eq!(
+        xs,
+        vec![(6, 60.0)],
+        "the good rows mapped, the refused ones not"
+    );
+    // Deleted or fixed, a refused document leaves the quarantine.
+    sqlx::query("DELETE FROM public.docs WHERE id = 5")
+        .execute(&pool)
+        .await
+        .expect("deleted");
+    sqlx::query("UPDATE public.docs SET doc = '{\"x\": 70}' WHERE id = 7")
+        .execute(&pool)
+        .await
+        .expect("fixed");
     let quarantined: Vec<String> =
         sqlx::query_scalar("SELECT source_key FROM switchyard.quarantine ORDER BY source_key")
             .fetch_all(&pool)
             .await
             .expect("quarantine");
-    assert_eq!(quarantined, vec!["2", "3", "5"]);
-    let x: f64 = sqlx::query_scalar("SELECT x FROM public.nums WHERE doc_id = 6")
-        .fetch_one(&pool)
-        .await
-        .expect("the good row is mapped");
-    assert_eq!(x, 6.0);
-    sqlx::query("DELETE FROM public.docs WHERE id = 5")
-        .execute(&pool)
-        .await
-        .expect("deleted");
-    let n: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM switchyard.quarantine WHERE source_key = '5'")
-            .fetch_one(&pool)
-            .await
-            .expect("count");
-    assert_eq!(n, 0, "a deleted document leaves the quarantine");
+    assert_eq!(quarantined, vec!["2", "3"]);
     zero_differences(&e).await;
 }
 
