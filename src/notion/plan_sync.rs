@@ -270,7 +270,7 @@ pub async fn sync(pool: &PgPool, client: &NotionClient, name: &str) -> Result<Sy
                 let actor = notion_actor(client, &page).await;
                 stored::hold(
                     pool,
-                    state.migration_id,
+                    &state,
                     &NewPlanConflict {
                         board_plan: current,
                         board_revision: plan.revision,

@@ -232,10 +232,26 @@ pub struct NewPlanConflict {
 }
 
 /// Holds a conflict (nothing else is written); false when one is open
-/// already. The Switchyard side's author and time are the latest saved
-/// revision's.
-pub async fn hold(pool: &PgPool, mid: i64, c: &NewPlanConflict) -> StoreResult<bool> {
+/// already. Refused (`Conflict`: the next attempt reads again) when the
+/// sync state changed since `state` was read: a conflict resolved meanwhile
+/// must not be held again from what a sync read before the resolution (the
+/// kept side was then never written). The Switchyard side's author and time
+/// are the latest saved revision's.
+pub async fn hold(pool: &PgPool, state: &PlanSyncState, c: &NewPlanConflict) -> StoreResult<bool> {
+    let mid = state.migration_id;
     let mut tx = pool.begin().await?;
+    // Resolving updates this row, so the lock orders the two.
+    let version: Option<i64> = sqlx::query_scalar(
+        "SELECT version FROM switchyard.plan_sync WHERE migration_id = $1 FOR UPDATE",
+    )
+    .bind(mid)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if version != Some(state.version) {
+        return Err(StoreError::Conflict(
+            "the plan was synced, or its conflict resolved, meanwhile".into(),
+        ));
+    }
     let (board_by, board_at) = last_save(&mut tx, mid).await?;
     let inserted: Option<i64> = sqlx::query_scalar(
         "INSERT INTO switchyard.plan_conflicts

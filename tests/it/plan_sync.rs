@@ -455,6 +455,60 @@ async fn a_conflict_resolved_while_its_sync_waits_out_a_retry_is_synced_at_once(
     }
 }
 
+/// Two syncs of one plan at once (the poller's and the outbox's, as in the
+/// browser test): one holds the conflict, an operator resolves it, and the
+/// other, which read the sync state before, then tries to hold the same
+/// conflict again. Refused (it is tried again and reads the resolution):
+/// held again, the kept side was never written and the plan stayed held.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_sync_that_read_before_a_resolution_does_not_hold_the_conflict_again(pool: PgPool) {
+    let fake = start_fake().await;
+    let (name, page) = published(&pool, &fake).await;
+    both_edit(
+        &pool,
+        &fake,
+        &name,
+        &page,
+        "Ours: on Monday.",
+        "Theirs: on Friday.",
+    )
+    .await;
+    let stale = stored::state(&pool, &name)
+        .await
+        .expect("read")
+        .expect("published");
+    worker(&pool, &fake).drain().await.expect("drained");
+    let conflict = stored::open_conflict(&pool, &name)
+        .await
+        .expect("read")
+        .expect("a conflict");
+    stored::resolve(&pool, &name, conflict.id, Resolution::Notion, OPERATOR)
+        .await
+        .expect("resolved");
+
+    let again = stored::NewPlanConflict {
+        board_plan: conflict.board_plan.0.clone(),
+        board_revision: conflict.board_revision,
+        board_hash: conflict.board_hash.clone(),
+        notion_plan: conflict.notion_plan.0.clone(),
+        notion_hash: conflict.notion_hash.clone(),
+        notion_by: conflict.notion_by.clone(),
+        notion_at: conflict.notion_at,
+    };
+    let held = stored::hold(&pool, &stale, &again).await;
+    assert!(
+        matches!(held, Err(store::StoreError::Conflict(_))),
+        "{held:?}"
+    );
+    assert!(stored::open_conflict(&pool, &name)
+        .await
+        .expect("read")
+        .is_none());
+    worker(&pool, &fake).drain().await.expect("drained");
+    let (_, edit) = current(&pool, &name).await;
+    assert_eq!(edit.body_markdown.trim(), "Theirs: on Friday.");
+}
+
 /// The plan's sync item: (state, attempts, hurried).
 async fn sync_item(pool: &PgPool) -> (String, i32, i32) {
     sqlx::query_as(

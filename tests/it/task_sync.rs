@@ -533,10 +533,21 @@ async fn the_same_field_changed_on_both_sides_is_held_until_resolved(pool: PgPoo
         1
     );
 
-    // The operator keeps the board's: Notion gets it.
+    // The operator keeps the board's: Notion gets it. A sync that read the
+    // task's sync state before the resolution is refused when it writes
+    // (`apply` checks the version), so it cannot hold the conflict again.
+    let version = || async {
+        sqlx::query_scalar::<_, i64>("SELECT version FROM switchyard.task_sync WHERE task_id = $1")
+            .bind(c.task_id)
+            .fetch_one(&pool)
+            .await
+            .expect("version")
+    };
+    let before = version().await;
     stored::resolve(&pool, DEMO, c.id, Keep::Board, "lead@example.com")
         .await
         .expect("resolved");
+    assert!(version().await > before, "the resolution is a new version");
     worker(&pool, &fake).drain().await.expect("drained");
     assert_eq!(
         status_of(&page_of(&fake, "Add dual-write")),
