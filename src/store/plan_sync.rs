@@ -231,12 +231,12 @@ pub struct NewPlanConflict {
     pub notion_at: DateTime<Utc>,
 }
 
-/// Holds a conflict (nothing else is written); false when one is open
-/// already. Refused (`Conflict`: the next attempt reads again) when the
-/// sync state changed since `state` was read: a conflict resolved meanwhile
-/// must not be held again from what a sync read before the resolution (the
-/// kept side was then never written). The Switchyard side's author and time
-/// are the latest saved revision's.
+/// Holds a conflict (nothing else is written but a new sync version);
+/// false when one is open already. Refused (`Conflict`: the next attempt
+/// reads again) when the sync's version changed since `state` was read: a
+/// conflict resolved meanwhile must not be held again from what a sync read
+/// before the resolution (the kept side was then never written). The
+/// Switchyard side's author and time are the latest saved revision's.
 pub async fn hold(pool: &PgPool, state: &PlanSyncState, c: &NewPlanConflict) -> StoreResult<bool> {
     let mid = state.migration_id;
     let mut tx = pool.begin().await?;
@@ -273,6 +273,15 @@ pub async fn hold(pool: &PgPool, state: &PlanSyncState, c: &NewPlanConflict) -> 
     .fetch_optional(&mut *tx)
     .await?;
     if inserted.is_some() {
+        // A new version: a sync that read the state before this one (and
+        // so saw no conflict) is refused when it records or pulls, rather
+        // than settling a side while the conflict about it is open.
+        sqlx::query(
+            "UPDATE switchyard.plan_sync SET version = version + 1 WHERE migration_id = $1",
+        )
+        .bind(mid)
+        .execute(&mut *tx)
+        .await?;
         events::record(
             &mut tx,
             mid,

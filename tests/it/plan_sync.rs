@@ -482,6 +482,12 @@ async fn a_sync_that_read_before_a_resolution_does_not_hold_the_conflict_again(p
         .await
         .expect("read")
         .expect("a conflict");
+    // While it is open, the stale sync cannot settle either side.
+    let recorded = stored::record(&pool, &stale, &conflict.board_hash, "as read before").await;
+    assert!(
+        matches!(recorded, Err(store::StoreError::Conflict(_))),
+        "{recorded:?}"
+    );
     stored::resolve(&pool, &name, conflict.id, Resolution::Notion, OPERATOR)
         .await
         .expect("resolved");
