@@ -150,19 +150,18 @@ pub async fn hurry_waiting(
         About::Plan { migration } => ("migration_id", migration),
         About::Task { task } => ("task_id", task),
     };
-    let hurried: Vec<i64> = sqlx::query_scalar(&format!(
+    let waiting = sqlx::query(&format!(
         "UPDATE switchyard.notion_outbox
          SET next_attempt_at = least(next_attempt_at, now()),
              hurried = hurried + (next_attempt_at > now())::int
          WHERE {column} = $1 AND kind = $2 AND state = 'pending'
-           AND (lease_until IS NULL OR lease_until < now())
-         RETURNING id"
+           AND (lease_until IS NULL OR lease_until < now())"
     ))
     .bind(id)
     .bind(kind.as_str())
-    .fetch_all(conn)
+    .execute(conn)
     .await?;
-    Ok(!hurried.is_empty())
+    Ok(waiting.rows_affected() > 0)
 }
 
 /// Marks a claimed item done (with the page it created, if any), in the

@@ -235,19 +235,24 @@ pub struct NewPlanConflict {
 /// false when one is open already. Refused (`Conflict`: the next attempt
 /// reads again) when the sync's version changed since `state` was read: a
 /// conflict resolved meanwhile must not be held again from what a sync read
-/// before the resolution (the kept side was then never written). The
-/// Switchyard side's author and time are the latest saved revision's.
+/// before the resolution (the kept side was then never written). The new
+/// version refuses, in turn, a sync that read before this one (and so saw
+/// no conflict) when it records or pulls: it must not settle a side while
+/// the conflict about it is open. The Switchyard side's author and time are
+/// the latest saved revision's.
 pub async fn hold(pool: &PgPool, state: &PlanSyncState, c: &NewPlanConflict) -> StoreResult<bool> {
     let mid = state.migration_id;
     let mut tx = pool.begin().await?;
-    // Resolving updates this row, so the lock orders the two.
-    let version: Option<i64> = sqlx::query_scalar(
-        "SELECT version FROM switchyard.plan_sync WHERE migration_id = $1 FOR UPDATE",
+    // Resolving updates this row too, so the row lock orders the two.
+    let bumped = sqlx::query(
+        "UPDATE switchyard.plan_sync SET version = version + 1
+         WHERE migration_id = $1 AND version = $2",
     )
     .bind(mid)
-    .fetch_optional(&mut *tx)
+    .bind(state.version)
+    .execute(&mut *tx)
     .await?;
-    if version != Some(state.version) {
+    if bumped.rows_affected() != 1 {
         return Err(StoreError::Conflict(
             "the plan was synced, or its conflict resolved, meanwhile".into(),
         ));
@@ -273,15 +278,6 @@ pub async fn hold(pool: &PgPool, state: &PlanSyncState, c: &NewPlanConflict) -> 
     .fetch_optional(&mut *tx)
     .await?;
     if inserted.is_some() {
-        // A new version: a sync that read the state before this one (and
-        // so saw no conflict) is refused when it records or pulls, rather
-        // than settling a side while the conflict about it is open.
-        sqlx::query(
-            "UPDATE switchyard.plan_sync SET version = version + 1 WHERE migration_id = $1",
-        )
-        .bind(mid)
-        .execute(&mut *tx)
-        .await?;
         events::record(
             &mut tx,
             mid,
